@@ -1,0 +1,85 @@
+//! `patchwire link A B` / `link --batch FILE`.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use patchwire::wire::{self, Fault, LinkOptions, WireRequest};
+
+use super::{Cli, Exit, print_json};
+
+/// Wire two interfaces together (both directions), or many with --batch.
+///
+/// Idempotent: linking an existing wire again changes nothing. Refuses ends that are already
+/// wired elsewhere, missing, loopback, in another namespace, or a wire that would close a loop.
+/// All or nothing: if any change fails, everything this call did is undone.
+#[derive(clap::Args)]
+pub struct Args {
+    /// First end (an interface of the namespace; NETNS:IF is accepted when NETNS is the same one).
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub a: Option<String>,
+    /// Second end.
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    pub b: Option<String>,
+    /// Read wires from FILE, one "A B" per line (# comments allowed); "-" reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub batch: Option<String>,
+    /// Set both ends to this MTU.
+    #[arg(long, value_name = "BYTES")]
+    pub mtu: Option<u32>,
+    /// Make the wire even if it closes a loop (frames would circulate forever unless, e.g., STP breaks the ring).
+    #[arg(long)]
+    pub allow_loop: bool,
+    /// Wait up to SECONDS for ends that do not exist yet (containers still starting).
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<f64>,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    let requests = match (&args.batch, &args.a, &args.b) {
+        (Some(path), _, _) => wire::parse_batch(&read_batch(path)?)?,
+        (None, Some(a), Some(b)) => vec![WireRequest::new(a, b)],
+        _ => anyhow::bail!("give two interfaces, or --batch FILE"),
+    };
+    let options = LinkOptions {
+        mtu: args.mtu,
+        allow_loop: args.allow_loop,
+        wait: args.wait.map(Duration::from_secs_f64),
+        // Testing hook: fail the Nth kernel change on purpose to exercise rollback.
+        fault: std::env::var("PATCHWIRE_FAULT_AT").ok().and_then(|v| v.parse().ok()).map(|at_op| Fault { at_op }),
+    };
+    let started = Instant::now();
+    let outcome = wire::link(cli.netns()?, &requests, &options)?;
+    let elapsed = started.elapsed();
+    if cli.json {
+        print_json(&outcome)?;
+        return Ok(Exit::Ok);
+    }
+    for warning in &outcome.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if requests.len() == 1 {
+        let [a, b] = outcome.created.first().or(outcome.unchanged.first()).cloned().unwrap_or_default();
+        let verb = if outcome.created.is_empty() { "already wired" } else { "wired" };
+        println!("{verb}: {a} <-> {b}");
+    } else {
+        println!(
+            "wired {} new, {} already present ({} kernel changes in {:.3} s)",
+            outcome.created.len(),
+            outcome.unchanged.len(),
+            outcome.changes,
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+fn read_batch(path: &str) -> anyhow::Result<String> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading wires from standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading batch file {path}"))
+    }
+}

@@ -1,0 +1,89 @@
+//! The command line: one file per subcommand; global options follow iproute2 (`-n`, `-j`, `-s`).
+
+pub mod demo;
+pub mod link;
+pub mod probe;
+pub mod show;
+pub mod unlink;
+
+use clap::{Parser, Subcommand};
+use patchwire::netns::Netns;
+
+/// How a command ended, beyond success.
+pub enum Exit {
+    Ok,
+    /// The command ran but found a failure to report (a probe frame lost).
+    Failed,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "patchwire",
+    version,
+    about = "Transparent layer-2 wires between Linux interfaces: every frame, LACP/LLDP/802.1X/PAUSE included",
+    long_about = "patchwire joins two interfaces of one network namespace as if by a cable: every frame \
+arriving at one leaves the other unchanged, both ways (tc clsact + u32 match-all + mirred redirect, \
+set up over netlink). Unlike a Linux bridge it passes LACP, STP, LLDP, PAUSE and 802.1X frames.\n\n\
+The kernel is the record: `show` rebuilds wires from the filters patchwire installed (priority 20567, \
+action cookie tagged b7 + the far end's name); there is no state file.",
+    after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
+patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 unlink eth1\n  \
+patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n\n\
+Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
+)]
+pub struct Cli {
+    /// Network namespace: a name under /run/netns, or a path (/proc/PID/ns/net). Default: the current one.
+    #[arg(short = 'n', long = "netns", global = true, value_name = "NETNS")]
+    pub netns: Option<String>,
+    /// JSON output (errors too, as {"error": "..."}).
+    #[arg(short = 'j', long = "json", global = true)]
+    pub json: bool,
+    /// Statistics: per-direction packets, bytes and drops.
+    #[arg(short = 's', long = "stats", global = true)]
+    pub stats: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    Link(link::Args),
+    Unlink(unlink::Args),
+    Show(show::Args),
+    Probe(probe::Args),
+    Demo(demo::Args),
+}
+
+impl Cli {
+    pub fn netns(&self) -> anyhow::Result<Netns> {
+        Ok(Netns::open(self.netns.as_deref())?)
+    }
+
+    pub fn run(&self) -> anyhow::Result<Exit> {
+        match &self.command {
+            Command::Link(args) => link::run(self, args),
+            Command::Unlink(args) => unlink::run(self, args),
+            Command::Show(args) => show::run(self, args),
+            Command::Probe(args) => probe::run(self, args),
+            Command::Demo(args) => demo::run(self, args),
+        }
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// 1234567 -> "1.2 MB": counters people read at a glance.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,75 @@
+//! `patchwire show [IF]`.
+
+use patchwire::wire::{self, Counters, Health, WireStatus};
+
+use super::{Cli, Exit, human_bytes, print_json};
+
+/// List wires with their health (ok / degraded / broken) and what is wrong; -s adds counters.
+///
+/// Rebuilt from the kernel each time: a wire whose end was deleted or moved away shows as
+/// broken (mirred silently drops everything then), an end that is down or has no carrier
+/// (an unattached tap) as degraded.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Show only the wire this interface is on.
+    pub end: Option<String>,
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    let mut wires = wire::show(cli.netns()?)?;
+    if let Some(end) = &args.end {
+        wires.retain(|w| w.involves(end));
+        if wires.is_empty() {
+            anyhow::bail!("{end} is not on a patchwire wire");
+        }
+    }
+    if cli.json {
+        print_json(&wires)?;
+        return Ok(Exit::Ok);
+    }
+    if wires.is_empty() {
+        println!("no wires");
+        return Ok(Exit::Ok);
+    }
+    let width = wires.iter().map(|w| w.a.name.len() + w.b.name.len() + 5).max().unwrap_or(0).max(4);
+    println!("{:<width$}  {:<8}  MTU", "WIRE", "HEALTH");
+    for wire in &wires {
+        print_wire(wire, width, cli.stats);
+    }
+    Ok(Exit::Ok)
+}
+
+fn print_wire(wire: &WireStatus, width: usize, stats: bool) {
+    let health = match wire.health {
+        Health::Ok => "ok",
+        Health::Degraded => "degraded",
+        Health::Broken => "broken",
+    };
+    let mtu = match (wire.a.mtu, wire.b.mtu) {
+        (Some(a), Some(b)) if a == b => a.to_string(),
+        (Some(a), Some(b)) => format!("{a}/{b}"),
+        (Some(a), None) => a.to_string(),
+        _ => "-".into(),
+    };
+    let name = format!("{} <-> {}", wire.a.name, wire.b.name);
+    println!("{name:<width$}  {health:<8}  {mtu}");
+    if stats {
+        print_direction(&wire.a.name, &wire.b.name, wire.a_to_b);
+        print_direction(&wire.b.name, &wire.a.name, wire.b_to_a);
+    }
+    for problem in &wire.problems {
+        println!("    ! {problem}");
+    }
+}
+
+fn print_direction(from: &str, to: &str, counters: Option<Counters>) {
+    match counters {
+        Some(c) => println!(
+            "    {from} -> {to}: {} packets, {} (excluding Ethernet headers), {} dropped",
+            c.packets,
+            human_bytes(c.bytes),
+            c.drops
+        ),
+        None => println!("    {from} -> {to}: not installed"),
+    }
+}

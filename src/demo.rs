@@ -1,0 +1,110 @@
+//! `demo`: a throwaway lab that shows why a wire is not a bridge.
+//!
+//! Two "routers" (r1, r2) are joined twice: eth1 through a Linux bridge, eth2 through a
+//! patchwire wire, both in a "lab" namespace. The same probe catalogue crosses both paths.
+//! All three namespaces are private (never named), so they vanish with this process — also on
+//! Ctrl-C, a panic or SIGKILL: nothing can be left behind.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::netns::Netns;
+use crate::nl::link::{self, IfIndex};
+use crate::nl::RouteSocket;
+use crate::probe::{self, DirectionReport, Port, ProbeError};
+use crate::wire::{self, LinkOptions, WireError, WireRequest, WireStatus};
+
+/// Jumbo MTU used on every interface of the demo lab.
+pub const DEMO_MTU: u32 = 9000;
+
+#[derive(Debug, Serialize)]
+pub struct DemoReport {
+    pub bridge: Vec<DirectionReport>,
+    pub wire: Vec<DirectionReport>,
+    pub wire_status: Vec<WireStatus>,
+    pub elapsed_ms: u128,
+}
+
+impl DemoReport {
+    pub fn wire_passed(&self) -> bool {
+        self.wire.iter().all(DirectionReport::passed)
+    }
+}
+
+struct Router {
+    netns: Netns,
+    socket: RouteSocket,
+}
+
+/// Builds the lab, probes both paths, and tears everything down (by dropping the namespaces).
+pub fn run() -> Result<DemoReport, ProbeError> {
+    let started = Instant::now();
+    let lab = Netns::create_private("lab")?;
+    let mut lab_socket = lab.route()?;
+    let mut routers = Vec::new();
+    for name in ["r1", "r2"] {
+        let netns = Netns::create_private(name)?;
+        let socket = netns.route()?;
+        routers.push(Router { netns, socket });
+    }
+
+    request(&mut lab_socket, link::add_bridge("br0"), "creating bridge br0 in the lab")?;
+    let br0 = index_of(&mut lab_socket, "br0")?;
+    for (router, name) in routers.iter_mut().zip(["r1", "r2"]) {
+        for (inside, outside) in [("eth1", format!("{name}-br")), ("eth2", format!("{name}-w"))] {
+            request(
+                &mut router.socket,
+                link::add_veth(inside, &outside, Some(lab.fd())),
+                &format!("creating veth {name}:{inside} <-> lab:{outside}"),
+            )?;
+            let index = index_of(&mut router.socket, inside)?;
+            request(&mut router.socket, (link::set_mtu(index, DEMO_MTU), 0), "setting mtu")?;
+            request(&mut router.socket, (link::set_up(index, true), 0), "bringing up")?;
+            let outer = index_of(&mut lab_socket, &outside)?;
+            request(&mut lab_socket, (link::set_mtu(outer, DEMO_MTU), 0), "setting mtu")?;
+            if inside == "eth1" {
+                request(&mut lab_socket, (link::set_master(outer, br0), 0), "adding a bridge port")?;
+            }
+            request(&mut lab_socket, (link::set_up(outer, true), 0), "bringing up")?;
+        }
+    }
+    request(&mut lab_socket, (link::set_mtu(br0, DEMO_MTU), 0), "setting bridge mtu")?;
+    request(&mut lab_socket, (link::set_up(br0, true), 0), "bringing up br0")?;
+
+    let options = LinkOptions { mtu: Some(DEMO_MTU), ..LinkOptions::default() };
+    wire::link(lab.try_clone().map_err(io("netns"))?, &[WireRequest::new("r1-w", "r2-w")], &options)?;
+    // Let IPv6 DAD/MLD chatter from the fresh links die down before measuring.
+    std::thread::sleep(Duration::from_millis(100));
+
+    let bridge = probe_between(&mut routers, "eth1", "r1:eth1", "r2:eth1")?;
+    let wire = probe_between(&mut routers, "eth2", "r1:eth2", "r2:eth2")?;
+    let wire_status = wire::show(lab.try_clone().map_err(io("netns"))?)?;
+    Ok(DemoReport { bridge, wire, wire_status, elapsed_ms: started.elapsed().as_millis() })
+}
+
+fn probe_between(routers: &mut [Router], ifname: &str, a: &str, b: &str) -> Result<Vec<DirectionReport>, ProbeError> {
+    let mut ports = Vec::new();
+    for router in routers.iter_mut() {
+        let index = index_of(&mut router.socket, ifname)?;
+        ports.push(Port::packet(&router.netns, index, ifname)?);
+    }
+    Ok(vec![
+        probe::run_direction(&ports[0], &ports[1], DEMO_MTU, a, b)?,
+        probe::run_direction(&ports[1], &ports[0], DEMO_MTU, b, a)?,
+    ])
+}
+
+fn request(socket: &mut RouteSocket, (message, flags): (netlink_packet_route::RouteNetlinkMessage, u16), what: &str) -> Result<(), WireError> {
+    socket.request(message, flags).map(|_| ()).map_err(|e| WireError::kernel(what, e))
+}
+
+fn index_of(socket: &mut RouteSocket, name: &str) -> Result<IfIndex, WireError> {
+    link::parse_one(socket.request(link::get_by_name(name), 0))
+        .map(|l| l.index)
+        .map_err(|e| WireError::kernel(format!("looking up {name}"), e))
+}
+
+fn io(what: &'static str) -> impl Fn(std::io::Error) -> ProbeError {
+    move |source| ProbeError::Io { context: what.into(), source }
+}

@@ -1,0 +1,18 @@
+//! patchwire: transparent layer-2 wires between Linux interfaces, over netlink.
+//!
+//! Rooms, top-down:
+//! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
+//! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
+//! * [`demo`] — a throwaway lab comparing a Linux bridge with a patchwire wire.
+//! * [`nl`] — the thin netlink layer: one file per kernel object (links, tc, namespace ids).
+//! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
+//! * [`link`] — interface kinds needing more than netlink (taps via /dev/net/tun).
+//! * [`packet`] — raw frame I/O (AF_PACKET) on one interface.
+
+pub mod demo;
+pub mod link;
+pub mod netns;
+pub mod nl;
+pub mod packet;
+pub mod probe;
+pub mod wire;

@@ -1,0 +1,3 @@
+//! Interface kinds that need more than rtnetlink to create or use.
+
+pub mod tap;

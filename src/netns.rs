@@ -1,0 +1,210 @@
+//! Network namespaces: a handle that owns the namespace's fd and runs work inside it.
+//!
+//! Sockets belong to the namespace of the thread that created them, so work "in" a namespace
+//! means: start a helper thread, `setns` it into the namespace, create the socket there, return
+//! it. The socket stays bound to that namespace and is used from any thread afterwards.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::nl::RouteSocket;
+
+/// Where `ip netns add NAME` bind-mounts named namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("netns {name} does not exist (no {path})")]
+    NotFound { name: String, path: PathBuf },
+    #[error("opening netns {name} ({path}): {source}")]
+    Open { name: String, path: PathBuf, source: io::Error },
+    #[error("{path} is not a network namespace")]
+    NotANetns { path: PathBuf },
+    #[error("entering netns {name}: {source}")]
+    Enter { name: String, source: io::Error },
+    #[error("creating a private network namespace: {0}")]
+    Create(io::Error),
+    #[error("opening a netlink socket in netns {name}: {source}")]
+    Socket { name: String, source: io::Error },
+}
+
+impl NetnsError {
+    /// The errno behind this error, so callers can tell EPERM (not root) from the rest.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            NetnsError::Open { source, .. }
+            | NetnsError::Enter { source, .. }
+            | NetnsError::Socket { source, .. }
+            | NetnsError::Create(source) => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// A network namespace, held open by its fd (which also keeps a private namespace alive).
+#[derive(Debug)]
+pub struct Netns {
+    label: String,
+    fd: OwnedFd,
+    inode: (u64, u64),
+}
+
+impl Netns {
+    /// The namespace of the calling thread.
+    pub fn current() -> Result<Self, NetnsError> {
+        Self::from_path("(current)", Path::new("/proc/thread-self/ns/net"))
+    }
+
+    /// `-n SPEC` as iproute2 reads it: a name under /run/netns, or a path to a namespace file
+    /// (`/proc/PID/ns/net`, a bind mount). `None` is the current namespace.
+    pub fn open(spec: Option<&str>) -> Result<Self, NetnsError> {
+        match spec {
+            None => Self::current(),
+            Some(spec) if spec.contains('/') => Self::from_path(spec, Path::new(spec)),
+            Some(name) => Self::from_path(name, &Path::new(NETNS_RUN_DIR).join(name)),
+        }
+    }
+
+    fn from_path(label: &str, path: &Path) -> Result<Self, NetnsError> {
+        let file = File::open(path).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => NetnsError::NotFound { name: label.into(), path: path.into() },
+            _ => NetnsError::Open { name: label.into(), path: path.into(), source },
+        })?;
+        if !is_netns(file.as_fd()) {
+            return Err(NetnsError::NotANetns { path: path.into() });
+        }
+        let meta = file
+            .metadata()
+            .map_err(|source| NetnsError::Open { name: label.into(), path: path.into(), source })?;
+        Ok(Netns {
+            label: label.to_string(),
+            fd: file.into(),
+            inode: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// A new, unnamed namespace. It lives as long as this handle (and anything inside it that
+    /// holds it), so it disappears with the process even on SIGKILL: nothing to clean up.
+    pub fn create_private(label: &str) -> Result<Self, NetnsError> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    // SAFETY: unshare only changes this helper thread's namespace; no memory is involved.
+                    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                        return Err(NetnsError::Create(io::Error::last_os_error()));
+                    }
+                    let mut netns = Self::from_path(label, Path::new("/proc/thread-self/ns/net"))?;
+                    netns.label = label.to_string();
+                    Ok(netns)
+                })
+                .join()
+                .expect("netns helper thread panicked")
+        })
+    }
+
+    /// The same handle under another name (for messages).
+    pub fn with_label(mut self, label: &str) -> Self {
+        self.label = label.to_string();
+        self
+    }
+
+    /// The name the user gave (or "(current)").
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// "netns lab1", or "the current netns": for messages.
+    pub fn describe(&self) -> String {
+        if self.label == "(current)" {
+            "the current netns".into()
+        } else {
+            format!("netns {}", self.label)
+        }
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Whether two handles name the same namespace.
+    pub fn same_as(&self, other: &Netns) -> bool {
+        self.inode == other.inode
+    }
+
+    /// A stable identity for the namespace (device and inode of its nsfs file).
+    pub fn inode(&self) -> (u64, u64) {
+        self.inode
+    }
+
+    /// Runs `work` on a thread inside this namespace and returns its result.
+    pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, NetnsError> {
+        if Self::current().is_ok_and(|here| here.same_as(self)) {
+            return Ok(work());
+        }
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    // SAFETY: setns on a valid namespace fd we own; it only moves this helper thread.
+                    if unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                        return Err(NetnsError::Enter { name: self.label.clone(), source: io::Error::last_os_error() });
+                    }
+                    Ok(work())
+                })
+                .join()
+                .expect("netns worker thread panicked")
+        })
+    }
+
+    /// An rtnetlink socket inside this namespace.
+    pub fn route(&self) -> Result<RouteSocket, NetnsError> {
+        self.run(RouteSocket::open)?
+            .map_err(|source| NetnsError::Socket { name: self.label.clone(), source })
+    }
+
+    /// Duplicates the handle (a new fd on the same namespace).
+    pub fn try_clone(&self) -> io::Result<Netns> {
+        Ok(Netns {
+            label: self.label.clone(),
+            fd: self.fd.try_clone()?,
+            inode: self.inode,
+        })
+    }
+}
+
+/// Names of the namespaces under /run/netns.
+pub fn named() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
+        .map(|dir| dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// NS_GET_NSTYPE (linux/nsfs.h: _IO(0xb7, 0x3)) tells what kind of namespace an nsfs fd is.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+fn is_netns(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: an argument-less ioctl on an fd we hold; on a non-nsfs file it fails harmlessly.
+    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    kind == libc::CLONE_NEWNET
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_named_netns_is_reported_by_name() {
+        let err = Netns::open(Some("pw-no-such-netns")).unwrap_err();
+        assert_eq!(err.to_string(), "netns pw-no-such-netns does not exist (no /run/netns/pw-no-such-netns)");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_netns_is_refused() {
+        let err = Netns::open(Some("/proc/self/status")).unwrap_err();
+        assert_eq!(err.to_string(), "/proc/self/status is not a network namespace");
+    }
+}

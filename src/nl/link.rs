@@ -1,0 +1,270 @@
+//! Links (RTM_*LINK): what patchwire needs to know about an interface, and the few changes it
+//! makes (MTU, up/down, and for the demo and tests: veth pairs and bridges).
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as Info,
+    LinkMessage, State,
+};
+use serde::Serialize;
+
+use super::{Reply, RouteSocket};
+
+/// Interface index, as the kernel numbers interfaces inside one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct IfIndex(pub u32);
+
+impl std::fmt::Display for IfIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The kernel limit on interface names (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+
+/// What patchwire reads about one interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub index: IfIndex,
+    pub name: String,
+    /// `veth`, `tun`, `vxlan`, `bridge`…; `None` for physical NICs and loopback.
+    pub kind: Option<String>,
+    pub mtu: u32,
+    /// The MTU range the driver accepts (0 when the kernel does not say).
+    pub min_mtu: u32,
+    pub max_mtu: u32,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// Lower layer up (IFF_LOWER_UP): a veth whose peer is down, or a tap nobody holds, has none.
+    pub carrier: bool,
+    pub loopback: bool,
+    pub mac: Option<[u8; 6]>,
+    /// For a veth: the peer's index, in the namespace named by `peer_netnsid` (or this one).
+    pub peer: Option<IfIndex>,
+    /// The namespace id (relative to this namespace) of the peer, when it lives elsewhere.
+    pub peer_netnsid: Option<i32>,
+    /// Bridge (or other controller) this interface is enslaved to.
+    pub master: Option<IfIndex>,
+}
+
+impl Link {
+    pub fn is_veth(&self) -> bool {
+        self.kind.as_deref() == Some("veth")
+    }
+    pub fn is_tap(&self) -> bool {
+        self.kind.as_deref() == Some("tun")
+    }
+}
+
+impl From<LinkMessage> for Link {
+    fn from(message: LinkMessage) -> Self {
+        let flags = message.header.flags;
+        let mut link = Link {
+            index: IfIndex(message.header.index),
+            name: String::new(),
+            kind: None,
+            mtu: 0,
+            min_mtu: 0,
+            max_mtu: 0,
+            up: flags.contains(LinkFlags::Up),
+            carrier: flags.contains(LinkFlags::LowerUp),
+            loopback: flags.contains(LinkFlags::Loopback),
+            mac: None,
+            peer: None,
+            peer_netnsid: None,
+            master: None,
+        };
+        let mut lower = None;
+        for attribute in message.attributes {
+            match attribute {
+                LinkAttribute::IfName(name) => link.name = name,
+                LinkAttribute::Mtu(mtu) => link.mtu = mtu,
+                LinkAttribute::MinMtu(mtu) => link.min_mtu = mtu,
+                LinkAttribute::MaxMtu(mtu) => link.max_mtu = mtu,
+                LinkAttribute::Address(mac) => link.mac = mac.try_into().ok(),
+                LinkAttribute::Link(index) => lower = Some(IfIndex(index)),
+                LinkAttribute::LinkNetNsId(id) => link.peer_netnsid = Some(id),
+                LinkAttribute::Controller(index) => link.master = Some(IfIndex(index)),
+                LinkAttribute::OperState(State::Up) if !link.carrier => link.carrier = true,
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let Info::Kind(kind) = info {
+                            link.kind = Some(kind.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if link.is_veth() {
+            link.peer = lower;
+        } else {
+            link.peer_netnsid = None;
+        }
+        link
+    }
+}
+
+/// `ip link show dev NAME` (statistics skipped: they are most of a link message's bytes).
+pub fn get_by_name(name: &str) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    RouteNetlinkMessage::GetLink(message)
+}
+
+/// `ip link show` for one index.
+pub fn get_by_index(index: IfIndex) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    RouteNetlinkMessage::GetLink(message)
+}
+
+/// `ip link show` for a whole namespace.
+pub fn dump() -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    RouteNetlinkMessage::GetLink(message)
+}
+
+/// `ip link set dev INDEX mtu MTU`.
+pub fn set_mtu(index: IfIndex, mtu: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.attributes.push(LinkAttribute::Mtu(mtu));
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link set dev INDEX up|down`.
+pub fn set_up(index: IfIndex, up: bool) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.header.change_mask = LinkFlags::Up;
+    if up {
+        message.header.flags = LinkFlags::Up;
+    }
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link set dev INDEX master MASTER`.
+pub fn set_master(index: IfIndex, master: IfIndex) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.attributes.push(LinkAttribute::Controller(master.0));
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link del dev INDEX`.
+pub fn delete(index: IfIndex) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    RouteNetlinkMessage::DelLink(message)
+}
+
+/// `ip link add NAME type veth peer name PEER netns PEER_NS`: the first end stays in the
+/// socket's namespace, the peer goes to `peer_netns` (or stays too, when `None`).
+pub fn add_veth(name: &str, peer: &str, peer_netns: Option<BorrowedFd<'_>>) -> (RouteNetlinkMessage, u16) {
+    let mut peer_message = LinkMessage::default();
+    peer_message.attributes.push(LinkAttribute::IfName(peer.to_string()));
+    if let Some(fd) = peer_netns {
+        peer_message.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+    }
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        Info::Kind(InfoKind::Veth),
+        Info::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
+    ]));
+    (RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `ip link add NAME type bridge` (STP off, the kernel default).
+pub fn add_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Bridge)]));
+    (RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// Reads the single link a GET request answered.
+pub fn parse_one(reply: Reply) -> Result<Link, super::NlError> {
+    reply?
+        .into_iter()
+        .find_map(|message| match message {
+            RouteNetlinkMessage::NewLink(link) => Some(Link::from(link)),
+            _ => None,
+        })
+        .ok_or_else(|| super::NlError::Decode("GETLINK answered without a link".into()))
+}
+
+/// Every link of the socket's namespace.
+pub fn list(socket: &mut RouteSocket) -> Result<Vec<Link>, super::NlError> {
+    Ok(socket
+        .dump(dump())?
+        .into_iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewLink(link) => Some(Link::from(link)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Checks a name the way the kernel's dev_valid_name() does, so bad names fail with our words
+/// before any request is sent.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("an interface name cannot be empty".into());
+    }
+    if name.len() > IFNAME_MAX {
+        return Err(format!(
+            "interface name {name:?} is {} bytes long; Linux allows at most {IFNAME_MAX}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not a valid interface name"));
+    }
+    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control()) {
+        return Err(format!("interface name {name:?} contains {c:?}, which Linux does not allow"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_like_the_kernel_does() {
+        assert!(validate_name("eth1").is_ok());
+        assert!(validate_name("a23456789012345").is_ok());
+        assert!(validate_name("a234567890123456").unwrap_err().contains("at most 15"));
+        assert!(validate_name("").is_err());
+        assert!(validate_name("a/b").unwrap_err().contains("'/'"));
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("..").is_err());
+    }
+
+    #[test]
+    fn veth_peer_is_read_from_ifla_link() {
+        let mut message = LinkMessage::default();
+        message.header.index = 7;
+        message.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
+        message.attributes = vec![
+            LinkAttribute::IfName("eth1".into()),
+            LinkAttribute::Mtu(9000),
+            LinkAttribute::Link(12),
+            LinkAttribute::LinkNetNsId(3),
+            LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Veth)]),
+        ];
+        let link = Link::from(message);
+        assert_eq!((link.index, link.mtu, link.peer, link.peer_netnsid), (IfIndex(7), 9000, Some(IfIndex(12)), Some(3)));
+        assert!(link.up && link.carrier && link.is_veth());
+    }
+}

@@ -1,0 +1,373 @@
+//! Traffic control (RTM_*QDISC, RTM_*TFILTER): the clsact qdisc, the u32 match-all filter with a
+//! mirred action that makes one direction of a wire, and reading such filters back.
+//!
+//! Ownership: every filter patchwire installs sits at priority [`WIRE_PRIO`] and its action
+//! carries a 16-byte cookie: the tag byte [`WIRE_COOKIE_TAG`], then the name of the wire's other
+//! end (NUL-padded). A filter is patchwire's only if both hold; anything else on an interface
+//! belongs to someone else and is never touched. The name in the cookie is what lets `show` say
+//! *which* end vanished once mirred has forgotten its target (the kernel keeps only ifindex 0).
+
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::tc::{
+    TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
+    TcActionType, TcAttribute, TcFilterU32Option, TcHandle, TcMessage, TcMirror,
+    TcMirrorActionType, TcOption, TcStats2, TcU32Key, TcU32Selector, TcU32SelectorFlags,
+};
+use serde::Serialize;
+
+use super::link::IfIndex;
+
+/// Filter priority ("pref") of a wire's filters: 0x5057 = "PW". Away from 49152, where tc
+/// starts numbering filters added without a priority.
+pub const WIRE_PRIO: u16 = 0x5057;
+/// First byte of a wire action's cookie (TC_COOKIE_MAX_SIZE is 16: this byte + a 15-byte name).
+pub const WIRE_COOKIE_TAG: u8 = 0xb7;
+const COOKIE_LEN: usize = 16;
+
+/// The cookie of a wire action that redirects to `partner`.
+pub fn wire_cookie(partner: &str) -> Vec<u8> {
+    let mut cookie = vec![0u8; COOKIE_LEN];
+    cookie[0] = WIRE_COOKIE_TAG;
+    let name = &partner.as_bytes()[..partner.len().min(COOKIE_LEN - 1)];
+    cookie[1..1 + name.len()].copy_from_slice(name);
+    cookie
+}
+
+fn is_wire_cookie(cookie: &[u8]) -> bool {
+    cookie.len() == COOKIE_LEN && cookie[0] == WIRE_COOKIE_TAG
+}
+
+/// ETH_P_ALL in network byte order, as tcm_info wants it (`protocol all`).
+const PROTOCOL_ALL: u16 = (libc::ETH_P_ALL as u16).to_be();
+
+/// Parent of ingress filters: the ingress hook of either a clsact or an ingress qdisc.
+pub const INGRESS_PARENT: TcHandle = TcHandle { major: 0xffff, minor: TcHandle::MIN_INGRESS };
+/// Parent of egress filters on a clsact qdisc.
+pub const EGRESS_PARENT: TcHandle = TcHandle { major: 0xffff, minor: TcHandle::MIN_EGRESS };
+/// The handle both clsact and ingress qdiscs get (ffff:).
+const INGRESS_QDISC_HANDLE: TcHandle = TcHandle { major: 0xffff, minor: 0 };
+
+/// The qdisc that owns an interface's ingress hook, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngressQdisc {
+    Clsact,
+    /// A plain `ingress` qdisc another tool added: patchwire attaches to it and never removes it.
+    Ingress,
+}
+
+fn tc_message(ifindex: IfIndex) -> TcMessage {
+    let mut message = TcMessage::default();
+    message.header.index = ifindex.0 as i32;
+    message
+}
+
+/// `tc qdisc add dev IF clsact`.
+pub fn add_clsact(ifindex: IfIndex) -> (RouteNetlinkMessage, u16) {
+    let mut message = tc_message(ifindex);
+    message.header.parent = TcHandle::CLSACT;
+    message.header.handle = INGRESS_QDISC_HANDLE;
+    message.attributes.push(TcAttribute::Kind("clsact".into()));
+    (RouteNetlinkMessage::NewQueueDiscipline(message), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// `tc qdisc del dev IF clsact`.
+pub fn delete_clsact(ifindex: IfIndex) -> RouteNetlinkMessage {
+    let mut message = tc_message(ifindex);
+    message.header.parent = TcHandle::CLSACT;
+    message.header.handle = INGRESS_QDISC_HANDLE;
+    RouteNetlinkMessage::DelQueueDiscipline(message)
+}
+
+/// `tc qdisc show dev IF ingress`: answers with the clsact/ingress qdisc, or ENOENT/EINVAL.
+pub fn get_ingress_qdisc(ifindex: IfIndex) -> RouteNetlinkMessage {
+    let mut message = tc_message(ifindex);
+    message.header.parent = TcHandle::INGRESS;
+    RouteNetlinkMessage::GetQueueDiscipline(message)
+}
+
+/// Reads which ingress-hook qdisc a [`get_ingress_qdisc`] reply names.
+pub fn parse_ingress_qdisc(messages: &[RouteNetlinkMessage]) -> Option<IngressQdisc> {
+    messages.iter().find_map(|message| match message {
+        RouteNetlinkMessage::NewQueueDiscipline(qdisc) => qdisc.attributes.iter().find_map(|a| match a {
+            TcAttribute::Kind(kind) if kind == "clsact" => Some(IngressQdisc::Clsact),
+            TcAttribute::Kind(kind) if kind == "ingress" => Some(IngressQdisc::Ingress),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+/// One direction of a wire. Equivalent to
+/// `tc filter add dev FROM ingress pref 20567 protocol all u32 match u32 0 0
+///  action mirred egress redirect dev TO cookie b7<TO's name>` (control action `stolen`).
+pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetlinkMessage, u16) {
+    let mut message = tc_message(from);
+    message.header.parent = INGRESS_PARENT;
+    message.header.info = tc_info(WIRE_PRIO);
+
+    let mut generic = TcActionGeneric::default();
+    generic.action = TcActionType::Stolen;
+    let mut mirror = TcMirror::default();
+    mirror.generic = generic;
+    mirror.eaction = TcMirrorActionType::EgressRedir;
+    mirror.ifindex = to.0;
+
+    let mut action = TcAction::default();
+    action.tab = 1;
+    action.attributes = vec![
+        TcActionAttribute::Kind("mirred".into()),
+        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(mirror))]),
+        TcActionAttribute::Cookie(wire_cookie(to_name)),
+    ];
+
+    message.attributes = vec![
+        TcAttribute::Kind("u32".into()),
+        TcAttribute::Options(vec![
+            TcOption::U32(TcFilterU32Option::Selector(match_all())),
+            TcOption::U32(TcFilterU32Option::Action(vec![action])),
+        ]),
+    ];
+    (RouteNetlinkMessage::NewTrafficFilter(message), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// The portable match-all: one key, offset 0, mask 0, value 0 (`match u32 0 0`). `matchall` and
+/// `flower` are missing on some kernels (they are here); u32 is everywhere.
+fn match_all() -> TcU32Selector {
+    let mut key = TcU32Key::default();
+    key.mask = 0;
+    key.val = 0;
+    let mut selector = TcU32Selector::default();
+    // Terminal: a match ends classification with the actions, as tc sets it for `action ...`.
+    selector.flags = TcU32SelectorFlags::Terminal;
+    selector.nkeys = 1;
+    selector.keys = vec![key];
+    selector
+}
+
+/// `tc filter del dev IF ingress pref PRIO protocol all`: removes the whole filter chain at that
+/// priority (patchwire keeps exactly one filter there).
+pub fn delete_filters_at(ifindex: IfIndex, parent: TcHandle, prio: u16) -> RouteNetlinkMessage {
+    let mut message = tc_message(ifindex);
+    message.header.parent = parent;
+    message.header.info = tc_info(prio);
+    RouteNetlinkMessage::DelTrafficFilter(message)
+}
+
+/// `tc filter show dev IF ingress|egress`.
+pub fn dump_filters(ifindex: IfIndex, parent: TcHandle) -> RouteNetlinkMessage {
+    let mut message = tc_message(ifindex);
+    message.header.parent = parent;
+    RouteNetlinkMessage::GetTrafficFilter(message)
+}
+
+fn tc_info(prio: u16) -> u32 {
+    ((prio as u32) << 16) | PROTOCOL_ALL as u32
+}
+
+/// A filter as read back from the kernel, reduced to what patchwire reasons about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub ifindex: IfIndex,
+    pub prio: u16,
+    pub kind: String,
+    pub actions: Vec<Action>,
+}
+
+/// A filter action as read back: for mirred, its target; its counters; its cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub kind: String,
+    /// mirred's target ifindex. 0 once the target is gone (tc prints `device *`).
+    pub mirred_target: Option<u32>,
+    pub mirred_redirect: bool,
+    #[serde(skip)]
+    pub cookie: Option<Vec<u8>>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub drops: u64,
+    pub overlimits: u64,
+}
+
+impl Filter {
+    /// patchwire's wire filter: our priority, and an action with our cookie.
+    pub fn is_patchwire_wire(&self) -> bool {
+        self.prio == WIRE_PRIO && self.wire_action().is_some()
+    }
+
+    fn wire_action(&self) -> Option<&Action> {
+        self.actions.iter().find(|a| a.cookie.as_deref().is_some_and(is_wire_cookie))
+    }
+
+    /// The interface a patchwire wire filter redirects to; ifindex 0 once the target is gone.
+    pub fn wire_target(&self) -> Option<IfIndex> {
+        Some(IfIndex(self.wire_action()?.mirred_target?))
+    }
+
+    /// The name the other end had when the wire was made (kept in the cookie).
+    pub fn wire_partner_name(&self) -> Option<String> {
+        let cookie = self.wire_action()?.cookie.as_deref()?;
+        let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
+        Some(String::from_utf8_lossy(name).into_owned())
+    }
+
+    /// The counters of the wire's redirect action.
+    pub fn wire_counters(&self) -> Option<&Action> {
+        self.wire_action()
+    }
+}
+
+/// Reads a filter dump. The kernel sends a bare "chain head" message per priority without
+/// options; those are skipped.
+pub fn parse_filters(messages: Vec<RouteNetlinkMessage>) -> Vec<Filter> {
+    messages
+        .into_iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewTrafficFilter(filter) => parse_filter(filter),
+            _ => None,
+        })
+        .collect()
+}
+
+fn parse_filter(message: TcMessage) -> Option<Filter> {
+    let mut kind = String::new();
+    let mut actions = Vec::new();
+    let mut has_options = false;
+    for attribute in message.attributes {
+        match attribute {
+            TcAttribute::Kind(k) => kind = k,
+            TcAttribute::Options(options) => {
+                has_options = true;
+                for option in options {
+                    if let TcOption::U32(TcFilterU32Option::Action(list)) = option {
+                        actions.extend(list.into_iter().map(parse_action));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // A u32 filter dump also lists its hash table (no actions, has options); keep only rules.
+    if !has_options || (kind == "u32" && actions.is_empty() && message.header.handle.minor == 0) {
+        return None;
+    }
+    Some(Filter {
+        ifindex: IfIndex(message.header.index as u32),
+        prio: (message.header.info >> 16) as u16,
+        kind,
+        actions,
+    })
+}
+
+fn parse_action(action: TcAction) -> Action {
+    let mut parsed = Action {
+        kind: String::new(),
+        mirred_target: None,
+        mirred_redirect: false,
+        cookie: None,
+        packets: 0,
+        bytes: 0,
+        drops: 0,
+        overlimits: 0,
+    };
+    for attribute in action.attributes {
+        match attribute {
+            TcActionAttribute::Kind(kind) => parsed.kind = kind,
+            TcActionAttribute::Cookie(cookie) => parsed.cookie = Some(cookie),
+            TcActionAttribute::Options(options) => {
+                for option in options {
+                    if let TcActionOption::Mirror(TcActionMirrorOption::Parms(mirror)) = option {
+                        parsed.mirred_target = Some(mirror.ifindex);
+                        parsed.mirred_redirect = matches!(
+                            mirror.eaction,
+                            TcMirrorActionType::EgressRedir | TcMirrorActionType::IngressRedir
+                        );
+                    }
+                }
+            }
+            TcActionAttribute::Stats(stats) => {
+                for stat in stats {
+                    match stat {
+                        TcStats2::Basic(basic) => {
+                            parsed.packets = basic.packets as u64;
+                            parsed.bytes = basic.bytes;
+                        }
+                        TcStats2::Queue(queue) => {
+                            parsed.drops = queue.drops as u64;
+                            parsed.overlimits = queue.overlimits as u64;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+
+    fn round_trip(message: RouteNetlinkMessage) -> RouteNetlinkMessage {
+        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(message));
+        packet.finalize();
+        let mut bytes = vec![0; packet.buffer_len()];
+        packet.serialize(&mut bytes);
+        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap().payload {
+            NetlinkPayload::InnerMessage(inner) => inner,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wire_filter_is_match_all_redirect_with_cookie() {
+        let (message, _) = add_wire_filter(IfIndex(3), IfIndex(9), "tap-fifteen-chr");
+        let RouteNetlinkMessage::NewTrafficFilter(tc) = &message else { panic!() };
+        // protocol all (0x0003) goes out big-endian: the low 16 bits read 0x0300 on x86.
+        assert_eq!(tc.header.info, (0x5057 << 16) | u16::from_ne_bytes([0x00, 0x03]) as u32);
+        assert_eq!(u32::from(tc.header.parent), 0xffff_fff2);
+        assert_eq!(tc.header.index, 3);
+
+        // Read back as a dump entry would be: recognised as ours, pointing at 9.
+        let RouteNetlinkMessage::NewTrafficFilter(mut echoed) = round_trip(message) else { panic!() };
+        echoed.header.handle = TcHandle { major: 0x800, minor: 0x800 };
+        let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(echoed)]);
+        assert_eq!(filters.len(), 1);
+        assert!(filters[0].is_patchwire_wire());
+        assert_eq!(filters[0].wire_target(), Some(IfIndex(9)));
+        assert_eq!(filters[0].wire_partner_name().as_deref(), Some("tap-fifteen-chr"));
+        assert!(filters[0].actions[0].mirred_redirect);
+        assert_eq!(filters[0].actions[0].cookie.as_ref().map(Vec::len), Some(16));
+    }
+
+    #[test]
+    fn foreign_filter_at_our_priority_is_not_ours() {
+        let (message, _) = add_wire_filter(IfIndex(3), IfIndex(9), "b");
+        let RouteNetlinkMessage::NewTrafficFilter(mut tc) = round_trip(message) else { panic!() };
+        tc.header.handle = TcHandle { major: 0x800, minor: 0x800 };
+        for attribute in &mut tc.attributes {
+            if let TcAttribute::Options(options) = attribute {
+                for option in options {
+                    if let TcOption::U32(TcFilterU32Option::Action(actions)) = option {
+                        actions[0].attributes.retain(|a| !matches!(a, TcActionAttribute::Cookie(_)));
+                    }
+                }
+            }
+        }
+        let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(tc)]);
+        assert!(!filters[0].is_patchwire_wire());
+    }
+
+    #[test]
+    fn clsact_message_targets_ffff() {
+        let (RouteNetlinkMessage::NewQueueDiscipline(qdisc), flags) = add_clsact(IfIndex(4)) else { panic!() };
+        assert_eq!(u32::from(qdisc.header.handle), 0xffff_0000);
+        assert_eq!(u32::from(qdisc.header.parent), 0xffff_fff1);
+        assert_eq!(flags, NLM_F_CREATE | NLM_F_EXCL);
+        assert!(TcAttribute::Kind("clsact".into()).buffer_len() > 0);
+    }
+}

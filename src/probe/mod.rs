@@ -1,0 +1,268 @@
+//! The transparency probe: sends the [`catalogue`] into one end of a path and checks that each
+//! frame arrives byte-for-byte at the other end, in both directions.
+//!
+//! Frames enter a wire by *arriving* at an end, so they are sent from the far side of each end:
+//! a veth end's peer (found also in another namespace), or an unattached tap itself (attaching
+//! to it gives it carrier for the duration). They are received on the far side of the other end.
+
+pub mod catalogue;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::link::tap::TapHandle;
+use crate::netns::Netns;
+use crate::nl::link::{IfIndex, Link};
+use crate::packet::PacketSocket;
+use crate::wire::{World, WireError};
+use catalogue::{FrameKind, ProbeFrame};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+/// How long to wait for stragglers after the last frame was sent.
+const SETTLE: Duration = Duration::from_millis(600);
+
+/// Where frames enter or leave a path.
+pub enum Port {
+    Packet(PacketSocket),
+    Tap(TapHandle),
+}
+
+impl Port {
+    /// An AF_PACKET socket on `ifindex` inside `netns`.
+    pub fn packet(netns: &Netns, ifindex: IfIndex, name: &str) -> Result<Port, ProbeError> {
+        let socket = netns
+            .run(|| PacketSocket::open(ifindex.0))
+            ?
+            .map_err(|source| ProbeError::Io { context: format!("opening a packet socket on {name}"), source })?;
+        Ok(Port::Packet(socket))
+    }
+
+    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
+        match self {
+            Port::Packet(socket) => socket.send(frame),
+            Port::Tap(tap) => tap.send(frame),
+        }
+    }
+
+    fn recv_until(&self, deadline: Instant) -> std::io::Result<Option<Vec<u8>>> {
+        match self {
+            Port::Packet(socket) => socket.recv_until(deadline),
+            Port::Tap(tap) => tap.recv_until(deadline),
+        }
+    }
+
+    fn drain(&self) {
+        match self {
+            Port::Packet(socket) => socket.drain(),
+            Port::Tap(tap) => tap.drain(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Lost,
+    Altered,
+    Duplicated,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindResult {
+    pub kind: FrameKind,
+    pub bytes: usize,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirectionReport {
+    pub from: String,
+    pub to: String,
+    pub results: Vec<KindResult>,
+}
+
+impl DirectionReport {
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.verdict == Verdict::Ok)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub a: String,
+    pub b: String,
+    /// The smallest MTU on the path; the jumbo frame is this plus the Ethernet header.
+    pub mtu: u32,
+    pub directions: Vec<DirectionReport>,
+}
+
+impl ProbeReport {
+    pub fn passed(&self) -> bool {
+        self.directions.iter().all(DirectionReport::passed)
+    }
+}
+
+/// Sends every frame of the catalogue from `tx` and checks what reaches `rx`.
+pub fn run_direction(tx: &Port, rx: &Port, mtu: u32, from: &str, to: &str) -> Result<DirectionReport, ProbeError> {
+    let nonce = random_bytes::<8>();
+    let mut mac = random_bytes::<6>();
+    mac[0] = 0x02; // locally administered unicast
+    let frames = catalogue::catalogue(mac, nonce, mtu);
+    rx.drain();
+    for frame in &frames {
+        tx.send(&frame.bytes).map_err(|source| ProbeError::Io {
+            context: format!("sending a {} frame ({} bytes) towards {from}", frame.kind.name(), frame.bytes.len()),
+            source,
+        })?;
+    }
+    let mut received: Vec<Vec<Vec<u8>>> = vec![Vec::new(); frames.len()];
+    let deadline = Instant::now() + SETTLE;
+    while received.iter().any(Vec::is_empty) {
+        let Some(bytes) = rx.recv_until(deadline).map_err(|source| ProbeError::Io {
+            context: format!("receiving on the far side of {to}"),
+            source,
+        })?
+        else {
+            break;
+        };
+        if let Some(kind) = catalogue::find_token(&bytes, nonce) {
+            if let Some(slot) = frames.iter().position(|f| f.kind == kind) {
+                received[slot].push(bytes);
+            }
+        }
+    }
+    // Give duplicates a brief chance to show up too.
+    let tail = Instant::now() + Duration::from_millis(50);
+    while let Ok(Some(bytes)) = rx.recv_until(tail) {
+        if let Some(kind) = catalogue::find_token(&bytes, nonce) {
+            if let Some(slot) = frames.iter().position(|f| f.kind == kind) {
+                received[slot].push(bytes);
+            }
+        }
+    }
+    let results = frames.iter().zip(received).map(|(frame, got)| judge(frame, &got)).collect();
+    Ok(DirectionReport { from: from.into(), to: to.into(), results })
+}
+
+fn judge(frame: &ProbeFrame, got: &[Vec<u8>]) -> KindResult {
+    let (verdict, detail) = match got {
+        [] => (Verdict::Lost, None),
+        [one] if *one == frame.bytes => (Verdict::Ok, None),
+        [one] => (Verdict::Altered, Some(difference(&frame.bytes, one))),
+        many => (Verdict::Duplicated, Some(format!("arrived {} times", many.len()))),
+    };
+    KindResult { kind: frame.kind, bytes: frame.bytes.len(), verdict, detail }
+}
+
+fn difference(sent: &[u8], got: &[u8]) -> String {
+    let at = sent.iter().zip(got).position(|(a, b)| a != b).unwrap_or(sent.len().min(got.len()));
+    format!("sent {} bytes, received {}; first difference at byte {at}", sent.len(), got.len())
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    bytes
+}
+
+/// One end of a wire, seen from where frames can enter and leave it.
+struct Access {
+    port: Port,
+    /// The MTU of the far-side interface (a veth peer), which limits the path too.
+    far_mtu: u32,
+    what: String,
+}
+
+/// Probes the wire that `end` is on, in `netns`, both directions.
+pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
+    let wire = crate::wire::show(netns.try_clone().map_err(|source| ProbeError::Io {
+        context: "duplicating the netns handle".into(),
+        source,
+    })?)?
+    .into_iter()
+    .find(|w| w.involves(end));
+    let describe = netns.describe();
+    let Some(wire) = wire else {
+        return Err(WireError::Invalid(format!("{end} is not on a patchwire wire in {describe}")).into());
+    };
+    if !wire.b.present {
+        return Err(ProbeError::Unsupported(format!(
+            "the wire {} <-> {} is broken ({} is gone); nothing to probe",
+            wire.a.name, wire.b.name, wire.b.name
+        )));
+    }
+    let mut world = World::new(netns)?;
+    let names = [wire.a.name.as_str(), wire.b.name.as_str()];
+    let links = world.home().links_by_name(&names)?;
+    let (Some(a), Some(b)) = (links[0].clone(), links[1].clone()) else {
+        return Err(WireError::Invalid("a wire end vanished while probing".into()).into());
+    };
+    let access_a = access(&mut world, &a)?;
+    let access_b = access(&mut world, &b)?;
+    let mtu = [a.mtu, b.mtu, access_a.far_mtu, access_b.far_mtu].into_iter().min().unwrap_or(1500);
+    let directions = vec![
+        run_direction(&access_a.port, &access_b.port, mtu, &access_a.what, &access_b.what)?,
+        run_direction(&access_b.port, &access_a.port, mtu, &access_b.what, &access_a.what)?,
+    ];
+    Ok(ProbeReport { a: a.name, b: b.name, mtu, directions })
+}
+
+fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
+    let home = world.home_id();
+    if end.is_veth() {
+        let Some((ns, peer)) = world.peer_of(home, end)? else {
+            return Err(ProbeError::Unsupported(format!(
+                "cannot find the namespace of {}'s veth peer (it has no name under /run/netns and no process lives in it)",
+                end.name
+            )));
+        };
+        let view = world.view(ns);
+        let Some(peer_link) = view.link(peer)? else {
+            return Err(ProbeError::Unsupported(format!("{}'s veth peer vanished", end.name)));
+        };
+        if !peer_link.up {
+            return Err(ProbeError::Unsupported(format!(
+                "{}'s veth peer {} ({}) is down; bring it up to probe through it",
+                end.name,
+                peer_link.name,
+                view.netns.describe()
+            )));
+        }
+        let what = format!("{} (via {} in {})", end.name, peer_link.name, view.netns.describe());
+        let port = Port::packet(&view.netns, peer, &peer_link.name)?;
+        return Ok(Access { port, far_mtu: peer_link.mtu, what });
+    }
+    if end.is_tap() {
+        let name = end.name.clone();
+        let view = world.home();
+        let tap = view
+            .netns
+            .run(|| TapHandle::attach(&name, false))
+            .map_err(WireError::from)?
+            .map_err(|source| ProbeError::Io {
+                context: format!("attaching to tap {name} to send and receive through it"),
+                source,
+            })?;
+        return Ok(Access { port: Port::Tap(tap), far_mtu: end.mtu, what: format!("{name} (tap)") });
+    }
+    Err(ProbeError::Unsupported(format!(
+        "{} is a {} interface; probe can inject frames only through veth and tap ends",
+        end.name,
+        end.kind.as_deref().unwrap_or("physical")
+    )))
+}

@@ -1,0 +1,230 @@
+//! Applying a plan: every change as one pipelined netlink batch, bounded retries of transient
+//! errors, and a rollback of everything this call did when a change fails for good.
+
+use std::time::Duration;
+
+use netlink_packet_route::RouteNetlinkMessage;
+
+use crate::nl::link::{self, IfIndex};
+use crate::nl::tc;
+use crate::nl::{NlError, Reply, RouteSocket};
+
+use super::WireError;
+
+/// One kernel change, with what is needed to say it and to undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    SetMtu { index: IfIndex, name: String, mtu: u32, previous: u32 },
+    AddClsact { index: IfIndex, name: String },
+    /// Removes the remains of a broken wire before a new one goes in. Not undone: the remains
+    /// only dropped frames.
+    DeleteWireFilter { index: IfIndex, name: String },
+    AddWireFilter { from: IfIndex, from_name: String, to: IfIndex, to_name: String },
+}
+
+impl Op {
+    fn request(&self) -> (RouteNetlinkMessage, u16) {
+        match self {
+            Op::SetMtu { index, mtu, .. } => (link::set_mtu(*index, *mtu), 0),
+            Op::AddClsact { index, .. } => tc::add_clsact(*index),
+            Op::DeleteWireFilter { index, .. } => (tc::delete_filters_at(*index, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0),
+            Op::AddWireFilter { from, to, to_name, .. } => tc::add_wire_filter(*from, *to, to_name),
+        }
+    }
+
+    fn undo(&self) -> Option<(RouteNetlinkMessage, u16)> {
+        match self {
+            Op::SetMtu { index, previous, .. } => Some((link::set_mtu(*index, *previous), 0)),
+            Op::AddClsact { index, .. } => Some((tc::delete_clsact(*index), 0)),
+            Op::DeleteWireFilter { .. } => None,
+            Op::AddWireFilter { from, .. } => Some((tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0)),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Op::SetMtu { name, mtu, .. } => format!("setting mtu {mtu} on {name}"),
+            Op::AddClsact { name, .. } => format!("adding a clsact qdisc on {name}"),
+            Op::DeleteWireFilter { name, .. } => format!("removing the remains of a broken wire on {name}"),
+            Op::AddWireFilter { from_name, to_name, .. } => {
+                format!("adding the {from_name} -> {to_name} redirect filter on {from_name}")
+            }
+        }
+    }
+
+    /// Turns a refusal into the error a user should read.
+    fn error(&self, source: NlError) -> WireError {
+        let context = self.describe();
+        let missing = matches!(source.errno(), Some(libc::ENOENT | libc::EOPNOTSUPP));
+        match self {
+            Op::AddClsact { .. } if missing => WireError::MissingFeature {
+                feature: "the clsact qdisc (sch_ingress, CONFIG_NET_SCH_INGRESS)",
+                context,
+                source,
+            },
+            Op::AddWireFilter { .. } if missing => {
+                let says = |word: &str| match &source {
+                    NlError::Kernel { ext_ack: Some(text), .. } => text.to_lowercase().contains(word),
+                    _ => false,
+                };
+                let feature = if says("action") {
+                    "the mirred action (act_mirred, CONFIG_NET_ACT_MIRRED)"
+                } else {
+                    "the u32 classifier (cls_u32, CONFIG_NET_CLS_U32)"
+                };
+                WireError::MissingFeature { feature, context, source }
+            }
+            _ => WireError::kernel(context, source),
+        }
+    }
+}
+
+/// A deliberate failure at one position of the batch, for proving rollback against the real
+/// kernel (`PATCHWIRE_FAULT_AT=N` in the CLI). The op is replaced by a filter on an interface
+/// index that cannot exist, which the kernel refuses with ENODEV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub at_op: usize,
+}
+
+/// How often and how long a transient error (EBUSY, EAGAIN, ENODEV) is retried.
+const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(10), Duration::from_millis(50), Duration::from_millis(200)];
+
+/// What a successful apply did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Ops that reported "already there" (a clsact another tool added meanwhile): not ours.
+    pub not_ours: Vec<usize>,
+}
+
+/// Applies `ops` in order. On a lasting failure, undoes every op that succeeded (newest first)
+/// and returns the first failure.
+pub fn apply(socket: &mut RouteSocket, ops: &[Op], fault: Option<Fault>) -> Result<Applied, WireError> {
+    let requests: Vec<_> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| match fault {
+            Some(f) if f.at_op == i => tc::add_wire_filter(IfIndex(0x7fff_fff0), IfIndex(1), "fault"),
+            _ => op.request(),
+        })
+        .collect();
+    let outcome = with_retries(requests, RETRY_DELAYS.len(), |batch| socket.batch(batch));
+
+    let mut applied = Applied::default();
+    let mut failure = None;
+    let mut done = Vec::new();
+    for (i, reply) in outcome.into_iter().enumerate() {
+        match reply {
+            Ok(_) => done.push(i),
+            // A clsact another tool added since we looked: use it, never remove it.
+            Err(e) if e.errno() == Some(libc::EEXIST) && matches!(ops[i], Op::AddClsact { .. }) => {
+                applied.not_ours.push(i)
+            }
+            Err(e) if failure.is_none() => failure = Some(ops[i].error(e)),
+            Err(_) => {}
+        }
+    }
+    let Some(failure) = failure else { return Ok(applied) };
+
+    let undo: Vec<_> = done.iter().rev().filter_map(|&i| ops[i].undo().map(|u| (i, u))).collect();
+    let undone = undo.len();
+    let (which, requests): (Vec<usize>, Vec<_>) = undo.into_iter().unzip();
+    let undo_errors = with_retries(requests, RETRY_DELAYS.len(), |batch| socket.batch(batch))
+        .into_iter()
+        .zip(which)
+        .filter_map(|(reply, i)| reply.err().map(|e| format!("undoing {}: {e}", ops[i].describe())))
+        .collect();
+    Err(WireError::RolledBack { failure: Box::new(failure), undone, undo_errors })
+}
+
+/// Sends a batch, then re-sends (in order) the requests that failed transiently, up to
+/// `rounds` more times with growing pauses. Returns one reply per request.
+pub fn with_retries(
+    requests: Vec<(RouteNetlinkMessage, u16)>,
+    rounds: usize,
+    mut send: impl FnMut(Vec<(RouteNetlinkMessage, u16)>) -> Vec<Reply>,
+) -> Vec<Reply> {
+    let mut replies = send(requests.clone());
+    for delay in RETRY_DELAYS.iter().take(rounds) {
+        let again: Vec<usize> = (0..replies.len())
+            .filter(|&i| replies[i].as_ref().err().is_some_and(NlError::is_transient))
+            .collect();
+        if again.is_empty() {
+            break;
+        }
+        std::thread::sleep(*delay);
+        let retried = send(again.iter().map(|&i| requests[i].clone()).collect());
+        for (i, reply) in again.into_iter().zip(retried) {
+            replies[i] = reply;
+        }
+    }
+    replies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy() -> Reply {
+        Err(NlError::Kernel { errno: libc::EBUSY, ext_ack: None })
+    }
+
+    fn requests(n: u32) -> Vec<(RouteNetlinkMessage, u16)> {
+        (0..n).map(|i| (link::set_mtu(IfIndex(i + 1), 1500), 0)).collect()
+    }
+
+    #[test]
+    fn transient_errors_are_retried_until_they_clear() {
+        let mut calls = Vec::new();
+        let replies = with_retries(requests(3), 3, |batch| {
+            calls.push(batch.len());
+            match calls.len() {
+                1 => vec![Ok(vec![]), busy(), busy()],
+                2 => vec![Ok(vec![]), busy()],
+                _ => vec![Ok(vec![])],
+            }
+        });
+        assert_eq!(calls, vec![3, 2, 1]);
+        assert!(replies.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn retries_are_bounded_and_permanent_errors_not_retried() {
+        let mut calls = 0;
+        let replies = with_retries(requests(2), 3, |batch| {
+            calls += 1;
+            batch
+                .iter()
+                .map(|_| if calls == 1 { Err(NlError::Kernel { errno: libc::EINVAL, ext_ack: None }) } else { busy() })
+                .take(batch.len())
+                .collect()
+        });
+        assert_eq!(calls, 1, "EINVAL is final");
+        assert!(replies.iter().all(Result::is_err));
+
+        let mut calls = 0;
+        let replies = with_retries(requests(1), 3, |_| {
+            calls += 1;
+            vec![busy()]
+        });
+        assert_eq!(calls, 4, "one try and three retries");
+        assert!(replies[0].is_err());
+    }
+
+    #[test]
+    fn missing_kernel_features_are_named() {
+        let filter = Op::AddWireFilter { from: IfIndex(2), from_name: "a".into(), to: IfIndex(3), to_name: "b".into() };
+        let no_action = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Failed to load TC action module".into()) };
+        assert!(filter.error(no_action).to_string().starts_with("this kernel lacks the mirred action"));
+        let no_u32 = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Unknown filter kind".into()) };
+        assert!(filter.error(no_u32).to_string().starts_with("this kernel lacks the u32 classifier"));
+        let clsact = Op::AddClsact { index: IfIndex(2), name: "a".into() };
+        let no_clsact = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Unknown qdisc".into()) };
+        assert!(clsact.error(no_clsact).to_string().starts_with("this kernel lacks the clsact qdisc"));
+        let perm = NlError::Kernel { errno: libc::EPERM, ext_ack: None };
+        assert_eq!(
+            clsact.error(perm).to_string(),
+            "adding a clsact qdisc on a: Operation not permitted (patchwire needs CAP_NET_ADMIN: run it as root)"
+        );
+    }
+}

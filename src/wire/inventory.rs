@@ -1,0 +1,233 @@
+//! What the kernel holds, read in batches and cached for one command: links and the tc state
+//! (ingress qdisc, patchwire filters) of the interfaces a command touches, in the command's
+//! namespace and in the namespaces veth peers lead to.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+
+use crate::netns::{self, Netns};
+use crate::nl::link::{self, IfIndex, Link};
+use crate::nl::tc::{self, Filter, IngressQdisc};
+use crate::nl::{RouteSocket, nsid};
+
+use super::WireError;
+
+/// The tc state of one interface's ingress hook.
+#[derive(Debug, Clone, Default)]
+pub struct TcState {
+    pub qdisc: Option<IngressQdisc>,
+    /// Every ingress filter (ours and foreign), empty when there is no qdisc.
+    pub filters: Vec<Filter>,
+}
+
+impl TcState {
+    /// patchwire's wire filter on this interface, if any.
+    pub fn wire_filter(&self) -> Option<&Filter> {
+        self.filters.iter().find(|f| f.is_patchwire_wire())
+    }
+
+    /// A filter at patchwire's priority that patchwire did not install.
+    pub fn squatter(&self) -> Option<&Filter> {
+        self.filters.iter().find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
+    }
+}
+
+/// One namespace as seen by a command.
+pub struct NsView {
+    pub netns: Netns,
+    pub socket: RouteSocket,
+    links: HashMap<IfIndex, Link>,
+    tc: HashMap<IfIndex, TcState>,
+    nsids: HashMap<i32, Option<(u64, u64)>>,
+}
+
+impl NsView {
+    pub fn open(netns: Netns) -> Result<Self, WireError> {
+        let socket = netns.route()?;
+        Ok(NsView { netns, socket, links: HashMap::new(), tc: HashMap::new(), nsids: HashMap::new() })
+    }
+
+    /// Looks up links by name, one pipelined round of requests. `Ok(None)` for a missing name.
+    pub fn links_by_name(&mut self, names: &[&str]) -> Result<Vec<Option<Link>>, WireError> {
+        let requests = names.iter().map(|name| (link::get_by_name(name), 0)).collect();
+        let replies = self.socket.batch(requests);
+        let mut found = Vec::with_capacity(names.len());
+        for (name, reply) in names.iter().zip(replies) {
+            match link::parse_one(reply) {
+                Ok(link) => {
+                    self.links.insert(link.index, link.clone());
+                    found.push(Some(link));
+                }
+                Err(e) if e.errno() == Some(libc::ENODEV) => found.push(None),
+                Err(source) => return Err(WireError::kernel(format!("looking up {name} in {}", self.netns.describe()), source)),
+            }
+        }
+        Ok(found)
+    }
+
+    /// A link by index, from the cache or the kernel. `None` when no such index exists.
+    pub fn link(&mut self, index: IfIndex) -> Result<Option<Link>, WireError> {
+        if let Some(link) = self.links.get(&index) {
+            return Ok(Some(link.clone()));
+        }
+        match link::parse_one(self.socket.request(link::get_by_index(index), 0)) {
+            Ok(link) => {
+                self.links.insert(index, link.clone());
+                Ok(Some(link))
+            }
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
+            Err(source) => Err(WireError::kernel(format!("looking up ifindex {index} in {}", self.netns.describe()), source)),
+        }
+    }
+
+    /// Every link of the namespace (one dump), also filling the cache.
+    pub fn all_links(&mut self) -> Result<Vec<Link>, WireError> {
+        let links = link::list(&mut self.socket)
+            .map_err(|e| WireError::kernel(format!("listing links in {}", self.netns.describe()), e))?;
+        for link in &links {
+            self.links.insert(link.index, link.clone());
+        }
+        Ok(links)
+    }
+
+    pub fn forget_links(&mut self) {
+        self.links.clear();
+    }
+
+    /// Loads the ingress tc state of many interfaces: one pipelined round for the qdiscs, then a
+    /// filter dump only where a qdisc exists (fresh interfaces cost no dump at all).
+    pub fn load_tc(&mut self, indexes: &[IfIndex]) -> Result<(), WireError> {
+        let wanted: Vec<IfIndex> = indexes.iter().copied().filter(|i| !self.tc.contains_key(i)).collect();
+        let requests = wanted.iter().map(|i| (tc::get_ingress_qdisc(*i), 0)).collect();
+        for (index, reply) in wanted.iter().zip(self.socket.batch(requests)) {
+            let qdisc = match reply {
+                Ok(messages) => tc::parse_ingress_qdisc(&messages),
+                // No ingress qdisc: ENOENT; gone device: ENODEV (the caller notices separately).
+                Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => None,
+                Err(e) => return Err(WireError::kernel(format!("reading qdiscs of ifindex {index}"), e)),
+            };
+            let filters = match qdisc {
+                Some(_) => self.dump_ingress_filters(*index)?,
+                None => Vec::new(),
+            };
+            self.tc.insert(*index, TcState { qdisc, filters });
+        }
+        Ok(())
+    }
+
+    fn dump_ingress_filters(&mut self, index: IfIndex) -> Result<Vec<Filter>, WireError> {
+        match self.socket.dump(tc::dump_filters(index, tc::INGRESS_PARENT)) {
+            Ok(messages) => Ok(tc::parse_filters(messages)),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(Vec::new()),
+            Err(e) => Err(WireError::kernel(format!("listing filters of ifindex {index}"), e)),
+        }
+    }
+
+    /// The tc state of one interface (loading it if needed).
+    pub fn tc(&mut self, index: IfIndex) -> Result<&TcState, WireError> {
+        if !self.tc.contains_key(&index) {
+            self.load_tc(&[index])?;
+        }
+        Ok(&self.tc[&index])
+    }
+
+    pub fn forget_tc(&mut self, index: IfIndex) {
+        self.tc.remove(&index);
+    }
+
+    /// Maps a namespace id (as this namespace numbers other namespaces) to a namespace identity.
+    fn resolve_nsid(&mut self, id: i32, candidates: &[Netns]) -> Result<Option<(u64, u64)>, WireError> {
+        if let Some(known) = self.nsids.get(&id) {
+            return Ok(*known);
+        }
+        for candidate in candidates {
+            let got = nsid::id_of(&mut self.socket, candidate.fd())
+                .map_err(|e| WireError::kernel(format!("resolving namespace id {id} in {}", self.netns.describe()), e))?;
+            if let Some(got) = got {
+                self.nsids.insert(got, Some(candidate.inode()));
+            }
+        }
+        Ok(*self.nsids.entry(id).or_insert(None))
+    }
+}
+
+/// A node of the loop guard's graph: an interface in a namespace.
+pub type NodeKey = ((u64, u64), IfIndex);
+
+/// All namespaces a command looks at, starting with its own.
+pub struct World {
+    views: Vec<NsView>,
+    /// Namespaces a veth peer may live in: /run/netns/* and every process's namespace.
+    candidates: Option<Vec<Netns>>,
+}
+
+impl World {
+    pub fn new(home: Netns) -> Result<Self, WireError> {
+        Ok(World { views: vec![NsView::open(home)?], candidates: None })
+    }
+
+    pub fn home(&mut self) -> &mut NsView {
+        &mut self.views[0]
+    }
+
+    pub fn home_id(&self) -> (u64, u64) {
+        self.views[0].netns.inode()
+    }
+
+    pub fn view(&mut self, id: (u64, u64)) -> &mut NsView {
+        let at = self.views.iter().position(|v| v.netns.inode() == id).expect("view opened before use");
+        &mut self.views[at]
+    }
+
+    /// Where a veth's peer lives: `None` when the namespace cannot be found (no name, no process).
+    pub fn peer_of(&mut self, ns: (u64, u64), link: &Link) -> Result<Option<NodeKey>, WireError> {
+        let Some(peer) = link.peer else { return Ok(None) };
+        let Some(id) = link.peer_netnsid else { return Ok(Some((ns, peer))) };
+        if self.candidates.is_none() {
+            self.candidates = Some(candidate_namespaces());
+        }
+        let candidates = self.candidates.take().unwrap_or_default();
+        let resolved = self.view(ns).resolve_nsid(id, &candidates);
+        let found = match resolved {
+            Ok(Some(identity)) => {
+                if !self.views.iter().any(|v| v.netns.inode() == identity) {
+                    let netns = candidates.iter().find(|c| c.inode() == identity).expect("resolved from candidates");
+                    let netns = netns.try_clone().map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
+                    self.views.push(NsView::open(netns)?);
+                }
+                Ok(Some((identity, peer)))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.candidates = Some(candidates);
+        found
+    }
+}
+
+/// Every namespace on the machine we can name: named ones first, then those of processes.
+fn candidate_namespaces() -> Vec<Netns> {
+    let mut seen = std::collections::HashSet::new();
+    let mut found = Vec::new();
+    let named = netns::named().into_iter().map(|name| (name.clone(), format!("{}/{name}", netns::NETNS_RUN_DIR)));
+    let pids = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|pid| (format!("pid {pid}"), format!("/proc/{pid}/ns/net")));
+    for (label, path) in named.chain(pids) {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        if let Ok(netns) = Netns::open(Some(&path)) {
+            found.push(netns.with_label(&label));
+        }
+    }
+    found
+}

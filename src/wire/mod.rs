@@ -1,0 +1,77 @@
+//! Wires: transparent point-to-point links between two interfaces of one namespace.
+//!
+//! A wire is two tc filters, one per direction: on each end's ingress hook, a u32 match-all
+//! with `mirred egress redirect` to the other end. The kernel is the record: [`show`]
+//! rebuilds wires from the filters it finds, so there is no state file to lose.
+//!
+//! * [`link`] plans (validate, loop guard, idempotence) then applies all changes in one
+//!   pipelined batch, rolling back on failure — see `plan.rs` and `apply.rs`.
+//! * [`unlink`] removes only patchwire's filters, and a clsact qdisc only when it is left empty.
+//! * [`show`] reports each wire's health and counters — see `show.rs`.
+
+mod apply;
+mod inventory;
+mod plan;
+mod show;
+mod unlink;
+
+pub use apply::Fault;
+pub use inventory::{NsView, TcState, World};
+pub use plan::{LinkOptions, LinkOutcome, WireRequest, link, parse_batch};
+pub use show::{Counters, EndStatus, Health, WireStatus, show};
+pub use unlink::{UnlinkOutcome, unlink};
+
+use crate::netns::NetnsError;
+use crate::nl::NlError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// Bad input or a configuration patchwire refuses; the message says what and why.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{context}: {source}{}", permission_hint(source))]
+    Kernel { context: String, source: NlError },
+    #[error("this kernel lacks {feature}: {context}: {source}")]
+    MissingFeature { feature: &'static str, context: String, source: NlError },
+    /// A change failed half-way; everything this call had done was undone.
+    #[error("{failure}; rolled back the {undone} change(s) already made, nothing is left behind{}", undo_failures(.undo_errors))]
+    RolledBack { failure: Box<WireError>, undone: usize, undo_errors: Vec<String> },
+    /// Teardown keeps going after a failure and reports them all.
+    #[error("{}", .0.join("; "))]
+    Several(Vec<String>),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl WireError {
+    pub fn kernel(context: impl Into<String>, source: NlError) -> Self {
+        WireError::Kernel { context: context.into(), source }
+    }
+
+    /// True when the cause is missing privileges (EPERM/EACCES).
+    pub fn is_permission(&self) -> bool {
+        match self {
+            WireError::Kernel { source, .. } => matches!(source.errno(), Some(libc::EPERM | libc::EACCES)),
+            WireError::Netns(e) => matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)),
+            WireError::RolledBack { failure, .. } => failure.is_permission(),
+            _ => false,
+        }
+    }
+}
+
+fn permission_hint(source: &NlError) -> &'static str {
+    match source.errno() {
+        Some(libc::EPERM | libc::EACCES) => " (patchwire needs CAP_NET_ADMIN: run it as root)",
+        _ => "",
+    }
+}
+
+fn undo_failures(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" except: {}", errors.join("; "))
+    }
+}

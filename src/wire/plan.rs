@@ -1,0 +1,456 @@
+//! `link`: turning "wire A to B" requests into kernel changes.
+//!
+//! Planning reads everything first (links and tc state of all ends in one pipelined round
+//! each), refuses bad input and loops before anything changes, skips what already exists
+//! (idempotence), and hands the remaining changes to `apply` as one batch.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::apply::{self, Fault, Op};
+use super::inventory::{NodeKey, World};
+use super::WireError;
+use crate::netns::{self, Netns};
+use crate::nl::link::{self, IfIndex, Link};
+
+/// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireRequest {
+    pub a: String,
+    pub b: String,
+    /// The batch-file line it came from, for messages.
+    pub line: Option<usize>,
+}
+
+impl WireRequest {
+    pub fn new(a: &str, b: &str) -> Self {
+        WireRequest { a: a.into(), b: b.into(), line: None }
+    }
+
+    fn at(&self) -> String {
+        self.line.map(|l| format!("line {l}: ")).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LinkOptions {
+    /// Set both ends to this MTU.
+    pub mtu: Option<u32>,
+    /// Make the wire even if it closes a loop.
+    pub allow_loop: bool,
+    /// Wait up to this long for missing ends to appear (containers still starting).
+    pub wait: Option<std::time::Duration>,
+    pub fault: Option<Fault>,
+}
+
+/// What `link` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkOutcome {
+    /// Wires made (or repaired) by this call.
+    pub created: Vec<[String; 2]>,
+    /// Wires that already existed exactly as asked.
+    pub unchanged: Vec<[String; 2]>,
+    /// Things worth knowing that did not stop the call (MTU mismatch, no carrier).
+    pub warnings: Vec<String>,
+    /// Kernel changes made.
+    pub changes: usize,
+}
+
+/// Reads a batch file: one wire per line, `A B`; `#` starts a comment; blank lines are skipped.
+pub fn parse_batch(text: &str) -> Result<Vec<WireRequest>, WireError> {
+    let mut wires = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [a, b] = words[..] else {
+            return Err(WireError::Invalid(format!(
+                "batch line {}: expected two interface names \"A B\", found {:?}",
+                number + 1,
+                line
+            )));
+        };
+        wires.push(WireRequest { a: a.into(), b: b.into(), line: Some(number + 1) });
+    }
+    if wires.is_empty() {
+        return Err(WireError::Invalid("the batch holds no wires".into()));
+    }
+    Ok(wires)
+}
+
+/// Makes the requested wires in `netns`, all or nothing.
+pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Result<LinkOutcome, WireError> {
+    let requests = check_syntax(&netns, requests)?;
+    let mut world = World::new(netns)?;
+    let ends = lookup_ends(&mut world, &requests, options.wait)?;
+    let home_id = world.home_id();
+
+    let indexes: Vec<IfIndex> = ends.iter().flat_map(|(a, b)| [a.index, b.index]).collect();
+    world.home().load_tc(&indexes)?;
+    prefetch_peers(&mut world, &ends)?;
+
+    let mut outcome = LinkOutcome::default();
+    let mut ops = Vec::new();
+    let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
+    let mut clsact_planned = std::collections::HashSet::new();
+    for (a, b) in &ends {
+        let pair = [a.name.clone(), b.name.clone()];
+        let a_to_b = direction(&mut world, a, b)?;
+        let b_to_a = direction(&mut world, b, a)?;
+        if a_to_b == Direction::Present && b_to_a == Direction::Present && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m) {
+            outcome.unchanged.push(pair);
+            continue;
+        }
+        let new_wire = !(a_to_b == Direction::Present && b_to_a == Direction::Present);
+        if new_wire && !options.allow_loop {
+            if let Some(path) = loop_path(&mut world, &planned, home_id, a, b)? {
+                return Err(WireError::Invalid(format!(
+                    "wiring {} to {} would close a loop: {path}. Frames would circulate forever (a ring \
+                     like this pins every core at 100% softirq). Use --allow-loop only if something on the \
+                     ring (such as STP) breaks it.",
+                    a.name, b.name
+                )));
+            }
+        }
+        planned.insert((home_id, a.index), (home_id, b.index));
+        planned.insert((home_id, b.index), (home_id, a.index));
+
+        if let Some(mtu) = options.mtu {
+            for end in [a, b] {
+                check_mtu(end, mtu)?;
+                if end.mtu != mtu {
+                    ops.push(Op::SetMtu { index: end.index, name: end.name.clone(), mtu, previous: end.mtu });
+                }
+            }
+        } else if a.mtu != b.mtu {
+            outcome.warnings.push(format!(
+                "{} has mtu {} but {} has mtu {}: frames larger than {} bytes are dropped towards the smaller end (use --mtu)",
+                a.name, a.mtu, b.name, b.mtu, a.mtu.min(b.mtu) + 14
+            ));
+        }
+        for (from, to, state) in [(a, b, a_to_b), (b, a, b_to_a)] {
+            if state == Direction::Present {
+                continue;
+            }
+            if state == Direction::Broken {
+                ops.push(Op::DeleteWireFilter { index: from.index, name: from.name.clone() });
+            }
+            let has_qdisc = world.home().tc(from.index)?.qdisc.is_some();
+            if !has_qdisc && clsact_planned.insert(from.index) {
+                ops.push(Op::AddClsact { index: from.index, name: from.name.clone() });
+            }
+            ops.push(Op::AddWireFilter {
+                from: from.index,
+                from_name: from.name.clone(),
+                to: to.index,
+                to_name: to.name.clone(),
+            });
+        }
+        for end in [a, b] {
+            if !end.up || !end.carrier {
+                outcome.warnings.push(format!("{}: {}", end.name, end_condition(end)));
+            }
+        }
+        outcome.created.push(pair);
+    }
+
+    // MTU first, then qdiscs, then filters: each filter finds its qdisc in place.
+    ops.sort_by_key(|op| match op {
+        Op::SetMtu { .. } => 0,
+        Op::AddClsact { .. } => 1,
+        Op::DeleteWireFilter { .. } => 2,
+        Op::AddWireFilter { .. } => 3,
+    });
+    apply::apply(&mut world.home().socket, &ops, options.fault)?;
+    outcome.changes = ops.len();
+    Ok(outcome)
+}
+
+/// Why an end will drop frames sent to it, in words.
+pub fn end_condition(end: &Link) -> String {
+    if !end.up {
+        "is down: frames redirected to it are dropped".into()
+    } else if end.is_tap() {
+        "has no carrier: no process holds the tap (qemu not started?), so frames redirected to it are dropped".into()
+    } else if end.is_veth() {
+        "has no carrier: its veth peer is down, so frames redirected to it are dropped".into()
+    } else {
+        "has no carrier: frames redirected to it are dropped".into()
+    }
+}
+
+/// Checks names, duplicates and namespaces before anything touches the kernel.
+fn check_syntax(netns: &Netns, requests: &[WireRequest]) -> Result<Vec<WireRequest>, WireError> {
+    let mut unique: Vec<WireRequest> = Vec::new();
+    let mut used: HashMap<String, usize> = HashMap::new();
+    for request in requests {
+        let a = local_name(netns, request, &request.a, &request.b)?;
+        let b = local_name(netns, request, &request.b, &request.a)?;
+        if a == b {
+            return Err(WireError::Invalid(format!(
+                "{}{a} is given as both ends of the wire; a wire joins two different interfaces",
+                request.at()
+            )));
+        }
+        let request = WireRequest { a, b, line: request.line };
+        if unique.iter().any(|u| same_pair(u, &request)) {
+            continue;
+        }
+        for end in [&request.a, &request.b] {
+            if let Some(&other) = used.get(end) {
+                let first = &unique[other];
+                return Err(WireError::Invalid(format!(
+                    "{end} appears in two wires ({}{} {} and {}{} {}); an interface can be the end of only one wire",
+                    first.at(),
+                    first.a,
+                    first.b,
+                    request.at(),
+                    request.a,
+                    request.b
+                )));
+            }
+            used.insert(end.clone(), unique.len());
+        }
+        unique.push(request);
+    }
+    Ok(unique)
+}
+
+fn same_pair(x: &WireRequest, y: &WireRequest) -> bool {
+    (x.a == y.a && x.b == y.b) || (x.a == y.b && x.b == y.a)
+}
+
+/// `IF` or `NETNS:IF`; the namespace must be the command's own.
+fn local_name(netns: &Netns, request: &WireRequest, end: &str, other: &str) -> Result<String, WireError> {
+    let (ns, name) = match end.split_once(':') {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, end),
+    };
+    link::validate_name(name).map_err(|e| WireError::Invalid(format!("{}{e}", request.at())))?;
+    if let Some(ns) = ns {
+        let elsewhere = Netns::open(Some(ns))?;
+        if !elsewhere.same_as(netns) {
+            return Err(cross_namespace(netns, name, other, ns));
+        }
+    }
+    Ok(name.to_string())
+}
+
+fn cross_namespace(netns: &Netns, name: &str, other: &str, other_ns: &str) -> WireError {
+    let other = other.rsplit(':').next().unwrap_or(other);
+    WireError::Invalid(format!(
+        "{name} is in netns {other_ns} but the wire is being made in {}: a mirred wire cannot cross \
+         network namespaces (the redirect target is looked up in the filter's own namespace). \
+         Join the namespaces with a veth pair instead (ip link add X type veth peer name Y netns {other_ns}), \
+         then wire {other} to X here and Y to {name} in {other_ns}",
+        netns.describe()
+    ))
+}
+
+/// Finds both ends of every wire (waiting for late ones if asked), refusing missing, loopback
+/// and foreign-priority ends.
+fn lookup_ends(
+    world: &mut World,
+    requests: &[WireRequest],
+    wait: Option<std::time::Duration>,
+) -> Result<Vec<(Link, Link)>, WireError> {
+    let names: Vec<&str> = requests.iter().flat_map(|r| [r.a.as_str(), r.b.as_str()]).collect();
+    let deadline = wait.map(|w| std::time::Instant::now() + w);
+    let found = loop {
+        let found = world.home().links_by_name(&names)?;
+        let missing = found.iter().any(Option::is_none);
+        match deadline {
+            Some(deadline) if missing && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            _ => break found,
+        }
+    };
+    let mut ends = Vec::with_capacity(requests.len());
+    let mut found = found.into_iter();
+    for request in requests {
+        let mut pair = Vec::with_capacity(2);
+        for name in [&request.a, &request.b] {
+            let Some(end) = found.next().flatten() else {
+                return Err(missing_interface(world.home().netns.describe(), name, request));
+            };
+            if end.loopback {
+                return Err(WireError::Invalid(format!(
+                    "{}{name} is a loopback interface; a wire end must be an Ethernet-like interface (veth, tap, vxlan, NIC)",
+                    request.at()
+                )));
+            }
+            pair.push(end);
+        }
+        let b = pair.pop().expect("two ends");
+        let a = pair.pop().expect("two ends");
+        ends.push((a, b));
+    }
+    Ok(ends)
+}
+
+fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireError {
+    let elsewhere: Vec<String> = netns::named()
+        .into_iter()
+        .filter(|ns| {
+            Netns::open(Some(ns))
+                .ok()
+                .and_then(|n| n.route().ok())
+                .is_some_and(|mut socket| link::parse_one(socket.request(link::get_by_name(name), 0)).is_ok())
+        })
+        .collect();
+    let hint = match elsewhere.first() {
+        Some(ns) => format!(
+            " (an interface of that name exists in netns {ns}; a mirred wire cannot cross namespaces — \
+             join them with a veth pair)"
+        ),
+        None => String::new(),
+    };
+    WireError::Invalid(format!("{}interface {name} does not exist in {home}{hint}", request.at()))
+}
+
+fn check_mtu(end: &Link, mtu: u32) -> Result<(), WireError> {
+    let (min, max) = (end.min_mtu.max(68), if end.max_mtu == 0 { u32::MAX } else { end.max_mtu });
+    if mtu < min || mtu > max {
+        return Err(WireError::Invalid(format!("mtu {mtu} is outside what {} accepts ({min}..={max})", end.name)));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Absent,
+    Present,
+    /// Our filter is there but its target is gone: remains to replace.
+    Broken,
+}
+
+/// The state of the `from -> to` direction, refusing ends wired elsewhere or holding a foreign
+/// filter at patchwire's priority.
+fn direction(world: &mut World, from: &Link, to: &Link) -> Result<Direction, WireError> {
+    let describe = world.home().netns.describe();
+    let state = world.home().tc(from.index)?.clone();
+    if let Some(filter) = state.squatter() {
+        return Err(WireError::Invalid(format!(
+            "{} has a {} filter at priority {} that patchwire did not install (another tool's); \
+             patchwire will not touch it — remove it or free that priority",
+            from.name, filter.kind, filter.prio
+        )));
+    }
+    let Some(filter) = state.wire_filter() else { return Ok(Direction::Absent) };
+    let target = filter.wire_target().unwrap_or(IfIndex(0));
+    if target == to.index {
+        return Ok(Direction::Present);
+    }
+    if target.0 == 0 {
+        return Ok(Direction::Broken);
+    }
+    match world.home().link(target)? {
+        None => Ok(Direction::Broken),
+        Some(other) => Err(WireError::Invalid(format!(
+            "{} is already wired to {} in {describe}; unlink it first (patchwire unlink {})",
+            from.name, other.name, from.name
+        ))),
+    }
+}
+
+/// Loads, in bulk, the tc state of every end's veth peer, so the loop guard rarely asks twice.
+fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireError> {
+    let home = world.home_id();
+    let mut by_ns: HashMap<(u64, u64), Vec<IfIndex>> = HashMap::new();
+    for end in ends.iter().flat_map(|(a, b)| [a, b]) {
+        if let Some((ns, peer)) = world.peer_of(home, end)? {
+            by_ns.entry(ns).or_default().push(peer);
+        }
+    }
+    for (ns, peers) in by_ns {
+        world.view(ns).load_tc(&peers)?;
+    }
+    Ok(())
+}
+
+/// Follows `a`'s veth peer, that peer's wire, its veth peer… and returns the path if it reaches
+/// `b`: then a wire a<->b would close a ring. Both ends have at most one veth peer and one
+/// wire, so what is connected to `a` is a simple path.
+fn loop_path(
+    world: &mut World,
+    planned: &HashMap<NodeKey, NodeKey>,
+    home: (u64, u64),
+    a: &Link,
+    b: &Link,
+) -> Result<Option<String>, WireError> {
+    const MAX_HOPS: usize = 4096;
+    let target = (home, b.index);
+    let mut path = vec![a.name.clone()];
+    let mut node = (home, a.clone());
+    for _ in 0..MAX_HOPS {
+        let Some(peer) = world.peer_of(node.0, &node.1)? else { return Ok(None) };
+        let peer_name = name_of(world, peer)?;
+        path.push(format!("-veth- {peer_name}"));
+        if peer == target {
+            return Ok(Some(path.join(" ")));
+        }
+        let partner = match planned.get(&peer) {
+            Some(partner) => Some(*partner),
+            None => {
+                let tc = world.view(peer.0).tc(peer.1)?;
+                tc.wire_filter().and_then(|f| f.wire_target()).filter(|t| t.0 != 0).map(|t| (peer.0, t))
+            }
+        };
+        let Some(partner) = partner else { return Ok(None) };
+        let Some(partner_link) = world.view(partner.0).link(partner.1)? else { return Ok(None) };
+        path.push(format!("-wire- {}", labelled(world, partner.0, &partner_link.name)));
+        if partner == target {
+            return Ok(Some(path.join(" ")));
+        }
+        node = (partner.0, partner_link);
+    }
+    Ok(None)
+}
+
+fn name_of(world: &mut World, node: NodeKey) -> Result<String, WireError> {
+    let name = world.view(node.0).link(node.1)?.map(|l| l.name).unwrap_or_else(|| format!("ifindex {}", node.1));
+    Ok(labelled(world, node.0, &name))
+}
+
+fn labelled(world: &mut World, ns: (u64, u64), name: &str) -> String {
+    if ns == world.home_id() {
+        name.to_string()
+    } else {
+        format!("{name} ({})", world.view(ns).netns.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lines_are_pairs_with_comments() {
+        let wires = parse_batch("# lab\n\neth1 tap1\n  eth2\tvx100  # uplink\n").unwrap();
+        assert_eq!(wires.len(), 2);
+        assert_eq!((wires[1].a.as_str(), wires[1].b.as_str(), wires[1].line), ("eth2", "vx100", Some(4)));
+        let err = parse_batch("eth1 tap1\neth3\n").unwrap_err().to_string();
+        assert_eq!(err, "batch line 2: expected two interface names \"A B\", found \"eth3\"");
+        assert!(parse_batch("# nothing\n").is_err());
+    }
+
+    #[test]
+    fn duplicate_and_reused_ends_are_refused_before_the_kernel_is_asked() {
+        let here = Netns::current().unwrap();
+        let same = check_syntax(&here, &[WireRequest::new("eth1", "eth1")]).unwrap_err().to_string();
+        assert!(same.contains("eth1 is given as both ends"), "{same}");
+        let twice = [WireRequest::new("a", "b"), WireRequest::new("b", "a")];
+        assert_eq!(check_syntax(&here, &twice).unwrap().len(), 1, "the same wire twice is one wire");
+        let reused = check_syntax(&here, &parse_batch("a b\nc a\n").unwrap()).unwrap_err().to_string();
+        assert_eq!(
+            reused,
+            "a appears in two wires (line 1: a b and line 2: c a); an interface can be the end of only one wire"
+        );
+        let long = check_syntax(&here, &[WireRequest::new("a234567890123456", "b")]).unwrap_err().to_string();
+        assert!(long.contains("at most 15"), "{long}");
+    }
+}

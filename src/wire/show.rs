@@ -1,0 +1,161 @@
+//! `show`: wires rebuilt from the kernel's filters, with their health and counters.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use super::WireError;
+use super::inventory::World;
+use super::plan::end_condition;
+use crate::netns::Netns;
+use crate::nl::link::{IfIndex, Link};
+use crate::nl::tc::Filter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Both directions installed, both ends up with carrier, same MTU.
+    Ok,
+    /// Passes traffic only partly or not right now (end down, no carrier, one direction, MTU).
+    Degraded,
+    /// An end is gone: mirred drops everything the other end receives.
+    Broken,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndStatus {
+    pub name: String,
+    /// `None` once the interface is gone.
+    pub index: Option<IfIndex>,
+    pub kind: Option<String>,
+    pub mtu: Option<u32>,
+    pub up: bool,
+    pub carrier: bool,
+    pub present: bool,
+}
+
+/// Counters of one direction (the redirect action on the sending end).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub packets: u64,
+    /// As tc counts them at ingress: without the 14-byte Ethernet header.
+    pub bytes: u64,
+    /// Frames mirred could not deliver (target gone, down or without carrier).
+    pub drops: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WireStatus {
+    pub a: EndStatus,
+    pub b: EndStatus,
+    pub health: Health,
+    pub problems: Vec<String>,
+    /// `None` when that direction's filter is not installed.
+    pub a_to_b: Option<Counters>,
+    pub b_to_a: Option<Counters>,
+}
+
+impl WireStatus {
+    pub fn involves(&self, name: &str) -> bool {
+        self.a.name == name || self.b.name == name
+    }
+}
+
+/// Every wire in `netns`, in interface-index order.
+pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
+    let mut world = World::new(netns)?;
+    let view = world.home();
+    let links: BTreeMap<IfIndex, Link> = view.all_links()?.into_iter().map(|l| (l.index, l)).collect();
+    let indexes: Vec<IfIndex> = links.keys().copied().collect();
+    view.load_tc(&indexes)?;
+
+    let mut filters: BTreeMap<IfIndex, Filter> = BTreeMap::new();
+    for index in &indexes {
+        if let Some(filter) = view.tc(*index)?.wire_filter() {
+            filters.insert(*index, filter.clone());
+        }
+    }
+
+    let mut seen = HashSet::new();
+    let mut wires = Vec::new();
+    for (index, filter) in &filters {
+        if seen.contains(index) {
+            continue;
+        }
+        seen.insert(*index);
+        let a = &links[index];
+        let target = filter.wire_target().unwrap_or(IfIndex(0));
+        let b = links.get(&target).filter(|_| target.0 != 0);
+        let back = b.and_then(|b| filters.get(&b.index)).filter(|f| f.wire_target() == Some(a.index));
+        if let (Some(b), Some(_)) = (b, back) {
+            seen.insert(b.index);
+        }
+        wires.push(status(a, filter, b, back));
+    }
+    Ok(wires)
+}
+
+fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter>) -> WireStatus {
+    let mut problems = Vec::new();
+    let mut health = Health::Ok;
+    let b_status = match b {
+        Some(b) => end_status(b),
+        None => {
+            let name = forward.wire_partner_name().unwrap_or_else(|| "?".into());
+            health = Health::Broken;
+            problems.push(format!(
+                "{name} is gone (deleted, or moved to another netns): mirred drops everything {} receives; \
+                 remove the remains with: patchwire unlink {}",
+                a.name, a.name
+            ));
+            EndStatus { name, index: None, kind: None, mtu: None, up: false, carrier: false, present: false }
+        }
+    };
+    if let Some(b) = b {
+        if backward.is_none() {
+            health = health.max(Health::Degraded);
+            problems.push(format!(
+                "only {0} -> {1} is installed; {1} -> {0} is missing (repair: patchwire link {0} {1})",
+                a.name, b.name
+            ));
+        }
+        for end in [a, b] {
+            if !end.up || !end.carrier {
+                health = health.max(Health::Degraded);
+                problems.push(format!("{} {}", end.name, end_condition(end)));
+            }
+        }
+        if a.mtu != b.mtu {
+            health = health.max(Health::Degraded);
+            problems.push(format!(
+                "mtu differs: {} {} vs {} {}; larger frames are dropped towards the smaller end",
+                a.name, a.mtu, b.name, b.mtu
+            ));
+        }
+    }
+    WireStatus {
+        a: end_status(a),
+        b: b_status,
+        health,
+        problems,
+        a_to_b: counters(forward),
+        b_to_a: backward.and_then(counters),
+    }
+}
+
+fn end_status(link: &Link) -> EndStatus {
+    EndStatus {
+        name: link.name.clone(),
+        index: Some(link.index),
+        kind: link.kind.clone(),
+        mtu: Some(link.mtu),
+        up: link.up,
+        carrier: link.carrier,
+        present: true,
+    }
+}
+
+fn counters(filter: &Filter) -> Option<Counters> {
+    let action = filter.wire_counters()?;
+    Some(Counters { packets: action.packets, bytes: action.bytes, drops: action.drops + action.overlimits })
+}

@@ -1,0 +1,111 @@
+//! `unlink`: removes wires — only patchwire's filters, and a clsact qdisc only when nothing is
+//! left on it. Teardown keeps going after a failure and reports every failure at the end.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::WireError;
+use super::apply::with_retries;
+use super::inventory::World;
+use crate::netns::Netns;
+use crate::nl::link::{IfIndex, Link};
+use crate::nl::tc::{self, IngressQdisc};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UnlinkOutcome {
+    /// Wires removed, as `[end, other end]` (the other end may be a name that no longer exists).
+    pub removed: Vec<[String; 2]>,
+    /// Interfaces whose clsact qdisc was removed because nothing else was on it.
+    pub qdiscs_removed: Vec<String>,
+}
+
+/// Removes the wires `names` are on (or every wire with `all`).
+pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome, WireError> {
+    let mut world = World::new(netns)?;
+    let view = world.home();
+    let describe = view.netns.describe();
+
+    let links: Vec<Link> = if all {
+        view.all_links()?
+    } else {
+        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let found = view.links_by_name(&wanted)?;
+        let mut links = Vec::new();
+        for (name, link) in names.iter().zip(found) {
+            crate::nl::link::validate_name(name).map_err(WireError::Invalid)?;
+            links.push(link.ok_or_else(|| WireError::Invalid(format!("interface {name} does not exist in {describe}")))?);
+        }
+        links
+    };
+    let indexes: Vec<IfIndex> = links.iter().map(|l| l.index).collect();
+    view.load_tc(&indexes)?;
+
+    // Which interfaces lose their wire filter, and the wires that makes.
+    let mut clear: BTreeMap<IfIndex, String> = BTreeMap::new();
+    let mut outcome = UnlinkOutcome::default();
+    for link in &links {
+        if clear.contains_key(&link.index) {
+            continue;
+        }
+        let Some(filter) = view.tc(link.index)?.wire_filter().cloned() else {
+            if all {
+                continue;
+            }
+            return Err(WireError::Invalid(format!("{} is not on a patchwire wire in {describe}", link.name)));
+        };
+        clear.insert(link.index, link.name.clone());
+        let target = filter.wire_target().unwrap_or(IfIndex(0));
+        let partner = if target.0 == 0 { None } else { view.link(target)? };
+        let other_name = match &partner {
+            Some(partner) => {
+                let back = view.tc(partner.index)?.wire_filter().and_then(|f| f.wire_target());
+                if back == Some(link.index) {
+                    clear.insert(partner.index, partner.name.clone());
+                }
+                partner.name.clone()
+            }
+            None => filter.wire_partner_name().unwrap_or_else(|| "?".into()),
+        };
+        outcome.removed.push([link.name.clone(), other_name]);
+    }
+
+    let mut failures = Vec::new();
+    let requests = clear.keys().map(|i| (tc::delete_filters_at(*i, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0)).collect();
+    let replies = with_retries(requests, 3, |batch| view.socket.batch(batch));
+    for ((_, name), reply) in clear.iter().zip(replies) {
+        match reply {
+            Ok(_) => {}
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
+            Err(e) => failures.push(WireError::kernel(format!("removing the wire filter on {name}"), e).to_string()),
+        }
+    }
+
+    // A clsact qdisc goes when nothing is left on either hook; a plain ingress qdisc is never
+    // ours (patchwire only ever adds clsact).
+    let mut empty = Vec::new();
+    for (index, name) in &clear {
+        let state = view.tc(*index)?.clone();
+        let foreign_ingress = state.filters.iter().any(|f| !f.is_patchwire_wire());
+        if state.qdisc != Some(IngressQdisc::Clsact) || foreign_ingress {
+            continue;
+        }
+        match view.socket.dump(tc::dump_filters(*index, tc::EGRESS_PARENT)) {
+            Ok(egress) => {
+                if tc::parse_filters(egress).is_empty() {
+                    empty.push((*index, name.clone()))
+                }
+            }
+            Err(e) => failures.push(WireError::kernel(format!("listing egress filters of {name}"), e).to_string()),
+        }
+    }
+    let requests = empty.iter().map(|(i, _)| (tc::delete_clsact(*i), 0)).collect();
+    for ((_, name), reply) in empty.iter().zip(view.socket.batch(requests)) {
+        match reply {
+            Ok(_) => outcome.qdiscs_removed.push(name.clone()),
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
+            Err(e) => failures.push(WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string()),
+        }
+    }
+    if failures.is_empty() { Ok(outcome) } else { Err(WireError::Several(failures)) }
+}
