@@ -7,7 +7,7 @@
 //! belongs to someone else and is never touched. The name in the cookie is what lets `show` say
 //! *which* end vanished once mirred has forgotten its target (the kernel keeps only ifindex 0).
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
@@ -81,10 +81,12 @@ pub fn delete_clsact(ifindex: IfIndex) -> RouteNetlinkMessage {
 }
 
 /// `tc qdisc show dev IF ingress`: answers with the clsact/ingress qdisc, or ENOENT/EINVAL.
-pub fn get_ingress_qdisc(ifindex: IfIndex) -> RouteNetlinkMessage {
+/// NLM_F_ECHO is required: without it the kernel sends the answer only to the TC multicast
+/// group and the requester gets a bare ack.
+pub fn get_ingress_qdisc(ifindex: IfIndex) -> (RouteNetlinkMessage, u16) {
     let mut message = tc_message(ifindex);
     message.header.parent = TcHandle::INGRESS;
-    RouteNetlinkMessage::GetQueueDiscipline(message)
+    (RouteNetlinkMessage::GetQueueDiscipline(message), NLM_F_ECHO)
 }
 
 /// Reads which ingress-hook qdisc a [`get_ingress_qdisc`] reply names.

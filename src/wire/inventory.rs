@@ -98,7 +98,7 @@ impl NsView {
     /// filter dump only where a qdisc exists (fresh interfaces cost no dump at all).
     pub fn load_tc(&mut self, indexes: &[IfIndex]) -> Result<(), WireError> {
         let wanted: Vec<IfIndex> = indexes.iter().copied().filter(|i| !self.tc.contains_key(i)).collect();
-        let requests = wanted.iter().map(|i| (tc::get_ingress_qdisc(*i), 0)).collect();
+        let requests = wanted.iter().map(|i| tc::get_ingress_qdisc(*i)).collect();
         for (index, reply) in wanted.iter().zip(self.socket.batch(requests)) {
             let qdisc = match reply {
                 Ok(messages) => tc::parse_ingress_qdisc(&messages),
