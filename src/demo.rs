@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::netns::Netns;
-use crate::nl::link::{self, IfIndex};
 use crate::nl::RouteSocket;
+use crate::nl::link::{self, IfIndex};
 use crate::probe::{self, DirectionReport, Port, ProbeError};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, WireStatus};
 
@@ -49,41 +49,93 @@ pub fn run() -> Result<DemoReport, ProbeError> {
         routers.push(Router { netns, socket });
     }
 
-    request(&mut lab_socket, link::add_bridge("br0"), "creating bridge br0 in the lab")?;
+    request(
+        &mut lab_socket,
+        link::add_bridge("br0"),
+        "creating bridge br0 in the lab",
+    )?;
     let br0 = index_of(&mut lab_socket, "br0")?;
     for (router, name) in routers.iter_mut().zip(["r1", "r2"]) {
-        for (inside, outside) in [("eth1", format!("{name}-br")), ("eth2", format!("{name}-w"))] {
+        for (inside, outside) in [
+            ("eth1", format!("{name}-br")),
+            ("eth2", format!("{name}-w")),
+        ] {
             request(
                 &mut router.socket,
                 link::add_veth(inside, &outside, Some(lab.fd())),
                 &format!("creating veth {name}:{inside} <-> lab:{outside}"),
             )?;
             let index = index_of(&mut router.socket, inside)?;
-            request(&mut router.socket, (link::set_mtu(index, DEMO_MTU), 0), "setting mtu")?;
-            request(&mut router.socket, (link::set_up(index, true), 0), "bringing up")?;
+            request(
+                &mut router.socket,
+                (link::set_mtu(index, DEMO_MTU), 0),
+                "setting mtu",
+            )?;
+            request(
+                &mut router.socket,
+                (link::set_up(index, true), 0),
+                "bringing up",
+            )?;
             let outer = index_of(&mut lab_socket, &outside)?;
-            request(&mut lab_socket, (link::set_mtu(outer, DEMO_MTU), 0), "setting mtu")?;
+            request(
+                &mut lab_socket,
+                (link::set_mtu(outer, DEMO_MTU), 0),
+                "setting mtu",
+            )?;
             if inside == "eth1" {
-                request(&mut lab_socket, (link::set_master(outer, br0), 0), "adding a bridge port")?;
+                request(
+                    &mut lab_socket,
+                    (link::set_master(outer, br0), 0),
+                    "adding a bridge port",
+                )?;
             }
-            request(&mut lab_socket, (link::set_up(outer, true), 0), "bringing up")?;
+            request(
+                &mut lab_socket,
+                (link::set_up(outer, true), 0),
+                "bringing up",
+            )?;
         }
     }
-    request(&mut lab_socket, (link::set_mtu(br0, DEMO_MTU), 0), "setting bridge mtu")?;
-    request(&mut lab_socket, (link::set_up(br0, true), 0), "bringing up br0")?;
+    request(
+        &mut lab_socket,
+        (link::set_mtu(br0, DEMO_MTU), 0),
+        "setting bridge mtu",
+    )?;
+    request(
+        &mut lab_socket,
+        (link::set_up(br0, true), 0),
+        "bringing up br0",
+    )?;
 
-    let options = LinkOptions { mtu: Some(DEMO_MTU), ..LinkOptions::default() };
-    wire::link(lab.try_clone().map_err(io("netns"))?, &[WireRequest::new("r1-w", "r2-w")], &options)?;
+    let options = LinkOptions {
+        mtu: Some(DEMO_MTU),
+        ..LinkOptions::default()
+    };
+    wire::link(
+        lab.try_clone().map_err(io("netns"))?,
+        &[WireRequest::new("r1-w", "r2-w")],
+        &options,
+    )?;
     // Let IPv6 DAD/MLD chatter from the fresh links die down before measuring.
     std::thread::sleep(Duration::from_millis(100));
 
     let bridge = probe_between(&mut routers, "eth1", "r1:eth1", "r2:eth1")?;
     let wire = probe_between(&mut routers, "eth2", "r1:eth2", "r2:eth2")?;
     let wire_status = wire::show(lab.try_clone().map_err(io("netns"))?)?;
-    Ok(DemoReport { bridge, wire, wire_status, elapsed_ms: started.elapsed().as_millis() })
+    Ok(DemoReport {
+        bridge,
+        wire,
+        wire_status,
+        elapsed_ms: started.elapsed().as_millis(),
+    })
 }
 
-fn probe_between(routers: &mut [Router], ifname: &str, a: &str, b: &str) -> Result<Vec<DirectionReport>, ProbeError> {
+fn probe_between(
+    routers: &mut [Router],
+    ifname: &str,
+    a: &str,
+    b: &str,
+) -> Result<Vec<DirectionReport>, ProbeError> {
     let mut ports = Vec::new();
     for router in routers.iter_mut() {
         let index = index_of(&mut router.socket, ifname)?;
@@ -95,8 +147,15 @@ fn probe_between(routers: &mut [Router], ifname: &str, a: &str, b: &str) -> Resu
     ])
 }
 
-fn request(socket: &mut RouteSocket, (message, flags): (netlink_packet_route::RouteNetlinkMessage, u16), what: &str) -> Result<(), WireError> {
-    socket.request(message, flags).map(|_| ()).map_err(|e| WireError::kernel(what, e))
+fn request(
+    socket: &mut RouteSocket,
+    (message, flags): (netlink_packet_route::RouteNetlinkMessage, u16),
+    what: &str,
+) -> Result<(), WireError> {
+    socket
+        .request(message, flags)
+        .map(|_| ())
+        .map_err(|e| WireError::kernel(what, e))
 }
 
 fn index_of(socket: &mut RouteSocket, name: &str) -> Result<IfIndex, WireError> {
@@ -106,5 +165,8 @@ fn index_of(socket: &mut RouteSocket, name: &str) -> Result<IfIndex, WireError> 
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> ProbeError {
-    move |source| ProbeError::Io { context: what.into(), source }
+    move |source| ProbeError::Io {
+        context: what.into(),
+        source,
+    }
 }

@@ -20,7 +20,9 @@ fn main() {
                 source = cause.source();
             }
             if message.contains("Operation not permitted") && !message.contains("as root") {
-                message.push_str(" (patchwire needs root: CAP_NET_ADMIN, and CAP_SYS_ADMIN to enter a netns)");
+                message.push_str(
+                    " (patchwire needs root: CAP_NET_ADMIN, and CAP_SYS_ADMIN to enter a netns)",
+                );
             }
             if cli.json {
                 println!("{}", serde_json::json!({ "error": message }));

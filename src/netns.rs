@@ -20,7 +20,11 @@ pub enum NetnsError {
     #[error("netns {name} does not exist (no {path})")]
     NotFound { name: String, path: PathBuf },
     #[error("opening netns {name} ({path}): {source}")]
-    Open { name: String, path: PathBuf, source: io::Error },
+    Open {
+        name: String,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("{path} is not a network namespace")]
     NotANetns { path: PathBuf },
     #[error("entering netns {name}: {source}")]
@@ -70,15 +74,24 @@ impl Netns {
 
     fn from_path(label: &str, path: &Path) -> Result<Self, NetnsError> {
         let file = File::open(path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => NetnsError::NotFound { name: label.into(), path: path.into() },
-            _ => NetnsError::Open { name: label.into(), path: path.into(), source },
+            io::ErrorKind::NotFound => NetnsError::NotFound {
+                name: label.into(),
+                path: path.into(),
+            },
+            _ => NetnsError::Open {
+                name: label.into(),
+                path: path.into(),
+                source,
+            },
         })?;
         if !is_netns(file.as_fd()) {
             return Err(NetnsError::NotANetns { path: path.into() });
         }
-        let meta = file
-            .metadata()
-            .map_err(|source| NetnsError::Open { name: label.into(), path: path.into(), source })?;
+        let meta = file.metadata().map_err(|source| NetnsError::Open {
+            name: label.into(),
+            path: path.into(),
+            source,
+        })?;
         Ok(Netns {
             label: label.to_string(),
             fd: file.into(),
@@ -149,7 +162,10 @@ impl Netns {
                 .spawn(|| {
                     // SAFETY: setns on a valid namespace fd we own; it only moves this helper thread.
                     if unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                        return Err(NetnsError::Enter { name: self.label.clone(), source: io::Error::last_os_error() });
+                        return Err(NetnsError::Enter {
+                            name: self.label.clone(),
+                            source: io::Error::last_os_error(),
+                        });
                     }
                     Ok(work())
                 })
@@ -161,7 +177,10 @@ impl Netns {
     /// An rtnetlink socket inside this namespace.
     pub fn route(&self) -> Result<RouteSocket, NetnsError> {
         self.run(RouteSocket::open)?
-            .map_err(|source| NetnsError::Socket { name: self.label.clone(), source })
+            .map_err(|source| NetnsError::Socket {
+                name: self.label.clone(),
+                source,
+            })
     }
 
     /// Duplicates the handle (a new fd on the same namespace).
@@ -177,7 +196,11 @@ impl Netns {
 /// Names of the namespaces under /run/netns.
 pub fn named() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
-        .map(|dir| dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -199,12 +222,18 @@ mod tests {
     #[test]
     fn missing_named_netns_is_reported_by_name() {
         let err = Netns::open(Some("pw-no-such-netns")).unwrap_err();
-        assert_eq!(err.to_string(), "netns pw-no-such-netns does not exist (no /run/netns/pw-no-such-netns)");
+        assert_eq!(
+            err.to_string(),
+            "netns pw-no-such-netns does not exist (no /run/netns/pw-no-such-netns)"
+        );
     }
 
     #[test]
     fn a_file_that_is_not_a_netns_is_refused() {
         let err = Netns::open(Some("/proc/self/status")).unwrap_err();
-        assert_eq!(err.to_string(), "/proc/self/status is not a network namespace");
+        assert_eq!(
+            err.to_string(),
+            "/proc/self/status is not a network namespace"
+        );
     }
 }

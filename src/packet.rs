@@ -157,7 +157,10 @@ impl PacketSocket {
         let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
         // u64 array so the control buffer is aligned for `cmsghdr`.
         let mut control = [0u64; 16];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: as above, msghdr is a plain C struct.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
         msg.msg_name = (&raw mut addr).cast();
@@ -212,7 +215,11 @@ fn vlan_tag(msg: &libc::msghdr) -> Option<[u8; 4]> {
         return None;
     }
     // Older kernels do not report the TPID; 802.1Q is then the only option.
-    let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { 0x8100 };
+    let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 {
+        aux.tp_vlan_tpid
+    } else {
+        0x8100
+    };
     let [t0, t1] = tpid.to_be_bytes();
     let [c0, c1] = aux.tp_vlan_tci.to_be_bytes();
     Some([t0, t1, c0, c1])
@@ -256,7 +263,11 @@ fn bind_to_ifindex(fd: &OwnedFd, ifindex: c_int) -> io::Result<()> {
             mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
         )
     };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn set_int_opt(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Result<()> {
@@ -270,7 +281,11 @@ fn set_int_opt(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Res
             mem::size_of::<c_int>() as libc::socklen_t,
         )
     };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Poll `fd` for readability until `deadline`. `Ok(false)` means the deadline
@@ -282,12 +297,20 @@ fn wait_readable(fd: RawFd, deadline: Instant) -> io::Result<bool> {
     }
     // Round up so we never wake just before the deadline and spin.
     let ms = remaining.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int;
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
     let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
     if rc < 0 {
         let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted { Ok(true) } else { Err(e) };
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(true)
+        } else {
+            Err(e)
+        };
     }
     Ok(rc > 0)
 }

@@ -17,13 +17,32 @@ pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
     let report = demo::run()?;
     if cli.json {
         print_json(&report)?;
-        return Ok(if report.wire_passed() { Exit::Ok } else { Exit::Failed });
+        return Ok(if report.wire_passed() {
+            Exit::Ok
+        } else {
+            Exit::Failed
+        });
     }
-    println!("patchwire demo: r1 and r2 joined twice, in private namespaces (mtu {})", demo::DEMO_MTU);
+    println!(
+        "patchwire demo: r1 and r2 joined twice, in private namespaces (mtu {})",
+        demo::DEMO_MTU
+    );
     println!("  eth1 <-> Linux bridge br0 <-> eth1      eth2 <-> patchwire wire <-> eth2\n");
-    println!("{:<16}  {:<10} {:<10}  {:<10} {:<10}", "", "bridge", "", "wire", "");
-    println!("{:<16}  {:<10} {:<10}  {:<10} {:<10}", "frame", "r1->r2", "r2->r1", "r1->r2", "r2->r1");
-    let cell = |v: &Verdict| if *v == Verdict::Ok { "ok".to_string() } else { format!("{v:?}").to_uppercase() };
+    println!(
+        "{:<16}  {:<10} {:<10}  {:<10} {:<10}",
+        "", "bridge", "", "wire", ""
+    );
+    println!(
+        "{:<16}  {:<10} {:<10}  {:<10} {:<10}",
+        "frame", "r1->r2", "r2->r1", "r1->r2", "r2->r1"
+    );
+    let cell = |v: &Verdict| {
+        if *v == Verdict::Ok {
+            "ok".to_string()
+        } else {
+            format!("{v:?}").to_uppercase()
+        }
+    };
     for (row, result) in report.bridge[0].results.iter().enumerate() {
         println!(
             "{:<16}  {:<10} {:<10}  {:<10} {:<10}",
@@ -36,13 +55,21 @@ pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
     }
     let count = |dirs: &[patchwire::probe::DirectionReport]| {
         let all: Vec<_> = dirs.iter().flat_map(|d| &d.results).collect();
-        (all.iter().filter(|r| r.verdict == Verdict::Ok).count(), all.len())
+        (
+            all.iter().filter(|r| r.verdict == Verdict::Ok).count(),
+            all.len(),
+        )
     };
     let (bridge_ok, total) = count(&report.bridge);
     let (wire_ok, _) = count(&report.wire);
-    println!("\nbridge: {bridge_ok}/{total} frames passed    wire: {wire_ok}/{total} frames passed");
+    println!(
+        "\nbridge: {bridge_ok}/{total} frames passed    wire: {wire_ok}/{total} frames passed"
+    );
     if let Some(wire) = report.wire_status.first() {
-        let (ab, ba) = (wire.a_to_b.unwrap_or_default(), wire.b_to_a.unwrap_or_default());
+        let (ab, ba) = (
+            wire.a_to_b.unwrap_or_default(),
+            wire.b_to_a.unwrap_or_default(),
+        );
         println!(
             "wire {} <-> {}: {:?}, {} + {} packets redirected, {} dropped",
             wire.a.name,
@@ -53,6 +80,13 @@ pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
             ab.drops + ba.drops
         );
     }
-    println!("done in {} ms; the lab is gone with this process", report.elapsed_ms);
-    Ok(if report.wire_passed() { Exit::Ok } else { Exit::Failed })
+    println!(
+        "done in {} ms; the lab is gone with this process",
+        report.elapsed_ms
+    );
+    Ok(if report.wire_passed() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    })
 }

@@ -46,7 +46,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         allow_loop: args.allow_loop,
         wait: args.wait.map(Duration::from_secs_f64),
         // Testing hook: fail the Nth kernel change on purpose to exercise rollback.
-        fault: std::env::var("PATCHWIRE_FAULT_AT").ok().and_then(|v| v.parse().ok()).map(|at_op| Fault { at_op }),
+        fault: std::env::var("PATCHWIRE_FAULT_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(|at_op| Fault { at_op }),
     };
     let started = Instant::now();
     let outcome = wire::link(cli.netns()?, &requests, &options)?;
@@ -59,8 +62,17 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         eprintln!("warning: {warning}");
     }
     if requests.len() == 1 {
-        let [a, b] = outcome.created.first().or(outcome.unchanged.first()).cloned().unwrap_or_default();
-        let verb = if outcome.created.is_empty() { "already wired" } else { "wired" };
+        let [a, b] = outcome
+            .created
+            .first()
+            .or(outcome.unchanged.first())
+            .cloned()
+            .unwrap_or_default();
+        let verb = if outcome.created.is_empty() {
+            "already wired"
+        } else {
+            "wired"
+        };
         println!("{verb}: {a} <-> {b}");
     } else {
         println!(
@@ -77,7 +89,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
 fn read_batch(path: &str) -> anyhow::Result<String> {
     if path == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading wires from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading wires from standard input")?;
         Ok(text)
     } else {
         std::fs::read_to_string(path).with_context(|| format!("reading batch file {path}"))

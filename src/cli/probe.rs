@@ -22,18 +22,35 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     if cli.json {
         print_json(&serde_json::json!({ "passed": passed, "report": report }))?;
     } else {
-        println!("probe {} <-> {} (path mtu {}, jumbo frame {} bytes)", report.a, report.b, report.mtu, report.mtu + 14);
+        println!(
+            "probe {} <-> {} (path mtu {}, jumbo frame {} bytes)",
+            report.a,
+            report.b,
+            report.mtu,
+            report.mtu + 14
+        );
         print_table(&["frame"], &report.directions);
         let total: usize = report.directions.iter().map(|d| d.results.len()).sum();
-        let good: usize = report.directions.iter().flat_map(|d| &d.results).filter(|r| r.verdict == Verdict::Ok).count();
-        println!("{}: {good}/{total} frames arrived unchanged", if passed { "PASS" } else { "FAIL" });
+        let good: usize = report
+            .directions
+            .iter()
+            .flat_map(|d| &d.results)
+            .filter(|r| r.verdict == Verdict::Ok)
+            .count();
+        println!(
+            "{}: {good}/{total} frames arrived unchanged",
+            if passed { "PASS" } else { "FAIL" }
+        );
     }
     Ok(if passed { Exit::Ok } else { Exit::Failed })
 }
 
 /// One row per frame kind, one column per direction.
 pub fn print_table(head: &[&str], columns: &[DirectionReport]) {
-    let titles: Vec<String> = columns.iter().map(|c| format!("{} -> {}", short(&c.from), short(&c.to))).collect();
+    let titles: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{} -> {}", short(&c.from), short(&c.to)))
+        .collect();
     let width = titles.iter().map(String::len).max().unwrap_or(8).max(10);
     print!("{:<16}", head.first().copied().unwrap_or("frame"));
     for title in &titles {
@@ -48,7 +65,9 @@ pub fn print_table(head: &[&str], columns: &[DirectionReport]) {
             let text = match (&cell.verdict, &cell.detail) {
                 (Verdict::Ok, _) => "ok".to_string(),
                 (verdict, None) => format!("{verdict:?}").to_uppercase(),
-                (verdict, Some(detail)) => format!("{} ({detail})", format!("{verdict:?}").to_uppercase()),
+                (verdict, Some(detail)) => {
+                    format!("{} ({detail})", format!("{verdict:?}").to_uppercase())
+                }
             };
             print!("  {text:<width$}");
         }

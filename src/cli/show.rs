@@ -31,7 +31,12 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         println!("no wires");
         return Ok(Exit::Ok);
     }
-    let width = wires.iter().map(|w| w.a.name.len() + w.b.name.len() + 5).max().unwrap_or(0).max(4);
+    let width = wires
+        .iter()
+        .map(|w| w.a.name.len() + w.b.name.len() + 5)
+        .max()
+        .unwrap_or(0)
+        .max(4);
     println!("{:<width$}  {:<8}  MTU", "WIRE", "HEALTH");
     for wire in &wires {
         print_wire(wire, width, cli.stats);

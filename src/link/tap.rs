@@ -62,7 +62,10 @@ struct IfReq {
 impl IfReq {
     fn new(name: &str) -> io::Result<Self> {
         let name = validate_name(name)?.as_bytes();
-        let mut req = IfReq { name: [0; IFNAMSIZ], ifru: [0; 24] };
+        let mut req = IfReq {
+            name: [0; IFNAMSIZ],
+            ifru: [0; 24],
+        };
         req.name[..name.len()].copy_from_slice(name); // NUL-terminated: len <= 15
         Ok(req)
     }
@@ -147,8 +150,15 @@ impl TapHandle {
         validate_name(name).map_err(ctx)?;
         // TUNSETIFF with an unknown name would create a throwaway tap.
         if let Err(e) = ifindex(name) {
-            let kind = if e.raw_os_error() == Some(libc::ENODEV) { io::ErrorKind::NotFound } else { e.kind() };
-            return Err(ctx(io::Error::new(kind, format!("no such interface ({e})"))));
+            let kind = if e.raw_os_error() == Some(libc::ENODEV) {
+                io::ErrorKind::NotFound
+            } else {
+                e.kind()
+            };
+            return Err(ctx(io::Error::new(
+                kind,
+                format!("no such interface ({e})"),
+            )));
         }
         let mut flags = IFF_TAP | IFF_NO_PI;
         if multi_queue {
@@ -156,12 +166,17 @@ impl TapHandle {
         }
         let file = open_tun(true).map_err(ctx)?;
         set_iff(&file, name, flags).map_err(|e| explain_attach_error(e, name, multi_queue))?;
-        Ok(Self { file, name: name.to_owned() })
+        Ok(Self {
+            file,
+            name: name.to_owned(),
+        })
     }
 
     /// Inject one complete Ethernet frame as if received by the tap.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        let n = (&self.file).write(frame).map_err(|e| self.context(e, "write to"))?;
+        let n = (&self.file)
+            .write(frame)
+            .map_err(|e| self.context(e, "write to"))?;
         if n != frame.len() {
             let e = io::Error::other(format!("short write: {n} of {} bytes", frame.len()));
             return Err(self.context(e, "write to"));
@@ -227,7 +242,12 @@ fn explain_attach_error(e: io::Error, name: &str, multi_queue: bool) -> io::Erro
 }
 
 fn validate_name(name: &str) -> io::Result<&str> {
-    let bad = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidInput, format!("interface name {name:?} {why}")));
+    let bad = |why: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("interface name {name:?} {why}"),
+        ))
+    };
     if name.is_empty() {
         return bad("is empty");
     }
@@ -258,7 +278,11 @@ fn set_iff(tun: &File, name: &str, flags: i16) -> io::Result<()> {
     // SAFETY: TUNSETIFF reads and writes one struct ifreq; `req` is a live,
     // correctly sized and aligned IfReq, and the fd is an open tun device.
     let rc = unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF as _, &mut req) };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// ioctls whose argument is passed by value (persist flag, uid, gid).
@@ -266,7 +290,11 @@ fn ioctl_value(tun: &File, request: u64, value: libc::c_ulong) -> io::Result<()>
     // SAFETY: these tun ioctls take an integer argument, not a pointer, so
     // the kernel dereferences nothing; the fd is an open tun device.
     let rc = unsafe { libc::ioctl(tun.as_raw_fd(), request as _, value) };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Poll `fd` for readability until `deadline`. `Ok(false)` means the deadline
@@ -278,12 +306,20 @@ fn wait_readable(fd: RawFd, deadline: Instant) -> io::Result<bool> {
     }
     // Round up so we never wake just before the deadline and spin.
     let ms = remaining.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int;
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
     let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
     if rc < 0 {
         let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted { Ok(true) } else { Err(e) };
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(true)
+        } else {
+            Err(e)
+        };
     }
     Ok(rc > 0)
 }

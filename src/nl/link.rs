@@ -42,6 +42,9 @@ pub struct Link {
     pub up: bool,
     /// Lower layer up (IFF_LOWER_UP): a veth whose peer is down, or a tap nobody holds, has none.
     pub carrier: bool,
+    /// Operational state UP (RFC 2863), set by the kernel's linkwatch shortly *after* carrier
+    /// comes up — only then is the device's transmit qdisc active.
+    pub oper_up: bool,
     pub loopback: bool,
     pub mac: Option<[u8; 6]>,
     /// For a veth: the peer's index, in the namespace named by `peer_netnsid` (or this one).
@@ -73,6 +76,7 @@ impl From<LinkMessage> for Link {
             max_mtu: 0,
             up: flags.contains(LinkFlags::Up),
             carrier: flags.contains(LinkFlags::LowerUp),
+            oper_up: false,
             loopback: flags.contains(LinkFlags::Loopback),
             mac: None,
             peer: None,
@@ -90,7 +94,7 @@ impl From<LinkMessage> for Link {
                 LinkAttribute::Link(index) => lower = Some(IfIndex(index)),
                 LinkAttribute::LinkNetNsId(id) => link.peer_netnsid = Some(id),
                 LinkAttribute::Controller(index) => link.master = Some(IfIndex(index)),
-                LinkAttribute::OperState(State::Up) if !link.carrier => link.carrier = true,
+                LinkAttribute::OperState(state) => link.oper_up = state == State::Up,
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         if let Info::Kind(kind) = info {
@@ -113,8 +117,12 @@ impl From<LinkMessage> for Link {
 /// `ip link show dev NAME` (statistics skipped: they are most of a link message's bytes).
 pub fn get_by_name(name: &str) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::IfName(name.to_string()));
-    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message
+        .attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     RouteNetlinkMessage::GetLink(message)
 }
 
@@ -122,14 +130,18 @@ pub fn get_by_name(name: &str) -> RouteNetlinkMessage {
 pub fn get_by_index(index: IfIndex) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
     message.header.index = index.0;
-    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    message
+        .attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     RouteNetlinkMessage::GetLink(message)
 }
 
 /// `ip link show` for a whole namespace.
 pub fn dump() -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+    message
+        .attributes
+        .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     RouteNetlinkMessage::GetLink(message)
 }
 
@@ -169,27 +181,47 @@ pub fn delete(index: IfIndex) -> RouteNetlinkMessage {
 
 /// `ip link add NAME type veth peer name PEER netns PEER_NS`: the first end stays in the
 /// socket's namespace, the peer goes to `peer_netns` (or stays too, when `None`).
-pub fn add_veth(name: &str, peer: &str, peer_netns: Option<BorrowedFd<'_>>) -> (RouteNetlinkMessage, u16) {
+pub fn add_veth(
+    name: &str,
+    peer: &str,
+    peer_netns: Option<BorrowedFd<'_>>,
+) -> (RouteNetlinkMessage, u16) {
     let mut peer_message = LinkMessage::default();
-    peer_message.attributes.push(LinkAttribute::IfName(peer.to_string()));
+    peer_message
+        .attributes
+        .push(LinkAttribute::IfName(peer.to_string()));
     if let Some(fd) = peer_netns {
-        peer_message.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+        peer_message
+            .attributes
+            .push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
     }
     let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::IfName(name.to_string()));
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
     message.attributes.push(LinkAttribute::LinkInfo(vec![
         Info::Kind(InfoKind::Veth),
         Info::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
     ]));
-    (RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }
 
 /// `ip link add NAME type bridge` (STP off, the kernel default).
 pub fn add_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
     let mut message = LinkMessage::default();
-    message.attributes.push(LinkAttribute::IfName(name.to_string()));
-    message.attributes.push(LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Bridge)]));
-    (RouteNetlinkMessage::NewLink(message), NLM_F_CREATE | NLM_F_EXCL)
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message
+        .attributes
+        .push(LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Bridge)]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }
 
 /// Reads the single link a GET request answered.
@@ -230,8 +262,13 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("{name:?} is not a valid interface name"));
     }
-    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control()) {
-        return Err(format!("interface name {name:?} contains {c:?}, which Linux does not allow"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "interface name {name:?} contains {c:?}, which Linux does not allow"
+        ));
     }
     Ok(())
 }
@@ -244,7 +281,11 @@ mod tests {
     fn names_are_checked_like_the_kernel_does() {
         assert!(validate_name("eth1").is_ok());
         assert!(validate_name("a23456789012345").is_ok());
-        assert!(validate_name("a234567890123456").unwrap_err().contains("at most 15"));
+        assert!(
+            validate_name("a234567890123456")
+                .unwrap_err()
+                .contains("at most 15")
+        );
         assert!(validate_name("").is_err());
         assert!(validate_name("a/b").unwrap_err().contains("'/'"));
         assert!(validate_name("a b").is_err());
@@ -264,7 +305,10 @@ mod tests {
             LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Veth)]),
         ];
         let link = Link::from(message);
-        assert_eq!((link.index, link.mtu, link.peer, link.peer_netnsid), (IfIndex(7), 9000, Some(IfIndex(12)), Some(3)));
+        assert_eq!(
+            (link.index, link.mtu, link.peer, link.peer_netnsid),
+            (IfIndex(7), 9000, Some(IfIndex(12)), Some(3))
+        );
         assert!(link.up && link.carrier && link.is_veth());
     }
 }

@@ -31,7 +31,10 @@ pub enum NlError {
 /// "File exists" rather than "File exists (os error 17)".
 pub fn errno_text(errno: i32) -> String {
     let text = io::Error::from_raw_os_error(errno).to_string();
-    text.split(" (os error").next().unwrap_or_default().to_string()
+    text.split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl NlError {
@@ -45,7 +48,10 @@ impl NlError {
 
     /// Errors worth retrying: the object is busy or not quite there yet during bulk creation.
     pub fn is_transient(&self) -> bool {
-        matches!(self.errno(), Some(libc::EBUSY | libc::EAGAIN | libc::ENODEV))
+        matches!(
+            self.errno(),
+            Some(libc::EBUSY | libc::EAGAIN | libc::ENODEV)
+        )
     }
 }
 
@@ -94,7 +100,9 @@ impl RouteSocket {
 
     /// Sends one request and waits for its replies and acknowledgement.
     pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Reply {
-        self.batch(vec![(message, flags)]).pop().expect("one reply per request")
+        self.batch(vec![(message, flags)])
+            .pop()
+            .expect("one reply per request")
     }
 
     /// Dumps a table (`NLM_F_DUMP`), returning every message of the dump.
@@ -123,12 +131,18 @@ impl RouteSocket {
         replies
     }
 
-    fn round_trip(&mut self, window: Vec<(RouteNetlinkMessage, u16)>) -> Result<Vec<Reply>, NlError> {
+    fn round_trip(
+        &mut self,
+        window: Vec<(RouteNetlinkMessage, u16)>,
+    ) -> Result<Vec<Reply>, NlError> {
         let first_seq = self.next_seq;
         let count = window.len();
         let mut datagram = Vec::with_capacity(MAX_DATAGRAM);
         for (message, flags) in window {
-            let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(message));
+            let mut packet = NetlinkMessage::new(
+                NetlinkHeader::default(),
+                NetlinkPayload::InnerMessage(message),
+            );
             packet.header.flags = flags | NLM_F_REQUEST | NLM_F_ACK;
             packet.header.sequence_number = self.next_seq;
             self.next_seq = self.next_seq.wrapping_add(1);
@@ -157,7 +171,10 @@ impl RouteSocket {
                 let bytes = &self.recv_buf[offset..];
                 let len = u32::from_ne_bytes(bytes[..4].try_into().unwrap()) as usize;
                 if len < NLMSG_HDRLEN || len > bytes.len() {
-                    return Err(NlError::Decode(format!("message length {len} in a {}-byte datagram", bytes.len())));
+                    return Err(NlError::Decode(format!(
+                        "message length {len} in a {}-byte datagram",
+                        bytes.len()
+                    )));
                 }
                 offset += (len + 3) & !3;
                 let packet = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[..len])
@@ -187,7 +204,10 @@ impl RouteSocket {
                 }
             }
         }
-        Ok(replies.into_iter().map(|r| r.expect("every slot answered")).collect())
+        Ok(replies
+            .into_iter()
+            .map(|r| r.expect("every slot answered"))
+            .collect())
     }
 }
 
@@ -222,15 +242,27 @@ mod tests {
         payload.extend_from_slice(&len.to_ne_bytes());
         payload.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
         payload.extend_from_slice(text);
-        assert_eq!(ext_ack_message(&payload).as_deref(), Some("Exclusivity flag on"));
+        assert_eq!(
+            ext_ack_message(&payload).as_deref(),
+            Some("Exclusivity flag on")
+        );
         assert_eq!(ext_ack_message(&payload[..NLMSG_HDRLEN]), None);
     }
 
     #[test]
     fn kernel_error_names_errno_and_ext_ack() {
-        let e = NlError::Kernel { errno: libc::EEXIST, ext_ack: Some("Exclusivity flag on".into()) };
+        let e = NlError::Kernel {
+            errno: libc::EEXIST,
+            ext_ack: Some("Exclusivity flag on".into()),
+        };
         assert_eq!(e.to_string(), "File exists (Exclusivity flag on)");
         assert!(!e.is_transient());
-        assert!(NlError::Kernel { errno: libc::EBUSY, ext_ack: None }.is_transient());
+        assert!(
+            NlError::Kernel {
+                errno: libc::EBUSY,
+                ext_ack: None
+            }
+            .is_transient()
+        );
     }
 }

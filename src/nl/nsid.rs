@@ -11,13 +11,17 @@ use super::{NlError, RouteSocket};
 /// The id the socket's namespace uses for the namespace behind `netns`, if it has assigned one.
 pub fn id_of(socket: &mut RouteSocket, netns: BorrowedFd<'_>) -> Result<Option<i32>, NlError> {
     let mut message = NsidMessage::default();
-    message.attributes.push(NsidAttribute::Fd(netns.as_raw_fd() as u32));
+    message
+        .attributes
+        .push(NsidAttribute::Fd(netns.as_raw_fd() as u32));
     let replies = socket.request(RouteNetlinkMessage::GetNsId(message), 0)?;
     Ok(replies.into_iter().find_map(|reply| match reply {
-        RouteNetlinkMessage::NewNsId(message) => message.attributes.into_iter().find_map(|a| match a {
-            NsidAttribute::Id(id) if id >= 0 => Some(id),
-            _ => None,
-        }),
+        RouteNetlinkMessage::NewNsId(message) => {
+            message.attributes.into_iter().find_map(|a| match a {
+                NsidAttribute::Id(id) if id >= 0 => Some(id),
+                _ => None,
+            })
+        }
         _ => None,
     }))
 }

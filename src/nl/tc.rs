@@ -42,11 +42,20 @@ fn is_wire_cookie(cookie: &[u8]) -> bool {
 const PROTOCOL_ALL: u16 = (libc::ETH_P_ALL as u16).to_be();
 
 /// Parent of ingress filters: the ingress hook of either a clsact or an ingress qdisc.
-pub const INGRESS_PARENT: TcHandle = TcHandle { major: 0xffff, minor: TcHandle::MIN_INGRESS };
+pub const INGRESS_PARENT: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: TcHandle::MIN_INGRESS,
+};
 /// Parent of egress filters on a clsact qdisc.
-pub const EGRESS_PARENT: TcHandle = TcHandle { major: 0xffff, minor: TcHandle::MIN_EGRESS };
+pub const EGRESS_PARENT: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: TcHandle::MIN_EGRESS,
+};
 /// The handle both clsact and ingress qdiscs get (ffff:).
-const INGRESS_QDISC_HANDLE: TcHandle = TcHandle { major: 0xffff, minor: 0 };
+const INGRESS_QDISC_HANDLE: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: 0,
+};
 
 /// The qdisc that owns an interface's ingress hook, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,7 +78,10 @@ pub fn add_clsact(ifindex: IfIndex) -> (RouteNetlinkMessage, u16) {
     message.header.parent = TcHandle::CLSACT;
     message.header.handle = INGRESS_QDISC_HANDLE;
     message.attributes.push(TcAttribute::Kind("clsact".into()));
-    (RouteNetlinkMessage::NewQueueDiscipline(message), NLM_F_CREATE | NLM_F_EXCL)
+    (
+        RouteNetlinkMessage::NewQueueDiscipline(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }
 
 /// `tc qdisc del dev IF clsact`.
@@ -92,11 +104,13 @@ pub fn get_ingress_qdisc(ifindex: IfIndex) -> (RouteNetlinkMessage, u16) {
 /// Reads which ingress-hook qdisc a [`get_ingress_qdisc`] reply names.
 pub fn parse_ingress_qdisc(messages: &[RouteNetlinkMessage]) -> Option<IngressQdisc> {
     messages.iter().find_map(|message| match message {
-        RouteNetlinkMessage::NewQueueDiscipline(qdisc) => qdisc.attributes.iter().find_map(|a| match a {
-            TcAttribute::Kind(kind) if kind == "clsact" => Some(IngressQdisc::Clsact),
-            TcAttribute::Kind(kind) if kind == "ingress" => Some(IngressQdisc::Ingress),
-            _ => None,
-        }),
+        RouteNetlinkMessage::NewQueueDiscipline(qdisc) => {
+            qdisc.attributes.iter().find_map(|a| match a {
+                TcAttribute::Kind(kind) if kind == "clsact" => Some(IngressQdisc::Clsact),
+                TcAttribute::Kind(kind) if kind == "ingress" => Some(IngressQdisc::Ingress),
+                _ => None,
+            })
+        }
         _ => None,
     })
 }
@@ -120,7 +134,9 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
     action.tab = 1;
     action.attributes = vec![
         TcActionAttribute::Kind("mirred".into()),
-        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(mirror))]),
+        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
+            mirror,
+        ))]),
         TcActionAttribute::Cookie(wire_cookie(to_name)),
     ];
 
@@ -131,7 +147,10 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
             TcOption::U32(TcFilterU32Option::Action(vec![action])),
         ]),
     ];
-    (RouteNetlinkMessage::NewTrafficFilter(message), NLM_F_CREATE | NLM_F_EXCL)
+    (
+        RouteNetlinkMessage::NewTrafficFilter(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }
 
 /// The portable match-all: one key, offset 0, mask 0, value 0 (`match u32 0 0`). `matchall` and
@@ -199,7 +218,9 @@ impl Filter {
     }
 
     fn wire_action(&self) -> Option<&Action> {
-        self.actions.iter().find(|a| a.cookie.as_deref().is_some_and(is_wire_cookie))
+        self.actions
+            .iter()
+            .find(|a| a.cookie.as_deref().is_some_and(is_wire_cookie))
     }
 
     /// The interface a patchwire wire filter redirects to; ifindex 0 once the target is gone.
@@ -315,11 +336,17 @@ mod tests {
     use netlink_packet_core::{Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 
     fn round_trip(message: RouteNetlinkMessage) -> RouteNetlinkMessage {
-        let mut packet = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::InnerMessage(message));
+        let mut packet = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(message),
+        );
         packet.finalize();
         let mut bytes = vec![0; packet.buffer_len()];
         packet.serialize(&mut bytes);
-        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap().payload {
+        match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes)
+            .unwrap()
+            .payload
+        {
             NetlinkPayload::InnerMessage(inner) => inner,
             other => panic!("unexpected {other:?}"),
         }
@@ -328,34 +355,57 @@ mod tests {
     #[test]
     fn wire_filter_is_match_all_redirect_with_cookie() {
         let (message, _) = add_wire_filter(IfIndex(3), IfIndex(9), "tap-fifteen-chr");
-        let RouteNetlinkMessage::NewTrafficFilter(tc) = &message else { panic!() };
+        let RouteNetlinkMessage::NewTrafficFilter(tc) = &message else {
+            panic!()
+        };
         // protocol all (0x0003) goes out big-endian: the low 16 bits read 0x0300 on x86.
-        assert_eq!(tc.header.info, (0x5057 << 16) | u16::from_ne_bytes([0x00, 0x03]) as u32);
+        assert_eq!(
+            tc.header.info,
+            (0x5057 << 16) | u16::from_ne_bytes([0x00, 0x03]) as u32
+        );
         assert_eq!(u32::from(tc.header.parent), 0xffff_fff2);
         assert_eq!(tc.header.index, 3);
 
         // Read back as a dump entry would be: recognised as ours, pointing at 9.
-        let RouteNetlinkMessage::NewTrafficFilter(mut echoed) = round_trip(message) else { panic!() };
-        echoed.header.handle = TcHandle { major: 0x800, minor: 0x800 };
+        let RouteNetlinkMessage::NewTrafficFilter(mut echoed) = round_trip(message) else {
+            panic!()
+        };
+        echoed.header.handle = TcHandle {
+            major: 0x800,
+            minor: 0x800,
+        };
         let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(echoed)]);
         assert_eq!(filters.len(), 1);
         assert!(filters[0].is_patchwire_wire());
         assert_eq!(filters[0].wire_target(), Some(IfIndex(9)));
-        assert_eq!(filters[0].wire_partner_name().as_deref(), Some("tap-fifteen-chr"));
+        assert_eq!(
+            filters[0].wire_partner_name().as_deref(),
+            Some("tap-fifteen-chr")
+        );
         assert!(filters[0].actions[0].mirred_redirect);
-        assert_eq!(filters[0].actions[0].cookie.as_ref().map(Vec::len), Some(16));
+        assert_eq!(
+            filters[0].actions[0].cookie.as_ref().map(Vec::len),
+            Some(16)
+        );
     }
 
     #[test]
     fn foreign_filter_at_our_priority_is_not_ours() {
         let (message, _) = add_wire_filter(IfIndex(3), IfIndex(9), "b");
-        let RouteNetlinkMessage::NewTrafficFilter(mut tc) = round_trip(message) else { panic!() };
-        tc.header.handle = TcHandle { major: 0x800, minor: 0x800 };
+        let RouteNetlinkMessage::NewTrafficFilter(mut tc) = round_trip(message) else {
+            panic!()
+        };
+        tc.header.handle = TcHandle {
+            major: 0x800,
+            minor: 0x800,
+        };
         for attribute in &mut tc.attributes {
             if let TcAttribute::Options(options) = attribute {
                 for option in options {
                     if let TcOption::U32(TcFilterU32Option::Action(actions)) = option {
-                        actions[0].attributes.retain(|a| !matches!(a, TcActionAttribute::Cookie(_)));
+                        actions[0]
+                            .attributes
+                            .retain(|a| !matches!(a, TcActionAttribute::Cookie(_)));
                     }
                 }
             }
@@ -366,7 +416,9 @@ mod tests {
 
     #[test]
     fn clsact_message_targets_ffff() {
-        let (RouteNetlinkMessage::NewQueueDiscipline(qdisc), flags) = add_clsact(IfIndex(4)) else { panic!() };
+        let (RouteNetlinkMessage::NewQueueDiscipline(qdisc), flags) = add_clsact(IfIndex(4)) else {
+            panic!()
+        };
         assert_eq!(u32::from(qdisc.header.handle), 0xffff_0000);
         assert_eq!(u32::from(qdisc.header.parent), 0xffff_fff1);
         assert_eq!(flags, NLM_F_CREATE | NLM_F_EXCL);

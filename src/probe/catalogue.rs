@@ -159,7 +159,10 @@ pub fn catalogue(src_mac: [u8; 6], run_nonce: [u8; 8], mtu: u32) -> Vec<ProbeFra
         .iter()
         .map(|&kind| {
             let token = make_token(run_nonce, kind, 0);
-            ProbeFrame { kind, bytes: build(kind, src_mac, &token, mtu) }
+            ProbeFrame {
+                kind,
+                bytes: build(kind, src_mac, &token, mtu),
+            }
         })
         .collect()
 }
@@ -234,7 +237,9 @@ fn lacp(src: [u8; 6], token: &[u8; TOKEN_LEN]) -> Vec<u8> {
     f.extend_from_slice(&[0x01, 0x01]); // subtype LACP, version 1
     // Actor: active + aggregatable but not in sync, so a real LACP peer never
     // starts collecting/distributing towards us.
-    f.extend_from_slice(&lacp_port_info(0x01, 0x8000, src, 0x0001, 0x00ff, 0x0001, 0x05));
+    f.extend_from_slice(&lacp_port_info(
+        0x01, 0x8000, src, 0x0001, 0x00ff, 0x0001, 0x05,
+    ));
     f.extend_from_slice(&lacp_port_info(0x02, 0, [0; 6], 0, 0, 0, 0)); // partner unknown
     f.extend_from_slice(&[0x03, 0x10]); // collector TLV, length 16
     f.extend_from_slice(&[0x00, 0x00]); // collector max delay
@@ -403,7 +408,11 @@ mod tests {
     const NONCE: [u8; 8] = [0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04];
 
     fn frame(kind: FrameKind, mtu: u32) -> Vec<u8> {
-        catalogue(SRC, NONCE, mtu).into_iter().find(|f| f.kind == kind).unwrap().bytes
+        catalogue(SRC, NONCE, mtu)
+            .into_iter()
+            .find(|f| f.kind == kind)
+            .unwrap()
+            .bytes
     }
 
     #[test]
@@ -419,7 +428,12 @@ mod tests {
     fn every_kind_round_trips_through_find_token() {
         for mtu in [1500, 9000] {
             for f in catalogue(SRC, NONCE, mtu) {
-                assert_eq!(find_token(&f.bytes, NONCE), Some(f.kind), "{}", f.kind.name());
+                assert_eq!(
+                    find_token(&f.bytes, NONCE),
+                    Some(f.kind),
+                    "{}",
+                    f.kind.name()
+                );
             }
         }
     }
@@ -501,7 +515,10 @@ mod tests {
         assert_eq!(q[12..18], [0x81, 0x00, 0x60, 0x64, 0x88, 0xb5]);
 
         let qq = frame(FrameKind::QinQ, 1500);
-        assert_eq!(qq[12..22], [0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x01, 0x2c, 0x88, 0xb5]);
+        assert_eq!(
+            qq[12..22],
+            [0x88, 0xa8, 0x00, 0xc8, 0x81, 0x00, 0x01, 0x2c, 0x88, 0xb5]
+        );
 
         let v6 = frame(FrameKind::Ipv6Multicast, 1500);
         assert_eq!(v6[12..14], [0x86, 0xdd]);
@@ -516,7 +533,10 @@ mod tests {
     fn names_are_unique_and_match_serde() {
         let mut names: Vec<_> = FrameKind::ALL.iter().map(|k| k.name()).collect();
         for k in FrameKind::ALL {
-            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.name()));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
             assert!(!k.description().is_empty());
         }
         names.sort();

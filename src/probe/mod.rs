@@ -15,7 +15,7 @@ use crate::link::tap::TapHandle;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::packet::PacketSocket;
-use crate::wire::{World, WireError};
+use crate::wire::{WireError, World};
 use catalogue::{FrameKind, ProbeFrame};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,10 @@ pub enum ProbeError {
     #[error("{0}")]
     Unsupported(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
 }
 
 /// How long to wait for stragglers after the last frame was sent.
@@ -43,9 +46,11 @@ impl Port {
     /// An AF_PACKET socket on `ifindex` inside `netns`.
     pub fn packet(netns: &Netns, ifindex: IfIndex, name: &str) -> Result<Port, ProbeError> {
         let socket = netns
-            .run(|| PacketSocket::open(ifindex.0))
-            ?
-            .map_err(|source| ProbeError::Io { context: format!("opening a packet socket on {name}"), source })?;
+            .run(|| PacketSocket::open(ifindex.0))?
+            .map_err(|source| ProbeError::Io {
+                context: format!("opening a packet socket on {name}"),
+                source,
+            })?;
         Ok(Port::Packet(socket))
     }
 
@@ -118,7 +123,13 @@ impl ProbeReport {
 }
 
 /// Sends every frame of the catalogue from `tx` and checks what reaches `rx`.
-pub fn run_direction(tx: &Port, rx: &Port, mtu: u32, from: &str, to: &str) -> Result<DirectionReport, ProbeError> {
+pub fn run_direction(
+    tx: &Port,
+    rx: &Port,
+    mtu: u32,
+    from: &str,
+    to: &str,
+) -> Result<DirectionReport, ProbeError> {
     let nonce = random_bytes::<8>();
     let mut mac = random_bytes::<6>();
     mac[0] = 0x02; // locally administered unicast
@@ -126,7 +137,11 @@ pub fn run_direction(tx: &Port, rx: &Port, mtu: u32, from: &str, to: &str) -> Re
     rx.drain();
     for frame in &frames {
         tx.send(&frame.bytes).map_err(|source| ProbeError::Io {
-            context: format!("sending a {} frame ({} bytes) towards {from}", frame.kind.name(), frame.bytes.len()),
+            context: format!(
+                "sending a {} frame ({} bytes) towards {from}",
+                frame.kind.name(),
+                frame.bytes.len()
+            ),
             source,
         })?;
     }
@@ -155,8 +170,16 @@ pub fn run_direction(tx: &Port, rx: &Port, mtu: u32, from: &str, to: &str) -> Re
             }
         }
     }
-    let results = frames.iter().zip(received).map(|(frame, got)| judge(frame, &got)).collect();
-    Ok(DirectionReport { from: from.into(), to: to.into(), results })
+    let results = frames
+        .iter()
+        .zip(received)
+        .map(|(frame, got)| judge(frame, &got))
+        .collect();
+    Ok(DirectionReport {
+        from: from.into(),
+        to: to.into(),
+        results,
+    })
 }
 
 fn judge(frame: &ProbeFrame, got: &[Vec<u8>]) -> KindResult {
@@ -164,19 +187,36 @@ fn judge(frame: &ProbeFrame, got: &[Vec<u8>]) -> KindResult {
         [] => (Verdict::Lost, None),
         [one] if *one == frame.bytes => (Verdict::Ok, None),
         [one] => (Verdict::Altered, Some(difference(&frame.bytes, one))),
-        many => (Verdict::Duplicated, Some(format!("arrived {} times", many.len()))),
+        many => (
+            Verdict::Duplicated,
+            Some(format!("arrived {} times", many.len())),
+        ),
     };
-    KindResult { kind: frame.kind, bytes: frame.bytes.len(), verdict, detail }
+    KindResult {
+        kind: frame.kind,
+        bytes: frame.bytes.len(),
+        verdict,
+        detail,
+    }
 }
 
 fn difference(sent: &[u8], got: &[u8]) -> String {
-    let at = sent.iter().zip(got).position(|(a, b)| a != b).unwrap_or(sent.len().min(got.len()));
-    format!("sent {} bytes, received {}; first difference at byte {at}", sent.len(), got.len())
+    let at = sent
+        .iter()
+        .zip(got)
+        .position(|(a, b)| a != b)
+        .unwrap_or(sent.len().min(got.len()));
+    format!(
+        "sent {} bytes, received {}; first difference at byte {at}",
+        sent.len(),
+        got.len()
+    )
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
     bytes
 }
 
@@ -198,7 +238,9 @@ pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
     .find(|w| w.involves(end));
     let describe = netns.describe();
     let Some(wire) = wire else {
-        return Err(WireError::Invalid(format!("{end} is not on a patchwire wire in {describe}")).into());
+        return Err(
+            WireError::Invalid(format!("{end} is not on a patchwire wire in {describe}")).into(),
+        );
     };
     if !wire.b.present {
         return Err(ProbeError::Unsupported(format!(
@@ -214,12 +256,52 @@ pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
     };
     let access_a = access(&mut world, &a)?;
     let access_b = access(&mut world, &b)?;
-    let mtu = [a.mtu, b.mtu, access_a.far_mtu, access_b.far_mtu].into_iter().min().unwrap_or(1500);
+    let mtu = [a.mtu, b.mtu, access_a.far_mtu, access_b.far_mtu]
+        .into_iter()
+        .min()
+        .unwrap_or(1500);
     let directions = vec![
-        run_direction(&access_a.port, &access_b.port, mtu, &access_a.what, &access_b.what)?,
-        run_direction(&access_b.port, &access_a.port, mtu, &access_b.what, &access_a.what)?,
+        run_direction(
+            &access_a.port,
+            &access_b.port,
+            mtu,
+            &access_a.what,
+            &access_b.what,
+        )?,
+        run_direction(
+            &access_b.port,
+            &access_a.port,
+            mtu,
+            &access_b.what,
+            &access_a.what,
+        )?,
     ];
-    Ok(ProbeReport { a: a.name, b: b.name, mtu, directions })
+    Ok(ProbeReport {
+        a: a.name,
+        b: b.name,
+        mtu,
+        directions,
+    })
+}
+
+/// Attaching gives a tap carrier at once, but its transmit qdisc stays `noop` (dropping
+/// everything) until linkwatch marks it operationally up, asynchronously. Wait for that.
+fn wait_until_running(world: &mut World, end: &Link) -> Result<(), ProbeError> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        world.home().forget_links();
+        let link = world.home().link(end.index)?;
+        if link.as_ref().is_some_and(|l| l.oper_up) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(ProbeError::Unsupported(format!(
+                "{} did not come up after attaching to it (is it administratively down?)",
+                end.name
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
@@ -233,7 +315,10 @@ fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
         };
         let view = world.view(ns);
         let Some(peer_link) = view.link(peer)? else {
-            return Err(ProbeError::Unsupported(format!("{}'s veth peer vanished", end.name)));
+            return Err(ProbeError::Unsupported(format!(
+                "{}'s veth peer vanished",
+                end.name
+            )));
         };
         if !peer_link.up {
             return Err(ProbeError::Unsupported(format!(
@@ -243,9 +328,18 @@ fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
                 view.netns.describe()
             )));
         }
-        let what = format!("{} (via {} in {})", end.name, peer_link.name, view.netns.describe());
+        let what = format!(
+            "{} (via {} in {})",
+            end.name,
+            peer_link.name,
+            view.netns.describe()
+        );
         let port = Port::packet(&view.netns, peer, &peer_link.name)?;
-        return Ok(Access { port, far_mtu: peer_link.mtu, what });
+        return Ok(Access {
+            port,
+            far_mtu: peer_link.mtu,
+            what,
+        });
     }
     if end.is_tap() {
         let name = end.name.clone();
@@ -258,7 +352,12 @@ fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
                 context: format!("attaching to tap {name} to send and receive through it"),
                 source,
             })?;
-        return Ok(Access { port: Port::Tap(tap), far_mtu: end.mtu, what: format!("{name} (tap)") });
+        wait_until_running(world, end)?;
+        return Ok(Access {
+            port: Port::Tap(tap),
+            far_mtu: end.mtu,
+            what: format!("{name} (tap)"),
+        });
     }
     Err(ProbeError::Unsupported(format!(
         "{} is a {} interface; probe can inject frames only through veth and tap ends",

@@ -14,12 +14,28 @@ use super::WireError;
 /// One kernel change, with what is needed to say it and to undo it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    SetMtu { index: IfIndex, name: String, mtu: u32, previous: u32 },
-    AddClsact { index: IfIndex, name: String },
+    SetMtu {
+        index: IfIndex,
+        name: String,
+        mtu: u32,
+        previous: u32,
+    },
+    AddClsact {
+        index: IfIndex,
+        name: String,
+    },
     /// Removes the remains of a broken wire before a new one goes in. Not undone: the remains
     /// only dropped frames.
-    DeleteWireFilter { index: IfIndex, name: String },
-    AddWireFilter { from: IfIndex, from_name: String, to: IfIndex, to_name: String },
+    DeleteWireFilter {
+        index: IfIndex,
+        name: String,
+    },
+    AddWireFilter {
+        from: IfIndex,
+        from_name: String,
+        to: IfIndex,
+        to_name: String,
+    },
 }
 
 impl Op {
@@ -27,17 +43,27 @@ impl Op {
         match self {
             Op::SetMtu { index, mtu, .. } => (link::set_mtu(*index, *mtu), 0),
             Op::AddClsact { index, .. } => tc::add_clsact(*index),
-            Op::DeleteWireFilter { index, .. } => (tc::delete_filters_at(*index, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0),
-            Op::AddWireFilter { from, to, to_name, .. } => tc::add_wire_filter(*from, *to, to_name),
+            Op::DeleteWireFilter { index, .. } => (
+                tc::delete_filters_at(*index, tc::INGRESS_PARENT, tc::WIRE_PRIO),
+                0,
+            ),
+            Op::AddWireFilter {
+                from, to, to_name, ..
+            } => tc::add_wire_filter(*from, *to, to_name),
         }
     }
 
     fn undo(&self) -> Option<(RouteNetlinkMessage, u16)> {
         match self {
-            Op::SetMtu { index, previous, .. } => Some((link::set_mtu(*index, *previous), 0)),
+            Op::SetMtu {
+                index, previous, ..
+            } => Some((link::set_mtu(*index, *previous), 0)),
             Op::AddClsact { index, .. } => Some((tc::delete_clsact(*index), 0)),
             Op::DeleteWireFilter { .. } => None,
-            Op::AddWireFilter { from, .. } => Some((tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0)),
+            Op::AddWireFilter { from, .. } => Some((
+                tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO),
+                0,
+            )),
         }
     }
 
@@ -45,8 +71,12 @@ impl Op {
         match self {
             Op::SetMtu { name, mtu, .. } => format!("setting mtu {mtu} on {name}"),
             Op::AddClsact { name, .. } => format!("adding a clsact qdisc on {name}"),
-            Op::DeleteWireFilter { name, .. } => format!("removing the remains of a broken wire on {name}"),
-            Op::AddWireFilter { from_name, to_name, .. } => {
+            Op::DeleteWireFilter { name, .. } => {
+                format!("removing the remains of a broken wire on {name}")
+            }
+            Op::AddWireFilter {
+                from_name, to_name, ..
+            } => {
                 format!("adding the {from_name} -> {to_name} redirect filter on {from_name}")
             }
         }
@@ -64,7 +94,10 @@ impl Op {
             },
             Op::AddWireFilter { .. } if missing => {
                 let says = |word: &str| match &source {
-                    NlError::Kernel { ext_ack: Some(text), .. } => text.to_lowercase().contains(word),
+                    NlError::Kernel {
+                        ext_ack: Some(text),
+                        ..
+                    } => text.to_lowercase().contains(word),
                     _ => false,
                 };
                 let feature = if says("action") {
@@ -72,7 +105,11 @@ impl Op {
                 } else {
                     "the u32 classifier (cls_u32, CONFIG_NET_CLS_U32)"
                 };
-                WireError::MissingFeature { feature, context, source }
+                WireError::MissingFeature {
+                    feature,
+                    context,
+                    source,
+                }
             }
             _ => WireError::kernel(context, source),
         }
@@ -88,7 +125,11 @@ pub struct Fault {
 }
 
 /// How often and how long a transient error (EBUSY, EAGAIN, ENODEV) is retried.
-const RETRY_DELAYS: [Duration; 3] = [Duration::from_millis(10), Duration::from_millis(50), Duration::from_millis(200)];
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(10),
+    Duration::from_millis(50),
+    Duration::from_millis(200),
+];
 
 /// What a successful apply did.
 #[derive(Debug, Default)]
@@ -99,12 +140,18 @@ pub struct Applied {
 
 /// Applies `ops` in order. On a lasting failure, undoes every op that succeeded (newest first)
 /// and returns the first failure.
-pub fn apply(socket: &mut RouteSocket, ops: &[Op], fault: Option<Fault>) -> Result<Applied, WireError> {
+pub fn apply(
+    socket: &mut RouteSocket,
+    ops: &[Op],
+    fault: Option<Fault>,
+) -> Result<Applied, WireError> {
     let requests: Vec<_> = ops
         .iter()
         .enumerate()
         .map(|(i, op)| match fault {
-            Some(f) if f.at_op == i => tc::add_wire_filter(IfIndex(0x7fff_fff0), IfIndex(1), "fault"),
+            Some(f) if f.at_op == i => {
+                tc::add_wire_filter(IfIndex(0x7fff_fff0), IfIndex(1), "fault")
+            }
             _ => op.request(),
         })
         .collect();
@@ -124,17 +171,31 @@ pub fn apply(socket: &mut RouteSocket, ops: &[Op], fault: Option<Fault>) -> Resu
             Err(_) => {}
         }
     }
-    let Some(failure) = failure else { return Ok(applied) };
+    let Some(failure) = failure else {
+        return Ok(applied);
+    };
 
-    let undo: Vec<_> = done.iter().rev().filter_map(|&i| ops[i].undo().map(|u| (i, u))).collect();
+    let undo: Vec<_> = done
+        .iter()
+        .rev()
+        .filter_map(|&i| ops[i].undo().map(|u| (i, u)))
+        .collect();
     let undone = undo.len();
     let (which, requests): (Vec<usize>, Vec<_>) = undo.into_iter().unzip();
     let undo_errors = with_retries(requests, RETRY_DELAYS.len(), |batch| socket.batch(batch))
         .into_iter()
         .zip(which)
-        .filter_map(|(reply, i)| reply.err().map(|e| format!("undoing {}: {e}", ops[i].describe())))
+        .filter_map(|(reply, i)| {
+            reply
+                .err()
+                .map(|e| format!("undoing {}: {e}", ops[i].describe()))
+        })
         .collect();
-    Err(WireError::RolledBack { failure: Box::new(failure), undone, undo_errors })
+    Err(WireError::RolledBack {
+        failure: Box::new(failure),
+        undone,
+        undo_errors,
+    })
 }
 
 /// Sends a batch, then re-sends (in order) the requests that failed transiently, up to
@@ -166,11 +227,16 @@ mod tests {
     use super::*;
 
     fn busy() -> Reply {
-        Err(NlError::Kernel { errno: libc::EBUSY, ext_ack: None })
+        Err(NlError::Kernel {
+            errno: libc::EBUSY,
+            ext_ack: None,
+        })
     }
 
     fn requests(n: u32) -> Vec<(RouteNetlinkMessage, u16)> {
-        (0..n).map(|i| (link::set_mtu(IfIndex(i + 1), 1500), 0)).collect()
+        (0..n)
+            .map(|i| (link::set_mtu(IfIndex(i + 1), 1500), 0))
+            .collect()
     }
 
     #[test]
@@ -195,7 +261,16 @@ mod tests {
             calls += 1;
             batch
                 .iter()
-                .map(|_| if calls == 1 { Err(NlError::Kernel { errno: libc::EINVAL, ext_ack: None }) } else { busy() })
+                .map(|_| {
+                    if calls == 1 {
+                        Err(NlError::Kernel {
+                            errno: libc::EINVAL,
+                            ext_ack: None,
+                        })
+                    } else {
+                        busy()
+                    }
+                })
                 .take(batch.len())
                 .collect()
         });
@@ -213,15 +288,50 @@ mod tests {
 
     #[test]
     fn missing_kernel_features_are_named() {
-        let filter = Op::AddWireFilter { from: IfIndex(2), from_name: "a".into(), to: IfIndex(3), to_name: "b".into() };
-        let no_action = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Failed to load TC action module".into()) };
-        assert!(filter.error(no_action).to_string().starts_with("this kernel lacks the mirred action"));
-        let no_u32 = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Unknown filter kind".into()) };
-        assert!(filter.error(no_u32).to_string().starts_with("this kernel lacks the u32 classifier"));
-        let clsact = Op::AddClsact { index: IfIndex(2), name: "a".into() };
-        let no_clsact = NlError::Kernel { errno: libc::ENOENT, ext_ack: Some("Unknown qdisc".into()) };
-        assert!(clsact.error(no_clsact).to_string().starts_with("this kernel lacks the clsact qdisc"));
-        let perm = NlError::Kernel { errno: libc::EPERM, ext_ack: None };
+        let filter = Op::AddWireFilter {
+            from: IfIndex(2),
+            from_name: "a".into(),
+            to: IfIndex(3),
+            to_name: "b".into(),
+        };
+        let no_action = NlError::Kernel {
+            errno: libc::ENOENT,
+            ext_ack: Some("Failed to load TC action module".into()),
+        };
+        assert!(
+            filter
+                .error(no_action)
+                .to_string()
+                .starts_with("this kernel lacks the mirred action")
+        );
+        let no_u32 = NlError::Kernel {
+            errno: libc::ENOENT,
+            ext_ack: Some("Unknown filter kind".into()),
+        };
+        assert!(
+            filter
+                .error(no_u32)
+                .to_string()
+                .starts_with("this kernel lacks the u32 classifier")
+        );
+        let clsact = Op::AddClsact {
+            index: IfIndex(2),
+            name: "a".into(),
+        };
+        let no_clsact = NlError::Kernel {
+            errno: libc::ENOENT,
+            ext_ack: Some("Unknown qdisc".into()),
+        };
+        assert!(
+            clsact
+                .error(no_clsact)
+                .to_string()
+                .starts_with("this kernel lacks the clsact qdisc")
+        );
+        let perm = NlError::Kernel {
+            errno: libc::EPERM,
+            ext_ack: None,
+        };
         assert_eq!(
             clsact.error(perm).to_string(),
             "adding a clsact qdisc on a: Operation not permitted (patchwire needs CAP_NET_ADMIN: run it as root)"

@@ -28,7 +28,9 @@ impl TcState {
 
     /// A filter at patchwire's priority that patchwire did not install.
     pub fn squatter(&self) -> Option<&Filter> {
-        self.filters.iter().find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
+        self.filters
+            .iter()
+            .find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
     }
 }
 
@@ -44,12 +46,21 @@ pub struct NsView {
 impl NsView {
     pub fn open(netns: Netns) -> Result<Self, WireError> {
         let socket = netns.route()?;
-        Ok(NsView { netns, socket, links: HashMap::new(), tc: HashMap::new(), nsids: HashMap::new() })
+        Ok(NsView {
+            netns,
+            socket,
+            links: HashMap::new(),
+            tc: HashMap::new(),
+            nsids: HashMap::new(),
+        })
     }
 
     /// Looks up links by name, one pipelined round of requests. `Ok(None)` for a missing name.
     pub fn links_by_name(&mut self, names: &[&str]) -> Result<Vec<Option<Link>>, WireError> {
-        let requests = names.iter().map(|name| (link::get_by_name(name), 0)).collect();
+        let requests = names
+            .iter()
+            .map(|name| (link::get_by_name(name), 0))
+            .collect();
         let replies = self.socket.batch(requests);
         let mut found = Vec::with_capacity(names.len());
         for (name, reply) in names.iter().zip(replies) {
@@ -59,7 +70,12 @@ impl NsView {
                     found.push(Some(link));
                 }
                 Err(e) if e.errno() == Some(libc::ENODEV) => found.push(None),
-                Err(source) => return Err(WireError::kernel(format!("looking up {name} in {}", self.netns.describe()), source)),
+                Err(source) => {
+                    return Err(WireError::kernel(
+                        format!("looking up {name} in {}", self.netns.describe()),
+                        source,
+                    ));
+                }
             }
         }
         Ok(found)
@@ -76,14 +92,18 @@ impl NsView {
                 Ok(Some(link))
             }
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
-            Err(source) => Err(WireError::kernel(format!("looking up ifindex {index} in {}", self.netns.describe()), source)),
+            Err(source) => Err(WireError::kernel(
+                format!("looking up ifindex {index} in {}", self.netns.describe()),
+                source,
+            )),
         }
     }
 
     /// Every link of the namespace (one dump), also filling the cache.
     pub fn all_links(&mut self) -> Result<Vec<Link>, WireError> {
-        let links = link::list(&mut self.socket)
-            .map_err(|e| WireError::kernel(format!("listing links in {}", self.netns.describe()), e))?;
+        let links = link::list(&mut self.socket).map_err(|e| {
+            WireError::kernel(format!("listing links in {}", self.netns.describe()), e)
+        })?;
         for link in &links {
             self.links.insert(link.index, link.clone());
         }
@@ -97,14 +117,25 @@ impl NsView {
     /// Loads the ingress tc state of many interfaces: one pipelined round for the qdiscs, then a
     /// filter dump only where a qdisc exists (fresh interfaces cost no dump at all).
     pub fn load_tc(&mut self, indexes: &[IfIndex]) -> Result<(), WireError> {
-        let wanted: Vec<IfIndex> = indexes.iter().copied().filter(|i| !self.tc.contains_key(i)).collect();
+        let wanted: Vec<IfIndex> = indexes
+            .iter()
+            .copied()
+            .filter(|i| !self.tc.contains_key(i))
+            .collect();
         let requests = wanted.iter().map(|i| tc::get_ingress_qdisc(*i)).collect();
         for (index, reply) in wanted.iter().zip(self.socket.batch(requests)) {
             let qdisc = match reply {
                 Ok(messages) => tc::parse_ingress_qdisc(&messages),
                 // No ingress qdisc: ENOENT; gone device: ENODEV (the caller notices separately).
-                Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => None,
-                Err(e) => return Err(WireError::kernel(format!("reading qdiscs of ifindex {index}"), e)),
+                Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {
+                    None
+                }
+                Err(e) => {
+                    return Err(WireError::kernel(
+                        format!("reading qdiscs of ifindex {index}"),
+                        e,
+                    ));
+                }
             };
             let filters = match qdisc {
                 Some(_) => self.dump_ingress_filters(*index)?,
@@ -116,10 +147,16 @@ impl NsView {
     }
 
     fn dump_ingress_filters(&mut self, index: IfIndex) -> Result<Vec<Filter>, WireError> {
-        match self.socket.dump(tc::dump_filters(index, tc::INGRESS_PARENT)) {
+        match self
+            .socket
+            .dump(tc::dump_filters(index, tc::INGRESS_PARENT))
+        {
             Ok(messages) => Ok(tc::parse_filters(messages)),
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(Vec::new()),
-            Err(e) => Err(WireError::kernel(format!("listing filters of ifindex {index}"), e)),
+            Err(e) => Err(WireError::kernel(
+                format!("listing filters of ifindex {index}"),
+                e,
+            )),
         }
     }
 
@@ -136,13 +173,21 @@ impl NsView {
     }
 
     /// Maps a namespace id (as this namespace numbers other namespaces) to a namespace identity.
-    fn resolve_nsid(&mut self, id: i32, candidates: &[Netns]) -> Result<Option<(u64, u64)>, WireError> {
+    fn resolve_nsid(
+        &mut self,
+        id: i32,
+        candidates: &[Netns],
+    ) -> Result<Option<(u64, u64)>, WireError> {
         if let Some(known) = self.nsids.get(&id) {
             return Ok(*known);
         }
         for candidate in candidates {
-            let got = nsid::id_of(&mut self.socket, candidate.fd())
-                .map_err(|e| WireError::kernel(format!("resolving namespace id {id} in {}", self.netns.describe()), e))?;
+            let got = nsid::id_of(&mut self.socket, candidate.fd()).map_err(|e| {
+                WireError::kernel(
+                    format!("resolving namespace id {id} in {}", self.netns.describe()),
+                    e,
+                )
+            })?;
             if let Some(got) = got {
                 self.nsids.insert(got, Some(candidate.inode()));
             }
@@ -163,7 +208,10 @@ pub struct World {
 
 impl World {
     pub fn new(home: Netns) -> Result<Self, WireError> {
-        Ok(World { views: vec![NsView::open(home)?], candidates: None })
+        Ok(World {
+            views: vec![NsView::open(home)?],
+            candidates: None,
+        })
     }
 
     pub fn home(&mut self) -> &mut NsView {
@@ -175,14 +223,22 @@ impl World {
     }
 
     pub fn view(&mut self, id: (u64, u64)) -> &mut NsView {
-        let at = self.views.iter().position(|v| v.netns.inode() == id).expect("view opened before use");
+        let at = self
+            .views
+            .iter()
+            .position(|v| v.netns.inode() == id)
+            .expect("view opened before use");
         &mut self.views[at]
     }
 
     /// Where a veth's peer lives: `None` when the namespace cannot be found (no name, no process).
     pub fn peer_of(&mut self, ns: (u64, u64), link: &Link) -> Result<Option<NodeKey>, WireError> {
-        let Some(peer) = link.peer else { return Ok(None) };
-        let Some(id) = link.peer_netnsid else { return Ok(Some((ns, peer))) };
+        let Some(peer) = link.peer else {
+            return Ok(None);
+        };
+        let Some(id) = link.peer_netnsid else {
+            return Ok(Some((ns, peer)));
+        };
         if self.candidates.is_none() {
             self.candidates = Some(candidate_namespaces());
         }
@@ -191,8 +247,13 @@ impl World {
         let found = match resolved {
             Ok(Some(identity)) => {
                 if !self.views.iter().any(|v| v.netns.inode() == identity) {
-                    let netns = candidates.iter().find(|c| c.inode() == identity).expect("resolved from candidates");
-                    let netns = netns.try_clone().map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
+                    let netns = candidates
+                        .iter()
+                        .find(|c| c.inode() == identity)
+                        .expect("resolved from candidates");
+                    let netns = netns
+                        .try_clone()
+                        .map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
                     self.views.push(NsView::open(netns)?);
                 }
                 Ok(Some((identity, peer)))
@@ -209,7 +270,9 @@ impl World {
 fn candidate_namespaces() -> Vec<Netns> {
     let mut seen = std::collections::HashSet::new();
     let mut found = Vec::new();
-    let named = netns::named().into_iter().map(|name| (name.clone(), format!("{}/{name}", netns::NETNS_RUN_DIR)));
+    let named = netns::named()
+        .into_iter()
+        .map(|name| (name.clone(), format!("{}/{name}", netns::NETNS_RUN_DIR)));
     let pids = std::fs::read_dir("/proc")
         .map(|dir| {
             dir.flatten()
@@ -221,7 +284,9 @@ fn candidate_namespaces() -> Vec<Netns> {
         .into_iter()
         .map(|pid| (format!("pid {pid}"), format!("/proc/{pid}/ns/net")));
     for (label, path) in named.chain(pids) {
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if !seen.insert((meta.dev(), meta.ino())) {
             continue;
         }

@@ -34,10 +34,18 @@ pub enum WireError {
     #[error("{context}: {source}{}", permission_hint(source))]
     Kernel { context: String, source: NlError },
     #[error("this kernel lacks {feature}: {context}: {source}")]
-    MissingFeature { feature: &'static str, context: String, source: NlError },
+    MissingFeature {
+        feature: &'static str,
+        context: String,
+        source: NlError,
+    },
     /// A change failed half-way; everything this call had done was undone.
     #[error("{failure}; rolled back the {undone} change(s) already made, nothing is left behind{}", undo_failures(.undo_errors))]
-    RolledBack { failure: Box<WireError>, undone: usize, undo_errors: Vec<String> },
+    RolledBack {
+        failure: Box<WireError>,
+        undone: usize,
+        undo_errors: Vec<String>,
+    },
     /// Teardown keeps going after a failure and reports them all.
     #[error("{}", .0.join("; "))]
     Several(Vec<String>),
@@ -47,13 +55,18 @@ pub enum WireError {
 
 impl WireError {
     pub fn kernel(context: impl Into<String>, source: NlError) -> Self {
-        WireError::Kernel { context: context.into(), source }
+        WireError::Kernel {
+            context: context.into(),
+            source,
+        }
     }
 
     /// True when the cause is missing privileges (EPERM/EACCES).
     pub fn is_permission(&self) -> bool {
         match self {
-            WireError::Kernel { source, .. } => matches!(source.errno(), Some(libc::EPERM | libc::EACCES)),
+            WireError::Kernel { source, .. } => {
+                matches!(source.errno(), Some(libc::EPERM | libc::EACCES))
+            }
             WireError::Netns(e) => matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)),
             WireError::RolledBack { failure, .. } => failure.is_permission(),
             _ => false,

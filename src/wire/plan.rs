@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::WireError;
 use super::apply::{self, Fault, Op};
 use super::inventory::{NodeKey, World};
-use super::WireError;
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
 
@@ -25,7 +25,11 @@ pub struct WireRequest {
 
 impl WireRequest {
     pub fn new(a: &str, b: &str) -> Self {
-        WireRequest { a: a.into(), b: b.into(), line: None }
+        WireRequest {
+            a: a.into(),
+            b: b.into(),
+            line: None,
+        }
     }
 
     fn at(&self) -> String {
@@ -73,7 +77,11 @@ pub fn parse_batch(text: &str) -> Result<Vec<WireRequest>, WireError> {
                 line
             )));
         };
-        wires.push(WireRequest { a: a.into(), b: b.into(), line: Some(number + 1) });
+        wires.push(WireRequest {
+            a: a.into(),
+            b: b.into(),
+            line: Some(number + 1),
+        });
     }
     if wires.is_empty() {
         return Err(WireError::Invalid("the batch holds no wires".into()));
@@ -82,7 +90,11 @@ pub fn parse_batch(text: &str) -> Result<Vec<WireRequest>, WireError> {
 }
 
 /// Makes the requested wires in `netns`, all or nothing.
-pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Result<LinkOutcome, WireError> {
+pub fn link(
+    netns: Netns,
+    requests: &[WireRequest],
+    options: &LinkOptions,
+) -> Result<LinkOutcome, WireError> {
     let requests = check_syntax(&netns, requests)?;
     let mut world = World::new(netns)?;
     let ends = lookup_ends(&mut world, &requests, options.wait)?;
@@ -100,7 +112,10 @@ pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Re
         let pair = [a.name.clone(), b.name.clone()];
         let a_to_b = direction(&mut world, a, b)?;
         let b_to_a = direction(&mut world, b, a)?;
-        if a_to_b == Direction::Present && b_to_a == Direction::Present && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m) {
+        if a_to_b == Direction::Present
+            && b_to_a == Direction::Present
+            && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m)
+        {
             outcome.unchanged.push(pair);
             continue;
         }
@@ -122,7 +137,12 @@ pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Re
             for end in [a, b] {
                 check_mtu(end, mtu)?;
                 if end.mtu != mtu {
-                    ops.push(Op::SetMtu { index: end.index, name: end.name.clone(), mtu, previous: end.mtu });
+                    ops.push(Op::SetMtu {
+                        index: end.index,
+                        name: end.name.clone(),
+                        mtu,
+                        previous: end.mtu,
+                    });
                 }
             }
         } else if a.mtu != b.mtu {
@@ -136,11 +156,17 @@ pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Re
                 continue;
             }
             if state == Direction::Broken {
-                ops.push(Op::DeleteWireFilter { index: from.index, name: from.name.clone() });
+                ops.push(Op::DeleteWireFilter {
+                    index: from.index,
+                    name: from.name.clone(),
+                });
             }
             let has_qdisc = world.home().tc(from.index)?.qdisc.is_some();
             if !has_qdisc && clsact_planned.insert(from.index) {
-                ops.push(Op::AddClsact { index: from.index, name: from.name.clone() });
+                ops.push(Op::AddClsact {
+                    index: from.index,
+                    name: from.name.clone(),
+                });
             }
             ops.push(Op::AddWireFilter {
                 from: from.index,
@@ -151,7 +177,9 @@ pub fn link(netns: Netns, requests: &[WireRequest], options: &LinkOptions) -> Re
         }
         for end in [a, b] {
             if !end.up || !end.carrier {
-                outcome.warnings.push(format!("{}: {}", end.name, end_condition(end)));
+                outcome
+                    .warnings
+                    .push(format!("{}: {}", end.name, end_condition(end)));
             }
         }
         outcome.created.push(pair);
@@ -195,7 +223,11 @@ fn check_syntax(netns: &Netns, requests: &[WireRequest]) -> Result<Vec<WireReque
                 request.at()
             )));
         }
-        let request = WireRequest { a, b, line: request.line };
+        let request = WireRequest {
+            a,
+            b,
+            line: request.line,
+        };
         if unique.iter().any(|u| same_pair(u, &request)) {
             continue;
         }
@@ -224,7 +256,12 @@ fn same_pair(x: &WireRequest, y: &WireRequest) -> bool {
 }
 
 /// `IF` or `NETNS:IF`; the namespace must be the command's own.
-fn local_name(netns: &Netns, request: &WireRequest, end: &str, other: &str) -> Result<String, WireError> {
+fn local_name(
+    netns: &Netns,
+    request: &WireRequest,
+    end: &str,
+    other: &str,
+) -> Result<String, WireError> {
     let (ns, name) = match end.split_once(':') {
         Some((ns, name)) => (Some(ns), name),
         None => (None, end),
@@ -257,7 +294,10 @@ fn lookup_ends(
     requests: &[WireRequest],
     wait: Option<std::time::Duration>,
 ) -> Result<Vec<(Link, Link)>, WireError> {
-    let names: Vec<&str> = requests.iter().flat_map(|r| [r.a.as_str(), r.b.as_str()]).collect();
+    let names: Vec<&str> = requests
+        .iter()
+        .flat_map(|r| [r.a.as_str(), r.b.as_str()])
+        .collect();
     let deadline = wait.map(|w| std::time::Instant::now() + w);
     let found = loop {
         let found = world.home().links_by_name(&names)?;
@@ -275,7 +315,11 @@ fn lookup_ends(
         let mut pair = Vec::with_capacity(2);
         for name in [&request.a, &request.b] {
             let Some(end) = found.next().flatten() else {
-                return Err(missing_interface(world.home().netns.describe(), name, request));
+                return Err(missing_interface(
+                    world.home().netns.describe(),
+                    name,
+                    request,
+                ));
             };
             if end.loopback {
                 return Err(WireError::Invalid(format!(
@@ -299,7 +343,9 @@ fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireErr
             Netns::open(Some(ns))
                 .ok()
                 .and_then(|n| n.route().ok())
-                .is_some_and(|mut socket| link::parse_one(socket.request(link::get_by_name(name), 0)).is_ok())
+                .is_some_and(|mut socket| {
+                    link::parse_one(socket.request(link::get_by_name(name), 0)).is_ok()
+                })
         })
         .collect();
     let hint = match elsewhere.first() {
@@ -309,13 +355,26 @@ fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireErr
         ),
         None => String::new(),
     };
-    WireError::Invalid(format!("{}interface {name} does not exist in {home}{hint}", request.at()))
+    WireError::Invalid(format!(
+        "{}interface {name} does not exist in {home}{hint}",
+        request.at()
+    ))
 }
 
 fn check_mtu(end: &Link, mtu: u32) -> Result<(), WireError> {
-    let (min, max) = (end.min_mtu.max(68), if end.max_mtu == 0 { u32::MAX } else { end.max_mtu });
+    let (min, max) = (
+        end.min_mtu.max(68),
+        if end.max_mtu == 0 {
+            u32::MAX
+        } else {
+            end.max_mtu
+        },
+    );
     if mtu < min || mtu > max {
-        return Err(WireError::Invalid(format!("mtu {mtu} is outside what {} accepts ({min}..={max})", end.name)));
+        return Err(WireError::Invalid(format!(
+            "mtu {mtu} is outside what {} accepts ({min}..={max})",
+            end.name
+        )));
     }
     Ok(())
 }
@@ -340,7 +399,9 @@ fn direction(world: &mut World, from: &Link, to: &Link) -> Result<Direction, Wir
             from.name, filter.kind, filter.prio
         )));
     }
-    let Some(filter) = state.wire_filter() else { return Ok(Direction::Absent) };
+    let Some(filter) = state.wire_filter() else {
+        return Ok(Direction::Absent);
+    };
     let target = filter.wire_target().unwrap_or(IfIndex(0));
     if target == to.index {
         return Ok(Direction::Present);
@@ -387,7 +448,9 @@ fn loop_path(
     let mut path = vec![a.name.clone()];
     let mut node = (home, a.clone());
     for _ in 0..MAX_HOPS {
-        let Some(peer) = world.peer_of(node.0, &node.1)? else { return Ok(None) };
+        let Some(peer) = world.peer_of(node.0, &node.1)? else {
+            return Ok(None);
+        };
         let peer_name = name_of(world, peer)?;
         path.push(format!("-veth- {peer_name}"));
         if peer == target {
@@ -397,12 +460,22 @@ fn loop_path(
             Some(partner) => Some(*partner),
             None => {
                 let tc = world.view(peer.0).tc(peer.1)?;
-                tc.wire_filter().and_then(|f| f.wire_target()).filter(|t| t.0 != 0).map(|t| (peer.0, t))
+                tc.wire_filter()
+                    .and_then(|f| f.wire_target())
+                    .filter(|t| t.0 != 0)
+                    .map(|t| (peer.0, t))
             }
         };
-        let Some(partner) = partner else { return Ok(None) };
-        let Some(partner_link) = world.view(partner.0).link(partner.1)? else { return Ok(None) };
-        path.push(format!("-wire- {}", labelled(world, partner.0, &partner_link.name)));
+        let Some(partner) = partner else {
+            return Ok(None);
+        };
+        let Some(partner_link) = world.view(partner.0).link(partner.1)? else {
+            return Ok(None);
+        };
+        path.push(format!(
+            "-wire- {}",
+            labelled(world, partner.0, &partner_link.name)
+        ));
         if partner == target {
             return Ok(Some(path.join(" ")));
         }
@@ -412,7 +485,11 @@ fn loop_path(
 }
 
 fn name_of(world: &mut World, node: NodeKey) -> Result<String, WireError> {
-    let name = world.view(node.0).link(node.1)?.map(|l| l.name).unwrap_or_else(|| format!("ifindex {}", node.1));
+    let name = world
+        .view(node.0)
+        .link(node.1)?
+        .map(|l| l.name)
+        .unwrap_or_else(|| format!("ifindex {}", node.1));
     Ok(labelled(world, node.0, &name))
 }
 
@@ -432,25 +509,41 @@ mod tests {
     fn batch_lines_are_pairs_with_comments() {
         let wires = parse_batch("# lab\n\neth1 tap1\n  eth2\tvx100  # uplink\n").unwrap();
         assert_eq!(wires.len(), 2);
-        assert_eq!((wires[1].a.as_str(), wires[1].b.as_str(), wires[1].line), ("eth2", "vx100", Some(4)));
+        assert_eq!(
+            (wires[1].a.as_str(), wires[1].b.as_str(), wires[1].line),
+            ("eth2", "vx100", Some(4))
+        );
         let err = parse_batch("eth1 tap1\neth3\n").unwrap_err().to_string();
-        assert_eq!(err, "batch line 2: expected two interface names \"A B\", found \"eth3\"");
+        assert_eq!(
+            err,
+            "batch line 2: expected two interface names \"A B\", found \"eth3\""
+        );
         assert!(parse_batch("# nothing\n").is_err());
     }
 
     #[test]
     fn duplicate_and_reused_ends_are_refused_before_the_kernel_is_asked() {
         let here = Netns::current().unwrap();
-        let same = check_syntax(&here, &[WireRequest::new("eth1", "eth1")]).unwrap_err().to_string();
+        let same = check_syntax(&here, &[WireRequest::new("eth1", "eth1")])
+            .unwrap_err()
+            .to_string();
         assert!(same.contains("eth1 is given as both ends"), "{same}");
         let twice = [WireRequest::new("a", "b"), WireRequest::new("b", "a")];
-        assert_eq!(check_syntax(&here, &twice).unwrap().len(), 1, "the same wire twice is one wire");
-        let reused = check_syntax(&here, &parse_batch("a b\nc a\n").unwrap()).unwrap_err().to_string();
+        assert_eq!(
+            check_syntax(&here, &twice).unwrap().len(),
+            1,
+            "the same wire twice is one wire"
+        );
+        let reused = check_syntax(&here, &parse_batch("a b\nc a\n").unwrap())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             reused,
             "a appears in two wires (line 1: a b and line 2: c a); an interface can be the end of only one wire"
         );
-        let long = check_syntax(&here, &[WireRequest::new("a234567890123456", "b")]).unwrap_err().to_string();
+        let long = check_syntax(&here, &[WireRequest::new("a234567890123456", "b")])
+            .unwrap_err()
+            .to_string();
         assert!(long.contains("at most 15"), "{long}");
     }
 }

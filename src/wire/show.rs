@@ -65,7 +65,11 @@ impl WireStatus {
 pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
     let mut world = World::new(netns)?;
     let view = world.home();
-    let links: BTreeMap<IfIndex, Link> = view.all_links()?.into_iter().map(|l| (l.index, l)).collect();
+    let links: BTreeMap<IfIndex, Link> = view
+        .all_links()?
+        .into_iter()
+        .map(|l| (l.index, l))
+        .collect();
     let indexes: Vec<IfIndex> = links.keys().copied().collect();
     view.load_tc(&indexes)?;
 
@@ -86,7 +90,9 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
         let a = &links[index];
         let target = filter.wire_target().unwrap_or(IfIndex(0));
         let b = links.get(&target).filter(|_| target.0 != 0);
-        let back = b.and_then(|b| filters.get(&b.index)).filter(|f| f.wire_target() == Some(a.index));
+        let back = b
+            .and_then(|b| filters.get(&b.index))
+            .filter(|f| f.wire_target() == Some(a.index));
         if let (Some(b), Some(_)) = (b, back) {
             seen.insert(b.index);
         }
@@ -108,7 +114,15 @@ fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter
                  remove the remains with: patchwire unlink {}",
                 a.name, a.name
             ));
-            EndStatus { name, index: None, kind: None, mtu: None, up: false, carrier: false, present: false }
+            EndStatus {
+                name,
+                index: None,
+                kind: None,
+                mtu: None,
+                up: false,
+                carrier: false,
+                present: false,
+            }
         }
     };
     if let Some(b) = b {
@@ -157,5 +171,9 @@ fn end_status(link: &Link) -> EndStatus {
 
 fn counters(filter: &Filter) -> Option<Counters> {
     let action = filter.wire_counters()?;
-    Some(Counters { packets: action.packets, bytes: action.bytes, drops: action.drops + action.overlimits })
+    Some(Counters {
+        packets: action.packets,
+        bytes: action.bytes,
+        drops: action.drops + action.overlimits,
+    })
 }

@@ -34,7 +34,9 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         let mut links = Vec::new();
         for (name, link) in names.iter().zip(found) {
             crate::nl::link::validate_name(name).map_err(WireError::Invalid)?;
-            links.push(link.ok_or_else(|| WireError::Invalid(format!("interface {name} does not exist in {describe}")))?);
+            links.push(link.ok_or_else(|| {
+                WireError::Invalid(format!("interface {name} does not exist in {describe}"))
+            })?);
         }
         links
     };
@@ -52,14 +54,24 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
             if all {
                 continue;
             }
-            return Err(WireError::Invalid(format!("{} is not on a patchwire wire in {describe}", link.name)));
+            return Err(WireError::Invalid(format!(
+                "{} is not on a patchwire wire in {describe}",
+                link.name
+            )));
         };
         clear.insert(link.index, link.name.clone());
         let target = filter.wire_target().unwrap_or(IfIndex(0));
-        let partner = if target.0 == 0 { None } else { view.link(target)? };
+        let partner = if target.0 == 0 {
+            None
+        } else {
+            view.link(target)?
+        };
         let other_name = match &partner {
             Some(partner) => {
-                let back = view.tc(partner.index)?.wire_filter().and_then(|f| f.wire_target());
+                let back = view
+                    .tc(partner.index)?
+                    .wire_filter()
+                    .and_then(|f| f.wire_target());
                 if back == Some(link.index) {
                     clear.insert(partner.index, partner.name.clone());
                 }
@@ -71,13 +83,23 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
     }
 
     let mut failures = Vec::new();
-    let requests = clear.keys().map(|i| (tc::delete_filters_at(*i, tc::INGRESS_PARENT, tc::WIRE_PRIO), 0)).collect();
+    let requests = clear
+        .keys()
+        .map(|i| {
+            (
+                tc::delete_filters_at(*i, tc::INGRESS_PARENT, tc::WIRE_PRIO),
+                0,
+            )
+        })
+        .collect();
     let replies = with_retries(requests, 3, |batch| view.socket.batch(batch));
     for ((_, name), reply) in clear.iter().zip(replies) {
         match reply {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
-            Err(e) => failures.push(WireError::kernel(format!("removing the wire filter on {name}"), e).to_string()),
+            Err(e) => failures.push(
+                WireError::kernel(format!("removing the wire filter on {name}"), e).to_string(),
+            ),
         }
     }
 
@@ -90,22 +112,36 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         if state.qdisc != Some(IngressQdisc::Clsact) || foreign_ingress {
             continue;
         }
-        match view.socket.dump(tc::dump_filters(*index, tc::EGRESS_PARENT)) {
+        match view
+            .socket
+            .dump(tc::dump_filters(*index, tc::EGRESS_PARENT))
+        {
             Ok(egress) => {
                 if tc::parse_filters(egress).is_empty() {
                     empty.push((*index, name.clone()))
                 }
             }
-            Err(e) => failures.push(WireError::kernel(format!("listing egress filters of {name}"), e).to_string()),
+            Err(e) => failures.push(
+                WireError::kernel(format!("listing egress filters of {name}"), e).to_string(),
+            ),
         }
     }
-    let requests = empty.iter().map(|(i, _)| (tc::delete_clsact(*i), 0)).collect();
+    let requests = empty
+        .iter()
+        .map(|(i, _)| (tc::delete_clsact(*i), 0))
+        .collect();
     for ((_, name), reply) in empty.iter().zip(view.socket.batch(requests)) {
         match reply {
             Ok(_) => outcome.qdiscs_removed.push(name.clone()),
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
-            Err(e) => failures.push(WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string()),
+            Err(e) => failures.push(
+                WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string(),
+            ),
         }
     }
-    if failures.is_empty() { Ok(outcome) } else { Err(WireError::Several(failures)) }
+    if failures.is_empty() {
+        Ok(outcome)
+    } else {
+        Err(WireError::Several(failures))
+    }
 }

@@ -1,0 +1,209 @@
+//! Support for the privileged tests: network namespaces that remove themselves (also when a test
+//! panics), iproute2 as an independent observer of what the kernel holds, and the built CLI.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use patchwire::netns::Netns;
+
+/// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        root,
+        "privileged test needs root (network namespaces, veth, tc); CI={}",
+        std::env::var("CI").unwrap_or_default()
+    );
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A named network namespace for one test, deleted on drop. IPv6 is off inside so that no
+/// neighbour discovery or MLD traffic adds frames to what a test counts.
+pub struct TestNs {
+    pub name: String,
+}
+
+impl TestNs {
+    pub fn new() -> TestNs {
+        require_root();
+        let name = format!(
+            "pwt-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        run("ip", &["netns", "add", &name]);
+        let ns = TestNs { name };
+        ns.exec(&[
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]);
+        ns.ip("link set lo up");
+        ns
+    }
+
+    /// `ip -n NS ARGS` (split on spaces); panics with the output if it fails.
+    pub fn ip(&self, args: &str) -> String {
+        let mut all = vec!["-n", &self.name];
+        all.extend(args.split_whitespace());
+        run("ip", &all)
+    }
+
+    /// `tc -n NS ARGS`; panics if it fails.
+    pub fn tc(&self, args: &str) -> String {
+        let mut all = vec!["-n", &self.name];
+        all.extend(args.split_whitespace());
+        run("tc", &all)
+    }
+
+    /// `ip netns exec NS CMD...`.
+    pub fn exec(&self, command: &[&str]) -> String {
+        let mut all = vec!["netns", "exec", &self.name];
+        all.extend(command);
+        run("ip", &all)
+    }
+
+    pub fn netns(&self) -> Netns {
+        Netns::open(Some(&self.name)).expect("open test netns")
+    }
+
+    /// Everything a wire command could change, as text: links (name, mtu, state), qdiscs,
+    /// ingress and egress filters of every interface. Compared before/after to prove that a
+    /// refused or rolled-back command left the kernel exactly as it was.
+    pub fn snapshot(&self) -> String {
+        let mut text = String::new();
+        let links = self.ip("-o link show");
+        for line in links.lines() {
+            text.push_str(line.split(" link/").next().unwrap_or(line));
+            text.push('\n');
+        }
+        text.push_str(&self.tc("qdisc show"));
+        for dev in self.devices() {
+            text.push_str(&format!(
+                "== {dev} ingress\n{}",
+                self.tc(&format!("filter show dev {dev} ingress"))
+            ));
+            text.push_str(&format!(
+                "== {dev} egress\n{}",
+                self.tc(&format!("filter show dev {dev} egress"))
+            ));
+        }
+        text
+    }
+
+    pub fn devices(&self) -> Vec<String> {
+        self.ip("-o link show")
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .collect()
+    }
+
+    /// Runs the built `patchwire -n NS ARGS`.
+    pub fn patchwire(&self, args: &[&str]) -> Run {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend(args);
+        patchwire(&all)
+    }
+
+    /// Number of patchwire wire filters (pref 20567) on an interface, as tc sees them.
+    pub fn wire_filters(&self, dev: &str) -> usize {
+        self.tc(&format!("filter show dev {dev} ingress"))
+            .lines()
+            .filter(|l| l.contains("pref 20567") && l.contains("fh 8") && l.contains("::"))
+            .count()
+    }
+
+    pub fn has_clsact(&self, dev: &str) -> bool {
+        self.tc(&format!("qdisc show dev {dev}"))
+            .contains("qdisc clsact")
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// A veth pair `a` (in `a_ns`) <-> `b` (in `b_ns`), both up. (Always spell `dev`/`name` for
+/// iproute2: a bare `a` would be read as an abbreviation of `address`.)
+pub fn veth(a_ns: &TestNs, a: &str, b_ns: &TestNs, b: &str) {
+    a_ns.ip(&format!(
+        "link add name {a} type veth peer name {b} netns {}",
+        b_ns.name
+    ));
+    a_ns.ip(&format!("link set dev {a} up"));
+    b_ns.ip(&format!("link set dev {b} up"));
+}
+
+/// The result of running the CLI.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "patchwire failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+
+    /// Asserts failure with exactly this message on stderr.
+    pub fn fails_with(&self, message: &str) {
+        assert_eq!(
+            self.code, 1,
+            "expected failure, got:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert_eq!(self.stderr.trim_end(), format!("patchwire: {message}"));
+    }
+}
+
+pub fn patchwire(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(args)
+        .output()
+        .expect("run patchwire");
+    to_run(output)
+}
+
+fn to_run(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs a command, panicking with its output when it fails.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
