@@ -30,21 +30,23 @@ pub struct Args {
     /// Make the wire even if it closes a loop (frames would circulate forever unless, e.g., STP breaks the ring).
     #[arg(long)]
     pub allow_loop: bool,
-    /// Wait up to SECONDS for ends that do not exist yet (containers still starting).
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<f64>,
+    /// Wait up to SECONDS (at most 3600) for ends that do not exist yet (containers still starting).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_wait)]
+    pub wait: Option<Duration>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     let requests = match (&args.batch, &args.a, &args.b) {
-        (Some(path), _, _) => wire::parse_batch(&read_batch(path)?)?,
+        (Some(path), _, _) => {
+            wire::parse_batch(&read_batch(path)?).with_context(|| batch_name(path))?
+        }
         (None, Some(a), Some(b)) => vec![WireRequest::new(a, b)],
         _ => anyhow::bail!("give two interfaces, or --batch FILE"),
     };
     let options = LinkOptions {
         mtu: args.mtu,
         allow_loop: args.allow_loop,
-        wait: args.wait.map(Duration::from_secs_f64),
+        wait: args.wait,
         // Testing hook: fail the Nth kernel change on purpose to exercise rollback.
         fault: std::env::var("PATCHWIRE_FAULT_AT")
             .ok()
@@ -84,6 +86,25 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+fn batch_name(path: &str) -> String {
+    if path == "-" {
+        "batch from standard input".into()
+    } else {
+        format!("batch file {path}")
+    }
+}
+
+/// A number of seconds, 0 to 3600 (an hour is already far longer than any container start).
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&seconds) {
+        return Err(format!("{text} is outside 0..=3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn read_batch(path: &str) -> anyhow::Result<String> {

@@ -146,29 +146,33 @@ pub fn run_direction(
         })?;
     }
     let mut received: Vec<Vec<Vec<u8>>> = vec![Vec::new(); frames.len()];
+    // Files a frame under its kind; true when it is the first of its kind.
+    let mut record = |bytes: Vec<u8>| {
+        let kind = catalogue::find_token(&bytes, nonce);
+        let Some(slot) = kind.and_then(|kind| frames.iter().position(|f| f.kind == kind)) else {
+            return false;
+        };
+        received[slot].push(bytes);
+        received[slot].len() == 1
+    };
+    let receive_error = |source| ProbeError::Io {
+        context: format!("receiving on the far side of {to}"),
+        source,
+    };
     let deadline = Instant::now() + SETTLE;
-    while received.iter().any(Vec::is_empty) {
-        let Some(bytes) = rx.recv_until(deadline).map_err(|source| ProbeError::Io {
-            context: format!("receiving on the far side of {to}"),
-            source,
-        })?
-        else {
+    let mut pending = frames.len();
+    while pending > 0 {
+        let Some(bytes) = rx.recv_until(deadline).map_err(receive_error)? else {
             break;
         };
-        if let Some(kind) = catalogue::find_token(&bytes, nonce) {
-            if let Some(slot) = frames.iter().position(|f| f.kind == kind) {
-                received[slot].push(bytes);
-            }
+        if record(bytes) {
+            pending -= 1;
         }
     }
     // Give duplicates a brief chance to show up too.
     let tail = Instant::now() + Duration::from_millis(50);
-    while let Ok(Some(bytes)) = rx.recv_until(tail) {
-        if let Some(kind) = catalogue::find_token(&bytes, nonce) {
-            if let Some(slot) = frames.iter().position(|f| f.kind == kind) {
-                received[slot].push(bytes);
-            }
-        }
+    while let Some(bytes) = rx.recv_until(tail).map_err(receive_error)? {
+        record(bytes);
     }
     let results = frames
         .iter()

@@ -72,7 +72,7 @@ pub fn parse_batch(text: &str) -> Result<Vec<WireRequest>, WireError> {
         let words: Vec<&str> = line.split_whitespace().collect();
         let [a, b] = words[..] else {
             return Err(WireError::Invalid(format!(
-                "batch line {}: expected two interface names \"A B\", found {:?}",
+                "line {}: expected two interface names \"A B\", found {:?}",
                 number + 1,
                 line
             )));
@@ -84,7 +84,9 @@ pub fn parse_batch(text: &str) -> Result<Vec<WireRequest>, WireError> {
         });
     }
     if wires.is_empty() {
-        return Err(WireError::Invalid("the batch holds no wires".into()));
+        return Err(WireError::Invalid(
+            "no wires in it (only blank or comment lines)".into(),
+        ));
     }
     Ok(wires)
 }
@@ -108,7 +110,7 @@ pub fn link(
     let mut ops = Vec::new();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
     let mut clsact_planned = std::collections::HashSet::new();
-    for (a, b) in &ends {
+    for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
         let a_to_b = direction(&mut world, a, b)?;
         let b_to_a = direction(&mut world, b, a)?;
@@ -120,15 +122,18 @@ pub fn link(
             continue;
         }
         let new_wire = !(a_to_b == Direction::Present && b_to_a == Direction::Present);
-        if new_wire && !options.allow_loop {
-            if let Some(path) = loop_path(&mut world, &planned, home_id, a, b)? {
-                return Err(WireError::Invalid(format!(
-                    "wiring {} to {} would close a loop: {path}. Frames would circulate forever (a ring \
-                     like this pins every core at 100% softirq). Use --allow-loop only if something on the \
-                     ring (such as STP) breaks it.",
-                    a.name, b.name
-                )));
-            }
+        if new_wire
+            && !options.allow_loop
+            && let Some(path) = loop_path(&mut world, &planned, home_id, a, b)?
+        {
+            return Err(WireError::Invalid(format!(
+                "{}wiring {} to {} would close a loop: {path}. Frames would circulate forever (a ring \
+                 like this pins every core at 100% softirq). Use --allow-loop only if something on the \
+                 ring (such as STP) breaks it.",
+                request.at(),
+                a.name,
+                b.name
+            )));
         }
         planned.insert((home_id, a.index), (home_id, b.index));
         planned.insert((home_id, b.index), (home_id, a.index));
@@ -282,7 +287,7 @@ fn cross_namespace(netns: &Netns, name: &str, other: &str, other_ns: &str) -> Wi
         "{name} is in netns {other_ns} but the wire is being made in {}: a mirred wire cannot cross \
          network namespaces (the redirect target is looked up in the filter's own namespace). \
          Join the namespaces with a veth pair instead (ip link add X type veth peer name Y netns {other_ns}), \
-         then wire {other} to X here and Y to {name} in {other_ns}",
+         then wire {other} to X here and Y to {name} in netns {other_ns}",
         netns.describe()
     ))
 }
@@ -516,7 +521,7 @@ mod tests {
         let err = parse_batch("eth1 tap1\neth3\n").unwrap_err().to_string();
         assert_eq!(
             err,
-            "batch line 2: expected two interface names \"A B\", found \"eth3\""
+            "line 2: expected two interface names \"A B\", found \"eth3\""
         );
         assert!(parse_batch("# nothing\n").is_err());
     }

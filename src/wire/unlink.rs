@@ -29,11 +29,13 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
     let links: Vec<Link> = if all {
         view.all_links()?
     } else {
+        for name in names {
+            crate::nl::link::validate_name(name).map_err(WireError::Invalid)?;
+        }
         let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
         let found = view.links_by_name(&wanted)?;
         let mut links = Vec::new();
         for (name, link) in names.iter().zip(found) {
-            crate::nl::link::validate_name(name).map_err(WireError::Invalid)?;
             links.push(link.ok_or_else(|| {
                 WireError::Invalid(format!("interface {name} does not exist in {describe}"))
             })?);

@@ -4,6 +4,7 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use patchwire::netns::Netns;
 
@@ -141,6 +142,23 @@ pub fn veth(a_ns: &TestNs, a: &str, b_ns: &TestNs, b: &str) {
     ));
     a_ns.ip(&format!("link set dev {a} up"));
     b_ns.ip(&format!("link set dev {b} up"));
+    settle(a_ns, a);
+    settle(b_ns, b);
+}
+
+/// Waits (bounded) until an up veth end has its carrier: operstate and carrier settle
+/// asynchronously after `ip link set up`, and a snapshot taken before would differ from one
+/// taken after for reasons that have nothing to do with patchwire.
+pub fn settle(ns: &TestNs, dev: &str) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let line = ns.ip(&format!("-o link show dev {dev}"));
+        if line.contains("state UP") && !line.contains("NO-CARRIER") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{dev} did not come up: {line}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The result of running the CLI.
