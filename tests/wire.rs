@@ -449,3 +449,91 @@ fn demo_shows_the_bridge_losing_what_the_wire_passes_and_leaves_nothing() {
         "no interface leaks into this namespace"
     );
 }
+
+#[test]
+fn probe_reports_a_frame_kind_that_does_not_cross_and_exits_3() {
+    let lab = Lab::new(1500);
+    lab.lab.patchwire(&["link", "l1", "l2"]).ok();
+    // Another tool's filter, evaluated before patchwire's (lower pref), steals LACP frames
+    // arriving at l1 and sends them to l3 instead: the wire l1 -> l2 loses exactly LACP.
+    lab.lab.tc("filter add dev l1 ingress pref 10 protocol 0x8809 u32 match u32 0 0 action mirred egress redirect dev l3");
+    let run = lab.lab.patchwire(&["-j", "probe", "l1"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(report["passed"], false);
+    let forward = &report["report"]["directions"][0]["results"];
+    let failed: Vec<&str> = forward
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] != "ok")
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["lacp"]);
+    let backward = &report["report"]["directions"][1]["results"];
+    assert!(
+        backward
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["verdict"] == "ok")
+    );
+    let text = lab.lab.patchwire(&["probe", "l1"]);
+    assert_eq!(text.code, 3);
+    assert!(
+        text.stdout.contains("FAIL: 25/26 frames arrived unchanged"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn show_flags_ends_with_different_mtus() {
+    let ns = TestNs::new();
+    let far = TestNs::new();
+    veth(&ns, "a", &far, "pa");
+    veth(&ns, "b", &far, "pb");
+    ns.ip("link set dev b mtu 9000");
+    let run = ns.patchwire(&["link", "a", "b"]);
+    assert!(
+        run.ok()
+            .stderr
+            .contains("warning: a has mtu 1500 but b has mtu 9000"),
+        "{}",
+        run.stderr
+    );
+    let show = ns.patchwire(&["-j", "show"]).json();
+    assert_eq!(show[0]["health"], "degraded");
+    assert!(
+        show[0]["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("mtu differs: a 1500 vs b 9000"),
+        "{show}"
+    );
+    assert!(
+        ns.patchwire(&["show"])
+            .ok()
+            .stdout
+            .contains("a <-> b  degraded  1500/9000")
+    );
+    ns.patchwire(&["link", "a", "b", "--mtu", "9000"]).ok();
+    assert_eq!(ns.patchwire(&["-j", "show"]).json()[0]["health"], "ok");
+}
+
+#[test]
+fn an_interrupted_demo_leaves_nothing_behind() {
+    require_root();
+    let links = run("ip", &["-o", "link", "show"]).lines().count();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .arg("demo")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the demo was interrupted, not finished");
+    assert_eq!(run("ip", &["-o", "link", "show"]).lines().count(), links);
+}
