@@ -1,0 +1,1050 @@
+//! Benchmark of patchwire: how fast wires are set up at scale, and what a wire costs per frame.
+//!
+//! Run as root with `scripts/bench [--quick] [--only setup|datapath]` (it installs iperf3 and
+//! iproute2 if missing, then runs `cargo bench --bench wires -- ARGS`). Everything happens in
+//! network namespaces this program creates (`pwb-<pid>-*`) and deletes again, also on error or
+//! panic; traffic stays inside them (198.18.0.0/15) and every traffic run is bounded in time.
+//!
+//! **A. Set-up.** Namespace `lab` holds 2·M veth ends `l0 … l(2M-1)` whose peers `x…` live in a
+//! second namespace `far`, so no two ends in `lab` are peers of each other (wiring the two ends
+//! of one veth pair would close a loop, which patchwire refuses). The ends are created with
+//! `ip -n far -batch` (4,000 lines a process) and the time it took is printed. Then N wires
+//! `l(2k) <-> l(2k+1)` are made and torn down by:
+//! 1. patchwire: one `wire::link` call with N requests (one pipelined netlink batch), timed;
+//!    teardown with `wire::unlink(all)`, timed;
+//! 2. `tc -n lab -batch FILE`: per wire two `qdisc add … clsact` and the two u32 match-all
+//!    `mirred egress redirect` filters patchwire would install; teardown `qdisc del … clsact` of
+//!    every end, also in one `tc -batch`;
+//! 3. one `tc` process per command, for the smallest N only (each process is O(interfaces)).
+//!
+//! patchwire and `tc -batch` alternate, 3 runs each, medians reported. After each set-up the
+//! namespace must hold exactly 2N clsact qdiscs and the first and last wire's filters must
+//! redirect to the right end; after each teardown it must hold none, or the benchmark fails.
+//!
+//! **B. Datapath.** Sender namespace `s` (s0, 198.18.0.1/24) to receiver `r` (r0, 198.18.0.2/24)
+//! over three paths built side by side: a direct veth pair; s0-ls and lr-r0 veth pairs with ls
+//! and lr ports of a Linux bridge in `mid`; the same with a patchwire wire ls <-> lr instead of
+//! the bridge. iperf3 measures 60-byte frames (UDP with an 18-byte payload, `-b 0`; the frame
+//! rate is r0's rx_packets delta over the run) and TCP throughput. The sender is pinned to CPU 0,
+//! the receiver to CPU 1; the paths are measured in alternation for several rounds and the
+//! medians reported, each as a ratio to the direct veth pair.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use patchwire::netns::Netns;
+use patchwire::nl::tc::WIRE_PRIO;
+use patchwire::wire::{self, LinkOptions, WireRequest};
+use serde_json::Value;
+
+const USAGE: &str = "usage: cargo bench --bench wires -- [--quick] [--only setup|datapath]";
+const SENDER_ADDR: &str = "198.18.0.1";
+const RECEIVER_ADDR: &str = "198.18.0.2";
+/// UDP payload giving a 60-byte Ethernet frame (14 + 20 IP + 8 UDP + 18), 64 bytes with FCS.
+const UDP_PAYLOAD: usize = 18;
+/// A `tc -batch` run projected to take longer than this is cut to its first 1,000 wires. The
+/// projection is quadratic in N: creating a clsact qdisc costs time proportional to the tc blocks
+/// already bound (the kernel's flow_indr_dev_setup_offload walks a list of them).
+const TC_BATCH_CAP: Duration = Duration::from_secs(60);
+/// Lines per `ip -batch` when creating interfaces: iproute2 6.1 leaks one fd per `netns NAME`,
+/// so one batch of 20,000 lines fails at the open-file limit.
+const CREATE_CHUNK: usize = 4_000;
+
+fn main() -> Result<()> {
+    let config = Config::from_args()?;
+    let started = Instant::now();
+    // SAFETY: geteuid has no preconditions and touches no memory.
+    let euid = unsafe { libc::geteuid() };
+    ensure!(
+        euid == 0,
+        "the benchmark creates network namespaces: run it as root"
+    );
+    let mut scratch = Scratch::new()?;
+    // The datapath goes first: deleting namespaces with 20,000 interfaces keeps a kernel worker
+    // busy for a while, which would disturb frame rates measured after it.
+    let datapath = match config.datapath {
+        true => Some(datapath_bench(&config, &mut scratch)?),
+        false => None,
+    };
+    let setup = match config.setup {
+        true => Some(setup_bench(&config, &mut scratch)?),
+        false => None,
+    };
+    drop(scratch);
+
+    println!("{}", environment());
+    if let Some(setup) = &setup {
+        println!("{}", setup_table(&config, setup));
+    }
+    if let Some(datapath) = &datapath {
+        println!("{}", datapath_table(&config, datapath));
+    }
+    println!("{}", targets(setup.as_ref(), datapath.as_deref()));
+    println!(
+        "total run time: {:.0} s{}",
+        started.elapsed().as_secs_f64(),
+        if config.quick { " (--quick)" } else { "" }
+    );
+    Ok(())
+}
+
+/// What to run, from the command line.
+struct Config {
+    quick: bool,
+    setup: bool,
+    datapath: bool,
+}
+
+/// Interfaces present in `lab`, and the wire counts measured with that many present.
+struct Stage {
+    interfaces: usize,
+    wires: Vec<usize>,
+    /// The N for which one `tc` process per command is also measured.
+    per_command: Option<usize>,
+}
+
+impl Config {
+    fn from_args() -> Result<Self> {
+        let mut config = Config {
+            quick: false,
+            setup: true,
+            datapath: true,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => {} // cargo bench passes it to every bench binary
+                "--quick" => config.quick = true,
+                "--only" => match args.next().as_deref() {
+                    Some("setup") => config.datapath = false,
+                    Some("datapath") => config.setup = false,
+                    other => bail!("--only takes setup or datapath, not {other:?}\n{USAGE}"),
+                },
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        Ok(config)
+    }
+
+    fn runs(&self) -> usize {
+        if self.quick { 1 } else { 3 }
+    }
+
+    /// Seconds per iperf3 run.
+    fn seconds(&self) -> u64 {
+        if self.quick { 1 } else { 5 }
+    }
+
+    fn stages(&self) -> Vec<Stage> {
+        if self.quick {
+            return vec![Stage {
+                interfaces: 2_000,
+                wires: vec![20, 1_000],
+                per_command: Some(20),
+            }];
+        }
+        vec![
+            Stage {
+                interfaces: 8_000,
+                wires: vec![100, 1_000, 4_000],
+                per_command: Some(100),
+            },
+            Stage {
+                interfaces: 20_000,
+                wires: vec![1_000, 10_000],
+                per_command: None,
+            },
+        ]
+    }
+}
+
+/// Owns the namespaces and files of this run and removes them when dropped (also on panic).
+struct Scratch {
+    prefix: String,
+    namespaces: Vec<String>,
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Self> {
+        let prefix = format!("pwb-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Scratch {
+            prefix,
+            namespaces: Vec::new(),
+            dir,
+        })
+    }
+
+    /// Creates namespace `pwb-<pid>-<tag>` with IPv6 off (no router solicitations in counters).
+    fn netns(&mut self, tag: &str) -> Result<String> {
+        let name = format!("{}-{tag}", self.prefix);
+        run(Command::new("ip").args(["netns", "add", &name]))?;
+        self.namespaces.push(name.clone());
+        run(Command::new("ip")
+            .args(["netns", "exec", &name, "sysctl", "-qw"])
+            .args([
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]))?;
+        Ok(name)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for name in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs a command to completion, failing with its stderr unless it succeeds; returns stdout.
+fn run(command: &mut Command) -> Result<String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn ip(args: &[&str]) -> Result<String> {
+    run(Command::new("ip").args(args))
+}
+
+fn median<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    values[values.len() / 2]
+}
+
+// ---------------------------------------------------------------------------------------------
+// A. Set-up
+
+/// One tool's median set-up and teardown of `wires` wires.
+#[derive(Clone, Copy)]
+struct Timed {
+    wires: usize,
+    setup: Duration,
+    teardown: Duration,
+}
+
+impl Timed {
+    fn rate(&self) -> f64 {
+        self.wires as f64 / self.setup.as_secs_f64()
+    }
+
+    fn median(runs: &[Timed]) -> Timed {
+        Timed {
+            wires: runs[0].wires,
+            setup: median(runs.iter().map(|t| t.setup).collect()),
+            teardown: median(runs.iter().map(|t| t.teardown).collect()),
+        }
+    }
+}
+
+struct SetupRow {
+    interfaces: usize,
+    wires: usize,
+    patchwire: Timed,
+    tc_batch: Timed,
+    tc_each: Option<Timed>,
+}
+
+struct SetupResult {
+    /// (interfaces present afterwards, pairs added, time `ip -batch` took)
+    created: Vec<(usize, usize, Duration)>,
+    rows: Vec<SetupRow>,
+}
+
+/// The lab: `interfaces` veth ends in `lab`, peers in `far`.
+struct Lab {
+    lab: String,
+    far: String,
+    interfaces: usize,
+}
+
+fn ends(k: usize) -> (String, String) {
+    (format!("l{}", 2 * k), format!("l{}", 2 * k + 1))
+}
+
+fn setup_bench(config: &Config, scratch: &mut Scratch) -> Result<SetupResult> {
+    let mut lab = Lab {
+        lab: scratch.netns("lab")?,
+        far: scratch.netns("far")?,
+        interfaces: 0,
+    };
+    let mut result = SetupResult {
+        created: Vec::new(),
+        rows: Vec::new(),
+    };
+    for stage in config.stages() {
+        let before = lab.interfaces;
+        let took = grow_lab(scratch, &mut lab, stage.interfaces)?;
+        eprintln!(
+            "set-up: created {} veth ends in {} ({} present)",
+            stage.interfaces - before,
+            fmt_duration(took),
+            stage.interfaces
+        );
+        result
+            .created
+            .push((stage.interfaces, (stage.interfaces - before) / 2, took));
+        // (wires, set-up time) of the last tc -batch row, for projecting the next one.
+        let mut tc_last: Option<(usize, Duration)> = None;
+        for &n in &stage.wires {
+            ensure!(
+                2 * n <= lab.interfaces,
+                "{n} wires need {} interfaces",
+                2 * n
+            );
+            let projected =
+                tc_last.map(|(m, took)| took.as_secs_f64() * (n as f64 / m as f64).powi(2));
+            let tc_n = match projected {
+                Some(secs) if secs > TC_BATCH_CAP.as_secs_f64() => n.min(1_000),
+                _ => n,
+            };
+            let (mut pw, mut tb) = (Vec::new(), Vec::new());
+            for _ in 0..config.runs() {
+                pw.push(patchwire_run(&lab, n)?);
+                tb.push(tc_batch_run(scratch, &lab, tc_n)?);
+            }
+            let tc_each = match stage.per_command == Some(n) {
+                true => Some(tc_each_run(&lab, n)?),
+                false => None,
+            };
+            let row = SetupRow {
+                interfaces: lab.interfaces,
+                wires: n,
+                patchwire: Timed::median(&pw),
+                tc_batch: Timed::median(&tb),
+                tc_each,
+            };
+            tc_last = Some((row.tc_batch.wires, row.tc_batch.setup));
+            eprintln!(
+                "set-up: {} interfaces, {n} wires: patchwire {}, tc -batch {} ({} wires)",
+                lab.interfaces,
+                fmt_duration(row.patchwire.setup),
+                fmt_duration(row.tc_batch.setup),
+                tc_n
+            );
+            result.rows.push(row);
+        }
+    }
+    Ok(result)
+}
+
+/// Adds veth pairs `x<i>` (in far) / `l<i>` (in lab) until lab holds `interfaces` ends.
+fn grow_lab(scratch: &Scratch, lab: &mut Lab, interfaces: usize) -> Result<Duration> {
+    let mut took = Duration::ZERO;
+    let mut from = lab.interfaces;
+    while from < interfaces {
+        let to = interfaces.min(from + CREATE_CHUNK);
+        let mut script = String::new();
+        for i in from..to {
+            writeln!(
+                script,
+                "link add x{i} type veth peer name l{i} netns {}",
+                lab.lab
+            )?;
+        }
+        let file = scratch.file("create.batch", &script)?;
+        let start = Instant::now();
+        run(Command::new("ip")
+            .args(["-n", &lab.far, "-batch"])
+            .arg(&file))?;
+        took += start.elapsed();
+        from = to;
+    }
+    let present = ip(&["-n", &lab.lab, "-o", "link", "show"])?.lines().count() - 1; // less lo
+    ensure!(
+        present == interfaces,
+        "{} holds {present} interfaces, expected {interfaces}",
+        lab.lab
+    );
+    lab.interfaces = interfaces;
+    Ok(took)
+}
+
+fn patchwire_run(lab: &Lab, n: usize) -> Result<Timed> {
+    let requests: Vec<WireRequest> = (0..n)
+        .map(|k| {
+            let (a, b) = ends(k);
+            WireRequest::new(&a, &b)
+        })
+        .collect();
+    let start = Instant::now();
+    let made = wire::link(
+        Netns::open(Some(&lab.lab))?,
+        &requests,
+        &LinkOptions::default(),
+    )?;
+    let setup = start.elapsed();
+    ensure!(
+        made.created.len() == n,
+        "patchwire made {} of {n} wires",
+        made.created.len()
+    );
+    check_wired(lab, n)?;
+
+    let start = Instant::now();
+    let removed = wire::unlink(Netns::open(Some(&lab.lab))?, &[], true)?;
+    let teardown = start.elapsed();
+    ensure!(
+        removed.removed.len() == n && removed.qdiscs_removed.len() == 2 * n,
+        "patchwire unlink removed {} wires and {} qdiscs, expected {n} and {}",
+        removed.removed.len(),
+        removed.qdiscs_removed.len(),
+        2 * n
+    );
+    check_clean(lab)?;
+    Ok(Timed {
+        wires: n,
+        setup,
+        teardown,
+    })
+}
+
+/// The tc commands (without `tc -n lab`) that make the first `n` wires, and that remove them.
+fn tc_commands(n: usize) -> (Vec<String>, Vec<String>) {
+    let (mut add, mut del) = (Vec::new(), Vec::new());
+    for k in 0..n {
+        let (a, b) = ends(k);
+        add.push(format!("qdisc add dev {a} clsact"));
+        add.push(format!("qdisc add dev {b} clsact"));
+        for (from, to) in [(&a, &b), (&b, &a)] {
+            add.push(format!(
+                "filter add dev {from} ingress pref {WIRE_PRIO} protocol all u32 match u32 0 0 \
+                 action mirred egress redirect dev {to}"
+            ));
+        }
+        del.push(format!("qdisc del dev {a} clsact"));
+        del.push(format!("qdisc del dev {b} clsact"));
+    }
+    (add, del)
+}
+
+fn tc_batch_run(scratch: &Scratch, lab: &Lab, n: usize) -> Result<Timed> {
+    let (add, del) = tc_commands(n);
+    let add = scratch.file("tc-add.batch", &(add.join("\n") + "\n"))?;
+    let del = scratch.file("tc-del.batch", &(del.join("\n") + "\n"))?;
+    let start = Instant::now();
+    run(Command::new("tc")
+        .args(["-n", &lab.lab, "-batch"])
+        .arg(&add))?;
+    let setup = start.elapsed();
+    check_wired(lab, n)?;
+    let start = Instant::now();
+    run(Command::new("tc")
+        .args(["-n", &lab.lab, "-batch"])
+        .arg(&del))?;
+    let teardown = start.elapsed();
+    check_clean(lab)?;
+    Ok(Timed {
+        wires: n,
+        setup,
+        teardown,
+    })
+}
+
+fn tc_each_run(lab: &Lab, n: usize) -> Result<Timed> {
+    let (add, del) = tc_commands(n);
+    let each = |commands: &[String]| -> Result<Duration> {
+        let start = Instant::now();
+        for command in commands {
+            run(Command::new("tc")
+                .args(["-n", &lab.lab])
+                .args(command.split_whitespace()))?;
+        }
+        Ok(start.elapsed())
+    };
+    let setup = each(&add)?;
+    check_wired(lab, n)?;
+    let teardown = each(&del)?;
+    check_clean(lab)?;
+    Ok(Timed {
+        wires: n,
+        setup,
+        teardown,
+    })
+}
+
+fn clsact_count(lab: &Lab) -> Result<usize> {
+    let qdiscs = run(Command::new("tc").args(["-n", &lab.lab, "qdisc", "show"]))?;
+    Ok(qdiscs
+        .lines()
+        .filter(|l| l.starts_with("qdisc clsact"))
+        .count())
+}
+
+/// 2n clsact qdiscs, and the first and last wire redirect each way to their other end.
+fn check_wired(lab: &Lab, n: usize) -> Result<()> {
+    let count = clsact_count(lab)?;
+    ensure!(
+        count == 2 * n,
+        "{} holds {count} clsact qdiscs after set-up, expected {}",
+        lab.lab,
+        2 * n
+    );
+    for k in [0, n - 1] {
+        let (a, b) = ends(k);
+        for (from, to) in [(&a, &b), (&b, &a)] {
+            let filters =
+                run(Command::new("tc")
+                    .args(["-n", &lab.lab, "filter", "show", "dev", from, "ingress"]))?;
+            ensure!(
+                filters.contains(&format!("Egress Redirect to device {to})")),
+                "{from} does not redirect to {to} after set-up:\n{filters}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fails loudly when a teardown left a clsact qdisc behind.
+fn check_clean(lab: &Lab) -> Result<()> {
+    let count = clsact_count(lab)?;
+    ensure!(
+        count == 0,
+        "{} still holds {count} clsact qdiscs after teardown",
+        lab.lab
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// B. Datapath
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    Direct,
+    Bridge,
+    Wire,
+}
+
+impl PathKind {
+    const ALL: [PathKind; 3] = [PathKind::Direct, PathKind::Bridge, PathKind::Wire];
+
+    fn label(self) -> &'static str {
+        match self {
+            PathKind::Direct => "direct veth",
+            PathKind::Bridge => "linux bridge",
+            PathKind::Wire => "patchwire wire",
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            PathKind::Direct => "d",
+            PathKind::Bridge => "b",
+            PathKind::Wire => "w",
+        }
+    }
+}
+
+/// A built path: traffic goes from s0 in `sender` to r0 in `receiver`.
+struct TestPath {
+    kind: PathKind,
+    sender: String,
+    receiver: String,
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    /// 60-byte frames received at r0 per second.
+    rx_fps: f64,
+    /// Datagrams iperf3 sent per second.
+    tx_fps: f64,
+    tcp_bps: f64,
+}
+
+fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Vec<(PathKind, Sample)>> {
+    let paths = PathKind::ALL
+        .iter()
+        .map(|&kind| build_path(scratch, kind))
+        .collect::<Result<Vec<_>>>()?;
+    wait_for_quiet_cpu();
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); paths.len()];
+    for round in 0..config.runs() {
+        for (path, samples) in paths.iter().zip(&mut samples) {
+            let (rx_fps, tx_fps) = udp_frames(path, config.seconds())?;
+            let tcp_bps = tcp_throughput(path, config.seconds())?;
+            eprintln!(
+                "datapath round {}: {:<15} {:>11} frames/s received ({} sent), TCP {:.2} Gb/s",
+                round + 1,
+                path.kind.label(),
+                fmt_count(rx_fps),
+                fmt_count(tx_fps),
+                tcp_bps / 1e9
+            );
+            samples.push(Sample {
+                rx_fps,
+                tx_fps,
+                tcp_bps,
+            });
+        }
+    }
+    Ok(paths
+        .iter()
+        .zip(samples)
+        .map(|(path, s)| {
+            let sample = Sample {
+                rx_fps: median(s.iter().map(|s| s.rx_fps).collect()),
+                tx_fps: median(s.iter().map(|s| s.tx_fps).collect()),
+                tcp_bps: median(s.iter().map(|s| s.tcp_bps).collect()),
+            };
+            (path.kind, sample)
+        })
+        .collect())
+}
+
+fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
+    let tag = kind.tag();
+    let (s, r) = (
+        scratch.netns(&format!("{tag}-s"))?,
+        scratch.netns(&format!("{tag}-r"))?,
+    );
+    if kind == PathKind::Direct {
+        ip(&[
+            "-n", &s, "link", "add", "s0", "type", "veth", "peer", "name", "r0", "netns", &r,
+        ])?;
+    } else {
+        let m = scratch.netns(&format!("{tag}-mid"))?;
+        ip(&[
+            "-n", &s, "link", "add", "s0", "type", "veth", "peer", "name", "ls", "netns", &m,
+        ])?;
+        ip(&[
+            "-n", &r, "link", "add", "r0", "type", "veth", "peer", "name", "lr", "netns", &m,
+        ])?;
+        if kind == PathKind::Bridge {
+            ip(&[
+                "-n",
+                &m,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "stp_state",
+                "0",
+            ])?;
+            ip(&["-n", &m, "link", "set", "ls", "master", "br0"])?;
+            ip(&["-n", &m, "link", "set", "lr", "master", "br0"])?;
+            ip(&["-n", &m, "link", "set", "br0", "up"])?;
+        }
+        ip(&["-n", &m, "link", "set", "ls", "up"])?;
+        ip(&["-n", &m, "link", "set", "lr", "up"])?;
+        if kind == PathKind::Wire {
+            let wires = [WireRequest::new("ls", "lr")];
+            let made = wire::link(Netns::open(Some(&m))?, &wires, &LinkOptions::default())?;
+            ensure!(
+                made.created.len() == 1,
+                "patchwire did not make the ls <-> lr wire in {m}"
+            );
+        }
+    }
+    for (ns, dev, addr) in [(&s, "s0", SENDER_ADDR), (&r, "r0", RECEIVER_ADDR)] {
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    }
+    let ping = [
+        "netns",
+        "exec",
+        &s,
+        "ping",
+        "-q",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        RECEIVER_ADDR,
+    ];
+    let reachable = (0..5).any(|_| ip(&ping).is_ok());
+    ensure!(
+        reachable,
+        "{}: {RECEIVER_ADDR} does not answer ping from {s}",
+        kind.label()
+    );
+    Ok(TestPath {
+        kind,
+        sender: s,
+        receiver: r,
+    })
+}
+
+/// Waits (at most 20 s) until the CPUs are ≥ 90% idle over one second, so that leftovers of an
+/// earlier run (namespace cleanup) do not distort frame rates.
+fn wait_for_quiet_cpu() {
+    let sample = || -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        Some((fields.get(3)? + fields.get(4)?, fields.iter().sum()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some((idle0, total0)) = sample() else {
+            return;
+        };
+        std::thread::sleep(Duration::from_secs(1));
+        let Some((idle1, total1)) = sample() else {
+            return;
+        };
+        if (idle1 - idle0) as f64 >= 0.9 * (total1 - total0).max(1) as f64 {
+            return;
+        }
+    }
+    eprintln!("datapath: the CPUs did not settle below 10% load within 20 s; measuring anyway");
+}
+
+/// A one-off iperf3 server in the receiver namespace on CPU 1; killed when dropped. `timeout`
+/// bounds its life even if this program dies without dropping it.
+struct Server(Child);
+
+impl Server {
+    fn start(path: &TestPath, seconds: u64) -> Result<Self> {
+        let limit = (seconds + 20).to_string();
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &path.receiver,
+                "timeout",
+                "-s",
+                "KILL",
+                &limit,
+            ])
+            .args(["iperf3", "-s", "-1", "-B", RECEIVER_ADDR, "-A", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the iperf3 server")?;
+        Ok(Server(child))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = self.0.id() as libc::pid_t;
+            // SAFETY: signals our own unreaped child (its pid cannot be reused before we wait)
+            // and the process group `timeout` made for itself and iperf3.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the iperf3 client on CPU 0 in the sender namespace; retries while the server is not
+/// listening yet. Returns iperf3's JSON report.
+fn iperf_client(path: &TestPath, seconds: u64, extra: &[&str]) -> Result<Value> {
+    let limit = (seconds + 15).to_string();
+    let secs = seconds.to_string();
+    for attempt in 0.. {
+        let output = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &path.sender,
+                "timeout",
+                "-s",
+                "KILL",
+                &limit,
+            ])
+            .args([
+                "iperf3",
+                "-c",
+                RECEIVER_ADDR,
+                "-J",
+                "-A",
+                "0",
+                "--connect-timeout",
+                "1000",
+                "-t",
+                &secs,
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .context("starting the iperf3 client")?;
+        let report: Value = serde_json::from_slice(&output.stdout).with_context(|| {
+            format!(
+                "iperf3 client ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+        match report.get("error").and_then(Value::as_str) {
+            None => return Ok(report),
+            Some(e) if e.contains("unable to connect") && attempt < 20 => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Some(e) => bail!("iperf3 client over the {}: {e}", path.kind.label()),
+        }
+    }
+    unreachable!()
+}
+
+fn rx_packets(ns: &str, dev: &str) -> Result<u64> {
+    let json: Value =
+        serde_json::from_str(&ip(&["-n", ns, "-s", "-j", "link", "show", "dev", dev])?)?;
+    json[0]["stats64"]["rx"]["packets"]
+        .as_u64()
+        .context("no rx packet counter in ip -s -j link")
+}
+
+/// 60-byte frames per second received at r0, and sent by iperf3.
+fn udp_frames(path: &TestPath, seconds: u64) -> Result<(f64, f64)> {
+    let _server = Server::start(path, seconds)?;
+    let before = rx_packets(&path.receiver, "r0")?;
+    let payload = UDP_PAYLOAD.to_string();
+    let report = iperf_client(path, seconds, &["-u", "-b", "0", "-l", &payload])?;
+    let after = rx_packets(&path.receiver, "r0")?;
+    let sum = &report["end"]["sum"];
+    let elapsed = sum["seconds"]
+        .as_f64()
+        .context("no end.sum.seconds in iperf3 report")?;
+    let sent = sum["packets"]
+        .as_f64()
+        .context("no end.sum.packets in iperf3 report")?;
+    Ok(((after - before) as f64 / elapsed, sent / elapsed))
+}
+
+fn tcp_throughput(path: &TestPath, seconds: u64) -> Result<f64> {
+    let _server = Server::start(path, seconds)?;
+    let report = iperf_client(path, seconds, &[])?;
+    report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .context("no end.sum_received.bits_per_second in iperf3 report")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    match ms {
+        ms if ms < 10.0 => format!("{ms:.2} ms"),
+        ms if ms < 1000.0 => format!("{ms:.1} ms"),
+        ms => format!("{:.2} s", ms / 1e3),
+    }
+}
+
+/// A rounded count with thousands separators: 12345.6 -> "12,346".
+fn fmt_count(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn first_line(command: &mut Command) -> String {
+    run(command)
+        .map(|s| s.lines().next().unwrap_or_default().to_string())
+        .unwrap_or_else(|e| e.to_string())
+}
+
+fn environment() -> String {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "patchwire benchmark: Linux {}, {cores} cores, {}, {}\n",
+        kernel.trim(),
+        first_line(Command::new("ip").arg("-V")),
+        first_line(Command::new("iperf3").arg("--version"))
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+    )
+}
+
+fn timed_cell(t: &Timed) -> String {
+    format!(
+        "{:>9} {:>8}/s {:>9}",
+        fmt_duration(t.setup),
+        fmt_count(t.rate()),
+        fmt_duration(t.teardown)
+    )
+}
+
+fn setup_table(config: &Config, result: &SetupResult) -> String {
+    let mut out = String::new();
+    let runs = config.runs();
+    let _ = writeln!(
+        out,
+        "A. set-up: N wires l(2k)<->l(2k+1) in one namespace holding the given number of veth ends\n   \
+         (peers in another namespace); wall time of the call or process, median of {runs} run(s) \
+         alternating\n   patchwire and tc -batch; columns: set-up time, wires/s, teardown time; \
+         ratio = tc -batch time / patchwire time"
+    );
+    for (present, pairs, took) in &result.created {
+        let _ = writeln!(
+            out,
+            "   creating {} veth pairs with ip -batch ({} lines a process) took {} ({} ends present)",
+            fmt_count(*pairs as f64),
+            fmt_count(CREATE_CHUNK as f64),
+            fmt_duration(*took),
+            fmt_count(*present as f64)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:>10} {:>6} | {:^30} | {:^30} | {:^30} | {:>6}",
+        "interfaces", "N", "patchwire", "tc -batch", "tc per command", "ratio"
+    );
+    for row in &result.rows {
+        let tc = timed_cell(&row.tc_batch);
+        let each = row
+            .tc_each
+            .as_ref()
+            .map_or_else(|| format!("{:^30}", "-"), timed_cell);
+        let ratio = match row.tc_batch.wires == row.wires {
+            true => format!(
+                "{:.1}x",
+                row.tc_batch.setup.as_secs_f64() / row.patchwire.setup.as_secs_f64()
+            ),
+            false => format!("{:.1}x*", row.patchwire.rate() / row.tc_batch.rate()),
+        };
+        let _ = writeln!(
+            out,
+            "{:>10} {:>6} | {} | {} | {} | {:>6}",
+            fmt_count(row.interfaces as f64),
+            fmt_count(row.wires as f64),
+            timed_cell(&row.patchwire),
+            tc,
+            each,
+            ratio
+        );
+        if row.tc_batch.wires != row.wires {
+            let _ = writeln!(
+                out,
+                "{:>19} * tc -batch ran only the first {} wires (projected > {} s a run); ratio of wires/s",
+                "",
+                fmt_count(row.tc_batch.wires as f64),
+                TC_BATCH_CAP.as_secs()
+            );
+        }
+    }
+    out
+}
+
+fn datapath_table(config: &Config, result: &[(PathKind, Sample)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "B. datapath s0 -> r0 (iperf3, sender on CPU 0, receiver on CPU 1), median of {} round(s) of {} s \
+         per test, paths alternating.\n   frames: UDP with {UDP_PAYLOAD}-byte payload = 60-byte Ethernet \
+         frames (64 with FCS), counted by r0's rx_packets.\n   iperf3 UDP is sender-limited on 2 cores: \
+         one iperf3 thread also does the forwarding (softirq) on CPU 0,\n   so the frame rate reflects \
+         each path's per-frame cost; \"sent/s\" is what iperf3 managed to send.\n",
+        config.runs(),
+        config.seconds()
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:>14} {:>6} {:>12} {:>9} {:>6}",
+        "path", "60B frames/s", "ratio", "sent/s", "TCP Gb/s", "ratio"
+    );
+    let Some((_, direct)) = result.iter().find(|(k, _)| *k == PathKind::Direct) else {
+        return out;
+    };
+    for (kind, s) in result {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>14} {:>6.2} {:>12} {:>9.2} {:>6.2}",
+            kind.label(),
+            fmt_count(s.rx_fps),
+            s.rx_fps / direct.rx_fps,
+            fmt_count(s.tx_fps),
+            s.tcp_bps / 1e9,
+            s.tcp_bps / direct.tcp_bps
+        );
+    }
+    out
+}
+
+fn targets(setup: Option<&SetupResult>, datapath: Option<&[(PathKind, Sample)]>) -> String {
+    let mut out = String::from("targets:\n");
+    let verdict = |met: bool| if met { "met" } else { "NOT MET" };
+    if let Some(setup) = setup {
+        let at = |interfaces: usize| {
+            setup
+                .rows
+                .iter()
+                .filter(move |r| r.interfaces == interfaces)
+        };
+        if let Some(row) = at(8_000).max_by_key(|r| r.wires) {
+            let rate = row.patchwire.rate();
+            let _ = writeln!(
+                out,
+                "  >= 10,000 wires/s with 8,000 interfaces present: {} wires/s at N = {}: {}",
+                fmt_count(rate),
+                fmt_count(row.wires as f64),
+                verdict(rate >= 10_000.0)
+            );
+        }
+        if let Some(row) = setup.rows.iter().find(|r| r.wires == 10_000) {
+            let secs = row.patchwire.setup.as_secs_f64();
+            let _ = writeln!(
+                out,
+                "  10,000 wires in <= 2 s ({} interfaces present): {:.2} s: {}",
+                fmt_count(row.interfaces as f64),
+                secs,
+                verdict(secs <= 2.0)
+            );
+        }
+    }
+    if let Some(datapath) = datapath {
+        let fps = |kind| {
+            datapath
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, s)| s.rx_fps)
+        };
+        if let (Some(direct), Some(wire)) = (fps(PathKind::Direct), fps(PathKind::Wire)) {
+            let _ = writeln!(
+                out,
+                "  wire frames/s >= 0.85 x direct veth: {:.2}: {}",
+                wire / direct,
+                verdict(wire / direct >= 0.85)
+            );
+        }
+    }
+    out
+}
