@@ -159,7 +159,7 @@ fn request(
 }
 
 fn index_of(socket: &mut RouteSocket, name: &str) -> Result<IfIndex, WireError> {
-    link::parse_one(socket.request(link::get_by_name(name), 0))
+    link::parse_one(socket.request_raw(link::get_by_name(name), 0))
         .map(|l| l.index)
         .map_err(|e| WireError::kernel(format!("looking up {name}"), e))
 }

@@ -60,8 +60,16 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         print_json(&outcome)?;
         return Ok(Exit::Ok);
     }
-    for warning in &outcome.warnings {
+    // A big batch of unattached taps would print thousands of lines: show the first few.
+    const SHOWN: usize = 10;
+    for warning in outcome.warnings.iter().take(SHOWN) {
         eprintln!("warning: {warning}");
+    }
+    if outcome.warnings.len() > SHOWN {
+        eprintln!(
+            "warning: … and {} more (see patchwire show)",
+            outcome.warnings.len() - SHOWN
+        );
     }
     if requests.len() == 1 {
         let [a, b] = outcome

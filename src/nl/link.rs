@@ -7,11 +7,13 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as Info,
-    LinkMessage, State,
+    LinkMessage,
 };
 use serde::Serialize;
 
-use super::{Reply, RouteSocket};
+use netlink_packet_core::NlasIterator;
+
+use super::{NlError, RawReply, RouteSocket};
 
 /// Interface index, as the kernel numbers interfaces inside one namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -64,11 +66,36 @@ impl Link {
     }
 }
 
-impl From<LinkMessage> for Link {
-    fn from(message: LinkMessage) -> Self {
-        let flags = message.header.flags;
+// Attribute numbers of the few IFLA_* attributes patchwire reads (linux/if_link.h).
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+const IFLA_LINK: u16 = 5;
+const IFLA_MASTER: u16 = 10;
+const IFLA_OPERSTATE: u16 = 16;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_LINK_NETNSID: u16 = 37;
+const IFLA_MIN_MTU: u16 = 50;
+const IFLA_MAX_MTU: u16 = 51;
+const IF_OPER_UP: u8 = 6;
+const RTM_NEWLINK: u16 = 16;
+/// nlmsghdr (16 bytes) + ifinfomsg (16 bytes).
+const ATTRIBUTES_AT: usize = 32;
+
+impl Link {
+    /// Reads an RTM_NEWLINK message (netlink header included), picking out only the attributes
+    /// patchwire uses. A link message is mostly statistics and per-protocol configuration;
+    /// parsing all of it dominated the cost of looking up thousands of wire ends.
+    pub fn parse(raw: &[u8]) -> Result<Link, NlError> {
+        let bad = |what: &str| NlError::Decode(format!("link message: {what}"));
+        if raw.len() < ATTRIBUTES_AT || u16::from_ne_bytes([raw[4], raw[5]]) != RTM_NEWLINK {
+            return Err(bad("not an RTM_NEWLINK message"));
+        }
+        let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+        let flags = LinkFlags::from_bits_retain(word(24));
         let mut link = Link {
-            index: IfIndex(message.header.index),
+            index: IfIndex(word(20)),
             name: String::new(),
             kind: None,
             mtu: 0,
@@ -83,22 +110,29 @@ impl From<LinkMessage> for Link {
             peer_netnsid: None,
             master: None,
         };
+        let u32_of = |value: &[u8]| {
+            value
+                .get(..4)
+                .map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")))
+        };
         let mut lower = None;
-        for attribute in message.attributes {
-            match attribute {
-                LinkAttribute::IfName(name) => link.name = name,
-                LinkAttribute::Mtu(mtu) => link.mtu = mtu,
-                LinkAttribute::MinMtu(mtu) => link.min_mtu = mtu,
-                LinkAttribute::MaxMtu(mtu) => link.max_mtu = mtu,
-                LinkAttribute::Address(mac) => link.mac = mac.try_into().ok(),
-                LinkAttribute::Link(index) => lower = Some(IfIndex(index)),
-                LinkAttribute::LinkNetNsId(id) => link.peer_netnsid = Some(id),
-                LinkAttribute::Controller(index) => link.master = Some(IfIndex(index)),
-                LinkAttribute::OperState(state) => link.oper_up = state == State::Up,
-                LinkAttribute::LinkInfo(infos) => {
-                    for info in infos {
-                        if let Info::Kind(kind) = info {
-                            link.kind = Some(kind.to_string());
+        for nla in NlasIterator::new(&raw[ATTRIBUTES_AT..]) {
+            let nla = nla.map_err(|e| bad(&e.to_string()))?;
+            let value = nla.value();
+            match nla.kind() {
+                IFLA_IFNAME => link.name = c_string(value),
+                IFLA_MTU => link.mtu = u32_of(value).unwrap_or(0),
+                IFLA_MIN_MTU => link.min_mtu = u32_of(value).unwrap_or(0),
+                IFLA_MAX_MTU => link.max_mtu = u32_of(value).unwrap_or(0),
+                IFLA_ADDRESS => link.mac = value.try_into().ok(),
+                IFLA_LINK => lower = u32_of(value).map(IfIndex),
+                IFLA_LINK_NETNSID => link.peer_netnsid = u32_of(value).map(|v| v as i32),
+                IFLA_MASTER => link.master = u32_of(value).map(IfIndex),
+                IFLA_OPERSTATE => link.oper_up = value.first() == Some(&IF_OPER_UP),
+                IFLA_LINKINFO => {
+                    for info in NlasIterator::new(value).flatten() {
+                        if info.kind() == IFLA_INFO_KIND {
+                            link.kind = Some(c_string(info.value()));
                         }
                     }
                 }
@@ -110,8 +144,13 @@ impl From<LinkMessage> for Link {
         } else {
             link.peer_netnsid = None;
         }
-        link
+        Ok(link)
     }
+}
+
+fn c_string(bytes: &[u8]) -> String {
+    let text = bytes.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(text).into_owned()
 }
 
 /// `ip link show dev NAME` (statistics skipped: they are most of a link message's bytes).
@@ -225,26 +264,21 @@ pub fn add_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
 }
 
 /// Reads the single link a GET request answered.
-pub fn parse_one(reply: Reply) -> Result<Link, super::NlError> {
-    reply?
-        .into_iter()
-        .find_map(|message| match message {
-            RouteNetlinkMessage::NewLink(link) => Some(Link::from(link)),
-            _ => None,
-        })
-        .ok_or_else(|| super::NlError::Decode("GETLINK answered without a link".into()))
+pub fn parse_one(reply: RawReply) -> Result<Link, NlError> {
+    let messages = reply?;
+    let first = messages
+        .first()
+        .ok_or_else(|| NlError::Decode("GETLINK answered without a link".into()))?;
+    Link::parse(first)
 }
 
 /// Every link of the socket's namespace.
-pub fn list(socket: &mut RouteSocket) -> Result<Vec<Link>, super::NlError> {
-    Ok(socket
-        .dump(dump())?
-        .into_iter()
-        .filter_map(|message| match message {
-            RouteNetlinkMessage::NewLink(link) => Some(Link::from(link)),
-            _ => None,
-        })
-        .collect())
+pub fn list(socket: &mut RouteSocket) -> Result<Vec<Link>, NlError> {
+    socket
+        .dump_raw(dump())?
+        .iter()
+        .map(|raw| Link::parse(raw))
+        .collect()
 }
 
 /// Checks a name the way the kernel's dev_valid_name() does, so bad names fail with our words
@@ -293,22 +327,40 @@ mod tests {
     }
 
     #[test]
-    fn veth_peer_is_read_from_ifla_link() {
+    fn lean_parser_reads_what_the_crate_encodes() {
+        use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload};
+        use netlink_packet_route::link::State;
         let mut message = LinkMessage::default();
         message.header.index = 7;
         message.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
         message.attributes = vec![
             LinkAttribute::IfName("eth1".into()),
             LinkAttribute::Mtu(9000),
+            LinkAttribute::MinMtu(68),
+            LinkAttribute::MaxMtu(65535),
+            LinkAttribute::Address(vec![2, 0, 0, 0, 0, 1]),
             LinkAttribute::Link(12),
             LinkAttribute::LinkNetNsId(3),
+            LinkAttribute::OperState(State::Up),
             LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Veth)]),
         ];
-        let link = Link::from(message);
-        assert_eq!(
-            (link.index, link.mtu, link.peer, link.peer_netnsid),
-            (IfIndex(7), 9000, Some(IfIndex(12)), Some(3))
+        let mut packet = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(message)),
         );
-        assert!(link.up && link.carrier && link.is_veth());
+        packet.finalize();
+        let mut raw = vec![0; packet.buffer_len()];
+        packet.serialize(&mut raw);
+
+        let link = Link::parse(&raw).unwrap();
+        assert_eq!(
+            (link.index, link.name.as_str(), link.mtu),
+            (IfIndex(7), "eth1", 9000)
+        );
+        assert_eq!((link.min_mtu, link.max_mtu), (68, 65535));
+        assert_eq!((link.peer, link.peer_netnsid), (Some(IfIndex(12)), Some(3)));
+        assert_eq!(link.mac, Some([2, 0, 0, 0, 0, 1]));
+        assert!(link.up && link.carrier && link.oper_up && link.is_veth() && !link.loopback);
+        assert!(Link::parse(&raw[..20]).is_err());
     }
 }

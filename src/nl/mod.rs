@@ -114,6 +114,15 @@ impl RouteSocket {
     /// one reply per request, in order. One failing request does not stop the others: the
     /// kernel processes each independently, and the caller decides what a failure means.
     pub fn batch(&mut self, requests: Vec<(RouteNetlinkMessage, u16)>) -> Vec<Reply> {
+        self.batch_raw(requests)
+            .into_iter()
+            .map(|reply| reply?.iter().map(|raw| decode(raw)).collect())
+            .collect()
+    }
+
+    /// Like [`Self::batch`], but hands back each reply message as raw bytes (netlink header
+    /// included), for callers that read only a few attributes of many large messages.
+    pub fn batch_raw(&mut self, requests: Vec<(RouteNetlinkMessage, u16)>) -> Vec<RawReply> {
         let mut replies = Vec::with_capacity(requests.len());
         let mut requests = requests.into_iter().peekable();
         while requests.peek().is_some() {
@@ -131,10 +140,22 @@ impl RouteSocket {
         replies
     }
 
+    /// Like [`Self::request`], raw.
+    pub fn request_raw(&mut self, message: RouteNetlinkMessage, flags: u16) -> RawReply {
+        self.batch_raw(vec![(message, flags)])
+            .pop()
+            .expect("one reply per request")
+    }
+
+    /// Like [`Self::dump`], raw.
+    pub fn dump_raw(&mut self, message: RouteNetlinkMessage) -> RawReply {
+        self.request_raw(message, NLM_F_DUMP)
+    }
+
     fn round_trip(
         &mut self,
         window: Vec<(RouteNetlinkMessage, u16)>,
-    ) -> Result<Vec<Reply>, NlError> {
+    ) -> Result<Vec<RawReply>, NlError> {
         let first_seq = self.next_seq;
         let count = window.len();
         let mut datagram = Vec::with_capacity(MAX_DATAGRAM);
@@ -160,8 +181,8 @@ impl RouteSocket {
             self.socket.send(&datagram, 0)?;
         }
 
-        let mut replies: Vec<Option<Reply>> = (0..count).map(|_| None).collect();
-        let mut gathered: Vec<Vec<RouteNetlinkMessage>> = (0..count).map(|_| Vec::new()).collect();
+        let mut replies: Vec<Option<RawReply>> = (0..count).map(|_| None).collect();
+        let mut gathered: Vec<Vec<Vec<u8>>> = (0..count).map(|_| Vec::new()).collect();
         let mut open = count;
         while open > 0 {
             self.recv_buf.clear();
@@ -177,26 +198,30 @@ impl RouteSocket {
                     )));
                 }
                 offset += (len + 3) & !3;
-                let packet = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[..len])
-                    .map_err(|e| NlError::Decode(e.to_string()))?;
-                let slot = packet.header.sequence_number.wrapping_sub(first_seq) as usize;
+                let message = &bytes[..len];
+                let kind = u16::from_ne_bytes([message[4], message[5]]);
+                let seq = u32::from_ne_bytes(message[8..12].try_into().unwrap());
+                let slot = seq.wrapping_sub(first_seq) as usize;
                 if slot >= count || replies[slot].is_some() {
                     continue; // a late answer to an earlier, abandoned request
                 }
-                let finished = match packet.payload {
-                    NetlinkPayload::InnerMessage(inner) => {
-                        gathered[slot].push(inner);
+                let finished = match kind {
+                    NLMSG_NOOP => None,
+                    NLMSG_DONE => Some(Ok(std::mem::take(&mut gathered[slot]))),
+                    NLMSG_ERROR if len >= NLMSG_HDRLEN + 4 => {
+                        let code = i32::from_ne_bytes(message[16..20].try_into().unwrap());
+                        Some(match code {
+                            0 => Ok(std::mem::take(&mut gathered[slot])),
+                            _ => Err(NlError::Kernel {
+                                errno: -code,
+                                ext_ack: ext_ack_message(&message[20..]),
+                            }),
+                        })
+                    }
+                    _ => {
+                        gathered[slot].push(message.to_vec());
                         None
                     }
-                    NetlinkPayload::Done(_) => Some(Ok(std::mem::take(&mut gathered[slot]))),
-                    NetlinkPayload::Error(err) => Some(match err.code {
-                        None => Ok(std::mem::take(&mut gathered[slot])),
-                        Some(code) => Err(NlError::Kernel {
-                            errno: -code.get(),
-                            ext_ack: ext_ack_message(&err.header),
-                        }),
-                    }),
-                    _ => None,
                 };
                 if let Some(reply) = finished {
                     replies[slot] = Some(reply);
@@ -208,6 +233,25 @@ impl RouteSocket {
             .into_iter()
             .map(|r| r.expect("every slot answered"))
             .collect())
+    }
+}
+
+/// Replies to one request as raw messages (netlink header included).
+pub type RawReply = Result<Vec<Vec<u8>>, NlError>;
+
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+
+fn decode(raw: &[u8]) -> Result<RouteNetlinkMessage, NlError> {
+    match NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw)
+        .map_err(|e| NlError::Decode(e.to_string()))?
+        .payload
+    {
+        NetlinkPayload::InnerMessage(message) => Ok(message),
+        other => Err(NlError::Decode(format!(
+            "unexpected netlink message {other:?}"
+        ))),
     }
 }
 

@@ -101,6 +101,25 @@ pub fn get_ingress_qdisc(ifindex: IfIndex) -> (RouteNetlinkMessage, u16) {
     (RouteNetlinkMessage::GetQueueDiscipline(message), NLM_F_ECHO)
 }
 
+/// `tc qdisc show` for a whole namespace.
+pub fn dump_qdiscs() -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default())
+}
+
+/// The interfaces holding an ingress-hook qdisc, from a [`dump_qdiscs`] reply.
+pub fn ingress_holders(messages: &[RouteNetlinkMessage]) -> Vec<(IfIndex, IngressQdisc)> {
+    messages
+        .iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::NewQueueDiscipline(qdisc) => {
+                let kind = parse_ingress_qdisc(std::slice::from_ref(message))?;
+                Some((IfIndex(qdisc.header.index as u32), kind))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Reads which ingress-hook qdisc a [`get_ingress_qdisc`] reply names.
 pub fn parse_ingress_qdisc(messages: &[RouteNetlinkMessage]) -> Option<IngressQdisc> {
     messages.iter().find_map(|message| match message {

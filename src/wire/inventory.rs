@@ -61,7 +61,7 @@ impl NsView {
             .iter()
             .map(|name| (link::get_by_name(name), 0))
             .collect();
-        let replies = self.socket.batch(requests);
+        let replies = self.socket.batch_raw(requests);
         let mut found = Vec::with_capacity(names.len());
         for (name, reply) in names.iter().zip(replies) {
             match link::parse_one(reply) {
@@ -86,7 +86,7 @@ impl NsView {
         if let Some(link) = self.links.get(&index) {
             return Ok(Some(link.clone()));
         }
-        match link::parse_one(self.socket.request(link::get_by_index(index), 0)) {
+        match link::parse_one(self.socket.request_raw(link::get_by_index(index), 0)) {
             Ok(link) => {
                 self.links.insert(index, link.clone());
                 Ok(Some(link))
@@ -137,6 +137,26 @@ impl NsView {
                     ));
                 }
             };
+            let filters = match qdisc {
+                Some(_) => self.dump_ingress_filters(*index)?,
+                None => Vec::new(),
+            };
+            self.tc.insert(*index, TcState { qdisc, filters });
+        }
+        Ok(())
+    }
+
+    /// Loads the tc state of every interface in the namespace: one qdisc dump, then filter
+    /// dumps only where an ingress-hook qdisc exists. Cheaper than [`Self::load_tc`] when most
+    /// interfaces are involved (`show`, `unlink --all`).
+    pub fn load_tc_all(&mut self, indexes: &[IfIndex]) -> Result<(), WireError> {
+        let qdiscs = self.socket.dump(tc::dump_qdiscs()).map_err(|e| {
+            WireError::kernel(format!("listing qdiscs in {}", self.netns.describe()), e)
+        })?;
+        let holders: HashMap<IfIndex, IngressQdisc> =
+            tc::ingress_holders(&qdiscs).into_iter().collect();
+        for index in indexes {
+            let qdisc = holders.get(index).copied();
             let filters = match qdisc {
                 Some(_) => self.dump_ingress_filters(*index)?,
                 None => Vec::new(),

@@ -233,7 +233,10 @@ fn check_syntax(netns: &Netns, requests: &[WireRequest]) -> Result<Vec<WireReque
             b,
             line: request.line,
         };
-        if unique.iter().any(|u| same_pair(u, &request)) {
+        // A repeated wire is the same wire: its first end already maps to an identical pair.
+        if let Some(&earlier) = used.get(&request.a)
+            && same_pair(&unique[earlier], &request)
+        {
             continue;
         }
         for end in [&request.a, &request.b] {
@@ -349,7 +352,7 @@ fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireErr
                 .ok()
                 .and_then(|n| n.route().ok())
                 .is_some_and(|mut socket| {
-                    link::parse_one(socket.request(link::get_by_name(name), 0)).is_ok()
+                    link::parse_one(socket.request_raw(link::get_by_name(name), 0)).is_ok()
                 })
         })
         .collect();
@@ -440,7 +443,8 @@ fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireEr
 
 /// Follows `a`'s veth peer, that peer's wire, its veth peer… and returns the path if it reaches
 /// `b`: then a wire a<->b would close a ring. Both ends have at most one veth peer and one
-/// wire, so what is connected to `a` is a simple path.
+/// wire, so what is connected to `a` is a simple path. Names are looked up only for a path
+/// that is reported: the common case (no loop) costs no lookups beyond the prefetch.
 fn loop_path(
     world: &mut World,
     planned: &HashMap<NodeKey, NodeKey>,
@@ -450,16 +454,16 @@ fn loop_path(
 ) -> Result<Option<String>, WireError> {
     const MAX_HOPS: usize = 4096;
     let target = (home, b.index);
-    let mut path = vec![a.name.clone()];
+    // (how this node was reached, the node)
+    let mut path: Vec<(&str, NodeKey)> = vec![("", (home, a.index))];
     let mut node = (home, a.clone());
     for _ in 0..MAX_HOPS {
         let Some(peer) = world.peer_of(node.0, &node.1)? else {
             return Ok(None);
         };
-        let peer_name = name_of(world, peer)?;
-        path.push(format!("-veth- {peer_name}"));
+        path.push(("-veth-", peer));
         if peer == target {
-            return Ok(Some(path.join(" ")));
+            return describe_path(world, &path).map(Some);
         }
         let partner = match planned.get(&peer) {
             Some(partner) => Some(*partner),
@@ -474,36 +478,39 @@ fn loop_path(
         let Some(partner) = partner else {
             return Ok(None);
         };
+        path.push(("-wire-", partner));
+        if partner == target {
+            return describe_path(world, &path).map(Some);
+        }
         let Some(partner_link) = world.view(partner.0).link(partner.1)? else {
             return Ok(None);
         };
-        path.push(format!(
-            "-wire- {}",
-            labelled(world, partner.0, &partner_link.name)
-        ));
-        if partner == target {
-            return Ok(Some(path.join(" ")));
-        }
         node = (partner.0, partner_link);
     }
     Ok(None)
 }
 
-fn name_of(world: &mut World, node: NodeKey) -> Result<String, WireError> {
-    let name = world
-        .view(node.0)
-        .link(node.1)?
-        .map(|l| l.name)
-        .unwrap_or_else(|| format!("ifindex {}", node.1));
-    Ok(labelled(world, node.0, &name))
-}
-
-fn labelled(world: &mut World, ns: (u64, u64), name: &str) -> String {
-    if ns == world.home_id() {
-        name.to_string()
-    } else {
-        format!("{name} ({})", world.view(ns).netns.describe())
+/// "q1 -veth- p1 -wire- p2 -veth- q2", with namespaces named where they are not the command's.
+fn describe_path(world: &mut World, path: &[(&str, NodeKey)]) -> Result<String, WireError> {
+    let mut words = Vec::new();
+    for (how, (ns, index)) in path {
+        let name = world
+            .view(*ns)
+            .link(*index)?
+            .map(|l| l.name)
+            .unwrap_or_else(|| format!("ifindex {index}"));
+        let name = if *ns == world.home_id() {
+            name
+        } else {
+            format!("{name} ({})", world.view(*ns).netns.describe())
+        };
+        words.push(if how.is_empty() {
+            name
+        } else {
+            format!("{how} {name}")
+        });
     }
+    Ok(words.join(" "))
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
         .map(|l| (l.index, l))
         .collect();
     let indexes: Vec<IfIndex> = links.keys().copied().collect();
-    view.load_tc(&indexes)?;
+    view.load_tc_all(&indexes)?;
 
     let mut filters: BTreeMap<IfIndex, Filter> = BTreeMap::new();
     for index in &indexes {

@@ -43,7 +43,11 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         links
     };
     let indexes: Vec<IfIndex> = links.iter().map(|l| l.index).collect();
-    view.load_tc(&indexes)?;
+    if all {
+        view.load_tc_all(&indexes)?;
+    } else {
+        view.load_tc(&indexes)?;
+    }
 
     // Which interfaces lose their wire filter, and the wires that makes.
     let mut clear: BTreeMap<IfIndex, String> = BTreeMap::new();
