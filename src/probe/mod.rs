@@ -234,29 +234,30 @@ struct Access {
 
 /// Probes the wire that `end` is on, in `netns`, both directions.
 pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
-    let wire = crate::wire::show(netns.try_clone().map_err(|source| ProbeError::Io {
-        context: "duplicating the netns handle".into(),
-        source,
-    })?)?
-    .into_iter()
-    .find(|w| w.involves(end));
     let describe = netns.describe();
-    let Some(wire) = wire else {
+    let mut world = World::new(netns)?;
+    let view = world.home();
+    let Some(a) = view.links_by_name(&[end])?.pop().flatten() else {
+        return Err(
+            WireError::Invalid(format!("interface {end} does not exist in {describe}")).into(),
+        );
+    };
+    let Some(filter) = view.tc(a.index)?.wire_filter().cloned() else {
         return Err(
             WireError::Invalid(format!("{end} is not on a patchwire wire in {describe}")).into(),
         );
     };
-    if !wire.b.present {
+    let target = filter.wire_target().unwrap_or(IfIndex(0));
+    let b = if target.0 == 0 {
+        None
+    } else {
+        view.link(target)?
+    };
+    let Some(b) = b else {
+        let gone = filter.wire_partner_name().unwrap_or_else(|| "?".into());
         return Err(ProbeError::Unsupported(format!(
-            "the wire {} <-> {} is broken ({} is gone); nothing to probe",
-            wire.a.name, wire.b.name, wire.b.name
+            "the wire {end} <-> {gone} is broken ({gone} is gone); nothing to probe"
         )));
-    }
-    let mut world = World::new(netns)?;
-    let names = [wire.a.name.as_str(), wire.b.name.as_str()];
-    let links = world.home().links_by_name(&names)?;
-    let (Some(a), Some(b)) = (links[0].clone(), links[1].clone()) else {
-        return Err(WireError::Invalid("a wire end vanished while probing".into()).into());
     };
     let access_a = access(&mut world, &a)?;
     let access_b = access(&mut world, &b)?;

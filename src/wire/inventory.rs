@@ -188,10 +188,6 @@ impl NsView {
         Ok(&self.tc[&index])
     }
 
-    pub fn forget_tc(&mut self, index: IfIndex) {
-        self.tc.remove(&index);
-    }
-
     /// Maps a namespace id (as this namespace numbers other namespaces) to a namespace identity.
     fn resolve_nsid(
         &mut self,
