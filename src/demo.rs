@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::netns::Netns;
 use crate::nl::RouteSocket;
 use crate::nl::link::{self, IfIndex};
-use crate::probe::{self, DirectionReport, Port, ProbeError};
+use crate::probe::{self, DirectionReport, ProbeError};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, WireStatus};
 
 /// Jumbo MTU used on every interface of the demo lab.
@@ -139,7 +139,7 @@ fn probe_between(
     let mut ports = Vec::new();
     for router in routers.iter_mut() {
         let index = index_of(&mut router.socket, ifname)?;
-        ports.push(Port::packet(&router.netns, index, ifname)?);
+        ports.push(probe::packet_port(&router.netns, index, ifname)?);
     }
     Ok(vec![
         probe::run_direction(&ports[0], &ports[1], DEMO_MTU, a, b)?,

@@ -4,9 +4,10 @@
 //! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
 //! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
 //! * [`demo`] — a throwaway lab comparing a Linux bridge with a patchwire wire.
+//! * [`vm`] — taps for qemu, and qemu's ifup/ifdown scripts (with the tap -> partner mapping).
 //! * [`nl`] — the thin netlink layer: one file per kernel object (links, tc, namespace ids).
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
-//! * [`link`] — interface kinds needing more than netlink (taps via /dev/net/tun).
+//! * [`link`] — what needs more than netlink: taps (/dev/net/tun), TX checksum offload (ethtool).
 //! * [`packet`] — raw frame I/O (AF_PACKET) on one interface.
 
 pub mod demo;
@@ -15,4 +16,5 @@ pub mod netns;
 pub mod nl;
 pub mod packet;
 pub mod probe;
+pub mod vm;
 pub mod wire;

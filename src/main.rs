@@ -5,10 +5,11 @@ mod cli;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(arguments());
     let code = match cli.run() {
         Ok(cli::Exit::Ok) => 0,
         Ok(cli::Exit::Failed) => 3,
+        Ok(cli::Exit::Error) => 1,
         Err(error) => {
             let mut message = error.to_string();
             let mut source = error.source();
@@ -33,4 +34,24 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// qemu's `script=` runs a program with only the tap's name: installed as symlinks named
+/// `patchwire-ifup` / `patchwire-ifdown`, this binary acts as `patchwire qemu-ifup|qemu-ifdown`.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let program = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str());
+    let subcommand = match program {
+        Some("patchwire-ifup") => Some("qemu-ifup"),
+        Some("patchwire-ifdown") => Some("qemu-ifdown"),
+        _ => None,
+    };
+    if let Some(subcommand) = subcommand {
+        args.insert(1, subcommand.into());
+    }
+    args
 }

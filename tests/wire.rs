@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use patchwire::link::tap::{self, TapOptions};
 use patchwire::nl::link::IfIndex;
-use patchwire::packet::PacketSocket;
+use patchwire::packet::PacketSocket as Port;
 use patchwire::probe::catalogue::FrameKind;
-use patchwire::probe::{self, Port, Verdict};
+use patchwire::probe::{self, Verdict};
 
 /// r1 and r2 joined through `lab`: x1 <-> l1 ==wire== l2 <-> x2 and x3 <-> l3 ==br0== l4 <-> x4.
 struct Lab {
@@ -51,7 +51,7 @@ impl Lab {
     }
 
     fn port(ns: &TestNs, dev: &str) -> Port {
-        Port::packet(&ns.netns(), Self::ifindex(ns, dev), dev).unwrap()
+        probe::packet_port(&ns.netns(), Self::ifindex(ns, dev), dev).unwrap()
     }
 }
 
@@ -117,7 +117,7 @@ fn counters_move_by_exactly_what_was_sent() {
     let receiver = lab
         .r2
         .netns()
-        .run(move || PacketSocket::open(rx.0))
+        .run(move || Port::open(rx.0))
         .unwrap()
         .unwrap();
     let mut frame = vec![0u8; LEN];
@@ -128,7 +128,7 @@ fn counters_move_by_exactly_what_was_sent() {
     lab.r1
         .netns()
         .run(move || {
-            let socket = PacketSocket::open(tx.0).unwrap();
+            let socket = Port::open(tx.0).unwrap();
             for _ in 0..FRAMES {
                 socket.send(&sent).unwrap();
             }

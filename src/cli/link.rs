@@ -30,6 +30,11 @@ pub struct Args {
     /// Make the wire even if it closes a loop (frames would circulate forever unless, e.g., STP breaks the ring).
     #[arg(long)]
     pub allow_loop: bool,
+    /// Turn TX checksum offload of both ends on or off. "off" makes the kernel finish checksums
+    /// of packets leaving through the ends: router images that drop packets with unfinished
+    /// (CHECKSUM_PARTIAL) checksums then accept them.
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    pub tx_checksum: Option<bool>,
     /// Wait up to SECONDS (at most 3600) for ends that do not exist yet (containers still starting).
     #[arg(long, value_name = "SECONDS", value_parser = parse_wait)]
     pub wait: Option<Duration>,
@@ -47,6 +52,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         mtu: args.mtu,
         allow_loop: args.allow_loop,
         wait: args.wait,
+        tx_checksum: args.tx_checksum,
         // Testing hook: fail the Nth kernel change on purpose to exercise rollback.
         fault: std::env::var("PATCHWIRE_FAULT_AT")
             .ok()
@@ -94,6 +100,14 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+pub fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{text:?}: expected on or off")),
+    }
 }
 
 fn batch_name(path: &str) -> String {

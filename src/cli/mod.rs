@@ -3,7 +3,9 @@
 pub mod demo;
 pub mod link;
 pub mod probe;
+pub mod qemu;
 pub mod show;
+pub mod tap;
 pub mod unlink;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +16,8 @@ pub enum Exit {
     Ok,
     /// The command ran but found a failure to report (a probe frame lost).
     Failed,
+    /// An error already reported in the command's own way (qemu scripts log it).
+    Error,
 }
 
 #[derive(Parser)]
@@ -28,7 +32,9 @@ The kernel is the record: `show` rebuilds wires from the filters patchwire insta
 action cookie tagged b7 + the far end's name); there is no state file.",
     after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
 patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 unlink eth1\n  \
-patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n\n\
+patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
+patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
+qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n\n\
 Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
 )]
 pub struct Cli {
@@ -52,6 +58,9 @@ pub enum Command {
     Show(show::Args),
     Probe(probe::Args),
     Demo(demo::Args),
+    Tap(tap::Args),
+    QemuIfup(qemu::UpArgs),
+    QemuIfdown(qemu::DownArgs),
 }
 
 impl Cli {
@@ -66,6 +75,9 @@ impl Cli {
             Command::Show(args) => show::run(self, args),
             Command::Probe(args) => probe::run(self, args),
             Command::Demo(args) => demo::run(self, args),
+            Command::Tap(args) => tap::run(self, args),
+            Command::QemuIfup(args) => qemu::up(self, args),
+            Command::QemuIfdown(args) => qemu::down(self, args),
         }
     }
 }

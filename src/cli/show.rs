@@ -1,6 +1,6 @@
 //! `patchwire show [IF]`.
 
-use patchwire::wire::{self, Counters, Health, WireStatus};
+use patchwire::wire::{self, Counters, EndStatus, Health, WireStatus};
 
 use super::{Cli, Exit, human_bytes, print_json};
 
@@ -59,12 +59,39 @@ fn print_wire(wire: &WireStatus, width: usize, stats: bool) {
     let name = format!("{} <-> {}", wire.a.name, wire.b.name);
     println!("{name:<width$}  {health:<8}  {mtu}");
     if stats {
+        print_end(&wire.a);
+        print_end(&wire.b);
         print_direction(&wire.a.name, &wire.b.name, wire.a_to_b);
         print_direction(&wire.b.name, &wire.a.name, wire.b_to_a);
     }
     for problem in &wire.problems {
         println!("    ! {problem}");
     }
+}
+
+/// "tap1: tap (attached), up, carrier, tx-checksum off".
+fn print_end(end: &EndStatus) {
+    if !end.present {
+        println!("    {}: gone", end.name);
+        return;
+    }
+    let kind = match (end.kind.as_deref(), end.attached) {
+        (_, Some(true)) => "tap (attached)".to_string(),
+        (_, Some(false)) => "tap (unattached)".to_string(),
+        (Some(kind), None) => kind.to_string(),
+        (None, None) => "device".to_string(),
+    };
+    let state = match (end.up, end.carrier) {
+        (true, true) => "up, carrier",
+        (true, false) => "up, no carrier",
+        (false, _) => "down",
+    };
+    let offload = match end.tx_checksum {
+        Some(true) => ", tx-checksum on",
+        Some(false) => ", tx-checksum off",
+        None => "",
+    };
+    println!("    {}: {kind}, {state}{offload}", end.name);
 }
 
 fn print_direction(from: &str, to: &str, counters: Option<Counters>) {

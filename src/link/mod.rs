@@ -1,3 +1,4 @@
-//! Interface kinds that need more than rtnetlink to create or use.
+//! Interface matters that need more than rtnetlink: taps (/dev/net/tun) and offloads (ethtool).
 
+pub mod ethtool;
 pub mod tap;

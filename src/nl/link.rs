@@ -55,6 +55,22 @@ pub struct Link {
     pub peer_netnsid: Option<i32>,
     /// Bridge (or other controller) this interface is enslaved to.
     pub master: Option<IfIndex>,
+    /// For tun/tap devices: their flags and whether a process holds them.
+    pub tun: Option<TunInfo>,
+}
+
+/// What the kernel says about a tun/tap device (IFLA_INFO_DATA of kind "tun").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TunInfo {
+    /// A tap (Ethernet frames) rather than a layer-3 tun.
+    pub tap: bool,
+    pub vnet_hdr: bool,
+    pub multi_queue: bool,
+    pub persist: bool,
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
+    /// A process (qemu) holds at least one queue: the tap's carrier is on even while it is down.
+    pub attached: bool,
 }
 
 impl Link {
@@ -62,7 +78,12 @@ impl Link {
         self.kind.as_deref() == Some("veth")
     }
     pub fn is_tap(&self) -> bool {
-        self.kind.as_deref() == Some("tun")
+        self.tun.as_ref().is_some_and(|t| t.tap)
+    }
+
+    /// A layer-3 tun device: no Ethernet header, so it cannot be a wire end.
+    pub fn is_l3_tun(&self) -> bool {
+        self.tun.as_ref().is_some_and(|t| !t.tap)
     }
 }
 
@@ -75,6 +96,15 @@ const IFLA_MASTER: u16 = 10;
 const IFLA_OPERSTATE: u16 = 16;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_CARRIER: u16 = 33;
+const IFLA_TUN_OWNER: u16 = 1;
+const IFLA_TUN_GROUP: u16 = 2;
+const IFLA_TUN_TYPE: u16 = 3;
+const IFLA_TUN_VNET_HDR: u16 = 5;
+const IFLA_TUN_PERSIST: u16 = 6;
+const IFLA_TUN_MULTI_QUEUE: u16 = 7;
+const IFF_TAP: u8 = 2;
 const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_MIN_MTU: u16 = 50;
 const IFLA_MAX_MTU: u16 = 51;
@@ -109,6 +139,7 @@ impl Link {
             peer: None,
             peer_netnsid: None,
             master: None,
+            tun: None,
         };
         let u32_of = |value: &[u8]| {
             value
@@ -116,6 +147,8 @@ impl Link {
                 .map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")))
         };
         let mut lower = None;
+        let mut carrier = false;
+        let mut info_data = Vec::new();
         for nla in NlasIterator::new(&raw[ATTRIBUTES_AT..]) {
             let nla = nla.map_err(|e| bad(&e.to_string()))?;
             let value = nla.value();
@@ -129,15 +162,21 @@ impl Link {
                 IFLA_LINK_NETNSID => link.peer_netnsid = u32_of(value).map(|v| v as i32),
                 IFLA_MASTER => link.master = u32_of(value).map(IfIndex),
                 IFLA_OPERSTATE => link.oper_up = value.first() == Some(&IF_OPER_UP),
+                IFLA_CARRIER => carrier = value.first() == Some(&1),
                 IFLA_LINKINFO => {
                     for info in NlasIterator::new(value).flatten() {
-                        if info.kind() == IFLA_INFO_KIND {
-                            link.kind = Some(c_string(info.value()));
+                        match info.kind() {
+                            IFLA_INFO_KIND => link.kind = Some(c_string(info.value())),
+                            IFLA_INFO_DATA => info_data = info.value().to_vec(),
+                            _ => {}
                         }
                     }
                 }
                 _ => {}
             }
+        }
+        if link.kind.as_deref() == Some("tun") {
+            link.tun = Some(tun_info(&info_data, carrier));
         }
         if link.is_veth() {
             link.peer = lower;
@@ -146,6 +185,30 @@ impl Link {
         }
         Ok(link)
     }
+}
+
+fn tun_info(data: &[u8], carrier: bool) -> TunInfo {
+    let mut info = TunInfo {
+        attached: carrier,
+        ..TunInfo::default()
+    };
+    for nla in NlasIterator::new(data).flatten() {
+        let value = nla.value();
+        let flag = value.first().is_some_and(|b| *b != 0);
+        let number = value
+            .get(..4)
+            .map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
+        match nla.kind() {
+            IFLA_TUN_TYPE => info.tap = value.first() == Some(&IFF_TAP),
+            IFLA_TUN_VNET_HDR => info.vnet_hdr = flag,
+            IFLA_TUN_PERSIST => info.persist = flag,
+            IFLA_TUN_MULTI_QUEUE => info.multi_queue = flag,
+            IFLA_TUN_OWNER => info.owner = number,
+            IFLA_TUN_GROUP => info.group = number,
+            _ => {}
+        }
+    }
+    info
 }
 
 fn c_string(bytes: &[u8]) -> String {

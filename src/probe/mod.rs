@@ -36,44 +36,52 @@ pub enum ProbeError {
 /// How long to wait for stragglers after the last frame was sent.
 const SETTLE: Duration = Duration::from_millis(600);
 
-/// Where frames enter or leave a path.
-pub enum Port {
-    Packet(PacketSocket),
-    Tap(TapHandle),
+/// Where frames enter or leave a path: anything that can send and receive whole Ethernet
+/// frames (an AF_PACKET socket on a veth peer, a tap's fd, a qemu `dgram` netdev's UDP peer).
+pub trait Port {
+    fn send(&self, frame: &[u8]) -> std::io::Result<()>;
+    /// The next frame received, or `None` once `deadline` passes.
+    fn recv_until(&self, deadline: Instant) -> std::io::Result<Option<Vec<u8>>>;
+    /// Throws away whatever is queued.
+    fn drain(&self);
 }
 
-impl Port {
-    /// An AF_PACKET socket on `ifindex` inside `netns`.
-    pub fn packet(netns: &Netns, ifindex: IfIndex, name: &str) -> Result<Port, ProbeError> {
-        let socket = netns
-            .run(|| PacketSocket::open(ifindex.0))?
-            .map_err(|source| ProbeError::Io {
-                context: format!("opening a packet socket on {name}"),
-                source,
-            })?;
-        Ok(Port::Packet(socket))
-    }
-
+impl Port for PacketSocket {
     fn send(&self, frame: &[u8]) -> std::io::Result<()> {
-        match self {
-            Port::Packet(socket) => socket.send(frame),
-            Port::Tap(tap) => tap.send(frame),
-        }
+        PacketSocket::send(self, frame)
     }
-
     fn recv_until(&self, deadline: Instant) -> std::io::Result<Option<Vec<u8>>> {
-        match self {
-            Port::Packet(socket) => socket.recv_until(deadline),
-            Port::Tap(tap) => tap.recv_until(deadline),
-        }
+        PacketSocket::recv_until(self, deadline)
     }
-
     fn drain(&self) {
-        match self {
-            Port::Packet(socket) => socket.drain(),
-            Port::Tap(tap) => tap.drain(),
-        }
+        PacketSocket::drain(self)
     }
+}
+
+impl Port for TapHandle {
+    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
+        TapHandle::send(self, frame)
+    }
+    fn recv_until(&self, deadline: Instant) -> std::io::Result<Option<Vec<u8>>> {
+        TapHandle::recv_until(self, deadline)
+    }
+    fn drain(&self) {
+        TapHandle::drain(self)
+    }
+}
+
+/// An AF_PACKET socket on `ifindex` inside `netns`.
+pub fn packet_port(
+    netns: &Netns,
+    ifindex: IfIndex,
+    name: &str,
+) -> Result<PacketSocket, ProbeError> {
+    netns
+        .run(|| PacketSocket::open(ifindex.0))?
+        .map_err(|source| ProbeError::Io {
+            context: format!("opening a packet socket on {name}"),
+            source,
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -124,8 +132,8 @@ impl ProbeReport {
 
 /// Sends every frame of the catalogue from `tx` and checks what reaches `rx`.
 pub fn run_direction(
-    tx: &Port,
-    rx: &Port,
+    tx: &dyn Port,
+    rx: &dyn Port,
     mtu: u32,
     from: &str,
     to: &str,
@@ -226,7 +234,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// One end of a wire, seen from where frames can enter and leave it.
 struct Access {
-    port: Port,
+    port: Box<dyn Port>,
     /// The MTU of the far-side interface (a veth peer), which limits the path too.
     far_mtu: u32,
     what: String,
@@ -267,15 +275,15 @@ pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
         .unwrap_or(1500);
     let directions = vec![
         run_direction(
-            &access_a.port,
-            &access_b.port,
+            access_a.port.as_ref(),
+            access_b.port.as_ref(),
             mtu,
             &access_a.what,
             &access_b.what,
         )?,
         run_direction(
-            &access_b.port,
-            &access_a.port,
+            access_b.port.as_ref(),
+            access_a.port.as_ref(),
             mtu,
             &access_b.what,
             &access_a.what,
@@ -339,7 +347,7 @@ fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
             peer_link.name,
             view.netns.describe()
         );
-        let port = Port::packet(&view.netns, peer, &peer_link.name)?;
+        let port = Box::new(packet_port(&view.netns, peer, &peer_link.name)?);
         return Ok(Access {
             port,
             far_mtu: peer_link.mtu,
@@ -359,7 +367,7 @@ fn access(world: &mut World, end: &Link) -> Result<Access, ProbeError> {
             })?;
         wait_until_running(world, end)?;
         return Ok(Access {
-            port: Port::Tap(tap),
+            port: Box::new(tap),
             far_mtu: end.mtu,
             what: format!("{name} (tap)"),
         });

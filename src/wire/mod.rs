@@ -11,6 +11,7 @@
 
 mod apply;
 mod inventory;
+mod offload;
 mod plan;
 mod show;
 mod unlink;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::WireError;
 use super::apply::{self, Fault, Op};
 use super::inventory::{NodeKey, World};
+use super::offload;
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
 
@@ -45,6 +46,8 @@ pub struct LinkOptions {
     pub allow_loop: bool,
     /// Wait up to this long for missing ends to appear (containers still starting).
     pub wait: Option<std::time::Duration>,
+    /// Turn TX checksum offload of both ends on or off (see [`crate::link::ethtool`]).
+    pub tx_checksum: Option<bool>,
     pub fault: Option<Fault>,
 }
 
@@ -106,6 +109,20 @@ pub fn link(
     world.home().load_tc(&indexes)?;
     prefetch_peers(&mut world, &ends)?;
 
+    let names: Vec<String> = ends
+        .iter()
+        .flat_map(|(a, b)| [a.name.clone(), b.name.clone()])
+        .collect();
+    let offloads = match options.tx_checksum {
+        Some(_) => offload::read(&world.home().netns, &names)?,
+        None => HashMap::new(),
+    };
+    let offload_as_asked = |end: &Link| {
+        options
+            .tx_checksum
+            .is_none_or(|want| offloads.get(&end.name) == Some(&want))
+    };
+
     let mut outcome = LinkOutcome::default();
     let mut ops = Vec::new();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
@@ -117,6 +134,8 @@ pub fn link(
         if a_to_b == Direction::Present
             && b_to_a == Direction::Present
             && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m)
+            && offload_as_asked(a)
+            && offload_as_asked(b)
         {
             outcome.unchanged.push(pair);
             continue;
@@ -197,8 +216,22 @@ pub fn link(
         Op::DeleteWireFilter { .. } => 2,
         Op::AddWireFilter { .. } => 3,
     });
-    apply::apply(&mut world.home().socket, &ops, options.fault)?;
-    outcome.changes = ops.len();
+    // Offloads first (not netlink); undone if the netlink batch then fails.
+    let offload_changes = match options.tx_checksum {
+        Some(want) => {
+            let changed: Vec<&String> = names
+                .iter()
+                .filter(|n| offloads.get(*n) != Some(&want))
+                .collect();
+            offload::set(&world.home().netns, &changed, want)?
+        }
+        None => Vec::new(),
+    };
+    if let Err(e) = apply::apply(&mut world.home().socket, &ops, options.fault) {
+        offload::restore(&world.home().netns, &offload_changes);
+        return Err(e);
+    }
+    outcome.changes = ops.len() + offload_changes.len();
     Ok(outcome)
 }
 
@@ -329,6 +362,12 @@ fn lookup_ends(
                     request,
                 ));
             };
+            if end.is_l3_tun() {
+                return Err(WireError::Invalid(format!(
+                    "{}{name} is a layer-3 tun device (no Ethernet header); a wire end must carry Ethernet frames (use a tap)",
+                    request.at()
+                )));
+            }
             if end.loopback {
                 return Err(WireError::Invalid(format!(
                     "{}{name} is a loopback interface; a wire end must be an Ethernet-like interface (veth, tap, vxlan, NIC)",

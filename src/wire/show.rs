@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::WireError;
 use super::inventory::World;
+use super::offload;
 use super::plan::end_condition;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
@@ -32,6 +33,11 @@ pub struct EndStatus {
     pub up: bool,
     pub carrier: bool,
     pub present: bool,
+    /// TX checksum offload (`None` when the driver does not say, or the end is gone).
+    pub tx_checksum: Option<bool>,
+    /// For a tap: whether a process (qemu) holds it. An unattached tap drops all it is sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached: Option<bool>,
 }
 
 /// Counters of one direction (the redirect action on the sending end).
@@ -98,6 +104,17 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
         }
         wires.push(status(a, filter, b, back));
     }
+
+    let names: Vec<String> = wires
+        .iter()
+        .flat_map(|w| [&w.a, &w.b])
+        .filter(|e| e.present)
+        .map(|e| e.name.clone())
+        .collect();
+    let offloads = offload::read(&world.home().netns, &names)?;
+    for end in wires.iter_mut().flat_map(|w| [&mut w.a, &mut w.b]) {
+        end.tx_checksum = offloads.get(&end.name).copied();
+    }
     Ok(wires)
 }
 
@@ -122,6 +139,8 @@ fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter
                 up: false,
                 carrier: false,
                 present: false,
+                tx_checksum: None,
+                attached: None,
             }
         }
     };
@@ -166,6 +185,8 @@ fn end_status(link: &Link) -> EndStatus {
         up: link.up,
         carrier: link.carrier,
         present: true,
+        tx_checksum: None,
+        attached: link.tun.as_ref().map(|t| t.attached),
     }
 }
 
