@@ -78,13 +78,12 @@ pub fn parse(text: &str, separator: char, origin: &str) -> Result<Vec<Entry>, Wi
 
 /// The partner of `tap`: from `PATCHWIRE_TAP_MAP`, else the config file, else tapN -> ethN.
 pub fn lookup(tap: &str) -> Result<Entry, WireError> {
-    if let Ok(map) = std::env::var(MAP_ENV) {
-        if let Some(entry) = parse(&map, ';', MAP_ENV)?
+    if let Ok(map) = std::env::var(MAP_ENV)
+        && let Some(entry) = parse(&map, ';', MAP_ENV)?
             .into_iter()
             .find(|e| e.tap == tap)
-        {
-            return Ok(entry);
-        }
+    {
+        return Ok(entry);
     }
     let path = std::env::var(CONFIG_ENV).unwrap_or_else(|_| DEFAULT_CONFIG.to_string());
     match std::fs::read_to_string(&path) {
