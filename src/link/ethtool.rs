@@ -30,56 +30,68 @@ struct IfreqData {
     _pad: [u8; 16],
 }
 
-/// Whether TX checksum offload is on for `name`.
-pub fn tx_checksum(name: &str) -> io::Result<bool> {
-    let mut value = EthtoolValue {
-        cmd: ETHTOOL_GTXCSUM,
-        data: 0,
-    };
-    ethtool(name, &mut value)?;
-    Ok(value.data != 0)
+/// A socket to send ethtool requests on, in the namespace of the thread that opened it.
+pub struct Ethtool {
+    socket: OwnedFd,
 }
 
-/// Turns TX checksum offload of `name` on or off.
-pub fn set_tx_checksum(name: &str, on: bool) -> io::Result<()> {
-    let mut value = EthtoolValue {
-        cmd: ETHTOOL_STXCSUM,
-        data: on as u32,
-    };
-    ethtool(name, &mut value)
-}
+impl Ethtool {
+    pub fn open() -> io::Result<Ethtool> {
+        // SAFETY: socket(2) with constant arguments; the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Ethtool { socket })
+    }
 
-fn ethtool(name: &str, value: &mut EthtoolValue) -> io::Result<()> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid interface name {name:?}"),
-        ));
+    /// Whether TX checksum offload is on for `name`.
+    pub fn tx_checksum(&self, name: &str) -> io::Result<bool> {
+        let mut value = EthtoolValue {
+            cmd: ETHTOOL_GTXCSUM,
+            data: 0,
+        };
+        self.request(name, &mut value)?;
+        Ok(value.data != 0)
     }
-    // SAFETY: socket(2) with constant arguments; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+
+    /// Turns TX checksum offload of `name` on or off.
+    pub fn set_tx_checksum(&self, name: &str, on: bool) -> io::Result<()> {
+        let mut value = EthtoolValue {
+            cmd: ETHTOOL_STXCSUM,
+            data: on as u32,
+        };
+        self.request(name, &mut value)
     }
-    // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut request = IfreqData {
-        name: [0; libc::IFNAMSIZ],
-        data: (value as *mut EthtoolValue).cast(),
-        _pad: [0; 16],
-    };
-    request.name[..name.len()].copy_from_slice(name.as_bytes());
-    // SAFETY: `request` is a properly laid out struct ifreq whose ifr_data points at `value`,
-    // which outlives the call; the kernel reads and writes only those two structs.
-    let result = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCETHTOOL as _, &mut request) };
-    if result < 0 {
-        let error = io::Error::last_os_error();
-        return Err(io::Error::new(
-            error.kind(),
-            format!("ethtool on {name}: {error}"),
-        ));
+
+    fn request(&self, name: &str, value: &mut EthtoolValue) -> io::Result<()> {
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid interface name {name:?}"),
+            ));
+        }
+        let mut request = IfreqData {
+            name: [0; libc::IFNAMSIZ],
+            data: (value as *mut EthtoolValue).cast(),
+            _pad: [0; 16],
+        };
+        request.name[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: `request` is a properly laid out struct ifreq whose ifr_data points at
+        // `value`, which outlives the call; the kernel reads and writes only those two structs.
+        let result =
+            unsafe { libc::ioctl(self.socket.as_raw_fd(), SIOCETHTOOL as _, &mut request) };
+        if result < 0 {
+            let error = io::Error::last_os_error();
+            return Err(io::Error::new(
+                error.kind(),
+                format!("ethtool on {name}: {error}"),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -94,13 +106,9 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused_before_the_kernel() {
-        assert_eq!(
-            tx_checksum("").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
-        assert_eq!(
-            tx_checksum("a234567890123456").unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
-        );
+        let ethtool = Ethtool::open().unwrap();
+        let kind = |name: &str| ethtool.tx_checksum(name).unwrap_err().kind();
+        assert_eq!(kind(""), io::ErrorKind::InvalidInput);
+        assert_eq!(kind("a234567890123456"), io::ErrorKind::InvalidInput);
     }
 }
