@@ -456,41 +456,40 @@ fn tc_commands(n: usize) -> (Vec<String>, Vec<String>) {
 fn qdisc_floor_run(scratch: &Scratch, lab: &Lab, n: usize) -> Result<Timed> {
     let (add, del) = tc_commands(n);
     let add: Vec<String> = add.into_iter().filter(|c| c.starts_with("qdisc")).collect();
-    let add = scratch.file("tc-floor-add.batch", &(add.join("\n") + "\n"))?;
-    let del = scratch.file("tc-floor-del.batch", &(del.join("\n") + "\n"))?;
-    let start = Instant::now();
-    run(Command::new("tc")
-        .args(["-n", &lab.lab, "-batch"])
-        .arg(&add))?;
-    let setup = start.elapsed();
-    ensure!(
-        clsact_count(lab)? == 2 * n,
-        "kernel floor: expected {} clsact qdiscs",
-        2 * n
-    );
-    let start = Instant::now();
-    run(Command::new("tc")
-        .args(["-n", &lab.lab, "-batch"])
-        .arg(&del))?;
-    let teardown = start.elapsed();
-    check_clean(lab)?;
-    Ok(Timed {
-        wires: n,
-        setup,
-        teardown,
+    timed_tc_batches(scratch, lab, n, "tc-floor", &add, &del, |lab| {
+        ensure!(
+            clsact_count(lab)? == 2 * n,
+            "kernel floor: expected {} clsact qdiscs",
+            2 * n
+        );
+        Ok(())
     })
 }
 
 fn tc_batch_run(scratch: &Scratch, lab: &Lab, n: usize) -> Result<Timed> {
     let (add, del) = tc_commands(n);
-    let add = scratch.file("tc-add.batch", &(add.join("\n") + "\n"))?;
-    let del = scratch.file("tc-del.batch", &(del.join("\n") + "\n"))?;
+    timed_tc_batches(scratch, lab, n, "tc", &add, &del, |lab| check_wired(lab, n))
+}
+
+/// Times `tc -batch` of the `add` commands, checks the result, then times `del` and checks
+/// that nothing is left.
+fn timed_tc_batches(
+    scratch: &Scratch,
+    lab: &Lab,
+    n: usize,
+    name: &str,
+    add: &[String],
+    del: &[String],
+    check: impl Fn(&Lab) -> Result<()>,
+) -> Result<Timed> {
+    let add = scratch.file(&format!("{name}-add.batch"), &(add.join("\n") + "\n"))?;
+    let del = scratch.file(&format!("{name}-del.batch"), &(del.join("\n") + "\n"))?;
     let start = Instant::now();
     run(Command::new("tc")
         .args(["-n", &lab.lab, "-batch"])
         .arg(&add))?;
     let setup = start.elapsed();
-    check_wired(lab, n)?;
+    check(lab)?;
     let start = Instant::now();
     run(Command::new("tc")
         .args(["-n", &lab.lab, "-batch"])

@@ -110,11 +110,7 @@ pub fn tap_add(netns: Netns, spec: &TapSpec) -> Result<Link, WireError> {
 /// that drops everything). Returns the removed wire, if there was one.
 pub fn tap_del(netns: Netns, name: &str) -> Result<Option<[String; 2]>, WireError> {
     link::validate_name(name).map_err(WireError::Invalid)?;
-    let mut world = World::new(
-        netns
-            .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?,
-    )?;
+    let mut world = World::sharing(&netns)?;
     let view = world.home();
     let describe = view.netns.describe();
     let Some(tap) = view.links_by_name(&[name])?.pop().flatten() else {

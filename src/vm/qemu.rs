@@ -17,11 +17,7 @@ pub fn ifup(netns: Netns, tap: &str) -> Result<String, WireError> {
     link::validate_name(tap).map_err(WireError::Invalid)?;
     let entry = mapping::lookup(tap)?;
     let describe = netns.describe();
-    let mut world = World::new(
-        netns
-            .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?,
-    )?;
+    let mut world = World::sharing(&netns)?;
     let view = world.home();
     let found = view.links_by_name(&[tap, &entry.partner])?;
     let Some(tap_link) = found[0].clone() else {
@@ -78,11 +74,7 @@ pub fn ifup(netns: Netns, tap: &str) -> Result<String, WireError> {
 pub fn ifdown(netns: Netns, tap: &str) -> Result<String, WireError> {
     link::validate_name(tap).map_err(WireError::Invalid)?;
     let describe = netns.describe();
-    let mut world = World::new(
-        netns
-            .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?,
-    )?;
+    let mut world = World::sharing(&netns)?;
     let view = world.home();
     let Some(tap_link) = view.links_by_name(&[tap])?.pop().flatten() else {
         return Ok(format!("{tap} is gone from {describe}; nothing to undo"));

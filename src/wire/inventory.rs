@@ -230,6 +230,14 @@ impl World {
         })
     }
 
+    /// A world around a duplicate of `home`, for callers that keep their own handle.
+    pub fn sharing(home: &Netns) -> Result<Self, WireError> {
+        let netns = home
+            .try_clone()
+            .map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
+        Self::new(netns.with_label(home.label()))
+    }
+
     pub fn home(&mut self) -> &mut NsView {
         &mut self.views[0]
     }
