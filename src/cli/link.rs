@@ -78,22 +78,13 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         );
     }
     if requests.len() == 1 {
-        let [a, b] = outcome
-            .created
-            .first()
-            .or(outcome.unchanged.first())
-            .cloned()
-            .unwrap_or_default();
-        let verb = if outcome.created.is_empty() {
-            "already wired"
-        } else {
-            "wired"
-        };
+        let (verb, [a, b]) = outcome.single();
         println!("{verb}: {a} <-> {b}");
     } else {
         println!(
-            "wired {} new, {} already present ({} kernel changes in {:.3} s)",
+            "wired {} new, {} updated, {} already present ({} kernel changes in {:.3} s)",
             outcome.created.len(),
+            outcome.updated.len(),
             outcome.unchanged.len(),
             outcome.changes,
             elapsed.as_secs_f64()

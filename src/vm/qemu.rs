@@ -53,11 +53,7 @@ pub fn ifup(netns: Netns, tap: &str) -> Result<String, WireError> {
         ..LinkOptions::default()
     };
     let outcome = wire::link(netns, &[WireRequest::new(tap, &entry.partner)], &options)?;
-    let verb = if outcome.created.is_empty() {
-        "already wired"
-    } else {
-        "wired"
-    };
+    let (verb, _) = outcome.single();
     let offload = match entry.tx_checksum {
         Some(true) => ", tx-checksum on",
         Some(false) => ", tx-checksum off",

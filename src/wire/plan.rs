@@ -56,12 +56,29 @@ pub struct LinkOptions {
 pub struct LinkOutcome {
     /// Wires made (or repaired) by this call.
     pub created: Vec<[String; 2]>,
+    /// Wires that existed, of which only the MTU or offloads changed.
+    pub updated: Vec<[String; 2]>,
     /// Wires that already existed exactly as asked.
     pub unchanged: Vec<[String; 2]>,
     /// Things worth knowing that did not stop the call (MTU mismatch, no carrier).
     pub warnings: Vec<String>,
     /// Kernel changes made.
     pub changes: usize,
+}
+
+impl LinkOutcome {
+    /// What happened to a single wire, in one word for messages: "wired", "updated" (MTU or
+    /// offloads only) or "already wired"; and the wire.
+    pub fn single(&self) -> (&'static str, [String; 2]) {
+        let first = |list: &Vec<[String; 2]>| list.first().cloned();
+        if let Some(pair) = first(&self.created) {
+            ("wired", pair)
+        } else if let Some(pair) = first(&self.updated) {
+            ("updated", pair)
+        } else {
+            ("already wired", first(&self.unchanged).unwrap_or_default())
+        }
+    }
 }
 
 /// Reads a batch file: one wire per line, `A B`; `#` starts a comment; blank lines are skipped.
@@ -206,7 +223,10 @@ pub fn link(
                     .push(format!("{}: {}", end.name, end_condition(end)));
             }
         }
-        outcome.created.push(pair);
+        match new_wire {
+            true => outcome.created.push(pair),
+            false => outcome.updated.push(pair),
+        }
     }
 
     // MTU first, then qdiscs, then filters: each filter finds its qdisc in place.
