@@ -4,6 +4,7 @@
 //! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
 //! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
 //! * [`demo`] — a throwaway lab comparing a Linux bridge with a patchwire wire.
+//! * [`watch`] — link-state propagation and re-attaching wires while a lab runs.
 //! * [`vm`] — taps for qemu, and qemu's ifup/ifdown scripts (with the tap -> partner mapping).
 //! * [`nl`] — the thin netlink layer: one file per kernel object (links, tc, namespace ids).
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
@@ -17,4 +18,5 @@ pub mod nl;
 pub mod packet;
 pub mod probe;
 pub mod vm;
+pub mod watch;
 pub mod wire;

@@ -7,6 +7,7 @@ pub mod qemu;
 pub mod show;
 pub mod tap;
 pub mod unlink;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 use patchwire::netns::Netns;
@@ -61,6 +62,7 @@ pub enum Command {
     Tap(tap::Args),
     QemuIfup(qemu::UpArgs),
     QemuIfdown(qemu::DownArgs),
+    Watch(watch::Args),
 }
 
 impl Cli {
@@ -78,6 +80,7 @@ impl Cli {
             Command::Tap(args) => tap::run(self, args),
             Command::QemuIfup(args) => qemu::up(self, args),
             Command::QemuIfdown(args) => qemu::down(self, args),
+            Command::Watch(args) => watch::run(self, args),
         }
     }
 }

@@ -11,7 +11,7 @@ use netlink_packet_route::link::{
 };
 use serde::Serialize;
 
-use netlink_packet_core::NlasIterator;
+use netlink_packet_core::{DefaultNla, NlasIterator};
 
 use super::{NlError, RawReply, RouteSocket};
 
@@ -57,6 +57,8 @@ pub struct Link {
     pub master: Option<IfIndex>,
     /// For tun/tap devices: their flags and whether a process holds them.
     pub tun: Option<TunInfo>,
+    /// The interface's description (`ip link set dev X alias TEXT`).
+    pub alias: Option<String>,
 }
 
 /// What the kernel says about a tun/tap device (IFLA_INFO_DATA of kind "tun").
@@ -91,6 +93,7 @@ impl Link {
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
+const IFLA_IFALIAS: u16 = 20;
 const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
 const IFLA_OPERSTATE: u16 = 16;
@@ -140,6 +143,7 @@ impl Link {
             peer_netnsid: None,
             master: None,
             tun: None,
+            alias: None,
         };
         let u32_of = |value: &[u8]| {
             value
@@ -154,6 +158,7 @@ impl Link {
             let value = nla.value();
             match nla.kind() {
                 IFLA_IFNAME => link.name = c_string(value),
+                IFLA_IFALIAS => link.alias = Some(c_string(value)).filter(|a| !a.is_empty()),
                 IFLA_MTU => link.mtu = u32_of(value).unwrap_or(0),
                 IFLA_MIN_MTU => link.min_mtu = u32_of(value).unwrap_or(0),
                 IFLA_MAX_MTU => link.max_mtu = u32_of(value).unwrap_or(0),
@@ -263,6 +268,19 @@ pub fn set_up(index: IfIndex, up: bool) -> RouteNetlinkMessage {
     if up {
         message.header.flags = LinkFlags::Up;
     }
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link set dev INDEX alias TEXT up|down` in one request (an empty text clears the alias).
+pub fn set_alias_and_up(index: IfIndex, alias: &str, up: bool) -> RouteNetlinkMessage {
+    let RouteNetlinkMessage::SetLink(mut message) = set_up(index, up) else {
+        unreachable!("set_up builds a SetLink")
+    };
+    // A zero-length IFLA_IFALIAS removes the alias; a string attribute would leave "\0".
+    let value = alias.as_bytes().to_vec();
+    message
+        .attributes
+        .push(LinkAttribute::Other(DefaultNla::new(IFLA_IFALIAS, value)));
     RouteNetlinkMessage::SetLink(message)
 }
 

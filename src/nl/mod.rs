@@ -70,6 +70,9 @@ const BATCH_WINDOW: usize = 256;
 /// Requests are packed into datagrams no larger than this.
 const MAX_DATAGRAM: usize = 64 * 1024;
 
+/// rtnetlink multicast group of link changes (linux/rtnetlink.h).
+pub const RTNLGRP_LINK: u32 = 1;
+
 /// NETLINK_EXT_ACK / NETLINK_CAP_ACK errors carry TLVs after the echoed header.
 const NLMSGERR_ATTR_MSG: u16 = 1;
 const NLMSG_HDRLEN: usize = 16;
@@ -96,6 +99,44 @@ impl RouteSocket {
             next_seq: 1,
             recv_buf: Vec::with_capacity(256 * 1024),
         })
+    }
+
+    /// Joins a multicast group (RTNLGRP_*) to receive the kernel's change notifications.
+    pub fn subscribe(&self, group: u32) -> io::Result<()> {
+        self.socket.add_membership(group)
+    }
+
+    /// Waits up to `timeout` for notifications; returns whether any arrived (they are read and
+    /// discarded: the caller re-reads the state it cares about).
+    pub fn wait_notifications(&mut self, timeout: std::time::Duration) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        let mut poll = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            return if error.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(error)
+            };
+        }
+        let mut any = false;
+        loop {
+            self.recv_buf.clear();
+            match self.socket.recv(&mut self.recv_buf, libc::MSG_DONTWAIT) {
+                Ok(_) => any = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
+                // Overrun (ENOBUFS): notifications were lost, which still means "something changed".
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => any = true,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends one request and waits for its replies and acknowledgement.

@@ -1,0 +1,217 @@
+//! `watch`: keeps wires honest while a lab runs — carrier propagation, re-attaching recreated
+//! ends, reporting broken wires (the decisions are in `reconcile.rs`).
+//!
+//! Event-driven: one rtnetlink socket per watched namespace, subscribed to link changes
+//! (RTNLGRP_LINK), each read by its own thread; a change marks the namespace dirty, and after a
+//! short settle time the namespace is reconciled. Namespaces appearing or vanishing under
+//! /run/netns are picked up (or let go, so `ip netns del` can free them) once a second.
+
+pub mod reconcile;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::netns::{self, Netns};
+use crate::nl::{RTNLGRP_LINK, RouteSocket};
+use crate::wire::WireError;
+pub use reconcile::{Event, HOLD_MARK, Memory, reconcile};
+
+/// Changes arriving within this time after the first are handled together.
+const SETTLE: Duration = Duration::from_millis(20);
+/// How often /run/netns is looked at for namespaces that came or went.
+const RESCAN: Duration = Duration::from_secs(1);
+/// How often listener threads look at the stop flag.
+const TICK: Duration = Duration::from_millis(200);
+
+/// Set by SIGINT/SIGTERM; everything winds down when it turns true.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Which namespaces to watch: one (`-n`), or every one under /run/netns plus the current one.
+pub enum Scope {
+    One(String),
+    All,
+}
+
+/// Runs until SIGINT/SIGTERM, handing every event to `report`.
+pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireError> {
+    install_signal_handlers();
+    let (changed, changes) = mpsc::channel::<(u64, u64)>();
+    let mut watched: HashMap<(u64, u64), Watched> = HashMap::new();
+    let mut memory = Memory::default();
+    let mut last_scan = Instant::now() - RESCAN;
+    while !STOP.load(Ordering::SeqCst) {
+        if last_scan.elapsed() >= RESCAN {
+            let found = scope_namespaces(&scope)?;
+            for netns in found.iter() {
+                let key = netns.inode();
+                if watched.contains_key(&key) {
+                    continue;
+                }
+                let entry = Watched::start(netns, changed.clone())?;
+                for event in reconcile(&entry.netns, &mut memory)? {
+                    report(&event);
+                }
+                watched.insert(key, entry);
+            }
+            // Let go of namespaces that are gone, so the kernel can free them.
+            watched.retain(|key, _| found.iter().any(|n| n.inode() == *key));
+            last_scan = Instant::now();
+        }
+        let Ok(first) = changes.recv_timeout(TICK) else {
+            continue;
+        };
+        let mut dirty = vec![first];
+        let settle_until = Instant::now() + SETTLE;
+        while let Ok(key) =
+            changes.recv_timeout(settle_until.saturating_duration_since(Instant::now()))
+        {
+            if !dirty.contains(&key) {
+                dirty.push(key);
+            }
+        }
+        for key in dirty {
+            let Some(entry) = watched.get(&key) else {
+                continue;
+            };
+            match reconcile(&entry.netns, &mut memory) {
+                Ok(events) => events.iter().for_each(&mut report),
+                // The namespace may be vanishing; the next rescan settles it.
+                Err(e) => report(&Event::RepairFailed {
+                    netns: entry.netns.label().into(),
+                    what: "reading the namespace".into(),
+                    error: e.to_string(),
+                }),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reconciles every namespace in scope once and returns what happened (`watch --once`).
+pub fn once(scope: Scope) -> Result<Vec<Event>, WireError> {
+    let mut memory = Memory::default();
+    let mut events = Vec::new();
+    for netns in scope_namespaces(&scope)? {
+        events.extend(reconcile(&netns, &mut memory)?);
+    }
+    Ok(events)
+}
+
+/// A namespace being watched: its handle, its listener thread, and the lock that keeps a second
+/// watcher off it.
+struct Watched {
+    netns: Netns,
+    stop: Arc<AtomicBool>,
+    _lock: File,
+}
+
+impl Watched {
+    fn start(netns: &Netns, changed: mpsc::Sender<(u64, u64)>) -> Result<Watched, WireError> {
+        let lock = lock(netns)?;
+        let mut socket = netns
+            .run(|| -> std::io::Result<RouteSocket> {
+                let socket = RouteSocket::open()?;
+                socket.subscribe(RTNLGRP_LINK)?;
+                Ok(socket)
+            })?
+            .map_err(|e| {
+                WireError::Io(format!(
+                    "listening for link changes in {}: {e}",
+                    netns.describe()
+                ))
+            })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let key = netns.inode();
+        let thread_stop = stop.clone();
+        std::thread::spawn(move || {
+            while !thread_stop.load(Ordering::SeqCst) && !STOP.load(Ordering::SeqCst) {
+                match socket.wait_notifications(TICK) {
+                    Ok(true) => {
+                        if changed.send(key).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        let netns = netns
+            .try_clone()
+            .map_err(|e| WireError::Io(e.to_string()))?
+            .with_label(netns.label());
+        Ok(Watched {
+            netns,
+            stop,
+            _lock: lock,
+        })
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Takes /run/patchwire/watch-DEV-INO.lock for the namespace: a second watcher on the same
+/// namespace would repeat every event (its repairs would be harmless: they are idempotent).
+fn lock(netns: &Netns) -> Result<File, WireError> {
+    let dir = std::path::Path::new("/run/patchwire");
+    std::fs::create_dir_all(dir)
+        .map_err(|e| WireError::Io(format!("creating {}: {e}", dir.display())))?;
+    let (dev, ino) = netns.inode();
+    let path = dir.join(format!("watch-{dev}-{ino}.lock"));
+    let file = File::create(&path)
+        .map_err(|e| WireError::Io(format!("opening {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(WireError::Invalid(format!(
+            "another patchwire watch is already watching {} (lock {})",
+            netns.describe(),
+            path.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// The namespaces in scope now, without duplicates (the current one may also have a name).
+fn scope_namespaces(scope: &Scope) -> Result<Vec<Netns>, WireError> {
+    let mut found: Vec<Netns> = Vec::new();
+    let mut add = |netns: Netns| {
+        if !found.iter().any(|n| n.same_as(&netns)) {
+            found.push(netns);
+        }
+    };
+    match scope {
+        Scope::One(spec) => add(Netns::open(Some(spec))?),
+        Scope::All => {
+            for name in netns::named() {
+                // A namespace being deleted right now may fail to open: skip it.
+                if let Ok(netns) = Netns::open(Some(&name)) {
+                    add(netns);
+                }
+            }
+            add(Netns::current()?);
+        }
+    }
+    Ok(found)
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}

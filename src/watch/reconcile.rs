@@ -1,0 +1,388 @@
+//! One look at a namespace's wires and the repairs it calls for. Stateless: everything it
+//! needs is in the kernel, so a restarted watcher picks up exactly where the last one stopped.
+//!
+//! * **Carrier propagation.** For a wire A<->B: when A is down or has no carrier, B is taken
+//!   down too, so whatever sits behind B (a veth peer in a container) sees NO-CARRIER, as with
+//!   a real cable. B is marked with an alias starting with [`HOLD_MARK`]. When A is back, B is
+//!   released. A held end is never itself a source, so patchwire's own change cannot bounce
+//!   back; and an end that is already dead on its own is not held (nothing behind it to tell).
+//! * **Re-attach.** A wire whose end vanished keeps the end's name in its cookie; when an
+//!   interface of that name appears again (qemu recreating tapN), the wire is made again.
+//! * **Broken wires** whose end does not come back are reported once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::netns::Netns;
+use crate::nl::link::{self, IfIndex, Link};
+use crate::wire::{self, LinkOptions, WireError, WireRequest, World};
+
+/// The start of the alias of an end patchwire holds down.
+pub const HOLD_MARK: &str = "patchwire held down: ";
+/// Where a user's own alias is kept while patchwire's is in place.
+const ALIAS_WAS: &str = " | alias was: ";
+
+/// Something `watch` did or noticed, one per line in its output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// `end` was taken down because its wire's other end `because` is down or has no carrier.
+    LinkDownPropagated {
+        netns: String,
+        end: String,
+        because: String,
+    },
+    /// `end` was brought back up: `because` is up again.
+    LinkUpPropagated {
+        netns: String,
+        end: String,
+        because: String,
+    },
+    /// The wire's end `partner` came back (same name) and the wire was made again.
+    WireReattached {
+        netns: String,
+        end: String,
+        partner: String,
+    },
+    /// `gone` vanished and has not come back; the wire drops everything `end` receives.
+    WireBroken {
+        netns: String,
+        end: String,
+        gone: String,
+    },
+    /// A repair failed (it is retried at the next change).
+    RepairFailed {
+        netns: String,
+        what: String,
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::LinkDownPropagated {
+                netns,
+                end,
+                because,
+            } => {
+                write!(
+                    f,
+                    "{netns}: {because} is down or has no carrier: took {end} down so its far side sees no carrier"
+                )
+            }
+            Event::LinkUpPropagated {
+                netns,
+                end,
+                because,
+            } => write!(f, "{netns}: {because} is up again: brought {end} back up"),
+            Event::WireReattached {
+                netns,
+                end,
+                partner,
+            } => {
+                write!(
+                    f,
+                    "{netns}: {partner} is back: re-made the wire {end} <-> {partner}"
+                )
+            }
+            Event::WireBroken { netns, end, gone } => {
+                write!(
+                    f,
+                    "{netns}: wire {end} <-> {gone} is broken: {gone} is gone, everything {end} receives is dropped"
+                )
+            }
+            Event::RepairFailed { netns, what, error } => {
+                write!(f, "{netns}: {what} failed: {error}")
+            }
+        }
+    }
+}
+
+/// Memory across reconciles: which broken wires were already reported (report once).
+#[derive(Debug, Default)]
+pub struct Memory {
+    reported_broken: HashSet<(String, String)>,
+}
+
+/// Looks at every wire of `netns` and repairs what it can. Returns what happened.
+pub fn reconcile(netns: &Netns, memory: &mut Memory) -> Result<Vec<Event>, WireError> {
+    let label = netns.label().to_string();
+    let mut events = Vec::new();
+    // Re-attaching changes the wiring; look again afterwards (at most a few rounds).
+    for _ in 0..3 {
+        let state = State::read(netns)?;
+        let reattached = reattach(netns, &state, &label, memory, &mut events);
+        if !reattached {
+            propagate(netns, &state, &label, &mut events)?;
+            break;
+        }
+    }
+    Ok(events)
+}
+
+/// The namespace's links and wires as the kernel has them now.
+struct State {
+    links: BTreeMap<IfIndex, Link>,
+    by_name: HashMap<String, IfIndex>,
+    /// end -> (target index, 0 if gone; the target's name from the cookie)
+    wires: BTreeMap<IfIndex, (IfIndex, String)>,
+}
+
+impl State {
+    fn read(netns: &Netns) -> Result<State, WireError> {
+        let mut world = World::sharing(netns)?;
+        let view = world.home();
+        let links: BTreeMap<IfIndex, Link> = view
+            .all_links()?
+            .into_iter()
+            .map(|l| (l.index, l))
+            .collect();
+        let indexes: Vec<IfIndex> = links.keys().copied().collect();
+        view.load_tc_all(&indexes)?;
+        let mut wires = BTreeMap::new();
+        for index in &indexes {
+            if let Some(filter) = view.tc(*index)?.wire_filter() {
+                let target = filter.wire_target().unwrap_or(IfIndex(0));
+                wires.insert(
+                    *index,
+                    (target, filter.wire_partner_name().unwrap_or_default()),
+                );
+            }
+        }
+        let by_name = links.values().map(|l| (l.name.clone(), l.index)).collect();
+        Ok(State {
+            links,
+            by_name,
+            wires,
+        })
+    }
+
+    fn alive(&self, index: IfIndex) -> bool {
+        self.links.contains_key(&index) && index.0 != 0
+    }
+}
+
+/// Re-makes wires whose gone end is back; reports the others once. True if it changed wiring.
+fn reattach(
+    netns: &Netns,
+    state: &State,
+    label: &str,
+    memory: &mut Memory,
+    events: &mut Vec<Event>,
+) -> bool {
+    let mut changed = false;
+    for (index, (target, partner)) in &state.wires {
+        if state.alive(*target) {
+            continue;
+        }
+        let end = &state.links[index].name;
+        let back = state.by_name.get(partner).filter(|i| *i != index);
+        match back {
+            Some(_) => {
+                let request = [WireRequest::new(end, partner)];
+                let copy = match netns.try_clone() {
+                    Ok(copy) => copy.with_label(label),
+                    Err(e) => {
+                        events.push(failed(
+                            label,
+                            format!("re-making {end} <-> {partner}"),
+                            e.to_string(),
+                        ));
+                        continue;
+                    }
+                };
+                match wire::link(copy, &request, &LinkOptions::default()) {
+                    Ok(_) => {
+                        memory
+                            .reported_broken
+                            .remove(&(end.clone(), partner.clone()));
+                        events.push(Event::WireReattached {
+                            netns: label.into(),
+                            end: end.clone(),
+                            partner: partner.clone(),
+                        });
+                        changed = true;
+                    }
+                    Err(e) => events.push(failed(
+                        label,
+                        format!("re-making {end} <-> {partner}"),
+                        e.to_string(),
+                    )),
+                }
+            }
+            None => {
+                if memory
+                    .reported_broken
+                    .insert((end.clone(), partner.clone()))
+                {
+                    events.push(Event::WireBroken {
+                        netns: label.into(),
+                        end: end.clone(),
+                        gone: partner.clone(),
+                    });
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// Holds down or releases wire ends so each far side sees the other's carrier.
+fn propagate(
+    netns: &Netns,
+    state: &State,
+    label: &str,
+    events: &mut Vec<Event>,
+) -> Result<(), WireError> {
+    let mut changes: Vec<(IfIndex, String, bool, Event)> = Vec::new();
+    let mut wired: HashSet<IfIndex> = HashSet::new();
+    for (a, (b, gone_name)) in &state.wires {
+        wired.insert(*a);
+        let end = &state.links[a];
+        // A broken wire: its far end is gone, like an unplugged cable.
+        if !state.alive(*b) {
+            if !held(end) && end.up && end.carrier {
+                changes.push(hold(end, gone_name, label));
+            }
+            continue;
+        }
+        let source = &state.links[b];
+        if held(source) {
+            continue;
+        }
+        let source_ok = source.up && source.carrier;
+        match (source_ok, held_because(end)) {
+            (false, None) if end.up && end.carrier => changes.push(hold(end, &source.name, label)),
+            (true, Some(because)) if because == source.name => {
+                changes.push(release(end, &source.name, label))
+            }
+            _ => {}
+        }
+    }
+    // A hold whose wire is gone (unlinked meanwhile) has nothing left to wait for.
+    for link in state.links.values() {
+        if let Some(because) = held_because(link)
+            && !wired.contains(&link.index)
+        {
+            changes.push(release(link, &because, label));
+        }
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut world = World::sharing(netns)?;
+    let requests = changes
+        .iter()
+        .map(|(index, alias, up, _)| (link::set_alias_and_up(*index, alias, *up), 0))
+        .collect();
+    for ((_, _, _, event), reply) in changes.into_iter().zip(world.home().socket.batch(requests)) {
+        match reply {
+            Ok(_) => events.push(event),
+            Err(e) => events.push(failed(label, event.to_string(), e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+fn held(link: &Link) -> bool {
+    held_because(link).is_some()
+}
+
+/// The far end an end is held down for, read from its alias.
+fn held_because(link: &Link) -> Option<String> {
+    let rest = link.alias.as_deref()?.strip_prefix(HOLD_MARK)?;
+    let reason = rest.split(ALIAS_WAS).next().unwrap_or(rest);
+    Some(
+        reason
+            .trim_start_matches("far end ")
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+fn hold(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event) {
+    let mut alias = format!("{HOLD_MARK}far end {because} is down or gone");
+    if let Some(previous) = &end.alias {
+        alias.push_str(ALIAS_WAS);
+        alias.push_str(previous);
+    }
+    alias.truncate(255); // IFALIASZ - 1
+    let event = Event::LinkDownPropagated {
+        netns: label.into(),
+        end: end.name.clone(),
+        because: because.into(),
+    };
+    (end.index, alias, false, event)
+}
+
+fn release(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event) {
+    let previous = end
+        .alias
+        .as_deref()
+        .and_then(|a| a.split_once(ALIAS_WAS))
+        .map(|(_, was)| was.to_string());
+    let event = Event::LinkUpPropagated {
+        netns: label.into(),
+        end: end.name.clone(),
+        because: because.into(),
+    };
+    (end.index, previous.unwrap_or_default(), true, event)
+}
+
+fn failed(label: &str, what: String, error: String) -> Event {
+    Event::RepairFailed {
+        netns: label.into(),
+        what,
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link_with_alias(alias: Option<&str>) -> Link {
+        Link {
+            index: IfIndex(5),
+            name: "eth1".into(),
+            kind: Some("veth".into()),
+            mtu: 1500,
+            min_mtu: 68,
+            max_mtu: 65535,
+            up: true,
+            carrier: true,
+            oper_up: true,
+            loopback: false,
+            mac: None,
+            peer: None,
+            peer_netnsid: None,
+            master: None,
+            tun: None,
+            alias: alias.map(String::from),
+        }
+    }
+
+    #[test]
+    fn a_hold_names_its_cause_and_keeps_the_users_alias() {
+        let (_, alias, up, _) = hold(&link_with_alias(Some("uplink to r2")), "tap1", "lab");
+        assert!(!up);
+        assert_eq!(
+            alias,
+            "patchwire held down: far end tap1 is down or gone | alias was: uplink to r2"
+        );
+        let held_end = link_with_alias(Some(&alias));
+        assert_eq!(held_because(&held_end).as_deref(), Some("tap1"));
+        let (_, restored, up, _) = release(&held_end, "tap1", "lab");
+        assert!(up);
+        assert_eq!(restored, "uplink to r2");
+
+        let (_, alias, _, _) = hold(&link_with_alias(None), "eth9", "lab");
+        let (_, restored, _, _) = release(&link_with_alias(Some(&alias)), "eth9", "lab");
+        assert_eq!(restored, "", "no user alias: cleared");
+        assert_eq!(held_because(&link_with_alias(Some("my alias"))), None);
+    }
+}
