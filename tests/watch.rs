@@ -1,0 +1,415 @@
+//! `watch` against the real kernel: carrier propagation both ways without bouncing, re-attach
+//! of a recreated end (with the probe passing again), `--once` across processes, refusals,
+//! SIGTERM, and a storm of 200 flapping wires. Each test watches only its own namespace (`-n`):
+//! a global watcher would act on other tests' namespaces.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A running `patchwire -n NS -j watch`, its JSON events collected; stopped on drop.
+struct Watcher {
+    child: Child,
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Watcher {
+    fn start(ns: &TestNs) -> Watcher {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(["-n", &ns.name, "-j", "watch"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start watch");
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                sink.lock().unwrap().push(event);
+            }
+        });
+        // The watcher reconciles once when it starts; give it that moment.
+        std::thread::sleep(Duration::from_millis(300));
+        Watcher { child, events }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until an event of this kind about `end` has arrived.
+    fn wait_event(&self, kind: &str, end: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(event) = self
+                .events()
+                .into_iter()
+                .find(|e| e["event"] == kind && e["end"] == end)
+            {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {kind} event for {end}; got {:?}",
+                self.events()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then the exit status (bounded).
+    fn stop(&mut self) -> i32 {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watch did not stop within 3 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// r1:x1 <-> lab:eth1 ==wire== lab:eth2 <-> r2:x2
+struct Lab {
+    r1: TestNs,
+    r2: TestNs,
+    lab: TestNs,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let (r1, r2, lab) = (TestNs::new(), TestNs::new(), TestNs::new());
+        veth(&r1, "x1", &lab, "eth1");
+        veth(&r2, "x2", &lab, "eth2");
+        lab.patchwire(&["link", "eth1", "eth2"]).ok();
+        Lab { r1, r2, lab }
+    }
+}
+
+fn line(ns: &TestNs, dev: &str) -> String {
+    ns.ip(&format!("-o link show dev {dev}"))
+}
+
+/// Waits (bounded) until `ip -o link show dev DEV` satisfies `test`.
+fn wait_link(ns: &TestNs, dev: &str, what: &str, test: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = line(ns, dev);
+        if test(&text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dev}: expected {what}, still {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn no_carrier(text: &str) -> bool {
+    text.contains("NO-CARRIER")
+}
+
+fn carrier(text: &str) -> bool {
+    text.contains("LOWER_UP")
+}
+
+#[test]
+fn carrier_loss_crosses_the_wire_both_ways_and_does_not_bounce() {
+    let lab = Lab::new();
+    let mut watcher = Watcher::start(&lab.lab);
+    assert!(
+        watcher.events().is_empty(),
+        "a healthy wire needs nothing: {:?}",
+        watcher.events()
+    );
+
+    lab.r1.ip("link set dev x1 down");
+    wait_link(&lab.r2, "x2", "NO-CARRIER", no_carrier);
+    let event = watcher.wait_event("link-down-propagated", "eth2");
+    assert_eq!(event["because"], "eth1");
+    assert!(
+        line(&lab.lab, "eth2").contains("alias patchwire held down: far end eth1 is down or gone")
+    );
+    // eth1 (the source) is left alone: only its far side changed.
+    assert!(line(&lab.lab, "eth1").contains(",UP"));
+
+    lab.r1.ip("link set dev x1 up");
+    wait_link(&lab.r2, "x2", "carrier", carrier);
+    watcher.wait_event("link-up-propagated", "eth2");
+    assert!(
+        !line(&lab.lab, "eth2").contains("alias"),
+        "the hold mark is gone"
+    );
+
+    // The other direction.
+    lab.r2.ip("link set dev x2 down");
+    wait_link(&lab.r1, "x1", "NO-CARRIER", no_carrier);
+    watcher.wait_event("link-down-propagated", "eth1");
+    lab.r2.ip("link set dev x2 up");
+    wait_link(&lab.r1, "x1", "carrier", carrier);
+    watcher.wait_event("link-up-propagated", "eth1");
+
+    // patchwire's own changes (eth2 down, eth2 up…) made no further events: no bouncing.
+    std::thread::sleep(Duration::from_millis(500));
+    let kinds: Vec<String> = watcher
+        .events()
+        .iter()
+        .map(|e| format!("{} {}", e["event"], e["end"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "\"link-down-propagated\" \"eth2\"",
+            "\"link-up-propagated\" \"eth2\"",
+            "\"link-down-propagated\" \"eth1\"",
+            "\"link-up-propagated\" \"eth1\""
+        ]
+    );
+    assert_eq!(watcher.stop(), 0);
+    // The frames flow again end to end.
+    assert_eq!(
+        lab.lab.patchwire(&["-j", "probe", "eth1"]).json()["passed"],
+        true
+    );
+}
+
+#[test]
+fn a_recreated_end_is_wired_again_and_passes_the_probe() {
+    let lab = Lab::new();
+    let watcher = Watcher::start(&lab.lab);
+    lab.lab.ip("link del dev eth2");
+    let broken = watcher.wait_event("wire-broken", "eth1");
+    assert_eq!(broken["gone"], "eth2");
+    // The survivor is held down like an unplugged cable: r1 sees no carrier.
+    wait_link(&lab.r1, "x1", "NO-CARRIER", no_carrier);
+
+    veth(&lab.r2, "x2", &lab.lab, "eth2");
+    let reattached = watcher.wait_event("wire-reattached", "eth1");
+    assert_eq!(reattached["partner"], "eth2");
+    watcher.wait_event("link-up-propagated", "eth1");
+    wait_link(&lab.r1, "x1", "carrier", carrier);
+    assert_eq!(
+        (lab.lab.wire_filters("eth1"), lab.lab.wire_filters("eth2")),
+        (1, 1)
+    );
+    let probe = lab.lab.patchwire(&["-j", "probe", "eth1"]);
+    assert_eq!(probe.json()["passed"], true, "{}", probe.stdout);
+    let broken_reports = watcher
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "wire-broken")
+        .count();
+    assert_eq!(broken_reports, 1, "a broken wire is reported once");
+}
+
+#[test]
+fn watch_once_repairs_and_a_later_run_undoes_it() {
+    let lab = Lab::new();
+    lab.r1.ip("link set dev x1 down");
+    wait_link(&lab.lab, "eth1", "NO-CARRIER", no_carrier);
+    let run = lab.lab.patchwire(&["-j", "watch", "--once"]);
+    let event: serde_json::Value = serde_json::from_str(run.ok().stdout.trim()).unwrap();
+    assert_eq!(event["event"], "link-down-propagated");
+    assert_eq!(event["end"], "eth2");
+    wait_link(&lab.r2, "x2", "NO-CARRIER", no_carrier);
+
+    // A new process knows from the kernel alone (the alias) that eth2 is held, and why.
+    lab.r1.ip("link set dev x1 up");
+    wait_link(&lab.lab, "eth1", "carrier", carrier);
+    let run = lab.lab.patchwire(&["watch", "--once"]);
+    assert_eq!(
+        run.ok().stdout,
+        format!("{}: eth1 is up again: brought eth2 back up\n", lab.lab.name)
+    );
+    wait_link(&lab.r2, "x2", "carrier", carrier);
+    assert_eq!(
+        lab.lab.patchwire(&["watch", "--once"]).ok().stdout,
+        "",
+        "nothing left to do"
+    );
+}
+
+#[test]
+fn an_unlinked_wire_releases_its_held_end() {
+    let lab = Lab::new();
+    lab.r1.ip("link set dev x1 down");
+    wait_link(&lab.lab, "eth1", "NO-CARRIER", no_carrier);
+    lab.lab.patchwire(&["watch", "--once"]).ok();
+    assert!(line(&lab.lab, "eth2").contains("alias patchwire held down"));
+    lab.lab.patchwire(&["unlink", "eth1"]).ok();
+    let run = lab.lab.patchwire(&["-j", "watch", "--once"]);
+    assert!(
+        run.ok().stdout.contains("\"link-up-propagated\""),
+        "{}",
+        run.stdout
+    );
+    assert!(!line(&lab.lab, "eth2").contains("alias"));
+    assert!(line(&lab.lab, "eth2").contains(",UP"));
+}
+
+#[test]
+fn a_users_alias_survives_a_hold() {
+    let lab = Lab::new();
+    lab.lab.ip("link set dev eth2 alias uplink-to-r2");
+    lab.r1.ip("link set dev x1 down");
+    wait_link(&lab.lab, "eth1", "NO-CARRIER", no_carrier);
+    lab.lab.patchwire(&["watch", "--once"]).ok();
+    assert!(line(&lab.lab, "eth2").contains("| alias was: uplink-to-r2"));
+    lab.r1.ip("link set dev x1 up");
+    wait_link(&lab.lab, "eth1", "carrier", carrier);
+    lab.lab.patchwire(&["watch", "--once"]).ok();
+    assert!(
+        line(&lab.lab, "eth2").contains("alias uplink-to-r2"),
+        "{}",
+        line(&lab.lab, "eth2")
+    );
+}
+
+#[test]
+fn watch_refuses_a_missing_namespace_and_a_second_watcher() {
+    require_root();
+    patchwire(&["-n", "pwt-no-such-ns", "watch"])
+        .fails_with("netns pwt-no-such-ns does not exist (no /run/netns/pwt-no-such-ns)");
+    let lab = Lab::new();
+    let mut first = Watcher::start(&lab.lab);
+    let second = lab.lab.patchwire(&["watch"]);
+    assert_eq!(second.code, 1);
+    assert!(
+        second.stderr.starts_with(&format!(
+            "patchwire: another patchwire watch is already watching netns {}",
+            lab.lab.name
+        )),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(first.stop(), 0, "SIGTERM stops the watcher cleanly");
+    // Once the first is gone, a new watcher may start.
+    let mut again = Watcher::start(&lab.lab);
+    assert_eq!(again.stop(), 0);
+}
+
+#[test]
+fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
+    let lab = TestNs::new();
+    let far = TestNs::new();
+    let mut batch = String::new();
+    let mut wires = String::new();
+    for i in 0..200 {
+        batch.push_str(&format!(
+            "link add name a{i} type veth peer name pa{i} netns {far}\nlink add name b{i} type veth peer name pb{i} netns {far}\n",
+            far = far.name
+        ));
+        wires.push_str(&format!("a{i} b{i}\n"));
+    }
+    let file = std::env::temp_dir().join(format!("{}-storm", lab.name));
+    std::fs::write(&file, &batch).unwrap();
+    run("ip", &["-n", &lab.name, "-batch", file.to_str().unwrap()]);
+    let up = |ns: &TestNs, prefix: &[&str], state: &str| {
+        let text: String = (0..200)
+            .flat_map(|i| {
+                prefix
+                    .iter()
+                    .map(move |p| format!("link set dev {p}{i} {state}\n"))
+            })
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        run("ip", &["-n", &ns.name, "-batch", file.to_str().unwrap()]);
+    };
+    up(&lab, &["a", "b"], "up");
+    up(&far, &["pa", "pb"], "up");
+    std::fs::write(&file, &wires).unwrap();
+    lab.patchwire(&["link", "--batch", file.to_str().unwrap()])
+        .ok();
+
+    let mut watcher = Watcher::start(&lab);
+    // Each state is held longer than the kernel's linkwatch batching (up to 1 s), which
+    // would otherwise fold a quick down-up into no carrier change at all.
+    for _ in 0..3 {
+        up(&far, &["pa"], "down");
+        std::thread::sleep(Duration::from_millis(1200));
+        up(&far, &["pa"], "up");
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+    // Settles: every b end up again and unmarked, within a bound.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let links = lab.ip("-o link show");
+        let held = links
+            .lines()
+            .filter(|l| l.contains("patchwire held down"))
+            .count();
+        let b_down = links
+            .lines()
+            .filter(|l| l.contains(": b") && !l.contains(",UP"))
+            .count();
+        if held == 0 && b_down == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{held} ends still held, {b_down} b ends down"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Then quiet: no events and (almost) no CPU for a second — no loop feeding itself.
+    std::thread::sleep(Duration::from_millis(300));
+    let events_before = watcher.events().len();
+    let cpu_before = cpu_ticks(watcher.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        watcher.events().len(),
+        events_before,
+        "events kept coming after the storm"
+    );
+    let ticks = cpu_ticks(watcher.child.id()) - cpu_before;
+    assert!(
+        ticks <= 10,
+        "watch used {ticks} CPU ticks (1/100 s) while idle"
+    );
+    let downs = watcher
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "link-down-propagated")
+        .count();
+    let ups = watcher
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "link-up-propagated")
+        .count();
+    assert_eq!(downs, ups, "every hold was released");
+    assert!(downs > 0, "the storm was seen");
+    assert_eq!(watcher.stop(), 0);
+    std::fs::remove_file(file).unwrap();
+}
+
+/// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
