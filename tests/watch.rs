@@ -20,8 +20,13 @@ struct Watcher {
 
 impl Watcher {
     fn start(ns: &TestNs) -> Watcher {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
-            .args(["-n", &ns.name, "-j", "watch"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_patchwire"));
+        command.args(["-n", &ns.name, "-j", "watch"]);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Watcher {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -412,4 +417,143 @@ fn cpu_ticks(pid: u32) -> u64 {
     let after_name = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after_name.split(' ').collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
+    require_root();
+    // A private /run/netns and a private current namespace: this watcher sees only what the
+    // test creates, never the host's or other tests' namespaces.
+    let mut command = Command::new("unshare");
+    command
+        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mkdir -p /run/netns && mount -t tmpfs pwt-netns /run/netns && exec {} -j watch",
+            env!("CARGO_BIN_EXE_patchwire")
+        ));
+    let mut watcher = Watcher::spawn(command);
+    let mount = format!("--mount=/proc/{}/ns/mnt", watcher.child.id());
+    let inside = |args: &[&str]| {
+        let mut all = vec![mount.as_str()];
+        all.extend(args);
+        run("nsenter", &all)
+    };
+    let holds = |pid: u32, inode: &str| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|target| target.to_string_lossy().into_owned())
+            // The namespace fd shows as its path or as net:[INODE]; the watcher's lock names it too.
+            .any(|target| {
+                target == format!("net:[{inode}]")
+                    || target.split(" (deleted)").next() == Some("/run/netns/late")
+                    || target.ends_with(&format!("-{inode}.lock"))
+            })
+    };
+    for ns in ["late", "late-r1", "late-r2"] {
+        inside(&["ip", "netns", "add", ns]);
+    }
+    inside(&[
+        "ip", "-n", "late-r1", "link", "add", "name", "x1", "type", "veth", "peer", "name", "e1",
+        "netns", "late",
+    ]);
+    inside(&[
+        "ip", "-n", "late-r2", "link", "add", "name", "x2", "type", "veth", "peer", "name", "e2",
+        "netns", "late",
+    ]);
+    for dev in ["e1", "e2"] {
+        inside(&["ip", "-n", "late", "link", "set", "dev", dev, "up"]);
+    }
+    inside(&["ip", "-n", "late-r2", "link", "set", "dev", "x2", "up"]);
+    inside(&[
+        env!("CARGO_BIN_EXE_patchwire"),
+        "-n",
+        "late",
+        "link",
+        "e1",
+        "e2",
+    ]);
+    // x1 is down, so e1 has no carrier: once the watcher finds "late" it holds e2 down.
+    let event = watcher.wait_event("link-down-propagated", "e2");
+    assert_eq!(
+        (event["netns"].as_str(), event["because"].as_str()),
+        (Some("late"), Some("e1"))
+    );
+    let inode = inside(&["stat", "-L", "-c", "%i", "/run/netns/late"])
+        .trim()
+        .to_string();
+    assert!(
+        holds(watcher.child.id(), &inode),
+        "the watcher holds the namespace it watches"
+    );
+
+    inside(&["ip", "netns", "del", "late"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while holds(watcher.child.id(), &inode) {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher still holds the deleted namespace"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(watcher.stop(), 0);
+}
+
+#[test]
+fn sigterm_during_repairs_leaves_every_end_consistent() {
+    let lab = TestNs::new();
+    let far = TestNs::new();
+    let mut batch = String::new();
+    let mut wires = String::new();
+    for i in 0..50 {
+        batch.push_str(&format!(
+            "link add name a{i} type veth peer name pa{i} netns {far}\nlink add name b{i} type veth peer name pb{i} netns {far}\n",
+            far = far.name
+        ));
+        wires.push_str(&format!("a{i} b{i}\n"));
+    }
+    let file = std::env::temp_dir().join(format!("{}-term", lab.name));
+    std::fs::write(&file, &batch).unwrap();
+    run("ip", &["-n", &lab.name, "-batch", file.to_str().unwrap()]);
+    let set_all = |ns: &TestNs, prefixes: &[&str], state: &str| {
+        let text: String = (0..50)
+            .flat_map(|i| {
+                prefixes
+                    .iter()
+                    .map(move |p| format!("link set dev {p}{i} {state}\n"))
+            })
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        run("ip", &["-n", &ns.name, "-batch", file.to_str().unwrap()]);
+    };
+    set_all(&lab, &["a", "b"], "up");
+    set_all(&far, &["pa", "pb"], "up");
+    std::fs::write(&file, &wires).unwrap();
+    lab.patchwire(&["link", "--batch", file.to_str().unwrap()])
+        .ok();
+
+    let mut watcher = Watcher::start(&lab);
+    set_all(&far, &["pa"], "down");
+    // Stop it while it is busy holding ends down.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while watcher.events().is_empty() {
+        assert!(Instant::now() < deadline, "no repairs started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(watcher.stop(), 0);
+    // Every b end is either held (down, marked) or untouched (up, unmarked): nothing half-done.
+    for text in lab.ip("-o link show").lines().filter(|l| l.contains(": b")) {
+        let marked = text.contains("patchwire held down");
+        let up = text.contains(",UP");
+        assert!(marked != up, "inconsistent end: {text}");
+    }
+    // A later run finishes the job from the kernel's state alone.
+    lab.patchwire(&["watch", "--once"]).ok();
+    let held = lab
+        .ip("-o link show")
+        .lines()
+        .filter(|l| l.contains("patchwire held down"))
+        .count();
+    assert_eq!(held, 50);
+    std::fs::remove_file(file).unwrap();
 }
