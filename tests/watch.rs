@@ -350,12 +350,24 @@ fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
     lab.patchwire(&["link", "--batch", file.to_str().unwrap()])
         .ok();
 
+    // One healthy wire outside the storm: its frames must keep flowing throughout.
+    veth(&lab, "c", &far, "pc");
+    veth(&lab, "d", &far, "pd");
+    lab.patchwire(&["link", "c", "d"]).ok();
+
     let mut watcher = Watcher::start(&lab);
     // Each state is held longer than the kernel's linkwatch batching (up to 1 s), which
     // would otherwise fold a quick down-up into no carrier change at all.
     for _ in 0..3 {
         up(&far, &["pa"], "down");
         std::thread::sleep(Duration::from_millis(1200));
+        let probe = lab.patchwire(&["-j", "probe", "c"]);
+        assert_eq!(
+            probe.json()["passed"],
+            true,
+            "healthy wire mid-storm: {}",
+            probe.stdout
+        );
         up(&far, &["pa"], "up");
         std::thread::sleep(Duration::from_millis(1200));
     }
