@@ -35,7 +35,8 @@ action cookie tagged b7 + the far end's name); there is no state file.",
 patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 unlink eth1\n  \
 patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
 patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
-qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n\n\
+qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n  \
+patchwire watch -j\n\n\
 Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
 )]
 pub struct Cli {
