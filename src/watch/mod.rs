@@ -107,7 +107,7 @@ pub fn once(scope: Scope) -> Result<Vec<Event>, WireError> {
 struct Watched {
     netns: Netns,
     stop: Arc<AtomicBool>,
-    _lock: File,
+    lock: (File, std::path::PathBuf),
 }
 
 impl Watched {
@@ -145,23 +145,22 @@ impl Watched {
             .try_clone()
             .map_err(|e| WireError::Io(e.to_string()))?
             .with_label(netns.label());
-        Ok(Watched {
-            netns,
-            stop,
-            _lock: lock,
-        })
+        Ok(Watched { netns, stop, lock })
     }
 }
 
 impl Drop for Watched {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Tidy /run/patchwire. (A watcher starting in this instant could lock the unlinked
+        // file; it would then merely fail to keep a third one off this namespace.)
+        let _ = std::fs::remove_file(&self.lock.1);
     }
 }
 
 /// Takes /run/patchwire/watch-DEV-INO.lock for the namespace: a second watcher on the same
 /// namespace would repeat every event (its repairs would be harmless: they are idempotent).
-fn lock(netns: &Netns) -> Result<File, WireError> {
+fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
     let dir = std::path::Path::new("/run/patchwire");
     std::fs::create_dir_all(dir)
         .map_err(|e| WireError::Io(format!("creating {}: {e}", dir.display())))?;
@@ -177,7 +176,7 @@ fn lock(netns: &Netns) -> Result<File, WireError> {
             path.display()
         )));
     }
-    Ok(file)
+    Ok((file, path))
 }
 
 /// The namespaces in scope now, without duplicates (the current one may also have a name).

@@ -310,7 +310,12 @@ fn hold(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event
         alias.push_str(ALIAS_WAS);
         alias.push_str(previous);
     }
-    alias.truncate(255); // IFALIASZ - 1
+    // IFALIASZ - 1 bytes at most; cut on a character boundary (a long user alias loses its tail).
+    let mut cut = alias.len().min(255);
+    while !alias.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    alias.truncate(cut);
     let event = Event::LinkDownPropagated {
         netns: label.into(),
         end: end.name.clone(),
@@ -379,6 +384,15 @@ mod tests {
         let (_, restored, up, _) = release(&held_end, "tap1", "lab");
         assert!(up);
         assert_eq!(restored, "uplink to r2");
+
+        // A long multi-byte alias is cut on a character boundary, never mid-character.
+        let long = format!("a{}", "é".repeat(200));
+        let (_, alias, _, _) = hold(&link_with_alias(Some(&long)), "tap1", "lab");
+        assert!(alias.len() <= 255 && alias.starts_with(HOLD_MARK));
+        assert_eq!(
+            held_because(&link_with_alias(Some(&alias))).as_deref(),
+            Some("tap1")
+        );
 
         let (_, alias, _, _) = hold(&link_with_alias(None), "eth9", "lab");
         let (_, restored, _, _) = release(&link_with_alias(Some(&alias)), "eth9", "lab");
