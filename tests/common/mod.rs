@@ -150,7 +150,7 @@ pub fn veth(a_ns: &TestNs, a: &str, b_ns: &TestNs, b: &str) {
 /// asynchronously after `ip link set up`, and a snapshot taken before would differ from one
 /// taken after for reasons that have nothing to do with patchwire.
 pub fn settle(ns: &TestNs, dev: &str) {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let line = ns.ip(&format!("-o link show dev {dev}"));
         if line.contains("state UP") && !line.contains("NO-CARRIER") {
