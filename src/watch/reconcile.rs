@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
-use crate::wire::{self, LinkOptions, WireError, WireRequest, World};
+use crate::wire::{self, LinkOptions, WireError, WireRequest, Wiring, World};
 
 /// The start of the alias of an end patchwire holds down.
 pub const HOLD_MARK: &str = "patchwire held down: ";
@@ -133,24 +133,17 @@ struct State {
 impl State {
     fn read(netns: &Netns) -> Result<State, WireError> {
         let mut world = World::sharing(netns)?;
-        let view = world.home();
-        let links: BTreeMap<IfIndex, Link> = view
-            .all_links()?
+        let Wiring { links, filters } = world.home().wiring()?;
+        let wires = filters
             .into_iter()
-            .map(|l| (l.index, l))
-            .collect();
-        let indexes: Vec<IfIndex> = links.keys().copied().collect();
-        view.load_tc_all(&indexes)?;
-        let mut wires = BTreeMap::new();
-        for index in &indexes {
-            if let Some(filter) = view.tc(*index)?.wire_filter() {
+            .map(|(index, filter)| {
                 let target = filter.wire_target().unwrap_or(IfIndex(0));
-                wires.insert(
-                    *index,
+                (
+                    index,
                     (target, filter.wire_partner_name().unwrap_or_default()),
-                );
-            }
-        }
+                )
+            })
+            .collect();
         let by_name = links.values().map(|l| (l.name.clone(), l.index)).collect();
         Ok(State {
             links,

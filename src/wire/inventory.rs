@@ -2,7 +2,7 @@
 //! (ingress qdisc, patchwire filters) of the interfaces a command touches, in the command's
 //! namespace and in the namespaces veth peers lead to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 
 use crate::netns::{self, Netns};
@@ -32,6 +32,12 @@ impl TcState {
             .iter()
             .find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
     }
+}
+
+/// A namespace's links, and patchwire's wire filter of each end that has one.
+pub struct Wiring {
+    pub links: BTreeMap<IfIndex, Link>,
+    pub filters: BTreeMap<IfIndex, Filter>,
 }
 
 /// One namespace as seen by a command.
@@ -164,6 +170,24 @@ impl NsView {
             self.tc.insert(*index, TcState { qdisc, filters });
         }
         Ok(())
+    }
+
+    /// Every link of the namespace and patchwire's wire filter of each end that has one: what
+    /// `show` and `watch` rebuild wires from. One link dump, one qdisc dump, and filter dumps
+    /// only where an ingress qdisc exists.
+    pub fn wiring(&mut self) -> Result<Wiring, WireError> {
+        let links: BTreeMap<IfIndex, Link> = self
+            .all_links()?
+            .into_iter()
+            .map(|l| (l.index, l))
+            .collect();
+        let indexes: Vec<IfIndex> = links.keys().copied().collect();
+        self.load_tc_all(&indexes)?;
+        let filters = indexes
+            .iter()
+            .filter_map(|index| Some((*index, self.tc.get(index)?.wire_filter()?.clone())))
+            .collect();
+        Ok(Wiring { links, filters })
     }
 
     fn dump_ingress_filters(&mut self, index: IfIndex) -> Result<Vec<Filter>, WireError> {

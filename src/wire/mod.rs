@@ -17,7 +17,7 @@ mod show;
 mod unlink;
 
 pub use apply::Fault;
-pub use inventory::{NsView, TcState, World};
+pub use inventory::{NsView, TcState, Wiring, World};
 pub use plan::{LinkOptions, LinkOutcome, WireRequest, link, parse_batch};
 pub use show::{Counters, EndStatus, Health, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};

@@ -1,11 +1,11 @@
 //! `show`: wires rebuilt from the kernel's filters, with their health and counters.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Serialize;
 
 use super::WireError;
-use super::inventory::World;
+use super::inventory::{Wiring, World};
 use super::offload;
 use super::plan::end_condition;
 use crate::netns::Netns;
@@ -70,21 +70,7 @@ impl WireStatus {
 /// Every wire in `netns`, in interface-index order.
 pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
     let mut world = World::new(netns)?;
-    let view = world.home();
-    let links: BTreeMap<IfIndex, Link> = view
-        .all_links()?
-        .into_iter()
-        .map(|l| (l.index, l))
-        .collect();
-    let indexes: Vec<IfIndex> = links.keys().copied().collect();
-    view.load_tc_all(&indexes)?;
-
-    let mut filters: BTreeMap<IfIndex, Filter> = BTreeMap::new();
-    for index in &indexes {
-        if let Some(filter) = view.tc(*index)?.wire_filter() {
-            filters.insert(*index, filter.clone());
-        }
-    }
+    let Wiring { links, filters } = world.home().wiring()?;
 
     let mut seen = HashSet::new();
     let mut wires = Vec::new();
