@@ -319,47 +319,20 @@ fn watch_refuses_a_missing_namespace_and_a_second_watcher() {
 
 #[test]
 fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
-    let lab = TestNs::new();
-    let far = TestNs::new();
-    let mut batch = String::new();
-    let mut wires = String::new();
-    for i in 0..200 {
-        batch.push_str(&format!(
-            "link add name a{i} type veth peer name pa{i} netns {far}\nlink add name b{i} type veth peer name pb{i} netns {far}\n",
-            far = far.name
-        ));
-        wires.push_str(&format!("a{i} b{i}\n"));
-    }
-    let file = std::env::temp_dir().join(format!("{}-storm", lab.name));
-    std::fs::write(&file, &batch).unwrap();
-    run("ip", &["-n", &lab.name, "-batch", file.to_str().unwrap()]);
-    let up = |ns: &TestNs, prefix: &[&str], state: &str| {
-        let text: String = (0..200)
-            .flat_map(|i| {
-                prefix
-                    .iter()
-                    .map(move |p| format!("link set dev {p}{i} {state}\n"))
-            })
-            .collect();
-        std::fs::write(&file, text).unwrap();
-        run("ip", &["-n", &ns.name, "-batch", file.to_str().unwrap()]);
-    };
-    up(&lab, &["a", "b"], "up");
-    up(&far, &["pa", "pb"], "up");
-    std::fs::write(&file, &wires).unwrap();
-    lab.patchwire(&["link", "--batch", file.to_str().unwrap()])
-        .ok();
+    let big = BigLab::new(200);
+    let (lab, far) = (&big.lab, &big.far);
+    let up = |ns: &TestNs, prefixes: &[&str], state: &str| big.set_all(ns, prefixes, state);
 
     // One healthy wire outside the storm: its frames must keep flowing throughout.
-    veth(&lab, "c", &far, "pc");
-    veth(&lab, "d", &far, "pd");
+    veth(lab, "c", far, "pc");
+    veth(lab, "d", far, "pd");
     lab.patchwire(&["link", "c", "d"]).ok();
 
-    let mut watcher = Watcher::start(&lab);
+    let mut watcher = Watcher::start(lab);
     // Each state is held longer than the kernel's linkwatch batching (up to 1 s), which
     // would otherwise fold a quick down-up into no carrier change at all.
     for _ in 0..3 {
-        up(&far, &["pa"], "down");
+        up(far, &["pa"], "down");
         std::thread::sleep(Duration::from_millis(1200));
         let probe = lab.patchwire(&["-j", "probe", "c"]);
         assert_eq!(
@@ -368,7 +341,7 @@ fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
             "healthy wire mid-storm: {}",
             probe.stdout
         );
-        up(&far, &["pa"], "up");
+        up(far, &["pa"], "up");
         std::thread::sleep(Duration::from_millis(1200));
     }
     // Settles: every b end up again and unmarked, within a bound.
@@ -420,23 +393,76 @@ fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
     assert_eq!(downs, ups, "every hold was released");
     assert!(downs > 0, "the storm was seen");
     assert_eq!(watcher.stop(), 0);
-    delete_links(&lab, &file, 200);
 }
 
-/// Deletes the a/b veths of a big lab now, so the kernel does not tear hundreds of them down
-/// in the background (holding the RTNL lock) while later tests run.
-fn delete_links(lab: &TestNs, file: &std::path::Path, count: usize) {
-    let text: String = (0..count)
-        .flat_map(|i| {
-            [
-                format!("link del dev a{i}\n"),
-                format!("link del dev b{i}\n"),
-            ]
-        })
-        .collect();
-    std::fs::write(file, text).unwrap();
-    run("ip", &["-n", &lab.name, "-batch", file.to_str().unwrap()]);
-    std::fs::remove_file(file).unwrap();
+/// `count` wires a<i> <-> b<i> in `lab`, every end a veth whose peer (pa<i>, pb<i>) is in `far`.
+struct BigLab {
+    lab: TestNs,
+    far: TestNs,
+    count: usize,
+    file: std::path::PathBuf,
+}
+
+impl BigLab {
+    fn new(count: usize) -> BigLab {
+        let (lab, far) = (TestNs::new(), TestNs::new());
+        let file = std::env::temp_dir().join(format!("{}-big", lab.name));
+        let big = BigLab {
+            lab,
+            far,
+            count,
+            file,
+        };
+        big.batch(&big.lab, |i| {
+            format!(
+                "link add name a{i} type veth peer name pa{i} netns {far}\nlink add name b{i} type veth peer name pb{i} netns {far}\n",
+                far = big.far.name
+            )
+        });
+        big.set_all(&big.lab, &["a", "b"], "up");
+        big.set_all(&big.far, &["pa", "pb"], "up");
+        let wires: String = (0..count).map(|i| format!("a{i} b{i}\n")).collect();
+        std::fs::write(&big.file, wires).unwrap();
+        big.lab
+            .patchwire(&["link", "--batch", big.file.to_str().unwrap()])
+            .ok();
+        big
+    }
+
+    /// `ip link set dev PREFIX<i> STATE` for every i and prefix, in one `ip -batch`.
+    fn set_all(&self, ns: &TestNs, prefixes: &[&str], state: &str) {
+        self.batch(ns, |i| {
+            prefixes
+                .iter()
+                .map(|p| format!("link set dev {p}{i} {state}\n"))
+                .collect()
+        });
+    }
+
+    fn batch(&self, ns: &TestNs, line: impl Fn(usize) -> String) {
+        std::fs::write(&self.file, (0..self.count).map(line).collect::<String>()).unwrap();
+        run(
+            "ip",
+            &["-n", &ns.name, "-batch", self.file.to_str().unwrap()],
+        );
+    }
+}
+
+impl Drop for BigLab {
+    /// Deletes the veths now, so the kernel does not tear hundreds of them down in the
+    /// background (holding the RTNL lock) while later tests run.
+    fn drop(&mut self) {
+        let text: String = (0..self.count)
+            .map(|i| format!("link del dev a{i}\nlink del dev b{i}\n"))
+            .collect();
+        if std::fs::write(&self.file, text).is_ok() {
+            let _ = Command::new("ip")
+                .args(["-n", &self.lab.name, "-batch"])
+                .arg(&self.file)
+                .output();
+        }
+        let _ = std::fs::remove_file(&self.file);
+    }
 }
 
 /// utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15).
@@ -529,39 +555,11 @@ fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
 
 #[test]
 fn sigterm_during_repairs_leaves_every_end_consistent() {
-    let lab = TestNs::new();
-    let far = TestNs::new();
-    let mut batch = String::new();
-    let mut wires = String::new();
-    for i in 0..50 {
-        batch.push_str(&format!(
-            "link add name a{i} type veth peer name pa{i} netns {far}\nlink add name b{i} type veth peer name pb{i} netns {far}\n",
-            far = far.name
-        ));
-        wires.push_str(&format!("a{i} b{i}\n"));
-    }
-    let file = std::env::temp_dir().join(format!("{}-term", lab.name));
-    std::fs::write(&file, &batch).unwrap();
-    run("ip", &["-n", &lab.name, "-batch", file.to_str().unwrap()]);
-    let set_all = |ns: &TestNs, prefixes: &[&str], state: &str| {
-        let text: String = (0..50)
-            .flat_map(|i| {
-                prefixes
-                    .iter()
-                    .map(move |p| format!("link set dev {p}{i} {state}\n"))
-            })
-            .collect();
-        std::fs::write(&file, text).unwrap();
-        run("ip", &["-n", &ns.name, "-batch", file.to_str().unwrap()]);
-    };
-    set_all(&lab, &["a", "b"], "up");
-    set_all(&far, &["pa", "pb"], "up");
-    std::fs::write(&file, &wires).unwrap();
-    lab.patchwire(&["link", "--batch", file.to_str().unwrap()])
-        .ok();
+    let big = BigLab::new(50);
+    let lab = &big.lab;
 
-    let mut watcher = Watcher::start(&lab);
-    set_all(&far, &["pa"], "down");
+    let mut watcher = Watcher::start(lab);
+    big.set_all(&big.far, &["pa"], "down");
     // Stop it while it is busy holding ends down.
     let deadline = Instant::now() + Duration::from_secs(20);
     while watcher.events().is_empty() {
@@ -583,5 +581,4 @@ fn sigterm_during_repairs_leaves_every_end_consistent() {
         .filter(|l| l.contains("patchwire held down"))
         .count();
     assert_eq!(held, 50);
-    std::fs::remove_file(file).unwrap();
 }
