@@ -582,3 +582,82 @@ fn sigterm_during_repairs_leaves_every_end_consistent() {
         .count();
     assert_eq!(held, 50);
 }
+
+#[test]
+fn a_vm_restart_holds_the_partner_down_then_rewires_it() {
+    let (r1, lab) = (TestNs::new(), TestNs::new());
+    veth(&r1, "x1", &lab, "eth1");
+    let dir = std::env::temp_dir().join(format!("{}-qemu", lab.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ifup = dir.join("patchwire-ifup");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_patchwire"), &ifup).unwrap();
+    // qemu with no guest and only a tap: script= wires it, downscript=no keeps the wire, so a
+    // stop leaves a broken wire for watch to act on.
+    let start_qemu = || {
+        let netdev = format!(
+            "tap,id=t0,ifname=tap1,script={},downscript=no",
+            ifup.display()
+        );
+        Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "60",
+                "ip",
+                "netns",
+                "exec",
+                &lab.name,
+                "qemu-system-x86_64",
+            ])
+            .args([
+                "-M",
+                "none",
+                "-nodefaults",
+                "-nographic",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+            ])
+            .args([
+                "-serial",
+                "none",
+                "-netdev",
+                &netdev,
+                "-netdev",
+                "hubport,id=p0,hubid=0,netdev=t0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start qemu")
+    };
+    let stop_qemu = |mut qemu: Child| {
+        // SAFETY: kill(2) on our own child (timeout, which passes SIGTERM on to qemu).
+        unsafe { libc::kill(qemu.id() as i32, libc::SIGTERM) };
+        let _ = qemu.wait();
+    };
+    let watcher = Watcher::start(&lab);
+    let qemu = start_qemu();
+    // qemu creates tap1 and its script= wires it: wait (bounded) for an attached tap end.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lab.patchwire(&["-j", "show"]).json()[0]["b"]["attached"] != true {
+        assert!(Instant::now() < deadline, "qemu did not wire tap1");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_link(&r1, "x1", "carrier", carrier);
+
+    stop_qemu(qemu);
+    // The VM's cable is pulled: the router behind eth1 sees it.
+    watcher.wait_event("wire-broken", "eth1");
+    watcher.wait_event("link-down-propagated", "eth1");
+    wait_link(&r1, "x1", "NO-CARRIER", no_carrier);
+
+    let qemu = start_qemu();
+    watcher.wait_event("link-up-propagated", "eth1");
+    wait_link(&r1, "x1", "carrier", carrier);
+    let show = lab.patchwire(&["-j", "show"]).json();
+    assert_eq!(show[0]["health"], "ok", "{show}");
+    stop_qemu(qemu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
