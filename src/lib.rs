@@ -10,7 +10,10 @@
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
 //! * [`link`] — what needs more than netlink: taps (/dev/net/tun), TX checksum offload (ethtool).
 //! * [`packet`] — raw frame I/O (AF_PACKET) on one interface.
+//! * [`bpf`] — tiny tc eBPF programs from raw instructions (no compiler), loaded with bpf(2)
+//!   and attached as cls_bpf direct-action filters: the base for VLAN-selective mirrors.
 
+pub mod bpf;
 pub mod demo;
 pub mod link;
 pub mod netns;
