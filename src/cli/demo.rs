@@ -71,7 +71,7 @@ pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
             wire.b_to_a.unwrap_or_default(),
         );
         println!(
-            "wire {} <-> {}: {:?}, {} + {} packets redirected, {} dropped",
+            "wire {} <-> {}: {}, {} + {} packets redirected, {} dropped",
             wire.a.name,
             wire.b.name,
             wire.health,

@@ -1,6 +1,6 @@
 //! `patchwire show [IF]`.
 
-use patchwire::wire::{self, Counters, EndStatus, Health, WireStatus};
+use patchwire::wire::{self, Counters, EndStatus, WireStatus};
 
 use super::{Cli, Exit, human_bytes, print_json};
 
@@ -45,11 +45,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
 }
 
 fn print_wire(wire: &WireStatus, width: usize, stats: bool) {
-    let health = match wire.health {
-        Health::Ok => "ok",
-        Health::Degraded => "degraded",
-        Health::Broken => "broken",
-    };
+    let health = wire.health.to_string();
     let mtu = match (wire.a.mtu, wire.b.mtu) {
         (Some(a), Some(b)) if a == b => a.to_string(),
         (Some(a), Some(b)) => format!("{a}/{b}"),

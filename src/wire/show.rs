@@ -23,6 +23,16 @@ pub enum Health {
     Broken,
 }
 
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Health::Ok => "ok",
+            Health::Degraded => "degraded",
+            Health::Broken => "broken",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EndStatus {
     pub name: String,
