@@ -23,22 +23,26 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use patchwire::netns::Netns;
 use patchwire::nl::link::{self, IfIndex, Link};
 use patchwire::nl::{RTNLGRP_LINK, RouteSocket};
 
+/// The OvS harness and guarded processes the watch_ovs test uses too.
+#[path = "../tests/common/ovs.rs"]
+#[allow(dead_code)]
+mod ovs;
+use ovs::{Guarded, Ovs};
+
 const USAGE: &str = "usage: cargo bench --bench watch -- [--quick]";
 const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
-const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 /// Upper bound on the life of every process this benchmark starts.
-const PROCESS_LIFETIME: &str = "300";
+const PROCESS_LIFETIME: Duration = Duration::from_secs(300);
 /// How often X2 is read while waiting for it to change.
 const POLL: Duration = Duration::from_millis(2);
 /// A linkwatch delay above this counts as "deferred" (an urgent event takes well under 10 ms).
@@ -185,68 +189,6 @@ fn veth(x_ns: &str, x: &str, xi: u32, e_ns: &str, e: &str, ei: u32) -> Result<()
     Ok(())
 }
 
-/// A child process in its own process group under `timeout --foreground -s KILL`, stopped on
-/// drop: SIGTERM (timeout passes it on), up to 3 s to exit, then SIGKILL to the whole group.
-struct Guarded {
-    child: Option<Child>,
-    what: String,
-}
-
-impl Guarded {
-    fn spawn(what: &str, command: &[&str], stdout: Stdio, env: &[(&str, &Path)]) -> Result<Self> {
-        let mut cmd = Command::new("timeout");
-        cmd.args(["--foreground", "-s", "KILL", PROCESS_LIFETIME])
-            .args(command)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::null())
-            .process_group(0);
-        for (key, value) in env {
-            cmd.env(key, value);
-        }
-        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
-        Ok(Guarded {
-            child: Some(child),
-            what: what.to_string(),
-        })
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, up to 3 s to exit, then SIGKILL to the group; returns how it ended.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let pid = child.id() as i32;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        eprintln!("{} ignored SIGTERM for 3 s: SIGKILL", self.what);
-        // SAFETY: the child is unreaped, so its pid (and process group id: it leads the group)
-        // is still ours; the group holds only timeout and the program it runs.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        child.wait().ok()
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// `patchwire -n NS -j watch`, its output lines collected; stopped on drop.
 struct Watch {
     process: Guarded,
@@ -260,7 +202,9 @@ impl Watch {
             &[BIN, "-n", netns, "-j", "watch"],
             Stdio::piped(),
             &[],
-        )?;
+            PROCESS_LIFETIME,
+        )
+        .map_err(|e| anyhow!(e))?;
         let stdout = process
             .child
             .as_mut()
@@ -580,182 +524,6 @@ fn veth_table(config: &Config, result: &VethResult) -> String {
 // ---------------------------------------------------------------------------------------------
 // B. LACP with Open vSwitch
 
-/// A private Open vSwitch in one namespace: br0 (netdev datapath) with an active fast-LACP bond
-/// `bond0` of two interfaces. Daemons stopped and files removed on drop.
-struct Ovs {
-    dir: PathBuf,
-    vswitchd: Option<Guarded>,
-    db: Option<Guarded>,
-}
-
-impl Ovs {
-    fn start(netns: &str, dir: PathBuf, members: [&str; 2]) -> Result<Ovs> {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let mut ovs = Ovs {
-            dir,
-            vswitchd: None,
-            db: None,
-        };
-        // Members stay kernel interfaces: keep the namespace's stack from answering ARP on them.
-        run(Command::new("ip").args([
-            "netns",
-            "exec",
-            netns,
-            "sysctl",
-            "-qw",
-            "net.ipv4.conf.all.arp_ignore=1",
-        ]))?;
-        let db = ovs.path("conf.db");
-        ovs.tool("ovsdb-tool", &["create", &db, OVS_SCHEMA])?;
-        let remote = format!("--remote=punix:{}", ovs.path("db.sock"));
-        ovs.db = Some(ovs.daemon(
-            netns,
-            "ovsdb-server",
-            &[&db, &remote, "--no-chdir", "-vconsole:off"],
-        )?);
-        let init = ovs.vsctl_args(&["--no-wait", "init"]);
-        ovs.wait_for("the database", |ovs| ovs.tool("ovs-vsctl", &init).is_ok())?;
-        let db_url = format!("unix:{}", ovs.path("db.sock"));
-        ovs.vswitchd = Some(ovs.daemon(
-            netns,
-            "ovs-vswitchd",
-            &[&db_url, "--no-chdir", "-vconsole:off"],
-        )?);
-        ovs.wait_for("ovs-vswitchd", |ovs| ovs.appctl(&["version"]).is_ok())?;
-        ovs.vsctl(&[
-            "add-br",
-            "br0",
-            "--",
-            "set",
-            "bridge",
-            "br0",
-            "datapath_type=netdev",
-            "--",
-            "add-bond",
-            "br0",
-            "bond0",
-            members[0],
-            members[1],
-            "lacp=active",
-            "bond_mode=balance-tcp",
-            "other_config:lacp-time=fast",
-        ])?;
-        Ok(ovs)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.dir.join(file).to_string_lossy().into_owned()
-    }
-
-    fn env(&self) -> Vec<(&'static str, &Path)> {
-        let dir = self.dir.as_path();
-        vec![
-            ("OVS_RUNDIR", dir),
-            ("OVS_DBDIR", dir),
-            ("OVS_LOGDIR", dir),
-            ("OVS_SYSCONFDIR", dir),
-            ("OVS_PKGDATADIR", Path::new("/usr/share/openvswitch")),
-        ]
-    }
-
-    /// An OvS daemon inside the namespace, in the foreground (so it is our child).
-    fn daemon(&self, netns: &str, program: &str, args: &[&str]) -> Result<Guarded> {
-        let unixctl = format!("--unixctl={}", self.path(&format!("{program}.ctl")));
-        let pidfile = format!("--pidfile={}", self.path(&format!("{program}.pid")));
-        let log = format!("--log-file={}", self.path(&format!("{program}.log")));
-        let mut command = vec!["ip", "netns", "exec", netns, program];
-        command.extend(args);
-        command.extend([unixctl.as_str(), &pidfile, &log]);
-        Guarded::spawn(program, &command, Stdio::null(), &self.env())
-    }
-
-    fn wait_for(&mut self, what: &str, ready: impl Fn(&Ovs) -> bool) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready(self) {
-            for daemon in [&mut self.db, &mut self.vswitchd].into_iter().flatten() {
-                if let Some(status) = daemon.exited() {
-                    bail!("{} exited ({status})", daemon.what);
-                }
-            }
-            ensure!(Instant::now() < deadline, "OvS: no {what} within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
-    /// An OvS tool with the private directories (each bounds itself with --timeout).
-    fn tool<S: AsRef<std::ffi::OsStr>>(&self, program: &str, args: &[S]) -> Result<String> {
-        run(Command::new(program).args(args).envs(self.env()))
-    }
-
-    fn vsctl_args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec![
-            "--timeout=10".to_string(),
-            format!("--db=unix:{}", self.path("db.sock")),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        all
-    }
-
-    fn vsctl(&self, args: &[&str]) -> Result<String> {
-        self.tool("ovs-vsctl", &self.vsctl_args(args))
-    }
-
-    fn appctl(&self, args: &[&str]) -> Result<String> {
-        let ctl = self.path("ovs-vswitchd.ctl");
-        let mut all = vec!["--timeout=5", "-t", &ctl];
-        all.extend(args);
-        self.tool("ovs-appctl", &all)
-    }
-
-    /// `bond/show bond0`: is the member enabled?
-    fn enabled(&self, member: &str) -> Result<bool> {
-        let show = self.appctl(&["bond/show", "bond0"])?;
-        let prefix = format!("member {member}: ");
-        let state = show
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .with_context(|| format!("{member} not in bond/show: {show}"))?;
-        Ok(state.trim() == "enabled")
-    }
-
-    fn current(&self, member: &str) -> Result<bool> {
-        Ok(self
-            .appctl(&["lacp/show", "bond0"])?
-            .contains(&format!("member: {member}: current attached")))
-    }
-
-    /// `lacp/show-stats bond0`: (carrier changes, LACP expiries) of the member.
-    fn stats(&self, member: &str) -> Result<(u64, u64)> {
-        let text = self.appctl(&["lacp/show-stats", "bond0"])?;
-        let block = text
-            .split(&format!("member: {member}:"))
-            .nth(1)
-            .and_then(|rest| rest.split("member: ").next())
-            .with_context(|| format!("{member} not in lacp/show-stats"))?;
-        let counter = |name: &str| -> Result<u64> {
-            block
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(name))
-                .and_then(|n| n.trim().parse().ok())
-                .with_context(|| format!("no {name} for {member}"))
-        };
-        Ok((
-            counter("Carrier Status Changed:")?,
-            counter("Link Expired:")?,
-        ))
-    }
-}
-
-impl Drop for Ovs {
-    fn drop(&mut self) {
-        drop(self.vswitchd.take());
-        drop(self.db.take());
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// One mode's results: disable and re-enable delays, and what OvS counted.
 #[derive(Default)]
 struct LacpMode {
@@ -792,8 +560,20 @@ fn ovs_bench(config: &Config, scratch: &mut Scratch, random: &mut Random) -> Res
     run(Command::new(BIN).args(["-n", &lab, "link", "la1", "lb1"]))?;
     run(Command::new(BIN).args(["-n", &lab, "link", "la2", "lb2"]))?;
     let started = Instant::now();
-    let ovs_a = Ovs::start(&a, scratch.dir.join("ovs-a"), ["a1", "a2"])?;
-    let ovs_b = Ovs::start(&b, scratch.dir.join("ovs-b"), ["b1", "b2"])?;
+    let ovs_a = Ovs::start(
+        &a,
+        scratch.dir.join("ovs-a"),
+        ["a1", "a2"],
+        PROCESS_LIFETIME,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let ovs_b = Ovs::start(
+        &b,
+        scratch.dir.join("ovs-b"),
+        ["b1", "b2"],
+        PROCESS_LIFETIME,
+    )
+    .map_err(|e| anyhow!(e))?;
     let converged = || -> Result<bool> {
         for (ovs, member) in [
             (&ovs_a, "a1"),
@@ -801,7 +581,9 @@ fn ovs_bench(config: &Config, scratch: &mut Scratch, random: &mut Random) -> Res
             (&ovs_b, "b1"),
             (&ovs_b, "b2"),
         ] {
-            if !(ovs.current(member)? && ovs.enabled(member)?) {
+            if !(ovs.lacp_current(member).map_err(|e| anyhow!(e))?
+                && ovs.member_enabled(member).map_err(|e| anyhow!(e))?)
+            {
                 return Ok(false);
             }
         }
@@ -824,20 +606,20 @@ fn ovs_bench(config: &Config, scratch: &mut Scratch, random: &mut Random) -> Res
     // The cost of one look at the far bond: the resolution of the delays below.
     let t = Instant::now();
     for _ in 0..5 {
-        ovs_b.enabled("b1")?;
+        ovs_b.member_enabled("b1").map_err(|e| anyhow!(e))?;
     }
     let poll = t.elapsed() / 5;
 
     let mut a_socket = Netns::open(Some(&a))?.route()?;
     let mut cycle = |mode: &mut LacpMode| -> Result<()> {
-        let before = ovs_b.stats("b1")?;
+        let before = ovs_b.lacp_stats("b1").map_err(|e| anyhow!(e))?;
         for up in [false, true] {
             let t0 = Instant::now();
             a_socket
                 .request(link::set_up(IfIndex(21), up), 0)
                 .with_context(|| format!("setting a1 up={up}"))?;
             let deadline = t0 + Duration::from_secs(10);
-            while ovs_b.enabled("b1")? != up {
+            while ovs_b.member_enabled("b1").map_err(|e| anyhow!(e))? != up {
                 ensure!(
                     Instant::now() < deadline,
                     "b1 not {} within 10 s of a1 up={up}",
@@ -849,9 +631,9 @@ fn ovs_bench(config: &Config, scratch: &mut Scratch, random: &mut Random) -> Res
                 true => mode.enabled.push(t0.elapsed()),
             }
         }
-        let after = ovs_b.stats("b1")?;
-        mode.carrier_changes += after.0 - before.0;
-        mode.expiries += after.1 - before.1;
+        let after = ovs_b.lacp_stats("b1").map_err(|e| anyhow!(e))?;
+        mode.carrier_changes += after.carrier_changed - before.carrier_changed;
+        mode.expiries += after.expired - before.expired;
         wait_converged(Duration::from_secs(10))?;
         std::thread::sleep(random.pause(Duration::from_millis(1000)));
         Ok(())

@@ -18,335 +18,19 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::ovs::{Guarded, Ovs};
 use common::*;
 
-const OVS_SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 /// Upper bound on the life of every process this test starts (the test takes < 30 s).
-const PROCESS_LIFETIME: &str = "120";
+const PROCESS_LIFETIME: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A child process in its own process group under `timeout --foreground -s KILL`, stopped on
-/// drop: SIGTERM (timeout passes it on), up to 3 s to exit, then SIGKILL to the whole group.
-struct Guarded {
-    child: Option<Child>,
-    what: String,
-}
-
-impl Guarded {
-    fn spawn(what: &str, command: &[&str], stdout: Stdio, env: &[(&str, &Path)]) -> Guarded {
-        let mut cmd = Command::new("timeout");
-        cmd.args(["--foreground", "-s", "KILL", PROCESS_LIFETIME])
-            .args(command)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::null())
-            .process_group(0);
-        for (key, value) in env {
-            cmd.env(key, value);
-        }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
-        Guarded {
-            child: Some(child),
-            what: what.to_string(),
-        }
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-    }
-
-    /// SIGTERM, up to 3 s to exit, then SIGKILL to the group; returns how it ended.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let pid = child.id() as i32;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        eprintln!("{} ignored SIGTERM for 3 s: SIGKILL", self.what);
-        // SAFETY: the child is unreaped, so its pid (and process group id: it leads the group)
-        // is still ours; the group holds only timeout and the program it runs.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        child.wait().ok()
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A private Open vSwitch in one test namespace: bridge br0 (netdev datapath) with an active
-/// fast-LACP bond `bond0` of two existing interfaces. Daemons and files go on drop.
-struct Ovs {
-    dir: PathBuf,
-    // Dropped in this order: vswitchd before the database.
-    vswitchd: Option<Guarded>,
-    db: Option<Guarded>,
-}
-
-impl Ovs {
-    fn start(ns: &TestNs, members: [&str; 2]) -> Ovs {
-        let dir = std::env::temp_dir().join(format!("{}-ovs", ns.name));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create OvS dir");
-        let mut ovs = Ovs {
-            dir,
-            vswitchd: None,
-            db: None,
-        };
-        // Members stay kernel interfaces: keep the namespace's stack from answering ARP on them.
-        ns.exec(&["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"]);
-        let db = ovs.path("conf.db");
-        ovs.run("ovsdb-tool", &["create", &db, OVS_SCHEMA]);
-        let remote = format!("--remote=punix:{}", ovs.path("db.sock"));
-        ovs.db = Some(ovs.daemon(
-            ns,
-            "ovsdb-server",
-            &[&db, &remote, "--no-chdir", "-vconsole:off"],
-        ));
-        ovs.wait_for("the database socket", |ovs| {
-            ovs.try_command("ovs-vsctl", &ovs.vsctl_args(&["--no-wait", "init"]))
-                .is_ok()
-        });
-        let db_url = format!("unix:{}", ovs.path("db.sock"));
-        ovs.vswitchd = Some(ovs.daemon(
-            ns,
-            "ovs-vswitchd",
-            &[&db_url, "--no-chdir", "-vconsole:off"],
-        ));
-        ovs.wait_for("ovs-vswitchd's control socket", |ovs| {
-            ovs.try_command("ovs-appctl", &ovs.appctl_args(&["version"]))
-                .is_ok()
-        });
-        ovs.vsctl(&[
-            "add-br",
-            "br0",
-            "--",
-            "set",
-            "bridge",
-            "br0",
-            "datapath_type=netdev",
-            "--",
-            "add-bond",
-            "br0",
-            "bond0",
-            members[0],
-            members[1],
-            "lacp=active",
-            "bond_mode=balance-tcp",
-            "other_config:lacp-time=fast",
-        ]);
-        ovs
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.dir
-            .join(file)
-            .to_str()
-            .expect("utf-8 path")
-            .to_string()
-    }
-
-    /// An OvS daemon inside the namespace, in the foreground (so it is our child).
-    fn daemon(&self, ns: &TestNs, program: &str, args: &[&str]) -> Guarded {
-        let unixctl = format!("--unixctl={}", self.path(&format!("{program}.ctl")));
-        let pidfile = format!("--pidfile={}", self.path(&format!("{program}.pid")));
-        let log = format!("--log-file={}", self.path(&format!("{program}.log")));
-        let mut command = vec!["ip", "netns", "exec", &ns.name, program];
-        command.extend(args);
-        command.extend([unixctl.as_str(), &pidfile, &log]);
-        Guarded::spawn(program, &command, Stdio::null(), &self.env())
-    }
-
-    fn env(&self) -> Vec<(&'static str, &Path)> {
-        let dir = self.dir.as_path();
-        vec![
-            ("OVS_RUNDIR", dir),
-            ("OVS_DBDIR", dir),
-            ("OVS_LOGDIR", dir),
-            ("OVS_SYSCONFDIR", dir),
-            ("OVS_PKGDATADIR", Path::new("/usr/share/openvswitch")),
-        ]
-    }
-
-    /// Polls (every 20 ms, at most 10 s) until `ready`; panics with the daemon logs otherwise.
-    fn wait_for(&mut self, what: &str, ready: impl Fn(&Ovs) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ready(self) {
-            let exited = [&mut self.db, &mut self.vswitchd]
-                .into_iter()
-                .flatten()
-                .find_map(|d| {
-                    d.exited()
-                        .map(|status| format!("{} exited ({status})", d.what))
-                });
-            if let Some(exited) = exited {
-                panic!("{exited}: {}", self.logs());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "OvS: no {what} within 10 s: {}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn logs(&self) -> String {
-        ["ovsdb-server.log", "ovs-vswitchd.log"]
-            .iter()
-            .map(|f| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Runs an OvS tool (bounded by `timeout`) with the private directories; stdout or error.
-    fn try_command<S: AsRef<str>>(&self, program: &str, args: &[S]) -> Result<String, String> {
-        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        let output = Command::new("timeout")
-            .args(["-s", "KILL", "15", program])
-            .args(&args)
-            .envs(self.env())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("{program}: {e}"));
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(format!(
-                "{program} {}: {}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ))
-        }
-    }
-
-    fn run<S: AsRef<str>>(&self, program: &str, args: &[S]) -> String {
-        self.try_command(program, args)
-            .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()))
-    }
-
-    fn vsctl_args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec![
-            "--timeout=10".to_string(),
-            format!("--db=unix:{}", self.path("db.sock")),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        all
-    }
-
-    fn appctl_args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec![
-            "--timeout=10".to_string(),
-            "-t".to_string(),
-            self.path("ovs-vswitchd.ctl"),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        all
-    }
-
-    fn vsctl(&self, args: &[&str]) -> String {
-        let all = self.vsctl_args(args);
-        self.run(
-            "ovs-vsctl",
-            &all.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    }
-
-    fn appctl(&self, args: &[&str]) -> String {
-        let all = self.appctl_args(args);
-        self.run(
-            "ovs-appctl",
-            &all.iter().map(String::as_str).collect::<Vec<_>>(),
-        )
-    }
-
-    /// `bond/show bond0` says "member NAME: enabled" (or "disabled").
-    fn member_enabled(&self, member: &str) -> bool {
-        let show = self.appctl(&["bond/show", "bond0"]);
-        let line = format!("member {member}: ");
-        let state = show
-            .lines()
-            .find_map(|l| l.strip_prefix(&line))
-            .unwrap_or_else(|| panic!("{member} not in bond/show: {show}"));
-        state.trim() == "enabled"
-    }
-
-    /// LACP has the member "current" (partner's LACPDUs arriving and in sync).
-    fn lacp_current(&self, member: &str) -> bool {
-        self.appctl(&["lacp/show", "bond0"])
-            .contains(&format!("member: {member}: current attached"))
-    }
-
-    /// OvS's own idea of the member's link: `up` or `down` (from carrier, as netlink told it).
-    fn link_state(&self, member: &str) -> String {
-        self.vsctl(&["get", "interface", member, "link_state"])
-            .trim()
-            .to_string()
-    }
-
-    /// From `lacp/show-stats bond0`: how often the member's carrier changed and how often its
-    /// partner's LACPDUs timed out ("Link Expired").
-    fn lacp_stats(&self, member: &str) -> LacpStats {
-        let text = self.appctl(&["lacp/show-stats", "bond0"]);
-        let block = text
-            .split(&format!("member: {member}:"))
-            .nth(1)
-            .and_then(|rest| rest.split("member: ").next())
-            .unwrap_or_else(|| panic!("{member} not in lacp/show-stats: {text}"));
-        let counter = |name: &str| -> u64 {
-            block
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(name))
-                .and_then(|n| n.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} for {member}: {text}"))
-        };
-        LacpStats {
-            carrier_changed: counter("Carrier Status Changed:"),
-            expired: counter("Link Expired:"),
-        }
-    }
-
-    fn bond_show(&self) -> String {
-        self.appctl(&["bond/show", "bond0"])
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct LacpStats {
-    carrier_changed: u64,
-    expired: u64,
-}
-
-impl Drop for Ovs {
-    fn drop(&mut self) {
-        drop(self.vswitchd.take());
-        drop(self.db.take());
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// A running `patchwire -n NS -j watch` whose output lines are collected; stopped on drop.
 struct Watch {
@@ -367,7 +51,9 @@ impl Watch {
             ],
             Stdio::piped(),
             &[],
-        );
+            PROCESS_LIFETIME,
+        )
+        .unwrap();
         let stdout = process
             .child
             .as_mut()
@@ -411,6 +97,11 @@ impl Watch {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Where a namespace's OvS keeps its database, sockets and logs (removed with the Ovs).
+fn ovs_dir(ns: &TestNs) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}-ovs", ns.name))
 }
 
 fn link_line(ns: &TestNs, dev: &str) -> String {
@@ -496,13 +187,13 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
     lab.patchwire(&["link", "la1", "lb1"]).ok();
     lab.patchwire(&["link", "la2", "lb2"]).ok();
     // Declared after the namespaces: dropped (daemons stopped) before they are deleted.
-    let ovs_a = Ovs::start(&a, ["a1", "a2"]);
-    let ovs_b = Ovs::start(&b, ["b1", "b2"]);
+    let ovs_a = Ovs::start(&a.name, ovs_dir(&a), ["a1", "a2"], PROCESS_LIFETIME).unwrap();
+    let ovs_b = Ovs::start(&b.name, ovs_dir(&b), ["b1", "b2"], PROCESS_LIFETIME).unwrap();
     let bonds = || {
         format!(
             "a:\n{}\nb:\n{}",
-            ovs_a.appctl(&["lacp/show", "bond0"]),
-            ovs_b.appctl(&["lacp/show", "bond0"])
+            ovs_a.appctl(&["lacp/show", "bond0"]).unwrap(),
+            ovs_b.appctl(&["lacp/show", "bond0"]).unwrap()
         )
     };
 
@@ -518,7 +209,7 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
                 (&ovs_b, "b2"),
             ]
             .iter()
-            .all(|(ovs, m)| ovs.lacp_current(m) && ovs.member_enabled(m))
+            .all(|(ovs, m)| ovs.lacp_current(m).unwrap() && ovs.member_enabled(m).unwrap())
         },
         bonds,
     );
@@ -535,7 +226,7 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
     );
 
     // --- a1 down: b1 loses its carrier at once, and OvS in b knows it from the link. ---
-    let b1_before = ovs_b.lacp_stats("b1");
+    let b1_before = ovs_b.lacp_stats("b1").unwrap();
     let cut = Instant::now();
     a.ip("link set dev a1 down");
     let stages = wait_stages(
@@ -549,23 +240,23 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
                 link_line(&b, "b1").contains("NO-CARRIER")
             }),
             ("OvS b1 link_state down", &|| {
-                ovs_b.link_state("b1") == "down"
+                ovs_b.link_state("b1").unwrap() == "down"
             }),
-            ("OvS b1 disabled", &|| !ovs_b.member_enabled("b1")),
+            ("OvS b1 disabled", &|| !ovs_b.member_enabled("b1").unwrap()),
         ],
         || {
             format!(
                 "lb1: {}b1: {}link_state {}\n{}",
                 link_line(&lab, "lb1"),
                 link_line(&b, "b1"),
-                ovs_b.link_state("b1"),
-                ovs_b.bond_show()
+                ovs_b.link_state("b1").unwrap(),
+                ovs_b.bond_show().unwrap()
             )
         },
     );
     let down_after = cut.elapsed();
     // OvS's own account: b1 went because its carrier changed, not because LACPDUs stopped.
-    let after = ovs_b.lacp_stats("b1");
+    let after = ovs_b.lacp_stats("b1").unwrap();
     assert_eq!(
         (after.carrier_changed, after.expired),
         (b1_before.carrier_changed + 1, b1_before.expired),
@@ -578,7 +269,11 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
     // Only the far side of the wire changed: la1 (the source) and the other wire are left alone.
     assert_eq!(alias(&lab, "la1"), "");
     assert_eq!(alias(&lab, "lb2"), "");
-    assert!(ovs_b.member_enabled("b2"), "{}", ovs_b.bond_show());
+    assert!(
+        ovs_b.member_enabled("b2").unwrap(),
+        "{}",
+        ovs_b.bond_show().unwrap()
+    );
 
     // --- a1 up: b1's carrier is back, the hold is gone, LACP re-enables b1. ---
     let restored = Instant::now();
@@ -594,8 +289,8 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
     wait_until(
         "b1 re-enabled in the bond",
         Duration::from_secs(10),
-        || ovs_b.member_enabled("b1") && ovs_b.link_state("b1") == "up",
-        || ovs_b.bond_show(),
+        || ovs_b.member_enabled("b1").unwrap() && ovs_b.link_state("b1").unwrap() == "up",
+        || ovs_b.bond_show().unwrap(),
     );
     let up_after = restored.elapsed();
     // patchwire's own changes to lb1 did not bounce back as further events.
@@ -616,7 +311,7 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
     // --- Negative control: without watch, cutting a2 leaves b2's carrier up. ---
     let status = watch.process.stop().expect("watch was running");
     assert_eq!(status.code(), Some(0), "watch on SIGTERM: {status}");
-    let b2_before = ovs_b.lacp_stats("b2");
+    let b2_before = ovs_b.lacp_stats("b2").unwrap();
     let cut = Instant::now();
     a.ip("link set dev a2 down");
     let mut disabled_after = None;
@@ -626,21 +321,25 @@ fn lacp_bond_member_goes_down_at_once_when_watch_propagates_carrier() {
         assert!(
             Instant::now() < deadline,
             "b2 not disabled by LACP timeout within 10 s\n{}",
-            ovs_b.bond_show()
+            ovs_b.bond_show().unwrap()
         );
         assert!(
             has_carrier(&b, "b2"),
             "without watch b2 keeps its carrier: {}",
             link_line(&b, "b2")
         );
-        assert_eq!(ovs_b.link_state("b2"), "up", "OvS saw no link change on b2");
-        if disabled_after.is_none() && !ovs_b.member_enabled("b2") {
+        assert_eq!(
+            ovs_b.link_state("b2").unwrap(),
+            "up",
+            "OvS saw no link change on b2"
+        );
+        if disabled_after.is_none() && !ovs_b.member_enabled("b2").unwrap() {
             disabled_after = Some(cut.elapsed());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(alias(&lab, "lb2"), "", "nothing held lb2");
-    let after = ovs_b.lacp_stats("b2");
+    let after = ovs_b.lacp_stats("b2").unwrap();
     assert_eq!(
         (after.carrier_changed, after.expired),
         (b2_before.carrier_changed, b2_before.expired + 1),

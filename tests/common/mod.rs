@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use patchwire::netns::Netns;
 
+pub mod ovs;
+
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions and cannot fail.
