@@ -23,15 +23,18 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+
+mod support;
 use patchwire::netns::Netns;
 use patchwire::nl::link::{self, IfIndex, Link};
 use patchwire::nl::{RTNLGRP_LINK, RouteSocket};
+use support::{Scratch, ip, run};
 
 /// The OvS harness and guarded processes the watch_ovs test uses too.
 #[path = "../tests/common/ovs.rs"]
@@ -89,7 +92,7 @@ fn main() -> Result<()> {
         euid == 0,
         "the benchmark creates network namespaces: run it as root"
     );
-    let mut scratch = Scratch::new()?;
+    let mut scratch = Scratch::new("watch")?;
     let mut random = Random::new();
     let veth = veth_bench(&config, &mut scratch, &mut random)?;
     let ovs = match Path::new("/usr/sbin/ovs-vswitchd").exists() {
@@ -111,70 +114,6 @@ fn main() -> Result<()> {
 
 // ---------------------------------------------------------------------------------------------
 // Plumbing: namespaces, processes, randomness
-
-/// Namespaces `pwb-<pid>-<tag>` and a temporary directory, all removed on drop.
-struct Scratch {
-    prefix: String,
-    namespaces: Vec<String>,
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Self> {
-        let prefix = format!("pwb-{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("{prefix}-watch"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Scratch {
-            prefix,
-            namespaces: Vec::new(),
-            dir,
-        })
-    }
-
-    /// Creates namespace `pwb-<pid>-<tag>` with IPv6 off and lo up.
-    fn netns(&mut self, tag: &str) -> Result<String> {
-        let name = format!("{}-{tag}", self.prefix);
-        run(Command::new("ip").args(["netns", "add", &name]))?;
-        self.namespaces.push(name.clone());
-        run(Command::new("ip")
-            .args(["netns", "exec", &name, "sysctl", "-qw"])
-            .args([
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]))?;
-        ip(&["-n", &name, "link", "set", "dev", "lo", "up"])?;
-        Ok(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for name in self.namespaces.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs a command to completion, failing with its stderr unless it succeeds; returns stdout.
-fn run(command: &mut Command) -> Result<String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("starting {command:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{command:?} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn ip(args: &[&str]) -> Result<String> {
-    run(Command::new("ip").args(args))
-}
 
 /// A veth pair with chosen ifindexes: `x` (index `xi`) in `x_ns`, `e` (index `ei`) in `e_ns`,
 /// both up.

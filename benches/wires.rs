@@ -30,15 +30,18 @@
 //! medians reported, each as a ratio to the direct veth pair.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+
+mod support;
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
 use patchwire::wire::{self, LinkOptions, WireRequest};
 use serde_json::Value;
+use support::{Scratch, ip, run};
 
 const USAGE: &str = "usage: cargo bench --bench wires -- [--quick] [--only setup|datapath]";
 const SENDER_ADDR: &str = "198.18.0.1";
@@ -62,7 +65,7 @@ fn main() -> Result<()> {
         euid == 0,
         "the benchmark creates network namespaces: run it as root"
     );
-    let mut scratch = Scratch::new()?;
+    let mut scratch = Scratch::new("wires")?;
     // The datapath goes first: deleting namespaces with 20,000 interfaces keeps a kernel worker
     // busy for a while, which would disturb frame rates measured after it.
     let datapath = match config.datapath {
@@ -163,75 +166,6 @@ impl Config {
             },
         ]
     }
-}
-
-/// Owns the namespaces and files of this run and removes them when dropped (also on panic).
-struct Scratch {
-    prefix: String,
-    namespaces: Vec<String>,
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Self> {
-        let prefix = format!("pwb-{}", std::process::id());
-        let dir = std::env::temp_dir().join(&prefix);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Scratch {
-            prefix,
-            namespaces: Vec::new(),
-            dir,
-        })
-    }
-
-    /// Creates namespace `pwb-<pid>-<tag>` with IPv6 off (no router solicitations in counters).
-    fn netns(&mut self, tag: &str) -> Result<String> {
-        let name = format!("{}-{tag}", self.prefix);
-        run(Command::new("ip").args(["netns", "add", &name]))?;
-        self.namespaces.push(name.clone());
-        run(Command::new("ip")
-            .args(["netns", "exec", &name, "sysctl", "-qw"])
-            .args([
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]))?;
-        Ok(name)
-    }
-
-    fn file(&self, name: &str, contents: &str) -> Result<PathBuf> {
-        let path = self.dir.join(name);
-        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
-        Ok(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for name in self.namespaces.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs a command to completion, failing with its stderr unless it succeeds; returns stdout.
-fn run(command: &mut Command) -> Result<String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("starting {command:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{command:?} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn ip(args: &[&str]) -> Result<String> {
-    run(Command::new("ip").args(args))
 }
 
 fn median<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
