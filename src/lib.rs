@@ -2,6 +2,8 @@
 //!
 //! Rooms, top-down:
 //! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
+//! * [`mirror`] — SPAN: copies of a source's frames (in, out, by VLAN, RSPAN-tagged) sent out
+//!   of a destination, with counters and health, rebuilt from the kernel like wires.
 //! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
 //! * [`demo`] — a throwaway lab comparing a Linux bridge with a patchwire wire.
 //! * [`watch`] — link-state propagation and re-attaching wires while a lab runs.
@@ -11,11 +13,12 @@
 //! * [`link`] — what needs more than netlink: taps (/dev/net/tun), TX checksum offload (ethtool).
 //! * [`packet`] — raw frame I/O (AF_PACKET) on one interface.
 //! * [`bpf`] — tiny tc eBPF programs from raw instructions (no compiler), loaded with bpf(2)
-//!   and attached as cls_bpf direct-action filters: the base for VLAN-selective mirrors.
+//!   and attached as cls_bpf filters (with a tiny label assembler): mirrors' frame selection.
 
 pub mod bpf;
 pub mod demo;
 pub mod link;
+pub mod mirror;
 pub mod netns;
 pub mod nl;
 pub mod packet;

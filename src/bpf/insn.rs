@@ -48,7 +48,10 @@ pub enum Size {
 /// 64-bit ALU operations with an immediate operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AluOp {
+    Add,
     And,
+    Or,
+    Lsh,
     Rsh,
 }
 
@@ -57,10 +60,16 @@ pub enum AluOp {
 pub enum JmpOp {
     Jeq,
     Jne,
+    /// Unsigned `>`, `>=`, `<`, `<=`.
+    Jgt,
+    Jge,
+    Jlt,
+    Jle,
 }
 
 // Instruction classes.
 const CLASS_LDX: u8 = 0x01;
+const CLASS_STX: u8 = 0x03;
 const CLASS_JMP: u8 = 0x05;
 const CLASS_ALU64: u8 = 0x07;
 // Load sizes and mode.
@@ -73,11 +82,19 @@ const MODE_MEM: u8 = 0x60;
 const SRC_K: u8 = 0x00;
 const SRC_X: u8 = 0x08;
 // ALU and jump operations.
+const ALU_ADD: u8 = 0x00;
+const ALU_OR: u8 = 0x40;
 const ALU_AND: u8 = 0x50;
+const ALU_LSH: u8 = 0x60;
 const ALU_RSH: u8 = 0x70;
 const ALU_MOV: u8 = 0xb0;
+const JMP_JA: u8 = 0x00;
 const JMP_JEQ: u8 = 0x10;
+const JMP_JGT: u8 = 0x20;
+const JMP_JGE: u8 = 0x30;
 const JMP_JNE: u8 = 0x50;
+const JMP_JLT: u8 = 0xa0;
+const JMP_JLE: u8 = 0xb0;
 const JMP_CALL: u8 = 0x80;
 const JMP_EXIT: u8 = 0x90;
 
@@ -111,13 +128,22 @@ pub const fn mov64_reg(dst: Reg, src: Reg) -> Insn {
 
 /// `dst = *(size *)(src + off)`.
 pub const fn ldx_mem(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
-    let size = match size {
+    Insn::new(CLASS_LDX | size_bits(size) | MODE_MEM, dst, src, off, 0)
+}
+
+/// `*(size *)(dst + off) = src`. (Storing an immediate into the context is refused by the
+/// verifier, so there is no `st_mem`.)
+pub const fn stx_mem(size: Size, dst: Reg, src: Reg, off: i16) -> Insn {
+    Insn::new(CLASS_STX | size_bits(size) | MODE_MEM, dst, src, off, 0)
+}
+
+const fn size_bits(size: Size) -> u8 {
+    match size {
         Size::W => SIZE_W,
         Size::H => SIZE_H,
         Size::B => SIZE_B,
         Size::DW => SIZE_DW,
-    };
-    Insn::new(CLASS_LDX | size | MODE_MEM, dst, src, off, 0)
+    }
 }
 
 /// `if dst OP imm goto +off` (off counts instructions after this one).
@@ -125,17 +151,37 @@ pub const fn jmp_imm(op: JmpOp, dst: Reg, imm: i32, off: i16) -> Insn {
     let op = match op {
         JmpOp::Jeq => JMP_JEQ,
         JmpOp::Jne => JMP_JNE,
+        JmpOp::Jgt => JMP_JGT,
+        JmpOp::Jge => JMP_JGE,
+        JmpOp::Jlt => JMP_JLT,
+        JmpOp::Jle => JMP_JLE,
     };
     Insn::new(CLASS_JMP | op | SRC_K, dst, R0, off, imm)
 }
 
+/// `goto +off`.
+pub const fn ja(off: i16) -> Insn {
+    Insn::new(CLASS_JMP | JMP_JA, R0, R0, off, 0)
+}
+
 /// `dst OP= imm` on all 64 bits.
 pub const fn alu64_imm(op: AluOp, dst: Reg, imm: i32) -> Insn {
-    let op = match op {
+    Insn::new(CLASS_ALU64 | alu_bits(op) | SRC_K, dst, R0, 0, imm)
+}
+
+/// `dst OP= src` on all 64 bits.
+pub const fn alu64_reg(op: AluOp, dst: Reg, src: Reg) -> Insn {
+    Insn::new(CLASS_ALU64 | alu_bits(op) | SRC_X, dst, src, 0, 0)
+}
+
+const fn alu_bits(op: AluOp) -> u8 {
+    match op {
+        AluOp::Add => ALU_ADD,
         AluOp::And => ALU_AND,
+        AluOp::Or => ALU_OR,
+        AluOp::Lsh => ALU_LSH,
         AluOp::Rsh => ALU_RSH,
-    };
-    Insn::new(CLASS_ALU64 | op | SRC_K, dst, R0, 0, imm)
+    }
 }
 
 /// Calls helper number `helper_id` (enum bpf_func_id); arguments in R1..R5, result in R0.
@@ -211,6 +257,32 @@ mod tests {
         assert_eq!(
             alu64_imm(AluOp::Rsh, R2, 12).bytes(),
             [0x77, 0x02, 0, 0, 12, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn stores_wide_jumps_and_register_alu_match_known_encodings() {
+        // *(u32 *)(r6 + 48) = r2: skb->cb[0]
+        assert_eq!(
+            stx_mem(Size::W, R6, R2, 48).bytes(),
+            [0x63, 0x26, 48, 0, 0, 0, 0, 0]
+        );
+        // if r2 > 10 goto +1 / >= / < / <=
+        assert_eq!(jmp_imm(JmpOp::Jgt, R2, 10, 1).bytes()[..2], [0x25, 0x02]);
+        assert_eq!(jmp_imm(JmpOp::Jge, R2, 10, 1).bytes()[0], 0x35);
+        assert_eq!(jmp_imm(JmpOp::Jlt, R2, 10, 1).bytes()[0], 0xa5);
+        assert_eq!(jmp_imm(JmpOp::Jle, R2, 10, 1).bytes()[0], 0xb5);
+        // goto +4
+        assert_eq!(ja(4).bytes(), [0x05, 0, 4, 0, 0, 0, 0, 0]);
+        // r3 += -8; r2 <<= 8; r2 |= r3
+        assert_eq!(
+            alu64_imm(AluOp::Add, R3, -8).bytes(),
+            [0x07, 0x03, 0, 0, 0xf8, 0xff, 0xff, 0xff]
+        );
+        assert_eq!(alu64_imm(AluOp::Lsh, R2, 8).bytes()[..2], [0x67, 0x02]);
+        assert_eq!(
+            alu64_reg(AluOp::Or, R2, R3).bytes(),
+            [0x4f, 0x32, 0, 0, 0, 0, 0, 0]
         );
     }
 

@@ -7,6 +7,7 @@
 //! The kernel keeps a program alive while a filter uses it, so a [`Program`] may be dropped once
 //! attached. Remove such a filter with [`crate::nl::tc::delete_filters_at`].
 
+pub mod asm;
 pub mod insn;
 
 use std::io;

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod link;
+pub mod mirror;
 pub mod probe;
 pub mod qemu;
 pub mod show;
@@ -32,7 +33,8 @@ set up over netlink). Unlike a Linux bridge it passes LACP, STP, LLDP, PAUSE and
 The kernel is the record: `show` rebuilds wires from the filters patchwire installed (priority 20567, \
 action cookie tagged b7 + the far end's name); there is no state file.",
     after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
-patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 unlink eth1\n  \
+patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  \
+patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0\n  patchwire -n lab1 mirror show -s\n  patchwire -n lab1 unlink eth1\n  \
 patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
 patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
 qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n  \
@@ -56,6 +58,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     Link(link::Args),
+    Mirror(mirror::Args),
     Unlink(unlink::Args),
     Show(show::Args),
     Probe(probe::Args),
@@ -74,6 +77,7 @@ impl Cli {
     pub fn run(&self) -> anyhow::Result<Exit> {
         match &self.command {
             Command::Link(args) => link::run(self, args),
+            Command::Mirror(args) => mirror::run(self, args),
             Command::Unlink(args) => unlink::run(self, args),
             Command::Show(args) => show::run(self, args),
             Command::Probe(args) => probe::run(self, args),

@@ -7,12 +7,15 @@
 //! belongs to someone else and is never touched. The name in the cookie is what lets `show` say
 //! *which* end vanished once mirred has forgotten its target (the kernel keeps only ifindex 0).
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL};
+use netlink_packet_core::{
+    DefaultNla, Emitable, NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, Nla, NlasIterator, Parseable,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
-    TcActionType, TcAttribute, TcFilterU32Option, TcHandle, TcMessage, TcMirror,
-    TcMirrorActionType, TcOption, TcStats2, TcU32Key, TcU32Selector, TcU32SelectorFlags,
+    TcActionType, TcAttribute, TcBpfFlags, TcFilterBpfOption, TcFilterU32Option, TcHandle,
+    TcMessage, TcMirror, TcMirrorActionType, TcOption, TcStats2, TcU32Key, TcU32Selector,
+    TcU32SelectorFlags,
 };
 use serde::Serialize;
 
@@ -37,6 +40,28 @@ pub fn wire_cookie(partner: &str) -> Vec<u8> {
 fn is_wire_cookie(cookie: &[u8]) -> bool {
     cookie.len() == COOKIE_LEN && cookie[0] == WIRE_COOKIE_TAG
 }
+
+/// First byte of a mirror action's cookie; the mirror's name follows (at most 15 bytes).
+pub const MIRROR_COOKIE_TAG: u8 = 0xb8;
+
+/// The cookie of a mirror's copy action.
+pub fn mirror_cookie(mirror: &str) -> Vec<u8> {
+    let mut cookie = wire_cookie(mirror);
+    cookie[0] = MIRROR_COOKIE_TAG;
+    cookie
+}
+
+/// The mirror name in a mirror action's cookie.
+pub fn mirror_cookie_name(cookie: &[u8]) -> Option<String> {
+    if cookie.len() != COOKIE_LEN || cookie[0] != MIRROR_COOKIE_TAG {
+        return None;
+    }
+    let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// TCA_BPF_ACT: cls_bpf's action list (netlink-packet-route has no variant for it).
+const TCA_BPF_ACT: u16 = 1;
 
 /// ETH_P_ALL in network byte order, as tcm_info wants it (`protocol all`).
 const PROTOCOL_ALL: u16 = (libc::ETH_P_ALL as u16).to_be();
@@ -172,6 +197,71 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
     )
 }
 
+/// `action mirred egress mirror dev TO continue cookie b8<mirror name>`: a copy of the frame
+/// leaves `to`; the original goes on to the next filter (control `continue` = TC_ACT_UNSPEC).
+/// `pipe`, tc's usual choice, would end classification with "accept" and so skip a wire's
+/// redirect at a higher priority.
+pub fn mirror_action(to: IfIndex, mirror: &str) -> TcAction {
+    let mut generic = TcActionGeneric::default();
+    generic.action = TcActionType::Unspec;
+    let mut parms = TcMirror::default();
+    parms.generic = generic;
+    parms.eaction = TcMirrorActionType::EgressMirror;
+    parms.ifindex = to.0;
+    let mut action = TcAction::default();
+    action.tab = 1;
+    action.attributes = vec![
+        TcActionAttribute::Kind("mirred".into()),
+        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
+            parms,
+        ))]),
+        TcActionAttribute::Cookie(mirror_cookie(mirror)),
+    ];
+    action
+}
+
+/// `tc filter add dev IF PARENT pref PRIO protocol all bpf fd FD name NAME [direct-action]
+/// [action ...]` (create, exclusive). Without direct-action the program is a classifier:
+/// it returns -1 for "match" (the actions run) and 0 for "no match".
+pub fn add_bpf_filter(
+    ifindex: IfIndex,
+    parent: TcHandle,
+    prio: u16,
+    program_fd: i32,
+    name: &str,
+    direct_action: bool,
+    actions: Vec<TcAction>,
+) -> (RouteNetlinkMessage, u16) {
+    let mut message = tc_message(ifindex);
+    message.header.parent = parent;
+    message.header.info = tc_info(prio);
+    let mut options = vec![
+        TcOption::Bpf(TcFilterBpfOption::ProgFd(program_fd as u32)),
+        TcOption::Bpf(TcFilterBpfOption::ProgName(name.into())),
+    ];
+    if direct_action {
+        options.push(TcOption::Bpf(TcFilterBpfOption::Flags(
+            TcBpfFlags::DirectAction,
+        )));
+    }
+    if !actions.is_empty() {
+        let mut list = vec![0u8; actions.as_slice().buffer_len()];
+        actions.as_slice().emit(&mut list);
+        options.push(TcOption::Bpf(TcFilterBpfOption::Other(DefaultNla::new(
+            TCA_BPF_ACT,
+            list,
+        ))));
+    }
+    message.attributes = vec![
+        TcAttribute::Kind("bpf".into()),
+        TcAttribute::Options(options),
+    ];
+    (
+        RouteNetlinkMessage::NewTrafficFilter(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
 /// The portable match-all: one key, offset 0, mask 0, value 0 (`match u32 0 0`). `matchall` and
 /// `flower` are missing on some kernels (they are here); u32 is everywhere.
 fn match_all() -> TcU32Selector {
@@ -212,6 +302,8 @@ pub struct Filter {
     pub ifindex: IfIndex,
     pub prio: u16,
     pub kind: String,
+    /// A cls_bpf filter's name (free text, up to 255 bytes).
+    pub name: Option<String>,
     pub actions: Vec<Action>,
 }
 
@@ -274,6 +366,7 @@ pub fn parse_filters(messages: Vec<RouteNetlinkMessage>) -> Vec<Filter> {
 
 fn parse_filter(message: TcMessage) -> Option<Filter> {
     let mut kind = String::new();
+    let mut name = None;
     let mut actions = Vec::new();
     let mut has_options = false;
     for attribute in message.attributes {
@@ -282,8 +375,17 @@ fn parse_filter(message: TcMessage) -> Option<Filter> {
             TcAttribute::Options(options) => {
                 has_options = true;
                 for option in options {
-                    if let TcOption::U32(TcFilterU32Option::Action(list)) = option {
-                        actions.extend(list.into_iter().map(parse_action));
+                    match option {
+                        TcOption::U32(TcFilterU32Option::Action(list)) => {
+                            actions.extend(list.into_iter().map(parse_action))
+                        }
+                        TcOption::Bpf(TcFilterBpfOption::ProgName(text)) => name = Some(text),
+                        TcOption::Bpf(TcFilterBpfOption::Other(nla))
+                            if nla.kind() == TCA_BPF_ACT =>
+                        {
+                            actions.extend(parse_action_list(&nla))
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -298,8 +400,19 @@ fn parse_filter(message: TcMessage) -> Option<Filter> {
         ifindex: IfIndex(message.header.index as u32),
         prio: (message.header.info >> 16) as u16,
         kind,
+        name,
         actions,
     })
+}
+
+/// A nested action list (as in TCA_BPF_ACT); unreadable entries are skipped.
+fn parse_action_list(nla: &DefaultNla) -> Vec<Action> {
+    let mut value = vec![0u8; nla.value_len()];
+    nla.emit_value(&mut value);
+    NlasIterator::new(&value[..])
+        .filter_map(|entry| TcAction::parse(&entry.ok()?).ok())
+        .map(parse_action)
+        .collect()
 }
 
 fn parse_action(action: TcAction) -> Action {

@@ -6,6 +6,9 @@ use std::time::Duration;
 use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::nl::link::{self, IfIndex};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::tc::TcHandle;
+
 use crate::nl::tc;
 use crate::nl::{NlError, Reply, RouteSocket};
 
@@ -36,6 +39,15 @@ pub enum Op {
         to: IfIndex,
         to_name: String,
     },
+    /// Any other filter (a mirror's): the prepared request, undone by deleting its priority.
+    AddFilter {
+        index: IfIndex,
+        parent: TcHandle,
+        prio: u16,
+        request: RouteNetlinkMessage,
+        /// What the filter is, for messages ("the web mirror's copy filter on eth1 in").
+        what: String,
+    },
 }
 
 impl Op {
@@ -50,6 +62,7 @@ impl Op {
             Op::AddWireFilter {
                 from, to, to_name, ..
             } => tc::add_wire_filter(*from, *to, to_name),
+            Op::AddFilter { request, .. } => (request.clone(), NLM_F_CREATE | NLM_F_EXCL),
         }
     }
 
@@ -64,6 +77,12 @@ impl Op {
                 tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO),
                 0,
             )),
+            Op::AddFilter {
+                index,
+                parent,
+                prio,
+                ..
+            } => Some((tc::delete_filters_at(*index, *parent, *prio), 0)),
         }
     }
 
@@ -79,6 +98,7 @@ impl Op {
             } => {
                 format!("adding the {from_name} -> {to_name} redirect filter on {from_name}")
             }
+            Op::AddFilter { what, .. } => format!("adding {what}"),
         }
     }
 
@@ -93,14 +113,7 @@ impl Op {
                 source,
             },
             Op::AddWireFilter { .. } if missing => {
-                let says = |word: &str| match &source {
-                    NlError::Kernel {
-                        ext_ack: Some(text),
-                        ..
-                    } => text.to_lowercase().contains(word),
-                    _ => false,
-                };
-                let feature = if says("action") {
+                let feature = if mentions(&source, "action") {
                     "the mirred action (act_mirred, CONFIG_NET_ACT_MIRRED)"
                 } else {
                     "the u32 classifier (cls_u32, CONFIG_NET_CLS_U32)"
@@ -111,8 +124,31 @@ impl Op {
                     source,
                 }
             }
+            Op::AddFilter { .. } if missing => {
+                let feature = if mentions(&source, "action") {
+                    "the mirred action (act_mirred, CONFIG_NET_ACT_MIRRED)"
+                } else {
+                    "the bpf classifier (cls_bpf, CONFIG_NET_CLS_BPF)"
+                };
+                WireError::MissingFeature {
+                    feature,
+                    context,
+                    source,
+                }
+            }
             _ => WireError::kernel(context, source),
         }
+    }
+}
+
+/// Whether the kernel's extended ack mentions `word`.
+fn mentions(source: &NlError, word: &str) -> bool {
+    match source {
+        NlError::Kernel {
+            ext_ack: Some(text),
+            ..
+        } => text.to_lowercase().contains(word),
+        _ => false,
     }
 }
 

@@ -9,8 +9,8 @@
 //! * [`unlink`] removes only patchwire's filters, and a clsact qdisc only when it is left empty.
 //! * [`show`] reports each wire's health and counters — see `show.rs`.
 
-mod apply;
-mod inventory;
+pub(crate) mod apply;
+pub(crate) mod inventory;
 mod offload;
 mod plan;
 mod show;

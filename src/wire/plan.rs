@@ -234,7 +234,7 @@ pub fn link(
         Op::SetMtu { .. } => 0,
         Op::AddClsact { .. } => 1,
         Op::DeleteWireFilter { .. } => 2,
-        Op::AddWireFilter { .. } => 3,
+        Op::AddWireFilter { .. } | Op::AddFilter { .. } => 3,
     });
     // Offloads first (not netlink); undone if the netlink batch then fails.
     let offload_changes = match options.tx_checksum {

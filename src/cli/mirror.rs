@@ -1,0 +1,240 @@
+//! `patchwire mirror add|del|show`.
+
+use clap::Subcommand;
+use patchwire::mirror::{self, Direction, MirrorSpec, MirrorStatus, Sources, VlanSet, spec};
+use patchwire::wire::Fault;
+
+use super::{Cli, Exit, human_bytes, print_json};
+
+/// Port mirroring (SPAN): copy the frames entering and/or leaving interfaces to another one.
+///
+/// Like an Open vSwitch mirror, without Open vSwitch: each source gets a small eBPF classifier
+/// on its clsact ingress (`in`) and/or egress (`out`) hook whose mirred action sends a copy out
+/// of the destination, counted per source and direction. Copies leave unmodified, VLAN tags
+/// included. A wire on the same interface keeps working (the copy is made first). The
+/// destination can be a vxlan interface (remote mirroring to an analyzer on another host).
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+patchwire -n lab mirror add web --from eth1,eth2 --to mon0 --direction both\n  \
+patchwire -n lab mirror add up --from eth3 --to mon0 --direction in --vlan 100,200-210\n  \
+patchwire -n lab mirror add all --all --to mon1\n  \
+patchwire -n lab mirror add rspan --from eth1 --to vx0 --output-vlan 999\n  \
+patchwire -n lab mirror show -s\n  \
+patchwire -n lab mirror del web")]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: MirrorCommand,
+}
+
+#[derive(Subcommand)]
+pub enum MirrorCommand {
+    Add(AddArgs),
+    Del(DelArgs),
+    Show(ShowArgs),
+}
+
+/// Create a mirror: copies of the sources' frames go out of the destination.
+///
+/// Refused, with the reason and nothing changed: a destination that is also a source, missing
+/// interfaces, a name in use, VLAN IDs outside 1-4094, a mirror cycle (copies that would come
+/// back to a source), interfaces in another namespace, and selections that would deliver a
+/// frame to the same destination twice (the same source and direction in two mirrors, or the
+/// two ends of a wire seen in opposite directions). Mirroring both ends of a wire with
+/// --direction both copies each crossing frame once: only `in` is taken on each end.
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// The mirror's name (1-15 characters: A-Z a-z 0-9 _ . -).
+    pub name: String,
+    /// Source interfaces, comma-separated (or repeat the option).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_name = "IF[,IF...]"
+    )]
+    pub from: Vec<String>,
+    /// Mirror every Ethernet interface of the namespace present now, except the destination
+    /// (and its veth peer), loopback and other mirrors' destinations.
+    #[arg(long)]
+    pub all: bool,
+    /// The destination interface (a veth, tap, vxlan... in the same namespace).
+    #[arg(long, value_name = "IF")]
+    pub to: String,
+    /// Which frames of each source: arriving (`in`), leaving (`out`) or both.
+    #[arg(long, value_enum, default_value = "both")]
+    pub direction: Direction,
+    /// Copy only frames whose outer VLAN ID (802.1Q or 802.1ad) is in the list: IDs and
+    /// ranges, e.g. 100,200-210.
+    #[arg(long, value_name = "ID[,ID...]", value_parser = parse_vlans)]
+    pub vlan: Option<VlanSet>,
+    /// RSPAN: copies leave the destination tagged with this VLAN ID (pushed on the copy only).
+    #[arg(long, value_name = "ID", value_parser = parse_vlan_id)]
+    pub output_vlan: Option<u16>,
+}
+
+/// Remove mirrors: only their own filters; a clsact qdisc goes when nothing is left on it.
+#[derive(clap::Args)]
+pub struct DelArgs {
+    /// Names of the mirrors to remove.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub names: Vec<String>,
+    /// Remove every patchwire mirror in the namespace.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// List mirrors: sources and directions, destination, health (ok / degraded / broken) and what
+/// is wrong; -s adds copies made and dropped, per source and direction.
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// Show only this mirror.
+    pub name: Option<String>,
+}
+
+fn parse_vlans(text: &str) -> Result<VlanSet, String> {
+    VlanSet::parse(text)
+}
+
+fn parse_vlan_id(text: &str) -> Result<u16, String> {
+    spec::vlan_id(text, text)
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    match &args.command {
+        MirrorCommand::Add(add) => run_add(cli, add),
+        MirrorCommand::Del(del) => run_del(cli, del),
+        MirrorCommand::Show(show) => run_show(cli, show),
+    }
+}
+
+fn run_add(cli: &Cli, args: &AddArgs) -> anyhow::Result<Exit> {
+    let spec = MirrorSpec {
+        name: args.name.clone(),
+        sources: match args.all {
+            true => Sources::All,
+            false => Sources::List(args.from.clone()),
+        },
+        to: args.to.clone(),
+        direction: args.direction,
+        vlans: args.vlan.clone(),
+        output_vlan: args.output_vlan,
+    };
+    let fault = std::env::var("PATCHWIRE_FAULT_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|at_op| Fault { at_op });
+    let outcome = mirror::add(cli.netns()?, &[spec], fault)?;
+    if cli.json {
+        print_json(&outcome)?;
+        return Ok(Exit::Ok);
+    }
+    for added in &outcome.mirrors {
+        let sources: Vec<String> = added
+            .sources
+            .iter()
+            .map(|s| {
+                let hooks: Vec<String> = s.hooks.iter().map(ToString::to_string).collect();
+                format!("{} ({})", s.name, hooks.join(", "))
+            })
+            .collect();
+        let shown = if sources.len() > 8 {
+            format!("{} sources", sources.len())
+        } else {
+            sources.join(", ")
+        };
+        println!("mirror {}: {shown} -> {}", added.name, added.to);
+        for note in &added.notes {
+            println!("  note: {note}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn run_del(cli: &Cli, args: &DelArgs) -> anyhow::Result<Exit> {
+    let outcome = mirror::del(cli.netns()?, &args.names, args.all)?;
+    if cli.json {
+        print_json(&outcome)?;
+    } else if outcome.removed.is_empty() {
+        println!("no mirrors to remove");
+    } else {
+        for name in &outcome.removed {
+            println!("removed mirror {name}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn run_show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
+    let mut mirrors = mirror::show(cli.netns()?)?;
+    if let Some(name) = &args.name {
+        mirrors.retain(|m| &m.name == name);
+        if mirrors.is_empty() {
+            anyhow::bail!("no mirror named {name}");
+        }
+    }
+    if cli.json {
+        print_json(&mirrors)?;
+        return Ok(Exit::Ok);
+    }
+    if mirrors.is_empty() {
+        println!("no mirrors");
+        return Ok(Exit::Ok);
+    }
+    for mirror in &mirrors {
+        print_mirror(mirror, cli.stats);
+    }
+    Ok(Exit::Ok)
+}
+
+fn print_mirror(mirror: &MirrorStatus, stats: bool) {
+    let mut select = format!("direction {}", mirror.direction);
+    if let Some(vlans) = &mirror.vlans {
+        select.push_str(&format!(", vlan {vlans}"));
+    }
+    if let Some(tag) = mirror.output_vlan {
+        select.push_str(&format!(", output-vlan {tag}"));
+    }
+    let dest = &mirror.destination;
+    let state = match (dest.present, dest.up, dest.carrier) {
+        (false, _, _) => "gone",
+        (true, false, _) => "down",
+        (true, true, false) => "no carrier",
+        (true, true, true) => "up",
+    };
+    println!(
+        "{}  {}  -> {} ({state})  {select}",
+        mirror.name, mirror.health, dest.name
+    );
+    for source in &mirror.sources {
+        let hooks: Vec<String> = source.hooks.iter().map(|h| h.hook.to_string()).collect();
+        if stats {
+            for h in &source.hooks {
+                println!(
+                    "    {} {}: {} packets, {}, {} dropped",
+                    source.name,
+                    h.hook,
+                    h.packets,
+                    human_bytes(h.bytes),
+                    h.dropped
+                );
+            }
+        } else {
+            println!("    {} ({})", source.name, hooks.join(", "));
+        }
+    }
+    for gone in &mirror.sources_gone {
+        println!("    {gone}: gone");
+    }
+    if stats {
+        println!(
+            "    total: {} packets, {}, {} dropped",
+            mirror.packets,
+            human_bytes(mirror.bytes),
+            mirror.dropped
+        );
+    }
+    for problem in &mirror.problems {
+        println!("    ! {problem}");
+    }
+}

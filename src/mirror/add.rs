@@ -1,0 +1,502 @@
+//! `mirror add`: validate, check what the new mirror would do to the frames it selects
+//! (cycles, copies arriving twice), choose priorities, then apply every change in one batch
+//! and roll back on failure.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::os::fd::{AsFd, AsRawFd};
+
+use serde::Serialize;
+
+use super::programs;
+use super::spec::{
+    self, CopyRecord, Direction, Hook, MirrorSpec, Record, Role, Sources, selections_overlap,
+};
+use super::{HookedFilter, Inventory, MIRROR_PRIO_FIRST};
+use crate::bpf::{BpfError, Program};
+use crate::netns::{self, Netns};
+use crate::nl::link::{IfIndex, Link};
+use crate::nl::tc::{self, Filter, IngressQdisc};
+use crate::wire::apply::{self, Op};
+use crate::wire::{Fault, NsView, WireError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddOutcome {
+    pub mirrors: Vec<AddedMirror>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AddedMirror {
+    pub name: String,
+    pub to: String,
+    pub sources: Vec<SourceHooks>,
+    /// Selections left out on purpose (copies that would arrive twice), and why.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceHooks {
+    pub name: String,
+    pub hooks: Vec<Hook>,
+}
+
+/// Adds `specs` (in order; later ones see earlier ones) in `netns`, all or nothing.
+pub fn add(
+    netns: Netns,
+    specs: &[MirrorSpec],
+    fault: Option<Fault>,
+) -> Result<AddOutcome, WireError> {
+    let mut view = NsView::open(netns)?;
+    let mut inventory = Inventory::load(&mut view)?;
+    let mut plan = Plan::default();
+    let mut mirrors = Vec::new();
+    for spec in specs {
+        mirrors.push(plan_one(&view.netns, &mut inventory, &mut plan, spec)?);
+    }
+    // Qdiscs before the filters that need them.
+    plan.ops
+        .sort_by_key(|op| !matches!(op, Op::AddClsact { .. }));
+    apply::apply(&mut view.socket, &plan.ops, fault)?;
+    drop(plan.programs);
+    Ok(AddOutcome { mirrors })
+}
+
+/// Ops and the programs whose fds they refer to (kept open until the batch is applied).
+#[derive(Default)]
+struct Plan {
+    ops: Vec<Op>,
+    programs: Vec<Program>,
+    pop: Option<i32>,
+}
+
+impl Plan {
+    fn load(&mut self, insns: &[crate::bpf::insn::Insn], name: &str) -> Result<i32, WireError> {
+        let program = Program::load_sched_cls(insns, name).map_err(|e| match e {
+            BpfError::Load { errno, .. } if matches!(errno, libc::EPERM | libc::EACCES) => {
+                WireError::Invalid(format!(
+                    "{e} (mirrors load eBPF programs: run patchwire as root)"
+                ))
+            }
+            e => WireError::Invalid(e.to_string()),
+        })?;
+        let fd = program.as_fd().as_raw_fd();
+        self.programs.push(program);
+        Ok(fd)
+    }
+
+    fn pop_program(&mut self) -> Result<i32, WireError> {
+        if let Some(fd) = self.pop {
+            return Ok(fd);
+        }
+        let fd = self.load(&programs::pop_pushed_tag(), "pw_mirror_pop")?;
+        self.pop = Some(fd);
+        Ok(fd)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> WireError {
+    WireError::Invalid(message.into())
+}
+
+fn plan_one(
+    netns: &Netns,
+    inventory: &mut Inventory,
+    plan: &mut Plan,
+    spec: &MirrorSpec,
+) -> Result<AddedMirror, WireError> {
+    let describe = netns.describe();
+    let name = &spec.name;
+    spec::validate_mirror_name(name).map_err(invalid)?;
+    if let Some(tag) = spec.output_vlan {
+        spec::vlan_id(&tag.to_string(), "--output-vlan")
+            .map_err(|e| invalid(format!("--output-vlan: {e}")))?;
+    }
+    if inventory.mirror_names().contains(name) {
+        return Err(invalid(format!(
+            "a mirror named {name} already exists in {describe}: choose another name, or remove it first \
+             (patchwire mirror del {name})"
+        )));
+    }
+
+    let to = local_name(netns, &spec.to, "destination")?;
+    let dest = find(netns, inventory, &to, "destination")?;
+    usable(&dest, "destination")?;
+
+    let sources: Vec<Link> = match &spec.sources {
+        Sources::List(names) => {
+            let mut seen = HashSet::new();
+            let mut links = Vec::new();
+            for text in names {
+                let source = local_name(netns, text, "source")?;
+                if source == to {
+                    return Err(invalid(format!(
+                        "{to} is both a source and the destination of mirror {name}: its copies would be \
+                         copied again, endlessly; pick a destination that is not a source"
+                    )));
+                }
+                if seen.insert(source.clone()) {
+                    let link = find(netns, inventory, &source, "source")?;
+                    usable(&link, "source")?;
+                    links.push(link);
+                }
+            }
+            links
+        }
+        Sources::All => {
+            let destinations: HashSet<String> = inventory
+                .mirror_filters()
+                .into_iter()
+                .filter_map(|m| match m.record.role {
+                    Role::Copy(copy) => Some(copy.to),
+                    Role::Pop => None,
+                })
+                .collect();
+            // The destination's veth peer here would hand every copy straight back.
+            let dest_peer = dest.peer.filter(|_| dest.peer_netnsid.is_none());
+            let all: Vec<Link> = inventory
+                .links
+                .values()
+                .filter(|l| {
+                    l.index != dest.index
+                        && Some(l.index) != dest_peer
+                        && !l.loopback
+                        && l.mac.is_some()
+                        && !destinations.contains(&l.name)
+                })
+                .cloned()
+                .collect();
+            if all.is_empty() {
+                let present: Vec<&str> =
+                    inventory.links.values().map(|l| l.name.as_str()).collect();
+                return Err(invalid(format!(
+                    "--all found nothing to mirror in {describe}: it takes every Ethernet interface except \
+                     the destination {to} (and its veth peer), loopback and other mirrors' destinations, \
+                     and the interfaces here are: {}",
+                    present.join(", ")
+                )));
+            }
+            all
+        }
+    };
+
+    // Which hooks of which source: the direction, minus copies a wire would duplicate.
+    let by_index: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
+    let mut selections: Vec<(Link, Hook)> = Vec::new();
+    let mut notes = Vec::new();
+    for source in &sources {
+        for &hook in spec.direction.hooks() {
+            if hook == Hook::Out && spec.direction == Direction::Both {
+                // Every frame leaving a wire end entered the other end, already selected `in`.
+                let feeder = sources.iter().find(|other| {
+                    by_index.contains(&other.index)
+                        && inventory.wire_target(other.index) == Some(source.index)
+                });
+                if let Some(feeder) = feeder {
+                    notes.push(format!(
+                        "{src} out is not copied: every frame leaving {src} entered {f} first (wire {f} -> {src}), \
+                         and {f} in is copied already, so {to} would get it twice",
+                        src = source.name,
+                        f = feeder.name
+                    ));
+                    continue;
+                }
+            }
+            selections.push((source.clone(), hook));
+        }
+    }
+
+    let existing = inventory.mirror_filters();
+    for (source, hook) in &selections {
+        if *hook == Hook::Out && inventory.qdiscs.get(&source.index) == Some(&IngressQdisc::Ingress)
+        {
+            return Err(invalid(format!(
+                "{} has a plain 'ingress' qdisc from another tool, which has no egress hook: remove it \
+                 (patchwire would add clsact) or mirror {} with --direction in",
+                source.name, source.name
+            )));
+        }
+        // A frame must reach a destination once: not via another mirror of the same hook...
+        let equivalent = match hook {
+            // ... nor via the other end of a wire (in at A == out at B for A -> B).
+            Hook::In => inventory.wire_target(source.index).map(|t| (t, Hook::Out)),
+            Hook::Out => inventory
+                .links
+                .keys()
+                .find(|i| inventory.wire_target(**i) == Some(source.index))
+                .map(|i| (*i, Hook::In)),
+        };
+        for other in &existing {
+            let Role::Copy(copy) = &other.record.role else {
+                continue;
+            };
+            if copy.to != to || !selections_overlap(copy.vlans.as_ref(), spec.vlans.as_ref()) {
+                continue;
+            }
+            let what = |hook: Hook| match hook {
+                Hook::In => "arriving at",
+                Hook::Out => "leaving",
+            };
+            if other.index == source.index && other.hook == *hook {
+                return Err(invalid(format!(
+                    "mirror {} already copies frames {} {} to {to}: with mirror {name} they would arrive twice. \
+                     Extend or remove mirror {} instead",
+                    other.record.mirror,
+                    what(*hook),
+                    source.name,
+                    other.record.mirror
+                )));
+            }
+            if Some((other.index, other.hook)) == equivalent {
+                let peer = inventory.name_of(other.index);
+                return Err(invalid(format!(
+                    "mirror {} copies frames {} {peer} to {to}, and {} and {peer} are the two ends of a wire: \
+                     the frames {} {} are the same frames, so {to} would get them twice. Mirror one end with \
+                     --direction both, or both ends with --direction in",
+                    other.record.mirror,
+                    what(other.hook),
+                    source.name,
+                    what(*hook),
+                    source.name
+                )));
+            }
+        }
+    }
+
+    check_cycle(inventory, &existing, &sources, &dest)?;
+
+    // Priorities, records, programs, ops.
+    let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let record = spec::copy_record(spec, &source_names).map_err(invalid)?;
+    let record_text = record.encode();
+    let pop_text = Record {
+        mirror: name.clone(),
+        role: Role::Pop,
+    }
+    .encode();
+    let classifier = plan.load(
+        &programs::copy_classifier(spec.vlans.as_ref(), spec.output_vlan),
+        "pw_mirror",
+    )?;
+    let pop = match spec.output_vlan {
+        Some(_) => Some(plan.pop_program()?),
+        None => None,
+    };
+    let mut chosen: HashMap<String, Vec<Hook>> = HashMap::new();
+    for (source, hook) in &selections {
+        if !inventory.qdiscs.contains_key(&source.index) {
+            plan.ops.push(Op::AddClsact {
+                index: source.index,
+                name: source.name.clone(),
+            });
+            inventory.qdiscs.insert(source.index, IngressQdisc::Clsact);
+        }
+        let used = inventory.used_prios(source.index, *hook);
+        let width = if pop.is_some() { 2 } else { 1 };
+        let prio = (MIRROR_PRIO_FIRST..tc::WIRE_PRIO - (width - 1))
+            .find(|p| (*p..*p + width).all(|q| !used.contains(&q)))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} {hook}: no free filter priority left between {MIRROR_PRIO_FIRST} and {} \
+                     (too many mirrors or foreign filters there)",
+                    source.name,
+                    tc::WIRE_PRIO - 1
+                ))
+            })?;
+        let what = format!("mirror {name}'s copy filter on {} {hook}", source.name);
+        let (request, _) = tc::add_bpf_filter(
+            source.index,
+            hook.parent(),
+            prio,
+            classifier,
+            &record_text,
+            false,
+            vec![tc::mirror_action(dest.index, name)],
+        );
+        plan.ops.push(Op::AddFilter {
+            index: source.index,
+            parent: hook.parent(),
+            prio,
+            request: request.clone(),
+            what,
+        });
+        remember(inventory, *hook, &request);
+        if let Some(pop) = pop {
+            let (request, _) = tc::add_bpf_filter(
+                source.index,
+                hook.parent(),
+                prio + 1,
+                pop,
+                &pop_text,
+                true,
+                vec![],
+            );
+            plan.ops.push(Op::AddFilter {
+                index: source.index,
+                parent: hook.parent(),
+                prio: prio + 1,
+                request: request.clone(),
+                what: format!(
+                    "mirror {name}'s RSPAN tag-removal filter on {} {hook}",
+                    source.name
+                ),
+            });
+            remember(inventory, *hook, &request);
+        }
+        chosen.entry(source.name.clone()).or_default().push(*hook);
+    }
+    let sources = source_names
+        .iter()
+        .map(|s| SourceHooks {
+            name: s.clone(),
+            hooks: chosen.remove(s).unwrap_or_default(),
+        })
+        .collect();
+    Ok(AddedMirror {
+        name: name.clone(),
+        to,
+        sources,
+        notes,
+    })
+}
+
+/// Adds a planned filter to the inventory, so later mirrors of the same batch see it.
+fn remember(
+    inventory: &mut Inventory,
+    hook: Hook,
+    request: &netlink_packet_route::RouteNetlinkMessage,
+) {
+    if let netlink_packet_route::RouteNetlinkMessage::NewTrafficFilter(message) = request {
+        let mut message = message.clone();
+        // Dumps carry a handle; any non-zero one marks a rule rather than a chain head.
+        message.header.handle = TcHandle::from(1u32);
+        let planned: Vec<Filter> = tc::parse_filters(vec![
+            netlink_packet_route::RouteNetlinkMessage::NewTrafficFilter(message),
+        ]);
+        inventory.filters.extend(
+            planned
+                .into_iter()
+                .map(|filter| HookedFilter { hook, filter }),
+        );
+    }
+}
+
+use netlink_packet_route::tc::TcHandle;
+
+/// `IF` or `NETNS:IF`; a namespace other than the command's own is refused with the reason.
+fn local_name(netns: &Netns, text: &str, role: &str) -> Result<String, WireError> {
+    let (ns, name) =
+        spec::split_namespace(text).map_err(|e| invalid(format!("{role} {text}: {e}")))?;
+    if let Some(ns) = ns {
+        let elsewhere = Netns::open(Some(ns))?;
+        if !elsewhere.same_as(netns) {
+            return Err(different_namespace(netns, name, ns, role));
+        }
+    }
+    Ok(name.to_string())
+}
+
+fn different_namespace(netns: &Netns, name: &str, other_ns: &str, role: &str) -> WireError {
+    invalid(format!(
+        "{role} {name} is in netns {other_ns} but the mirror is being made in {}: a mirror's sources and \
+         destination must share one namespace (mirred looks its destination up in the filter's own \
+         namespace). Join the namespaces with a veth pair and mirror to its near end",
+        netns.describe()
+    ))
+}
+
+/// The link named `name`, or an error that says where it is if it lives in another namespace.
+fn find(netns: &Netns, inventory: &Inventory, name: &str, role: &str) -> Result<Link, WireError> {
+    if let Some(link) = inventory.link(name) {
+        return Ok(link.clone());
+    }
+    for other in netns::named() {
+        let Ok(elsewhere) = Netns::open(Some(&other)) else {
+            continue;
+        };
+        if elsewhere.same_as(netns) {
+            continue;
+        }
+        let present = NsView::open(elsewhere)
+            .and_then(|mut view| view.links_by_name(&[name]))
+            .is_ok_and(|found| found[0].is_some());
+        if present {
+            return Err(different_namespace(netns, name, &other, role));
+        }
+    }
+    Err(invalid(format!(
+        "{role} {name} does not exist in {}",
+        netns.describe()
+    )))
+}
+
+/// Loopback and layer-3 devices (no MAC address) cannot carry mirrored Ethernet frames.
+fn usable(link: &Link, role: &str) -> Result<(), WireError> {
+    if link.loopback {
+        return Err(invalid(format!(
+            "{} is the loopback device and cannot be a mirror {role}",
+            link.name
+        )));
+    }
+    if link.mac.is_none() {
+        return Err(invalid(format!(
+            "{} is a layer-3 device (no Ethernet address) and cannot be a mirror {role}",
+            link.name
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a mirror whose copies could come back to one of its sources: follow where frames
+/// sent out of the destination can go (veth peer in this namespace, wire redirects, other
+/// mirrors' copies) and see whether a source is reachable.
+fn check_cycle(
+    inventory: &Inventory,
+    existing: &[super::MirrorFilter],
+    sources: &[Link],
+    dest: &Link,
+) -> Result<(), WireError> {
+    let mut next: HashMap<IfIndex, BTreeSet<IfIndex>> = HashMap::new();
+    for link in inventory.links.values() {
+        if let (Some(peer), None) = (link.peer, link.peer_netnsid) {
+            next.entry(link.index).or_default().insert(peer);
+        }
+        if let Some(target) = inventory.wire_target(link.index) {
+            next.entry(link.index).or_default().insert(target);
+        }
+    }
+    for mirror in existing {
+        if let Role::Copy(CopyRecord { to, .. }) = &mirror.record.role
+            && let Some(dest) = inventory.link(to)
+        {
+            next.entry(mirror.index).or_default().insert(dest.index);
+        }
+    }
+    let targets: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
+    let mut came_from: HashMap<IfIndex, IfIndex> = HashMap::new();
+    let mut queue = VecDeque::from([dest.index]);
+    while let Some(at) = queue.pop_front() {
+        if targets.contains(&at) {
+            let mut path = vec![inventory.name_of(at)];
+            let mut step = at;
+            while let Some(prev) = came_from.get(&step) {
+                path.push(inventory.name_of(*prev));
+                step = *prev;
+            }
+            path.reverse();
+            let source = inventory.name_of(at);
+            return Err(invalid(format!(
+                "that would make a mirror cycle: copies sent out of {} reach the source {source} again \
+                 ({}), so they would be copied again and again. Choose a destination its copies cannot \
+                 come back from",
+                dest.name,
+                path.join(" -> ")
+            )));
+        }
+        for follow in next.get(&at).into_iter().flatten() {
+            if *follow != dest.index && !came_from.contains_key(follow) {
+                came_from.insert(*follow, at);
+                queue.push_back(*follow);
+            }
+        }
+    }
+    Ok(())
+}

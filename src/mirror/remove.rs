@@ -1,0 +1,127 @@
+//! `mirror del`: removes a mirror's own filters (found by their record), then the clsact qdisc
+//! of each source left with nothing on either hook. Keeps going after a failure and reports
+//! every failure at the end.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::spec::Hook;
+use super::{Inventory, MirrorFilter};
+use crate::netns::Netns;
+use crate::nl::link::IfIndex;
+use crate::nl::tc::{self, IngressQdisc};
+use crate::wire::apply::with_retries;
+use crate::wire::{NsView, WireError};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DelOutcome {
+    /// Mirrors removed.
+    pub removed: Vec<String>,
+    /// Filters removed (one per source and hook, two with RSPAN).
+    pub filters_removed: usize,
+    /// Interfaces whose clsact qdisc went because nothing else was on it.
+    pub qdiscs_removed: Vec<String>,
+}
+
+/// Removes the mirrors `names` (or all of them with `all`).
+pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, WireError> {
+    let mut view = NsView::open(netns)?;
+    let describe = view.netns.describe();
+    let inventory = Inventory::load(&mut view)?;
+    let present = inventory.mirror_names();
+    let wanted: Vec<String> = if all { present.clone() } else { names.to_vec() };
+    for name in &wanted {
+        if !present.contains(name) {
+            let here = match present.is_empty() {
+                true => "there are no mirrors there".to_string(),
+                false => format!("mirrors there: {}", present.join(", ")),
+            };
+            return Err(WireError::Invalid(format!(
+                "no mirror named {name} in {describe} ({here})"
+            )));
+        }
+    }
+    let doomed: Vec<MirrorFilter> = inventory
+        .mirror_filters()
+        .into_iter()
+        .filter(|m| wanted.contains(&m.record.mirror))
+        .collect();
+
+    let mut failures = Vec::new();
+    let requests = doomed
+        .iter()
+        .map(|m| (tc::delete_filters_at(m.index, m.hook.parent(), m.prio), 0))
+        .collect();
+    let mut outcome = DelOutcome {
+        removed: wanted,
+        ..DelOutcome::default()
+    };
+    let replies = with_retries(requests, 3, |batch| view.socket.batch(batch));
+    for (m, reply) in doomed.iter().zip(replies) {
+        match reply {
+            Ok(_) => outcome.filters_removed += 1,
+            // Gone meanwhile (the interface was deleted): nothing to do.
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
+            Err(e) => failures.push(
+                WireError::kernel(
+                    format!(
+                        "removing mirror {}'s filter on {} {}",
+                        m.record.mirror,
+                        inventory.name_of(m.index),
+                        m.hook
+                    ),
+                    e,
+                )
+                .to_string(),
+            ),
+        }
+    }
+
+    // A clsact qdisc goes once nothing is left on either hook (ours or anyone's); a plain
+    // ingress qdisc is never ours.
+    let touched: BTreeMap<IfIndex, String> = doomed
+        .iter()
+        .map(|m| (m.index, inventory.name_of(m.index)))
+        .collect();
+    let mut empty = Vec::new();
+    for (index, name) in &touched {
+        if inventory.qdiscs.get(index) != Some(&IngressQdisc::Clsact) {
+            continue;
+        }
+        let mut left = 0;
+        for hook in [Hook::In, Hook::Out] {
+            match view.socket.dump(tc::dump_filters(*index, hook.parent())) {
+                Ok(messages) => left += tc::parse_filters(messages).len(),
+                Err(e) if e.errno() == Some(libc::ENODEV) => left += 1,
+                Err(e) => {
+                    left += 1;
+                    failures.push(
+                        WireError::kernel(format!("listing the {hook} filters of {name}"), e)
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        if left == 0 {
+            empty.push((*index, name.clone()));
+        }
+    }
+    let requests = empty
+        .iter()
+        .map(|(i, _)| (tc::delete_clsact(*i), 0))
+        .collect();
+    for ((_, name), reply) in empty.iter().zip(view.socket.batch(requests)) {
+        match reply {
+            Ok(_) => outcome.qdiscs_removed.push(name.clone()),
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
+            Err(e) => failures.push(
+                WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string(),
+            ),
+        }
+    }
+    match failures.is_empty() {
+        true => Ok(outcome),
+        false => Err(WireError::Several(failures)),
+    }
+}

@@ -1,0 +1,252 @@
+//! `mirror show`: mirrors rebuilt from their filters, with health, problems and counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::spec::{CopyRecord, Direction, Hook, RecordedSources, Role, VlanSet};
+use super::{Inventory, MirrorFilter};
+use crate::netns::Netns;
+use crate::wire::{Health, NsView, WireError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorStatus {
+    pub name: String,
+    pub destination: DestinationStatus,
+    pub direction: Direction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlans: Option<VlanSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_vlan: Option<u16>,
+    /// Sources with a filter in place, in interface order.
+    pub sources: Vec<SourceStatus>,
+    /// Sources the mirror was made with that are gone (names when recorded).
+    pub sources_gone: Vec<String>,
+    /// Copies made, over every source and hook (OvS tx_packets / tx_bytes).
+    pub packets: u64,
+    pub bytes: u64,
+    /// Copies the kernel could not send (destination gone, down or without carrier).
+    pub dropped: u64,
+    pub health: Health,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DestinationStatus {
+    pub name: String,
+    pub present: bool,
+    pub up: bool,
+    pub carrier: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub hooks: Vec<HookCounters>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HookCounters {
+    pub hook: Hook,
+    pub packets: u64,
+    /// Frame bytes: the kernel's count at the hook, with the 14-byte Ethernet header added back
+    /// at ingress (where tc does not see it). An 802.1Q tag carried as metadata is not counted.
+    pub bytes: u64,
+    pub dropped: u64,
+}
+
+/// Every mirror in `netns`, sorted by name.
+pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
+    let mut view = NsView::open(netns)?;
+    let inventory = Inventory::load(&mut view)?;
+    let mut by_mirror: BTreeMap<String, Vec<MirrorFilter>> = BTreeMap::new();
+    for filter in inventory.mirror_filters() {
+        by_mirror
+            .entry(filter.record.mirror.clone())
+            .or_default()
+            .push(filter);
+    }
+    Ok(by_mirror
+        .into_iter()
+        .map(|(name, filters)| status(&inventory, name, filters))
+        .collect())
+}
+
+fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -> MirrorStatus {
+    filters.sort_by_key(|f| (f.index, f.hook, f.prio));
+    let mut problems = Vec::new();
+    let mut health = Health::Ok;
+    let mut worsen = |to: Health, problem: String, problems: &mut Vec<String>| {
+        health = health.max(to);
+        problems.push(problem);
+    };
+
+    let copies: Vec<(&MirrorFilter, &CopyRecord)> = filters
+        .iter()
+        .filter_map(|f| match &f.record.role {
+            Role::Copy(copy) => Some((f, copy)),
+            Role::Pop => None,
+        })
+        .collect();
+    // Every copy filter carries the same record; take the first.
+    let Some((_, record)) = copies.first().copied() else {
+        let orphan = &filters[0];
+        return MirrorStatus {
+            name,
+            destination: DestinationStatus {
+                name: "?".into(),
+                present: false,
+                up: false,
+                carrier: false,
+                kind: None,
+            },
+            direction: Direction::Both,
+            vlans: None,
+            output_vlan: None,
+            sources: Vec::new(),
+            sources_gone: Vec::new(),
+            packets: 0,
+            bytes: 0,
+            dropped: 0,
+            health: Health::Broken,
+            problems: vec![format!(
+                "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
+                inventory.name_of(orphan.index)
+            )],
+        };
+    };
+
+    // The destination: present, the one the actions point at, up, with carrier.
+    let dest = inventory.link(&record.to);
+    let destination = DestinationStatus {
+        name: record.to.clone(),
+        present: dest.is_some(),
+        up: dest.is_some_and(|l| l.up),
+        carrier: dest.is_some_and(|l| l.carrier),
+        kind: dest.and_then(|l| l.kind.clone()),
+    };
+    let targets: BTreeSet<u32> = copies
+        .iter()
+        .filter_map(|(f, _)| f.action.as_ref()?.mirred_target)
+        .collect();
+    match dest {
+        _ if targets.contains(&0) || dest.is_none() => worsen(
+            Health::Broken,
+            format!(
+                "destination {} is gone: the kernel drops every copy. Re-create it and add the mirror \
+                 again, or remove it (patchwire mirror del {name})",
+                record.to
+            ),
+            &mut problems,
+        ),
+        Some(dest) if !targets.iter().all(|t| *t == dest.index.0) => worsen(
+            Health::Broken,
+            format!(
+                "destination {} was re-created (now ifindex {}): the mirror still sends to the old \
+                 device, which is gone; add the mirror again",
+                record.to, dest.index
+            ),
+            &mut problems,
+        ),
+        Some(dest) if !dest.up => worsen(
+            Health::Degraded,
+            format!("destination {} is down: copies are dropped", record.to),
+            &mut problems,
+        ),
+        Some(dest) if !dest.carrier => worsen(
+            Health::Degraded,
+            format!(
+                "destination {} has no carrier: copies are dropped",
+                record.to
+            ),
+            &mut problems,
+        ),
+        _ => {}
+    }
+
+    // Sources: present ones from their filters, gone ones from the record.
+    let mut sources: Vec<SourceStatus> = Vec::new();
+    for (filter, _) in &copies {
+        let source = inventory.name_of(filter.index);
+        let action = filter.action.as_ref();
+        let packets = action.map_or(0, |a| a.packets);
+        let header = if filter.hook == Hook::In { 14 } else { 0 };
+        let counters = HookCounters {
+            hook: filter.hook,
+            packets,
+            bytes: action.map_or(0, |a| a.bytes) + header * packets,
+            dropped: action.map_or(0, |a| a.drops + a.overlimits),
+        };
+        match sources.last_mut() {
+            Some(last) if last.name == source => last.hooks.push(counters),
+            _ => sources.push(SourceStatus {
+                name: source,
+                hooks: vec![counters],
+            }),
+        }
+        if let Some(tag) = record.output_vlan {
+            let has_pop = filters.iter().any(|f| {
+                f.record.role == Role::Pop
+                    && (f.index, f.hook, f.prio) == (filter.index, filter.hook, filter.prio + 1)
+            });
+            if !has_pop {
+                worsen(
+                    Health::Degraded,
+                    format!(
+                        "the RSPAN tag-removal filter on {} {} is missing: selected frames keep VLAN {tag} \
+                         after the copy; add the mirror again",
+                        inventory.name_of(filter.index),
+                        filter.hook
+                    ),
+                    &mut problems,
+                );
+            }
+        }
+    }
+    let present: BTreeSet<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    let mut sources_gone = Vec::new();
+    match &record.from {
+        RecordedSources::Names(names) => {
+            for source in names {
+                if present.contains(source.as_str()) {
+                    continue;
+                }
+                let problem = match inventory.link(source) {
+                    None => format!("source {source} is gone (its filters went with it)"),
+                    Some(_) => format!(
+                        "source {source} is no longer mirrored (its filter was removed, or it was re-created)"
+                    ),
+                };
+                sources_gone.push(source.clone());
+                worsen(Health::Degraded, problem, &mut problems);
+            }
+        }
+        RecordedSources::Count(count) if present.len() < *count => worsen(
+            Health::Degraded,
+            format!(
+                "{} of the {count} sources the mirror was made with are gone",
+                count - present.len()
+            ),
+            &mut problems,
+        ),
+        RecordedSources::Count(_) => {}
+    }
+
+    let all = sources.iter().flat_map(|s| &s.hooks);
+    MirrorStatus {
+        name,
+        destination,
+        direction: record.direction,
+        vlans: record.vlans.clone(),
+        output_vlan: record.output_vlan,
+        packets: all.clone().map(|h| h.packets).sum(),
+        bytes: all.clone().map(|h| h.bytes).sum(),
+        dropped: all.map(|h| h.dropped).sum(),
+        sources,
+        sources_gone,
+        health,
+        problems,
+    }
+}
