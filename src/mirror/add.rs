@@ -71,11 +71,12 @@ struct Plan {
 impl Plan {
     fn load(&mut self, insns: &[crate::bpf::insn::Insn], name: &str) -> Result<i32, WireError> {
         let program = Program::load_sched_cls(insns, name).map_err(|e| match e {
-            BpfError::Load { errno, .. } if matches!(errno, libc::EPERM | libc::EACCES) => {
-                WireError::Invalid(format!(
-                    "{e} (mirrors load eBPF programs: run patchwire as root)"
-                ))
-            }
+            BpfError::Load {
+                errno: libc::EPERM | libc::EACCES,
+                ..
+            } => WireError::Invalid(format!(
+                "{e} (mirrors load eBPF programs: run patchwire as root)"
+            )),
             e => WireError::Invalid(e.to_string()),
         })?;
         let fd = program.as_fd().as_raw_fd();
@@ -282,12 +283,14 @@ fn plan_one(
     };
     let mut chosen: HashMap<String, Vec<Hook>> = HashMap::new();
     for (source, hook) in &selections {
-        if !inventory.qdiscs.contains_key(&source.index) {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            inventory.qdiscs.entry(source.index)
+        {
             plan.ops.push(Op::AddClsact {
                 index: source.index,
                 name: source.name.clone(),
             });
-            inventory.qdiscs.insert(source.index, IngressQdisc::Clsact);
+            slot.insert(IngressQdisc::Clsact);
         }
         let used = inventory.used_prios(source.index, *hook);
         let width = if pop.is_some() { 2 } else { 1 };
