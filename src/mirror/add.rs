@@ -2,7 +2,7 @@
 //! (cycles, copies arriving twice), choose priorities, then apply every change in one batch
 //! and roll back on failure.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, AsRawFd};
 
 use serde::Serialize;
@@ -457,20 +457,28 @@ fn check_cycle(
     sources: &[Link],
     dest: &Link,
 ) -> Result<(), WireError> {
-    let mut next: HashMap<IfIndex, BTreeSet<IfIndex>> = HashMap::new();
+    // Where a frame sent out of an interface goes next, and why.
+    let mut next: HashMap<IfIndex, BTreeMap<IfIndex, String>> = HashMap::new();
+    let mut edge = |from: IfIndex, to: IfIndex, why: String| {
+        next.entry(from).or_default().entry(to).or_insert(why);
+    };
     for link in inventory.links.values() {
         if let (Some(peer), None) = (link.peer, link.peer_netnsid) {
-            next.entry(link.index).or_default().insert(peer);
+            edge(link.index, peer, "veth peer".into());
         }
         if let Some(target) = inventory.wire_target(link.index) {
-            next.entry(link.index).or_default().insert(target);
+            edge(link.index, target, "wire".into());
         }
     }
     for mirror in existing {
         if let Role::Copy(CopyRecord { to, .. }) = &mirror.record.role
             && let Some(dest) = inventory.link(to)
         {
-            next.entry(mirror.index).or_default().insert(dest.index);
+            edge(
+                mirror.index,
+                dest.index,
+                format!("mirror {}", mirror.record.mirror),
+            );
         }
     }
     let targets: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
@@ -478,23 +486,22 @@ fn check_cycle(
     let mut queue = VecDeque::from([dest.index]);
     while let Some(at) = queue.pop_front() {
         if targets.contains(&at) {
-            let mut path = vec![inventory.name_of(at)];
+            let mut path = inventory.name_of(at);
             let mut step = at;
             while let Some(prev) = came_from.get(&step) {
-                path.push(inventory.name_of(*prev));
+                let why = &next[prev][&step];
+                path = format!("{} -> ({why}) -> {path}", inventory.name_of(*prev));
                 step = *prev;
             }
-            path.reverse();
-            let source = inventory.name_of(at);
             return Err(invalid(format!(
-                "that would make a mirror cycle: copies sent out of {} reach the source {source} again \
-                 ({}), so they would be copied again and again. Choose a destination its copies cannot \
-                 come back from",
+                "that would make a mirror cycle: copies sent out of {} come back to {}, a source of this \
+                 mirror ({path}), and would be copied again and again. Choose a destination its copies \
+                 cannot come back from",
                 dest.name,
-                path.join(" -> ")
+                inventory.name_of(at),
             )));
         }
-        for follow in next.get(&at).into_iter().flatten() {
+        for follow in next.get(&at).into_iter().flat_map(|n| n.keys()) {
             if *follow != dest.index && !came_from.contains_key(follow) {
                 came_from.insert(*follow, at);
                 queue.push_back(*follow);
