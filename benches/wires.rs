@@ -36,14 +36,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+mod mirror_setup;
 mod support;
+use patchwire::mirror::{self, Direction, MirrorSpec, Sources};
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
 use patchwire::wire::{self, LinkOptions, WireRequest};
 use serde_json::Value;
 use support::{Scratch, ip, run};
 
-const USAGE: &str = "usage: cargo bench --bench wires -- [--quick] [--only setup|datapath]";
+const USAGE: &str = "usage: cargo bench --bench wires -- [--quick] [--only setup|datapath|mirror]";
 const SENDER_ADDR: &str = "198.18.0.1";
 const RECEIVER_ADDR: &str = "198.18.0.2";
 /// UDP payload giving a 60-byte Ethernet frame (14 + 20 IP + 8 UDP + 18), 64 bytes with FCS.
@@ -72,6 +74,10 @@ fn main() -> Result<()> {
         true => Some(datapath_bench(&config, &mut scratch)?),
         false => None,
     };
+    let mirrors = match config.mirror {
+        true => Some(mirror_setup::bench(&mut scratch, config.mirrors())?),
+        false => None,
+    };
     let setup = match config.setup {
         true => Some(setup_bench(&config, &mut scratch)?),
         false => None,
@@ -84,6 +90,9 @@ fn main() -> Result<()> {
     }
     if let Some(datapath) = &datapath {
         println!("{}", datapath_table(&config, datapath));
+    }
+    if let Some(mirrors) = &mirrors {
+        println!("{}", mirror_setup::table(mirrors));
     }
     println!("{}", targets(setup.as_ref(), datapath.as_deref()));
     println!(
@@ -99,6 +108,7 @@ struct Config {
     quick: bool,
     setup: bool,
     datapath: bool,
+    mirror: bool,
 }
 
 /// Interfaces present in `lab`, and the wire counts measured with that many present.
@@ -115,6 +125,7 @@ impl Config {
             quick: false,
             setup: true,
             datapath: true,
+            mirror: true,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -122,9 +133,14 @@ impl Config {
                 "--bench" => {} // cargo bench passes it to every bench binary
                 "--quick" => config.quick = true,
                 "--only" => match args.next().as_deref() {
-                    Some("setup") => config.datapath = false,
-                    Some("datapath") => config.setup = false,
-                    other => bail!("--only takes setup or datapath, not {other:?}\n{USAGE}"),
+                    Some(only @ ("setup" | "datapath" | "mirror")) => {
+                        config.setup = only == "setup";
+                        config.datapath = only == "datapath";
+                        config.mirror = only == "mirror";
+                    }
+                    other => {
+                        bail!("--only takes setup, datapath or mirror, not {other:?}\n{USAGE}")
+                    }
                 },
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -138,6 +154,11 @@ impl Config {
 
     fn runs(&self) -> usize {
         if self.quick { 1 } else { 3 }
+    }
+
+    /// Mirrors made in the mirror set-up benchmark.
+    fn mirrors(&self) -> usize {
+        if self.quick { 200 } else { 1_000 }
     }
 
     /// Seconds per iperf3 run.
@@ -510,16 +531,24 @@ enum PathKind {
     Direct,
     Bridge,
     Wire,
+    /// The wire with a `--direction both` mirror on its sender-side end.
+    MirroredWire,
 }
 
 impl PathKind {
-    const ALL: [PathKind; 3] = [PathKind::Direct, PathKind::Bridge, PathKind::Wire];
+    const ALL: [PathKind; 4] = [
+        PathKind::Direct,
+        PathKind::Bridge,
+        PathKind::Wire,
+        PathKind::MirroredWire,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             PathKind::Direct => "direct veth",
             PathKind::Bridge => "linux bridge",
             PathKind::Wire => "patchwire wire",
+            PathKind::MirroredWire => "wire + mirror",
         }
     }
 
@@ -528,6 +557,7 @@ impl PathKind {
             PathKind::Direct => "d",
             PathKind::Bridge => "b",
             PathKind::Wire => "w",
+            PathKind::MirroredWire => "m",
         }
     }
 }
@@ -624,13 +654,30 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
         }
         ip(&["-n", &m, "link", "set", "ls", "up"])?;
         ip(&["-n", &m, "link", "set", "lr", "up"])?;
-        if kind == PathKind::Wire {
+        if matches!(kind, PathKind::Wire | PathKind::MirroredWire) {
             let wires = [WireRequest::new("ls", "lr")];
             let made = wire::link(Netns::open(Some(&m))?, &wires, &LinkOptions::default())?;
             ensure!(
                 made.created.len() == 1,
                 "patchwire did not make the ls <-> lr wire in {m}"
             );
+        }
+        if kind == PathKind::MirroredWire {
+            // Copies go out of mon0 to its peer, whose stack drops them (no address).
+            ip(&[
+                "-n", &m, "link", "add", "mon0", "type", "veth", "peer", "name", "mon0p",
+            ])?;
+            ip(&["-n", &m, "link", "set", "mon0", "up"])?;
+            ip(&["-n", &m, "link", "set", "mon0p", "up"])?;
+            let spec = MirrorSpec {
+                name: "bench".into(),
+                sources: Sources::List(vec!["ls".into()]),
+                to: "mon0".into(),
+                direction: Direction::Both,
+                vlans: None,
+                output_vlan: None,
+            };
+            mirror::add(Netns::open(Some(&m))?, &[spec], None)?;
         }
     }
     for (ns, dev, addr) in [(&s, "s0", SENDER_ADDR), (&r, "r0", RECEIVER_ADDR)] {
@@ -1029,6 +1076,15 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&[(PathKind, Sample)]>)
                 "  wire frames/s >= 0.85 x direct veth: {:.2}: {}",
                 wire / direct,
                 verdict(wire / direct >= 0.85)
+            );
+        }
+        if let (Some(wire), Some(mirrored)) = (fps(PathKind::Wire), fps(PathKind::MirroredWire)) {
+            let _ = writeln!(
+                out,
+                "  a `both` mirror costs the mirrored wire <= 15% of its frames/s: wire + mirror = {:.2} x \
+                 wire: {}",
+                mirrored / wire,
+                verdict(mirrored / wire >= 0.85)
             );
         }
     }

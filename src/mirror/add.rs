@@ -2,20 +2,21 @@
 //! (cycles, copies arriving twice), choose priorities, then apply every change in one batch
 //! and roll back on failure.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::{AsFd, AsRawFd};
 
 use serde::Serialize;
 
 use super::programs;
 use super::spec::{
-    self, CopyRecord, Direction, Hook, MirrorSpec, Record, Role, Sources, selections_overlap,
+    self, CopyRecord, Direction, Hook, MirrorSpec, Record, Role, Sources, VlanSet,
+    selections_overlap,
 };
-use super::{HookedFilter, Inventory, MIRROR_PRIO_FIRST};
+use super::{Inventory, MIRROR_PRIO_FIRST};
 use crate::bpf::{BpfError, Program};
 use crate::netns::{self, Netns};
 use crate::nl::link::{IfIndex, Link};
-use crate::nl::tc::{self, Filter, IngressQdisc};
+use crate::nl::tc::{self, IngressQdisc};
 use crate::wire::apply::{self, Op};
 use crate::wire::{Fault, NsView, WireError};
 
@@ -65,6 +66,8 @@ pub fn add(
 struct Plan {
     ops: Vec<Op>,
     programs: Vec<Program>,
+    /// Classifiers already loaded, by what they select: mirrors alike share one program.
+    classifiers: HashMap<(Option<String>, Option<u16>), i32>,
     pop: Option<i32>,
 }
 
@@ -81,6 +84,20 @@ impl Plan {
         })?;
         let fd = program.as_fd().as_raw_fd();
         self.programs.push(program);
+        Ok(fd)
+    }
+
+    fn classifier(
+        &mut self,
+        vlans: Option<&VlanSet>,
+        output_vlan: Option<u16>,
+    ) -> Result<i32, WireError> {
+        let key = (vlans.map(ToString::to_string), output_vlan);
+        if let Some(fd) = self.classifiers.get(&key) {
+            return Ok(*fd);
+        }
+        let fd = self.load(&programs::copy_classifier(vlans, output_vlan), "pw_mirror")?;
+        self.classifiers.insert(key, fd);
         Ok(fd)
     }
 
@@ -143,11 +160,11 @@ fn plan_one(
             links
         }
         Sources::All => {
-            let destinations: HashSet<String> = inventory
-                .mirror_filters()
-                .into_iter()
-                .filter_map(|m| match m.record.role {
-                    Role::Copy(copy) => Some(copy.to),
+            let destinations: HashSet<&str> = inventory
+                .mirrors
+                .iter()
+                .filter_map(|m| match &m.record.role {
+                    Role::Copy(copy) => Some(copy.to.as_str()),
                     Role::Pop => None,
                 })
                 .collect();
@@ -161,7 +178,7 @@ fn plan_one(
                         && Some(l.index) != dest_peer
                         && !l.loopback
                         && l.mac.is_some()
-                        && !destinations.contains(&l.name)
+                        && !destinations.contains(l.name.as_str())
                 })
                 .cloned()
                 .collect();
@@ -205,7 +222,6 @@ fn plan_one(
         }
     }
 
-    let existing = inventory.mirror_filters();
     for (source, hook) in &selections {
         if *hook == Hook::Out && inventory.qdiscs.get(&source.index) == Some(&IngressQdisc::Ingress)
         {
@@ -219,13 +235,14 @@ fn plan_one(
         let equivalent = match hook {
             // ... nor via the other end of a wire (in at A == out at B for A -> B).
             Hook::In => inventory.wire_target(source.index).map(|t| (t, Hook::Out)),
-            Hook::Out => inventory
-                .links
-                .keys()
-                .find(|i| inventory.wire_target(**i) == Some(source.index))
-                .map(|i| (*i, Hook::In)),
+            Hook::Out => inventory.wire_feeder(source.index).map(|f| (f, Hook::In)),
         };
-        for other in &existing {
+        let candidates = inventory.mirrors_on(source.index).chain(
+            equivalent
+                .into_iter()
+                .flat_map(|(i, _)| inventory.mirrors_on(i)),
+        );
+        for other in candidates {
             let Role::Copy(copy) = &other.record.role else {
                 continue;
             };
@@ -262,7 +279,7 @@ fn plan_one(
         }
     }
 
-    check_cycle(inventory, &existing, &sources, &dest)?;
+    check_cycle(inventory, &sources, &dest)?;
 
     // Priorities, records, programs, ops.
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
@@ -273,10 +290,7 @@ fn plan_one(
         role: Role::Pop,
     }
     .encode();
-    let classifier = plan.load(
-        &programs::copy_classifier(spec.vlans.as_ref(), spec.output_vlan),
-        "pw_mirror",
-    )?;
+    let classifier = plan.classifier(spec.vlans.as_ref(), spec.output_vlan)?;
     let pop = match spec.output_vlan {
         Some(_) => Some(plan.pop_program()?),
         None => None,
@@ -293,9 +307,10 @@ fn plan_one(
             slot.insert(IngressQdisc::Clsact);
         }
         let used = inventory.used_prios(source.index, *hook);
+        let free = |p: u16| used.is_none_or(|used| !used.contains(&p));
         let width = if pop.is_some() { 2 } else { 1 };
         let prio = (MIRROR_PRIO_FIRST..tc::WIRE_PRIO - (width - 1))
-            .find(|p| (*p..*p + width).all(|q| !used.contains(&q)))
+            .find(|p| (*p..*p + width).all(free))
             .ok_or_else(|| {
                 invalid(format!(
                     "{} {hook}: no free filter priority left between {MIRROR_PRIO_FIRST} and {} \
@@ -362,26 +377,18 @@ fn plan_one(
 }
 
 /// Adds a planned filter to the inventory, so later mirrors of the same batch see it.
-fn remember(
-    inventory: &mut Inventory,
-    hook: Hook,
-    request: &netlink_packet_route::RouteNetlinkMessage,
-) {
-    if let netlink_packet_route::RouteNetlinkMessage::NewTrafficFilter(message) = request {
+fn remember(inventory: &mut Inventory, hook: Hook, request: &RouteNetlinkMessage) {
+    if let RouteNetlinkMessage::NewTrafficFilter(message) = request {
         let mut message = message.clone();
         // Dumps carry a handle; any non-zero one marks a rule rather than a chain head.
         message.header.handle = TcHandle::from(1u32);
-        let planned: Vec<Filter> = tc::parse_filters(vec![
-            netlink_packet_route::RouteNetlinkMessage::NewTrafficFilter(message),
-        ]);
-        inventory.filters.extend(
-            planned
-                .into_iter()
-                .map(|filter| HookedFilter { hook, filter }),
-        );
+        for filter in tc::parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(message)]) {
+            inventory.add_filter(hook, &filter);
+        }
     }
 }
 
+use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::TcHandle;
 
 /// `IF` or `NETNS:IF`; a namespace other than the command's own is refused with the reason.
@@ -451,45 +458,35 @@ fn usable(link: &Link, role: &str) -> Result<(), WireError> {
 /// Refuses a mirror whose copies could come back to one of its sources: follow where frames
 /// sent out of the destination can go (veth peer in this namespace, wire redirects, other
 /// mirrors' copies) and see whether a source is reachable.
-fn check_cycle(
-    inventory: &Inventory,
-    existing: &[super::MirrorFilter],
-    sources: &[Link],
-    dest: &Link,
-) -> Result<(), WireError> {
+fn check_cycle(inventory: &Inventory, sources: &[Link], dest: &Link) -> Result<(), WireError> {
     // Where a frame sent out of an interface goes next, and why.
-    let mut next: HashMap<IfIndex, BTreeMap<IfIndex, String>> = HashMap::new();
-    let mut edge = |from: IfIndex, to: IfIndex, why: String| {
-        next.entry(from).or_default().entry(to).or_insert(why);
-    };
-    for link in inventory.links.values() {
-        if let (Some(peer), None) = (link.peer, link.peer_netnsid) {
-            edge(link.index, peer, "veth peer".into());
-        }
-        if let Some(target) = inventory.wire_target(link.index) {
-            edge(link.index, target, "wire".into());
-        }
-    }
-    for mirror in existing {
-        if let Role::Copy(CopyRecord { to, .. }) = &mirror.record.role
-            && let Some(dest) = inventory.link(to)
+    let next = |at: IfIndex| -> Vec<(IfIndex, String)> {
+        let mut next = Vec::new();
+        if let Some(link) = inventory.links.get(&at)
+            && let (Some(peer), None) = (link.peer, link.peer_netnsid)
         {
-            edge(
-                mirror.index,
-                dest.index,
-                format!("mirror {}", mirror.record.mirror),
-            );
+            next.push((peer, "veth peer".to_string()));
         }
-    }
+        if let Some(target) = inventory.wire_target(at) {
+            next.push((target, "wire".to_string()));
+        }
+        for mirror in inventory.mirrors_on(at) {
+            if let Role::Copy(CopyRecord { to, .. }) = &mirror.record.role
+                && let Some(dest) = inventory.link(to)
+            {
+                next.push((dest.index, format!("mirror {}", mirror.record.mirror)));
+            }
+        }
+        next
+    };
     let targets: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
-    let mut came_from: HashMap<IfIndex, IfIndex> = HashMap::new();
+    let mut came_from: HashMap<IfIndex, (IfIndex, String)> = HashMap::new();
     let mut queue = VecDeque::from([dest.index]);
     while let Some(at) = queue.pop_front() {
         if targets.contains(&at) {
             let mut path = inventory.name_of(at);
             let mut step = at;
-            while let Some(prev) = came_from.get(&step) {
-                let why = &next[prev][&step];
+            while let Some((prev, why)) = came_from.get(&step) {
                 path = format!("{} -> ({why}) -> {path}", inventory.name_of(*prev));
                 step = *prev;
             }
@@ -501,10 +498,10 @@ fn check_cycle(
                 inventory.name_of(at),
             )));
         }
-        for follow in next.get(&at).into_iter().flat_map(|n| n.keys()) {
-            if *follow != dest.index && !came_from.contains_key(follow) {
-                came_from.insert(*follow, at);
-                queue.push_back(*follow);
+        for (follow, why) in next(at) {
+            if follow != dest.index && !came_from.contains_key(&follow) {
+                came_from.insert(follow, (at, why));
+                queue.push_back(follow);
             }
         }
     }

@@ -46,13 +46,6 @@ impl Hook {
     }
 }
 
-/// A filter on one hook of one interface.
-#[derive(Debug, Clone)]
-struct HookedFilter {
-    hook: Hook,
-    filter: Filter,
-}
-
 /// One of patchwire's mirror filters, read back.
 #[derive(Debug, Clone)]
 struct MirrorFilter {
@@ -65,12 +58,20 @@ struct MirrorFilter {
 }
 
 /// Everything a mirror command reasons about in one namespace: links, which interfaces hold
-/// an ingress-hook qdisc, and every filter on both hooks.
+/// an ingress-hook qdisc, every filter on both hooks, and indexes over them (a batch of 1,000
+/// mirrors plans against this without rescanning).
 struct Inventory {
     links: BTreeMap<IfIndex, Link>,
     by_name: HashMap<String, IfIndex>,
     qdiscs: HashMap<IfIndex, IngressQdisc>,
-    filters: Vec<HookedFilter>,
+    /// Priorities in use (anyone's filters) per interface and hook.
+    prios: HashMap<(IfIndex, Hook), BTreeSet<u16>>,
+    /// patchwire's mirror filters, and where they sit.
+    mirrors: Vec<MirrorFilter>,
+    mirrors_at: HashMap<IfIndex, Vec<usize>>,
+    /// patchwire wires: what arrives at the key leaves the value.
+    wire_to: HashMap<IfIndex, IfIndex>,
+    wire_from: HashMap<IfIndex, IfIndex>,
 }
 
 impl Inventory {
@@ -89,15 +90,26 @@ impl Inventory {
             .dump(tc::dump_qdiscs())
             .map(|messages| tc::ingress_holders(&messages).into_iter().collect())
             .map_err(|e| WireError::kernel(format!("listing qdiscs in {describe}"), e))?;
-        let mut filters = Vec::new();
-        for (index, qdisc) in &qdiscs {
-            let name = links.get(index).map_or("?", |l| l.name.as_str());
+        let mut inventory = Inventory {
+            links,
+            by_name,
+            qdiscs,
+            prios: HashMap::new(),
+            mirrors: Vec::new(),
+            mirrors_at: HashMap::new(),
+            wire_to: HashMap::new(),
+            wire_from: HashMap::new(),
+        };
+        let holders: Vec<(IfIndex, IngressQdisc)> =
+            inventory.qdiscs.iter().map(|(i, q)| (*i, *q)).collect();
+        for (index, qdisc) in holders {
+            let name = inventory.name_of(index);
             let mut hooks = vec![Hook::In];
-            if *qdisc == IngressQdisc::Clsact {
+            if qdisc == IngressQdisc::Clsact {
                 hooks.push(Hook::Out);
             }
             for hook in hooks {
-                let found = match view.socket.dump(tc::dump_filters(*index, hook.parent())) {
+                let found = match view.socket.dump(tc::dump_filters(index, hook.parent())) {
                     Ok(messages) => tc::parse_filters(messages),
                     Err(e) if e.errno() == Some(libc::ENODEV) => Vec::new(),
                     Err(e) => {
@@ -107,19 +119,34 @@ impl Inventory {
                         ));
                     }
                 };
-                filters.extend(
-                    found
-                        .into_iter()
-                        .map(|filter| HookedFilter { hook, filter }),
-                );
+                for filter in found {
+                    inventory.add_filter(hook, &filter);
+                }
             }
         }
-        Ok(Inventory {
-            links,
-            by_name,
-            qdiscs,
-            filters,
-        })
+        Ok(inventory)
+    }
+
+    /// Takes a filter (read from the kernel, or planned) into the indexes.
+    fn add_filter(&mut self, hook: Hook, filter: &Filter) {
+        let index = filter.ifindex;
+        self.prios
+            .entry((index, hook))
+            .or_default()
+            .insert(filter.prio);
+        if hook == Hook::In && filter.is_patchwire_wire() {
+            if let Some(target) = filter.wire_target().filter(|t| t.0 != 0) {
+                self.wire_to.insert(index, target);
+                self.wire_from.insert(target, index);
+            }
+        }
+        if let Some(mirror) = mirror_filter(hook, filter) {
+            self.mirrors_at
+                .entry(index)
+                .or_default()
+                .push(self.mirrors.len());
+            self.mirrors.push(mirror);
+        }
     }
 
     fn link(&self, name: &str) -> Option<&Link> {
@@ -132,71 +159,67 @@ impl Inventory {
             .map_or_else(|| format!("ifindex {index}"), |l| l.name.clone())
     }
 
-    /// patchwire's mirror filters: a bpf filter in the mirror priority range whose name is a
-    /// mirror record. Anything else is someone else's.
-    fn mirror_filters(&self) -> Vec<MirrorFilter> {
-        self.filters
-            .iter()
-            .filter(|h| {
-                h.filter.kind == "bpf"
-                    && (MIRROR_PRIO_FIRST..tc::WIRE_PRIO).contains(&h.filter.prio)
-            })
-            .filter_map(|h| {
-                let record = Record::parse(h.filter.name.as_deref()?)?;
-                let action = match &record.role {
-                    Role::Copy(_) => Some(
-                        h.filter
-                            .actions
-                            .iter()
-                            .find(|a| {
-                                a.cookie
-                                    .as_deref()
-                                    .and_then(tc::mirror_cookie_name)
-                                    .as_deref()
-                                    == Some(record.mirror.as_str())
-                            })?
-                            .clone(),
-                    ),
-                    Role::Pop => None,
-                };
-                Some(MirrorFilter {
-                    index: h.filter.ifindex,
-                    hook: h.hook,
-                    prio: h.filter.prio,
-                    record,
-                    action,
-                })
-            })
-            .collect()
+    /// patchwire's mirror filters on one interface (both hooks).
+    fn mirrors_on(&self, index: IfIndex) -> impl Iterator<Item = &MirrorFilter> {
+        self.mirrors_at
+            .get(&index)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.mirrors[*i])
     }
 
     /// Priorities in use on one hook of one interface (anyone's filters).
-    fn used_prios(&self, index: IfIndex, hook: Hook) -> BTreeSet<u16> {
-        self.filters
-            .iter()
-            .filter(|h| h.hook == hook && h.filter.ifindex == index)
-            .map(|h| h.filter.prio)
-            .collect()
+    fn used_prios(&self, index: IfIndex, hook: Hook) -> Option<&BTreeSet<u16>> {
+        self.prios.get(&(index, hook))
     }
 
     /// Where patchwire's wire on `index` sends what arrives there, if `index` is a wire end.
     fn wire_target(&self, index: IfIndex) -> Option<IfIndex> {
-        self.filters
-            .iter()
-            .find(|h| {
-                h.hook == Hook::In && h.filter.ifindex == index && h.filter.is_patchwire_wire()
-            })
-            .and_then(|h| h.filter.wire_target())
-            .filter(|t| t.0 != 0)
+        self.wire_to.get(&index).copied()
+    }
+
+    /// The wire end whose arrivals leave `index`, if any.
+    fn wire_feeder(&self, index: IfIndex) -> Option<IfIndex> {
+        self.wire_from.get(&index).copied()
     }
 
     /// Names of the mirrors present, sorted.
-    fn mirror_names(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .mirror_filters()
-            .into_iter()
-            .map(|m| m.record.mirror)
-            .collect();
-        names.into_iter().collect()
+    fn mirror_names(&self) -> BTreeSet<String> {
+        self.mirrors
+            .iter()
+            .map(|m| m.record.mirror.clone())
+            .collect()
     }
+}
+
+/// patchwire's mirror filter: a bpf filter in the mirror priority range whose name is a
+/// mirror record. Anything else is someone else's.
+fn mirror_filter(hook: Hook, filter: &Filter) -> Option<MirrorFilter> {
+    if filter.kind != "bpf" || !(MIRROR_PRIO_FIRST..tc::WIRE_PRIO).contains(&filter.prio) {
+        return None;
+    }
+    let record = Record::parse(filter.name.as_deref()?)?;
+    let action = match &record.role {
+        Role::Copy(_) => Some(
+            filter
+                .actions
+                .iter()
+                .find(|a| {
+                    a.cookie
+                        .as_deref()
+                        .and_then(tc::mirror_cookie_name)
+                        .as_deref()
+                        == Some(record.mirror.as_str())
+                })?
+                .clone(),
+        ),
+        Role::Pop => None,
+    };
+    Some(MirrorFilter {
+        index: filter.ifindex,
+        hook,
+        prio: filter.prio,
+        record,
+        action,
+    })
 }

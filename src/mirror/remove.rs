@@ -29,7 +29,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     let mut view = NsView::open(netns)?;
     let describe = view.netns.describe();
     let inventory = Inventory::load(&mut view)?;
-    let present = inventory.mirror_names();
+    let present: Vec<String> = inventory.mirror_names().into_iter().collect();
     let wanted: Vec<String> = if all { present.clone() } else { names.to_vec() };
     for name in &wanted {
         if !present.contains(name) {
@@ -42,10 +42,12 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
             )));
         }
     }
+    let wanted_set: std::collections::HashSet<&String> = wanted.iter().collect();
     let doomed: Vec<MirrorFilter> = inventory
-        .mirror_filters()
-        .into_iter()
-        .filter(|m| wanted.contains(&m.record.mirror))
+        .mirrors
+        .iter()
+        .filter(|m| wanted_set.contains(&m.record.mirror))
+        .cloned()
         .collect();
 
     let mut failures = Vec::new();
@@ -53,6 +55,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
         .iter()
         .map(|m| (tc::delete_filters_at(m.index, m.hook.parent(), m.prio), 0))
         .collect();
+    drop(wanted_set);
     let mut outcome = DelOutcome {
         removed: wanted,
         ..DelOutcome::default()

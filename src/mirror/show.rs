@@ -62,7 +62,7 @@ pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     let mut view = NsView::open(netns)?;
     let inventory = Inventory::load(&mut view)?;
     let mut by_mirror: BTreeMap<String, Vec<MirrorFilter>> = BTreeMap::new();
-    for filter in inventory.mirror_filters() {
+    for filter in inventory.mirrors.iter().cloned() {
         by_mirror
             .entry(filter.record.mirror.clone())
             .or_default()
