@@ -134,11 +134,12 @@ impl Inventory {
             .entry((index, hook))
             .or_default()
             .insert(filter.prio);
-        if hook == Hook::In && filter.is_patchwire_wire() {
-            if let Some(target) = filter.wire_target().filter(|t| t.0 != 0) {
-                self.wire_to.insert(index, target);
-                self.wire_from.insert(target, index);
-            }
+        if hook == Hook::In
+            && filter.is_patchwire_wire()
+            && let Some(target) = filter.wire_target().filter(|t| t.0 != 0)
+        {
+            self.wire_to.insert(index, target);
+            self.wire_from.insert(target, index);
         }
         if let Some(mirror) = mirror_filter(hook, filter) {
             self.mirrors_at
