@@ -298,6 +298,54 @@ fn one_source_in_several_mirrors_copies_to_each_destination() {
 }
 
 #[test]
+fn all_mirrors_every_interface_but_destinations() {
+    let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
+    lab.mirror(&[
+        "add",
+        "web",
+        "--from",
+        "eth1",
+        "--to",
+        "mon0",
+        "--direction",
+        "in",
+    ])
+    .ok();
+    let added = lab.mirror(&["-j", "add", "all", "--all", "--to", "mon1"]);
+    added.ok();
+    let sources: Vec<String> = added.json()["mirrors"][0]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    // Not mon1 (its own destination), not mon0 (another mirror's), not lo.
+    assert_eq!(sources, ["eth1", "eth2"]);
+    assert!(
+        lab.lab
+            .tc("filter show dev eth2 egress")
+            .contains("from=*2")
+    );
+    lab.drain("mon0p");
+    lab.drain("mon1p");
+    let frames = catalogue(0xd0);
+    for f in &frames {
+        lab.send_in("eth1", f);
+    }
+    assert_exactly(&lab.collect("mon1p"), &frames, "mon1p (--all)");
+    assert_exactly(&lab.collect("mon0p"), &frames, "mon0p (web)");
+    let show = lab.show();
+    let all = show
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "all")
+        .unwrap();
+    assert_eq!(all["packets"], 5);
+    assert_eq!(all["health"], "ok");
+}
+
+#[test]
 fn vlan_selection_and_rspan_tagging() {
     let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
     lab.mirror(&[

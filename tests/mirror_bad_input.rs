@@ -301,3 +301,41 @@ fn a_failure_half_way_is_rolled_back() {
     );
     assert_eq!(ns.snapshot(), before);
 }
+
+#[test]
+fn a_batch_is_all_or_nothing_and_names_the_refused_mirror_or_line() {
+    let ns = lab(&["eth1", "eth2", "mon0"]);
+    let before = ns.snapshot();
+    let path = std::env::temp_dir().join(format!("{}-mirrors.txt", ns.name));
+    let batch = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        mirror(&ns, &["add", "--batch", path.to_str().unwrap()])
+    };
+    // The second mirror closes a cycle with the first, which is in the same batch.
+    batch("a --from eth1 --to eth2\n# comment\n\nb --from eth2 --to eth1 --direction in\n").fails_with(
+        "mirror b: that would make a mirror cycle: copies sent out of eth1 come back to eth2, a source \
+         of this mirror (eth1 -> (mirror a) -> eth2), and would be copied again and again. Choose a \
+         destination its copies cannot come back from",
+    );
+    assert_eq!(ns.snapshot(), before);
+    let file = format!("batch file {}", path.display());
+    batch("a --from eth1 --to mon0\nb --from eth2\n").fails_with(&format!(
+        "{file}: line 2: the following required arguments were not provided: --to <IF>"
+    ));
+    batch("# nothing\n").fails_with(&format!(
+        "{file}: no mirrors in it (only blank or comment lines)"
+    ));
+    assert_eq!(ns.snapshot(), before);
+    // A good batch: both mirrors, one run.
+    batch("a --from eth1 --to mon0\nb --from eth2 --to mon0 --direction in --vlan 5\n").ok();
+    let shown = mirror(&ns, &["-j", "show"]);
+    let names: Vec<String> = shown
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let _ = std::fs::remove_file(&path);
+}

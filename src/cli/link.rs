@@ -101,7 +101,7 @@ pub fn parse_on_off(text: &str) -> Result<bool, String> {
     }
 }
 
-fn batch_name(path: &str) -> String {
+pub fn batch_name(path: &str) -> String {
     if path == "-" {
         "batch from standard input".into()
     } else {
@@ -120,7 +120,7 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn read_batch(path: &str) -> anyhow::Result<String> {
+pub fn read_batch(path: &str) -> anyhow::Result<String> {
     if path == "-" {
         let mut text = String::new();
         std::io::stdin()

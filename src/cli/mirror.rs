@@ -4,6 +4,7 @@ use clap::Subcommand;
 use patchwire::mirror::{self, Direction, MirrorSpec, MirrorStatus, Sources, VlanSet, spec};
 use patchwire::wire::Fault;
 
+use super::link::{batch_name, read_batch};
 use super::{Cli, Exit, human_bytes, print_json};
 
 /// Port mirroring (SPAN): copy the frames entering and/or leaving interfaces to another one.
@@ -19,6 +20,7 @@ patchwire -n lab mirror add web --from eth1,eth2 --to mon0 --direction both\n  \
 patchwire -n lab mirror add up --from eth3 --to mon0 --direction in --vlan 100,200-210\n  \
 patchwire -n lab mirror add all --all --to mon1\n  \
 patchwire -n lab mirror add rspan --from eth1 --to vx0 --output-vlan 999\n  \
+patchwire -n lab mirror add --batch mirrors.txt\n  \
 patchwire -n lab mirror show -s\n  \
 patchwire -n lab mirror del web")]
 pub struct Args {
@@ -44,12 +46,13 @@ pub enum MirrorCommand {
 #[derive(clap::Args)]
 pub struct AddArgs {
     /// The mirror's name (1-15 characters: A-Z a-z 0-9 _ . -).
-    pub name: String,
+    #[arg(required_unless_present = "batch")]
+    pub name: Option<String>,
     /// Source interfaces, comma-separated (or repeat the option).
     #[arg(
         long,
         value_delimiter = ',',
-        required_unless_present = "all",
+        required_unless_present_any = ["all", "batch"],
         conflicts_with = "all",
         value_name = "IF[,IF...]"
     )]
@@ -59,8 +62,8 @@ pub struct AddArgs {
     #[arg(long)]
     pub all: bool,
     /// The destination interface (a veth, tap, vxlan... in the same namespace).
-    #[arg(long, value_name = "IF")]
-    pub to: String,
+    #[arg(long, value_name = "IF", required_unless_present = "batch")]
+    pub to: Option<String>,
     /// Which frames of each source: arriving (`in`), leaving (`out`) or both.
     #[arg(long, value_enum, default_value = "both")]
     pub direction: Direction,
@@ -71,6 +74,70 @@ pub struct AddArgs {
     /// RSPAN: copies leave the destination tagged with this VLAN ID (pushed on the copy only).
     #[arg(long, value_name = "ID", value_parser = parse_vlan_id)]
     pub output_vlan: Option<u16>,
+    /// Add many mirrors at once, all or nothing, from FILE (`-` = stdin): one per line, written
+    /// like this command's arguments (`web --from eth1,eth2 --to mon0 --direction in`); `#`
+    /// starts a comment. Much faster than one command per mirror.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "from", "all", "to", "vlan", "output_vlan"])]
+    pub batch: Option<String>,
+}
+
+/// One line of a batch file, parsed like `mirror add` arguments.
+#[derive(clap::Parser)]
+#[command(name = "mirror add", no_binary_name = true, disable_help_flag = true)]
+struct BatchLine {
+    #[command(flatten)]
+    args: AddArgs,
+}
+
+impl AddArgs {
+    fn spec(&self) -> MirrorSpec {
+        MirrorSpec {
+            name: self.name.clone().unwrap_or_default(),
+            sources: match self.all {
+                true => Sources::All,
+                false => Sources::List(self.from.clone()),
+            },
+            to: self.to.clone().unwrap_or_default(),
+            direction: self.direction,
+            vlans: self.vlan.clone(),
+            output_vlan: self.output_vlan,
+        }
+    }
+}
+
+/// Mirror specs from a batch file: one `mirror add` argument list per line.
+fn parse_batch(text: &str) -> Result<Vec<MirrorSpec>, String> {
+    let mut specs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parsed =
+            <BatchLine as clap::Parser>::try_parse_from(line.split_whitespace()).map_err(|e| {
+                // clap's message up to its usage hint, on one line.
+                let text = e.to_string();
+                let message: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                let message = message.join(" ");
+                format!(
+                    "line {}: {}",
+                    number + 1,
+                    message.trim_start_matches("error: ")
+                )
+            })?;
+        if parsed.args.batch.is_some() {
+            return Err(format!("line {}: --batch cannot be nested", number + 1));
+        }
+        specs.push(parsed.args.spec());
+    }
+    if specs.is_empty() {
+        return Err("no mirrors in it (only blank or comment lines)".into());
+    }
+    Ok(specs)
 }
 
 /// Remove mirrors: only their own filters; a clsact qdisc goes when nothing is left on it.
@@ -109,24 +176,22 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
 }
 
 fn run_add(cli: &Cli, args: &AddArgs) -> anyhow::Result<Exit> {
-    let spec = MirrorSpec {
-        name: args.name.clone(),
-        sources: match args.all {
-            true => Sources::All,
-            false => Sources::List(args.from.clone()),
-        },
-        to: args.to.clone(),
-        direction: args.direction,
-        vlans: args.vlan.clone(),
-        output_vlan: args.output_vlan,
+    let specs = match &args.batch {
+        Some(path) => parse_batch(&read_batch(path)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", batch_name(path)))?,
+        None => vec![args.spec()],
     };
     let fault = std::env::var("PATCHWIRE_FAULT_AT")
         .ok()
         .and_then(|v| v.parse().ok())
         .map(|at_op| Fault { at_op });
-    let outcome = mirror::add(cli.netns()?, &[spec], fault)?;
+    let outcome = mirror::add(cli.netns()?, &specs, fault)?;
     if cli.json {
         print_json(&outcome)?;
+        return Ok(Exit::Ok);
+    }
+    if outcome.mirrors.len() > 20 {
+        println!("added {} mirrors", outcome.mirrors.len());
         return Ok(Exit::Ok);
     }
     for added in &outcome.mirrors {

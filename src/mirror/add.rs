@@ -51,7 +51,14 @@ pub fn add(
     let mut plan = Plan::default();
     let mut mirrors = Vec::new();
     for spec in specs {
-        mirrors.push(plan_one(&view.netns, &mut inventory, &mut plan, spec)?);
+        let planned = plan_one(&view.netns, &mut inventory, &mut plan, spec);
+        mirrors.push(planned.map_err(|e| match e {
+            // In a batch, say which mirror was refused.
+            WireError::Invalid(text) if specs.len() > 1 => {
+                WireError::Invalid(format!("mirror {}: {text}", spec.name))
+            }
+            e => e,
+        })?);
     }
     // Qdiscs before the filters that need them.
     plan.ops
