@@ -4,7 +4,8 @@
 //! 2. patchwire, one `mirror::add` call per mirror (what a script of M `mirror add` commands
 //!    does, minus process start-up): each call re-reads the namespace, so this grows with M²;
 //! 3. `tc -batch` with the equivalent u32 match-all + `mirred egress mirror` filters (no
-//!    checks at all: no names, no cycle or duplicate detection).
+//!    checks at all: no names, no cycle or duplicate detection);
+//! 4. the same tc commands, one `tc` process each (a shell script of tc lines).
 //!
 //! Teardown: `mirror::del(all)` and `tc -batch` of `qdisc del`. After each set-up the namespace
 //! must hold M clsact qdiscs and the first and last source must copy to the destination; after
@@ -25,6 +26,7 @@ pub struct MirrorSetup {
     pub batch: (Duration, Duration),
     pub one_by_one: (Duration, Duration),
     pub tc_batch: (Duration, Duration),
+    pub tc_each: (Duration, Duration),
 }
 
 pub fn bench(scratch: &mut Scratch, mirrors: usize) -> Result<MirrorSetup> {
@@ -93,11 +95,28 @@ pub fn bench(scratch: &mut Scratch, mirrors: usize) -> Result<MirrorSetup> {
     let tc_teardown = start.elapsed();
     ensure!(clsacts(&lab)? == 0, "tc teardown left qdiscs");
 
+    // One tc process per command, as a shell script of tc lines runs.
+    let each = |path: &std::path::Path| -> Result<Duration> {
+        let text = std::fs::read_to_string(path)?;
+        let start = Instant::now();
+        for line in text.lines() {
+            run(Command::new("tc")
+                .args(["-n", &lab])
+                .args(line.split_whitespace()))?;
+        }
+        Ok(start.elapsed())
+    };
+    let tc_each_setup = each(&add)?;
+    check(&lab, mirrors)?;
+    let tc_each_teardown = each(&del)?;
+    ensure!(clsacts(&lab)? == 0, "tc teardown left qdiscs");
+
     Ok(MirrorSetup {
         mirrors,
         batch: (batch_setup, batch_teardown),
         one_by_one: (each_setup, each_teardown),
         tc_batch: (tc_setup, tc_teardown),
+        tc_each: (tc_each_setup, tc_each_teardown),
     })
 }
 
@@ -163,6 +182,7 @@ pub fn table(result: &MirrorSetup) -> String {
         ("patchwire, one call (--batch)", result.batch),
         ("patchwire, one call per mirror", result.one_by_one),
         ("tc -batch (no checks)", result.tc_batch),
+        ("tc, one process per command", result.tc_each),
     ] {
         let _ = writeln!(
             out,

@@ -47,11 +47,11 @@ pub fn add(
     fault: Option<Fault>,
 ) -> Result<AddOutcome, WireError> {
     let mut view = NsView::open(netns)?;
-    let mut inventory = Inventory::load(&mut view)?;
+    let mut inventory = Inventory::load_lazily(&mut view)?;
     let mut plan = Plan::default();
     let mut mirrors = Vec::new();
     for spec in specs {
-        let planned = plan_one(&view.netns, &mut inventory, &mut plan, spec);
+        let planned = plan_one(&mut view, &mut inventory, &mut plan, spec);
         mirrors.push(planned.map_err(|e| match e {
             // In a batch, say which mirror was refused.
             WireError::Invalid(text) if specs.len() > 1 => {
@@ -123,11 +123,15 @@ fn invalid(message: impl Into<String>) -> WireError {
 }
 
 fn plan_one(
-    netns: &Netns,
+    view: &mut NsView,
     inventory: &mut Inventory,
     plan: &mut Plan,
     spec: &MirrorSpec,
 ) -> Result<AddedMirror, WireError> {
+    let netns = &view
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
     let describe = netns.describe();
     let name = &spec.name;
     spec::validate_mirror_name(name).map_err(invalid)?;
@@ -167,14 +171,7 @@ fn plan_one(
             links
         }
         Sources::All => {
-            let destinations: HashSet<&str> = inventory
-                .mirrors
-                .iter()
-                .filter_map(|m| match &m.record.role {
-                    Role::Copy(copy) => Some(copy.to.as_str()),
-                    Role::Pop => None,
-                })
-                .collect();
+            let destinations = &inventory.destinations;
             // The destination's veth peer here would hand every copy straight back.
             let dest_peer = dest.peer.filter(|_| dest.peer_netnsid.is_none());
             let all: Vec<Link> = inventory
@@ -185,7 +182,7 @@ fn plan_one(
                         && Some(l.index) != dest_peer
                         && !l.loopback
                         && l.mac.is_some()
-                        && !destinations.contains(l.name.as_str())
+                        && !destinations.contains(&l.index)
                 })
                 .cloned()
                 .collect();
@@ -202,6 +199,9 @@ fn plan_one(
             all
         }
     };
+
+    let indexes: Vec<IfIndex> = sources.iter().map(|s| s.index).collect();
+    inventory.ensure(view, &indexes)?;
 
     // Which hooks of which source: the direction, minus copies a wire would duplicate.
     let by_index: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
@@ -286,7 +286,7 @@ fn plan_one(
         }
     }
 
-    check_cycle(inventory, &sources, &dest)?;
+    check_cycle(view, inventory, &sources, &dest)?;
 
     // Priorities, records, programs, ops.
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
@@ -465,9 +465,14 @@ fn usable(link: &Link, role: &str) -> Result<(), WireError> {
 /// Refuses a mirror whose copies could come back to one of its sources: follow where frames
 /// sent out of the destination can go (veth peer in this namespace, wire redirects, other
 /// mirrors' copies) and see whether a source is reachable.
-fn check_cycle(inventory: &Inventory, sources: &[Link], dest: &Link) -> Result<(), WireError> {
+fn check_cycle(
+    view: &mut NsView,
+    inventory: &mut Inventory,
+    sources: &[Link],
+    dest: &Link,
+) -> Result<(), WireError> {
     // Where a frame sent out of an interface goes next, and why.
-    let next = |at: IfIndex| -> Vec<(IfIndex, String)> {
+    let next = |inventory: &Inventory, at: IfIndex| -> Vec<(IfIndex, String)> {
         let mut next = Vec::new();
         if let Some(link) = inventory.links.get(&at)
             && let (Some(peer), None) = (link.peer, link.peer_netnsid)
@@ -505,7 +510,8 @@ fn check_cycle(inventory: &Inventory, sources: &[Link], dest: &Link) -> Result<(
                 inventory.name_of(at),
             )));
         }
-        for (follow, why) in next(at) {
+        inventory.ensure(view, &[at])?;
+        for (follow, why) in next(inventory, at) {
             if follow != dest.index && !came_from.contains_key(&follow) {
                 came_from.insert(follow, (at, why));
                 queue.push_back(follow);

@@ -24,7 +24,7 @@ pub use remove::{DelOutcome, del};
 pub use show::{DestinationStatus, HookCounters, MirrorStatus, SourceStatus, show};
 pub use spec::{Direction, Hook, MirrorSpec, Sources, VlanSet};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use netlink_packet_route::tc::TcHandle;
 
@@ -72,12 +72,28 @@ struct Inventory {
     /// patchwire wires: what arrives at the key leaves the value.
     wire_to: HashMap<IfIndex, IfIndex>,
     wire_from: HashMap<IfIndex, IfIndex>,
+    /// Interfaces whose filters are in the indexes above (see [`Inventory::load_lazily`]).
+    loaded: HashSet<IfIndex>,
+    /// Every mirror's name, and every mirror's destination, in the namespace.
+    names: BTreeSet<String>,
+    destinations: HashSet<IfIndex>,
 }
 
 impl Inventory {
-    /// One link dump, one qdisc dump, then ingress (and, on clsact, egress) filter dumps only
-    /// where a qdisc exists.
+    /// Everything: one link dump, one qdisc dump, then ingress (and, on clsact, egress) filter
+    /// dumps wherever a qdisc exists.
     fn load(view: &mut NsView) -> Result<Inventory, WireError> {
+        let mut inventory = Inventory::load_lazily(view)?;
+        let holders: Vec<IfIndex> = inventory.qdiscs.keys().copied().collect();
+        inventory.ensure(view, &holders)?;
+        Ok(inventory)
+    }
+
+    /// Links and qdiscs, plus every mirror's name and destination from one dump of the
+    /// namespace's mirred actions; filters are read later, per interface, by
+    /// [`Inventory::ensure`]. One `mirror add` then costs a few dumps however many mirrors
+    /// the namespace holds, instead of two filter dumps per interface.
+    fn load_lazily(view: &mut NsView) -> Result<Inventory, WireError> {
         let describe = view.netns.describe();
         let links: BTreeMap<IfIndex, Link> = view
             .all_links()?
@@ -90,7 +106,20 @@ impl Inventory {
             .dump(tc::dump_qdiscs())
             .map(|messages| tc::ingress_holders(&messages).into_iter().collect())
             .map_err(|e| WireError::kernel(format!("listing qdiscs in {describe}"), e))?;
-        let mut inventory = Inventory {
+        let actions = view
+            .socket
+            .dump(tc::dump_mirred_actions())
+            .map(tc::parse_action_dump)
+            .map_err(|e| WireError::kernel(format!("listing mirred actions in {describe}"), e))?;
+        let mut names = BTreeSet::new();
+        let mut destinations = HashSet::new();
+        for action in actions {
+            if let Some(name) = action.cookie.as_deref().and_then(tc::mirror_cookie_name) {
+                names.insert(name);
+                destinations.extend(action.mirred_target.map(IfIndex));
+            }
+        }
+        Ok(Inventory {
             links,
             by_name,
             qdiscs,
@@ -99,11 +128,23 @@ impl Inventory {
             mirrors_at: HashMap::new(),
             wire_to: HashMap::new(),
             wire_from: HashMap::new(),
-        };
-        let holders: Vec<(IfIndex, IngressQdisc)> =
-            inventory.qdiscs.iter().map(|(i, q)| (*i, *q)).collect();
-        for (index, qdisc) in holders {
-            let name = inventory.name_of(index);
+            loaded: HashSet::new(),
+            names,
+            destinations,
+        })
+    }
+
+    /// Reads the filters of `indexes` (those not read yet, and only where a qdisc exists),
+    /// and of the far ends of wires found on them, so both directions of a wire are known.
+    fn ensure(&mut self, view: &mut NsView, indexes: &[IfIndex]) -> Result<(), WireError> {
+        let mut pending: Vec<IfIndex> = indexes.to_vec();
+        while let Some(index) = pending.pop() {
+            if !self.loaded.insert(index) {
+                continue;
+            }
+            let Some(qdisc) = self.qdiscs.get(&index).copied() else {
+                continue;
+            };
             let mut hooks = vec![Hook::In];
             if qdisc == IngressQdisc::Clsact {
                 hooks.push(Hook::Out);
@@ -114,17 +155,22 @@ impl Inventory {
                     Err(e) if e.errno() == Some(libc::ENODEV) => Vec::new(),
                     Err(e) => {
                         return Err(WireError::kernel(
-                            format!("listing the {hook} filters of {name} in {describe}"),
+                            format!(
+                                "listing the {hook} filters of {} in {}",
+                                self.name_of(index),
+                                view.netns.describe()
+                            ),
                             e,
                         ));
                     }
                 };
                 for filter in found {
-                    inventory.add_filter(hook, &filter);
+                    self.add_filter(hook, &filter);
                 }
             }
+            pending.extend(self.wire_target(index));
         }
-        Ok(inventory)
+        Ok(())
     }
 
     /// Takes a filter (read from the kernel, or planned) into the indexes.
@@ -185,11 +231,8 @@ impl Inventory {
     }
 
     /// Names of the mirrors present, sorted.
-    fn mirror_names(&self) -> BTreeSet<String> {
-        self.mirrors
-            .iter()
-            .map(|m| m.record.mirror.clone())
-            .collect()
+    fn mirror_names(&self) -> &BTreeSet<String> {
+        &self.names
     }
 }
 

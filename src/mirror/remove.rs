@@ -29,7 +29,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     let mut view = NsView::open(netns)?;
     let describe = view.netns.describe();
     let inventory = Inventory::load(&mut view)?;
-    let present: Vec<String> = inventory.mirror_names().into_iter().collect();
+    let present: Vec<String> = inventory.mirror_names().iter().cloned().collect();
     let wanted: Vec<String> = if all { present.clone() } else { names.to_vec() };
     for name in &wanted {
         if !present.contains(name) {

@@ -12,7 +12,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{
-    TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
+    TcAction, TcActionAttribute, TcActionGeneric, TcActionMessage, TcActionMessageAttribute,
+    TcActionMessageFlags, TcActionMessageFlagsWithSelector, TcActionMirrorOption, TcActionOption,
     TcActionType, TcAttribute, TcBpfFlags, TcFilterBpfOption, TcFilterU32Option, TcHandle,
     TcMessage, TcMirror, TcMirrorActionType, TcOption, TcStats2, TcU32Key, TcU32Selector,
     TcU32SelectorFlags,
@@ -283,6 +284,43 @@ pub fn delete_filters_at(ifindex: IfIndex, parent: TcHandle, prio: u16) -> Route
     message.header.parent = parent;
     message.header.info = tc_info(prio);
     RouteNetlinkMessage::DelTrafficFilter(message)
+}
+
+/// `tc actions list action mirred`: every mirred action of the namespace, bound to a filter or
+/// not, with its cookie and counters (one dump, however many interfaces there are).
+pub fn dump_mirred_actions() -> RouteNetlinkMessage {
+    let mut action = TcAction::default();
+    action.tab = 1;
+    action.attributes = vec![TcActionAttribute::Kind("mirred".into())];
+    let mut message = TcActionMessage::default();
+    message.attributes = vec![
+        TcActionMessageAttribute::Actions(vec![action]),
+        TcActionMessageAttribute::Flags(TcActionMessageFlagsWithSelector::new(
+            TcActionMessageFlags::LargeDump,
+        )),
+    ];
+    RouteNetlinkMessage::GetTrafficAction(message)
+}
+
+/// The actions of a [`dump_mirred_actions`] reply (the kernel answers with RTM_GETACTION
+/// messages).
+pub fn parse_action_dump(messages: Vec<RouteNetlinkMessage>) -> Vec<Action> {
+    messages
+        .into_iter()
+        .filter_map(|message| match message {
+            RouteNetlinkMessage::GetTrafficAction(m) | RouteNetlinkMessage::NewTrafficAction(m) => {
+                Some(m.attributes)
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|attribute| match attribute {
+            TcActionMessageAttribute::Actions(actions) => Some(actions),
+            _ => None,
+        })
+        .flatten()
+        .map(parse_action)
+        .collect()
 }
 
 /// `tc filter show dev IF ingress|egress`.

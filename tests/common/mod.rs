@@ -77,6 +77,11 @@ impl TestNs {
     /// Everything a wire command could change, as text: links (name, mtu, state), qdiscs,
     /// ingress and egress filters of every interface. Compared before/after to prove that a
     /// refused or rolled-back command left the kernel exactly as it was.
+    ///
+    /// Leaves out `used_hw_stats` lines: the kernel adds that line to an action the first time
+    /// any RTM_GETACTION dump reads it (`tc actions ls` does the same, and so does `mirror
+    /// add`, which lists mirred actions to learn mirror names) — a read-side cache, not a
+    /// configuration change.
     pub fn snapshot(&self) -> String {
         let mut text = String::new();
         let links = self.ip("-o link show");
@@ -86,14 +91,14 @@ impl TestNs {
         }
         text.push_str(&self.tc("qdisc show"));
         for dev in self.devices() {
-            text.push_str(&format!(
-                "== {dev} ingress\n{}",
-                self.tc(&format!("filter show dev {dev} ingress"))
-            ));
-            text.push_str(&format!(
-                "== {dev} egress\n{}",
-                self.tc(&format!("filter show dev {dev} egress"))
-            ));
+            for hook in ["ingress", "egress"] {
+                let filters = self.tc(&format!("filter show dev {dev} {hook}"));
+                text.push_str(&format!("== {dev} {hook}\n"));
+                for line in filters.lines().filter(|l| !l.contains("used_hw_stats")) {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
         }
         text
     }
