@@ -518,6 +518,16 @@ fn mirror_on_wire_ends_keeps_the_wire_transparent_and_copies_once() {
          --direction both, or both ends with --direction in",
     );
 
+    // Deleting mirrors leaves the wire as it was: still fully transparent.
+    lab.mirror(&["del", "m1", "m2"]).ok();
+    let probe = lab.lab.patchwire(&["probe", "a"]);
+    assert_eq!(
+        probe.code, 0,
+        "probe after mirror del:\n{}{}",
+        probe.stdout, probe.stderr
+    );
+    assert_eq!(lab.lab.wire_filters("a") + lab.lab.wire_filters("b"), 2);
+
     // Unlinking the wire keeps the mirrors; deleting the mirrors keeps nothing of theirs.
     lab.lab.patchwire(&["unlink", "a"]).ok();
     assert!(lab.lab.has_clsact("a"), "mirror filters keep the qdisc");
@@ -572,6 +582,36 @@ fn remote_mirror_over_vxlan_between_two_hosts() {
     let show = patchwire(&["-n", &host1.name, "-j", "mirror", "show"]).json();
     assert_eq!(show[0]["destination"]["kind"], "vxlan");
     assert_eq!(show[0]["packets"], frames.len());
+
+    // RSPAN over the same tunnel: frames leaving eth1 reach the analyzer tagged VLAN 999.
+    let mut all = vec!["-n", host1.name.as_str(), "mirror", "add", "rspan"];
+    all.extend([
+        "--from",
+        "eth1",
+        "--to",
+        "vx0",
+        "--direction",
+        "out",
+        "--output-vlan",
+        "999",
+    ]);
+    patchwire(&all).ok();
+    let sender = open_socket(&host1, "eth1");
+    analyzer.drain();
+    for f in &frames {
+        sender.send(f).unwrap();
+    }
+    let tagged: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| [&f[..12], &[0x81, 0x00, 0x03, 0xe7], &f[12..]].concat())
+        .collect();
+    let mut received = Vec::new();
+    let mut deadline = Instant::now() + Duration::from_secs(2);
+    while let Some(f) = analyzer.recv_until(deadline).unwrap() {
+        received.push(f);
+        deadline = Instant::now() + WINDOW;
+    }
+    assert_exactly(&received, &tagged, "analyzer on host2 vx0 (RSPAN)");
 }
 
 #[test]

@@ -30,8 +30,10 @@ pub enum Exit {
     long_about = "patchwire joins two interfaces of one network namespace as if by a cable: every frame \
 arriving at one leaves the other unchanged, both ways (tc clsact + u32 match-all + mirred redirect, \
 set up over netlink). Unlike a Linux bridge it passes LACP, STP, LLDP, PAUSE and 802.1X frames.\n\n\
+Mirrors (`mirror add|del|show`) copy what enters or leaves interfaces to another one (SPAN, RSPAN, \
+VXLAN), selected by direction and VLAN, with counters.\n\n\
 The kernel is the record: `show` rebuilds wires from the filters patchwire installed (priority 20567, \
-action cookie tagged b7 + the far end's name); there is no state file.",
+action cookie tagged b7 + the far end's name), `mirror show` mirrors from theirs; there is no state file.",
     after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
 patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  \
 patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0\n  patchwire -n lab1 mirror show -s\n  patchwire -n lab1 unlink eth1\n  \
