@@ -27,9 +27,10 @@
 //! the bridge. iperf3 measures 60-byte frames (UDP with an 18-byte payload, `-b 0`; the frame
 //! rate is r0's rx_packets delta over the run) and TCP throughput. The sender is pinned to CPU 0,
 //! the receiver to CPU 1; the paths are measured in alternation for several rounds and the
-//! medians reported, each as a ratio to the direct veth pair. A fourth path is the wire with a
+//! medians reported, each as a ratio to the direct veth pair. Two more paths: the wire with a
 //! `--direction both` mirror on ls (copies to a veth pair in `mid`); its cost is the median of
-//! the per-round ratios wire + mirror ÷ wire.
+//! the per-round ratios wire + mirror ÷ wire; and the wire with the same copies made by
+//! hand-written tc (u32 match-all + `mirred egress mirror` on both hooks), the kernel's own cost.
 
 use std::fmt::Write as _;
 
@@ -540,14 +541,18 @@ enum PathKind {
     Wire,
     /// The wire with a `--direction both` mirror on its sender-side end.
     MirroredWire,
+    /// The same copies made the way people paste it: u32 match-all + `mirred egress mirror`
+    /// on both hooks of ls — the kernel's cost of a copy, without patchwire's classifier.
+    TcMirroredWire,
 }
 
 impl PathKind {
-    const ALL: [PathKind; 4] = [
+    const ALL: [PathKind; 5] = [
         PathKind::Direct,
         PathKind::Bridge,
         PathKind::Wire,
         PathKind::MirroredWire,
+        PathKind::TcMirroredWire,
     ];
 
     fn label(self) -> &'static str {
@@ -556,6 +561,7 @@ impl PathKind {
             PathKind::Bridge => "linux bridge",
             PathKind::Wire => "patchwire wire",
             PathKind::MirroredWire => "wire + mirror",
+            PathKind::TcMirroredWire => "wire + tc mirror",
         }
     }
 
@@ -565,6 +571,7 @@ impl PathKind {
             PathKind::Bridge => "b",
             PathKind::Wire => "w",
             PathKind::MirroredWire => "m",
+            PathKind::TcMirroredWire => "t",
         }
     }
 }
@@ -683,7 +690,10 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
         }
         ip(&["-n", &m, "link", "set", "ls", "up"])?;
         ip(&["-n", &m, "link", "set", "lr", "up"])?;
-        if matches!(kind, PathKind::Wire | PathKind::MirroredWire) {
+        if matches!(
+            kind,
+            PathKind::Wire | PathKind::MirroredWire | PathKind::TcMirroredWire
+        ) {
             let wires = [WireRequest::new("ls", "lr")];
             let made = wire::link(Netns::open(Some(&m))?, &wires, &LinkOptions::default())?;
             ensure!(
@@ -691,13 +701,23 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
                 "patchwire did not make the ls <-> lr wire in {m}"
             );
         }
-        if kind == PathKind::MirroredWire {
+        if matches!(kind, PathKind::MirroredWire | PathKind::TcMirroredWire) {
             // Copies go out of mon0 to its peer, whose stack drops them (no address).
             ip(&[
                 "-n", &m, "link", "add", "mon0", "type", "veth", "peer", "name", "mon0p",
             ])?;
             ip(&["-n", &m, "link", "set", "mon0", "up"])?;
             ip(&["-n", &m, "link", "set", "mon0p", "up"])?;
+        }
+        if kind == PathKind::TcMirroredWire {
+            for hook in ["ingress", "egress"] {
+                run(Command::new("tc").args(["-n", &m, "filter", "add", "dev", "ls", hook]).args(
+                    "pref 100 protocol all u32 match u32 0 0 action mirred egress mirror dev mon0 continue"
+                        .split(' '),
+                ))?;
+            }
+        }
+        if kind == PathKind::MirroredWire {
             let spec = MirrorSpec {
                 name: "bench".into(),
                 sources: Sources::List(vec!["ls".into()]),
@@ -1094,6 +1114,7 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
     }
     if let Some(datapath) = datapath {
         let paired = datapath.paired_ratio(PathKind::MirroredWire, PathKind::Wire);
+        let tc_paired = datapath.paired_ratio(PathKind::TcMirroredWire, PathKind::Wire);
         let datapath = &datapath.medians;
         let fps = |kind| {
             datapath
@@ -1107,6 +1128,14 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
                 "  wire frames/s >= 0.85 x direct veth: {:.2}: {}",
                 wire / direct,
                 verdict(wire / direct >= 0.85)
+            );
+        }
+        if let Some(tc_paired) = tc_paired {
+            let _ = writeln!(
+                out,
+                "  (the same copies by hand-written tc u32 + mirred: wire + tc mirror = {tc_paired:.2} x wire; \
+                 patchwire's mirror = {:.2} x tc's)",
+                paired.unwrap_or(f64::NAN) / tc_paired
             );
         }
         if let (Some(wire), Some(mirrored), Some(paired)) =

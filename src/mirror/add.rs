@@ -150,142 +150,12 @@ fn plan_one(
     let dest = find(netns, inventory, &to, "destination")?;
     usable(&dest, "destination")?;
 
-    let sources: Vec<Link> = match &spec.sources {
-        Sources::List(names) => {
-            let mut seen = HashSet::new();
-            let mut links = Vec::new();
-            for text in names {
-                let source = local_name(netns, text, "source")?;
-                if source == to {
-                    return Err(invalid(format!(
-                        "{to} is both a source and the destination of mirror {name}: its copies would be \
-                         copied again, endlessly; pick a destination that is not a source"
-                    )));
-                }
-                if seen.insert(source.clone()) {
-                    let link = find(netns, inventory, &source, "source")?;
-                    usable(&link, "source")?;
-                    links.push(link);
-                }
-            }
-            links
-        }
-        Sources::All => {
-            let destinations = &inventory.destinations;
-            // The destination's veth peer here would hand every copy straight back.
-            let dest_peer = dest.peer.filter(|_| dest.peer_netnsid.is_none());
-            let all: Vec<Link> = inventory
-                .links
-                .values()
-                .filter(|l| {
-                    l.index != dest.index
-                        && Some(l.index) != dest_peer
-                        && !l.loopback
-                        && l.mac.is_some()
-                        && !destinations.contains(&l.index)
-                })
-                .cloned()
-                .collect();
-            if all.is_empty() {
-                let present: Vec<&str> =
-                    inventory.links.values().map(|l| l.name.as_str()).collect();
-                return Err(invalid(format!(
-                    "--all found nothing to mirror in {describe}: it takes every Ethernet interface except \
-                     the destination {to} (and its veth peer), loopback and other mirrors' destinations, \
-                     and the interfaces here are: {}",
-                    present.join(", ")
-                )));
-            }
-            all
-        }
-    };
-
+    let sources = resolve_sources(netns, inventory, spec, &dest)?;
     let indexes: Vec<IfIndex> = sources.iter().map(|s| s.index).collect();
     inventory.ensure(view, &indexes)?;
 
-    // Which hooks of which source: the direction, minus copies a wire would duplicate.
-    let by_index: HashSet<IfIndex> = sources.iter().map(|s| s.index).collect();
-    let mut selections: Vec<(Link, Hook)> = Vec::new();
-    let mut notes = Vec::new();
-    for source in &sources {
-        for &hook in spec.direction.hooks() {
-            if hook == Hook::Out && spec.direction == Direction::Both {
-                // Every frame leaving a wire end entered the other end, already selected `in`.
-                let feeder = sources.iter().find(|other| {
-                    by_index.contains(&other.index)
-                        && inventory.wire_target(other.index) == Some(source.index)
-                });
-                if let Some(feeder) = feeder {
-                    notes.push(format!(
-                        "{src} out is not copied: every frame leaving {src} entered {f} first (wire {f} -> {src}), \
-                         and {f} in is copied already, so {to} would get it twice",
-                        src = source.name,
-                        f = feeder.name
-                    ));
-                    continue;
-                }
-            }
-            selections.push((source.clone(), hook));
-        }
-    }
-
-    for (source, hook) in &selections {
-        if *hook == Hook::Out && inventory.qdiscs.get(&source.index) == Some(&IngressQdisc::Ingress)
-        {
-            return Err(invalid(format!(
-                "{} has a plain 'ingress' qdisc from another tool, which has no egress hook: remove it \
-                 (patchwire would add clsact) or mirror {} with --direction in",
-                source.name, source.name
-            )));
-        }
-        // A frame must reach a destination once: not via another mirror of the same hook...
-        let equivalent = match hook {
-            // ... nor via the other end of a wire (in at A == out at B for A -> B).
-            Hook::In => inventory.wire_target(source.index).map(|t| (t, Hook::Out)),
-            Hook::Out => inventory.wire_feeder(source.index).map(|f| (f, Hook::In)),
-        };
-        let candidates = inventory.mirrors_on(source.index).chain(
-            equivalent
-                .into_iter()
-                .flat_map(|(i, _)| inventory.mirrors_on(i)),
-        );
-        for other in candidates {
-            let Role::Copy(copy) = &other.record.role else {
-                continue;
-            };
-            if copy.to != to || !selections_overlap(copy.vlans.as_ref(), spec.vlans.as_ref()) {
-                continue;
-            }
-            let what = |hook: Hook| match hook {
-                Hook::In => "arriving at",
-                Hook::Out => "leaving",
-            };
-            if other.index == source.index && other.hook == *hook {
-                return Err(invalid(format!(
-                    "mirror {} already copies frames {} {} to {to}: with mirror {name} they would arrive twice. \
-                     Extend or remove mirror {} instead",
-                    other.record.mirror,
-                    what(*hook),
-                    source.name,
-                    other.record.mirror
-                )));
-            }
-            if Some((other.index, other.hook)) == equivalent {
-                let peer = inventory.name_of(other.index);
-                return Err(invalid(format!(
-                    "mirror {} copies frames {} {peer} to {to}, and {} and {peer} are the two ends of a wire: \
-                     the frames {} {} are the same frames, so {to} would get them twice. Mirror one end with \
-                     --direction both, or both ends with --direction in",
-                    other.record.mirror,
-                    what(other.hook),
-                    source.name,
-                    what(*hook),
-                    source.name
-                )));
-            }
-        }
-    }
-
+    let (selections, notes) = select_hooks(inventory, spec, &sources, &to);
+    refuse_duplicates(inventory, spec, &selections, &to)?;
     check_cycle(view, inventory, &sources, &dest)?;
 
     // Priorities, records, programs, ops.
@@ -381,6 +251,165 @@ fn plan_one(
         sources,
         notes,
     })
+}
+
+/// The source links: the named ones (checked, duplicates dropped), or for `--all` every
+/// Ethernet interface but the destination, its veth peer here (which would hand every copy
+/// straight back), loopback and other mirrors' destinations.
+fn resolve_sources(
+    netns: &Netns,
+    inventory: &Inventory,
+    spec: &MirrorSpec,
+    dest: &Link,
+) -> Result<Vec<Link>, WireError> {
+    let (name, to, describe) = (&spec.name, &dest.name, netns.describe());
+    match &spec.sources {
+        Sources::List(names) => {
+            let mut seen = HashSet::new();
+            let mut links = Vec::new();
+            for text in names {
+                let source = local_name(netns, text, "source")?;
+                if source == *to {
+                    return Err(invalid(format!(
+                        "{to} is both a source and the destination of mirror {name}: its copies would be \
+                         copied again, endlessly; pick a destination that is not a source"
+                    )));
+                }
+                if seen.insert(source.clone()) {
+                    let link = find(netns, inventory, &source, "source")?;
+                    usable(&link, "source")?;
+                    links.push(link);
+                }
+            }
+            Ok(links)
+        }
+        Sources::All => {
+            let destinations = &inventory.destinations;
+            let dest_peer = dest.peer.filter(|_| dest.peer_netnsid.is_none());
+            let all: Vec<Link> = inventory
+                .links
+                .values()
+                .filter(|l| {
+                    l.index != dest.index
+                        && Some(l.index) != dest_peer
+                        && !l.loopback
+                        && l.mac.is_some()
+                        && !destinations.contains(&l.index)
+                })
+                .cloned()
+                .collect();
+            if all.is_empty() {
+                let present: Vec<&str> =
+                    inventory.links.values().map(|l| l.name.as_str()).collect();
+                return Err(invalid(format!(
+                    "--all found nothing to mirror in {describe}: it takes every Ethernet interface except \
+                     the destination {to} (and its veth peer), loopback and other mirrors' destinations, \
+                     and the interfaces here are: {}",
+                    present.join(", ")
+                )));
+            }
+            Ok(all)
+        }
+    }
+}
+
+/// Which hooks of which source: the direction, minus `out` on a wire end whose partner is also
+/// a source with `--direction both` (every frame leaving it entered the partner, already copied
+/// there). Returns the selections and a note for each one left out.
+fn select_hooks(
+    inventory: &Inventory,
+    spec: &MirrorSpec,
+    sources: &[Link],
+    to: &str,
+) -> (Vec<(Link, Hook)>, Vec<String>) {
+    let mut selections = Vec::new();
+    let mut notes = Vec::new();
+    for source in sources {
+        for &hook in spec.direction.hooks() {
+            let feeder = match (hook, spec.direction) {
+                (Hook::Out, Direction::Both) => inventory
+                    .wire_feeder(source.index)
+                    .and_then(|f| sources.iter().find(|s| s.index == f)),
+                _ => None,
+            };
+            match feeder {
+                Some(feeder) => notes.push(format!(
+                    "{src} out is not copied: every frame leaving {src} entered {f} first (wire {f} -> {src}), \
+                     and {f} in is copied already, so {to} would get it twice",
+                    src = source.name,
+                    f = feeder.name
+                )),
+                None => selections.push((source.clone(), hook)),
+            }
+        }
+    }
+    (selections, notes)
+}
+
+/// A frame must reach a destination once: refuses a selection that another mirror to the same
+/// destination (with overlapping VLANs) already makes — on the same source and hook, or on the
+/// other end of a wire in the opposite direction (in at A is out at B for a wire A -> B).
+/// Also refuses `out` where another tool's plain ingress qdisc leaves no egress hook.
+fn refuse_duplicates(
+    inventory: &Inventory,
+    spec: &MirrorSpec,
+    selections: &[(Link, Hook)],
+    to: &str,
+) -> Result<(), WireError> {
+    let name = &spec.name;
+    let what = |hook: Hook| match hook {
+        Hook::In => "arriving at",
+        Hook::Out => "leaving",
+    };
+    for (source, hook) in selections {
+        if *hook == Hook::Out && inventory.qdiscs.get(&source.index) == Some(&IngressQdisc::Ingress)
+        {
+            return Err(invalid(format!(
+                "{} has a plain 'ingress' qdisc from another tool, which has no egress hook: remove it \
+                 (patchwire would add clsact) or mirror {} with --direction in",
+                source.name, source.name
+            )));
+        }
+        let equivalent = match hook {
+            Hook::In => inventory.wire_target(source.index).map(|t| (t, Hook::Out)),
+            Hook::Out => inventory.wire_feeder(source.index).map(|f| (f, Hook::In)),
+        };
+        let candidates = inventory.mirrors_on(source.index).chain(
+            equivalent
+                .into_iter()
+                .flat_map(|(i, _)| inventory.mirrors_on(i)),
+        );
+        for other in candidates {
+            let Role::Copy(copy) = &other.record.role else {
+                continue;
+            };
+            if copy.to != to || !selections_overlap(copy.vlans.as_ref(), spec.vlans.as_ref()) {
+                continue;
+            }
+            let mirror = &other.record.mirror;
+            if other.index == source.index && other.hook == *hook {
+                return Err(invalid(format!(
+                    "mirror {mirror} already copies frames {} {} to {to}: with mirror {name} they would \
+                     arrive twice. Extend or remove mirror {mirror} instead",
+                    what(*hook),
+                    source.name,
+                )));
+            }
+            if Some((other.index, other.hook)) == equivalent {
+                let peer = inventory.name_of(other.index);
+                return Err(invalid(format!(
+                    "mirror {mirror} copies frames {} {peer} to {to}, and {} and {peer} are the two ends of a \
+                     wire: the frames {} {} are the same frames, so {to} would get them twice. Mirror one \
+                     end with --direction both, or both ends with --direction in",
+                    what(other.hook),
+                    source.name,
+                    what(*hook),
+                    source.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds a planned filter to the inventory, so later mirrors of the same batch see it.
