@@ -132,18 +132,22 @@ fn tagged(frame: &[u8]) -> bool {
     matches!(u16::from_be_bytes([frame[12], frame[13]]), 0x8100 | 0x88a8)
 }
 
+/// One mirror of `mirror show -j`, by name.
+fn find_mirror<'a>(show: &'a serde_json::Value, mirror: &str) -> &'a serde_json::Value {
+    show.as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == mirror)
+        .unwrap_or_else(|| panic!("no mirror {mirror} in {show}"))
+}
+
 fn hook<'a>(
     show: &'a serde_json::Value,
     mirror: &str,
     source: &str,
     hook: &str,
 ) -> &'a serde_json::Value {
-    let mirror = show
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == mirror)
-        .unwrap_or_else(|| panic!("no mirror {mirror} in {show}"));
+    let mirror = find_mirror(show, mirror);
     let source = mirror["sources"]
         .as_array()
         .unwrap()
@@ -335,12 +339,7 @@ fn all_mirrors_every_interface_but_destinations() {
     assert_exactly(&lab.collect("mon1p"), &frames, "mon1p (--all)");
     assert_exactly(&lab.collect("mon0p"), &frames, "mon0p (web)");
     let show = lab.show();
-    let all = show
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "all")
-        .unwrap();
+    let all = find_mirror(&show, "all");
     assert_eq!(all["packets"], 5);
     assert_eq!(all["health"], "ok");
 }
@@ -432,12 +431,7 @@ fn vlan_selection_and_rspan_tagging() {
     // Originals leaving eth2 arrive at eth2p exactly as sent: the tag was popped again.
     assert_exactly(&lab.collect("eth2p"), &frames, "eth2p (originals)");
     let show = lab.show();
-    let r = show
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "r")
-        .unwrap();
+    let r = find_mirror(&show, "r");
     assert_eq!(r["output_vlan"], 999);
     assert_eq!(r["packets"], 6);
     let tc = lab.lab.tc("filter show dev eth2 ingress");

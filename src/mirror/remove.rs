@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::spec::Hook;
 use super::{Inventory, MirrorFilter};
 use crate::netns::Netns;
 use crate::nl::link::IfIndex;
 use crate::nl::tc::{self, IngressQdisc};
 use crate::wire::apply::with_retries;
+use crate::wire::unlink::remove_empty_clsacts;
 use crate::wire::{NsView, WireError};
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -85,44 +85,11 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     // ingress qdisc is never ours.
     let touched: BTreeMap<IfIndex, String> = doomed
         .iter()
+        .filter(|m| inventory.qdiscs.get(&m.index) == Some(&IngressQdisc::Clsact))
         .map(|m| (m.index, inventory.name_of(m.index)))
         .collect();
-    let mut empty = Vec::new();
-    for (index, name) in &touched {
-        if inventory.qdiscs.get(index) != Some(&IngressQdisc::Clsact) {
-            continue;
-        }
-        let mut left = 0;
-        for hook in [Hook::In, Hook::Out] {
-            match view.socket.dump(tc::dump_filters(*index, hook.parent())) {
-                Ok(messages) => left += tc::parse_filters(messages).len(),
-                Err(e) if e.errno() == Some(libc::ENODEV) => left += 1,
-                Err(e) => {
-                    left += 1;
-                    failures.push(
-                        WireError::kernel(format!("listing the {hook} filters of {name}"), e)
-                            .to_string(),
-                    );
-                }
-            }
-        }
-        if left == 0 {
-            empty.push((*index, name.clone()));
-        }
-    }
-    let requests = empty
-        .iter()
-        .map(|(i, _)| (tc::delete_clsact(*i), 0))
-        .collect();
-    for ((_, name), reply) in empty.iter().zip(view.socket.batch(requests)) {
-        match reply {
-            Ok(_) => outcome.qdiscs_removed.push(name.clone()),
-            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
-            Err(e) => failures.push(
-                WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string(),
-            ),
-        }
-    }
+    let candidates: Vec<(IfIndex, String)> = touched.into_iter().collect();
+    outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
     match failures.is_empty() {
         true => Ok(outcome),
         false => Err(WireError::Several(failures)),

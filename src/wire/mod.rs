@@ -14,7 +14,7 @@ pub(crate) mod inventory;
 mod offload;
 mod plan;
 mod show;
-mod unlink;
+pub(crate) mod unlink;
 
 pub use apply::Fault;
 pub use inventory::{NsView, TcState, Wiring, World};

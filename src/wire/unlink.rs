@@ -9,6 +9,7 @@ use super::WireError;
 use super::apply::with_retries;
 use super::inventory::World;
 use crate::netns::Netns;
+use crate::nl::RouteSocket;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, IngressQdisc};
 
@@ -111,43 +112,67 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
 
     // A clsact qdisc goes when nothing is left on either hook; a plain ingress qdisc is never
     // ours (patchwire only ever adds clsact).
-    let mut empty = Vec::new();
+    let mut candidates = Vec::new();
     for (index, name) in &clear {
-        let state = view.tc(*index)?.clone();
-        let foreign_ingress = state.filters.iter().any(|f| !f.is_patchwire_wire());
-        if state.qdisc != Some(IngressQdisc::Clsact) || foreign_ingress {
-            continue;
+        if view.tc(*index)?.qdisc == Some(IngressQdisc::Clsact) {
+            candidates.push((*index, name.clone()));
         }
-        match view
-            .socket
-            .dump(tc::dump_filters(*index, tc::EGRESS_PARENT))
-        {
-            Ok(egress) => {
-                if tc::parse_filters(egress).is_empty() {
-                    empty.push((*index, name.clone()))
+    }
+    outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
+    if failures.is_empty() {
+        Ok(outcome)
+    } else {
+        Err(WireError::Several(failures))
+    }
+}
+
+/// Removes the clsact qdisc of each of `candidates` (interfaces known to hold one) on which no
+/// filter at all is left on either hook — patchwire's or anyone's: an empty clsact does
+/// nothing, and patchwire cannot tell who made it. Returns the names of those removed; adds
+/// failures to `failures` and goes on.
+pub(crate) fn remove_empty_clsacts(
+    socket: &mut RouteSocket,
+    candidates: &[(IfIndex, String)],
+    failures: &mut Vec<String>,
+) -> Vec<String> {
+    let mut empty = Vec::new();
+    'candidates: for (index, name) in candidates {
+        for (parent, hook) in [
+            (tc::INGRESS_PARENT, "ingress"),
+            (tc::EGRESS_PARENT, "egress"),
+        ] {
+            match socket
+                .dump(tc::dump_filters(*index, parent))
+                .map(tc::parse_filters)
+            {
+                Ok(filters) if filters.is_empty() => {}
+                Ok(_) => continue 'candidates,
+                // Gone meanwhile: nothing to remove.
+                Err(e) if e.errno() == Some(libc::ENODEV) => continue 'candidates,
+                Err(e) => {
+                    failures.push(
+                        WireError::kernel(format!("listing the {hook} filters of {name}"), e)
+                            .to_string(),
+                    );
+                    continue 'candidates;
                 }
             }
-            Err(e) => failures.push(
-                WireError::kernel(format!("listing egress filters of {name}"), e).to_string(),
-            ),
         }
+        empty.push((*index, name.clone()));
     }
     let requests = empty
         .iter()
         .map(|(i, _)| (tc::delete_clsact(*i), 0))
         .collect();
-    for ((_, name), reply) in empty.iter().zip(view.socket.batch(requests)) {
+    let mut removed = Vec::new();
+    for ((_, name), reply) in empty.iter().zip(socket.batch(requests)) {
         match reply {
-            Ok(_) => outcome.qdiscs_removed.push(name.clone()),
+            Ok(_) => removed.push(name.clone()),
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
             Err(e) => failures.push(
                 WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string(),
             ),
         }
     }
-    if failures.is_empty() {
-        Ok(outcome)
-    } else {
-        Err(WireError::Several(failures))
-    }
+    removed
 }
