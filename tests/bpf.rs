@@ -14,22 +14,6 @@ use patchwire::packet::PacketSocket;
 /// How long a frame may take to show up; also how long we watch for one that must not.
 const WINDOW: Duration = Duration::from_millis(500);
 
-fn ifindex(ns: &TestNs, dev: &str) -> IfIndex {
-    let line = ns.ip(&format!("-o link show dev {dev}"));
-    IfIndex(line.split(':').next().unwrap().trim().parse().unwrap())
-}
-
-fn packet_socket(ns: &TestNs, dev: &str) -> PacketSocket {
-    let index = ifindex(ns, dev).0;
-    let socket = ns
-        .netns()
-        .run(|| PacketSocket::open(index))
-        .unwrap()
-        .unwrap();
-    socket.drain();
-    socket
-}
-
 fn attach(ns: &TestNs, dev: &str, prio: u16, program: &[insn::Insn], name: &str) {
     let program = Program::load_sched_cls(program, name).unwrap();
     let mut socket = ns.netns().route().unwrap();

@@ -42,7 +42,7 @@ impl Lab {
             } else {
                 &self.lab
             };
-            let socket = open_socket(ns, dev);
+            let socket = packet_socket(ns, dev);
             self.sockets.insert(dev.to_string(), socket);
         }
         &self.sockets[dev]
@@ -74,29 +74,18 @@ impl Lab {
         self.socket(dev).drain();
     }
 
-    fn mirror(&self, args: &[&str]) -> Run {
+    /// `patchwire -n LAB mirror ARGS` (split on spaces).
+    fn mirror(&self, args: &str) -> Run {
         let mut all = vec!["mirror"];
-        all.extend(args);
+        all.extend(args.split_whitespace());
         self.lab.patchwire(&all)
     }
 
     fn show(&self) -> serde_json::Value {
-        let shown = self.mirror(&["-j", "show"]);
+        let shown = self.mirror("-j show");
         shown.ok();
         shown.json()
     }
-}
-
-fn open_socket(ns: &TestNs, dev: &str) -> PacketSocket {
-    let line = ns.ip(&format!("-o link show dev {dev}"));
-    let index: u32 = line.split(':').next().unwrap().trim().parse().unwrap();
-    let socket = ns
-        .netns()
-        .run(|| PacketSocket::open(index))
-        .unwrap()
-        .unwrap();
-    socket.drain();
-    socket
 }
 
 /// A frame with an experimental ethertype, a marker in its source MAC and payload, and the
@@ -197,7 +186,7 @@ fn copies_every_direction_exactly_once_with_tags_and_exact_counters() {
     }
     assert!(lab.collect("mon0p").is_empty(), "copies without a mirror");
 
-    let added = lab.mirror(&["-j", "add", "web", "--from", "eth1,eth2", "--to", "mon0"]);
+    let added = lab.mirror("-j add web --from eth1,eth2 --to mon0");
     added.ok();
     assert_eq!(
         added.json()["mirrors"][0]["sources"][1]["hooks"],
@@ -250,7 +239,7 @@ fn copies_every_direction_exactly_once_with_tags_and_exact_counters() {
     assert_eq!(counters(&show, "web", "eth2", "out"), (1, 90));
     assert_eq!(show[0]["packets"], 12);
     assert_eq!(show[0]["health"], "ok");
-    let text = lab.mirror(&["show", "-s"]);
+    let text = lab.mirror("show -s");
     text.ok();
     assert!(
         text.stdout
@@ -265,7 +254,7 @@ fn copies_every_direction_exactly_once_with_tags_and_exact_counters() {
     );
 
     // Delete: nothing arrives any more, and the kernel is as it was.
-    lab.mirror(&["del", "web"]).ok();
+    lab.mirror("del web").ok();
     lab.drain("mon0p");
     for f in catalogue(0x50) {
         lab.send_in("eth1", &f);
@@ -278,19 +267,9 @@ fn copies_every_direction_exactly_once_with_tags_and_exact_counters() {
 #[test]
 fn one_source_in_several_mirrors_copies_to_each_destination() {
     let mut lab = Lab::new(&["eth1", "mon0", "mon1"]);
-    lab.mirror(&[
-        "add",
-        "a",
-        "--from",
-        "eth1",
-        "--to",
-        "mon0",
-        "--direction",
-        "in",
-    ])
-    .ok();
-    lab.mirror(&["add", "b", "--from", "eth1", "--to", "mon1"])
+    lab.mirror("add a --from eth1 --to mon0 --direction in")
         .ok();
+    lab.mirror("add b --from eth1 --to mon1").ok();
     lab.drain("mon0p");
     lab.drain("mon1p");
     let frames = catalogue(0x60);
@@ -304,18 +283,9 @@ fn one_source_in_several_mirrors_copies_to_each_destination() {
 #[test]
 fn all_mirrors_every_interface_but_destinations() {
     let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
-    lab.mirror(&[
-        "add",
-        "web",
-        "--from",
-        "eth1",
-        "--to",
-        "mon0",
-        "--direction",
-        "in",
-    ])
-    .ok();
-    let added = lab.mirror(&["-j", "add", "all", "--all", "--to", "mon1"]);
+    lab.mirror("add web --from eth1 --to mon0 --direction in")
+        .ok();
+    let added = lab.mirror("-j add all --all --to mon1");
     added.ok();
     let sources: Vec<String> = added.json()["mirrors"][0]["sources"]
         .as_array()
@@ -347,17 +317,8 @@ fn all_mirrors_every_interface_but_destinations() {
 #[test]
 fn vlan_selection_and_rspan_tagging() {
     let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
-    lab.mirror(&[
-        "add",
-        "up",
-        "--from",
-        "eth1",
-        "--to",
-        "mon0",
-        "--vlan",
-        "100,200-210",
-    ])
-    .ok();
+    lab.mirror("add up --from eth1 --to mon0 --vlan 100,200-210")
+        .ok();
 
     lab.drain("mon0p");
     let chosen = vec![
@@ -387,17 +348,8 @@ fn vlan_selection_and_rspan_tagging() {
     drop(both_ways);
 
     // RSPAN: copies carry VLAN 999 outside the original; the originals leave untouched.
-    lab.mirror(&[
-        "add",
-        "r",
-        "--from",
-        "eth2",
-        "--to",
-        "mon1",
-        "--output-vlan",
-        "999",
-    ])
-    .ok();
+    lab.mirror("add r --from eth2 --to mon1 --output-vlan 999")
+        .ok();
     lab.drain("mon1p");
     lab.drain("eth2p");
     let frames = vec![
@@ -443,19 +395,9 @@ fn mirror_on_wire_ends_keeps_the_wire_transparent_and_copies_once() {
     let mut lab = Lab::new(&["a", "b", "mon0", "mon1", "mon2"]);
     lab.lab.patchwire(&["link", "a", "b"]).ok();
     // A plain mirror on one end, an RSPAN mirror on the other: the wire must not notice.
-    lab.mirror(&["add", "m1", "--from", "a", "--to", "mon0"])
+    lab.mirror("add m1 --from a --to mon0").ok();
+    lab.mirror("add m2 --from b --to mon1 --output-vlan 42")
         .ok();
-    lab.mirror(&[
-        "add",
-        "m2",
-        "--from",
-        "b",
-        "--to",
-        "mon1",
-        "--output-vlan",
-        "42",
-    ])
-    .ok();
     let probe = lab.lab.patchwire(&["probe", "a"]);
     assert_eq!(
         probe.code, 0,
@@ -477,7 +419,7 @@ fn mirror_on_wire_ends_keeps_the_wire_transparent_and_copies_once() {
 
     // Both ends of the wire in one mirror: only `in` is taken on each, so every crossing
     // frame reaches mon2 once.
-    let added = lab.mirror(&["-j", "add", "m3", "--from", "a,b", "--to", "mon2"]);
+    let added = lab.mirror("-j add m3 --from a,b --to mon2");
     added.ok();
     let added = added.json();
     assert_eq!(
@@ -506,14 +448,14 @@ fn mirror_on_wire_ends_keeps_the_wire_transparent_and_copies_once() {
     assert_exactly(&lab.collect("ap"), &other_way, "ap (through the wire)");
 
     // A second mirror to mon2 watching a leaving what m3 sees entering b: refused.
-    lab.mirror(&["add", "m4", "--from", "a", "--to", "mon2", "--direction", "out"]).fails_with(
+    lab.mirror("add m4 --from a --to mon2 --direction out").fails_with(
         "mirror m3 copies frames arriving at b to mon2, and a and b are the two ends of a wire: the \
          frames leaving a are the same frames, so mon2 would get them twice. Mirror one end with \
          --direction both, or both ends with --direction in",
     );
 
     // Deleting mirrors leaves the wire as it was: still fully transparent.
-    lab.mirror(&["del", "m1", "m2"]).ok();
+    lab.mirror("del m1 m2").ok();
     let probe = lab.lab.patchwire(&["probe", "a"]);
     assert_eq!(
         probe.code, 0,
@@ -525,7 +467,7 @@ fn mirror_on_wire_ends_keeps_the_wire_transparent_and_copies_once() {
     // Unlinking the wire keeps the mirrors; deleting the mirrors keeps nothing of theirs.
     lab.lab.patchwire(&["unlink", "a"]).ok();
     assert!(lab.lab.has_clsact("a"), "mirror filters keep the qdisc");
-    lab.mirror(&["del", "--all"]).ok();
+    lab.mirror("del --all").ok();
     assert!(!lab.lab.has_clsact("a") && !lab.lab.has_clsact("b"));
 }
 
@@ -559,8 +501,8 @@ fn remote_mirror_over_vxlan_between_two_hosts() {
     all.extend(["--from", "eth1", "--to", "vx0", "--direction", "in"]);
     patchwire(&all).ok();
 
-    let analyzer = open_socket(&host2, "vx0");
-    let injector = open_socket(&far, "eth1p");
+    let analyzer = packet_socket(&host2, "vx0");
+    let injector = packet_socket(&far, "eth1p");
     let frames = catalogue(0xa0);
     let frames: Vec<Vec<u8>> = frames.into_iter().filter(|f| f.len() <= 1400).collect();
     for f in &frames {
@@ -590,7 +532,7 @@ fn remote_mirror_over_vxlan_between_two_hosts() {
         "999",
     ]);
     patchwire(&all).ok();
-    let sender = open_socket(&host1, "eth1");
+    let sender = packet_socket(&host1, "eth1");
     analyzer.drain();
     for f in &frames {
         sender.send(f).unwrap();
@@ -611,8 +553,7 @@ fn remote_mirror_over_vxlan_between_two_hosts() {
 #[test]
 fn faults_are_reported_destination_gone_source_gone_destination_down() {
     let mut lab = Lab::new(&["eth1", "eth2", "mon0"]);
-    lab.mirror(&["add", "web", "--from", "eth1,eth2", "--to", "mon0"])
-        .ok();
+    lab.mirror("add web --from eth1,eth2 --to mon0").ok();
 
     lab.lab.ip("link set dev mon0 down");
     let show = lab.show();
@@ -648,7 +589,7 @@ fn faults_are_reported_destination_gone_source_gone_destination_down() {
             .starts_with("destination mon0 is gone: the kernel drops every copy")
     );
     assert_eq!(show[0]["dropped"], 5);
-    let text = lab.mirror(&["show"]);
+    let text = lab.mirror("show");
     assert!(
         text.stdout.contains("web  broken  -> mon0 (gone)"),
         "{}",
@@ -661,7 +602,7 @@ fn faults_are_reported_destination_gone_source_gone_destination_down() {
         show[0]["problems"][0].as_str().unwrap().contains("gone"),
         "{show}"
     );
-    lab.mirror(&["del", "web"]).ok();
+    lab.mirror("del web").ok();
     assert!(!lab.lab.has_clsact("eth1"));
 }
 
@@ -669,12 +610,11 @@ fn faults_are_reported_destination_gone_source_gone_destination_down() {
 fn delete_removes_only_its_own_filters_and_spares_foreign_ones() {
     let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
     let before = lab.lab.snapshot();
-    lab.mirror(&["add", "web", "--from", "eth1,eth2", "--to", "mon0"])
-        .ok();
+    lab.mirror("add web --from eth1,eth2 --to mon0").ok();
     // Someone else's copy filter on eth1's ingress, on the clsact patchwire added.
     lab.lab.tc("filter add dev eth1 ingress pref 100 protocol all u32 match u32 0 0 action mirred egress mirror dev mon1");
     let with_foreign = lab.lab.tc("filter show dev eth1 ingress");
-    lab.mirror(&["del", "web"]).ok();
+    lab.mirror("del web").ok();
     let after = lab.lab.tc("filter show dev eth1 ingress");
     assert!(after.contains("pref 100 u32"), "{after}");
     assert!(!after.contains("pw-mirror"), "{after}");

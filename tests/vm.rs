@@ -17,7 +17,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use patchwire::nl::link::IfIndex;
 use patchwire::probe::catalogue::FrameKind;
 use patchwire::probe::{self, Port, Verdict};
 
@@ -344,11 +343,6 @@ impl Port for UdpPort {
         }
         let _ = self.socket.set_nonblocking(false);
     }
-}
-
-fn ifindex(ns: &TestNs, dev: &str) -> IfIndex {
-    let text = ns.ip(&format!("-o link show dev {dev}"));
-    IfIndex(text.split(':').next().unwrap().trim().parse().unwrap())
 }
 
 /// `lab` with eth1 whose veth peer x1 is in `r1`, both at `mtu`.

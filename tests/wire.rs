@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use patchwire::link::tap::{self, TapOptions};
-use patchwire::nl::link::IfIndex;
 use patchwire::packet::PacketSocket as Port;
 use patchwire::probe::catalogue::FrameKind;
 use patchwire::probe::{self, Verdict};
@@ -45,13 +44,8 @@ impl Lab {
         Lab { r1, r2, lab }
     }
 
-    fn ifindex(ns: &TestNs, dev: &str) -> IfIndex {
-        let text = ns.ip(&format!("-o link show {dev}"));
-        IfIndex(text.split(':').next().unwrap().trim().parse().unwrap())
-    }
-
     fn port(ns: &TestNs, dev: &str) -> Port {
-        probe::packet_port(&ns.netns(), Self::ifindex(ns, dev), dev).unwrap()
+        probe::packet_port(&ns.netns(), ifindex(ns, dev), dev).unwrap()
     }
 }
 
@@ -112,8 +106,8 @@ fn counters_move_by_exactly_what_was_sent() {
 
     const FRAMES: u64 = 40;
     const LEN: usize = 100;
-    let tx = Lab::ifindex(&lab.r1, "x1");
-    let rx = Lab::ifindex(&lab.r2, "x2");
+    let tx = ifindex(&lab.r1, "x1");
+    let rx = ifindex(&lab.r2, "x2");
     let receiver = lab
         .r2
         .netns()

@@ -168,23 +168,12 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
     message.header.parent = INGRESS_PARENT;
     message.header.info = tc_info(WIRE_PRIO);
 
-    let mut generic = TcActionGeneric::default();
-    generic.action = TcActionType::Stolen;
-    let mut mirror = TcMirror::default();
-    mirror.generic = generic;
-    mirror.eaction = TcMirrorActionType::EgressRedir;
-    mirror.ifindex = to.0;
-
-    let mut action = TcAction::default();
-    action.tab = 1;
-    action.attributes = vec![
-        TcActionAttribute::Kind("mirred".into()),
-        TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
-            mirror,
-        ))]),
-        TcActionAttribute::Cookie(wire_cookie(to_name)),
-    ];
-
+    let action = mirred(
+        to,
+        TcMirrorActionType::EgressRedir,
+        TcActionType::Stolen,
+        wire_cookie(to_name),
+    );
     message.attributes = vec![
         TcAttribute::Kind("u32".into()),
         TcAttribute::Options(vec![
@@ -203,11 +192,27 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
 /// `pipe`, tc's usual choice, would end classification with "accept" and so skip a wire's
 /// redirect at a higher priority.
 pub fn mirror_action(to: IfIndex, mirror: &str) -> TcAction {
+    mirred(
+        to,
+        TcMirrorActionType::EgressMirror,
+        TcActionType::Unspec,
+        mirror_cookie(mirror),
+    )
+}
+
+/// A mirred action: what it does with the frame (`eaction`), to which interface, the verdict
+/// it returns afterwards (`control`), and its cookie.
+fn mirred(
+    to: IfIndex,
+    eaction: TcMirrorActionType,
+    control: TcActionType,
+    cookie: Vec<u8>,
+) -> TcAction {
     let mut generic = TcActionGeneric::default();
-    generic.action = TcActionType::Unspec;
+    generic.action = control;
     let mut parms = TcMirror::default();
     parms.generic = generic;
-    parms.eaction = TcMirrorActionType::EgressMirror;
+    parms.eaction = eaction;
     parms.ifindex = to.0;
     let mut action = TcAction::default();
     action.tab = 1;
@@ -216,7 +221,7 @@ pub fn mirror_action(to: IfIndex, mirror: &str) -> TcAction {
         TcActionAttribute::Options(vec![TcActionOption::Mirror(TcActionMirrorOption::Parms(
             parms,
         ))]),
-        TcActionAttribute::Cookie(mirror_cookie(mirror)),
+        TcActionAttribute::Cookie(cookie),
     ];
     action
 }
@@ -582,6 +587,41 @@ mod tests {
         }
         let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(tc)]);
         assert!(!filters[0].is_patchwire_wire());
+    }
+
+    #[test]
+    fn bpf_mirror_filter_reads_back_with_name_action_and_cookie() {
+        let (message, _) = add_bpf_filter(
+            IfIndex(5),
+            EGRESS_PARENT,
+            16384,
+            7,
+            "pw-mirror web to=mon0 dir=out from=eth1",
+            false,
+            vec![mirror_action(IfIndex(9), "web")],
+        );
+        let RouteNetlinkMessage::NewTrafficFilter(mut tc) = round_trip(message) else {
+            panic!()
+        };
+        assert_eq!(u32::from(tc.header.parent), 0xffff_fff3);
+        tc.header.handle = TcHandle::from(1u32);
+        let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(tc)]);
+        let filter = &filters[0];
+        assert_eq!((filter.kind.as_str(), filter.prio), ("bpf", 16384));
+        assert_eq!(
+            filter.name.as_deref(),
+            Some("pw-mirror web to=mon0 dir=out from=eth1")
+        );
+        let action = &filter.actions[0];
+        assert_eq!(action.mirred_target, Some(9));
+        assert!(
+            !action.mirred_redirect,
+            "a mirror copies, it does not redirect"
+        );
+        let cookie = action.cookie.as_deref().unwrap();
+        assert_eq!(mirror_cookie_name(cookie).as_deref(), Some("web"));
+        assert!(!filter.is_patchwire_wire());
+        assert_eq!(mirror_cookie_name(&wire_cookie("web")), None);
     }
 
     #[test]

@@ -140,6 +140,24 @@ impl Drop for TestNs {
     }
 }
 
+/// The interface index of `dev` in `ns`, as iproute2 reports it.
+pub fn ifindex(ns: &TestNs, dev: &str) -> patchwire::nl::link::IfIndex {
+    let line = ns.ip(&format!("-o link show dev {dev}"));
+    patchwire::nl::link::IfIndex(line.split(':').next().unwrap().trim().parse().unwrap())
+}
+
+/// An AF_PACKET socket on `dev` inside `ns`, with whatever was already queued drained.
+pub fn packet_socket(ns: &TestNs, dev: &str) -> patchwire::packet::PacketSocket {
+    let index = ifindex(ns, dev).0;
+    let socket = ns
+        .netns()
+        .run(|| patchwire::packet::PacketSocket::open(index))
+        .unwrap()
+        .unwrap();
+    socket.drain();
+    socket
+}
+
 /// A veth pair `a` (in `a_ns`) <-> `b` (in `b_ns`), both up. (Always spell `dev`/`name` for
 /// iproute2: a bare `a` would be read as an abbreviation of `address`.)
 pub fn veth(a_ns: &TestNs, a: &str, b_ns: &TestNs, b: &str) {
