@@ -635,3 +635,91 @@ fn delete_removes_only_its_own_filters_and_spares_foreign_ones() {
     lab.lab.tc("qdisc del dev eth1 clsact");
     assert_eq!(lab.lab.snapshot(), before);
 }
+
+/// `watch --once` as JSON events, one per line.
+fn watch_once(lab: &Lab) -> Vec<serde_json::Value> {
+    let run = lab.lab.patchwire(&["-j", "watch", "--once"]);
+    run.ok();
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn watch_re_aims_mirrors_at_re_created_destinations_and_sources() {
+    let mut lab = Lab::new(&["eth1", "eth2", "mon0", "mon1"]);
+    lab.mirror("add web --from eth1,eth2 --to mon0").ok();
+    lab.mirror("add r --from eth1 --to mon1 --direction out --output-vlan 7")
+        .ok();
+
+    // The destination goes: broken, reported once.
+    lab.lab.ip("link del dev mon0");
+    let events = watch_once(&lab);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "mirror-broken");
+    assert_eq!(events[0]["mirror"], "web");
+    assert_eq!(events[0]["destination"], "mon0");
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "broken");
+
+    // ... and comes back (a new device of the same name): the copies are aimed at it again.
+    veth(&lab.lab, "mon0", &lab.far, "mon0p");
+    lab.sockets.remove("mon0p");
+    let events = watch_once(&lab);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "mirror-repaired");
+    assert_eq!(
+        events[0]["what"],
+        "destination mon0 is back: 4 copy filter(s) aimed at it again"
+    );
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+    lab.drain("mon0p");
+    let frames = catalogue(0xe0);
+    for f in &frames {
+        lab.send_in("eth1", f);
+    }
+    assert_exactly(&lab.collect("mon0p"), &frames, "mon0p after the repair");
+
+    // A source goes and comes back: its filters are added again.
+    lab.lab.ip("link del dev eth2");
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "degraded");
+    veth(&lab.lab, "eth2", &lab.far, "eth2p");
+    lab.sockets.remove("eth2p");
+    let events = watch_once(&lab);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0]["what"],
+        "source eth2 is back: copying its frames again"
+    );
+    let show = lab.show();
+    assert_eq!(find_mirror(&show, "web")["health"], "ok");
+    assert_eq!(hook(&show, "web", "eth2", "out")["packets"], 0);
+    lab.drain("mon0p");
+    lab.send_in("eth2", &frames[0]);
+    assert_exactly(
+        &lab.collect("mon0p"),
+        &frames[..1],
+        "mon0p from the new eth2",
+    );
+
+    // An RSPAN mirror's destination re-created: re-aimed, and the tag is still popped from
+    // the originals.
+    lab.lab.ip("link del dev mon1");
+    veth(&lab.lab, "mon1", &lab.far, "mon1p");
+    lab.sockets.remove("mon1p");
+    let events = watch_once(&lab);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["mirror"], "r");
+    lab.drain("mon1p");
+    lab.drain("eth1p");
+    let f = frame(&[], 0xe9, 60);
+    lab.send_out("eth1", &f);
+    let tagged = [&f[..12], &[0x81, 0x00, 0x00, 0x07], &f[12..]].concat();
+    assert_exactly(
+        &lab.collect("mon1p"),
+        &[tagged],
+        "mon1p (RSPAN after repair)",
+    );
+    assert_exactly(&lab.collect("eth1p"), &[f], "eth1p (original untagged)");
+    assert!(watch_once(&lab).is_empty(), "nothing left to do");
+}

@@ -70,8 +70,8 @@ pub fn add(
 
 /// Ops and the programs whose fds they refer to (kept open until the batch is applied).
 #[derive(Default)]
-struct Plan {
-    ops: Vec<Op>,
+pub(super) struct Plan {
+    pub(super) ops: Vec<Op>,
     programs: Vec<Program>,
     /// Classifiers already loaded, by what they select: mirrors alike share one program.
     classifiers: HashMap<(Option<String>, Option<u16>), i32>,
@@ -161,81 +161,10 @@ fn plan_one(
     // Priorities, records, programs, ops.
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let record = spec::copy_record(spec, &source_names).map_err(invalid)?;
-    let record_text = record.encode();
-    let pop_text = Record {
-        mirror: name.clone(),
-        role: Role::Pop,
-    }
-    .encode();
-    let classifier = plan.classifier(spec.vlans.as_ref(), spec.output_vlan)?;
-    let pop = match spec.output_vlan {
-        Some(_) => Some(plan.pop_program()?),
-        None => None,
-    };
+    let copy = CopySetup::new(plan, &record, dest.index)?;
     let mut chosen: HashMap<String, Vec<Hook>> = HashMap::new();
     for (source, hook) in &selections {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            inventory.qdiscs.entry(source.index)
-        {
-            plan.ops.push(Op::AddClsact {
-                index: source.index,
-                name: source.name.clone(),
-            });
-            slot.insert(IngressQdisc::Clsact);
-        }
-        let used = inventory.used_prios(source.index, *hook);
-        let free = |p: u16| used.is_none_or(|used| !used.contains(&p));
-        let width = if pop.is_some() { 2 } else { 1 };
-        let prio = (MIRROR_PRIO_FIRST..tc::WIRE_PRIO - (width - 1))
-            .find(|p| (*p..*p + width).all(free))
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{} {hook}: no free filter priority left between {MIRROR_PRIO_FIRST} and {} \
-                     (too many mirrors or foreign filters there)",
-                    source.name,
-                    tc::WIRE_PRIO - 1
-                ))
-            })?;
-        let what = format!("mirror {name}'s copy filter on {} {hook}", source.name);
-        let (request, _) = tc::add_bpf_filter(
-            source.index,
-            hook.parent(),
-            prio,
-            classifier,
-            &record_text,
-            false,
-            vec![tc::mirror_action(dest.index, name)],
-        );
-        plan.ops.push(Op::AddFilter {
-            index: source.index,
-            parent: hook.parent(),
-            prio,
-            request: request.clone(),
-            what,
-        });
-        remember(inventory, *hook, &request);
-        if let Some(pop) = pop {
-            let (request, _) = tc::add_bpf_filter(
-                source.index,
-                hook.parent(),
-                prio + 1,
-                pop,
-                &pop_text,
-                true,
-                vec![],
-            );
-            plan.ops.push(Op::AddFilter {
-                index: source.index,
-                parent: hook.parent(),
-                prio: prio + 1,
-                request: request.clone(),
-                what: format!(
-                    "mirror {name}'s RSPAN tag-removal filter on {} {hook}",
-                    source.name
-                ),
-            });
-            remember(inventory, *hook, &request);
-        }
+        copy.add(plan, inventory, source, *hook, None)?;
         chosen.entry(source.name.clone()).or_default().push(*hook);
     }
     let sources = source_names
@@ -251,6 +180,125 @@ fn plan_one(
         sources,
         notes,
     })
+}
+
+/// What every copy filter of one mirror shares: its record (the filter name), destination
+/// and programs.
+pub(super) struct CopySetup {
+    mirror: String,
+    record: String,
+    pop_record: String,
+    dest: IfIndex,
+    classifier: i32,
+    pop: Option<i32>,
+}
+
+impl CopySetup {
+    pub(super) fn new(plan: &mut Plan, record: &Record, dest: IfIndex) -> Result<Self, WireError> {
+        let Role::Copy(copy) = &record.role else {
+            return Err(invalid(format!("{}: not a copy record", record.mirror)));
+        };
+        let classifier = plan.classifier(copy.vlans.as_ref(), copy.output_vlan)?;
+        let pop = match copy.output_vlan {
+            Some(_) => Some(plan.pop_program()?),
+            None => None,
+        };
+        let pop_record = Record {
+            mirror: record.mirror.clone(),
+            role: Role::Pop,
+        };
+        Ok(CopySetup {
+            mirror: record.mirror.clone(),
+            record: record.encode(),
+            pop_record: pop_record.encode(),
+            dest,
+            classifier,
+            pop,
+        })
+    }
+
+    /// Plans the copy filter (and with RSPAN its pop filter) on one hook of `source`, with a
+    /// clsact qdisc first if the source has none. `None` takes the lowest free priority from
+    /// [`MIRROR_PRIO_FIRST`] (two in a row with RSPAN); `Some(prio)` replaces the copy filter
+    /// at that priority, deleted earlier in the same batch (its pop filter stays as it is).
+    pub(super) fn add(
+        &self,
+        plan: &mut Plan,
+        inventory: &mut Inventory,
+        source: &Link,
+        hook: Hook,
+        prio: Option<u16>,
+    ) -> Result<(), WireError> {
+        let name = &self.mirror;
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            inventory.qdiscs.entry(source.index)
+        {
+            plan.ops.push(Op::AddClsact {
+                index: source.index,
+                name: source.name.clone(),
+            });
+            slot.insert(IngressQdisc::Clsact);
+        }
+        let replacing = prio;
+        let prio = match prio {
+            Some(prio) => prio,
+            None => {
+                let used = inventory.used_prios(source.index, hook);
+                let free = |p: u16| used.is_none_or(|used| !used.contains(&p));
+                let width = if self.pop.is_some() { 2 } else { 1 };
+                (MIRROR_PRIO_FIRST..tc::WIRE_PRIO - (width - 1))
+                    .find(|p| (*p..*p + width).all(free))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "{} {hook}: no free filter priority left between {MIRROR_PRIO_FIRST} and {} \
+                             (too many mirrors or foreign filters there)",
+                            source.name,
+                            tc::WIRE_PRIO - 1
+                        ))
+                    })?
+            }
+        };
+        let (request, _) = tc::add_bpf_filter(
+            source.index,
+            hook.parent(),
+            prio,
+            self.classifier,
+            &self.record,
+            false,
+            vec![tc::mirror_action(self.dest, name)],
+        );
+        plan.ops.push(Op::AddFilter {
+            index: source.index,
+            parent: hook.parent(),
+            prio,
+            request: request.clone(),
+            what: format!("mirror {name}'s copy filter on {} {hook}", source.name),
+        });
+        remember(inventory, hook, &request);
+        if let (Some(pop), true) = (self.pop, replacing.is_none()) {
+            let (request, _) = tc::add_bpf_filter(
+                source.index,
+                hook.parent(),
+                prio + 1,
+                pop,
+                &self.pop_record,
+                true,
+                vec![],
+            );
+            plan.ops.push(Op::AddFilter {
+                index: source.index,
+                parent: hook.parent(),
+                prio: prio + 1,
+                request: request.clone(),
+                what: format!(
+                    "mirror {name}'s RSPAN tag-removal filter on {} {hook}",
+                    source.name
+                ),
+            });
+            remember(inventory, hook, &request);
+        }
+        Ok(())
+    }
 }
 
 /// The source links: the named ones (checked, duplicates dropped), or for `--all` every

@@ -10,17 +10,20 @@
 //! [`spec::Record`]). As with wires, the kernel is the record: there is no state file.
 //!
 //! * `add.rs` plans (names, cycles, exactly-once per destination, priorities) and applies in
-//!   one batch with rollback; `remove.rs` deletes; `show.rs` reports health and counters.
+//!   one batch with rollback; `remove.rs` deletes; `show.rs` reports health and counters;
+//!   `repair.rs` re-aims mirrors at re-created destinations and sources (for `watch`).
 //! * `programs.rs` holds the eBPF programs, `spec.rs` the user-facing types and the record.
 
 mod add;
 mod programs;
 mod remove;
+mod repair;
 mod show;
 pub mod spec;
 
 pub use add::{AddOutcome, AddedMirror, SourceHooks, add};
 pub use remove::{DelOutcome, del};
+pub use repair::{RepairReport, repair};
 pub use show::{DestinationStatus, HookCounters, MirrorStatus, SourceStatus, show};
 pub use spec::{Direction, Hook, MirrorSpec, Sources, VlanSet};
 

@@ -9,11 +9,14 @@
 //! * **Re-attach.** A wire whose end vanished keeps the end's name in its cookie; when an
 //!   interface of that name appears again (qemu recreating tapN), the wire is made again.
 //! * **Broken wires** whose end does not come back are reported once.
+//! * **Mirrors** whose destination or source was re-created are aimed at it again
+//!   ([`crate::mirror::repair`]); a destination that stays gone is reported once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::mirror;
 use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, Wiring, World};
@@ -50,6 +53,18 @@ pub enum Event {
         netns: String,
         end: String,
         gone: String,
+    },
+    /// A mirror was repaired: its destination or a source came back (`what` says which).
+    MirrorRepaired {
+        netns: String,
+        mirror: String,
+        what: String,
+    },
+    /// A mirror's destination is gone and has not come back: every copy is dropped.
+    MirrorBroken {
+        netns: String,
+        mirror: String,
+        destination: String,
     },
     /// A repair failed (it is retried at the next change).
     RepairFailed {
@@ -93,6 +108,21 @@ impl std::fmt::Display for Event {
                     "{netns}: wire {end} <-> {gone} is broken: {gone} is gone, everything {end} receives is dropped"
                 )
             }
+            Event::MirrorRepaired {
+                netns,
+                mirror,
+                what,
+            } => {
+                write!(f, "{netns}: mirror {mirror}: {what}")
+            }
+            Event::MirrorBroken {
+                netns,
+                mirror,
+                destination,
+            } => write!(
+                f,
+                "{netns}: mirror {mirror} is broken: its destination {destination} is gone, every copy is dropped"
+            ),
             Event::RepairFailed { netns, what, error } => {
                 write!(f, "{netns}: {what} failed: {error}")
             }
@@ -104,6 +134,8 @@ impl std::fmt::Display for Event {
 #[derive(Debug, Default)]
 pub struct Memory {
     reported_broken: HashSet<(String, String)>,
+    /// (mirror, destination) already reported broken.
+    reported_broken_mirrors: HashSet<(String, String)>,
 }
 
 /// Looks at every wire of `netns` and repairs what it can. Returns what happened.
@@ -119,7 +151,42 @@ pub fn reconcile(netns: &Netns, memory: &mut Memory) -> Result<Vec<Event>, WireE
             break;
         }
     }
+    mirrors(netns, &label, memory, &mut events);
     Ok(events)
+}
+
+/// Re-aims mirrors at destinations and sources that came back; reports lasting breaks once.
+fn mirrors(netns: &Netns, label: &str, memory: &mut Memory, events: &mut Vec<Event>) {
+    let report = match mirror::repair(netns) {
+        Ok(report) => report,
+        Err(e) => {
+            events.push(failed(label, "checking mirrors".into(), e.to_string()));
+            return;
+        }
+    };
+    for (mirror, what) in report.repaired {
+        memory.reported_broken_mirrors.retain(|(m, _)| *m != mirror);
+        events.push(Event::MirrorRepaired {
+            netns: label.into(),
+            mirror,
+            what,
+        });
+    }
+    for (mirror, destination) in report.broken {
+        if memory
+            .reported_broken_mirrors
+            .insert((mirror.clone(), destination.clone()))
+        {
+            events.push(Event::MirrorBroken {
+                netns: label.into(),
+                mirror,
+                destination,
+            });
+        }
+    }
+    for (mirror, error) in report.failed {
+        events.push(failed(label, format!("repairing mirror {mirror}"), error));
+    }
 }
 
 /// The namespace's links and wires as the kernel has them now.

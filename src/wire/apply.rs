@@ -39,6 +39,14 @@ pub enum Op {
         to: IfIndex,
         to_name: String,
     },
+    /// Removes a filter that is being replaced (a mirror's copy filter still aimed at a
+    /// destination that was deleted). Not undone: it only dropped frames.
+    DeleteFilter {
+        index: IfIndex,
+        parent: TcHandle,
+        prio: u16,
+        what: String,
+    },
     /// Any other filter (a mirror's): the prepared request, undone by deleting its priority.
     AddFilter {
         index: IfIndex,
@@ -62,6 +70,12 @@ impl Op {
             Op::AddWireFilter {
                 from, to, to_name, ..
             } => tc::add_wire_filter(*from, *to, to_name),
+            Op::DeleteFilter {
+                index,
+                parent,
+                prio,
+                ..
+            } => (tc::delete_filters_at(*index, *parent, *prio), 0),
             Op::AddFilter { request, .. } => (request.clone(), NLM_F_CREATE | NLM_F_EXCL),
         }
     }
@@ -72,7 +86,7 @@ impl Op {
                 index, previous, ..
             } => Some((link::set_mtu(*index, *previous), 0)),
             Op::AddClsact { index, .. } => Some((tc::delete_clsact(*index), 0)),
-            Op::DeleteWireFilter { .. } => None,
+            Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => None,
             Op::AddWireFilter { from, .. } => Some((
                 tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO),
                 0,
@@ -98,6 +112,7 @@ impl Op {
             } => {
                 format!("adding the {from_name} -> {to_name} redirect filter on {from_name}")
             }
+            Op::DeleteFilter { what, .. } => format!("removing {what}"),
             Op::AddFilter { what, .. } => format!("adding {what}"),
         }
     }

@@ -233,7 +233,7 @@ pub fn link(
     ops.sort_by_key(|op| match op {
         Op::SetMtu { .. } => 0,
         Op::AddClsact { .. } => 1,
-        Op::DeleteWireFilter { .. } => 2,
+        Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => 2,
         Op::AddWireFilter { .. } | Op::AddFilter { .. } => 3,
     });
     // Offloads first (not netlink); undone if the netlink batch then fails.
