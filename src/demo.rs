@@ -2,6 +2,8 @@
 //!
 //! Two "routers" (r1, r2) are joined twice: eth1 through a Linux bridge, eth2 through a
 //! patchwire wire, both in a "lab" namespace. The same probe catalogue crosses both paths.
+//! A patchwire mirror copies everything crossing the wire end r1-w (both directions) to an
+//! analyzer namespace, which counts what arrives.
 //! All three namespaces are private (never named), so they vanish with this process — also on
 //! Ctrl-C, a panic or SIGKILL: nothing can be left behind.
 
@@ -9,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::mirror::{self, Direction, MirrorSpec, MirrorStatus, Sources};
 use crate::netns::Netns;
 use crate::nl::RouteSocket;
 use crate::nl::link::{self, IfIndex};
+use crate::packet::PacketSocket;
 use crate::probe::{self, DirectionReport, ProbeError};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, WireStatus};
 
@@ -23,6 +27,10 @@ pub struct DemoReport {
     pub bridge: Vec<DirectionReport>,
     pub wire: Vec<DirectionReport>,
     pub wire_status: Vec<WireStatus>,
+    /// The mirror on r1-w, read back after the probe.
+    pub mirror: Option<MirrorStatus>,
+    /// Frames the analyzer received from the mirror.
+    pub analyzer_frames: usize,
     pub elapsed_ms: u128,
 }
 
@@ -40,11 +48,11 @@ struct Router {
 /// Builds the lab, probes both paths, and tears everything down (by dropping the namespaces).
 pub fn run() -> Result<DemoReport, ProbeError> {
     let started = Instant::now();
-    let lab = Netns::create_private("lab")?;
+    let lab = quiet_namespace("lab")?;
     let mut lab_socket = lab.route()?;
     let mut routers = Vec::new();
     for name in ["r1", "r2"] {
-        let netns = Netns::create_private(name)?;
+        let netns = quiet_namespace(name)?;
         let socket = netns.route()?;
         routers.push(Router { netns, socket });
     }
@@ -116,17 +124,90 @@ pub fn run() -> Result<DemoReport, ProbeError> {
         &[WireRequest::new("r1-w", "r2-w")],
         &options,
     )?;
-    // Let IPv6 DAD/MLD chatter from the fresh links die down before measuring.
+    let analyzer = add_analyzer(&lab, &mut lab_socket)?;
+    // Let the fresh links settle before measuring.
     std::thread::sleep(Duration::from_millis(100));
+    analyzer.socket.drain();
 
     let bridge = probe_between(&mut routers, "eth1", "r1:eth1", "r2:eth1")?;
     let wire = probe_between(&mut routers, "eth2", "r1:eth2", "r2:eth2")?;
     let wire_status = wire::show(lab.try_clone().map_err(io("netns"))?)?;
+    let mut analyzer_frames = 0;
+    let deadline = Instant::now() + Duration::from_millis(200);
+    while analyzer
+        .socket
+        .recv_until(deadline)
+        .map_err(io("analyzer"))?
+        .is_some()
+    {
+        analyzer_frames += 1;
+    }
+    let mirror = mirror::show(lab.try_clone().map_err(io("netns"))?)?
+        .into_iter()
+        .next();
     Ok(DemoReport {
         bridge,
         wire,
         wire_status,
+        mirror,
+        analyzer_frames,
         elapsed_ms: started.elapsed().as_millis(),
+    })
+}
+
+/// A private namespace with IPv6 off: no neighbour discovery or MLD frames of its own, so
+/// every frame counted on the wire and at the analyzer is one the demo sent.
+fn quiet_namespace(label: &str) -> Result<Netns, ProbeError> {
+    let netns = Netns::create_private(label)?;
+    netns
+        .run(|| {
+            for knob in ["all", "default"] {
+                std::fs::write(format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"), "1")?;
+            }
+            Ok(())
+        })?
+        .map_err(io("turning IPv6 off in a demo namespace"))?;
+    Ok(netns)
+}
+
+/// The analyzer's namespace and a packet socket on its end of `mon`.
+struct Analyzer {
+    _netns: Netns,
+    socket: PacketSocket,
+}
+
+/// A private "analyzer" namespace joined to the lab by a veth pair `mon`, and a mirror of the
+/// wire end r1-w (both directions) to it.
+fn add_analyzer(lab: &Netns, lab_socket: &mut RouteSocket) -> Result<Analyzer, ProbeError> {
+    let analyzer = quiet_namespace("analyzer")?;
+    let mut socket = analyzer.route()?;
+    request(
+        lab_socket,
+        link::add_veth("mon", "mon", Some(analyzer.fd())),
+        "creating veth lab:mon <-> analyzer:mon",
+    )?;
+    for socket in [&mut *lab_socket, &mut socket] {
+        let index = index_of(socket, "mon")?;
+        // Copies of jumbo frames must fit the receiving end.
+        request(socket, (link::set_mtu(index, DEMO_MTU), 0), "setting mtu")?;
+        request(socket, (link::set_up(index, true), 0), "bringing up mon")?;
+    }
+    let spec = MirrorSpec {
+        name: "tap".into(),
+        sources: Sources::List(vec!["r1-w".into()]),
+        to: "mon".into(),
+        direction: Direction::Both,
+        vlans: None,
+        output_vlan: None,
+    };
+    mirror::add(lab.try_clone().map_err(io("netns"))?, &[spec], None)?;
+    let index = index_of(&mut socket, "mon")?;
+    let socket = analyzer
+        .run(|| PacketSocket::open(index.0))?
+        .map_err(io("packet socket on analyzer:mon"))?;
+    Ok(Analyzer {
+        _netns: analyzer,
+        socket,
     })
 }
 

@@ -436,6 +436,18 @@ fn demo_shows_the_bridge_losing_what_the_wire_passes_and_leaves_nothing() {
         assert_eq!(lost, ["lacp", "lldp", "pause", "eapol", "reserved-mac"]);
     }
     assert_eq!(report["wire_status"][0]["health"], "ok");
+    // The demo's mirror of r1-w: every probe frame crossing the wire (13 kinds each way) is
+    // copied once and arrives at the analyzer; IPv6 is off, so nothing else is counted.
+    let crossing = report["wire_status"][0]["a_to_b"]["packets"]
+        .as_u64()
+        .unwrap()
+        + report["wire_status"][0]["b_to_a"]["packets"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(crossing, 26);
+    assert_eq!(report["mirror"]["health"], "ok");
+    assert_eq!(report["mirror"]["packets"], 26);
+    assert_eq!(report["analyzer_frames"], 26);
     assert_eq!(demo_named(), named_before, "the demo names no namespace");
     assert_eq!(
         run("ip", &["-o", "link", "show"]).lines().count(),

@@ -8,7 +8,8 @@ use super::{Cli, Exit, print_json};
 /// Build a throwaway lab and show a Linux bridge eating frames a patchwire wire passes.
 ///
 /// Two routers joined twice — through a Linux bridge and through a patchwire wire — in private
-/// network namespaces; the probe catalogue crosses both, both ways. Needs only root. Everything
+/// network namespaces; the probe catalogue crosses both, both ways. A mirror copies everything
+/// crossing one wire end to an analyzer namespace. Needs only root. Everything
 /// vanishes with the process (also on Ctrl-C): the namespaces are never named.
 #[derive(clap::Args)]
 pub struct Args {}
@@ -78,6 +79,28 @@ pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
             ab.packets,
             ba.packets,
             ab.drops + ba.drops
+        );
+    }
+    if let Some(mirror) = &report.mirror {
+        let source = mirror.sources.first();
+        let by_hook: Vec<String> = source
+            .map(|s| {
+                s.hooks
+                    .iter()
+                    .map(|h| format!("{} {}", h.packets, h.hook))
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "mirror {} of {} -> {}: {}, {} copies made ({}), {} arrived at the analyzer, {} dropped",
+            mirror.name,
+            source.map_or("?", |s| s.name.as_str()),
+            mirror.destination.name,
+            mirror.health,
+            mirror.packets,
+            by_hook.join(" + "),
+            report.analyzer_frames,
+            mirror.dropped
         );
     }
     println!(
