@@ -871,3 +871,84 @@ fn tap_commands_refuse_bad_input_and_change_nothing() {
         );
     }
 }
+
+/// Frames a VM analyzer should see: slow-protocols (LACP) multicast, 802.1Q, plain unicast.
+fn analyzer_frames(marker: u8) -> Vec<Vec<u8>> {
+    let mut lacp = vec![
+        0x01, 0x80, 0xc2, 0x00, 0x00, 0x02, 0x02, 0, 0, 0, 0x5a, marker,
+    ];
+    lacp.extend_from_slice(&[0x88, 0x09, 0x01, 0x01]);
+    lacp.resize(124, marker);
+    let mut tagged = vec![0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0x5b, marker];
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 100, 0x88, 0xb5]);
+    tagged.resize(80, marker);
+    let mut plain = vec![0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0x5c, marker];
+    plain.extend_from_slice(&[0x88, 0xb5]);
+    plain.resize(60, marker);
+    vec![lacp, tagged, plain]
+}
+
+/// Sends `frames` into lab:eth2 (from r1:x2) and returns what qemu passed on to the UDP port.
+fn through_the_analyzer(r1: &TestNs, udp: &UdpPort, frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    udp.drain();
+    let x2 = packet_socket(r1, "x2");
+    for frame in frames {
+        x2.send(frame).unwrap();
+    }
+    let mut received = Vec::new();
+    let mut deadline = Instant::now() + Duration::from_secs(2);
+    while let Some(frame) = udp.recv_until(deadline).unwrap() {
+        received.push(frame);
+        deadline = Instant::now() + Duration::from_millis(300);
+    }
+    received
+}
+
+#[test]
+fn a_vm_behind_its_tap_is_a_mirror_analyzer_and_survives_a_restart() {
+    let (r1, lab) = lab_with_eth1(1500);
+    veth(&r1, "x2", &lab, "eth2");
+    let scripts = Scripts::new(&lab);
+    let udp = UdpPort::open(&lab);
+    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    qemu.wait_ready(&lab, "tap1", "eth1");
+    lab.patchwire(&[
+        "mirror",
+        "add",
+        "vm",
+        "--from",
+        "eth2",
+        "--to",
+        "tap1",
+        "--direction",
+        "in",
+    ])
+    .ok();
+
+    // Copies of everything arriving at eth2 reach the VM, LACP and tags included.
+    let frames = analyzer_frames(1);
+    assert_eq!(through_the_analyzer(&r1, &udp, &frames), frames);
+    let show = lab.patchwire(&["-j", "mirror", "show"]).json();
+    assert_eq!(show[0]["destination"]["kind"], "tun");
+    assert_eq!(show[0]["packets"], 3);
+
+    // The VM stops: qemu's tap goes with it, the mirror is broken.
+    drop(qemu);
+    let show = lab.patchwire(&["-j", "mirror", "show"]).json();
+    assert_eq!(show[0]["health"], "broken");
+
+    // It starts again (a new tap1): watch aims the mirror at it, and copies flow again.
+    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    qemu.wait_ready(&lab, "tap1", "eth1");
+    let watch = lab.patchwire(&["watch", "--once"]);
+    assert_eq!(
+        watch.ok().stdout,
+        format!(
+            "{}: mirror vm: destination tap1 is back: 1 copy filter(s) aimed at it again\n",
+            lab.name
+        )
+    );
+    let frames = analyzer_frames(2);
+    assert_eq!(through_the_analyzer(&r1, &udp, &frames), frames);
+    drop(qemu);
+}
