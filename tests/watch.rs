@@ -72,19 +72,22 @@ impl Watcher {
 
     /// SIGTERM, then the exit status (bounded).
     fn stop(&mut self) -> i32 {
+        self.terminate(Duration::from_secs(3))
+            .expect("watch did not stop within 3 s of SIGTERM")
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit status.
+    fn terminate(&mut self, limit: Duration) -> Option<i32> {
         // SAFETY: kill(2) on our own child, not yet reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().ok().flatten() {
+                return Some(status.code().unwrap_or(-1));
             }
-            assert!(
-                Instant::now() < deadline,
-                "watch did not stop within 3 s of SIGTERM"
-            );
             std::thread::sleep(Duration::from_millis(10));
         }
+        None
     }
 }
 
@@ -95,17 +98,10 @@ impl Drop for Watcher {
         if self.child.try_wait().ok().flatten().is_some() {
             return;
         }
-        // SAFETY: kill(2) on our own child process, which has not been reaped yet.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if self.terminate(Duration::from_secs(2)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -97,6 +97,25 @@ impl Inventory {
     /// [`Inventory::ensure`]. One `mirror add` then costs a few dumps however many mirrors
     /// the namespace holds, instead of two filter dumps per interface.
     fn load_lazily(view: &mut NsView) -> Result<Inventory, WireError> {
+        let (names, destinations) = mirrors_by_action(view)?;
+        Inventory::load_with(view, names, destinations)
+    }
+
+    /// [`Inventory::load_lazily`], or `None` — after one action dump — when the namespace
+    /// holds no mirror at all (what `watch` meets in most namespaces, at every link change).
+    fn load_if_any(view: &mut NsView) -> Result<Option<Inventory>, WireError> {
+        let (names, destinations) = mirrors_by_action(view)?;
+        if names.is_empty() {
+            return Ok(None);
+        }
+        Inventory::load_with(view, names, destinations).map(Some)
+    }
+
+    fn load_with(
+        view: &mut NsView,
+        names: BTreeSet<String>,
+        destinations: HashSet<IfIndex>,
+    ) -> Result<Inventory, WireError> {
         let describe = view.netns.describe();
         let links: BTreeMap<IfIndex, Link> = view
             .all_links()?
@@ -109,19 +128,6 @@ impl Inventory {
             .dump(tc::dump_qdiscs())
             .map(|messages| tc::ingress_holders(&messages).into_iter().collect())
             .map_err(|e| WireError::kernel(format!("listing qdiscs in {describe}"), e))?;
-        let actions = view
-            .socket
-            .dump(tc::dump_mirred_actions())
-            .map(tc::parse_action_dump)
-            .map_err(|e| WireError::kernel(format!("listing mirred actions in {describe}"), e))?;
-        let mut names = BTreeSet::new();
-        let mut destinations = HashSet::new();
-        for action in actions {
-            if let Some(name) = action.cookie.as_deref().and_then(tc::mirror_cookie_name) {
-                names.insert(name);
-                destinations.extend(action.mirred_target.map(IfIndex));
-            }
-        }
         Ok(Inventory {
             links,
             by_name,
@@ -237,6 +243,30 @@ impl Inventory {
     fn mirror_names(&self) -> &BTreeSet<String> {
         &self.names
     }
+}
+
+/// Every mirror's name and destination, from one dump of the namespace's mirred actions
+/// (their cookies name the mirror, their targets the destination).
+fn mirrors_by_action(view: &mut NsView) -> Result<(BTreeSet<String>, HashSet<IfIndex>), WireError> {
+    let actions = view
+        .socket
+        .dump(tc::dump_mirred_actions())
+        .map(tc::parse_action_dump)
+        .map_err(|e| {
+            WireError::kernel(
+                format!("listing mirred actions in {}", view.netns.describe()),
+                e,
+            )
+        })?;
+    let mut names = BTreeSet::new();
+    let mut destinations = HashSet::new();
+    for action in actions {
+        if let Some(name) = action.cookie.as_deref().and_then(tc::mirror_cookie_name) {
+            names.insert(name);
+            destinations.extend(action.mirred_target.map(IfIndex));
+        }
+    }
+    Ok((names, destinations))
 }
 
 /// patchwire's mirror filter: a bpf filter in the mirror priority range whose name is a

@@ -2,7 +2,7 @@
 //! of each source left with nothing on either hook. Keeps going after a failure and reports
 //! every failure at the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -29,24 +29,29 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     let mut view = NsView::open(netns)?;
     let describe = view.netns.describe();
     let inventory = Inventory::load(&mut view)?;
-    let present: Vec<String> = inventory.mirror_names().iter().cloned().collect();
-    let wanted: Vec<String> = if all { present.clone() } else { names.to_vec() };
+    let present = inventory.mirror_names();
+    let wanted: BTreeSet<String> = match all {
+        true => present.clone(),
+        false => names.iter().cloned().collect(),
+    };
     for name in &wanted {
         if !present.contains(name) {
             let here = match present.is_empty() {
                 true => "there are no mirrors there".to_string(),
-                false => format!("mirrors there: {}", present.join(", ")),
+                false => {
+                    let listed: Vec<&str> = present.iter().map(String::as_str).collect();
+                    format!("mirrors there: {}", listed.join(", "))
+                }
             };
             return Err(WireError::Invalid(format!(
                 "no mirror named {name} in {describe} ({here})"
             )));
         }
     }
-    let wanted_set: std::collections::HashSet<&String> = wanted.iter().collect();
     let doomed: Vec<MirrorFilter> = inventory
         .mirrors
         .iter()
-        .filter(|m| wanted_set.contains(&m.record.mirror))
+        .filter(|m| wanted.contains(&m.record.mirror))
         .cloned()
         .collect();
 
@@ -55,9 +60,8 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
         .iter()
         .map(|m| (tc::delete_filters_at(m.index, m.hook.parent(), m.prio), 0))
         .collect();
-    drop(wanted_set);
     let mut outcome = DelOutcome {
-        removed: wanted,
+        removed: wanted.into_iter().collect(),
         ..DelOutcome::default()
     };
     let replies = with_retries(requests, 3, |batch| view.socket.batch(batch));

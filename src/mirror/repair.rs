@@ -38,11 +38,10 @@ pub fn repair(netns: &Netns) -> Result<RepairReport, WireError> {
         .map_err(|e| WireError::Io(e.to_string()))?
         .with_label(netns.label());
     let mut view = NsView::open(copy)?;
-    let mut inventory = Inventory::load_lazily(&mut view)?;
     let mut report = RepairReport::default();
-    if inventory.names.is_empty() {
+    let Some(mut inventory) = Inventory::load_if_any(&mut view)? else {
         return Ok(report);
-    }
+    };
     let holders: Vec<IfIndex> = inventory.qdiscs.keys().copied().collect();
     inventory.ensure(&mut view, &holders)?;
 
