@@ -199,6 +199,7 @@ fn add_analyzer(lab: &Netns, lab_socket: &mut RouteSocket) -> Result<Analyzer, P
         direction: Direction::Both,
         vlans: None,
         output_vlan: None,
+        onto_wire: false,
     };
     mirror::add(lab.try_clone().map_err(io("netns"))?, &[spec], None)?;
     let index = index_of(&mut socket, "mon")?;

@@ -2,10 +2,15 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 fn main() {
     let cli = cli::Cli::parse_from(arguments());
+    if let Err(message) = cli.check_stats() {
+        cli::Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     let code = match cli.run() {
         Ok(cli::Exit::Ok) => 0,
         Ok(cli::Exit::Failed) => 3,

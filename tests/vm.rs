@@ -912,6 +912,8 @@ fn a_vm_behind_its_tap_is_a_mirror_analyzer_and_survives_a_restart() {
     let udp = UdpPort::open(&lab);
     let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
     qemu.wait_ready(&lab, "tap1", "eth1");
+    // tap1 is also wired to eth1 (qemu's ifup made the wire): the VM gets copies beside the
+    // wire's traffic, which a mirror into a wire end must ask for.
     lab.patchwire(&[
         "mirror",
         "add",
@@ -922,6 +924,23 @@ fn a_vm_behind_its_tap_is_a_mirror_analyzer_and_survives_a_restart() {
         "tap1",
         "--direction",
         "in",
+    ])
+    .fails_with(
+        "destination tap1 is an end of wire eth1 <-> tap1: copies sent out of tap1 would mix with \
+         the wire's traffic and reach whatever is behind tap1 (a router there would see frames of \
+         other ports). Mirror to another interface, or add --onto-wire if that is what you want",
+    );
+    lab.patchwire(&[
+        "mirror",
+        "add",
+        "vm",
+        "--from",
+        "eth2",
+        "--to",
+        "tap1",
+        "--direction",
+        "in",
+        "--onto-wire",
     ])
     .ok();
 

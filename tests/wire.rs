@@ -145,8 +145,8 @@ fn counters_move_by_exactly_what_was_sent() {
         after[0][dir][field].as_u64().unwrap() - before[0][dir][field].as_u64().unwrap()
     };
     assert_eq!(delta("a_to_b", "packets"), FRAMES);
-    // tc counts bytes at ingress without the 14-byte Ethernet header.
-    assert_eq!(delta("a_to_b", "bytes"), FRAMES * (LEN as u64 - 14));
+    // Frame bytes: tc counts from the network header at ingress; show adds the header back.
+    assert_eq!(delta("a_to_b", "bytes"), FRAMES * LEN as u64);
     assert_eq!(delta("a_to_b", "drops"), 0);
     assert_eq!(delta("b_to_a", "packets"), 0, "nothing went the other way");
 }
@@ -361,7 +361,7 @@ fn a_batch_of_1000_wires_applies_and_removes_cleanly() {
     run.ok();
     assert!(
         run.stdout
-            .starts_with("wired 1000 new, 0 updated, 0 already present (4000 kernel changes"),
+            .starts_with("wired 1000 new, 0 updated, 0 already present (8000 kernel changes"),
         "{}",
         run.stdout
     );
@@ -504,7 +504,7 @@ fn show_flags_ends_with_different_mtus() {
     assert!(
         run.ok()
             .stderr
-            .contains("warning: a has mtu 1500 but b has mtu 9000"),
+            .contains("warning: mtu differs: a has 1500 but b has 9000"),
         "{}",
         run.stderr
     );
@@ -514,7 +514,7 @@ fn show_flags_ends_with_different_mtus() {
         show[0]["problems"][0]
             .as_str()
             .unwrap()
-            .starts_with("mtu differs: a 1500 vs b 9000"),
+            .starts_with("mtu differs: a has 1500 but b has 9000"),
         "{show}"
     );
     assert!(

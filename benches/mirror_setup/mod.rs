@@ -49,6 +49,7 @@ pub fn bench(scratch: &mut Scratch, mirrors: usize) -> Result<MirrorSetup> {
             direction: Direction::Both,
             vlans: None,
             output_vlan: None,
+            onto_wire: false,
         })
         .collect();
     let netns = || Netns::open(Some(&lab));

@@ -14,6 +14,7 @@ use super::{Cli, Exit, print_json};
 /// wired elsewhere, missing, loopback, in another namespace, or a wire that would close a loop.
 /// All or nothing: if any change fails, everything this call did is undone.
 #[derive(clap::Args)]
+#[command(override_usage = "patchwire link [OPTIONS] (A B | --batch FILE)")]
 pub struct Args {
     /// First end (an interface of the namespace; NETNS:IF is accepted when NETNS is the same one).
     #[arg(required_unless_present = "batch", conflicts_with = "batch")]

@@ -44,6 +44,9 @@ pub enum MirrorCommand {
 /// two ends of a wire seen in opposite directions). Mirroring both ends of a wire with
 /// --direction both copies each crossing frame once: only `in` is taken on each end.
 #[derive(clap::Args)]
+#[command(
+    override_usage = "patchwire mirror add [OPTIONS] (NAME (--from IF[,IF...] | --all) --to IF | --batch FILE)"
+)]
 pub struct AddArgs {
     /// The mirror's name (1-15 characters: A-Z a-z 0-9 _ . -).
     #[arg(required_unless_present = "batch")]
@@ -74,10 +77,15 @@ pub struct AddArgs {
     /// RSPAN: copies leave the destination tagged with this VLAN ID (pushed on the copy only).
     #[arg(long, value_name = "ID", value_parser = parse_vlan_id)]
     pub output_vlan: Option<u16>,
+    /// Allow a wire end as the destination: the copies then leave it mixed with the wire's
+    /// own traffic, to whatever is behind that end (e.g. RSPAN copies into a trunk towards a
+    /// remote analyzer). Without this, a wire end as destination is refused.
+    #[arg(long)]
+    pub onto_wire: bool,
     /// Add many mirrors at once, all or nothing, from FILE (`-` = stdin): one per line, written
     /// like this command's arguments (`web --from eth1,eth2 --to mon0 --direction in`); `#`
     /// starts a comment. Much faster than one command per mirror.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "from", "all", "to", "vlan", "output_vlan"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "from", "all", "to", "vlan", "output_vlan", "onto_wire"])]
     pub batch: Option<String>,
 }
 
@@ -101,6 +109,7 @@ impl AddArgs {
             direction: self.direction,
             vlans: self.vlan.clone(),
             output_vlan: self.output_vlan,
+            onto_wire: self.onto_wire,
         }
     }
 }
@@ -142,6 +151,7 @@ fn parse_batch(text: &str) -> Result<Vec<MirrorSpec>, String> {
 
 /// Remove mirrors: only their own filters; a clsact qdisc goes when nothing is left on it.
 #[derive(clap::Args)]
+#[command(override_usage = "patchwire mirror del [OPTIONS] (NAME... | --all)")]
 pub struct DelArgs {
     /// Names of the mirrors to remove.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -211,6 +221,9 @@ fn run_add(cli: &Cli, args: &AddArgs) -> anyhow::Result<Exit> {
         println!("mirror {}: {shown} -> {}", added.name, added.to);
         for note in &added.notes {
             println!("  note: {note}");
+        }
+        for warning in &added.warnings {
+            eprintln!("warning: {warning}");
         }
     }
     Ok(Exit::Ok)

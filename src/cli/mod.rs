@@ -50,7 +50,8 @@ pub struct Cli {
     /// JSON output (errors too, as {"error": "..."}).
     #[arg(short = 'j', long = "json", global = true)]
     pub json: bool,
-    /// Statistics: per-direction packets, bytes and drops.
+    /// Statistics (show, mirror show): per end its state and offloads, per direction packets,
+    /// frame bytes and drops. Refused by commands that have none to print.
     #[arg(short = 's', long = "stats", global = true)]
     pub stats: bool,
     #[command(subcommand)]
@@ -72,6 +73,23 @@ pub enum Command {
 }
 
 impl Cli {
+    /// Only `show` and `mirror show` print statistics; elsewhere `-s` would silently do
+    /// nothing, so it is a usage error.
+    pub fn check_stats(&self) -> Result<(), String> {
+        let prints_stats = match &self.command {
+            Command::Show(_) => true,
+            Command::Mirror(args) => matches!(args.command, mirror::MirrorCommand::Show(_)),
+            _ => false,
+        };
+        match !self.stats || prints_stats {
+            true => Ok(()),
+            false => Err(
+                "-s/--stats applies to `show` and `mirror show` only; this command has no statistics to print"
+                    .into(),
+            ),
+        }
+    }
+
     pub fn netns(&self) -> anyhow::Result<Netns> {
         Ok(Netns::open(self.netns.as_deref())?)
     }

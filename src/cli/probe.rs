@@ -1,6 +1,9 @@
 //! `patchwire probe IF`.
 
+use patchwire::mirror;
+use patchwire::netns::Netns;
 use patchwire::probe::{self, DirectionReport, Verdict};
+use patchwire::wire;
 
 use super::{Cli, Exit, print_json};
 
@@ -17,10 +20,17 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
-    let report = probe::probe_wire(cli.netns()?, &args.end)?;
+    let netns = cli.netns()?;
+    let report = probe::probe_wire(netns.try_clone()?, &args.end)?;
     let passed = report.passed();
+    let diagnosis = match passed {
+        true => Vec::new(),
+        false => diagnose(&netns, &report.a, &report.b)?,
+    };
     if cli.json {
-        print_json(&serde_json::json!({ "passed": passed, "report": report }))?;
+        print_json(
+            &serde_json::json!({ "passed": passed, "report": report, "diagnosis": diagnosis }),
+        )?;
     } else {
         println!(
             "probe {} <-> {} (path mtu {}, jumbo frame {} bytes)",
@@ -41,8 +51,38 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             "{}: {good}/{total} frames arrived unchanged",
             if passed { "PASS" } else { "FAIL" }
         );
+        for cause in &diagnosis {
+            println!("  possible cause: {cause}");
+        }
     }
     Ok(if passed { Exit::Ok } else { Exit::Failed })
+}
+
+/// What can explain lost, altered or duplicated frames: the wire's own problems (an end down,
+/// another tool's filter taking frames first…) and mirrors whose copies leave either end
+/// besides the wire's traffic.
+fn diagnose(netns: &Netns, a: &str, b: &str) -> anyhow::Result<Vec<String>> {
+    let mut causes: Vec<String> = wire::show(netns.try_clone()?)?
+        .into_iter()
+        .filter(|w| w.involves(a))
+        .flat_map(|w| w.problems)
+        .collect();
+    for mirror in mirror::show(netns.try_clone()?)? {
+        let to = &mirror.destination.name;
+        if to == a || to == b {
+            let sources: Vec<&str> = mirror.sources.iter().map(|s| s.name.as_str()).collect();
+            causes.push(format!(
+                "mirror {} copies frames of {} to {to}: they leave {to} besides the wire's own (and \
+                 arrive twice where they are the same frames)",
+                mirror.name,
+                sources.join(", ")
+            ));
+        }
+    }
+    if causes.is_empty() {
+        causes.push("nothing patchwire can see: check what is behind each end".into());
+    }
+    Ok(causes)
 }
 
 /// One row per frame kind, one column per direction.

@@ -7,8 +7,12 @@ use super::{Cli, Exit, human_bytes, print_json};
 /// List wires with their health (ok / degraded / broken) and what is wrong; -s adds counters.
 ///
 /// Rebuilt from the kernel each time: a wire whose end was deleted or moved away shows as
-/// broken (mirred silently drops everything then), an end that is down or has no carrier
-/// (an unattached tap) as degraded.
+/// broken (mirred silently drops everything then). Degraded: an end down or without carrier
+/// (an unattached tap; an end `watch` holds down says so), one direction missing, MTUs that
+/// differ, an end that is not silent (IPv6 on, addresses), another tool's filter that can take
+/// the wire's frames first. -s adds per end its kind, state and TX checksum offload, and per
+/// direction packets, bytes and drops; bytes are frame bytes with the Ethernet header, as
+/// `mirror show -s` counts them (a VLAN tag the kernel keeps in metadata is not counted).
 #[derive(clap::Args)]
 pub struct Args {
     /// Show only the wire this interface is on.
@@ -16,11 +20,20 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
-    let mut wires = wire::show(cli.netns()?)?;
+    let netns = cli.netns()?;
+    let mut wires = wire::show(netns.try_clone()?)?;
     if let Some(end) = &args.end {
         wires.retain(|w| w.involves(end));
         if wires.is_empty() {
-            anyhow::bail!("{end} is not on a patchwire wire");
+            let mut socket = netns.route()?;
+            let exists = patchwire::nl::link::parse_one(
+                socket.request_raw(patchwire::nl::link::get_by_name(end), 0),
+            )
+            .is_ok();
+            match exists {
+                true => anyhow::bail!("{end} is not on a patchwire wire in {}", netns.describe()),
+                false => anyhow::bail!("{}", wire::missing_interface(&netns, end)),
+            }
         }
     }
     if cli.json {
@@ -93,7 +106,7 @@ fn print_end(end: &EndStatus) {
 fn print_direction(from: &str, to: &str, counters: Option<Counters>) {
     match counters {
         Some(c) => println!(
-            "    {from} -> {to}: {} packets, {} (excluding Ethernet headers), {} dropped",
+            "    {from} -> {to}: {} packets, {}, {} dropped",
             c.packets,
             human_bytes(c.bytes),
             c.drops

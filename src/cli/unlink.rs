@@ -10,6 +10,7 @@ use super::{Cli, Exit, print_json};
 /// A clsact qdisc is removed when nothing else is left on it. Naming the surviving end of a
 /// broken wire removes its remains.
 #[derive(clap::Args)]
+#[command(override_usage = "patchwire unlink [OPTIONS] (END... | --all)")]
 pub struct Args {
     /// An end of each wire to remove.
     #[arg(required_unless_present = "all", conflicts_with = "all")]

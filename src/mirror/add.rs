@@ -18,7 +18,7 @@ use crate::netns::{self, Netns};
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, IngressQdisc};
 use crate::wire::apply::{self, Op};
-use crate::wire::{Fault, NsView, WireError};
+use crate::wire::{Fault, NsView, WireError, silence};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AddOutcome {
@@ -32,6 +32,8 @@ pub struct AddedMirror {
     pub sources: Vec<SourceHooks>,
     /// Selections left out on purpose (copies that would arrive twice), and why.
     pub notes: Vec<String>,
+    /// Things worth knowing that did not stop the mirror (a destination that drops copies).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,10 +62,16 @@ pub fn add(
             e => e,
         })?);
     }
+    plan.ops.append(&mut plan.silencing.ops);
     // Qdiscs before the filters that need them.
     plan.ops
         .sort_by_key(|op| !matches!(op, Op::AddClsact { .. }));
-    apply::apply(&mut view.socket, &plan.ops, fault)?;
+    // IPv6 off on the destinations first (not netlink); back on if the batch fails.
+    let ipv6_off = silence::set_ipv6(&view.netns, &plan.silencing.ipv6_off, false)?;
+    if let Err(e) = apply::apply(&mut view.socket, &plan.ops, fault) {
+        silence::undo_ipv6(&view.netns, &ipv6_off);
+        return Err(e);
+    }
     drop(plan.programs);
     Ok(AddOutcome { mirrors })
 }
@@ -76,6 +84,9 @@ pub(super) struct Plan {
     /// Classifiers already loaded, by what they select: mirrors alike share one program.
     classifiers: HashMap<(Option<String>, Option<u16>), i32>,
     pop: Option<i32>,
+    /// Destinations made silent (copies only, nothing of their own).
+    silencing: silence::Plan,
+    silenced: HashSet<IfIndex>,
 }
 
 impl Plan {
@@ -151,8 +162,10 @@ fn plan_one(
     usable(&dest, "destination")?;
 
     let sources = resolve_sources(netns, inventory, spec, &dest)?;
-    let indexes: Vec<IfIndex> = sources.iter().map(|s| s.index).collect();
+    let mut indexes: Vec<IfIndex> = sources.iter().map(|s| s.index).collect();
+    indexes.push(dest.index);
     inventory.ensure(view, &indexes)?;
+    refuse_wire_end(inventory, spec, &sources, &dest)?;
 
     let (selections, notes) = select_hooks(inventory, spec, &sources, &to);
     refuse_duplicates(inventory, spec, &selections, &to)?;
@@ -174,12 +187,55 @@ fn plan_one(
             hooks: chosen.remove(s).unwrap_or_default(),
         })
         .collect();
+    if !silence::is_silent(&dest) && plan.silenced.insert(dest.index) {
+        plan.silencing.add(&dest);
+    }
+    let mut warnings = Vec::new();
+    if !dest.up || !dest.carrier {
+        let condition = crate::wire::end_condition(&dest).replace("redirected", "copied");
+        warnings.push(format!("destination {to} {condition}"));
+    }
     Ok(AddedMirror {
         name: name.clone(),
         to,
         sources,
         notes,
+        warnings,
     })
+}
+
+/// A wire end is a destination only when asked for (`--onto-wire`): its copies would leave
+/// mixed with the wire's traffic, to whatever is behind it. And never for a mirror of the
+/// wire's other end: what arrives there already leaves the destination.
+fn refuse_wire_end(
+    inventory: &Inventory,
+    spec: &MirrorSpec,
+    sources: &[Link],
+    dest: &Link,
+) -> Result<(), WireError> {
+    let partner = inventory
+        .wire_target(dest.index)
+        .or_else(|| inventory.wire_feeder(dest.index));
+    let Some(partner) = partner else {
+        return Ok(());
+    };
+    let (to, other) = (&dest.name, inventory.name_of(partner));
+    if let Some(source) = sources.iter().find(|s| s.index == partner) {
+        return Err(invalid(format!(
+            "{} and {to} are the two ends of wire {} <-> {to}: every frame arriving at {} already leaves \
+             {to}, so it would arrive twice (and copies of what leaves {} would go back where they came \
+             from). Mirror to another interface",
+            source.name, source.name, source.name, source.name
+        )));
+    }
+    if !spec.onto_wire {
+        return Err(invalid(format!(
+            "destination {to} is an end of wire {other} <-> {to}: copies sent out of {to} would mix with \
+             the wire's traffic and reach whatever is behind {to} (a router there would see frames of \
+             other ports). Mirror to another interface, or add --onto-wire if that is what you want"
+        )));
+    }
+    Ok(())
 }
 
 /// What every copy filter of one mirror shares: its record (the filter name), destination
@@ -189,6 +245,7 @@ pub(super) struct CopySetup {
     record: String,
     pop_record: String,
     dest: IfIndex,
+    onto_wire: bool,
     classifier: i32,
     pop: Option<i32>,
 }
@@ -212,6 +269,7 @@ impl CopySetup {
             record: record.encode(),
             pop_record: pop_record.encode(),
             dest,
+            onto_wire: copy.onto_wire,
             classifier,
             pop,
         })
@@ -265,7 +323,7 @@ impl CopySetup {
             self.classifier,
             &self.record,
             false,
-            vec![tc::mirror_action(self.dest, name)],
+            vec![tc::mirror_action(self.dest, name, self.onto_wire)],
         );
         plan.ops.push(Op::AddFilter {
             index: source.index,

@@ -12,7 +12,7 @@ use crate::nl::link::IfIndex;
 use crate::nl::tc::{self, IngressQdisc};
 use crate::wire::apply::with_retries;
 use crate::wire::unlink::remove_empty_clsacts;
-use crate::wire::{NsView, WireError};
+use crate::wire::{NsView, WireError, silence};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DelOutcome {
@@ -22,6 +22,8 @@ pub struct DelOutcome {
     pub filters_removed: usize,
     /// Interfaces whose clsact qdisc went because nothing else was on it.
     pub qdiscs_removed: Vec<String>,
+    /// Former destinations given back the IPv6 and ARP that `mirror add` turned off.
+    pub restored: Vec<String>,
 }
 
 /// Removes the mirrors `names` (or all of them with `all`).
@@ -60,6 +62,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
         .iter()
         .map(|m| (tc::delete_filters_at(m.index, m.hook.parent(), m.prio), 0))
         .collect();
+    let doomed_names = wanted.clone();
     let mut outcome = DelOutcome {
         removed: wanted.into_iter().collect(),
         ..DelOutcome::default()
@@ -94,6 +97,32 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
         .collect();
     let candidates: Vec<(IfIndex, String)> = touched.into_iter().collect();
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
+
+    // Destinations no remaining mirror copies to, and that are not wire ends, get their IPv6
+    // and ARP back. (From the inventory: the kernel frees deleted filters' actions later, so
+    // an action dump now would still list them.)
+    let target = |m: &MirrorFilter| m.action.as_ref()?.mirred_target.map(IfIndex);
+    let remaining: BTreeSet<IfIndex> = inventory
+        .mirrors
+        .iter()
+        .filter(|m| !doomed_names.contains(&m.record.mirror))
+        .filter_map(target)
+        .collect();
+    let former: BTreeSet<IfIndex> = doomed
+        .iter()
+        .filter_map(target)
+        .filter(|d| !remaining.contains(d) && inventory.wire_target(*d).is_none())
+        .filter(|d| inventory.wire_feeder(*d).is_none())
+        .collect();
+    let links: Vec<&crate::nl::link::Link> = former
+        .iter()
+        .filter_map(|d| inventory.links.get(d))
+        .collect();
+    let netns = view
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
+    outcome.restored = silence::restore(&netns, &mut view.socket, &links, &mut failures);
     match failures.is_empty() {
         true => Ok(outcome),
         false => Err(WireError::Several(failures)),

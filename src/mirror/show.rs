@@ -165,6 +165,17 @@ fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -
         ),
         _ => {}
     }
+    if let Some(dest) = dest.filter(|d| d.ipv6 == Some(true)) {
+        worsen(
+            Health::Degraded,
+            format!(
+                "destination {} has IPv6 on: it sends router solicitations and MLD reports of its own \
+                 besides the copies (mirror add turns it off; something turned it back on)",
+                dest.name
+            ),
+            &mut problems,
+        );
+    }
 
     // Sources: present ones from their filters, gone ones from the record.
     let mut sources: Vec<SourceStatus> = Vec::new();

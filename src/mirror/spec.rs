@@ -166,6 +166,8 @@ pub struct MirrorSpec {
     pub vlans: Option<VlanSet>,
     /// RSPAN: copies leave the destination tagged with this VLAN.
     pub output_vlan: Option<u16>,
+    /// The destination may be a wire end: copies leave it mixed with the wire's traffic.
+    pub onto_wire: bool,
 }
 
 /// Mirror names go into a 16-byte action cookie after a tag byte, and into the filter record.
@@ -208,6 +210,7 @@ pub struct CopyRecord {
     pub from: RecordedSources,
     pub vlans: Option<VlanSet>,
     pub output_vlan: Option<u16>,
+    pub onto_wire: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +243,9 @@ impl Record {
                 if let Some(tag) = copy.output_vlan {
                     text.push_str(&format!(" out-vlan={tag}"));
                 }
+                if copy.onto_wire {
+                    text.push_str(" onto-wire=yes");
+                }
             }
         }
         text
@@ -258,6 +264,7 @@ impl Record {
         let mut from = None;
         let mut vlans = None;
         let mut output_vlan = None;
+        let mut onto_wire = false;
         let mut pop = false;
         for word in words {
             let (key, value) = word.split_once('=')?;
@@ -275,6 +282,7 @@ impl Record {
                 }
                 "vlan" => vlans = Some(VlanSet::parse(value).ok()?),
                 "out-vlan" => output_vlan = Some(value.parse().ok()?),
+                "onto-wire" => onto_wire = value == "yes",
                 _ => {}
             }
         }
@@ -286,6 +294,7 @@ impl Record {
                 from: from?,
                 vlans,
                 output_vlan,
+                onto_wire,
             }),
         };
         Some(Record { mirror, role })
@@ -303,6 +312,7 @@ pub fn copy_record(spec: &MirrorSpec, sources: &[String]) -> Result<Record, Stri
         },
         vlans: spec.vlans.clone(),
         output_vlan: spec.output_vlan,
+        onto_wire: spec.onto_wire,
     };
     let mut record = Record {
         mirror: spec.name.clone(),
@@ -370,12 +380,13 @@ mod tests {
                 from: RecordedSources::Names(vec!["eth1".into(), "e=,2".into()]),
                 vlans: Some(VlanSet::parse("100,200-210").unwrap()),
                 output_vlan: Some(7),
+                onto_wire: true,
             }),
         };
         let text = copy.encode();
         assert_eq!(
             text,
-            "pw-mirror web to=mon0 dir=both from=eth1/e=,2 vlan=100,200-210 out-vlan=7"
+            "pw-mirror web to=mon0 dir=both from=eth1/e=,2 vlan=100,200-210 out-vlan=7 onto-wire=yes"
         );
         assert_eq!(Record::parse(&text), Some(copy));
         let pop = Record {
@@ -413,6 +424,7 @@ mod tests {
             direction: Direction::In,
             vlans: None,
             output_vlan: None,
+            onto_wire: false,
         };
         let record = copy_record(&spec, &sources).unwrap();
         assert!(record.encode().ends_with("from=*40"));

@@ -7,7 +7,7 @@ use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as Info,
-    LinkMessage,
+    LinkMessage, Prop,
 };
 use serde::Serialize;
 
@@ -59,6 +59,14 @@ pub struct Link {
     pub tun: Option<TunInfo>,
     /// The interface's description (`ip link set dev X alias TEXT`).
     pub alias: Option<String>,
+    /// Alternative names (`ip link property add dev X altname NAME`).
+    pub altnames: Vec<String>,
+    /// ARP turned off (IFF_NOARP, `ip link set dev X arp off`).
+    pub noarp: bool,
+    /// IPv6 on this interface: `Some(true)` when enabled (it then sends router solicitations,
+    /// MLD reports and neighbour discovery of its own), `Some(false)` when disabled
+    /// (`net.ipv6.conf.X.disable_ipv6 = 1`), `None` when the kernel has no IPv6 here.
+    pub ipv6: Option<bool>,
 }
 
 /// What the kernel says about a tun/tap device (IFLA_INFO_DATA of kind "tun").
@@ -111,6 +119,13 @@ const IFF_TAP: u8 = 2;
 const IFLA_LINK_NETNSID: u16 = 37;
 const IFLA_MIN_MTU: u16 = 50;
 const IFLA_MAX_MTU: u16 = 51;
+const IFLA_AF_SPEC: u16 = 26;
+const IFLA_PROP_LIST: u16 = 52;
+const IFLA_ALT_IFNAME: u16 = 53;
+const AF_INET6: u16 = 10;
+const IFLA_INET6_CONF: u16 = 2;
+/// Index of DEVCONF_DISABLE_IPV6 in IFLA_INET6_CONF's array of 32-bit values (linux/ipv6.h).
+const DEVCONF_DISABLE_IPV6: usize = 26;
 const IF_OPER_UP: u8 = 6;
 const RTM_NEWLINK: u16 = 16;
 /// nlmsghdr (16 bytes) + ifinfomsg (16 bytes).
@@ -144,6 +159,9 @@ impl Link {
             master: None,
             tun: None,
             alias: None,
+            altnames: Vec::new(),
+            noarp: flags.contains(LinkFlags::Noarp),
+            ipv6: None,
         };
         let u32_of = |value: &[u8]| {
             value
@@ -168,6 +186,14 @@ impl Link {
                 IFLA_MASTER => link.master = u32_of(value).map(IfIndex),
                 IFLA_OPERSTATE => link.oper_up = value.first() == Some(&IF_OPER_UP),
                 IFLA_CARRIER => carrier = value.first() == Some(&1),
+                IFLA_PROP_LIST => {
+                    link.altnames = NlasIterator::new(value)
+                        .flatten()
+                        .filter(|p| p.kind() == IFLA_ALT_IFNAME)
+                        .map(|p| c_string(p.value()))
+                        .collect()
+                }
+                IFLA_AF_SPEC => link.ipv6 = ipv6_enabled(value),
                 IFLA_LINKINFO => {
                     for info in NlasIterator::new(value).flatten() {
                         match info.kind() {
@@ -190,6 +216,19 @@ impl Link {
         }
         Ok(link)
     }
+}
+
+/// Whether IPv6 is enabled, from IFLA_AF_SPEC (`None` when it holds no AF_INET6 part).
+fn ipv6_enabled(af_spec: &[u8]) -> Option<bool> {
+    let inet6 = NlasIterator::new(af_spec)
+        .flatten()
+        .find(|family| family.kind() == AF_INET6)?;
+    let conf = NlasIterator::new(inet6.value())
+        .flatten()
+        .find(|nla| nla.kind() == IFLA_INET6_CONF)?;
+    let at = DEVCONF_DISABLE_IPV6 * 4;
+    let disabled = conf.value().get(at..at + 4)?;
+    Some(i32::from_ne_bytes(disabled.try_into().expect("4 bytes")) == 0)
 }
 
 fn tun_info(data: &[u8], carrier: bool) -> TunInfo {
@@ -282,6 +321,33 @@ pub fn set_alias_and_up(index: IfIndex, alias: &str, up: bool) -> RouteNetlinkMe
         .attributes
         .push(LinkAttribute::Other(DefaultNla::new(IFLA_IFALIAS, value)));
     RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link set dev INDEX arp on|off`.
+pub fn set_arp(index: IfIndex, on: bool) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.header.change_mask = LinkFlags::Noarp;
+    if !on {
+        message.header.flags = LinkFlags::Noarp;
+    }
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link property add|del dev INDEX altname NAME`.
+pub fn altname(index: IfIndex, name: &str, add: bool) -> (RouteNetlinkMessage, u16) {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message
+        .attributes
+        .push(LinkAttribute::PropList(vec![Prop::AltIfName(name.into())]));
+    match add {
+        true => (
+            RouteNetlinkMessage::NewLinkProp(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ),
+        false => (RouteNetlinkMessage::DelLinkProp(message), 0),
+    }
 }
 
 /// `ip link set dev INDEX master MASTER`.

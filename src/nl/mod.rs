@@ -5,6 +5,7 @@
 //! Messages are built and parsed with `netlink-packet-route`; this module only moves them
 //! and turns kernel errors (with their extended-ack text) into [`NlError`].
 
+pub mod addr;
 pub mod link;
 pub mod nsid;
 pub mod tc;

@@ -44,17 +44,32 @@ fn is_wire_cookie(cookie: &[u8]) -> bool {
 
 /// First byte of a mirror action's cookie; the mirror's name follows (at most 15 bytes).
 pub const MIRROR_COOKIE_TAG: u8 = 0xb8;
+/// The same, for a mirror whose destination may be a wire end (`mirror add --onto-wire`): its
+/// copies leave with the wire's traffic, as asked. `link` reads this from the action dump alone.
+pub const MIRROR_ONTO_WIRE_COOKIE_TAG: u8 = 0xb9;
 
 /// The cookie of a mirror's copy action.
-pub fn mirror_cookie(mirror: &str) -> Vec<u8> {
+pub fn mirror_cookie(mirror: &str, onto_wire: bool) -> Vec<u8> {
     let mut cookie = wire_cookie(mirror);
-    cookie[0] = MIRROR_COOKIE_TAG;
+    cookie[0] = match onto_wire {
+        true => MIRROR_ONTO_WIRE_COOKIE_TAG,
+        false => MIRROR_COOKIE_TAG,
+    };
     cookie
+}
+
+/// Whether a mirror action's cookie allows a wire end as destination.
+pub fn mirror_cookie_onto_wire(cookie: &[u8]) -> bool {
+    cookie.len() == COOKIE_LEN && cookie[0] == MIRROR_ONTO_WIRE_COOKIE_TAG
 }
 
 /// The mirror name in a mirror action's cookie.
 pub fn mirror_cookie_name(cookie: &[u8]) -> Option<String> {
-    if cookie.len() != COOKIE_LEN || cookie[0] != MIRROR_COOKIE_TAG {
+    let tagged = matches!(
+        cookie.first(),
+        Some(&(MIRROR_COOKIE_TAG | MIRROR_ONTO_WIRE_COOKIE_TAG))
+    );
+    if cookie.len() != COOKIE_LEN || !tagged {
         return None;
     }
     let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
@@ -191,12 +206,12 @@ pub fn add_wire_filter(from: IfIndex, to: IfIndex, to_name: &str) -> (RouteNetli
 /// leaves `to`; the original goes on to the next filter (control `continue` = TC_ACT_UNSPEC).
 /// `pipe`, tc's usual choice, would end classification with "accept" and so skip a wire's
 /// redirect at a higher priority.
-pub fn mirror_action(to: IfIndex, mirror: &str) -> TcAction {
+pub fn mirror_action(to: IfIndex, mirror: &str, onto_wire: bool) -> TcAction {
     mirred(
         to,
         TcMirrorActionType::EgressMirror,
         TcActionType::Unspec,
-        mirror_cookie(mirror),
+        mirror_cookie(mirror, onto_wire),
     )
 }
 
@@ -357,6 +372,9 @@ pub struct Action {
     /// mirred's target ifindex. 0 once the target is gone (tc prints `device *`).
     pub mirred_target: Option<u32>,
     pub mirred_redirect: bool,
+    /// What the action returns afterwards (TC_ACT_*: -1 continue, 0 ok, 2 shot, 3 pipe, 4
+    /// stolen), when the kernel says (mirred); `None` for kinds patchwire does not read.
+    pub control: Option<i32>,
     #[serde(skip)]
     pub cookie: Option<Vec<u8>>,
     pub packets: u64,
@@ -392,6 +410,63 @@ impl Filter {
     /// The counters of the wire's redirect action.
     pub fn wire_counters(&self) -> Option<&Action> {
         self.wire_action()
+    }
+
+    /// One of patchwire's mirror copy filters (its action carries a mirror cookie).
+    pub fn is_patchwire_mirror(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| a.cookie.as_deref().and_then(mirror_cookie_name).is_some())
+    }
+
+    /// The mirror copies this filter makes: (mirror name, destination ifindex).
+    pub fn mirror_copies(&self) -> impl Iterator<Item = (String, IfIndex)> + '_ {
+        self.actions.iter().filter_map(|a| {
+            let name = mirror_cookie_name(a.cookie.as_deref()?)?;
+            Some((name, IfIndex(a.mirred_target?)))
+        })
+    }
+
+    /// Whether a frame this filter matches can end up somewhere other than the next filter:
+    /// redirected, dropped, or handed up the interface's own stack. Only actions that all
+    /// return "continue" or "pipe", the last "continue", leave it to the next filter; a
+    /// filter without actions (a classid, a direct-action program) decides by itself.
+    pub fn can_take_frames(&self) -> bool {
+        const CONTINUE: i32 = -1;
+        const PIPE: i32 = 3;
+        let Some(last) = self.actions.last() else {
+            return true;
+        };
+        self.actions.iter().any(|a| a.mirred_redirect)
+            || self
+                .actions
+                .iter()
+                .any(|a| !matches!(a.control, Some(CONTINUE | PIPE)))
+            || last.control != Some(CONTINUE)
+    }
+
+    /// "u32 filter at priority 100 (mirred redirect to ifindex 7)": how a foreign filter is named.
+    pub fn describe(&self) -> String {
+        let actions: Vec<String> = self
+            .actions
+            .iter()
+            .map(|a| match (a.kind.as_str(), a.mirred_target) {
+                ("mirred", Some(to)) => format!(
+                    "mirred {} to ifindex {to}",
+                    if a.mirred_redirect {
+                        "redirect"
+                    } else {
+                        "mirror"
+                    }
+                ),
+                (kind, _) => kind.to_string(),
+            })
+            .collect();
+        let what = match actions.is_empty() {
+            true => "no actions".to_string(),
+            false => actions.join(", "),
+        };
+        format!("{} filter at priority {} ({what})", self.kind, self.prio)
     }
 }
 
@@ -463,6 +538,7 @@ fn parse_action(action: TcAction) -> Action {
         kind: String::new(),
         mirred_target: None,
         mirred_redirect: false,
+        control: None,
         cookie: None,
         packets: 0,
         bytes: 0,
@@ -477,6 +553,7 @@ fn parse_action(action: TcAction) -> Action {
                 for option in options {
                     if let TcActionOption::Mirror(TcActionMirrorOption::Parms(mirror)) = option {
                         parsed.mirred_target = Some(mirror.ifindex);
+                        parsed.control = Some(i32::from(mirror.generic.action));
                         parsed.mirred_redirect = matches!(
                             mirror.eaction,
                             TcMirrorActionType::EgressRedir | TcMirrorActionType::IngressRedir
@@ -598,7 +675,7 @@ mod tests {
             7,
             "pw-mirror web to=mon0 dir=out from=eth1",
             false,
-            vec![mirror_action(IfIndex(9), "web")],
+            vec![mirror_action(IfIndex(9), "web", false)],
         );
         let RouteNetlinkMessage::NewTrafficFilter(mut tc) = round_trip(message) else {
             panic!()

@@ -246,9 +246,7 @@ pub fn probe_wire(netns: Netns, end: &str) -> Result<ProbeReport, ProbeError> {
     let mut world = World::new(netns)?;
     let view = world.home();
     let Some(a) = view.links_by_name(&[end])?.pop().flatten() else {
-        return Err(
-            WireError::Invalid(format!("interface {end} does not exist in {describe}")).into(),
-        );
+        return Err(WireError::Invalid(crate::wire::missing_interface(&view.netns, end)).into());
     };
     let Some(filter) = view.tc(a.index)?.wire_filter().cloned() else {
         return Err(

@@ -21,10 +21,8 @@ use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, Wiring, World};
 
-/// The start of the alias of an end patchwire holds down.
-pub const HOLD_MARK: &str = "patchwire held down: ";
-/// Where a user's own alias is kept while patchwire's is in place.
-const ALIAS_WAS: &str = " | alias was: ";
+pub use crate::wire::HOLD_MARK;
+use crate::wire::{ALIAS_WAS, held_because};
 
 /// Something `watch` did or noticed, one per line in its output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -200,7 +198,7 @@ struct State {
 impl State {
     fn read(netns: &Netns) -> Result<State, WireError> {
         let mut world = World::sharing(netns)?;
-        let Wiring { links, filters } = world.home().wiring()?;
+        let Wiring { links, filters, .. } = world.home().wiring()?;
         let wires = filters
             .into_iter()
             .map(|(index, filter)| {
@@ -350,20 +348,6 @@ fn held(link: &Link) -> bool {
     held_because(link).is_some()
 }
 
-/// The far end an end is held down for, read from its alias.
-fn held_because(link: &Link) -> Option<String> {
-    let rest = link.alias.as_deref()?.strip_prefix(HOLD_MARK)?;
-    let reason = rest.split(ALIAS_WAS).next().unwrap_or(rest);
-    Some(
-        reason
-            .trim_start_matches("far end ")
-            .split(' ')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    )
-}
-
 fn hold(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event) {
     let mut alias = format!("{HOLD_MARK}far end {because} is down or gone");
     if let Some(previous) = &end.alias {
@@ -428,6 +412,9 @@ mod tests {
             master: None,
             tun: None,
             alias: alias.map(String::from),
+            altnames: Vec::new(),
+            noarp: false,
+            ipv6: Some(true),
         }
     }
 

@@ -2,13 +2,14 @@
 //! (ingress qdisc, patchwire filters) of the interfaces a command touches, in the command's
 //! namespace and in the namespaces veth peers lead to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::{self, Filter, IngressQdisc};
 use crate::nl::{RouteSocket, nsid};
+use netlink_packet_route::tc::TcHandle;
 
 use super::WireError;
 
@@ -18,6 +19,8 @@ pub struct TcState {
     pub qdisc: Option<IngressQdisc>,
     /// Every ingress filter (ours and foreign), empty when there is no qdisc.
     pub filters: Vec<Filter>,
+    /// Every egress filter (a clsact qdisc's egress hook): mirrors' `out` copies, foreign ones.
+    pub egress: Vec<Filter>,
 }
 
 impl TcState {
@@ -32,12 +35,45 @@ impl TcState {
             .iter()
             .find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
     }
+
+    /// Another tool's filters that can take a wire's frames before they reach the other end:
+    /// on the ingress hook ahead of the wire's priority, and anywhere on the egress hook
+    /// (frames the wire sends out of this interface pass it). Named "ingress"/"egress".
+    pub fn thieves(&self) -> impl Iterator<Item = (&'static str, &Filter)> {
+        let ingress = self
+            .filters
+            .iter()
+            .filter(|f| f.prio < tc::WIRE_PRIO)
+            .map(|f| ("ingress", f));
+        let egress = self.egress.iter().map(|f| ("egress", f));
+        ingress
+            .chain(egress)
+            .filter(|(_, f)| !f.is_patchwire_mirror() && f.can_take_frames())
+    }
+
+    /// patchwire's mirror copies made on this interface (both hooks): (mirror, destination).
+    pub fn mirror_copies(&self) -> impl Iterator<Item = (String, IfIndex)> + '_ {
+        self.filters
+            .iter()
+            .chain(&self.egress)
+            .flat_map(Filter::mirror_copies)
+    }
 }
 
 /// A namespace's links, and patchwire's wire filter of each end that has one.
 pub struct Wiring {
     pub links: BTreeMap<IfIndex, Link>,
     pub filters: BTreeMap<IfIndex, Filter>,
+    /// The whole tc state of each wire end (foreign filters, mirror copies).
+    pub tc: BTreeMap<IfIndex, TcState>,
+}
+
+/// A mirror whose copies leave an interface, from the namespace's action dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorInto {
+    pub mirror: String,
+    /// Added with `--onto-wire`: the destination may be a wire end.
+    pub onto_wire: bool,
 }
 
 /// One namespace as seen by a command.
@@ -143,13 +179,31 @@ impl NsView {
                     ));
                 }
             };
-            let filters = match qdisc {
-                Some(_) => self.dump_ingress_filters(*index)?,
-                None => Vec::new(),
-            };
-            self.tc.insert(*index, TcState { qdisc, filters });
+            let state = self.read_filters(*index, qdisc)?;
+            self.tc.insert(*index, state);
         }
         Ok(())
+    }
+
+    /// The filters behind a qdisc: ingress for both kinds, egress for clsact.
+    fn read_filters(
+        &mut self,
+        index: IfIndex,
+        qdisc: Option<IngressQdisc>,
+    ) -> Result<TcState, WireError> {
+        let filters = match qdisc {
+            Some(_) => self.dump_filters(index, tc::INGRESS_PARENT)?,
+            None => Vec::new(),
+        };
+        let egress = match qdisc {
+            Some(IngressQdisc::Clsact) => self.dump_filters(index, tc::EGRESS_PARENT)?,
+            _ => Vec::new(),
+        };
+        Ok(TcState {
+            qdisc,
+            filters,
+            egress,
+        })
     }
 
     /// Loads the tc state of every interface in the namespace: one qdisc dump, then filter
@@ -162,12 +216,8 @@ impl NsView {
         let holders: HashMap<IfIndex, IngressQdisc> =
             tc::ingress_holders(&qdiscs).into_iter().collect();
         for index in indexes {
-            let qdisc = holders.get(index).copied();
-            let filters = match qdisc {
-                Some(_) => self.dump_ingress_filters(*index)?,
-                None => Vec::new(),
-            };
-            self.tc.insert(*index, TcState { qdisc, filters });
+            let state = self.read_filters(*index, holders.get(index).copied())?;
+            self.tc.insert(*index, state);
         }
         Ok(())
     }
@@ -183,18 +233,91 @@ impl NsView {
             .collect();
         let indexes: Vec<IfIndex> = links.keys().copied().collect();
         self.load_tc_all(&indexes)?;
-        let filters = indexes
+        let filters: BTreeMap<IfIndex, Filter> = indexes
             .iter()
             .filter_map(|index| Some((*index, self.tc.get(index)?.wire_filter()?.clone())))
             .collect();
-        Ok(Wiring { links, filters })
+        let mut tc = BTreeMap::new();
+        for filter in filters.values() {
+            let ends = [Some(filter.ifindex), filter.wire_target()];
+            for index in ends.into_iter().flatten() {
+                if let Some(state) = self.tc.get(&index) {
+                    tc.insert(index, state.clone());
+                }
+            }
+        }
+        Ok(Wiring { links, filters, tc })
     }
 
-    fn dump_ingress_filters(&mut self, index: IfIndex) -> Result<Vec<Filter>, WireError> {
-        match self
+    /// Which interfaces receive mirror copies, and from which mirrors: one dump of the
+    /// namespace's mirred actions (their cookies name the mirror, their targets the
+    /// destination). The kernel frees a deleted filter's actions asynchronously (up to a
+    /// second later), so when the dump names any, they are confirmed against the filters
+    /// that exist now — a rare, slower path.
+    pub fn mirror_destinations(&mut self) -> Result<HashMap<IfIndex, Vec<MirrorInto>>, WireError> {
+        let actions = self
             .socket
-            .dump(tc::dump_filters(index, tc::INGRESS_PARENT))
-        {
+            .dump(tc::dump_mirred_actions())
+            .map(tc::parse_action_dump)
+            .map_err(|e| {
+                WireError::kernel(
+                    format!("listing mirred actions in {}", self.netns.describe()),
+                    e,
+                )
+            })?;
+        let mut found: HashMap<IfIndex, Vec<MirrorInto>> = HashMap::new();
+        for action in actions {
+            let Some(cookie) = action.cookie.as_deref() else {
+                continue;
+            };
+            let (Some(mirror), Some(target)) =
+                (tc::mirror_cookie_name(cookie), action.mirred_target)
+            else {
+                continue;
+            };
+            let into = MirrorInto {
+                mirror,
+                onto_wire: tc::mirror_cookie_onto_wire(cookie),
+            };
+            let list = found.entry(IfIndex(target)).or_default();
+            if !list.contains(&into) {
+                list.push(into);
+            }
+        }
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let live = self.live_mirror_copies()?;
+        for (target, list) in found.iter_mut() {
+            list.retain(|m| live.contains(&(m.mirror.clone(), *target)));
+        }
+        found.retain(|_, list| !list.is_empty());
+        Ok(found)
+    }
+
+    /// Every (mirror, destination) pair of the mirror filters that exist now: a qdisc dump,
+    /// then both hooks' filters wherever an ingress-hook qdisc is.
+    fn live_mirror_copies(&mut self) -> Result<HashSet<(String, IfIndex)>, WireError> {
+        let qdiscs = self.socket.dump(tc::dump_qdiscs()).map_err(|e| {
+            WireError::kernel(format!("listing qdiscs in {}", self.netns.describe()), e)
+        })?;
+        let mut live = HashSet::new();
+        for (index, qdisc) in tc::ingress_holders(&qdiscs) {
+            let state = self.read_filters(index, Some(qdisc))?;
+            live.extend(state.mirror_copies());
+        }
+        Ok(live)
+    }
+
+    /// IP addresses per interface (one dump).
+    pub fn addresses(&mut self) -> Result<HashMap<IfIndex, Vec<String>>, WireError> {
+        crate::nl::addr::by_interface(&mut self.socket).map_err(|e| {
+            WireError::kernel(format!("listing addresses in {}", self.netns.describe()), e)
+        })
+    }
+
+    fn dump_filters(&mut self, index: IfIndex, parent: TcHandle) -> Result<Vec<Filter>, WireError> {
+        match self.socket.dump(tc::dump_filters(index, parent)) {
             Ok(messages) => Ok(tc::parse_filters(messages)),
             Err(e) if e.errno() == Some(libc::ENODEV) => Ok(Vec::new()),
             Err(e) => Err(WireError::kernel(

@@ -14,16 +14,39 @@ pub(crate) mod inventory;
 mod offload;
 mod plan;
 mod show;
+pub mod silence;
 pub(crate) mod unlink;
 
 pub use apply::Fault;
-pub use inventory::{NsView, TcState, Wiring, World};
-pub use plan::{LinkOptions, LinkOutcome, WireRequest, link, parse_batch};
+pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
+pub use plan::{
+    LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface, parse_batch,
+};
 pub use show::{Counters, EndStatus, Health, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};
 
 use crate::netns::NetnsError;
 use crate::nl::NlError;
+use crate::nl::link::Link;
+
+/// The start of the alias of an end `watch` holds down (its far end is down or gone).
+pub const HOLD_MARK: &str = "patchwire held down: ";
+/// Where a user's own alias is kept while the hold's is in place.
+pub(crate) const ALIAS_WAS: &str = " | alias was: ";
+
+/// The far end an end is held down for, read from its alias.
+pub fn held_because(link: &Link) -> Option<String> {
+    let rest = link.alias.as_deref()?.strip_prefix(HOLD_MARK)?;
+    let reason = rest.split(ALIAS_WAS).next().unwrap_or(rest);
+    Some(
+        reason
+            .trim_start_matches("far end ")
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {

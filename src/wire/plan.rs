@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::WireError;
 use super::apply::{self, Fault, Op};
-use super::inventory::{NodeKey, World};
-use super::offload;
+use super::inventory::{MirrorInto, NodeKey, World};
+use super::{offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
 
@@ -62,6 +62,8 @@ pub struct LinkOutcome {
     pub unchanged: Vec<[String; 2]>,
     /// Things worth knowing that did not stop the call (MTU mismatch, no carrier).
     pub warnings: Vec<String>,
+    /// Wire ends whose own transmissions patchwire turned off (IPv6, ARP; see `silence.rs`).
+    pub silenced: Vec<String>,
     /// Kernel changes made.
     pub changes: usize,
 }
@@ -125,6 +127,8 @@ pub fn link(
     let indexes: Vec<IfIndex> = ends.iter().flat_map(|(a, b)| [a.index, b.index]).collect();
     world.home().load_tc(&indexes)?;
     prefetch_peers(&mut world, &ends)?;
+    let mirror_destinations = world.home().mirror_destinations()?;
+    let addresses = world.home().addresses()?;
 
     let names: Vec<String> = ends
         .iter()
@@ -142,22 +146,31 @@ pub fn link(
 
     let mut outcome = LinkOutcome::default();
     let mut ops = Vec::new();
+    let mut silencing = silence::Plan::default();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
     let mut clsact_planned = std::collections::HashSet::new();
     for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
         let a_to_b = direction(&mut world, a, b)?;
         let b_to_a = direction(&mut world, b, a)?;
-        if a_to_b == Direction::Present
-            && b_to_a == Direction::Present
+        let present = a_to_b == Direction::Present && b_to_a == Direction::Present;
+        outcome
+            .warnings
+            .extend(end_warnings(a, b, options, &addresses));
+        if present
             && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m)
             && offload_as_asked(a)
             && offload_as_asked(b)
+            && silence::is_silent(a)
+            && silence::is_silent(b)
         {
             outcome.unchanged.push(pair);
             continue;
         }
-        let new_wire = !(a_to_b == Direction::Present && b_to_a == Direction::Present);
+        let new_wire = !present;
+        if new_wire {
+            refuse_mirror_conflicts(&mut world, &mirror_destinations, request, a, b)?;
+        }
         if new_wire
             && !options.allow_loop
             && let Some(path) = loop_path(&mut world, &planned, home_id, a, b)?
@@ -186,11 +199,6 @@ pub fn link(
                     });
                 }
             }
-        } else if a.mtu != b.mtu {
-            outcome.warnings.push(format!(
-                "{} has mtu {} but {} has mtu {}: frames larger than {} bytes are dropped towards the smaller end (use --mtu)",
-                a.name, a.mtu, b.name, b.mtu, a.mtu.min(b.mtu) + 14
-            ));
         }
         for (from, to, state) in [(a, b, a_to_b), (b, a, b_to_a)] {
             if state == Direction::Present {
@@ -217,10 +225,9 @@ pub fn link(
             });
         }
         for end in [a, b] {
-            if !end.up || !end.carrier {
-                outcome
-                    .warnings
-                    .push(format!("{}: {}", end.name, end_condition(end)));
+            if !silence::is_silent(end) {
+                silencing.add(end);
+                outcome.silenced.push(end.name.clone());
             }
         }
         match new_wire {
@@ -228,31 +235,149 @@ pub fn link(
             false => outcome.updated.push(pair),
         }
     }
+    ops.append(&mut silencing.ops);
 
-    // MTU first, then qdiscs, then filters: each filter finds its qdisc in place.
+    // MTU first, then qdiscs, then filters: each filter finds its qdisc in place. An outdated
+    // record goes before its replacement.
     ops.sort_by_key(|op| match op {
         Op::SetMtu { .. } => 0,
         Op::AddClsact { .. } => 1,
-        Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => 2,
+        Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } | Op::DeleteAltname { .. } => 2,
         Op::AddWireFilter { .. } | Op::AddFilter { .. } => 3,
+        Op::SetArp { .. } | Op::AddAltname { .. } => 4,
     });
-    // Offloads first (not netlink); undone if the netlink batch then fails.
+    // Offloads and IPv6 first (not netlink); undone if the netlink batch then fails.
+    let netns = &world
+        .home()
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
     let offload_changes = match options.tx_checksum {
         Some(want) => {
             let changed: Vec<&String> = names
                 .iter()
                 .filter(|n| offloads.get(*n) != Some(&want))
                 .collect();
-            offload::set(&world.home().netns, &changed, want)?
+            offload::set(netns, &changed, want)?
         }
         None => Vec::new(),
     };
+    let ipv6_changes = match silence::set_ipv6(netns, &silencing.ipv6_off, false) {
+        Ok(changed) => changed,
+        Err(e) => {
+            offload::restore(netns, &offload_changes);
+            return Err(e);
+        }
+    };
     if let Err(e) = apply::apply(&mut world.home().socket, &ops, options.fault) {
-        offload::restore(&world.home().netns, &offload_changes);
+        silence::undo_ipv6(netns, &ipv6_changes);
+        offload::restore(netns, &offload_changes);
         return Err(e);
     }
-    outcome.changes = ops.len() + offload_changes.len();
+    outcome.changes = ops.len() + offload_changes.len() + ipv6_changes.len();
     Ok(outcome)
+}
+
+/// What is worth knowing about a wire's ends even when nothing changes: an MTU mismatch, an
+/// end that drops what it is sent, IPv4 addresses through which the end's own stack can send.
+fn end_warnings(
+    a: &Link,
+    b: &Link,
+    options: &LinkOptions,
+    addresses: &HashMap<IfIndex, Vec<String>>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if options.mtu.is_none() && a.mtu != b.mtu {
+        warnings.push(mtu_mismatch(a, b));
+    }
+    for end in [a, b] {
+        if !end.up || !end.carrier {
+            warnings.push(format!("{}: {}", end.name, end_condition(end)));
+        }
+        // IPv6 addresses go when patchwire turns IPv6 off; IPv4 ones are the user's.
+        let ipv4: Vec<&String> = addresses
+            .get(&end.index)
+            .into_iter()
+            .flatten()
+            .filter(|a| !a.contains(':'))
+            .collect();
+        if !ipv4.is_empty() {
+            warnings.push(addresses_problem(&end.name, &ipv4));
+        }
+    }
+    warnings
+}
+
+/// "a has mtu 1500 but b has mtu 9000: …", the same words for `link` and `show`.
+pub fn mtu_mismatch(a: &Link, b: &Link) -> String {
+    format!(
+        "mtu differs: {} has {} but {} has {}: frames larger than {} bytes are dropped towards the \
+         smaller end (patchwire link {} {} --mtu N sets both)",
+        a.name,
+        a.mtu,
+        b.name,
+        b.mtu,
+        a.mtu.min(b.mtu) + 14,
+        a.name,
+        b.name
+    )
+}
+
+/// An end with addresses is not silent: the namespace's own stack can send from it.
+pub fn addresses_problem(name: &str, addresses: &[&String]) -> String {
+    let list: Vec<&str> = addresses.iter().map(|a| a.as_str()).collect();
+    format!(
+        "{name} has address {}: the namespace's own stack can send frames from it into the wire \
+         (a cable sends nothing of its own; remove it with ip addr flush dev {name})",
+        list.join(", ")
+    )
+}
+
+/// A frame must cross a wire once: refuses a wire between an interface and the destination
+/// of a mirror on it (every frame would arrive twice), and a wire end that already receives
+/// a mirror's copies unless that mirror was added `--onto-wire`.
+fn refuse_mirror_conflicts(
+    world: &mut World,
+    destinations: &HashMap<IfIndex, Vec<MirrorInto>>,
+    request: &WireRequest,
+    a: &Link,
+    b: &Link,
+) -> Result<(), WireError> {
+    for (end, other) in [(a, b), (b, a)] {
+        let copies: Vec<(String, IfIndex)> = world.home().tc(end.index)?.mirror_copies().collect();
+        if let Some((mirror, _)) = copies.iter().find(|(_, to)| *to == other.index) {
+            return Err(WireError::Invalid(format!(
+                "{}mirror {mirror} copies frames of {} to {}: with a wire {} <-> {} every frame would \
+                 reach {} twice (once copied, once through the wire). Remove the mirror first \
+                 (patchwire mirror del {mirror})",
+                request.at(),
+                end.name,
+                other.name,
+                a.name,
+                b.name,
+                other.name
+            )));
+        }
+    }
+    for end in [a, b] {
+        let refused = destinations
+            .get(&end.index)
+            .into_iter()
+            .flatten()
+            .find(|m| !m.onto_wire);
+        if let Some(into) = refused {
+            let mirror = &into.mirror;
+            return Err(WireError::Invalid(format!(
+                "{}{} is the destination of mirror {mirror}: its copies would leave {} mixed with the \
+                 wire's traffic, to whatever is behind it. Remove the mirror (patchwire mirror del \
+                 {mirror}), or add it again with --onto-wire if that is what you want",
+                request.at(),
+                end.name,
+                end.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Why an end will drop frames sent to it, in words.
@@ -376,12 +501,27 @@ fn lookup_ends(
         let mut pair = Vec::with_capacity(2);
         for name in [&request.a, &request.b] {
             let Some(end) = found.next().flatten() else {
-                return Err(missing_interface(
-                    world.home().netns.describe(),
-                    name,
-                    request,
-                ));
+                let waited = wait.map(|w| format!(" (waited {} s for it)", w.as_secs_f64()));
+                return Err(WireError::Invalid(format!(
+                    "{}{}{}",
+                    request.at(),
+                    missing_interface(&world.home().netns, name),
+                    waited.unwrap_or_default()
+                )));
             };
+            if let Some(master) = end.master {
+                let controller = world.home().link(master)?;
+                let (kind, controller) = controller.map_or_else(
+                    || ("controller".to_string(), format!("ifindex {master}")),
+                    |c| (c.kind.unwrap_or_else(|| "controller".into()), c.name),
+                );
+                return Err(WireError::Invalid(format!(
+                    "{}{name} is a port of {kind} {controller}: the {kind} would still send and receive \
+                     through it (a bridge floods out of it), so it would not be a cable's end. Release it \
+                     first: ip link set dev {name} nomaster",
+                    request.at()
+                )));
+            }
             if end.is_l3_tun() {
                 return Err(WireError::Invalid(format!(
                     "{}{name} is a layer-3 tun device (no Ethernet header); a wire end must carry Ethernet frames (use a tap)",
@@ -403,12 +543,15 @@ fn lookup_ends(
     Ok(ends)
 }
 
-fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireError {
+/// "interface X does not exist in NETNS", with a hint when a namespace under /run/netns has
+/// an interface of that name (wires and mirrors work inside one namespace).
+pub fn missing_interface(home: &Netns, name: &str) -> String {
     let elsewhere: Vec<String> = netns::named()
         .into_iter()
         .filter(|ns| {
             Netns::open(Some(ns))
                 .ok()
+                .filter(|n| !n.same_as(home))
                 .and_then(|n| n.route().ok())
                 .is_some_and(|mut socket| {
                     link::parse_one(socket.request_raw(link::get_by_name(name), 0)).is_ok()
@@ -418,14 +561,14 @@ fn missing_interface(home: String, name: &str, request: &WireRequest) -> WireErr
     let hint = match elsewhere.first() {
         Some(ns) => format!(
             " (an interface of that name exists in netns {ns}; a mirred wire cannot cross namespaces — \
-             join them with a veth pair)"
+             use -n {ns}, or join them with a veth pair)"
         ),
         None => String::new(),
     };
-    WireError::Invalid(format!(
-        "{}interface {name} does not exist in {home}{hint}",
-        request.at()
-    ))
+    format!(
+        "interface {name} does not exist in {}{hint}",
+        home.describe()
+    )
 }
 
 fn check_mtu(end: &Link, mtu: u32) -> Result<(), WireError> {

@@ -1,13 +1,13 @@
 //! `show`: wires rebuilt from the kernel's filters, with their health and counters.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::WireError;
-use super::inventory::{Wiring, World};
-use super::offload;
-use super::plan::end_condition;
+use super::inventory::{TcState, Wiring, World};
+use super::plan::{addresses_problem, end_condition, mtu_mismatch};
+use super::{held_because, offload, silence};
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::Filter;
@@ -48,13 +48,22 @@ pub struct EndStatus {
     /// For a tap: whether a process (qemu) holds it. An unattached tap drops all it is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached: Option<bool>,
+    /// Sends nothing of its own: IPv6 and ARP off, no addresses (see `wire::silence`).
+    pub silent: bool,
+    /// IP addresses on the end (a cable has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// Held down by `watch` because this far end is down or gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_for: Option<String>,
 }
 
 /// Counters of one direction (the redirect action on the sending end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     pub packets: u64,
-    /// As tc counts them at ingress: without the 14-byte Ethernet header.
+    /// Frame bytes, Ethernet header included (as mirrors count them); a VLAN tag the kernel
+    /// holds in metadata is not counted.
     pub bytes: u64,
     /// Frames mirred could not deliver (target gone, down or without carrier).
     pub drops: u64,
@@ -80,8 +89,10 @@ impl WireStatus {
 /// Every wire in `netns`, in interface-index order.
 pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
     let mut world = World::new(netns)?;
-    let Wiring { links, filters } = world.home().wiring()?;
+    let Wiring { links, filters, tc } = world.home().wiring()?;
 
+    let addresses = world.home().addresses()?;
+    let context = Context { addresses, tc };
     let mut seen = HashSet::new();
     let mut wires = Vec::new();
     for (index, filter) in &filters {
@@ -98,7 +109,7 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
         if let (Some(b), Some(_)) = (b, back) {
             seen.insert(b.index);
         }
-        wires.push(status(a, filter, b, back));
+        wires.push(status(&context, a, filter, b, back));
     }
 
     let names: Vec<String> = wires
@@ -114,11 +125,23 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
     Ok(wires)
 }
 
-fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter>) -> WireStatus {
+/// What `status` reads besides the two ends: addresses and tc state per interface.
+struct Context {
+    addresses: HashMap<IfIndex, Vec<String>>,
+    tc: BTreeMap<IfIndex, TcState>,
+}
+
+fn status(
+    context: &Context,
+    a: &Link,
+    forward: &Filter,
+    b: Option<&Link>,
+    backward: Option<&Filter>,
+) -> WireStatus {
     let mut problems = Vec::new();
     let mut health = Health::Ok;
     let b_status = match b {
-        Some(b) => end_status(b),
+        Some(b) => end_status(context, b),
         None => {
             let name = forward.wire_partner_name().unwrap_or_else(|| "?".into());
             health = Health::Broken;
@@ -137,33 +160,78 @@ fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter
                 present: false,
                 tx_checksum: None,
                 attached: None,
+                silent: true,
+                addresses: Vec::new(),
+                held_for: None,
             }
         }
     };
+    let a_status = end_status(context, a);
+    let mut degraded = |problem: String| {
+        health = health.max(Health::Degraded);
+        problems.push(problem);
+    };
     if let Some(b) = b {
         if backward.is_none() {
-            health = health.max(Health::Degraded);
-            problems.push(format!(
+            degraded(format!(
                 "only {0} -> {1} is installed; {1} -> {0} is missing (repair: patchwire link {0} {1})",
                 a.name, b.name
             ));
         }
-        for end in [a, b] {
-            if !end.up || !end.carrier {
-                health = health.max(Health::Degraded);
-                problems.push(format!("{} {}", end.name, end_condition(end)));
+        for (end, other) in [(a, b), (b, a)] {
+            match held_because(end) {
+                Some(far) if !end.up => degraded(format!(
+                    "{} is held down by patchwire watch because its far end {far} is down or gone; \
+                     watch brings it back up when {} is",
+                    end.name, other.name
+                )),
+                _ if !end.up || !end.carrier => {
+                    degraded(format!("{} {}", end.name, end_condition(end)))
+                }
+                _ => {}
             }
         }
         if a.mtu != b.mtu {
-            health = health.max(Health::Degraded);
-            problems.push(format!(
-                "mtu differs: {} {} vs {} {}; larger frames are dropped towards the smaller end",
-                a.name, a.mtu, b.name, b.mtu
+            degraded(mtu_mismatch(a, b));
+        }
+    }
+    for end in [Some(a), b].into_iter().flatten() {
+        if end.ipv6 == Some(true) {
+            degraded(format!(
+                "{} has IPv6 on: it sends router solicitations, MLD reports and neighbour discovery of \
+                 its own into the wire (patchwire link turns it off; something turned it back on — run \
+                 patchwire link again)",
+                end.name
             ));
+        }
+        let addresses: Vec<&String> = context
+            .addresses
+            .get(&end.index)
+            .into_iter()
+            .flatten()
+            .collect();
+        if !addresses.is_empty() {
+            degraded(addresses_problem(&end.name, &addresses));
+        }
+        if let Some(state) = context.tc.get(&end.index) {
+            for (hook, filter) in state.thieves() {
+                let where_ = match hook {
+                    "ingress" => format!("on {}'s ingress hook runs before the wire", end.name),
+                    _ => format!(
+                        "on {}'s egress hook sees what the wire sends out of it",
+                        end.name
+                    ),
+                };
+                degraded(format!(
+                    "a foreign {} {where_} and can take its frames (another tool's; patchwire leaves it \
+                     alone: remove it or make it 'continue')",
+                    filter.describe()
+                ));
+            }
         }
     }
     WireStatus {
-        a: end_status(a),
+        a: a_status,
         b: b_status,
         health,
         problems,
@@ -172,7 +240,12 @@ fn status(a: &Link, forward: &Filter, b: Option<&Link>, backward: Option<&Filter
     }
 }
 
-fn end_status(link: &Link) -> EndStatus {
+fn end_status(context: &Context, link: &Link) -> EndStatus {
+    let addresses = context
+        .addresses
+        .get(&link.index)
+        .cloned()
+        .unwrap_or_default();
     EndStatus {
         name: link.name.clone(),
         index: Some(link.index),
@@ -183,14 +256,21 @@ fn end_status(link: &Link) -> EndStatus {
         present: true,
         tx_checksum: None,
         attached: link.tun.as_ref().map(|t| t.attached),
+        silent: silence::is_silent(link) && addresses.is_empty(),
+        addresses,
+        held_for: held_because(link),
     }
 }
 
+/// The redirect action's counters. tc counts bytes at ingress from the network header: the
+/// Ethernet header is added back so wires and mirrors count the same bytes for a frame.
 fn counters(filter: &Filter) -> Option<Counters> {
     let action = filter.wire_counters()?;
     Some(Counters {
         packets: action.packets,
-        bytes: action.bytes,
+        bytes: action.bytes + ETHERNET_HEADER * action.packets,
         drops: action.drops + action.overlimits,
     })
 }
+
+const ETHERNET_HEADER: u64 = 14;

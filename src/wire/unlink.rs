@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::WireError;
 use super::apply::with_retries;
 use super::inventory::World;
+use super::{WireError, silence};
 use crate::netns::Netns;
 use crate::nl::RouteSocket;
 use crate::nl::link::{IfIndex, Link};
@@ -19,6 +19,8 @@ pub struct UnlinkOutcome {
     pub removed: Vec<[String; 2]>,
     /// Interfaces whose clsact qdisc was removed because nothing else was on it.
     pub qdiscs_removed: Vec<String>,
+    /// Former ends given back the IPv6 and ARP that `link` turned off.
+    pub restored: Vec<String>,
 }
 
 /// Removes the wires `names` are on (or every wire with `all`).
@@ -119,6 +121,19 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         }
     }
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
+
+    // Former ends that no mirror sends copies to get their IPv6 and ARP back.
+    let destinations = view.mirror_destinations()?;
+    let mut former = Vec::new();
+    for index in clear.keys().filter(|i| !destinations.contains_key(i)) {
+        former.extend(view.link(*index)?);
+    }
+    let former: Vec<&Link> = former.iter().collect();
+    let netns = view
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
+    outcome.restored = silence::restore(&netns, &mut view.socket, &former, &mut failures);
     if failures.is_empty() {
         Ok(outcome)
     } else {
