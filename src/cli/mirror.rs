@@ -162,7 +162,9 @@ pub struct DelArgs {
 }
 
 /// List mirrors: sources and directions, destination, health (ok / degraded / broken) and what
-/// is wrong; -s adds copies made and dropped, per source and direction.
+/// is wrong; -s adds copies made and dropped, per source and direction. Bytes are frame bytes,
+/// Ethernet header included, exactly as `show -s` counts a wire's (a VLAN tag the kernel keeps
+/// in metadata is not counted).
 #[derive(clap::Args)]
 pub struct ShowArgs {
     /// Show only this mirror.

@@ -5,8 +5,9 @@
 //! (`net.ipv6.conf.IF.disable_ipv6 = 1`, which also removes its IPv6 addresses) and ARP off
 //! (IFF_NOARP), and gives it back when the interface stops being one.
 //!
-//! The kernel keeps the record, as for wires: an alternative name
-//! `patchwire:silenced:WHAT:IFINDEX` (WHAT = `ipv6`, `arp` or `ipv6+arp`) says what patchwire
+//! The kernel keeps the record, as for wires: an alternative name (only characters valid in
+//! interface names, and longer than any of them, so it never collides with one)
+//! `patchwire.silenced.WHAT.IFINDEX` (WHAT = `ipv6`, `arp` or `ipv6+arp`) says what patchwire
 //! turned off, so only that is turned on again, by any later process. IPv4 addresses are the
 //! user's: patchwire never removes them, it reports them (`show`, `link` warnings).
 
@@ -15,7 +16,7 @@ use super::apply::Op;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 
-const MARK: &str = "patchwire:silenced:";
+const MARK: &str = "patchwire.silenced.";
 
 /// What patchwire turned off on an interface (or is about to).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl Silenced {
 /// The mark on `link`, if patchwire silenced it: the altname and what it records.
 pub fn mark_of(link: &Link) -> Option<(String, Silenced)> {
     link.altnames.iter().find_map(|name| {
-        let what = name.strip_prefix(MARK)?.split(':').next()?;
+        let what = name.strip_prefix(MARK)?.split('.').next()?;
         let silenced = Silenced {
             ipv6: what.split('+').any(|w| w == "ipv6"),
             arp: what.split('+').any(|w| w == "arp"),
@@ -59,7 +60,7 @@ pub fn mark_of(link: &Link) -> Option<(String, Silenced)> {
 }
 
 fn mark(index: IfIndex, silenced: Silenced) -> String {
-    format!("{MARK}{}:{index}", silenced.words())
+    format!("{MARK}{}.{index}", silenced.words())
 }
 
 /// Whether `link` sends nothing of its own (IPv6 and ARP off).
@@ -237,7 +238,7 @@ mod tests {
         let Op::AddAltname { altname, .. } = &plan.ops[1] else {
             panic!("{:?}", plan.ops)
         };
-        assert_eq!(altname, "patchwire:silenced:ipv6+arp:7");
+        assert_eq!(altname, "patchwire.silenced.ipv6+arp.7");
         let marked = link(&[altname], true, Some(false));
         assert_eq!(
             mark_of(&marked).map(|(_, s)| s),
@@ -257,7 +258,7 @@ mod tests {
         plan.add(&link(&[], false, Some(false)));
         assert!(plan.ipv6_off.is_empty());
         assert!(
-            matches!(&plan.ops[1], Op::AddAltname { altname, .. } if altname == "patchwire:silenced:arp:7")
+            matches!(&plan.ops[1], Op::AddAltname { altname, .. } if altname == "patchwire.silenced.arp.7")
         );
     }
 
@@ -265,13 +266,13 @@ mod tests {
     fn re_silencing_keeps_what_the_old_mark_recorded() {
         let mut plan = Plan::default();
         // IPv6 turned back on by someone after patchwire turned ARP off.
-        plan.add(&link(&["patchwire:silenced:arp:7"], true, Some(true)));
+        plan.add(&link(&["patchwire.silenced.arp.7"], true, Some(true)));
         assert_eq!(plan.ipv6_off, vec!["wa".to_string()]);
         assert!(
-            matches!(&plan.ops[0], Op::DeleteAltname { altname, .. } if altname == "patchwire:silenced:arp:7")
+            matches!(&plan.ops[0], Op::DeleteAltname { altname, .. } if altname == "patchwire.silenced.arp.7")
         );
         assert!(
-            matches!(&plan.ops[1], Op::AddAltname { altname, .. } if altname == "patchwire:silenced:ipv6+arp:7")
+            matches!(&plan.ops[1], Op::AddAltname { altname, .. } if altname == "patchwire.silenced.ipv6+arp.7")
         );
     }
 }

@@ -31,14 +31,7 @@ pub struct TestNs {
 
 impl TestNs {
     pub fn new() -> TestNs {
-        require_root();
-        let name = format!(
-            "pwt-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        run("ip", &["netns", "add", &name]);
-        let ns = TestNs { name };
+        let ns = TestNs::with_ipv6();
         ns.exec(&[
             "sysctl",
             "-qw",
@@ -47,6 +40,20 @@ impl TestNs {
         ]);
         ns.ip("link set lo up");
         ns
+    }
+
+    /// A namespace as the kernel makes it: IPv6 on, loopback down. (Turning IPv6 off and on
+    /// again with `all.disable_ipv6` leaves new interfaces that never finish DAD here, so a
+    /// test that needs the kernel's own IPv6 chatter starts from this.)
+    pub fn with_ipv6() -> TestNs {
+        require_root();
+        let name = format!(
+            "pwt-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        run("ip", &["netns", "add", &name]);
+        TestNs { name }
     }
 
     /// `ip -n NS ARGS` (split on spaces); panics with the output if it fails.
