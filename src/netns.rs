@@ -31,6 +31,14 @@ pub enum NetnsError {
     Enter { name: String, source: io::Error },
     #[error("creating a private network namespace: {0}")]
     Create(io::Error),
+    #[error("creating netns {name} ({path}): {source}")]
+    CreateNamed {
+        name: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("deleting netns {name}: {source}")]
+    Delete { name: String, source: io::Error },
     #[error("opening a netlink socket in netns {name}: {source}")]
     Socket { name: String, source: io::Error },
 }
@@ -42,7 +50,9 @@ impl NetnsError {
             NetnsError::Open { source, .. }
             | NetnsError::Enter { source, .. }
             | NetnsError::Socket { source, .. }
-            | NetnsError::Create(source) => source.raw_os_error(),
+            | NetnsError::Create(source)
+            | NetnsError::CreateNamed { source, .. }
+            | NetnsError::Delete { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }
@@ -118,6 +128,42 @@ impl Netns {
         })
     }
 
+    /// A new namespace registered as /run/netns/NAME, exactly as `ip netns add NAME` makes it
+    /// (so `ip -n NAME` and every other tool see it): /run/netns made a shared mount point once,
+    /// an empty file, a new namespace bind-mounted onto it. Fails with EEXIST when the name is
+    /// taken.
+    pub fn create_named(name: &str) -> Result<Self, NetnsError> {
+        let path = Path::new(NETNS_RUN_DIR).join(name);
+        let failed = |source: io::Error| NetnsError::CreateNamed {
+            name: name.into(),
+            path: path.clone(),
+            source,
+        };
+        prepare_run_dir().map_err(failed)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(failed)?;
+        let made = std::thread::scope(|scope| {
+            scope
+                .spawn(|| -> io::Result<()> {
+                    // SAFETY: unshare only changes this helper thread's namespace.
+                    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    bind_mount(Path::new("/proc/thread-self/ns/net"), &path)
+                })
+                .join()
+                .expect("netns helper thread panicked")
+        });
+        if let Err(source) = made {
+            let _ = std::fs::remove_file(&path);
+            return Err(failed(source));
+        }
+        Self::from_path(name, &path)
+    }
+
     /// The same handle under another name (for messages).
     pub fn with_label(mut self, label: &str) -> Self {
         self.label = label.to_string();
@@ -190,6 +236,101 @@ impl Netns {
             fd: self.fd.try_clone()?,
             inode: self.inode,
         })
+    }
+}
+
+/// Removes /run/netns/NAME like `ip netns del NAME`: unmount, then remove the file. The
+/// namespace itself goes once nothing holds it (processes, open fds). A missing name is fine.
+pub fn delete_named(name: &str) -> Result<(), NetnsError> {
+    let path = Path::new(NETNS_RUN_DIR).join(name);
+    let c_path = c_path(&path).map_err(|source| NetnsError::Delete {
+        name: name.into(),
+        source,
+    })?;
+    // SAFETY: a NUL-terminated path; MNT_DETACH unmounts lazily. EINVAL = not mounted (a file
+    // left by an interrupted create), ENOENT = gone already: both fine.
+    let unmounted = unsafe { libc::umount2(c_path.as_ptr(), libc::MNT_DETACH) };
+    if unmounted != 0 {
+        let error = io::Error::last_os_error();
+        if !matches!(error.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)) {
+            return Err(NetnsError::Delete {
+                name: name.into(),
+                source: error,
+            });
+        }
+    }
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(NetnsError::Delete {
+            name: name.into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
+}
+
+/// /run/netns exists and is a shared mount point, so a namespace mounted there from any mount
+/// namespace is seen by all (what iproute2 does before its first `netns add`).
+fn prepare_run_dir() -> io::Result<()> {
+    std::fs::create_dir_all(NETNS_RUN_DIR)?;
+    let dir = c_path(Path::new(NETNS_RUN_DIR))?;
+    let none = c"none";
+    // SAFETY: NUL-terminated strings that outlive the calls; null data is allowed.
+    let shared = unsafe {
+        libc::mount(
+            none.as_ptr(),
+            dir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if shared == 0 {
+        return Ok(());
+    }
+    // Not a mount point yet (EINVAL): bind it onto itself, then make it shared.
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() != Some(libc::EINVAL) {
+        return Err(error);
+    }
+    bind_mount(Path::new(NETNS_RUN_DIR), Path::new(NETNS_RUN_DIR))?;
+    // SAFETY: as above.
+    if unsafe {
+        libc::mount(
+            none.as_ptr(),
+            dir.as_ptr(),
+            none.as_ptr(),
+            libc::MS_SHARED | libc::MS_REC,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {
+    let (from, to) = (c_path(from)?, c_path(to)?);
+    let none = c"none";
+    // SAFETY: NUL-terminated strings that outlive the call; null data is allowed for a bind.
+    let mounted = unsafe {
+        libc::mount(
+            from.as_ptr(),
+            to.as_ptr(),
+            none.as_ptr(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    match mounted {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 

@@ -357,23 +357,23 @@ fn a_batch_failing_half_way_is_rolled_back_mtus_included() {
     let before = lab.snapshot();
     assert!(lab.ip("link show dev v1").contains("mtu 1500"));
 
-    // 20 clsact qdiscs, then 20 filters, then per end ARP off and the record of it (IPv6 is
-    // off in test namespaces already): change 15 is the clsact of v16; all 78 others are undone.
+    // 20 clsact qdiscs, then 20 filters (IPv6 is off in test namespaces: nothing to silence):
+    // change 15 is the clsact of v16.
     patchwire_env(
         &lab,
         &[("PATCHWIRE_FAULT_AT", "15")],
         &["link", "--batch", batch.path()],
     )
     .fails_with(
-        "adding a clsact qdisc on v16: No such device; rolled back the 78 change(s) already made, \
+        "adding a clsact qdisc on v16: No such device; rolled back the 38 change(s) already made, \
          nothing is left behind",
     );
     assert_eq!(lab.snapshot(), before);
 
-    // 20 MTU changes, 20 qdiscs, 20 filters, 40 ARP/record changes: change 55 is the v16 -> v15 filter.
+    // 20 MTU changes, 20 qdiscs, 20 filters: change 55 is the v16 -> v15 filter.
     patchwire_env(&lab, &[("PATCHWIRE_FAULT_AT", "55")], &["link", "--mtu", "9000", "--batch", batch.path()])
         .fails_with(
-            "adding the v16 -> v15 redirect filter on v16: No such device; rolled back the 99 change(s) \
+            "adding the v16 -> v15 redirect filter on v16: No such device; rolled back the 59 change(s) \
              already made, nothing is left behind",
         );
     assert_eq!(lab.snapshot(), before);

@@ -249,7 +249,7 @@ fn a_failure_half_way_is_rolled_back() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim_end(),
-        "patchwire: adding mirror h's copy filter on eth2 out: No such device; rolled back the 10 \
+        "patchwire: adding mirror h's copy filter on eth2 out: No such device; rolled back the 8 \
          change(s) already made, nothing is left behind"
     );
     assert_eq!(ns.snapshot(), before);

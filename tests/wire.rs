@@ -361,7 +361,7 @@ fn a_batch_of_1000_wires_applies_and_removes_cleanly() {
     run.ok();
     assert!(
         run.stdout
-            .starts_with("wired 1000 new, 0 updated, 0 already present (8000 kernel changes"),
+            .starts_with("wired 1000 new, 0 updated, 0 already present (4000 kernel changes"),
         "{}",
         run.stdout
     );

@@ -22,7 +22,7 @@ pub struct DelOutcome {
     pub filters_removed: usize,
     /// Interfaces whose clsact qdisc went because nothing else was on it.
     pub qdiscs_removed: Vec<String>,
-    /// Former destinations given back the IPv6 and ARP that `mirror add` turned off.
+    /// Former destinations given back the IPv6 that `mirror add` turned off.
     pub restored: Vec<String>,
 }
 
@@ -99,7 +99,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
 
     // Destinations no remaining mirror copies to, and that are not wire ends, get their IPv6
-    // and ARP back. (From the inventory: the kernel frees deleted filters' actions later, so
+    // back. (From the inventory: the kernel frees deleted filters' actions later, so
     // an action dump now would still list them.)
     let target = |m: &MirrorFilter| m.action.as_ref()?.mirred_target.map(IfIndex);
     let remaining: BTreeSet<IfIndex> = inventory

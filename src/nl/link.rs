@@ -323,17 +323,6 @@ pub fn set_alias_and_up(index: IfIndex, alias: &str, up: bool) -> RouteNetlinkMe
     RouteNetlinkMessage::SetLink(message)
 }
 
-/// `ip link set dev INDEX arp on|off`.
-pub fn set_arp(index: IfIndex, on: bool) -> RouteNetlinkMessage {
-    let mut message = LinkMessage::default();
-    message.header.index = index.0;
-    message.header.change_mask = LinkFlags::Noarp;
-    if !on {
-        message.header.flags = LinkFlags::Noarp;
-    }
-    RouteNetlinkMessage::SetLink(message)
-}
-
 /// `ip link property add|del dev INDEX altname NAME`.
 pub fn altname(index: IfIndex, name: &str, add: bool) -> (RouteNetlinkMessage, u16) {
     let mut message = LinkMessage::default();

@@ -47,21 +47,10 @@ pub enum Op {
         prio: u16,
         what: String,
     },
-    /// ARP on or off (a silent wire end has it off), undone by the opposite.
-    SetArp {
-        index: IfIndex,
-        name: String,
-        on: bool,
-    },
     /// An alternative name that records what patchwire changed (see `silence.rs`).
     AddAltname {
         index: IfIndex,
         name: String,
-        altname: String,
-    },
-    /// Removes an outdated record before its replacement goes in. Not undone.
-    DeleteAltname {
-        index: IfIndex,
         altname: String,
     },
     /// Any other filter (a mirror's): the prepared request, undone by deleting its priority.
@@ -94,9 +83,7 @@ impl Op {
                 ..
             } => (tc::delete_filters_at(*index, *parent, *prio), 0),
             Op::AddFilter { request, .. } => (request.clone(), NLM_F_CREATE | NLM_F_EXCL),
-            Op::SetArp { index, on, .. } => (link::set_arp(*index, *on), 0),
             Op::AddAltname { index, altname, .. } => link::altname(*index, altname, true),
-            Op::DeleteAltname { index, altname } => link::altname(*index, altname, false),
         }
     }
 
@@ -106,10 +93,7 @@ impl Op {
                 index, previous, ..
             } => Some((link::set_mtu(*index, *previous), 0)),
             Op::AddClsact { index, .. } => Some((tc::delete_clsact(*index), 0)),
-            Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } | Op::DeleteAltname { .. } => {
-                None
-            }
-            Op::SetArp { index, on, .. } => Some((link::set_arp(*index, !on), 0)),
+            Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => None,
             Op::AddAltname { index, altname, .. } => Some(link::altname(*index, altname, false)),
             Op::AddWireFilter { from, .. } => Some((
                 tc::delete_filters_at(*from, tc::INGRESS_PARENT, tc::WIRE_PRIO),
@@ -138,13 +122,9 @@ impl Op {
             }
             Op::DeleteFilter { what, .. } => format!("removing {what}"),
             Op::AddFilter { what, .. } => format!("adding {what}"),
-            Op::SetArp { name, on, .. } => {
-                format!("turning ARP {} on {name}", if *on { "on" } else { "off" })
-            }
             Op::AddAltname { name, altname, .. } => {
                 format!("adding the altname {altname} to {name}")
             }
-            Op::DeleteAltname { altname, .. } => format!("removing the altname {altname}"),
         }
     }
 

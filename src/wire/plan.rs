@@ -62,7 +62,7 @@ pub struct LinkOutcome {
     pub unchanged: Vec<[String; 2]>,
     /// Things worth knowing that did not stop the call (MTU mismatch, no carrier).
     pub warnings: Vec<String>,
-    /// Wire ends whose own transmissions patchwire turned off (IPv6, ARP; see `silence.rs`).
+    /// Wire ends whose own transmissions patchwire turned off (IPv6; see `silence.rs`).
     pub silenced: Vec<String>,
     /// Kernel changes made.
     pub changes: usize,
@@ -237,14 +237,13 @@ pub fn link(
     }
     ops.append(&mut silencing.ops);
 
-    // MTU first, then qdiscs, then filters: each filter finds its qdisc in place. An outdated
-    // record goes before its replacement.
+    // MTU first, then qdiscs, then filters: each filter finds its qdisc in place.
     ops.sort_by_key(|op| match op {
         Op::SetMtu { .. } => 0,
         Op::AddClsact { .. } => 1,
-        Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } | Op::DeleteAltname { .. } => 2,
+        Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => 2,
         Op::AddWireFilter { .. } | Op::AddFilter { .. } => 3,
-        Op::SetArp { .. } | Op::AddAltname { .. } => 4,
+        Op::AddAltname { .. } => 4,
     });
     // Offloads and IPv6 first (not netlink); undone if the netlink batch then fails.
     let netns = &world

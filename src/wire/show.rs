@@ -48,7 +48,7 @@ pub struct EndStatus {
     /// For a tap: whether a process (qemu) holds it. An unattached tap drops all it is sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached: Option<bool>,
-    /// Sends nothing of its own: IPv6 and ARP off, no addresses (see `wire::silence`).
+    /// Sends nothing of its own: IPv6 off, no addresses (see `wire::silence`).
     pub silent: bool,
     /// IP addresses on the end (a cable has none).
     #[serde(skip_serializing_if = "Vec::is_empty")]

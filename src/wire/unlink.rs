@@ -19,7 +19,7 @@ pub struct UnlinkOutcome {
     pub removed: Vec<[String; 2]>,
     /// Interfaces whose clsact qdisc was removed because nothing else was on it.
     pub qdiscs_removed: Vec<String>,
-    /// Former ends given back the IPv6 and ARP that `link` turned off.
+    /// Former ends given back the IPv6 that `link` turned off.
     pub restored: Vec<String>,
 }
 
@@ -122,7 +122,7 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
     }
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
 
-    // Former ends that no mirror sends copies to get their IPv6 and ARP back.
+    // Former ends that no mirror sends copies to get their IPv6 back.
     let destinations = view.mirror_destinations()?;
     let mut former = Vec::new();
     for index in clear.keys().filter(|i| !destinations.contains_key(i)) {
