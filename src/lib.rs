@@ -2,6 +2,8 @@
 //!
 //! Rooms, top-down:
 //! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
+//! * [`hub`] — transparent multi-access segments: every frame entering one member leaves every
+//!   other member once, built from the same tc filters, records and rollback as wires.
 //! * [`mirror`] — SPAN: copies of a source's frames (in, out, by VLAN, RSPAN-tagged) sent out
 //!   of a destination, with counters and health, rebuilt from the kernel like wires.
 //! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
@@ -17,6 +19,8 @@
 
 pub mod bpf;
 pub mod demo;
+pub mod hub;
+pub mod lab;
 pub mod link;
 pub mod mirror;
 pub mod netns;

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand; global options follow iproute2 (`-n`, `-j`, `-s`).
 
 pub mod demo;
+pub mod lab;
 pub mod link;
 pub mod mirror;
 pub mod probe;
@@ -70,6 +71,10 @@ pub enum Command {
     QemuIfup(qemu::UpArgs),
     QemuIfdown(qemu::DownArgs),
     Watch(watch::Args),
+    Up(lab::UpArgs),
+    Plan(lab::PlanArgs),
+    Down(lab::DownArgs),
+    Graph(lab::GraphArgs),
 }
 
 impl Cli {
@@ -106,6 +111,10 @@ impl Cli {
             Command::QemuIfup(args) => qemu::up(self, args),
             Command::QemuIfdown(args) => qemu::down(self, args),
             Command::Watch(args) => watch::run(self, args),
+            Command::Up(args) => lab::up(self, args),
+            Command::Plan(args) => lab::plan(self, args),
+            Command::Down(args) => lab::down(self, args),
+            Command::Graph(args) => lab::graph(self, args),
         }
     }
 }

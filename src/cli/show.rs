@@ -16,10 +16,21 @@ use super::{Cli, Exit, human_bytes, print_json};
 #[derive(clap::Args)]
 pub struct Args {
     /// Show only the wire this interface is on.
+    #[arg(conflicts_with = "lab")]
     pub end: Option<String>,
+    /// Show a lab instead: every link of the file with its endpoints, kind, health and (-s)
+    /// counters, from the kernel.
+    #[arg(long, value_name = "FILE")]
+    pub lab: Option<String>,
+    /// With --lab: which of the file's hosts this is.
+    #[arg(long, value_name = "NAME", requires = "lab")]
+    pub host: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    if let Some(path) = &args.lab {
+        return super::lab::show(cli, path, args.host.as_deref());
+    }
     let netns = cli.netns()?;
     let mut wires = wire::show(netns.try_clone()?)?;
     if let Some(end) = &args.end {

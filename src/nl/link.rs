@@ -384,6 +384,86 @@ pub fn add_veth(
     )
 }
 
+/// `ip link add NAME mtu MTU type veth peer name PEER mtu MTU netns PEER_NS`: a lab port and
+/// its far end, both down (a veth cannot be created up: the kernel opens it before the pair is
+/// joined and refuses with ENOTCONN). The port gets its tc hooks while down, which is cheaper,
+/// and both come up afterwards.
+pub fn add_veth_port(
+    name: &str,
+    mtu: u32,
+    peer: &str,
+    peer_netns: Option<BorrowedFd<'_>>,
+) -> (RouteNetlinkMessage, u16) {
+    let mut peer_message = LinkMessage::default();
+    peer_message
+        .attributes
+        .push(LinkAttribute::IfName(peer.to_string()));
+    peer_message.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(fd) = peer_netns {
+        peer_message
+            .attributes
+            .push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+    }
+    let mut message = LinkMessage::default();
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::Mtu(mtu));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        Info::Kind(InfoKind::Veth),
+        Info::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
+    ]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+/// `ip link add NAME mtu MTU netns NETNS type vxlan id VNI local LOCAL remote REMOTE dstport
+/// PORT nolearning`, sent from the underlay's namespace: the device keeps its UDP socket
+/// there and is placed in `netns` (a lab's panel).
+pub fn add_vxlan(
+    name: &str,
+    mtu: u32,
+    vni: u32,
+    local: std::net::IpAddr,
+    remote: std::net::IpAddr,
+    port: u16,
+    netns: BorrowedFd<'_>,
+) -> (RouteNetlinkMessage, u16) {
+    use netlink_packet_route::link::InfoVxlan;
+    use std::net::IpAddr;
+    let mut data = vec![
+        InfoVxlan::Id(vni),
+        InfoVxlan::Port(port),
+        InfoVxlan::Learning(false),
+    ];
+    data.push(match local {
+        IpAddr::V4(a) => InfoVxlan::Local(a),
+        IpAddr::V6(a) => InfoVxlan::Local6(a),
+    });
+    data.push(match remote {
+        IpAddr::V4(a) => InfoVxlan::Group(a),
+        IpAddr::V6(a) => InfoVxlan::Group6(a),
+    });
+    let mut message = LinkMessage::default();
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::Mtu(mtu));
+    message
+        .attributes
+        .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        Info::Kind(InfoKind::Vxlan),
+        Info::Data(InfoData::Vxlan(data)),
+    ]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
 /// `ip link add NAME type bridge` (STP off, the kernel default).
 pub fn add_bridge(name: &str) -> (RouteNetlinkMessage, u16) {
     let mut message = LinkMessage::default();

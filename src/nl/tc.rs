@@ -76,6 +76,35 @@ pub fn mirror_cookie_name(cookie: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(name).into_owned())
 }
 
+/// First byte of a hub action's cookie; the name of the member the action sends to follows
+/// (at most 15 bytes), so a member that vanished is still named (see `crate::hub`).
+pub const HUB_COOKIE_TAG: u8 = 0xba;
+
+/// The cookie of a hub action that sends to `target`.
+pub fn hub_cookie(target: &str) -> Vec<u8> {
+    let mut cookie = wire_cookie(target);
+    cookie[0] = HUB_COOKIE_TAG;
+    cookie
+}
+
+/// The member name in a hub action's cookie.
+pub fn hub_cookie_name(cookie: &[u8]) -> Option<String> {
+    if cookie.len() != COOKIE_LEN || cookie[0] != HUB_COOKIE_TAG {
+        return None;
+    }
+    let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The most actions the kernel accepts in one filter (TCA_ACT_MAX_PRIO): "Only 32 actions
+/// supported per filter".
+pub const MAX_ACTIONS: usize = 32;
+
+/// TC_ACT_UNSPEC, TC_ACT_PIPE and TC_ACT_STOLEN as the kernel reports them in a mirred action.
+pub const CONTROL_CONTINUE: i32 = -1;
+pub const CONTROL_PIPE: i32 = 3;
+pub const CONTROL_STOLEN: i32 = 4;
+
 /// TCA_BPF_ACT: cls_bpf's action list (netlink-packet-route has no variant for it).
 const TCA_BPF_ACT: u16 = 1;
 
@@ -213,6 +242,101 @@ pub fn mirror_action(to: IfIndex, mirror: &str, onto_wire: bool) -> TcAction {
         TcActionType::Unspec,
         mirror_cookie(mirror, onto_wire),
     )
+}
+
+/// One action of a hub member's fan-out, to `to` (cookie ba + its name): a copy (`mirred egress
+/// mirror`, control `pipe` so the next action runs, or `continue` when it is the last action of
+/// a filter that hands over to the next one), or, for the very last member, the frame itself
+/// (`mirred egress redirect`, control `stolen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubAction {
+    pub to: IfIndex,
+    pub to_name: String,
+    pub redirect: bool,
+    /// [`CONTROL_PIPE`], [`CONTROL_CONTINUE`] or [`CONTROL_STOLEN`].
+    pub control: i32,
+}
+
+/// The filters of one hub member's fan-out to `targets` (every other member, in order), as
+/// (priority, actions): [`MAX_ACTIONS`] per filter from [`WIRE_PRIO`] upwards. Each filter but
+/// the last ends with a copy whose control is `continue`, so the filter at the next priority
+/// runs; the last ends with the redirect (`stolen`). Nothing goes back out of the member
+/// itself, and no frame reaches a member twice.
+pub fn hub_chain(targets: &[(IfIndex, String)]) -> Vec<(u16, Vec<HubAction>)> {
+    let chunks: Vec<&[(IfIndex, String)]> = targets.chunks(MAX_ACTIONS).collect();
+    let count = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(k, chunk)| {
+            let last_filter = k + 1 == count;
+            let actions = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (to, name))| {
+                    let last_action = i + 1 == chunk.len();
+                    let (redirect, control) = match (last_filter, last_action) {
+                        (true, true) => (true, CONTROL_STOLEN),
+                        (false, true) => (false, CONTROL_CONTINUE),
+                        _ => (false, CONTROL_PIPE),
+                    };
+                    HubAction {
+                        to: *to,
+                        to_name: name.clone(),
+                        redirect,
+                        control,
+                    }
+                })
+                .collect();
+            (WIRE_PRIO + k as u16, actions)
+        })
+        .collect()
+}
+
+/// One filter of a hub member's fan-out. Equivalent to
+/// `tc filter add dev FROM ingress pref PRIO [handle H] protocol all u32 match u32 0 0
+///  action mirred egress mirror dev T1 pipe cookie ba<T1> ... action mirred egress redirect dev Tn
+///  cookie ba<Tn>` (stolen). With `handle` (`800::800` as u32 numbers it) the request can
+/// replace the filter that has it in place (NLM_F_REPLACE) or create it again; flags are the
+/// caller's.
+pub fn hub_filter(
+    from: IfIndex,
+    prio: u16,
+    handle: Option<u32>,
+    actions: &[HubAction],
+) -> RouteNetlinkMessage {
+    let mut message = tc_message(from);
+    message.header.parent = INGRESS_PARENT;
+    message.header.info = tc_info(prio);
+    if let Some(handle) = handle {
+        message.header.handle = TcHandle::from(handle);
+    }
+    let actions = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let eaction = match a.redirect {
+                true => TcMirrorActionType::EgressRedir,
+                false => TcMirrorActionType::EgressMirror,
+            };
+            let mut action = mirred(
+                a.to,
+                eaction,
+                TcActionType::from(a.control),
+                hub_cookie(&a.to_name),
+            );
+            action.tab = i as u16 + 1;
+            action
+        })
+        .collect();
+    message.attributes = vec![
+        TcAttribute::Kind("u32".into()),
+        TcAttribute::Options(vec![
+            TcOption::U32(TcFilterU32Option::Selector(match_all())),
+            TcOption::U32(TcFilterU32Option::Action(actions)),
+        ]),
+    ];
+    RouteNetlinkMessage::NewTrafficFilter(message)
 }
 
 /// A mirred action: what it does with the frame (`eaction`), to which interface, the verdict
@@ -359,6 +483,8 @@ fn tc_info(prio: u16) -> u32 {
 pub struct Filter {
     pub ifindex: IfIndex,
     pub prio: u16,
+    /// The filter's handle (u32 numbers its first rule 800::800 = 0x80000800).
+    pub handle: u32,
     pub kind: String,
     /// A cls_bpf filter's name (free text, up to 255 bytes).
     pub name: Option<String>,
@@ -410,6 +536,34 @@ impl Filter {
     /// The counters of the wire's redirect action.
     pub fn wire_counters(&self) -> Option<&Action> {
         self.wire_action()
+    }
+
+    /// One of patchwire's hub filters: a u32 rule in the hub priorities (from [`WIRE_PRIO`])
+    /// whose actions carry hub cookies.
+    pub fn is_patchwire_hub(&self) -> bool {
+        self.kind == "u32"
+            && self.prio >= WIRE_PRIO
+            && !self.actions.is_empty()
+            && self
+                .actions
+                .iter()
+                .all(|a| a.cookie.as_deref().and_then(hub_cookie_name).is_some())
+    }
+
+    /// A hub filter's actions as written: target (ifindex 0 once it is gone), the target's name
+    /// from the cookie, redirect or copy, control.
+    pub fn hub_actions(&self) -> Vec<HubAction> {
+        self.actions
+            .iter()
+            .filter_map(|a| {
+                Some(HubAction {
+                    to: IfIndex(a.mirred_target?),
+                    to_name: hub_cookie_name(a.cookie.as_deref()?)?,
+                    redirect: a.mirred_redirect,
+                    control: a.control?,
+                })
+            })
+            .collect()
     }
 
     /// One of patchwire's mirror copy filters (its action carries a mirror cookie).
@@ -517,6 +671,7 @@ fn parse_filter(message: TcMessage) -> Option<Filter> {
     Some(Filter {
         ifindex: IfIndex(message.header.index as u32),
         prio: (message.header.info >> 16) as u16,
+        handle: u32::from(message.header.handle),
         kind,
         name,
         actions,
@@ -699,6 +854,69 @@ mod tests {
         assert_eq!(mirror_cookie_name(cookie).as_deref(), Some("web"));
         assert!(!filter.is_patchwire_wire());
         assert_eq!(mirror_cookie_name(&wire_cookie("web")), None);
+    }
+
+    fn targets(n: u32) -> Vec<(IfIndex, String)> {
+        (0..n).map(|i| (IfIndex(10 + i), format!("m{i}"))).collect()
+    }
+
+    #[test]
+    fn a_hub_chain_copies_to_all_but_the_last_member_and_redirects_to_it() {
+        let chain = hub_chain(&targets(2));
+        assert_eq!(chain.len(), 1);
+        let (prio, actions) = &chain[0];
+        assert_eq!(*prio, WIRE_PRIO);
+        assert_eq!(
+            actions
+                .iter()
+                .map(|a| (a.to.0, a.redirect, a.control))
+                .collect::<Vec<_>>(),
+            vec![(10, false, CONTROL_PIPE), (11, true, CONTROL_STOLEN)]
+        );
+
+        // 39 targets (a hub of 40): two filters, the first hands over with `continue`.
+        let chain = hub_chain(&targets(39));
+        assert_eq!(
+            chain.iter().map(|(p, a)| (*p, a.len())).collect::<Vec<_>>(),
+            vec![(WIRE_PRIO, 32), (WIRE_PRIO + 1, 7)]
+        );
+        let first = &chain[0].1;
+        assert!(
+            first[..31]
+                .iter()
+                .all(|a| a.control == CONTROL_PIPE && !a.redirect)
+        );
+        assert_eq!(
+            (first[31].redirect, first[31].control),
+            (false, CONTROL_CONTINUE)
+        );
+        let last = &chain[1].1;
+        assert_eq!((last[6].redirect, last[6].control), (true, CONTROL_STOLEN));
+        assert_eq!(last[6].to_name, "m38");
+        assert_eq!(
+            hub_chain(&targets(32)).len(),
+            1,
+            "32 targets fit one filter"
+        );
+    }
+
+    #[test]
+    fn hub_filter_reads_back_as_ours_with_targets_names_and_handle() {
+        let chain = hub_chain(&targets(3));
+        let message = hub_filter(IfIndex(4), chain[0].0, Some(0x8000_0800), &chain[0].1);
+        let RouteNetlinkMessage::NewTrafficFilter(echoed) = round_trip(message) else {
+            panic!()
+        };
+        assert_eq!(u32::from(echoed.header.handle), 0x8000_0800);
+        let filters = parse_filters(vec![RouteNetlinkMessage::NewTrafficFilter(echoed)]);
+        let filter = &filters[0];
+        assert!(filter.is_patchwire_hub());
+        assert!(!filter.is_patchwire_wire());
+        assert_eq!(filter.handle, 0x8000_0800);
+        assert_eq!(filter.hub_actions(), chain[0].1);
+        assert!(filter.can_take_frames(), "the redirect takes the frame");
+        assert_eq!(hub_cookie_name(&wire_cookie("x")), None);
+        assert_eq!(hub_cookie_name(&hub_cookie("m1")).as_deref(), Some("m1"));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The transparency probe: sends the [`catalogue`] into one end of a path and checks that each
-//! frame arrives byte-for-byte at the other end, in both directions.
+//! frame arrives byte-for-byte at the other end, in both directions; for a hub
+//! ([`probe_hub`]), from every member to every other member, exactly once, never back.
 //!
 //! Frames enter a wire by *arriving* at an end, so they are sent from the far side of each end:
 //! a veth end's peer (found also in another namespace), or an unattached tap itself (attaching
 //! to it gives it carrier for the duration). They are received on the far side of the other end.
 
 pub mod catalogue;
+mod hub;
+
+pub use hub::{HubProbeReport, Returned, probe_hub};
 
 use std::time::{Duration, Instant};
 

@@ -53,6 +53,17 @@ pub enum Op {
         name: String,
         altname: String,
     },
+    /// A prepared request and the one that undoes it (`None`: not undone), for changes the
+    /// variants above do not say: a hub member's filter rewritten in place (NLM_F_REPLACE at
+    /// its priority and handle, so no frame meets a gap), a filter or record removed with the
+    /// request that puts it back.
+    Prepared {
+        request: (RouteNetlinkMessage, u16),
+        undo: Option<(RouteNetlinkMessage, u16)>,
+        /// What it does, for messages ("rewriting hub seg's filter on m1 (priority 20567) in
+        /// place").
+        what: String,
+    },
     /// Any other filter (a mirror's): the prepared request, undone by deleting its priority.
     AddFilter {
         index: IfIndex,
@@ -84,6 +95,7 @@ impl Op {
             } => (tc::delete_filters_at(*index, *parent, *prio), 0),
             Op::AddFilter { request, .. } => (request.clone(), NLM_F_CREATE | NLM_F_EXCL),
             Op::AddAltname { index, altname, .. } => link::altname(*index, altname, true),
+            Op::Prepared { request, .. } => request.clone(),
         }
     }
 
@@ -105,6 +117,7 @@ impl Op {
                 prio,
                 ..
             } => Some((tc::delete_filters_at(*index, *parent, *prio), 0)),
+            Op::Prepared { undo, .. } => undo.clone(),
         }
     }
 
@@ -122,6 +135,7 @@ impl Op {
             }
             Op::DeleteFilter { what, .. } => format!("removing {what}"),
             Op::AddFilter { what, .. } => format!("adding {what}"),
+            Op::Prepared { what, .. } => what.clone(),
             Op::AddAltname { name, altname, .. } => {
                 format!("adding the altname {altname} to {name}")
             }

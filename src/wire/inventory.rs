@@ -29,11 +29,17 @@ impl TcState {
         self.filters.iter().find(|f| f.is_patchwire_wire())
     }
 
-    /// A filter at patchwire's priority that patchwire did not install.
+    /// A filter at patchwire's priority that patchwire did not install (neither a wire's nor a
+    /// hub's).
     pub fn squatter(&self) -> Option<&Filter> {
         self.filters
             .iter()
-            .find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire())
+            .find(|f| f.prio == tc::WIRE_PRIO && !f.is_patchwire_wire() && !f.is_patchwire_hub())
+    }
+
+    /// patchwire's hub filters on this interface (a hub port's fan-out), by priority.
+    pub fn hub_filters(&self) -> impl Iterator<Item = &Filter> {
+        self.filters.iter().filter(|f| f.is_patchwire_hub())
     }
 
     /// Another tool's filters that can take a wire's frames before they reach the other end:
@@ -57,6 +63,31 @@ impl TcState {
             .iter()
             .chain(&self.egress)
             .flat_map(Filter::mirror_copies)
+    }
+}
+
+/// The start of a hub port's record: an altname `patchwire.hub.NAME.IFINDEX` (characters valid
+/// in interface names, longer than any of them, unique per interface). See `crate::hub`.
+pub const HUB_RECORD: &str = "patchwire.hub.";
+
+/// A hub port's record on `link`: (hub name, the altname, the ifindex it was made for).
+pub fn hub_record(link: &Link) -> Option<(String, String, IfIndex)> {
+    link.altnames.iter().find_map(|altname| {
+        let (hub, index) = altname.strip_prefix(HUB_RECORD)?.rsplit_once('.')?;
+        let index = index.parse().ok().map(IfIndex)?;
+        Some((hub.to_string(), altname.clone(), index))
+    })
+}
+
+/// The hub `link` is a port of, in words ("hub seg1"), by its record or, when the record is
+/// gone, by its hub filters.
+pub fn hub_port_of(link: &Link, tc: &TcState) -> Option<String> {
+    match hub_record(link) {
+        Some((hub, _, _)) => Some(format!("hub {hub}")),
+        None => tc
+            .hub_filters()
+            .next()
+            .map(|_| "a patchwire hub (its record is gone)".to_string()),
     }
 }
 

@@ -242,7 +242,7 @@ pub fn link(
         Op::SetMtu { .. } => 0,
         Op::AddClsact { .. } => 1,
         Op::DeleteWireFilter { .. } | Op::DeleteFilter { .. } => 2,
-        Op::AddWireFilter { .. } | Op::AddFilter { .. } => 3,
+        Op::AddWireFilter { .. } | Op::AddFilter { .. } | Op::Prepared { .. } => 3,
         Op::AddAltname { .. } => 4,
     });
     // Offloads and IPv6 first (not netlink); undone if the netlink batch then fails.
@@ -601,6 +601,13 @@ enum Direction {
 fn direction(world: &mut World, from: &Link, to: &Link) -> Result<Direction, WireError> {
     let describe = world.home().netns.describe();
     let state = world.home().tc(from.index)?.clone();
+    if let Some(hub) = super::inventory::hub_port_of(from, &state) {
+        return Err(WireError::Invalid(format!(
+            "{} is a port of {hub}; an interface is a wire end or a hub port, never both: take \
+             it out of the hub first",
+            from.name
+        )));
+    }
     if let Some(filter) = state.squatter() {
         return Err(WireError::Invalid(format!(
             "{} has a {} filter at priority {} that patchwire did not install (another tool's); \
@@ -643,9 +650,10 @@ fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireEr
 }
 
 /// Follows `a`'s veth peer, that peer's wire, its veth peer… and returns the path if it reaches
-/// `b`: then a wire a<->b would close a ring. Both ends have at most one veth peer and one
-/// wire, so what is connected to `a` is a simple path. Names are looked up only for a path
-/// that is reported: the common case (no loop) costs no lookups beyond the prefetch.
+/// `b`: then a wire a<->b would close a ring. Each interface has at most one veth peer and one
+/// wire, so without hubs what is connected to `a` is a simple path; a hub port fans out to
+/// every other member of its hub, so the walk is breadth-first. Names are looked up only for a
+/// path that is reported: the common case (no loop) costs no lookups beyond the prefetch.
 fn loop_path(
     world: &mut World,
     planned: &HashMap<NodeKey, NodeKey>,
@@ -653,42 +661,75 @@ fn loop_path(
     a: &Link,
     b: &Link,
 ) -> Result<Option<String>, WireError> {
-    const MAX_HOPS: usize = 4096;
+    const MAX_NODES: usize = 4096;
+    let start = (home, a.index);
     let target = (home, b.index);
-    // (how this node was reached, the node)
-    let mut path: Vec<(&str, NodeKey)> = vec![("", (home, a.index))];
-    let mut node = (home, a.clone());
-    for _ in 0..MAX_HOPS {
-        let Some(peer) = world.peer_of(node.0, &node.1)? else {
-            return Ok(None);
-        };
-        path.push(("-veth-", peer));
-        if peer == target {
-            return describe_path(world, &path).map(Some);
+    // How each interface reached was reached: the hop and the interface before it.
+    let mut came: HashMap<NodeKey, (&'static str, NodeKey)> = HashMap::new();
+    let mut queue: std::collections::VecDeque<(NodeKey, Link)> =
+        std::collections::VecDeque::from([(start, a.clone())]);
+    while let Some((node, link)) = queue.pop_front() {
+        if came.len() > MAX_NODES {
+            break;
         }
-        let partner = match planned.get(&peer) {
-            Some(partner) => Some(*partner),
+        let Some(peer) = world.peer_of(node.0, &link)? else {
+            continue;
+        };
+        if peer == start || came.contains_key(&peer) {
+            continue;
+        }
+        came.insert(peer, ("-veth-", node));
+        if peer == target {
+            return describe_path(world, &walk_back(&came, start, target)).map(Some);
+        }
+        let (how, partners): (&'static str, Vec<NodeKey>) = match planned.get(&peer) {
+            Some(partner) => ("-wire-", vec![*partner]),
             None => {
                 let tc = world.view(peer.0).tc(peer.1)?;
-                tc.wire_filter()
-                    .and_then(|f| f.wire_target())
-                    .filter(|t| t.0 != 0)
-                    .map(|t| (peer.0, t))
+                match tc.wire_filter().and_then(|f| f.wire_target()) {
+                    Some(t) => ("-wire-", vec![(peer.0, t)]),
+                    None => (
+                        "-hub-",
+                        tc.hub_filters()
+                            .flat_map(|f| f.hub_actions())
+                            .map(|action| (peer.0, action.to))
+                            .collect(),
+                    ),
+                }
             }
         };
-        let Some(partner) = partner else {
-            return Ok(None);
-        };
-        path.push(("-wire-", partner));
-        if partner == target {
-            return describe_path(world, &path).map(Some);
+        for partner in partners {
+            if partner.1.0 == 0 || partner == start || came.contains_key(&partner) {
+                continue;
+            }
+            came.insert(partner, (how, peer));
+            if partner == target {
+                return describe_path(world, &walk_back(&came, start, target)).map(Some);
+            }
+            if let Some(partner_link) = world.view(partner.0).link(partner.1)? {
+                queue.push_back((partner, partner_link));
+            }
         }
-        let Some(partner_link) = world.view(partner.0).link(partner.1)? else {
-            return Ok(None);
-        };
-        node = (partner.0, partner_link);
     }
     Ok(None)
+}
+
+/// The path from `start` to `end` through `came`, as (how each node was reached, node).
+fn walk_back(
+    came: &HashMap<NodeKey, (&'static str, NodeKey)>,
+    start: NodeKey,
+    end: NodeKey,
+) -> Vec<(&'static str, NodeKey)> {
+    let mut path = vec![];
+    let mut at = end;
+    while at != start {
+        let (how, before) = came[&at];
+        path.push((how, at));
+        at = before;
+    }
+    path.push(("", start));
+    path.reverse();
+    path
 }
 
 /// "q1 -veth- p1 -wire- p2 -veth- q2", with namespaces named where they are not the command's.

@@ -1,0 +1,143 @@
+//! `hub::remove`: takes hubs apart — their filters and records, then clsact qdiscs left empty,
+//! then gives former members back what silencing turned off. Teardown keeps going after a
+//! failure and reports every failure at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::found::{Found, fanout};
+use super::validate_name;
+use crate::netns::Netns;
+use crate::nl::link::{self, IfIndex, Link};
+use crate::nl::tc::{self, IngressQdisc};
+use crate::wire::apply::with_retries;
+use crate::wire::inventory::{NsView, hub_record};
+use crate::wire::unlink::remove_empty_clsacts;
+use crate::wire::{WireError, silence};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedHub {
+    pub name: String,
+    /// The members it had (present ones; a gone member took its part with it).
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HubRemoved {
+    pub removed: Vec<RemovedHub>,
+    /// Interfaces whose clsact qdisc was removed because nothing else was on it.
+    pub qdiscs_removed: Vec<String>,
+    /// Former members given back the IPv6 that silencing turned off.
+    pub restored: Vec<String>,
+}
+
+/// Removes the hubs `names` (or every hub with `all`) from `netns`. A name that is not a hub
+/// is refused before anything changes.
+pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, WireError> {
+    let mut view = NsView::open(netns)?;
+    let describe = view.netns.describe();
+    for name in names {
+        validate_name(name).map_err(WireError::Invalid)?;
+    }
+    let found = Found::read(&mut view)?;
+
+    // The members of each hub to remove: recorded ones, and with `all` also any interface
+    // holding hub filters without a record (remains).
+    let mut hubs: BTreeMap<String, BTreeSet<IfIndex>> = BTreeMap::new();
+    if all {
+        let indexes: Vec<IfIndex> = found.links.keys().copied().collect();
+        view.load_tc_all(&indexes)?;
+        hubs = found.members.clone();
+        for index in indexes {
+            if view.tc(index)?.hub_filters().next().is_some() && found.hub_of(index).is_none() {
+                hubs.entry("(unrecorded)".into()).or_default().insert(index);
+            }
+        }
+    } else {
+        for name in names {
+            let Some(members) = found.members.get(name) else {
+                return Err(WireError::Invalid(format!(
+                    "there is no hub {name} in {describe}"
+                )));
+            };
+            hubs.insert(name.clone(), members.clone());
+        }
+        let indexes: Vec<IfIndex> = hubs.values().flatten().copied().collect();
+        view.load_tc(&indexes)?;
+    }
+
+    let mut outcome = HubRemoved::default();
+    let mut requests = Vec::new();
+    let mut what = Vec::new();
+    let mut former: Vec<&Link> = Vec::new();
+    for (hub, members) in &hubs {
+        for index in members {
+            let link = &found.links[index];
+            for filter in fanout(view.tc(*index)?) {
+                let prio = filter.prio;
+                if !requests.iter().any(|(_, p, i)| *p == prio && *i == *index) {
+                    requests.push((
+                        tc::delete_filters_at(*index, tc::INGRESS_PARENT, prio),
+                        prio,
+                        *index,
+                    ));
+                    what.push(format!(
+                        "removing hub {hub}'s filter on {} (priority {prio})",
+                        link.name
+                    ));
+                }
+            }
+            former.push(link);
+        }
+        if hub != "(unrecorded)" {
+            outcome.removed.push(RemovedHub {
+                name: hub.clone(),
+                members: members.iter().map(|i| found.name_of(*i)).collect(),
+            });
+        }
+    }
+    let mut failures = Vec::new();
+    let mut batch: Vec<_> = requests.into_iter().map(|(r, _, _)| (r, 0)).collect();
+    for link in &former {
+        if let Some((hub, altname, _)) = hub_record(link) {
+            batch.push(link::altname(link.index, &altname, false));
+            what.push(format!(
+                "removing {}'s record as a port of hub {hub}",
+                link.name
+            ));
+        }
+    }
+    let replies = with_retries(batch, 3, |b| view.socket.batch(b));
+    for (what, reply) in what.iter().zip(replies) {
+        match reply {
+            Ok(_) => {}
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
+            Err(e) => failures.push(WireError::kernel(what.clone(), e).to_string()),
+        }
+    }
+
+    let mut candidates = Vec::new();
+    for link in &former {
+        if view.tc(link.index)?.qdisc == Some(IngressQdisc::Clsact) {
+            candidates.push((link.index, link.name.clone()));
+        }
+    }
+    outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
+
+    let destinations = view.mirror_destinations()?;
+    let former: Vec<&Link> = former
+        .into_iter()
+        .filter(|l| !destinations.contains_key(&l.index))
+        .collect();
+    let netns = view
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
+    outcome.restored = silence::restore(&netns, &mut view.socket, &former, &mut failures);
+    if failures.is_empty() {
+        Ok(outcome)
+    } else {
+        Err(WireError::Several(failures))
+    }
+}

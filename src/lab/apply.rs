@@ -1,0 +1,553 @@
+//! Making the planned changes: one netlink batch per kind of change and namespace where the
+//! kernel allows (ports of the whole lab in one panel batch, their records in another), wires
+//! through `wire::link` and hubs through `hub::set` — the same code as the commands.
+//!
+//! Ports are created down with their peers up, hooked (wires, hubs) and then brought up: a
+//! clsact qdisc costs less on an interface that is still down. An `up` interrupted at any
+//! point leaves only marked things, which the next `up` (or `down`) finds and converges.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::LabError;
+use super::desired::{Desired, NodeHome, Port, Reach};
+use super::names;
+use super::observe::Actual;
+use super::plan::Change;
+use crate::hub::{self, HubOptions, HubRequest};
+use crate::link::ethtool::Ethtool;
+use crate::netns::{self, Netns};
+use crate::nl::RouteSocket;
+use crate::nl::link::{self, IfIndex};
+use crate::vm::{self, Mtu, TapSpec};
+use crate::wire::{self, LinkOptions, WireRequest};
+
+/// Namespaces opened once per run.
+struct Handles {
+    open: BTreeMap<String, Netns>,
+}
+
+impl Handles {
+    fn get(&mut self, spec: &str) -> Result<&Netns, LabError> {
+        if !self.open.contains_key(spec) {
+            let netns = Netns::open(Some(spec))?;
+            self.open.insert(spec.to_string(), netns);
+        }
+        Ok(&self.open[spec])
+    }
+
+    fn forget(&mut self, spec: &str) {
+        self.open.remove(spec);
+    }
+}
+
+pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(), LabError> {
+    let mut handles = Handles {
+        open: BTreeMap::new(),
+    };
+    // 1. Namespaces to (re)make.
+    for change in changes {
+        match change {
+            Change::CreateNamespace { netns, .. } => make_namespace(desired, netns)?,
+            Change::RemakeNamespace { netns, .. } => {
+                netns::delete_named(netns)?;
+                make_namespace(desired, netns)?;
+            }
+            _ => {}
+        }
+    }
+    let panel = handles.get(&desired.panel)?.try_clone().map_err(io)?;
+    let mut socket = panel.route()?;
+
+    // 2. Removals.
+    let unwire: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Unwire { a, .. } => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    if !unwire.is_empty() {
+        wire::unlink(panel.try_clone().map_err(io)?, &unwire, false)?;
+    }
+    let unhub: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Unhub { hub } => Some(hub.clone()),
+            _ => None,
+        })
+        .collect();
+    if !unhub.is_empty() {
+        hub::remove(panel.try_clone().map_err(io)?, &unhub, false)?;
+    }
+    let doomed: Vec<IfIndex> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::DeletePort { port, .. } => actual.ports.get(port).map(|l| l.index),
+            _ => None,
+        })
+        .collect();
+    batch(
+        &mut socket,
+        doomed.iter().map(|i| (link::delete(*i), 0)).collect(),
+        "deleting ports",
+    )?;
+    for change in changes {
+        if let Change::DeleteStub { netns, stub, .. } = change {
+            delete_stub(handles.get(netns)?, stub)?;
+        }
+    }
+    for change in changes {
+        if let Change::DeleteNamespace { netns } = change {
+            handles.forget(netns);
+            netns::delete_named(netns)?;
+        }
+    }
+
+    // 3. Ports: created down (peers up), recorded, hooked, then up.
+    let created: Vec<&Port> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreatePort { port, .. } => desired.ports.get(port),
+            _ => None,
+        })
+        .collect();
+    create_ports(desired, &mut handles, &mut socket, &panel, &created)?;
+    for change in changes {
+        if let Change::SetMtu { port, mtu, .. } = change {
+            set_mtu(
+                desired,
+                &mut handles,
+                &mut socket,
+                &desired.ports[port],
+                *mtu,
+            )?;
+        }
+    }
+
+    // 4. Wires and hubs in the panel.
+    let wires: Vec<WireRequest> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Wire { a, b, .. } => Some(WireRequest::new(a, b)),
+            _ => None,
+        })
+        .collect();
+    if !wires.is_empty() {
+        wire::link(
+            panel.try_clone().map_err(io)?,
+            &wires,
+            &LinkOptions::default(),
+        )?;
+    }
+    let hubs: Vec<HubRequest> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Hub { hub, members, .. } => Some(HubRequest {
+                name: hub.clone(),
+                members: members.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !hubs.is_empty() {
+        hub::set(
+            panel.try_clone().map_err(io)?,
+            &hubs,
+            &HubOptions::default(),
+        )?;
+    }
+
+    // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
+    // it before its peer is joined), then the ports; and TX checksum offload where asked.
+    let raised: Vec<&Port> = created
+        .iter()
+        .copied()
+        .chain(changes.iter().filter_map(|c| match c {
+            Change::SetUp { port, .. } => desired.ports.get(port),
+            _ => None,
+        }))
+        .collect();
+    let mut far_ends: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for port in &raised {
+        let Some(endpoint) = &port.endpoint else {
+            continue;
+        };
+        let far = match &port.reach {
+            Reach::Veth => endpoint.interface.clone(),
+            Reach::Stub { stub, .. } => stub.clone(),
+            Reach::Vxlan { .. } => continue,
+        };
+        let home = desired.nodes[&endpoint.node].spec().to_string();
+        far_ends.entry(home).or_default().push(far);
+    }
+    for (home, names) in &far_ends {
+        let mut node = handles.get(home)?.route()?;
+        let found = links_by_name(&mut node, names)?;
+        batch(
+            &mut node,
+            found
+                .values()
+                .map(|l| (link::set_up(l.index, true), 0))
+                .collect(),
+            &format!("bringing interfaces up in netns {home}"),
+        )?;
+    }
+    let names: Vec<String> = raised.iter().map(|p| p.name.clone()).collect();
+    let found = links_by_name(&mut socket, &names)?;
+    batch(
+        &mut socket,
+        found
+            .values()
+            .map(|l| (link::set_up(l.index, true), 0))
+            .collect(),
+        "bringing ports up",
+    )?;
+    tx_checksum(&panel, desired)?;
+    Ok(())
+}
+
+/// Creates a namespace the lab owns, with its loopback up and marked. The panel's own IPv6 is
+/// off by default, so every port is born silent (no per-port change needed).
+fn make_namespace(desired: &Desired, name: &str) -> Result<(), LabError> {
+    let mark = desired
+        .owned_namespaces()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, mark)| mark)
+        .ok_or_else(|| LabError::Invalid(format!("netns {name} is not one of the lab's")))?;
+    let netns = Netns::create_named(name)?;
+    if name == desired.panel {
+        netns.run(|| {
+            for key in ["all", "default"] {
+                let path = format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6");
+                // No IPv6 in this kernel: nothing to silence.
+                let _ = std::fs::write(path, "1");
+            }
+        })?;
+    }
+    let mut socket = netns.route()?;
+    let lo = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0))
+        .map_err(|e| LabError::Invalid(format!("netns {name}: no loopback: {e}")))?;
+    let replies = socket.batch(vec![
+        (link::set_up(lo.index, true), 0),
+        link::altname(lo.index, &mark, true),
+    ]);
+    for reply in replies {
+        reply.map_err(|e| LabError::Invalid(format!("setting up netns {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn create_ports(
+    desired: &Desired,
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+    panel: &Netns,
+    ports: &[&Port],
+) -> Result<(), LabError> {
+    for port in ports {
+        if let Reach::Stub { make_tap: true, .. } = &port.reach {
+            make_tap(desired, handles, port)?;
+        }
+    }
+    // One panel batch for every veth (the far end straight into its namespace)...
+    let mut requests = Vec::new();
+    for port in ports {
+        let Some(endpoint) = &port.endpoint else {
+            continue;
+        };
+        let home = desired.nodes[&endpoint.node].spec().to_string();
+        let peer = match &port.reach {
+            Reach::Veth => endpoint.interface.clone(),
+            Reach::Stub { stub, .. } => stub.clone(),
+            Reach::Vxlan { .. } => continue,
+        };
+        let netns = handles.get(&home)?;
+        requests.push(link::add_veth_port(
+            &port.name,
+            port.mtu,
+            &peer,
+            Some(netns.fd()),
+        ));
+    }
+    batch(socket, requests, "creating ports")?;
+    // ... VXLAN ports from the underlay's namespace (this process's), placed in the panel ...
+    let mut here = Netns::current()?.route()?;
+    let mut tunnels = Vec::new();
+    for port in ports {
+        if let Reach::Vxlan {
+            vni,
+            local,
+            remote,
+            port: udp,
+        } = &port.reach
+        {
+            tunnels.push(link::add_vxlan(
+                &port.name,
+                port.mtu,
+                *vni,
+                *local,
+                *remote,
+                *udp,
+                panel.fd(),
+            ));
+        }
+    }
+    batch(&mut here, tunnels, "creating VXLAN ports")?;
+    // ... then the records, in one batch.
+    let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
+    let found = links_by_name(socket, &names)?;
+    let mut records = Vec::new();
+    for port in ports {
+        let record = match &port.endpoint {
+            Some(endpoint) => names::port_record(endpoint),
+            None => port
+                .vxlan_record()
+                .expect("a port without endpoint is a VXLAN port"),
+        };
+        let index = found[&port.name].index;
+        records.push(link::altname(index, &record, true));
+    }
+    batch(socket, records, "recording ports")?;
+    // Stubs: recorded and wired to their interface inside the node's namespace.
+    for port in ports {
+        if let (Reach::Stub { stub, .. }, Some(endpoint)) = (&port.reach, &port.endpoint) {
+            let home = desired.nodes[&endpoint.node].spec().to_string();
+            let netns = handles.get(&home)?.try_clone().map_err(io)?;
+            let mut node = netns.route()?;
+            let found = links_by_name(&mut node, std::slice::from_ref(stub))?;
+            batch(
+                &mut node,
+                vec![link::altname(
+                    found[stub].index,
+                    &names::stub_record(&desired.lab, endpoint),
+                    true,
+                )],
+                "recording a stub",
+            )?;
+            wire::link(
+                netns,
+                &[WireRequest::new(&endpoint.interface, stub)],
+                &LinkOptions::default(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Everything that can still refuse, checked before any change: VXLAN ports must fit their
+/// underlay, VM tap owners must exist.
+pub(super) fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
+    for change in changes {
+        let Change::CreatePort { port, .. } = change else {
+            continue;
+        };
+        let port = &desired.ports[port];
+        if let Reach::Vxlan { local, .. } = &port.reach {
+            check_underlay(port, *local)?;
+        }
+    }
+    for home in desired.nodes.values() {
+        if let NodeHome::Owned { vm: Some(vm), .. } = home {
+            vm.owner.as_deref().map(vm::user_id).transpose()?;
+            vm.group.as_deref().map(vm::group_id).transpose()?;
+        }
+    }
+    Ok(())
+}
+
+/// A VM node's endpoint: a persistent tap for qemu, in the node's namespace.
+fn make_tap(desired: &Desired, handles: &mut Handles, port: &Port) -> Result<(), LabError> {
+    let endpoint = port.endpoint.as_ref().expect("taps have endpoints");
+    let NodeHome::Owned {
+        netns,
+        vm: Some(vm),
+    } = &desired.nodes[&endpoint.node]
+    else {
+        return Ok(());
+    };
+    let handle = handles.get(netns)?.try_clone().map_err(io)?;
+    let mut socket = handle.route()?;
+    if links_by_name(&mut socket, std::slice::from_ref(&endpoint.interface))?
+        .contains_key(&endpoint.interface)
+    {
+        return Ok(());
+    }
+    let spec = TapSpec {
+        name: endpoint.interface.clone(),
+        mtu: Some(Mtu::Bytes(port.mtu)),
+        vnet_hdr: vm.vnet_hdr,
+        queues: vm.queues as u32,
+        owner: vm.owner.as_deref().map(vm::user_id).transpose()?,
+        group: vm.group.as_deref().map(vm::group_id).transpose()?,
+    };
+    vm::tap_add(handle, &spec)?;
+    Ok(())
+}
+
+/// A VXLAN port's frames plus 50 bytes (70 over IPv6) must fit the underlay interface that
+/// holds the host's address.
+fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> {
+    let mut socket = Netns::current()?.route()?;
+    let addresses = crate::nl::addr::by_interface(&mut socket)
+        .map_err(|e| LabError::Invalid(format!("listing addresses: {e}")))?;
+    let wanted = local.to_string();
+    let holder = addresses
+        .iter()
+        .find(|(_, list)| {
+            list.iter()
+                .any(|a| a.split('/').next() == Some(wanted.as_str()))
+        })
+        .map(|(index, _)| *index);
+    let Some(index) = holder else {
+        return Err(LabError::Invalid(format!(
+            "{}: this host's address {local} is on no interface of the current network namespace: \
+             run up in the namespace that holds the underlay address (nsenter --net=...)",
+            port.label()
+        )));
+    };
+    let underlay = link::parse_one(socket.request_raw(link::get_by_index(index), 0))
+        .map_err(|e| LabError::Invalid(format!("reading the underlay interface: {e}")))?;
+    let overhead = if local.is_ipv4() { 50 } else { 70 };
+    if port.mtu + overhead > underlay.mtu {
+        return Err(LabError::Invalid(format!(
+            "{}: mtu {} plus {overhead} bytes of VXLAN encapsulation is {}, more than the underlay \
+             {}'s mtu {}: lower the link's mtu to {} or raise the underlay's",
+            port.label(),
+            port.mtu,
+            port.mtu + overhead,
+            underlay.name,
+            underlay.mtu,
+            underlay.mtu - overhead
+        )));
+    }
+    Ok(())
+}
+
+/// Removes one stub (and its wire) from a namespace the lab does not own (`down`).
+pub(super) fn remove_stub(spec: &str, stub: &str) -> Result<(), LabError> {
+    delete_stub(&Netns::open(Some(spec))?, stub)
+}
+
+fn delete_stub(netns: &Netns, stub: &str) -> Result<(), LabError> {
+    let netns = netns.try_clone().map_err(io)?;
+    // Unlinking gives the stub's partner (the user's interface) back its IPv6.
+    match wire::unlink(netns.try_clone().map_err(io)?, &[stub.to_string()], false) {
+        Ok(_) => {}
+        Err(wire::WireError::Invalid(text)) if text.contains("is not on a patchwire wire") => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut socket = netns.route()?;
+    let found = links_by_name(&mut socket, &[stub.to_string()])?;
+    if let Some(stub) = found.get(stub) {
+        batch(
+            &mut socket,
+            vec![(link::delete(stub.index), 0)],
+            "deleting a stub",
+        )?;
+    }
+    Ok(())
+}
+
+fn set_mtu(
+    desired: &Desired,
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+    port: &Port,
+    mtu: u32,
+) -> Result<(), LabError> {
+    let found = links_by_name(socket, std::slice::from_ref(&port.name))?;
+    let Some(found) = found.get(&port.name) else {
+        return Ok(());
+    };
+    batch(
+        socket,
+        vec![(link::set_mtu(found.index, mtu), 0)],
+        "setting an mtu",
+    )?;
+    let Some(endpoint) = &port.endpoint else {
+        return Ok(());
+    };
+    let home = desired.nodes[&endpoint.node].spec().to_string();
+    let mut node = handles.get(&home)?.route()?;
+    let far: Vec<String> = match &port.reach {
+        Reach::Veth => vec![endpoint.interface.clone()],
+        Reach::Stub {
+            stub,
+            make_tap: true,
+        } => vec![stub.clone(), endpoint.interface.clone()],
+        Reach::Stub { stub, .. } => vec![stub.clone()],
+        Reach::Vxlan { .. } => vec![],
+    };
+    let found = links_by_name(&mut node, &far)?;
+    batch(
+        &mut node,
+        found
+            .values()
+            .map(|l| (link::set_mtu(l.index, mtu), 0))
+            .collect(),
+        "setting an mtu",
+    )?;
+    Ok(())
+}
+
+/// TX checksum offload of ports whose link says `tx-checksum:` (changed only where it differs).
+fn tx_checksum(panel: &Netns, desired: &Desired) -> Result<(), LabError> {
+    let wanted: Vec<(String, bool)> = desired
+        .ports
+        .values()
+        .filter_map(|p| Some((p.name.clone(), p.tx_checksum?)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    panel.run(|| -> Result<(), LabError> {
+        let ethtool = Ethtool::open()
+            .map_err(|e| LabError::Invalid(format!("opening an ethtool socket: {e}")))?;
+        for (name, on) in &wanted {
+            if ethtool.tx_checksum(name).ok() != Some(*on) {
+                ethtool.set_tx_checksum(name, *on).map_err(|e| {
+                    LabError::Invalid(format!("TX checksum offload of port {name}: {e}"))
+                })?;
+            }
+        }
+        Ok(())
+    })?
+}
+
+fn links_by_name(
+    socket: &mut RouteSocket,
+    names: &[String],
+) -> Result<BTreeMap<String, link::Link>, LabError> {
+    let requests = names.iter().map(|n| (link::get_by_name(n), 0)).collect();
+    let mut found = BTreeMap::new();
+    for reply in socket.batch_raw(requests) {
+        if let Ok(link) = link::parse_one(reply) {
+            found.insert(link.name.clone(), link);
+        }
+    }
+    Ok(found)
+}
+
+fn batch(
+    socket: &mut RouteSocket,
+    requests: Vec<(netlink_packet_route::RouteNetlinkMessage, u16)>,
+    what: &str,
+) -> Result<(), LabError> {
+    let replies = wire::apply::with_retries(requests, 3, |b| socket.batch(b));
+    let failures: BTreeSet<String> = replies
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    match failures.is_empty() {
+        true => Ok(()),
+        false => Err(LabError::Invalid(format!(
+            "{what}: {}",
+            failures.into_iter().collect::<Vec<_>>().join("; ")
+        ))),
+    }
+}
+
+fn io(e: std::io::Error) -> LabError {
+    LabError::Invalid(e.to_string())
+}

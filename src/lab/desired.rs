@@ -1,0 +1,388 @@
+//! What a lab file asks for on one host: namespaces, panel ports, wires, hubs and VXLAN
+//! tunnels, each named as `names.rs` says. Pure except for looking at existing namespaces
+//! (which interfaces a `netns:` node already has).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use super::LabError;
+use super::file::{Endpoint, LabFile, LinkSpec, NetnsRef, NodeKind, VmSpec};
+use super::names;
+use crate::netns::Netns;
+use crate::nl::link::{self, Link};
+
+/// Where a node lives.
+#[derive(Debug, Clone)]
+pub enum NodeHome {
+    /// A namespace the lab creates and owns (`LAB-NODE`).
+    Owned { netns: String, vm: Option<VmSpec> },
+    /// A namespace that exists already (`netns:`), as the user named it.
+    Existing { spec: String },
+}
+
+impl NodeHome {
+    /// `-n` spelling of the namespace.
+    pub fn spec(&self) -> &str {
+        match self {
+            NodeHome::Owned { netns, .. } => netns,
+            NodeHome::Existing { spec } => spec,
+        }
+    }
+}
+
+/// How a panel port reaches its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// A veth pair: the port in the panel, its peer is the endpoint interface itself, created
+    /// in the node's namespace.
+    Veth,
+    /// The endpoint interface exists in the node's namespace (a tap, a NIC, a vxlan; or a tap
+    /// the lab makes for a VM node): a stub veth there is wired to it; the port is the stub's
+    /// peer.
+    Stub { stub: String, make_tap: bool },
+    /// A cross-host link: a VXLAN device in the panel.
+    Vxlan {
+        vni: u32,
+        local: IpAddr,
+        remote: IpAddr,
+        port: u16,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub name: String,
+    /// `None` for a VXLAN port.
+    pub endpoint: Option<Endpoint>,
+    pub reach: Reach,
+    pub mtu: u32,
+    pub tx_checksum: Option<bool>,
+}
+
+impl Port {
+    /// The altname of a VXLAN port: its tunnel's parameters, hashed, so a changed address,
+    /// UDP port or VNI makes the port be made again.
+    pub fn vxlan_record(&self) -> Option<String> {
+        let Reach::Vxlan {
+            vni,
+            local,
+            remote,
+            port,
+        } = &self.reach
+        else {
+            return None;
+        };
+        Some(names::vxlan_record(&format!(
+            "{vni}/{local}/{remote}/{port}"
+        )))
+    }
+
+    /// What the port stands for, in messages: `r1:eth1`, or `vxlan 1234 to 198.18.1.2`.
+    pub fn label(&self) -> String {
+        match (&self.endpoint, &self.reach) {
+            (Some(endpoint), _) => endpoint.to_string(),
+            (None, Reach::Vxlan { vni, remote, .. }) => format!("vxlan {vni} to {remote}"),
+            (None, _) => self.name.clone(),
+        }
+    }
+}
+
+/// Everything the lab should hold on this host.
+#[derive(Debug, Clone, Default)]
+pub struct Desired {
+    pub lab: String,
+    pub host: Option<String>,
+    pub panel: String,
+    /// Nodes on this host and where they live.
+    pub nodes: BTreeMap<String, NodeHome>,
+    pub ports: BTreeMap<String, Port>,
+    /// Wires between two panel ports (sorted pair).
+    pub wires: BTreeSet<(String, String)>,
+    /// Hubs: name and member ports.
+    pub hubs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Desired {
+    pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        let host = check_host(file, host)?;
+        let here = |node: &str| -> bool {
+            match (&host, file.nodes.get(node).and_then(|n| n.host.as_deref())) {
+                (None, _) => true,
+                (Some(h), Some(node_host)) => h == node_host,
+                (Some(_), None) => true,
+            }
+        };
+        let mut desired = Desired {
+            lab: file.name.clone(),
+            host: host.clone(),
+            panel: names::panel(&file.name, host.as_deref()),
+            ..Desired::default()
+        };
+        for (name, node) in &file.nodes {
+            if !here(name) {
+                continue;
+            }
+            let home = match (&node.netns, &node.kind) {
+                (Some(netns), _) => NodeHome::Existing {
+                    spec: netns_spec(netns),
+                },
+                (None, NodeKind::Vm(vm)) => NodeHome::Owned {
+                    netns: names::node_netns(&file.name, name),
+                    vm: Some(vm.clone()),
+                },
+                (None, NodeKind::Namespace) => NodeHome::Owned {
+                    netns: names::node_netns(&file.name, name),
+                    vm: None,
+                },
+            };
+            desired.nodes.insert(name.clone(), home);
+        }
+        let existing = existing_interfaces(file, &desired)?;
+        for link in &file.links {
+            let local: Vec<&Endpoint> = link.endpoints.iter().filter(|e| here(&e.node)).collect();
+            if local.is_empty() {
+                continue;
+            }
+            let mut members: Vec<String> = Vec::new();
+            for endpoint in &local {
+                let port = endpoint_port(file, &desired, &existing, link, endpoint)?;
+                members.push(port.name.clone());
+                desired.ports.insert(port.name.clone(), port);
+            }
+            let remote_hosts: BTreeSet<&str> = link
+                .endpoints
+                .iter()
+                .filter(|e| !here(&e.node))
+                .filter_map(|e| file.nodes.get(&e.node)?.host.as_deref())
+                .collect();
+            if let Some(port) = vxlan_port(file, &desired, link, &remote_hosts)? {
+                members.push(port.name.clone());
+                desired.ports.insert(port.name.clone(), port);
+            }
+            match members.len() {
+                0 | 1 => {}
+                2 => {
+                    let (a, b) = (members[0].clone(), members[1].clone());
+                    desired.wires.insert(if a < b { (a, b) } else { (b, a) });
+                }
+                _ => {
+                    desired
+                        .hubs
+                        .insert(names::hub(&link.endpoints), members.into_iter().collect());
+                }
+            }
+        }
+        Ok(desired)
+    }
+
+    /// Namespaces the lab creates on this host: the panel, then each owned node's.
+    pub fn owned_namespaces(&self) -> Vec<(String, String)> {
+        let mut owned = vec![(
+            self.panel.clone(),
+            names::panel_mark(&self.lab, self.host.as_deref()),
+        )];
+        for (node, home) in &self.nodes {
+            if let NodeHome::Owned { netns, .. } = home {
+                owned.push((
+                    netns.clone(),
+                    names::node_mark(&self.lab, node, self.host.as_deref()),
+                ));
+            }
+        }
+        owned
+    }
+}
+
+fn netns_spec(netns: &NetnsRef) -> String {
+    match netns {
+        NetnsRef::Name(name) => name.clone(),
+        NetnsRef::Path(path) => path.clone(),
+        NetnsRef::Pid(pid) => format!("/proc/{pid}/ns/net"),
+    }
+}
+
+/// The host this run builds: `--host` must name one of the file's hosts, and a file with
+/// hosts needs `--host`.
+fn check_host(file: &LabFile, host: Option<&str>) -> Result<Option<String>, LabError> {
+    let known: Vec<&str> = file.hosts.iter().map(|(name, _)| name.as_str()).collect();
+    match (host, known.is_empty()) {
+        (None, true) => Ok(None),
+        (None, false) => Err(LabError::Invalid(format!(
+            "{}: the lab spans hosts ({}): say which one this is with --host NAME",
+            file.path,
+            known.join(", ")
+        ))),
+        (Some(host), true) => Err(LabError::Invalid(format!(
+            "--host {host}: {} defines no hosts (a lab over several hosts lists them under hosts:)",
+            file.path
+        ))),
+        (Some(host), false) if !known.contains(&host) => Err(LabError::Invalid(format!(
+            "--host {host}: {} defines no such host (hosts: {})",
+            file.path,
+            known.join(", ")
+        ))),
+        (Some(host), _) => Ok(Some(host.to_string())),
+    }
+}
+
+/// For every `netns:` node on this host: its namespace exists (else a clear error) and which
+/// of its endpoint interfaces exist already.
+fn existing_interfaces(
+    file: &LabFile,
+    desired: &Desired,
+) -> Result<BTreeMap<Endpoint, Link>, LabError> {
+    let mut found = BTreeMap::new();
+    for (node, home) in &desired.nodes {
+        let NodeHome::Existing { spec } = home else {
+            continue;
+        };
+        let netns = Netns::open(Some(spec))
+            .map_err(|e| LabError::Invalid(format!("{}: node {node}: {e}", file.path)))?;
+        let mut socket = netns.route()?;
+        for link_spec in &file.links {
+            for endpoint in link_spec.endpoints.iter().filter(|e| &e.node == node) {
+                let reply = socket.request_raw(link::get_by_name(&endpoint.interface), 0);
+                if let Ok(link) = link::parse_one(reply) {
+                    found.insert(endpoint.clone(), link);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn endpoint_port(
+    file: &LabFile,
+    desired: &Desired,
+    existing: &BTreeMap<Endpoint, Link>,
+    link: &LinkSpec,
+    endpoint: &Endpoint,
+) -> Result<Port, LabError> {
+    let home = &desired.nodes[&endpoint.node];
+    let reach = match (home, existing.get(endpoint)) {
+        (NodeHome::Owned { vm: Some(_), .. }, _) => Reach::Stub {
+            stub: names::stub(&file.name, endpoint),
+            make_tap: true,
+        },
+        (NodeHome::Owned { .. }, _) => Reach::Veth,
+        (NodeHome::Existing { .. }, None) => Reach::Veth,
+        (NodeHome::Existing { spec }, Some(found)) => {
+            check_usable(file, desired, spec, endpoint, found)?
+        }
+    };
+    Ok(Port {
+        name: names::port(endpoint),
+        endpoint: Some(endpoint.clone()),
+        reach,
+        mtu: link.mtu,
+        tx_checksum: link.tx_checksum.or(file.tx_checksum),
+    })
+}
+
+/// An interface that exists in a `netns:` node: a veth made by this lab (its peer is a panel
+/// port) is the lab's own; another veth is already connected somewhere and is refused; any
+/// other Ethernet interface (tap, NIC, vxlan, macvlan) is used as it is, through a stub.
+fn check_usable(
+    file: &LabFile,
+    desired: &Desired,
+    spec: &str,
+    endpoint: &Endpoint,
+    found: &Link,
+) -> Result<Reach, LabError> {
+    let at = format!("{}: endpoint {endpoint} (netns {spec})", file.path);
+    if found.loopback || found.mac.is_none() {
+        return Err(LabError::Invalid(format!(
+            "{at}: {} is not an Ethernet interface",
+            endpoint.interface
+        )));
+    }
+    if found.is_veth() {
+        if veth_peer_is_our_port(desired, endpoint, found) {
+            return Ok(Reach::Veth);
+        }
+        return Err(LabError::Invalid(format!(
+            "{at}: {} exists and is a veth, so it is already connected to its peer (ifindex {}); \
+             remove it and patchwire creates it, joined to the lab",
+            endpoint.interface,
+            found
+                .peer
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "?".into())
+        )));
+    }
+    if let Some(master) = found.master {
+        return Err(LabError::Invalid(format!(
+            "{at}: {} is a port of another device (ifindex {master}); release it first",
+            endpoint.interface
+        )));
+    }
+    Ok(Reach::Stub {
+        stub: names::stub(&file.name, endpoint),
+        make_tap: false,
+    })
+}
+
+/// Whether a veth found in a node's namespace is the peer of this lab's port for it.
+fn veth_peer_is_our_port(desired: &Desired, endpoint: &Endpoint, found: &Link) -> bool {
+    let Ok(panel) = Netns::open(Some(&desired.panel)) else {
+        return false;
+    };
+    let Ok(mut socket) = panel.route() else {
+        return false;
+    };
+    let reply = socket.request_raw(link::get_by_name(&names::port(endpoint)), 0);
+    match link::parse_one(reply) {
+        Ok(port) => {
+            port.altnames.contains(&names::port_record(endpoint))
+                && port.peer == Some(found.index)
+                && found.peer == Some(port.index)
+        }
+        Err(_) => false,
+    }
+}
+
+/// The VXLAN port of a link with endpoints on other hosts.
+fn vxlan_port(
+    file: &LabFile,
+    desired: &Desired,
+    link: &LinkSpec,
+    remote_hosts: &BTreeSet<&str>,
+) -> Result<Option<Port>, LabError> {
+    let Some(me) = desired.host.as_deref() else {
+        return Ok(None);
+    };
+    let Some(remote_host) = remote_hosts.iter().next() else {
+        return Ok(None);
+    };
+    if remote_hosts.len() > 1 {
+        return Err(LabError::Invalid(format!(
+            "{}:{}: this segment spans more than two hosts ({me} and {}); a segment may span at \
+             most two hosts for now",
+            file.path,
+            link.line,
+            remote_hosts.iter().copied().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let address = |host: &str| {
+        file.hosts
+            .iter()
+            .find(|(name, _)| name == host)
+            .map(|(_, spec)| spec.address)
+            .expect("hosts checked by the file parser")
+    };
+    let vni = link
+        .vni
+        .unwrap_or_else(|| names::vni(&file.name, &link.endpoints));
+    Ok(Some(Port {
+        name: names::vxlan_port(vni),
+        endpoint: None,
+        reach: Reach::Vxlan {
+            vni,
+            local: address(me),
+            remote: address(remote_host),
+            port: file.vxlan_port,
+        },
+        mtu: link.mtu,
+        tx_checksum: None,
+    }))
+}

@@ -1,0 +1,2344 @@
+//! The lab file: one YAML document that describes a whole lab — its nodes, the links between
+//! their interfaces and, for a lab over several machines, the hosts — read into a checked
+//! [`LabFile`]. The format is documented in docs/labs.md.
+//!
+//! This module owns the format and every check that needs no kernel: names, ranges, unknown
+//! keys, references between nodes, hosts and links, duplicates. Whether a namespace exists,
+//! MTUs against the underlay and which host this machine is belong to the lab's planning.
+//! Every error names its place, `FILE:LINE:COL: what is wrong`.
+//!
+//! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
+//! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
+//! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
+//! text, `locate` walks the document again to that node and stops there with a marker error
+//! whose position serde_norway reports. A link's line comes from one such walk to the link list
+//! and a scan of its items (`sequence_items`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::nl::link::validate_name;
+
+/// MTU of a link when neither the link nor `defaults:` sets one.
+pub const DEFAULT_MTU: u32 = 1500;
+/// The MTUs a file may set.
+pub const MTU_RANGE: RangeInclusive<u32> = 68..=65535;
+/// UDP port of cross-host links when `vxlan:` sets none (IANA's VXLAN port).
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+/// The VXLAN network identifiers a link may set (24 bits, 0 excluded).
+pub const VNI_RANGE: RangeInclusive<u32> = 1..=16_777_215;
+/// The queue counts of a VM's taps.
+pub const QUEUES_RANGE: RangeInclusive<u16> = 1..=256;
+/// The longest lab, node or host name, in characters.
+pub const NAME_MAX: usize = 32;
+/// The highest process id Linux can give (PID_MAX_LIMIT).
+const PID_MAX: u32 = 4_194_304;
+
+/// A lab file, read and checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabFile {
+    /// The lab's name (`name:`).
+    pub name: String,
+    /// The file's path as given, for messages.
+    pub path: String,
+    /// The hosts of a lab over several machines, in file order (the first takes the nodes that
+    /// name no host); empty for a lab on one machine.
+    pub hosts: Vec<(String, HostSpec)>,
+    /// `defaults.mtu`, or [`DEFAULT_MTU`].
+    pub mtu: u32,
+    /// `defaults.tx-checksum`: `Some(false)` turns TX checksum offload off, `Some(true)` on,
+    /// `None` leaves interfaces as they are.
+    pub tx_checksum: Option<bool>,
+    /// `vxlan.port`, or [`DEFAULT_VXLAN_PORT`].
+    pub vxlan_port: u16,
+    /// The nodes by name.
+    pub nodes: BTreeMap<String, NodeSpec>,
+    /// The links, in file order.
+    pub links: Vec<LinkSpec>,
+}
+
+/// One machine of a lab over several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSpec {
+    /// The host's underlay address: cross-host links are VXLAN tunnels between these.
+    pub address: IpAddr,
+}
+
+/// One node: a network namespace, or a VM's namespace of taps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSpec {
+    pub kind: NodeKind,
+    /// The node's host, resolved (a node without `host:` is on the first host); `None` only in
+    /// a file without `hosts:`.
+    pub host: Option<String>,
+    /// An existing namespace the node stands for; `None`: a namespace the lab creates
+    /// (LAB-NODE). Always `None` for a VM.
+    pub netns: Option<NetnsRef>,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A network namespace; its endpoints are ordinary interfaces.
+    Namespace,
+    /// A qemu VM: its endpoints are persistent taps the lab makes in namespace LAB-NODE.
+    Vm(VmSpec),
+}
+
+/// How a VM's taps are made (like `patchwire tap add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmSpec {
+    /// The user (name or uid) that may open the taps, for an unprivileged qemu.
+    pub owner: Option<String>,
+    /// The group (name or gid) that may open the taps.
+    pub group: Option<String>,
+    /// Frames carry a virtio-net header (qemu `vnet_hdr=on`); default true.
+    pub vnet_hdr: bool,
+    /// Queues per tap (qemu `queues=N`); default 1.
+    pub queues: u16,
+}
+
+/// An existing namespace, as `netns:` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetnsRef {
+    /// A name under /run/netns.
+    Name(String),
+    /// An absolute path, such as /proc/PID/ns/net.
+    Path(String),
+    /// A process's namespace (/proc/PID/ns/net).
+    Pid(u32),
+}
+
+impl NetnsRef {
+    /// Reads a `netns:` string: an absolute path, or a name under /run/netns.
+    pub fn parse(text: &str) -> Result<NetnsRef, String> {
+        if text.is_empty() {
+            return Err("netns cannot be empty".into());
+        }
+        if text.contains('\0') {
+            return Err(format!("netns {text:?} contains a NUL character"));
+        }
+        if text.starts_with('/') {
+            return Ok(NetnsRef::Path(text.to_string()));
+        }
+        if text.contains('/') || text == "." || text == ".." {
+            return Err(format!(
+                "netns {text:?} is neither a namespace name (a file under /run/netns, without '/') \
+                 nor an absolute path"
+            ));
+        }
+        Ok(NetnsRef::Name(text.to_string()))
+    }
+
+    /// The path to open, for comparisons between nodes.
+    fn key(&self) -> String {
+        match self {
+            NetnsRef::Name(name) => format!("{}/{name}", crate::netns::NETNS_RUN_DIR),
+            NetnsRef::Path(path) => path.clone(),
+            NetnsRef::Pid(pid) => format!("/proc/{pid}/ns/net"),
+        }
+    }
+}
+
+impl fmt::Display for NetnsRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetnsRef::Name(name) => f.write_str(name),
+            NetnsRef::Path(path) => f.write_str(path),
+            NetnsRef::Pid(pid) => write!(f, "pid {pid}"),
+        }
+    }
+}
+
+/// One end of a link: an interface of a node. Shown (and serialized) as `NODE:IF`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub node: String,
+    pub interface: String,
+}
+
+impl Endpoint {
+    /// Reads `NODE:IF`, split at the first ':'; the node must be a well-formed node name and the
+    /// interface a name the kernel accepts.
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let Some((node, interface)) = text.split_once(':').filter(|(node, _)| !node.is_empty())
+        else {
+            return Err(format!("endpoint {text:?} is not NODE:INTERFACE"));
+        };
+        Endpoint::new(node, interface).map_err(|e| format!("endpoint {text:?}: {e}"))
+    }
+
+    fn new(node: &str, interface: &str) -> Result<Endpoint, String> {
+        check_name("node", node)?;
+        validate_name(interface)?;
+        Ok(Endpoint {
+            node: node.to_string(),
+            interface: interface.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.node, self.interface)
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One link: two endpoints make a wire, three or more a hub segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkSpec {
+    /// At least two, all different, each in no other link.
+    pub endpoints: Vec<Endpoint>,
+    /// The link's `mtu:`, or the file's default.
+    pub mtu: u32,
+    /// The link's `tx-checksum:`, or the file's default (`None`: leave as is).
+    pub tx_checksum: Option<bool>,
+    /// The VXLAN VNI of a cross-host link, when the file sets one (unique among links).
+    pub vni: Option<u32>,
+    /// The 1-based line where the link starts in the file, for messages.
+    pub line: usize,
+}
+
+impl LinkSpec {
+    /// Three or more endpoints: a hub segment rather than a wire.
+    pub fn is_hub(&self) -> bool {
+        self.endpoints.len() > 2
+    }
+}
+
+/// Why a lab file cannot be used. Displayed as `FILE:LINE:COL: what is wrong` whenever the
+/// place is known.
+#[derive(Debug, thiserror::Error)]
+pub enum LabFileError {
+    /// The file could not be read.
+    #[error("reading lab file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something is wrong at a place in the file (line and column are 1-based; columns count
+    /// characters).
+    #[error("{path}:{line}:{column}: {message}")]
+    At {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Something is wrong with the file as a whole.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl LabFileError {
+    fn new(path: &str, position: Option<(usize, usize)>, message: String) -> LabFileError {
+        let path = path.to_string();
+        match position {
+            Some((line, column)) => LabFileError::At {
+                path,
+                line,
+                column,
+                message,
+            },
+            None => LabFileError::Invalid { path, message },
+        }
+    }
+}
+
+/// Reads and checks the lab file at `path`.
+pub fn load(path: &str) -> Result<LabFile, LabFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LabFileError::Read {
+        path: path.to_string(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Checks a lab file's text; `path` names the file in messages.
+pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
+    // serde_norway takes a byte-order mark for a second document; editors do not count it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let content = text
+        .lines()
+        .map(str::trim)
+        .any(|l| !l.is_empty() && !l.starts_with('#'));
+    if !content {
+        return Err(LabFileError::new(
+            path,
+            None,
+            "the file is empty: a lab file needs `name:` and `topology:`".into(),
+        ));
+    }
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
+        // serde_norway deserializes the events parsed before a syntax error first, so a
+        // truncated document can fail on its types instead: report the syntax error.
+        let syntax = serde_norway::from_str::<IgnoredAny>(text).err();
+        from_serde(path, text, syntax.as_ref().unwrap_or(&e))
+    })?;
+    Check { path, text }.lab(raw)
+}
+
+/// A complete lab on one machine, with every key but the multi-host ones: the example of
+/// docs/labs.md.
+pub fn example() -> &'static str {
+    EXAMPLE
+}
+
+/// A lab over two machines: `hosts:`, `host:`, `vxlan:` and `vni:` (in docs/labs.md too).
+pub fn example_multi_host() -> &'static str {
+    EXAMPLE_MULTI_HOST
+}
+
+const EXAMPLE: &str = r#"# A lab on one machine: two routers joined by a wire, a three-way segment, an existing
+# namespace and a qemu VM.
+name: demo                  # required: 1-32 characters from A-Z a-z 0-9 _ -
+
+defaults:                   # optional
+  mtu: 9000                 # MTU of every link that sets none (68..=65535; default 1500)
+  tx-checksum: off          # TX checksum offload on the lab's interfaces: on, off or unset
+                            #   (default unset: each interface keeps its own setting)
+
+topology:
+  nodes:
+    r1: {}                  # a namespace the lab creates, named demo-r1
+    r2: {}
+    r3:                     # an empty entry is a namespace too
+    sw:                     # an existing namespace: a name under /run/netns,
+      netns: clab-demo-sw   #   an absolute path (/proc/PID/ns/net), or {pid: PID}
+    vm1:
+      kind: vm              # namespace (the default) or vm: the node's endpoints are persistent
+                            #   taps for qemu, made in namespace demo-vm1
+      owner: qemu           # user (name or uid) that may open the taps, for an unprivileged qemu
+      group: kvm            # group (name or gid) that may open the taps
+      vnet-hdr: true        # taps carry a virtio-net header (default true)
+      queues: 2             # queues per tap (1..=256, default 1)
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]             # two endpoints: a wire
+    - endpoints: ["r1:eth2", "r2:eth2", "r3:eth2"]  # three or more: a hub segment
+      mtu: 1500                                     # this link's MTU
+    - endpoints: ["r3:eth1", "sw:e1-1"]
+      tx-checksum: on                               # this link's setting, not the default
+    - type: veth                                    # containerlab's extended form, pasted as is
+      endpoints:
+        - {node: vm1, interface: tap1}
+        - {node: sw, interface: e1-2}
+      mtu: 9000
+      vars: {cost: 10}                              # containerlab's vars and labels are ignored
+"#;
+
+const EXAMPLE_MULTI_HOST: &str = r#"# A lab over two machines: a link between nodes on different hosts is a VXLAN tunnel
+# between the hosts' addresses.
+name: spread
+
+hosts:                      # order matters: a node without host: is on the first host
+  a: {address: 198.18.1.1}  # each host's underlay address, IPv4 or IPv6 (required)
+  b: {address: 198.18.1.2}
+
+vxlan:
+  port: 4789                # UDP port of cross-host links (1..=65535, default 4789)
+
+topology:
+  nodes:
+    r1: {}                  # on host a, the first
+    r2: {host: b}
+    r3: {host: b}
+  links:
+    - endpoints: ["r1:eth1", "r2:eth1"]   # from host a to host b
+      vni: 1001                           # this link's VXLAN VNI (1..=16777215), instead of
+                                          #   the one the lab picks
+    - endpoints: ["r2:eth2", "r3:eth2"]   # both on host b: a local wire
+"#;
+
+// ---------------------------------------------------------------------------------------------
+// Checks that follow deserialization: references and duplicates.
+
+struct Check<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+impl Check<'_> {
+    /// An error at the node (or, with `at_key`, the key) the path leads to; at its parent when
+    /// the walk does not get there.
+    fn error(&self, segs: &[Seg], at_key: bool, message: String) -> LabFileError {
+        let mut position = locate(self.text, segs, at_key);
+        let mut len = segs.len();
+        while position.is_none() && len > 0 {
+            len -= 1;
+            position = locate(self.text, &segs[..len], false);
+        }
+        LabFileError::new(self.path, position, message)
+    }
+
+    fn lab(&self, raw: RawFile) -> Result<LabFile, LabFileError> {
+        let hosts = self.hosts(raw.hosts.unwrap_or_default())?;
+        let nodes = self.nodes(raw.topology.nodes, &hosts)?;
+        let defaults = raw.defaults.unwrap_or_default();
+        let mtu = defaults.mtu.map_or(DEFAULT_MTU, |m| m.0);
+        let tx_checksum = defaults.tx_checksum.and_then(|t| t.0);
+        let links = self.links(
+            raw.topology.links.unwrap_or_default(),
+            &nodes,
+            mtu,
+            tx_checksum,
+        )?;
+        Ok(LabFile {
+            name: raw.name.0,
+            path: self.path.to_string(),
+            hosts,
+            mtu,
+            tx_checksum,
+            vxlan_port: raw
+                .vxlan
+                .and_then(|v| v.port)
+                .map_or(DEFAULT_VXLAN_PORT, |p| p.0),
+            nodes,
+            links,
+        })
+    }
+
+    fn hosts(&self, raw: Vec<(String, RawHost)>) -> Result<Vec<(String, HostSpec)>, LabFileError> {
+        let mut by_address: HashMap<IpAddr, &str> = HashMap::new();
+        for (name, host) in &raw {
+            if let Some(first) = by_address.insert(host.address.0, name) {
+                return Err(self.error(
+                    &[key("hosts"), key(name), key("address")],
+                    false,
+                    format!(
+                        "host {name} has the same address as host {first} ({})",
+                        host.address.0
+                    ),
+                ));
+            }
+        }
+        Ok(raw
+            .into_iter()
+            .map(|(name, host)| {
+                (
+                    name,
+                    HostSpec {
+                        address: host.address.0,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn nodes(
+        &self,
+        raw: Vec<(String, Option<RawNode>)>,
+        hosts: &[(String, HostSpec)],
+    ) -> Result<BTreeMap<String, NodeSpec>, LabFileError> {
+        let mut nodes = BTreeMap::new();
+        let mut namespaces: HashMap<String, String> = HashMap::new();
+        for (name, node) in raw {
+            let node = node.unwrap_or_default();
+            let netns = node.netns.map(|n| n.0);
+            let at = |k: &str| [key("topology"), key("nodes"), key(&name), key(k)];
+            let host = match (node.host, hosts.first()) {
+                (Some(host), None) => {
+                    return Err(self.error(
+                        &at("host"),
+                        false,
+                        format!("node {name} has `host: {host}`, but the file has no `hosts:`"),
+                    ));
+                }
+                (Some(host), Some(_)) if !hosts.iter().any(|(h, _)| *h == host) => {
+                    let defined: Vec<&str> = hosts.iter().map(|(h, _)| h.as_str()).collect();
+                    return Err(self.error(
+                        &at("host"),
+                        false,
+                        format!(
+                            "node {name} is on host {host}, which `hosts:` does not define \
+                             (hosts: {})",
+                            defined.join(", ")
+                        ),
+                    ));
+                }
+                (Some(host), Some(_)) => Some(host),
+                (None, first) => first.map(|(h, _)| h.clone()),
+            };
+            let kind = match node.kind {
+                None | Some(RawKind::Namespace) => {
+                    let vm_only = [
+                        ("owner", node.owner.is_some()),
+                        ("group", node.group.is_some()),
+                        ("vnet-hdr", node.vnet_hdr.is_some()),
+                        ("queues", node.queues.is_some()),
+                    ];
+                    if let Some((k, _)) = vm_only.iter().find(|(_, set)| *set) {
+                        return Err(self.error(
+                            &at(k),
+                            true,
+                            format!(
+                                "`{k}` is only for nodes of `kind: vm`; node {name} is a namespace"
+                            ),
+                        ));
+                    }
+                    NodeKind::Namespace
+                }
+                Some(RawKind::Vm) => {
+                    if netns.is_some() {
+                        return Err(self.error(
+                            &at("netns"),
+                            true,
+                            format!(
+                                "node {name} has both `kind: vm` and `netns:`; a VM's taps are made in \
+                                 a namespace the lab creates, so remove one of them"
+                            ),
+                        ));
+                    }
+                    NodeKind::Vm(VmSpec {
+                        owner: node.owner.map(|o| o.0),
+                        group: node.group.map(|g| g.0),
+                        vnet_hdr: node.vnet_hdr.unwrap_or(true),
+                        queues: node.queues.map_or(1, |q| q.0),
+                    })
+                }
+            };
+            if let Some(netns) = &netns
+                && let Some(other) = namespaces.insert(netns.key(), name.clone())
+            {
+                return Err(self.error(
+                    &at("netns"),
+                    false,
+                    format!(
+                        "node {name} is in the same namespace as node {other} ({netns}); \
+                         give each namespace one node"
+                    ),
+                ));
+            }
+            nodes.insert(name, NodeSpec { kind, host, netns });
+        }
+        Ok(nodes)
+    }
+
+    fn links(
+        &self,
+        raw: Vec<RawLink>,
+        nodes: &BTreeMap<String, NodeSpec>,
+        mtu: u32,
+        tx_checksum: Option<bool>,
+    ) -> Result<Vec<LinkSpec>, LabFileError> {
+        let lines = link_lines(self.text, raw.len());
+        let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
+        let mut link_of: HashMap<&Endpoint, usize> = HashMap::new();
+        let mut vnis: HashMap<u32, usize> = HashMap::new();
+        for (i, link) in raw.iter().enumerate() {
+            let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
+            let n = link.endpoints.len();
+            if n < 2 {
+                let has = if n == 0 {
+                    "none".to_string()
+                } else {
+                    n.to_string()
+                };
+                return Err(self.error(
+                    &at("endpoints"),
+                    false,
+                    format!("a link needs at least two endpoints; this one has {has}"),
+                ));
+            }
+            for (j, endpoint) in link.endpoints.iter().map(|e| &e.0).enumerate() {
+                let mut segs = at("endpoints");
+                segs.push(Seg::Index(j));
+                if !nodes.contains_key(&endpoint.node) {
+                    return Err(self.error(&segs, false, undefined_node(endpoint, nodes)));
+                }
+                if link.endpoints[..j].iter().any(|e| e.0 == *endpoint) {
+                    return Err(self.error(
+                        &segs,
+                        false,
+                        format!("endpoint {endpoint} appears twice in this link"),
+                    ));
+                }
+                if let Some(&first) = link_of.get(endpoint) {
+                    return Err(self.error(
+                        &segs,
+                        false,
+                        format!(
+                            "endpoint {endpoint} is in two links (lines {} and {})",
+                            lines[first], lines[i]
+                        ),
+                    ));
+                }
+                link_of.insert(endpoint, i);
+            }
+            if let Some(vni) = &link.vni
+                && let Some(first) = vnis.insert(vni.0, i)
+            {
+                return Err(self.error(
+                    &at("vni"),
+                    false,
+                    format!(
+                        "vni {} is used by two links (lines {} and {})",
+                        vni.0, lines[first], lines[i]
+                    ),
+                ));
+            }
+            links.push(LinkSpec {
+                endpoints: link.endpoints.iter().map(|e| e.0.clone()).collect(),
+                mtu: link.mtu.as_ref().map_or(mtu, |m| m.0),
+                tx_checksum: link.tx_checksum.as_ref().map_or(tx_checksum, |t| t.0),
+                vni: link.vni.as_ref().map(|v| v.0),
+                line: lines[i],
+            });
+        }
+        Ok(links)
+    }
+}
+
+fn undefined_node(endpoint: &Endpoint, nodes: &BTreeMap<String, NodeSpec>) -> String {
+    const SHOWN: usize = 12;
+    let node = &endpoint.node;
+    let defined = if nodes.is_empty() {
+        "the file defines no nodes".to_string()
+    } else {
+        let mut names: Vec<&str> = nodes.keys().take(SHOWN).map(String::as_str).collect();
+        if nodes.len() > SHOWN {
+            names.push("…");
+        }
+        format!("nodes: {}", names.join(", "))
+    };
+    let hint = match node.as_str() {
+        "host" => "; for containerlab's host endpoints, define a node with `netns: /proc/1/ns/net`",
+        "mgmt-net" | "macvlan" => "; containerlab's mgmt-net and macvlan links are not supported",
+        _ => "",
+    };
+    format!("endpoint {endpoint} names node {node}, which is not defined ({defined}){hint}")
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{what} name cannot be empty"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "{what} name {name:?} contains {c:?}; names are 1-{NAME_MAX} characters from \
+             A-Z a-z 0-9 _ -"
+        ));
+    }
+    if name.len() > NAME_MAX {
+        return Err(format!(
+            "{what} name {name:?} is {} characters long; at most {NAME_MAX}",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as deserialized, before the checks above.
+
+/// Starts the message of an error raised by this module's own deserializers, so that it can be
+/// told from serde_norway's additions (the path before it, the position after it).
+const MARK: char = '\u{1f}';
+
+fn own<E: de::Error>(message: impl fmt::Display) -> E {
+    E::custom(format!("{MARK}{message}"))
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a lab: a mapping with `name:` and `topology:`"
+)]
+struct RawFile {
+    name: LabName,
+    #[serde(default, deserialize_with = "hosts")]
+    hosts: Option<Vec<(String, RawHost)>>,
+    defaults: Option<RawDefaults>,
+    vxlan: Option<RawVxlan>,
+    topology: RawTopology,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a host: a mapping with `address:`")]
+struct RawHost {
+    address: Address,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a mapping"
+)]
+struct RawDefaults {
+    mtu: Option<Mtu>,
+    tx_checksum: Option<TxChecksum>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+struct RawVxlan {
+    port: Option<Port>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `nodes:` and `links:`"
+)]
+struct RawTopology {
+    #[serde(default, deserialize_with = "nodes")]
+    nodes: Vec<(String, Option<RawNode>)>,
+    links: Option<Vec<RawLink>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a node: a mapping"
+)]
+struct RawNode {
+    kind: Option<RawKind>,
+    host: Option<String>,
+    netns: Option<RawNetns>,
+    owner: Option<Id>,
+    group: Option<Id>,
+    vnet_hdr: Option<bool>,
+    queues: Option<Queues>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a link: a mapping with `endpoints:`"
+)]
+struct RawLink {
+    #[serde(rename = "type")]
+    _type: Option<LinkType>,
+    #[serde(default)]
+    endpoints: Vec<RawEndpoint>,
+    mtu: Option<Mtu>,
+    tx_checksum: Option<TxChecksum>,
+    vni: Option<Vni>,
+    // containerlab's; accepted so that its links can be pasted, and dropped.
+    #[serde(rename = "vars")]
+    _vars: Option<IgnoredAny>,
+    #[serde(rename = "labels")]
+    _labels: Option<IgnoredAny>,
+}
+
+fn hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<(String, RawHost)>>, D::Error> {
+    d.deserialize_map(Entries::<RawHost>::new("host")).map(Some)
+}
+
+fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Option<RawNode>)>, D::Error> {
+    d.deserialize_map(Entries::<Option<RawNode>>::new("node"))
+}
+
+/// A mapping from names to values, in file order, with each name checked (and refused twice)
+/// while it is read, so that errors point at the name.
+struct Entries<V> {
+    what: &'static str,
+    value: PhantomData<V>,
+}
+
+impl<V> Entries<V> {
+    fn new(what: &'static str) -> Self {
+        Entries {
+            what,
+            value: PhantomData,
+        }
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+    type Value = Vec<(String, V)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a mapping of {0} names to {0}s", self.what)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = BTreeSet::new();
+        let mut entries = Vec::new();
+        while let Some(name) = map.next_key_seed(NameSeed {
+            what: self.what,
+            seen: Some(&seen),
+        })? {
+            let value = map.next_value()?;
+            seen.insert(name.clone());
+            entries.push((name, value));
+        }
+        Ok(entries)
+    }
+}
+
+/// A lab, node or host name; with `seen`, a key that must not repeat.
+struct NameSeed<'a> {
+    what: &'static str,
+    seen: Option<&'a BTreeSet<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed<'_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} name", self.what)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        check_name(self.what, v).map_err(own)?;
+        if self.seen.is_some_and(|seen| seen.contains(v)) {
+            return Err(own(format!("{} {v} is defined twice", self.what)));
+        }
+        Ok(v.to_string())
+    }
+}
+
+struct LabName(String);
+
+impl<'de> Deserialize<'de> for LabName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NameSeed {
+            what: "lab",
+            seen: None,
+        }
+        .deserialize(d)
+        .map(LabName)
+    }
+}
+
+/// An integer in a range, named in messages.
+struct Int {
+    what: &'static str,
+    lo: u64,
+    hi: u64,
+}
+
+impl Int {
+    fn out_of_range<E: de::Error>(&self, v: impl fmt::Display) -> E {
+        own(format!(
+            "{} {v} is out of range ({}..={})",
+            self.what, self.lo, self.hi
+        ))
+    }
+}
+
+impl Visitor<'_> for Int {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an integer in {}..={}", self.lo, self.hi)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if (self.lo..=self.hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.out_of_range(v))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(self.out_of_range(v)),
+        }
+    }
+}
+
+macro_rules! ranged {
+    ($name:ident, $t:ty, $what:literal, $lo:expr, $hi:expr) => {
+        struct $name($t);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let int = Int {
+                    what: $what,
+                    lo: u64::from($lo),
+                    hi: u64::from($hi),
+                };
+                let v = d.deserialize_any(int)?;
+                <$t>::try_from(v).map($name).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+ranged!(Mtu, u32, "mtu", *MTU_RANGE.start(), *MTU_RANGE.end());
+ranged!(Vni, u32, "vni", *VNI_RANGE.start(), *VNI_RANGE.end());
+ranged!(Port, u16, "vxlan port", 1u16, u16::MAX);
+ranged!(
+    Queues,
+    u16,
+    "queues",
+    *QUEUES_RANGE.start(),
+    *QUEUES_RANGE.end()
+);
+ranged!(Pid, u32, "pid", 1u32, PID_MAX);
+
+/// `tx-checksum:`: on, off (or true, false), or unset (`None`).
+struct TxChecksum(Option<bool>);
+
+impl<'de> Deserialize<'de> for TxChecksum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TxChecksum;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("on, off or unset")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<TxChecksum, E> {
+                Ok(TxChecksum(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TxChecksum, E> {
+                match v {
+                    "on" | "true" => Ok(TxChecksum(Some(true))),
+                    "off" | "false" => Ok(TxChecksum(Some(false))),
+                    "unset" => Ok(TxChecksum(None)),
+                    _ => Err(own(format!("tx-checksum `{v}` is not on, off or unset"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct Address(IpAddr);
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Address;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an IPv4 or IPv6 address")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Address, E> {
+                let address: IpAddr = v
+                    .parse()
+                    .map_err(|_| own(format!("address `{v}` is not an IPv4 or IPv6 address")))?;
+                if address.is_unspecified() || address.is_multicast() {
+                    return Err(own(format!("address {address} cannot be a host's address")));
+                }
+                Ok(Address(address))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A user or group, by name or number (resolved when the lab is made).
+struct Id(String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name or a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                if v.is_empty()
+                    || v.chars()
+                        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+                {
+                    return Err(own(format!("{v:?} is not a user or group name")));
+                }
+                Ok(Id(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+enum RawKind {
+    Namespace,
+    Vm,
+}
+
+impl<'de> Deserialize<'de> for RawKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawKind;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("namespace or vm")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKind, E> {
+                match v {
+                    "namespace" => Ok(RawKind::Namespace),
+                    "vm" => Ok(RawKind::Vm),
+                    _ => Err(own(format!(
+                        "node kind `{v}` is not supported: a node is a `namespace` (the default) \
+                         or a `vm`"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// containerlab's link `type:`; only veth means a link between interfaces.
+struct LinkType;
+
+impl<'de> Deserialize<'de> for LinkType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LinkType;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("veth")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LinkType, E> {
+                match v {
+                    "veth" => Ok(LinkType),
+                    _ => Err(own(format!(
+                        "link type `{v}` is not supported: only veth-like links are \
+                         (`type: veth`, or no `type:`)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `netns:`: a name, a path, or `{pid: PID}`.
+struct RawNetns(NetnsRef);
+
+impl<'de> Deserialize<'de> for RawNetns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNetns;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a namespace name, an absolute path or {pid: PID}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNetns, E> {
+                NetnsRef::parse(v).map(RawNetns).map_err(own)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNetns, E> {
+                Err(own(format!(
+                    "netns {v} is a number: write `netns: {{pid: {v}}}` for a process's namespace, \
+                     or `netns: \"{v}\"` for a namespace named {v}"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNetns, A::Error> {
+                let mut pid = None;
+                while map
+                    .next_key_seed(KeySeed {
+                        context: "in `netns:`",
+                        known: &["pid"],
+                    })?
+                    .is_some()
+                {
+                    pid = Some(map.next_value::<Pid>()?.0);
+                }
+                pid.map(|pid| RawNetns(NetnsRef::Pid(pid)))
+                    .ok_or_else(|| own("`netns:` as a mapping needs `pid`"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A link's endpoint: `NODE:IF`, or containerlab's `{node: NODE, interface: IF}`.
+struct RawEndpoint(Endpoint);
+
+impl<'de> Deserialize<'de> for RawEndpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEndpoint;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an endpoint: \"NODE:INTERFACE\" or {node: NODE, interface: INTERFACE}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoint, E> {
+                Endpoint::parse(v).map(RawEndpoint).map_err(own)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEndpoint, A::Error> {
+                let (mut node, mut interface) = (None, None);
+                while let Some(k) = map.next_key_seed(KeySeed {
+                    context: "in an endpoint",
+                    known: &["node", "interface"],
+                })? {
+                    let value = map.next_value::<String>()?;
+                    if k == "node" {
+                        node = Some(value);
+                    } else {
+                        interface = Some(value);
+                    }
+                }
+                let (Some(node), Some(interface)) = (node, interface) else {
+                    return Err(own("an endpoint needs `node` and `interface`"));
+                };
+                Endpoint::new(&node, &interface)
+                    .map(RawEndpoint)
+                    .map_err(|e| own(format!("endpoint {node}:{interface}: {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A key of a mapping this module reads by hand, refused (with a suggestion) when unknown.
+struct KeySeed {
+    context: &'static str,
+    known: &'static [&'static str],
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
+        self.known
+            .iter()
+            .find(|k| **k == v)
+            .copied()
+            .ok_or_else(|| own(unknown_key(v, self.context, self.known)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// serde_norway's errors, in this module's words.
+
+/// Where in the file serde derive's messages happen, from serde_norway's path
+/// (`topology.links[2]`), with the keys known there.
+fn context(ypath: &str) -> (String, &'static [&'static str]) {
+    const LINK: &[&str] = &[
+        "endpoints",
+        "mtu",
+        "tx-checksum",
+        "vni",
+        "type",
+        "vars",
+        "labels",
+    ];
+    const NODE: &[&str] = &[
+        "kind", "host", "netns", "owner", "group", "vnet-hdr", "queues",
+    ];
+    match ypath {
+        "" | "." => (
+            "at the top level".into(),
+            &["name", "hosts", "defaults", "vxlan", "topology"],
+        ),
+        "topology" => ("in topology".into(), &["nodes", "links"]),
+        "defaults" => ("in defaults".into(), &["mtu", "tx-checksum"]),
+        "vxlan" => ("in vxlan".into(), &["port"]),
+        _ => {
+            if let Some(host) = ypath.strip_prefix("hosts.") {
+                (format!("in host {host}"), &["address"])
+            } else if let Some(node_name) = ypath.strip_prefix("topology.nodes.") {
+                (format!("in node {node_name}"), NODE)
+            } else if ypath.starts_with("topology.links[") {
+                ("in a link".into(), LINK)
+            } else {
+                (format!("in {ypath}"), &[])
+            }
+        }
+    }
+}
+
+fn unknown_key(key: &str, context: &str, known: &[&str]) -> String {
+    if key == "<<" {
+        return format!("YAML merge keys (`<<`) are not supported {context}; write the keys out");
+    }
+    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    match suggestion(key, known) {
+        Some(s) => format!("unknown key `{key}` {context} (did you mean `{s}`?)"),
+        None if known.is_empty() => format!("unknown key `{key}` {context}"),
+        None => format!(
+            "unknown key `{key}` {context} (known keys: {})",
+            quoted.join(", ")
+        ),
+    }
+}
+
+/// The known key nearest to `key`, if within edit distance 2.
+fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&key, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// `(serde_norway path, field)` of a serde derive message such as
+/// "topology.links[0]: unknown field `mut`, expected one of …".
+fn serde_field<'m>(message: &'m str, marker: &str) -> Option<(&'m str, &'m str)> {
+    let at = message.find(marker)?;
+    let field = message[at + marker.len()..].split('`').next()?;
+    let ypath = &message[..at];
+    Some((ypath.strip_suffix(": ").unwrap_or(ypath), field))
+}
+
+/// `(serde_norway path, what was found, what was expected)` of serde's
+/// "PATH: invalid type: sequence, expected a lab name".
+fn invalid_type(message: &str) -> Option<(&str, &str, &str)> {
+    const MARKER: &str = "invalid type: ";
+    let at = message.find(MARKER)?;
+    let (found, expected) = message[at + MARKER.len()..].split_once(", expected ")?;
+    let found = match found {
+        "sequence" => "a list",
+        "map" => "a mapping",
+        "unit value" => "nothing",
+        other => other,
+    };
+    let ypath = &message[..at];
+    Some((ypath.strip_suffix(": ").unwrap_or(ypath), found, expected))
+}
+
+fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> LabFileError {
+    let mut position = err.location().map(|l| (l.line(), l.column()));
+    let mut message = err.to_string();
+    if let Some((line, column)) = position {
+        message = message.replacen(&format!(" at line {line} column {column}"), "", 1);
+    }
+    let message = if let Some(at) = message.find(MARK) {
+        message[at + MARK.len_utf8()..].to_string()
+    } else if let Some((ypath, field)) = serde_field(&message, "unknown field `") {
+        let (context, known) = context(ypath);
+        unknown_key(field, &context, known)
+    } else if let Some((ypath, field)) = serde_field(&message, "missing field `") {
+        match (ypath, field) {
+            ("", "name") => "missing key `name`: every lab has a name (1-32 characters from \
+                             A-Z a-z 0-9 _ -)"
+                .to_string(),
+            ("", "topology") => "missing key `topology`: a lab's nodes and links".to_string(),
+            _ => format!("missing key `{field}` {}", context(ypath).0),
+        }
+    } else if let Some((ypath, field)) = serde_field(&message, "duplicate field `") {
+        let mut segs = parse_ypath(ypath);
+        segs.push(Seg::Key(field.to_string(), 1));
+        position = locate(text, &segs, true).or(position);
+        format!("key `{field}` appears twice {}", context(ypath).0)
+    } else if let Some((ypath, found, expected)) = invalid_type(&message) {
+        let whom = match ypath {
+            "" | "." => "the file".to_string(),
+            _ => format!("`{ypath}`"),
+        };
+        format!("{whom} must be {expected}, found {found}")
+    } else if message.contains("more than one document") {
+        "a lab file holds one YAML document; this one has several (`---`)".to_string()
+    } else {
+        message
+    };
+    LabFileError::new(path, position, message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions: a second walk over the document that stops at one node.
+
+/// One step of a walk into the document.
+#[derive(Debug, Clone)]
+enum Seg {
+    /// The value of a key in a mapping; the number counts earlier keys of the same name (for a
+    /// repeated key).
+    Key(String, usize),
+    /// An item of a sequence.
+    Index(usize),
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string(), 0)
+}
+
+/// Reads serde_norway's path (`topology.links[2].endpoints`) back into steps.
+fn parse_ypath(ypath: &str) -> Vec<Seg> {
+    let mut segs = Vec::new();
+    if ypath.is_empty() || ypath == "." {
+        return segs;
+    }
+    for part in ypath.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(name) = pieces.next().filter(|n| !n.is_empty()) {
+            segs.push(key(name));
+        }
+        for index in pieces {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                segs.push(Seg::Index(i));
+            }
+        }
+    }
+    segs
+}
+
+/// The 1-based line and column of the node a walk leads to (with `at_key`, of the last key
+/// itself rather than its value), or `None` when the document has no such node.
+fn locate(text: &str, segs: &[Seg], at_key: bool) -> Option<(usize, usize)> {
+    let walk = Walk { segs, at_key };
+    match walk.deserialize(serde_norway::Deserializer::from_str(text)) {
+        Err(e) if e.to_string().contains(HERE) => e.location().map(|l| (l.line(), l.column())),
+        _ => None,
+    }
+}
+
+/// The error a walk stops with where it arrives.
+const HERE: &str = "\u{1f}patchwire: here";
+
+/// Walks to a node and fails there, so that serde_norway gives the failure the node's position.
+struct Walk<'a> {
+    segs: &'a [Seg],
+    at_key: bool,
+}
+
+impl Walk<'_> {
+    fn here<E: de::Error>(&self) -> Result<(), E> {
+        if self.segs.is_empty() {
+            Err(E::custom(HERE))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("anything")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.here()?;
+        let Some((Seg::Key(want, nth), rest)) = self.segs.split_first() else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(());
+        };
+        let mut seen = 0;
+        loop {
+            let target = KeyMatch {
+                want,
+                fail: self.at_key && rest.is_empty() && seen == *nth,
+            };
+            match map.next_key_seed(target)? {
+                None => return Ok(()),
+                Some(true) if seen == *nth => {
+                    seen += 1;
+                    map.next_value_seed(Walk {
+                        segs: rest,
+                        at_key: self.at_key,
+                    })?;
+                }
+                Some(matched) => {
+                    seen += usize::from(matched);
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.here()?;
+        let want = match self.segs.first() {
+            Some(Seg::Index(i)) => Some(*i),
+            _ => None,
+        };
+        let mut i = 0;
+        loop {
+            let more = if Some(i) == want {
+                seq.next_element_seed(Walk {
+                    segs: &self.segs[1..],
+                    at_key: self.at_key,
+                })?
+                .is_some()
+            } else {
+                seq.next_element::<IgnoredAny>()?.is_some()
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+}
+
+/// Reads a key: true when it is the one wanted; fails there when `fail`.
+struct KeyMatch<'a> {
+    want: &'a str,
+    fail: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyMatch<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyMatch<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        match (v == self.want, self.fail) {
+            (true, true) => Err(E::custom(HERE)),
+            (matched, _) => Ok(matched),
+        }
+    }
+}
+
+/// The 1-based line of each link: one walk to the link list, then a scan of its items; a walk
+/// per link when the scan does not find as many items as serde_norway did.
+fn link_lines(text: &str, count: usize) -> Vec<usize> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let list = [key("topology"), key("links")];
+    let scanned = locate(text, &list, false)
+        .and_then(|(line, column)| offset(text, line, column))
+        .and_then(|start| sequence_items(text, start))
+        .filter(|items| items.len() == count);
+    match scanned {
+        Some(items) => {
+            // Items come in file order: count newlines once, from one item to the next.
+            let (mut line, mut from) = (1, 0);
+            items
+                .into_iter()
+                .map(|at| {
+                    line += text[from..at].matches('\n').count();
+                    from = at;
+                    line
+                })
+                .collect()
+        }
+        None => (0..count)
+            .map(|i| {
+                let segs = [key("topology"), key("links"), Seg::Index(i)];
+                locate(text, &segs, false).map_or(0, |(line, _)| line)
+            })
+            .collect(),
+    }
+}
+
+/// The byte offset of a 1-based line and (character) column.
+fn offset(text: &str, line: usize, column: usize) -> Option<usize> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let rest = text.get(start..)?;
+    let within = match rest.char_indices().nth(column.checked_sub(1)?) {
+        Some((at, _)) => at,
+        None => rest.len(),
+    };
+    Some(start + within)
+}
+
+/// The byte offsets where the items of the sequence starting at `start` begin: a block
+/// sequence (items are `-` at the first item's indentation) or a flow sequence (`[a, b]`).
+/// An anchor or tag before the sequence is skipped. `None` when `start` is neither.
+fn sequence_items(text: &str, start: usize) -> Option<Vec<usize>> {
+    let mut at = start;
+    while matches!(text[at..].chars().next(), Some('&' | '!')) {
+        at += text[at..].find(char::is_whitespace)?;
+        at += text[at..].len() - text[at..].trim_start().len();
+    }
+    match text[at..].chars().next()? {
+        '[' => Some(flow_items(text, at)),
+        '-' => block_items(text, at),
+        _ => None,
+    }
+}
+
+fn block_items(text: &str, first: usize) -> Option<Vec<usize>> {
+    let line_start = text[..first].rfind('\n').map_or(0, |n| n + 1);
+    if !text[line_start..first].chars().all(|c| c == ' ') {
+        return None;
+    }
+    let indent = first - line_start;
+    let mut items = vec![first];
+    let mut at = line_start;
+    for line in text[line_start..].split_inclusive('\n') {
+        let line_at = at;
+        at += line.len();
+        if line_at == line_start {
+            continue;
+        }
+        let trimmed = line.trim_start_matches(' ');
+        let body = trimmed.trim_end();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let column = line.len() - trimmed.len();
+        if column > indent {
+            continue;
+        }
+        let dash = body == "-" || trimmed.starts_with("- ") || trimmed.starts_with("-\t");
+        if column < indent || !dash {
+            break;
+        }
+        items.push(line_at + column);
+    }
+    Some(items)
+}
+
+fn flow_items(text: &str, open: usize) -> Vec<usize> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut expect_item = false;
+    let mut chars = text[open..]
+        .char_indices()
+        .map(|(i, c)| (open + i, c))
+        .peekable();
+    let mut previous = ' ';
+    while let Some((at, c)) = chars.next() {
+        if expect_item && depth == 1 && !c.is_whitespace() && !matches!(c, ']' | ',' | '#') {
+            items.push(at);
+            expect_item = false;
+        }
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                if depth == 1 {
+                    expect_item = true;
+                }
+            }
+            ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            ',' if depth == 1 => expect_item = true,
+            '"' if quote_may_open(previous) => {
+                let mut escaped = false;
+                for (_, s) in chars.by_ref() {
+                    match (s, escaped) {
+                        ('\\', false) => escaped = true,
+                        ('"', false) => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '\'' if quote_may_open(previous) => {
+                while let Some((_, s)) = chars.next() {
+                    if s == '\'' {
+                        if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '#' if previous.is_whitespace() => {
+                for (_, s) in chars.by_ref() {
+                    if s == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    items
+}
+
+/// In a flow collection, a quote opens a quoted scalar only where a scalar may start.
+fn quote_may_open(previous: char) -> bool {
+    previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(text: &str) -> LabFile {
+        parse("t1.yaml", text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(text: &str) -> String {
+        match parse("t1.yaml", text) {
+            Ok(lab) => panic!("accepted: {lab:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn ep(text: &str) -> Endpoint {
+        Endpoint::parse(text).unwrap()
+    }
+
+    fn namespace() -> NodeSpec {
+        NodeSpec {
+            kind: NodeKind::Namespace,
+            host: None,
+            netns: None,
+        }
+    }
+
+    fn link(endpoints: &[&str], mtu: u32, tx_checksum: Option<bool>, line: usize) -> LinkSpec {
+        LinkSpec {
+            endpoints: endpoints.iter().map(|e| ep(e)).collect(),
+            mtu,
+            tx_checksum,
+            vni: None,
+            line,
+        }
+    }
+
+    /// Two nodes r1 and r2, then the given links (from line 6 on).
+    fn two_nodes(links: &str) -> String {
+        format!("name: t1\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n  links:\n{links}")
+    }
+
+    #[test]
+    fn the_example_reads_as_documented() {
+        let lab = parse("demo.yaml", example()).unwrap();
+        let vm = NodeSpec {
+            kind: NodeKind::Vm(VmSpec {
+                owner: Some("qemu".into()),
+                group: Some("kvm".into()),
+                vnet_hdr: true,
+                queues: 2,
+            }),
+            host: None,
+            netns: None,
+        };
+        let sw = NodeSpec {
+            netns: Some(NetnsRef::Name("clab-demo-sw".into())),
+            ..namespace()
+        };
+        let expected = LabFile {
+            name: "demo".into(),
+            path: "demo.yaml".into(),
+            hosts: vec![],
+            mtu: 9000,
+            tx_checksum: Some(false),
+            vxlan_port: DEFAULT_VXLAN_PORT,
+            nodes: BTreeMap::from([
+                ("r1".into(), namespace()),
+                ("r2".into(), namespace()),
+                ("r3".into(), namespace()),
+                ("sw".into(), sw),
+                ("vm1".into(), vm),
+            ]),
+            links: vec![
+                link(&["r1:eth1", "r2:eth1"], 9000, Some(false), 25),
+                link(&["r1:eth2", "r2:eth2", "r3:eth2"], 1500, Some(false), 26),
+                link(&["r3:eth1", "sw:e1-1"], 9000, Some(true), 28),
+                link(&["vm1:tap1", "sw:e1-2"], 9000, Some(false), 30),
+            ],
+        };
+        assert_eq!(lab, expected);
+        assert!(!lab.links[0].is_hub());
+        assert!(lab.links[1].is_hub());
+    }
+
+    #[test]
+    fn the_multi_host_example_puts_nodes_on_hosts() {
+        let lab = parse("spread.yaml", example_multi_host()).unwrap();
+        let hosts: Vec<(&str, String)> = lab
+            .hosts
+            .iter()
+            .map(|(name, h)| (name.as_str(), h.address.to_string()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [("a", "198.18.1.1".into()), ("b", "198.18.1.2".into())]
+        );
+        let host_of = |n: &str| lab.nodes[n].host.as_deref();
+        assert_eq!(
+            (host_of("r1"), host_of("r2"), host_of("r3")),
+            (Some("a"), Some("b"), Some("b"))
+        );
+        assert_eq!(lab.vxlan_port, 4789);
+        assert_eq!(lab.mtu, DEFAULT_MTU);
+        assert_eq!(lab.tx_checksum, None);
+        let mut first = link(&["r1:eth1", "r2:eth1"], 1500, None, 18);
+        first.vni = Some(1001);
+        assert_eq!(
+            lab.links,
+            [first, link(&["r2:eth2", "r3:eth2"], 1500, None, 21)]
+        );
+    }
+
+    #[test]
+    fn the_docs_show_the_examples() {
+        let docs = include_str!("../../docs/labs.md");
+        assert!(docs.contains(example()), "docs/labs.md lacks example()");
+        assert!(
+            docs.contains(example_multi_host()),
+            "docs/labs.md lacks example_multi_host()"
+        );
+    }
+
+    #[test]
+    fn the_host_order_is_the_file_order() {
+        let lab = lab(
+            "name: t1\nhosts:\n  zz: {address: '2001:db8::2'}\n  aa: {address: 2001:db8::1}\n\
+             topology:\n  nodes:\n    r1:\n    r2: {host: aa}\n",
+        );
+        let names: Vec<&str> = lab.hosts.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["zz", "aa"]);
+        assert_eq!(lab.nodes["r1"].host.as_deref(), Some("zz"));
+        assert_eq!(lab.nodes["r2"].host.as_deref(), Some("aa"));
+        assert!(lab.hosts[1].1.address.is_ipv6());
+    }
+
+    #[test]
+    fn containerlab_links_paste_in_both_forms() {
+        let lab = lab(&two_nodes(
+            "    - endpoints: [\"r1:e1-1\", \"r2:eth1\"]\n\
+             \x20   - type: veth\n\
+             \x20     endpoints:\n\
+             \x20       - node: r1\n\
+             \x20         interface: e1-2\n\
+             \x20       - node: r2\n\
+             \x20         interface: eth2\n\
+             \x20     mtu: 9500\n\
+             \x20     vars: {ospf: {cost: 10}}\n\
+             \x20     labels: [a, b]\n\
+             \x20   - {type: veth, endpoints: [\"r1:e1-3\", {node: r2, interface: eth3}]}\n",
+        ));
+        assert_eq!(
+            lab.links,
+            [
+                link(&["r1:e1-1", "r2:eth1"], 1500, None, 7),
+                link(&["r1:e1-2", "r2:eth2"], 9500, None, 8),
+                link(&["r1:e1-3", "r2:eth3"], 1500, None, 17),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_containerlab_link_types_are_refused() {
+        assert_eq!(
+            err(&two_nodes(
+                "  - type: vxlan-stitch\n    endpoints: [r1:eth1, r2:eth1]\n"
+            )),
+            "t1.yaml:7:11: link type `vxlan-stitch` is not supported: only veth-like links are \
+             (`type: veth`, or no `type:`)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "  - endpoints: [{node: r1, interface: eth1, mac: 02:00:00:00:00:01}, r2:eth1]\n"
+            )),
+            "t1.yaml:7:45: unknown key `mac` in an endpoint (known keys: `node`, `interface`)"
+        );
+        assert_eq!(
+            err(&two_nodes("  - endpoints: [{node: r1}, r2:eth1]\n")),
+            "t1.yaml:7:17: an endpoint needs `node` and `interface`"
+        );
+    }
+
+    #[test]
+    fn defaults_and_link_settings_combine() {
+        let lab = lab(&format!(
+            "defaults: {{mtu: 9000, tx-checksum: off}}\nvxlan: {{port: 14789}}\n{}",
+            two_nodes(
+                "    - endpoints: [r1:eth1, r2:eth1]\n\
+                 \x20   - endpoints: [r1:eth2, r2:eth2]\n      tx-checksum: unset\n      mtu: 68\n\
+                 \x20   - endpoints: [r1:eth3, r2:eth3]\n      tx-checksum: on\n      vni: 7\n\
+                 \x20   - endpoints: [r1:eth4, r2:eth4]\n      tx-checksum: false\n      mtu: 65535\n"
+            )
+        ));
+        assert_eq!(lab.vxlan_port, 14789);
+        let got: Vec<(u32, Option<bool>, Option<u32>)> = lab
+            .links
+            .iter()
+            .map(|l| (l.mtu, l.tx_checksum, l.vni))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (9000, Some(false), None),
+                (68, None, None),
+                (9000, Some(true), Some(7)),
+                (65535, Some(false), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn node_forms() {
+        let lab = lab(
+            "name: t1\ntopology:\n  nodes:\n    a:\n    b: {}\n    c: {netns: /proc/1/ns/net}\n    \
+             d: {netns: {pid: 4242}}\n    e: {kind: namespace, netns: lab-e}\n    \
+             f: {kind: vm, owner: 107, group: kvm, vnet-hdr: false}\n",
+        );
+        assert_eq!(lab.nodes["a"], namespace());
+        assert_eq!(lab.nodes["b"], namespace());
+        assert_eq!(
+            lab.nodes["c"].netns,
+            Some(NetnsRef::Path("/proc/1/ns/net".into()))
+        );
+        assert_eq!(lab.nodes["d"].netns, Some(NetnsRef::Pid(4242)));
+        assert_eq!(lab.nodes["e"].netns, Some(NetnsRef::Name("lab-e".into())));
+        assert_eq!(
+            lab.nodes["f"].kind,
+            NodeKind::Vm(VmSpec {
+                owner: Some("107".into()),
+                group: Some("kvm".into()),
+                vnet_hdr: false,
+                queues: 1,
+            })
+        );
+        assert!(lab.links.is_empty());
+    }
+
+    #[test]
+    fn serializes_for_json_output() {
+        let lab = parse("demo.yaml", example()).unwrap();
+        let json = serde_json::to_value(&lab).unwrap();
+        assert_eq!(json["links"][0]["endpoints"][0], "r1:eth1");
+        assert_eq!(json["nodes"]["vm1"]["kind"]["vm"]["queues"], 2);
+        assert_eq!(json["nodes"]["r1"]["kind"], "namespace");
+        assert_eq!(json["nodes"]["sw"]["netns"]["name"], "clab-demo-sw");
+    }
+
+    #[test]
+    fn yaml_syntax_errors_carry_libyamls_position() {
+        assert_eq!(
+            err("name: [t1\ntopology: {}\n"),
+            "t1.yaml:2:9: did not find expected ',' or ']', while parsing a flow sequence \
+             at line 1 column 7"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {}\n   r2: {}\n"),
+            "t1.yaml:5:4: did not find expected key, while parsing a block mapping at line 3 column 3"
+        );
+        assert_eq!(
+            err("name: t1\ntopology: {}\n---\nname: t2\ntopology: {}\n"),
+            "t1.yaml: a lab file holds one YAML document; this one has several (`---`)"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level_with_a_suggestion() {
+        // The brief's own example: line 9, column 7.
+        let text = two_nodes(
+            "    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n      mtu: 9000\n    \
+             - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n      mut: 9500\n",
+        );
+        assert_eq!(
+            err(&text.replacen("      mtu: 9000\n", "", 1)),
+            "t1.yaml:9:7: unknown key `mut` in a link (did you mean `mtu`?)"
+        );
+        assert_eq!(
+            err("name: t1\ntopolgy: {}\n"),
+            "t1.yaml:2:1: unknown key `topolgy` at the top level (did you mean `topology`?)"
+        );
+        assert_eq!(
+            err("name: t1\nmgmt: {network: x}\ntopology: {}\n"),
+            "t1.yaml:2:1: unknown key `mgmt` at the top level (known keys: `name`, `hosts`, \
+             `defaults`, `vxlan`, `topology`)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  node: {}\n"),
+            "t1.yaml:3:3: unknown key `node` in topology (did you mean `nodes`?)"
+        );
+        assert_eq!(
+            err("name: t1\ndefaults: {MTU: 9000}\ntopology: {}\n"),
+            "t1.yaml:2:12: unknown key `MTU` in defaults (did you mean `mtu`?)"
+        );
+        assert_eq!(
+            err("name: t1\nvxlan: {dstport: 4789}\ntopology: {}\n"),
+            "t1.yaml:2:9: unknown key `dstport` in vxlan (known keys: `port`)"
+        );
+        assert_eq!(
+            err("name: t1\nhosts:\n  a: {adress: 198.18.1.1}\ntopology: {}\n"),
+            "t1.yaml:3:7: unknown key `adress` in host a (did you mean `address`?)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {image: frr}\n"),
+            "t1.yaml:4:10: unknown key `image` in node r1 (known keys: `kind`, `host`, `netns`, \
+             `owner`, `group`, `vnet-hdr`, `queues`)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {vnet_hdr: true, kind: vm}\n"),
+            "t1.yaml:4:10: unknown key `vnet_hdr` in node r1 (did you mean `vnet-hdr`?)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: {pdi: 42}}\n"),
+            "t1.yaml:4:18: unknown key `pdi` in `netns:` (did you mean `pid`?)"
+        );
+    }
+
+    #[test]
+    fn missing_and_repeated_keys() {
+        assert_eq!(
+            err("topology: {}\n"),
+            "t1.yaml:1:1: missing key `name`: every lab has a name (1-32 characters from \
+             A-Z a-z 0-9 _ -)"
+        );
+        assert_eq!(
+            err("# a lab\nname: t1\n"),
+            "t1.yaml:2:1: missing key `topology`: a lab's nodes and links"
+        );
+        assert_eq!(
+            err("name: t1\nhosts:\n  a: {}\ntopology: {}\n"),
+            "t1.yaml:3:6: missing key `address` in host a"
+        );
+        assert_eq!(
+            err("# nothing yet\n\n"),
+            "t1.yaml: the file is empty: a lab file needs `name:` and `topology:`"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {kind: vm, kind: vm}\n"),
+            "t1.yaml:4:20: key `kind` appears twice in node r1"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    r1: {}\n"),
+            "t1.yaml:6:5: node r1 is defined twice"
+        );
+    }
+
+    #[test]
+    fn byte_order_marks_and_crlf_line_ends_are_read() {
+        let text = format!("\u{feff}{}", two_nodes("    - endpoints: [r1:a, r2:a]\n"));
+        assert_eq!(lab(&text).links[0].line, 7);
+        let text = two_nodes("    - endpoints: [r1:a, r2:a]\n    - endpoints: [r1:a, r2:b]\n");
+        assert_eq!(
+            err(&text.replace('\n', "\r\n")),
+            "t1.yaml:8:19: endpoint r1:a is in two links (lines 7 and 8)"
+        );
+    }
+
+    #[test]
+    fn anchors_work_and_merge_keys_are_refused() {
+        let text = two_nodes("    - &l {endpoints: [r1:a, r2:a], mtu: 9000}\n    - <<: *l\n");
+        assert_eq!(
+            err(&text),
+            "t1.yaml:8:7: YAML merge keys (`<<`) are not supported in a link; write the keys out"
+        );
+        let text = "name: t1\ntopology:\n  nodes: {r1: &n {kind: vm}, r2: *n}\n  links: []\n";
+        assert!(matches!(lab(text).nodes["r2"].kind, NodeKind::Vm(_)));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(
+            err("name: t 1\ntopology: {}\n"),
+            "t1.yaml:1:7: lab name \"t 1\" contains ' '; names are 1-32 characters from \
+             A-Z a-z 0-9 _ -"
+        );
+        assert_eq!(
+            err("name: ''\ntopology: {}\n"),
+            "t1.yaml:1:7: lab name cannot be empty"
+        );
+        assert_eq!(
+            err(&format!("name: {}\ntopology: {{}}\n", "a".repeat(33))),
+            format!(
+                "t1.yaml:1:7: lab name \"{}\" is 33 characters long; at most 32",
+                "a".repeat(33)
+            )
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1.a: {}\n"),
+            "t1.yaml:4:5: node name \"r1.a\" contains '.'; names are 1-32 characters from \
+             A-Z a-z 0-9 _ -"
+        );
+        assert_eq!(
+            err("name: t1\nhosts:\n  a/b: {address: 198.18.1.1}\ntopology: {}\n"),
+            "t1.yaml:3:3: host name \"a/b\" contains '/'; names are 1-32 characters from \
+             A-Z a-z 0-9 _ -"
+        );
+        assert_eq!(
+            err("name: [t1]\ntopology: {}\n"),
+            "t1.yaml:1:7: `name` must be a lab name, found a list"
+        );
+        assert_eq!(
+            err("hello\n"),
+            "t1.yaml:1:1: the file must be a lab: a mapping with `name:` and `topology:`, \
+             found string \"hello\""
+        );
+    }
+
+    #[test]
+    fn endpoints_must_name_defined_nodes() {
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [\"r1:eth1\", \"r9:eth1\"]\n")),
+            "t1.yaml:7:30: endpoint r9:eth1 names node r9, which is not defined (nodes: r1, r2)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  links:\n    - endpoints: [r1:eth1, r2:eth1]\n"),
+            "t1.yaml:4:19: endpoint r1:eth1 names node r1, which is not defined \
+             (the file defines no nodes)"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [host:veth9, r1:eth1]\n")),
+            "t1.yaml:7:19: endpoint host:veth9 names node host, which is not defined \
+             (nodes: r1, r2); for containerlab's host endpoints, define a node with \
+             `netns: /proc/1/ns/net`"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_is_in_one_link_once() {
+        assert_eq!(
+            err(&two_nodes(
+                "    - endpoints: [r1:eth1, r2:eth1]\n    # a comment\n\n    - endpoints:\n        \
+                 - r1:eth2\n        - r2:eth1\n"
+            )),
+            "t1.yaml:12:11: endpoint r2:eth1 is in two links (lines 7 and 10)"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [r1:eth1, r2:eth1, r1:eth1]\n")),
+            "t1.yaml:7:37: endpoint r1:eth1 appears twice in this link"
+        );
+    }
+
+    #[test]
+    fn a_link_has_two_endpoints_or_more() {
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [r1:eth1]\n")),
+            "t1.yaml:7:18: a link needs at least two endpoints; this one has 1"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1]}\n    - mtu: 9000\n"
+            )),
+            "t1.yaml:8:7: a link needs at least two endpoints; this one has none"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: []\n")),
+            "t1.yaml:7:18: a link needs at least two endpoints; this one has none"
+        );
+    }
+
+    #[test]
+    fn endpoints_are_node_colon_interface() {
+        assert_eq!(
+            err(&two_nodes(
+                "    - endpoints: [r1:eth1, r2:a234567890123456]\n"
+            )),
+            "t1.yaml:7:28: endpoint \"r2:a234567890123456\": interface name \
+             \"a234567890123456\" is 16 bytes long; Linux allows at most 15"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [r1eth1, r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \"r1eth1\" is not NODE:INTERFACE"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [\":eth1\", r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \":eth1\" is not NODE:INTERFACE"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [\"r1:\", r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \"r1:\": an interface name cannot be empty"
+        );
+        // Split at the first ':' only: the rest is the interface, which the kernel refuses.
+        assert_eq!(
+            Endpoint::parse("r1:a:b").unwrap_err(),
+            "endpoint \"r1:a:b\": interface name \"a:b\" contains ':', which Linux does not allow"
+        );
+        assert_eq!(ep("r1:e1-1").to_string(), "r1:e1-1");
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {host: b}\n"),
+            "t1.yaml:4:16: node r1 has `host: b`, but the file has no `hosts:`"
+        );
+        assert_eq!(
+            err(
+                "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  b: {address: 198.18.1.2}\n\
+                 topology:\n  nodes:\n    r1: {host: c}\n"
+            ),
+            "t1.yaml:7:16: node r1 is on host c, which `hosts:` does not define (hosts: a, b)"
+        );
+        assert_eq!(
+            err(
+                "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  b: {address: 198.18.1.1}\n\
+                 topology: {}\n"
+            ),
+            "t1.yaml:4:16: host b has the same address as host a (198.18.1.1)"
+        );
+        assert_eq!(
+            err("name: t1\nhosts:\n  a: {address: 198.18.1}\ntopology: {}\n"),
+            "t1.yaml:3:16: address `198.18.1` is not an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err("name: t1\nhosts:\n  a: {address: 0.0.0.0}\ntopology: {}\n"),
+            "t1.yaml:3:16: address 0.0.0.0 cannot be a host's address"
+        );
+        assert_eq!(
+            err(
+                "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  a: {address: 198.18.1.2}\n\
+                 topology: {}\n"
+            ),
+            "t1.yaml:4:3: host a is defined twice"
+        );
+    }
+
+    #[test]
+    fn node_kinds_and_namespaces_are_checked() {
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    vm1: {kind: vm, netns: x}\n"),
+            "t1.yaml:4:21: node vm1 has both `kind: vm` and `netns:`; a VM's taps are made in a \
+             namespace the lab creates, so remove one of them"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {kind: linux}\n"),
+            "t1.yaml:4:16: node kind `linux` is not supported: a node is a `namespace` \
+             (the default) or a `vm`"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {queues: 4}\n"),
+            "t1.yaml:4:10: `queues` is only for nodes of `kind: vm`; node r1 is a namespace"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: lab/r1}\n"),
+            "t1.yaml:4:17: netns \"lab/r1\" is neither a namespace name (a file under /run/netns, \
+             without '/') nor an absolute path"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: ./r1}\n"),
+            "t1.yaml:4:17: netns \"./r1\" is neither a namespace name (a file under /run/netns, \
+             without '/') nor an absolute path"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: ..}\n"),
+            "t1.yaml:4:17: netns \"..\" is neither a namespace name (a file under /run/netns, \
+             without '/') nor an absolute path"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: 4242}\n"),
+            "t1.yaml:4:17: netns 4242 is a number: write `netns: {pid: 4242}` for a process's \
+             namespace, or `netns: \"4242\"` for a namespace named 4242"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: {pid: 0}}\n"),
+            "t1.yaml:4:23: pid 0 is out of range (1..=4194304)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: {}}\n"),
+            "t1.yaml:4:17: `netns:` as a mapping needs `pid`"
+        );
+        assert_eq!(
+            err(
+                "name: t1\ntopology:\n  nodes:\n    s1: {netns: x}\n    s2: {netns: /run/netns/x}\n"
+            ),
+            "t1.yaml:5:17: node s2 is in the same namespace as node s1 (/run/netns/x); \
+             give each namespace one node"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    vm1: {kind: vm, owner: 'qemu user'}\n"),
+            "t1.yaml:4:28: \"qemu user\" is not a user or group name"
+        );
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_ranges() {
+        assert_eq!(
+            err("name: t1\ndefaults: {mtu: 70000}\ntopology: {}\n"),
+            "t1.yaml:2:17: mtu 70000 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: 67}\n"
+            )),
+            "t1.yaml:7:44: mtu 67 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: -1}\n"
+            )),
+            "t1.yaml:7:44: mtu -1 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: '9000'}\n"
+            )),
+            "t1.yaml:7:44: `topology.links[0].mtu` must be an integer in 68..=65535, \
+             found string \"9000\""
+        );
+        assert_eq!(
+            err("name: t1\nvxlan: {port: 0}\ntopology: {}\n"),
+            "t1.yaml:2:15: vxlan port 0 is out of range (1..=65535)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    vm1: {kind: vm, queues: 257}\n"),
+            "t1.yaml:4:29: queues 257 is out of range (1..=256)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], vni: 16777216}\n"
+            )),
+            "t1.yaml:7:44: vni 16777216 is out of range (1..=16777215)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], tx-checksum: maybe}\n"
+            )),
+            "t1.yaml:7:52: tx-checksum `maybe` is not on, off or unset"
+        );
+    }
+
+    #[test]
+    fn vnis_are_unique() {
+        assert_eq!(
+            err(&two_nodes(
+                "    - endpoints: [r1:eth1, r2:eth1]\n      vni: 10\n    \
+                 - endpoints: [r1:eth2, r2:eth2]\n    - endpoints: [r1:eth3, r2:eth3]\n      vni: 10\n"
+            )),
+            "t1.yaml:11:12: vni 10 is used by two links (lines 7 and 10)"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named_with_the_os_error() {
+        let e = load("/nonexistent/t1.yaml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "reading lab file /nonexistent/t1.yaml: No such file or directory (os error 2)"
+        );
+        assert!(matches!(e, LabFileError::Read { ref source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound));
+    }
+
+    #[test]
+    fn load_reads_the_file() {
+        let path = std::env::temp_dir().join(format!("patchwire-lab-{}.yaml", std::process::id()));
+        std::fs::write(&path, example()).unwrap();
+        let loaded = load(path.to_str().unwrap());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(loaded.unwrap().links.len(), 4);
+    }
+
+    #[test]
+    fn link_lines_follow_any_layout() {
+        // Flow list over several lines, with comments, quotes holding brackets and commas.
+        let text = two_nodes(
+            "    [ {endpoints: ['r1:a', \"r2:a\"]},   # one, [two]\n\
+             \x20     {endpoints: [r1:b, r2:b], vars: {s: 'x, ]'}},\n\n\
+             \x20     {endpoints: [r1:c, r2:c]} ]\n",
+        );
+        let lines: Vec<usize> = lab(&text).links.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [7, 8, 10]);
+        // Block list indented like its key, behind an anchor, then another key.
+        let text = "name: t1\ntopology:\n  links: &all\n  - endpoints: [r1:a, r2:a]\n  -\n    \
+                    endpoints: [r1:b, r2:b]\n  nodes: {r1: {}, r2: {}}\n";
+        let lines: Vec<usize> = lab(text).links.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [4, 5]);
+    }
+
+    #[test]
+    fn sequence_items_are_found_by_scanning() {
+        let text = "- a\n  # x\n- - b\n  - c\n-\n  d\nkey: e\n- f\n";
+        let items = sequence_items(text, 0).unwrap();
+        assert_eq!(items, [0, 10, 22]);
+        let text = "[a, 'it''s, [', \"q\\\"]\", {k: [1, 2]}, ]";
+        let items = sequence_items(text, 0).unwrap();
+        let starts: Vec<char> = items
+            .iter()
+            .map(|i| text[*i..].chars().next().unwrap())
+            .collect();
+        assert_eq!(starts, ['a', '\'', '"', '{']);
+        assert_eq!(sequence_items("x: 1", 0), None);
+    }
+
+    #[test]
+    fn suggestions_are_near_misses_only() {
+        assert_eq!(edit_distance("mut", "mtu"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let link = ["endpoints", "mtu", "tx-checksum", "vni", "type"];
+        assert_eq!(suggestion("endpoint", &link), Some("endpoints"));
+        assert_eq!(suggestion("tx_checksum", &link), Some("tx-checksum"));
+        assert_eq!(suggestion("bandwidth", &link), None);
+    }
+}

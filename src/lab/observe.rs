@@ -1,0 +1,173 @@
+//! What the kernel holds of a lab on this host, found from the records alone: namespaces whose
+//! loopback carries the lab's mark, panel ports with their endpoint records, the wires and
+//! hubs among them, and stubs in existing namespaces.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::LabError;
+use super::desired::{Desired, NodeHome};
+use super::names;
+use crate::hub;
+use crate::netns::{self, Netns};
+use crate::nl::link::{self, Link};
+use crate::wire;
+
+/// A namespace name under /run/netns and whether the lab's mark is on its loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NsState {
+    Missing,
+    /// Registered, but not a namespace (a create killed half-way) or unreadable.
+    Broken,
+    /// Ours (marked).
+    Ours,
+    /// Exists without the mark: holding only a loopback (a create killed before marking) or
+    /// more (someone else's).
+    Unmarked {
+        empty: bool,
+    },
+}
+
+/// One stub found in a node's namespace.
+#[derive(Debug, Clone)]
+pub struct FoundStub {
+    pub link: Link,
+}
+
+#[derive(Debug, Default)]
+pub struct Actual {
+    /// State of each namespace the lab would own, and of lab-marked ones found under
+    /// /run/netns that the file no longer wants (name -> state).
+    pub namespaces: BTreeMap<String, NsState>,
+    /// Panel links by name: ports (with endpoint records) and VXLAN ports.
+    pub ports: BTreeMap<String, Link>,
+    pub wires: BTreeSet<(String, String)>,
+    /// Wires whose state is not healthy-complete (broken, half), by end name.
+    pub broken_wire_ends: BTreeSet<String>,
+    pub hubs: BTreeMap<String, BTreeSet<String>>,
+    /// Stubs of this lab in existing namespaces, by (netns spec, stub name).
+    pub stubs: BTreeMap<(String, String), FoundStub>,
+}
+
+pub fn observe(desired: &Desired) -> Result<Actual, LabError> {
+    let mut actual = Actual::default();
+    let wanted: Vec<(String, String)> = desired.owned_namespaces();
+    for (name, mark) in &wanted {
+        actual.namespaces.insert(name.clone(), ns_state(name, mark));
+    }
+    // Lab-marked namespaces the file no longer wants (a node removed, or moved to another
+    // host): only those carrying this lab's mark; anything else under a similar name is
+    // someone else's.
+    let prefix = format!("{}-", desired.lab);
+    for name in netns::named() {
+        if name.starts_with(&prefix) && !wanted.iter().any(|(n, _)| *n == name) {
+            let mark =
+                names::node_mark(&desired.lab, &name[prefix.len()..], desired.host.as_deref());
+            if ns_state(&name, &mark) == NsState::Ours {
+                actual.namespaces.insert(name, NsState::Ours);
+            }
+        }
+    }
+    if actual.namespaces.get(&desired.panel) == Some(&NsState::Ours) {
+        observe_panel(desired, &mut actual)?;
+    }
+    observe_stubs(desired, &mut actual)?;
+    Ok(actual)
+}
+
+fn ns_state(name: &str, mark: &str) -> NsState {
+    let path = std::path::Path::new(netns::NETNS_RUN_DIR).join(name);
+    if !path.exists() {
+        return NsState::Missing;
+    }
+    let Ok(netns) = Netns::open(Some(name)) else {
+        return NsState::Broken;
+    };
+    let Ok(mut socket) = netns.route() else {
+        return NsState::Broken;
+    };
+    let Ok(links) = link::list(&mut socket) else {
+        return NsState::Broken;
+    };
+    let marked = links
+        .iter()
+        .any(|l| l.loopback && l.altnames.iter().any(|a| a == mark));
+    match marked {
+        true => NsState::Ours,
+        false => NsState::Unmarked {
+            empty: links.iter().all(|l| l.loopback),
+        },
+    }
+}
+
+fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
+    let panel = Netns::open(Some(&desired.panel))?;
+    let mut socket = panel.route()?;
+    for found in link::list(&mut socket).map_err(|e| {
+        LabError::Invalid(format!("listing the links of netns {}: {e}", desired.panel))
+    })? {
+        // Everything in the panel is the lab's: a port without its record is one an
+        // interrupted `up` left half-made (it is made again).
+        let ours = !found.loopback;
+        if ours {
+            actual.ports.insert(found.name.clone(), found);
+        }
+    }
+    for status in wire::show(panel.try_clone().map_err(io)?)? {
+        // Complete: both ends there, both directions installed. Anything else is repaired
+        // (linked again) or removed.
+        if status.b.present && status.b_to_a.is_some() {
+            let (a, b) = (status.a.name.clone(), status.b.name.clone());
+            actual.wires.insert(if a < b { (a, b) } else { (b, a) });
+        } else {
+            actual.broken_wire_ends.insert(status.a.name.clone());
+        }
+    }
+    for status in hub::show(panel)? {
+        let members = status.members.iter().filter(|m| m.present);
+        actual.hubs.insert(
+            status.name.clone(),
+            members.map(|m| m.name.clone()).collect(),
+        );
+    }
+    Ok(())
+}
+
+/// Stubs live in namespaces the lab does not own; they are found by their record.
+fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
+    let mut specs: BTreeSet<String> = BTreeSet::new();
+    for home in desired.nodes.values() {
+        specs.insert(home.spec().to_string());
+    }
+    for spec in specs {
+        let owned = matches!(
+            desired.nodes.values().find(|h| h.spec() == spec),
+            Some(NodeHome::Owned { .. })
+        );
+        if owned && actual.namespaces.get(&spec) != Some(&NsState::Ours) {
+            continue;
+        }
+        let Ok(netns) = Netns::open(Some(&spec)) else {
+            continue;
+        };
+        let mut socket = netns.route()?;
+        let links = link::list(&mut socket)
+            .map_err(|e| LabError::Invalid(format!("listing the links of netns {spec}: {e}")))?;
+        for found in links {
+            let ours = found
+                .altnames
+                .iter()
+                .any(|a| names::parse_stub_record(a).is_some_and(|(lab, _)| lab == desired.lab));
+            if ours {
+                actual.stubs.insert(
+                    (spec.clone(), found.name.clone()),
+                    FoundStub { link: found },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn io(e: std::io::Error) -> LabError {
+    LabError::Invalid(e.to_string())
+}

@@ -1,0 +1,334 @@
+//! The difference between what the file asks for and what the kernel holds, as a list of
+//! changes in the order they are made: namespaces first, removals before additions (a port
+//! leaves a wire before it joins a hub), ports before the wires and hubs among them.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::LabError;
+use super::desired::{Desired, NodeHome, Port, Reach};
+use super::names;
+use super::observe::{Actual, NsState};
+
+/// One change `up` makes (and `plan` lists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum Change {
+    /// A namespace of the lab's own (the panel, or a node's).
+    CreateNamespace {
+        netns: String,
+        role: String,
+    },
+    /// A lab namespace left half-made by an interrupted `up` (registered but unusable, or
+    /// created but not yet marked): removed and made again.
+    RemakeNamespace {
+        netns: String,
+        why: String,
+    },
+    DeleteNamespace {
+        netns: String,
+    },
+    /// A link's port in the panel, and how it reaches its endpoint.
+    CreatePort {
+        port: String,
+        endpoint: String,
+        via: String,
+        mtu: u32,
+    },
+    DeletePort {
+        port: String,
+        was: String,
+    },
+    SetMtu {
+        port: String,
+        endpoint: String,
+        mtu: u32,
+        was: u32,
+    },
+    /// A port left down by an interrupted `up`: it and its far end come up.
+    SetUp {
+        port: String,
+        endpoint: String,
+    },
+    /// A stub veth (and the wire to its interface) in a namespace the lab does not own.
+    DeleteStub {
+        netns: String,
+        stub: String,
+        endpoint: String,
+    },
+    Unwire {
+        a: String,
+        b: String,
+    },
+    Unhub {
+        hub: String,
+    },
+    Wire {
+        a: String,
+        b: String,
+        endpoints: [String; 2],
+    },
+    Hub {
+        hub: String,
+        members: Vec<String>,
+        endpoints: Vec<String>,
+    },
+}
+
+pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabError> {
+    let mut changes = Vec::new();
+    namespaces(desired, actual, &mut changes)?;
+    let remade: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::RemakeNamespace { netns, .. } | Change::CreateNamespace { netns, .. } => {
+                Some(netns.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let panel_fresh = remade.contains(&desired.panel);
+
+    // What exists now and stays (a fresh panel holds nothing).
+    let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
+
+    // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
+    for (a, b) in &actual.wires {
+        if !desired.wires.contains(&(a.clone(), b.clone())) && !panel_fresh {
+            changes.push(Change::Unwire {
+                a: a.clone(),
+                b: b.clone(),
+            });
+        }
+    }
+    for end in &actual.broken_wire_ends {
+        let wanted = desired.wires.iter().any(|(a, b)| a == end || b == end);
+        if !wanted && !panel_fresh {
+            changes.push(Change::Unwire {
+                a: end.clone(),
+                b: String::new(),
+            });
+        }
+    }
+    // A hub the file still has, with other members, is re-patched in place by `Hub` below.
+    for hub in actual.hubs.keys() {
+        if !desired.hubs.contains_key(hub) && !panel_fresh {
+            changes.push(Change::Unhub { hub: hub.clone() });
+        }
+    }
+    for (name, found) in &actual.ports {
+        let keep = desired
+            .ports
+            .get(name)
+            .is_some_and(|port| port_matches(port, found));
+        if !keep && !panel_fresh {
+            let was = found
+                .altnames
+                .iter()
+                .find_map(|a| names::parse_port_record(a))
+                .map_or_else(|| found.name.clone(), |e| e.to_string());
+            changes.push(Change::DeletePort {
+                port: name.clone(),
+                was,
+            });
+        }
+    }
+    for ((netns, stub), found) in &actual.stubs {
+        let wanted = desired.ports.values().any(|p| {
+            matches!(&p.reach, Reach::Stub { stub: s, .. } if s == stub)
+                && desired
+                    .nodes
+                    .get(&p.endpoint.as_ref().expect("stub ports have endpoints").node)
+                    .is_some_and(|home| home.spec() == netns)
+        });
+        let in_remade = remade.contains(netns);
+        if !wanted && !in_remade {
+            let endpoint = found
+                .link
+                .altnames
+                .iter()
+                .find_map(|a| names::parse_stub_record(a))
+                .map(|(_, e)| e.to_string())
+                .unwrap_or_default();
+            changes.push(Change::DeleteStub {
+                netns: netns.clone(),
+                stub: stub.clone(),
+                endpoint,
+            });
+        }
+    }
+
+    // Additions: ports, MTUs, then wires and hubs.
+    for (name, port) in &desired.ports {
+        let found = actual.ports.get(name).filter(|_| present(name));
+        match found {
+            Some(found) if port_matches(port, found) => {
+                if !found.up {
+                    changes.push(Change::SetUp {
+                        port: name.clone(),
+                        endpoint: port.label(),
+                    });
+                }
+                if found.mtu != port.mtu {
+                    changes.push(Change::SetMtu {
+                        port: name.clone(),
+                        endpoint: port.label(),
+                        mtu: port.mtu,
+                        was: found.mtu,
+                    });
+                }
+            }
+            _ => changes.push(Change::CreatePort {
+                port: name.clone(),
+                endpoint: port.label(),
+                via: via(desired, port),
+                mtu: port.mtu,
+            }),
+        }
+    }
+    let label = |port: &str| {
+        desired
+            .ports
+            .get(port)
+            .map_or_else(|| port.to_string(), Port::label)
+    };
+    for (a, b) in &desired.wires {
+        let complete = !panel_fresh && actual.wires.contains(&(a.clone(), b.clone()));
+        let recreated = |p: &String| {
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == p))
+        };
+        if !complete || recreated(a) || recreated(b) {
+            changes.push(Change::Wire {
+                a: a.clone(),
+                b: b.clone(),
+                endpoints: [label(a), label(b)],
+            });
+        }
+    }
+    for (hub, members) in &desired.hubs {
+        let same = !panel_fresh && actual.hubs.get(hub) == Some(members);
+        let recreated = members.iter().any(|m| {
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == m))
+        });
+        if !same || recreated {
+            changes.push(Change::Hub {
+                hub: hub.clone(),
+                members: members.iter().cloned().collect(),
+                endpoints: members.iter().map(|m| label(m)).collect(),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// Namespaces: the panel and owned node namespaces exist and are marked; lab-marked ones the
+/// file no longer wants go; someone else's namespace under a lab name is refused.
+fn namespaces(
+    desired: &Desired,
+    actual: &Actual,
+    changes: &mut Vec<Change>,
+) -> Result<(), LabError> {
+    let owned = desired.owned_namespaces();
+    for (netns, _) in &owned {
+        let role = match *netns == desired.panel {
+            true => "panel".to_string(),
+            false => {
+                let node = desired
+                    .nodes
+                    .iter()
+                    .find(|(_, h)| h.spec() == netns)
+                    .map(|(n, _)| n.as_str())
+                    .unwrap_or("?");
+                format!("node {node}")
+            }
+        };
+        match actual.namespaces.get(netns).unwrap_or(&NsState::Missing) {
+            NsState::Ours => {}
+            NsState::Missing => changes.push(Change::CreateNamespace {
+                netns: netns.clone(),
+                role,
+            }),
+            NsState::Broken => changes.push(Change::RemakeNamespace {
+                netns: netns.clone(),
+                why: "registered but not a usable namespace (an interrupted create)".into(),
+            }),
+            NsState::Unmarked { empty: true } => changes.push(Change::RemakeNamespace {
+                netns: netns.clone(),
+                why: "created but not marked as the lab's (an interrupted create)".into(),
+            }),
+            NsState::Unmarked { empty: false } => {
+                return Err(LabError::Invalid(format!(
+                    "netns {netns} exists and is not this lab's (it holds interfaces and no \
+                     patchwire mark): remove it, or give the {role} an existing namespace with \
+                     netns:"
+                )));
+            }
+        }
+    }
+    for (netns, state) in &actual.namespaces {
+        if *state == NsState::Ours && !owned.iter().any(|(n, _)| n == netns) {
+            changes.push(Change::DeleteNamespace {
+                netns: netns.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether an existing panel link is the port `port` asks for (same record, same kind).
+fn port_matches(port: &Port, found: &crate::nl::link::Link) -> bool {
+    match (&port.endpoint, &port.reach) {
+        (_, Reach::Vxlan { .. }) => {
+            found.kind.as_deref() == Some("vxlan")
+                && port
+                    .vxlan_record()
+                    .is_some_and(|r| found.altnames.contains(&r))
+        }
+        (Some(endpoint), _) => {
+            found.is_veth() && found.altnames.contains(&names::port_record(endpoint))
+        }
+        (None, _) => false,
+    }
+}
+
+fn via(desired: &Desired, port: &Port) -> String {
+    let home = |port: &Port| {
+        port.endpoint
+            .as_ref()
+            .and_then(|e| desired.nodes.get(&e.node))
+            .map(NodeHome::spec)
+            .unwrap_or("?")
+            .to_string()
+    };
+    match &port.reach {
+        Reach::Veth => format!(
+            "veth, {} in netns {}",
+            port.endpoint.as_ref().map_or("?", |e| e.interface.as_str()),
+            home(port)
+        ),
+        Reach::Stub {
+            stub,
+            make_tap: true,
+        } => format!(
+            "tap {} for a VM, wired to stub {stub}, in netns {}",
+            port.endpoint.as_ref().map_or("?", |e| e.interface.as_str()),
+            home(port)
+        ),
+        Reach::Stub { stub, .. } => format!(
+            "stub {stub} wired to the existing {} in netns {}",
+            port.endpoint.as_ref().map_or("?", |e| e.interface.as_str()),
+            home(port)
+        ),
+        Reach::Vxlan {
+            vni,
+            local,
+            remote,
+            port: udp,
+        } => format!("vxlan {vni} from {local} to {remote} port {udp}"),
+    }
+}

@@ -1,0 +1,237 @@
+//! The lab seen from the kernel: every link of the file with its endpoints, what it is made of,
+//! its health and counters (`show --lab`), and the same as a picture (`graph`: Graphviz DOT or
+//! Mermaid), hubs drawn as segments, links marked broken or degraded.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::LabError;
+use super::desired::Desired;
+use super::file::LabFile;
+use super::names;
+use crate::hub;
+use crate::netns::Netns;
+use crate::wire;
+
+/// One link of the file as the kernel holds it on this host.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    /// `NODE:IF` of every endpoint, as in the file.
+    pub endpoints: Vec<String>,
+    /// `wire`, `hub`, `wire over vxlan`, `hub over vxlan`, or `elsewhere` (no endpoint here).
+    pub kind: String,
+    /// `missing` when the lab is not (fully) up.
+    pub health: String,
+    pub problems: Vec<String>,
+    /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops).
+    pub counters: BTreeMap<String, [u64; 3]>,
+    /// The file line of the link.
+    pub line: usize,
+}
+
+pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
+    let desired = Desired::from_file(file, host)?;
+    let panel = Netns::open(Some(&desired.panel)).ok();
+    let (wires, hubs) = match &panel {
+        Some(panel) => (
+            wire::show(panel.try_clone().map_err(io)?)?,
+            hub::show(panel.try_clone().map_err(io)?)?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut views = Vec::new();
+    for link in &file.links {
+        let ports: Vec<String> = link
+            .endpoints
+            .iter()
+            .filter(|e| desired.ports.contains_key(&names::port(e)))
+            .map(names::port)
+            .chain(
+                desired
+                    .ports
+                    .values()
+                    .filter(|p| {
+                        p.endpoint.is_none()
+                            && p.name
+                                == names::vxlan_port(
+                                    link.vni
+                                        .unwrap_or_else(|| names::vni(&file.name, &link.endpoints)),
+                                )
+                    })
+                    .map(|p| p.name.clone()),
+            )
+            .collect();
+        let over_vxlan = ports.iter().any(|p| p.starts_with("vx."));
+        let mut view = LinkView {
+            endpoints: link.endpoints.iter().map(ToString::to_string).collect(),
+            kind: String::new(),
+            health: "missing".into(),
+            problems: Vec::new(),
+            counters: BTreeMap::new(),
+            line: link.line,
+        };
+        view.kind = match (ports.len(), over_vxlan) {
+            (0, _) => "elsewhere".into(),
+            (2, false) => "wire".into(),
+            (2, true) => "wire over vxlan".into(),
+            (_, false) => "hub".into(),
+            (_, true) => "hub over vxlan".into(),
+        };
+        if ports.len() == 2 {
+            if let Some(status) = wires.iter().find(|w| {
+                ports.contains(&w.a.name) && w.involves(&ports[0]) && w.involves(&ports[1])
+            }) {
+                view.health = status.health.to_string();
+                view.problems = status.problems.clone();
+                for (end, counters) in [
+                    (&status.a.name, status.a_to_b),
+                    (&status.b.name, status.b_to_a),
+                ] {
+                    if let Some(c) = counters {
+                        view.counters
+                            .insert(end.clone(), [c.packets, c.bytes, c.drops]);
+                    }
+                }
+            } else {
+                view.problems.push("not wired (run patchwire up)".into());
+            }
+        } else if ports.len() > 2 {
+            let wanted: std::collections::BTreeSet<&String> = ports.iter().collect();
+            let same = |h: &&hub::HubStatus| {
+                h.members
+                    .iter()
+                    .map(|m| &m.name)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    == wanted
+            };
+            match hubs.iter().find(same) {
+                Some(status) => {
+                    view.health = status.health.to_string();
+                    view.problems = status.problems.clone();
+                    for member in &status.members {
+                        if let Some(c) = member.counters {
+                            view.counters
+                                .insert(member.name.clone(), [c.packets, c.bytes, c.drops]);
+                        }
+                    }
+                }
+                None => view
+                    .problems
+                    .push("no hub with these members (run patchwire up)".into()),
+            }
+        } else {
+            view.health = "elsewhere".into();
+        }
+        views.push(view);
+    }
+    Ok(views)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+/// The lab as a picture: nodes as boxes, wires as edges labelled with their interfaces, hubs
+/// as small segment nodes joined to their members, links coloured by health (from the kernel
+/// when the lab is up on this host).
+pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<String, LabError> {
+    let views = show(file, host)?;
+    let mut text = String::new();
+    let color = |health: &str| match health {
+        "broken" => "red",
+        "degraded" => "orange",
+        "missing" => "gray",
+        _ => "black",
+    };
+    let id = |node: &str| node.replace('-', "_");
+    match format {
+        GraphFormat::Dot => {
+            let _ = writeln!(text, "graph \"{}\" {{", file.name);
+            let _ = writeln!(text, "  node [shape=box];");
+            for node in file.nodes.keys() {
+                let _ = writeln!(text, "  {} [label=\"{node}\"];", id(node));
+            }
+            for (i, view) in views.iter().enumerate() {
+                let style = format!("color={}", color(&view.health));
+                let ends: Vec<(&str, &str)> = view
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.split_once(':'))
+                    .collect();
+                if ends.len() == 2 {
+                    let _ = writeln!(
+                        text,
+                        "  {} -- {} [taillabel=\"{}\", headlabel=\"{}\", {style}];",
+                        id(ends[0].0),
+                        id(ends[1].0),
+                        ends[0].1,
+                        ends[1].1
+                    );
+                } else {
+                    let hub = format!("segment{}", i + 1);
+                    let _ = writeln!(text, "  {hub} [shape=point, width=0.15, {style}];");
+                    for (node, interface) in ends {
+                        let _ = writeln!(
+                            text,
+                            "  {} -- {hub} [taillabel=\"{interface}\", {style}];",
+                            id(node)
+                        );
+                    }
+                }
+            }
+            text.push_str("}\n");
+        }
+        GraphFormat::Mermaid => {
+            text.push_str("graph LR\n");
+            for node in file.nodes.keys() {
+                let _ = writeln!(text, "  {}[\"{node}\"]", id(node));
+            }
+            let mut styles = Vec::new();
+            let mut edge = 0;
+            for (i, view) in views.iter().enumerate() {
+                let ends: Vec<(&str, &str)> = view
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.split_once(':'))
+                    .collect();
+                let mut edges = Vec::new();
+                if ends.len() == 2 {
+                    edges.push(format!(
+                        "  {} ---|\"{} - {}\"| {}",
+                        id(ends[0].0),
+                        ends[0].1,
+                        ends[1].1,
+                        id(ends[1].0)
+                    ));
+                } else {
+                    let hub = format!("segment{}", i + 1);
+                    let _ = writeln!(text, "  {hub}((\" \"))");
+                    for (node, interface) in ends {
+                        edges.push(format!("  {} ---|\"{interface}\"| {hub}", id(node)));
+                    }
+                }
+                for line in edges {
+                    text.push_str(&line);
+                    text.push('\n');
+                    if view.health != "ok" {
+                        styles.push(format!("  linkStyle {edge} stroke:{}", color(&view.health)));
+                    }
+                    edge += 1;
+                }
+            }
+            for style in styles {
+                text.push_str(&style);
+                text.push('\n');
+            }
+        }
+    }
+    Ok(text)
+}
+
+fn io(e: std::io::Error) -> LabError {
+    LabError::Invalid(e.to_string())
+}

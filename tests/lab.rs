@@ -1,0 +1,519 @@
+//! Labs as files against the real kernel: `up` builds node namespaces, ports, wires and hubs
+//! that pass the probe catalogue; `up` again changes nothing; an edit touches only what
+//! changed; `down` leaves /run/netns exactly as before; a lab over two simulated hosts joined by
+//! VXLAN; an existing namespace's tap as an endpoint; bad input refused with the kernel
+//! unchanged; `up` killed at any moment converges when run again.
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A lab file in a temp dir with a unique lab name (`pwt-PID-N`, so scripts/test's cleanup of
+/// `pwt-*` namespaces also covers labs left by a killed run); `down` on drop.
+struct LabFile {
+    name: String,
+    path: std::path::PathBuf,
+    hosts: Vec<(String, String)>,
+}
+
+impl LabFile {
+    fn new(body: &str) -> LabFile {
+        require_root();
+        let name = format!(
+            "pwt-{}-l{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(format!("{name}.yaml"));
+        let file = LabFile {
+            name,
+            path,
+            hosts: Vec::new(),
+        };
+        file.write(body);
+        file
+    }
+
+    /// Rewrites the file (`LAB` stands for the lab's name).
+    fn write(&self, body: &str) {
+        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    fn ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.name)
+    }
+
+    fn panel(&self) -> String {
+        format!("{}.panel", self.name)
+    }
+
+    fn patchwire(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(self.path());
+        patchwire(&all)
+    }
+}
+
+impl Drop for LabFile {
+    fn drop(&mut self) {
+        match self.hosts.is_empty() {
+            true => {
+                let _ = patchwire(&["down", self.path()]);
+            }
+            false => {
+                for (host, netns) in &self.hosts {
+                    let _ = on_host(netns, &["down", self.path(), "--host", host]);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `nsenter --net=/run/netns/NETNS patchwire ARGS`: patchwire run "on another host" (only the
+/// network namespace changes, so namespaces it registers stay visible to everyone).
+fn on_host(netns: &str, args: &[&str]) -> Run {
+    let output = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The namespaces under /run/netns whose names start with `prefix` (tests run in parallel:
+/// each looks only at its own lab's).
+fn netns_list(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn ip_in(netns: &str, args: &str) -> String {
+    let mut all = vec!["-n", netns];
+    all.extend(args.split_whitespace());
+    run("ip", &all)
+}
+
+fn ifindex_in(netns: &str, dev: &str) -> u32 {
+    ip_in(netns, &format!("-o link show dev {dev}"))
+        .split(':')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Frames sent into `from` (an interface in namespace `from_ns`) and those arriving at each of
+/// `to`: returns, per receiver, how many of the sent frames arrived byte for byte.
+fn cross(from_ns: &str, from: &str, to: &[(&str, &str)], frames: &[Vec<u8>]) -> Vec<usize> {
+    use patchwire::netns::Netns;
+    use patchwire::packet::PacketSocket;
+    let open = |ns: &str, dev: &str| {
+        let index = ifindex_in(ns, dev);
+        let socket = Netns::open(Some(ns))
+            .unwrap()
+            .run(move || PacketSocket::open(index))
+            .unwrap()
+            .unwrap();
+        socket.drain();
+        socket
+    };
+    let receivers: Vec<PacketSocket> = to.iter().map(|(ns, dev)| open(ns, dev)).collect();
+    let sender = open(from_ns, from);
+    for frame in frames {
+        sender.send(frame).unwrap();
+    }
+    receivers
+        .iter()
+        .map(|receiver| {
+            let mut arrived = 0;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Some(got) = receiver.recv_until(deadline).unwrap() {
+                if frames.contains(&got) {
+                    arrived += 1;
+                }
+                if arrived == frames.len() {
+                    break;
+                }
+            }
+            arrived
+        })
+        .collect()
+}
+
+/// Reserved-MAC and tagged frames a bridge would eat or a bad path would change, marked with
+/// `tag` so each test's frames are its own.
+fn frames(tag: u8) -> Vec<Vec<u8>> {
+    let kinds: [([u8; 6], [u8; 2]); 4] = [
+        ([0x01, 0x80, 0xc2, 0, 0, 0x02], [0x88, 0x09]), // LACP
+        ([0x01, 0x80, 0xc2, 0, 0, 0x0e], [0x88, 0xcc]), // LLDP
+        ([0x01, 0x80, 0xc2, 0, 0, 0x03], [0x88, 0x8e]), // 802.1X
+        ([0xff; 6], [0x81, 0x00]),                      // 802.1Q
+    ];
+    kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (dst, ethertype))| {
+            let mut frame = vec![0u8; 64];
+            frame[..6].copy_from_slice(dst);
+            frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, tag, i as u8]);
+            frame[12..14].copy_from_slice(ethertype);
+            frame[15] = tag;
+            frame[20] = i as u8;
+            frame
+        })
+        .collect()
+}
+
+const BASIC: &str = "\
+name: LAB
+topology:
+  nodes:
+    r1: {}
+    r2: {}
+    r3: {}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]
+      mtu: 9000
+";
+
+#[test]
+fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
+    let lab = LabFile::new(BASIC);
+    let before = netns_list(&lab.name);
+    let up = lab.patchwire(&["up"]);
+    up.ok();
+    for node in ["r1", "r2", "r3"] {
+        assert!(
+            netns_list(&lab.name).contains(&lab.ns(node)),
+            "{}",
+            up.stdout
+        );
+    }
+    assert!(ip_in(&lab.ns("r3"), "link show dev eth2").contains("mtu 9000"));
+
+    // A wire and a hub, checked by the product's probe from inside the panel and by hand.
+    run_probe(&lab.panel(), "r1.eth1");
+    let got = cross(
+        &lab.ns("r1"),
+        "eth1",
+        &[(&lab.ns("r2"), "eth1")],
+        &frames(1),
+    );
+    assert_eq!(got, vec![4]);
+    let got = cross(
+        &lab.ns("r1"),
+        "eth2",
+        &[
+            (&lab.ns("r2"), "eth2"),
+            (&lab.ns("r3"), "eth2"),
+            (&lab.ns("r1"), "eth2"),
+        ],
+        &frames(2),
+    );
+    assert_eq!(
+        got,
+        vec![4, 4, 0],
+        "each other member once, never back to the sender"
+    );
+
+    // Converged: nothing to do.
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    let again = lab.patchwire(&["up"]);
+    assert!(
+        again.ok().stdout.contains("up to date, nothing changed"),
+        "{}",
+        again.stdout
+    );
+
+    // An edit: r1:eth1 now goes to r3:eth1; the hub is untouched (same ports, same ifindexes).
+    let hub_ports: Vec<u32> = ["r1.eth2", "r2.eth2", "r3.eth2"]
+        .iter()
+        .map(|p| ifindex_in(&lab.panel(), p))
+        .collect();
+    lab.write(&BASIC.replace("[\"r1:eth1\", \"r2:eth1\"]", "[\"r1:eth1\", \"r3:eth1\"]"));
+    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let kinds: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["unwire", "delete-port", "create-port", "wire"],
+        "{plan}"
+    );
+    lab.patchwire(&["up"]).ok();
+    let after: Vec<u32> = ["r1.eth2", "r2.eth2", "r3.eth2"]
+        .iter()
+        .map(|p| ifindex_in(&lab.panel(), p))
+        .collect();
+    assert_eq!(hub_ports, after, "an unchanged link keeps its interfaces");
+    let got = cross(
+        &lab.ns("r1"),
+        "eth1",
+        &[(&lab.ns("r3"), "eth1")],
+        &frames(3),
+    );
+    assert_eq!(got, vec![4]);
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+
+    let show = lab.patchwire(&["-j", "show", "--lab"]).json();
+    assert_eq!(show[0]["kind"], "wire");
+    assert_eq!(show[0]["health"], "ok", "{show}");
+    assert_eq!(show[1]["kind"], "hub");
+    let graph = lab.patchwire(&["graph"]);
+    assert!(
+        graph
+            .ok()
+            .stdout
+            .starts_with(&format!("graph \"{}\" {{", lab.name))
+    );
+
+    lab.patchwire(&["down"]).ok();
+    assert_eq!(
+        netns_list(&lab.name),
+        before,
+        "down leaves /run/netns as it was"
+    );
+    let twice = lab.patchwire(&["down"]);
+    assert!(twice.ok().stdout.contains("nothing to remove"));
+}
+
+fn run_probe(panel: &str, port: &str) {
+    let run = patchwire(&["-n", panel, "probe", port]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn a_lab_over_two_hosts_joins_them_with_vxlan() {
+    // Two "hosts": namespaces joined by an underlay veth.
+    let (host_a, host_b) = (TestNs::new(), TestNs::new());
+    veth(&host_a, "u0", &host_b, "u0");
+    host_a.ip("addr add 198.18.1.1/24 dev u0");
+    host_b.ip("addr add 198.18.1.2/24 dev u0");
+    let mut lab = LabFile::new(
+        "\
+name: LAB
+hosts:
+  a: {address: 198.18.1.1}
+  b: {address: 198.18.1.2}
+topology:
+  nodes:
+    r1: {}
+    r2: {host: b}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+",
+    );
+    lab.hosts = vec![
+        ("a".into(), host_a.name.clone()),
+        ("b".into(), host_b.name.clone()),
+    ];
+    // 1500 + 50 does not fit a 1500 underlay: refused with the numbers, nothing made.
+    let before = netns_list(&lab.name);
+    let refused = on_host(&host_a.name, &["up", lab.path(), "--host", "a"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(
+            "mtu 1500 plus 50 bytes of VXLAN encapsulation is 1550, more than the underlay u0's \
+             mtu 1500: lower the link's mtu to 1450 or raise the underlay's"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(netns_list(&lab.name), before, "a refused up makes nothing");
+    host_a.ip("link set dev u0 mtu 1600");
+    host_b.ip("link set dev u0 mtu 1600");
+    on_host(&host_a.name, &["up", lab.path(), "--host", "a"]).ok();
+    on_host(&host_b.name, &["up", lab.path(), "--host", "b"]).ok();
+    let made = netns_list(&lab.name);
+    assert!(made.contains(&format!("{}.panel.a", lab.name)), "{made:?}");
+    assert!(made.contains(&format!("{}.panel.b", lab.name)), "{made:?}");
+    let got = cross(
+        &lab.ns("r1"),
+        "eth1",
+        &[(&lab.ns("r2"), "eth1")],
+        &frames(4),
+    );
+    assert_eq!(got, vec![4], "frames cross the VXLAN link byte for byte");
+    let got = cross(
+        &lab.ns("r2"),
+        "eth1",
+        &[(&lab.ns("r1"), "eth1")],
+        &frames(5),
+    );
+    assert_eq!(got, vec![4], "and back");
+    let plan = on_host(&host_a.name, &["-j", "plan", lab.path(), "--host", "a"]);
+    assert_eq!(plan.json(), serde_json::json!([]));
+    let no_host = lab.patchwire(&["up"]);
+    no_host.fails_with(&format!(
+        "{}: the lab spans hosts (a, b): say which one this is with --host NAME",
+        lab.path()
+    ));
+}
+
+#[test]
+fn bad_input_is_refused_and_the_kernel_left_as_it_was() {
+    let lab = LabFile::new(
+        "\
+name: LAB
+topology:
+  nodes:
+    r1: {}
+    sw: {netns: pwt-no-such-netns}
+  links:
+    - endpoints: [\"r1:eth1\", \"sw:e1\"]
+",
+    );
+    let before = netns_list(&lab.name);
+    let run = lab.patchwire(&["up"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("node sw: netns pwt-no-such-netns does not exist"),
+        "{}",
+        run.stderr
+    );
+    lab.write(
+        "\
+name: LAB
+topology:
+  nodes:
+    r1: {}
+  links:
+    - endpoints: [\"r1:eth1\", \"r9:eth1\"]
+",
+    );
+    let run = lab.patchwire(&["up"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "patchwire: {}:6:30: endpoint r9:eth1 names node r9, which is not defined (nodes: r1)",
+            lab.path()
+        )
+    );
+    lab.write(BASIC);
+    let run = lab.patchwire(&["up", "--host", "x"]);
+    run.fails_with(&format!(
+        "--host x: {} defines no hosts (a lab over several hosts lists them under hosts:)",
+        lab.path()
+    ));
+    assert_eq!(netns_list(&lab.name), before);
+}
+
+#[test]
+fn an_existing_namespace_lends_its_tap_as_an_endpoint() {
+    let sw = TestNs::new();
+    sw.ip("tuntap add dev tap9 mode tap");
+    sw.ip("link set dev tap9 up");
+    let lab = LabFile::new(&format!(
+        "\
+name: LAB
+topology:
+  nodes:
+    r1: {{}}
+    sw: {{netns: {}}}
+  links:
+    - endpoints: [\"r1:eth1\", \"sw:tap9\"]
+",
+        sw.name
+    ));
+    let before = sw.snapshot();
+    lab.patchwire(&["up"]).ok();
+    // Frames written by "the VM" into tap9 reach r1's eth1.
+    let tap = sw
+        .netns()
+        .run(|| patchwire::link::tap::TapHandle::attach("tap9", false))
+        .unwrap()
+        .unwrap();
+    let receiver = {
+        let index = ifindex_in(&lab.ns("r1"), "eth1");
+        patchwire::netns::Netns::open(Some(&lab.ns("r1")))
+            .unwrap()
+            .run(move || patchwire::packet::PacketSocket::open(index))
+            .unwrap()
+            .unwrap()
+    };
+    receiver.drain();
+    let sent = frames(6);
+    for frame in &sent {
+        tap.send(frame).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut arrived = 0;
+    while let Some(got) = receiver.recv_until(deadline).unwrap() {
+        arrived += usize::from(sent.contains(&got));
+    }
+    assert_eq!(arrived, 4);
+    drop(tap);
+    lab.patchwire(&["down"]).ok();
+    assert_eq!(
+        sw.snapshot(),
+        before,
+        "down gives the namespace back as it was"
+    );
+}
+
+#[test]
+fn up_killed_at_any_moment_converges_when_run_again() {
+    let lab = LabFile::new(BASIC);
+    let before = netns_list(&lab.name);
+    for delay_ms in [2u64, 8, 20, 45] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(["up", lab.path()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        lab.patchwire(&["up"]).ok();
+        assert_eq!(
+            lab.patchwire(&["-j", "plan"]).json(),
+            serde_json::json!([]),
+            "converged after a kill at {delay_ms} ms"
+        );
+        let got = cross(
+            &lab.ns("r1"),
+            "eth1",
+            &[(&lab.ns("r2"), "eth1")],
+            &frames(7),
+        );
+        assert_eq!(got, vec![4]);
+        lab.patchwire(&["down"]).ok();
+        assert_eq!(
+            netns_list(&lab.name),
+            before,
+            "nothing leaked after a kill at {delay_ms} ms"
+        );
+    }
+}
