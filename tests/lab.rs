@@ -200,7 +200,63 @@ topology:
     - endpoints: [\"r1:eth1\", \"r2:eth1\"]
     - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]
       mtu: 9000
+    - endpoints: [\"r2:eth3\", \"r3:eth3\"]
 ";
+
+/// Sends a numbered frame from `from` every millisecond while `during` runs, and returns how
+/// many were sent and how many of them arrived at `to` (each at most once).
+fn frames_during(from: (&str, &str), to: (&str, &str), during: impl FnOnce()) -> (usize, usize) {
+    use patchwire::netns::Netns;
+    use patchwire::packet::PacketSocket;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let open = |(ns, dev): (&str, &str)| {
+        let index = ifindex_in(ns, dev);
+        let socket = Netns::open(Some(ns))
+            .unwrap()
+            .run(move || PacketSocket::open(index))
+            .unwrap()
+            .unwrap();
+        socket.drain();
+        socket
+    };
+    let (sender, receiver) = (open(from), open(to));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sending = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0usize;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let mut frame = vec![0u8; 64];
+                frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0xee, 0x02]);
+                frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0xee, 0x01]);
+                frame[12..14].copy_from_slice(&[0x88, 0xb5]);
+                frame[14..22].copy_from_slice(&(sent as u64).to_be_bytes());
+                sender.send(&frame).unwrap();
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            sent
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    during();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::SeqCst);
+    let sent = sending.join().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while let Some(frame) = receiver.recv_until(deadline).unwrap() {
+        if frame[6..12] == [0x02, 0, 0, 0, 0xee, 0x01] {
+            assert!(seen.insert(frame[14..22].to_vec()), "a frame arrived twice");
+        }
+        if seen.len() == sent {
+            break;
+        }
+    }
+    (sent, seen.len())
+}
 
 #[test]
 fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
@@ -269,7 +325,26 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         ["unwire", "delete-port", "create-port", "wire"],
         "{plan}"
     );
-    lab.patchwire(&["up"]).ok();
+    // Frames cross the unchanged wire and the hub all through the edit.
+    let (mut edit, mut hub_edit) = (None, None);
+    let (sent, arrived) = frames_during((&lab.ns("r2"), "eth3"), (&lab.ns("r3"), "eth3"), || {
+        hub_edit = Some(frames_during(
+            (&lab.ns("r1"), "eth2"),
+            (&lab.ns("r3"), "eth2"),
+            || edit = Some(lab.patchwire(&["up"])),
+        ))
+    });
+    edit.unwrap().ok();
+    assert_eq!(
+        arrived, sent,
+        "an unchanged wire passed every frame during the edit"
+    );
+    let (sent, arrived) = hub_edit.unwrap();
+    assert!(sent > 50, "{sent}");
+    assert_eq!(
+        arrived, sent,
+        "an unchanged hub passed every frame during the edit"
+    );
     let after: Vec<u32> = ["r1.eth2", "r2.eth2", "r3.eth2"]
         .iter()
         .map(|p| ifindex_in(&lab.panel(), p))
@@ -328,8 +403,10 @@ topology:
   nodes:
     r1: {}
     r2: {host: b}
+    r3: {}
   links:
     - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]
 ",
     );
     lab.hosts = vec![
@@ -370,6 +447,25 @@ topology:
         &frames(5),
     );
     assert_eq!(got, vec![4], "and back");
+    // A segment across the two hosts: a hub of r1, r3 and a tunnel on a; a wire on b.
+    let got = cross(
+        &lab.ns("r1"),
+        "eth2",
+        &[
+            (&lab.ns("r2"), "eth2"),
+            (&lab.ns("r3"), "eth2"),
+            (&lab.ns("r1"), "eth2"),
+        ],
+        &frames(8),
+    );
+    assert_eq!(got, vec![4, 4, 0], "every other member once, none back");
+    let got = cross(
+        &lab.ns("r2"),
+        "eth2",
+        &[(&lab.ns("r1"), "eth2"), (&lab.ns("r3"), "eth2")],
+        &frames(9),
+    );
+    assert_eq!(got, vec![4, 4]);
     let plan = on_host(&host_a.name, &["-j", "plan", lab.path(), "--host", "a"]);
     assert_eq!(plan.json(), serde_json::json!([]));
     let no_host = lab.patchwire(&["up"]);
@@ -516,4 +612,130 @@ fn up_killed_at_any_moment_converges_when_run_again() {
             "nothing leaked after a kill at {delay_ms} ms"
         );
     }
+}
+
+#[test]
+fn a_vm_node_gets_taps_that_a_real_qemu_plugs_into() {
+    use std::net::UdpSocket;
+    const QEMU_PORT: u16 = 47_311;
+    const TEST_PORT: u16 = 47_312;
+    let lab = LabFile::new(
+        "\
+name: LAB
+topology:
+  nodes:
+    r1: {}
+    vm1: {kind: vm}
+  links:
+    - endpoints: [\"r1:eth1\", \"vm1:tap1\"]
+",
+    );
+    lab.patchwire(&["up"]).ok();
+    let tap = ip_in(&lab.ns("vm1"), "-d link show dev tap1");
+    assert!(
+        tap.contains("tun type tap") && tap.contains("vnet_hdr on"),
+        "{tap}"
+    );
+
+    // qemu in the node's namespace, its tap joined through a qemu hub to a UDP socket there:
+    // what the "VM" sends is what the test writes to that socket, and back.
+    let netdev_udp = format!(
+        "dgram,id=u0,local.type=inet,local.host=127.0.0.1,local.port={QEMU_PORT},\
+         remote.type=inet,remote.host=127.0.0.1,remote.port={TEST_PORT}"
+    );
+    let vm_ns = lab.ns("vm1");
+    let udp = patchwire::netns::Netns::open(Some(&vm_ns))
+        .unwrap()
+        .run(|| UdpSocket::bind(("127.0.0.1", TEST_PORT)))
+        .unwrap()
+        .unwrap();
+    udp.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut qemu = common::ovs::Guarded::spawn(
+        "qemu",
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &vm_ns,
+            "qemu-system-x86_64",
+            "-M",
+            "none",
+            "-nodefaults",
+            "-nographic",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+            "-netdev",
+            "tap,id=t0,ifname=tap1,script=no,downscript=no",
+            "-netdev",
+            "hubport,id=p0,hubid=0,netdev=t0",
+            "-netdev",
+            &netdev_udp,
+            "-netdev",
+            "hubport,id=p1,hubid=0,netdev=u0",
+        ],
+        std::process::Stdio::null(),
+        &[],
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    // Attached: the tap gets its carrier; the lab's show says the link is ok.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ip_in(&vm_ns, "-o link show dev tap1").contains("LOWER_UP") {
+        assert!(qemu.exited().is_none(), "qemu exited");
+        assert!(Instant::now() < deadline, "qemu never attached to tap1");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let show = lab.patchwire(&["-j", "show", "--lab"]).json();
+    assert_eq!(show[0]["health"], "ok", "{show}");
+
+    // From the VM to r1, byte for byte.
+    let sent = frames(10);
+    let receiver = {
+        let index = ifindex_in(&lab.ns("r1"), "eth1");
+        patchwire::netns::Netns::open(Some(&lab.ns("r1")))
+            .unwrap()
+            .run(move || patchwire::packet::PacketSocket::open(index))
+            .unwrap()
+            .unwrap()
+    };
+    receiver.drain();
+    for frame in &sent {
+        udp.send_to(frame, ("127.0.0.1", QEMU_PORT)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut arrived = 0;
+    while let Some(got) = receiver.recv_until(deadline).unwrap() {
+        arrived += usize::from(sent.contains(&got));
+    }
+    assert_eq!(arrived, 4, "VM -> r1");
+
+    // From r1 to the VM.
+    let back = frames(11);
+    let index = ifindex_in(&lab.ns("r1"), "eth1");
+    let frames_back = back.clone();
+    patchwire::netns::Netns::open(Some(&lab.ns("r1")))
+        .unwrap()
+        .run(move || {
+            let socket = patchwire::packet::PacketSocket::open(index).unwrap();
+            for frame in &frames_back {
+                socket.send(frame).unwrap();
+            }
+        })
+        .unwrap();
+    let mut buffer = [0u8; 2048];
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while got < 4 && Instant::now() < deadline {
+        if let Ok(n) = udp.recv(&mut buffer) {
+            got += usize::from(back.iter().any(|f| f[..] == buffer[..n]));
+        }
+    }
+    assert_eq!(got, 4, "r1 -> VM");
+    qemu.stop();
 }
