@@ -466,3 +466,34 @@ fn settle_down(ns: &TestNs, dev: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_hub_port_is_refused_as_a_mirror_destination_unless_asked_for() {
+    let bench = Bench::new();
+    let mid = &bench.mid;
+    patchwire::hub::set(
+        mid.netns(),
+        &[patchwire::hub::HubRequest::new("seg", &["wa", "wb", "mon"])],
+        &patchwire::hub::HubOptions::default(),
+    )
+    .unwrap();
+    let before = mid.snapshot();
+    mid.patchwire(&["mirror", "add", "m", "--from", "wc", "--to", "wa"])
+        .fails_with(
+            "destination wa is a port of hub seg: copies sent out of it would mix with the \
+             segment's traffic and reach whatever is behind it. Mirror to another interface, or \
+             add --onto-wire if that is what you want",
+        );
+    assert_eq!(mid.snapshot(), before);
+    mid.patchwire(&[
+        "mirror",
+        "add",
+        "m",
+        "--from",
+        "wc",
+        "--to",
+        "wa",
+        "--onto-wire",
+    ])
+    .ok();
+}

@@ -213,6 +213,16 @@ fn refuse_wire_end(
     sources: &[Link],
     dest: &Link,
 ) -> Result<(), WireError> {
+    if let Some((hub, _, _)) = crate::wire::inventory::hub_record(dest)
+        && !spec.onto_wire
+    {
+        return Err(invalid(format!(
+            "destination {} is a port of hub {hub}: copies sent out of it would mix with the \
+             segment's traffic and reach whatever is behind it. Mirror to another interface, or \
+             add --onto-wire if that is what you want",
+            dest.name
+        )));
+    }
     let partner = inventory
         .wire_target(dest.index)
         .or_else(|| inventory.wire_feeder(dest.index));
