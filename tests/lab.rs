@@ -739,3 +739,47 @@ topology:
     assert_eq!(got, 4, "r1 -> VM");
     qemu.stop();
 }
+
+#[test]
+fn bad_files_are_refused_with_file_line_and_column_and_nothing_is_made() {
+    let lab = LabFile::new(BASIC);
+    let cases: [(&str, &str); 5] = [
+        (
+            "name: LAB\ntopology:\n  nodes: {r1: {}, r2: {}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n      mut: 9000\n",
+            "6:7: unknown key `mut` in a link (did you mean `mtu`?)",
+        ),
+        (
+            "name: LAB\ntopology:\n  nodes: {r1: {}, r2: {}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"\n",
+            "6:1: did not find expected ',' or ']'",
+        ),
+        (
+            "name: LAB\ntopology:\n  nodes: {r1: {}, r2: {}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    - endpoints: [\"r1:eth1\", \"r2:eth2\"]\n",
+            "6:19: endpoint r1:eth1 is in two links (lines 5 and 6)",
+        ),
+        (
+            "name: LAB\ntopology:\n  nodes: {r1: {}}\n  links:\n    - endpoints: [\"r1:eth1\"]\n",
+            "a link needs at least two endpoints; this one has 1",
+        ),
+        (
+            "name: LAB\ntopology:\n  nodes: {r1: {}, r2: {}}\n  links:\n    - endpoints: [\"r1:a234567890123456\", \"r2:eth1\"]\n",
+            "interface name \"a234567890123456\" is 16 bytes long; Linux allows at most 15",
+        ),
+    ];
+    for (body, says) in cases {
+        lab.write(body);
+        let run = lab.patchwire(&["up"]);
+        assert_eq!(run.code, 1, "{body}");
+        assert!(
+            run.stderr
+                .starts_with(&format!("patchwire: {}:", lab.path()))
+                && run.stderr.contains(says),
+            "{body}\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            netns_list(&lab.name),
+            Vec::<String>::new(),
+            "nothing made for {body}"
+        );
+    }
+}
