@@ -783,3 +783,59 @@ fn bad_files_are_refused_with_file_line_and_column_and_nothing_is_made() {
         );
     }
 }
+
+#[test]
+fn a_mirror_in_the_file_copies_a_link_to_an_analyzer_node() {
+    let body = "\
+name: LAB
+topology:
+  nodes:
+    r1: {}
+    r2: {}
+    mon: {}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+  mirrors:
+    - name: tap1
+      from: [\"r1:eth1\"]
+      to: \"mon:eth1\"
+      direction: DIRECTION
+";
+    let lab = LabFile::new(&body.replace("DIRECTION", "both"));
+    lab.patchwire(&["up"]).ok();
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    // What r1 sends and what it receives both reach the analyzer, once each.
+    let got = cross(
+        &lab.ns("r1"),
+        "eth1",
+        &[(&lab.ns("r2"), "eth1"), (&lab.ns("mon"), "eth1")],
+        &frames(12),
+    );
+    assert_eq!(got, vec![4, 4]);
+    let got = cross(
+        &lab.ns("r2"),
+        "eth1",
+        &[(&lab.ns("r1"), "eth1"), (&lab.ns("mon"), "eth1")],
+        &frames(13),
+    );
+    assert_eq!(got, vec![4, 4]);
+    // Only what r1 sends: the mirror is made again, the wire untouched.
+    lab.write(&body.replace("DIRECTION", "tx"));
+    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let kinds: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["unmirror", "mirror"], "{plan}");
+    lab.patchwire(&["up"]).ok();
+    let got = cross(
+        &lab.ns("r2"),
+        "eth1",
+        &[(&lab.ns("r1"), "eth1"), (&lab.ns("mon"), "eth1")],
+        &frames(14),
+    );
+    assert_eq!(got, vec![4, 0], "rx is no longer copied");
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+}

@@ -188,6 +188,10 @@ fn print_changes(changes: &[Change]) {
             Change::Unwire { a, b } if b.is_empty() => format!("- wire remains on {a}"),
             Change::Unwire { a, b } => format!("- wire {a} <-> {b}"),
             Change::Unhub { hub } => format!("- hub {hub}"),
+            Change::Unmirror { mirror } => format!("- mirror {mirror}"),
+            Change::Mirror { mirror, from, to } => {
+                format!("+ mirror {mirror}: {} -> {to}", from.join(", "))
+            }
             Change::Wire { endpoints, .. } => {
                 format!("+ wire {} <-> {}", endpoints[0], endpoints[1])
             }

@@ -59,6 +59,16 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
     let mut socket = panel.route()?;
 
     // 2. Removals.
+    let unmirror: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Unmirror { mirror } => Some(mirror.clone()),
+            _ => None,
+        })
+        .collect();
+    if !unmirror.is_empty() {
+        crate::mirror::del(panel.try_clone().map_err(io)?, &unmirror, false)?;
+    }
     let unwire: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
@@ -157,6 +167,17 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         )?;
     }
 
+    let mirrors: Vec<crate::mirror::MirrorSpec> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Mirror { mirror, .. } => Some(mirror_spec(mirror, &desired.mirrors[mirror])),
+            _ => None,
+        })
+        .collect::<Result<_, _>>()?;
+    if !mirrors.is_empty() {
+        crate::mirror::add(panel.try_clone().map_err(io)?, &mirrors, None)?;
+    }
+
     // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
     // it before its peer is joined), then the ports; and TX checksum offload where asked.
     let raised: Vec<&Port> = created
@@ -204,6 +225,28 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
     )?;
     tx_checksum(&panel, desired)?;
     Ok(())
+}
+
+fn mirror_spec(
+    name: &str,
+    plan: &super::desired::MirrorPlan,
+) -> Result<crate::mirror::MirrorSpec, LabError> {
+    let vlans = match &plan.vlans {
+        Some(text) => Some(
+            crate::mirror::VlanSet::parse(text)
+                .map_err(|e| LabError::Invalid(format!("mirror {name}: vlan {text}: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(crate::mirror::MirrorSpec {
+        name: name.to_string(),
+        sources: crate::mirror::Sources::List(plan.sources.iter().cloned().collect()),
+        to: plan.to.clone(),
+        direction: plan.direction,
+        vlans,
+        output_vlan: plan.output_vlan,
+        onto_wire: false,
+    })
 }
 
 /// Creates a namespace the lab owns, with its loopback up and marked. The panel's own IPv6 is

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::LabError;
-use super::file::{Endpoint, LabFile, LinkSpec, NetnsRef, NodeKind, VmSpec};
+use super::file::{Endpoint, LabFile, LinkSpec, MirrorSide, NetnsRef, NodeKind, VmSpec};
 use super::names;
 use crate::netns::Netns;
 use crate::nl::link::{self, Link};
@@ -100,6 +100,19 @@ pub struct Desired {
     pub wires: BTreeSet<(String, String)>,
     /// Hubs: name and member ports.
     pub hubs: BTreeMap<String, BTreeSet<String>>,
+    /// Mirrors among the panel's ports, by name.
+    pub mirrors: BTreeMap<String, MirrorPlan>,
+}
+
+/// A mirror of the file, on this host's panel ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorPlan {
+    pub sources: BTreeSet<String>,
+    pub to: String,
+    /// Seen from the panel port: `in` = what the endpoint sends (`tx`).
+    pub direction: crate::mirror::Direction,
+    pub vlans: Option<String>,
+    pub output_vlan: Option<u16>,
 }
 
 impl Desired {
@@ -138,6 +151,7 @@ impl Desired {
             desired.nodes.insert(name.clone(), home);
         }
         let existing = existing_interfaces(file, &desired)?;
+        let here = &here;
         for link in &file.links {
             let local: Vec<&Endpoint> = link.endpoints.iter().filter(|e| here(&e.node)).collect();
             if local.is_empty() {
@@ -172,6 +186,7 @@ impl Desired {
                 }
             }
         }
+        mirrors(file, &mut desired, &existing, &here)?;
         Ok(desired)
     }
 
@@ -191,6 +206,58 @@ impl Desired {
         }
         owned
     }
+}
+
+/// Mirrors whose destination node is on this host: the destination is made like any endpoint
+/// (a port the lab creates, in no link); sources and destination must share the host.
+fn mirrors(
+    file: &LabFile,
+    desired: &mut Desired,
+    existing: &BTreeMap<Endpoint, Link>,
+    here: &dyn Fn(&str) -> bool,
+) -> Result<(), LabError> {
+    for mirror in &file.mirrors {
+        let local_sources: Vec<&Endpoint> = mirror.from.iter().filter(|e| here(&e.node)).collect();
+        match (
+            here(&mirror.to.node),
+            local_sources.len() == mirror.from.len(),
+        ) {
+            (false, _) if local_sources.is_empty() => continue,
+            (true, true) => {}
+            _ => {
+                return Err(LabError::Invalid(format!(
+                    "{}:{}: mirror {}: its sources and its destination {} are on different hosts; a \
+                     mirror's copies stay on one host (for now)",
+                    file.path, mirror.line, mirror.name, mirror.to
+                )));
+            }
+        }
+        let link = LinkSpec {
+            endpoints: vec![mirror.to.clone()],
+            mtu: file.mtu,
+            tx_checksum: file.tx_checksum,
+            vni: None,
+            line: mirror.line,
+        };
+        let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
+        let to = port.name.clone();
+        desired.ports.insert(port.name.clone(), port);
+        desired.mirrors.insert(
+            mirror.name.clone(),
+            MirrorPlan {
+                sources: mirror.from.iter().map(names::port).collect(),
+                to,
+                direction: match mirror.direction {
+                    MirrorSide::Tx => crate::mirror::Direction::In,
+                    MirrorSide::Rx => crate::mirror::Direction::Out,
+                    MirrorSide::Both => crate::mirror::Direction::Both,
+                },
+                vlans: mirror.vlans.clone(),
+                output_vlan: mirror.output_vlan,
+            },
+        );
+    }
+    Ok(())
 }
 
 fn netns_spec(netns: &NetnsRef) -> String {
@@ -239,8 +306,14 @@ fn existing_interfaces(
         let netns = Netns::open(Some(spec))
             .map_err(|e| LabError::Invalid(format!("{}: node {node}: {e}", file.path)))?;
         let mut socket = netns.route()?;
-        for link_spec in &file.links {
-            for endpoint in link_spec.endpoints.iter().filter(|e| &e.node == node) {
+        let mirror_ends = file.mirrors.iter().map(|m| &m.to);
+        let endpoints = file
+            .links
+            .iter()
+            .flat_map(|l| &l.endpoints)
+            .chain(mirror_ends);
+        {
+            for endpoint in endpoints.filter(|e| &e.node == node) {
                 let reply = socket.request_raw(link::get_by_name(&endpoint.interface), 0);
                 if let Ok(link) = link::parse_one(reply) {
                     found.insert(endpoint.clone(), link);

@@ -1,18 +1,19 @@
 //! The lab file: one YAML document that describes a whole lab — its nodes, the links between
-//! their interfaces and, for a lab over several machines, the hosts — read into a checked
-//! [`LabFile`]. The format is documented in docs/labs.md.
+//! their interfaces, the mirrors that copy their traffic to an analyzer and, for a lab over
+//! several machines, the hosts — read into a checked [`LabFile`]. The format is documented in
+//! docs/labs.md.
 //!
 //! This module owns the format and every check that needs no kernel: names, ranges, unknown
-//! keys, references between nodes, hosts and links, duplicates. Whether a namespace exists,
-//! MTUs against the underlay and which host this machine is belong to the lab's planning.
-//! Every error names its place, `FILE:LINE:COL: what is wrong`.
+//! keys, references between nodes, hosts, links and mirrors, duplicates. Whether a namespace
+//! exists, MTUs against the underlay and which host this machine is belong to the lab's
+//! planning. Every error names its place, `FILE:LINE:COL: what is wrong`.
 //!
 //! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
 //! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
 //! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
 //! text, `locate` walks the document again to that node and stops there with a marker error
-//! whose position serde_norway reports. A link's line comes from one such walk to the link list
-//! and a scan of its items (`sequence_items`).
+//! whose position serde_norway reports. The line of a link or a mirror comes from one such walk
+//! to its list and a scan of the list's items (`sequence_items`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -23,6 +24,7 @@ use std::ops::RangeInclusive;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::mirror::spec::{VlanSet, selections_overlap, validate_mirror_name};
 use crate::nl::link::validate_name;
 
 /// MTU of a link when neither the link nor `defaults:` sets one.
@@ -37,6 +39,8 @@ pub const VNI_RANGE: RangeInclusive<u32> = 1..=16_777_215;
 pub const QUEUES_RANGE: RangeInclusive<u16> = 1..=256;
 /// The longest lab, node or host name, in characters.
 pub const NAME_MAX: usize = 32;
+/// The VLAN IDs a mirror's `output-vlan` may set (0 is a priority tag, 4095 reserved).
+pub const OUTPUT_VLAN_RANGE: RangeInclusive<u16> = 1..=4094;
 /// The highest process id Linux can give (PID_MAX_LIMIT).
 const PID_MAX: u32 = 4_194_304;
 
@@ -61,6 +65,8 @@ pub struct LabFile {
     pub nodes: BTreeMap<String, NodeSpec>,
     /// The links, in file order.
     pub links: Vec<LinkSpec>,
+    /// The mirrors (`topology.mirrors`), in file order; empty when the file has none.
+    pub mirrors: Vec<MirrorFileSpec>,
 }
 
 /// One machine of a lab over several.
@@ -220,6 +226,65 @@ impl LinkSpec {
     }
 }
 
+/// One mirror (`topology.mirrors`): copies of the frames crossing some links' endpoints, sent
+/// out of an analyzer's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirrorFileSpec {
+    /// 1-15 characters from A-Z a-z 0-9 _ . - ([`validate_mirror_name`]), unique in the file.
+    pub name: String,
+    /// The endpoints whose frames are copied: at least one, all different, each an endpoint
+    /// of a link, each on the host of `to`.
+    pub from: Vec<Endpoint>,
+    /// The analyzer's endpoint: in no link (the lab makes it like any endpoint, a veth into
+    /// the node) and not in `from`; it is sent the copies and nothing else. Several mirrors
+    /// may share it.
+    pub to: Endpoint,
+    /// Which frames of each `from` endpoint, from the node's point of view (default both).
+    pub direction: MirrorSide,
+    /// `vlan:`: only frames whose outer VLAN ID is in the set, as [`VlanSet`]'s normalized
+    /// text (`100,200-210`, which `VlanSet::parse` reads back); `None`: every frame.
+    pub vlans: Option<String>,
+    /// `output-vlan:` (RSPAN): the copies leave `to` tagged with this VLAN ID, in
+    /// [`OUTPUT_VLAN_RANGE`].
+    pub output_vlan: Option<u16>,
+    /// The 1-based line where the mirror's entry starts in the file, for messages.
+    pub line: usize,
+}
+
+/// Which frames of an endpoint a mirror copies, seen from the node that has the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorSide {
+    /// The frames the node sends out of the interface.
+    Tx,
+    /// The frames the node receives on the interface.
+    Rx,
+    /// Both.
+    Both,
+}
+
+impl MirrorSide {
+    /// Copies the frames the node sends out of the interface (`tx` or `both`).
+    pub fn copies_tx(self) -> bool {
+        matches!(self, MirrorSide::Tx | MirrorSide::Both)
+    }
+
+    /// Copies the frames the node receives on the interface (`rx` or `both`).
+    pub fn copies_rx(self) -> bool {
+        matches!(self, MirrorSide::Rx | MirrorSide::Both)
+    }
+}
+
+impl fmt::Display for MirrorSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MirrorSide::Tx => "tx",
+            MirrorSide::Rx => "rx",
+            MirrorSide::Both => "both",
+        })
+    }
+}
+
 /// Why a lab file cannot be used. Displayed as `FILE:LINE:COL: what is wrong` whenever the
 /// place is known.
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +370,7 @@ pub fn example_multi_host() -> &'static str {
 }
 
 const EXAMPLE: &str = r#"# A lab on one machine: two routers joined by a wire, a three-way segment, an existing
-# namespace and a qemu VM.
+# namespace, a qemu VM, and an analyzer that is sent a copy of one router's traffic.
 name: demo                  # required: 1-32 characters from A-Z a-z 0-9 _ -
 
 defaults:                   # optional
@@ -327,6 +392,7 @@ topology:
       group: kvm            # group (name or gid) that may open the taps
       vnet-hdr: true        # taps carry a virtio-net header (default true)
       queues: 2             # queues per tap (1..=256, default 1)
+    mon: {}                 # the analyzer: run tcpdump or Wireshark in namespace demo-mon
   links:
     - endpoints: ["r1:eth1", "r2:eth1"]             # two endpoints: a wire
     - endpoints: ["r1:eth2", "r2:eth2", "r3:eth2"]  # three or more: a hub segment
@@ -339,6 +405,15 @@ topology:
         - {node: sw, interface: e1-2}
       mtu: 9000
       vars: {cost: 10}                              # containerlab's vars and labels are ignored
+  mirrors:                                          # optional: copies of links' frames
+    - name: tap1                                    # 1-15 characters from A-Z a-z 0-9 _ . -
+      from: ["r1:eth1"]                             # endpoints of links, whose frames are copied
+      to: "mon:eth1"                                # in no link: the lab makes it like any
+                                                    #   endpoint and sends it the copies only
+      direction: both                               # tx: what r1 sends out of eth1, rx: what it
+                                                    #   receives on eth1, or both (the default)
+      # vlan: "100,200-210"                         # only frames of these VLANs (default: all)
+      # output-vlan: 999                            # RSPAN: copies leave tagged (1..=4094)
 "#;
 
 const EXAMPLE_MULTI_HOST: &str = r#"# A lab over two machines: a link between nodes on different hosts is a VXLAN tunnel
@@ -397,6 +472,7 @@ impl Check<'_> {
             mtu,
             tx_checksum,
         )?;
+        let mirrors = self.mirrors(raw.topology.mirrors.unwrap_or_default(), &nodes, &links)?;
         Ok(LabFile {
             name: raw.name.0,
             path: self.path.to_string(),
@@ -409,6 +485,7 @@ impl Check<'_> {
                 .map_or(DEFAULT_VXLAN_PORT, |p| p.0),
             nodes,
             links,
+            mirrors,
         })
     }
 
@@ -535,7 +612,7 @@ impl Check<'_> {
         mtu: u32,
         tx_checksum: Option<bool>,
     ) -> Result<Vec<LinkSpec>, LabFileError> {
-        let lines = link_lines(self.text, raw.len());
+        let lines = item_lines(self.text, "links", raw.len());
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
         let mut link_of: HashMap<&Endpoint, usize> = HashMap::new();
         let mut vnis: HashMap<u32, usize> = HashMap::new();
@@ -601,6 +678,235 @@ impl Check<'_> {
         }
         Ok(links)
     }
+
+    fn mirrors(
+        &self,
+        raw: Vec<RawMirror>,
+        nodes: &BTreeMap<String, NodeSpec>,
+        links: &[LinkSpec],
+    ) -> Result<Vec<MirrorFileSpec>, LabFileError> {
+        let lines = item_lines(self.text, "mirrors", raw.len());
+        let link_of: HashMap<&Endpoint, &LinkSpec> = links
+            .iter()
+            .flat_map(|l| l.endpoints.iter().map(move |e| (e, l)))
+            .collect();
+        let mut named: HashMap<String, usize> = HashMap::new();
+        // What each mirror copies to each destination, for frames that would arrive twice.
+        let mut copies: HashMap<(Endpoint, Stream), Vec<Copied>> = HashMap::new();
+        let mut mirrors: Vec<MirrorFileSpec> = Vec::with_capacity(raw.len());
+        for (i, mirror) in raw.into_iter().enumerate() {
+            let at = |k: &str| vec![key("topology"), key("mirrors"), Seg::Index(i), key(k)];
+            let item = [key("topology"), key("mirrors"), Seg::Index(i)];
+            let Some(MirrorName(name)) = mirror.name else {
+                return Err(self.error(
+                    &item,
+                    false,
+                    format!(
+                        "missing key `name` in a mirror: every mirror has a name (1-{} \
+                         characters from A-Z a-z 0-9 _ . -)",
+                        crate::mirror::spec::NAME_MAX
+                    ),
+                ));
+            };
+            if let Some(&first) = named.get(&name) {
+                return Err(self.error(
+                    &at("name"),
+                    false,
+                    format!(
+                        "mirror {name} is defined twice (lines {} and {})",
+                        lines[first], lines[i]
+                    ),
+                ));
+            }
+            named.insert(name.clone(), i);
+            let Some(RawEndpoints(from)) = mirror.from else {
+                return Err(self.error(
+                    &item,
+                    false,
+                    format!(
+                        "missing key `from` in mirror {name}: the endpoints whose frames are copied"
+                    ),
+                ));
+            };
+            if from.is_empty() {
+                return Err(self.error(
+                    &at("from"),
+                    false,
+                    format!("mirror {name} copies nothing: `from` needs at least one endpoint"),
+                ));
+            }
+            let from_at = |j: usize| {
+                let mut segs = at("from");
+                segs.push(Seg::Index(j));
+                segs
+            };
+            for (j, endpoint) in from.iter().enumerate() {
+                if !nodes.contains_key(&endpoint.node) {
+                    return Err(self.error(&from_at(j), false, undefined_node(endpoint, nodes)));
+                }
+                if from[..j].contains(endpoint) {
+                    return Err(self.error(
+                        &from_at(j),
+                        false,
+                        format!("endpoint {endpoint} appears twice in this mirror's `from`"),
+                    ));
+                }
+                if !link_of.contains_key(endpoint) {
+                    return Err(self.error(
+                        &from_at(j),
+                        false,
+                        format!(
+                            "endpoint {endpoint} is in no link; a mirror copies what crosses a \
+                             link's endpoint"
+                        ),
+                    ));
+                }
+            }
+            let Some(RawEndpoint(to)) = mirror.to else {
+                return Err(self.error(
+                    &item,
+                    false,
+                    format!(
+                        "missing key `to` in mirror {name}: the analyzer's endpoint, in no link"
+                    ),
+                ));
+            };
+            if !nodes.contains_key(&to.node) {
+                return Err(self.error(&at("to"), false, undefined_node(&to, nodes)));
+            }
+            if from.contains(&to) {
+                return Err(self.error(
+                    &at("to"),
+                    false,
+                    format!(
+                        "endpoint {to} is both in `from` and the `to` of mirror {name}: a mirror \
+                         cannot copy to one of its sources"
+                    ),
+                ));
+            }
+            if let Some(link) = link_of.get(&to) {
+                return Err(self.error(
+                    &at("to"),
+                    false,
+                    format!(
+                        "{to} is an endpoint of the link on line {}; a mirror's destination \
+                         must be in no link",
+                        link.line
+                    ),
+                ));
+            }
+            let to_host = &nodes[&to.node].host;
+            for (j, endpoint) in from.iter().enumerate() {
+                let host = &nodes[&endpoint.node].host;
+                if let (Some(host), Some(to_host)) = (host, to_host)
+                    && host != to_host
+                {
+                    return Err(self.error(
+                        &from_at(j),
+                        false,
+                        format!(
+                            "mirror {name} copies {endpoint}, on host {host}, to {to}, on host \
+                             {to_host}: a mirror's endpoints must all be on one host"
+                        ),
+                    ));
+                }
+            }
+            let direction = mirror.direction.map_or(MirrorSide::Both, |d| d.0);
+            let vlans = mirror.vlan.map(|v| v.0);
+            for (j, endpoint) in from.iter().enumerate() {
+                let sides = [
+                    (direction.copies_tx(), Side::Tx),
+                    (direction.copies_rx(), Side::Rx),
+                ];
+                for side in sides.into_iter().filter(|(on, _)| *on).map(|(_, s)| s) {
+                    let stream = Stream::of(endpoint, side, &link_of);
+                    let earlier = copies.entry((to.clone(), stream.clone())).or_default();
+                    let clash = earlier.iter().find(|c| {
+                        c.mirror != i && selections_overlap(c.vlans.as_ref(), vlans.as_ref())
+                    });
+                    if let Some(clash) = clash {
+                        let first = &mirrors[clash.mirror].name;
+                        let message = if clash.endpoint == *endpoint {
+                            format!(
+                                "endpoint {endpoint} is copied to {to} by mirrors {first} and \
+                                 {name}: frames would arrive twice"
+                            )
+                        } else {
+                            let (sender, sent_by, receiver, received_by) = match side {
+                                Side::Tx => (endpoint, &name, &clash.endpoint, first),
+                                Side::Rx => (&clash.endpoint, first, endpoint, &name),
+                            };
+                            format!(
+                                "mirror {sent_by} copies what {sender} sends and mirror \
+                                 {received_by} what {receiver} receives, both to {to}: {sender} \
+                                 and {receiver} are the two ends of the wire on line {}, so \
+                                 these are the same frames and they would arrive twice",
+                                link_of[endpoint].line
+                            )
+                        };
+                        return Err(self.error(&from_at(j), false, message));
+                    }
+                    earlier.push(Copied {
+                        mirror: i,
+                        endpoint: endpoint.clone(),
+                        vlans: vlans.clone(),
+                    });
+                }
+            }
+            mirrors.push(MirrorFileSpec {
+                name,
+                from,
+                to,
+                direction,
+                vlans: vlans.as_ref().map(VlanSet::to_string),
+                output_vlan: mirror.output_vlan.map(|v| v.0),
+                line: lines[i],
+            });
+        }
+        Ok(mirrors)
+    }
+}
+
+/// One way frames cross an endpoint, as a mirror sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Side {
+    Tx,
+    Rx,
+}
+
+/// A stream of frames: what an endpoint sends or receives. What one end of a wire receives is
+/// what the other end sends, so both name it by the sender.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Stream {
+    endpoint: Endpoint,
+    side: Side,
+}
+
+impl Stream {
+    fn of(endpoint: &Endpoint, side: Side, link_of: &HashMap<&Endpoint, &LinkSpec>) -> Stream {
+        let wire_peer = link_of
+            .get(endpoint)
+            .filter(|l| !l.is_hub())
+            .and_then(|l| l.endpoints.iter().find(|e| *e != endpoint));
+        match (side, wire_peer) {
+            (Side::Rx, Some(peer)) => Stream {
+                endpoint: peer.clone(),
+                side: Side::Tx,
+            },
+            _ => Stream {
+                endpoint: endpoint.clone(),
+                side,
+            },
+        }
+    }
+}
+
+/// A stream a mirror copies (from `endpoint`, maybe a wire's other end), to the destination
+/// it is filed under.
+struct Copied {
+    mirror: usize,
+    endpoint: Endpoint,
+    vlans: Option<VlanSet>,
 }
 
 fn undefined_node(endpoint: &Endpoint, nodes: &BTreeMap<String, NodeSpec>) -> String {
@@ -702,6 +1008,7 @@ struct RawTopology {
     #[serde(default, deserialize_with = "nodes")]
     nodes: Vec<(String, Option<RawNode>)>,
     links: Option<Vec<RawLink>>,
+    mirrors: Option<Vec<RawMirror>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -739,6 +1046,22 @@ struct RawLink {
     _vars: Option<IgnoredAny>,
     #[serde(rename = "labels")]
     _labels: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a mirror: a mapping with `name:`, `from:` and `to:`"
+)]
+struct RawMirror {
+    // All optional here: a missing one is refused with the mirror's name (`Check::mirrors`).
+    name: Option<MirrorName>,
+    from: Option<RawEndpoints>,
+    to: Option<RawEndpoint>,
+    direction: Option<RawSide>,
+    vlan: Option<RawVlans>,
+    output_vlan: Option<OutputVlan>,
 }
 
 fn hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<(String, RawHost)>>, D::Error> {
@@ -902,6 +1225,85 @@ ranged!(
     *QUEUES_RANGE.end()
 );
 ranged!(Pid, u32, "pid", 1u32, PID_MAX);
+ranged!(
+    OutputVlan,
+    u16,
+    "output-vlan",
+    *OUTPUT_VLAN_RANGE.start(),
+    *OUTPUT_VLAN_RANGE.end()
+);
+
+/// A mirror's `name:`.
+struct MirrorName(String);
+
+impl<'de> Deserialize<'de> for MirrorName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MirrorName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mirror name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MirrorName, E> {
+                validate_mirror_name(v).map_err(own)?;
+                Ok(MirrorName(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A mirror's `direction:`.
+struct RawSide(MirrorSide);
+
+impl<'de> Deserialize<'de> for RawSide {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSide;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tx, rx or both")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSide, E> {
+                match v {
+                    "tx" => Ok(RawSide(MirrorSide::Tx)),
+                    "rx" => Ok(RawSide(MirrorSide::Rx)),
+                    "both" => Ok(RawSide(MirrorSide::Both)),
+                    _ => Err(own(format!(
+                        "direction `{v}` is not tx, rx or both (tx: the frames the node sends \
+                         out of the endpoint; rx: the frames it receives on it)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A mirror's `vlan:`: VLAN IDs and ranges as text (`"100,200-210"`), or one ID as a number.
+struct RawVlans(VlanSet);
+
+impl<'de> Deserialize<'de> for RawVlans {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawVlans;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("VLAN IDs and ranges, such as \"100,200-210\", or one VLAN ID")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawVlans, E> {
+                VlanSet::parse(v).map(RawVlans).map_err(own)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawVlans, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawVlans, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// `tx-checksum:`: on, off (or true, false), or unset (`None`).
 struct TxChecksum(Option<bool>);
@@ -1113,6 +1515,34 @@ impl<'de> Deserialize<'de> for RawEndpoint {
     }
 }
 
+/// A mirror's `from:`: a list of endpoints.
+struct RawEndpoints(Vec<Endpoint>);
+
+impl<'de> Deserialize<'de> for RawEndpoints {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEndpoints;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of endpoints")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoints, E> {
+                Err(own(format!(
+                    "`from` is a list of endpoints: write `from: [\"{v}\"]`"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawEndpoints, A::Error> {
+                let mut endpoints = Vec::new();
+                while let Some(RawEndpoint(endpoint)) = seq.next_element()? {
+                    endpoints.push(endpoint);
+                }
+                Ok(RawEndpoints(endpoints))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A key of a mapping this module reads by hand, refused (with a suggestion) when unknown.
 struct KeySeed {
     context: &'static str,
@@ -1161,12 +1591,13 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
     const NODE: &[&str] = &[
         "kind", "host", "netns", "owner", "group", "vnet-hdr", "queues",
     ];
+    const MIRROR: &[&str] = &["name", "from", "to", "direction", "vlan", "output-vlan"];
     match ypath {
         "" | "." => (
             "at the top level".into(),
             &["name", "hosts", "defaults", "vxlan", "topology"],
         ),
-        "topology" => ("in topology".into(), &["nodes", "links"]),
+        "topology" => ("in topology".into(), &["nodes", "links", "mirrors"]),
         "defaults" => ("in defaults".into(), &["mtu", "tx-checksum"]),
         "vxlan" => ("in vxlan".into(), &["port"]),
         _ => {
@@ -1176,6 +1607,8 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
                 (format!("in node {node_name}"), NODE)
             } else if ypath.starts_with("topology.links[") {
                 ("in a link".into(), LINK)
+            } else if ypath.starts_with("topology.mirrors[") {
+                ("in a mirror".into(), MIRROR)
             } else {
                 (format!("in {ypath}"), &[])
             }
@@ -1477,13 +1910,14 @@ impl Visitor<'_> for KeyMatch<'_> {
     }
 }
 
-/// The 1-based line of each link: one walk to the link list, then a scan of its items; a walk
-/// per link when the scan does not find as many items as serde_norway did.
-fn link_lines(text: &str, count: usize) -> Vec<usize> {
+/// The 1-based line of each item of `topology.LIST` (`links`, `mirrors`): one walk to the
+/// list, then a scan of its items; a walk per item when the scan does not find as many items
+/// as serde_norway did.
+fn item_lines(text: &str, list: &str, count: usize) -> Vec<usize> {
     if count == 0 {
         return Vec::new();
     }
-    let list = [key("topology"), key("links")];
+    let list = [key("topology"), key(list)];
     let scanned = locate(text, &list, false)
         .and_then(|(line, column)| offset(text, line, column))
         .and_then(|start| sequence_items(text, start))
@@ -1503,7 +1937,7 @@ fn link_lines(text: &str, count: usize) -> Vec<usize> {
         }
         None => (0..count)
             .map(|i| {
-                let segs = [key("topology"), key("links"), Seg::Index(i)];
+                let segs = [list[0].clone(), list[1].clone(), Seg::Index(i)];
                 locate(text, &segs, false).map_or(0, |(line, _)| line)
             })
             .collect(),
@@ -1713,13 +2147,23 @@ mod tests {
                 ("r3".into(), namespace()),
                 ("sw".into(), sw),
                 ("vm1".into(), vm),
+                ("mon".into(), namespace()),
             ]),
             links: vec![
-                link(&["r1:eth1", "r2:eth1"], 9000, Some(false), 25),
-                link(&["r1:eth2", "r2:eth2", "r3:eth2"], 1500, Some(false), 26),
-                link(&["r3:eth1", "sw:e1-1"], 9000, Some(true), 28),
-                link(&["vm1:tap1", "sw:e1-2"], 9000, Some(false), 30),
+                link(&["r1:eth1", "r2:eth1"], 9000, Some(false), 26),
+                link(&["r1:eth2", "r2:eth2", "r3:eth2"], 1500, Some(false), 27),
+                link(&["r3:eth1", "sw:e1-1"], 9000, Some(true), 29),
+                link(&["vm1:tap1", "sw:e1-2"], 9000, Some(false), 31),
             ],
+            mirrors: vec![MirrorFileSpec {
+                name: "tap1".into(),
+                from: vec![ep("r1:eth1")],
+                to: ep("mon:eth1"),
+                direction: MirrorSide::Both,
+                vlans: None,
+                output_vlan: None,
+                line: 38,
+            }],
         };
         assert_eq!(lab, expected);
         assert!(!lab.links[0].is_hub());
@@ -1886,6 +2330,10 @@ mod tests {
         assert_eq!(json["nodes"]["vm1"]["kind"]["vm"]["queues"], 2);
         assert_eq!(json["nodes"]["r1"]["kind"], "namespace");
         assert_eq!(json["nodes"]["sw"]["netns"]["name"], "clab-demo-sw");
+        assert_eq!(json["mirrors"][0]["from"][0], "r1:eth1");
+        assert_eq!(json["mirrors"][0]["to"], "mon:eth1");
+        assert_eq!(json["mirrors"][0]["direction"], "both");
+        assert_eq!(json["mirrors"][0]["vlans"], serde_json::Value::Null);
     }
 
     #[test]
@@ -2329,6 +2777,361 @@ mod tests {
             .collect();
         assert_eq!(starts, ['a', '\'', '"', '{']);
         assert_eq!(sequence_items("x: 1", 0), None);
+    }
+
+    /// Nodes r1, r2, r3 and mon; a wire r1:eth1–r2:eth1 (line 9) and a segment of the eth2s
+    /// (line 10); then the given mirrors (from line 12 on).
+    fn with_mirrors(mirrors: &str) -> String {
+        format!(
+            "name: t1\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    r3: {{}}\n    mon: {{}}\n  \
+             links:\n    - endpoints: [r1:eth1, r2:eth1]\n    \
+             - endpoints: [r1:eth2, r2:eth2, r3:eth2]\n  mirrors:\n{mirrors}"
+        )
+    }
+
+    fn mirror(name: &str, from: &[&str], to: &str, direction: MirrorSide) -> MirrorFileSpec {
+        MirrorFileSpec {
+            name: name.into(),
+            from: from.iter().map(|e| ep(e)).collect(),
+            to: ep(to),
+            direction,
+            vlans: None,
+            output_vlan: None,
+            line: 0,
+        }
+    }
+
+    #[test]
+    fn mirrors_read_with_every_key() {
+        let lab = lab(&with_mirrors(
+            "    - name: tap.1_a-B\n      from: [\"r1:eth1\", {node: r3, interface: eth2}]\n      \
+             to: mon:eth1\n      direction: tx\n      vlan: \"200-210, 100,201\"\n      \
+             output-vlan: 4094\n\
+             \x20   - {name: t2, from: [r1:eth1], to: {node: mon, interface: eth1}, direction: rx}\n\
+             \x20   - {name: t3, from: [r1:eth1], to: mon:eth2, vlan: 7}\n\
+             \x20   - {name: t4, from: [r1:eth1, r2:eth1], to: mon:eth3}\n\
+             \x20   - {name: t5, from: [r2:eth2], to: mon:eth1, vlan: 100}\n\
+             \x20   - {name: t6, from: [r2:eth2], to: mon:eth1, vlan: 101-4094}\n",
+        ));
+        let mut expected = vec![
+            MirrorFileSpec {
+                vlans: Some("100,200-210".into()),
+                output_vlan: Some(4094),
+                line: 12,
+                ..mirror(
+                    "tap.1_a-B",
+                    &["r1:eth1", "r3:eth2"],
+                    "mon:eth1",
+                    MirrorSide::Tx,
+                )
+            },
+            mirror("t2", &["r1:eth1"], "mon:eth1", MirrorSide::Rx),
+            MirrorFileSpec {
+                vlans: Some("7".into()),
+                ..mirror("t3", &["r1:eth1"], "mon:eth2", MirrorSide::Both)
+            },
+            mirror("t4", &["r1:eth1", "r2:eth1"], "mon:eth3", MirrorSide::Both),
+            MirrorFileSpec {
+                vlans: Some("100".into()),
+                ..mirror("t5", &["r2:eth2"], "mon:eth1", MirrorSide::Both)
+            },
+            MirrorFileSpec {
+                vlans: Some("101-4094".into()),
+                ..mirror("t6", &["r2:eth2"], "mon:eth1", MirrorSide::Both)
+            },
+        ];
+        for (m, line) in expected.iter_mut().zip(12..).skip(1) {
+            m.line = line + 5;
+        }
+        assert_eq!(lab.mirrors, expected);
+        assert_eq!(
+            lab.mirrors[0].vlans.as_deref().map(VlanSet::parse),
+            Some(Ok(VlanSet::parse("100,200-210").unwrap()))
+        );
+        assert!(MirrorSide::Both.copies_tx() && MirrorSide::Both.copies_rx());
+        assert!(!MirrorSide::Tx.copies_rx() && !MirrorSide::Rx.copies_tx());
+        assert_eq!(MirrorSide::Rx.to_string(), "rx");
+        // None in a file without `mirrors:`, or with an empty list.
+        assert!(lab_without_mirrors().mirrors.is_empty());
+        let text = two_nodes("    - endpoints: [r1:a, r2:a]\n  mirrors: []\n");
+        assert!(self::lab(&text).mirrors.is_empty());
+    }
+
+    fn lab_without_mirrors() -> LabFile {
+        lab(&two_nodes("    - endpoints: [r1:a, r2:a]\n"))
+    }
+
+    #[test]
+    fn mirror_keys_are_checked() {
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, form: [r1:eth1], to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:17: unknown key `form` in a mirror (did you mean `from`?)"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1], to: mon:eth1, output_vlan: 9}\n"
+            )),
+            "t1.yaml:12:48: unknown key `output_vlan` in a mirror (did you mean `output-vlan`?)"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1], to: mon:eth1, truncate: 64}\n"
+            )),
+            "t1.yaml:12:48: unknown key `truncate` in a mirror (known keys: `name`, `from`, \
+             `to`, `direction`, `vlan`, `output-vlan`)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  mirror: []\n"),
+            "t1.yaml:3:3: unknown key `mirror` in topology (did you mean `mirrors`?)"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - name: m\n      from: [r1:eth1]\n      to: mon:eth1\n      to: mon:eth2\n"
+            )),
+            "t1.yaml:15:7: key `to` appears twice in a mirror"
+        );
+        assert_eq!(
+            err(&with_mirrors("    - [m, r1:eth1, mon:eth1]\n")),
+            "t1.yaml:12:7: `topology.mirrors[0]` must be a mirror: a mapping with `name:`, \
+             `from:` and `to:`, found a list"
+        );
+    }
+
+    #[test]
+    fn mirror_keys_are_required() {
+        assert_eq!(
+            err(&with_mirrors("    - from: [r1:eth1]\n      to: mon:eth1\n")),
+            "t1.yaml:12:7: missing key `name` in a mirror: every mirror has a name (1-15 \
+             characters from A-Z a-z 0-9 _ . -)"
+        );
+        assert_eq!(
+            err(&with_mirrors("    - {name: m, to: mon:eth1}\n")),
+            "t1.yaml:12:7: missing key `from` in mirror m: the endpoints whose frames are copied"
+        );
+        assert_eq!(
+            err(&with_mirrors("    - name: m\n      from: [r1:eth1]\n")),
+            "t1.yaml:12:7: missing key `to` in mirror m: the analyzer's endpoint, in no link"
+        );
+        assert_eq!(
+            err(&with_mirrors("    - {name: m, from: [], to: mon:eth1}\n")),
+            "t1.yaml:12:23: mirror m copies nothing: `from` needs at least one endpoint"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: r1:eth1, to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:23: `from` is a list of endpoints: write `from: [\"r1:eth1\"]`"
+        );
+    }
+
+    #[test]
+    fn mirror_names_are_checked() {
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: a b, from: [r1:eth1], to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:14: mirror name \"a b\": use 1 to 15 characters from A-Z a-z 0-9 _ . -"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: a234567890123456, from: [r1:eth1], to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:14: mirror name \"a234567890123456\": use 1 to 15 characters from \
+             A-Z a-z 0-9 _ . -"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - name: tap1\n      from: [r1:eth1]\n      to: mon:eth1\n\n    # again\n    \
+                 - name: tap1\n      from: [r2:eth1]\n      to: mon:eth2\n"
+            )),
+            "t1.yaml:17:13: mirror tap1 is defined twice (lines 12 and 17)"
+        );
+    }
+
+    #[test]
+    fn mirror_endpoints_are_checked() {
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1, r9:eth1], to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:33: endpoint r9:eth1 names node r9, which is not defined \
+             (nodes: mon, r1, r2, r3)"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1], to: ids:eth1}\n"
+            )),
+            "t1.yaml:12:38: endpoint ids:eth1 names node ids, which is not defined \
+             (nodes: mon, r1, r2, r3)"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1, 'r1:eth1'], to: mon:eth1}\n"
+            )),
+            "t1.yaml:12:33: endpoint r1:eth1 appears twice in this mirror's `from`"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - name: tap1\n      from: [r1:eth1, r1:eth9]\n      to: mon:eth1\n"
+            )),
+            "t1.yaml:13:23: endpoint r1:eth9 is in no link; a mirror copies what crosses a \
+             link's endpoint"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - name: tap1\n      from: [r1:eth1]\n      to: r2:eth1\n"
+            )),
+            "t1.yaml:14:11: r2:eth1 is an endpoint of the link on line 9; a mirror's \
+             destination must be in no link"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1, r3:eth2], to: {node: r3, interface: eth2}}\n"
+            )),
+            "t1.yaml:12:47: endpoint r3:eth2 is both in `from` and the `to` of mirror m: a \
+             mirror cannot copy to one of its sources"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: m, from: [r1:eth1], to: 'mon:'}\n"
+            )),
+            "t1.yaml:12:38: endpoint \"mon:\": an interface name cannot be empty"
+        );
+    }
+
+    #[test]
+    fn mirror_endpoints_are_on_one_host() {
+        let text = "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  b: {address: 198.18.1.2}\n\
+                    topology:\n  nodes:\n    r1: {}\n    r2: {host: b}\n    mon: {host: b}\n  \
+                    links:\n    - endpoints: [r1:eth1, r2:eth1]\n  mirrors:\n    \
+                    - {name: m, from: [r2:eth1, r1:eth1], to: mon:eth1}\n";
+        assert_eq!(
+            err(text),
+            "t1.yaml:13:33: mirror m copies r1:eth1, on host a, to mon:eth1, on host b: a \
+             mirror's endpoints must all be on one host"
+        );
+        let text = text.replace("[r2:eth1, r1:eth1]", "[r2:eth1]");
+        assert_eq!(lab(&text).mirrors[0].from, [ep("r2:eth1")]);
+    }
+
+    #[test]
+    fn mirror_values_are_checked() {
+        let one = |extra: &str| {
+            err(&with_mirrors(&format!(
+                "    - {{name: m, from: [r1:eth1], to: mon:eth1, {extra}}}\n"
+            )))
+        };
+        assert_eq!(
+            one("direction: in"),
+            "t1.yaml:12:59: direction `in` is not tx, rx or both (tx: the frames the node sends \
+             out of the endpoint; rx: the frames it receives on it)"
+        );
+        assert_eq!(
+            one("vlan: 4095"),
+            "t1.yaml:12:54: VLAN ID 4095 is outside 1-4094 (0 is a priority tag, 4095 is reserved)"
+        );
+        assert_eq!(
+            one("vlan: '100,0'"),
+            "t1.yaml:12:54: VLAN ID 0 is outside 1-4094 (0 is a priority tag, 4095 is reserved)"
+        );
+        assert_eq!(
+            one("vlan: 10-5"),
+            "t1.yaml:12:54: VLAN range 10-5 in \"10-5\" runs backwards"
+        );
+        assert_eq!(
+            one("vlan: 'ten'"),
+            "t1.yaml:12:54: \"ten\" in \"ten\" is not a VLAN ID (expected IDs 1-4094 or ranges \
+             like 100-200, comma-separated)"
+        );
+        assert_eq!(
+            one("vlan: [100]"),
+            "t1.yaml:12:54: `topology.mirrors[0].vlan` must be VLAN IDs and ranges, such as \
+             \"100,200-210\", or one VLAN ID, found a list"
+        );
+        assert_eq!(
+            one("output-vlan: 4095"),
+            "t1.yaml:12:61: output-vlan 4095 is out of range (1..=4094)"
+        );
+        assert_eq!(
+            one("output-vlan: 0"),
+            "t1.yaml:12:61: output-vlan 0 is out of range (1..=4094)"
+        );
+        assert_eq!(
+            one("output-vlan: '999'"),
+            "t1.yaml:12:61: `topology.mirrors[0].output-vlan` must be an integer in 1..=4094, \
+             found string \"999\""
+        );
+    }
+
+    #[test]
+    fn a_frame_reaches_a_destination_once() {
+        let tap1 = "    - name: tap1\n      from: [r1:eth1]\n      to: mon:eth1\n";
+        // The same endpoint, the same destination, overlapping frames.
+        assert_eq!(
+            err(&with_mirrors(&format!(
+                "{tap1}    - name: tap2\n      from: [r2:eth2, r1:eth1]\n      to: mon:eth1\n      \
+                 direction: tx\n"
+            ))),
+            "t1.yaml:16:23: endpoint r1:eth1 is copied to mon:eth1 by mirrors tap1 and tap2: \
+             frames would arrive twice"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: a, from: [r2:eth2], to: mon:eth1, vlan: '1-100'}\n    \
+                 - {name: b, from: [r2:eth2], to: mon:eth1, vlan: 100}\n"
+            )),
+            "t1.yaml:13:24: endpoint r2:eth2 is copied to mon:eth1 by mirrors a and b: frames \
+             would arrive twice"
+        );
+        // What r2 receives on the wire is what r1 sends.
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: a, from: [r1:eth1], to: mon:eth1, direction: tx}\n    \
+                 - {name: b, from: [r2:eth1], to: mon:eth1, direction: rx}\n"
+            )),
+            "t1.yaml:13:24: mirror a copies what r1:eth1 sends and mirror b what r2:eth1 \
+             receives, both to mon:eth1: r1:eth1 and r2:eth1 are the two ends of the wire on \
+             line 9, so these are the same frames and they would arrive twice"
+        );
+        assert_eq!(
+            err(&with_mirrors(
+                "    - {name: a, from: [r1:eth1], to: mon:eth1}\n    \
+                 - {name: b, from: [r2:eth1], to: mon:eth1, direction: tx}\n"
+            )),
+            "t1.yaml:13:24: mirror b copies what r2:eth1 sends and mirror a what r1:eth1 \
+             receives, both to mon:eth1: r2:eth1 and r1:eth1 are the two ends of the wire on \
+             line 9, so these are the same frames and they would arrive twice"
+        );
+        // Different frames, or another destination: fine.
+        let lab = lab(&with_mirrors(&format!(
+            "{tap1}    - {{name: tap2, from: [r1:eth1], to: mon:eth2}}\n    \
+             - {{name: tx, from: [r2:eth1], to: mon:eth3, direction: tx}}\n    \
+             - {{name: rx, from: [r2:eth1], to: mon:eth3, direction: rx, vlan: 5}}\n    \
+             - {{name: hub-tx, from: [r1:eth2], to: mon:eth4, direction: tx}}\n    \
+             - {{name: hub-rx, from: [r2:eth2], to: mon:eth4, direction: rx}}\n    \
+             - {{name: tx2, from: [r1:eth1], to: mon:eth5, direction: tx}}\n    \
+             - {{name: tx3, from: [r2:eth1], to: mon:eth5, direction: tx}}\n"
+        )));
+        assert_eq!(lab.mirrors.len(), 8);
+    }
+
+    #[test]
+    fn the_docs_show_real_mirror_errors() {
+        let docs = include_str!("../../docs/labs.md");
+        let tap1 = "    - name: tap1\n      from: [r1:eth1]\n      to: mon:eth1\n";
+        for text in [
+            "    - name: tap1\n      from: [r1:eth1, r1:eth9]\n      to: mon:eth1\n".to_string(),
+            "    - name: tap1\n      from: [r1:eth1]\n      to: r2:eth1\n".to_string(),
+            format!(
+                "{tap1}\n    # again\n    - name: tap1\n      from: [r2:eth1]\n      to: mon:eth2\n"
+            ),
+            format!("{tap1}    - name: tap2\n      from: [r2:eth2, r1:eth1]\n      to: mon:eth1\n"),
+        ] {
+            let e = err(&with_mirrors(&text));
+            assert!(docs.contains(&format!("\n{e}\n")), "docs/labs.md lacks {e}");
+        }
     }
 
     #[test]

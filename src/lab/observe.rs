@@ -44,6 +44,10 @@ pub struct Actual {
     /// Wires whose state is not healthy-complete (broken, half), by end name.
     pub broken_wire_ends: BTreeSet<String>,
     pub hubs: BTreeMap<String, BTreeSet<String>>,
+    /// patchwire's mirrors in the panel, as `mirror show` rebuilds them.
+    pub mirrors: BTreeMap<String, super::desired::MirrorPlan>,
+    /// Mirrors whose destination or sources were re-made under them.
+    pub broken_mirrors: BTreeSet<String>,
     /// Stubs of this lab in existing namespaces, by (netns spec, stub name).
     pub stubs: BTreeMap<(String, String), FoundStub>,
 }
@@ -120,6 +124,27 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             actual.wires.insert(if a < b { (a, b) } else { (b, a) });
         } else {
             actual.broken_wire_ends.insert(status.a.name.clone());
+        }
+    }
+    for status in crate::mirror::show(panel.try_clone().map_err(io)?)? {
+        let plan = super::desired::MirrorPlan {
+            sources: status
+                .sources
+                .iter()
+                .map(|s| s.name.clone())
+                .chain(status.sources_gone.iter().cloned())
+                .collect(),
+            to: status.destination.name.clone(),
+            direction: status.direction,
+            vlans: status.vlans.as_ref().map(ToString::to_string),
+            output_vlan: status.output_vlan,
+        };
+        // A broken mirror (a port re-made under it) is made again.
+        let whole = status.health != wire::Health::Broken;
+        if whole {
+            actual.mirrors.insert(status.name.clone(), plan);
+        } else {
+            actual.broken_mirrors.insert(status.name.clone());
         }
     }
     for status in hub::show(panel)? {

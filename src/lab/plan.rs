@@ -61,6 +61,14 @@ pub enum Change {
         a: String,
         b: String,
     },
+    Unmirror {
+        mirror: String,
+    },
+    Mirror {
+        mirror: String,
+        from: Vec<String>,
+        to: String,
+    },
     Unhub {
         hub: String,
     },
@@ -108,6 +116,16 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             changes.push(Change::Unwire {
                 a: end.clone(),
                 b: String::new(),
+            });
+        }
+    }
+    // Mirrors go first and come back last: a changed mirror is made anew.
+    for name in actual.mirrors.keys().chain(&actual.broken_mirrors) {
+        let same = actual.mirrors.contains_key(name)
+            && desired.mirrors.get(name) == actual.mirrors.get(name);
+        if !same && !panel_fresh {
+            changes.push(Change::Unmirror {
+                mirror: name.clone(),
             });
         }
     }
@@ -220,6 +238,26 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
                 hub: hub.clone(),
                 members: members.iter().cloned().collect(),
                 endpoints: members.iter().map(|m| label(m)).collect(),
+            });
+        }
+    }
+    for (name, mirror) in &desired.mirrors {
+        let same = !panel_fresh && actual.mirrors.get(name) == Some(mirror);
+        let remade = mirror.sources.iter().chain([&mirror.to]).any(|p| {
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == p))
+        });
+        if !same || remade {
+            if same {
+                changes.push(Change::Unmirror {
+                    mirror: name.clone(),
+                });
+            }
+            changes.push(Change::Mirror {
+                mirror: name.clone(),
+                from: mirror.sources.iter().map(|p| label(p)).collect(),
+                to: label(&mirror.to),
             });
         }
     }

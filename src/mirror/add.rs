@@ -50,6 +50,9 @@ pub fn add(
 ) -> Result<AddOutcome, WireError> {
     let mut view = NsView::open(netns)?;
     let mut inventory = Inventory::load_lazily(&mut view)?;
+    if specs.iter().any(|s| inventory.names.contains(&s.name)) {
+        inventory.confirm_names(&mut view)?;
+    }
     let mut plan = Plan::default();
     let mut mirrors = Vec::new();
     for spec in specs {

@@ -182,6 +182,26 @@ impl Inventory {
         Ok(())
     }
 
+    /// Names and destinations from the filters that exist now rather than from the action
+    /// dump: the kernel frees a deleted filter's actions asynchronously (up to a second
+    /// later), so a mirror deleted a moment ago can still be listed there. Reads every
+    /// filter (the slower path, taken only when a name seems to be in use).
+    fn confirm_names(&mut self, view: &mut NsView) -> Result<(), WireError> {
+        let holders: Vec<IfIndex> = self.qdiscs.keys().copied().collect();
+        self.ensure(view, &holders)?;
+        self.names = self
+            .mirrors
+            .iter()
+            .map(|m| m.record.mirror.clone())
+            .collect();
+        self.destinations = self
+            .mirrors
+            .iter()
+            .filter_map(|m| m.action.as_ref()?.mirred_target.map(IfIndex))
+            .collect();
+        Ok(())
+    }
+
     /// Takes a filter (read from the kernel, or planned) into the indexes.
     fn add_filter(&mut self, hook: Hook, filter: &Filter) {
         let index = filter.ifindex;

@@ -198,6 +198,7 @@ struct State {
 impl State {
     fn read(netns: &Netns) -> Result<State, WireError> {
         let mut world = World::sharing(netns)?;
+        world.home().ingress_only = true;
         let Wiring { links, filters, .. } = world.home().wiring()?;
         let wires = filters
             .into_iter()

@@ -114,6 +114,9 @@ pub struct NsView {
     links: HashMap<IfIndex, Link>,
     tc: HashMap<IfIndex, TcState>,
     nsids: HashMap<i32, Option<(u64, u64)>>,
+    /// Skip egress filters when loading tc state: `watch` rebuilds wires at every burst of
+    /// link events and needs only the ingress hooks (one dump per interface, not two).
+    pub ingress_only: bool,
 }
 
 impl NsView {
@@ -125,6 +128,7 @@ impl NsView {
             links: HashMap::new(),
             tc: HashMap::new(),
             nsids: HashMap::new(),
+            ingress_only: false,
         })
     }
 
@@ -227,7 +231,9 @@ impl NsView {
             None => Vec::new(),
         };
         let egress = match qdisc {
-            Some(IngressQdisc::Clsact) => self.dump_filters(index, tc::EGRESS_PARENT)?,
+            Some(IngressQdisc::Clsact) if !self.ingress_only => {
+                self.dump_filters(index, tc::EGRESS_PARENT)?
+            }
             _ => Vec::new(),
         };
         Ok(TcState {
