@@ -277,10 +277,22 @@ fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
 /// /run/netns exists and is a shared mount point, so a namespace mounted there from any mount
 /// namespace is seen by all (what iproute2 does before its first `netns add`).
 fn prepare_run_dir() -> io::Result<()> {
-    std::fs::create_dir_all(NETNS_RUN_DIR)?;
-    let dir = c_path(Path::new(NETNS_RUN_DIR))?;
+    let dir = Path::new(NETNS_RUN_DIR);
+    std::fs::create_dir_all(dir)?;
+    match make_shared(dir) {
+        // Not a mount point yet: bind it onto itself, then make it shared.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            bind_mount(dir, dir)?;
+            make_shared(dir)
+        }
+        other => other,
+    }
+}
+
+fn make_shared(dir: &Path) -> io::Result<()> {
+    let dir = c_path(dir)?;
     let none = c"none";
-    // SAFETY: NUL-terminated strings that outlive the calls; null data is allowed.
+    // SAFETY: NUL-terminated strings that outlive the call; null data is allowed.
     let shared = unsafe {
         libc::mount(
             none.as_ptr(),
@@ -290,29 +302,10 @@ fn prepare_run_dir() -> io::Result<()> {
             std::ptr::null(),
         )
     };
-    if shared == 0 {
-        return Ok(());
+    match shared {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
-    // Not a mount point yet (EINVAL): bind it onto itself, then make it shared.
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() != Some(libc::EINVAL) {
-        return Err(error);
-    }
-    bind_mount(Path::new(NETNS_RUN_DIR), Path::new(NETNS_RUN_DIR))?;
-    // SAFETY: as above.
-    if unsafe {
-        libc::mount(
-            none.as_ptr(),
-            dir.as_ptr(),
-            none.as_ptr(),
-            libc::MS_SHARED | libc::MS_REC,
-            std::ptr::null(),
-        )
-    } != 0
-    {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {

@@ -55,7 +55,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
             _ => {}
         }
     }
-    let panel = handles.get(&desired.panel)?.try_clone().map_err(io)?;
+    let panel = handles.get(&desired.panel)?.try_clone()?;
     let mut socket = panel.route()?;
 
     // 2. Removals.
@@ -67,7 +67,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect();
     if !unmirror.is_empty() {
-        crate::mirror::del(panel.try_clone().map_err(io)?, &unmirror, false)?;
+        crate::mirror::del(panel.try_clone()?, &unmirror, false)?;
     }
     let unwire: Vec<String> = changes
         .iter()
@@ -77,7 +77,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect();
     if !unwire.is_empty() {
-        wire::unlink(panel.try_clone().map_err(io)?, &unwire, false)?;
+        wire::unlink(panel.try_clone()?, &unwire, false)?;
     }
     let unhub: Vec<String> = changes
         .iter()
@@ -87,7 +87,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect();
     if !unhub.is_empty() {
-        hub::remove(panel.try_clone().map_err(io)?, &unhub, false)?;
+        hub::remove(panel.try_clone()?, &unhub, false)?;
     }
     let doomed: Vec<IfIndex> = changes
         .iter()
@@ -143,11 +143,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect();
     if !wires.is_empty() {
-        wire::link(
-            panel.try_clone().map_err(io)?,
-            &wires,
-            &LinkOptions::default(),
-        )?;
+        wire::link(panel.try_clone()?, &wires, &LinkOptions::default())?;
     }
     let hubs: Vec<HubRequest> = changes
         .iter()
@@ -160,11 +156,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect();
     if !hubs.is_empty() {
-        hub::set(
-            panel.try_clone().map_err(io)?,
-            &hubs,
-            &HubOptions::default(),
-        )?;
+        hub::set(panel.try_clone()?, &hubs, &HubOptions::default())?;
     }
 
     let mirrors: Vec<crate::mirror::MirrorSpec> = changes
@@ -175,7 +167,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         })
         .collect::<Result<_, _>>()?;
     if !mirrors.is_empty() {
-        crate::mirror::add(panel.try_clone().map_err(io)?, &mirrors, None)?;
+        crate::mirror::add(panel.try_clone()?, &mirrors, None)?;
     }
 
     // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
@@ -356,7 +348,7 @@ fn create_ports(
     for port in ports {
         if let (Reach::Stub { stub, .. }, Some(endpoint)) = (&port.reach, &port.endpoint) {
             let home = desired.nodes[&endpoint.node].spec().to_string();
-            let netns = handles.get(&home)?.try_clone().map_err(io)?;
+            let netns = handles.get(&home)?.try_clone()?;
             let mut node = netns.route()?;
             let found = links_by_name(&mut node, std::slice::from_ref(stub))?;
             batch(
@@ -409,7 +401,7 @@ fn make_tap(desired: &Desired, handles: &mut Handles, port: &Port) -> Result<(),
     else {
         return Ok(());
     };
-    let handle = handles.get(netns)?.try_clone().map_err(io)?;
+    let handle = handles.get(netns)?.try_clone()?;
     let mut socket = handle.route()?;
     if links_by_name(&mut socket, std::slice::from_ref(&endpoint.interface))?
         .contains_key(&endpoint.interface)
@@ -473,9 +465,9 @@ pub(super) fn remove_stub(spec: &str, stub: &str) -> Result<(), LabError> {
 }
 
 fn delete_stub(netns: &Netns, stub: &str) -> Result<(), LabError> {
-    let netns = netns.try_clone().map_err(io)?;
+    let netns = netns.try_clone()?;
     // Unlinking gives the stub's partner (the user's interface) back its IPv6.
-    match wire::unlink(netns.try_clone().map_err(io)?, &[stub.to_string()], false) {
+    match wire::unlink(netns.try_clone()?, &[stub.to_string()], false) {
         Ok(_) => {}
         Err(wire::WireError::Invalid(text)) if text.contains("is not on a patchwire wire") => {}
         Err(e) => return Err(e.into()),
@@ -589,8 +581,4 @@ fn batch(
             failures.into_iter().collect::<Vec<_>>().join("; ")
         ))),
     }
-}
-
-fn io(e: std::io::Error) -> LabError {
-    LabError::Invalid(e.to_string())
 }

@@ -40,6 +40,8 @@ pub enum LabError {
     Wire(#[from] WireError),
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// What `up` did.

@@ -116,7 +116,7 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             actual.ports.insert(found.name.clone(), found);
         }
     }
-    for status in wire::show(panel.try_clone().map_err(io)?)? {
+    for status in wire::show(panel.try_clone()?)? {
         // Complete: both ends there, both directions installed. Anything else is repaired
         // (linked again) or removed.
         if status.b.present && status.b_to_a.is_some() {
@@ -126,7 +126,7 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             actual.broken_wire_ends.insert(status.a.name.clone());
         }
     }
-    for status in crate::mirror::show(panel.try_clone().map_err(io)?)? {
+    for status in crate::mirror::show(panel.try_clone()?)? {
         let plan = super::desired::MirrorPlan {
             sources: status
                 .sources
@@ -191,8 +191,4 @@ fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         }
     }
     Ok(())
-}
-
-fn io(e: std::io::Error) -> LabError {
-    LabError::Invalid(e.to_string())
 }

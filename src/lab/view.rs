@@ -36,8 +36,8 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     let panel = Netns::open(Some(&desired.panel)).ok();
     let (wires, hubs) = match &panel {
         Some(panel) => (
-            wire::show(panel.try_clone().map_err(io)?)?,
-            hub::show(panel.try_clone().map_err(io)?)?,
+            wire::show(panel.try_clone()?)?,
+            hub::show(panel.try_clone()?)?,
         ),
         None => (Vec::new(), Vec::new()),
     };
@@ -230,8 +230,4 @@ pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<
         }
     }
     Ok(text)
-}
-
-fn io(e: std::io::Error) -> LabError {
-    LabError::Invalid(e.to_string())
 }

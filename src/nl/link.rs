@@ -361,27 +361,7 @@ pub fn add_veth(
     peer: &str,
     peer_netns: Option<BorrowedFd<'_>>,
 ) -> (RouteNetlinkMessage, u16) {
-    let mut peer_message = LinkMessage::default();
-    peer_message
-        .attributes
-        .push(LinkAttribute::IfName(peer.to_string()));
-    if let Some(fd) = peer_netns {
-        peer_message
-            .attributes
-            .push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
-    }
-    let mut message = LinkMessage::default();
-    message
-        .attributes
-        .push(LinkAttribute::IfName(name.to_string()));
-    message.attributes.push(LinkAttribute::LinkInfo(vec![
-        Info::Kind(InfoKind::Veth),
-        Info::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
-    ]));
-    (
-        RouteNetlinkMessage::NewLink(message),
-        NLM_F_CREATE | NLM_F_EXCL,
-    )
+    veth(name, None, peer, peer_netns)
 }
 
 /// `ip link add NAME mtu MTU type veth peer name PEER mtu MTU netns PEER_NS`: a lab port and
@@ -394,24 +374,34 @@ pub fn add_veth_port(
     peer: &str,
     peer_netns: Option<BorrowedFd<'_>>,
 ) -> (RouteNetlinkMessage, u16) {
-    let mut peer_message = LinkMessage::default();
-    peer_message
-        .attributes
-        .push(LinkAttribute::IfName(peer.to_string()));
-    peer_message.attributes.push(LinkAttribute::Mtu(mtu));
-    if let Some(fd) = peer_netns {
-        peer_message
+    veth(name, Some(mtu), peer, peer_netns)
+}
+
+fn veth(
+    name: &str,
+    mtu: Option<u32>,
+    peer: &str,
+    peer_netns: Option<BorrowedFd<'_>>,
+) -> (RouteNetlinkMessage, u16) {
+    let end = |name: &str, netns: Option<BorrowedFd<'_>>| {
+        let mut message = LinkMessage::default();
+        message
             .attributes
-            .push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
-    }
-    let mut message = LinkMessage::default();
-    message
-        .attributes
-        .push(LinkAttribute::IfName(name.to_string()));
-    message.attributes.push(LinkAttribute::Mtu(mtu));
+            .push(LinkAttribute::IfName(name.to_string()));
+        if let Some(mtu) = mtu {
+            message.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(fd) = netns {
+            message
+                .attributes
+                .push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+        }
+        message
+    };
+    let mut message = end(name, None);
     message.attributes.push(LinkAttribute::LinkInfo(vec![
         Info::Kind(InfoKind::Veth),
-        Info::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
+        Info::Data(InfoData::Veth(InfoVeth::Peer(end(peer, peer_netns)))),
     ]));
     (
         RouteNetlinkMessage::NewLink(message),
