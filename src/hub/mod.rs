@@ -30,7 +30,7 @@ mod show;
 
 pub use remove::{HubRemoved, RemovedHub, remove};
 pub use set::{HubOptions, HubOutcome, HubRequest, HubResult, SetState, set};
-pub use show::{HubStatus, MemberCounters, MemberStatus, show};
+pub use show::{HubStatus, MemberCounters, MemberStatus, show, show_in};
 
 use crate::netns::Netns;
 use crate::nl::tc;

@@ -70,8 +70,13 @@ const ETHERNET_HEADER: u64 = 14;
 
 /// Every hub in `netns`, by name.
 pub fn show(netns: Netns) -> Result<Vec<HubStatus>, WireError> {
-    let mut view = NsView::open(netns)?;
-    let found = Found::read(&mut view)?;
+    show_in(&mut NsView::open(netns)?)
+}
+
+/// [`show`] over a view that may already hold the namespace's tc state (a lab reads its
+/// panel once for wires and hubs).
+pub fn show_in(view: &mut NsView) -> Result<Vec<HubStatus>, WireError> {
+    let found = Found::read(view)?;
     let indexes: Vec<IfIndex> = found.links.keys().copied().collect();
     view.load_tc_all(&indexes)?;
     let addresses = view.addresses()?;

@@ -96,11 +96,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
             _ => None,
         })
         .collect();
-    batch(
-        &mut socket,
-        doomed.iter().map(|i| (link::delete(*i), 0)).collect(),
-        "deleting ports",
-    )?;
+    delete_ports(&mut socket, &doomed)?;
     for change in changes {
         if let Change::DeleteStub { netns, stub, .. } = change {
             delete_stub(handles.get(netns)?, stub)?;
@@ -239,6 +235,34 @@ fn mirror_spec(
         output_vlan: plan.output_vlan,
         onto_wire: false,
     })
+}
+
+/// Interface group the panel's doomed ports are moved to before one request deletes them all
+/// (the panel is the lab's own namespace: nothing else uses groups there).
+const DOOMED_GROUP: u32 = 0x7077_de1e;
+
+/// Deletes panel ports (their far ends go with them). One request per port would cost an RCU
+/// grace period each (~20 ms); grouped, the kernel unregisters them together.
+fn delete_ports(socket: &mut RouteSocket, doomed: &[IfIndex]) -> Result<(), LabError> {
+    match doomed.len() {
+        0 => Ok(()),
+        1 => batch(
+            socket,
+            vec![(link::delete(doomed[0]), 0)],
+            "deleting a port",
+        ),
+        _ => {
+            let grouped = doomed
+                .iter()
+                .map(|i| (link::set_group(*i, DOOMED_GROUP), 0));
+            batch(socket, grouped.collect(), "grouping ports to delete")?;
+            batch(
+                socket,
+                vec![(link::delete_group(DOOMED_GROUP), 0)],
+                "deleting ports",
+            )
+        }
+    }
 }
 
 /// Creates a namespace the lab owns, with its loopback up and marked. The panel's own IPv6 is

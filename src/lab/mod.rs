@@ -93,7 +93,7 @@ pub struct DownOutcome {
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
     let desired = Desired::from_file(file, host)?;
-    let actual = observe::observe(&desired)?;
+    let actual = observe::observe_marks(&desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();
     let owned: Vec<String> = desired

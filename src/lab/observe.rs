@@ -52,7 +52,17 @@ pub struct Actual {
     pub stubs: BTreeMap<(String, String), FoundStub>,
 }
 
+/// Everything: namespaces, the panel's ports, wires, hubs and mirrors, stubs.
 pub fn observe(desired: &Desired) -> Result<Actual, LabError> {
+    let mut actual = observe_marks(desired)?;
+    if actual.namespaces.get(&desired.panel) == Some(&NsState::Ours) {
+        observe_panel(desired, &mut actual)?;
+    }
+    Ok(actual)
+}
+
+/// Only what `down` needs: which namespaces carry the lab's marks, and its stubs elsewhere.
+pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
     let mut actual = Actual::default();
     let wanted: Vec<(String, String)> = desired.owned_namespaces();
     for (name, mark) in &wanted {
@@ -71,9 +81,6 @@ pub fn observe(desired: &Desired) -> Result<Actual, LabError> {
             }
         }
     }
-    if actual.namespaces.get(&desired.panel) == Some(&NsState::Ours) {
-        observe_panel(desired, &mut actual)?;
-    }
     observe_stubs(desired, &mut actual)?;
     Ok(actual)
 }
@@ -89,17 +96,16 @@ fn ns_state(name: &str, mark: &str) -> NsState {
     let Ok(mut socket) = netns.route() else {
         return NsState::Broken;
     };
-    let Ok(links) = link::list(&mut socket) else {
-        return NsState::Broken;
-    };
-    let marked = links
-        .iter()
-        .any(|l| l.loopback && l.altnames.iter().any(|a| a == mark));
-    match marked {
-        true => NsState::Ours,
-        false => NsState::Unmarked {
+    // The mark is on the loopback: one lookup; the whole list only for an unmarked namespace.
+    let lo = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0));
+    if lo.is_ok_and(|lo| lo.altnames.iter().any(|a| a == mark)) {
+        return NsState::Ours;
+    }
+    match link::list(&mut socket) {
+        Ok(links) => NsState::Unmarked {
             empty: links.iter().all(|l| l.loopback),
         },
+        Err(_) => NsState::Broken,
     }
 }
 
@@ -116,17 +122,37 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             actual.ports.insert(found.name.clone(), found);
         }
     }
-    for status in wire::show(panel.try_clone()?)? {
-        // Complete: both ends there, both directions installed. Anything else is repaired
-        // (linked again) or removed.
-        if status.b.present && status.b_to_a.is_some() {
-            let (a, b) = (status.a.name.clone(), status.b.name.clone());
-            actual.wires.insert(if a < b { (a, b) } else { (b, a) });
-        } else {
-            actual.broken_wire_ends.insert(status.a.name.clone());
+    // The wires as pairs of filters (ingress hooks only: no health, offloads or addresses
+    // needed here — `show --lab` reports those).
+    let mut view = wire::NsView::open(panel.try_clone()?)?;
+    view.ingress_only = true;
+    let wire::Wiring { links, filters, .. } = view.wiring()?;
+    for (index, filter) in &filters {
+        let name = |i: &crate::nl::link::IfIndex| links.get(i).map(|l| l.name.clone());
+        let target = filter.wire_target().filter(|t| t.0 != 0);
+        let back = target
+            .and_then(|t| filters.get(&t))
+            .and_then(|f| f.wire_target());
+        match (name(index), target.and_then(|t| name(&t))) {
+            // Complete: both ends there, both directions installed. Anything else is
+            // repaired (linked again) or removed.
+            (Some(a), Some(b)) if back == Some(*index) => {
+                actual.wires.insert(if a < b { (a, b) } else { (b, a) });
+            }
+            (Some(a), _) => {
+                actual.broken_wire_ends.insert(a);
+            }
+            _ => {}
         }
     }
-    for status in crate::mirror::show(panel.try_clone()?)? {
+    // `mirror show` reads every filter of the panel: only when the lab has mirrors, or the
+    // panel still holds some (one action dump tells).
+    let any_mirror = !desired.mirrors.is_empty() || !view.mirror_destinations()?.is_empty();
+    let mirrors = match any_mirror {
+        true => crate::mirror::show(panel.try_clone()?)?,
+        false => Vec::new(),
+    };
+    for status in mirrors {
         let plan = super::desired::MirrorPlan {
             sources: status
                 .sources
@@ -147,7 +173,7 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             actual.broken_mirrors.insert(status.name.clone());
         }
     }
-    for status in hub::show(panel)? {
+    for status in hub::show_in(&mut view)? {
         let members = status.members.iter().filter(|m| m.present);
         actual.hubs.insert(
             status.name.clone(),
@@ -159,9 +185,12 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
 
 /// Stubs live in namespaces the lab does not own; they are found by their record.
 fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
+    // Stubs exist only in namespaces the lab does not own and in VM nodes' namespaces.
     let mut specs: BTreeSet<String> = BTreeSet::new();
     for home in desired.nodes.values() {
-        specs.insert(home.spec().to_string());
+        if !matches!(home, NodeHome::Owned { vm: None, .. }) {
+            specs.insert(home.spec().to_string());
+        }
     }
     for spec in specs {
         let owned = matches!(

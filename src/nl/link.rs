@@ -347,6 +347,22 @@ pub fn set_master(index: IfIndex, master: IfIndex) -> RouteNetlinkMessage {
     RouteNetlinkMessage::SetLink(message)
 }
 
+/// `ip link set dev INDEX group GROUP`.
+pub fn set_group(index: IfIndex, group: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.attributes.push(LinkAttribute::Group(group));
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link del group GROUP`: every interface of the group in one request — the kernel then
+/// unregisters them together and waits for one RCU grace period instead of one per device.
+pub fn delete_group(group: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.attributes.push(LinkAttribute::Group(group));
+    RouteNetlinkMessage::DelLink(message)
+}
+
 /// `ip link del dev INDEX`.
 pub fn delete(index: IfIndex) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();

@@ -252,9 +252,14 @@ impl NsView {
         })?;
         let holders: HashMap<IfIndex, IngressQdisc> =
             tc::ingress_holders(&qdiscs).into_iter().collect();
-        for index in indexes {
-            let state = self.read_filters(*index, holders.get(index).copied())?;
-            self.tc.insert(*index, state);
+        let unread: Vec<IfIndex> = indexes
+            .iter()
+            .copied()
+            .filter(|i| !self.tc.contains_key(i))
+            .collect();
+        for index in unread {
+            let state = self.read_filters(index, holders.get(&index).copied())?;
+            self.tc.insert(index, state);
         }
         Ok(())
     }
