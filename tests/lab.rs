@@ -165,29 +165,18 @@ fn cross(from_ns: &str, from: &str, to: &[(&str, &str)], frames: &[Vec<u8>]) -> 
         .collect()
 }
 
-/// Reserved-MAC and tagged frames a bridge would eat or a bad path would change, marked with
-/// `tag` so each test's frames are its own.
+/// The probe catalogue (LACP, STP, LLDP, PAUSE, 802.1X, other reserved MACs, 802.1Q, QinQ,
+/// foreign unicast, broadcast, IPv6 multicast, minimum and 1,514-byte frames), marked with `tag`
+/// so each test's frames are its own.
 fn frames(tag: u8) -> Vec<Vec<u8>> {
-    let kinds: [([u8; 6], [u8; 2]); 4] = [
-        ([0x01, 0x80, 0xc2, 0, 0, 0x02], [0x88, 0x09]), // LACP
-        ([0x01, 0x80, 0xc2, 0, 0, 0x0e], [0x88, 0xcc]), // LLDP
-        ([0x01, 0x80, 0xc2, 0, 0, 0x03], [0x88, 0x8e]), // 802.1X
-        ([0xff; 6], [0x81, 0x00]),                      // 802.1Q
-    ];
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(i, (dst, ethertype))| {
-            let mut frame = vec![0u8; 64];
-            frame[..6].copy_from_slice(dst);
-            frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, tag, i as u8]);
-            frame[12..14].copy_from_slice(ethertype);
-            frame[15] = tag;
-            frame[20] = i as u8;
-            frame
-        })
+    patchwire::probe::catalogue::catalogue([0x02, 0, 0, 0, tag, 1], [tag; 8], 1500)
+        .into_iter()
+        .map(|f| f.bytes)
         .collect()
 }
+
+/// How many frames `frames` makes.
+const KINDS: usize = 13;
 
 const BASIC: &str = "\
 name: LAB
@@ -281,7 +270,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         &[(&lab.ns("r2"), "eth1")],
         &frames(1),
     );
-    assert_eq!(got, vec![4]);
+    assert_eq!(got, vec![KINDS]);
     let got = cross(
         &lab.ns("r1"),
         "eth2",
@@ -294,7 +283,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
     );
     assert_eq!(
         got,
-        vec![4, 4, 0],
+        vec![KINDS, KINDS, 0],
         "each other member once, never back to the sender"
     );
 
@@ -356,7 +345,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         &[(&lab.ns("r3"), "eth1")],
         &frames(3),
     );
-    assert_eq!(got, vec![4]);
+    assert_eq!(got, vec![KINDS]);
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
 
     let show = lab.patchwire(&["-j", "show", "--lab"]).json();
@@ -364,12 +353,20 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
     assert_eq!(show[0]["health"], "ok", "{show}");
     assert_eq!(show[1]["kind"], "hub");
     let graph = lab.patchwire(&["graph"]);
+    let dot = &graph.ok().stdout;
     assert!(
-        graph
-            .ok()
-            .stdout
-            .starts_with(&format!("graph \"{}\" {{", lab.name))
+        dot.starts_with(&format!("graph \"{}\" {{", lab.name)),
+        "{dot}"
     );
+    assert!(
+        dot.contains("r1 -- r3 [taillabel=\"eth1\", headlabel=\"eth1\", color=black];"),
+        "{dot}"
+    );
+    assert!(dot.contains("r3 -- segment2 [taillabel=\"eth2\""), "{dot}");
+    let mermaid = lab.patchwire(&["graph", "--format", "mermaid"]);
+    let mermaid = &mermaid.ok().stdout;
+    assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
+    assert!(mermaid.contains("r1 ---|\"eth1 - eth1\"| r3"), "{mermaid}");
 
     lab.patchwire(&["down"]).ok();
     assert_eq!(
@@ -428,6 +425,7 @@ topology:
     assert_eq!(netns_list(&lab.name), before, "a refused up makes nothing");
     host_a.ip("link set dev u0 mtu 1600");
     host_b.ip("link set dev u0 mtu 1600");
+    let (a_before, b_before) = (host_a.snapshot(), host_b.snapshot());
     on_host(&host_a.name, &["up", lab.path(), "--host", "a"]).ok();
     on_host(&host_b.name, &["up", lab.path(), "--host", "b"]).ok();
     let made = netns_list(&lab.name);
@@ -439,14 +437,18 @@ topology:
         &[(&lab.ns("r2"), "eth1")],
         &frames(4),
     );
-    assert_eq!(got, vec![4], "frames cross the VXLAN link byte for byte");
+    assert_eq!(
+        got,
+        vec![KINDS],
+        "frames cross the VXLAN link byte for byte"
+    );
     let got = cross(
         &lab.ns("r2"),
         "eth1",
         &[(&lab.ns("r1"), "eth1")],
         &frames(5),
     );
-    assert_eq!(got, vec![4], "and back");
+    assert_eq!(got, vec![KINDS], "and back");
     // A segment across the two hosts: a hub of r1, r3 and a tunnel on a; a wire on b.
     let got = cross(
         &lab.ns("r1"),
@@ -458,16 +460,27 @@ topology:
         ],
         &frames(8),
     );
-    assert_eq!(got, vec![4, 4, 0], "every other member once, none back");
+    assert_eq!(
+        got,
+        vec![KINDS, KINDS, 0],
+        "every other member once, none back"
+    );
     let got = cross(
         &lab.ns("r2"),
         "eth2",
         &[(&lab.ns("r1"), "eth2"), (&lab.ns("r3"), "eth2")],
         &frames(9),
     );
-    assert_eq!(got, vec![4, 4]);
+    assert_eq!(got, vec![KINDS, KINDS]);
     let plan = on_host(&host_a.name, &["-j", "plan", lab.path(), "--host", "a"]);
     assert_eq!(plan.json(), serde_json::json!([]));
+    // down on each host: the hosts' own namespaces are exactly as before (the tunnels lived in
+    // the panels), and nothing of the lab is left.
+    on_host(&host_a.name, &["down", lab.path(), "--host", "a"]).ok();
+    on_host(&host_b.name, &["down", lab.path(), "--host", "b"]).ok();
+    assert_eq!(host_a.snapshot(), a_before);
+    assert_eq!(host_b.snapshot(), b_before);
+    assert_eq!(netns_list(&lab.name), Vec::<String>::new());
     let no_host = lab.patchwire(&["up"]);
     no_host.fails_with(&format!(
         "{}: the lab spans hosts (a, b): say which one this is with --host NAME",
@@ -568,7 +581,7 @@ topology:
     while let Some(got) = receiver.recv_until(deadline).unwrap() {
         arrived += usize::from(sent.contains(&got));
     }
-    assert_eq!(arrived, 4);
+    assert_eq!(arrived, KINDS);
     drop(tap);
     lab.patchwire(&["down"]).ok();
     assert_eq!(
@@ -604,7 +617,7 @@ fn up_killed_at_any_moment_converges_when_run_again() {
             &[(&lab.ns("r2"), "eth1")],
             &frames(7),
         );
-        assert_eq!(got, vec![4]);
+        assert_eq!(got, vec![KINDS]);
         lab.patchwire(&["down"]).ok();
         assert_eq!(
             netns_list(&lab.name),
@@ -713,7 +726,7 @@ topology:
     while let Some(got) = receiver.recv_until(deadline).unwrap() {
         arrived += usize::from(sent.contains(&got));
     }
-    assert_eq!(arrived, 4, "VM -> r1");
+    assert_eq!(arrived, KINDS, "VM -> r1");
 
     // From r1 to the VM.
     let back = frames(11);
@@ -731,12 +744,12 @@ topology:
     let mut buffer = [0u8; 2048];
     let mut got = 0;
     let deadline = Instant::now() + Duration::from_secs(2);
-    while got < 4 && Instant::now() < deadline {
+    while got < KINDS && Instant::now() < deadline {
         if let Ok(n) = udp.recv(&mut buffer) {
             got += usize::from(back.iter().any(|f| f[..] == buffer[..n]));
         }
     }
-    assert_eq!(got, 4, "r1 -> VM");
+    assert_eq!(got, KINDS, "r1 -> VM");
     qemu.stop();
 }
 
@@ -811,14 +824,14 @@ topology:
         &[(&lab.ns("r2"), "eth1"), (&lab.ns("mon"), "eth1")],
         &frames(12),
     );
-    assert_eq!(got, vec![4, 4]);
+    assert_eq!(got, vec![KINDS, KINDS]);
     let got = cross(
         &lab.ns("r2"),
         "eth1",
         &[(&lab.ns("r1"), "eth1"), (&lab.ns("mon"), "eth1")],
         &frames(13),
     );
-    assert_eq!(got, vec![4, 4]);
+    assert_eq!(got, vec![KINDS, KINDS]);
     // Only what r1 sends: the mirror is made again, the wire untouched.
     lab.write(&body.replace("DIRECTION", "tx"));
     let plan = lab.patchwire(&["-j", "plan"]).json();
@@ -836,6 +849,6 @@ topology:
         &[(&lab.ns("r1"), "eth1"), (&lab.ns("mon"), "eth1")],
         &frames(14),
     );
-    assert_eq!(got, vec![4, 0], "rx is no longer copied");
+    assert_eq!(got, vec![KINDS, 0], "rx is no longer copied");
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
 }
