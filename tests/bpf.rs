@@ -146,3 +146,72 @@ fn vlan_clone_copies_only_selected_vlans_and_lets_later_filters_run() {
         assert!(!arrives(&pm, &sent), "{tci:?} was copied to pm");
     }
 }
+
+/// The counters of the cls_bpf filter at `prio` on `dev`'s ingress, found again from the
+/// kernel alone: filter -> program id -> its map -> per-CPU values summed.
+fn counters_of(ns: &TestNs, dev: &str, prio: u16) -> Vec<u64> {
+    let index = ifindex(ns, dev);
+    let mut socket = ns.netns().route().unwrap();
+    let filters = patchwire::nl::tc::parse_filters(
+        socket
+            .dump(patchwire::nl::tc::dump_filters(index, INGRESS_PARENT))
+            .unwrap(),
+    );
+    let filter = filters.iter().find(|f| f.prio == prio).expect("the filter");
+    let maps = bpf::map::prog_map_ids(filter.prog_id.expect("a program id")).unwrap();
+    assert_eq!(maps.len(), 1, "{maps:?}");
+    bpf::map::Map::from_id(maps[0], 16)
+        .unwrap()
+        .sum_u64s(0)
+        .unwrap()
+}
+
+#[test]
+fn counted_redirects_count_frames_and_bytes_and_reach_the_peer_directly() {
+    let ns = TestNs::new();
+    let peer = TestNs::new();
+    veth(&ns, "a", &peer, "pa");
+    veth(&ns, "b", &peer, "pb");
+    veth(&ns, "c", &peer, "pc");
+    ns.tc("qdisc add dev a clsact");
+    ns.tc("qdisc add dev c clsact");
+    // a -> out of b (bpf_redirect); c -> straight into b's peer pb (bpf_redirect_peer).
+    let map_a = bpf::map::Map::percpu_array("pw_wire_a", 16, 1).unwrap();
+    let map_c = bpf::map::Map::percpu_array("pw_wire_c", 16, 1).unwrap();
+    let b = ifindex(&ns, "b");
+    attach(
+        &ns,
+        "a",
+        21,
+        &bpf::counted_redirect(std::os::fd::AsFd::as_fd(&map_a), b, false),
+        "pw_wire",
+    );
+    attach(
+        &ns,
+        "c",
+        21,
+        &bpf::counted_redirect(std::os::fd::AsFd::as_fd(&map_c), b, true),
+        "pw_wire_peer",
+    );
+    drop((map_a, map_c));
+
+    let pb = packet_socket(&peer, "pb");
+    for (dev, marker) in [("pa", 1u8), ("pc", 2)] {
+        let socket = packet_socket(&peer, dev);
+        let sent = frame(None, marker);
+        for _ in 0..5 {
+            socket.send(&sent).unwrap();
+            assert!(arrives(&pb, &sent), "from {dev}");
+        }
+    }
+    let len = frame(None, 1).len() as u64;
+    assert_eq!(counters_of(&ns, "a", 21), vec![5, 5 * len]);
+    assert_eq!(counters_of(&ns, "c", 21), vec![5, 5 * len]);
+    // redirect_peer skipped b's transmit path: b counted nothing sent, while bpf_redirect did.
+    let b_tx = |ns: &TestNs| -> u64 {
+        let text = ns.ip("-s -j link show dev b");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
+    };
+    assert_eq!(b_tx(&ns), 5, "only the bpf_redirect frames left through b");
+}

@@ -184,6 +184,18 @@ const fn alu_bits(op: AluOp) -> u8 {
     }
 }
 
+/// `dst = map` (`BPF_LD | BPF_DW | BPF_IMM` with src = BPF_PSEUDO_MAP_FD): the map's file
+/// descriptor, which the kernel replaces with the map itself at load time. Two instructions.
+pub const fn ld_map_fd(dst: Reg, map_fd: i32) -> [Insn; 2] {
+    const CLASS_LD: u8 = 0x00;
+    const MODE_IMM: u8 = 0x00;
+    const PSEUDO_MAP_FD: Reg = Reg(1);
+    [
+        Insn::new(CLASS_LD | SIZE_DW | MODE_IMM, dst, PSEUDO_MAP_FD, 0, map_fd),
+        Insn::new(0, R0, R0, 0, 0),
+    ]
+}
+
 /// Calls helper number `helper_id` (enum bpf_func_id); arguments in R1..R5, result in R0.
 pub const fn call(helper_id: i32) -> Insn {
     Insn::new(CLASS_JMP | JMP_CALL, R0, R0, 0, helper_id)

@@ -9,6 +9,7 @@
 
 pub mod asm;
 pub mod insn;
+pub mod map;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -31,6 +32,8 @@ pub const TC_ACT_REDIRECT: i32 = 7;
 /// Helper ids (enum bpf_func_id in linux/bpf.h).
 pub const BPF_FUNC_CLONE_REDIRECT: i32 = 13;
 pub const BPF_FUNC_REDIRECT: i32 = 23;
+pub const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+pub const BPF_FUNC_REDIRECT_PEER: i32 = 155;
 /// Redirect flag: deliver to the target's ingress instead of transmitting from it.
 pub const BPF_F_INGRESS: i32 = 1;
 
@@ -206,6 +209,45 @@ pub fn redirect_to(ifindex: IfIndex, ingress: bool) -> Vec<Insn> {
         insn::call(BPF_FUNC_REDIRECT),
         insn::exit(),
     ]
+}
+
+/// A wire direction as a program: count the frame in entry 0 of `counters` (a per-CPU array of
+/// two u64s: packets, frame bytes — skb->len, which cls_bpf shows a program at ingress with
+/// the Ethernet header pushed back, so it is the frame's length as the tc wire reports it),
+/// then redirect it to `ifindex`: out of it with `bpf_redirect`, or, with
+/// `peer`, straight into the ingress of that veth's peer in its own namespace
+/// (`bpf_redirect_peer`, one backlog hop less).
+pub fn counted_redirect(counters: BorrowedFd<'_>, ifindex: IfIndex, peer: bool) -> Vec<Insn> {
+    use insn::R7;
+    let mut program = vec![
+        insn::mov64_reg(R6, R1),
+        insn::mov64_imm(R7, 0),
+        insn::stx_mem(Size::W, insn::R10, R7, -4),
+        insn::mov64_reg(R2, insn::R10),
+        insn::alu64_imm(AluOp::Add, R2, -4),
+    ];
+    program.extend(insn::ld_map_fd(R1, counters.as_raw_fd()));
+    program.extend([
+        insn::call(BPF_FUNC_MAP_LOOKUP_ELEM),
+        // No entry (cannot happen for entry 0 of an array): redirect uncounted.
+        insn::jmp_imm(JmpOp::Jeq, R0, 0, 7),
+        insn::ldx_mem(Size::DW, R1, R0, 0),
+        insn::alu64_imm(AluOp::Add, R1, 1),
+        insn::stx_mem(Size::DW, R0, R1, 0),
+        insn::ldx_mem(Size::W, R2, R6, 0),
+        insn::ldx_mem(Size::DW, R1, R0, 8),
+        insn::alu64_reg(AluOp::Add, R1, R2),
+        insn::stx_mem(Size::DW, R0, R1, 8),
+        insn::mov64_imm(R1, ifindex.0 as i32),
+        insn::mov64_imm(R2, 0),
+        insn::call(if peer {
+            BPF_FUNC_REDIRECT_PEER
+        } else {
+            BPF_FUNC_REDIRECT
+        }),
+        insn::exit(),
+    ]);
+    program
 }
 
 /// If the frame carries a VLAN tag (the kernel has moved the outer tag into skb metadata by

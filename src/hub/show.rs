@@ -372,6 +372,7 @@ mod tests {
             handle: 0x8000_0800,
             kind: "u32".into(),
             name: None,
+            prog_id: None,
             actions,
         };
         // 10 frames of 86 bytes at ingress (100 on the wire), three targets, one of them gone.

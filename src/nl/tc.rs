@@ -488,6 +488,8 @@ pub struct Filter {
     pub kind: String,
     /// A cls_bpf filter's name (free text, up to 255 bytes).
     pub name: Option<String>,
+    /// A cls_bpf filter's program id (to find the program, and its maps, again).
+    pub prog_id: Option<u32>,
     pub actions: Vec<Action>,
 }
 
@@ -639,6 +641,7 @@ pub fn parse_filters(messages: Vec<RouteNetlinkMessage>) -> Vec<Filter> {
 fn parse_filter(message: TcMessage) -> Option<Filter> {
     let mut kind = String::new();
     let mut name = None;
+    let mut prog_id = None;
     let mut actions = Vec::new();
     let mut has_options = false;
     for attribute in message.attributes {
@@ -652,6 +655,7 @@ fn parse_filter(message: TcMessage) -> Option<Filter> {
                             actions.extend(list.into_iter().map(parse_action))
                         }
                         TcOption::Bpf(TcFilterBpfOption::ProgName(text)) => name = Some(text),
+                        TcOption::Bpf(TcFilterBpfOption::ProgId(id)) => prog_id = Some(id),
                         TcOption::Bpf(TcFilterBpfOption::Other(nla))
                             if nla.kind() == TCA_BPF_ACT =>
                         {
@@ -674,6 +678,7 @@ fn parse_filter(message: TcMessage) -> Option<Filter> {
         handle: u32::from(message.header.handle),
         kind,
         name,
+        prog_id,
         actions,
     })
 }
