@@ -15,32 +15,71 @@ use crate::nl::RouteSocket;
 /// Where `ip netns add NAME` bind-mounts named namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
+/// Why a namespace could not be opened, created, entered or deleted. [`NetnsError::raw_os_error`]
+/// gives the errno where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
+    /// No such namespace.
     #[error("netns {name} does not exist (no {path})")]
-    NotFound { name: String, path: PathBuf },
+    NotFound {
+        /// The namespace as the user named it.
+        name: String,
+        /// The file that is missing.
+        path: PathBuf,
+    },
+    /// The namespace file exists but could not be opened (EACCES, EPERM…).
     #[error("opening netns {name} ({path}): {source}")]
     Open {
+        /// The namespace as the user named it.
         name: String,
+        /// The file that was opened.
         path: PathBuf,
+        /// Why opening failed.
         source: io::Error,
     },
+    /// The file exists but is not a network namespace.
     #[error("{path} is not a network namespace")]
-    NotANetns { path: PathBuf },
+    NotANetns {
+        /// The file.
+        path: PathBuf,
+    },
+    /// setns into the namespace failed.
     #[error("entering netns {name}: {source}")]
-    Enter { name: String, source: io::Error },
+    Enter {
+        /// The namespace's label.
+        name: String,
+        /// Why setns failed.
+        source: io::Error,
+    },
+    /// unshare(CLONE_NEWNET) failed (EPERM without CAP_SYS_ADMIN).
     #[error("creating a private network namespace: {0}")]
     Create(io::Error),
+    /// Making a namespace under /run/netns failed (EEXIST when the name is taken).
     #[error("creating netns {name} ({path}): {source}")]
     CreateNamed {
+        /// The name asked for.
         name: String,
+        /// Its file under /run/netns.
         path: PathBuf,
+        /// The step that failed.
         source: io::Error,
     },
+    /// Unmounting or removing /run/netns/NAME failed.
     #[error("deleting netns {name}: {source}")]
-    Delete { name: String, source: io::Error },
+    Delete {
+        /// The namespace's name.
+        name: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// Opening a netlink socket inside the namespace failed.
     #[error("opening a netlink socket in netns {name}: {source}")]
-    Socket { name: String, source: io::Error },
+    Socket {
+        /// The namespace's label.
+        name: String,
+        /// Why it failed.
+        source: io::Error,
+    },
 }
 
 impl NetnsError {
@@ -133,6 +172,17 @@ impl Netns {
     /// an empty file, a new namespace bind-mounted onto it. Fails with EEXIST when the name is
     /// taken.
     pub fn create_named(name: &str) -> Result<Self, NetnsError> {
+        Self::create_named_with(name, |_| Ok(()))
+    }
+
+    /// [`Self::create_named`], running `prepare` inside the new namespace (with a route
+    /// socket opened there) *before* it is registered under /run/netns: whatever `prepare`
+    /// sets up — a mark on the loopback, say — is there from the first moment anyone can see
+    /// the name. If `prepare` fails, nothing is registered.
+    pub fn create_named_with(
+        name: &str,
+        prepare: impl FnOnce(&mut RouteSocket) -> io::Result<()> + Send,
+    ) -> Result<Self, NetnsError> {
         let path = Path::new(NETNS_RUN_DIR).join(name);
         let failed = |source: io::Error| NetnsError::CreateNamed {
             name: name.into(),
@@ -152,6 +202,7 @@ impl Netns {
                     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                         return Err(io::Error::last_os_error());
                     }
+                    prepare(&mut RouteSocket::open()?)?;
                     bind_mount(Path::new("/proc/thread-self/ns/net"), &path)
                 })
                 .join()
@@ -184,6 +235,7 @@ impl Netns {
         }
     }
 
+    /// The namespace's fd (for setns, or netlink requests that take a namespace fd).
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -317,7 +369,9 @@ fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {
             from.as_ptr(),
             to.as_ptr(),
             none.as_ptr(),
-            libc::MS_BIND,
+            // MS_REC as iproute2: binding /run/netns onto itself must carry the namespaces
+            // already mounted inside it, or they would be hidden.
+            libc::MS_BIND | libc::MS_REC,
             std::ptr::null(),
         )
     };

@@ -348,6 +348,58 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
     assert_eq!(got, vec![KINDS]);
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
 
+    // A hub filter deleted behind the lab's back: plan says so and up repairs it.
+    run(
+        "tc",
+        &[
+            "-n",
+            &lab.panel(),
+            "filter",
+            "del",
+            "dev",
+            "r2.eth2",
+            "ingress",
+            "pref",
+            "20567",
+        ],
+    );
+    let plan = lab.patchwire(&["-j", "plan"]).json();
+    assert_eq!(plan.as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan[0]["change"], "hub", "{plan}");
+    lab.patchwire(&["up"]).ok();
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+
+    // A new member that sorts first: the hub is re-patched in place, not removed and re-made.
+    let edited = BASIC
+        .replace("[\"r1:eth1\", \"r2:eth1\"]", "[\"r1:eth1\", \"r3:eth1\"]")
+        .replace(
+            "[\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]",
+            "[\"r1:eth0\", \"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]",
+        );
+    lab.write(&edited);
+    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let kinds: Vec<&str> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["create-port", "hub"], "{plan}");
+    lab.patchwire(&["up"]).ok();
+    let got = cross(
+        &lab.ns("r1"),
+        "eth0",
+        &[
+            (&lab.ns("r2"), "eth2"),
+            (&lab.ns("r3"), "eth2"),
+            (&lab.ns("r1"), "eth2"),
+        ],
+        &frames(15),
+    );
+    assert_eq!(got, vec![KINDS, KINDS, KINDS]);
+    lab.write(&BASIC.replace("[\"r1:eth1\", \"r2:eth1\"]", "[\"r1:eth1\", \"r3:eth1\"]"));
+    lab.patchwire(&["up"]).ok();
+
     let show = lab.patchwire(&["-j", "show", "--lab"]).json();
     assert_eq!(show[0]["kind"], "wire");
     assert_eq!(show[0]["health"], "ok", "{show}");
@@ -583,6 +635,21 @@ topology:
     }
     assert_eq!(arrived, KINDS);
     drop(tap);
+    // The link leaves the file: the stub goes and tap9 is given back as it was, in one up.
+    lab.write(&format!(
+        "\
+name: LAB
+topology:
+  nodes:
+    r1: {{}}
+    sw: {{netns: {}}}
+  links: []
+",
+        sw.name
+    ));
+    lab.patchwire(&["up"]).ok();
+    assert_eq!(sw.snapshot(), before, "removing the link gives tap9 back");
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
     lab.patchwire(&["down"]).ok();
     assert_eq!(
         sw.snapshot(),
@@ -593,23 +660,28 @@ topology:
 
 #[test]
 fn up_killed_at_any_moment_converges_when_run_again() {
+    use std::os::unix::process::ExitStatusExt;
     let lab = LabFile::new(BASIC);
     let before = netns_list(&lab.name);
-    for delay_ms in [2u64, 8, 20, 45] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    // Every stop point of apply: the testing hook kills the process there with SIGKILL.
+    for point in [1u32, 10, 11, 2, 3, 4, 5, 6, 7] {
+        let status = Command::new(env!("CARGO_BIN_EXE_patchwire"))
             .args(["up", lab.path()])
+            .env("PATCHWIRE_LAB_KILL_AT", point.to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .spawn()
+            .status()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "killed at point {point}"
+        );
         lab.patchwire(&["up"]).ok();
         assert_eq!(
             lab.patchwire(&["-j", "plan"]).json(),
             serde_json::json!([]),
-            "converged after a kill at {delay_ms} ms"
+            "converged after a kill at point {point}"
         );
         let got = cross(
             &lab.ns("r1"),
@@ -617,12 +689,12 @@ fn up_killed_at_any_moment_converges_when_run_again() {
             &[(&lab.ns("r2"), "eth1")],
             &frames(7),
         );
-        assert_eq!(got, vec![KINDS]);
+        assert_eq!(got, vec![KINDS], "after a kill at point {point}");
         lab.patchwire(&["down"]).ok();
         assert_eq!(
             netns_list(&lab.name),
             before,
-            "nothing leaked after a kill at {delay_ms} ms"
+            "nothing leaked after a kill at point {point}"
         );
     }
 }

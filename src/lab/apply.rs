@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::LabError;
 use super::desired::{Desired, NodeHome, Port, Reach};
 use super::names;
-use super::observe::Actual;
 use super::plan::Change;
 use crate::hub::{self, HubOptions, HubRequest};
 use crate::link::ethtool::Ethtool;
@@ -40,7 +39,7 @@ impl Handles {
     }
 }
 
-pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(), LabError> {
+pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     let mut handles = Handles {
         open: BTreeMap::new(),
     };
@@ -58,6 +57,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
     let panel = handles.get(&desired.panel)?.try_clone()?;
     let mut socket = panel.route()?;
 
+    stop_point(1);
     // 2. Removals.
     let unmirror: Vec<String> = changes
         .iter()
@@ -89,19 +89,39 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
     if !unhub.is_empty() {
         hub::remove(panel.try_clone()?, &unhub, false)?;
     }
-    let doomed: Vec<IfIndex> = changes
+    // Stubs before ports: a stub's wire is unlinked from the user's interface while the stub
+    // still exists (deleting the port would take the stub with it and leave the interface a
+    // filter aimed at nothing).
+    for change in changes {
+        if let Change::DeleteStub {
+            netns,
+            stub,
+            endpoint,
+        } = change
+        {
+            let interface = endpoint.split_once(':').map_or("", |(_, i)| i);
+            let vm_tap = endpoint.split_once(':').is_some_and(|(node, _)| {
+                matches!(
+                    desired.nodes.get(node),
+                    Some(NodeHome::Owned { vm: Some(_), .. })
+                )
+            });
+            delete_stub(handles.get(netns)?, stub, interface, vm_tap)?;
+        }
+    }
+    let doomed: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::DeletePort { port, .. } => actual.ports.get(port).map(|l| l.index),
+            Change::DeletePort { port, .. } => Some(port.clone()),
             _ => None,
         })
         .collect();
+    // Those still there (a stub's port went with its stub).
+    let doomed: Vec<IfIndex> = links_by_name(&mut socket, &doomed)?
+        .values()
+        .map(|l| l.index)
+        .collect();
     delete_ports(&mut socket, &doomed)?;
-    for change in changes {
-        if let Change::DeleteStub { netns, stub, .. } = change {
-            delete_stub(handles.get(netns)?, stub)?;
-        }
-    }
     for change in changes {
         if let Change::DeleteNamespace { netns } = change {
             handles.forget(netns);
@@ -109,6 +129,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         }
     }
 
+    stop_point(2);
     // 3. Ports: created down (peers up), recorded, hooked, then up.
     let created: Vec<&Port> = changes
         .iter()
@@ -130,6 +151,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         }
     }
 
+    stop_point(3);
     // 4. Wires and hubs in the panel.
     let wires: Vec<WireRequest> = changes
         .iter()
@@ -141,6 +163,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
     if !wires.is_empty() {
         wire::link(panel.try_clone()?, &wires, &LinkOptions::default())?;
     }
+    stop_point(4);
     let hubs: Vec<HubRequest> = changes
         .iter()
         .filter_map(|c| match c {
@@ -155,6 +178,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         hub::set(panel.try_clone()?, &hubs, &HubOptions::default())?;
     }
 
+    stop_point(5);
     let mirrors: Vec<crate::mirror::MirrorSpec> = changes
         .iter()
         .filter_map(|c| match c {
@@ -166,6 +190,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
         crate::mirror::add(panel.try_clone()?, &mirrors, None)?;
     }
 
+    stop_point(6);
     // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
     // it before its peer is joined), then the ports; and TX checksum offload where asked.
     let raised: Vec<&Port> = created
@@ -211,6 +236,7 @@ pub fn apply(desired: &Desired, actual: &Actual, changes: &[Change]) -> Result<(
             .collect(),
         "bringing ports up",
     )?;
+    stop_point(7);
     tx_checksum(&panel, desired)?;
     Ok(())
 }
@@ -274,26 +300,27 @@ fn make_namespace(desired: &Desired, name: &str) -> Result<(), LabError> {
         .find(|(n, _)| n == name)
         .map(|(_, mark)| mark)
         .ok_or_else(|| LabError::Invalid(format!("netns {name} is not one of the lab's")))?;
-    let netns = Netns::create_named(name)?;
-    if name == desired.panel {
-        netns.run(|| {
+    let panel = name == desired.panel;
+    // The mark goes on before the name appears: a registered namespace without it is never
+    // one this lab made.
+    Netns::create_named_with(name, |socket| {
+        if panel {
             for key in ["all", "default"] {
                 let path = format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6");
                 // No IPv6 in this kernel: nothing to silence.
                 let _ = std::fs::write(path, "1");
             }
-        })?;
-    }
-    let mut socket = netns.route()?;
-    let lo = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0))
-        .map_err(|e| LabError::Invalid(format!("netns {name}: no loopback: {e}")))?;
-    let replies = socket.batch(vec![
-        (link::set_up(lo.index, true), 0),
-        link::altname(lo.index, &mark, true),
-    ]);
-    for reply in replies {
-        reply.map_err(|e| LabError::Invalid(format!("setting up netns {name}: {e}")))?;
-    }
+        }
+        let lo = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0))
+            .map_err(|e| std::io::Error::other(format!("no loopback: {e}")))?;
+        for reply in socket.batch(vec![
+            (link::set_up(lo.index, true), 0),
+            link::altname(lo.index, &mark, true),
+        ]) {
+            reply.map_err(|e| std::io::Error::other(format!("setting up the loopback: {e}")))?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -311,6 +338,7 @@ fn create_ports(
     }
     // One panel batch for every veth (the far end straight into its namespace)...
     let mut requests = Vec::new();
+    let mut made = Vec::new();
     for port in ports {
         let Some(endpoint) = &port.endpoint else {
             continue;
@@ -328,8 +356,26 @@ fn create_ports(
             &peer,
             Some(netns.fd()),
         ));
+        made.push((endpoint.to_string(), peer, home));
     }
-    batch(socket, requests, "creating ports")?;
+    // Say which endpoint failed: an interface of that name the lab did not make is the usual
+    // cause (EEXIST), and the user has to rename one of them.
+    let replies = wire::apply::with_retries(requests, 3, |b| socket.batch(b));
+    for ((endpoint, peer, home), reply) in made.iter().zip(replies) {
+        if let Err(e) = reply {
+            let hint = match e.errno() {
+                Some(libc::EEXIST) => format!(
+                    ": netns {home} already has an interface {peer} that the lab did not make; \
+                     remove it or give the endpoint another name"
+                ),
+                _ => String::new(),
+            };
+            return Err(LabError::Invalid(format!(
+                "creating the port for {endpoint} ({peer} in netns {home}): {e}{hint}"
+            )));
+        }
+    }
+    stop_point(10);
     // ... VXLAN ports from the underlay's namespace (this process's), placed in the panel ...
     let mut here = Netns::current()?.route()?;
     let mut tunnels = Vec::new();
@@ -353,6 +399,7 @@ fn create_ports(
         }
     }
     batch(&mut here, tunnels, "creating VXLAN ports")?;
+    stop_point(11);
     // ... then the records, in one batch.
     let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     let found = links_by_name(socket, &names)?;
@@ -392,6 +439,19 @@ fn create_ports(
         }
     }
     Ok(())
+}
+
+/// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop
+/// point N of `apply`, so the tests can prove that an `up` killed there converges when run
+/// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation.
+fn stop_point(point: u32) {
+    let wanted = std::env::var("PATCHWIRE_LAB_KILL_AT")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok());
+    if wanted == Some(point) {
+        // SAFETY: raise has no memory effects; SIGKILL ends the process here.
+        unsafe { libc::raise(libc::SIGKILL) };
+    }
 }
 
 /// Everything that can still refuse, checked before any change: VXLAN ports must fit their
@@ -484,28 +544,32 @@ fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> 
 }
 
 /// Removes one stub (and its wire) from a namespace the lab does not own (`down`).
-pub(super) fn remove_stub(spec: &str, stub: &str) -> Result<(), LabError> {
-    delete_stub(&Netns::open(Some(spec))?, stub)
+pub(super) fn remove_stub(spec: &str, stub: &str, interface: &str) -> Result<(), LabError> {
+    delete_stub(&Netns::open(Some(spec))?, stub, interface, false)
 }
 
-fn delete_stub(netns: &Netns, stub: &str) -> Result<(), LabError> {
-    let netns = netns.try_clone()?;
-    // Unlinking gives the stub's partner (the user's interface) back its IPv6.
-    match wire::unlink(netns.try_clone()?, &[stub.to_string()], false) {
-        Ok(_) => {}
-        Err(wire::WireError::Invalid(text)) if text.contains("is not on a patchwire wire") => {}
-        Err(e) => return Err(e.into()),
-    }
+/// Unlinks `interface` (the user's, or a VM node's tap) from its stub — which gives it back
+/// its IPv6 — then deletes the stub, and with `vm_tap` the tap too (the lab made it).
+fn delete_stub(netns: &Netns, stub: &str, interface: &str, vm_tap: bool) -> Result<(), LabError> {
     let mut socket = netns.route()?;
-    let found = links_by_name(&mut socket, &[stub.to_string()])?;
-    if let Some(stub) = found.get(stub) {
-        batch(
-            &mut socket,
-            vec![(link::delete(stub.index), 0)],
-            "deleting a stub",
-        )?;
+    let names = [stub.to_string(), interface.to_string()];
+    let found = links_by_name(&mut socket, &names)?;
+    for end in [interface, stub] {
+        if !found.contains_key(end) {
+            continue;
+        }
+        match wire::unlink(netns.try_clone()?, &[end.to_string()], false) {
+            Ok(_) => break,
+            Err(wire::WireError::Invalid(text)) if text.contains("is not on a patchwire wire") => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(())
+    let doomed = found
+        .values()
+        .filter(|l| l.name == stub || (vm_tap && l.name == interface))
+        .map(|l| (link::delete(l.index), 0))
+        .collect();
+    batch(&mut socket, doomed, "deleting a stub")
 }
 
 fn set_mtu(

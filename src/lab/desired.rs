@@ -90,11 +90,15 @@ impl Port {
 /// Everything the lab should hold on this host.
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
+    /// The lab's name.
     pub lab: String,
+    /// The host of the file this machine is; `None` for a lab on one machine.
     pub host: Option<String>,
+    /// The panel's namespace (`LAB.panel`, or `LAB.panel.HOST`).
     pub panel: String,
     /// Nodes on this host and where they live.
     pub nodes: BTreeMap<String, NodeHome>,
+    /// The panel's ports by name, with the endpoint each stands for and how it reaches it.
     pub ports: BTreeMap<String, Port>,
     /// Wires between two panel ports (sorted pair).
     pub wires: BTreeSet<(String, String)>,
@@ -116,6 +120,8 @@ pub struct MirrorPlan {
 }
 
 impl Desired {
+    /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
+    /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {

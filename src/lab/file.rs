@@ -79,6 +79,7 @@ pub struct HostSpec {
 /// One node: a network namespace, or a VM's namespace of taps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeSpec {
+    /// A namespace, or a VM.
     pub kind: NodeKind,
     /// The node's host, resolved (a node without `host:` is on the first host); `None` only in
     /// a file without `hosts:`.
@@ -167,7 +168,9 @@ impl fmt::Display for NetnsRef {
 /// One end of a link: an interface of a node. Shown (and serialized) as `NODE:IF`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
+    /// The node's name.
     pub node: String,
+    /// The interface's name in the node.
     pub interface: String,
 }
 
@@ -292,7 +295,9 @@ pub enum LabFileError {
     /// The file could not be read.
     #[error("reading lab file {path}: {source}")]
     Read {
+        /// The path as given.
         path: String,
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
@@ -300,14 +305,23 @@ pub enum LabFileError {
     /// characters).
     #[error("{path}:{line}:{column}: {message}")]
     At {
+        /// The path as given.
         path: String,
+        /// The line, 1-based.
         line: usize,
+        /// The column, 1-based, in characters.
         column: usize,
+        /// What is wrong there.
         message: String,
     },
     /// Something is wrong with the file as a whole.
     #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The path as given.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl LabFileError {

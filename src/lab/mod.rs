@@ -30,16 +30,23 @@ use crate::netns::{self, NetnsError};
 use crate::wire::WireError;
 use file::LabFile;
 
+/// Why a lab operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
+    /// The lab file could not be read or is wrong.
     #[error(transparent)]
     File(#[from] file::LabFileError),
+    /// The file cannot be carried out here (an unknown host, a namespace that is not the lab's, an
+    /// underlay too small…), or some of `down`'s removals failed; the message says what.
     #[error("{0}")]
     Invalid(String),
+    /// Making or removing a wire or a hub failed.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// Opening, creating or deleting a namespace failed.
     #[error(transparent)]
     Netns(#[from] NetnsError),
+    /// A system call failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -47,14 +54,37 @@ pub enum LabError {
 /// What `up` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpOutcome {
+    /// The lab's name.
     pub lab: String,
+    /// The host of the file this machine is (`--host`), for a lab over several machines.
     pub host: Option<String>,
+    /// What was changed, in the order it was done; empty when nothing differed.
     pub changes: Vec<Change>,
+}
+
+/// Holds /run/patchwire/lab-LAB[.HOST].lock while a lab command runs: two `up`s (or an `up`
+/// and a `down`) of one lab at once would each see the other's half-made work. A second one
+/// waits for the first.
+fn lock(desired: &Desired) -> Result<std::fs::File, LabError> {
+    use std::os::fd::AsRawFd;
+    let dir = std::path::Path::new("/run/patchwire");
+    std::fs::create_dir_all(dir)?;
+    let name = match &desired.host {
+        Some(host) => format!("lab-{}.{host}.lock", desired.lab),
+        None => format!("lab-{}.lock", desired.lab),
+    };
+    let file = std::fs::File::create(dir.join(name))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(file)
 }
 
 /// What `up` would change, changing nothing: empty when the kernel matches the file.
 pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Vec<Change>, LabError> {
     let desired = Desired::from_file(file, host)?;
+    let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
     let changes = plan::changes(&desired, &actual)?;
     apply::preflight(&desired, &changes)?;
@@ -65,13 +95,14 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Vec<Change>, LabError>
 /// differs. Running it twice changes nothing the second time.
 pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
     let desired = Desired::from_file(file, host)?;
+    let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
     let changes = plan::changes(&desired, &actual)?;
     // Whatever can still refuse (an underlay too small, an unknown tap owner) does so before
     // anything changes.
     apply::preflight(&desired, &changes)?;
     if !changes.is_empty() {
-        apply::apply(&desired, &actual, &changes)?;
+        apply::apply(&desired, &changes)?;
     }
     Ok(UpOutcome {
         lab: desired.lab,
@@ -83,6 +114,7 @@ pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
 /// What `down` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DownOutcome {
+    /// The namespaces deleted (the panel and the nodes' own).
     pub namespaces_removed: Vec<String>,
     /// Stubs removed from namespaces the lab does not own (their interfaces given back).
     pub stubs_removed: Vec<String>,
@@ -93,6 +125,7 @@ pub struct DownOutcome {
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
     let desired = Desired::from_file(file, host)?;
+    let _lock = lock(&desired)?;
     let actual = observe::observe_marks(&desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();
@@ -101,19 +134,25 @@ pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError>
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    for (spec, stub) in actual.stubs.keys() {
+    for ((spec, stub), found) in &actual.stubs {
         // A stub in a namespace the lab owns goes with the namespace.
         if owned.contains(spec) {
             continue;
         }
-        match apply::remove_stub(spec, stub) {
+        let interface = found
+            .link
+            .altnames
+            .iter()
+            .find_map(|a| names::parse_stub_record(a))
+            .map(|(_, endpoint)| endpoint.interface)
+            .unwrap_or_default();
+        match apply::remove_stub(spec, stub, &interface) {
             Ok(()) => outcome.stubs_removed.push(format!("{spec}:{stub}")),
             Err(e) => failures.push(e.to_string()),
         }
     }
     for (name, state) in &actual.namespaces {
-        let ours = matches!(state, observe::NsState::Ours | observe::NsState::Broken)
-            || matches!(state, observe::NsState::Unmarked { empty: true });
+        let ours = matches!(state, observe::NsState::Ours | observe::NsState::Broken);
         if ours {
             match netns::delete_named(name) {
                 Ok(()) => outcome.namespaces_removed.push(name.clone()),

@@ -20,11 +20,9 @@ pub enum NsState {
     Broken,
     /// Ours (marked).
     Ours,
-    /// Exists without the mark: holding only a loopback (a create killed before marking) or
-    /// more (someone else's).
-    Unmarked {
-        empty: bool,
-    },
+    /// Exists without the mark: someone else's (the lab marks a namespace before it is
+    /// registered, so an interrupted create never leaves one like this).
+    Unmarked,
 }
 
 /// One stub found in a node's namespace.
@@ -44,6 +42,8 @@ pub struct Actual {
     /// Wires whose state is not healthy-complete (broken, half), by end name.
     pub broken_wire_ends: BTreeSet<String>,
     pub hubs: BTreeMap<String, BTreeSet<String>>,
+    /// Hubs whose fan-out is incomplete (a filter deleted, a member gone): set again.
+    pub broken_hubs: BTreeSet<String>,
     /// patchwire's mirrors in the panel, as `mirror show` rebuilds them.
     pub mirrors: BTreeMap<String, super::desired::MirrorPlan>,
     /// Mirrors whose destination or sources were re-made under them.
@@ -96,15 +96,10 @@ fn ns_state(name: &str, mark: &str) -> NsState {
     let Ok(mut socket) = netns.route() else {
         return NsState::Broken;
     };
-    // The mark is on the loopback: one lookup; the whole list only for an unmarked namespace.
-    let lo = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0));
-    if lo.is_ok_and(|lo| lo.altnames.iter().any(|a| a == mark)) {
-        return NsState::Ours;
-    }
-    match link::list(&mut socket) {
-        Ok(links) => NsState::Unmarked {
-            empty: links.iter().all(|l| l.loopback),
-        },
+    // The mark is on the loopback: one lookup.
+    match link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)) {
+        Ok(lo) if lo.altnames.iter().any(|a| a == mark) => NsState::Ours,
+        Ok(_) => NsState::Unmarked,
         Err(_) => NsState::Broken,
     }
 }
@@ -174,13 +169,42 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         }
     }
     for status in hub::show_in(&mut view)? {
-        let members = status.members.iter().filter(|m| m.present);
-        actual.hubs.insert(
-            status.name.clone(),
-            members.map(|m| m.name.clone()).collect(),
-        );
+        let members: BTreeSet<String> = status
+            .members
+            .iter()
+            .filter(|m| m.present)
+            .map(|m| m.name.clone())
+            .collect();
+        if !hub_complete(&mut view, &status)? {
+            actual.broken_hubs.insert(status.name.clone());
+        }
+        actual.hubs.insert(status.name.clone(), members);
     }
     Ok(())
+}
+
+/// Whether every member of a hub is there and fans out to exactly all the others: anything
+/// else (a member gone, a filter deleted or missing someone) is repaired by setting the hub
+/// again. Carrier, MTU and the like are not the lab's to repair and do not count.
+fn hub_complete(view: &mut wire::NsView, status: &hub::HubStatus) -> Result<bool, LabError> {
+    if status.members.iter().any(|m| !m.present) {
+        return Ok(false);
+    }
+    let all: BTreeSet<crate::nl::link::IfIndex> =
+        status.members.iter().filter_map(|m| m.index).collect();
+    for index in &all {
+        let targets: BTreeSet<crate::nl::link::IfIndex> = view
+            .tc(*index)?
+            .hub_filters()
+            .flat_map(|f| f.hub_actions())
+            .map(|a| a.to)
+            .collect();
+        let others: BTreeSet<_> = all.iter().copied().filter(|i| i != index).collect();
+        if targets != others {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Stubs live in namespaces the lab does not own; they are found by their record.

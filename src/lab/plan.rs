@@ -2,7 +2,7 @@
 //! changes in the order they are made: namespaces first, removals before additions (a port
 //! leaves a wire before it joins a hub), ports before the wires and hubs among them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -17,69 +17,114 @@ use super::observe::{Actual, NsState};
 pub enum Change {
     /// A namespace of the lab's own (the panel, or a node's).
     CreateNamespace {
+        /// The namespace's name.
         netns: String,
+        /// What it is for: `panel`, or `node NODE`.
         role: String,
     },
     /// A lab namespace left half-made by an interrupted `up` (registered but unusable, or
     /// created but not yet marked): removed and made again.
     RemakeNamespace {
+        /// The namespace's name.
         netns: String,
+        /// What is wrong with it.
         why: String,
     },
+    /// A namespace marked as this lab's that the file no longer asks for: deleted with everything
+    /// in it.
     DeleteNamespace {
+        /// The namespace's name.
         netns: String,
     },
     /// A link's port in the panel, and how it reaches its endpoint.
     CreatePort {
+        /// The port's name in the panel.
         port: String,
+        /// What the port stands for: `NODE:IF`, or `vxlan VNI to ADDRESS`.
         endpoint: String,
+        /// How it is made, in words (`veth, eth1 in netns t1-r1`, `vxlan 1234 from … to … port
+        /// 4789`).
         via: String,
+        /// The MTU it is given.
         mtu: u32,
     },
+    /// A panel port the file no longer asks for, or no longer matches what it asks for: deleted.
     DeletePort {
+        /// The port's name in the panel.
         port: String,
+        /// The endpoint it stood for (from its record), or its own name when it has none.
         was: String,
     },
+    /// A port whose MTU differs from the file's: set to the file's (on both ends of its veth).
     SetMtu {
+        /// The port's name in the panel.
         port: String,
+        /// What the port stands for (`NODE:IF`).
         endpoint: String,
+        /// The new MTU.
         mtu: u32,
+        /// The MTU it had.
         was: u32,
     },
     /// A port left down by an interrupted `up`: it and its far end come up.
     SetUp {
+        /// The port's name in the panel.
         port: String,
+        /// What the port stands for (`NODE:IF`).
         endpoint: String,
     },
     /// A stub veth (and the wire to its interface) in a namespace the lab does not own.
     DeleteStub {
+        /// The namespace holding the stub.
         netns: String,
+        /// The stub veth's name.
         stub: String,
+        /// The endpoint it was wired to (`NODE:IF`), or empty when its record is unreadable.
         endpoint: String,
     },
+    /// A wire between panel ports the file no longer asks for: removed.
     Unwire {
+        /// One end of the wire (the wire is found from it).
         a: String,
+        /// The other end; empty when only `a` is left of a broken wire.
         b: String,
     },
+    /// A mirror the file no longer asks for, or one that changed (made again by a later
+    /// [`Change::Mirror`]): removed.
     Unmirror {
+        /// The mirror's name.
         mirror: String,
     },
+    /// A mirror of the file: made among the panel's ports.
     Mirror {
+        /// The mirror's name.
         mirror: String,
+        /// What each source port stands for (`NODE:IF`).
         from: Vec<String>,
+        /// What the destination port stands for (`NODE:IF`).
         to: String,
     },
+    /// A hub the file no longer asks for: removed.
     Unhub {
+        /// The hub's name.
         hub: String,
     },
+    /// A wire between two panel ports: made (again, when a port was made anew).
     Wire {
+        /// The first port (the pair is sorted).
         a: String,
+        /// The second port.
         b: String,
+        /// What `a` and `b` stand for (`NODE:IF`), in that order.
         endpoints: [String; 2],
     },
+    /// A hub segment among panel ports: made, or re-patched in place when its members changed.
     Hub {
+        /// The hub's name.
         hub: String,
+        /// Its member ports.
         members: Vec<String>,
+        /// What each member stands for (`NODE:IF`), in the same order.
         endpoints: Vec<String>,
     },
 }
@@ -129,9 +174,11 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             });
         }
     }
-    // A hub the file still has, with other members, is re-patched in place by `Hub` below.
+    // A hub the file still has, with other members, is re-patched in place by `Hub` below
+    // (under the name it has in the kernel, when its members overlap).
+    let hubs = hub_names(desired, actual);
     for hub in actual.hubs.keys() {
-        if !desired.hubs.contains_key(hub) && !panel_fresh {
+        if !hubs.contains_key(hub) && !panel_fresh {
             changes.push(Change::Unhub { hub: hub.clone() });
         }
     }
@@ -226,8 +273,10 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             });
         }
     }
-    for (hub, members) in &desired.hubs {
-        let same = !panel_fresh && actual.hubs.get(hub) == Some(members);
+    for (hub, members) in &hubs {
+        let same = !panel_fresh
+            && actual.hubs.get(hub) == Some(members)
+            && !actual.broken_hubs.contains(hub);
         let recreated = members.iter().any(|m| {
             changes
                 .iter()
@@ -264,6 +313,33 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     Ok(changes)
 }
 
+/// The file's hubs under the names the kernel knows them by: a desired hub whose name is not
+/// in the kernel takes the name of an existing hub it shares members with (not wanted under its
+/// own name), so changing a segment's members — even its lowest endpoint — re-patches it in
+/// place instead of removing and re-making it.
+fn hub_names(desired: &Desired, actual: &Actual) -> BTreeMap<String, BTreeSet<String>> {
+    let mut hubs = BTreeMap::new();
+    let mut taken: BTreeSet<&String> = desired
+        .hubs
+        .keys()
+        .filter(|n| actual.hubs.contains_key(*n))
+        .collect();
+    for (name, members) in &desired.hubs {
+        let name = match actual.hubs.contains_key(name) {
+            true => name,
+            false => actual
+                .hubs
+                .iter()
+                .find(|(existing, found)| !taken.contains(existing) && !found.is_disjoint(members))
+                .map(|(existing, _)| existing)
+                .unwrap_or(name),
+        };
+        taken.insert(name);
+        hubs.insert(name.clone(), members.clone());
+    }
+    hubs
+}
+
 /// Namespaces: the panel and owned node namespaces exist and are marked; lab-marked ones the
 /// file no longer wants go; someone else's namespace under a lab name is refused.
 fn namespaces(
@@ -295,15 +371,10 @@ fn namespaces(
                 netns: netns.clone(),
                 why: "registered but not a usable namespace (an interrupted create)".into(),
             }),
-            NsState::Unmarked { empty: true } => changes.push(Change::RemakeNamespace {
-                netns: netns.clone(),
-                why: "created but not marked as the lab's (an interrupted create)".into(),
-            }),
-            NsState::Unmarked { empty: false } => {
+            NsState::Unmarked => {
                 return Err(LabError::Invalid(format!(
-                    "netns {netns} exists and is not this lab's (it holds interfaces and no \
-                     patchwire mark): remove it, or give the {role} an existing namespace with \
-                     netns:"
+                    "netns {netns} exists and is not this lab's (it has no patchwire mark for \
+                     the {role}): remove it, or give the {role} an existing namespace with netns:"
                 )));
             }
         }

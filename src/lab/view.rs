@@ -24,6 +24,7 @@ pub struct LinkView {
     pub kind: String,
     /// `missing` when the lab is not (fully) up.
     pub health: String,
+    /// What is wrong, in words (from the wire's or hub's health, or `not wired`).
     pub problems: Vec<String>,
     /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops).
     pub counters: BTreeMap<String, [u64; 3]>,
@@ -31,6 +32,8 @@ pub struct LinkView {
     pub line: usize,
 }
 
+/// Every link of the file as the kernel holds it on this host: what it is made of, its health and
+/// counters (`show --lab`). A lab that is not up shows its links as `missing`.
 pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
     let desired = Desired::from_file(file, host)?;
     let panel = Netns::open(Some(&desired.panel)).ok();
@@ -129,6 +132,10 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     Ok(views)
 }
 
+/// The picture's language for [`graph`]: `Dot` (Graphviz DOT) or `Mermaid`.
+// The variants have no doc comments on purpose: clap's ValueEnum would make them each value's
+// help text, changing `patchwire graph --help`, the man pages and the completions.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
     Dot,
