@@ -22,19 +22,26 @@ use crate::wire::{self, LinkOptions, WireError, WireRequest, WireStatus};
 /// Jumbo MTU used on every interface of the demo lab.
 pub const DEMO_MTU: u32 = 9000;
 
+/// What [`run`] found: the same frames through a bridge and through a wire, and the mirror's
+/// copies.
 #[derive(Debug, Serialize)]
 pub struct DemoReport {
+    /// The catalogue through the bridge, r1 to r2 and back.
     pub bridge: Vec<DirectionReport>,
+    /// The catalogue through the wire, r1 to r2 and back.
     pub wire: Vec<DirectionReport>,
+    /// The wire as `show` reports it after the probe.
     pub wire_status: Vec<WireStatus>,
     /// The mirror on r1-w, read back after the probe.
     pub mirror: Option<MirrorStatus>,
     /// Frames the analyzer received from the mirror.
     pub analyzer_frames: usize,
+    /// How long the whole demo took, in milliseconds.
     pub elapsed_ms: u128,
 }
 
 impl DemoReport {
+    /// Every frame crossed the wire unchanged, both ways.
     pub fn wire_passed(&self) -> bool {
         self.wire.iter().all(DirectionReport::passed)
     }

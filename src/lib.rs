@@ -1,6 +1,8 @@
 //! patchwire: transparent layer-2 wires between Linux interfaces, over netlink.
 //!
 //! Rooms, top-down:
+//! * [`lab`] — whole labs from one YAML file (`up`, `plan`, `down`, `show --lab`, `graph`): it
+//!   plans what should exist and makes it with the same wires, hubs, mirrors and taps.
 //! * [`wire`] — link / unlink / show: the wire model, planning, loop guard, apply and rollback.
 //! * [`hub`] — transparent multi-access segments: every frame entering one member leaves every
 //!   other member once, built from the same tc filters, records and rollback as wires.
@@ -9,6 +11,8 @@
 //! * [`probe`] — the end-to-end transparency check: a catalogue of frames sent through a wire.
 //! * [`demo`] — a throwaway lab comparing a Linux bridge with a patchwire wire.
 //! * [`watch`] — link-state propagation and re-attaching wires while a lab runs.
+//! * [`doctor`] — what this host has of what patchwire needs, each part tried for real in a
+//!   throwaway namespace.
 //! * [`vm`] — taps for qemu, and qemu's ifup/ifdown scripts (with the tap -> partner mapping).
 //! * [`nl`] — the thin netlink layer: one file per kernel object (links, tc, namespace ids).
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
@@ -17,8 +21,11 @@
 //! * [`bpf`] — tiny tc eBPF programs from raw instructions (no compiler), loaded with bpf(2)
 //!   and attached as cls_bpf filters (with a tiny label assembler): mirrors' frame selection.
 
+#![warn(missing_docs)]
+
 pub mod bpf;
 pub mod demo;
+pub mod doctor;
 pub mod hub;
 pub mod lab;
 pub mod link;

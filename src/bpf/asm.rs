@@ -7,6 +7,8 @@ use super::insn::{self, Insn, JmpOp, Reg};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label(usize);
 
+/// A program being assembled: instructions, labels, and jumps to labels whose offsets
+/// [`Asm::finish`] fills in.
 #[derive(Debug, Default)]
 pub struct Asm {
     insns: Vec<Insn>,
@@ -17,10 +19,12 @@ pub struct Asm {
 }
 
 impl Asm {
+    /// An empty program.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A new label, to be placed with [`Asm::bind`] (before or after the jumps to it).
     pub fn label(&mut self) -> Label {
         self.targets.push(None);
         Label(self.targets.len() - 1)
@@ -32,6 +36,7 @@ impl Asm {
         self.targets[label.0] = Some(self.insns.len());
     }
 
+    /// Appends one instruction.
     pub fn push(&mut self, insn: Insn) -> &mut Self {
         self.insns.push(insn);
         self

@@ -8,10 +8,13 @@
 /// One 8-byte eBPF instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {
+    /// The opcode: instruction class, then load size and mode, or operation and operand source.
     pub code: u8,
     /// Destination register in the low nibble, source register in the high nibble.
     pub regs: u8,
+    /// Signed offset: of a memory access in bytes, or of a jump in instructions after this one.
     pub off: i16,
+    /// Signed 32-bit immediate: an operand, a helper id, or half of a 64-bit load.
     pub imm: i32,
 }
 
@@ -20,16 +23,27 @@ pub struct Insn {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reg(u8);
 
+/// The return value of helpers and of the program.
 pub const R0: Reg = Reg(0);
+/// First helper argument; the `__sk_buff` context on entry.
 pub const R1: Reg = Reg(1);
+/// Second helper argument.
 pub const R2: Reg = Reg(2);
+/// Third helper argument.
 pub const R3: Reg = Reg(3);
+/// Fourth helper argument.
 pub const R4: Reg = Reg(4);
+/// Fifth helper argument.
 pub const R5: Reg = Reg(5);
+/// Kept across helper calls.
 pub const R6: Reg = Reg(6);
+/// Kept across helper calls.
 pub const R7: Reg = Reg(7);
+/// Kept across helper calls.
 pub const R8: Reg = Reg(8);
+/// Kept across helper calls.
 pub const R9: Reg = Reg(9);
+/// The read-only frame pointer: the stack (512 bytes) lies below it.
 pub const R10: Reg = Reg(10);
 
 /// Width of a memory load.
@@ -48,22 +62,32 @@ pub enum Size {
 /// 64-bit ALU operations with an immediate operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AluOp {
+    /// `dst += operand`.
     Add,
+    /// `dst &= operand`.
     And,
+    /// `dst |= operand`.
     Or,
+    /// `dst <<= operand`.
     Lsh,
+    /// `dst >>= operand` (logical: zeros shifted in).
     Rsh,
 }
 
 /// Conditional jumps comparing a register with an immediate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JmpOp {
+    /// `==`.
     Jeq,
+    /// `!=`.
     Jne,
-    /// Unsigned `>`, `>=`, `<`, `<=`.
+    /// Unsigned `>`.
     Jgt,
+    /// Unsigned `>=`.
     Jge,
+    /// Unsigned `<`.
     Jlt,
+    /// Unsigned `<=`.
     Jle,
 }
 

@@ -26,13 +26,20 @@ use insn::{AluOp, Insn, JmpOp, R0, R1, R2, R3, R6, Size};
 
 /// tc verdicts (linux/pkt_cls.h) a direct-action program returns.
 pub const TC_ACT_UNSPEC: i32 = -1;
+/// Accept the frame as it is: no later filter classifies it.
 pub const TC_ACT_OK: i32 = 0;
+/// Hand the frame to the target set by `bpf_redirect` (or `bpf_redirect_peer`).
 pub const TC_ACT_REDIRECT: i32 = 7;
 
 /// Helper ids (enum bpf_func_id in linux/bpf.h).
 pub const BPF_FUNC_CLONE_REDIRECT: i32 = 13;
+/// `bpf_redirect(ifindex, flags)`: once the program returns TC_ACT_REDIRECT, the frame leaves
+/// `ifindex` (or, with [`BPF_F_INGRESS`], arrives on it).
 pub const BPF_FUNC_REDIRECT: i32 = 23;
+/// `bpf_map_lookup_elem(map, key)`: a pointer to the value stored under `key`, or NULL.
 pub const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+/// `bpf_redirect_peer(ifindex, flags)`: the frame arrives on the peer of veth `ifindex`, in the
+/// peer's namespace, without passing the veth's transmit path (from tc ingress only).
 pub const BPF_FUNC_REDIRECT_PEER: i32 = 155;
 /// Redirect flag: deliver to the target's ingress instead of transmitting from it.
 pub const BPF_F_INGRESS: i32 = 1;
@@ -40,6 +47,8 @@ pub const BPF_F_INGRESS: i32 = 1;
 /// Offsets in `struct __sk_buff` (linux/bpf.h): len 0, pkt_type 4, mark 8, queue_mapping 12,
 /// protocol 16, vlan_present 20, vlan_tci 24, vlan_proto 28, ... (all u32).
 pub const SKB_VLAN_PRESENT: i16 = 20;
+/// Offset of `vlan_tci`: the outer tag's PCP, DEI and VLAN ID (meaningful when `vlan_present` is
+/// non-zero).
 pub const SKB_VLAN_TCI: i16 = 24;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
@@ -56,6 +65,7 @@ const LICENSE: &[u8] = b"GPL\0";
 /// Why a program could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BpfError {
+    /// The program name is not 1 to 15 characters from A-Z a-z 0-9 _ .
     #[error("BPF program name {0:?}: 1 to 15 characters from A-Z a-z 0-9 _ .")]
     InvalidName(String),
     /// bpf(BPF_PROG_LOAD) failed; `log` is the verifier's explanation (may be empty).
@@ -65,8 +75,11 @@ pub enum BpfError {
         if log.is_empty() { String::new() } else { format!("; verifier log:\n{log}") }
     )]
     Load {
+        /// The program's name.
         name: String,
+        /// The errno bpf(2) returned.
         errno: i32,
+        /// The verifier's log; empty when it gave none.
         log: String,
     },
 }

@@ -1,8 +1,11 @@
 //! The command line: one file per subcommand; global options follow iproute2 (`-n`, `-j`, `-s`).
 
+pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod lab;
 pub mod link;
+pub mod man;
 pub mod mirror;
 pub mod probe;
 pub mod qemu;
@@ -41,7 +44,7 @@ patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0\n  patchwire -n lab1
 patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
 patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
 qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n  \
-patchwire watch -j\n\n\
+patchwire watch -j\n  patchwire doctor\n\n\
 Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
 )]
 pub struct Cli {
@@ -75,6 +78,9 @@ pub enum Command {
     Plan(lab::PlanArgs),
     Down(lab::DownArgs),
     Graph(lab::GraphArgs),
+    Doctor(doctor::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 impl Cli {
@@ -115,6 +121,9 @@ impl Cli {
             Command::Plan(args) => lab::plan(self, args),
             Command::Down(args) => lab::down(self, args),
             Command::Graph(args) => lab::graph(self, args),
+            Command::Doctor(args) => doctor::run(self, args),
+            Command::Completions(args) => completions::run(self, args),
+            Command::Man(args) => man::run(self, args),
         }
     }
 }

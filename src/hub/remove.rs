@@ -16,15 +16,19 @@ use crate::wire::inventory::{NsView, hub_record};
 use crate::wire::unlink::remove_empty_clsacts;
 use crate::wire::{WireError, silence};
 
+/// One hub that [`remove`] took apart.
 #[derive(Debug, Clone, Serialize)]
 pub struct RemovedHub {
+    /// The hub's name.
     pub name: String,
     /// The members it had (present ones; a gone member took its part with it).
     pub members: Vec<String>,
 }
 
+/// What [`remove`] did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HubRemoved {
+    /// The hubs taken apart.
     pub removed: Vec<RemovedHub>,
     /// Interfaces whose clsact qdisc was removed because nothing else was on it.
     pub qdiscs_removed: Vec<String>,

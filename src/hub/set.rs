@@ -30,10 +30,13 @@ use crate::wire::{WireError, end_condition, missing_interface, silence};
 pub struct HubRequest {
     /// 1–15 characters out of `A-Z a-z 0-9 _ . -`.
     pub name: String,
+    /// The members: 2 to [`MAX_MEMBERS`](crate::hub::MAX_MEMBERS) interfaces, each in no other
+    /// hub and on no wire.
     pub members: Vec<String>,
 }
 
 impl HubRequest {
+    /// A request for hub `name` with `members`.
     pub fn new(name: &str, members: &[&str]) -> Self {
         HubRequest {
             name: name.into(),
@@ -42,6 +45,7 @@ impl HubRequest {
     }
 }
 
+/// How [`set`] makes hubs.
 #[derive(Debug, Clone, Default)]
 pub struct HubOptions {
     /// Make the Nth kernel change fail on purpose (as [`crate::wire::LinkOptions::fault`]).
@@ -55,15 +59,20 @@ pub struct HubOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SetState {
+    /// The hub did not exist and was made.
     Created,
     /// Members joined or left, or broken fan-outs were rewritten.
     Updated,
+    /// The hub already had exactly these members, all fanned out correctly: nothing changed.
     Unchanged,
 }
 
+/// What [`set`] did to one hub.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubResult {
+    /// The hub's name.
     pub name: String,
+    /// Whether it was made, changed or left alone.
     pub state: SetState,
     /// The members now, as asked.
     pub members: Vec<String>,
@@ -76,6 +85,7 @@ pub struct HubResult {
 /// What `set` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HubOutcome {
+    /// One entry per hub asked for, in order.
     pub hubs: Vec<HubResult>,
     /// Things worth knowing that did not stop the call (MTUs differ, a member is down).
     pub warnings: Vec<String>,

@@ -14,8 +14,10 @@ use crate::nl::tc::{self, Filter};
 use crate::wire::inventory::{HUB_RECORD, NsView, TcState};
 use crate::wire::{Health, WireError, end_condition, silence};
 
+/// One hub as rebuilt from its members' records and filters, with health, problems and counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubStatus {
+    /// The hub's name.
     pub name: String,
     /// ok; degraded (a member down or without carrier, a fan-out filter missing or incomplete,
     /// MTUs differ, a member not silent, another tool's filter ahead); broken (a member gone).
@@ -27,24 +29,32 @@ pub struct HubStatus {
 }
 
 impl HubStatus {
+    /// Whether an interface called `name` is one of the hub's members (present or gone).
     pub fn has_member(&self, name: &str) -> bool {
         self.members.iter().any(|m| m.name == name)
     }
 }
 
+/// One member of a hub as the kernel has it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberStatus {
+    /// The member's name.
     pub name: String,
     /// `None` once the interface is gone.
     pub index: Option<IfIndex>,
+    /// Its link kind (`veth`, `tun`, `vxlan`…); `None` for a physical NIC, or once it is gone.
     pub kind: Option<String>,
+    /// Its MTU; `None` once it is gone.
     pub mtu: Option<u32>,
+    /// Administratively up.
     pub up: bool,
+    /// It has carrier.
     pub carrier: bool,
     /// False for a member that is gone (named from the other members' cookies).
     pub present: bool,
     /// Sends nothing of its own: IPv6 off, no addresses (see `wire::silence`).
     pub silent: bool,
+    /// IP addresses on the member (a hub port should have none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<String>,
     /// What entered this member and was fanned out; `None` when it has no fan-out filter.

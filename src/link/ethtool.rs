@@ -36,6 +36,7 @@ pub struct Ethtool {
 }
 
 impl Ethtool {
+    /// Opens the socket (an AF_INET datagram socket) in the calling thread's namespace.
     pub fn open() -> io::Result<Ethtool> {
         // SAFETY: socket(2) with constant arguments; the result is checked before use.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

@@ -20,15 +20,21 @@ use crate::nl::tc::{self, IngressQdisc};
 use crate::wire::apply::{self, Op};
 use crate::wire::{Fault, NsView, WireError, silence};
 
+/// What [`add`] made.
 #[derive(Debug, Clone, Serialize)]
 pub struct AddOutcome {
+    /// One entry per mirror, in the order asked.
     pub mirrors: Vec<AddedMirror>,
 }
 
+/// One mirror that [`add`] made.
 #[derive(Debug, Clone, Serialize)]
 pub struct AddedMirror {
+    /// The mirror's name.
     pub name: String,
+    /// The destination's name.
     pub to: String,
+    /// The sources, each with the hooks it got a filter on.
     pub sources: Vec<SourceHooks>,
     /// Selections left out on purpose (copies that would arrive twice), and why.
     pub notes: Vec<String>,
@@ -36,9 +42,13 @@ pub struct AddedMirror {
     pub warnings: Vec<String>,
 }
 
+/// A source of a new mirror and where its frames are taken.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceHooks {
+    /// The source's name.
     pub name: String,
+    /// The hooks it got a filter on: `in`, `out` or both (fewer than the direction asks when a
+    /// selection was left out; see [`AddedMirror::notes`]).
     pub hooks: Vec<Hook>,
 }
 

@@ -14,6 +14,7 @@ use crate::wire::apply::with_retries;
 use crate::wire::unlink::remove_empty_clsacts;
 use crate::wire::{NsView, WireError, silence};
 
+/// What [`del`] removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DelOutcome {
     /// Mirrors removed.

@@ -9,13 +9,19 @@ use super::{Inventory, MirrorFilter};
 use crate::netns::Netns;
 use crate::wire::{Health, NsView, WireError};
 
+/// One mirror as its filters describe it: destination, selection, sources, counters and health.
 #[derive(Debug, Clone, Serialize)]
 pub struct MirrorStatus {
+    /// The mirror's name.
     pub name: String,
+    /// Where the copies go, and whether they can get there.
     pub destination: DestinationStatus,
+    /// Which frames of each source are copied.
     pub direction: Direction,
+    /// Copies only frames whose (outer) VLAN ID is in the set; absent: every frame.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlans: Option<VlanSet>,
+    /// RSPAN: the copies leave the destination tagged with this VLAN ID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_vlan: Option<u16>,
     /// Sources with a filter in place, in interface order.
@@ -24,36 +30,52 @@ pub struct MirrorStatus {
     pub sources_gone: Vec<String>,
     /// Copies made, over every source and hook (OvS tx_packets / tx_bytes).
     pub packets: u64,
+    /// Frame bytes of those copies (see [`HookCounters::bytes`]).
     pub bytes: u64,
     /// Copies the kernel could not send (destination gone, down or without carrier).
     pub dropped: u64,
+    /// The worst of what is wrong (`ok` when nothing is).
     pub health: Health,
+    /// What is wrong, one sentence each, with what to do about it.
     pub problems: Vec<String>,
 }
 
+/// A mirror's destination as the kernel has it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct DestinationStatus {
+    /// The destination's name, as recorded when the mirror was made.
     pub name: String,
+    /// An interface of that name exists.
     pub present: bool,
+    /// It is administratively up.
     pub up: bool,
+    /// It has carrier.
     pub carrier: bool,
+    /// Its link kind (`veth`, `tap`, `vxlan`…); absent for a device without one (a physical NIC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
 
+/// One source of a mirror, with a filter in place.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {
+    /// The source's name.
     pub name: String,
+    /// Counters of each hook it is mirrored on (`in`, `out`).
     pub hooks: Vec<HookCounters>,
 }
 
+/// What a mirror's filter on one hook of a source has copied.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct HookCounters {
+    /// Which hook: `in` (frames arriving) or `out` (frames leaving).
     pub hook: Hook,
+    /// Copies made.
     pub packets: u64,
     /// Frame bytes: the kernel's count at the hook, with the 14-byte Ethernet header added back
     /// at ingress (where tc does not see it). An 802.1Q tag carried as metadata is not counted.
     pub bytes: u64,
+    /// Copies the kernel could not send (drops and overlimits of the mirred action).
     pub dropped: u64,
 }
 

@@ -9,6 +9,9 @@ use crate::nl::link;
 
 /// Which frames of a source are copied: OvS's select_src_port (`in`), select_dst_port
 /// (`out`), or both.
+// The variants have no doc comments on purpose: clap's ValueEnum would make them each value's
+// help text, changing `patchwire mirror add --help`, the man pages and the completions.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -18,6 +21,8 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The clsact hooks a source's filters sit on for this direction: ingress for `in`, egress for
+    /// `out`, both for `both`.
     pub fn hooks(self) -> &'static [Hook] {
         match self {
             Direction::In => &[Hook::In],
@@ -51,7 +56,9 @@ impl fmt::Display for Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hook {
+    /// Ingress: the frames arriving at the source.
     In,
+    /// Egress: the frames leaving the source.
     Out,
 }
 
@@ -96,10 +103,12 @@ impl VlanSet {
         Ok(VlanSet(merged))
     }
 
+    /// The ranges, sorted and merged, each `(first, last)` inclusive.
     pub fn ranges(&self) -> &[(u16, u16)] {
         &self.0
     }
 
+    /// Whether some VLAN ID is in both sets.
     pub fn overlaps(&self, other: &VlanSet) -> bool {
         self.0
             .iter()
@@ -151,16 +160,24 @@ impl Serialize for VlanSet {
 /// The sources a user names, or every interface of the namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sources {
+    /// These interfaces, by name (`IF`, or `NETNS:IF` naming the mirror's own namespace).
     List(Vec<String>),
+    /// Every interface of the namespace that can carry Ethernet frames, except the destination
+    /// (`--all`).
     All,
 }
 
 /// A mirror as asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorSpec {
+    /// The mirror's name (see [`validate_mirror_name`]).
     pub name: String,
+    /// The interfaces whose frames are copied.
     pub sources: Sources,
+    /// The destination interface the copies are sent out of (`IF`, or `NETNS:IF` naming the
+    /// mirror's own namespace).
     pub to: String,
+    /// Which frames of each source are copied.
     pub direction: Direction,
     /// Copy only frames whose (outer) VLAN ID is in the set.
     pub vlans: Option<VlanSet>,
@@ -173,6 +190,7 @@ pub struct MirrorSpec {
 /// Mirror names go into a 16-byte action cookie after a tag byte, and into the filter record.
 pub const NAME_MAX: usize = 15;
 
+/// Checks a mirror name: 1 to [`NAME_MAX`] characters from A-Z a-z 0-9 _ . -; the error says so.
 pub fn validate_mirror_name(name: &str) -> Result<(), String> {
     let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     if name.is_empty() || name.len() > NAME_MAX || !name.chars().all(valid) {
@@ -192,29 +210,43 @@ pub fn validate_mirror_name(name: &str) -> Result<(), String> {
 /// cannot contain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// The mirror's name.
     pub mirror: String,
+    /// Which of the mirror's filters this is.
     pub role: Role,
 }
 
+/// What a mirror filter does, as its record says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
+    /// Copies a source's frames to the destination; the record says where to, which frames and from
+    /// which sources.
     Copy(CopyRecord),
     /// Takes the RSPAN tag off the original again, right after the copy.
     Pop,
 }
 
+/// What a copy filter's record says about its mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyRecord {
+    /// The destination's name.
     pub to: String,
+    /// Which frames of each source are copied.
     pub direction: Direction,
+    /// The mirror's sources.
     pub from: RecordedSources,
+    /// Copies only frames whose (outer) VLAN ID is in the set; `None`: every frame.
     pub vlans: Option<VlanSet>,
+    /// RSPAN: the copies leave the destination tagged with this VLAN ID.
     pub output_vlan: Option<u16>,
+    /// The destination may be a wire end.
     pub onto_wire: bool,
 }
 
+/// The sources of a mirror as its record keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordedSources {
+    /// The sources' names, in order.
     Names(Vec<String>),
     /// `--all`, or a list too long to record: how many sources there were.
     Count(usize),
@@ -225,6 +257,8 @@ const RECORD_TAG: &str = "pw-mirror";
 pub const RECORD_MAX: usize = 255;
 
 impl Record {
+    /// The record as filter-name text (`pw-mirror NAME to=… dir=… from=…`), read back by
+    /// [`Record::parse`].
     pub fn encode(&self) -> String {
         let mut text = format!("{RECORD_TAG} {}", self.mirror);
         match &self.role {

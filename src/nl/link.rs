@@ -32,13 +32,17 @@ pub const IFNAME_MAX: usize = 15;
 /// What patchwire reads about one interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Link {
+    /// The interface's index.
     pub index: IfIndex,
+    /// The interface's name.
     pub name: String,
     /// `veth`, `tun`, `vxlan`, `bridge`…; `None` for physical NICs and loopback.
     pub kind: Option<String>,
+    /// The MTU.
     pub mtu: u32,
-    /// The MTU range the driver accepts (0 when the kernel does not say).
+    /// The smallest MTU the driver accepts (0 when the kernel does not say).
     pub min_mtu: u32,
+    /// The largest MTU the driver accepts (0 when the kernel does not say).
     pub max_mtu: u32,
     /// Administratively up (IFF_UP).
     pub up: bool,
@@ -47,7 +51,9 @@ pub struct Link {
     /// Operational state UP (RFC 2863), set by the kernel's linkwatch shortly *after* carrier
     /// comes up — only then is the device's transmit qdisc active.
     pub oper_up: bool,
+    /// The loopback device (IFF_LOOPBACK).
     pub loopback: bool,
+    /// The hardware address; `None` for a device without one (a tun, a layer-3 tunnel).
     pub mac: Option<[u8; 6]>,
     /// For a veth: the peer's index, in the namespace named by `peer_netnsid` (or this one).
     pub peer: Option<IfIndex>,
@@ -74,19 +80,26 @@ pub struct Link {
 pub struct TunInfo {
     /// A tap (Ethernet frames) rather than a layer-3 tun.
     pub tap: bool,
+    /// Frames carry a virtio-net header (IFF_VNET_HDR; qemu `vnet_hdr=on`).
     pub vnet_hdr: bool,
+    /// Several queues can be attached (IFF_MULTI_QUEUE; qemu `queues=N`).
     pub multi_queue: bool,
+    /// It stays when its last holder closes it (TUNSETPERSIST).
     pub persist: bool,
+    /// The user (uid) allowed to open it, when one is set.
     pub owner: Option<u32>,
+    /// The group (gid) allowed to open it, when one is set.
     pub group: Option<u32>,
     /// A process (qemu) holds at least one queue: the tap's carrier is on even while it is down.
     pub attached: bool,
 }
 
 impl Link {
+    /// A veth (kind `veth`).
     pub fn is_veth(&self) -> bool {
         self.kind.as_deref() == Some("veth")
     }
+    /// A tap (a tun device in tap mode).
     pub fn is_tap(&self) -> bool {
         self.tun.as_ref().is_some_and(|t| t.tap)
     }

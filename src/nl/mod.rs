@@ -21,10 +21,18 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 /// A kernel refusal (negative errno in an NLMSG_ERROR), with the extended-ack message if any.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NlError {
+    /// The kernel refused the request.
     #[error("{}{}", errno_text(*errno), ext_ack.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
-    Kernel { errno: i32, ext_ack: Option<String> },
+    Kernel {
+        /// The errno, positive (EEXIST, ENOENT…).
+        errno: i32,
+        /// The kernel's extended-ack message, when it gave one.
+        ext_ack: Option<String>,
+    },
+    /// Sending or receiving on the netlink socket failed.
     #[error("netlink socket: {0}")]
     Io(String),
+    /// A reply could not be parsed.
     #[error("malformed netlink reply: {0}")]
     Decode(String),
 }
@@ -152,7 +160,7 @@ impl RouteSocket {
         self.request(message, NLM_F_DUMP)
     }
 
-    /// Sends many requests pipelined (many per datagram, [`BATCH_WINDOW`] in flight) and returns
+    /// Sends many requests pipelined (many per datagram, up to 256 in flight) and returns
     /// one reply per request, in order. One failing request does not stop the others: the
     /// kernel processes each independently, and the caller decides what a failure means.
     pub fn batch(&mut self, requests: Vec<(RouteNetlinkMessage, u16)>) -> Vec<Reply> {

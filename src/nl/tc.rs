@@ -100,9 +100,12 @@ pub fn hub_cookie_name(cookie: &[u8]) -> Option<String> {
 /// supported per filter".
 pub const MAX_ACTIONS: usize = 32;
 
-/// TC_ACT_UNSPEC, TC_ACT_PIPE and TC_ACT_STOLEN as the kernel reports them in a mirred action.
+/// TC_ACT_UNSPEC as the kernel reports it in a mirred action: classification goes on with the
+/// next filter.
 pub const CONTROL_CONTINUE: i32 = -1;
+/// TC_ACT_PIPE: the filter's next action runs.
 pub const CONTROL_PIPE: i32 = 3;
+/// TC_ACT_STOLEN: the frame is taken (redirected); nothing after the action runs.
 pub const CONTROL_STOLEN: i32 = 4;
 
 /// TCA_BPF_ACT: cls_bpf's action list (netlink-packet-route has no variant for it).
@@ -131,6 +134,8 @@ const INGRESS_QDISC_HANDLE: TcHandle = TcHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IngressQdisc {
+    /// A `clsact` qdisc (ingress and egress hooks): the one patchwire adds, and removes when
+    /// nothing is left on it.
     Clsact,
     /// A plain `ingress` qdisc another tool added: patchwire attaches to it and never removes it.
     Ingress,
@@ -250,8 +255,11 @@ pub fn mirror_action(to: IfIndex, mirror: &str, onto_wire: bool) -> TcAction {
 /// (`mirred egress redirect`, control `stolen`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubAction {
+    /// The member sent to (0 once it is gone).
     pub to: IfIndex,
+    /// That member's name, from the cookie (still there when the member is gone).
     pub to_name: String,
+    /// The frame itself (`mirred egress redirect`) rather than a copy (`mirror`).
     pub redirect: bool,
     /// [`CONTROL_PIPE`], [`CONTROL_CONTINUE`] or [`CONTROL_STOLEN`].
     pub control: i32,
@@ -481,33 +489,44 @@ fn tc_info(prio: u16) -> u32 {
 /// A filter as read back from the kernel, reduced to what patchwire reasons about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Filter {
+    /// The interface the filter is on.
     pub ifindex: IfIndex,
+    /// Its priority (tc `pref`).
     pub prio: u16,
     /// The filter's handle (u32 numbers its first rule 800::800 = 0x80000800).
     pub handle: u32,
+    /// The classifier: `u32`, `bpf`, `matchall`…
     pub kind: String,
     /// A cls_bpf filter's name (free text, up to 255 bytes).
     pub name: Option<String>,
     /// A cls_bpf filter's program id (to find the program, and its maps, again).
     pub prog_id: Option<u32>,
+    /// Its actions, in order.
     pub actions: Vec<Action>,
 }
 
 /// A filter action as read back: for mirred, its target; its counters; its cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
+    /// The action's kind: `mirred`, `gact`…
     pub kind: String,
     /// mirred's target ifindex. 0 once the target is gone (tc prints `device *`).
     pub mirred_target: Option<u32>,
+    /// A mirred `redirect` (the frame itself) rather than a `mirror` (a copy).
     pub mirred_redirect: bool,
     /// What the action returns afterwards (TC_ACT_*: -1 continue, 0 ok, 2 shot, 3 pipe, 4
     /// stolen), when the kernel says (mirred); `None` for kinds patchwire does not read.
     pub control: Option<i32>,
+    /// The action's cookie as the kernel returns it (patchwire's is a tag byte and a name).
     #[serde(skip)]
     pub cookie: Option<Vec<u8>>,
+    /// Frames the action handled.
     pub packets: u64,
+    /// Their bytes, as the kernel counts them at the hook.
     pub bytes: u64,
+    /// Frames it dropped.
     pub drops: u64,
+    /// Frames it could not pass on (mirred counts a failed send here).
     pub overlimits: u64,
 }
 

@@ -14,24 +14,37 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FrameKind {
+    /// LACPDU (802.3ad slow protocol) to 01:80:c2:00:00:02.
     Lacp,
+    /// STP configuration BPDU (802.3/LLC) to 01:80:c2:00:00:00.
     StpBpdu,
+    /// LLDPDU to 01:80:c2:00:00:0e.
     Lldp,
+    /// 802.3x PAUSE (MAC control) to 01:80:c2:00:00:01.
     Pause,
+    /// 802.1X EAPOL-Start to 01:80:c2:00:00:03.
     Eapol,
     /// 01:80:c2:00:00:0x other than the protocols above (here ...:08).
     ReservedMac,
+    /// 802.1Q tagged frame (VID 100, PCP 3).
     Dot1q,
+    /// 802.1ad double-tagged frame (S-VID 200, C-VID 300).
     #[serde(rename = "qinq")]
     QinQ,
+    /// Unicast to a MAC address nobody owns.
     ForeignUnicast,
+    /// Broadcast with a non-ARP ethertype.
     Broadcast,
+    /// IPv6 packet to ff02::1 (33:33:00:00:00:01).
     Ipv6Multicast,
+    /// Minimum-size 60-byte frame.
     Minimum,
+    /// Maximum-size frame for the path MTU (MTU + 14 bytes).
     Jumbo,
 }
 
 impl FrameKind {
+    /// Every kind, in declaration (token index) order.
     pub const ALL: [FrameKind; 13] = [
         FrameKind::Lacp,
         FrameKind::StpBpdu,
@@ -113,7 +126,9 @@ impl FrameKind {
 /// A built probe frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeFrame {
+    /// Which kind of frame it is.
     pub kind: FrameKind,
+    /// The whole frame as sent, Ethernet header first, no FCS.
     pub bytes: Vec<u8>,
 }
 

@@ -12,8 +12,10 @@ use crate::nl::link::Link;
 use crate::wire::inventory::{HUB_RECORD, World, hub_record};
 use crate::wire::{WireError, missing_interface};
 
+/// The result of probing a hub: every member to every other member.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubProbeReport {
+    /// The hub's name.
     pub hub: String,
     /// The members probed (present ones), in interface-index order.
     pub members: Vec<String>,
@@ -28,13 +30,17 @@ pub struct HubProbeReport {
     pub returned: Vec<Returned>,
 }
 
+/// How many probe frames came back to the member that sent them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Returned {
+    /// The sending member.
     pub member: String,
+    /// How many of its frames it received back (0 for a correct hub).
     pub frames: usize,
 }
 
 impl HubProbeReport {
+    /// Every frame arrived once, unchanged, at every other member, and none came back.
     pub fn passed(&self) -> bool {
         self.directions.iter().all(DirectionReport::passed)
             && self.returned.iter().all(|r| r.frames == 0)

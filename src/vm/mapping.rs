@@ -13,15 +13,21 @@
 
 use super::WireError;
 
+/// The environment variable naming the mapping file (default [`DEFAULT_CONFIG`]).
 pub const CONFIG_ENV: &str = "PATCHWIRE_TAP_CONFIG";
+/// The environment variable holding mapping entries, `;` between them; it wins over the file.
 pub const MAP_ENV: &str = "PATCHWIRE_TAP_MAP";
+/// The mapping file read when [`CONFIG_ENV`] is not set (only if it exists).
 pub const DEFAULT_CONFIG: &str = "/etc/patchwire/taps.conf";
 
 /// One tap's partner and wire options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The tap's name.
     pub tap: String,
+    /// The interface it is wired to.
     pub partner: String,
+    /// `tx-checksum=on|off`: TX checksum offload of both ends turned on or off; `None` leaves it.
     pub tx_checksum: Option<bool>,
     /// Where this came from, for logs: "PATCHWIRE_TAP_MAP", "/etc/patchwire/taps.conf line 3".
     pub source: String,

@@ -15,6 +15,7 @@ pub const MAX_QUEUES: u32 = 256;
 /// Where a new tap's MTU comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mtu {
+    /// This MTU, in bytes (`--mtu N`).
     Bytes(u32),
     /// The MTU of this interface (the tap's future partner).
     From(String),
@@ -23,12 +24,17 @@ pub enum Mtu {
 /// `tap add` options.
 #[derive(Debug, Clone)]
 pub struct TapSpec {
+    /// The tap's name.
     pub name: String,
+    /// Its MTU; `None` leaves the kernel's default (1500).
     pub mtu: Option<Mtu>,
+    /// Frames carry a virtio-net header (qemu `vnet_hdr=on`).
     pub vnet_hdr: bool,
     /// More than one makes a multi-queue tap (qemu `queues=N` attaches that many fds).
     pub queues: u32,
+    /// The user (uid) allowed to open the tap, for an unprivileged qemu.
     pub owner: Option<u32>,
+    /// The group (gid) allowed to open the tap.
     pub group: Option<u32>,
 }
 

@@ -90,7 +90,9 @@ pub fn ifdown(netns: Netns, tap: &str) -> Result<String, WireError> {
 /// Syslog severities used here (RFC 5424).
 #[derive(Debug, Clone, Copy)]
 pub enum Severity {
+    /// Something failed.
     Error = 3,
+    /// Something was done.
     Info = 6,
 }
 

@@ -33,7 +33,9 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Which namespaces to watch: one (`-n`), or every one under /run/netns plus the current one.
 pub enum Scope {
+    /// The namespace named (a name under /run/netns, or a path).
     One(String),
+    /// Every namespace under /run/netns, plus the current one.
     All,
 }
 

@@ -30,44 +30,65 @@ use crate::wire::{ALIAS_WAS, held_because};
 pub enum Event {
     /// `end` was taken down because its wire's other end `because` is down or has no carrier.
     LinkDownPropagated {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The end taken down.
         end: String,
+        /// The other end, down or without carrier.
         because: String,
     },
     /// `end` was brought back up: `because` is up again.
     LinkUpPropagated {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The end brought back up.
         end: String,
+        /// The other end, up again.
         because: String,
     },
     /// The wire's end `partner` came back (same name) and the wire was made again.
     WireReattached {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The end that stayed.
         end: String,
+        /// The end that came back.
         partner: String,
     },
     /// `gone` vanished and has not come back; the wire drops everything `end` receives.
     WireBroken {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The end that stayed.
         end: String,
+        /// The end that vanished.
         gone: String,
     },
     /// A mirror was repaired: its destination or a source came back (`what` says which).
     MirrorRepaired {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The mirror's name.
         mirror: String,
+        /// What was repaired, in words.
         what: String,
     },
     /// A mirror's destination is gone and has not come back: every copy is dropped.
     MirrorBroken {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// The mirror's name.
         mirror: String,
+        /// The destination that is gone.
         destination: String,
     },
     /// A repair failed (it is retried at the next change).
     RepairFailed {
+        /// The namespace's label (as given with `-n`, or `(current)`).
         netns: String,
+        /// What was being done (`repairing mirror web`, `checking mirrors`…).
         what: String,
+        /// Why it failed.
         error: String,
     },
 }

@@ -197,6 +197,7 @@ fn mentions(source: &NlError, word: &str) -> bool {
 /// index that cannot exist, which the kernel refuses with ENODEV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
+    /// The index (0-based) of the op that fails.
     pub at_op: usize,
 }
 

@@ -16,6 +16,7 @@ use super::WireError;
 /// The tc state of one interface's ingress hook.
 #[derive(Debug, Clone, Default)]
 pub struct TcState {
+    /// The qdisc on the ingress hook; `None` when there is none.
     pub qdisc: Option<IngressQdisc>,
     /// Every ingress filter (ours and foreign), empty when there is no qdisc.
     pub filters: Vec<Filter>,
@@ -93,7 +94,9 @@ pub fn hub_port_of(link: &Link, tc: &TcState) -> Option<String> {
 
 /// A namespace's links, and patchwire's wire filter of each end that has one.
 pub struct Wiring {
+    /// Every interface of the namespace, by index.
     pub links: BTreeMap<IfIndex, Link>,
+    /// The wire filter of each interface that has one (the end it is on).
     pub filters: BTreeMap<IfIndex, Filter>,
     /// The whole tc state of each wire end (foreign filters, mirror copies).
     pub tc: BTreeMap<IfIndex, TcState>,
@@ -102,6 +105,7 @@ pub struct Wiring {
 /// A mirror whose copies leave an interface, from the namespace's action dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorInto {
+    /// The mirror's name.
     pub mirror: String,
     /// Added with `--onto-wire`: the destination may be a wire end.
     pub onto_wire: bool,
@@ -109,7 +113,9 @@ pub struct MirrorInto {
 
 /// One namespace as seen by a command.
 pub struct NsView {
+    /// The namespace.
     pub netns: Netns,
+    /// An rtnetlink socket inside it.
     pub socket: RouteSocket,
     links: HashMap<IfIndex, Link>,
     tc: HashMap<IfIndex, TcState>,
@@ -120,6 +126,8 @@ pub struct NsView {
 }
 
 impl NsView {
+    /// Opens a view of `netns`, with a netlink socket inside it; links and tc state are read when
+    /// first asked for.
     pub fn open(netns: Netns) -> Result<Self, WireError> {
         let socket = netns.route()?;
         Ok(NsView {
@@ -187,6 +195,7 @@ impl NsView {
         Ok(links)
     }
 
+    /// Drops the cached links, so the next lookup asks the kernel again.
     pub fn forget_links(&mut self) {
         self.links.clear();
     }
@@ -412,6 +421,7 @@ pub struct World {
 }
 
 impl World {
+    /// A world of one namespace, `home`; others are added as veth peers are followed into them.
     pub fn new(home: Netns) -> Result<Self, WireError> {
         Ok(World {
             views: vec![NsView::open(home)?],
@@ -427,14 +437,17 @@ impl World {
         Self::new(netns.with_label(home.label()))
     }
 
+    /// The command's own namespace.
     pub fn home(&mut self) -> &mut NsView {
         &mut self.views[0]
     }
 
+    /// The identity (device, inode) of the command's own namespace.
     pub fn home_id(&self) -> (u64, u64) {
         self.views[0].netns.inode()
     }
 
+    /// The view of namespace `id`, which must already be part of the world.
     pub fn view(&mut self, id: (u64, u64)) -> &mut NsView {
         let at = self
             .views

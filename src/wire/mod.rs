@@ -48,36 +48,56 @@ pub fn held_because(link: &Link) -> Option<String> {
     )
 }
 
+/// Why a wire, hub or mirror operation failed. [`WireError::is_permission`] tells a missing
+/// privilege apart.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    /// Opening or entering a namespace failed.
     #[error(transparent)]
     Netns(#[from] NetnsError),
     /// Bad input or a configuration patchwire refuses; the message says what and why.
     #[error("{0}")]
     Invalid(String),
+    /// The kernel refused a request; `context` says what was being done and to what.
     #[error("{context}: {source}{}", permission_hint(source))]
-    Kernel { context: String, source: NlError },
+    Kernel {
+        /// What was being done (`adding ingress qdisc on eth1 in netns lab1`).
+        context: String,
+        /// The kernel's refusal, with its errno.
+        source: NlError,
+    },
+    /// The kernel lacks a module patchwire needs (the message names it and its config option).
     #[error("this kernel lacks {feature}: {context}: {source}")]
     MissingFeature {
+        /// The missing part, with its module and config option (`the u32 classifier (cls_u32,
+        /// CONFIG_NET_CLS_U32)`).
         feature: &'static str,
+        /// What was being done.
         context: String,
+        /// The kernel's refusal.
         source: NlError,
     },
     /// A change failed half-way; everything this call had done was undone.
     #[error("{failure}; rolled back the {undone} change(s) already made, nothing is left behind{}", undo_failures(.undo_errors))]
     RolledBack {
+        /// The change that failed.
         failure: Box<WireError>,
+        /// How many changes were undone.
         undone: usize,
+        /// Undo steps that failed too (then something may be left behind).
         undo_errors: Vec<String>,
     },
     /// Teardown keeps going after a failure and reports them all.
     #[error("{}", .0.join("; "))]
     Several(Vec<String>),
+    /// Reading or writing a file or a descriptor (a sysctl, a tap, a batch file…) failed; the
+    /// message says which.
     #[error("{0}")]
     Io(String),
 }
 
 impl WireError {
+    /// A [`WireError::Kernel`]: the kernel refused what `context` describes.
     pub fn kernel(context: impl Into<String>, source: NlError) -> Self {
         WireError::Kernel {
             context: context.into(),

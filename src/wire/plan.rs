@@ -18,13 +18,16 @@ use crate::nl::link::{self, IfIndex, Link};
 /// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireRequest {
+    /// One end (`IF`, or `NETNS:IF` naming the command's own namespace).
     pub a: String,
+    /// The other end.
     pub b: String,
     /// The batch-file line it came from, for messages.
     pub line: Option<usize>,
 }
 
 impl WireRequest {
+    /// A request for the wire `a` <-> `b`, from no batch file.
     pub fn new(a: &str, b: &str) -> Self {
         WireRequest {
             a: a.into(),
@@ -38,6 +41,7 @@ impl WireRequest {
     }
 }
 
+/// How [`link()`] makes wires.
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
     /// Set both ends to this MTU.
@@ -48,6 +52,7 @@ pub struct LinkOptions {
     pub wait: Option<std::time::Duration>,
     /// Turn TX checksum offload of both ends on or off (see [`crate::link::ethtool`]).
     pub tx_checksum: Option<bool>,
+    /// Fail on purpose at one op of the batch (tests of rollback).
     pub fault: Option<Fault>,
 }
 

@@ -12,6 +12,7 @@ use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::Filter;
 
+/// How well a wire (or a hub, or a mirror) passes traffic, worst last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
@@ -33,15 +34,22 @@ impl std::fmt::Display for Health {
     }
 }
 
+/// One end of a wire as the kernel has it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndStatus {
+    /// The end's name (from the other end's filter when the interface is gone).
     pub name: String,
     /// `None` once the interface is gone.
     pub index: Option<IfIndex>,
+    /// Its link kind (`veth`, `tun`, `vxlan`…); `None` for a physical NIC, or once it is gone.
     pub kind: Option<String>,
+    /// Its MTU; `None` once it is gone.
     pub mtu: Option<u32>,
+    /// Administratively up.
     pub up: bool,
+    /// It has carrier.
     pub carrier: bool,
+    /// The interface exists.
     pub present: bool,
     /// TX checksum offload (`None` when the driver does not say, or the end is gone).
     pub tx_checksum: Option<bool>,
@@ -61,6 +69,7 @@ pub struct EndStatus {
 /// Counters of one direction (the redirect action on the sending end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
+    /// Frames redirected.
     pub packets: u64,
     /// Frame bytes, Ethernet header included (as mirrors count them); a VLAN tag the kernel
     /// holds in metadata is not counted.
@@ -69,18 +78,25 @@ pub struct Counters {
     pub drops: u64,
 }
 
+/// One wire as rebuilt from its filters, with health, problems and counters.
 #[derive(Debug, Clone, Serialize)]
 pub struct WireStatus {
+    /// One end.
     pub a: EndStatus,
+    /// The other end.
     pub b: EndStatus,
+    /// The worst of what is wrong (`ok` when nothing is).
     pub health: Health,
+    /// What is wrong, one sentence each, with what to do about it.
     pub problems: Vec<String>,
     /// `None` when that direction's filter is not installed.
     pub a_to_b: Option<Counters>,
+    /// `None` when that direction's filter is not installed.
     pub b_to_a: Option<Counters>,
 }
 
 impl WireStatus {
+    /// Whether `name` is one of the wire's ends.
     pub fn involves(&self, name: &str) -> bool {
         self.a.name == name || self.b.name == name
     }

@@ -44,6 +44,7 @@ pub fn is_silent(link: &Link) -> bool {
 pub struct Plan {
     /// Interfaces whose IPv6 is turned off.
     pub ipv6_off: Vec<String>,
+    /// The records to add (altnames marking each interface as silenced by patchwire).
     pub ops: Vec<Op>,
 }
 
@@ -64,6 +65,7 @@ impl Plan {
         }
     }
 
+    /// Nothing to change.
     pub fn is_empty(&self) -> bool {
         self.ipv6_off.is_empty() && self.ops.is_empty()
     }

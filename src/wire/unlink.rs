@@ -13,6 +13,7 @@ use crate::nl::RouteSocket;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, IngressQdisc};
 
+/// What [`unlink`] removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UnlinkOutcome {
     /// Wires removed, as `[end, other end]` (the other end may be a name that no longer exists).

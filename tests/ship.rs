@@ -1,0 +1,461 @@
+//! What ships around the binary, through the CLI as built: shell completions that a shell
+//! loads, manual pages (one per command and subcommand) that `man` renders without a warning,
+//! and `doctor`, which must pass on this host and, without CAP_NET_ADMIN, name it and its fix.
+//!
+//! The command list is read from `--help`, so a command added later is checked too.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn output(command: &mut Command) -> Run {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The subcommands `patchwire [COMMAND...] --help` lists (without `help`).
+fn subcommands(path: &[&str]) -> Vec<String> {
+    let mut args = path.to_vec();
+    args.push("--help");
+    let help = patchwire(&args).ok().stdout.clone();
+    help.lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every command as a path: ["link"], ["mirror"], ["mirror", "add"], ...
+fn command_paths() -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    for command in subcommands(&[]) {
+        let nested = subcommands(&[command.as_str()]);
+        paths.push(vec![command.clone()]);
+        for sub in nested {
+            paths.push(vec![command.clone(), sub]);
+        }
+    }
+    paths
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("pwt-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is needed by this test (apt-get install {package}; scripts/test installs it)"
+    );
+}
+
+/// `doctor -j` as an unprivileged user (uid 65534, no capabilities at all).
+fn doctor_as_nobody(args: &[&str]) -> Run {
+    output(
+        Command::new("setpriv")
+            .args([
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "doctor",
+            ])
+            .args(args),
+    )
+}
+
+fn item<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["name"] == name)
+        .unwrap_or_else(|| panic!("no item {name} in {report:#}"))
+}
+
+/// The doctor's checks, in the order it reports them.
+const CHECKS: [&str; 14] = [
+    "CAP_NET_ADMIN",
+    "CAP_SYS_ADMIN",
+    "CAP_BPF",
+    "network namespaces",
+    "veth",
+    "clsact qdisc",
+    "u32 classifier",
+    "mirred action",
+    "bpf() syscall",
+    "cls_bpf classifier",
+    "tun/tap",
+    "vxlan",
+    "/run/netns",
+    "libpcap",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Completions
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bash_loads_the_completions_and_completes_subcommands() {
+    require_tool("bash", "bash");
+    let dir = Path::new(BIN).parent().unwrap().display().to_string();
+    let path = format!("{dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let script = "source <(patchwire completions bash) || exit 1
+complete -p patchwire
+COMP_WORDS=(patchwire mi); COMP_CWORD=1; COMP_LINE='patchwire mi'; COMP_POINT=12
+_patchwire patchwire mi patchwire
+echo \"words: ${COMPREPLY[*]}\"
+COMP_WORDS=(patchwire mirror a); COMP_CWORD=2; COMP_LINE='patchwire mirror a'; COMP_POINT=18
+_patchwire patchwire a mirror
+echo \"words: ${COMPREPLY[*]}\"";
+    let run = output(Command::new("bash").env("PATH", path).args(["-c", script]));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr, "", "bash complained while loading the script");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("complete ") && lines[0].ends_with(" -F _patchwire patchwire"),
+        "not a complete spec: {}",
+        lines[0]
+    );
+    assert_eq!(lines[1], "words: mirror");
+    assert_eq!(lines[2], "words: add");
+}
+
+#[test]
+fn zsh_and_fish_scripts_name_every_subcommand() {
+    let paths = command_paths();
+    assert!(paths.len() > 15, "{paths:?}");
+    for shell in ["zsh", "fish"] {
+        let run = patchwire(&["completions", shell]);
+        run.ok();
+        assert!(run.stdout.len() > 1000, "{shell}: {}", run.stdout);
+        for path in &paths {
+            // zsh: a completion function per command; fish: the command offered where it
+            // belongs (at the top, or after its parent).
+            let found = match (shell, path.as_slice()) {
+                ("zsh", _) => {
+                    let function =
+                        format!("_patchwire__subcmd__{}_commands()", path.join("__subcmd__"));
+                    run.stdout.contains(&function)
+                }
+                (_, [command]) => run.stdout.contains(&format!(
+                    "__fish_patchwire_needs_command\" -f -a \"{command}\""
+                )),
+                (_, [parent, command]) => run.stdout.lines().any(|line| {
+                    line.contains(&format!(
+                        "__fish_patchwire_using_subcommand {parent}; and not"
+                    )) && line.contains(&format!("-f -a \"{command}\""))
+                }),
+                _ => false,
+            };
+            assert!(found, "{shell} script does not offer {path:?}");
+        }
+    }
+    // Only the three shells asked for; the rest is a usage error.
+    let run = patchwire(&["completions", "powershell"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn stats_is_refused_by_the_new_commands() {
+    for args in [
+        &["completions", "bash", "-s"][..],
+        &["man", "-s"],
+        &["doctor", "-s"],
+    ] {
+        let run = patchwire(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("-s/--stats applies to"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = patchwire(&["-n", "lab", "doctor"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("-n/--netns does not apply to `doctor`"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manual pages
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn man_writes_a_page_per_command_and_each_renders_without_warnings() {
+    require_tool("man", "man-db");
+    let dir = TempDir::new("man");
+    let dir_text = dir.0.display().to_string();
+    let run = patchwire(&["man", &dir_text]);
+    run.ok();
+
+    let mut expected: BTreeSet<String> = command_paths()
+        .iter()
+        .map(|path| format!("patchwire-{}.1", path.join("-")))
+        .collect();
+    expected.insert("patchwire.1".into());
+    for page in [
+        "patchwire-link.1",
+        "patchwire-mirror-add.1",
+        "patchwire-tap-del.1",
+    ] {
+        assert!(expected.contains(page), "{page} not in {expected:?}");
+    }
+    let written: BTreeSet<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(written, expected);
+    // The paths written, one a line.
+    let printed: BTreeSet<String> = run.stdout.lines().map(str::to_string).collect();
+    let full: BTreeSet<String> = expected
+        .iter()
+        .map(|name| format!("{dir_text}/{name}"))
+        .collect();
+    assert_eq!(printed, full);
+
+    for name in &expected {
+        let file = dir.0.join(name);
+        let rendered = output(
+            Command::new("man")
+                .env("MANWIDTH", "80")
+                .env("MAN_KEEP_FORMATTING", "")
+                .args(["-l", "--warnings"])
+                .arg(&file),
+        );
+        assert_eq!(rendered.code, 0, "{name}: {}", rendered.stderr);
+        assert_eq!(rendered.stderr, "", "man warns about {name}");
+        let title = name.trim_end_matches(".1");
+        assert!(
+            rendered.stdout.contains("NAME") && rendered.stdout.contains("SYNOPSIS"),
+            "{name}: {}",
+            rendered.stdout
+        );
+        assert!(
+            rendered.stdout.contains(&format!("{title}(1)")),
+            "{name} is not titled {title}(1)"
+        );
+    }
+
+    // Without DIR: the main page on stdout, the same as the file.
+    let main = patchwire(&["man"]);
+    main.ok();
+    assert_eq!(
+        main.stdout,
+        std::fs::read_to_string(dir.0.join("patchwire.1")).unwrap()
+    );
+    // Pages say what --help says.
+    let link_help = patchwire(&["link", "--help"]).stdout;
+    let link_page = std::fs::read_to_string(dir.0.join("patchwire-link.1")).unwrap();
+    for option in [
+        "--batch",
+        "--mtu",
+        "--allow-loop",
+        "--tx-checksum",
+        "--wait",
+    ] {
+        assert!(link_help.contains(option), "{option} not in link --help");
+        assert!(
+            link_page.contains(&option.replace('-', "\\-")),
+            "{option} not in patchwire-link.1"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// doctor
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn doctor_passes_on_this_host() {
+    require_root();
+    let run = patchwire(&["doctor", "-j"]);
+    run.ok();
+    let report = run.json();
+    assert_eq!(report["ok"], true, "{report:#}");
+    let names: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, CHECKS);
+    for item in report["items"].as_array().unwrap() {
+        assert!(
+            item["ok"] == true || item["required"] == false,
+            "not ok here: {item:#}"
+        );
+        assert!(!item["affects"].as_array().unwrap().is_empty(), "{item:#}");
+    }
+    assert_eq!(item(&report, "libpcap")["required"], false);
+    assert!(
+        item(&report, "mirred action")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("carried a test frame")
+    );
+
+    let table = patchwire(&["doctor"]);
+    table.ok();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].starts_with("CHECK") && lines[0].contains("STATUS"));
+    for check in CHECKS {
+        assert!(
+            lines.iter().any(|line| line.starts_with(check)),
+            "{check} missing from\n{}",
+            table.stdout
+        );
+    }
+    assert_eq!(
+        lines.last(),
+        Some(&"ready: everything patchwire needs is here")
+    );
+    assert!(!table.stdout.contains("fix:"), "{}", table.stdout);
+}
+
+#[test]
+fn doctor_leaves_nothing_behind() {
+    require_root();
+    let before = run("ip", &["-o", "link", "show"]);
+    let netns_before = run("ip", &["netns", "list"]);
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    patchwire(&["doctor"]).ok();
+    assert_eq!(run("ip", &["-o", "link", "show"]), before);
+    assert_eq!(run("ip", &["netns", "list"]), netns_before);
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        mounts_before
+    );
+}
+
+#[test]
+fn doctor_without_capabilities_names_cap_net_admin_and_the_fix() {
+    require_root();
+    let run = doctor_as_nobody(&["-j"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr, "");
+    let report = run.json();
+    assert_eq!(report["ok"], false);
+    let net_admin = item(&report, "CAP_NET_ADMIN");
+    assert_eq!(net_admin["ok"], false);
+    assert_eq!(net_admin["checked"], true);
+    assert_eq!(net_admin["required"], true);
+    assert_eq!(net_admin["fix"], "run as root (sudo patchwire ...)");
+    assert!(
+        net_admin["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("not in the effective capability set")
+    );
+    // No namespace to try the kernel features in: said so, not guessed either way.
+    let netns = item(&report, "network namespaces");
+    assert_eq!(netns["ok"], false);
+    assert_eq!(netns["checked"], false);
+    assert!(
+        netns["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Operation not permitted"),
+        "{netns:#}"
+    );
+    for name in ["veth", "clsact qdisc", "mirred action", "tun/tap", "vxlan"] {
+        let feature = item(&report, name);
+        assert_eq!(feature["checked"], false, "{feature:#}");
+        assert_eq!(feature["fix"], "run as root (sudo patchwire ...)");
+    }
+
+    let table = doctor_as_nobody(&[]);
+    assert_eq!(table.code, 1);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.starts_with("CAP_NET_ADMIN"))
+        .unwrap_or_else(|| panic!("{}", table.stdout));
+    assert!(lines[at].contains("MISSING"), "{}", lines[at]);
+    assert!(
+        lines[at + 1].starts_with("    affects: link, unlink"),
+        "{}",
+        table.stdout
+    );
+    assert_eq!(lines[at + 2], "    fix: run as root (sudo patchwire ...)");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("not ready: missing CAP_NET_ADMIN"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn doctor_as_root_without_cap_net_admin_tries_and_reports_each_refusal() {
+    require_root();
+    let run = output(Command::new("setpriv").args([
+        "--inh-caps=-net_admin",
+        "--bounding-set=-net_admin",
+        BIN,
+        "doctor",
+        "-j",
+    ]));
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(item(&report, "CAP_NET_ADMIN")["ok"], false);
+    assert_eq!(item(&report, "CAP_SYS_ADMIN")["ok"], true);
+    // The namespace is made (CAP_SYS_ADMIN), then the kernel refuses the veth.
+    assert_eq!(item(&report, "network namespaces")["ok"], true);
+    let veth = item(&report, "veth");
+    assert_eq!(veth["checked"], false);
+    assert_eq!(
+        veth["detail"],
+        "not checked: creating a veth pair: Operation not permitted (needs CAP_NET_ADMIN)"
+    );
+    for name in ["tun/tap", "vxlan"] {
+        let feature = item(&report, name);
+        assert_eq!(feature["checked"], false, "{feature:#}");
+        assert_eq!(feature["fix"], "run as root (sudo patchwire ...)");
+    }
+    // bpf() needs CAP_BPF, or CAP_SYS_ADMIN: this process has both.
+    assert_eq!(item(&report, "bpf() syscall")["ok"], true);
+}
