@@ -411,14 +411,20 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         "{dot}"
     );
     assert!(
-        dot.contains("r1 -- r3 [taillabel=\"eth1\", headlabel=\"eth1\", color=black];"),
+        dot.contains("\"r1\" -- \"r3\" [taillabel=\"eth1\", headlabel=\"eth1\", color=black];"),
         "{dot}"
     );
-    assert!(dot.contains("r3 -- segment2 [taillabel=\"eth2\""), "{dot}");
+    assert!(
+        dot.contains("\"r3\" -- segment2 [taillabel=\"eth2\""),
+        "{dot}"
+    );
     let mermaid = lab.patchwire(&["graph", "--format", "mermaid"]);
     let mermaid = &mermaid.ok().stdout;
     assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
-    assert!(mermaid.contains("r1 ---|\"eth1 - eth1\"| r3"), "{mermaid}");
+    assert!(
+        mermaid.contains("n0[\"r1\"]") && mermaid.contains("n0 ---|\"eth1 - eth1\"| n2"),
+        "{mermaid}"
+    );
 
     lab.patchwire(&["down"]).ok();
     assert_eq!(

@@ -90,7 +90,12 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     if cli.json {
         print_json(&changes)?;
     } else if changes.is_empty() {
-        println!("lab {}: the kernel matches the file", lab_file.name);
+        let at = args
+            .host
+            .as_deref()
+            .map(|h| format!(" on host {h}"))
+            .unwrap_or_default();
+        println!("lab {}{at}: the kernel matches the file", lab_file.name);
     } else {
         print_changes(&changes);
         println!(

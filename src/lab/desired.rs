@@ -167,7 +167,7 @@ impl Desired {
             for endpoint in &local {
                 let port = endpoint_port(file, &desired, &existing, link, endpoint)?;
                 members.push(port.name.clone());
-                desired.ports.insert(port.name.clone(), port);
+                insert_port(&mut desired.ports, port)?;
             }
             let remote_hosts: BTreeSet<&str> = link
                 .endpoints
@@ -177,7 +177,7 @@ impl Desired {
                 .collect();
             if let Some(port) = vxlan_port(file, &desired, link, &remote_hosts)? {
                 members.push(port.name.clone());
-                desired.ports.insert(port.name.clone(), port);
+                insert_port(&mut desired.ports, port)?;
             }
             match members.len() {
                 0 | 1 => {}
@@ -247,7 +247,7 @@ fn mirrors(
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
         let to = port.name.clone();
-        desired.ports.insert(port.name.clone(), port);
+        insert_port(&mut desired.ports, port)?;
         desired.mirrors.insert(
             mirror.name.clone(),
             MirrorPlan {
@@ -263,6 +263,24 @@ fn mirrors(
             },
         );
     }
+    Ok(())
+}
+
+/// Adds a port, refusing two endpoints that come out with one port name (a VXLAN port's
+/// `vx.VNI` against a node `vx` with interface VNI; or the same endpoint as two mirrors'
+/// destination, which is fine: the same port).
+fn insert_port(ports: &mut BTreeMap<String, Port>, port: Port) -> Result<(), LabError> {
+    if let Some(existing) = ports.get(&port.name)
+        && existing.endpoint != port.endpoint
+    {
+        return Err(LabError::Invalid(format!(
+            "{} and {} would both be port {} in the panel: rename one of them",
+            existing.label(),
+            port.label(),
+            port.name
+        )));
+    }
+    ports.insert(port.name.clone(), port);
     Ok(())
 }
 

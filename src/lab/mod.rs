@@ -102,7 +102,12 @@ pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
     // anything changes.
     apply::preflight(&desired, &changes)?;
     if !changes.is_empty() {
-        apply::apply(&desired, &changes)?;
+        apply::apply(&desired, &changes).map_err(|e| {
+            LabError::Invalid(format!(
+                "{e} (the lab is partly changed: run patchwire up again once that is fixed, or \
+                 patchwire down)"
+            ))
+        })?;
     }
     Ok(UpOutcome {
         lab: desired.lab,

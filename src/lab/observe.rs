@@ -23,6 +23,9 @@ pub enum NsState {
     /// Exists without the mark: someone else's (the lab marks a namespace before it is
     /// registered, so an interrupted create never leaves one like this).
     Unmarked,
+    /// This lab's, but made for another host (its mark names that host): on one machine
+    /// standing for several hosts, a node moved between hosts.
+    OtherHost(String),
 }
 
 /// One stub found in a node's namespace.
@@ -97,10 +100,21 @@ fn ns_state(name: &str, mark: &str) -> NsState {
         return NsState::Broken;
     };
     // The mark is on the loopback: one lookup.
-    match link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)) {
-        Ok(lo) if lo.altnames.iter().any(|a| a == mark) => NsState::Ours,
-        Ok(_) => NsState::Unmarked,
-        Err(_) => NsState::Broken,
+    let Ok(lo) = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)) else {
+        return NsState::Broken;
+    };
+    if lo.altnames.iter().any(|a| a == mark) {
+        return NsState::Ours;
+    }
+    // The same node's mark for another host: `patchwire.lab.LAB.node.NODE.HOST`.
+    let stem = mark.rsplit_once('.').map_or(mark, |(stem, _)| stem);
+    match lo
+        .altnames
+        .iter()
+        .find(|a| a.starts_with(stem) && a.as_str() != mark)
+    {
+        Some(other) => NsState::OtherHost(other.rsplit('.').next().unwrap_or("?").to_string()),
+        None => NsState::Unmarked,
     }
 }
 

@@ -371,6 +371,12 @@ fn namespaces(
                 netns: netns.clone(),
                 why: "registered but not a usable namespace (an interrupted create)".into(),
             }),
+            NsState::OtherHost(host) => {
+                return Err(LabError::Invalid(format!(
+                    "netns {netns} is this lab's {role} on host {host}: run patchwire down with \
+                     --host {host} (or its up, if the node moved) first"
+                )));
+            }
             NsState::Unmarked => {
                 return Err(LabError::Invalid(format!(
                     "netns {netns} exists and is not this lab's (it has no patchwire mark for \

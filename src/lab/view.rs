@@ -154,7 +154,18 @@ pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<
         "missing" => "gray",
         _ => "black",
     };
-    let id = |node: &str| node.replace('-', "_");
+    // Node names may hold '-' and start with a digit: DOT gets them quoted, Mermaid (whose
+    // ids are plain words) gets n0, n1, … with the name as the label.
+    let index: BTreeMap<&str, usize> = file
+        .nodes
+        .keys()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let id = |node: &str| match format {
+        GraphFormat::Dot => format!("\"{node}\""),
+        GraphFormat::Mermaid => format!("n{}", index.get(node).copied().unwrap_or(usize::MAX)),
+    };
     match format {
         GraphFormat::Dot => {
             let _ = writeln!(text, "graph \"{}\" {{", file.name);
