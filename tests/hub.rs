@@ -319,7 +319,8 @@ fn members_join_and_leave_in_place_while_frames_keep_flowing() {
         (outcomes, sent, got)
     });
     let (outcomes, sent, got) = outcomes;
-    assert!(sent > 500, "frames flowed during the changes ({sent})");
+    // A frame every ~100 µs over ~110 ms; a loaded machine sends fewer, but still many.
+    assert!(sent > 50, "frames flowed during the changes ({sent})");
     let unique: BTreeSet<u32> = got.iter().copied().collect();
     assert_eq!(unique.len(), got.len(), "no frame arrived twice at x2");
     assert_eq!(
