@@ -203,15 +203,9 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         .collect();
     let mut far_ends: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for port in &raised {
-        let Some(endpoint) = &port.endpoint else {
+        let Some((home, far)) = desired.far_end(port) else {
             continue;
         };
-        let far = match &port.reach {
-            Reach::Veth => endpoint.interface.clone(),
-            Reach::Stub { stub, .. } => stub.clone(),
-            Reach::Vxlan { .. } => continue,
-        };
-        let home = desired.nodes[&endpoint.node].spec().to_string();
         far_ends.entry(home).or_default().push(far);
     }
     for (home, names) in &far_ends {
@@ -340,14 +334,8 @@ fn create_ports(
     let mut requests = Vec::new();
     let mut made = Vec::new();
     for port in ports {
-        let Some(endpoint) = &port.endpoint else {
+        let (Some((home, peer)), Some(endpoint)) = (desired.far_end(port), &port.endpoint) else {
             continue;
-        };
-        let home = desired.nodes[&endpoint.node].spec().to_string();
-        let peer = match &port.reach {
-            Reach::Veth => endpoint.interface.clone(),
-            Reach::Stub { stub, .. } => stub.clone(),
-            Reach::Vxlan { .. } => continue,
         };
         let netns = handles.get(&home)?;
         requests.push(link::add_veth_port(

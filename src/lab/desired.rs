@@ -196,6 +196,19 @@ impl Desired {
         Ok(desired)
     }
 
+    /// Where a port's veth pair ends outside the panel: (the node's namespace, the far end's
+    /// name there) — the endpoint interface itself, or the stub wired to it. `None` for a
+    /// VXLAN port.
+    pub fn far_end(&self, port: &Port) -> Option<(String, String)> {
+        let endpoint = port.endpoint.as_ref()?;
+        let home = self.nodes.get(&endpoint.node)?.spec().to_string();
+        match &port.reach {
+            Reach::Veth => Some((home, endpoint.interface.clone())),
+            Reach::Stub { stub, .. } => Some((home, stub.clone())),
+            Reach::Vxlan { .. } => None,
+        }
+    }
+
     /// Namespaces the lab creates on this host: the panel, then each owned node's.
     pub fn owned_namespaces(&self) -> Vec<(String, String)> {
         let mut owned = vec![(

@@ -258,13 +258,17 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             .get(port)
             .map_or_else(|| port.to_string(), Port::label)
     };
+    // A wire, hub or mirror on a port made anew is made anew too.
+    let created: BTreeSet<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreatePort { port, .. } => Some(port.clone()),
+            _ => None,
+        })
+        .collect();
+    let recreated = |p: &String| created.contains(p);
     for (a, b) in &desired.wires {
         let complete = !panel_fresh && actual.wires.contains(&(a.clone(), b.clone()));
-        let recreated = |p: &String| {
-            changes
-                .iter()
-                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == p))
-        };
         if !complete || recreated(a) || recreated(b) {
             changes.push(Change::Wire {
                 a: a.clone(),
@@ -277,12 +281,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
         let same = !panel_fresh
             && actual.hubs.get(hub) == Some(members)
             && !actual.broken_hubs.contains(hub);
-        let recreated = members.iter().any(|m| {
-            changes
-                .iter()
-                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == m))
-        });
-        if !same || recreated {
+        if !same || members.iter().any(recreated) {
             changes.push(Change::Hub {
                 hub: hub.clone(),
                 members: members.iter().cloned().collect(),
@@ -292,11 +291,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     }
     for (name, mirror) in &desired.mirrors {
         let same = !panel_fresh && actual.mirrors.get(name) == Some(mirror);
-        let remade = mirror.sources.iter().chain([&mirror.to]).any(|p| {
-            changes
-                .iter()
-                .any(|c| matches!(c, Change::CreatePort { port, .. } if port == p))
-        });
+        let remade = mirror.sources.iter().chain([&mirror.to]).any(recreated);
         if !same || remade {
             if same {
                 changes.push(Change::Unmirror {
