@@ -129,16 +129,7 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
     }
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
 
-    let destinations = view.mirror_destinations()?;
-    let former: Vec<&Link> = former
-        .into_iter()
-        .filter(|l| !destinations.contains_key(&l.index))
-        .collect();
-    let netns = view
-        .netns
-        .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
-    outcome.restored = silence::restore(&netns, &mut view.socket, &former, &mut failures);
+    outcome.restored = silence::restore_unless_mirrored(&mut view, &former, &mut failures)?;
     if failures.is_empty() {
         Ok(outcome)
     } else {

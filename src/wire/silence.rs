@@ -111,6 +111,26 @@ fn write_disable_ipv6(name: &str, disable: bool) -> std::io::Result<()> {
     std::fs::write(path, if disable { "1" } else { "0" })
 }
 
+/// [`restore`] for interfaces that just stopped being wire ends or hub ports, except those a
+/// mirror still sends copies to (they stay silent: a destination sends copies only).
+pub fn restore_unless_mirrored(
+    view: &mut super::NsView,
+    former: &[&Link],
+    failures: &mut Vec<String>,
+) -> Result<Vec<String>, WireError> {
+    let destinations = view.mirror_destinations()?;
+    let former: Vec<&Link> = former
+        .iter()
+        .copied()
+        .filter(|l| !destinations.contains_key(&l.index))
+        .collect();
+    let netns = view
+        .netns
+        .try_clone()
+        .map_err(|e| WireError::Io(e.to_string()))?;
+    Ok(restore(&netns, &mut view.socket, &former, failures))
+}
+
 /// Gives interfaces back the IPv6 patchwire turned off (from their marks) once they are no
 /// longer wire ends or mirror destinations. Keeps going after a failure; returns the names
 /// restored and adds failures to `failures`.

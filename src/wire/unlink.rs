@@ -123,18 +123,13 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
     }
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
 
-    // Former ends that no mirror sends copies to get their IPv6 back.
-    let destinations = view.mirror_destinations()?;
+    // Former ends get their IPv6 back (unless a mirror still sends copies to them).
     let mut former = Vec::new();
-    for index in clear.keys().filter(|i| !destinations.contains_key(i)) {
+    for index in clear.keys() {
         former.extend(view.link(*index)?);
     }
     let former: Vec<&Link> = former.iter().collect();
-    let netns = view
-        .netns
-        .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
-    outcome.restored = silence::restore(&netns, &mut view.socket, &former, &mut failures);
+    outcome.restored = silence::restore_unless_mirrored(view, &former, &mut failures)?;
     if failures.is_empty() {
         Ok(outcome)
     } else {
