@@ -697,7 +697,7 @@ fn vxlan(netns: &Netns, socket: &mut RouteSocket) -> Item {
         1450,
         4242,
         [198, 18, 0, 1].into(),
-        [198, 18, 0, 2].into(),
+        Some([198, 18, 0, 2].into()),
         4789,
         netns.fd(),
     );

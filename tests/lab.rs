@@ -930,3 +930,66 @@ topology:
     assert_eq!(got, vec![KINDS, 0], "rx is no longer copied");
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
 }
+
+#[test]
+fn a_segment_over_three_hosts_reaches_every_member_once() {
+    // Three "hosts" on one underlay: a bridge in a namespace of its own.
+    let underlay = TestNs::new();
+    underlay.ip("link add br0 type bridge");
+    underlay.ip("link set dev br0 up");
+    let hosts: Vec<TestNs> = (0..3).map(|_| TestNs::new()).collect();
+    for (i, host) in hosts.iter().enumerate() {
+        veth(host, "u0", &underlay, &format!("h{i}"));
+        underlay.ip(&format!("link set dev h{i} master br0"));
+        underlay.ip(&format!("link set dev h{i} mtu 1600"));
+        host.ip("link set dev u0 mtu 1600");
+        host.ip(&format!("addr add 198.18.2.{}/24 dev u0", i + 1));
+    }
+    let mut lab = LabFile::new(
+        "\
+name: LAB
+hosts:
+  a: {address: 198.18.2.1}
+  b: {address: 198.18.2.2}
+  c: {address: 198.18.2.3}
+topology:
+  nodes:
+    r1: {}
+    r2: {host: b}
+    r3: {host: c}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\", \"r3:eth1\"]
+",
+    );
+    lab.hosts = ["a", "b", "c"]
+        .iter()
+        .zip(&hosts)
+        .map(|(h, ns)| (h.to_string(), ns.name.clone()))
+        .collect();
+    for (host, ns) in lab.hosts.clone() {
+        on_host(&ns, &["up", lab.path(), "--host", &host]).ok();
+        let plan = on_host(&ns, &["-j", "plan", lab.path(), "--host", &host]);
+        assert_eq!(plan.json(), serde_json::json!([]), "host {host}");
+    }
+    for (from, to) in [
+        ("r1", ["r2", "r3"]),
+        ("r2", ["r1", "r3"]),
+        ("r3", ["r1", "r2"]),
+    ] {
+        let got = cross(
+            &lab.ns(from),
+            "eth1",
+            &[
+                (&lab.ns(to[0]), "eth1"),
+                (&lab.ns(to[1]), "eth1"),
+                (&lab.ns(from), "eth1"),
+            ],
+            &frames(20),
+        );
+        assert_eq!(
+            got,
+            vec![KINDS, KINDS, 0],
+            "from {from}: each other host once, none back"
+        );
+    }
+}

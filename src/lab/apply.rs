@@ -371,16 +371,20 @@ fn create_ports(
         if let Reach::Vxlan {
             vni,
             local,
-            remote,
+            remotes,
             port: udp,
         } = &port.reach
         {
+            let single = match remotes[..] {
+                [one] => Some(one),
+                _ => None,
+            };
             tunnels.push(link::add_vxlan(
                 &port.name,
                 port.mtu,
                 *vni,
                 *local,
-                *remote,
+                single,
                 *udp,
                 panel.fd(),
             ));
@@ -403,6 +407,17 @@ fn create_ports(
         records.push(link::altname(index, &record, true));
     }
     batch(socket, records, "recording ports")?;
+    // A segment over several hosts: one flood entry per other host on its VXLAN port.
+    let mut floods = Vec::new();
+    for port in ports {
+        if let Reach::Vxlan { remotes, .. } = &port.reach
+            && remotes.len() > 1
+        {
+            let index = found[&port.name].index;
+            floods.extend(remotes.iter().map(|r| link::add_flood_entry(index, *r)));
+        }
+    }
+    batch(socket, floods, "adding flood entries to VXLAN ports")?;
     // Stubs: recorded and wired to their interface inside the node's namespace.
     for port in ports {
         if let (Reach::Stub { stub, .. }, Some(endpoint)) = (&port.reach, &port.endpoint) {

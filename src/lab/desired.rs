@@ -44,7 +44,9 @@ pub enum Reach {
     Vxlan {
         vni: u32,
         local: IpAddr,
-        remote: IpAddr,
+        /// The other hosts' addresses: one is a plain tunnel; several get a copy of every
+        /// frame each (flood entries: head-end replication).
+        remotes: Vec<IpAddr>,
         port: u16,
     },
 }
@@ -66,14 +68,16 @@ impl Port {
         let Reach::Vxlan {
             vni,
             local,
-            remote,
+            remotes,
             port,
         } = &self.reach
         else {
             return None;
         };
+        let remotes: Vec<String> = remotes.iter().map(ToString::to_string).collect();
         Some(names::vxlan_record(&format!(
-            "{vni}/{local}/{remote}/{port}"
+            "{vni}/{local}/{}/{port}",
+            remotes.join(",")
         )))
     }
 
@@ -81,7 +85,10 @@ impl Port {
     pub fn label(&self) -> String {
         match (&self.endpoint, &self.reach) {
             (Some(endpoint), _) => endpoint.to_string(),
-            (None, Reach::Vxlan { vni, remote, .. }) => format!("vxlan {vni} to {remote}"),
+            (None, Reach::Vxlan { vni, remotes, .. }) => {
+                let remotes: Vec<String> = remotes.iter().map(ToString::to_string).collect();
+                format!("vxlan {vni} to {}", remotes.join(", "))
+            }
             (None, _) => self.name.clone(),
         }
     }
@@ -461,17 +468,8 @@ fn vxlan_port(
     let Some(me) = desired.host.as_deref() else {
         return Ok(None);
     };
-    let Some(remote_host) = remote_hosts.iter().next() else {
+    if remote_hosts.is_empty() {
         return Ok(None);
-    };
-    if remote_hosts.len() > 1 {
-        return Err(LabError::Invalid(format!(
-            "{}:{}: this segment spans more than two hosts ({me} and {}); a segment may span at \
-             most two hosts for now",
-            file.path,
-            link.line,
-            remote_hosts.iter().copied().collect::<Vec<_>>().join(", ")
-        )));
     }
     let address = |host: &str| {
         file.hosts
@@ -489,7 +487,7 @@ fn vxlan_port(
         reach: Reach::Vxlan {
             vni,
             local: address(me),
-            remote: address(remote_host),
+            remotes: remote_hosts.iter().map(|h| address(h)).collect(),
             port: file.vxlan_port,
         },
         mtu: link.mtu,

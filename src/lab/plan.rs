@@ -437,8 +437,14 @@ fn via(desired: &Desired, port: &Port) -> String {
         Reach::Vxlan {
             vni,
             local,
-            remote,
+            remotes,
             port: udp,
-        } => format!("vxlan {vni} from {local} to {remote} port {udp}"),
+        } => {
+            let remotes: Vec<String> = remotes.iter().map(ToString::to_string).collect();
+            format!(
+                "vxlan {vni} from {local} to {} port {udp}",
+                remotes.join(", ")
+            )
+        }
     }
 }

@@ -438,15 +438,16 @@ fn veth(
     )
 }
 
-/// `ip link add NAME mtu MTU netns NETNS type vxlan id VNI local LOCAL remote REMOTE dstport
-/// PORT nolearning`, sent from the underlay's namespace: the device keeps its UDP socket
-/// there and is placed in `netns` (a lab's panel).
+/// `ip link add NAME mtu MTU netns NETNS type vxlan id VNI local LOCAL [remote REMOTE]
+/// dstport PORT nolearning`, sent from the underlay's namespace: the device keeps its UDP
+/// socket there and is placed in `netns` (a lab's panel). Without a remote, frames go to the
+/// flood entries added with [`add_flood_entry`] (head-end replication to several hosts).
 pub fn add_vxlan(
     name: &str,
     mtu: u32,
     vni: u32,
     local: std::net::IpAddr,
-    remote: std::net::IpAddr,
+    remote: Option<std::net::IpAddr>,
     port: u16,
     netns: BorrowedFd<'_>,
 ) -> (RouteNetlinkMessage, u16) {
@@ -461,10 +462,10 @@ pub fn add_vxlan(
         IpAddr::V4(a) => InfoVxlan::Local(a),
         IpAddr::V6(a) => InfoVxlan::Local6(a),
     });
-    data.push(match remote {
+    data.extend(remote.map(|remote| match remote {
         IpAddr::V4(a) => InfoVxlan::Group(a),
         IpAddr::V6(a) => InfoVxlan::Group6(a),
-    });
+    }));
     let mut message = LinkMessage::default();
     message
         .attributes
@@ -480,6 +481,34 @@ pub fn add_vxlan(
     (
         RouteNetlinkMessage::NewLink(message),
         NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+/// `bridge fdb append 00:00:00:00:00:00 dev VXLAN dst REMOTE self permanent`: every frame
+/// the VXLAN device sends (whatever its destination MAC) also goes to `remote`.
+pub fn add_flood_entry(vxlan: IfIndex, remote: std::net::IpAddr) -> (RouteNetlinkMessage, u16) {
+    use netlink_packet_core::NLM_F_APPEND;
+    use netlink_packet_route::AddressFamily;
+    use netlink_packet_route::neighbour::{
+        NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+    };
+    let mut message = NeighbourMessage::default();
+    message.header.family = AddressFamily::Bridge;
+    message.header.ifindex = vxlan.0;
+    message.header.state = NeighbourState::Permanent;
+    message.header.flags = NeighbourFlags::Own;
+    message
+        .attributes
+        .push(NeighbourAttribute::LinkLayerAddress(vec![0; 6]));
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(match remote {
+            std::net::IpAddr::V4(a) => NeighbourAddress::Inet(a),
+            std::net::IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+        }));
+    (
+        RouteNetlinkMessage::NewNeighbour(message),
+        NLM_F_CREATE | NLM_F_APPEND,
     )
 }
 
