@@ -4,7 +4,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use patchwire::wire::{self, Fault, LinkOptions, WireRequest};
+use patchwire::wire::{self, Datapath, Fault, LinkOptions, WireRequest};
 
 use super::{Cli, Exit, print_json};
 
@@ -36,6 +36,11 @@ pub struct Args {
     /// (CHECKSUM_PARTIAL) checksums then accept them.
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub tx_checksum: Option<bool>,
+    /// How the wire moves frames: tc (u32 match-all + mirred redirect, the default) or ebpf (a
+    /// cls_bpf program calling bpf_redirect, counting in a per-CPU map). Linking an existing
+    /// wire with the other datapath converts it.
+    #[arg(long, value_enum, default_value_t = Datapath::Tc)]
+    pub datapath: Datapath,
     /// Wait up to SECONDS (at most 3600) for ends that do not exist yet (containers still starting).
     #[arg(long, value_name = "SECONDS", value_parser = parse_wait)]
     pub wait: Option<Duration>,
@@ -54,6 +59,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         allow_loop: args.allow_loop,
         wait: args.wait,
         tx_checksum: args.tx_checksum,
+        datapath: args.datapath,
         // Testing hook: fail the Nth kernel change on purpose to exercise rollback.
         fault: std::env::var("PATCHWIRE_FAULT_AT")
             .ok()

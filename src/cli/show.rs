@@ -79,6 +79,7 @@ fn print_wire(wire: &WireStatus, width: usize, stats: bool) {
     let name = format!("{} <-> {}", wire.a.name, wire.b.name);
     println!("{name:<width$}  {health:<8}  {mtu}");
     if stats {
+        println!("    datapath: {}", wire.datapath);
         print_end(&wire.a);
         print_end(&wire.b);
         print_direction(&wire.a.name, &wire.b.name, wire.a_to_b);

@@ -530,10 +530,43 @@ pub struct Action {
     pub overlimits: u64,
 }
 
+/// The name of an eBPF wire direction's cls_bpf filter, its record: the far end's name and
+/// ifindex (the program redirects to that index; the name says which end vanished).
+pub fn ebpf_wire_record(to_name: &str, to: IfIndex) -> String {
+    format!("{EBPF_WIRE_RECORD}to={to_name} index={to}")
+}
+
+/// Start of an eBPF wire filter's name.
+pub const EBPF_WIRE_RECORD: &str = "pw-wire ";
+
 impl Filter {
-    /// patchwire's wire filter: our priority, and an action with our cookie.
+    /// patchwire's wire filter: our priority, and either an action with our cookie (tc
+    /// datapath) or a cls_bpf program whose name is our record (eBPF datapath).
     pub fn is_patchwire_wire(&self) -> bool {
-        self.prio == WIRE_PRIO && self.wire_action().is_some()
+        self.prio == WIRE_PRIO && (self.wire_action().is_some() || self.ebpf_record().is_some())
+    }
+
+    /// Whether this wire direction is an eBPF program (rather than u32 + mirred).
+    pub fn is_ebpf_wire(&self) -> bool {
+        self.prio == WIRE_PRIO && self.ebpf_record().is_some()
+    }
+
+    /// (far end's name, far end's ifindex) from an eBPF wire filter's name.
+    fn ebpf_record(&self) -> Option<(String, IfIndex)> {
+        if self.kind != "bpf" {
+            return None;
+        }
+        let rest = self.name.as_deref()?.strip_prefix(EBPF_WIRE_RECORD)?;
+        let mut to = None;
+        let mut index = None;
+        for word in rest.split(' ') {
+            match word.split_once('=') {
+                Some(("to", name)) => to = Some(name.to_string()),
+                Some(("index", i)) => index = i.parse().ok().map(IfIndex),
+                _ => {}
+            }
+        }
+        Some((to?, index?))
     }
 
     fn wire_action(&self) -> Option<&Action> {
@@ -542,13 +575,21 @@ impl Filter {
             .find(|a| a.cookie.as_deref().is_some_and(is_wire_cookie))
     }
 
-    /// The interface a patchwire wire filter redirects to; ifindex 0 once the target is gone.
+    /// The interface a patchwire wire filter redirects to; ifindex 0 once the target is gone
+    /// (tc; an eBPF program keeps the index it was built for).
     pub fn wire_target(&self) -> Option<IfIndex> {
+        if let Some((_, index)) = self.ebpf_record() {
+            return Some(index);
+        }
         Some(IfIndex(self.wire_action()?.mirred_target?))
     }
 
-    /// The name the other end had when the wire was made (kept in the cookie).
+    /// The name the other end had when the wire was made (kept in the cookie, or the eBPF
+    /// filter's record).
     pub fn wire_partner_name(&self) -> Option<String> {
+        if let Some((name, _)) = self.ebpf_record() {
+            return Some(name);
+        }
         let cookie = self.wire_action()?.cookie.as_deref()?;
         let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
         Some(String::from_utf8_lossy(name).into_owned())

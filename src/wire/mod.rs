@@ -20,7 +20,8 @@ pub(crate) mod unlink;
 pub use apply::Fault;
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
 pub use plan::{
-    LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface, parse_batch,
+    Datapath, LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface,
+    parse_batch,
 };
 pub use show::{Counters, EndStatus, Health, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};

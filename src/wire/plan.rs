@@ -14,6 +14,7 @@ use super::inventory::{MirrorInto, NodeKey, World};
 use super::{offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
+use crate::nl::tc;
 
 /// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,28 @@ pub struct LinkOptions {
     pub tx_checksum: Option<bool>,
     /// Fail on purpose at one op of the batch (tests of rollback).
     pub fault: Option<Fault>,
+    /// How the wire moves frames: u32 + mirred (default) or an eBPF program.
+    pub datapath: Datapath,
+}
+
+/// How a wire moves frames from one end to the other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Datapath {
+    /// A u32 match-all filter with `mirred egress redirect` (counted by the action).
+    #[default]
+    Tc,
+    /// A cls_bpf direct-action program calling `bpf_redirect`, counting in a per-CPU map.
+    Ebpf,
+}
+
+impl std::fmt::Display for Datapath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Datapath::Tc => "tc",
+            Datapath::Ebpf => "ebpf",
+        })
+    }
 }
 
 /// What `link` did.
@@ -153,11 +176,14 @@ pub fn link(
     let mut ops = Vec::new();
     let mut silencing = silence::Plan::default();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
+    // eBPF programs stay open until the batch has attached them.
+    let mut programs: Vec<crate::bpf::Program> = Vec::new();
     let mut clsact_planned = std::collections::HashSet::new();
     for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
-        let a_to_b = direction(&mut world, a, b)?;
-        let b_to_a = direction(&mut world, b, a)?;
+        let a_to_b = direction(&mut world, a, b, options.datapath)?;
+        let b_to_a = direction(&mut world, b, a, options.datapath)?;
+        let there = |d: Direction| matches!(d, Direction::Present | Direction::OtherDatapath);
         let present = a_to_b == Direction::Present && b_to_a == Direction::Present;
         outcome
             .warnings
@@ -172,7 +198,7 @@ pub fn link(
             outcome.unchanged.push(pair);
             continue;
         }
-        let new_wire = !present;
+        let new_wire = !(there(a_to_b) && there(b_to_a));
         if new_wire {
             refuse_mirror_conflicts(&mut world, &mirror_destinations, request, a, b)?;
         }
@@ -209,7 +235,7 @@ pub fn link(
             if state == Direction::Present {
                 continue;
             }
-            if state == Direction::Broken {
+            if matches!(state, Direction::Broken | Direction::OtherDatapath) {
                 ops.push(Op::DeleteWireFilter {
                     index: from.index,
                     name: from.name.clone(),
@@ -222,12 +248,15 @@ pub fn link(
                     name: from.name.clone(),
                 });
             }
-            ops.push(Op::AddWireFilter {
-                from: from.index,
-                from_name: from.name.clone(),
-                to: to.index,
-                to_name: to.name.clone(),
-            });
+            match options.datapath {
+                Datapath::Tc => ops.push(Op::AddWireFilter {
+                    from: from.index,
+                    from_name: from.name.clone(),
+                    to: to.index,
+                    to_name: to.name.clone(),
+                }),
+                Datapath::Ebpf => ops.push(ebpf_direction(&mut programs, from, to)?),
+            }
         }
         for end in [a, b] {
             if !silence::is_silent(end) {
@@ -599,11 +628,63 @@ enum Direction {
     Present,
     /// Our filter is there but its target is gone: remains to replace.
     Broken,
+    /// Our filter is there, aimed right, but with the other datapath: replaced (converted).
+    OtherDatapath,
 }
 
 /// The state of the `from -> to` direction, refusing ends wired elsewhere or holding a foreign
 /// filter at patchwire's priority.
-fn direction(world: &mut World, from: &Link, to: &Link) -> Result<Direction, WireError> {
+/// One eBPF wire direction: a per-CPU counter map, a program counting then redirecting to
+/// `to`, and the op attaching it as the wire filter of `from` (named with its record).
+fn ebpf_direction(
+    programs: &mut Vec<crate::bpf::Program>,
+    from: &Link,
+    to: &Link,
+) -> Result<Op, WireError> {
+    use std::os::fd::AsFd;
+    let refused = |what: String| {
+        WireError::Invalid(format!(
+            "{what} (the eBPF datapath needs the bpf() syscall and CAP_BPF or root; \
+             --datapath tc works without)"
+        ))
+    };
+    let counters = crate::bpf::map::Map::percpu_array("pw_wire", 16, 1).map_err(|e| {
+        refused(format!(
+            "creating the counter map of {} -> {}: {e}",
+            from.name, to.name
+        ))
+    })?;
+    let program = crate::bpf::Program::load_sched_cls(
+        &crate::bpf::counted_redirect(counters.as_fd(), to.index, false),
+        "pw_wire",
+    )
+    .map_err(|e| refused(e.to_string()))?;
+    let (request, _) = crate::bpf::cls_bpf_filter(
+        from.index,
+        tc::INGRESS_PARENT,
+        tc::WIRE_PRIO,
+        program.as_fd(),
+        &tc::ebpf_wire_record(&to.name, to.index),
+    );
+    programs.push(program);
+    Ok(Op::AddFilter {
+        index: from.index,
+        parent: tc::INGRESS_PARENT,
+        prio: tc::WIRE_PRIO,
+        request,
+        what: format!(
+            "the {} -> {} eBPF redirect filter on {}",
+            from.name, to.name, from.name
+        ),
+    })
+}
+
+fn direction(
+    world: &mut World,
+    from: &Link,
+    to: &Link,
+    datapath: Datapath,
+) -> Result<Direction, WireError> {
     let describe = world.home().netns.describe();
     let state = world.home().tc(from.index)?.clone();
     if let Some(hub) = super::inventory::hub_port_of(from, &state) {
@@ -625,7 +706,12 @@ fn direction(world: &mut World, from: &Link, to: &Link) -> Result<Direction, Wir
     };
     let target = filter.wire_target().unwrap_or(IfIndex(0));
     if target == to.index {
-        return Ok(Direction::Present);
+        return Ok(
+            match filter.is_ebpf_wire() == (datapath == Datapath::Ebpf) {
+                true => Direction::Present,
+                false => Direction::OtherDatapath,
+            },
+        );
     }
     if target.0 == 0 {
         return Ok(Direction::Broken);

@@ -93,6 +93,8 @@ pub struct WireStatus {
     pub a_to_b: Option<Counters>,
     /// `None` when that direction's filter is not installed.
     pub b_to_a: Option<Counters>,
+    /// How the wire moves frames (the a -> b direction's filter).
+    pub datapath: super::Datapath,
 }
 
 impl WireStatus {
@@ -253,6 +255,10 @@ fn status(
         problems,
         a_to_b: counters(forward),
         b_to_a: backward.and_then(counters),
+        datapath: match forward.is_ebpf_wire() {
+            true => super::Datapath::Ebpf,
+            false => super::Datapath::Tc,
+        },
     }
 }
 
@@ -281,6 +287,9 @@ fn end_status(context: &Context, link: &Link) -> EndStatus {
 /// The redirect action's counters. tc counts bytes at ingress from the network header: the
 /// Ethernet header is added back so wires and mirrors count the same bytes for a frame.
 fn counters(filter: &Filter) -> Option<Counters> {
+    if filter.is_ebpf_wire() {
+        return ebpf_counters(filter);
+    }
     let action = filter.wire_counters()?;
     Some(Counters {
         packets: action.packets,
@@ -290,3 +299,17 @@ fn counters(filter: &Filter) -> Option<Counters> {
 }
 
 const ETHERNET_HEADER: u64 = 14;
+
+/// An eBPF wire direction's counters, from its program's per-CPU map (found by the program's
+/// id: no state file). The program counts frame bytes already; drops happen after it (in the
+/// kernel's redirect) and are not counted.
+fn ebpf_counters(filter: &Filter) -> Option<Counters> {
+    let maps = crate::bpf::map::prog_map_ids(filter.prog_id?).ok()?;
+    let map = crate::bpf::map::Map::from_id(*maps.first()?, 16).ok()?;
+    let sums = map.sum_u64s(0).ok()?;
+    Some(Counters {
+        packets: sums[0],
+        bytes: sums[1],
+        drops: 0,
+    })
+}
