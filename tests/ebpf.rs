@@ -162,3 +162,22 @@ fn a_mirror_on_an_ebpf_wire_end_copies_every_frame_once() {
     let mirror = mid.patchwire(&["-j", "mirror", "show"]).json();
     assert_eq!(mirror[0]["packets"], 6);
 }
+
+#[test]
+fn watch_remakes_an_ebpf_wire_as_ebpf() {
+    let (q, mid) = bench();
+    mid.patchwire(&["link", "wa", "wb", "--datapath", "ebpf"])
+        .ok();
+    // wb goes (a VM stopping) and comes back under the same name (the VM restarting).
+    mid.ip("link del dev wb");
+    veth(&mid, "wb", &q, "qb");
+    mid.patchwire(&["watch", "--once"]).ok();
+    let show = mid.patchwire(&["-j", "show"]).json();
+    assert_eq!(show[0]["health"], "ok", "{show}");
+    assert_eq!(
+        show[0]["datapath"], "ebpf",
+        "re-made with the datapath it had"
+    );
+    assert_eq!(send(&q, "qa", "qb", 4, 75), 4);
+    assert_eq!(send(&q, "qb", "qa", 4, 75), 4);
+}

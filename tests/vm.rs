@@ -511,6 +511,30 @@ fn the_full_probe_catalogue_crosses_udp_qemu_tap_wire_veth_both_ways() {
     drop(qemu);
 }
 
+/// qemu's ifup with `datapath=ebpf` in the tap mapping: the VM's tap and eth1 are joined by
+/// eBPF programs, and the whole catalogue crosses both ways, jumbo frames included.
+#[test]
+fn qemu_ifup_makes_an_ebpf_wire_when_the_mapping_asks() {
+    let (r1, lab) = lab_with_eth1(9000);
+    let scripts = Scripts::new(&lab);
+    let udp = UdpPort::open(&lab);
+    let mut qemu = Qemu::start(
+        &lab,
+        &scripts,
+        "tap1",
+        &[("PATCHWIRE_TAP_MAP", "tap1 eth1 datapath=ebpf")],
+    );
+    qemu.wait_ready(&lab, "tap1", "eth1");
+    let show = lab.patchwire(&["-j", "show"]).json();
+    assert_eq!(show[0]["datapath"], "ebpf", "{show}");
+    let x1 = probe::packet_port(&r1.netns(), ifindex(&r1, "x1"), "x1").unwrap();
+    let into_vm = probe::run_direction(&x1, &udp, 9000, "x1", "qemu (udp)").unwrap();
+    let from_vm = probe::run_direction(&udp, &x1, 9000, "qemu (udp)", "x1").unwrap();
+    assert!(into_vm.passed(), "{into_vm:#?}");
+    assert!(from_vm.passed(), "{from_vm:#?}");
+    drop(qemu);
+}
+
 /// The SYN leaves x1 with an unfinished (CHECKSUM_PARTIAL) checksum; it must reach qemu
 /// finished. (qemu with no NIC also turns the tap's own offloads off, so here the kernel would
 /// finish it at tap1 even without the switch; the negative control is the virtual-path test.)
@@ -642,7 +666,7 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
     assert_eq!(
         lines_of(&run.stderr),
         [format!(
-            "patchwire-ifup: {path} line 3: expected \"TAP PARTNER [tx-checksum=on|off]\", found \"tap8\""
+            "patchwire-ifup: {path} line 3: expected \"TAP PARTNER [tx-checksum=on|off] [datapath=tc|ebpf]\", found \"tap8\""
         )]
     );
     assert_eq!(lab.snapshot(), before);

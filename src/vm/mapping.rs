@@ -29,6 +29,8 @@ pub struct Entry {
     pub partner: String,
     /// `tx-checksum=on|off`: TX checksum offload of both ends turned on or off; `None` leaves it.
     pub tx_checksum: Option<bool>,
+    /// `datapath=tc|ebpf`: how the wire moves frames (default tc).
+    pub datapath: crate::wire::Datapath,
     /// Where this came from, for logs: "PATCHWIRE_TAP_MAP", "/etc/patchwire/taps.conf line 3".
     pub source: String,
 }
@@ -50,7 +52,7 @@ pub fn parse(text: &str, separator: char, origin: &str) -> Result<Vec<Entry>, Wi
         let words: Vec<&str> = line.split_whitespace().collect();
         let [tap, partner, options @ ..] = &words[..] else {
             return Err(WireError::Invalid(format!(
-                "{at}: expected \"TAP PARTNER [tx-checksum=on|off]\", found {line:?}"
+                "{at}: expected \"TAP PARTNER [tx-checksum=on|off] [datapath=tc|ebpf]\", found {line:?}"
             )));
         };
         for name in [tap, partner] {
@@ -58,16 +60,20 @@ pub fn parse(text: &str, separator: char, origin: &str) -> Result<Vec<Entry>, Wi
                 .map_err(|e| WireError::Invalid(format!("{at}: {e}")))?;
         }
         let mut tx_checksum = None;
+        let mut datapath = crate::wire::Datapath::Tc;
         for option in options {
-            tx_checksum = Some(match *option {
-                "tx-checksum=on" => true,
-                "tx-checksum=off" => false,
+            match *option {
+                "tx-checksum=on" => tx_checksum = Some(true),
+                "tx-checksum=off" => tx_checksum = Some(false),
+                "datapath=tc" => datapath = crate::wire::Datapath::Tc,
+                "datapath=ebpf" => datapath = crate::wire::Datapath::Ebpf,
                 other => {
                     return Err(WireError::Invalid(format!(
-                        "{at}: unknown option {other:?} (known: tx-checksum=on, tx-checksum=off)"
+                        "{at}: unknown option {other:?} (known: tx-checksum=on, tx-checksum=off, \
+                         datapath=tc, datapath=ebpf)"
                     )));
                 }
-            });
+            }
         }
         if entries.iter().any(|e: &Entry| e.tap == *tap) {
             return Err(WireError::Invalid(format!("{at}: {tap} is mapped twice")));
@@ -76,6 +82,7 @@ pub fn parse(text: &str, separator: char, origin: &str) -> Result<Vec<Entry>, Wi
             tap: tap.to_string(),
             partner: partner.to_string(),
             tx_checksum,
+            datapath,
             source: at,
         });
     }
@@ -118,6 +125,7 @@ pub fn default_partner(tap: &str) -> Result<Entry, WireError> {
             tap: tap.to_string(),
             partner: format!("eth{n}"),
             tx_checksum: None,
+            datapath: crate::wire::Datapath::Tc,
             source: "default tapN -> ethN".into(),
         }),
         None => Err(WireError::Invalid(format!(
@@ -145,6 +153,8 @@ mod tests {
             ("vm1-net0", "eth3")
         );
         assert_eq!(entries[1].tx_checksum, Some(false));
+        let ebpf = parse("tap1 eth1 datapath=ebpf\n", '\n', "taps.conf").unwrap();
+        assert_eq!(ebpf[0].datapath, crate::wire::Datapath::Ebpf);
         assert_eq!(entries[1].source, "taps.conf line 4");
     }
 
@@ -153,11 +163,12 @@ mod tests {
         let err = |text: &str| parse(text, '\n', "taps.conf").unwrap_err().to_string();
         assert_eq!(
             err("tap1 eth1\ntap2\n"),
-            "taps.conf line 2: expected \"TAP PARTNER [tx-checksum=on|off]\", found \"tap2\""
+            "taps.conf line 2: expected \"TAP PARTNER [tx-checksum=on|off] [datapath=tc|ebpf]\", found \"tap2\""
         );
         assert_eq!(
             err("tap1 eth1 mtu=9000\n"),
-            "taps.conf line 1: unknown option \"mtu=9000\" (known: tx-checksum=on, tx-checksum=off)"
+            "taps.conf line 1: unknown option \"mtu=9000\" (known: tx-checksum=on, tx-checksum=off, \
+             datapath=tc, datapath=ebpf)"
         );
         assert_eq!(
             err("tap1 eth1\ntap1 eth2\n"),

@@ -50,6 +50,7 @@ pub fn ifup(netns: Netns, tap: &str) -> Result<String, WireError> {
     }
     let options = LinkOptions {
         tx_checksum: entry.tx_checksum,
+        datapath: entry.datapath,
         ..LinkOptions::default()
     };
     let outcome = wire::link(netns, &[WireRequest::new(tap, &entry.partner)], &options)?;

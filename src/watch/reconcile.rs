@@ -212,8 +212,8 @@ fn mirrors(netns: &Netns, label: &str, memory: &mut Memory, events: &mut Vec<Eve
 struct State {
     links: BTreeMap<IfIndex, Link>,
     by_name: HashMap<String, IfIndex>,
-    /// end -> (target index, 0 if gone; the target's name from the cookie)
-    wires: BTreeMap<IfIndex, (IfIndex, String)>,
+    /// end -> (target index, 0 if gone; the target's name from the cookie; its datapath)
+    wires: BTreeMap<IfIndex, (IfIndex, String, wire::Datapath)>,
 }
 
 impl State {
@@ -225,9 +225,17 @@ impl State {
             .into_iter()
             .map(|(index, filter)| {
                 let target = filter.wire_target().unwrap_or(IfIndex(0));
+                let datapath = match filter.is_ebpf_wire() {
+                    true => wire::Datapath::Ebpf,
+                    false => wire::Datapath::Tc,
+                };
                 (
                     index,
-                    (target, filter.wire_partner_name().unwrap_or_default()),
+                    (
+                        target,
+                        filter.wire_partner_name().unwrap_or_default(),
+                        datapath,
+                    ),
                 )
             })
             .collect();
@@ -253,7 +261,7 @@ fn reattach(
     events: &mut Vec<Event>,
 ) -> bool {
     let mut changed = false;
-    for (index, (target, partner)) in &state.wires {
+    for (index, (target, partner, datapath)) in &state.wires {
         if state.alive(*target) {
             continue;
         }
@@ -273,7 +281,12 @@ fn reattach(
                         continue;
                     }
                 };
-                match wire::link(copy, &request, &LinkOptions::default()) {
+                // Re-made with the datapath the surviving end's filter has.
+                let options = LinkOptions {
+                    datapath: *datapath,
+                    ..LinkOptions::default()
+                };
+                match wire::link(copy, &request, &options) {
                     Ok(_) => {
                         memory
                             .reported_broken
@@ -318,7 +331,7 @@ fn propagate(
 ) -> Result<(), WireError> {
     let mut changes: Vec<(IfIndex, String, bool, Event)> = Vec::new();
     let mut wired: HashSet<IfIndex> = HashSet::new();
-    for (a, (b, gone_name)) in &state.wires {
+    for (a, (b, gone_name, _)) in &state.wires {
         wired.insert(*a);
         let end = &state.links[a];
         // A broken wire: its far end is gone, like an unplugged cable.
