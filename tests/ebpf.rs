@@ -181,3 +181,60 @@ fn watch_remakes_an_ebpf_wire_as_ebpf() {
     assert_eq!(send(&q, "qa", "qb", 4, 75), 4);
     assert_eq!(send(&q, "qb", "qa", 4, 75), 4);
 }
+
+#[test]
+fn peer_redirect_is_used_where_nothing_watches_and_given_up_for_an_out_mirror() {
+    let (q, mid) = bench();
+    mid.patchwire(&["link", "wa", "wb", "--datapath", "ebpf"])
+        .ok();
+    // Both ends are veths whose peers live in q: frames go straight into the peers.
+    for dev in ["wa", "wb"] {
+        let filters = mid.tc(&format!("filter show dev {dev} ingress"));
+        assert!(filters.contains(" peer=1 "), "{dev}: {filters}");
+    }
+    let probe = mid.patchwire(&["probe", "wa"]);
+    assert_eq!(probe.code, 0, "{}", probe.stdout);
+    let tx_before = tx_packets(&mid, "wb");
+    assert_eq!(send(&q, "qa", "qb", 5, 90), 5);
+    assert_eq!(
+        tx_packets(&mid, "wb"),
+        tx_before,
+        "redirect_peer skipped wb's transmit path"
+    );
+
+    // A mirror of what leaves wb must see those frames: wa's direction becomes a plain
+    // bpf_redirect in the same batch as the mirror.
+    mid.patchwire(&[
+        "mirror",
+        "add",
+        "m",
+        "--from",
+        "wb",
+        "--to",
+        "mon",
+        "--direction",
+        "out",
+    ])
+    .ok();
+    let wa = mid.tc("filter show dev wa ingress");
+    assert!(
+        wa.contains("pw-wire to=wb") && !wa.contains("peer=1"),
+        "{wa}"
+    );
+    let copies = packet_socket(&q, "qm");
+    assert_eq!(send(&q, "qa", "qb", 5, 90), 5);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut copied = 0;
+    while let Some(frame) = copies.recv_until(deadline).unwrap() {
+        copied += usize::from(frame.len() == 90);
+    }
+    assert_eq!(copied, 5, "every frame leaving wb was copied");
+    let probe = mid.patchwire(&["probe", "wa"]);
+    assert_eq!(probe.code, 0, "{}", probe.stdout);
+}
+
+fn tx_packets(ns: &TestNs, dev: &str) -> u64 {
+    let text = ns.ip(&format!("-s -j link show dev {dev}"));
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
+}

@@ -190,6 +190,9 @@ fn plan_one(
     let copy = CopySetup::new(plan, &record, dest.index)?;
     let mut chosen: HashMap<String, Vec<Hook>> = HashMap::new();
     for (source, hook) in &selections {
+        if *hook == Hook::Out {
+            unpeer(view, inventory, plan, source)?;
+        }
         copy.add(plan, inventory, source, *hook, None)?;
         chosen.entry(source.name.clone()).or_default().push(*hook);
     }
@@ -380,6 +383,49 @@ impl CopySetup {
         }
         Ok(())
     }
+}
+
+/// An `out` copy on `source` must see every frame leaving it, but an eBPF wire that hands its
+/// frames straight to `source`'s veth peer (`bpf_redirect_peer`) skips `source`'s egress
+/// hook: that wire direction is rebuilt, in the same batch, as a plain `bpf_redirect`.
+fn unpeer(
+    view: &mut NsView,
+    inventory: &Inventory,
+    plan: &mut Plan,
+    source: &Link,
+) -> Result<(), WireError> {
+    let Some(feeder) = inventory.wire_feeder(source.index) else {
+        return Ok(());
+    };
+    let filters = match view
+        .socket
+        .dump(tc::dump_filters(feeder, tc::INGRESS_PARENT))
+    {
+        Ok(messages) => tc::parse_filters(messages),
+        Err(e) => {
+            return Err(WireError::kernel(
+                format!("listing the filters of {}", inventory.name_of(feeder)),
+                e,
+            ));
+        }
+    };
+    let peer = filters
+        .iter()
+        .any(|f| f.is_peer_redirect() && f.wire_target() == Some(source.index));
+    let Some(feeder_link) = inventory.links.get(&feeder).filter(|_| peer) else {
+        return Ok(());
+    };
+    plan.ops.push(Op::DeleteWireFilter {
+        index: feeder,
+        name: feeder_link.name.clone(),
+    });
+    plan.ops.push(crate::wire::ebpf_direction(
+        &mut plan.programs,
+        feeder_link,
+        source,
+        false,
+    )?);
+    Ok(())
 }
 
 /// The source links: the named ones (checked, duplicates dropped), or for `--all` every

@@ -532,8 +532,11 @@ pub struct Action {
 
 /// The name of an eBPF wire direction's cls_bpf filter, its record: the far end's name and
 /// ifindex (the program redirects to that index; the name says which end vanished).
-pub fn ebpf_wire_record(to_name: &str, to: IfIndex) -> String {
-    format!("{EBPF_WIRE_RECORD}to={to_name} index={to}")
+pub fn ebpf_wire_record(to_name: &str, to: IfIndex, peer: bool) -> String {
+    match peer {
+        true => format!("{EBPF_WIRE_RECORD}to={to_name} index={to} peer=1"),
+        false => format!("{EBPF_WIRE_RECORD}to={to_name} index={to}"),
+    }
 }
 
 /// Start of an eBPF wire filter's name.
@@ -549,6 +552,16 @@ impl Filter {
     /// Whether this wire direction is an eBPF program (rather than u32 + mirred).
     pub fn is_ebpf_wire(&self) -> bool {
         self.prio == WIRE_PRIO && self.ebpf_record().is_some()
+    }
+
+    /// Whether this eBPF wire direction hands frames straight to the target's veth peer
+    /// (`bpf_redirect_peer`: the target's egress hook never sees them).
+    pub fn is_peer_redirect(&self) -> bool {
+        self.is_ebpf_wire()
+            && self
+                .name
+                .as_deref()
+                .is_some_and(|n| n.split(' ').any(|w| w == "peer=1"))
     }
 
     /// (far end's name, far end's ifindex) from an eBPF wire filter's name.

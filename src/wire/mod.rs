@@ -19,6 +19,7 @@ pub(crate) mod unlink;
 
 pub use apply::Fault;
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
+pub(crate) use plan::ebpf_direction;
 pub use plan::{
     Datapath, LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface,
     parse_batch,

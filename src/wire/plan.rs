@@ -255,7 +255,10 @@ pub fn link(
                     to: to.index,
                     to_name: to.name.clone(),
                 }),
-                Datapath::Ebpf => ops.push(ebpf_direction(&mut programs, from, to)?),
+                Datapath::Ebpf => {
+                    let peer = peer_redirect_ok(&mut world, to)?;
+                    ops.push(ebpf_direction(&mut programs, from, to, peer)?)
+                }
             }
         }
         for end in [a, b] {
@@ -632,14 +635,16 @@ enum Direction {
     OtherDatapath,
 }
 
-/// The state of the `from -> to` direction, refusing ends wired elsewhere or holding a foreign
-/// filter at patchwire's priority.
 /// One eBPF wire direction: a per-CPU counter map, a program counting then redirecting to
-/// `to`, and the op attaching it as the wire filter of `from` (named with its record).
-fn ebpf_direction(
+/// `to`, and the op attaching it as the wire filter of `from` (named with its record). With
+/// `peer` the program hands frames straight to the ingress of `to`'s veth peer in its own
+/// namespace (`bpf_redirect_peer`, one backlog hop less) — which skips `to`'s egress hook and
+/// transmit taps, so it is chosen only where nothing watches them (see [`peer_redirect_ok`]).
+pub(crate) fn ebpf_direction(
     programs: &mut Vec<crate::bpf::Program>,
     from: &Link,
     to: &Link,
+    peer: bool,
 ) -> Result<Op, WireError> {
     use std::os::fd::AsFd;
     let refused = |what: String| {
@@ -655,7 +660,7 @@ fn ebpf_direction(
         ))
     })?;
     let program = crate::bpf::Program::load_sched_cls(
-        &crate::bpf::counted_redirect(counters.as_fd(), to.index, false),
+        &crate::bpf::counted_redirect(counters.as_fd(), to.index, peer),
         "pw_wire",
     )
     .map_err(|e| refused(e.to_string()))?;
@@ -664,7 +669,7 @@ fn ebpf_direction(
         tc::INGRESS_PARENT,
         tc::WIRE_PRIO,
         program.as_fd(),
-        &tc::ebpf_wire_record(&to.name, to.index),
+        &tc::ebpf_wire_record(&to.name, to.index, peer),
     );
     programs.push(program);
     Ok(Op::AddFilter {
@@ -679,6 +684,18 @@ fn ebpf_direction(
     })
 }
 
+/// Whether frames for `to` may skip its egress hook (`bpf_redirect_peer`): `to` is a veth
+/// whose peer lives in another namespace, and nothing sits on its egress hook (a mirror's
+/// `out` copy, another tool's filter) that would then miss them.
+fn peer_redirect_ok(world: &mut World, to: &Link) -> Result<bool, WireError> {
+    if !to.is_veth() || to.peer_netnsid.is_none() {
+        return Ok(false);
+    }
+    Ok(world.home().tc(to.index)?.egress.is_empty())
+}
+
+/// The state of the `from -> to` direction, refusing ends wired elsewhere or holding a foreign
+/// filter at patchwire's priority.
 fn direction(
     world: &mut World,
     from: &Link,
