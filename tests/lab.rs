@@ -993,3 +993,45 @@ topology:
         );
     }
 }
+
+#[test]
+fn a_link_chooses_its_datapath_and_an_edit_converts_it_in_place() {
+    let body = "\
+name: LAB
+defaults: {datapath: ebpf}
+topology:
+  nodes:
+    r1: {}
+    r2: {}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+      DATAPATH
+";
+    let lab = LabFile::new(&body.replace("DATAPATH", ""));
+    lab.patchwire(&["up"]).ok();
+    let panel = patchwire(&["-n", &lab.panel(), "-j", "show"]).json();
+    assert_eq!(panel[0]["datapath"], "ebpf", "the file's default");
+    let got = cross(
+        &lab.ns("r1"),
+        "eth1",
+        &[(&lab.ns("r2"), "eth1")],
+        &frames(21),
+    );
+    assert_eq!(got, vec![KINDS]);
+    lab.write(&body.replace("DATAPATH", "datapath: tc"));
+    let plan = lab.patchwire(&["-j", "plan"]).json();
+    assert_eq!(plan.as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan[0]["change"], "wire");
+    assert_eq!(plan[0]["datapath"], "tc");
+    lab.patchwire(&["up"]).ok();
+    let panel = patchwire(&["-n", &lab.panel(), "-j", "show"]).json();
+    assert_eq!(panel[0]["datapath"], "tc", "converted in place");
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    let got = cross(
+        &lab.ns("r2"),
+        "eth1",
+        &[(&lab.ns("r1"), "eth1")],
+        &frames(22),
+    );
+    assert_eq!(got, vec![KINDS]);
+}

@@ -197,9 +197,11 @@ fn print_changes(changes: &[Change]) {
             Change::Mirror { mirror, from, to } => {
                 format!("+ mirror {mirror}: {} -> {to}", from.join(", "))
             }
-            Change::Wire { endpoints, .. } => {
-                format!("+ wire {} <-> {}", endpoints[0], endpoints[1])
-            }
+            Change::Wire {
+                endpoints,
+                datapath,
+                ..
+            } => format!("+ wire {} <-> {} ({datapath})", endpoints[0], endpoints[1]),
             Change::Hub { hub, endpoints, .. } => {
                 format!("+ hub {hub}: {}", endpoints.join(", "))
             }

@@ -153,15 +153,23 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
 
     stop_point(3);
     // 4. Wires and hubs in the panel.
-    let wires: Vec<WireRequest> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Wire { a, b, .. } => Some(WireRequest::new(a, b)),
-            _ => None,
-        })
-        .collect();
-    if !wires.is_empty() {
-        wire::link(panel.try_clone()?, &wires, &LinkOptions::default())?;
+    for datapath in [wire::Datapath::Tc, wire::Datapath::Ebpf] {
+        let wires: Vec<WireRequest> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Wire {
+                    a, b, datapath: d, ..
+                } if *d == datapath => Some(WireRequest::new(a, b)),
+                _ => None,
+            })
+            .collect();
+        if !wires.is_empty() {
+            let options = LinkOptions {
+                datapath,
+                ..LinkOptions::default()
+            };
+            wire::link(panel.try_clone()?, &wires, &options)?;
+        }
     }
     stop_point(4);
     let hubs: Vec<HubRequest> = changes

@@ -108,7 +108,7 @@ pub struct Desired {
     /// The panel's ports by name, with the endpoint each stands for and how it reaches it.
     pub ports: BTreeMap<String, Port>,
     /// Wires between two panel ports (sorted pair).
-    pub wires: BTreeSet<(String, String)>,
+    pub wires: BTreeMap<(String, String), crate::wire::Datapath>,
     /// Hubs: name and member ports.
     pub hubs: BTreeMap<String, BTreeSet<String>>,
     /// Mirrors among the panel's ports, by name.
@@ -190,7 +190,8 @@ impl Desired {
                 0 | 1 => {}
                 2 => {
                     let (a, b) = (members[0].clone(), members[1].clone());
-                    desired.wires.insert(if a < b { (a, b) } else { (b, a) });
+                    let pair = if a < b { (a, b) } else { (b, a) };
+                    desired.wires.insert(pair, link.datapath);
                 }
                 _ => {
                     desired
@@ -259,6 +260,7 @@ fn mirrors(
             }
         }
         let link = LinkSpec {
+            datapath: crate::wire::Datapath::Tc,
             endpoints: vec![mirror.to.clone()],
             mtu: file.mtu,
             tx_checksum: file.tx_checksum,

@@ -218,6 +218,9 @@ pub struct LinkSpec {
     pub tx_checksum: Option<bool>,
     /// The VXLAN VNI of a cross-host link, when the file sets one (unique among links).
     pub vni: Option<u32>,
+    /// How a two-endpoint link's wire moves frames: the link's `datapath:`, or the file's
+    /// default (tc). Hubs are always tc.
+    pub datapath: crate::wire::Datapath,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
 }
@@ -480,11 +483,11 @@ impl Check<'_> {
         let defaults = raw.defaults.unwrap_or_default();
         let mtu = defaults.mtu.map_or(DEFAULT_MTU, |m| m.0);
         let tx_checksum = defaults.tx_checksum.and_then(|t| t.0);
+        let datapath = defaults.datapath.map(|d| d.0).unwrap_or_default();
         let links = self.links(
             raw.topology.links.unwrap_or_default(),
             &nodes,
-            mtu,
-            tx_checksum,
+            (mtu, tx_checksum, datapath),
         )?;
         let mirrors = self.mirrors(raw.topology.mirrors.unwrap_or_default(), &nodes, &links)?;
         Ok(LabFile {
@@ -623,8 +626,7 @@ impl Check<'_> {
         &self,
         raw: Vec<RawLink>,
         nodes: &BTreeMap<String, NodeSpec>,
-        mtu: u32,
-        tx_checksum: Option<bool>,
+        (mtu, tx_checksum, datapath): (u32, Option<bool>, crate::wire::Datapath),
     ) -> Result<Vec<LinkSpec>, LabFileError> {
         let lines = item_lines(self.text, "links", raw.len());
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
@@ -687,6 +689,7 @@ impl Check<'_> {
                 mtu: link.mtu.as_ref().map_or(mtu, |m| m.0),
                 tx_checksum: link.tx_checksum.as_ref().map_or(tx_checksum, |t| t.0),
                 vni: link.vni.as_ref().map(|v| v.0),
+                datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
                 line: lines[i],
             });
         }
@@ -1005,6 +1008,7 @@ struct RawHost {
 struct RawDefaults {
     mtu: Option<Mtu>,
     tx_checksum: Option<TxChecksum>,
+    datapath: Option<DatapathKey>,
 }
 
 #[derive(Deserialize)]
@@ -1055,6 +1059,7 @@ struct RawLink {
     mtu: Option<Mtu>,
     tx_checksum: Option<TxChecksum>,
     vni: Option<Vni>,
+    datapath: Option<DatapathKey>,
     // containerlab's; accepted so that its links can be pasted, and dropped.
     #[serde(rename = "vars")]
     _vars: Option<IgnoredAny>,
@@ -1316,6 +1321,20 @@ impl<'de> Deserialize<'de> for RawVlans {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// `datapath:`: tc or ebpf.
+struct DatapathKey(crate::wire::Datapath);
+
+impl<'de> Deserialize<'de> for DatapathKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "tc" => Ok(DatapathKey(crate::wire::Datapath::Tc)),
+            "ebpf" => Ok(DatapathKey(crate::wire::Datapath::Ebpf)),
+            _ => Err(own(format!("datapath `{text}` is not tc or ebpf"))),
+        }
     }
 }
 
@@ -1598,6 +1617,7 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
         "mtu",
         "tx-checksum",
         "vni",
+        "datapath",
         "type",
         "vars",
         "labels",
@@ -1612,7 +1632,7 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
             &["name", "hosts", "defaults", "vxlan", "topology"],
         ),
         "topology" => ("in topology".into(), &["nodes", "links", "mirrors"]),
-        "defaults" => ("in defaults".into(), &["mtu", "tx-checksum"]),
+        "defaults" => ("in defaults".into(), &["mtu", "tx-checksum", "datapath"]),
         "vxlan" => ("in vxlan".into(), &["port"]),
         _ => {
             if let Some(host) = ypath.strip_prefix("hosts.") {
@@ -2122,6 +2142,7 @@ mod tests {
             mtu,
             tx_checksum,
             vni: None,
+            datapath: crate::wire::Datapath::Tc,
             line,
         }
     }

@@ -41,7 +41,7 @@ pub struct Actual {
     pub namespaces: BTreeMap<String, NsState>,
     /// Panel links by name: ports (with endpoint records) and VXLAN ports.
     pub ports: BTreeMap<String, Link>,
-    pub wires: BTreeSet<(String, String)>,
+    pub wires: BTreeMap<(String, String), wire::Datapath>,
     /// Wires whose state is not healthy-complete (broken, half), by end name.
     pub broken_wire_ends: BTreeSet<String>,
     pub hubs: BTreeMap<String, BTreeSet<String>>,
@@ -146,7 +146,13 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             // Complete: both ends there, both directions installed. Anything else is
             // repaired (linked again) or removed.
             (Some(a), Some(b)) if back == Some(*index) => {
-                actual.wires.insert(if a < b { (a, b) } else { (b, a) });
+                let datapath = match filter.is_ebpf_wire() {
+                    true => wire::Datapath::Ebpf,
+                    false => wire::Datapath::Tc,
+                };
+                actual
+                    .wires
+                    .insert(if a < b { (a, b) } else { (b, a) }, datapath);
             }
             (Some(a), _) => {
                 actual.broken_wire_ends.insert(a);

@@ -117,6 +117,8 @@ pub enum Change {
         b: String,
         /// What `a` and `b` stand for (`NODE:IF`), in that order.
         endpoints: [String; 2],
+        /// How the wire moves frames.
+        datapath: crate::wire::Datapath,
     },
     /// A hub segment among panel ports: made, or re-patched in place when its members changed.
     Hub {
@@ -147,8 +149,8 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
 
     // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
-    for (a, b) in &actual.wires {
-        if !desired.wires.contains(&(a.clone(), b.clone())) && !panel_fresh {
+    for (a, b) in actual.wires.keys() {
+        if !desired.wires.contains_key(&(a.clone(), b.clone())) && !panel_fresh {
             changes.push(Change::Unwire {
                 a: a.clone(),
                 b: b.clone(),
@@ -156,7 +158,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
         }
     }
     for end in &actual.broken_wire_ends {
-        let wanted = desired.wires.iter().any(|(a, b)| a == end || b == end);
+        let wanted = desired.wires.keys().any(|(a, b)| a == end || b == end);
         if !wanted && !panel_fresh {
             changes.push(Change::Unwire {
                 a: end.clone(),
@@ -267,13 +269,15 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
         })
         .collect();
     let recreated = |p: &String| created.contains(p);
-    for (a, b) in &desired.wires {
-        let complete = !panel_fresh && actual.wires.contains(&(a.clone(), b.clone()));
+    for ((a, b), datapath) in &desired.wires {
+        // Present with the other datapath: linked again, which converts it in place.
+        let complete = !panel_fresh && actual.wires.get(&(a.clone(), b.clone())) == Some(datapath);
         if !complete || recreated(a) || recreated(b) {
             changes.push(Change::Wire {
                 a: a.clone(),
                 b: b.clone(),
                 endpoints: [label(a), label(b)],
+                datapath: *datapath,
             });
         }
     }
