@@ -238,3 +238,31 @@ fn tx_packets(ns: &TestNs, dev: &str) -> u64 {
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
 }
+
+#[test]
+fn ends_whose_peers_share_their_namespace_get_a_plain_redirect_and_bad_datapaths_are_refused() {
+    let mid = TestNs::new();
+    // Both veth pairs wholly inside mid: no other namespace to hand frames to.
+    for (end, peer) in [("wa", "pa"), ("wb", "pb")] {
+        mid.ip(&format!("link add name {end} type veth peer name {peer}"));
+        mid.ip(&format!("link set dev {end} up"));
+        mid.ip(&format!("link set dev {peer} up"));
+        settle(&mid, end);
+    }
+    let before = mid.snapshot();
+    let run = mid.patchwire(&["link", "wa", "wb", "--datapath", "xdp"]);
+    assert_eq!(run.code, 2, "a usage error: {}", run.stderr);
+    assert!(run.stderr.contains("invalid value 'xdp'"), "{}", run.stderr);
+    assert_eq!(mid.snapshot(), before);
+
+    mid.patchwire(&["link", "wa", "wb", "--datapath", "ebpf"])
+        .ok();
+    let filters = mid.tc("filter show dev wa ingress");
+    assert!(
+        filters.contains("pw-wire to=wb") && !filters.contains("peer=1"),
+        "{filters}"
+    );
+    let probe = mid.patchwire(&["probe", "wa"]);
+    assert_eq!(probe.code, 0, "{}", probe.stdout);
+    assert_eq!(send(&mid, "pa", "pb", 4, 64), 4);
+}
