@@ -42,6 +42,17 @@
 //! namespace must hold exactly 2N clsact qdiscs and the first and last wire's filters must
 //! redirect to the right end; after each teardown it must hold none, or the benchmark fails.
 //!
+//! With ends up, at N = 1,000 and 4,000 (`--quick`: 500), patchwire also makes the same wires
+//! with the eBPF datapath (`LinkOptions { datapath: Datapath::Ebpf, .. }`: per direction a
+//! per-CPU counter map and a cls_bpf program, each loaded and verified, instead of u32 +
+//! mirred), in the same alternating runs; a block below the table gives its times and its set-up
+//! and teardown ÷ the tc datapath's. Then, once, **kernel memory per wire**: 1,000 wires
+//! (`--quick`: 500) of each datapath, alternating, 3 runs (`--quick`: 1), made and removed
+//! while /proc/meminfo (SUnreclaim, Percpu, VmallocUsed, PageTables) and the benchmark's own
+//! memory cgroup's kernel memory (where the bpf objects are charged) are read with everything
+//! settled before, with the wires, and after removing them; plus the `memlock` the kernel
+//! reports (/proc/self/fdinfo) for one such program and one such map, loaded by the benchmark.
+//!
 //! **B. Datapath.** Sender namespace `s` (s0, 198.18.0.1/24) to receiver `r` (r0, 198.18.0.2/24)
 //! over three paths built side by side: a direct veth pair; s0-ls and lr-r0 veth pairs with ls
 //! and lr ports of a Linux bridge in `mid`; the same with a patchwire wire ls <-> lr instead of
@@ -53,6 +64,9 @@
 //! the per-round ratios wire + mirror ÷ wire (the rounds above plus 10 UDP-only rounds of 3 s
 //! of the wire paths); and the wire with the same copies made by
 //! hand-written tc (u32 match-all + `mirred egress mirror` on both hooks), the kernel's own cost.
+//! And a patchwire eBPF wire, built like the wire but with `Datapath::Ebpf`: its cost next to
+//! the tc wire is the median of the per-round ratios eBPF wire ÷ wire (frames: the same rounds
+//! and extra UDP rounds as the mirror; TCP: the main rounds).
 
 use std::fmt::Write as _;
 
@@ -66,7 +80,7 @@ mod support;
 use patchwire::mirror::{self, Direction, MirrorSpec, Sources};
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
-use patchwire::wire::{self, LinkOptions, WireRequest};
+use patchwire::wire::{self, Datapath, LinkOptions, WireRequest};
 use serde_json::Value;
 use support::{Scratch, ip, run};
 
@@ -116,7 +130,7 @@ fn main() -> Result<()> {
         println!("{}", setup_table(&config, setup));
     }
     if let Some(datapath) = &datapath {
-        println!("{}", datapath_table(&config, &datapath.medians));
+        println!("{}", datapath_table(&config, datapath));
     }
     if let Some(mirrors) = &mirrors {
         println!("{}", mirror_setup::table(mirrors));
@@ -147,6 +161,8 @@ struct Stage {
     wires: Vec<usize>,
     /// The N for which one `tc` process per command is also measured.
     per_command: Option<usize>,
+    /// The N for which patchwire's eBPF datapath is also measured.
+    ebpf: Vec<usize>,
 }
 
 impl Config {
@@ -206,6 +222,11 @@ impl Config {
         if self.quick { 1 } else { 5 }
     }
 
+    /// Wires of each datapath made for the kernel memory measurement, and its runs.
+    fn memory_wires(&self) -> (usize, usize) {
+        if self.quick { (500, 1) } else { (1_000, 3) }
+    }
+
     fn stages(&self) -> Vec<Stage> {
         // With ends up every qdisc added or deleted also waits for an RCU grace period, and
         // bringing the ends up takes ~80 s to settle; no 20,000-interface rows, to keep the full
@@ -217,12 +238,14 @@ impl Config {
                     up: false,
                     wires: vec![20, 1_000],
                     per_command: Some(20),
+                    ebpf: Vec::new(),
                 },
                 Stage {
                     interfaces: 2_000,
                     up: true,
                     wires: vec![20, 500],
                     per_command: Some(20),
+                    ebpf: vec![500],
                 },
             ];
         }
@@ -232,12 +255,14 @@ impl Config {
                 up: false,
                 wires: vec![100, 1_000, 4_000],
                 per_command: Some(100),
+                ebpf: Vec::new(),
             },
             Stage {
                 interfaces: 8_000,
                 up: true,
                 wires: vec![100, 1_000, 2_000, 4_000],
                 per_command: Some(100),
+                ebpf: vec![1_000, 4_000],
             },
         ]
     }
@@ -283,6 +308,11 @@ struct SetupRow {
     tc_each: Option<Timed>,
     /// The kernel's share: the same 2N clsact qdiscs alone (no filters), by `tc -batch`.
     floor: Timed,
+    /// patchwire with the eBPF datapath (for some N only).
+    ebpf: Option<Timed>,
+    /// Per run, the set-up time with the eBPF datapath and with the tc datapath (measured one
+    /// after the other).
+    ebpf_runs: Vec<(Duration, Duration)>,
 }
 
 struct SetupResult {
@@ -290,6 +320,8 @@ struct SetupResult {
     created: Vec<(usize, usize, Duration)>,
     raised: Option<Raised>,
     rows: Vec<SetupRow>,
+    /// Kernel memory of the tc and the eBPF datapath's wires (measured once, ends up).
+    memory: Option<MemoryResult>,
     /// Wall time of the whole set-up section (creating, bringing up, measuring).
     took: Duration,
 }
@@ -332,6 +364,7 @@ fn setup_bench(config: &Config, scratch: &mut Scratch) -> Result<SetupResult> {
         created: Vec::new(),
         raised: None,
         rows: Vec::new(),
+        memory: None,
         took: Duration::ZERO,
     };
     for stage in config.stages() {
@@ -382,9 +415,13 @@ fn setup_bench(config: &Config, scratch: &mut Scratch) -> Result<SetupResult> {
                 Some(secs) if secs > TC_BATCH_CAP.as_secs_f64() => n.min(1_000),
                 _ => n,
             };
-            let (mut pw, mut tb, mut fl) = (Vec::new(), Vec::new(), Vec::new());
+            let ebpf = stage.ebpf.contains(&n);
+            let (mut pw, mut eb, mut tb, mut fl) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..config.runs() {
-                pw.push(patchwire_run(&lab, n)?);
+                pw.push(patchwire_run(&lab, n, Datapath::Tc)?);
+                if ebpf {
+                    eb.push(patchwire_run(&lab, n, Datapath::Ebpf)?);
+                }
                 tb.push(tc_batch_run(scratch, &lab, tc_n)?);
                 fl.push(qdisc_floor_run(scratch, &lab, n)?);
             }
@@ -400,14 +437,24 @@ fn setup_bench(config: &Config, scratch: &mut Scratch) -> Result<SetupResult> {
                 tc_batch: Timed::median(&tb),
                 tc_each,
                 floor: Timed::median(&fl),
+                ebpf: (!eb.is_empty()).then(|| Timed::median(&eb)),
+                ebpf_runs: eb
+                    .iter()
+                    .zip(&pw)
+                    .map(|(e, t)| (e.setup, t.setup))
+                    .collect(),
             };
             tc_last = Some((row.tc_batch.wires, row.tc_batch.setup));
             eprintln!(
-                "set-up: {} interfaces {}, {n} wires: patchwire {}, tc -batch {} ({} wires), \
+                "set-up: {} interfaces {}, {n} wires: patchwire {}{}, tc -batch {} ({} wires), \
                  floor {} ({:.0} s into the section)",
                 lab.interfaces,
                 if lab.up { "up" } else { "down" },
                 fmt_duration(row.patchwire.setup),
+                row.ebpf.map_or_else(String::new, |e| format!(
+                    " (eBPF datapath {})",
+                    fmt_duration(e.setup)
+                )),
                 fmt_duration(row.tc_batch.setup),
                 tc_n,
                 fmt_duration(row.floor.setup),
@@ -415,6 +462,18 @@ fn setup_bench(config: &Config, scratch: &mut Scratch) -> Result<SetupResult> {
             );
             result.rows.push(row);
         }
+    }
+    if lab.up {
+        let (wires, runs) = config.memory_wires();
+        let memory = memory_bench(&lab, wires, runs)?;
+        eprintln!(
+            "set-up: kernel memory per wire ({wires} wires): tc {:.2} KiB, eBPF {:.2} KiB \
+             ({:.0} s into the section)",
+            memory.tc.median(Snapshot::sum_kib) / wires as f64,
+            memory.ebpf.median(Snapshot::sum_kib) / wires as f64,
+            section.elapsed().as_secs_f64()
+        );
+        result.memory = Some(memory);
     }
     result.took = section.elapsed();
     Ok(result)
@@ -504,30 +563,47 @@ fn bring_up(scratch: &Scratch, lab: &mut Lab) -> Result<Raised> {
     })
 }
 
-fn patchwire_run(lab: &Lab, n: usize) -> Result<Timed> {
+fn patchwire_run(lab: &Lab, n: usize, datapath: Datapath) -> Result<Timed> {
+    let start = Instant::now();
+    patchwire_link(lab, n, datapath)?;
+    let setup = start.elapsed();
+    check_wired_with(lab, n, datapath)?;
+
+    let start = Instant::now();
+    patchwire_unlink(lab, n)?;
+    let teardown = start.elapsed();
+    check_clean(lab)?;
+    Ok(Timed {
+        wires: n,
+        setup,
+        teardown,
+    })
+}
+
+/// The first n wires, made by one `wire::link` call with the given datapath.
+fn patchwire_link(lab: &Lab, n: usize, datapath: Datapath) -> Result<()> {
     let requests: Vec<WireRequest> = (0..n)
         .map(|k| {
             let (a, b) = ends(k);
             WireRequest::new(&a, &b)
         })
         .collect();
-    let start = Instant::now();
-    let made = wire::link(
-        Netns::open(Some(&lab.lab))?,
-        &requests,
-        &LinkOptions::default(),
-    )?;
-    let setup = start.elapsed();
+    let options = LinkOptions {
+        datapath,
+        ..LinkOptions::default()
+    };
+    let made = wire::link(Netns::open(Some(&lab.lab))?, &requests, &options)?;
     ensure!(
         made.created.len() == n,
-        "patchwire made {} of {n} wires",
+        "patchwire made {} of {n} wires ({datapath} datapath)",
         made.created.len()
     );
-    check_wired(lab, n)?;
+    Ok(())
+}
 
-    let start = Instant::now();
+/// Removes every wire in `lab` (n of them) with one `wire::unlink(all)` call.
+fn patchwire_unlink(lab: &Lab, n: usize) -> Result<()> {
     let removed = wire::unlink(Netns::open(Some(&lab.lab))?, &[], true)?;
-    let teardown = start.elapsed();
     ensure!(
         removed.removed.len() == n && removed.qdiscs_removed.len() == 2 * n,
         "patchwire unlink removed {} wires and {} qdiscs, expected {n} and {}",
@@ -535,12 +611,7 @@ fn patchwire_run(lab: &Lab, n: usize) -> Result<Timed> {
         removed.qdiscs_removed.len(),
         2 * n
     );
-    check_clean(lab)?;
-    Ok(Timed {
-        wires: n,
-        setup,
-        teardown,
-    })
+    Ok(())
 }
 
 /// The tc commands (without `tc -n lab`) that make the first `n` wires, and that remove them.
@@ -646,8 +717,15 @@ fn clsact_count(lab: &Lab) -> Result<usize> {
         .count())
 }
 
-/// 2n clsact qdiscs, and the first and last wire redirect each way to their other end.
+/// 2n clsact qdiscs, and the first and last wire redirect each way to their other end (by
+/// u32 + mirred).
 fn check_wired(lab: &Lab, n: usize) -> Result<()> {
+    check_wired_with(lab, n, Datapath::Tc)
+}
+
+/// 2n clsact qdiscs, and the first and last wire redirect each way to their other end: by
+/// u32 + mirred, or by a direct-action cls_bpf program whose name is patchwire's record.
+fn check_wired_with(lab: &Lab, n: usize, datapath: Datapath) -> Result<()> {
     let count = clsact_count(lab)?;
     ensure!(
         count == 2 * n,
@@ -661,13 +739,34 @@ fn check_wired(lab: &Lab, n: usize) -> Result<()> {
             let filters =
                 run(Command::new("tc")
                     .args(["-n", &lab.lab, "filter", "show", "dev", from, "ingress"]))?;
+            let redirects = match datapath {
+                Datapath::Tc => filters.contains(&format!("Egress Redirect to device {to})")),
+                Datapath::Ebpf => {
+                    filters.contains(" direct-action ")
+                        && ebpf_records(&filters)
+                            .iter()
+                            .any(|r| r.starts_with(&format!("pw-wire to={to} index=")))
+                }
+            };
             ensure!(
-                filters.contains(&format!("Egress Redirect to device {to})")),
-                "{from} does not redirect to {to} after set-up:\n{filters}"
+                redirects,
+                "{from} does not redirect to {to} ({datapath} datapath) after set-up:\n{filters}"
             );
         }
     }
     Ok(())
+}
+
+/// The records (filter names `pw-wire to=NAME index=N [peer=1]`) of the eBPF wire filters in
+/// the output of `tc filter show`.
+fn ebpf_records(filters: &str) -> Vec<String> {
+    filters
+        .lines()
+        .filter_map(|l| {
+            let record = &l[l.find("pw-wire ")?..];
+            Some(record[..record.find(" direct-action").unwrap_or(record.len())].to_string())
+        })
+        .collect()
 }
 
 /// Fails loudly when a teardown left a clsact qdisc behind.
@@ -681,6 +780,209 @@ fn check_clean(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// Kernel memory, KiB: system-wide from /proc/meminfo, and what is charged to this process's
+/// memory cgroup (the bpf() objects are; tc's qdiscs, filters and actions are not).
+#[derive(Clone, Copy)]
+struct Snapshot {
+    sunreclaim: f64,
+    percpu: f64,
+    vmalloc: f64,
+    page_tables: f64,
+    memcg_kernel: Option<f64>,
+}
+
+impl Snapshot {
+    fn read() -> Result<Snapshot> {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").context("reading /proc/meminfo")?;
+        let field = |name: &str| -> Result<f64> {
+            meminfo
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .with_context(|| format!("no {name} in /proc/meminfo"))
+        };
+        Ok(Snapshot {
+            sunreclaim: field("SUnreclaim")?,
+            percpu: field("Percpu")?,
+            vmalloc: field("VmallocUsed")?,
+            page_tables: field("PageTables")?,
+            memcg_kernel: memcg_kernel_kib(),
+        })
+    }
+
+    /// What the kernel can hold for a wire that is neither reclaimable nor page cache.
+    fn sum_kib(&self) -> f64 {
+        self.sunreclaim + self.percpu + self.vmalloc + self.page_tables
+    }
+
+    fn minus(&self, other: &Snapshot) -> Snapshot {
+        Snapshot {
+            sunreclaim: self.sunreclaim - other.sunreclaim,
+            percpu: self.percpu - other.percpu,
+            vmalloc: self.vmalloc - other.vmalloc,
+            page_tables: self.page_tables - other.page_tables,
+            memcg_kernel: self
+                .memcg_kernel
+                .zip(other.memcg_kernel)
+                .map(|(a, b)| a - b),
+        }
+    }
+}
+
+/// Kernel memory charged to this process's memory cgroup, KiB: cgroup v1's
+/// memory.kmem.usage_in_bytes, else cgroup v2's `kernel` in memory.stat.
+fn memcg_kernel_kib() -> Option<f64> {
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        if controllers.split(',').any(|c| c == "memory") {
+            let file = format!("/sys/fs/cgroup/memory{path}/memory.kmem.usage_in_bytes");
+            if let Ok(bytes) = std::fs::read_to_string(file) {
+                return Some(bytes.trim().parse::<f64>().ok()? / 1024.0);
+            }
+        }
+        if controllers.is_empty() {
+            let stat = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.stat"));
+            if let Some(bytes) = stat.ok().as_deref().and_then(|stat| {
+                stat.lines()
+                    .find_map(|l| l.strip_prefix("kernel "))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            }) {
+                return Some(bytes / 1024.0);
+            }
+        }
+    }
+    None
+}
+
+/// A snapshot once the kernel has finished freeing (deferred work, RCU): the CPUs quiet and
+/// the sum unchanged within 64 KiB over half a second (at most 10 s).
+fn settled_snapshot() -> Result<Snapshot> {
+    wait_for_quiet_cpu();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = Snapshot::read()?;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = Snapshot::read()?;
+        if (now.sum_kib() - last.sum_kib()).abs() <= 64.0 || Instant::now() >= deadline {
+            return Ok(now);
+        }
+        last = now;
+    }
+}
+
+/// One datapath's runs: (with the wires − before, with the wires − after removing them), KiB.
+#[derive(Default)]
+struct MemoryRuns(Vec<(Snapshot, Snapshot)>);
+
+impl MemoryRuns {
+    /// Median over runs of `f` of the wires' cost (with − before).
+    fn median(&self, f: impl Fn(&Snapshot) -> f64) -> f64 {
+        median(self.0.iter().map(|(made, _)| f(made)).collect())
+    }
+
+    /// Median over runs of `f` of what removing the wires gave back (with − after).
+    fn median_freed(&self, f: impl Fn(&Snapshot) -> f64) -> f64 {
+        median(self.0.iter().map(|(_, freed)| f(freed)).collect())
+    }
+
+    /// Smallest and largest `f` of the wires' cost (with − before) over runs.
+    fn range(&self, f: impl Fn(&Snapshot) -> f64) -> (f64, f64) {
+        self.0
+            .iter()
+            .map(|(made, _)| f(made))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    }
+
+    fn memcg(&self) -> Option<f64> {
+        self.0
+            .iter()
+            .all(|(made, _)| made.memcg_kernel.is_some())
+            .then(|| self.median(|s| s.memcg_kernel.unwrap_or(f64::NAN)))
+    }
+}
+
+struct MemoryResult {
+    wires: usize,
+    interfaces: usize,
+    runs: usize,
+    tc: MemoryRuns,
+    ebpf: MemoryRuns,
+    /// memlock of one wire direction's program and map as /proc/self/fdinfo reports them, KiB
+    /// (or why they could not be read).
+    memlock: Result<(f64, f64), String>,
+    /// The record of the first eBPF wire's l0 -> l1 filter (`peer=1`: bpf_redirect_peer).
+    ebpf_record: Option<String>,
+}
+
+/// Makes and removes `wires` wires of each datapath, alternating (tc first in even runs), and
+/// reads the kernel's memory, settled, before, with the wires and after removing them.
+fn memory_bench(lab: &Lab, wires: usize, runs: usize) -> Result<MemoryResult> {
+    let mut result = MemoryResult {
+        wires,
+        interfaces: lab.interfaces,
+        runs,
+        tc: MemoryRuns::default(),
+        ebpf: MemoryRuns::default(),
+        memlock: bpf_memlock().map_err(|e| format!("{e:#}")),
+        ebpf_record: None,
+    };
+    for round in 0..runs {
+        let order = match round % 2 {
+            0 => [Datapath::Tc, Datapath::Ebpf],
+            _ => [Datapath::Ebpf, Datapath::Tc],
+        };
+        for datapath in order {
+            let before = settled_snapshot()?;
+            patchwire_link(lab, wires, datapath)?;
+            let with = settled_snapshot()?;
+            check_wired_with(lab, wires, datapath)?;
+            if datapath == Datapath::Ebpf && result.ebpf_record.is_none() {
+                let filters = run(Command::new("tc")
+                    .args(["-n", &lab.lab, "filter", "show", "dev", "l0", "ingress"]))?;
+                result.ebpf_record = ebpf_records(&filters).into_iter().next();
+            }
+            patchwire_unlink(lab, wires)?;
+            check_clean(lab)?;
+            let after = settled_snapshot()?;
+            let runs = match datapath {
+                Datapath::Tc => &mut result.tc,
+                Datapath::Ebpf => &mut result.ebpf,
+            };
+            runs.0.push((with.minus(&before), with.minus(&after)));
+        }
+    }
+    Ok(result)
+}
+
+/// The `memlock` (KiB) /proc/self/fdinfo reports for a program and a counter map like those
+/// of one eBPF wire direction, loaded here (redirecting to lo; never attached).
+fn bpf_memlock() -> Result<(f64, f64)> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let memlock = |fd: i32| -> Result<f64> {
+        let path = format!("/proc/self/fdinfo/{fd}");
+        let info = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("memlock:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|bytes| bytes / 1024.0)
+            .with_context(|| format!("no memlock in {path}"))
+    };
+    let map = patchwire::bpf::map::Map::percpu_array("pw_wire", 16, 1)
+        .context("creating a per-CPU counter map")?;
+    let program = patchwire::bpf::Program::load_sched_cls(
+        &patchwire::bpf::counted_redirect(map.as_fd(), patchwire::nl::link::IfIndex(1), false),
+        "pw_wire",
+    )?;
+    Ok((
+        memlock(program.as_fd().as_raw_fd())?,
+        memlock(map.as_fd().as_raw_fd())?,
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------
 // B. Datapath
 
@@ -689,6 +991,8 @@ enum PathKind {
     Direct,
     Bridge,
     Wire,
+    /// The same wire with the eBPF datapath (cls_bpf + bpf_redirect instead of u32 + mirred).
+    EbpfWire,
     /// The wire with a `--direction both` mirror on its sender-side end.
     MirroredWire,
     /// The same copies made the way people paste it: u32 match-all + `mirred egress mirror`
@@ -697,10 +1001,11 @@ enum PathKind {
 }
 
 impl PathKind {
-    const ALL: [PathKind; 5] = [
+    const ALL: [PathKind; 6] = [
         PathKind::Direct,
         PathKind::Bridge,
         PathKind::Wire,
+        PathKind::EbpfWire,
         PathKind::MirroredWire,
         PathKind::TcMirroredWire,
     ];
@@ -710,6 +1015,7 @@ impl PathKind {
             PathKind::Direct => "direct veth",
             PathKind::Bridge => "linux bridge",
             PathKind::Wire => "patchwire wire",
+            PathKind::EbpfWire => "patchwire eBPF wire",
             PathKind::MirroredWire => "wire + mirror",
             PathKind::TcMirroredWire => "wire + tc mirror",
         }
@@ -720,6 +1026,7 @@ impl PathKind {
             PathKind::Direct => "d",
             PathKind::Bridge => "b",
             PathKind::Wire => "w",
+            PathKind::EbpfWire => "e",
             PathKind::MirroredWire => "m",
             PathKind::TcMirroredWire => "t",
         }
@@ -731,6 +1038,8 @@ struct TestPath {
     kind: PathKind,
     sender: String,
     receiver: String,
+    /// The eBPF wire's records (ls -> lr, lr -> ls), if it is one.
+    ebpf_records: Vec<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -742,39 +1051,58 @@ struct Sample {
     tcp_bps: f64,
 }
 
-/// Medians per path, and every round's frame rate per path (paths alternate within a round, so
-/// a ratio taken round by round compares measurements made seconds apart).
-struct Datapath {
+/// Medians per path, and every round's frame rate and TCP throughput per path (paths alternate
+/// within a round, so a ratio taken round by round compares measurements made seconds apart).
+struct DatapathResult {
     medians: Vec<(PathKind, Sample)>,
     rounds: Vec<(PathKind, Vec<f64>)>,
+    tcp_rounds: Vec<(PathKind, Vec<f64>)>,
+    /// The eBPF wire's records (`peer=1`: bpf_redirect_peer into the far veth's peer).
+    ebpf_records: Vec<String>,
 }
 
-impl Datapath {
+impl DatapathResult {
     /// The median over rounds of `a`'s frame rate divided by `b`'s in the same round.
     fn paired_ratio(&self, a: PathKind, b: PathKind) -> Option<f64> {
         Some(self.paired_ratios(a, b)?.1)
     }
 
-    /// Per-round ratios a ÷ b, sorted: (first quartile, median, third quartile, rounds).
+    /// Per-round frame rate ratios a ÷ b, sorted: (first quartile, median, third quartile,
+    /// rounds).
     fn paired_ratios(&self, a: PathKind, b: PathKind) -> Option<(f64, f64, f64, usize)> {
-        let rates = |kind| self.rounds.iter().find(|(k, _)| *k == kind).map(|(_, r)| r);
-        let (a, b) = (rates(a)?, rates(b)?);
-        let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
-        if ratios.is_empty() {
-            return None;
-        }
-        ratios.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
-        let n = ratios.len();
-        Some((
-            ratios[n / 4],
-            median(ratios.clone()),
-            ratios[(3 * n) / 4],
-            n,
-        ))
+        paired_ratios(&self.rounds, a, b)
+    }
+
+    /// The same for TCP throughput (main rounds only).
+    fn paired_tcp_ratios(&self, a: PathKind, b: PathKind) -> Option<(f64, f64, f64, usize)> {
+        paired_ratios(&self.tcp_rounds, a, b)
     }
 }
 
-fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Datapath> {
+/// Per-round ratios a ÷ b of one series, sorted: (first quartile, median, third quartile,
+/// rounds).
+fn paired_ratios(
+    series: &[(PathKind, Vec<f64>)],
+    a: PathKind,
+    b: PathKind,
+) -> Option<(f64, f64, f64, usize)> {
+    let rates = |kind| series.iter().find(|(k, _)| *k == kind).map(|(_, r)| r);
+    let (a, b) = (rates(a)?, rates(b)?);
+    let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
+    let n = ratios.len();
+    Some((
+        ratios[n / 4],
+        median(ratios.clone()),
+        ratios[(3 * n) / 4],
+        n,
+    ))
+}
+
+fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<DatapathResult> {
     let paths = PathKind::ALL
         .iter()
         .map(|&kind| build_path(scratch, kind))
@@ -786,7 +1114,7 @@ fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Datapath> {
             let (rx_fps, tx_fps) = udp_frames(path, config.seconds())?;
             let tcp_bps = tcp_throughput(path, config.seconds())?;
             eprintln!(
-                "datapath round {}: {:<15} {:>11} frames/s received ({} sent), TCP {:.2} Gb/s",
+                "datapath round {}: {:<19} {:>11} frames/s received ({} sent), TCP {:.2} Gb/s",
                 round + 1,
                 path.kind.label(),
                 fmt_count(rx_fps),
@@ -805,10 +1133,17 @@ fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Datapath> {
         .zip(&samples)
         .map(|(path, s)| (path.kind, s.iter().map(|s| s.rx_fps).collect()))
         .collect();
-    // The mirror's cost is small next to this machine's noise: more paired UDP-only rounds of
-    // just the three wire paths, seconds apart, for the per-round ratios.
+    let tcp_rounds: Vec<(PathKind, Vec<f64>)> = paths
+        .iter()
+        .zip(&samples)
+        .map(|(path, s)| (path.kind, s.iter().map(|s| s.tcp_bps).collect()))
+        .collect();
+    // The mirror's and the eBPF datapath's costs are small next to this machine's noise: more
+    // paired UDP-only rounds of just the four wire paths, seconds apart, for the per-round
+    // ratios.
     let wires = [
         PathKind::Wire,
+        PathKind::EbpfWire,
         PathKind::MirroredWire,
         PathKind::TcMirroredWire,
     ];
@@ -819,7 +1154,7 @@ fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Datapath> {
             }
             let (rx_fps, _) = udp_frames(path, MIRROR_ROUND_SECONDS)?;
             eprintln!(
-                "mirror round {}: {:<16} {:>11} frames/s received",
+                "extra round {}: {:<19} {:>11} frames/s received",
                 round + 1,
                 path.kind.label(),
                 fmt_count(rx_fps)
@@ -839,11 +1174,18 @@ fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<Datapath> {
             (path.kind, sample)
         })
         .collect();
-    Ok(Datapath { medians, rounds })
+    let ebpf_records = paths.iter().flat_map(|p| p.ebpf_records.clone()).collect();
+    Ok(DatapathResult {
+        medians,
+        rounds,
+        tcp_rounds,
+        ebpf_records,
+    })
 }
 
 fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
     let tag = kind.tag();
+    let mut records = Vec::new();
     let (s, r) = (
         scratch.netns(&format!("{tag}-s"))?,
         scratch.netns(&format!("{tag}-r"))?,
@@ -880,14 +1222,33 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
         ip(&["-n", &m, "link", "set", "lr", "up"])?;
         if matches!(
             kind,
-            PathKind::Wire | PathKind::MirroredWire | PathKind::TcMirroredWire
+            PathKind::Wire | PathKind::EbpfWire | PathKind::MirroredWire | PathKind::TcMirroredWire
         ) {
             let wires = [WireRequest::new("ls", "lr")];
-            let made = wire::link(Netns::open(Some(&m))?, &wires, &LinkOptions::default())?;
+            let options = LinkOptions {
+                datapath: match kind {
+                    PathKind::EbpfWire => Datapath::Ebpf,
+                    _ => Datapath::Tc,
+                },
+                ..LinkOptions::default()
+            };
+            let made = wire::link(Netns::open(Some(&m))?, &wires, &options)?;
             ensure!(
                 made.created.len() == 1,
                 "patchwire did not make the ls <-> lr wire in {m}"
             );
+            for dev in ["ls", "lr"] {
+                let filters =
+                    run(Command::new("tc")
+                        .args(["-n", &m, "filter", "show", "dev", dev, "ingress"]))?;
+                let found = ebpf_records(&filters);
+                ensure!(
+                    found.is_empty() != (options.datapath == Datapath::Ebpf),
+                    "the ls <-> lr wire in {m} is not of the {} datapath:\n{filters}",
+                    options.datapath
+                );
+                records.extend(found);
+            }
         }
         if matches!(kind, PathKind::MirroredWire | PathKind::TcMirroredWire) {
             // Copies go out of mon0 to its peer, whose stack drops them (no address).
@@ -945,6 +1306,7 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
         kind,
         sender: s,
         receiver: r,
+        ebpf_records: records,
     })
 }
 
@@ -1268,6 +1630,80 @@ fn setup_table(config: &Config, result: &SetupResult) -> String {
             );
         }
     }
+    let ebpf_rows: Vec<&SetupRow> = result.rows.iter().filter(|r| r.ebpf.is_some()).collect();
+    if !ebpf_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\neBPF datapath (patchwire with Datapath::Ebpf: per direction a per-CPU counter map and a \
+             cls_bpf program, each\nloaded and verified, instead of u32 + mirred; in the same alternating \
+             runs as the row above)"
+        );
+        let _ = writeln!(
+            out,
+            "{:>10} {:>6} {:>4} | {:^30} | {:^30} | {:>7} {:>8} | {:>10} | {:>12}",
+            "interfaces",
+            "N",
+            "ends",
+            "patchwire eBPF",
+            "patchwire tc",
+            "eBPF/tc",
+            "teardown",
+            "eBPF/floor",
+            "extra/direction"
+        );
+        for row in ebpf_rows {
+            let ebpf = row.ebpf.expect("filtered");
+            let extra = (ebpf.setup.as_secs_f64() - row.patchwire.setup.as_secs_f64()) * 1e3
+                / (2 * row.wires) as f64;
+            let _ = writeln!(
+                out,
+                "{:>10} {:>6} {:>4} | {} | {} | {:>7} {:>8.2} | {:>10} | {:>12.3} ms",
+                fmt_count(row.interfaces as f64),
+                fmt_count(row.wires as f64),
+                if row.up { "up" } else { "down" },
+                timed_cell(&ebpf),
+                timed_cell(&row.patchwire),
+                time_ratio(&ebpf, &row.patchwire),
+                ebpf.teardown.as_secs_f64() / row.patchwire.teardown.as_secs_f64(),
+                time_ratio(&ebpf, &row.floor),
+                extra
+            );
+        }
+        for row in result.rows.iter().filter(|r| r.ebpf.is_some()) {
+            let times = |f: fn(&(Duration, Duration)) -> Duration| {
+                row.ebpf_runs
+                    .iter()
+                    .map(|r| fmt_duration(f(r)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let ratios: Vec<String> = row
+                .ebpf_runs
+                .iter()
+                .map(|(e, t)| format!("{:.2}", e.as_secs_f64() / t.as_secs_f64()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "   N = {} runs: eBPF {}; tc {}; eBPF/tc per run {}",
+                fmt_count(row.wires as f64),
+                times(|r| r.0),
+                times(|r| r.1),
+                ratios.join(", ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "   eBPF/tc = set-up time with the eBPF datapath / with the tc datapath (teardown likewise); \
+             extra/direction = the\n   difference in set-up time per wire direction (creating the map, \
+             loading and verifying the program)"
+        );
+        if let Some(record) = result.memory.as_ref().and_then(|m| m.ebpf_record.as_ref()) {
+            let _ = writeln!(out, "   an eBPF wire's filter here: {record}");
+        }
+    }
+    if let Some(memory) = &result.memory {
+        out.push_str(&memory_table(memory));
+    }
     for (up, case) in [(true, "up"), (false, "down")] {
         let costs: Vec<String> = result
             .rows
@@ -1310,7 +1746,77 @@ fn setup_table(config: &Config, result: &SetupResult) -> String {
     out
 }
 
-fn datapath_table(config: &Config, result: &[(PathKind, Sample)]) -> String {
+fn memory_table(memory: &MemoryResult) -> String {
+    let mut out = String::new();
+    let per_wire = memory.wires as f64;
+    let _ = writeln!(
+        out,
+        "\nkernel memory per wire: {} wires of each datapath made and removed by patchwire, alternating, \
+         {} run(s),\n{} ends present, all up; KiB per wire = (settled reading with the wires - \
+         before) / {}, median over runs\n(each column its own median); from /proc/meminfo (system-wide) \
+         and this process's memory cgroup (kernel memory\ncharged to it: the bpf() objects are, tc's \
+         qdiscs, filters and actions are not)",
+        fmt_count(memory.wires as f64),
+        memory.runs,
+        fmt_count(memory.interfaces as f64),
+        fmt_count(memory.wires as f64),
+    );
+    let _ = writeln!(
+        out,
+        "{:<8} {:>10} {:>7} {:>8} {:>10} | {:>6} {:>15} | {:>13} | {:>12}",
+        "datapath",
+        "SUnreclaim",
+        "Percpu",
+        "Vmalloc",
+        "PageTables",
+        "sum",
+        "(min-max)",
+        "freed by unlink",
+        "memcg kernel"
+    );
+    for (name, runs) in [("tc", &memory.tc), ("eBPF", &memory.ebpf)] {
+        let (lo, hi) = runs.range(Snapshot::sum_kib);
+        let _ = writeln!(
+            out,
+            "{:<8} {:>10.2} {:>7.2} {:>8.2} {:>10.2} | {:>6.2} {:>15} | {:>15.2} | {:>12}",
+            name,
+            runs.median(|s| s.sunreclaim) / per_wire,
+            runs.median(|s| s.percpu) / per_wire,
+            runs.median(|s| s.vmalloc) / per_wire,
+            runs.median(|s| s.page_tables) / per_wire,
+            runs.median(Snapshot::sum_kib) / per_wire,
+            format!("({:.2}-{:.2})", lo / per_wire, hi / per_wire),
+            runs.median_freed(Snapshot::sum_kib) / per_wire,
+            runs.memcg()
+                .map_or_else(|| "-".to_string(), |k| format!("{:.2}", k / per_wire))
+        );
+    }
+    match &memory.memlock {
+        Ok((program, map)) => {
+            let _ = writeln!(
+                out,
+                "   bpf memlock (/proc/self/fdinfo of one such program and map, loaded by the benchmark): \
+                 program {program:.2} KiB,\n   map {map:.2} KiB: two directions = {:.2} KiB per eBPF wire",
+                2.0 * (program + map)
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "   bpf memlock: not read ({e})");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "   sum = SUnreclaim + Percpu + VmallocUsed + PageTables; freed by unlink = (with the wires - \
+         after removing them)\n   / wires. Noise: these are system-wide counters (anything else \
+         allocating or freeing moves them; 64 KiB\n   = 0.06 KiB a wire here), slab pages freed by one \
+         run may be reused by the next, and a 2 MiB bpf_prog_pack\n   for JIT images is shared by \
+         many programs (VmallocUsed jumps by 2 MiB when one is added or freed)"
+    );
+    out
+}
+
+fn datapath_table(config: &Config, datapath: &DatapathResult) -> String {
+    let result = &datapath.medians;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -1324,7 +1830,7 @@ fn datapath_table(config: &Config, result: &[(PathKind, Sample)]) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<16} {:>14} {:>6} {:>12} {:>9} {:>6}",
+        "{:<20} {:>14} {:>6} {:>12} {:>9} {:>6}",
         "path", "60B frames/s", "ratio", "sent/s", "TCP Gb/s", "ratio"
     );
     let Some((_, direct)) = result.iter().find(|(k, _)| *k == PathKind::Direct) else {
@@ -1333,7 +1839,7 @@ fn datapath_table(config: &Config, result: &[(PathKind, Sample)]) -> String {
     for (kind, s) in result {
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>6.2} {:>12} {:>9.2} {:>6.2}",
+            "{:<20} {:>14} {:>6.2} {:>12} {:>9.2} {:>6.2}",
             kind.label(),
             fmt_count(s.rx_fps),
             s.rx_fps / direct.rx_fps,
@@ -1342,10 +1848,42 @@ fn datapath_table(config: &Config, result: &[(PathKind, Sample)]) -> String {
             s.tcp_bps / direct.tcp_bps
         );
     }
+    if !datapath.ebpf_records.is_empty() {
+        let _ = writeln!(
+            out,
+            "   the eBPF wire's filters (peer=1: bpf_redirect_peer into the far veth's peer): {}",
+            datapath.ebpf_records.join("; ")
+        );
+    }
+    let frames = datapath.paired_ratios(PathKind::EbpfWire, PathKind::Wire);
+    let tcp = datapath.paired_tcp_ratios(PathKind::EbpfWire, PathKind::Wire);
+    if let (Some(frames), Some(tcp)) = (frames, tcp) {
+        let _ = writeln!(
+            out,
+            "   eBPF wire / tc wire (median of per-round ratios, middle half in brackets): 60B frames/s \
+             {:.2} ({:.2}-{:.2}, {} rounds),\n   TCP {:.2} ({:.2}-{:.2}, {} rounds)",
+            frames.1, frames.0, frames.2, frames.3, tcp.1, tcp.0, tcp.2, tcp.3
+        );
+        let direct = |a: PathKind| paired_ratios(&datapath.tcp_rounds, a, PathKind::Direct);
+        let direct_fps = |a: PathKind| datapath.paired_ratios(a, PathKind::Direct);
+        if let (Some(ef), Some(wf), Some(et), Some(wt)) = (
+            direct_fps(PathKind::EbpfWire),
+            direct_fps(PathKind::Wire),
+            direct(PathKind::EbpfWire),
+            direct(PathKind::Wire),
+        ) {
+            let _ = writeln!(
+                out,
+                "   per-round ratios to the direct veth pair (main rounds): eBPF wire {:.2} frames/s, \
+                 {:.2} TCP; tc wire {:.2}, {:.2}",
+                ef.1, et.1, wf.1, wt.1
+            );
+        }
+    }
     out
 }
 
-fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
+fn targets(setup: Option<&SetupResult>, datapath: Option<&DatapathResult>) -> String {
     let mut out = String::from("targets:\n");
     let verdict = |met: bool| if met { "met" } else { "NOT MET" };
     if let Some(setup) = setup {
@@ -1372,6 +1910,38 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
                     fmt_count(down.wires as f64),
                     fmt_count(down.floor.rate())
                 ))
+            );
+        }
+        for row in setup.rows.iter() {
+            let Some(ebpf) = row.ebpf else { continue };
+            let ratio = ebpf.setup.as_secs_f64() / row.patchwire.setup.as_secs_f64();
+            let _ = writeln!(
+                out,
+                "  eBPF datapath set-up <= 1.1 x the tc datapath's (N = {}, ends {}): {} vs {} = {ratio:.2}: {}",
+                fmt_count(row.wires as f64),
+                if row.up { "up" } else { "down" },
+                fmt_duration(ebpf.setup),
+                fmt_duration(row.patchwire.setup),
+                verdict(ratio <= 1.1)
+            );
+        }
+        if let Some(memory) = &setup.memory {
+            let per_wire = |runs: &MemoryRuns| runs.median(Snapshot::sum_kib) / memory.wires as f64;
+            let (tc, ebpf) = (per_wire(&memory.tc), per_wire(&memory.ebpf));
+            let _ = writeln!(
+                out,
+                "  kernel memory a few KiB per wire at most (read: <= 4 KiB): eBPF {ebpf:.2} KiB: {}; \
+                 above a tc wire ({tc:.2} KiB): {:.2} KiB: {}{}",
+                verdict(ebpf <= 4.0),
+                ebpf - tc,
+                verdict(ebpf - tc <= 4.0),
+                match &memory.memlock {
+                    Ok((program, map)) => format!(
+                        "; the eBPF wire's programs and maps alone: {:.2} KiB memlock",
+                        2.0 * (program + map)
+                    ),
+                    Err(_) => String::new(),
+                }
             );
         }
         if let Some(row) = setup.rows.iter().find(|r| r.wires == 10_000) {
@@ -1405,7 +1975,12 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
         let paired = datapath.paired_ratio(PathKind::MirroredWire, PathKind::Wire);
         let spread = datapath.paired_ratios(PathKind::MirroredWire, PathKind::Wire);
         let tc_paired = datapath.paired_ratio(PathKind::TcMirroredWire, PathKind::Wire);
+        let ebpf_frames = datapath.paired_ratio(PathKind::EbpfWire, PathKind::Wire);
+        let ebpf_tcp = datapath
+            .paired_tcp_ratios(PathKind::EbpfWire, PathKind::Wire)
+            .map(|r| r.1);
         let datapath = &datapath.medians;
+        let find = |kind| datapath.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s);
         let fps = |kind| {
             datapath
                 .iter()
@@ -1418,6 +1993,24 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&Datapath>) -> String {
                 "  wire frames/s >= 0.85 x direct veth: {:.2}: {}",
                 wire / direct,
                 verdict(wire / direct >= 0.85)
+            );
+        }
+        if let (Some(direct), Some(ebpf)) = (find(PathKind::Direct), find(PathKind::EbpfWire)) {
+            for (what, ratio) in [
+                ("60-byte frames/s", ebpf.rx_fps / direct.rx_fps),
+                ("TCP", ebpf.tcp_bps / direct.tcp_bps),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "  eBPF wire {what} >= 0.99 x direct veth: {ratio:.2}: {}",
+                    verdict(ratio >= 0.99)
+                );
+            }
+        }
+        if let (Some(frames), Some(tcp)) = (ebpf_frames, ebpf_tcp) {
+            let _ = writeln!(
+                out,
+                "  (eBPF wire / tc wire, median of per-round ratios: 60-byte frames/s {frames:.2}, TCP {tcp:.2})"
             );
         }
         if let Some(tc_paired) = tc_paired {
