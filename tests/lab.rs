@@ -165,6 +165,28 @@ fn cross(from_ns: &str, from: &str, to: &[(&str, &str)], frames: &[Vec<u8>]) -> 
         .collect()
 }
 
+/// A segment's fan-out, checked with real frames: what `from`'s member (NODE, IF) sends reaches
+/// each of `others` once, byte for byte, and never comes back to `from`.
+fn fans_out(lab: &LabFile, from: (&str, &str), others: &[(&str, &str)], tag: u8) {
+    let (from_ns, others_ns) = (
+        lab.ns(from.0),
+        others
+            .iter()
+            .map(|(n, i)| (lab.ns(n), *i))
+            .collect::<Vec<_>>(),
+    );
+    let mut receivers: Vec<(&str, &str)> =
+        others_ns.iter().map(|(n, i)| (n.as_str(), *i)).collect();
+    receivers.push((&from_ns, from.1));
+    let got = cross(&from_ns, from.1, &receivers, &frames(tag));
+    let mut expected = vec![KINDS; others.len()];
+    expected.push(0);
+    assert_eq!(
+        got, expected,
+        "from {from:?}: every other member once, none back"
+    );
+}
+
 /// The probe catalogue (LACP, STP, LLDP, PAUSE, 802.1X, other reserved MACs, 802.1Q, QinQ,
 /// foreign unicast, broadcast, IPv6 multicast, minimum and 1,514-byte frames), marked with `tag`
 /// so each test's frames are its own.
@@ -271,21 +293,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         &frames(1),
     );
     assert_eq!(got, vec![KINDS]);
-    let got = cross(
-        &lab.ns("r1"),
-        "eth2",
-        &[
-            (&lab.ns("r2"), "eth2"),
-            (&lab.ns("r3"), "eth2"),
-            (&lab.ns("r1"), "eth2"),
-        ],
-        &frames(2),
-    );
-    assert_eq!(
-        got,
-        vec![KINDS, KINDS, 0],
-        "each other member once, never back to the sender"
-    );
+    fans_out(&lab, ("r1", "eth2"), &[("r2", "eth2"), ("r3", "eth2")], 2);
 
     // Converged: nothing to do.
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
@@ -508,21 +516,7 @@ topology:
     );
     assert_eq!(got, vec![KINDS], "and back");
     // A segment across the two hosts: a hub of r1, r3 and a tunnel on a; a wire on b.
-    let got = cross(
-        &lab.ns("r1"),
-        "eth2",
-        &[
-            (&lab.ns("r2"), "eth2"),
-            (&lab.ns("r3"), "eth2"),
-            (&lab.ns("r1"), "eth2"),
-        ],
-        &frames(8),
-    );
-    assert_eq!(
-        got,
-        vec![KINDS, KINDS, 0],
-        "every other member once, none back"
-    );
+    fans_out(&lab, ("r1", "eth2"), &[("r2", "eth2"), ("r3", "eth2")], 8);
     let got = cross(
         &lab.ns("r2"),
         "eth2",
