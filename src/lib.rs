@@ -13,6 +13,8 @@
 //! * [`watch`] — link-state propagation and re-attaching wires while a lab runs.
 //! * [`doctor`] — what this host has of what patchwire needs, each part tried for real in a
 //!   throwaway namespace.
+//! * [`cni`] — `patchwire-cni`, a chained CNI plugin: a tap for a VM (Kata, Firecracker) wired
+//!   to the container's interface, or two container interfaces wired together.
 //! * [`vm`] — taps for qemu, and qemu's ifup/ifdown scripts (with the tap -> partner mapping).
 //! * [`nl`] — the thin netlink layer: one file per kernel object (links, tc, namespace ids).
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
@@ -24,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod bpf;
+pub mod cni;
 pub mod demo;
 pub mod doctor;
 pub mod hub;

@@ -5,6 +5,9 @@ mod cli;
 use clap::{CommandFactory, Parser};
 
 fn main() {
+    if program_name().as_deref() == Some("patchwire-cni") {
+        std::process::exit(cni_plugin());
+    }
     let cli = cli::Cli::parse_from(arguments());
     if let Err(message) = cli.check_stats() {
         cli::Cli::command()
@@ -45,12 +48,7 @@ fn main() {
 /// `patchwire-ifup` / `patchwire-ifdown`, this binary acts as `patchwire qemu-ifup|qemu-ifdown`.
 fn arguments() -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let program = args
-        .first()
-        .map(std::path::Path::new)
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str());
-    let subcommand = match program {
+    let subcommand = match program_name().as_deref() {
         Some("patchwire-ifup") => Some("qemu-ifup"),
         Some("patchwire-ifdown") => Some("qemu-ifdown"),
         _ => None,
@@ -59,4 +57,34 @@ fn arguments() -> Vec<std::ffi::OsString> {
         args.insert(1, subcommand.into());
     }
     args
+}
+
+/// The name this binary was run as (argv[0] without its directory).
+fn program_name() -> Option<String> {
+    let first = std::env::args_os().next()?;
+    let name = std::path::Path::new(&first).file_name()?.to_str()?;
+    Some(name.to_string())
+}
+
+/// Run as `patchwire-cni` by a container runtime: the CNI protocol on stdin, stdout and the
+/// environment (see `patchwire::cni`). Without CNI_COMMAND (run by hand) it says what it is on
+/// stderr, as the reference plugins do.
+fn cni_plugin() -> i32 {
+    use std::io::{Read, Write};
+    if std::env::var_os("CNI_COMMAND").is_none() {
+        eprintln!("{}", patchwire::cni::about());
+        return 0;
+    }
+    let mut stdin = Vec::new();
+    let env = |name: &str| std::env::var(name).ok();
+    let reply = match std::io::stdin().read_to_end(&mut stdin) {
+        Ok(_) => patchwire::cni::serve(&env, &stdin),
+        Err(e) => patchwire::cni::io_error(&format!("reading the configuration from stdin: {e}")),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if !reply.stdout.is_empty() {
+        let _ = writeln!(stdout, "{}", reply.stdout);
+    }
+    let _ = stdout.flush();
+    reply.exit
 }

@@ -65,6 +65,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             .ok()
             .and_then(|v| v.parse().ok())
             .map(|at_op| Fault { at_op }),
+        keep_ipv6: Vec::new(),
     };
     let started = Instant::now();
     let outcome = wire::link(cli.netns()?, &requests, &options)?;

@@ -1666,7 +1666,7 @@ fn unknown_key(key: &str, context: &str, known: &[&str]) -> String {
 }
 
 /// The known key nearest to `key`, if within edit distance 2.
-fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let key = key.to_ascii_lowercase();
     known
         .iter()

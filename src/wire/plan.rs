@@ -57,6 +57,10 @@ pub struct LinkOptions {
     pub fault: Option<Fault>,
     /// How the wire moves frames: u32 + mirred (default) or an eBPF program.
     pub datapath: Datapath,
+    /// Ends whose IPv6 is left as it is rather than turned off (see `silence.rs`): a CNI
+    /// container interface whose IPv6 addresses the main plugin made, checks, and hands to the
+    /// VM behind the wire (turning IPv6 off would delete them).
+    pub keep_ipv6: Vec<String>,
 }
 
 /// How a wire moves frames from one end to the other.
@@ -172,6 +176,8 @@ pub fn link(
             .is_none_or(|want| offloads.get(&end.name) == Some(&want))
     };
 
+    let silent_or_kept =
+        |end: &Link| silence::is_silent(end) || options.keep_ipv6.contains(&end.name);
     let mut outcome = LinkOutcome::default();
     let mut ops = Vec::new();
     let mut silencing = silence::Plan::default();
@@ -192,8 +198,7 @@ pub fn link(
             && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m)
             && offload_as_asked(a)
             && offload_as_asked(b)
-            && silence::is_silent(a)
-            && silence::is_silent(b)
+            && [a, b].iter().all(|end| silent_or_kept(end))
         {
             outcome.unchanged.push(pair);
             continue;
@@ -262,7 +267,7 @@ pub fn link(
             }
         }
         for end in [a, b] {
-            if !silence::is_silent(end) {
+            if !silent_or_kept(end) {
                 silencing.add(end);
                 outcome.silenced.push(end.name.clone());
             }
