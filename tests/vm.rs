@@ -7,23 +7,19 @@
 //! That makes the whole path UDP -> qemu -> tap -> wire -> veth observable from the test.
 
 mod common;
+use common::qemu::*;
 use common::*;
 
-use std::io::{self, BufRead, Read};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
+use std::io::BufRead;
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use patchwire::probe::catalogue::FrameKind;
 use patchwire::probe::{self, Port, Verdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
-/// qemu's end of the UDP netdev, and the test's end (both on 127.0.0.1 inside the namespace).
-const QEMU_PORT: u16 = 40001;
-const TEST_PORT: u16 = 40002;
 const MAP_ENV: &str = "PATCHWIRE_TAP_MAP";
 const CONFIG_ENV: &str = "PATCHWIRE_TAP_CONFIG";
 
@@ -46,6 +42,15 @@ impl Scripts {
             std::os::unix::fs::symlink(BIN, dir.join(name)).expect("symlink script");
         }
         Scripts { dir }
+    }
+
+    /// qemu's tap netdev with these scripts as `script=` and `downscript=`.
+    fn netdev(&self, tap: &str) -> String {
+        format!(
+            "tap,id=t0,ifname={tap},script={},downscript={}",
+            self.path("patchwire-ifup"),
+            self.path("patchwire-ifdown")
+        )
     }
 
     fn path(&self, name: &str) -> String {
@@ -87,160 +92,6 @@ fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
     }
 }
 
-/// A qemu with a tap and a UDP netdev on one hub, running in a test namespace. Always stopped:
-/// on drop it gets SIGTERM, up to 3 s to exit, then SIGKILL (its whole process group). It also
-/// runs under `timeout -s KILL 60` in case the test process itself dies.
-struct Qemu {
-    child: Option<Child>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Qemu {
-    fn start(ns: &TestNs, scripts: &Scripts, tap: &str, env: &[(&str, &str)]) -> Qemu {
-        let netdev_tap = format!(
-            "tap,id=t0,ifname={tap},script={},downscript={}",
-            scripts.path("patchwire-ifup"),
-            scripts.path("patchwire-ifdown")
-        );
-        let netdev_udp = format!(
-            "dgram,id=u0,local.type=inet,local.host=127.0.0.1,local.port={QEMU_PORT},\
-             remote.type=inet,remote.host=127.0.0.1,remote.port={TEST_PORT}"
-        );
-        let mut command = Command::new("timeout");
-        command
-            .args(["--foreground", "-s", "KILL", "60"])
-            .args(["ip", "netns", "exec", &ns.name, "qemu-system-x86_64"])
-            .args([
-                "-M",
-                "none",
-                "-nodefaults",
-                "-nographic",
-                "-display",
-                "none",
-            ])
-            .args(["-monitor", "none", "-serial", "none"])
-            .args(["-netdev", &netdev_tap])
-            .args(["-netdev", "hubport,id=p0,hubid=0,netdev=t0"])
-            .args(["-netdev", &netdev_udp])
-            .args(["-netdev", "hubport,id=p1,hubid=0,netdev=u0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group: the SIGKILL fallback reaches qemu and its scripts too.
-            .process_group(0);
-        clean_env(&mut command, env);
-        let mut child = command.spawn().expect("start qemu");
-        let mut pipe = child.stderr.take().expect("qemu stderr");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        });
-        Qemu {
-            child: Some(child),
-            stderr: Some(stderr),
-        }
-    }
-
-    /// Waits (bounded) until `tap` is wired to `partner` and operationally up (only then is
-    /// its transmit qdisc active). Panics with qemu's stderr if qemu exits first.
-    fn wait_ready(&mut self, ns: &TestNs, tap: &str, partner: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                panic!("qemu exited early ({status}): {}", self.collect_stderr());
-            }
-            let show = ns.patchwire(&["-j", "show"]);
-            let wired = show.code == 0
-                && show
-                    .json()
-                    .as_array()
-                    .is_some_and(|wires| wires.iter().any(|w| is_wire(w, tap, partner)));
-            // The transmit qdisc is active once the tap is up with carrier and operationally
-            // up — for a tap qemu created with carrier already on, that reads "UNKNOWN".
-            let up = wired && {
-                let line = ns.ip(&format!("-o link show dev {tap}"));
-                line.contains(",UP,LOWER_UP>")
-                    && (line.contains("state UP") || line.contains("state UNKNOWN"))
-            };
-            if up {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "qemu's {tap} was not wired to {partner} and up within 10 s: {}",
-                show.stdout
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops qemu (SIGTERM, so it runs its downscript) and returns how it ended and its stderr.
-    fn stop(mut self) -> (ExitStatus, String) {
-        let status = terminate(self.child.take().expect("qemu running"));
-        (status, self.collect_stderr())
-    }
-
-    /// Waits up to `limit` for qemu to exit on its own (it refused to start), then stops it.
-    fn wait_exit(mut self, limit: Duration) -> (Option<ExitStatus>, String) {
-        let mut child = self.child.take().expect("qemu running");
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                terminate(child);
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        (status, self.collect_stderr())
-    }
-
-    fn collect_stderr(&mut self) -> String {
-        self.stderr
-            .take()
-            .map(|reader| reader.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            terminate(child);
-        }
-    }
-}
-
-/// SIGTERM to `timeout` (which passes it on to qemu), up to 3 s to exit, then SIGKILL to the
-/// whole process group; always reaps.
-fn terminate(mut child: Child) -> ExitStatus {
-    let pid = child.id() as i32;
-    if let Ok(Some(status)) = child.try_wait() {
-        return status;
-    }
-    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // SAFETY: the child is unreaped, so its pid (and process group id, it leads the group) is
-    // still ours; the group holds only timeout, qemu and qemu's scripts.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
-    child.wait().expect("reap qemu")
-}
-
 /// Waits (bounded) until `ip -o link show dev DEV` contains `pattern`.
 fn wait_link(ns: &TestNs, dev: &str, pattern: &str) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -257,11 +108,6 @@ fn wait_link(ns: &TestNs, dev: &str, pattern: &str) {
     }
 }
 
-fn is_wire(wire: &serde_json::Value, x: &str, y: &str) -> bool {
-    let (a, b) = (&wire["a"]["name"], &wire["b"]["name"]);
-    (a == x && b == y) || (a == y && b == x)
-}
-
 /// The end named `name` of the only wire.
 fn end<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     let wire = &show[0];
@@ -270,78 +116,6 @@ fn end<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     } else {
         assert_eq!(wire["b"]["name"], name, "{show}");
         &wire["b"]
-    }
-}
-
-/// qemu's UDP netdev seen from the test: a datagram to qemu is a frame into the hub (and so
-/// into the tap); frames out of the tap come back as datagrams.
-struct UdpPort {
-    socket: UdpSocket,
-    peer: SocketAddr,
-}
-
-impl UdpPort {
-    fn open(ns: &TestNs) -> UdpPort {
-        let socket = ns
-            .netns()
-            .run(|| UdpSocket::bind(("127.0.0.1", TEST_PORT)))
-            .expect("enter test netns")
-            .expect("bind the test's UDP port");
-        UdpPort {
-            socket,
-            peer: SocketAddr::from(([127, 0, 0, 1], QEMU_PORT)),
-        }
-    }
-}
-
-impl Port for UdpPort {
-    fn send(&self, frame: &[u8]) -> io::Result<()> {
-        let sent = self.socket.send_to(frame, self.peer)?;
-        if sent != frame.len() {
-            return Err(io::Error::other(format!(
-                "short send: {sent} of {} bytes",
-                frame.len()
-            )));
-        }
-        Ok(())
-    }
-
-    fn recv_until(&self, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Ok(None);
-            }
-            self.socket.set_read_timeout(Some(remaining))?;
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) if from == self.peer => return Ok(Some(buf[..n].to_vec())),
-                Ok(_) => {} // not from qemu
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn drain(&self) {
-        let mut buf = vec![0u8; 65536];
-        if self.socket.set_nonblocking(true).is_err() {
-            return;
-        }
-        for _ in 0..10_000 {
-            if self.socket.recv_from(&mut buf).is_err() {
-                break;
-            }
-        }
-        let _ = self.socket.set_nonblocking(false);
     }
 }
 
@@ -445,7 +219,7 @@ fn lines_of(text: &str) -> Vec<String> {
 fn qemu_ifup_wires_the_tap_and_ifdown_removes_it() {
     let (_r1, lab) = lab_with_eth1(9000);
     let scripts = Scripts::new(&lab);
-    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    let mut qemu = Qemu::start(&lab, &scripts.netdev("tap1"), &[]);
     qemu.wait_ready(&lab, "tap1", "eth1");
 
     let show = lab.patchwire(&["-j", "show"]).json();
@@ -487,7 +261,7 @@ fn the_full_probe_catalogue_crosses_udp_qemu_tap_wire_veth_both_ways() {
     let (r1, lab) = lab_with_eth1(9000);
     let scripts = Scripts::new(&lab);
     let udp = UdpPort::open(&lab);
-    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    let mut qemu = Qemu::start(&lab, &scripts.netdev("tap1"), &[]);
     qemu.wait_ready(&lab, "tap1", "eth1");
     let x1 = probe::packet_port(&r1.netns(), ifindex(&r1, "x1"), "x1").unwrap();
 
@@ -520,8 +294,7 @@ fn qemu_ifup_makes_an_ebpf_wire_when_the_mapping_asks() {
     let udp = UdpPort::open(&lab);
     let mut qemu = Qemu::start(
         &lab,
-        &scripts,
-        "tap1",
+        &scripts.netdev("tap1"),
         &[("PATCHWIRE_TAP_MAP", "tap1 eth1 datapath=ebpf")],
     );
     qemu.wait_ready(&lab, "tap1", "eth1");
@@ -546,8 +319,7 @@ fn tcp_reaches_qemu_with_valid_checksums_when_tx_checksum_is_off() {
     let udp = UdpPort::open(&lab);
     let mut qemu = Qemu::start(
         &lab,
-        &scripts,
-        "tap1",
+        &scripts.netdev("tap1"),
         &[(MAP_ENV, "tap1 eth1 tx-checksum=off")],
     );
     qemu.wait_ready(&lab, "tap1", "eth1");
@@ -638,7 +410,7 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
     assert_eq!(lab.snapshot(), before, "a failed ifup changes nothing");
 
     // qemu itself refuses to start when its script fails.
-    let qemu = Qemu::start(&lab, &scripts, "tap7", &[]);
+    let qemu = Qemu::start(&lab, &scripts.netdev("tap7"), &[]);
     let (status, stderr) = qemu.wait_exit(Duration::from_secs(10));
     let status = status.expect("qemu exits by itself when ifup fails");
     assert!(!status.success(), "{status}: {stderr}");
@@ -934,7 +706,7 @@ fn a_vm_behind_its_tap_is_a_mirror_analyzer_and_survives_a_restart() {
     veth(&r1, "x2", &lab, "eth2");
     let scripts = Scripts::new(&lab);
     let udp = UdpPort::open(&lab);
-    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    let mut qemu = Qemu::start(&lab, &scripts.netdev("tap1"), &[]);
     qemu.wait_ready(&lab, "tap1", "eth1");
     // tap1 is also wired to eth1 (qemu's ifup made the wire): the VM gets copies beside the
     // wire's traffic, which a mirror into a wire end must ask for.
@@ -981,7 +753,7 @@ fn a_vm_behind_its_tap_is_a_mirror_analyzer_and_survives_a_restart() {
     assert_eq!(show[0]["health"], "broken");
 
     // It starts again (a new tap1): watch aims the mirror at it, and copies flow again.
-    let mut qemu = Qemu::start(&lab, &scripts, "tap1", &[]);
+    let mut qemu = Qemu::start(&lab, &scripts.netdev("tap1"), &[]);
     qemu.wait_ready(&lab, "tap1", "eth1");
     let watch = lab.patchwire(&["watch", "--once"]);
     assert_eq!(

@@ -22,6 +22,11 @@ use crate::wire::{self, Datapath, Health, LinkOptions, WireError, WireRequest, W
 
 const RECORD: &str = "pwcni.";
 
+/// Whether patchwire-cni made `link` (the tap) or recorded it (`CNI_IFNAME` in wire mode).
+pub fn made(link: &Link) -> bool {
+    link.altnames.iter().any(|a| a.starts_with(RECORD))
+}
+
 /// One attachment as the runtime names it.
 #[derive(Debug, Clone)]
 pub struct Attachment {
@@ -356,15 +361,29 @@ pub fn del(config: &Config, attachment: &Attachment) -> Result<(), CniError> {
     remove(&netns, &mut world, &link, &mark).map_err(|e| internal("removing the attachment", e))
 }
 
-/// Undoes one attachment: its wire, then the tap (tap mode) or the record (wire mode).
+/// Undoes one attachment: its wire (both halves, even when one is already gone), then the tap
+/// (tap mode) or the record (wire mode).
 fn remove(netns: &Netns, world: &mut World, link: &Link, mark: &str) -> Result<(), WireError> {
-    let wired = world.home().tc(link.index)?.wire_filter().is_some();
-    if wired {
+    let view = world.home();
+    let all = view.all_links()?;
+    let indexes: Vec<_> = all.iter().map(|l| l.index).collect();
+    view.load_tc_all(&indexes)?;
+    let mut ends = Vec::new();
+    for other in &all {
+        let target = view
+            .tc(other.index)?
+            .wire_filter()
+            .and_then(|f| f.wire_target());
+        if other.index == link.index && target.is_some() || target == Some(link.index) {
+            ends.push(other.name.clone());
+        }
+    }
+    if !ends.is_empty() {
         wire::unlink(
             netns
                 .try_clone()
                 .map_err(|e| WireError::Io(e.to_string()))?,
-            std::slice::from_ref(&link.name),
+            &ends,
             false,
         )?;
     }

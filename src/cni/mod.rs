@@ -15,7 +15,7 @@ pub mod config;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use attach::{Attachment, record};
+pub use attach::{Attachment, made, record};
 pub use config::{Config, Mode, SUPPORTED_VERSIONS};
 
 /// The version replies use when the input names none.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use patchwire::netns::Netns;
 
 pub mod ovs;
+pub mod qemu;
 
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
 pub fn require_root() {
