@@ -539,13 +539,7 @@ fn member_ops(
         by_prio.entry(filter.prio).or_default().push(filter);
     }
     if !has_qdisc {
-        ops.push((
-            0,
-            Op::AddClsact {
-                index: member.index,
-                name: member.name.clone(),
-            },
-        ));
+        ops.extend(apply::add_clsact(member).into_iter().map(|op| (0, op)));
     }
     let what = |prio: u16| format!("hub {hub}'s filter on {} (priority {prio})", member.name);
     for (prio, actions) in &chain {

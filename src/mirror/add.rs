@@ -317,10 +317,7 @@ impl CopySetup {
         if let std::collections::hash_map::Entry::Vacant(slot) =
             inventory.qdiscs.entry(source.index)
         {
-            plan.ops.push(Op::AddClsact {
-                index: source.index,
-                name: source.name.clone(),
-            });
+            plan.ops.extend(apply::add_clsact(source));
             slot.insert(IngressQdisc::Clsact);
         }
         let replacing = prio;

@@ -73,6 +73,9 @@ pub struct Link {
     /// MLD reports and neighbour discovery of its own), `Some(false)` when disabled
     /// (`net.ipv6.conf.X.disable_ipv6 = 1`), `None` when the kernel has no IPv6 here.
     pub ipv6: Option<bool>,
+    /// The transmit queue length (`qlen`). 0 on veths some tools make (the CNI plugins); the
+    /// kernel raises it to 1000 when a clsact qdisc is added, so patchwire puts 0 back.
+    pub txqlen: u32,
 }
 
 /// What the kernel says about a tun/tap device (IFLA_INFO_DATA of kind "tun").
@@ -114,6 +117,7 @@ impl Link {
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
+const IFLA_TXQLEN: u16 = 13;
 const IFLA_IFALIAS: u16 = 20;
 const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
@@ -175,6 +179,7 @@ impl Link {
             altnames: Vec::new(),
             noarp: flags.contains(LinkFlags::Noarp),
             ipv6: None,
+            txqlen: 0,
         };
         let u32_of = |value: &[u8]| {
             value
@@ -191,6 +196,7 @@ impl Link {
                 IFLA_IFNAME => link.name = c_string(value),
                 IFLA_IFALIAS => link.alias = Some(c_string(value)).filter(|a| !a.is_empty()),
                 IFLA_MTU => link.mtu = u32_of(value).unwrap_or(0),
+                IFLA_TXQLEN => link.txqlen = u32_of(value).unwrap_or(0),
                 IFLA_MIN_MTU => link.min_mtu = u32_of(value).unwrap_or(0),
                 IFLA_MAX_MTU => link.max_mtu = u32_of(value).unwrap_or(0),
                 IFLA_ADDRESS => link.mac = value.try_into().ok(),
@@ -309,6 +315,14 @@ pub fn set_mtu(index: IfIndex, mtu: u32) -> RouteNetlinkMessage {
     let mut message = LinkMessage::default();
     message.header.index = index.0;
     message.attributes.push(LinkAttribute::Mtu(mtu));
+    RouteNetlinkMessage::SetLink(message)
+}
+
+/// `ip link set dev INDEX txqueuelen LEN`.
+pub fn set_txqlen(index: IfIndex, len: u32) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message.attributes.push(LinkAttribute::TxQueueLen(len));
     RouteNetlinkMessage::SetLink(message)
 }
 

@@ -450,6 +450,7 @@ mod tests {
             altnames: Vec::new(),
             noarp: false,
             ipv6: Some(true),
+            txqlen: 1000,
         }
     }
 

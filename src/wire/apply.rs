@@ -299,6 +299,24 @@ pub fn with_retries(
     replies
 }
 
+/// Adding a clsact qdisc raises a zero transmit queue length to 1000 (seen on 6.18): on such an
+/// interface the clsact is followed by putting 0 back, so a wire, hub or mirror changes nothing
+/// of the interface but its hooks.
+pub(crate) fn add_clsact(link: &crate::nl::link::Link) -> Vec<Op> {
+    let mut ops = vec![Op::AddClsact {
+        index: link.index,
+        name: link.name.clone(),
+    }];
+    if link.txqlen == 0 {
+        ops.push(Op::Prepared {
+            request: (crate::nl::link::set_txqlen(link.index, 0), 0),
+            undo: None,
+            what: format!("keeping {}'s transmit queue length at 0", link.name),
+        });
+    }
+    ops
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

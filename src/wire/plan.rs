@@ -248,10 +248,7 @@ pub fn link(
             }
             let has_qdisc = world.home().tc(from.index)?.qdisc.is_some();
             if !has_qdisc && clsact_planned.insert(from.index) {
-                ops.push(Op::AddClsact {
-                    index: from.index,
-                    name: from.name.clone(),
-                });
+                ops.extend(apply::add_clsact(from));
             }
             match options.datapath {
                 Datapath::Tc => ops.push(Op::AddWireFilter {

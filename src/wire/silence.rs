@@ -188,6 +188,7 @@ mod tests {
             altnames: altnames.iter().map(|s| s.to_string()).collect(),
             noarp: false,
             ipv6,
+            txqlen: 1000,
         }
     }
 

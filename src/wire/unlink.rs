@@ -55,6 +55,9 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
 
     // Which interfaces lose their wire filter, and the wires that makes.
     let mut clear: BTreeMap<IfIndex, String> = BTreeMap::new();
+    // Far ends of half wires (their own half already gone): nothing to delete on them, but
+    // their clsact and IPv6 are given back like an end's.
+    let mut released: BTreeMap<IfIndex, String> = BTreeMap::new();
     let mut outcome = UnlinkOutcome::default();
     for link in &links {
         if clear.contains_key(&link.index) {
@@ -78,12 +81,17 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         };
         let other_name = match &partner {
             Some(partner) => {
-                let back = view
-                    .tc(partner.index)?
-                    .wire_filter()
-                    .and_then(|f| f.wire_target());
-                if back == Some(link.index) {
-                    clear.insert(partner.index, partner.name.clone());
+                let state = view.tc(partner.index)?;
+                let back = state.wire_filter().map(|f| f.wire_target());
+                let hub_member = state.hub_filters().next().is_some();
+                match back {
+                    Some(back) if back == Some(link.index) => {
+                        clear.insert(partner.index, partner.name.clone());
+                    }
+                    None if !hub_member => {
+                        released.insert(partner.index, partner.name.clone());
+                    }
+                    _ => {}
                 }
                 partner.name.clone()
             }
@@ -115,8 +123,11 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
 
     // A clsact qdisc goes when nothing is left on either hook; a plain ingress qdisc is never
     // ours (patchwire only ever adds clsact).
+    for index in clear.keys() {
+        released.remove(index);
+    }
     let mut candidates = Vec::new();
-    for (index, name) in &clear {
+    for (index, name) in clear.iter().chain(&released) {
         if view.tc(*index)?.qdisc == Some(IngressQdisc::Clsact) {
             candidates.push((*index, name.clone()));
         }
@@ -125,7 +136,7 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
 
     // Former ends get their IPv6 back (unless a mirror still sends copies to them).
     let mut former = Vec::new();
-    for index in clear.keys() {
+    for index in clear.keys().chain(released.keys()) {
         former.extend(view.link(*index)?);
     }
     let former: Vec<&Link> = former.iter().collect();

@@ -1,0 +1,708 @@
+//! `patchwire-cni` against the real kernel, chained after Debian's reference CNI plugins
+//! (containernetworking-plugins: ptp, bridge, host-local), invoked exactly as a runtime does:
+//! the CNI_* environment, the configuration on stdin, prevResult passed down the chain, DEL in
+//! reverse order with the final result. The runtime's own namespace ("host") and the
+//! container's are namespaces the test creates, so the bridge, ip_forward and the host-side
+//! veths never touch this machine. A real qemu opens the CNI-made tap.
+
+mod common;
+use common::qemu::*;
+use common::*;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use patchwire::probe::{self, Port};
+
+const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
+const REFERENCE_PLUGINS: &str = "/usr/lib/cni";
+
+// ---------------------------------------------------------------------------------------------
+// A runtime, as libcni runs a network configuration list
+// ---------------------------------------------------------------------------------------------
+
+/// A plugin directory (CNI_PATH) with `patchwire-cni` (a symlink to the built binary, which
+/// dispatches on its name) and the reference plugins; also the host-local IPAM's data dir.
+struct Plugins {
+    dir: PathBuf,
+}
+
+impl Plugins {
+    fn new(host: &TestNs) -> Plugins {
+        let dir = std::env::temp_dir().join(format!("{}-cni", host.name));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("ipam")).expect("create plugin dir");
+        std::os::unix::fs::symlink(BIN, dir.join("patchwire-cni")).expect("symlink");
+        for plugin in ["bridge", "ptp", "host-local"] {
+            let path = PathBuf::from(REFERENCE_PLUGINS).join(plugin);
+            assert!(
+                path.exists(),
+                "{} missing: scripts/test installs containernetworking-plugins",
+                path.display()
+            );
+            std::os::unix::fs::symlink(&path, dir.join(plugin)).expect("symlink");
+        }
+        Plugins { dir }
+    }
+
+    fn ipam(&self, subnet: &str) -> Value {
+        json!({
+            "type": "host-local",
+            "subnet": subnet,
+            "dataDir": self.dir.join("ipam").to_str().unwrap(),
+        })
+    }
+}
+
+impl Drop for Plugins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What one plugin invocation printed and how it exited.
+#[derive(Debug)]
+struct Outcome {
+    exit: i32,
+    stdout: String,
+    #[allow(dead_code)] // shown by Debug in failure messages
+    stderr: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {self:?}"))
+    }
+
+    /// A spec error: exit 1, and stdout holds exactly the error object.
+    fn error(&self) -> Value {
+        assert_eq!(self.exit, 1, "expected an error: {self:?}");
+        let error = self.json();
+        let keys: Vec<&String> = error.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["cniVersion", "code", "details", "msg"], "{error}");
+        error
+    }
+}
+
+/// One attachment: CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME (and CNI_ARGS).
+struct Attachment<'a> {
+    container: &'a str,
+    netns: String,
+    ifname: &'a str,
+    args: Option<&'a str>,
+}
+
+impl<'a> Attachment<'a> {
+    fn new(container: &'a str, pod: &TestNs, ifname: &'a str) -> Self {
+        Attachment {
+            container,
+            netns: format!("/run/netns/{}", pod.name),
+            ifname,
+            args: None,
+        }
+    }
+}
+
+/// Runs `plugin` from `plugins` inside `host` (the runtime's namespace) with nothing of this
+/// process's environment but PATH.
+fn invoke(
+    plugins: &Plugins,
+    host: &TestNs,
+    plugin: &str,
+    command: &str,
+    attachment: Option<&Attachment>,
+    config: &Value,
+) -> Outcome {
+    invoke_raw(
+        plugins,
+        host,
+        plugin,
+        command,
+        attachment,
+        config.to_string().as_bytes(),
+    )
+}
+
+fn invoke_raw(
+    plugins: &Plugins,
+    host: &TestNs,
+    plugin: &str,
+    command: &str,
+    attachment: Option<&Attachment>,
+    stdin: &[u8],
+) -> Outcome {
+    let mut child = Command::new("ip");
+    child
+        .args(["netns", "exec", &host.name])
+        .arg(plugins.dir.join(plugin))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("CNI_COMMAND", command)
+        .env("CNI_PATH", &plugins.dir);
+    if let Some(a) = attachment {
+        child
+            .env("CNI_CONTAINERID", a.container)
+            .env("CNI_NETNS", &a.netns)
+            .env("CNI_IFNAME", a.ifname);
+        if let Some(args) = a.args {
+            child.env("CNI_ARGS", args);
+        }
+    }
+    let mut child = child
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run plugin");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    Outcome {
+        exit: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A network configuration list, run as libcni runs it: ADD in order, each plugin given the
+/// previous one's result; CHECK and DEL with the final result, DEL in reverse order.
+struct Network<'p> {
+    plugins: &'p Plugins,
+    host: &'p TestNs,
+    name: String,
+    version: &'static str,
+    list: Vec<Value>,
+}
+
+impl Network<'_> {
+    /// The request configuration for plugin `i`: its own keys plus name, cniVersion and
+    /// prevResult.
+    fn request(&self, i: usize, prev: Option<&Value>) -> Value {
+        let mut config = self.list[i].clone();
+        config["name"] = json!(self.name);
+        config["cniVersion"] = json!(self.version);
+        if let Some(prev) = prev {
+            config["prevResult"] = prev.clone();
+        }
+        config
+    }
+
+    fn step(&self, i: usize, command: &str, a: &Attachment, prev: Option<&Value>) -> Outcome {
+        let kind = self.list[i]["type"].as_str().unwrap().to_string();
+        invoke(
+            self.plugins,
+            self.host,
+            &kind,
+            command,
+            Some(a),
+            &self.request(i, prev),
+        )
+    }
+
+    /// ADD through plugin `i`, which must succeed; returns its result.
+    fn add_step(&self, i: usize, a: &Attachment, prev: Option<&Value>) -> Value {
+        let out = self.step(i, "ADD", a, prev);
+        assert_eq!(out.exit, 0, "ADD {}: {out:?}", self.list[i]["type"]);
+        out.json()
+    }
+
+    fn add(&self, a: &Attachment) -> Value {
+        let mut result: Option<Value> = None;
+        for i in 0..self.list.len() {
+            result = Some(self.add_step(i, a, result.as_ref()));
+        }
+        result.unwrap()
+    }
+
+    /// CHECK through the whole list: the first failure, if any.
+    fn check(&self, a: &Attachment, result: &Value) -> Result<(), (String, Outcome)> {
+        for i in 0..self.list.len() {
+            let out = self.step(i, "CHECK", a, Some(result));
+            if out.exit != 0 {
+                return Err((self.list[i]["type"].as_str().unwrap().into(), out));
+            }
+            assert_eq!(out.stdout, "", "CHECK prints nothing on success");
+        }
+        Ok(())
+    }
+
+    fn del_step(&self, i: usize, a: &Attachment, result: Option<&Value>) {
+        let out = self.step(i, "DEL", a, result);
+        assert_eq!(out.exit, 0, "DEL {}: {out:?}", self.list[i]["type"]);
+        assert_eq!(out.stdout, "", "DEL prints nothing on success");
+    }
+
+    fn del(&self, a: &Attachment, result: Option<&Value>) {
+        for i in (0..self.list.len()).rev() {
+            self.del_step(i, a, result);
+        }
+    }
+}
+
+/// Everything of a namespace a plugin could change: links with altnames, addresses, qdiscs
+/// and filters, and each interface's IPv6 switch. (A re-enabled IPv6 link-local address is
+/// "tentative" until DAD finishes: the flag is left out, the address is not.)
+fn state(ns: &TestNs) -> String {
+    let mut text = ns.snapshot();
+    text.push_str(&ns.ip("-o link show"));
+    text.push_str(&ns.ip("-o addr show").replace(" tentative", ""));
+    for dev in ns.devices() {
+        let key = format!("net.ipv6.conf.{dev}.disable_ipv6");
+        text.push_str(&format!("{key}={}", ns.exec(&["sysctl", "-n", &key])));
+    }
+    text
+}
+
+/// A qemu with no guest holding `tap` in `pod` (script=no: the plugin wired it already).
+fn qemu_on(pod: &TestNs, tap: &str) -> (Qemu, UdpPort) {
+    let udp = UdpPort::open(pod);
+    let netdev = format!("tap,id=t0,ifname={tap},script=no,downscript=no");
+    let mut qemu = Qemu::start(pod, &netdev, &[]);
+    qemu.wait_ready(pod, tap, "eth0");
+    (qemu, udp)
+}
+
+fn interface<'r>(result: &'r Value, name: &str, sandbox: &str) -> &'r Value {
+    result["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name && i["sandbox"] == sandbox)
+        .unwrap_or_else(|| panic!("no interface {name} in {sandbox}: {result}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tap mode
+// ---------------------------------------------------------------------------------------------
+
+/// ptp -> patchwire-cni: the tap is made in the container's namespace and wired to eth0; the
+/// whole probe catalogue (LACP, STP, LLDP, PAUSE, 802.1X, VLAN, jumbo…) crosses between the
+/// host side of ptp's veth and a real qemu on the tap, both ways; CHECK passes until half the
+/// wire is removed, then names it; DEL leaves the container's namespace exactly as ptp left it,
+/// twice.
+#[test]
+fn ptp_then_patchwire_cni_gives_a_vm_a_transparent_tap() {
+    let (host, pod) = (TestNs::new(), TestNs::with_ipv6());
+    pod.ip("link set lo up");
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-ptp", host.name),
+        version: "1.0.0",
+        list: vec![
+            json!({"type": "ptp", "ipam": plugins.ipam("198.18.40.0/24")}),
+            json!({"type": "patchwire-cni"}),
+        ],
+    };
+    let a = Attachment::new("c1", &pod, "eth0");
+    let ptp_result = net.add_step(0, &a, None);
+    settle(&pod, "eth0");
+    let before = state(&pod);
+    assert!(before.contains("disable_ipv6=0"), "{before}");
+
+    let result = net.add_step(1, &a, Some(&ptp_result));
+    // prevResult passes through, plus the tap in the container's sandbox.
+    assert_eq!(result["ips"], ptp_result["ips"], "{result}");
+    assert_eq!(result["cniVersion"], "1.0.0");
+    let tap = interface(&result, "tapeth0", &a.netns);
+    assert_eq!(tap["mac"].as_str().unwrap().len(), 17, "{result}");
+    assert!(tap.get("mtu").is_none(), "mtu is a 1.1.0 field: {result}");
+    let wires = pod.patchwire(&["-j", "show"]).json();
+    assert!(is_wire(&wires[0], "tapeth0", "eth0"), "{wires}");
+    assert_eq!(wires[0]["health"], "degraded", "no VM yet: {wires}");
+    // IPv6 off on eth0 (ptp gave it no IPv6 address): the namespace sends nothing into the wire.
+    assert_eq!(
+        pod.exec(&["sysctl", "-n", "net.ipv6.conf.eth0.disable_ipv6"])
+            .trim(),
+        "1"
+    );
+    // CHECK right after ADD, before any VM opened the tap: the normal state, not a failure.
+    net.check(&a, &result).expect("CHECK before the VM starts");
+
+    let (qemu, udp) = qemu_on(&pod, "tapeth0");
+    let host_side = result["interfaces"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let veth = probe::packet_port(&host.netns(), ifindex(&host, &host_side), &host_side).unwrap();
+    let into_vm = probe::run_direction(&veth, &udp, 1500, &host_side, "qemu").unwrap();
+    let from_vm = probe::run_direction(&udp, &veth, 1500, "qemu", &host_side).unwrap();
+    assert!(into_vm.passed(), "{into_vm:#?}");
+    assert!(from_vm.passed(), "{from_vm:#?}");
+    let wires = pod.patchwire(&["-j", "show"]).json();
+    assert_eq!(
+        wires[0]["health"], "ok",
+        "eth0's IPv4 address is the VM's: {wires}"
+    );
+    net.check(&a, &result).expect("CHECK with the VM running");
+
+    // Half a wire: CHECK fails naming it (ptp's own CHECK still passes).
+    pod.tc("filter del dev eth0 ingress");
+    let (plugin, out) = net.check(&a, &result).expect_err("CHECK must fail");
+    assert_eq!(plugin, "patchwire-cni");
+    let error = out.error();
+    assert_eq!(error["code"], 100, "{error}");
+    assert_eq!(
+        error["details"],
+        "half a wire: only one direction between tapeth0 and eth0 is installed (repair: DEL and ADD again)"
+    );
+    drop(qemu);
+    udp.drain();
+
+    // DEL: back to what ptp made, exactly; and again.
+    net.del_step(1, &a, Some(&result));
+    assert_eq!(state(&pod), before);
+    net.del_step(1, &a, Some(&result));
+    assert_eq!(state(&pod), before);
+    net.del_step(0, &a, Some(&result));
+    assert_eq!(pod.devices(), ["lo"]);
+}
+
+/// bridge + host-local -> patchwire-cni the way Firecracker's Go SDK uses tc-redirect-tap:
+/// the tap's name and owner from CNI_ARGS, and the VM's own interface in the result (named like
+/// the tap, sandbox = container ID, eth0's MAC, eth0's addresses). A frame crosses each way
+/// between the bridge's side and a qemu on the tap. Spec 1.1.0 results carry the tap's MTU.
+#[test]
+fn bridge_chain_reports_the_vm_interface_like_tc_redirect_tap() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-br", host.name),
+        version: "1.0.0",
+        list: vec![
+            json!({"type": "bridge", "bridge": "pwcni0", "isGateway": true, "ipMasq": false,
+                   "ipam": plugins.ipam("198.18.41.0/24")}),
+            json!({"type": "patchwire-cni", "vmInterface": true}),
+        ],
+    };
+    let mut a = Attachment::new("vm-7", &pod, "eth0");
+    a.args =
+        Some("IgnoreUnknown=1;K8S_POD_NAME=x;TC_REDIRECT_TAP_NAME=vm7tap;TC_REDIRECT_TAP_UID=4242");
+    let result = net.add(&a);
+    let eth0 = interface(&result, "eth0", &a.netns).clone();
+    interface(&result, "vm7tap", &a.netns);
+    let vm = interface(&result, "vm7tap", "vm-7");
+    assert_eq!(vm["mac"], eth0["mac"], "{result}");
+    let ips = result["ips"].as_array().unwrap();
+    let vm_index = result["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|i| i["sandbox"] == "vm-7")
+        .unwrap();
+    let vm_ip = ips
+        .iter()
+        .find(|ip| ip["interface"] == vm_index)
+        .expect("VM's IP");
+    assert_eq!(vm_ip["address"], ips[0]["address"], "{result}");
+    assert!(pod.ip("-d link show dev vm7tap").contains("user 4242"));
+    net.check(&a, &result)
+        .expect("bridge and patchwire-cni CHECK");
+
+    // One frame each way between the bridge port (the veth's host side) and the VM.
+    let (qemu, udp) = qemu_on(&pod, "vm7tap");
+    let port = result["interfaces"][1]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let veth = probe::packet_port(&host.netns(), ifindex(&host, &port), &port).unwrap();
+    let lacp = patchwire::probe::catalogue::catalogue([2, 0, 0x5e, 0, 0, 7], *b"cnitest1", 1500)
+        .into_iter()
+        .find(|f| f.kind == patchwire::probe::catalogue::FrameKind::Lacp)
+        .expect("LACP in the catalogue");
+    for (from, to) in [(&veth as &dyn Port, &udp as &dyn Port), (&udp, &veth)] {
+        to.drain();
+        from.send(&lacp.bytes).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut got = false;
+        while let Some(frame) = to.recv_until(deadline).unwrap() {
+            if frame == lacp.bytes {
+                got = true;
+                break;
+            }
+        }
+        assert!(
+            got,
+            "an LACP frame did not cross the bridge port <-> VM path"
+        );
+    }
+    drop(qemu);
+
+    // The same attachment made again with spec 1.1.0 reports the tap's MTU. (Debian's
+    // reference plugins speak up to 1.0.0; 1.0 and 1.1 results have the same form.)
+    net.del(&a, Some(&result));
+    let prev = net.add_step(0, &a, None);
+    let mut config = net.request(1, Some(&prev));
+    config["cniVersion"] = json!("1.1.0");
+    let out = invoke(&plugins, &host, "patchwire-cni", "ADD", Some(&a), &config);
+    assert_eq!(out.exit, 0, "{out:?}");
+    assert_eq!(interface(&out.json(), "vm7tap", &a.netns)["mtu"], 1500);
+    let out = invoke(&plugins, &host, "patchwire-cni", "DEL", Some(&a), &config);
+    assert_eq!(out.exit, 0, "{out:?}");
+    net.del_step(0, &a, Some(&prev));
+    assert_eq!(pod.devices(), ["lo"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire mode
+// ---------------------------------------------------------------------------------------------
+
+/// A pod with two NICs that must behave as one cable: ptp's eth0 and net1 (a veth whose far
+/// side is in another namespace) wired together; the catalogue crosses; DEL gives both back.
+#[test]
+fn wire_mode_joins_two_interfaces_of_the_pod() {
+    let (host, pod, far) = (TestNs::new(), TestNs::with_ipv6(), TestNs::new());
+    pod.ip("link set lo up");
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-wire", host.name),
+        version: "1.0.0",
+        list: vec![
+            json!({"type": "ptp", "ipam": plugins.ipam("198.18.42.0/24")}),
+            json!({"type": "patchwire-cni", "mode": "wire", "peer": "net1"}),
+        ],
+    };
+    veth(&pod, "net1", &far, "x1");
+    let a = Attachment::new("c2", &pod, "eth0");
+    let ptp_result = net.add_step(0, &a, None);
+    settle(&pod, "eth0");
+    let before = state(&pod);
+    let result = net.add_step(1, &a, Some(&ptp_result));
+    assert_eq!(result, ptp_result, "wire mode adds no interface");
+    let wires = pod.patchwire(&["-j", "show"]).json();
+    assert!(is_wire(&wires[0], "eth0", "net1"), "{wires}");
+    net.check(&a, &result).expect("CHECK");
+
+    let host_side = result["interfaces"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let veth = probe::packet_port(&host.netns(), ifindex(&host, &host_side), &host_side).unwrap();
+    let x1 = probe::packet_port(&far.netns(), ifindex(&far, "x1"), "x1").unwrap();
+    let there = probe::run_direction(&veth, &x1, 1500, &host_side, "x1").unwrap();
+    let back = probe::run_direction(&x1, &veth, 1500, "x1", &host_side).unwrap();
+    assert!(there.passed(), "{there:#?}");
+    assert!(back.passed(), "{back:#?}");
+
+    // CHECK names a wire that goes somewhere else.
+    pod.patchwire(&["unlink", "eth0"]).ok();
+    pod.ip("link add name net2 type veth peer name net2p");
+    pod.patchwire(&["link", "eth0", "net2"]).ok();
+    let (_, out) = net.check(&a, &result).expect_err("rewired");
+    assert_eq!(out.error()["details"], "eth0 is wired to net2, not to net1");
+    pod.patchwire(&["unlink", "eth0"]).ok();
+    pod.ip("link del dev net2");
+    settle(&pod, "eth0");
+    net.del_step(1, &a, Some(&result));
+    net.del_step(1, &a, Some(&result));
+    assert_eq!(state(&pod), before);
+    net.del_step(0, &a, Some(&result));
+}
+
+// ---------------------------------------------------------------------------------------------
+// STATUS, VERSION, GC (spec 1.1)
+// ---------------------------------------------------------------------------------------------
+
+/// GC removes the attachments the runtime no longer lists — and only those, only of its own
+/// network; STATUS says the plugin is ready; VERSION lists the versions.
+#[test]
+fn gc_removes_only_attachments_that_are_no_longer_valid() {
+    let host = TestNs::new();
+    let (pod1, pod2, pod3) = (TestNs::new(), TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    let name = format!("{}-gc", host.name);
+    let make = |pod: &TestNs, container: &str, network: &str| {
+        pod.ip("link add name eth0 type veth peer name x0");
+        pod.ip("link set dev eth0 up");
+        pod.ip("link set dev x0 up");
+        let a = Attachment::new(container, pod, "eth0");
+        let config = json!({"cniVersion": "1.1.0", "name": network, "type": "patchwire-cni",
+                            "prevResult": {"cniVersion": "1.1.0", "interfaces": [], "ips": []}});
+        let leaked = Attachment {
+            container: "leak",
+            ..Attachment::new(container, pod, "eth0")
+        };
+        let _ = leaked;
+        let out = invoke(&plugins, &host, "patchwire-cni", "ADD", Some(&a), &config);
+        assert_eq!(out.exit, 0, "{out:?}");
+    };
+    make(&pod1, "keep", &name);
+    make(&pod2, "gone", &name);
+    make(&pod3, "gone", &format!("{name}-other"));
+    let gc = json!({"cniVersion": "1.1.0", "name": name, "type": "patchwire-cni",
+                    "cni.dev/valid-attachments": [{"containerID": "keep", "ifname": "eth0"}]});
+    let out = invoke(&plugins, &host, "patchwire-cni", "GC", None, &gc);
+    assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert!(pod1.devices().contains(&"tapeth0".to_string()));
+    let mut left = pod2.devices();
+    left.sort();
+    assert_eq!(left, ["eth0", "lo", "x0"], "GC removed tap and wire");
+    assert_eq!(pod2.patchwire(&["-j", "show"]).json(), json!([]));
+    assert!(
+        pod3.devices().contains(&"tapeth0".to_string()),
+        "another network's attachment stays"
+    );
+
+    let status = json!({"cniVersion": "1.1.0", "name": name, "type": "patchwire-cni"});
+    let out = invoke(&plugins, &host, "patchwire-cni", "STATUS", None, &status);
+    assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
+    let out = invoke(&plugins, &host, "patchwire-cni", "VERSION", None, &status);
+    assert_eq!(
+        out.json(),
+        json!({"cniVersion": "1.1.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]})
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------------
+
+/// Each mistake is a spec error (code, msg, details naming the thing) on stdout, exit 1, and
+/// the container's namespace exactly as it was.
+#[test]
+fn bad_input_is_a_spec_error_and_leaves_nothing_behind() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    pod.ip("link add name eth0 type veth peer name x0");
+    pod.ip("link set dev eth0 up");
+    pod.ip("link set dev x0 up");
+    pod.ip("link add name tap0 type veth peer name tap0p");
+    let before = state(&pod);
+    let a = Attachment::new("c1", &pod, "eth0");
+    let prev = json!({"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": a.netns}], "ips": []});
+    let base =
+        json!({"cniVersion": "1.0.0", "name": "bad", "type": "patchwire-cni", "prevResult": prev});
+    let with = |key: &str, value: Value| {
+        let mut config = base.clone();
+        config[key] = value;
+        config
+    };
+    let cases: Vec<(&str, Vec<u8>, &Attachment, u64, &str)> = vec![
+        (
+            "malformed JSON",
+            b"{\"cniVersion\": ".to_vec(),
+            &a,
+            6,
+            "stdin is not valid JSON",
+        ),
+        (
+            "unknown key",
+            with("tapname", json!("t0")).to_string().into_bytes(),
+            &a,
+            2,
+            "unsupported field \"tapname\": \"t0\" (did you mean \"tapName\"?)",
+        ),
+        (
+            "no prevResult",
+            {
+                let mut c = base.clone();
+                c.as_object_mut().unwrap().remove("prevResult");
+                c.to_string().into_bytes()
+            },
+            &a,
+            7,
+            "no prevResult: patchwire-cni is a chained plugin",
+        ),
+        (
+            "old version",
+            with("cniVersion", json!("0.2.0")).to_string().into_bytes(),
+            &a,
+            1,
+            "the configuration's cniVersion is \"0.2.0\"; patchwire-cni supports",
+        ),
+        (
+            "taken tap name",
+            with("tapName", json!("tap0")).to_string().into_bytes(),
+            &a,
+            7,
+            "tap0 already exists in",
+        ),
+    ];
+    for (what, stdin, attachment, code, details) in &cases {
+        let out = invoke_raw(
+            &plugins,
+            &host,
+            "patchwire-cni",
+            "ADD",
+            Some(attachment),
+            stdin,
+        );
+        let error = out.error();
+        assert_eq!(error["code"], *code, "{what}: {error}");
+        assert!(
+            error["details"].as_str().unwrap().contains(details),
+            "{what}: {error}"
+        );
+        assert_eq!(state(&pod), before, "{what} left something behind");
+    }
+    let missing = Attachment::new("c1", &pod, "eth9");
+    let error = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "ADD",
+        Some(&missing),
+        &base,
+    )
+    .error();
+    assert_eq!(error["code"], 7);
+    assert!(
+        error["details"]
+            .as_str()
+            .unwrap()
+            .starts_with("eth9 (CNI_IFNAME) does not exist in /run/netns/"),
+        "{error}"
+    );
+    let nowhere = Attachment {
+        netns: "/run/netns/pw-no-such-ns".into(),
+        ..Attachment::new("c1", &pod, "eth0")
+    };
+    let error = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "ADD",
+        Some(&nowhere),
+        &base,
+    )
+    .error();
+    assert_eq!(error["code"], 3, "{error}");
+
+    // The wire fails after the tap was made: the tap is removed again.
+    pod.patchwire(&["link", "eth0", "tap0"]).ok();
+    let wired = state(&pod);
+    let error = invoke(&plugins, &host, "patchwire-cni", "ADD", Some(&a), &base).error();
+    assert_eq!(error["code"], 999, "{error}");
+    assert!(
+        error["details"].as_str().unwrap().contains("eth0"),
+        "{error}"
+    );
+    assert_eq!(
+        state(&pod),
+        wired,
+        "the tap made before the failure is gone"
+    );
+    pod.patchwire(&["unlink", "eth0"]).ok();
+
+    // DEL of something never added, and DEL after the namespace is gone: success, no output.
+    let out = invoke(&plugins, &host, "patchwire-cni", "DEL", Some(&a), &base);
+    assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
+    let out = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "DEL",
+        Some(&nowhere),
+        &base,
+    );
+    assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert_eq!(state(&pod), before);
+}
