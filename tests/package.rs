@@ -277,9 +277,27 @@ fn debian_package_installs_runs_and_removes_cleanly() {
         let help = must(&path, &["--help"]);
         assert!(help.contains(subcommand), "{path} --help:\n{help}");
     }
+    // The CNI plugin: run by that name with CNI_COMMAND=VERSION it speaks the CNI protocol.
+    let cni = Path::new("/usr/lib/cni/patchwire-cni");
     assert!(
-        !exists(Path::new("/opt/cni/bin/patchwire-cni")),
-        "patchwire-cni ships with the CNI plugin, not before"
+        std::fs::symlink_metadata(cni)
+            .expect("/usr/lib/cni/patchwire-cni")
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::canonicalize(cni).unwrap(),
+        Path::new("/usr/bin/patchwire")
+    );
+    let version = Command::new(cni)
+        .env("CNI_COMMAND", "VERSION")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run patchwire-cni");
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version
+            .contains("\"supportedVersions\":[\"0.3.0\",\"0.3.1\",\"0.4.0\",\"1.0.0\",\"1.1.0\"]"),
+        "patchwire-cni VERSION: {version}"
     );
 
     // Man pages: section 1, gzipped, roff.
