@@ -706,3 +706,40 @@ fn bad_input_is_a_spec_error_and_leaves_nothing_behind() {
     assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
     assert_eq!(state(&pod), before);
 }
+
+/// Older configurations: a 0.4.0 chain (ips carry "version") passes through unchanged with the
+/// tap added, and CHECK works; a 0.3.1 one has no CHECK (the spec added it in 0.4.0).
+#[test]
+fn spec_0_4_0_results_pass_through_and_0_3_1_has_no_check() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-old", host.name),
+        version: "0.4.0",
+        list: vec![
+            json!({"type": "ptp", "ipam": plugins.ipam("198.18.43.0/24")}),
+            json!({"type": "patchwire-cni"}),
+        ],
+    };
+    let a = Attachment::new("c4", &pod, "eth0");
+    let prev = net.add_step(0, &a, None);
+    assert_eq!(prev["ips"][0]["version"], "4", "a 0.4.0 result: {prev}");
+    let result = net.add_step(1, &a, Some(&prev));
+    assert_eq!(result["ips"], prev["ips"]);
+    assert_eq!(result["cniVersion"], "0.4.0");
+    interface(&result, "tapeth0", &a.netns);
+    net.check(&a, &result).expect("0.4.0 CHECK");
+
+    let mut old = net.request(1, Some(&result));
+    old["cniVersion"] = json!("0.3.1");
+    let error = invoke(&plugins, &host, "patchwire-cni", "CHECK", Some(&a), &old).error();
+    assert_eq!(error["code"], 1, "{error}");
+    assert_eq!(
+        error["details"],
+        "CHECK came with cniVersion 0.3.1; the spec has it from 0.4.0 on"
+    );
+    net.del(&a, Some(&result));
+    assert_eq!(pod.devices(), ["lo"]);
+}
