@@ -37,6 +37,7 @@ pub mod netns;
 pub mod nl;
 pub mod packet;
 pub mod probe;
+pub mod signals;
 pub mod vm;
 pub mod watch;
 pub mod wire;

@@ -249,7 +249,7 @@ fn find_auxdata(msg: &libc::msghdr) -> Option<TpacketAuxdata> {
     None
 }
 
-fn bind_to_ifindex(fd: &OwnedFd, ifindex: c_int) -> io::Result<()> {
+pub(crate) fn bind_to_ifindex(fd: &OwnedFd, ifindex: c_int) -> io::Result<()> {
     // SAFETY: all-zero is a valid sockaddr_ll.
     let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
     addr.sll_family = libc::AF_PACKET as u16;
@@ -270,7 +270,7 @@ fn bind_to_ifindex(fd: &OwnedFd, ifindex: c_int) -> io::Result<()> {
     }
 }
 
-fn set_int_opt(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Result<()> {
+pub(crate) fn set_int_opt(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Result<()> {
     // SAFETY: the option value points at a live c_int and the length matches.
     let rc = unsafe {
         libc::setsockopt(

@@ -358,6 +358,12 @@ fn ptp_then_patchwire_cni_gives_a_vm_a_transparent_tap() {
     assert_eq!(state(&pod), before);
     net.del_step(1, &a, Some(&result));
     assert_eq!(state(&pod), before);
+
+    // The tap deleted behind the plugin's back: DEL still removes eth0's half of the wire.
+    let result = net.add_step(1, &a, Some(&ptp_result));
+    pod.ip("link del dev tapeth0");
+    net.del_step(1, &a, Some(&result));
+    assert_eq!(state(&pod), before);
     net.del_step(0, &a, Some(&result));
     assert_eq!(pod.devices(), ["lo"]);
 }
@@ -741,5 +747,71 @@ fn spec_0_4_0_results_pass_through_and_0_3_1_has_no_check() {
         "CHECK came with cniVersion 0.3.1; the spec has it from 0.4.0 on"
     );
     net.del(&a, Some(&result));
+    assert_eq!(pod.devices(), ["lo"]);
+}
+
+/// libcni itself as the runtime: its reference client cnitool (built from Debian's sources by
+/// scripts/cnitool) runs a conflist ptp -> patchwire-cni. ADD; CHECK, where libcni hands every
+/// plugin the cached result (podman 4.3 never calls CHECK); a CHECK that fails once the tap is
+/// deleted, naming it; DEL.
+#[test]
+fn libcni_cnitool_adds_checks_and_deletes() {
+    let cnitool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/cnitool/cnitool");
+    assert!(
+        cnitool.exists(),
+        "{} missing: scripts/test builds it with scripts/cnitool",
+        cnitool.display()
+    );
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    let (conf_dir, var_lib) = (plugins.dir.join("net.d"), plugins.dir.join("var-lib"));
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&var_lib).unwrap();
+    let name = format!("{}-libcni", host.name);
+    let conflist = json!({"cniVersion": "1.0.0", "name": name, "plugins": [
+        {"type": "ptp", "ipam": plugins.ipam("198.18.45.0/24")},
+        {"type": "patchwire-cni"}]});
+    std::fs::write(conf_dir.join("10-pw.conflist"), conflist.to_string()).unwrap();
+    // libcni keeps its result cache in /var/lib/cni, not configurable in cnitool: each call
+    // sees the test's own directory there (ip netns exec gives it a private mount namespace).
+    let cnitool_run = |command: &str| {
+        let script = format!(
+            "mount --bind {} /var/lib && exec {} {command} {name} /run/netns/{}",
+            var_lib.display(),
+            cnitool.display(),
+            pod.name
+        );
+        let output = Command::new("ip")
+            .args(["netns", "exec", &host.name, "sh", "-c", &script])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("NETCONFPATH", &conf_dir)
+            .env("CNI_PATH", &plugins.dir)
+            .output()
+            .unwrap();
+        Outcome {
+            exit: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    };
+    let add = cnitool_run("add");
+    assert_eq!(add.exit, 0, "{add:?}");
+    interface(&add.json(), "tapeth0", &format!("/run/netns/{}", pod.name));
+    let wires = pod.patchwire(&["-j", "show"]).json();
+    assert!(is_wire(&wires[0], "tapeth0", "eth0"), "{wires}");
+    let check = cnitool_run("check");
+    assert_eq!(check.exit, 0, "{check:?}");
+
+    pod.ip("link del dev tapeth0");
+    let check = cnitool_run("check");
+    assert_ne!(check.exit, 0, "{check:?}");
+    assert!(
+        format!("{}{}", check.stdout, check.stderr)
+            .contains("the tap tapeth0 of this attachment is gone"),
+        "{check:?}"
+    );
+    let del = cnitool_run("del");
+    assert_eq!(del.exit, 0, "{del:?}");
     assert_eq!(pod.devices(), ["lo"]);
 }

@@ -356,9 +356,44 @@ pub fn del(config: &Config, attachment: &Attachment) -> Result<(), CniError> {
     let Some(link) = recorded(world.home(), &mark)
         .map_err(|e| internal("reading the container's interfaces", e))?
     else {
-        return Ok(());
+        return orphaned_half(config, attachment, &netns, &mut world)
+            .map_err(|e| internal("removing the rest of the attachment's wire", e));
     };
     remove(&netns, &mut world, &link, &mark).map_err(|e| internal("removing the attachment", e))
+}
+
+/// The tap is gone (deleted by hand, or by a VMM that should not have): what is left is
+/// `CNI_IFNAME`'s half of the wire, redirecting into nothing. Removed when its filter names the
+/// configured tap as its partner — so a wire someone else made is never touched.
+fn orphaned_half(
+    config: &Config,
+    attachment: &Attachment,
+    netns: &Netns,
+    world: &mut World,
+) -> Result<(), WireError> {
+    let Ok(Some(tap)) = config.tap_name(&attachment.ifname) else {
+        return Ok(());
+    };
+    let view = world.home();
+    let Some(end) = view.links_by_name(&[&attachment.ifname])?.pop().flatten() else {
+        return Ok(());
+    };
+    let Some(filter) = view.tc(end.index)?.wire_filter().cloned() else {
+        return Ok(());
+    };
+    let orphaned = filter.wire_partner_name().as_deref() == Some(tap.as_str());
+    // mirred reports ifindex 0 once its target is deleted.
+    let target_gone = match filter.wire_target() {
+        None | Some(crate::nl::link::IfIndex(0)) => true,
+        Some(target) => view.link(target)?.is_none(),
+    };
+    if orphaned && target_gone {
+        let netns = netns
+            .try_clone()
+            .map_err(|e| WireError::Io(e.to_string()))?;
+        wire::unlink(netns, std::slice::from_ref(&end.name), false)?;
+    }
+    Ok(())
 }
 
 /// Undoes one attachment: its wire (both halves, even when one is already gone), then the tap

@@ -28,9 +28,6 @@ const RESCAN: Duration = Duration::from_secs(1);
 /// How often listener threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
 
-/// Set by SIGINT/SIGTERM; everything winds down when it turns true.
-static STOP: AtomicBool = AtomicBool::new(false);
-
 /// Which namespaces to watch: one (`-n`), or every one under /run/netns plus the current one.
 pub enum Scope {
     /// The namespace named (a name under /run/netns, or a path).
@@ -41,12 +38,12 @@ pub enum Scope {
 
 /// Runs until SIGINT/SIGTERM, handing every event to `report`.
 pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireError> {
-    install_signal_handlers();
+    crate::signals::stop_on_signals();
     let (changed, changes) = mpsc::channel::<(u64, u64)>();
     let mut watched: HashMap<(u64, u64), Watched> = HashMap::new();
     let mut memory = Memory::default();
     let mut last_scan = Instant::now() - RESCAN;
-    while !STOP.load(Ordering::SeqCst) {
+    while !crate::signals::stopping() {
         if last_scan.elapsed() >= RESCAN {
             let found = scope_namespaces(&scope)?;
             for netns in found.iter() {
@@ -131,7 +128,7 @@ impl Watched {
         let key = netns.inode();
         let thread_stop = stop.clone();
         std::thread::spawn(move || {
-            while !thread_stop.load(Ordering::SeqCst) && !STOP.load(Ordering::SeqCst) {
+            while !thread_stop.load(Ordering::SeqCst) && !crate::signals::stopping() {
                 match socket.wait_notifications(TICK) {
                     Ok(true) => {
                         if changed.send(key).is_err() {
@@ -202,17 +199,4 @@ fn scope_namespaces(scope: &Scope) -> Result<Vec<Netns>, WireError> {
         }
     }
     Ok(found)
-}
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_signal_handlers() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
-        }
-    }
 }

@@ -1,0 +1,394 @@
+//! One interface's capture: an `AF_PACKET` socket with a TPACKET_V3 receive ring (mmap), so
+//! the kernel writes frames straight into memory shared with us and hands them over a block
+//! at a time — no system call per frame.
+//!
+//! Each frame comes with its direction (`sll_pkttype`: PACKET_OUTGOING is a frame the
+//! interface sent) and, when the kernel moved an 802.1Q/802.1ad tag into metadata, the tag,
+//! which [`Frame::bytes_on_wire`] puts back so the capture holds the frame as it was on the
+//! cable.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{Ordering, fence};
+
+use libc::c_int;
+
+use crate::packet::{bind_to_ifindex, set_int_opt};
+
+const PACKET_ADD_MEMBERSHIP: c_int = 1;
+const PACKET_RX_RING: c_int = 5;
+const PACKET_STATISTICS: c_int = 6;
+const PACKET_VERSION: c_int = 10;
+const TPACKET_V3: c_int = 2;
+const PACKET_MR_PROMISC: u16 = 1;
+const SO_ATTACH_FILTER: c_int = 26;
+
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+const PACKET_OUTGOING: u8 = 4;
+
+/// Ring geometry: 8 blocks of 1 MiB per interface (the kernel hands a block over when it is
+/// full or `RETIRE_MS` after its first frame, so a live stream never waits longer).
+const BLOCK_SIZE: u32 = 1 << 20;
+const BLOCK_COUNT: u32 = 8;
+const FRAME_SIZE: u32 = 1 << 11;
+const RETIRE_MS: u32 = 20;
+
+/// `struct tpacket_req3`.
+#[repr(C)]
+struct TpacketReq3 {
+    block_size: u32,
+    block_nr: u32,
+    frame_size: u32,
+    frame_nr: u32,
+    retire_blk_tov: u32,
+    sizeof_priv: u32,
+    feature_req_word: u32,
+}
+
+/// `struct tpacket_block_desc` with its `tpacket_hdr_v1` (the timestamps are left out: only
+/// the fields read are named, at their kernel offsets).
+#[repr(C)]
+struct BlockDesc {
+    version: u32,
+    offset_to_priv: u32,
+    block_status: u32,
+    num_pkts: u32,
+    offset_to_first_pkt: u32,
+}
+
+/// `struct tpacket3_hdr`.
+#[repr(C)]
+struct Tpacket3Hdr {
+    tp_next_offset: u32,
+    tp_sec: u32,
+    tp_nsec: u32,
+    tp_snaplen: u32,
+    tp_len: u32,
+    tp_status: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_rxhash: u32,
+    tp_vlan_tci: u32,
+    tp_vlan_tpid: u16,
+    tp_padding: u16,
+    tp_padding2: [u8; 8],
+}
+
+/// `struct tpacket_stats_v3`.
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStatsV3 {
+    packets: u32,
+    drops: u32,
+    freeze_q_cnt: u32,
+}
+
+/// A classic BPF instruction (`struct sock_filter`), as libpcap compiles filters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockFilter {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Constant.
+    pub k: u32,
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+/// One captured frame, borrowed from the ring until the block is released.
+pub struct Frame<'r> {
+    /// Nanoseconds since the epoch.
+    pub timestamp_ns: u64,
+    /// Length on the wire, the restored tag included.
+    pub original_len: u32,
+    /// Sent by the interface (PACKET_OUTGOING) rather than received.
+    pub outbound: bool,
+    /// `sll_pkttype`: 0 to us, 1 broadcast, 2 multicast, 3 to another host, 4 outgoing.
+    pub packet_type: u8,
+    /// The frame's bytes as captured (up to the snap length), tag not yet restored.
+    data: &'r [u8],
+    /// The tag the kernel held in metadata (TPID, TCI), if any.
+    tag: Option<(u16, u16)>,
+}
+
+impl Frame<'_> {
+    /// The frame as it was on the cable, at most `snaplen` bytes: a tag the kernel moved into
+    /// metadata is put back after the MAC addresses.
+    pub fn bytes_on_wire(&self, snaplen: usize, out: &mut Vec<u8>) {
+        out.clear();
+        match self.tag {
+            Some((tpid, tci)) if self.data.len() >= 12 => {
+                out.extend_from_slice(&self.data[..12]);
+                out.extend_from_slice(&tpid.to_be_bytes());
+                out.extend_from_slice(&tci.to_be_bytes());
+                out.extend_from_slice(&self.data[12..]);
+            }
+            _ => out.extend_from_slice(self.data),
+        }
+        out.truncate(snaplen);
+    }
+}
+
+/// A TPACKET_V3 ring on one interface.
+pub struct Ring {
+    fd: OwnedFd,
+    map: NonNull<u8>,
+    map_len: usize,
+    next_block: u32,
+    /// Frames the kernel passed to the socket and frames it dropped (ring full), summed over
+    /// every PACKET_STATISTICS read (each read resets the kernel's counters).
+    pub received: u64,
+    /// See `received`.
+    pub dropped: u64,
+}
+
+// SAFETY: the ring's memory is only touched through &mut self; moving the owner to another
+// thread moves the only access to it.
+unsafe impl Send for Ring {}
+
+impl Ring {
+    /// Opens a ring on `ifindex` in the calling thread's namespace. `filter` (classic BPF) is
+    /// attached before the socket is bound, so no unfiltered frame is ever queued;
+    /// `promiscuous` asks the interface for every frame (undone when the socket closes).
+    pub fn open(ifindex: u32, filter: Option<&[SockFilter]>, promiscuous: bool) -> io::Result<Ring> {
+        // SAFETY: plain syscall; protocol 0 receives nothing until bind.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        set_int_opt(&fd, libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
+        let request = TpacketReq3 {
+            block_size: BLOCK_SIZE,
+            block_nr: BLOCK_COUNT,
+            frame_size: FRAME_SIZE,
+            frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
+            retire_blk_tov: RETIRE_MS,
+            sizeof_priv: 0,
+            feature_req_word: 0,
+        };
+        setsockopt(&fd, libc::SOL_PACKET, PACKET_RX_RING, &request)?;
+        let map_len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
+        // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ring = Ring {
+            fd,
+            map: NonNull::new(map.cast()).expect("mmap never returns null on success"),
+            map_len,
+            next_block: 0,
+            received: 0,
+            dropped: 0,
+        };
+        if let Some(filter) = filter {
+            let program = SockFprog {
+                len: u16::try_from(filter.len())
+                    .map_err(|_| io::Error::other("the filter is longer than 65535 instructions"))?,
+                filter: filter.as_ptr(),
+            };
+            setsockopt(&ring.fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program)?;
+        }
+        let ifindex = c_int::try_from(ifindex).map_err(|_| io::Error::other("ifindex out of range"))?;
+        if promiscuous {
+            // struct packet_mreq: ifindex, type, alen, address[8].
+            #[repr(C)]
+            struct PacketMreq {
+                ifindex: c_int,
+                kind: u16,
+                alen: u16,
+                address: [u8; 8],
+            }
+            let request = PacketMreq {
+                ifindex,
+                kind: PACKET_MR_PROMISC,
+                alen: 0,
+                address: [0; 8],
+            };
+            setsockopt(&ring.fd, libc::SOL_PACKET, PACKET_ADD_MEMBERSHIP, &request)?;
+        }
+        bind_to_ifindex(&ring.fd, ifindex)?;
+        Ok(ring)
+    }
+
+    /// The descriptor to poll for POLLIN.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Hands every frame of every block the kernel has finished to `each`, then gives the
+    /// blocks back. Returns how many frames there were.
+    pub fn drain(&mut self, mut each: impl FnMut(&Frame<'_>)) -> usize {
+        let mut frames = 0;
+        for _ in 0..BLOCK_COUNT {
+            let offset = (self.next_block * BLOCK_SIZE) as usize;
+            // SAFETY: the offset is inside the mapping; the block descriptor sits at the start
+            // of each block.
+            let block = unsafe { self.map.as_ptr().add(offset) };
+            let desc = block.cast::<BlockDesc>();
+            // SAFETY: `desc` points at a live descriptor; the kernel writes block_status, so
+            // it is read volatile and ordered before the block's contents.
+            let status = unsafe { std::ptr::addr_of!((*desc).block_status).read_volatile() };
+            if status & TP_STATUS_USER == 0 {
+                break;
+            }
+            fence(Ordering::Acquire);
+            // SAFETY: the block is ours (TP_STATUS_USER) until we write TP_STATUS_KERNEL.
+            let (count, first) = unsafe { ((*desc).num_pkts, (*desc).offset_to_first_pkt) };
+            let mut at = first as usize;
+            for _ in 0..count {
+                if at + mem::size_of::<Tpacket3Hdr>() > BLOCK_SIZE as usize {
+                    break;
+                }
+                // SAFETY: `at` stays inside the block (checked above); the kernel wrote a
+                // tpacket3_hdr there.
+                let header = unsafe { &*block.add(at).cast::<Tpacket3Hdr>() };
+                let sll_at = at + tpacket_align(mem::size_of::<Tpacket3Hdr>());
+                // SAFETY: the sockaddr_ll follows the aligned header inside the frame slot.
+                let packet_type = unsafe { *block.add(sll_at + 10) };
+                let data_at = at + header.tp_mac as usize;
+                let len = header.tp_snaplen as usize;
+                if data_at + len > BLOCK_SIZE as usize {
+                    break;
+                }
+                // SAFETY: [data_at, data_at + len) lies inside the block (checked above).
+                let data = unsafe { std::slice::from_raw_parts(block.add(data_at), len) };
+                let tag = (header.tp_status & TP_STATUS_VLAN_VALID != 0).then(|| {
+                    let tpid = match header.tp_status & TP_STATUS_VLAN_TPID_VALID {
+                        0 => 0x8100,
+                        _ => header.tp_vlan_tpid,
+                    };
+                    (tpid, header.tp_vlan_tci as u16)
+                });
+                let frame = Frame {
+                    timestamp_ns: u64::from(header.tp_sec) * 1_000_000_000 + u64::from(header.tp_nsec),
+                    original_len: header.tp_len + if tag.is_some() { 4 } else { 0 },
+                    outbound: packet_type == PACKET_OUTGOING,
+                    packet_type,
+                    data,
+                    tag,
+                };
+                each(&frame);
+                frames += 1;
+                if header.tp_next_offset == 0 {
+                    break;
+                }
+                at += header.tp_next_offset as usize;
+            }
+            fence(Ordering::Release);
+            // SAFETY: returning the block to the kernel; nothing borrowed from it outlives
+            // this iteration (`each` got only a borrow).
+            unsafe { std::ptr::addr_of_mut!((*desc).block_status).write_volatile(TP_STATUS_KERNEL) };
+            self.next_block = (self.next_block + 1) % BLOCK_COUNT;
+        }
+        frames
+    }
+
+    /// Adds the kernel's counters since the last read to `received` and `dropped`.
+    pub fn update_statistics(&mut self) -> io::Result<()> {
+        let mut stats = TpacketStatsV3::default();
+        let mut len = mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `stats`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                (&raw mut stats).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // tp_packets counts every frame that reached the socket, dropped ones included.
+        self.received += u64::from(stats.packets);
+        self.dropped += u64::from(stats.drops);
+        Ok(())
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `open`; no borrow of it outlives `drain`.
+        unsafe { libc::munmap(self.map.as_ptr().cast(), self.map_len) };
+    }
+}
+
+fn tpacket_align(len: usize) -> usize {
+    (len + 15) & !15
+}
+
+fn setsockopt<T>(fd: &OwnedFd, level: c_int, name: c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` is a live T and the length passed is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_struct_layouts() {
+        assert_eq!(mem::size_of::<TpacketReq3>(), 28);
+        assert_eq!(mem::size_of::<Tpacket3Hdr>(), 48);
+        assert_eq!(tpacket_align(48), 48);
+        assert_eq!(mem::size_of::<SockFilter>(), 8);
+        assert_eq!(mem::size_of::<TpacketStatsV3>(), 12);
+    }
+
+    #[test]
+    fn tags_are_put_back_after_the_mac_addresses() {
+        let data = [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x08, 0x00, 0x45];
+        let frame = Frame {
+            timestamp_ns: 0,
+            original_len: 19,
+            outbound: false,
+            packet_type: 0,
+            data: &data,
+            tag: Some((0x8100, 100)),
+        };
+        let mut out = Vec::new();
+        frame.bytes_on_wire(1500, &mut out);
+        assert_eq!(out[12..18], [0x81, 0x00, 0x00, 100, 0x08, 0x00]);
+        frame.bytes_on_wire(14, &mut out);
+        assert_eq!(out.len(), 14);
+    }
+}

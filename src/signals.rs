@@ -1,0 +1,25 @@
+//! SIGINT and SIGTERM as a flag: long-running commands (`watch`, `capture`) look at it and wind
+//! down cleanly (a capture writes its statistics and leaves a valid file).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Makes SIGINT and SIGTERM set the flag instead of killing the process.
+pub fn stop_on_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// Whether SIGINT or SIGTERM arrived.
+pub fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
