@@ -13,6 +13,8 @@
 //! * [`watch`] — link-state propagation and re-attaching wires while a lab runs.
 //! * [`doctor`] — what this host has of what patchwire needs, each part tried for real in a
 //!   throwaway namespace.
+//! * [`capture`] — `capture`: interfaces of any namespaces, a wire's or a lab's, into one
+//!   pcapng file with each frame's direction (TPACKET_V3 rings, libpcap filters, file rings).
 //! * [`cni`] — `patchwire-cni`, a chained CNI plugin: a tap for a VM (Kata, Firecracker) wired
 //!   to the container's interface, or two container interfaces wired together.
 //! * [`vm`] — taps for qemu, and qemu's ifup/ifdown scripts (with the tap -> partner mapping).
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod bpf;
+pub mod capture;
 pub mod cni;
 pub mod demo;
 pub mod doctor;

@@ -59,24 +59,44 @@ pub enum FilterError {
 
 /// Compiles `expression` for `interface` (in the calling thread's namespace) with frames cut
 /// to `snaplen` (the program's accept value). Call from a thread inside the namespace.
-pub fn compile(expression: &str, interface: &str, snaplen: u32) -> Result<Vec<SockFilter>, FilterError> {
+pub fn compile(
+    expression: &str,
+    interface: &str,
+    snaplen: u32,
+) -> Result<Vec<SockFilter>, FilterError> {
     let library = LIBRARIES
         .iter()
         // SAFETY: loading libpcap runs its initialisers, which have no preconditions.
-        .find_map(|name| unsafe { libloading::Library::new(name) }.ok())
+        .find_map(|name| unsafe { libloading::Library::new(*name) }.ok())
         .ok_or_else(|| FilterError::NoLibpcap(format!("none of {} found", LIBRARIES.join(", "))))?;
     let symbol_error = |e: libloading::Error| FilterError::NoLibpcap(e.to_string());
     // SAFETY: the types match libpcap's declarations in <pcap/pcap.h>.
     let (create, set_snaplen, set_buffer_size, activate, compile, free_code, get_error, close) = unsafe {
         (
-            *library.get::<Create>(b"pcap_create\0").map_err(symbol_error)?,
-            *library.get::<SetInt>(b"pcap_set_snaplen\0").map_err(symbol_error)?,
-            *library.get::<SetInt>(b"pcap_set_buffer_size\0").map_err(symbol_error)?,
-            *library.get::<Activate>(b"pcap_activate\0").map_err(symbol_error)?,
-            *library.get::<Compile>(b"pcap_compile\0").map_err(symbol_error)?,
-            *library.get::<FreeCode>(b"pcap_freecode\0").map_err(symbol_error)?,
-            *library.get::<GetErr>(b"pcap_geterr\0").map_err(symbol_error)?,
-            *library.get::<Close>(b"pcap_close\0").map_err(symbol_error)?,
+            *library
+                .get::<Create>(b"pcap_create\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<SetInt>(b"pcap_set_snaplen\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<SetInt>(b"pcap_set_buffer_size\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<Activate>(b"pcap_activate\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<Compile>(b"pcap_compile\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<FreeCode>(b"pcap_freecode\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<GetErr>(b"pcap_geterr\0")
+                .map_err(symbol_error)?,
+            *library
+                .get::<Close>(b"pcap_close\0")
+                .map_err(symbol_error)?,
         )
     };
     let open_error = |message: String| FilterError::Open {
@@ -93,11 +113,17 @@ pub fn compile(expression: &str, interface: &str, snaplen: u32) -> Result<Vec<So
     let handle = unsafe { create(device.as_ptr(), errbuf.as_mut_ptr()) };
     if handle.is_null() {
         // SAFETY: libpcap wrote a NUL-terminated message into errbuf.
-        return Err(open_error(unsafe { CStr::from_ptr(errbuf.as_ptr()) }.to_string_lossy().into()));
+        return Err(open_error(
+            unsafe { CStr::from_ptr(errbuf.as_ptr()) }
+                .to_string_lossy()
+                .into(),
+        ));
     }
     let message = |handle| {
         // SAFETY: pcap_geterr returns the handle's NUL-terminated message buffer.
-        unsafe { CStr::from_ptr(get_error(handle)) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(get_error(handle)) }
+            .to_string_lossy()
+            .into_owned()
     };
     let result = (|| {
         // SAFETY: `handle` is a live pcap_t from pcap_create.
@@ -123,7 +149,8 @@ pub fn compile(expression: &str, interface: &str, snaplen: u32) -> Result<Vec<So
         // SAFETY: pcap_compile succeeded: `instructions` holds `len` instructions until
         // pcap_freecode.
         let instructions =
-            unsafe { std::slice::from_raw_parts(program.instructions, program.len as usize) }.to_vec();
+            unsafe { std::slice::from_raw_parts(program.instructions, program.len as usize) }
+                .to_vec();
         // SAFETY: freeing the program pcap_compile made.
         unsafe { free_code(&mut program) };
         Ok(instructions)

@@ -172,7 +172,14 @@ mod tests {
                 snaplen: 262144,
             },
         );
-        enhanced_packet(&mut out, 0, 1_700_000_000_123_456_789, 61, &[0xaa; 61], epb_flags(true, 4));
+        enhanced_packet(
+            &mut out,
+            0,
+            1_700_000_000_123_456_789,
+            61,
+            &[0xaa; 61],
+            epb_flags(true, 4),
+        );
         interface_statistics(&mut out, 0, &Statistics::default());
         // Walk the blocks: each length appears at both ends and is a multiple of 4.
         let mut at = 0;

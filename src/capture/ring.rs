@@ -163,7 +163,11 @@ impl Ring {
     /// Opens a ring on `ifindex` in the calling thread's namespace. `filter` (classic BPF) is
     /// attached before the socket is bound, so no unfiltered frame is ever queued;
     /// `promiscuous` asks the interface for every frame (undone when the socket closes).
-    pub fn open(ifindex: u32, filter: Option<&[SockFilter]>, promiscuous: bool) -> io::Result<Ring> {
+    pub fn open(
+        ifindex: u32,
+        filter: Option<&[SockFilter]>,
+        promiscuous: bool,
+    ) -> io::Result<Ring> {
         // SAFETY: plain syscall; protocol 0 receives nothing until bind.
         let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
@@ -207,13 +211,15 @@ impl Ring {
         };
         if let Some(filter) = filter {
             let program = SockFprog {
-                len: u16::try_from(filter.len())
-                    .map_err(|_| io::Error::other("the filter is longer than 65535 instructions"))?,
+                len: u16::try_from(filter.len()).map_err(|_| {
+                    io::Error::other("the filter is longer than 65535 instructions")
+                })?,
                 filter: filter.as_ptr(),
             };
             setsockopt(&ring.fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program)?;
         }
-        let ifindex = c_int::try_from(ifindex).map_err(|_| io::Error::other("ifindex out of range"))?;
+        let ifindex =
+            c_int::try_from(ifindex).map_err(|_| io::Error::other("ifindex out of range"))?;
         if promiscuous {
             // struct packet_mreq: ifindex, type, alen, address[8].
             #[repr(C)]
@@ -285,7 +291,8 @@ impl Ring {
                     (tpid, header.tp_vlan_tci as u16)
                 });
                 let frame = Frame {
-                    timestamp_ns: u64::from(header.tp_sec) * 1_000_000_000 + u64::from(header.tp_nsec),
+                    timestamp_ns: u64::from(header.tp_sec) * 1_000_000_000
+                        + u64::from(header.tp_nsec),
                     original_len: header.tp_len + if tag.is_some() { 4 } else { 0 },
                     outbound: packet_type == PACKET_OUTGOING,
                     packet_type,
@@ -302,7 +309,9 @@ impl Ring {
             fence(Ordering::Release);
             // SAFETY: returning the block to the kernel; nothing borrowed from it outlives
             // this iteration (`each` got only a borrow).
-            unsafe { std::ptr::addr_of_mut!((*desc).block_status).write_volatile(TP_STATUS_KERNEL) };
+            unsafe {
+                std::ptr::addr_of_mut!((*desc).block_status).write_volatile(TP_STATUS_KERNEL)
+            };
             self.next_block = (self.next_block + 1) % BLOCK_COUNT;
         }
         frames

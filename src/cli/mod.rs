@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand; global options follow iproute2 (`-n`, `-j`, `-s`).
 
+pub mod capture;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
@@ -39,7 +40,7 @@ VXLAN), selected by direction and VLAN, with counters.\n\n\
 The kernel is the record: `show` rebuilds wires from the filters patchwire installed (priority 20567, \
 action cookie tagged b7 + the far end's name), `mirror show` mirrors from theirs; there is no state file.",
     after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
-patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  \
+patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 capture eth1 -w eth1.pcapng\n  \
 patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0\n  patchwire -n lab1 mirror show -s\n  patchwire -n lab1 unlink eth1\n  \
 patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
 patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
@@ -69,6 +70,7 @@ pub enum Command {
     Unlink(unlink::Args),
     Show(show::Args),
     Probe(probe::Args),
+    Capture(capture::Args),
     Demo(demo::Args),
     Tap(tap::Args),
     QemuIfup(qemu::UpArgs),
@@ -112,6 +114,7 @@ impl Cli {
             Command::Unlink(args) => unlink::run(self, args),
             Command::Show(args) => show::run(self, args),
             Command::Probe(args) => probe::run(self, args),
+            Command::Capture(args) => capture::run(self, args),
             Command::Demo(args) => demo::run(self, args),
             Command::Tap(args) => tap::run(self, args),
             Command::QemuIfup(args) => qemu::up(self, args),

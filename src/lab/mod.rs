@@ -22,7 +22,7 @@ mod view;
 
 pub use desired::Desired;
 pub use plan::Change;
-pub use view::{GraphFormat, LinkView, graph, show};
+pub use view::{GraphFormat, LinkView, capture_points, graph, show};
 
 use serde::Serialize;
 

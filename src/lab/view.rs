@@ -32,6 +32,59 @@ pub struct LinkView {
     pub line: usize,
 }
 
+/// Where to capture each link of the file on this host: `(panel namespace, port, what it is)`.
+/// One port per wire (its far side's frames show as outbound on it), every local port of a hub.
+/// Links with no endpoint here are left out.
+pub fn capture_points(
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<Vec<(String, String, String)>, LabError> {
+    let desired = Desired::from_file(file, host)?;
+    let mut points = Vec::new();
+    for link in &file.links {
+        let local: Vec<String> = link
+            .endpoints
+            .iter()
+            .filter(|e| desired.ports.contains_key(&names::port(e)))
+            .map(names::port)
+            .collect();
+        let endpoints: Vec<String> = link.endpoints.iter().map(ToString::to_string).collect();
+        if link.endpoints.len() == 2 {
+            if let (Some(port), Some(endpoint)) = (
+                local.first(),
+                link.endpoints
+                    .iter()
+                    .find(|e| local.contains(&names::port(e))),
+            ) {
+                points.push((
+                    desired.panel.clone(),
+                    port.clone(),
+                    format!(
+                        "wire {} (inbound: sent by {endpoint})",
+                        endpoints.join(" <-> ")
+                    ),
+                ));
+            }
+        } else {
+            for endpoint in link
+                .endpoints
+                .iter()
+                .filter(|e| local.contains(&names::port(e)))
+            {
+                points.push((
+                    desired.panel.clone(),
+                    names::port(endpoint),
+                    format!(
+                        "hub {} member {endpoint} (inbound: sent by it)",
+                        endpoints.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(points)
+}
+
 /// Every link of the file as the kernel holds it on this host: what it is made of, its health and
 /// counters (`show --lab`). A lab that is not up shows its links as `missing`.
 pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {

@@ -1,0 +1,239 @@
+//! Where captured blocks go: one file, stdout, or a ring of files (dumpcap's `-b`).
+//!
+//! Blocks are gathered in memory and written whole; a write that fails (a full disk) is cut
+//! back to the last block that made it, so every file stays a valid pcapng file. Ring files are
+//! named `PREFIX_00001_20261130120000.pcapng`: the sequence number makes them sort and never
+//! collide, the local time says when each began.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long gathered blocks may wait before they are written (`-w -` is written every round).
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Or once this much is gathered.
+const FLUSH_BYTES: usize = 1 << 20;
+
+/// When to start the next file of a ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// After this many bytes (`-b filesize:KB`, in kB of 1000 bytes as dumpcap counts).
+    pub bytes: Option<u64>,
+    /// After this long, traffic or not (`-b duration:SEC`).
+    pub every: Option<Duration>,
+    /// Keep only the newest N files (`-b files:N`).
+    pub keep: Option<usize>,
+}
+
+impl Rotation {
+    /// Whether any `-b` was given.
+    pub fn is_ring(&self) -> bool {
+        self.bytes.is_some() || self.every.is_some() || self.keep.is_some()
+    }
+}
+
+/// The destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// pcapng on stdout, flushed every round (for `| wireshark -k -i -`).
+    Stdout,
+    /// One file, or a ring of files named after it.
+    File(PathBuf),
+}
+
+/// A writer of whole pcapng blocks to the destination.
+pub struct Sink {
+    destination: Destination,
+    rotation: Rotation,
+    target: Option<Box<dyn Write>>,
+    /// The current file (for cutting back after a failed write).
+    file: Option<(PathBuf, File)>,
+    pending: Vec<u8>,
+    /// Bytes of the current file known to be written whole.
+    written: u64,
+    opened: Instant,
+    last_flush: Instant,
+    sequence: u32,
+    /// Files of the ring, oldest first.
+    files: VecDeque<PathBuf>,
+    /// Every file this capture wrote, in order (kept or pruned).
+    pub all_files: Vec<PathBuf>,
+}
+
+impl Sink {
+    /// Opens the destination (the first file of a ring).
+    pub fn open(destination: Destination, rotation: Rotation) -> io::Result<Sink> {
+        let mut sink = Sink {
+            destination,
+            rotation,
+            target: None,
+            file: None,
+            pending: Vec::with_capacity(FLUSH_BYTES * 2),
+            written: 0,
+            opened: Instant::now(),
+            last_flush: Instant::now(),
+            sequence: 0,
+            files: VecDeque::new(),
+            all_files: Vec::new(),
+        };
+        sink.open_next()?;
+        Ok(sink)
+    }
+
+    fn open_next(&mut self) -> io::Result<()> {
+        match &self.destination {
+            Destination::Stdout => {
+                self.target = Some(Box::new(io::stdout()));
+            }
+            Destination::File(path) => {
+                let path = match self.rotation.is_ring() {
+                    true => {
+                        self.sequence += 1;
+                        ring_name(path, self.sequence, &local_timestamp())
+                    }
+                    false => path.clone(),
+                };
+                let file = File::create(&path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                self.target = Some(Box::new(file.try_clone()?));
+                self.file = Some((path.clone(), file));
+                self.files.push_back(path.clone());
+                self.all_files.push(path);
+                if let Some(keep) = self.rotation.keep {
+                    while self.files.len() > keep {
+                        let old = self.files.pop_front().expect("more than keep >= 1 files");
+                        std::fs::remove_file(&old).map_err(|e| {
+                            io::Error::new(e.kind(), format!("removing {}: {e}", old.display()))
+                        })?;
+                    }
+                }
+            }
+        }
+        self.written = 0;
+        self.opened = Instant::now();
+        Ok(())
+    }
+
+    /// Gathers whole blocks.
+    pub fn push(&mut self, blocks: &[u8]) {
+        self.pending.extend_from_slice(blocks);
+    }
+
+    /// Writes what is gathered when it is time (`force`: now). A failed write cuts the file
+    /// back to its last whole block and reports the error.
+    pub fn flush(&mut self, force: bool) -> io::Result<()> {
+        let due = force
+            || self.destination == Destination::Stdout
+            || self.pending.len() >= FLUSH_BYTES
+            || self.last_flush.elapsed() >= FLUSH_EVERY;
+        if !due || self.pending.is_empty() {
+            return Ok(());
+        }
+        let target = self.target.as_mut().expect("open");
+        let result = target
+            .write_all(&self.pending)
+            .and_then(|()| target.flush());
+        match result {
+            Ok(()) => {
+                self.written += self.pending.len() as u64;
+                self.pending.clear();
+                self.last_flush = Instant::now();
+                Ok(())
+            }
+            Err(e) => {
+                self.pending.clear();
+                if let Some((path, file)) = &self.file {
+                    // Whatever part of the failed write landed is not a whole block.
+                    let _ = file.set_len(self.written);
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "writing {}: {e}; the file is kept valid up to its last whole block ({} bytes)",
+                            path.display(),
+                            self.written
+                        ),
+                    ));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether the current file is due for rotation (size or age).
+    pub fn rotation_due(&self) -> bool {
+        let size = self.written + self.pending.len() as u64;
+        self.rotation.bytes.is_some_and(|limit| size >= limit)
+            || self
+                .rotation
+                .every
+                .is_some_and(|every| self.opened.elapsed() >= every)
+    }
+
+    /// How long until the current file is due by age (for the poll timeout).
+    pub fn until_rotation(&self) -> Option<Duration> {
+        self.rotation
+            .every
+            .map(|every| every.saturating_sub(self.opened.elapsed()))
+    }
+
+    /// Closes the current file (after the caller wrote its closing blocks) and opens the next.
+    pub fn rotate(&mut self) -> io::Result<()> {
+        self.flush(true)?;
+        self.open_next()
+    }
+
+    /// Bytes written to the destination so far, in the current file.
+    pub fn size(&self) -> u64 {
+        self.written + self.pending.len() as u64
+    }
+}
+
+/// `out.pcapng` -> `out_00001_20261130120000.pcapng` (and `out` -> `out_00001_….pcapng`).
+pub fn ring_name(path: &Path, sequence: u32, timestamp: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = match path.extension().map(|e| e.to_string_lossy().into_owned()) {
+        Some(e) => format!(".{e}"),
+        None => ".pcapng".into(),
+    };
+    path.with_file_name(format!("{stem}_{sequence:05}_{timestamp}{extension}"))
+}
+
+/// The local time as `YYYYmmddHHMMSS`.
+fn local_timestamp() -> String {
+    // SAFETY: time(NULL) and localtime_r write only into the struct we pass.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm = std::mem::zeroed::<libc::tm>();
+        libc::localtime_r(&now, &mut tm);
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_names_sort_and_keep_the_extension() {
+        let name = ring_name(Path::new("/tmp/cap/out.pcapng"), 7, "20261130120000");
+        assert_eq!(name, Path::new("/tmp/cap/out_00007_20261130120000.pcapng"));
+        assert_eq!(
+            ring_name(Path::new("x"), 1, "20261130120000"),
+            Path::new("x_00001_20261130120000.pcapng")
+        );
+        assert_eq!(local_timestamp().len(), 14);
+    }
+}
