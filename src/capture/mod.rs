@@ -244,7 +244,7 @@ fn now_ns() -> u64 {
 /// Opens every ring (each in its namespace, with the filter compiled for it), then captures
 /// until `-c`, `-a duration`, SIGINT/SIGTERM or a reader that went away. Every file is closed
 /// with statistics and stays valid; a write error (a full disk) stops the capture with it.
-pub fn capture(spec: &Spec) -> Result<Summary, CaptureError> {
+pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureError> {
     if spec.targets.is_empty() {
         return Err(CaptureError::Invalid(
             "nothing to capture: give an interface, --wires or --lab FILE".into(),
@@ -270,8 +270,6 @@ pub fn capture(spec: &Spec) -> Result<Summary, CaptureError> {
             .map_err(WireError::from)??;
         rings.push(opened);
     }
-    crate::signals::stop_on_signals();
-
     let interfaces: Vec<Interface> = spec
         .targets
         .iter()
@@ -294,6 +292,10 @@ pub fn capture(spec: &Spec) -> Result<Summary, CaptureError> {
     };
     header(&mut blocks);
     sink.push(&blocks);
+    // The header on disk at once: a capture killed at any moment leaves a valid file.
+    sink.flush(true).map_err(|e| write_failed(e, &sink))?;
+    crate::signals::stop_on_signals();
+    on_start();
     let mut captured = vec![0u64; rings.len()];
     let mut total = 0u64;
     let mut scratch = Vec::with_capacity(65536);
@@ -382,7 +384,7 @@ pub fn capture(spec: &Spec) -> Result<Summary, CaptureError> {
         blocks.clear();
         write_held(&mut held, &mut data, cutoff, &mut blocks);
         sink.push(&blocks);
-        if sink.rotation_due() {
+        if sink.rotation_due() && spec.count.is_none_or(|c| total < c) {
             blocks.clear();
             statistics_blocks(&mut rings, &mut blocks);
             sink.push(&blocks);
@@ -392,6 +394,7 @@ pub fn capture(spec: &Spec) -> Result<Summary, CaptureError> {
             blocks.clear();
             header(&mut blocks);
             sink.push(&blocks);
+            sink.flush(true).map_err(|e| write_failed(e, &sink))?;
         }
         if let Err(e) = sink.flush(false) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -143,9 +143,12 @@ impl Sink {
                 Ok(())
             }
             Err(e) => {
-                self.pending.clear();
                 if let Some((path, file)) = &self.file {
-                    // Whatever part of the failed write landed is not a whole block.
+                    // Keep the blocks of the failed write that landed whole; cut the rest.
+                    let landed = file.metadata().map(|m| m.len()).unwrap_or(self.written);
+                    let whole = whole_blocks(&self.pending, landed.saturating_sub(self.written));
+                    self.written += whole as u64;
+                    self.pending.clear();
                     let _ = file.set_len(self.written);
                     return Err(io::Error::new(
                         e.kind(),
@@ -156,6 +159,7 @@ impl Sink {
                         ),
                     ));
                 }
+                self.pending.clear();
                 Err(e)
             }
         }
@@ -188,6 +192,21 @@ impl Sink {
     pub fn size(&self) -> u64 {
         self.written + self.pending.len() as u64
     }
+}
+
+/// How many bytes of `blocks` (whole pcapng blocks back to back) are whole blocks within the
+/// first `landed` bytes.
+fn whole_blocks(blocks: &[u8], landed: u64) -> usize {
+    let mut end = 0usize;
+    while end + 8 <= blocks.len() {
+        let len =
+            u32::from_le_bytes(blocks[end + 4..end + 8].try_into().expect("4 bytes")) as usize;
+        if len == 0 || (end + len) as u64 > landed {
+            break;
+        }
+        end += len;
+    }
+    end
 }
 
 /// `out.pcapng` -> `out_00001_20261130120000.pcapng` (and `out` -> `out_00001_….pcapng`).
@@ -225,6 +244,17 @@ fn local_timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_blocks_that_landed_whole_are_kept() {
+        let mut blocks = Vec::new();
+        crate::capture::pcapng::section_header(&mut blocks);
+        let first = blocks.len();
+        crate::capture::pcapng::enhanced_packet(&mut blocks, 0, 0, 60, &[0; 60], 1);
+        assert_eq!(whole_blocks(&blocks, blocks.len() as u64), blocks.len());
+        assert_eq!(whole_blocks(&blocks, blocks.len() as u64 - 1), first);
+        assert_eq!(whole_blocks(&blocks, 3), 0);
+    }
 
     #[test]
     fn ring_names_sort_and_keep_the_extension() {

@@ -144,7 +144,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         duration,
         promiscuous: !args.no_promiscuous,
     };
-    let summary = capture::capture(&spec)?;
+    let labels: Vec<String> = spec.targets.iter().map(|t| t.label.clone()).collect();
+    let summary = capture::capture(&spec, || {
+        eprintln!("capturing on {}", labels.join(", "));
+    })?;
     report(cli.json, to_stdout, &summary)?;
     Ok(Exit::Ok)
 }

@@ -1,0 +1,623 @@
+//! `patchwire capture` against the real kernel, read back by Debian's tshark and capinfos: the
+//! probe catalogue through a wire, captured on one end, every frame present byte for byte with
+//! its direction and its VLAN tags; filters with exact counts; file rings; SIGTERM; stdout
+//! streamed into tshark; a full disk; bad input.
+//!
+//! The lab: `r1:a0` <-> `wire:wa` = wire = `wire:wb` <-> `r2:b0`; frames are sent from a0 and b0
+//! (AF_PACKET), so on wa those from a0 are inbound and those from b0 (redirected out of wa by
+//! the wire) outbound.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use patchwire::probe::catalogue::{self, FrameKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
+const NONCE: [u8; 8] = *b"capture1";
+
+struct Lab {
+    r1: TestNs,
+    r2: TestNs,
+    wire: TestNs,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let (r1, r2, wire) = (TestNs::new(), TestNs::new(), TestNs::new());
+        veth(&r1, "a0", &wire, "wa");
+        veth(&r2, "b0", &wire, "wb");
+        wire.patchwire(&["link", "wa", "wb"]).ok();
+        let dir = std::env::temp_dir().join(format!("{}-capture", wire.name));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Lab { r1, r2, wire, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn send(&self, from_r1: bool, frames: &[Vec<u8>]) {
+        let (ns, dev) = match from_r1 {
+            true => (&self.r1, "a0"),
+            false => (&self.r2, "b0"),
+        };
+        let socket = packet_socket(ns, dev);
+        for frame in frames {
+            socket.send(frame).unwrap();
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `patchwire capture`, started once it says it is capturing. Killed on drop.
+struct Capture {
+    child: Option<Child>,
+    stderr: BufReader<ChildStderr>,
+    said: String,
+}
+
+impl Capture {
+    fn start(ns: &TestNs, args: &[&str], stdout: Stdio) -> Capture {
+        let mut child = Command::new("timeout")
+            .args(["-s", "KILL", "60", BIN, "-n", &ns.name, "capture"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut said = String::new();
+        stderr.read_line(&mut said).unwrap();
+        assert!(
+            said.starts_with("capturing on "),
+            "capture did not start: {said}"
+        );
+        Capture {
+            child: Some(child),
+            stderr,
+            said,
+        }
+    }
+
+    /// SIGTERM (to `timeout`, which passes it on), then the exit code and all of stderr.
+    fn stop(mut self) -> (i32, String) {
+        let child = self.child.as_mut().unwrap();
+        // SAFETY: kill(2) on our own unreaped child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        self.finish()
+    }
+
+    /// Waits (bounded) for it to end by itself.
+    fn finish(mut self) -> (i32, String) {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "capture did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        (status.code().unwrap_or(-1), format!("{}{rest}", self.said))
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// One frame as tshark read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Captured {
+    interface: String,
+    direction: u32,
+    bytes: Vec<u8>,
+}
+
+fn tshark_frames(path: &Path) -> Vec<Captured> {
+    let out = run(
+        "tshark",
+        &["-r", path.to_str().unwrap(), "-T", "json", "-x"],
+    );
+    let packets: serde_json::Value = serde_json::from_str(&out).expect("tshark JSON");
+    packets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let layers = &p["_source"]["layers"];
+            let frame = &layers["frame"];
+            let hex = layers["frame_raw"][0].as_str().unwrap();
+            let direction = frame["frame.packet_flags_tree"]["frame.packet_flags_direction"]
+                .as_str()
+                .unwrap();
+            Captured {
+                interface: frame["frame.interface_id_tree"]["frame.interface_name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                direction: u32::from_str_radix(direction.trim_start_matches("0x"), 16).unwrap(),
+                bytes: (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// capinfos' report; panics (with its message) when the file is not valid.
+fn capinfos(path: &Path) -> String {
+    run("capinfos", &[path.to_str().unwrap()])
+}
+
+fn probe_frames(from: [u8; 6]) -> Vec<(FrameKind, Vec<u8>)> {
+    catalogue::catalogue(from, NONCE, 1500)
+        .into_iter()
+        .map(|f| (f.kind, f.bytes))
+        .collect()
+}
+
+/// A minimal IPv4/ICMP echo frame, with an 802.1Q tag when `vlan` is given.
+fn icmp_frame(vlan: Option<u16>, seq: u8) -> Vec<u8> {
+    let mut frame = vec![0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xaa];
+    if let Some(vid) = vlan {
+        frame.extend_from_slice(&[0x81, 0x00]);
+        frame.extend_from_slice(&vid.to_be_bytes());
+    }
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(&[
+        0x45, 0, 0, 28, 0, seq, 0, 0, 64, 1, 0, 0, 198, 18, 61, 1, 198, 18, 61, 2,
+    ]);
+    frame.extend_from_slice(&[8, 0, 0, 0, 0, 1, 0, seq]);
+    frame.resize(frame.len().max(60), 0);
+    frame
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// The whole catalogue, from each side, captured on one end: every frame once, byte for byte
+/// (tags the kernel moved into metadata put back), inbound from r1's side, outbound from r2's;
+/// SIGTERM closes the file with statistics.
+#[test]
+fn one_end_shows_both_directions_byte_for_byte() {
+    let lab = Lab::new();
+    let file = lab.path("wa.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["wa", "-w", file.to_str().unwrap()],
+        Stdio::null(),
+    );
+    let from_r1 = probe_frames([2, 0, 0, 0, 1, 1]);
+    let from_r2 = probe_frames([2, 0, 0, 0, 2, 2]);
+    lab.send(
+        true,
+        &from_r1.iter().map(|f| f.1.clone()).collect::<Vec<_>>(),
+    );
+    lab.send(
+        false,
+        &from_r2.iter().map(|f| f.1.clone()).collect::<Vec<_>>(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, stderr) = capture.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by signal)"), "{stderr}");
+
+    let frames = tshark_frames(&file);
+    assert!(
+        frames
+            .iter()
+            .all(|f| f.interface == format!("{}:wa", lab.wire.name))
+    );
+    for (sent, direction) in [(&from_r1, 1), (&from_r2, 2)] {
+        for (kind, bytes) in sent {
+            let found: Vec<&Captured> = frames.iter().filter(|f| &f.bytes == bytes).collect();
+            assert_eq!(found.len(), 1, "{kind:?} captured {} times", found.len());
+            assert_eq!(found[0].direction, direction, "{kind:?}");
+        }
+    }
+    assert!(
+        [FrameKind::Dot1q, FrameKind::QinQ]
+            .iter()
+            .all(|kind| from_r1.iter().any(|(k, _)| k == kind)),
+        "the catalogue has tagged frames"
+    );
+    let info = capinfos(&file);
+    assert!(info.contains("Number of stat entries = 1"), "{info}");
+    assert!(info.contains("Description = wire wa <-> wb"), "{info}");
+}
+
+/// Two ends into one file: each frame is inbound on one and outbound on the other, and the file
+/// is in time order across both.
+#[test]
+fn several_interfaces_go_into_one_file_in_time_order() {
+    let lab = Lab::new();
+    let file = lab.path("both.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            &format!("{}:wb", lab.wire.name),
+            "-w",
+            file.to_str().unwrap(),
+            "-c",
+            "20",
+        ],
+        Stdio::null(),
+    );
+    let frames: Vec<Vec<u8>> = (0..10).map(|i| icmp_frame(None, i)).collect();
+    lab.send(true, &frames);
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by count)"), "{stderr}");
+    let got = tshark_frames(&file);
+    assert_eq!(got.len(), 20);
+    let wa = format!("{}:wa", lab.wire.name);
+    let wb = format!("{}:wb", lab.wire.name);
+    for frame in &frames {
+        let copies: Vec<(&str, u32)> = got
+            .iter()
+            .filter(|g| &g.bytes == frame)
+            .map(|g| (g.interface.as_str(), g.direction))
+            .collect();
+        assert_eq!(
+            copies,
+            [(wa.as_str(), 1), (wb.as_str(), 2)],
+            "in on wa, then out of wb"
+        );
+    }
+    assert!(capinfos(&file).contains("Strict time order:   True"));
+}
+
+/// tcpdump expressions, compiled by libpcap and run in the kernel: exact counts, VLAN tags in
+/// metadata matched, and a bad expression refused with libpcap's message, nothing written.
+#[test]
+fn filters_keep_exactly_the_matching_frames() {
+    let lab = Lab::new();
+    let lacp = lab.path("lacp.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            lacp.to_str().unwrap(),
+            "-f",
+            "ether proto 0x8809",
+        ],
+        Stdio::null(),
+    );
+    let catalogue = probe_frames([2, 0, 0, 0, 1, 1]);
+    lab.send(
+        true,
+        &catalogue.iter().map(|f| f.1.clone()).collect::<Vec<_>>(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(capture.stop().0, 0);
+    let want: Vec<&Vec<u8>> = catalogue
+        .iter()
+        .filter(|(_, b)| b[12..14] == [0x88, 0x09])
+        .map(|(_, b)| b)
+        .collect();
+    let got: Vec<Vec<u8>> = tshark_frames(&lacp).into_iter().map(|f| f.bytes).collect();
+    assert!(!want.is_empty());
+    assert_eq!(got.iter().collect::<Vec<_>>(), want);
+
+    let vlan = lab.path("vlan.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            vlan.to_str().unwrap(),
+            "-f",
+            "vlan 100 and icmp",
+        ],
+        Stdio::null(),
+    );
+    let mut frames = Vec::new();
+    for seq in 0..5 {
+        frames.push(icmp_frame(Some(100), seq));
+        frames.push(icmp_frame(Some(200), seq));
+        frames.push(icmp_frame(None, seq));
+    }
+    lab.send(true, &frames);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(capture.stop().0, 0);
+    let got: Vec<Vec<u8>> = tshark_frames(&vlan).into_iter().map(|f| f.bytes).collect();
+    let want: Vec<Vec<u8>> = (0..5).map(|seq| icmp_frame(Some(100), seq)).collect();
+    assert_eq!(got, want, "exactly the five frames of VLAN 100, tag intact");
+
+    let bad = lab.path("bad.pcapng");
+    let run = lab.wire.patchwire(&[
+        "capture",
+        "wa",
+        "-w",
+        bad.to_str().unwrap(),
+        "-f",
+        "tcp prt 179",
+    ]);
+    run.fails_with("filter \"tcp prt 179\": can't parse filter expression: syntax error");
+    assert!(!bad.exists());
+}
+
+/// `-b filesize:KB -b files:N`: new files as the size is reached, only the newest N kept, names
+/// that sort, each file valid on its own with its statistics.
+#[test]
+fn ring_files_rotate_by_size_and_keep_the_newest() {
+    let lab = Lab::new();
+    let base = lab.path("ring.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            base.to_str().unwrap(),
+            "-b",
+            "filesize:20",
+            "-b",
+            "files:3",
+            "-c",
+            "200",
+        ],
+        Stdio::null(),
+    );
+    // 200 frames of 1000 bytes: about 200 kB, ten files of 20 kB.
+    let frames: Vec<Vec<u8>> = (0..200u32)
+        .map(|i| {
+            let mut f = icmp_frame(None, i as u8);
+            f.resize(1000, (i % 251) as u8);
+            f
+        })
+        .collect();
+    for chunk in frames.chunks(20) {
+        lab.send(true, chunk);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("ring_")
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}\n{stderr}");
+    let sequence = |p: &Path| -> u32 {
+        p.file_name().unwrap().to_str().unwrap()[5..10]
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        sequence(&files[0]) >= 8,
+        "older files were pruned: {files:?}"
+    );
+    assert_eq!(sequence(&files[1]), sequence(&files[0]) + 1);
+    for file in &files {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.ends_with(".pcapng") && name.len() == "ring_00001_20261130120000.pcapng".len(),
+            "{name}"
+        );
+        assert!(capinfos(file).contains("Number of stat entries = 1"));
+    }
+    // The last frame sent is in the newest file.
+    let last = tshark_frames(&files[2]);
+    assert_eq!(last.last().unwrap().bytes, frames[199]);
+}
+
+/// `-b duration:1`: a new file every second even when nothing arrives; `-a duration:3` stops.
+#[test]
+fn ring_files_rotate_on_time_without_traffic() {
+    let lab = Lab::new();
+    let base = lab.path("quiet.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            base.to_str().unwrap(),
+            "-b",
+            "duration:1",
+            "-a",
+            "duration:3",
+        ],
+        Stdio::null(),
+    );
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by duration)"), "{stderr}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!((3..=4).contains(&files.len()), "{files:?}");
+    for file in &files {
+        assert!(capinfos(file).contains("Number of packets:   0"));
+    }
+}
+
+/// `-w -`: pcapng on stdout, flushed as frames come: tshark reading the pipe prints them while
+/// the capture is still running.
+#[test]
+fn stdout_streams_into_tshark() {
+    let lab = Lab::new();
+    let capture = Capture::start(&lab.wire, &["wa", "-w", "-"], Stdio::piped());
+    let mut capture = capture;
+    let stdout = capture.child.as_mut().unwrap().stdout.take().unwrap();
+    let mut tshark = Command::new("tshark")
+        .args([
+            "-l",
+            "-i",
+            "-",
+            "-T",
+            "fields",
+            "-e",
+            "frame.packet_flags_direction",
+        ])
+        .stdin(stdout)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tshark.stdout.take().unwrap()).lines();
+    lab.send(true, &[icmp_frame(None, 1), icmp_frame(None, 2)]);
+    lab.send(false, &[icmp_frame(None, 3)]);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(lines.next().expect("tshark printed a frame").unwrap());
+    }
+    assert_eq!(seen, ["0x00000001", "0x00000001", "0x00000002"]);
+    assert!(
+        capture
+            .child
+            .as_mut()
+            .unwrap()
+            .try_wait()
+            .unwrap()
+            .is_none(),
+        "still capturing"
+    );
+    let (code, stderr) = capture.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let _ = tshark.wait();
+}
+
+/// A full disk: the capture stops with an error saying so, and the file is valid up to its
+/// last whole block. (A 64 KiB tmpfs in a private mount namespace.)
+#[test]
+fn a_full_disk_stops_the_capture_and_keeps_the_file_valid() {
+    let lab = Lab::new();
+    let mount = lab.path("small");
+    let copy = lab.path("copy.pcapng");
+    std::fs::create_dir_all(&mount).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=64k pwcap {m} && {BIN} -n {ns} capture wa -w {m}/x.pcapng; rc=$?; \
+         cp {m}/x.pcapng {copy}; exit $rc",
+        m = mount.display(),
+        ns = lab.wire.name,
+        copy = copy.display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.starts_with("capturing on"), "{line}");
+    let frames: Vec<Vec<u8>> = (0..150)
+        .map(|i| {
+            let mut f = icmp_frame(None, i as u8);
+            f.resize(1000, 7);
+            f
+        })
+        .collect();
+    for chunk in frames.chunks(10) {
+        lab.send(true, chunk);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the capture did not stop on a full disk"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("No space left on device"), "{rest}");
+    assert!(
+        rest.contains("the file is kept valid up to its last whole block"),
+        "{rest}"
+    );
+    let info = capinfos(&copy);
+    let packets: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Number of packets:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(packets > 20, "{info}");
+}
+
+/// Each mistake is an error naming the thing, and no file is left behind.
+#[test]
+fn bad_input_is_refused_and_nothing_is_written() {
+    let lab = Lab::new();
+    let out = lab.path("x.pcapng");
+    let out = out.to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["wz", "-w", out],
+            format!("interface wz does not exist in netns {}", lab.wire.name),
+        ),
+        (
+            vec!["pw-no-such-ns:eth0", "-w", out],
+            "netns pw-no-such-ns does not exist (no /run/netns/pw-no-such-ns)".to_string(),
+        ),
+        (
+            vec!["wa", "-w", "/nonexistent/dir/x.pcapng"],
+            "/nonexistent/dir/x.pcapng: No such file or directory (os error 2)".to_string(),
+        ),
+        (
+            vec!["wa", "-w", out, "-b", "files:0"],
+            "-b files:0: must be at least 1".to_string(),
+        ),
+        (
+            vec!["wa", "-w", "-", "-b", "filesize:10"],
+            "-w - (stdout) cannot rotate: -b needs a file".to_string(),
+        ),
+        (
+            vec!["wa", "wa", "-w", out],
+            format!(
+                "wa is given twice (as {}:wa too); each interface is captured once",
+                lab.wire.name
+            ),
+        ),
+        (
+            vec!["-w", out],
+            "give interfaces (IF or NETNS:IF), or --wires, or --lab FILE — one of them".to_string(),
+        ),
+    ] {
+        let mut all = vec!["capture"];
+        all.extend(args.iter().copied());
+        lab.wire.patchwire(&all).fails_with(&message);
+        assert!(!Path::new(out).exists(), "{args:?} left {out}");
+    }
+    assert_eq!(std::fs::read_dir(&lab.dir).unwrap().count(), 0);
+}
