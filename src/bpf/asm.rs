@@ -48,6 +48,12 @@ impl Asm {
         self.push(insn::jmp_imm(op, reg, imm, 0))
     }
 
+    /// Any jump instruction (its offset is filled in) to `label`.
+    pub fn jump_to(&mut self, jump: Insn, label: Label) -> &mut Self {
+        self.jumps.push((self.insns.len(), label));
+        self.push(jump)
+    }
+
     /// `goto label`.
     pub fn goto(&mut self, label: Label) -> &mut Self {
         self.jumps.push((self.insns.len(), label));

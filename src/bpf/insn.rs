@@ -123,6 +123,11 @@ const JMP_CALL: u8 = 0x80;
 const JMP_EXIT: u8 = 0x90;
 
 impl Insn {
+    /// Any instruction, from its fields (for translators that carry opcodes over as they are).
+    pub const fn raw(code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Insn {
+        Insn::new(code, dst, src, off, imm)
+    }
+
     const fn new(code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Insn {
         Insn {
             code,

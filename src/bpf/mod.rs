@@ -8,6 +8,7 @@
 //! attached. Remove such a filter with [`crate::nl::tc::delete_filters_at`].
 
 pub mod asm;
+pub mod classic;
 pub mod insn;
 pub mod map;
 

@@ -3,9 +3,12 @@
 //!
 //! libpcap is loaded at run time, and only when a filter is given: patchwire builds and runs
 //! without it, and a missing library is a clear error naming the Debian package. The filter is
-//! compiled against a live handle on the interface itself (opened in its namespace, closed
-//! right after), because only then does libpcap know it is on Linux and match VLAN tags in
-//! the kernel's metadata (`vlan 100` would otherwise look for a tag that is not in the bytes).
+//! compiled against a live handle, because only then does libpcap know it is on Linux and
+//! match VLAN tags in the kernel's metadata as well as in the bytes (`vlan 100` would otherwise
+//! look only for a tag in the bytes, which the kernel has already taken out). The handle is
+//! opened on the loopback of a private, throwaway namespace: libpcap refuses interfaces that
+//! are down, and the program it makes is the same for every Ethernet interface (checked with
+//! `tcpdump -d`), so the interfaces captured on are never touched and may be down.
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 
@@ -47,8 +50,8 @@ pub enum FilterError {
         /// libpcap's message.
         message: String,
     },
-    /// Opening the interface to compile against failed.
-    #[error("compiling the filter for {interface}: {message}")]
+    /// Opening the handle to compile with failed (on the loopback of a throwaway namespace).
+    #[error("compiling the filter: opening a libpcap handle on {interface} of a private namespace: {message}")]
     Open {
         /// The interface.
         interface: String,
@@ -57,9 +60,35 @@ pub enum FilterError {
     },
 }
 
-/// Compiles `expression` for `interface` (in the calling thread's namespace) with frames cut
-/// to `snaplen` (the program's accept value). Call from a thread inside the namespace.
-pub fn compile(
+/// Compiles `expression` into classic BPF for Ethernet interfaces, with frames cut to
+/// `snaplen` (the program's accept value).
+pub fn compile(expression: &str, snaplen: u32) -> Result<Vec<SockFilter>, FilterError> {
+    let open_error = |message: String| FilterError::Open {
+        interface: "lo".into(),
+        message,
+    };
+    let scratch = crate::netns::Netns::create_private("pcap-compile")
+        .map_err(|e| open_error(e.to_string()))?;
+    let expression = expression.to_string();
+    scratch
+        .run(move || {
+            let mut socket =
+                crate::nl::RouteSocket::open().map_err(|e| open_error(e.to_string()))?;
+            // A new namespace's loopback is index 1, and down.
+            socket
+                .request(
+                    crate::nl::link::set_up(crate::nl::link::IfIndex(1), true),
+                    0,
+                )
+                .map_err(|e| open_error(e.to_string()))?;
+            compile_on(&expression, "lo", snaplen)
+        })
+        .map_err(|e| open_error(e.to_string()))?
+}
+
+/// Compiles `expression` against a live handle on `interface` of the calling thread's
+/// namespace.
+fn compile_on(
     expression: &str,
     interface: &str,
     snaplen: u32,

@@ -250,18 +250,18 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             "nothing to capture: give an interface, --wires or --lab FILE".into(),
         ));
     }
+    let program = match &spec.filter {
+        Some(expression) => filter::compile(expression, spec.snaplen)
+            .map_err(|e| CaptureError::Invalid(e.to_string()))?,
+        None => filter::accept_all(spec.snaplen),
+    };
     let mut rings = Vec::new();
     for target in &spec.targets {
         let interface = target.interface.clone();
-        let (filter, snaplen, promiscuous) = (spec.filter.clone(), spec.snaplen, spec.promiscuous);
+        let (program, promiscuous) = (program.clone(), spec.promiscuous);
         let opened = target
             .netns
             .run(move || -> Result<Ring, CaptureError> {
-                let program = match &filter {
-                    Some(expression) => filter::compile(expression, &interface, snaplen)
-                        .map_err(|e| CaptureError::Invalid(e.to_string()))?,
-                    None => filter::accept_all(snaplen),
-                };
                 let index = index_of(&interface)
                     .map_err(|e| CaptureError::Io(format!("{interface}: {e}")))?;
                 Ring::open(index, Some(&program), promiscuous)
