@@ -1275,6 +1275,7 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
                 vlans: None,
                 output_vlan: None,
                 onto_wire: false,
+                filter: None,
             };
             mirror::add(Netns::open(Some(&m))?, &[spec], None)?;
         }

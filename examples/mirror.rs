@@ -47,6 +47,7 @@ fn run() -> Result<(), Error> {
         vlans: None,
         output_vlan: None,
         onto_wire: false,
+        filter: None,
     };
     let outcome = mirror::add(lab.try_clone()?, &[spec], None)?;
     for added in &outcome.mirrors {

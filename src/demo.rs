@@ -207,6 +207,7 @@ fn add_analyzer(lab: &Netns, lab_socket: &mut RouteSocket) -> Result<Analyzer, P
         vlans: None,
         output_vlan: None,
         onto_wire: false,
+        filter: None,
     };
     mirror::add(lab.try_clone().map_err(io("netns"))?, &[spec], None)?;
     let index = index_of(&mut socket, "mon")?;

@@ -50,6 +50,7 @@ pub fn bench(scratch: &mut Scratch, mirrors: usize) -> Result<MirrorSetup> {
             vlans: None,
             output_vlan: None,
             onto_wire: false,
+            filter: None,
         })
         .collect();
     let netns = || Netns::open(Some(&lab));

@@ -51,7 +51,9 @@ pub enum FilterError {
         message: String,
     },
     /// Opening the handle to compile with failed (on the loopback of a throwaway namespace).
-    #[error("compiling the filter: opening a libpcap handle on {interface} of a private namespace: {message}")]
+    #[error(
+        "compiling the filter: opening a libpcap handle on {interface} of a private namespace: {message}"
+    )]
     Open {
         /// The interface.
         interface: String,

@@ -82,10 +82,16 @@ pub struct AddArgs {
     /// remote analyzer). Without this, a wire end as destination is refused.
     #[arg(long)]
     pub onto_wire: bool,
+    /// Copy only frames matching this tcpdump expression (`tcp port 179`, `ether proto 0x88cc`,
+    /// `vlan 100 and icmp`): compiled by libpcap (libpcap0.8 must be installed) and run in the
+    /// mirror's own classifier, so other frames are never copied. In a --batch file, put it
+    /// last on the line: it takes the rest of the line.
+    #[arg(long, value_name = "EXPRESSION")]
+    pub filter: Option<String>,
     /// Add many mirrors at once, all or nothing, from FILE (`-` = stdin): one per line, written
     /// like this command's arguments (`web --from eth1,eth2 --to mon0 --direction in`); `#`
     /// starts a comment. Much faster than one command per mirror.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "from", "all", "to", "vlan", "output_vlan", "onto_wire"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "from", "all", "to", "vlan", "output_vlan", "onto_wire", "filter"])]
     pub batch: Option<String>,
 }
 
@@ -110,6 +116,7 @@ impl AddArgs {
             vlans: self.vlan.clone(),
             output_vlan: self.output_vlan,
             onto_wire: self.onto_wire,
+            filter: self.filter.clone(),
         }
     }
 }
@@ -122,22 +129,29 @@ fn parse_batch(text: &str) -> Result<Vec<MirrorSpec>, String> {
         if line.is_empty() {
             continue;
         }
-        let parsed =
-            <BatchLine as clap::Parser>::try_parse_from(line.split_whitespace()).map_err(|e| {
-                // clap's message up to its usage hint, on one line.
-                let text = e.to_string();
-                let message: Vec<&str> = text
-                    .lines()
-                    .take_while(|l| !l.trim().is_empty())
-                    .map(str::trim)
-                    .collect();
-                let message = message.join(" ");
-                format!(
-                    "line {}: {}",
-                    number + 1,
-                    message.trim_start_matches("error: ")
-                )
-            })?;
+        // --filter takes the rest of the line (a tcpdump expression has spaces).
+        let (line, filter) = match line.split_once("--filter ") {
+            Some((head, filter)) => (head, Some(filter.trim())),
+            None => (line, None),
+        };
+        let words = line
+            .split_whitespace()
+            .chain(filter.into_iter().flat_map(|f| ["--filter", f]));
+        let parsed = <BatchLine as clap::Parser>::try_parse_from(words).map_err(|e| {
+            // clap's message up to its usage hint, on one line.
+            let text = e.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            format!(
+                "line {}: {}",
+                number + 1,
+                message.trim_start_matches("error: ")
+            )
+        })?;
         if parsed.args.batch.is_some() {
             return Err(format!("line {}: --batch cannot be nested", number + 1));
         }
@@ -274,6 +288,9 @@ fn print_mirror(mirror: &MirrorStatus, stats: bool) {
     }
     if let Some(tag) = mirror.output_vlan {
         select.push_str(&format!(", output-vlan {tag}"));
+    }
+    if let Some(filter) = &mirror.filter {
+        select.push_str(&format!(", filter {filter:?}"));
     }
     let dest = &mirror.destination;
     let state = match (dest.present, dest.up, dest.carrier) {

@@ -90,12 +90,15 @@ pub fn add(
 }
 
 /// Ops and the programs whose fds they refer to (kept open until the batch is applied).
+/// What a copy classifier selects: VLANs (as text), the RSPAN tag it pushes, the filter.
+type Selection = (Option<String>, Option<u16>, Option<String>);
+
 #[derive(Default)]
 pub(super) struct Plan {
     pub(super) ops: Vec<Op>,
     programs: Vec<Program>,
     /// Classifiers already loaded, by what they select: mirrors alike share one program.
-    classifiers: HashMap<(Option<String>, Option<u16>), i32>,
+    classifiers: HashMap<Selection, i32>,
     pop: Option<i32>,
     /// Destinations made silent (copies only, nothing of their own).
     silencing: silence::Plan,
@@ -122,12 +125,26 @@ impl Plan {
         &mut self,
         vlans: Option<&VlanSet>,
         output_vlan: Option<u16>,
+        filter: Option<&str>,
     ) -> Result<i32, WireError> {
-        let key = (vlans.map(ToString::to_string), output_vlan);
+        let key = (
+            vlans.map(ToString::to_string),
+            output_vlan,
+            filter.map(str::to_string),
+        );
         if let Some(fd) = self.classifiers.get(&key) {
             return Ok(*fd);
         }
-        let fd = self.load(&programs::copy_classifier(vlans, output_vlan), "pw_mirror")?;
+        let compiled = match filter {
+            Some(expression) => Some(
+                crate::capture::filter::compile(expression, u16::MAX.into())
+                    .map_err(|e| invalid(format!("--filter: {e}")))?,
+            ),
+            None => None,
+        };
+        let program = programs::copy_classifier(vlans, output_vlan, compiled.as_deref())
+            .map_err(|e| invalid(format!("--filter {:?}: {e}", filter.unwrap_or_default())))?;
+        let fd = self.load(&program, "pw_mirror")?;
         self.classifiers.insert(key, fd);
         Ok(fd)
     }
@@ -281,7 +298,11 @@ impl CopySetup {
         let Role::Copy(copy) = &record.role else {
             return Err(invalid(format!("{}: not a copy record", record.mirror)));
         };
-        let classifier = plan.classifier(copy.vlans.as_ref(), copy.output_vlan)?;
+        let classifier = plan.classifier(
+            copy.vlans.as_ref(),
+            copy.output_vlan,
+            copy.filter.as_deref(),
+        )?;
         let pop = match copy.output_vlan {
             Some(_) => Some(plan.pop_program()?),
             None => None,

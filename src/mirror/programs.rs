@@ -14,6 +14,7 @@ use crate::bpf::asm::Asm;
 use crate::bpf::insn::{self, AluOp, Insn, JmpOp, R0, R1, R2, R3, R4, R6, R10, Size};
 
 use super::spec::VlanSet;
+use crate::capture::ring::SockFilter;
 
 // Helper ids (enum bpf_func_id in linux/bpf.h).
 const BPF_FUNC_SKB_VLAN_PUSH: i32 = 18;
@@ -38,11 +39,16 @@ const TPID_8021Q_BE: i32 = (0x8100u16).to_be() as i32;
 const MATCH: i32 = -1;
 const NO_MATCH: i32 = 0;
 
-/// The copy classifier for a mirror (see the module docs).
-pub fn copy_classifier(vlans: Option<&VlanSet>, output_vlan: Option<u16>) -> Vec<Insn> {
-    if vlans.is_none() && output_vlan.is_none() {
+/// The copy classifier for a mirror (see the module docs). `filter` (classic BPF from libpcap,
+/// a `--filter` expression) decides first; frames it rejects are not copied.
+pub fn copy_classifier(
+    vlans: Option<&VlanSet>,
+    output_vlan: Option<u16>,
+    filter: Option<&[SockFilter]>,
+) -> Result<Vec<Insn>, String> {
+    if vlans.is_none() && output_vlan.is_none() && filter.is_none() {
         // The verifier refuses unreachable instructions: no "no match" branch here.
-        return vec![insn::mov64_imm(R0, MATCH), insn::exit()];
+        return Ok(vec![insn::mov64_imm(R0, MATCH), insn::exit()]);
     }
     let mut asm = Asm::new();
     let selected = asm.label();
@@ -51,6 +57,11 @@ pub fn copy_classifier(vlans: Option<&VlanSet>, output_vlan: Option<u16>) -> Vec
     if output_vlan.is_some() {
         asm.push(insn::mov64_imm(R2, 0));
         asm.push(insn::stx_mem(Size::W, R6, R2, SKB_CB0));
+    }
+    if let Some(filter) = filter {
+        let passed = asm.label();
+        crate::bpf::classic::translate(filter, &mut asm, no_match, passed)?;
+        asm.bind(passed);
     }
     if let Some(vlans) = vlans {
         outer_vid_to_r2(&mut asm, no_match);
@@ -82,7 +93,7 @@ pub fn copy_classifier(vlans: Option<&VlanSet>, output_vlan: Option<u16>) -> Vec
     asm.bind(no_match);
     asm.push(insn::mov64_imm(R0, NO_MATCH));
     asm.push(insn::exit());
-    asm.finish()
+    Ok(asm.finish())
 }
 
 /// Loads the outer VLAN ID into R2, or jumps to `untagged`. At ingress the kernel has already
@@ -239,7 +250,7 @@ mod tests {
 
     #[test]
     fn match_all_classifier_matches_everything() {
-        let program = copy_classifier(None, None);
+        let program = copy_classifier(None, None, None).unwrap();
         assert_eq!(run(&program, meta(5)).0, MATCH);
         assert_eq!(run(&program, in_bytes(0x0800, 0)).0, MATCH);
     }
@@ -247,7 +258,7 @@ mod tests {
     #[test]
     fn vlan_classifier_reads_metadata_and_bytes() {
         let set = VlanSet::parse("100,200-210").unwrap();
-        let program = copy_classifier(Some(&set), None);
+        let program = copy_classifier(Some(&set), None, None).unwrap();
         for skb in [
             meta(100),
             meta(0xe000 | 205),
@@ -271,7 +282,7 @@ mod tests {
     #[test]
     fn rspan_classifier_pushes_marks_and_pop_undoes() {
         let set = VlanSet::parse("100").unwrap();
-        let program = copy_classifier(Some(&set), Some(999));
+        let program = copy_classifier(Some(&set), Some(999), None).unwrap();
         let (verdict, calls, cb0) = run(&program, meta(100));
         assert_eq!(verdict, MATCH);
         assert_eq!(calls, [(BPF_FUNC_SKB_VLAN_PUSH, 0x0081, 999)]);

@@ -24,6 +24,9 @@ pub struct MirrorStatus {
     /// RSPAN: the copies leave the destination tagged with this VLAN ID.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_vlan: Option<u16>,
+    /// Copies only frames matching this tcpdump expression (`--filter`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     /// Sources with a filter in place, in interface order.
     pub sources: Vec<SourceStatus>,
     /// Sources the mirror was made with that are gone (names when recorded).
@@ -127,6 +130,7 @@ fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -
             direction: Direction::Both,
             vlans: None,
             output_vlan: None,
+            filter: None,
             sources: Vec::new(),
             sources_gone: Vec::new(),
             packets: 0,
@@ -274,6 +278,7 @@ fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -
         direction: record.direction,
         vlans: record.vlans.clone(),
         output_vlan: record.output_vlan,
+        filter: record.filter.clone(),
         packets: all.clone().map(|h| h.packets).sum(),
         bytes: all.clone().map(|h| h.bytes).sum(),
         dropped: all.map(|h| h.dropped).sum(),

@@ -185,6 +185,9 @@ pub struct MirrorSpec {
     pub output_vlan: Option<u16>,
     /// The destination may be a wire end: copies leave it mixed with the wire's traffic.
     pub onto_wire: bool,
+    /// Copy only frames matching this tcpdump expression (compiled by libpcap, run in the
+    /// mirror's classifier before its VLAN selection).
+    pub filter: Option<String>,
 }
 
 /// Mirror names go into a 16-byte action cookie after a tag byte, and into the filter record.
@@ -204,7 +207,8 @@ pub fn validate_mirror_name(name: &str) -> Result<(), String> {
 /// What each of a mirror's filters says about the mirror, as its cls_bpf name: enough for
 /// `show` to report a mirror whose destination or sources have vanished, with no state file.
 ///
-/// `pw-mirror NAME to=DEST dir=both from=eth1/eth2 [vlan=100,200-210] [out-vlan=7]`, or
+/// `pw-mirror NAME to=DEST dir=both from=eth1/eth2 [vlan=100,200-210] [out-vlan=7]
+/// [filter=EXPRESSION]` (the filter last: it takes the rest of the text, spaces and all), or
 /// `from=*40` for `--all` (40 sources at creation) and when the list does not fit; the RSPAN
 /// tag-removal filter is `pw-mirror NAME role=pop`. Lists use `/`, which interface names
 /// cannot contain.
@@ -241,6 +245,8 @@ pub struct CopyRecord {
     pub output_vlan: Option<u16>,
     /// The destination may be a wire end.
     pub onto_wire: bool,
+    /// Copies only frames matching this tcpdump expression.
+    pub filter: Option<String>,
 }
 
 /// The sources of a mirror as its record keeps them.
@@ -253,6 +259,8 @@ pub enum RecordedSources {
 }
 
 const RECORD_TAG: &str = "pw-mirror";
+/// The last key of a copy record: its value is the rest of the text.
+const FILTER_KEY: &str = "filter=";
 /// CLS_BPF_NAME_LEN (256) including the terminating NUL.
 pub const RECORD_MAX: usize = 255;
 
@@ -280,6 +288,9 @@ impl Record {
                 if copy.onto_wire {
                     text.push_str(" onto-wire=yes");
                 }
+                if let Some(filter) = &copy.filter {
+                    text.push_str(&format!(" {FILTER_KEY}{filter}"));
+                }
             }
         }
         text
@@ -287,6 +298,10 @@ impl Record {
 
     /// Reads a filter name back; `None` for anything that is not a patchwire mirror record.
     pub fn parse(text: &str) -> Option<Record> {
+        let (text, filter) = match text.split_once(&format!(" {FILTER_KEY}")) {
+            Some((head, filter)) => (head, Some(filter.to_string())),
+            None => (text, None),
+        };
         let mut words = text.split(' ');
         if words.next()? != RECORD_TAG {
             return None;
@@ -329,6 +344,7 @@ impl Record {
                 vlans,
                 output_vlan,
                 onto_wire,
+                filter,
             }),
         };
         Some(Record { mirror, role })
@@ -347,6 +363,7 @@ pub fn copy_record(spec: &MirrorSpec, sources: &[String]) -> Result<Record, Stri
         vlans: spec.vlans.clone(),
         output_vlan: spec.output_vlan,
         onto_wire: spec.onto_wire,
+        filter: spec.filter.clone(),
     };
     let mut record = Record {
         mirror: spec.name.clone(),
@@ -355,6 +372,15 @@ pub fn copy_record(spec: &MirrorSpec, sources: &[String]) -> Result<Record, Stri
     if record.encode().len() > RECORD_MAX {
         copy.from = RecordedSources::Count(sources.len());
         record.role = Role::Copy(copy);
+    }
+    if let Some(filter) = &spec.filter
+        && record.encode().len() > RECORD_MAX
+    {
+        return Err(format!(
+            "--filter {filter:?}: too long to record in the mirror's filters ({} bytes with the rest \
+             of the mirror's description, at most {RECORD_MAX}); shorten it",
+            record.encode().len()
+        ));
     }
     if record.encode().len() > RECORD_MAX {
         return Err(format!(
@@ -415,12 +441,14 @@ mod tests {
                 vlans: Some(VlanSet::parse("100,200-210").unwrap()),
                 output_vlan: Some(7),
                 onto_wire: true,
+                filter: Some("tcp port 179 and host 198.18.0.1".into()),
             }),
         };
         let text = copy.encode();
         assert_eq!(
             text,
-            "pw-mirror web to=mon0 dir=both from=eth1/e=,2 vlan=100,200-210 out-vlan=7 onto-wire=yes"
+            "pw-mirror web to=mon0 dir=both from=eth1/e=,2 vlan=100,200-210 out-vlan=7 onto-wire=yes \
+             filter=tcp port 179 and host 198.18.0.1"
         );
         assert_eq!(Record::parse(&text), Some(copy));
         let pop = Record {
@@ -459,6 +487,7 @@ mod tests {
             vlans: None,
             output_vlan: None,
             onto_wire: false,
+            filter: None,
         };
         let record = copy_record(&spec, &sources).unwrap();
         assert!(record.encode().ends_with("from=*40"));
