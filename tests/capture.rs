@@ -747,3 +747,117 @@ fn filtered_mirrors_copy_only_matching_frames() {
         .fails_with("--filter: filter \"tcp prt 1\": can't parse filter expression: syntax error");
     assert_eq!(lab.wire.snapshot(), before);
 }
+
+/// A handle on a namespace the test did not make (a lab's): never deleted by the test.
+fn not_owned(name: String) -> std::mem::ManuallyDrop<TestNs> {
+    std::mem::ManuallyDrop::new(TestNs { name })
+}
+
+/// A frame of the local experimental ethertype 0x88b5, tagged with `tag`.
+fn experimental(tag: u8) -> Vec<u8> {
+    let mut frame = vec![0xff; 6];
+    frame.extend_from_slice(&[0x02, 0, 0, 0, 0x0c, tag, 0x88, 0xb5, tag]);
+    frame.resize(60, tag);
+    frame
+}
+
+/// `--lab FILE`: every link of a running lab in one file — a wire once (its port shows both
+/// directions), a hub at every member — described from the file; and `--wires`: one end of
+/// every wire of a namespace.
+#[test]
+fn a_whole_lab_or_every_wire_goes_into_one_file() {
+    let name = format!("pwt-{}-cap", std::process::id());
+    let file = std::env::temp_dir().join(format!("{name}.yaml"));
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    r3: {{}}\n  links:\n    \
+             - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]\n"
+        ),
+    )
+    .unwrap();
+    struct Down(PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = Command::new(BIN).arg("down").arg(&self.0).output();
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _down = Down(file.clone());
+    patchwire(&["up", file.to_str().unwrap()]).ok();
+    let out = std::env::temp_dir().join(format!("{name}.pcapng"));
+    let capture = {
+        // Any namespace will do: --lab names its own.
+        let current = not_owned(format!("{name}-r3"));
+        Capture::start(
+            &current,
+            &[
+                "--lab",
+                file.to_str().unwrap(),
+                "-w",
+                out.to_str().unwrap(),
+                "-c",
+                "4",
+                "-f",
+                "ether proto 0x88b5",
+            ],
+            Stdio::null(),
+        )
+    };
+    let (r1, r2) = (
+        not_owned(format!("{name}-r1")),
+        not_owned(format!("{name}-r2")),
+    );
+    packet_socket(&r1, "eth1").send(&experimental(1)).unwrap();
+    packet_socket(&r2, "eth2").send(&experimental(2)).unwrap();
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let info = capinfos(&out);
+    assert!(info.contains("Number of interfaces in file: 4"), "{info}");
+    assert!(
+        info.contains("Description = wire r1:eth1 <-> r2:eth1 (inbound: sent by r1:eth1)"),
+        "{info}"
+    );
+    assert!(
+        info.contains(
+            "Description = hub r1:eth2, r2:eth2, r3:eth2 member r2:eth2 (inbound: sent by it)"
+        ),
+        "{info}"
+    );
+    let mut got: Vec<(String, u32, u8)> = tshark_frames(&out)
+        .into_iter()
+        .map(|f| {
+            (
+                f.interface.rsplit(':').next().unwrap().to_string(),
+                f.direction,
+                f.bytes[14],
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("r1.eth1".to_string(), 1, 1),
+            ("r1.eth2".to_string(), 2, 2),
+            ("r2.eth2".to_string(), 1, 2),
+            ("r3.eth2".to_string(), 2, 2),
+        ]
+    );
+    let _ = std::fs::remove_file(&out);
+
+    // --wires: one end of each wire of the namespace.
+    let lab = Lab::new();
+    let wires = lab.path("wires.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["--wires", "-w", wires.to_str().unwrap(), "-c", "1"],
+        Stdio::null(),
+    );
+    assert!(capture.said.contains(":wa"), "{}", capture.said);
+    lab.send(false, &[icmp_frame(None, 9)]);
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(capinfos(&wires).contains("Description = wire wa <-> wb"));
+    assert_eq!(tshark_frames(&wires)[0].direction, 2);
+}
