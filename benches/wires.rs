@@ -70,23 +70,22 @@
 
 use std::fmt::Write as _;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+mod iperf;
 mod mirror_setup;
 mod support;
+use iperf::{RECEIVER_ADDR, SENDER_ADDR, Server, rx_packets};
 use patchwire::mirror::{self, Direction, MirrorSpec, Sources};
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
 use patchwire::wire::{self, Datapath, LinkOptions, WireRequest};
-use serde_json::Value;
 use support::{Scratch, ip, run};
 
 const USAGE: &str = "usage: cargo bench --bench wires -- [--quick] [--only setup|datapath|mirror]";
-const SENDER_ADDR: &str = "198.18.0.1";
-const RECEIVER_ADDR: &str = "198.18.0.2";
 /// UDP payload giving a 60-byte Ethernet frame (14 + 20 IP + 8 UDP + 18), 64 bytes with FCS.
 const UDP_PAYLOAD: usize = 18;
 /// A `tc -batch` run projected to take longer than this is cut to its first 1,000 wires. The
@@ -1341,112 +1340,17 @@ fn wait_for_quiet_cpu() {
     eprintln!("datapath: the CPUs did not settle below 10% load within 20 s; measuring anyway");
 }
 
-/// A one-off iperf3 server in the receiver namespace on CPU 1; killed when dropped. `timeout`
-/// bounds its life even if this program dies without dropping it.
-struct Server(Child);
-
-impl Server {
-    fn start(path: &TestPath, seconds: u64) -> Result<Self> {
-        let limit = (seconds + 20).to_string();
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &path.receiver,
-                "timeout",
-                "-s",
-                "KILL",
-                &limit,
-            ])
-            .args(["iperf3", "-s", "-1", "-B", RECEIVER_ADDR, "-A", "1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting the iperf3 server")?;
-        Ok(Server(child))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let pid = self.0.id() as libc::pid_t;
-            // SAFETY: signals our own unreaped child (its pid cannot be reused before we wait)
-            // and the process group `timeout` made for itself and iperf3.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-                libc::kill(pid, libc::SIGKILL);
-            }
-        }
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs the iperf3 client on CPU 0 in the sender namespace; retries while the server is not
-/// listening yet. Returns iperf3's JSON report.
-fn iperf_client(path: &TestPath, seconds: u64, extra: &[&str]) -> Result<Value> {
-    let limit = (seconds + 15).to_string();
-    let secs = seconds.to_string();
-    for attempt in 0.. {
-        let output = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &path.sender,
-                "timeout",
-                "-s",
-                "KILL",
-                &limit,
-            ])
-            .args([
-                "iperf3",
-                "-c",
-                RECEIVER_ADDR,
-                "-J",
-                "-A",
-                "0",
-                "--connect-timeout",
-                "1000",
-                "-t",
-                &secs,
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .output()
-            .context("starting the iperf3 client")?;
-        let report: Value = serde_json::from_slice(&output.stdout).with_context(|| {
-            format!(
-                "iperf3 client ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
-        match report.get("error").and_then(Value::as_str) {
-            None => return Ok(report),
-            Some(e) if e.contains("unable to connect") && attempt < 20 => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            Some(e) => bail!("iperf3 client over the {}: {e}", path.kind.label()),
-        }
-    }
-    unreachable!()
-}
-
-fn rx_packets(ns: &str, dev: &str) -> Result<u64> {
-    let json: Value =
-        serde_json::from_str(&ip(&["-n", ns, "-s", "-j", "link", "show", "dev", dev])?)?;
-    json[0]["stats64"]["rx"]["packets"]
-        .as_u64()
-        .context("no rx packet counter in ip -s -j link")
-}
-
 /// 60-byte frames per second received at r0, and sent by iperf3.
 fn udp_frames(path: &TestPath, seconds: u64) -> Result<(f64, f64)> {
-    let _server = Server::start(path, seconds)?;
+    let _server = Server::start(&path.receiver, seconds)?;
     let before = rx_packets(&path.receiver, "r0")?;
     let payload = UDP_PAYLOAD.to_string();
-    let report = iperf_client(path, seconds, &["-u", "-b", "0", "-l", &payload])?;
+    let report = iperf::client(
+        &path.sender,
+        path.kind.label(),
+        seconds,
+        &["-u", "-b", "0", "-l", &payload],
+    )?;
     let after = rx_packets(&path.receiver, "r0")?;
     let sum = &report["end"]["sum"];
     let elapsed = sum["seconds"]
@@ -1459,8 +1363,8 @@ fn udp_frames(path: &TestPath, seconds: u64) -> Result<(f64, f64)> {
 }
 
 fn tcp_throughput(path: &TestPath, seconds: u64) -> Result<f64> {
-    let _server = Server::start(path, seconds)?;
-    let report = iperf_client(path, seconds, &[])?;
+    let _server = Server::start(&path.receiver, seconds)?;
+    let report = iperf::client(&path.sender, path.kind.label(), seconds, &[])?;
     report["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .context("no end.sum_received.bits_per_second in iperf3 report")

@@ -418,6 +418,11 @@ fn ring_files_rotate_by_size_and_keep_the_newest() {
         "older files were pruned: {files:?}"
     );
     assert_eq!(sequence(&files[1]), sequence(&files[0]) + 1);
+    // A file ends at the first frame that takes it to 20 kB (then its statistics).
+    for file in &files[..2] {
+        let size = std::fs::metadata(file).unwrap().len();
+        assert!((20_000..21_200).contains(&size), "{} is {size} bytes", file.display());
+    }
     for file in &files {
         let name = file.file_name().unwrap().to_str().unwrap();
         assert!(

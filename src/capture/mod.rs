@@ -7,6 +7,7 @@
 //! * `pcapng.rs` — the blocks: section, interfaces, enhanced packets with `epb_flags`,
 //!   statistics.
 //! * `output.rs` — a file, stdout, or a ring of files (dumpcap's `-b`), kept valid on errors.
+//! * `writer.rs` — the blocks in file order: header, frames, statistics; rotation.
 //!
 //! One thread polls every ring. With several interfaces, frames are held back for
 //! [`HOLD_BACK`] (longer than a ring takes to hand over a block) and written in timestamp order,
@@ -16,6 +17,7 @@ pub mod filter;
 pub mod output;
 pub mod pcapng;
 pub mod ring;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,14 +26,15 @@ use serde::Serialize;
 
 use crate::netns::Netns;
 use crate::wire::{self, WireError, World};
-use output::{Destination, Rotation, Sink};
-use pcapng::{Interface, Statistics};
+use output::{Destination, Rotation};
+use pcapng::Interface;
 use ring::Ring;
+use writer::Writer;
 
 /// The snap length when none is given (dumpcap's and tcpdump's default).
 pub const DEFAULT_SNAPLEN: u32 = 262_144;
 /// How long frames wait, with several interfaces, for earlier frames of the others.
-const HOLD_BACK: Duration = Duration::from_millis(60);
+const HOLD_BACK: Duration = Duration::from_millis(120);
 /// The poll timeout when nothing else is due: how soon a signal or `-a duration` is noticed.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -279,28 +282,21 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             snaplen: spec.snaplen,
         })
         .collect();
-    let io = |e: std::io::Error| CaptureError::Io(e.to_string());
-    let mut sink = Sink::open(spec.destination.clone(), spec.rotation).map_err(io)?;
     let started_ns = now_ns();
     let started = Instant::now();
-    let mut blocks = Vec::with_capacity(1 << 16);
-    let header = |blocks: &mut Vec<u8>| {
-        pcapng::section_header(blocks);
-        for interface in &interfaces {
-            pcapng::interface_description(blocks, interface);
-        }
-    };
-    header(&mut blocks);
-    sink.push(&blocks);
-    // The header on disk at once: a capture killed at any moment leaves a valid file.
-    sink.flush(true).map_err(|e| write_failed(e, &sink))?;
+    let failed = |e: std::io::Error| CaptureError::Io(format!("capture stopped: {e}"));
+    let mut writer = Writer::open(
+        spec.destination.clone(),
+        spec.rotation,
+        interfaces,
+        started_ns,
+    )
+    .map_err(|e| CaptureError::Io(e.to_string()))?;
     crate::signals::stop_on_signals();
     on_start();
     let mut captured = vec![0u64; rings.len()];
     let mut total = 0u64;
-    let mut scratch = Vec::with_capacity(65536);
-    // Frames drained but not written yet, (timestamp, interface, flags, original length,
-    // start, end) into `data`.
+    // With several interfaces: frames drained but not written yet, their bytes in `data`.
     let mut held: Vec<Held> = Vec::new();
     let mut data = Vec::with_capacity(1 << 20);
     let mut pollfds: Vec<libc::pollfd> = rings
@@ -311,22 +307,11 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             revents: 0,
         })
         .collect();
-
-    let statistics_blocks = |rings: &mut Vec<Ring>, blocks: &mut Vec<u8>| {
-        let end_ns = now_ns();
-        for (id, ring) in rings.iter_mut().enumerate() {
+    let note = |rings: &mut Vec<Ring>, writer: &mut Writer| {
+        for ring in rings.iter_mut() {
             let _ = ring.update_statistics();
-            pcapng::interface_statistics(
-                blocks,
-                id as u32,
-                &Statistics {
-                    start_ns: started_ns,
-                    end_ns,
-                    received: ring.received,
-                    dropped: ring.dropped,
-                },
-            );
         }
+        writer.note_statistics(now_ns(), rings.iter().map(|r| (r.received, r.dropped)));
     };
 
     let stopped_by = loop {
@@ -343,7 +328,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         if let Some(d) = spec.duration {
             timeout = timeout.min(d.saturating_sub(started.elapsed()));
         }
-        if let Some(d) = sink.until_rotation() {
+        if let Some(d) = writer.until_rotation() {
             timeout = timeout.min(d);
         }
         // SAFETY: `pollfds` is a live array of that many pollfd structs.
@@ -354,63 +339,61 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
                 timeout.as_millis().max(1) as i32,
             )
         };
+        note(&mut rings, &mut writer);
+        let single = rings.len() == 1;
+        let mut error = None;
         for (id, ring) in rings.iter_mut().enumerate() {
             let (snaplen, count) = (spec.snaplen as usize, spec.count);
             let mut taken = 0u64;
             ring.drain(|frame| {
-                if count.is_some_and(|c| total + taken >= c) {
+                if count.is_some_and(|c| total + taken >= c) || error.is_some() {
                     return;
                 }
-                frame.bytes_on_wire(snaplen, &mut scratch);
+                taken += 1;
+                let flags = pcapng::epb_flags(frame.outbound, frame.packet_type);
+                if single {
+                    // One interface: its ring is in time order; straight into the output.
+                    let mut tag = [0; 4];
+                    let parts = frame.parts(snaplen, &mut tag);
+                    if let Err(e) =
+                        writer.packet(0, frame.timestamp_ns, frame.original_len, parts, flags)
+                    {
+                        error = Some(e);
+                    }
+                    return;
+                }
                 let start = data.len();
-                data.extend_from_slice(&scratch);
+                frame.append_on_wire(snaplen, &mut data);
                 held.push((
                     frame.timestamp_ns,
                     id as u32,
-                    pcapng::epb_flags(frame.outbound, frame.packet_type),
+                    flags,
                     frame.original_len,
                     start,
                     data.len(),
                 ));
-                taken += 1;
             });
             captured[id] += taken;
             total += taken;
         }
-        let cutoff = match rings.len() {
-            1 => u64::MAX,
-            _ => now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64),
-        };
-        blocks.clear();
-        write_held(&mut held, &mut data, cutoff, &mut blocks);
-        sink.push(&blocks);
-        if sink.rotation_due() && spec.count.is_none_or(|c| total < c) {
-            blocks.clear();
-            statistics_blocks(&mut rings, &mut blocks);
-            sink.push(&blocks);
-            if let Err(e) = sink.rotate() {
-                return Err(write_failed(e, &sink));
-            }
-            blocks.clear();
-            header(&mut blocks);
-            sink.push(&blocks);
-            sink.flush(true).map_err(|e| write_failed(e, &sink))?;
+        if let Some(e) = error {
+            return Err(failed(e));
         }
-        if let Err(e) = sink.flush(false) {
+        let cutoff = now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64);
+        write_held(&mut held, &mut data, cutoff, &mut writer).map_err(failed)?;
+        if writer.rotation_due() && spec.count.is_none_or(|c| total < c) {
+            writer.rotate().map_err(failed)?;
+        }
+        if let Err(e) = writer.flush() {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 break "reader gone";
             }
-            return Err(write_failed(e, &sink));
+            return Err(failed(e));
         }
     };
-    blocks.clear();
-    write_held(&mut held, &mut data, u64::MAX, &mut blocks);
-    statistics_blocks(&mut rings, &mut blocks);
-    sink.push(&blocks);
-    match sink.flush(true) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(write_failed(e, &sink)),
-        _ => {}
-    }
+    write_held(&mut held, &mut data, u64::MAX, &mut writer).map_err(failed)?;
+    note(&mut rings, &mut writer);
+    let files = writer.finish().map_err(failed)?;
     Ok(Summary {
         interfaces: spec
             .targets
@@ -424,7 +407,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
                 dropped: r.dropped,
             })
             .collect(),
-        files: sink.all_files.clone(),
+        files,
         stopped_by: stopped_by.into(),
     })
 }
@@ -433,18 +416,26 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
 /// original length, start, end) of its bytes in the shared buffer.
 type Held = (u64, u32, u32, u32, usize, usize);
 
-/// Appends to `blocks` the held frames older than `cutoff`, in timestamp order, and keeps the
-/// rest (their bytes moved to the front of `data`).
-fn write_held(held: &mut Vec<Held>, data: &mut Vec<u8>, cutoff: u64, blocks: &mut Vec<u8>) {
+/// Writes the held frames older than `cutoff`, in timestamp order, and keeps the rest (their
+/// bytes moved to the front of `data`).
+fn write_held(
+    held: &mut Vec<Held>,
+    data: &mut Vec<u8>,
+    cutoff: u64,
+    writer: &mut Writer,
+) -> std::io::Result<()> {
+    if held.is_empty() {
+        return Ok(());
+    }
     held.sort_by_key(|h| h.0);
     let split = held.partition_point(|h| h.0 < cutoff);
     for &(ts, id, flags, original, start, end) in &held[..split] {
-        pcapng::enhanced_packet(blocks, id, ts, original, &data[start..end], flags);
+        writer.packet(id, ts, original, [&data[start..end], &[], &[]], flags)?;
     }
     if split == held.len() {
         held.clear();
         data.clear();
-        return;
+        return Ok(());
     }
     let mut kept = Vec::with_capacity(data.len());
     let rest: Vec<Held> = held[split..]
@@ -457,8 +448,5 @@ fn write_held(held: &mut Vec<Held>, data: &mut Vec<u8>, cutoff: u64, blocks: &mu
         .collect();
     *held = rest;
     *data = kept;
-}
-
-fn write_failed(error: std::io::Error, _sink: &Sink) -> CaptureError {
-    CaptureError::Io(format!("capture stopped: {error}"))
+    Ok(())
 }

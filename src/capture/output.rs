@@ -121,6 +121,11 @@ impl Sink {
         self.pending.extend_from_slice(blocks);
     }
 
+    /// The gathering buffer, to build whole blocks in place.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
     /// Writes what is gathered when it is time (`force`: now). A failed write cuts the file
     /// back to its last whole block and reports the error.
     pub fn flush(&mut self, force: bool) -> io::Result<()> {
@@ -165,14 +170,18 @@ impl Sink {
         }
     }
 
-    /// Whether the current file is due for rotation (size or age).
-    pub fn rotation_due(&self) -> bool {
-        let size = self.written + self.pending.len() as u64;
-        self.rotation.bytes.is_some_and(|limit| size >= limit)
-            || self
-                .rotation
-                .every
-                .is_some_and(|every| self.opened.elapsed() >= every)
+    /// Whether the current file has reached its size (`-b filesize`).
+    pub fn full(&self) -> bool {
+        self.rotation
+            .bytes
+            .is_some_and(|limit| self.size() >= limit)
+    }
+
+    /// Whether the current file has reached its age (`-b duration`).
+    pub fn old(&self) -> bool {
+        self.rotation
+            .every
+            .is_some_and(|every| self.opened.elapsed() >= every)
     }
 
     /// How long until the current file is due by age (for the poll timeout).

@@ -104,7 +104,28 @@ pub fn enhanced_packet(
     data: &[u8],
     flags: u32,
 ) {
-    let padded = data.len().next_multiple_of(4);
+    enhanced_packet_parts(
+        out,
+        interface_id,
+        timestamp_ns,
+        original_len,
+        [data, &[], &[]],
+        flags,
+    );
+}
+
+/// An Enhanced Packet Block whose packet data is `parts` back to back (a frame and the VLAN
+/// tag to put back into it, without copying them together first).
+pub fn enhanced_packet_parts(
+    out: &mut Vec<u8>,
+    interface_id: u32,
+    timestamp_ns: u64,
+    original_len: u32,
+    parts: [&[u8]; 3],
+    flags: u32,
+) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let padded = len.next_multiple_of(4);
     let total = (12 + 20 + padded + 8 + 4) as u32;
     out.reserve(total as usize);
     out.extend_from_slice(&EPB.to_le_bytes());
@@ -112,10 +133,12 @@ pub fn enhanced_packet(
     out.extend_from_slice(&interface_id.to_le_bytes());
     out.extend_from_slice(&((timestamp_ns >> 32) as u32).to_le_bytes());
     out.extend_from_slice(&(timestamp_ns as u32).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
     out.extend_from_slice(&original_len.to_le_bytes());
-    out.extend_from_slice(data);
-    out.resize(out.len() + padded - data.len(), 0);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out.resize(out.len() + padded - len, 0);
     out.extend_from_slice(&EPB_FLAGS.to_le_bytes());
     out.extend_from_slice(&4u16.to_le_bytes());
     out.extend_from_slice(&flags.to_le_bytes());

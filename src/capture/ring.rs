@@ -32,11 +32,12 @@ const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 const PACKET_OUTGOING: u8 = 4;
 
 /// Ring geometry: 8 blocks of 1 MiB per interface (the kernel hands a block over when it is
-/// full or `RETIRE_MS` after its first frame, so a live stream never waits longer).
+/// full or `RETIRE_MS` after its first frame, so a live stream never waits longer; longer
+/// would mean fewer wake-ups at low rates, but a live Wireshark lagging behind).
 const BLOCK_SIZE: u32 = 1 << 20;
 const BLOCK_COUNT: u32 = 8;
 const FRAME_SIZE: u32 = 1 << 11;
-const RETIRE_MS: u32 = 20;
+const RETIRE_MS: u32 = 50;
 
 /// `struct tpacket_req3`.
 #[repr(C)]
@@ -125,20 +126,34 @@ pub struct Frame<'r> {
 }
 
 impl Frame<'_> {
-    /// The frame as it was on the cable, at most `snaplen` bytes: a tag the kernel moved into
-    /// metadata is put back after the MAC addresses.
-    pub fn bytes_on_wire(&self, snaplen: usize, out: &mut Vec<u8>) {
-        out.clear();
-        match self.tag {
+    /// The frame as it was on the cable, at most `snaplen` bytes, as up to three slices: a tag
+    /// the kernel moved into metadata goes back after the MAC addresses (`tag` holds its bytes).
+    pub fn parts<'f>(&'f self, snaplen: usize, tag: &'f mut [u8; 4]) -> [&'f [u8]; 3] {
+        let (head, rest): (&[u8], &[u8]) = match self.tag {
             Some((tpid, tci)) if self.data.len() >= 12 => {
-                out.extend_from_slice(&self.data[..12]);
-                out.extend_from_slice(&tpid.to_be_bytes());
-                out.extend_from_slice(&tci.to_be_bytes());
-                out.extend_from_slice(&self.data[12..]);
+                tag[..2].copy_from_slice(&tpid.to_be_bytes());
+                tag[2..].copy_from_slice(&tci.to_be_bytes());
+                self.data.split_at(12)
             }
-            _ => out.extend_from_slice(self.data),
+            _ => (self.data, &[]),
+        };
+        let tag: &[u8] = if rest.is_empty() && self.tag.is_none() {
+            &[]
+        } else {
+            &tag[..]
+        };
+        let head = &head[..head.len().min(snaplen)];
+        let tag = &tag[..tag.len().min(snaplen - head.len())];
+        let rest = &rest[..rest.len().min(snaplen - head.len() - tag.len())];
+        [head, tag, rest]
+    }
+
+    /// Appends the frame as it was on the cable, at most `snaplen` bytes, to `out`.
+    pub fn append_on_wire(&self, snaplen: usize, out: &mut Vec<u8>) {
+        let mut tag = [0; 4];
+        for part in self.parts(snaplen, &mut tag) {
+            out.extend_from_slice(part);
         }
-        out.truncate(snaplen);
     }
 }
 
@@ -395,9 +410,15 @@ mod tests {
             tag: Some((0x8100, 100)),
         };
         let mut out = Vec::new();
-        frame.bytes_on_wire(1500, &mut out);
+        frame.append_on_wire(1500, &mut out);
         assert_eq!(out[12..18], [0x81, 0x00, 0x00, 100, 0x08, 0x00]);
-        frame.bytes_on_wire(14, &mut out);
-        assert_eq!(out.len(), 14);
+        assert_eq!(out.len(), 19);
+        out.clear();
+        frame.append_on_wire(14, &mut out);
+        assert_eq!(out, [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 0x81, 0x00]);
+        let untagged = Frame { tag: None, ..frame };
+        out.clear();
+        untagged.append_on_wire(13, &mut out);
+        assert_eq!(out, data[..13]);
     }
 }
