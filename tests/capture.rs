@@ -421,7 +421,11 @@ fn ring_files_rotate_by_size_and_keep_the_newest() {
     // A file ends at the first frame that takes it to 20 kB (then its statistics).
     for file in &files[..2] {
         let size = std::fs::metadata(file).unwrap().len();
-        assert!((20_000..21_200).contains(&size), "{} is {size} bytes", file.display());
+        assert!(
+            (20_000..21_200).contains(&size),
+            "{} is {size} bytes",
+            file.display()
+        );
     }
     for file in &files {
         let name = file.file_name().unwrap().to_str().unwrap();

@@ -262,7 +262,7 @@ fn mirror_spec(
         vlans,
         output_vlan: plan.output_vlan,
         onto_wire: false,
-        filter: None,
+        filter: plan.filter.clone(),
     })
 }
 

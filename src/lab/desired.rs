@@ -124,6 +124,7 @@ pub struct MirrorPlan {
     pub direction: crate::mirror::Direction,
     pub vlans: Option<String>,
     pub output_vlan: Option<u16>,
+    pub filter: Option<String>,
 }
 
 impl Desired {
@@ -282,6 +283,7 @@ fn mirrors(
                 },
                 vlans: mirror.vlans.clone(),
                 output_vlan: mirror.output_vlan,
+                filter: mirror.filter.clone(),
             },
         );
     }

@@ -253,6 +253,8 @@ pub struct MirrorFileSpec {
     /// `output-vlan:` (RSPAN): the copies leave `to` tagged with this VLAN ID, in
     /// [`OUTPUT_VLAN_RANGE`].
     pub output_vlan: Option<u16>,
+    /// `filter:`: only frames matching this tcpdump expression (`mirror add --filter`).
+    pub filter: Option<String>,
     /// The 1-based line where the mirror's entry starts in the file, for messages.
     pub line: usize,
 }
@@ -877,6 +879,7 @@ impl Check<'_> {
                 direction,
                 vlans: vlans.as_ref().map(VlanSet::to_string),
                 output_vlan: mirror.output_vlan.map(|v| v.0),
+                filter: mirror.filter.clone(),
                 line: lines[i],
             });
         }
@@ -1081,6 +1084,7 @@ struct RawMirror {
     direction: Option<RawSide>,
     vlan: Option<RawVlans>,
     output_vlan: Option<OutputVlan>,
+    filter: Option<String>,
 }
 
 fn hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<(String, RawHost)>>, D::Error> {
@@ -2197,6 +2201,7 @@ mod tests {
                 direction: MirrorSide::Both,
                 vlans: None,
                 output_vlan: None,
+                filter: None,
                 line: 38,
             }],
         };
@@ -2832,6 +2837,7 @@ mod tests {
             direction,
             vlans: None,
             output_vlan: None,
+            filter: None,
             line: 0,
         }
     }
@@ -2841,7 +2847,7 @@ mod tests {
         let lab = lab(&with_mirrors(
             "    - name: tap.1_a-B\n      from: [\"r1:eth1\", {node: r3, interface: eth2}]\n      \
              to: mon:eth1\n      direction: tx\n      vlan: \"200-210, 100,201\"\n      \
-             output-vlan: 4094\n\
+             output-vlan: 4094\n      filter: \"ether proto 0x8809\"\n\
              \x20   - {name: t2, from: [r1:eth1], to: {node: mon, interface: eth1}, direction: rx}\n\
              \x20   - {name: t3, from: [r1:eth1], to: mon:eth2, vlan: 7}\n\
              \x20   - {name: t4, from: [r1:eth1, r2:eth1], to: mon:eth3}\n\
@@ -2852,6 +2858,7 @@ mod tests {
             MirrorFileSpec {
                 vlans: Some("100,200-210".into()),
                 output_vlan: Some(4094),
+                filter: Some("ether proto 0x8809".into()),
                 line: 12,
                 ..mirror(
                     "tap.1_a-B",
@@ -2876,7 +2883,7 @@ mod tests {
             },
         ];
         for (m, line) in expected.iter_mut().zip(12..).skip(1) {
-            m.line = line + 5;
+            m.line = line + 6;
         }
         assert_eq!(lab.mirrors, expected);
         assert_eq!(

@@ -179,6 +179,7 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             direction: status.direction,
             vlans: status.vlans.as_ref().map(ToString::to_string),
             output_vlan: status.output_vlan,
+            filter: status.filter.clone(),
         };
         // A broken mirror (a port re-made under it) is made again.
         let whole = status.health != wire::Health::Broken;
