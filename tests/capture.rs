@@ -870,3 +870,48 @@ fn a_whole_lab_or_every_wire_goes_into_one_file() {
     assert!(capinfos(&wires).contains("Description = wire wa <-> wb"));
     assert_eq!(tshark_frames(&wires)[0].direction, 2);
 }
+
+/// Without libpcap (here: hidden in a private mount namespace) a capture with a filter is
+/// refused naming the Debian package, and one without a filter still runs.
+#[test]
+fn a_missing_libpcap_is_named_and_only_filters_need_it() {
+    let lab = Lab::new();
+    let out = lab.path("x.pcapng");
+    let hide: String = ["libpcap.so.0.8", "libpcap.so.1", "libpcap.so"]
+        .iter()
+        .map(|name| format!("/usr/lib/x86_64-linux-gnu/{name}"))
+        .filter(|path| Path::new(path).exists())
+        .map(|path| format!("mount --bind /dev/null {path} && "))
+        .collect();
+    assert!(
+        !hide.is_empty(),
+        "libpcap is installed for the tests (tshark brings it)"
+    );
+    let capture = |filter: &str| {
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "{hide}exec {BIN} -n {} capture wa -w {} -a duration:1 {filter}",
+                lab.wire.name,
+                out.display()
+            ))
+            .output()
+            .unwrap()
+    };
+    let refused = capture("-f icmp");
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim_end(),
+        "patchwire: a capture filter needs libpcap, which is not installed (apt-get install \
+         libpcap0.8): none of libpcap.so.0.8, libpcap.so.1, libpcap.so found"
+    );
+    assert!(!out.exists());
+    let plain = capture("");
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert!(capinfos(&out).contains("Number of packets:   0"));
+}
