@@ -38,6 +38,13 @@ pub struct Attachment {
     pub ifname: String,
 }
 
+impl Attachment {
+    /// The record naming this attachment in `network`.
+    pub fn record(&self, network: &str) -> String {
+        record(network, &self.container_id, &self.ifname)
+    }
+}
+
 /// The record naming one attachment of one network (FNV-1a: stable across builds, short
 /// enough for an altname, collisions out of reach for the attachments of one host).
 pub fn record(network: &str, container_id: &str, ifname: &str) -> String {
@@ -133,11 +140,7 @@ pub fn add(config: &Config, attachment: &Attachment) -> Result<Value, CniError> 
     let prev = require_prev_result(config, "ADD")?;
     let path = attachment.netns.as_deref().unwrap_or_default();
     let netns = open_netns(path)?;
-    let mark = record(
-        &config.network,
-        &attachment.container_id,
-        &attachment.ifname,
-    );
+    let mark = attachment.record(&config.network);
     let mut world =
         World::sharing(&netns).map_err(|e| internal("reading the container's namespace", e))?;
     let view = world.home();
@@ -346,11 +349,7 @@ pub fn del(config: &Config, attachment: &Attachment) -> Result<(), CniError> {
         Err(NetnsError::NotFound { .. } | NetnsError::NotANetns { .. }) => return Ok(()),
         Err(e) => return Err(internal("cannot open the container's network namespace", e)),
     };
-    let mark = record(
-        &config.network,
-        &attachment.container_id,
-        &attachment.ifname,
-    );
+    let mark = attachment.record(&config.network);
     let mut world =
         World::sharing(&netns).map_err(|e| internal("reading the container's namespace", e))?;
     let Some(link) = recorded(world.home(), &mark)
@@ -459,11 +458,7 @@ fn problems(
     attachment: &Attachment,
     netns: &Netns,
 ) -> Result<Vec<String>, WireError> {
-    let mark = record(
-        &config.network,
-        &attachment.container_id,
-        &attachment.ifname,
-    );
+    let mark = attachment.record(&config.network);
     let ifname = &attachment.ifname;
     let path = attachment.netns.as_deref().unwrap_or_default();
     let mut world = World::sharing(netns)?;
