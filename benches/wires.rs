@@ -957,8 +957,8 @@ fn memory_bench(lab: &Lab, wires: usize, runs: usize) -> Result<MemoryResult> {
     Ok(result)
 }
 
-/// The `memlock` (KiB) /proc/self/fdinfo reports for a program and a counter map like those
-/// of one eBPF wire direction, loaded here (redirecting to lo; never attached).
+/// The `memlock` (KiB) /proc/self/fdinfo reports for the program and the map of an operation's
+/// eBPF wires (map sized for 2,000 directions), loaded here (never attached).
 fn bpf_memlock() -> Result<(f64, f64)> {
     use std::os::fd::{AsFd, AsRawFd};
     let memlock = |fd: i32| -> Result<f64> {
@@ -970,11 +970,12 @@ fn bpf_memlock() -> Result<(f64, f64)> {
             .map(|bytes| bytes / 1024.0)
             .with_context(|| format!("no memlock in {path}"))
     };
-    let map = patchwire::bpf::map::Map::percpu_array("pw_wire", 16, 1)
-        .context("creating a per-CPU counter map")?;
+    let map =
+        patchwire::bpf::map::Map::percpu_hash("pw_wires", patchwire::bpf::WIRE_VALUE_SIZE, 2_000)
+            .context("creating the map of eBPF wires")?;
     let program = patchwire::bpf::Program::load_sched_cls(
-        &patchwire::bpf::counted_redirect(map.as_fd(), patchwire::nl::link::IfIndex(1), false),
-        "pw_wire",
+        &patchwire::bpf::wire_by_ingress(map.as_fd()),
+        "pw_wires",
     )?;
     Ok((
         memlock(program.as_fd().as_raw_fd())?,

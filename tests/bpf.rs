@@ -160,40 +160,39 @@ fn counters_of(ns: &TestNs, dev: &str, prio: u16) -> Vec<u64> {
     let filter = filters.iter().find(|f| f.prio == prio).expect("the filter");
     let maps = bpf::map::prog_map_ids(filter.prog_id.expect("a program id")).unwrap();
     assert_eq!(maps.len(), 1, "{maps:?}");
-    bpf::map::Map::from_id(maps[0], 16)
+    let sums = bpf::map::Map::from_id(maps[0], bpf::WIRE_VALUE_SIZE)
         .unwrap()
-        .sum_u64s(0)
-        .unwrap()
+        .sum_u64s(ifindex(ns, dev).0)
+        .unwrap();
+    sums[1..].to_vec()
 }
 
+/// One program for every direction: a per-CPU hash keyed by the arrival ifindex says where each
+/// frame goes and counts it; a frame on an interface the map does not know is dropped.
 #[test]
-fn counted_redirects_count_frames_and_bytes_and_reach_the_peer_directly() {
+fn one_program_redirects_by_arrival_interface_counts_and_reaches_the_peer_directly() {
     let ns = TestNs::new();
     let peer = TestNs::new();
     veth(&ns, "a", &peer, "pa");
     veth(&ns, "b", &peer, "pb");
     veth(&ns, "c", &peer, "pc");
-    ns.tc("qdisc add dev a clsact");
-    ns.tc("qdisc add dev c clsact");
-    // a -> out of b (bpf_redirect); c -> straight into b's peer pb (bpf_redirect_peer).
-    let map_a = bpf::map::Map::percpu_array("pw_wire_a", 16, 1).unwrap();
-    let map_c = bpf::map::Map::percpu_array("pw_wire_c", 16, 1).unwrap();
+    veth(&ns, "d", &peer, "pd");
+    for dev in ["a", "c", "d"] {
+        ns.tc(&format!("qdisc add dev {dev} clsact"));
+    }
+    // a -> out of b (bpf_redirect); c -> straight into b's peer pb (bpf_redirect_peer);
+    // d: same program, no entry.
+    let map = bpf::map::Map::percpu_hash("pw_wires", bpf::WIRE_VALUE_SIZE, 4).unwrap();
     let b = ifindex(&ns, "b");
-    attach(
-        &ns,
-        "a",
-        21,
-        &bpf::counted_redirect(std::os::fd::AsFd::as_fd(&map_a), b, false),
-        "pw_wire",
-    );
-    attach(
-        &ns,
-        "c",
-        21,
-        &bpf::counted_redirect(std::os::fd::AsFd::as_fd(&map_c), b, true),
-        "pw_wire_peer",
-    );
-    drop((map_a, map_c));
+    map.update_all_cpus(ifindex(&ns, "a").0, &bpf::wire_value(b, false))
+        .unwrap();
+    map.update_all_cpus(ifindex(&ns, "c").0, &bpf::wire_value(b, true))
+        .unwrap();
+    let program = bpf::wire_by_ingress(std::os::fd::AsFd::as_fd(&map));
+    for dev in ["a", "c", "d"] {
+        attach(&ns, dev, 21, &program, "pw_wires");
+    }
+    drop(map);
 
     let pb = packet_socket(&peer, "pb");
     for (dev, marker) in [("pa", 1u8), ("pc", 2)] {
@@ -204,6 +203,9 @@ fn counted_redirects_count_frames_and_bytes_and_reach_the_peer_directly() {
             assert!(arrives(&pb, &sent), "from {dev}");
         }
     }
+    let unknown = frame(None, 3);
+    packet_socket(&peer, "pd").send(&unknown).unwrap();
+    assert!(!arrives(&pb, &unknown), "no entry for d: dropped");
     let len = frame(None, 1).len() as u64;
     assert_eq!(counters_of(&ns, "a", 21), vec![5, 5 * len]);
     assert_eq!(counters_of(&ns, "c", 21), vec![5, 5 * len]);

@@ -7,9 +7,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
 const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 
 /// A BPF map (its file descriptor).
@@ -83,6 +85,18 @@ struct ProgInfoHead {
     map_ids: u64,
 }
 
+/// The head of `struct bpf_map_info`.
+#[repr(C, align(8))]
+#[derive(Default)]
+struct MapInfoHead {
+    map_type: u32,
+    id: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+}
+
 /// bpf(cmd, attr): a new fd, or the errno.
 fn bpf<T>(cmd: libc::c_long, attr: &T) -> io::Result<i64> {
     // SAFETY: `attr` is a fully initialised attr struct for `cmd`, of the size passed; any
@@ -110,11 +124,21 @@ fn owned(fd: i64) -> OwnedFd {
 impl Map {
     /// A per-CPU array of `entries` values of `value_size` bytes (u32 keys 0..entries).
     pub fn percpu_array(name: &str, value_size: u32, entries: u32) -> io::Result<Map> {
+        Self::create(BPF_MAP_TYPE_PERCPU_ARRAY, name, value_size, entries)
+    }
+
+    /// A per-CPU hash of at most `entries` values of `value_size` bytes under u32 keys, all
+    /// allocated up front (no allocation when a program or an update touches it).
+    pub fn percpu_hash(name: &str, value_size: u32, entries: u32) -> io::Result<Map> {
+        Self::create(BPF_MAP_TYPE_PERCPU_HASH, name, value_size, entries)
+    }
+
+    fn create(map_type: u32, name: &str, value_size: u32, entries: u32) -> io::Result<Map> {
         let mut map_name = [0u8; 16];
         let bytes = name.as_bytes();
         map_name[..bytes.len().min(15)].copy_from_slice(&bytes[..bytes.len().min(15)]);
         let attr = MapCreateAttr {
-            map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+            map_type,
             key_size: 4,
             value_size,
             max_entries: entries,
@@ -162,6 +186,37 @@ impl Map {
             .chunks(stride)
             .map(|c| c[..self.value_size as usize].to_vec())
             .collect())
+    }
+
+    /// Sets entry `key` to `value` on every CPU.
+    pub fn update_all_cpus(&self, key: u32, value: &[u8]) -> io::Result<()> {
+        let cpus = possible_cpus()?;
+        let stride = (self.value_size as usize).div_ceil(8) * 8;
+        let mut values = vec![0u8; stride * cpus];
+        for chunk in values.chunks_mut(stride) {
+            chunk[..value.len()].copy_from_slice(value);
+        }
+        let attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            pad: 0,
+            key: std::ptr::from_ref(&key) as u64,
+            value: values.as_ptr() as u64,
+            flags: 0,
+        };
+        bpf(BPF_MAP_UPDATE_ELEM, &attr).map(|_| ())
+    }
+
+    /// The size of its values, as the kernel reports it.
+    pub fn value_size_of(id: u32) -> io::Result<u32> {
+        let map = Map::from_id(id, 0)?;
+        let mut info = MapInfoHead::default();
+        let attr = InfoAttr {
+            bpf_fd: map.fd.as_raw_fd() as u32,
+            info_len: std::mem::size_of::<MapInfoHead>() as u32,
+            info: std::ptr::from_mut(&mut info) as u64,
+        };
+        bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)?;
+        Ok(info.value_size)
     }
 
     /// The u64 counters of entry `key`, summed over all CPUs (a value of N u64s).
@@ -230,5 +285,16 @@ mod tests {
     fn a_percpu_array_is_created_and_reads_zero() {
         let map = super::Map::percpu_array("pw_wire_a", 16, 1).unwrap();
         assert_eq!(map.sum_u64s(0).unwrap(), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_percpu_hash_holds_what_is_put_on_every_cpu() {
+        let map = super::Map::percpu_hash("pw_wire_h", 16, 4).unwrap();
+        let mut value = 7u64.to_ne_bytes().to_vec();
+        value.extend(0u64.to_ne_bytes());
+        map.update_all_cpus(42, &value).unwrap();
+        let cpus = super::possible_cpus().unwrap() as u64;
+        assert_eq!(map.sum_u64s(42).unwrap(), vec![7 * cpus, 0]);
+        assert!(map.sum_u64s(43).is_err(), "no such key");
     }
 }

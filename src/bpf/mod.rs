@@ -225,43 +225,65 @@ pub fn redirect_to(ifindex: IfIndex, ingress: bool) -> Vec<Insn> {
     ]
 }
 
-/// A wire direction as a program: count the frame in entry 0 of `counters` (a per-CPU array of
-/// two u64s: packets, frame bytes — skb->len, which cls_bpf shows a program at ingress with
-/// the Ethernet header pushed back, so it is the frame's length as the tc wire reports it),
-/// then redirect it to `ifindex`: out of it with `bpf_redirect`, or, with
-/// `peer`, straight into the ingress of that veth's peer in its own namespace
-/// (`bpf_redirect_peer`, one backlog hop less).
-pub fn counted_redirect(counters: BorrowedFd<'_>, ifindex: IfIndex, peer: bool) -> Vec<Insn> {
+/// `__sk_buff.ifindex`: the interface the frame is on (at tc ingress, the one it arrived at).
+const SKB_IFINDEX: i16 = 40;
+/// tc verdict: drop.
+const TC_ACT_SHOT: i32 = 2;
+
+/// The layout of a [`wire_by_ingress`] map value: target ifindex (u32), flags (u32: 1 =
+/// `bpf_redirect_peer`), then the per-CPU counters packets (u64) and frame bytes (u64).
+pub const WIRE_VALUE_SIZE: u32 = 24;
+
+/// The value of a wire direction in a [`wire_by_ingress`] map, counters at zero.
+pub fn wire_value(to: IfIndex, peer: bool) -> [u8; WIRE_VALUE_SIZE as usize] {
+    let mut value = [0u8; WIRE_VALUE_SIZE as usize];
+    value[..4].copy_from_slice(&to.0.to_ne_bytes());
+    value[4..8].copy_from_slice(&u32::from(peer).to_ne_bytes());
+    value
+}
+
+/// Every eBPF wire direction of one operation as one program: the per-CPU hash `wires`, keyed
+/// by the ifindex a frame arrived at, says where it goes (see [`wire_value`]); the program
+/// counts the frame there and redirects it — `bpf_redirect`, or `bpf_redirect_peer` when the
+/// flags say so. A frame on an interface the map does not know is dropped (a wire that is
+/// not there any more passes nothing). One program and one map for a thousand wires instead
+/// of a thousand of each: each load costs verifier time, executable memory and a page of
+/// program memory.
+pub fn wire_by_ingress(wires: BorrowedFd<'_>) -> Vec<Insn> {
+    use asm::Asm;
     use insn::R7;
-    let mut program = vec![
-        insn::mov64_reg(R6, R1),
-        insn::mov64_imm(R7, 0),
-        insn::stx_mem(Size::W, insn::R10, R7, -4),
-        insn::mov64_reg(R2, insn::R10),
-        insn::alu64_imm(AluOp::Add, R2, -4),
-    ];
-    program.extend(insn::ld_map_fd(R1, counters.as_raw_fd()));
-    program.extend([
-        insn::call(BPF_FUNC_MAP_LOOKUP_ELEM),
-        // No entry (cannot happen for entry 0 of an array): redirect uncounted.
-        insn::jmp_imm(JmpOp::Jeq, R0, 0, 7),
-        insn::ldx_mem(Size::DW, R1, R0, 0),
-        insn::alu64_imm(AluOp::Add, R1, 1),
-        insn::stx_mem(Size::DW, R0, R1, 0),
-        insn::ldx_mem(Size::W, R2, R6, 0),
-        insn::ldx_mem(Size::DW, R1, R0, 8),
-        insn::alu64_reg(AluOp::Add, R1, R2),
-        insn::stx_mem(Size::DW, R0, R1, 8),
-        insn::mov64_imm(R1, ifindex.0 as i32),
-        insn::mov64_imm(R2, 0),
-        insn::call(if peer {
-            BPF_FUNC_REDIRECT_PEER
-        } else {
-            BPF_FUNC_REDIRECT
-        }),
-        insn::exit(),
-    ]);
-    program
+    let mut asm = Asm::new();
+    let (unknown, peer) = (asm.label(), asm.label());
+    asm.push(insn::mov64_reg(R6, R1));
+    asm.push(insn::ldx_mem(Size::W, R2, R6, SKB_IFINDEX));
+    asm.push(insn::stx_mem(Size::W, insn::R10, R2, -4));
+    asm.push(insn::mov64_reg(R2, insn::R10));
+    asm.push(insn::alu64_imm(AluOp::Add, R2, -4));
+    for part in insn::ld_map_fd(R1, wires.as_raw_fd()) {
+        asm.push(part);
+    }
+    asm.push(insn::call(BPF_FUNC_MAP_LOOKUP_ELEM));
+    asm.jump_if(JmpOp::Jeq, R0, 0, unknown);
+    asm.push(insn::ldx_mem(Size::DW, R1, R0, 8));
+    asm.push(insn::alu64_imm(AluOp::Add, R1, 1));
+    asm.push(insn::stx_mem(Size::DW, R0, R1, 8));
+    asm.push(insn::ldx_mem(Size::W, R2, R6, 0));
+    asm.push(insn::ldx_mem(Size::DW, R1, R0, 16));
+    asm.push(insn::alu64_reg(AluOp::Add, R1, R2));
+    asm.push(insn::stx_mem(Size::DW, R0, R1, 16));
+    asm.push(insn::ldx_mem(Size::W, R7, R0, 4));
+    asm.push(insn::ldx_mem(Size::W, R1, R0, 0));
+    asm.push(insn::mov64_imm(R2, 0));
+    asm.jump_if(JmpOp::Jne, R7, 0, peer);
+    asm.push(insn::call(BPF_FUNC_REDIRECT));
+    asm.push(insn::exit());
+    asm.bind(peer);
+    asm.push(insn::call(BPF_FUNC_REDIRECT_PEER));
+    asm.push(insn::exit());
+    asm.bind(unknown);
+    asm.push(insn::mov64_imm(R0, TC_ACT_SHOT));
+    asm.push(insn::exit());
+    asm.finish()
 }
 
 /// If the frame carries a VLAN tag (the kernel has moved the outer tag into skb metadata by

@@ -86,6 +86,7 @@ pub fn add(
         return Err(e);
     }
     drop(plan.programs);
+    drop(plan.wires);
     Ok(AddOutcome { mirrors })
 }
 
@@ -97,6 +98,8 @@ type Selection = (Option<String>, Option<u16>, Option<String>);
 pub(super) struct Plan {
     pub(super) ops: Vec<Op>,
     programs: Vec<Program>,
+    /// eBPF wire directions re-made with `bpf_redirect` (see `unpeer`).
+    wires: Option<crate::wire::ebpf::EbpfWires>,
     /// Classifiers already loaded, by what they select: mirrors alike share one program.
     classifiers: HashMap<Selection, i32>,
     pop: Option<i32>,
@@ -437,12 +440,10 @@ fn unpeer(
         index: feeder,
         name: feeder_link.name.clone(),
     });
-    plan.ops.push(crate::wire::ebpf_direction(
-        &mut plan.programs,
-        feeder_link,
-        source,
-        false,
-    )?);
+    let wires = plan
+        .wires
+        .get_or_insert_with(|| crate::wire::ebpf::EbpfWires::new(2));
+    plan.ops.push(wires.direction(feeder_link, source, false)?);
     Ok(())
 }
 

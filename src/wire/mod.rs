@@ -10,6 +10,7 @@
 //! * [`show`] reports each wire's health and counters — see `show.rs`.
 
 pub(crate) mod apply;
+pub(crate) mod ebpf;
 pub(crate) mod inventory;
 mod offload;
 mod plan;
@@ -19,7 +20,6 @@ pub(crate) mod unlink;
 
 pub use apply::Fault;
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
-pub(crate) use plan::ebpf_direction;
 pub use plan::{
     Datapath, LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface,
     parse_batch,

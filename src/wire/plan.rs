@@ -14,7 +14,6 @@ use super::inventory::{MirrorInto, NodeKey, World};
 use super::{offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
-use crate::nl::tc;
 
 /// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,8 +181,8 @@ pub fn link(
     let mut ops = Vec::new();
     let mut silencing = silence::Plan::default();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
-    // eBPF programs stay open until the batch has attached them.
-    let mut programs: Vec<crate::bpf::Program> = Vec::new();
+    // One program and map for every eBPF direction; open until the batch has attached them.
+    let mut ebpf = super::ebpf::EbpfWires::new(requests.len() * 2);
     let mut clsact_planned = std::collections::HashSet::new();
     for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
@@ -259,7 +258,7 @@ pub fn link(
                 }),
                 Datapath::Ebpf => {
                     let peer = peer_redirect_ok(&mut world, to)?;
-                    ops.push(ebpf_direction(&mut programs, from, to, peer)?)
+                    ops.push(ebpf.direction(from, to, peer)?)
                 }
             }
         }
@@ -635,55 +634,6 @@ enum Direction {
     Broken,
     /// Our filter is there, aimed right, but with the other datapath: replaced (converted).
     OtherDatapath,
-}
-
-/// One eBPF wire direction: a per-CPU counter map, a program counting then redirecting to
-/// `to`, and the op attaching it as the wire filter of `from` (named with its record). With
-/// `peer` the program hands frames straight to the ingress of `to`'s veth peer in its own
-/// namespace (`bpf_redirect_peer`, one backlog hop less) — which skips `to`'s egress hook and
-/// transmit taps, so it is chosen only where nothing watches them (see [`peer_redirect_ok`]).
-pub(crate) fn ebpf_direction(
-    programs: &mut Vec<crate::bpf::Program>,
-    from: &Link,
-    to: &Link,
-    peer: bool,
-) -> Result<Op, WireError> {
-    use std::os::fd::AsFd;
-    let refused = |what: String| {
-        WireError::Invalid(format!(
-            "{what} (the eBPF datapath needs the bpf() syscall and CAP_BPF or root; \
-             --datapath tc works without)"
-        ))
-    };
-    let counters = crate::bpf::map::Map::percpu_array("pw_wire", 16, 1).map_err(|e| {
-        refused(format!(
-            "creating the counter map of {} -> {}: {e}",
-            from.name, to.name
-        ))
-    })?;
-    let program = crate::bpf::Program::load_sched_cls(
-        &crate::bpf::counted_redirect(counters.as_fd(), to.index, peer),
-        "pw_wire",
-    )
-    .map_err(|e| refused(e.to_string()))?;
-    let (request, _) = crate::bpf::cls_bpf_filter(
-        from.index,
-        tc::INGRESS_PARENT,
-        tc::WIRE_PRIO,
-        program.as_fd(),
-        &tc::ebpf_wire_record(&to.name, to.index, peer),
-    );
-    programs.push(program);
-    Ok(Op::AddFilter {
-        index: from.index,
-        parent: tc::INGRESS_PARENT,
-        prio: tc::WIRE_PRIO,
-        request,
-        what: format!(
-            "the {} -> {} eBPF redirect filter on {}",
-            from.name, to.name, from.name
-        ),
-    })
 }
 
 /// Whether frames for `to` may skip its egress hook (`bpf_redirect_peer`): `to` is a veth

@@ -304,15 +304,25 @@ fn counters(filter: &Filter) -> Option<Counters> {
 const ETHERNET_HEADER: u64 = 14;
 
 /// An eBPF wire direction's counters, from its program's per-CPU map (found by the program's
-/// id: no state file). The program counts frame bytes already; drops happen after it (in the
-/// kernel's redirect) and are not counted.
+/// id: no state file). A map shared by several directions is keyed by the ifindex the filter
+/// is on, its values the target and flags then the counters (see `bpf::wire_by_ingress`); a
+/// map of one direction (made by earlier versions) holds only the counters, under key 0. The
+/// program counts frame bytes already; drops happen after it (in the kernel's redirect) and
+/// are not counted.
 fn ebpf_counters(filter: &Filter) -> Option<Counters> {
+    use crate::bpf::map::Map;
     let maps = crate::bpf::map::prog_map_ids(filter.prog_id?).ok()?;
-    let map = crate::bpf::map::Map::from_id(*maps.first()?, 16).ok()?;
-    let sums = map.sum_u64s(0).ok()?;
+    let id = *maps.first()?;
+    let value_size = Map::value_size_of(id).ok()?;
+    let map = Map::from_id(id, value_size).ok()?;
+    let (key, first) = match value_size {
+        crate::bpf::WIRE_VALUE_SIZE => (filter.ifindex.0, 1),
+        _ => (0, 0),
+    };
+    let sums = map.sum_u64s(key).ok()?;
     Some(Counters {
-        packets: sums[0],
-        bytes: sums[1],
+        packets: *sums.get(first)?,
+        bytes: *sums.get(first + 1)?,
         drops: 0,
     })
 }
