@@ -43,15 +43,16 @@
 //! redirect to the right end; after each teardown it must hold none, or the benchmark fails.
 //!
 //! With ends up, at N = 1,000 and 4,000 (`--quick`: 500), patchwire also makes the same wires
-//! with the eBPF datapath (`LinkOptions { datapath: Datapath::Ebpf, .. }`: per direction a
-//! per-CPU counter map and a cls_bpf program, each loaded and verified, instead of u32 +
-//! mirred), in the same alternating runs; a block below the table gives its times and its set-up
+//! with the eBPF datapath (`LinkOptions { datapath: Datapath::Ebpf, .. }`: one program and one
+//! per-CPU hash for the whole call, an entry per direction, and a cls_bpf filter per end
+//! instead of u32 + mirred), in the same alternating runs; a block below the table gives its times and its set-up
 //! and teardown ÷ the tc datapath's. Then, once, **kernel memory per wire**: 1,000 wires
 //! (`--quick`: 500) of each datapath, alternating, 3 runs (`--quick`: 1), made and removed
 //! while /proc/meminfo (SUnreclaim, Percpu, VmallocUsed, PageTables) and the benchmark's own
 //! memory cgroup's kernel memory (where the bpf objects are charged) are read with everything
 //! settled before, with the wires, and after removing them; plus the `memlock` the kernel
-//! reports (/proc/self/fdinfo) for one such program and one such map, loaded by the benchmark.
+//! reports (/proc/self/fdinfo) for one such program and one such map (2,000 entries), loaded by
+//! the benchmark.
 //!
 //! **B. Datapath.** Sender namespace `s` (s0, 198.18.0.1/24) to receiver `r` (r0, 198.18.0.2/24)
 //! over three paths built side by side: a direct veth pair; s0-ls and lr-r0 veth pairs with ls
@@ -910,8 +911,8 @@ struct MemoryResult {
     runs: usize,
     tc: MemoryRuns,
     ebpf: MemoryRuns,
-    /// memlock of one wire direction's program and map as /proc/self/fdinfo reports them, KiB
-    /// (or why they could not be read).
+    /// memlock of one call's program and map (2,000 directions) as /proc/self/fdinfo reports
+    /// them, KiB (or why they could not be read).
     memlock: Result<(f64, f64), String>,
     /// The record of the first eBPF wire's l0 -> l1 filter (`peer=1`: bpf_redirect_peer).
     ebpf_record: Option<String>,
@@ -1701,9 +1702,10 @@ fn memory_table(memory: &MemoryResult) -> String {
         Ok((program, map)) => {
             let _ = writeln!(
                 out,
-                "   bpf memlock (/proc/self/fdinfo of one such program and map, loaded by the benchmark): \
-                 program {program:.2} KiB,\n   map {map:.2} KiB: two directions = {:.2} KiB per eBPF wire",
-                2.0 * (program + map)
+                "   bpf memlock (/proc/self/fdinfo of one call's program and map sized for 1,000 wires, \
+                 loaded by the benchmark): program {program:.2} KiB,\n   map {map:.2} KiB: {:.2} KiB \
+                 per eBPF wire",
+                (program + map) / 1_000.0
             );
         }
         Err(e) => {
@@ -1843,8 +1845,8 @@ fn targets(setup: Option<&SetupResult>, datapath: Option<&DatapathResult>) -> St
                 verdict(ebpf - tc <= 4.0),
                 match &memory.memlock {
                     Ok((program, map)) => format!(
-                        "; the eBPF wire's programs and maps alone: {:.2} KiB memlock",
-                        2.0 * (program + map)
+                        "; the eBPF wires' program and map alone: {:.2} KiB memlock per wire",
+                        (program + map) / 1_000.0
                     ),
                     Err(_) => String::new(),
                 }

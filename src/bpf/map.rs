@@ -256,8 +256,19 @@ pub fn prog_map_ids(prog_id: u32) -> io::Result<Vec<u32>> {
     Ok(ids[..count].to_vec())
 }
 
-/// How many CPUs the kernel may ever bring up (the length of a per-CPU map's values).
+/// How many CPUs the kernel may ever bring up (the length of a per-CPU map's values). Read
+/// once: it cannot change while the system runs, and an update per wire direction would
+/// otherwise read sysfs each time.
 fn possible_cpus() -> io::Result<usize> {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if let Some(cpus) = CPUS.get() {
+        return Ok(*cpus);
+    }
+    let cpus = read_possible_cpus()?;
+    Ok(*CPUS.get_or_init(|| cpus))
+}
+
+fn read_possible_cpus() -> io::Result<usize> {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
     let mut count = 0;
     for range in text.trim().split(',') {
