@@ -1541,9 +1541,9 @@ fn setup_table(config: &Config, result: &SetupResult) -> String {
     if !ebpf_rows.is_empty() {
         let _ = writeln!(
             out,
-            "\neBPF datapath (patchwire with Datapath::Ebpf: per direction a per-CPU counter map and a \
-             cls_bpf program, each\nloaded and verified, instead of u32 + mirred; in the same alternating \
-             runs as the row above)"
+            "\neBPF datapath (patchwire with Datapath::Ebpf: one program and one per-CPU hash for the \
+             call, an entry per\ndirection, a cls_bpf filter per end instead of u32 + mirred; in the same \
+             alternating runs as the row above)"
         );
         let _ = writeln!(
             out,
@@ -1601,8 +1601,8 @@ fn setup_table(config: &Config, result: &SetupResult) -> String {
         let _ = writeln!(
             out,
             "   eBPF/tc = set-up time with the eBPF datapath / with the tc datapath (teardown likewise); \
-             extra/direction = the\n   difference in set-up time per wire direction (creating the map, \
-             loading and verifying the program)"
+             extra/direction = the\n   difference in set-up time per wire direction (its map entry, \
+             its cls_bpf filter instead of u32 + mirred)"
         );
         if let Some(record) = result.memory.as_ref().and_then(|m| m.ebpf_record.as_ref()) {
             let _ = writeln!(out, "   an eBPF wire's filter here: {record}");
