@@ -19,6 +19,8 @@ const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 pub struct Map {
     fd: OwnedFd,
     value_size: u32,
+    /// For an array made here: its number of entries (keys 0..slots).
+    slots: Option<u32>,
 }
 
 impl AsFd for Map {
@@ -152,6 +154,7 @@ impl Map {
         Ok(Map {
             fd: owned(fd),
             value_size,
+            slots: (map_type == BPF_MAP_TYPE_PERCPU_ARRAY).then_some(entries),
         })
     }
 
@@ -166,6 +169,7 @@ impl Map {
         Ok(Map {
             fd: owned(bpf(BPF_MAP_GET_FD_BY_ID, &attr)?),
             value_size,
+            slots: None,
         })
     }
 
@@ -186,6 +190,12 @@ impl Map {
             .chunks(stride)
             .map(|c| c[..self.value_size as usize].to_vec())
             .collect())
+    }
+
+    /// Whether `key` can be stored (an array made here has keys 0..its size; a hash any key,
+    /// until it is full).
+    pub fn holds(&self, key: u32) -> bool {
+        self.slots.is_none_or(|slots| key < slots)
     }
 
     /// Sets entry `key` to `value` on every CPU.

@@ -442,7 +442,7 @@ fn unpeer(
     });
     let wires = plan
         .wires
-        .get_or_insert_with(|| crate::wire::ebpf::EbpfWires::new(2));
+        .get_or_insert_with(|| crate::wire::ebpf::EbpfWires::new(2, None));
     plan.ops.push(wires.direction(feeder_link, source, false)?);
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! The eBPF datapath's programs for one operation: every direction it makes shares one
-//! program and one per-CPU hash keyed by the ingress ifindex ([`crate::bpf::wire_by_ingress`]),
-//! so a thousand wires cost one program load, not two thousand. The kernel keeps program and
-//! map while any filter uses them; a later operation makes its own pair.
+//! program and one per-CPU map keyed by the ingress ifindex ([`crate::bpf::wire_by_ingress`]),
+//! so a thousand wires cost one program load, not two thousand. The map is an array indexed
+//! by ifindex when the operation's ends have small ifindexes (at most four slots per
+//! direction: the verifier inlines an array lookup, a few instructions per frame), else a hash.
+//! The kernel keeps program and map while any filter uses them; a later operation makes its
+//! own pair.
 
 use std::os::fd::AsFd;
 
@@ -17,6 +20,8 @@ use crate::nl::tc;
 pub(crate) struct EbpfWires {
     /// Directions the next pair is sized for.
     capacity: u32,
+    /// The largest ifindex a direction will arrive at, when known (arrays need it).
+    highest: Option<u32>,
     pairs: Vec<(Program, Map, u32)>,
 }
 
@@ -27,11 +32,22 @@ fn refused(what: String) -> WireError {
 }
 
 impl EbpfWires {
-    /// For about `directions` directions (two per wire).
-    pub(crate) fn new(directions: usize) -> Self {
+    /// For about `directions` directions (two per wire) arriving at ifindexes up to
+    /// `highest` (when known).
+    pub(crate) fn new(directions: usize, highest: Option<u32>) -> Self {
         EbpfWires {
             capacity: u32::try_from(directions.max(2)).unwrap_or(u32::MAX),
+            highest,
             pairs: Vec::new(),
+        }
+    }
+
+    fn map(&self) -> std::io::Result<Map> {
+        match self.highest {
+            Some(highest) if highest < (4 * self.capacity).max(64) => {
+                Map::percpu_array("pw_wires", bpf::WIRE_VALUE_SIZE, highest + 1)
+            }
+            _ => Map::percpu_hash("pw_wires", bpf::WIRE_VALUE_SIZE, self.capacity),
         }
     }
 
@@ -43,18 +59,19 @@ impl EbpfWires {
         to: &Link,
         peer: bool,
     ) -> Result<Op, WireError> {
+        let capacity = self.capacity;
+        let fits = |map: &Map, used: u32| used < capacity && map.holds(from.index.0);
         if self
             .pairs
             .last()
-            .is_none_or(|(_, _, used)| *used >= self.capacity)
+            .is_none_or(|(_, map, used)| !fits(map, *used))
         {
-            let map =
-                Map::percpu_hash("pw_wires", bpf::WIRE_VALUE_SIZE, self.capacity).map_err(|e| {
-                    refused(format!(
-                        "creating the map of eBPF wires ({} entries): {e}",
-                        self.capacity
-                    ))
-                })?;
+            let map = self.map().map_err(|e| {
+                refused(format!(
+                    "creating the map of eBPF wires ({} entries): {e}",
+                    self.capacity
+                ))
+            })?;
             let program = Program::load_sched_cls(&bpf::wire_by_ingress(map.as_fd()), "pw_wires")
                 .map_err(|e| refused(e.to_string()))?;
             self.pairs.push((program, map, 0));

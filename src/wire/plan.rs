@@ -182,7 +182,8 @@ pub fn link(
     let mut silencing = silence::Plan::default();
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
     // One program and map for every eBPF direction; open until the batch has attached them.
-    let mut ebpf = super::ebpf::EbpfWires::new(requests.len() * 2);
+    let highest = ends.iter().flat_map(|(a, b)| [a.index.0, b.index.0]).max();
+    let mut ebpf = super::ebpf::EbpfWires::new(requests.len() * 2, highest);
     let mut clsact_planned = std::collections::HashSet::new();
     for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
