@@ -999,14 +999,18 @@ enum PathKind {
     /// The same copies made the way people paste it: u32 match-all + `mirred egress mirror`
     /// on both hooks of ls — the kernel's cost of a copy, without patchwire's classifier.
     TcMirroredWire,
+    /// The floor of any eBPF wire: per end a four-instruction program that only calls
+    /// `bpf_redirect_peer` to the other end (no map, no counting), attached by hand.
+    BareEbpf,
 }
 
 impl PathKind {
-    const ALL: [PathKind; 6] = [
+    const ALL: [PathKind; 7] = [
         PathKind::Direct,
         PathKind::Bridge,
         PathKind::Wire,
         PathKind::EbpfWire,
+        PathKind::BareEbpf,
         PathKind::MirroredWire,
         PathKind::TcMirroredWire,
     ];
@@ -1017,6 +1021,7 @@ impl PathKind {
             PathKind::Bridge => "linux bridge",
             PathKind::Wire => "patchwire wire",
             PathKind::EbpfWire => "patchwire eBPF wire",
+            PathKind::BareEbpf => "bare redirect_peer",
             PathKind::MirroredWire => "wire + mirror",
             PathKind::TcMirroredWire => "wire + tc mirror",
         }
@@ -1028,6 +1033,7 @@ impl PathKind {
             PathKind::Bridge => "b",
             PathKind::Wire => "w",
             PathKind::EbpfWire => "e",
+            PathKind::BareEbpf => "x",
             PathKind::MirroredWire => "m",
             PathKind::TcMirroredWire => "t",
         }
@@ -1145,6 +1151,7 @@ fn datapath_bench(config: &Config, scratch: &mut Scratch) -> Result<DatapathResu
     let wires = [
         PathKind::Wire,
         PathKind::EbpfWire,
+        PathKind::BareEbpf,
         PathKind::MirroredWire,
         PathKind::TcMirroredWire,
     ];
@@ -1249,6 +1256,36 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
                     options.datapath
                 );
                 records.extend(found);
+            }
+        }
+        if kind == PathKind::BareEbpf {
+            let netns = Netns::open(Some(&m))?;
+            let mut socket = netns.route()?;
+            let index = |dev: &str| -> Result<patchwire::nl::link::IfIndex> {
+                let line = ip(&["-n", &m, "-o", "link", "show", "dev", dev])?;
+                let n = line.split(':').next().unwrap_or_default().trim().parse()?;
+                Ok(patchwire::nl::link::IfIndex(n))
+            };
+            for (from, to) in [("ls", "lr"), ("lr", "ls")] {
+                use patchwire::bpf::insn;
+                run(Command::new("tc").args(["-n", &m, "qdisc", "add", "dev", from, "clsact"]))?;
+                let program = patchwire::bpf::Program::load_sched_cls(
+                    &[
+                        insn::mov64_imm(insn::R1, index(to)?.0 as i32),
+                        insn::mov64_imm(insn::R2, 0),
+                        insn::call(patchwire::bpf::BPF_FUNC_REDIRECT_PEER),
+                        insn::exit(),
+                    ],
+                    "bare_peer",
+                )?;
+                patchwire::bpf::attach_cls_bpf(
+                    &mut socket,
+                    index(from)?,
+                    patchwire::nl::tc::INGRESS_PARENT,
+                    WIRE_PRIO,
+                    &program,
+                    "bare redirect_peer",
+                )?;
             }
         }
         if matches!(kind, PathKind::MirroredWire | PathKind::TcMirroredWire) {
@@ -1785,6 +1822,19 @@ fn datapath_table(config: &Config, datapath: &DatapathResult) -> String {
                 "   per-round ratios to the direct veth pair (main rounds): eBPF wire {:.2} frames/s, \
                  {:.2} TCP; tc wire {:.2}, {:.2}",
                 ef.1, et.1, wf.1, wt.1
+            );
+        }
+        if let (Some(bare), Some(bare_tcp), Some(counted)) = (
+            direct_fps(PathKind::BareEbpf),
+            direct(PathKind::BareEbpf),
+            datapath.paired_ratios(PathKind::EbpfWire, PathKind::BareEbpf),
+        ) {
+            let _ = writeln!(
+                out,
+                "   the floor of an eBPF wire (bare bpf_redirect_peer, no map, no counting): {:.2} x direct \
+                 in frames/s, {:.2} in TCP;\n   patchwire's eBPF wire / the bare one: {:.2} frames/s \
+                 (middle half {:.2}-{:.2}): what the lookup and counting cost",
+                bare.1, bare_tcp.1, counted.1, counted.0, counted.2
             );
         }
     }
