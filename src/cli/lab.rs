@@ -194,8 +194,17 @@ fn print_changes(changes: &[Change]) {
             Change::Unwire { a, b } => format!("- wire {a} <-> {b}"),
             Change::Unhub { hub } => format!("- hub {hub}"),
             Change::Unmirror { mirror } => format!("- mirror {mirror}"),
-            Change::Mirror { mirror, from, to } => {
-                format!("+ mirror {mirror}: {} -> {to}", from.join(", "))
+            Change::Mirror {
+                mirror,
+                from,
+                to,
+                filter,
+            } => {
+                let filter = filter
+                    .as_ref()
+                    .map(|f| format!(" (filter {f:?})"))
+                    .unwrap_or_default();
+                format!("+ mirror {mirror}: {} -> {to}{filter}", from.join(", "))
             }
             Change::Wire {
                 endpoints,

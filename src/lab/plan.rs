@@ -103,6 +103,9 @@ pub enum Change {
         from: Vec<String>,
         /// What the destination port stands for (`NODE:IF`).
         to: String,
+        /// Only frames matching this tcpdump expression.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filter: Option<String>,
     },
     /// A hub the file no longer asks for: removed.
     Unhub {
@@ -306,6 +309,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
                 mirror: name.clone(),
                 from: mirror.sources.iter().map(|p| label(p)).collect(),
                 to: label(&mirror.to),
+                filter: mirror.filter.clone(),
             });
         }
     }
