@@ -915,3 +915,67 @@ fn a_missing_libpcap_is_named_and_only_filters_need_it() {
     );
     assert!(capinfos(&out).contains("Number of packets:   0"));
 }
+
+/// An interface that goes down mid-capture (or is down at the start) does not make the capture
+/// spin: it sleeps until frames come, and captures again once the interface is back up.
+#[test]
+fn an_interface_going_down_and_up_neither_spins_nor_ends_the_capture() {
+    let lab = Lab::new();
+    let out = lab.path("updown.pcapng");
+    let mut capture = Capture::start(
+        &lab.wire,
+        &["wa", "-w", out.to_str().unwrap()],
+        Stdio::null(),
+    );
+    lab.wire.ip("link set dev wa down");
+    std::thread::sleep(Duration::from_secs(1));
+    // CPU time of the capture process over that second: ticks (1/100 s) of utime + stime.
+    let pid = capture.child.as_mut().unwrap().id();
+    let patchwire_pid = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .unwrap_or(pid.to_string());
+    let stat = std::fs::read_to_string(format!("/proc/{patchwire_pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    assert!(
+        ticks < 30,
+        "the capture burned {ticks} ticks of CPU while its interface was down"
+    );
+    lab.wire.ip("link set dev wa up");
+    settle(&lab.wire, "wa");
+    lab.send(false, &[icmp_frame(None, 5)]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, stderr) = capture.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let frames = tshark_frames(&out);
+    assert!(
+        frames.iter().any(|f| f.bytes == icmp_frame(None, 5)),
+        "{frames:?}"
+    );
+}
+
+/// A layer-3 device has no Ethernet header to write: refused, naming it.
+#[test]
+fn layer_3_interfaces_are_refused() {
+    let lab = Lab::new();
+    lab.wire.ip("tuntap add dev tun7 mode tun");
+    lab.wire
+        .patchwire(&[
+            "capture",
+            "tun7",
+            "-w",
+            lab.path("x.pcapng").to_str().unwrap(),
+        ])
+        .fails_with(
+            "tun7 is a layer-3 tun device without an Ethernet header (frames would start at the \
+             IP header); patchwire captures Ethernet interfaces",
+        );
+}

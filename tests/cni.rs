@@ -513,6 +513,36 @@ fn wire_mode_joins_two_interfaces_of_the_pod() {
     net.del_step(0, &a, Some(&result));
 }
 
+/// Wire mode where the main plugin's CNI_IFNAME is itself a tap (the reference tap plugin makes
+/// those): DEL removes the wire and its record, never the interface, which is not patchwire's.
+#[test]
+fn wire_mode_never_deletes_the_main_plugins_tap() {
+    let (host, pod, far) = (TestNs::new(), TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    pod.ip("tuntap add dev eth0 mode tap");
+    pod.ip("link set dev eth0 up");
+    veth(&pod, "net1", &far, "x1");
+    let before = state(&pod);
+    let a = Attachment::new("c7", &pod, "eth0");
+    let config = json!({"cniVersion": "1.0.0", "name": format!("{}-tapwire", host.name),
+        "type": "patchwire-cni", "mode": "wire", "peer": "net1",
+        "prevResult": {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": a.netns}], "ips": []}});
+    let out = invoke(&plugins, &host, "patchwire-cni", "ADD", Some(&a), &config);
+    assert_eq!(out.exit, 0, "{out:?}");
+    assert!(is_wire(
+        &pod.patchwire(&["-j", "show"]).json()[0],
+        "eth0",
+        "net1"
+    ));
+    let out = invoke(&plugins, &host, "patchwire-cni", "DEL", Some(&a), &config);
+    assert_eq!(out.exit, 0, "{out:?}");
+    assert_eq!(
+        state(&pod),
+        before,
+        "eth0 (a tap the test made) is still there, as it was"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // STATUS, VERSION, GC (spec 1.1)
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ const RVAL_K: u16 = 0x00;
 const RVAL_X: u16 = 0x08;
 const RVAL_A: u16 = 0x10;
 const MISC_TAX: u16 = 0x00;
+const MISC_TXA: u16 = 0x80;
 
 // eBPF-only opcode parts.
 const EBPF_ALU64: u8 = 0x07;
@@ -102,6 +103,13 @@ pub fn translate(
 ) -> Result<(), String> {
     if program.is_empty() {
         return Err("the filter program is empty".into());
+    }
+    // BPF_MAXINSNS; also keeps every jump of the translation within eBPF's 16-bit offsets.
+    if program.len() > 4096 {
+        return Err(format!(
+            "the filter program has {} instructions; at most 4096",
+            program.len()
+        ));
     }
     // A, X and the scratch words start at 0, as in classic BPF (and the verifier wants the
     // stack written before it is read).
@@ -169,6 +177,7 @@ pub fn translate(
                 let src = if class == CLASS_ST { A } else { X };
                 asm.push(Insn::raw(EBPF_STX_W, R10, src, SCRATCH + 4 * k as i16, 0));
             }
+            CLASS_ALU if code & 0xf0 > 0xa0 => return Err(unsupported()),
             CLASS_ALU => {
                 let op = (code & 0xf0) as u8;
                 if code & 0xf0 == ALU_NEG {
@@ -189,6 +198,7 @@ pub fn translate(
             CLASS_JMP if code & 0xf0 == JMP_JA => {
                 asm.goto(target(i, k as usize)?);
             }
+            CLASS_JMP if code & 0xf0 > 0x40 => return Err(unsupported()),
             CLASS_JMP => {
                 let op = (code & 0xf0) as u8;
                 let (on_true, on_false) = (target(i, jt as usize)?, target(i, jf as usize)?);
@@ -217,12 +227,21 @@ pub fn translate(
                 MISC_TAX => {
                     asm.push(mov64(X, A));
                 }
-                _ => {
+                MISC_TXA => {
                     asm.push(mov64(A, X));
                 }
+                _ => return Err(unsupported()),
             },
             _ => return Err(unsupported()),
         }
+    }
+    // A program that does not end in RET falls off its end, which classic BPF rejects. (After
+    // a final RET the jump would be unreachable, which the verifier refuses.)
+    if program
+        .last()
+        .is_some_and(|last| last.code & 0x07 != CLASS_RET)
+    {
+        asm.goto(rejected);
     }
     Ok(())
 }

@@ -130,6 +130,15 @@ pub fn targets(home: &Netns, specs: &[String]) -> Result<Vec<Target>, CaptureErr
                 &netns, interface,
             )));
         };
+        // Frames are written, filtered and VLAN-restored as Ethernet: a layer-3 device (tun,
+        // WireGuard, GRE, ipip) hands over packets that start at the IP header.
+        if link.is_l3_tun() || link.mac.is_none() {
+            return Err(CaptureError::Invalid(format!(
+                "{spec} is a {} without an Ethernet header (frames would start at the IP \
+                 header); patchwire captures Ethernet interfaces",
+                crate::vm::kind_name(&link)
+            )));
+        }
         let label = match netns.label() {
             "(current)" => interface.to_string(),
             ns => format!("{ns}:{interface}"),
@@ -244,9 +253,10 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Opens every ring (each in its namespace, with the filter compiled for it), then captures
+/// Opens every ring (each in its namespace, with the filter compiled once), then captures
 /// until `-c`, `-a duration`, SIGINT/SIGTERM or a reader that went away. Every file is closed
-/// with statistics and stays valid; a write error (a full disk) stops the capture with it.
+/// with statistics; a write error (a full disk) stops the capture with it, the file cut back
+/// to its last whole block (valid, without the closing statistics).
 pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureError> {
     if spec.targets.is_empty() {
         return Err(CaptureError::Invalid(
@@ -331,6 +341,9 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         if let Some(d) = writer.until_rotation() {
             timeout = timeout.min(d);
         }
+        for pollfd in pollfds.iter_mut() {
+            pollfd.revents = 0;
+        }
         // SAFETY: `pollfds` is a live array of that many pollfd structs.
         unsafe {
             libc::poll(
@@ -339,6 +352,12 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
                 timeout.as_millis().max(1) as i32,
             )
         };
+        for (pollfd, ring) in pollfds.iter().zip(&rings) {
+            if pollfd.revents & libc::POLLERR != 0 {
+                // The interface went down (or was down at the start): keep capturing.
+                let _ = ring.clear_error();
+            }
+        }
         note(&mut rings, &mut writer);
         let single = rings.len() == 1;
         let mut error = None;
@@ -346,13 +365,16 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             let (snaplen, count) = (spec.snaplen as usize, spec.count);
             let mut taken = 0u64;
             ring.drain(|frame| {
-                if count.is_some_and(|c| total + taken >= c) || error.is_some() {
+                if error.is_some() {
                     return;
                 }
-                taken += 1;
                 let flags = pcapng::epb_flags(frame.outbound, frame.packet_type);
                 if single {
                     // One interface: its ring is in time order; straight into the output.
+                    if count.is_some_and(|c| total + taken >= c) {
+                        return;
+                    }
+                    taken += 1;
                     let mut tag = [0; 4];
                     let parts = frame.parts(snaplen, &mut tag);
                     if let Err(e) =
@@ -379,8 +401,18 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         if let Some(e) = error {
             return Err(failed(e));
         }
+        // Several interfaces: -c counts frames in time order, as they are written.
         let cutoff = now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64);
-        write_held(&mut held, &mut data, cutoff, &mut writer).map_err(failed)?;
+        let remaining = spec.count.map(|c| c.saturating_sub(total));
+        total += write_held(
+            &mut held,
+            &mut data,
+            cutoff,
+            &mut writer,
+            remaining,
+            &mut captured,
+        )
+        .map_err(failed)?;
         if writer.rotation_due() && spec.count.is_none_or(|c| total < c) {
             writer.rotate().map_err(failed)?;
         }
@@ -391,7 +423,16 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             return Err(failed(e));
         }
     };
-    write_held(&mut held, &mut data, u64::MAX, &mut writer).map_err(failed)?;
+    let remaining = spec.count.map(|c| c.saturating_sub(total));
+    write_held(
+        &mut held,
+        &mut data,
+        u64::MAX,
+        &mut writer,
+        remaining,
+        &mut captured,
+    )
+    .map_err(failed)?;
     note(&mut rings, &mut writer);
     let files = writer.finish().map_err(failed)?;
     Ok(Summary {
@@ -416,26 +457,37 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
 /// original length, start, end) of its bytes in the shared buffer.
 type Held = (u64, u32, u32, u32, usize, usize);
 
-/// Writes the held frames older than `cutoff`, in timestamp order, and keeps the rest (their
-/// bytes moved to the front of `data`).
+/// Writes the held frames older than `cutoff`, in timestamp order — at most `remaining` of
+/// them (the rest of `-c`: later ones are dropped) — and keeps the younger ones (their bytes
+/// moved to the front of `data`). Returns how many it wrote, counted per interface too.
 fn write_held(
     held: &mut Vec<Held>,
     data: &mut Vec<u8>,
     cutoff: u64,
     writer: &mut Writer,
-) -> std::io::Result<()> {
+    remaining: Option<u64>,
+    captured: &mut [u64],
+) -> std::io::Result<u64> {
     if held.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     held.sort_by_key(|h| h.0);
     let split = held.partition_point(|h| h.0 < cutoff);
+    let mut written = 0;
     for &(ts, id, flags, original, start, end) in &held[..split] {
+        if remaining.is_some_and(|r| written >= r) {
+            held.clear();
+            data.clear();
+            return Ok(written);
+        }
         writer.packet(id, ts, original, [&data[start..end], &[], &[]], flags)?;
+        captured[id as usize] += 1;
+        written += 1;
     }
     if split == held.len() {
         held.clear();
         data.clear();
-        return Ok(());
+        return Ok(written);
     }
     let mut kept = Vec::with_capacity(data.len());
     let rest: Vec<Held> = held[split..]
@@ -448,5 +500,5 @@ fn write_held(
         .collect();
     *held = rest;
     *data = kept;
-    Ok(())
+    Ok(written)
 }

@@ -101,18 +101,32 @@ impl Sink {
                 self.file = Some((path.clone(), file));
                 self.files.push_back(path.clone());
                 self.all_files.push(path);
-                if let Some(keep) = self.rotation.keep {
-                    while self.files.len() > keep {
-                        let old = self.files.pop_front().expect("more than keep >= 1 files");
-                        std::fs::remove_file(&old).map_err(|e| {
-                            io::Error::new(e.kind(), format!("removing {}: {e}", old.display()))
-                        })?;
-                    }
-                }
             }
         }
         self.written = 0;
         self.opened = Instant::now();
+        Ok(())
+    }
+
+    /// Removes the oldest files beyond `-b files:N` — after the newest has its header, so a
+    /// failure here never leaves an empty file behind. A file already gone (moved or
+    /// compressed by someone) is fine.
+    pub fn prune(&mut self) -> io::Result<()> {
+        let Some(keep) = self.rotation.keep else {
+            return Ok(());
+        };
+        while self.files.len() > keep {
+            let old = self.files.pop_front().expect("more than keep >= 1 files");
+            match std::fs::remove_file(&old) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("removing {}: {e}", old.display()),
+                    ));
+                }
+                _ => {}
+            }
+        }
         Ok(())
     }
 

@@ -129,18 +129,15 @@ impl Frame<'_> {
     /// The frame as it was on the cable, at most `snaplen` bytes, as up to three slices: a tag
     /// the kernel moved into metadata goes back after the MAC addresses (`tag` holds its bytes).
     pub fn parts<'f>(&'f self, snaplen: usize, tag: &'f mut [u8; 4]) -> [&'f [u8]; 3] {
-        let (head, rest): (&[u8], &[u8]) = match self.tag {
+        let (head, tag, rest): (&[u8], &[u8], &[u8]) = match self.tag {
             Some((tpid, tci)) if self.data.len() >= 12 => {
                 tag[..2].copy_from_slice(&tpid.to_be_bytes());
                 tag[2..].copy_from_slice(&tci.to_be_bytes());
-                self.data.split_at(12)
+                let (head, rest) = self.data.split_at(12);
+                (head, &tag[..], rest)
             }
-            _ => (self.data, &[]),
-        };
-        let tag: &[u8] = if rest.is_empty() && self.tag.is_none() {
-            &[]
-        } else {
-            &tag[..]
+            // No tag, or too little of the frame captured to put one back.
+            _ => (self.data, &[], &[]),
         };
         let head = &head[..head.len().min(snaplen)];
         let tag = &tag[..tag.len().min(snaplen - head.len())];
@@ -254,6 +251,25 @@ impl Ring {
         }
         bind_to_ifindex(&ring.fd, ifindex)?;
         Ok(ring)
+    }
+
+    /// Clears the socket's pending error, if any: the kernel sets ENETDOWN when the interface
+    /// is down at bind time or goes down later, and until it is read every poll() reports
+    /// POLLERR at once (a capture would spin). Frames flow again when the interface is back up.
+    pub fn clear_error(&self) -> Option<io::Error> {
+        let mut error: c_int = 0;
+        let mut len = mem::size_of::<c_int>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `error`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut error).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0 && error != 0).then(|| io::Error::from_raw_os_error(error))
     }
 
     /// The descriptor to poll for POLLIN.

@@ -104,7 +104,8 @@ impl Writer {
         self.closing();
         self.sink.rotate()?;
         self.header();
-        self.sink.flush(true)
+        self.sink.flush(true)?;
+        self.sink.prune()
     }
 
     /// Writes what is gathered when it is time.

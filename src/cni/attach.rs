@@ -38,10 +38,18 @@ pub struct Attachment {
     pub ifname: String,
 }
 
+/// What ends a wire-mode record: there it sits on `CNI_IFNAME`, an interface the main plugin
+/// made (a tap too, with the reference tap plugin), which DEL and GC must never delete.
+const WIRE_MODE: &str = ".w";
+
 impl Attachment {
-    /// The record naming this attachment in `network`.
-    pub fn record(&self, network: &str) -> String {
-        record(network, &self.container_id, &self.ifname)
+    /// The record naming this attachment of `config`'s network, in `config`'s mode.
+    pub fn record(&self, config: &Config) -> String {
+        let mark = record(&config.network, &self.container_id, &self.ifname);
+        match config.mode {
+            Mode::Tap(_) => mark,
+            Mode::Wire { .. } => mark + WIRE_MODE,
+        }
     }
 }
 
@@ -140,7 +148,7 @@ pub fn add(config: &Config, attachment: &Attachment) -> Result<Value, CniError> 
     let prev = require_prev_result(config, "ADD")?;
     let path = attachment.netns.as_deref().unwrap_or_default();
     let netns = open_netns(path)?;
-    let mark = attachment.record(&config.network);
+    let mark = attachment.record(config);
     let mut world =
         World::sharing(&netns).map_err(|e| internal("reading the container's namespace", e))?;
     let view = world.home();
@@ -349,7 +357,7 @@ pub fn del(config: &Config, attachment: &Attachment) -> Result<(), CniError> {
         Err(NetnsError::NotFound { .. } | NetnsError::NotANetns { .. }) => return Ok(()),
         Err(e) => return Err(internal("cannot open the container's network namespace", e)),
     };
-    let mark = attachment.record(&config.network);
+    let mark = attachment.record(config);
     let mut world =
         World::sharing(&netns).map_err(|e| internal("reading the container's namespace", e))?;
     let Some(link) = recorded(world.home(), &mark)
@@ -422,7 +430,7 @@ fn remove(netns: &Netns, world: &mut World, link: &Link, mark: &str) -> Result<(
         )?;
     }
     let view = world.home();
-    if link.is_tap() {
+    if link.is_tap() && !mark.ends_with(WIRE_MODE) {
         view.socket
             .request(link::delete(link.index), 0)
             .map_err(|e| WireError::kernel(format!("deleting tap {}", link.name), e))?;
@@ -458,7 +466,7 @@ fn problems(
     attachment: &Attachment,
     netns: &Netns,
 ) -> Result<Vec<String>, WireError> {
-    let mark = attachment.record(&config.network);
+    let mark = attachment.record(config);
     let ifname = &attachment.ifname;
     let path = attachment.netns.as_deref().unwrap_or_default();
     let mut world = World::sharing(netns)?;
@@ -621,6 +629,7 @@ pub fn gc(config: &Config) -> Result<(), CniError> {
     let valid: HashSet<String> = valid
         .iter()
         .map(|(id, ifname)| record(&config.network, id, ifname))
+        .flat_map(|mark| [mark.clone() + WIRE_MODE, mark])
         .collect();
     let prefix = network_prefix(&config.network);
     let mut errors = Vec::new();

@@ -226,8 +226,14 @@ impl Config {
                 )));
             }
         };
-        let valid_attachments = match map.get("cni.dev/valid-attachments") {
+        // The spec's key; its first 1.1.0 text said `cni.dev/attachments`, which libcni sends
+        // too. null (libcni with no list) is an empty list: none is valid any more.
+        let listed = map
+            .get("cni.dev/valid-attachments")
+            .or_else(|| map.get("cni.dev/attachments"));
+        let valid_attachments = match listed {
             None => None,
+            Some(Value::Null) => Some(Vec::new()),
             Some(Value::Array(items)) => Some(
                 items
                     .iter()
@@ -507,6 +513,20 @@ mod tests {
         assert_eq!(e.code, 2);
         assert!(e.details.contains("CNI_ARGS FOO=1"), "{}", e.details);
         assert_eq!(config.apply_args("junk").unwrap_err().code, 4);
+    }
+
+    #[test]
+    fn gc_reads_both_spellings_of_the_valid_attachments_and_null() {
+        let gc = |extra: &str| {
+            parse(&format!("{{{BASE}, {extra}}}"))
+                .unwrap()
+                .valid_attachments
+        };
+        let one = Some(vec![("c1".to_string(), "eth0".to_string())]);
+        let entry = r#"[{"containerID": "c1", "ifname": "eth0"}]"#;
+        assert_eq!(gc(&format!(r#""cni.dev/valid-attachments": {entry}"#)), one);
+        assert_eq!(gc(&format!(r#""cni.dev/attachments": {entry}"#)), one);
+        assert_eq!(gc(r#""cni.dev/valid-attachments": null"#), Some(Vec::new()));
     }
 
     #[test]
