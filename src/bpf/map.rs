@@ -173,19 +173,29 @@ impl Map {
         })
     }
 
-    /// Entry `key` of a per-CPU map: one value per possible CPU.
-    pub fn lookup_percpu(&self, key: u32) -> io::Result<Vec<Vec<u8>>> {
-        let cpus = possible_cpus()?;
+    /// A buffer for one entry of a per-CPU map (the kernel reads and writes one value per
+    /// possible CPU, each padded to 8 bytes), and that stride.
+    fn percpu_buffer(&self) -> io::Result<(Vec<u8>, usize)> {
         let stride = (self.value_size as usize).div_ceil(8) * 8;
-        let mut values = vec![0u8; stride * cpus];
-        let attr = MapElemAttr {
+        Ok((vec![0u8; stride * possible_cpus()?], stride))
+    }
+
+    /// The element request for `key` with `values` as the value buffer (mutable: a lookup
+    /// has the kernel write into it).
+    fn element(&self, key: &u32, values: &mut [u8]) -> MapElemAttr {
+        MapElemAttr {
             map_fd: self.fd.as_raw_fd() as u32,
             pad: 0,
-            key: std::ptr::from_ref(&key) as u64,
+            key: std::ptr::from_ref(key) as u64,
             value: values.as_mut_ptr() as u64,
             flags: 0,
-        };
-        bpf(BPF_MAP_LOOKUP_ELEM, &attr)?;
+        }
+    }
+
+    /// Entry `key` of a per-CPU map: one value per possible CPU.
+    pub fn lookup_percpu(&self, key: u32) -> io::Result<Vec<Vec<u8>>> {
+        let (mut values, stride) = self.percpu_buffer()?;
+        bpf(BPF_MAP_LOOKUP_ELEM, &self.element(&key, &mut values))?;
         Ok(values
             .chunks(stride)
             .map(|c| c[..self.value_size as usize].to_vec())
@@ -200,20 +210,11 @@ impl Map {
 
     /// Sets entry `key` to `value` on every CPU.
     pub fn update_all_cpus(&self, key: u32, value: &[u8]) -> io::Result<()> {
-        let cpus = possible_cpus()?;
-        let stride = (self.value_size as usize).div_ceil(8) * 8;
-        let mut values = vec![0u8; stride * cpus];
+        let (mut values, stride) = self.percpu_buffer()?;
         for chunk in values.chunks_mut(stride) {
             chunk[..value.len()].copy_from_slice(value);
         }
-        let attr = MapElemAttr {
-            map_fd: self.fd.as_raw_fd() as u32,
-            pad: 0,
-            key: std::ptr::from_ref(&key) as u64,
-            value: values.as_ptr() as u64,
-            flags: 0,
-        };
-        bpf(BPF_MAP_UPDATE_ELEM, &attr).map(|_| ())
+        bpf(BPF_MAP_UPDATE_ELEM, &self.element(&key, &mut values)).map(|_| ())
     }
 
     /// The size of its values, as the kernel reports it.
