@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 mod iperf;
 mod support;
-use iperf::{RECEIVER_ADDR, SENDER_ADDR, Server, rx_packets};
+use iperf::{Server, rx_packets};
 use patchwire::netns::Netns;
 use patchwire::wire::{self, LinkOptions, WireRequest};
 use support::{Scratch, ip, run};
@@ -157,29 +157,7 @@ fn build_path(scratch: &mut Scratch) -> Result<TestPath> {
         &LinkOptions::default(),
     )?;
     ensure!(made.created.len() == 1, "the wire ls <-> lr was not made");
-    for (ns, dev, addr) in [(&s, "s0", SENDER_ADDR), (&r, "r0", RECEIVER_ADDR)] {
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-        ip(&["-n", ns, "link", "set", dev, "up"])?;
-    }
-    let reachable = (0..5).any(|_| {
-        ip(&[
-            "netns",
-            "exec",
-            &s,
-            "ping",
-            "-q",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            RECEIVER_ADDR,
-        ])
-        .is_ok()
-    });
-    ensure!(
-        reachable,
-        "{RECEIVER_ADDR} does not answer ping over the wire"
-    );
+    iperf::address_ends(&s, &r, "the wire")?;
     Ok(TestPath {
         sender: s,
         mid: m,

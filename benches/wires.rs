@@ -79,7 +79,7 @@ use anyhow::{Context, Result, bail, ensure};
 mod iperf;
 mod mirror_setup;
 mod support;
-use iperf::{RECEIVER_ADDR, SENDER_ADDR, Server, rx_packets};
+use iperf::{Server, rx_packets};
 use patchwire::mirror::{self, Direction, MirrorSpec, Sources};
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
@@ -1318,29 +1318,7 @@ fn build_path(scratch: &mut Scratch, kind: PathKind) -> Result<TestPath> {
             mirror::add(Netns::open(Some(&m))?, &[spec], None)?;
         }
     }
-    for (ns, dev, addr) in [(&s, "s0", SENDER_ADDR), (&r, "r0", RECEIVER_ADDR)] {
-        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-        ip(&["-n", ns, "link", "set", dev, "up"])?;
-        ip(&["-n", ns, "link", "set", "lo", "up"])?;
-    }
-    let ping = [
-        "netns",
-        "exec",
-        &s,
-        "ping",
-        "-q",
-        "-c",
-        "1",
-        "-W",
-        "1",
-        RECEIVER_ADDR,
-    ];
-    let reachable = (0..5).any(|_| ip(&ping).is_ok());
-    ensure!(
-        reachable,
-        "{}: {RECEIVER_ADDR} does not answer ping from {s}",
-        kind.label()
-    );
+    iperf::address_ends(&s, &r, kind.label())?;
     Ok(TestPath {
         kind,
         sender: s,

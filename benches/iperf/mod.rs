@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 
 use crate::support::ip;
@@ -98,4 +98,33 @@ pub fn rx_packets(ns: &str, dev: &str) -> Result<u64> {
     json[0]["stats64"]["rx"]["packets"]
         .as_u64()
         .context("no rx packet counter in ip -s -j link")
+}
+
+/// Gives sender end `s0` (in `sender`) and receiver end `r0` (in `receiver`) their addresses,
+/// brings them and lo up, and checks that the receiver answers ping over `path` (its name in
+/// the error).
+pub fn address_ends(sender: &str, receiver: &str, path: &str) -> Result<()> {
+    for (ns, dev, addr) in [(sender, "s0", SENDER_ADDR), (receiver, "r0", RECEIVER_ADDR)] {
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    }
+    let ping = [
+        "netns",
+        "exec",
+        sender,
+        "ping",
+        "-q",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        RECEIVER_ADDR,
+    ];
+    let reachable = (0..5).any(|_| ip(&ping).is_ok());
+    ensure!(
+        reachable,
+        "{path}: {RECEIVER_ADDR} does not answer ping from {sender}"
+    );
+    Ok(())
 }
