@@ -160,7 +160,7 @@ fn counters_of(ns: &TestNs, dev: &str, prio: u16) -> Vec<u64> {
     let filter = filters.iter().find(|f| f.prio == prio).expect("the filter");
     let maps = bpf::map::prog_map_ids(filter.prog_id.expect("a program id")).unwrap();
     assert_eq!(maps.len(), 1, "{maps:?}");
-    let sums = bpf::map::Map::from_id(maps[0], bpf::WIRE_VALUE_SIZE)
+    let sums = bpf::map::Map::from_id(maps[0])
         .unwrap()
         .sum_u64s(ifindex(ns, dev).0)
         .unwrap();

@@ -158,19 +158,32 @@ impl Map {
         })
     }
 
-    /// A map some program uses, by its id (`value_size` as created).
-    pub fn from_id(id: u32, value_size: u32) -> io::Result<Map> {
+    /// A map some program uses, by its id; its value size as the kernel reports it.
+    pub fn from_id(id: u32) -> io::Result<Map> {
         let attr = GetByIdAttr {
             id,
             next_id: 0,
             open_flags: 0,
             pad: 0,
         };
+        let fd = owned(bpf(BPF_MAP_GET_FD_BY_ID, &attr)?);
+        let mut info = MapInfoHead::default();
+        let attr = InfoAttr {
+            bpf_fd: fd.as_raw_fd() as u32,
+            info_len: std::mem::size_of::<MapInfoHead>() as u32,
+            info: std::ptr::from_mut(&mut info) as u64,
+        };
+        bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)?;
         Ok(Map {
-            fd: owned(bpf(BPF_MAP_GET_FD_BY_ID, &attr)?),
-            value_size,
+            fd,
+            value_size: info.value_size,
             slots: None,
         })
+    }
+
+    /// The size of its values.
+    pub fn value_size(&self) -> u32 {
+        self.value_size
     }
 
     /// A buffer for one entry of a per-CPU map (the kernel reads and writes one value per
@@ -215,19 +228,6 @@ impl Map {
             chunk[..value.len()].copy_from_slice(value);
         }
         bpf(BPF_MAP_UPDATE_ELEM, &self.element(&key, &mut values)).map(|_| ())
-    }
-
-    /// The size of its values, as the kernel reports it.
-    pub fn value_size_of(id: u32) -> io::Result<u32> {
-        let map = Map::from_id(id, 0)?;
-        let mut info = MapInfoHead::default();
-        let attr = InfoAttr {
-            bpf_fd: map.fd.as_raw_fd() as u32,
-            info_len: std::mem::size_of::<MapInfoHead>() as u32,
-            info: std::ptr::from_mut(&mut info) as u64,
-        };
-        bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)?;
-        Ok(info.value_size)
     }
 
     /// The u64 counters of entry `key`, summed over all CPUs (a value of N u64s).

@@ -152,7 +152,7 @@ pub fn targets(home: &Netns, specs: &[String]) -> Result<Vec<Target>, CaptureErr
                 twice.label
             )));
         }
-        let description = describe(&netns, &mut world, &link)?;
+        let description = describe(&mut world, &link)?;
         found.push(Target {
             netns,
             interface: link.name.clone(),
@@ -214,11 +214,7 @@ pub fn lab_targets(file: &Path, host: Option<&str>) -> Result<Vec<Target>, Captu
 }
 
 /// "wire eth1 <-> tap1", "hub seg", "mirror web's destination", else its kind.
-fn describe(
-    netns: &Netns,
-    world: &mut World,
-    link: &crate::nl::link::Link,
-) -> Result<String, CaptureError> {
+fn describe(world: &mut World, link: &crate::nl::link::Link) -> Result<String, CaptureError> {
     let view = world.home();
     let tc = view.tc(link.index)?.clone();
     if let Some(filter) = tc.wire_filter() {
@@ -232,7 +228,6 @@ fn describe(
         let names: Vec<&str> = mirrors.iter().map(|m| m.mirror.as_str()).collect();
         return Ok(format!("destination of mirror {}", names.join(", ")));
     }
-    let _ = netns;
     Ok(format!("{} {}", crate::vm::kind_name(link), link.name))
 }
 

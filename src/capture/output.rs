@@ -130,11 +130,6 @@ impl Sink {
         Ok(())
     }
 
-    /// Gathers whole blocks.
-    pub fn push(&mut self, blocks: &[u8]) {
-        self.pending.extend_from_slice(blocks);
-    }
-
     /// The gathering buffer, to build whole blocks in place.
     pub fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.pending
@@ -273,7 +268,14 @@ mod tests {
         let mut blocks = Vec::new();
         crate::capture::pcapng::section_header(&mut blocks);
         let first = blocks.len();
-        crate::capture::pcapng::enhanced_packet(&mut blocks, 0, 0, 60, &[0; 60], 1);
+        crate::capture::pcapng::enhanced_packet_parts(
+            &mut blocks,
+            0,
+            0,
+            60,
+            [&[0; 60], &[], &[]],
+            1,
+        );
         assert_eq!(whole_blocks(&blocks, blocks.len() as u64), blocks.len());
         assert_eq!(whole_blocks(&blocks, blocks.len() as u64 - 1), first);
         assert_eq!(whole_blocks(&blocks, 3), 0);

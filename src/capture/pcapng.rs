@@ -95,27 +95,9 @@ pub fn interface_description(out: &mut Vec<u8>, interface: &Interface) {
     block(out, IDB, &body);
 }
 
-/// An Enhanced Packet Block.
-pub fn enhanced_packet(
-    out: &mut Vec<u8>,
-    interface_id: u32,
-    timestamp_ns: u64,
-    original_len: u32,
-    data: &[u8],
-    flags: u32,
-) {
-    enhanced_packet_parts(
-        out,
-        interface_id,
-        timestamp_ns,
-        original_len,
-        [data, &[], &[]],
-        flags,
-    );
-}
-
 /// An Enhanced Packet Block whose packet data is `parts` back to back (a frame and the VLAN
-/// tag to put back into it, without copying them together first).
+/// tag to put back into it, without copying them together first; pass `[data, &[], &[]]` for
+/// one slice).
 pub fn enhanced_packet_parts(
     out: &mut Vec<u8>,
     interface_id: u32,
@@ -195,12 +177,12 @@ mod tests {
                 snaplen: 262144,
             },
         );
-        enhanced_packet(
+        enhanced_packet_parts(
             &mut out,
             0,
             1_700_000_000_123_456_789,
             61,
-            &[0xaa; 61],
+            [&[0xaa; 12], &[0x81, 0, 0, 7], &[0xaa; 45]],
             epb_flags(true, 4),
         );
         interface_statistics(&mut out, 0, &Statistics::default());

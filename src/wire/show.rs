@@ -313,9 +313,8 @@ fn ebpf_counters(filter: &Filter) -> Option<Counters> {
     use crate::bpf::map::Map;
     let maps = crate::bpf::map::prog_map_ids(filter.prog_id?).ok()?;
     let id = *maps.first()?;
-    let value_size = Map::value_size_of(id).ok()?;
-    let map = Map::from_id(id, value_size).ok()?;
-    let (key, first) = match value_size {
+    let map = Map::from_id(id).ok()?;
+    let (key, first) = match map.value_size() {
         crate::bpf::WIRE_VALUE_SIZE => (filter.ifindex.0, 1),
         _ => (0, 0),
     };
