@@ -275,6 +275,7 @@ impl Netns {
     /// An rtnetlink socket inside this namespace.
     pub fn route(&self) -> Result<RouteSocket, NetnsError> {
         self.run(RouteSocket::open)?
+            .map(|socket| socket.described_as(self.describe()))
             .map_err(|source| NetnsError::Socket {
                 name: self.label.clone(),
                 source,

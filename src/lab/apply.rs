@@ -404,6 +404,7 @@ fn create_ports(
     // ... then the records, in one batch.
     let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     let found = links_by_name(socket, &names)?;
+    let panel_name = socket.describe().to_string();
     let mut records = Vec::new();
     for port in ports {
         let record = match &port.endpoint {
@@ -412,7 +413,7 @@ fn create_ports(
                 .vxlan_record()
                 .expect("a port without endpoint is a VXLAN port"),
         };
-        let index = found[&port.name].index;
+        let index = just_made(&found, &port.name, &panel_name)?;
         records.push(link::altname(index, &record, true));
     }
     batch(socket, records, "recording ports")?;
@@ -422,7 +423,7 @@ fn create_ports(
         if let Reach::Vxlan { remotes, .. } = &port.reach
             && remotes.len() > 1
         {
-            let index = found[&port.name].index;
+            let index = just_made(&found, &port.name, &panel_name)?;
             floods.extend(remotes.iter().map(|r| link::add_flood_entry(index, *r)));
         }
     }
@@ -434,10 +435,11 @@ fn create_ports(
             let netns = handles.get(&home)?.try_clone()?;
             let mut node = netns.route()?;
             let found = links_by_name(&mut node, std::slice::from_ref(stub))?;
+            let index = just_made(&found, stub, node.describe())?;
             batch(
                 &mut node,
                 vec![link::altname(
-                    found[stub].index,
+                    index,
                     &names::stub_record(&desired.lab, endpoint),
                     true,
                 )],
@@ -650,18 +652,41 @@ fn tx_checksum(panel: &Netns, desired: &Desired) -> Result<(), LabError> {
     })?
 }
 
+/// The interfaces of `names` that exist, by name. Only "no such device" (ENODEV) means
+/// absent; any other failure to look one up is an error naming it and the namespace.
 fn links_by_name(
     socket: &mut RouteSocket,
     names: &[String],
 ) -> Result<BTreeMap<String, link::Link>, LabError> {
     let requests = names.iter().map(|n| (link::get_by_name(n), 0)).collect();
     let mut found = BTreeMap::new();
-    for reply in socket.batch_raw(requests) {
-        if let Ok(link) = link::parse_one(reply) {
-            found.insert(link.name.clone(), link);
+    for (name, reply) in names.iter().zip(socket.batch_raw(requests)) {
+        match link::parse_one(reply) {
+            Ok(link) => {
+                found.insert(link.name.clone(), link);
+            }
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            Err(e) => {
+                let context = format!("looking up {name} in {}", socket.describe());
+                return Err(wire::WireError::kernel(context, e).into());
+            }
         }
     }
     Ok(found)
+}
+
+/// The index of an interface this run has just made, from a [`links_by_name`] answer.
+fn just_made(
+    found: &BTreeMap<String, link::Link>,
+    name: &str,
+    netns: &str,
+) -> Result<IfIndex, LabError> {
+    found.get(name).map(|l| l.index).ok_or_else(|| {
+        LabError::Invalid(format!(
+            "{name} was made in {netns} but is not there any more (another program removed it?): \
+             run up again"
+        ))
+    })
 }
 
 fn batch(

@@ -383,7 +383,12 @@ impl NsView {
         if !self.tc.contains_key(&index) {
             self.load_tc(&[index])?;
         }
-        Ok(&self.tc[&index])
+        self.tc.get(&index).ok_or_else(|| {
+            WireError::Io(format!(
+                "reading the tc state of ifindex {index} in {}: no answer recorded",
+                self.netns.describe()
+            ))
+        })
     }
 
     /// Maps a namespace id (as this namespace numbers other namespaces) to a namespace identity.
