@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::LabError;
-use super::desired::Desired;
+use super::desired::{Desired, Reach};
 use super::file::LabFile;
 use super::names;
 use crate::hub;
@@ -98,6 +98,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         None => (Vec::new(), Vec::new()),
     };
     let mut views = Vec::new();
+    let mut inner = BTreeMap::new();
     for link in &file.links {
         let ports: Vec<String> = link
             .endpoints
@@ -151,7 +152,11 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
                     }
                 }
             } else {
-                view.problems.push("not wired (run patchwire up)".into());
+                view.problems.push(format!(
+                    "not wired (run patchwire up {}{})",
+                    file.path,
+                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
+                ));
             }
         } else if ports.len() > 2 {
             let wanted: std::collections::BTreeSet<&String> = ports.iter().collect();
@@ -173,16 +178,100 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
                         }
                     }
                 }
-                None => view
-                    .problems
-                    .push("no hub with these members (run patchwire up)".into()),
+                None => view.problems.push(format!(
+                    "no hub with these members (run patchwire up {}{})",
+                    file.path,
+                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
+                )),
             }
         } else {
             view.health = "elsewhere".into();
         }
+        if view.health != "missing" && view.health != "elsewhere" {
+            inner_wires(&desired, &ports, &mut inner, &mut view)?;
+        }
+        for problem in &mut view.problems {
+            *problem = lab_repair(problem, &file.path, host);
+        }
         views.push(view);
     }
     Ok(views)
+}
+
+/// A port that reaches its endpoint through a stub (a VM's tap, an existing interface) has a
+/// second wire, inside the node's namespace: the link is only as healthy as both. A VM link
+/// with no VM attached is degraded (`tap1 has no carrier`), as plain `show` says there.
+fn inner_wires(
+    desired: &Desired,
+    ports: &[String],
+    cache: &mut BTreeMap<String, Vec<wire::WireStatus>>,
+    view: &mut LinkView,
+) -> Result<(), LabError> {
+    for name in ports {
+        let Some(port) = desired.ports.get(name) else {
+            continue;
+        };
+        let Reach::Stub { stub, .. } = &port.reach else {
+            continue;
+        };
+        let Some((home, _)) = desired.far_end(port) else {
+            continue;
+        };
+        if !cache.contains_key(&home) {
+            let wires = match Netns::open(Some(&home)) {
+                Ok(netns) => wire::show(netns)?,
+                Err(_) => Vec::new(),
+            };
+            cache.insert(home.clone(), wires);
+        }
+        match cache[&home].iter().find(|w| w.involves(stub)) {
+            Some(inner) => {
+                if rank(&inner.health.to_string()) > rank(&view.health) {
+                    view.health = inner.health.to_string();
+                }
+                view.problems.extend(
+                    inner
+                        .problems
+                        .iter()
+                        .map(|p| format!("{p} (in netns {home})")),
+                );
+            }
+            None => {
+                view.health = "broken".into();
+                view.problems.push(format!(
+                    "{} is not wired to its stub {stub} in netns {home}",
+                    port.endpoint
+                        .as_ref()
+                        .map_or_else(|| name.clone(), |e| e.interface.clone())
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rank(health: &str) -> u8 {
+    match health {
+        "ok" => 0,
+        "degraded" => 1,
+        _ => 2,
+    }
+}
+
+/// The repairs `show` suggests (`patchwire unlink r2.eth1`, `patchwire link a b`) need
+/// `-n LAB.panel` and would fight the lab: in a lab, `up` is the repair.
+fn lab_repair(problem: &str, path: &str, host: Option<&str>) -> String {
+    let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
+    let up = format!("patchwire up {path}{host}");
+    for cut in [
+        "; remove the remains with: patchwire unlink",
+        " (repair: patchwire link",
+    ] {
+        if let Some(at) = problem.find(cut) {
+            return format!("{} (repair: {up})", &problem[..at]);
+        }
+    }
+    problem.to_string()
 }
 
 /// The picture's language for [`graph`]: `Dot` (Graphviz DOT) or `Mermaid`.
