@@ -65,7 +65,9 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 None => {
                     entry.panel = Some(name.clone());
                     entry.file = lo.alias.clone().filter(|a| a.starts_with('/'));
-                    let (links, health) = panel_health(&name)?;
+                    // A lab taken down meanwhile is not an error of the listing.
+                    let (links, health) =
+                        panel_health(&name).unwrap_or_else(|e| (0, format!("unreadable: {e}")));
                     entry.links = links;
                     entry.health = health;
                 }
@@ -76,6 +78,28 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
     for lab in &mut labs {
         lab.nodes.sort();
         lab.orphaned = orphaned(lab);
+        // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
+        // there (its second wire, in the node, says so), not in the panel alone.
+        if let (None, Some(path), Some(_)) = (&lab.orphaned, &lab.file, &lab.panel)
+            && let Ok(file) = super::file::load(path)
+            && let Ok(views) = super::show(&file, lab.host.as_deref())
+        {
+            let rank = |h: &str| match h {
+                "ok" => 1,
+                "degraded" => 2,
+                "missing" => 3,
+                "broken" => 4,
+                _ => 0,
+            };
+            if let Some(worst) = views
+                .iter()
+                .map(|v| v.health.as_str())
+                .max_by_key(|h| rank(h))
+                && rank(worst) > 0
+            {
+                lab.health = worst.to_string();
+            }
+        }
         let host = lab
             .host
             .as_deref()
@@ -163,7 +187,17 @@ fn loopback(name: &str) -> Result<Option<link::Link>, LabError> {
         Err(NetnsError::NotFound { .. } | NetnsError::NotANetns { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let mut socket = netns.route()?;
+    let mut socket = match netns.route() {
+        Ok(socket) => socket,
+        Err(NetnsError::Enter { source, .. })
+            if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
+        {
+            return Err(LabError::Invalid(format!(
+                "entering netns {name}: {source}: listing labs needs CAP_SYS_ADMIN (run as root)"
+            )));
+        }
+        Err(_) => return Ok(None),
+    };
     Ok(link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)).ok())
 }
 

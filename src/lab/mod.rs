@@ -99,7 +99,8 @@ fn lock(desired: &Desired) -> Result<LabLock, LabError> {
     let failed = |what: &str, e: std::io::Error| {
         let needs = match e.kind() {
             std::io::ErrorKind::PermissionDenied => {
-                " (lab commands need root: CAP_NET_ADMIN, CAP_SYS_ADMIN to create and enter                  namespaces, and write access to /run/patchwire and /run/netns)"
+                " (lab commands need root: CAP_NET_ADMIN, CAP_SYS_ADMIN to create and enter \
+                 namespaces, and write access to /run/patchwire and /run/netns)"
             }
             _ => "",
         };
