@@ -517,30 +517,34 @@ fn next_port_index(socket: &mut RouteSocket) -> Result<u32, LabError> {
         .unwrap_or(PORT_INDEX_BASE))
 }
 
-/// Deletes every link of a lab's panel (`down`), so their far ends in namespaces the lab does
-/// not own go now rather than when the kernel gets round to destroying the panel; returns the
-/// far ends that went with them (`NODE:IF` of their records, for `netns:` nodes).
+/// Deletes the panel's links that would outlive `down` (its far ends in namespaces the lab
+/// does not own, VXLAN ports whose UDP socket is the underlay's, ports without a record), so
+/// they go now rather than when the kernel gets round to destroying the panel. A port whose
+/// far end is in a node namespace the lab owns dies with that namespace, and is left to it:
+/// deleting thousands of pairs one by one would only slow `down`. Returns the far ends removed
+/// from namespaces the lab does not own (`NODE:IF`).
 pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabError> {
     let panel = Netns::open(Some(&desired.panel))?;
     let mut socket = panel.route()?;
     let links = link::list(&mut socket).map_err(|e| {
         LabError::Invalid(format!("listing the links of netns {}: {e}", desired.panel))
     })?;
-    let doomed: Vec<&link::Link> = links.iter().filter(|l| !l.loopback).collect();
-    let existing: BTreeSet<&str> = desired
-        .nodes
-        .iter()
-        .filter(|(_, home)| matches!(home, NodeHome::Existing { .. }))
-        .map(|(node, _)| node.as_str())
-        .collect();
-    let elsewhere = doomed
-        .iter()
-        .filter_map(|l| l.altnames.iter().find_map(|a| names::parse_port_record(a)))
-        .filter(|e| existing.contains(e.node.as_str()))
-        .map(|e| e.to_string())
-        .collect();
-    let indexes: Vec<IfIndex> = doomed.iter().map(|l| l.index).collect();
-    delete_ports(&mut socket, &indexes)?;
+    let owned = |node: &str| matches!(desired.nodes.get(node), Some(NodeHome::Owned { .. }));
+    let mut elsewhere = Vec::new();
+    let mut doomed = Vec::new();
+    for found in links.iter().filter(|l| !l.loopback) {
+        let record = found
+            .altnames
+            .iter()
+            .find_map(|a| names::parse_port_record(a));
+        match record {
+            Some(endpoint) if owned(&endpoint.node) => continue,
+            Some(endpoint) => elsewhere.push(endpoint.to_string()),
+            None => {}
+        }
+        doomed.push(found.index);
+    }
+    delete_ports(&mut socket, &doomed)?;
     Ok(elsewhere)
 }
 

@@ -200,12 +200,22 @@ pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabErr
         ..Desired::default()
     };
     for name in netns::named() {
-        if !name.starts_with(&format!("{lab}-")) && name != desired.panel {
-            desired.nodes.insert(
+        // `LAB-NODE`: the node's, if it carries the node's mark (anything else is left alone).
+        let home = match name.strip_prefix(&format!("{lab}-")) {
+            Some(node) => (
+                node.to_string(),
+                desired::NodeHome::Owned {
+                    netns: name.clone(),
+                    vm: None,
+                },
+            ),
+            None if name == desired.panel => continue,
+            None => (
                 format!("netns {name}"),
                 desired::NodeHome::Existing { spec: name },
-            );
-        }
+            ),
+        };
+        desired.nodes.insert(home.0, home.1);
     }
     remove(&desired)
 }
