@@ -235,3 +235,33 @@ fn orphaned(lab: &LabSummary) -> Option<String> {
         Ok(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_name_the_lab_its_node_and_host() {
+        let panel = parse_mark("patchwire.lab.t1.panel").unwrap();
+        assert_eq!(
+            (panel.lab.as_str(), panel.node, panel.host),
+            ("t1", None, None)
+        );
+        let node = parse_mark("patchwire.lab.t1.node.r1.a").unwrap();
+        assert_eq!(
+            (
+                node.lab.as_str(),
+                node.node.as_deref(),
+                node.host.as_deref()
+            ),
+            ("t1", Some("r1"), Some("a"))
+        );
+        assert!(parse_mark("patchwire.port.r1.eth1").is_none());
+        assert!(parse_mark("patchwire.lab.t1.other").is_none());
+        assert!(check_lab_name("t1-x_2").is_ok());
+        assert_eq!(
+            check_lab_name("../x").unwrap_err().to_string(),
+            "--name \"../x\": not a lab name (1-32 characters from A-Z a-z 0-9 _ -)"
+        );
+    }
+}

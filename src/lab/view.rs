@@ -622,3 +622,34 @@ fn side(direction: super::file::MirrorSide) -> &'static str {
         super::file::MirrorSide::Both => "both",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_link_is_repaired_by_up_not_by_link_or_unlink() {
+        assert_eq!(
+            lab_repair(
+                "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
+                 receives; remove the remains with: patchwire unlink a.e1",
+                "t1.yaml",
+                None
+            ),
+            "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
+             receives (repair: patchwire up t1.yaml)"
+        );
+        assert_eq!(
+            lab_repair(
+                "only a -> b is installed; b -> a is missing (repair: patchwire link a b)",
+                "t1.yaml",
+                Some("h1")
+            ),
+            "only a -> b is installed; b -> a is missing (repair: patchwire up t1.yaml --host h1)"
+        );
+        assert_eq!(
+            lab_repair("tap1 has no carrier", "t1.yaml", None),
+            "tap1 has no carrier"
+        );
+    }
+}
