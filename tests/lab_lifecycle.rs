@@ -160,14 +160,14 @@ fn down_then_up_and_down_twice_work_every_time() {
         assert!(exists(&ext, "eth9"), "round {round}: up made ext:eth9");
         let down = lab.pw(&["down"]);
         down.ok();
+        // Gone when down returns, not when the kernel gets round to the panel.
+        assert!(!exists(&ext, "eth9"), "round {round}: eth9 outlived down");
         assert!(
             down.stdout
                 .contains("removed ext:eth9 (made by the lab in an existing netns)"),
             "round {round}: {}",
             down.stdout
         );
-        // Gone when down returns, not when the kernel gets round to the panel.
-        assert!(!exists(&ext, "eth9"), "round {round}: eth9 outlived down");
         let again = lab.pw(&["down"]);
         again.ok();
         assert_eq!(
@@ -359,6 +359,75 @@ fn no_lab_interface_has_its_peers_ifindex() {
 // ------------------------------------------------------------------------------------------
 // 4. A cable that moves drops carrier on the end that stays.
 
+/// FRR's zebra in a namespace (the real peer of issue 18's finding: a router kept its OSPF
+/// neighbour on an interface whose cable had moved); stopped on drop.
+struct Zebra {
+    dir: std::path::PathBuf,
+}
+
+impl Zebra {
+    fn start(netns: &str) -> Zebra {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("{netns}.zebra"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // zebra runs as user frr.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let config = dir.join("zebra.conf");
+        std::fs::write(&config, "hostname lab\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+        run(
+            "timeout",
+            &[
+                "20",
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                "/usr/lib/frr/zebra",
+                "-d",
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &path("zebra.conf"),
+                "-i",
+                &path("zebra.pid"),
+                "-z",
+                &path("zserv.api"),
+                "--vty_socket",
+                &path(""),
+                "--log",
+                &format!("file:{}", path("zebra.log")),
+            ],
+        );
+        Zebra { dir }
+    }
+
+    /// `linkDowns` of an interface, as zebra counted them (None until zebra answers).
+    fn link_downs(&self, dev: &str) -> Option<u64> {
+        let output = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(["-c", &format!("show interface {dev} json")])
+            .output()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        json[dev]["linkDowns"].as_u64()
+    }
+}
+
+impl Drop for Zebra {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("zebra.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn a_moved_cable_bounces_the_port_that_stays() {
     let lab = Lab::new(
@@ -366,6 +435,12 @@ fn a_moved_cable_bounces_the_port_that_stays() {
          - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
     );
     lab.pw(&["up"]).ok();
+    let zebra = Zebra::start(&lab.ns("a"));
+    assert!(
+        eventually(Duration::from_secs(10), || zebra.link_downs("e1")
+            == Some(0)),
+        "zebra sees a:e1 up"
+    );
     let a_drops = sysfs(&lab.ns("a"), "e1", "carrier_down_count");
     let d_drops = sysfs(&lab.ns("d"), "e1", "carrier_down_count");
     lab.write(
@@ -398,6 +473,14 @@ fn a_moved_cable_bounces_the_port_that_stays() {
         "a's interface saw its carrier drop"
     );
     assert!(sysfs(&lab.ns("d"), "e1", "carrier_down_count") > d_drops);
+    // The router behind a:e1 saw its link go down (and drops its old neighbours with it).
+    assert!(
+        eventually(Duration::from_secs(10), || zebra
+            .link_downs("e1")
+            .is_some_and(|n| n >= 1)),
+        "zebra counted no link down on a:e1: {:?}",
+        zebra.link_downs("e1")
+    );
     for node in ["a", "b", "c", "d"] {
         assert!(
             ip_in(&lab.ns(node), "link show dev e1").contains("state UP"),
