@@ -619,6 +619,32 @@ fn show_lab_agrees_with_show_and_names_up_as_the_repair() {
             lab.ns("vm1")
         )])
     );
+    // Frames sent towards the idle tap are dropped on the second wire, and -s shows where.
+    ip_in(&lab.ns("c"), "addr add 198.18.0.1/24 dev e1");
+    let _ = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("c"),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+        ])
+        .arg("198.18.0.2")
+        .output()
+        .unwrap();
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    let counters = show[1]["counters"].as_object().unwrap();
+    let dropped: u64 = counters
+        .iter()
+        .filter(|(end, _)| end.starts_with(&format!("{}:pw~", lab.ns("vm1"))))
+        .map(|(_, c)| c[2].as_u64().unwrap())
+        .sum();
+    assert!(dropped >= 1, "{show}");
     // A port deleted under the lab: broken, and the repair is `up FILE`, which works.
     ip_in(&lab.panel(), "link del b.e1");
     let show = lab.pw(&["-j", "show", "--lab"]).json();

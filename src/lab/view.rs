@@ -26,7 +26,8 @@ pub struct LinkView {
     pub health: String,
     /// What is wrong, in words (from the wire's or hub's health, or `not wired`).
     pub problems: Vec<String>,
-    /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops).
+    /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops); for
+    /// an endpoint reached through a stub also the wire inside the node (`NETNS:IF` -> …).
     pub counters: BTreeMap<String, [u64; 3]>,
     /// The file line of the link.
     pub line: usize,
@@ -235,6 +236,16 @@ fn inner_wires(
                         .iter()
                         .map(|p| format!("{p} (in netns {home})")),
                 );
+                // Where the frames to an idle tap are dropped: the second wire's counters,
+                // named `NETNS:IF` for what each end sent into it.
+                for (end, counters) in
+                    [(&inner.a.name, inner.a_to_b), (&inner.b.name, inner.b_to_a)]
+                {
+                    if let Some(c) = counters {
+                        view.counters
+                            .insert(format!("{home}:{end}"), [c.packets, c.bytes, c.drops]);
+                    }
+                }
             }
             None => {
                 view.health = "broken".into();
