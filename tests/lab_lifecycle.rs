@@ -843,6 +843,17 @@ fn as_non_root_lab_commands_say_what_they_need_and_leave_no_lock_files() {
             )
         );
     }
+    // Lock files earlier versions left are swept; one somebody holds is not.
+    let stale = format!("/run/patchwire/lab-{}-stale.lock", lab.name);
+    let held = format!("/run/patchwire/lab-{}-held.lock", lab.name);
+    std::fs::write(&stale, "").unwrap();
+    let holder = std::fs::File::create(&held).unwrap();
+    holder.lock().unwrap();
+    lab.pw(&["plan"]).ok();
+    assert!(!std::path::Path::new(&stale).exists(), "{stale} swept");
+    assert!(std::path::Path::new(&held).exists(), "{held} is held");
+    drop(holder);
+    let _ = std::fs::remove_file(&held);
     // As root, several at once: each waits for the other, all succeed, no lock file stays.
     let children: Vec<std::process::Child> = (0..4)
         .map(|i| {

@@ -119,10 +119,43 @@ fn lock(desired: &Desired) -> Result<LabLock, LabError> {
         let held = file.metadata().map_err(|e| failed("reading", e))?;
         match std::fs::metadata(&path) {
             Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                sweep_stale_locks(&path);
                 return Ok(LabLock { file, path });
             }
             // The holder we waited for removed it: try again on the new file.
             _ => continue,
+        }
+    }
+}
+
+/// Removes lock files nobody holds (left by earlier versions, which never removed theirs), by
+/// the same rule as [`LabLock`]'s drop: taken, checked to still be the path's file, unlinked
+/// while locked. A file someone holds is skipped; one a waiter has open is fine, as that
+/// waiter checks the path again once it gets the lock.
+fn sweep_stale_locks(ours: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(LOCK_DIR) else {
+        return;
+    };
+    for entry in entries.flatten().take(256) {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if path == ours || !name.starts_with("lab-") || !name.ends_with(".lock") {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        let same = match (file.metadata(), std::fs::metadata(&path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
+        };
+        if same {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }
