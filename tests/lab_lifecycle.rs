@@ -807,6 +807,12 @@ fn lab_commands_refuse_netns() {
             run.stderr
         );
     }
+    let stats = patchwire(&["-s", "show", "--labs"]);
+    assert_eq!(stats.code, 2);
+    assert_eq!(
+        stats.stderr.lines().next(),
+        Some("error: -s/--stats: show --labs has no statistics to print (show --lab FILE -s has)")
+    );
     let up = patchwire(&["-n", "x1", "up", "f.yaml"]);
     assert!(
         up.stderr.contains(

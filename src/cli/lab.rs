@@ -229,6 +229,15 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
 /// `show --labs`: every lab on this host, found from its namespaces' marks.
 pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
     refuse_netns(cli, "show --labs");
+    if cli.stats {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-s/--stats: show --labs has no statistics to print (show --lab FILE -s has)",
+            )
+            .exit();
+    }
     let labs = lab::list()?;
     if cli.json {
         print_json(&labs)?;
