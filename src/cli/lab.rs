@@ -56,7 +56,7 @@ pub struct DownArgs {
 }
 
 /// The lab as a picture: Graphviz DOT (default) or Mermaid. Namespaces, VMs and existing
-/// namespaces drawn differently, hubs as segments, mirrors as dotted arrows, each host as a
+/// namespaces drawn differently, hubs as diamonds, mirrors as dotted arrows, each host as a
 /// box; links coloured by their health in the kernel (red broken, orange degraded, grey not
 /// up, dashed: on another host). A legend explains it.
 #[derive(clap::Args)]
