@@ -304,7 +304,8 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         again.stdout
     );
 
-    // An edit: r1:eth1 now goes to r3:eth1; the hub is untouched (same ports, same ifindexes).
+    // An edit: r1:eth1 now goes to r3:eth1 (its port stays and is bounced: r1 sees the cable
+    // move); the hub is untouched (same ports, same ifindexes).
     let hub_ports: Vec<u32> = ["r1.eth2", "r2.eth2", "r3.eth2"]
         .iter()
         .map(|p| ifindex_in(&lab.panel(), p))
@@ -319,7 +320,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         .collect();
     assert_eq!(
         kinds,
-        ["unwire", "delete-port", "create-port", "wire"],
+        ["bounce", "unwire", "delete-port", "create-port", "wire"],
         "{plan}"
     );
     // Frames cross the unchanged wire and the hub all through the edit.
@@ -419,18 +420,20 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         "{dot}"
     );
     assert!(
-        dot.contains("\"r1\" -- \"r3\" [taillabel=\"eth1\", headlabel=\"eth1\", color=black];"),
+        dot.contains(
+            "\"r1\" -- \"r3\" [label=\"r1:eth1\\nr3:eth1\", color=black, fontcolor=black];"
+        ),
         "{dot}"
     );
     assert!(
-        dot.contains("\"r3\" -- segment2 [taillabel=\"eth2\""),
+        dot.contains("\"r3\" -- \"hub.2\" [label=\"r3:eth2\""),
         "{dot}"
     );
     let mermaid = lab.patchwire(&["graph", "--format", "mermaid"]);
     let mermaid = &mermaid.ok().stdout;
     assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
     assert!(
-        mermaid.contains("n0[\"r1\"]") && mermaid.contains("n0 ---|\"eth1 - eth1\"| n2"),
+        mermaid.contains("n0[\"r1\"]") && mermaid.contains("n0 ---|\"r1:eth1 - r3:eth1\"| n2"),
         "{mermaid}"
     );
 

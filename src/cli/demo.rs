@@ -15,6 +15,7 @@ use super::{Cli, Exit, print_json};
 pub struct Args {}
 
 pub fn run(cli: &Cli, _args: &Args) -> anyhow::Result<Exit> {
+    super::lab::refuse_netns(cli, "demo");
     let report = demo::run()?;
     if cli.json {
         print_json(&report)?;

@@ -24,33 +24,76 @@ pub struct UpArgs {
 }
 
 /// What `up` would change, changing nothing (`-j`: a JSON array, empty when the kernel matches
-/// the file).
+/// the file). Ports `up` leaves alone on purpose (one `watch` holds down) are noted after the
+/// changes (on stderr with -j).
 #[derive(clap::Args)]
 pub struct PlanArgs {
+    /// The lab file (YAML).
     pub file: String,
+    /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 }
 
 /// Remove everything a lab made on this host (its namespaces with every port, wire, hub and
-/// tunnel in them; its stubs in other namespaces) and nothing else. Works on a half-built lab;
-/// twice is fine.
+/// tunnel in them; its stubs in other namespaces; the interfaces it made in `netns:` nodes)
+/// and nothing else, all gone when it returns. Works on a half-built lab; twice is fine.
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  patchwire down lab.yaml\n  \
+patchwire down --name oldlab      # a lab whose file is gone or renamed (see show --labs)")]
 pub struct DownArgs {
-    pub file: String,
+    /// The lab file (YAML).
+    #[arg(required_unless_present = "name")]
+    pub file: Option<String>,
+    /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    /// Remove the lab of this name, found by its marks, when its file is gone or now names
+    /// another lab (`show --labs` lists such labs as orphaned). Stubs it left in namespaces
+    /// known only by a path are found only with the file.
+    #[arg(long, value_name = "LAB", conflicts_with = "file")]
+    pub name: Option<String>,
 }
 
-/// The lab as a picture: Graphviz DOT (default) or Mermaid, hubs as segments, links coloured
-/// by their health in the kernel (red broken, orange degraded, grey not up).
+/// The lab as a picture: Graphviz DOT (default) or Mermaid. Namespaces, VMs and existing
+/// namespaces drawn differently, hubs as diamonds, mirrors as dotted arrows, each host as a
+/// box; links coloured by their health in the kernel (red broken, orange degraded, grey not
+/// up, dashed: on another host). A legend explains it.
 #[derive(clap::Args)]
 pub struct GraphArgs {
+    /// The lab file (YAML).
     pub file: String,
+    /// Which of the file's hosts this is: its links are coloured from this kernel, the other
+    /// hosts' drawn dashed.
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    /// The picture's language.
     #[arg(long, value_enum, default_value = "dot")]
     pub format: GraphFormat,
+}
+
+/// `-n` names the namespace wires are in; a lab names its own namespaces in its file, so `-n`
+/// would mean nothing there, and silently ignoring it misleads. Refused (exit 2). To run a
+/// lab's host "inside" a namespace standing for a machine, enter only its network namespace
+/// (`nsenter --net=…`), which is what `--host` labs on one machine do.
+pub fn refuse_netns(cli: &Cli, command: &str) {
+    use clap::CommandFactory;
+    if let Some(netns) = &cli.netns {
+        let hint = match command {
+            "demo" => "the demo makes private namespaces of its own".to_string(),
+            "graph" => "graph draws the file and reads the lab's own namespaces".to_string(),
+            _ => format!(
+                "a lab's namespaces are named in its file; to run it where the underlay is, use \
+                 nsenter --net=/run/netns/{netns} patchwire {command} FILE"
+            ),
+        };
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("-n {netns}: {command} does not take -n ({hint})"),
+            )
+            .exit();
+    }
 }
 
 fn load(path: &str) -> anyhow::Result<file::LabFile> {
@@ -58,6 +101,7 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
 }
 
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
+    refuse_netns(cli, "up");
     let lab_file = load(&args.file)?;
     let started = std::time::Instant::now();
     let outcome = lab::up(&lab_file, args.host.as_deref())?;
@@ -70,6 +114,7 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
         .as_deref()
         .map(|h| format!(" on host {h}"))
         .unwrap_or_default();
+    print_notes(&outcome.notes, false);
     if outcome.changes.is_empty() {
         println!("lab {}{at}: up to date, nothing changed", outcome.lab);
     } else {
@@ -85,8 +130,11 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
+    refuse_netns(cli, "plan");
     let lab_file = load(&args.file)?;
-    let changes = lab::plan(&lab_file, args.host.as_deref())?;
+    let plan = lab::plan(&lab_file, args.host.as_deref())?;
+    let changes = plan.changes;
+    print_notes(&plan.notes, cli.json);
     if cli.json {
         print_json(&changes)?;
     } else if changes.is_empty() {
@@ -108,13 +156,24 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
-    let lab_file = load(&args.file)?;
-    let outcome = lab::down(&lab_file, args.host.as_deref())?;
+    refuse_netns(cli, "down");
+    let (lab_name, outcome) = match (&args.file, &args.name) {
+        (Some(path), _) => {
+            let lab_file = load(path)?;
+            let outcome = lab::down(&lab_file, args.host.as_deref())?;
+            (lab_file.name, outcome)
+        }
+        (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
+        (None, None) => anyhow::bail!("down needs a lab file or --name LAB"),
+    };
     if cli.json {
         print_json(&outcome)?;
     } else if outcome.namespaces_removed.is_empty() && outcome.stubs_removed.is_empty() {
-        println!("lab {}: nothing to remove", lab_file.name);
+        println!("lab {lab_name}: nothing to remove");
     } else {
+        for endpoint in &outcome.interfaces_removed {
+            println!("removed {endpoint} (made by the lab in an existing netns)");
+        }
         for name in &outcome.namespaces_removed {
             println!("removed netns {name}");
         }
@@ -125,7 +184,8 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub fn graph(_cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
+pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
+    refuse_netns(cli, "graph");
     let lab_file = load(&args.file)?;
     print!(
         "{}",
@@ -136,6 +196,7 @@ pub fn graph(_cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
 
 /// `show --lab FILE`.
 pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
+    refuse_netns(cli, "show --lab");
     let lab_file = load(path)?;
     let views = lab::show(&lab_file, host)?;
     if cli.json {
@@ -165,6 +226,63 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// `show --labs`: every lab on this host, found from its namespaces' marks.
+pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
+    refuse_netns(cli, "show --labs");
+    if cli.stats {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-s/--stats: show --labs has no statistics to print (show --lab FILE -s has)",
+            )
+            .exit();
+    }
+    let labs = lab::list()?;
+    if cli.json {
+        print_json(&labs)?;
+        return Ok(Exit::Ok);
+    }
+    if labs.is_empty() {
+        println!("no labs");
+        return Ok(Exit::Ok);
+    }
+    let name = |l: &lab::LabSummary| match &l.host {
+        Some(host) => format!("{} (host {host})", l.lab),
+        None => l.lab.clone(),
+    };
+    let width = labs.iter().map(|l| name(l).len()).max().unwrap_or(0).max(3);
+    println!(
+        "{:<width$}  {:>5}  {:>5}  {:<8}  FILE",
+        "LAB", "NODES", "LINKS", "HEALTH"
+    );
+    for lab in &labs {
+        println!(
+            "{:<width$}  {:>5}  {:>5}  {:<8}  {}",
+            name(lab),
+            lab.nodes.len(),
+            lab.links,
+            lab.health,
+            lab.file.as_deref().unwrap_or("-")
+        );
+        if let Some(why) = &lab.orphaned {
+            println!("    ! orphaned: {why}; remove it with: {}", lab.remove);
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Notes of `plan`/`up` (what is left alone on purpose): after the changes, or on stderr when
+/// stdout is JSON.
+fn print_notes(notes: &[String], json: bool) {
+    for note in notes {
+        match json {
+            true => eprintln!("patchwire: note: {note}"),
+            false => println!("= {note}"),
+        }
+    }
+}
+
 fn print_changes(changes: &[Change]) {
     for change in changes {
         let text = match change {
@@ -190,9 +308,31 @@ fn print_changes(changes: &[Change]) {
                 stub,
                 endpoint,
             } => format!("- stub {stub} for {endpoint} in netns {netns}"),
-            Change::Unwire { a, b } if b.is_empty() => format!("- wire remains on {a}"),
-            Change::Unwire { a, b } => format!("- wire {a} <-> {b}"),
-            Change::Unhub { hub } => format!("- hub {hub}"),
+            Change::RemakeTap {
+                netns,
+                tap,
+                endpoint,
+                why,
+            } => format!(
+                "~ tap {tap} for {endpoint} in netns {netns}: {why} (made again; a qemu holding it \
+                 must be restarted)"
+            ),
+            Change::Bounce {
+                port,
+                endpoint,
+                was,
+                now,
+            } => format!(
+                "~ bounce {endpoint} ({port}): its cable moves from {was} to {now}, so it goes \
+                 down and up (its node sees the carrier drop)"
+            ),
+            Change::Unwire { endpoints, b, .. } if b.is_empty() => {
+                format!("- wire remains on {}", endpoints[0])
+            }
+            Change::Unwire { endpoints, .. } => {
+                format!("- wire {} <-> {}", endpoints[0], endpoints[1])
+            }
+            Change::Unhub { hub, endpoints } => format!("- hub {hub}: {}", endpoints.join(", ")),
             Change::Unmirror { mirror } => format!("- mirror {mirror}"),
             Change::Mirror {
                 mirror,

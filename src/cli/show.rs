@@ -25,9 +25,17 @@ pub struct Args {
     /// With --lab: which of the file's hosts this is.
     #[arg(long, value_name = "NAME", requires = "lab")]
     pub host: Option<String>,
+    /// List the labs on this host instead (found from their namespaces): name, nodes, links,
+    /// health and file; a lab whose file is gone or renamed is shown as orphaned, with the
+    /// command that removes it.
+    #[arg(long, conflicts_with_all = ["end", "lab"])]
+    pub labs: bool,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    if args.labs {
+        return super::lab::list(cli);
+    }
     if let Some(path) = &args.lab {
         return super::lab::show(cli, path, args.host.as_deref());
     }

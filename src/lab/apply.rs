@@ -58,7 +58,24 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     let mut socket = panel.route()?;
 
     stop_point(1);
-    // 2. Removals.
+    // 2. Removals. Ports whose cable moves go down first: their nodes see the carrier drop
+    // for as long as the cable is away (they come up with the others in step 5).
+    let bounced: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Bounce { port, .. } => Some(port.clone()),
+            _ => None,
+        })
+        .collect();
+    let found = links_by_name(&mut socket, &bounced)?;
+    batch(
+        &mut socket,
+        found
+            .values()
+            .map(|l| (link::set_up(l.index, false), 0))
+            .collect(),
+        "taking down ports whose cable moves",
+    )?;
     let unmirror: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
@@ -82,7 +99,7 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     let unhub: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::Unhub { hub } => Some(hub.clone()),
+            Change::Unhub { hub, .. } => Some(hub.clone()),
             _ => None,
         })
         .collect();
@@ -107,6 +124,29 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
                 )
             });
             delete_stub(handles.get(netns)?, stub, interface, vm_tap)?;
+        }
+        // A VM's tap with other settings: it goes with its stub (and the stub's port); the
+        // port is made again below, and the tap with it.
+        if let Change::RemakeTap {
+            netns,
+            tap,
+            endpoint,
+            ..
+        } = change
+        {
+            let stub = endpoint
+                .split_once(':')
+                .map(|(node, interface)| {
+                    names::stub(
+                        &desired.lab,
+                        &super::file::Endpoint {
+                            node: node.into(),
+                            interface: interface.into(),
+                        },
+                    )
+                })
+                .unwrap_or_default();
+            delete_stub(handles.get(netns)?, &stub, tap, true)?;
         }
     }
     let doomed: Vec<String> = changes
@@ -205,7 +245,7 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         .iter()
         .copied()
         .chain(changes.iter().filter_map(|c| match c {
-            Change::SetUp { port, .. } => desired.ports.get(port),
+            Change::SetUp { port, .. } | Change::Bounce { port, .. } => desired.ports.get(port),
             _ => None,
         }))
         .collect();
@@ -342,6 +382,7 @@ fn create_ports(
     // One panel batch for every veth (the far end straight into its namespace)...
     let mut requests = Vec::new();
     let mut made = Vec::new();
+    let mut next_index = next_port_index(socket)?;
     for port in ports {
         let (Some((home, peer)), Some(endpoint)) = (desired.far_end(port), &port.endpoint) else {
             continue;
@@ -352,7 +393,9 @@ fn create_ports(
             port.mtu,
             &peer,
             Some(netns.fd()),
+            Some(IfIndex(next_index)),
         ));
+        next_index += 1;
         made.push((endpoint.to_string(), peer, home));
     }
     // Say which endpoint failed: an interface of that name the lab did not make is the usual
@@ -453,6 +496,58 @@ fn create_ports(
         }
     }
     Ok(())
+}
+
+/// Panel ports are numbered from here up; their far ends, in the nodes' namespaces, get the
+/// small numbers the kernel hands out there (from 2 in a fresh namespace). A port with its
+/// peer's ifindex — which is what both namespaces counting from 2 give the first node — has
+/// ifindex == iflink, and the kernel's link watch (net/core/link_watch.c) then treats its
+/// carrier changes as not urgent and delivers them up to a second late: a router would see
+/// its own cable cut a second after its neighbour does. (A node namespace would need a
+/// million interfaces made in it to reach this range.)
+const PORT_INDEX_BASE: u32 = 1_000_000;
+
+/// The ifindex for the next port: above every index already in the panel's range.
+fn next_port_index(socket: &mut RouteSocket) -> Result<u32, LabError> {
+    let links = link::list(socket)
+        .map_err(|e| LabError::Invalid(format!("listing the panel's links: {e}")))?;
+    Ok(links
+        .iter()
+        .map(|l| l.index.0 + 1)
+        .filter(|i| *i > PORT_INDEX_BASE)
+        .max()
+        .unwrap_or(PORT_INDEX_BASE))
+}
+
+/// Deletes the panel's links that would outlive `down` (its far ends in namespaces the lab
+/// does not own, VXLAN ports whose UDP socket is the underlay's, ports without a record), so
+/// they go now rather than when the kernel gets round to destroying the panel. A port whose
+/// far end is in a node namespace the lab owns dies with that namespace, and is left to it:
+/// deleting thousands of pairs one by one would only slow `down`. Returns the far ends removed
+/// from namespaces the lab does not own (`NODE:IF`).
+pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabError> {
+    let panel = Netns::open(Some(&desired.panel))?;
+    let mut socket = panel.route()?;
+    let links = link::list(&mut socket).map_err(|e| {
+        LabError::Invalid(format!("listing the links of netns {}: {e}", desired.panel))
+    })?;
+    let owned = |node: &str| matches!(desired.nodes.get(node), Some(NodeHome::Owned { .. }));
+    let mut elsewhere = Vec::new();
+    let mut doomed = Vec::new();
+    for found in links.iter().filter(|l| !l.loopback) {
+        let record = found
+            .altnames
+            .iter()
+            .find_map(|a| names::parse_port_record(a));
+        match record {
+            Some(endpoint) if owned(&endpoint.node) => continue,
+            Some(endpoint) => elsewhere.push(endpoint.to_string()),
+            None => {}
+        }
+        doomed.push(found.index);
+    }
+    delete_ports(&mut socket, &doomed)?;
+    Ok(elsewhere)
 }
 
 /// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop

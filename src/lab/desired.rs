@@ -421,6 +421,9 @@ fn check_usable(
         if veth_peer_is_our_port(desired, endpoint, found) {
             return Ok(Reach::Veth);
         }
+        if vanishes_with_a_dying_panel(desired, spec, endpoint, found) {
+            return Ok(Reach::Veth);
+        }
         return Err(LabError::Invalid(format!(
             "{at}: {} exists and is a veth, so it is already connected to its peer (ifindex {}); \
              remove it and patchwire creates it, joined to the lab",
@@ -441,6 +444,37 @@ fn check_usable(
         stub: names::stub(&file.name, endpoint),
         make_tap: false,
     })
+}
+
+/// A far end whose panel was deleted (by an older `down`, or one killed half-way) lives until
+/// the kernel has destroyed that namespace, which it does on its own time. With no panel
+/// there, a veth of this name whose peer is in another namespace waits up to 3 s to vanish
+/// before it is taken for someone else's.
+fn vanishes_with_a_dying_panel(
+    desired: &Desired,
+    spec: &str,
+    endpoint: &Endpoint,
+    found: &Link,
+) -> bool {
+    let panel_gone = !std::path::Path::new(crate::netns::NETNS_RUN_DIR)
+        .join(&desired.panel)
+        .exists();
+    if !panel_gone || found.peer_netnsid.is_none() {
+        return false;
+    }
+    let Ok(mut socket) = Netns::open(Some(spec)).and_then(|n| n.route()) else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        match link::parse_one(socket.request_raw(link::get_by_name(&endpoint.interface), 0)) {
+            Ok(still) if still.index == found.index => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => return true,
+        }
+    }
+    false
 }
 
 /// Whether a veth found in a node's namespace is the peer of this lab's port for it.

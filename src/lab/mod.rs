@@ -10,18 +10,21 @@
 //!
 //! * `file.rs` reads and checks the file; `names.rs` says what everything is called.
 //! * `view.rs` is the lab seen from the kernel (`show --lab`) and its picture (`graph`).
+//! * `list.rs` finds every lab on the host from its marks (`show --labs`).
 
 pub mod file;
 
 mod apply;
 mod desired;
+mod list;
 mod names;
 mod observe;
 mod plan;
 mod view;
 
 pub use desired::Desired;
-pub use plan::Change;
+pub use list::{LabSummary, list};
+pub use plan::{Change, Plan};
 pub use view::{GraphFormat, LinkView, capture_points, graph, show};
 
 use serde::Serialize;
@@ -60,35 +63,115 @@ pub struct UpOutcome {
     pub host: Option<String>,
     /// What was changed, in the order it was done; empty when nothing differed.
     pub changes: Vec<Change>,
+    /// What was left alone on purpose (a port `watch` holds down), in words.
+    pub notes: Vec<String>,
 }
 
 /// Holds /run/patchwire/lab-LAB[.HOST].lock while a lab command runs: two `up`s (or an `up`
 /// and a `down`) of one lab at once would each see the other's half-made work. A second one
 /// waits for the first.
-fn lock(desired: &Desired) -> Result<std::fs::File, LabError> {
-    use std::os::fd::AsRawFd;
-    let dir = std::path::Path::new("/run/patchwire");
-    std::fs::create_dir_all(dir)?;
+///
+/// The file goes when the command ends, so none pile up: the holder unlinks it while still
+/// holding the lock. A waiter that had opened the old file gets the lock once the holder is
+/// done, sees that the path no longer names the file it locked (gone, or another inode) and
+/// starts over on the path's new file — so two commands never hold "the" lock at once.
+struct LabLock {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl Drop for LabLock {
+    fn drop(&mut self) {
+        // Still locked here: nobody can be between taking the lock and checking the inode.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+fn lock(desired: &Desired) -> Result<LabLock, LabError> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::path::Path::new(LOCK_DIR);
     let name = match &desired.host {
         Some(host) => format!("lab-{}.{host}.lock", desired.lab),
         None => format!("lab-{}.lock", desired.lab),
     };
-    let file = std::fs::File::create(dir.join(name))?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(std::io::Error::last_os_error().into());
+    let path = dir.join(name);
+    let failed = |what: &str, e: std::io::Error| {
+        let needs = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                " (lab commands need root: CAP_NET_ADMIN, CAP_SYS_ADMIN to create and enter \
+                 namespaces, and write access to /run/patchwire and /run/netns)"
+            }
+            _ => "",
+        };
+        LabError::Invalid(format!("{what} {}: {e}{needs}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("creating the lock directory for", e))?;
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| failed("opening the lock file", e))?;
+        file.lock().map_err(|e| failed("locking", e))?;
+        let held = file.metadata().map_err(|e| failed("reading", e))?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                sweep_stale_locks(&path);
+                return Ok(LabLock { file, path });
+            }
+            // The holder we waited for removed it: try again on the new file.
+            _ => continue,
+        }
     }
-    Ok(file)
 }
 
-/// What `up` would change, changing nothing: empty when the kernel matches the file.
-pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Vec<Change>, LabError> {
+/// Removes lock files nobody holds (left by earlier versions, which never removed theirs), by
+/// the same rule as [`LabLock`]'s drop: taken, checked to still be the path's file, unlinked
+/// while locked. A file someone holds is skipped; one a waiter has open is fine, as that
+/// waiter checks the path again once it gets the lock.
+fn sweep_stale_locks(ours: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(LOCK_DIR) else {
+        return;
+    };
+    for entry in entries.flatten().take(256) {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if path == ours || !name.starts_with("lab-") || !name.ends_with(".lock") {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        let same = match (file.metadata(), std::fs::metadata(&path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
+        };
+        if same {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Where lab commands keep their lock files (only while they run).
+const LOCK_DIR: &str = "/run/patchwire";
+
+/// What `up` would change, changing nothing: `changes` empty when the kernel matches the file;
+/// `notes` say what `up` leaves alone on purpose (a port `watch` holds down).
+pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
-    let changes = plan::changes(&desired, &actual)?;
-    apply::preflight(&desired, &changes)?;
-    Ok(changes)
+    let plan = plan::changes(&desired, &actual)?;
+    apply::preflight(&desired, &plan.changes)?;
+    Ok(plan)
 }
 
 /// Makes the kernel match the file on this host: adds, removes and re-patches only what
@@ -97,7 +180,7 @@ pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
-    let changes = plan::changes(&desired, &actual)?;
+    let Plan { changes, notes } = plan::changes(&desired, &actual)?;
     // Whatever can still refuse (an underlay too small, an unknown tap owner) does so before
     // anything changes.
     apply::preflight(&desired, &changes)?;
@@ -109,10 +192,12 @@ pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
             ))
         })?;
     }
+    list::record_file(&desired, &file.path);
     Ok(UpOutcome {
         lab: desired.lab,
         host: desired.host,
         changes,
+        notes,
     })
 }
 
@@ -123,6 +208,9 @@ pub struct DownOutcome {
     pub namespaces_removed: Vec<String>,
     /// Stubs removed from namespaces the lab does not own (their interfaces given back).
     pub stubs_removed: Vec<String>,
+    /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
+    /// their panel ports.
+    pub interfaces_removed: Vec<String>,
 }
 
 /// Removes everything the lab made on this host — its namespaces (panel, nodes, with every
@@ -130,8 +218,44 @@ pub struct DownOutcome {
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
     let desired = Desired::from_file(file, host)?;
-    let _lock = lock(&desired)?;
-    let actual = observe::observe_marks(&desired)?;
+    remove(&desired)
+}
+
+/// `down` for a lab whose file is gone or now names another lab (`show --labs` lists it as
+/// orphaned): its namespaces are found by their marks; its stubs in every namespace under
+/// /run/netns (a stub in a namespace known only by a path needs the file).
+pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabError> {
+    list::check_lab_name(lab)?;
+    let mut desired = Desired {
+        lab: lab.to_string(),
+        host: host.map(String::from),
+        panel: names::panel(lab, host),
+        ..Desired::default()
+    };
+    for name in netns::named() {
+        // `LAB-NODE`: the node's, if it carries the node's mark (anything else is left alone).
+        let home = match name.strip_prefix(&format!("{lab}-")) {
+            Some(node) => (
+                node.to_string(),
+                desired::NodeHome::Owned {
+                    netns: name.clone(),
+                    vm: None,
+                },
+            ),
+            None if name == desired.panel => continue,
+            None => (
+                format!("netns {name}"),
+                desired::NodeHome::Existing { spec: name },
+            ),
+        };
+        desired.nodes.insert(home.0, home.1);
+    }
+    remove(&desired)
+}
+
+fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
+    let _lock = lock(desired)?;
+    let actual = observe::observe_marks(desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();
     let owned: Vec<String> = desired
@@ -153,6 +277,16 @@ pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError>
             .unwrap_or_default();
         match apply::remove_stub(spec, stub, &interface) {
             Ok(()) => outcome.stubs_removed.push(format!("{spec}:{stub}")),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    // The panel's ports go before the namespace: deleting a namespace only drops its name,
+    // and the kernel tears it down later, on its own time. A port's far end in a `netns:`
+    // node (and a VXLAN port's UDP socket) would outlive `down` until then, and an `up` or a
+    // second `down` at once would find it. Deleting a veth deletes both ends at once.
+    if actual.namespaces.get(&desired.panel) == Some(&observe::NsState::Ours) {
+        match apply::delete_panel_ports(desired) {
+            Ok(removed) => outcome.interfaces_removed = removed,
             Err(e) => failures.push(e.to_string()),
         }
     }

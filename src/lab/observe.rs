@@ -53,6 +53,8 @@ pub struct Actual {
     pub broken_mirrors: BTreeSet<String>,
     /// Stubs of this lab in existing namespaces, by (netns spec, stub name).
     pub stubs: BTreeMap<(String, String), FoundStub>,
+    /// Taps in VM nodes' namespaces, by (netns, tap name): their settings against the file's.
+    pub taps: BTreeMap<(String, String), Link>,
 }
 
 /// Everything: namespaces, the panel's ports, wires, hubs and mirrors, stubs.
@@ -69,7 +71,9 @@ pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
     let mut actual = Actual::default();
     let wanted: Vec<(String, String)> = desired.owned_namespaces();
     for (name, mark) in &wanted {
-        actual.namespaces.insert(name.clone(), ns_state(name, mark));
+        actual
+            .namespaces
+            .insert(name.clone(), ns_state(name, mark)?);
     }
     // Lab-marked namespaces the file no longer wants (a node removed, or moved to another
     // host): only those carrying this lab's mark; anything else under a similar name is
@@ -79,7 +83,7 @@ pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
         if name.starts_with(&prefix) && !wanted.iter().any(|(n, _)| *n == name) {
             let mark =
                 names::node_mark(&desired.lab, &name[prefix.len()..], desired.host.as_deref());
-            if ns_state(&name, &mark) == NsState::Ours {
+            if ns_state(&name, &mark)? == NsState::Ours {
                 actual.namespaces.insert(name, NsState::Ours);
             }
         }
@@ -88,33 +92,57 @@ pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
     Ok(actual)
 }
 
-fn ns_state(name: &str, mark: &str) -> NsState {
+/// A namespace's state. Only a name that is not a namespace (the empty file an interrupted
+/// create leaves) is `Broken`; not being allowed to open or enter it (no CAP_SYS_ADMIN) is an
+/// error: read as broken, `plan` would propose to remake every namespace of a running lab.
+fn ns_state(name: &str, mark: &str) -> Result<NsState, LabError> {
     let path = std::path::Path::new(netns::NETNS_RUN_DIR).join(name);
     if !path.exists() {
-        return NsState::Missing;
+        return Ok(NsState::Missing);
     }
-    let Ok(netns) = Netns::open(Some(name)) else {
-        return NsState::Broken;
+    let netns = match Netns::open(Some(name)) {
+        Ok(netns) => netns,
+        Err(netns::NetnsError::NotANetns { .. } | netns::NetnsError::NotFound { .. }) => {
+            return Ok(NsState::Broken);
+        }
+        Err(e) => return Err(permission(e)),
     };
-    let Ok(mut socket) = netns.route() else {
-        return NsState::Broken;
-    };
+    let mut socket = netns.route().map_err(permission)?;
     // The mark is on the loopback: one lookup.
     let Ok(lo) = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)) else {
-        return NsState::Broken;
+        return Ok(NsState::Broken);
     };
     if lo.altnames.iter().any(|a| a == mark) {
-        return NsState::Ours;
+        return Ok(NsState::Ours);
     }
     // The same node's mark for another host: `patchwire.lab.LAB.node.NODE.HOST`.
     let stem = mark.rsplit_once('.').map_or(mark, |(stem, _)| stem);
-    match lo
-        .altnames
-        .iter()
-        .find(|a| a.starts_with(stem) && a.as_str() != mark)
-    {
-        Some(other) => NsState::OtherHost(other.rsplit('.').next().unwrap_or("?").to_string()),
-        None => NsState::Unmarked,
+    Ok(
+        match lo
+            .altnames
+            .iter()
+            .find(|a| a.starts_with(stem) && a.as_str() != mark)
+        {
+            Some(other) => NsState::OtherHost(other.rsplit('.').next().unwrap_or("?").to_string()),
+            None => NsState::Unmarked,
+        },
+    )
+}
+
+/// EPERM/EACCES on opening or entering a lab's namespace, said as what is missing.
+fn permission(e: netns::NetnsError) -> LabError {
+    let denied = match &e {
+        netns::NetnsError::Open { source, .. } | netns::NetnsError::Enter { source, .. } => {
+            matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+        }
+        _ => false,
+    };
+    match denied {
+        true => LabError::Invalid(format!(
+            "{e}: entering a lab's namespaces needs CAP_SYS_ADMIN (run as root); nothing was \
+             changed"
+        )),
+        false => e.into(),
     }
 }
 
@@ -252,6 +280,11 @@ fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         let links = link::list(&mut socket)
             .map_err(|e| LabError::Invalid(format!("listing the links of netns {spec}: {e}")))?;
         for found in links {
+            if owned && found.is_tap() {
+                actual
+                    .taps
+                    .insert((spec.clone(), found.name.clone()), found.clone());
+            }
             let ours = found
                 .altnames
                 .iter()

@@ -66,6 +66,31 @@ pub enum Change {
         /// The MTU it had.
         was: u32,
     },
+    /// A VM node's tap whose settings (`queues`, `owner`, `group`, `vnet-hdr`) differ from the
+    /// file's: deleted with its stub and made again (its port too). A qemu holding it loses it.
+    RemakeTap {
+        /// The VM node's namespace.
+        netns: String,
+        /// The tap's name.
+        tap: String,
+        /// What the tap stands for (`NODE:IF`).
+        endpoint: String,
+        /// What differs, in words (`queues 1 -> 2`).
+        why: String,
+    },
+    /// A port that stays while its cable moves (the wire or hub it is on changes): taken down
+    /// before the move and up after it, so the node behind it sees its carrier drop, as when a
+    /// cable is unplugged and plugged elsewhere.
+    Bounce {
+        /// The port's name in the panel.
+        port: String,
+        /// What the port stands for (`NODE:IF`).
+        endpoint: String,
+        /// What it was joined to (`NODE:IF` of the wire's other end, or `hub NAME`).
+        was: String,
+        /// What it is joined to after.
+        now: String,
+    },
     /// A port left down by an interrupted `up`: it and its far end come up.
     SetUp {
         /// The port's name in the panel.
@@ -88,6 +113,8 @@ pub enum Change {
         a: String,
         /// The other end; empty when only `a` is left of a broken wire.
         b: String,
+        /// What `a` and `b` stand for (`NODE:IF`, from the ports' records), in that order.
+        endpoints: [String; 2],
     },
     /// A mirror the file no longer asks for, or one that changed (made again by a later
     /// [`Change::Mirror`]): removed.
@@ -111,6 +138,8 @@ pub enum Change {
     Unhub {
         /// The hub's name.
         hub: String,
+        /// What its members stand for (`NODE:IF`).
+        endpoints: Vec<String>,
     },
     /// A wire between two panel ports: made (again, when a port was made anew).
     Wire {
@@ -134,8 +163,19 @@ pub enum Change {
     },
 }
 
-pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabError> {
+/// What `up` would do: the changes, and what it leaves alone on purpose.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    /// The changes, in the order they are made; empty when the kernel matches the file.
+    pub changes: Vec<Change>,
+    /// Ports left as they are on purpose, in words: one `watch` holds down stays down (its far
+    /// end is down; bringing it up would show its node a carrier the cable does not have).
+    pub notes: Vec<String>,
+}
+
+pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     let mut changes = Vec::new();
+    let mut notes = Vec::new();
     namespaces(desired, actual, &mut changes)?;
     let remade: BTreeSet<String> = changes
         .iter()
@@ -151,12 +191,24 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     // What exists now and stays (a fresh panel holds nothing).
     let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
 
+    // Removals are written with endpoint names too, read from the ports' records.
+    let was = |port: &str| actual_label(desired, actual, port);
+    // VM taps made with other settings than the file's: remade, with their ports.
+    let retap = taps_to_remake(desired, actual, &remade);
+    changes.extend(retap.values().cloned());
+
+    // Ports that stay while their cable moves: down first, up at the end (`Bounce`).
+    if !panel_fresh {
+        changes.extend(bounces(desired, actual, &retap));
+    }
+
     // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
     for (a, b) in actual.wires.keys() {
         if !desired.wires.contains_key(&(a.clone(), b.clone())) && !panel_fresh {
             changes.push(Change::Unwire {
                 a: a.clone(),
                 b: b.clone(),
+                endpoints: [was(a), was(b)],
             });
         }
     }
@@ -166,6 +218,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             changes.push(Change::Unwire {
                 a: end.clone(),
                 b: String::new(),
+                endpoints: [was(end), String::new()],
             });
         }
     }
@@ -184,14 +237,18 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     let hubs = hub_names(desired, actual);
     for hub in actual.hubs.keys() {
         if !hubs.contains_key(hub) && !panel_fresh {
-            changes.push(Change::Unhub { hub: hub.clone() });
+            changes.push(Change::Unhub {
+                hub: hub.clone(),
+                endpoints: actual.hubs[hub].iter().map(|m| was(m)).collect(),
+            });
         }
     }
     for (name, found) in &actual.ports {
         let keep = desired
             .ports
             .get(name)
-            .is_some_and(|port| port_matches(port, found));
+            .is_some_and(|port| port_matches(port, found))
+            && !retap.contains_key(name);
         if !keep && !panel_fresh {
             let was = found
                 .altnames
@@ -233,12 +290,21 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
     for (name, port) in &desired.ports {
         let found = actual.ports.get(name).filter(|_| present(name));
         match found {
-            Some(found) if port_matches(port, found) => {
-                if !found.up {
-                    changes.push(Change::SetUp {
+            Some(found) if port_matches(port, found) && !retap.contains_key(name) => {
+                match (found.up, crate::wire::held_because(found)) {
+                    (true, _) => {}
+                    // `watch` took it down because its far end is: up would show the node a
+                    // carrier its cable does not have (and watch would not take it down again).
+                    (false, Some(far)) => notes.push(format!(
+                        "{} ({name}) stays down: patchwire watch holds it down because its far \
+                         end {} is down or gone, and brings it back up when that end is",
+                        port.label(),
+                        actual_label(desired, actual, &far)
+                    )),
+                    (false, None) => changes.push(Change::SetUp {
                         port: name.clone(),
                         endpoint: port.label(),
-                    });
+                    }),
                 }
                 if found.mtu != port.mtu {
                     changes.push(Change::SetMtu {
@@ -313,7 +379,163 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Vec<Change>, LabErr
             });
         }
     }
-    Ok(changes)
+    Ok(Plan { changes, notes })
+}
+
+/// What a panel port stands for, in messages: its endpoint from the file, else from its
+/// record in the kernel (a port the file no longer has), else its own name.
+fn actual_label(desired: &Desired, actual: &Actual, port: &str) -> String {
+    if let Some(wanted) = desired.ports.get(port) {
+        return wanted.label();
+    }
+    actual
+        .ports
+        .get(port)
+        .and_then(|found| {
+            found
+                .altnames
+                .iter()
+                .find_map(|a| names::parse_port_record(a))
+        })
+        .map_or_else(|| port.to_string(), |e| e.to_string())
+}
+
+/// What a port is joined to: the other end of its wire, or its hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Joined {
+    Wire(String),
+    Hub(String),
+}
+
+fn joined<'a>(
+    wires: impl Iterator<Item = &'a (String, String)>,
+    hubs: &BTreeMap<String, BTreeSet<String>>,
+    port: &str,
+) -> Option<Joined> {
+    for (a, b) in wires {
+        if a == port {
+            return Some(Joined::Wire(b.clone()));
+        }
+        if b == port {
+            return Some(Joined::Wire(a.clone()));
+        }
+    }
+    hubs.iter()
+        .find(|(_, members)| members.contains(port))
+        .map(|(hub, _)| Joined::Hub(hub.clone()))
+}
+
+/// Ports that exist, stay, and whose cable moves: on a wire to another port, or from a wire to
+/// a hub and back. A hub gaining or losing other members is a switch gaining a cable: its
+/// ports keep their carrier. A port `watch` holds down is down already.
+fn bounces(desired: &Desired, actual: &Actual, retap: &BTreeMap<String, Change>) -> Vec<Change> {
+    let hubs = hub_names(desired, actual);
+    let mut bounces = Vec::new();
+    for (name, port) in &desired.ports {
+        let Some(found) = actual.ports.get(name) else {
+            continue;
+        };
+        if !port_matches(port, found)
+            || retap.contains_key(name)
+            || !found.up
+            || crate::wire::held_because(found).is_some()
+        {
+            continue;
+        }
+        let before = joined(actual.wires.keys(), &actual.hubs, name);
+        let after = joined(desired.wires.keys(), &hubs, name);
+        let (Some(before), Some(after)) = (before, after) else {
+            continue;
+        };
+        if before == after {
+            continue;
+        }
+        let words = |j: &Joined, label: &dyn Fn(&str) -> String| match j {
+            Joined::Wire(other) => label(other),
+            Joined::Hub(hub) => format!("hub {hub}"),
+        };
+        bounces.push(Change::Bounce {
+            port: name.clone(),
+            endpoint: port.label(),
+            was: words(&before, &|p| actual_label(desired, actual, p)),
+            now: words(&after, &|p| actual_label(desired, actual, p)),
+        });
+    }
+    bounces
+}
+
+/// VM taps whose settings differ from the file's, by port name.
+fn taps_to_remake(
+    desired: &Desired,
+    actual: &Actual,
+    remade: &BTreeSet<String>,
+) -> BTreeMap<String, Change> {
+    let mut retap = BTreeMap::new();
+    for (name, port) in &desired.ports {
+        let (Reach::Stub { make_tap: true, .. }, Some(endpoint)) = (&port.reach, &port.endpoint)
+        else {
+            continue;
+        };
+        let Some(NodeHome::Owned {
+            netns,
+            vm: Some(vm),
+        }) = desired.nodes.get(&endpoint.node)
+        else {
+            continue;
+        };
+        if remade.contains(netns) {
+            continue;
+        }
+        let Some(tun) = actual
+            .taps
+            .get(&(netns.clone(), endpoint.interface.clone()))
+            .and_then(|l| l.tun.as_ref())
+        else {
+            continue;
+        };
+        let mut why = Vec::new();
+        let on = |b: bool| if b { "on" } else { "off" };
+        if tun.multi_queue != (vm.queues > 1) {
+            let was = if tun.multi_queue { "several" } else { "1" };
+            why.push(format!("queues {was} -> {}", vm.queues));
+        }
+        if tun.vnet_hdr != vm.vnet_hdr {
+            why.push(format!(
+                "vnet-hdr {} -> {}",
+                on(tun.vnet_hdr),
+                on(vm.vnet_hdr)
+            ));
+        }
+        // An owner or group that does not resolve is refused by preflight, not remade.
+        let id = |text: &Option<String>, user: bool| match text.as_deref() {
+            None => Ok(None),
+            Some(t) if user => crate::vm::user_id(t).map(Some),
+            Some(t) => crate::vm::group_id(t).map(Some),
+        };
+        let show = |v: Option<u32>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+        if let Ok(owner) = id(&vm.owner, true)
+            && owner != tun.owner
+        {
+            why.push(format!("owner {} -> {}", show(tun.owner), show(owner)));
+        }
+        if let Ok(group) = id(&vm.group, false)
+            && group != tun.group
+        {
+            why.push(format!("group {} -> {}", show(tun.group), show(group)));
+        }
+        if !why.is_empty() {
+            retap.insert(
+                name.clone(),
+                Change::RemakeTap {
+                    netns: netns.clone(),
+                    tap: endpoint.interface.clone(),
+                    endpoint: endpoint.to_string(),
+                    why: why.join(", "),
+                },
+            );
+        }
+    }
+    retap
 }
 
 /// The file's hubs under the names the kernel knows them by: a desired hub whose name is not

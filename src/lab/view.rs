@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::LabError;
-use super::desired::Desired;
+use super::desired::{Desired, Reach};
 use super::file::LabFile;
 use super::names;
 use crate::hub;
@@ -26,7 +26,8 @@ pub struct LinkView {
     pub health: String,
     /// What is wrong, in words (from the wire's or hub's health, or `not wired`).
     pub problems: Vec<String>,
-    /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops).
+    /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops); for
+    /// an endpoint reached through a stub also the wire inside the node (`NETNS:IF` -> …).
     pub counters: BTreeMap<String, [u64; 3]>,
     /// The file line of the link.
     pub line: usize,
@@ -98,6 +99,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         None => (Vec::new(), Vec::new()),
     };
     let mut views = Vec::new();
+    let mut inner = BTreeMap::new();
     for link in &file.links {
         let ports: Vec<String> = link
             .endpoints
@@ -151,7 +153,11 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
                     }
                 }
             } else {
-                view.problems.push("not wired (run patchwire up)".into());
+                view.problems.push(format!(
+                    "not wired (run patchwire up {}{})",
+                    file.path,
+                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
+                ));
             }
         } else if ports.len() > 2 {
             let wanted: std::collections::BTreeSet<&String> = ports.iter().collect();
@@ -173,16 +179,110 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
                         }
                     }
                 }
-                None => view
-                    .problems
-                    .push("no hub with these members (run patchwire up)".into()),
+                None => view.problems.push(format!(
+                    "no hub with these members (run patchwire up {}{})",
+                    file.path,
+                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
+                )),
             }
         } else {
             view.health = "elsewhere".into();
         }
+        if view.health != "missing" && view.health != "elsewhere" {
+            inner_wires(&desired, &ports, &mut inner, &mut view)?;
+        }
+        for problem in &mut view.problems {
+            *problem = lab_repair(problem, &file.path, host);
+        }
         views.push(view);
     }
     Ok(views)
+}
+
+/// A port that reaches its endpoint through a stub (a VM's tap, an existing interface) has a
+/// second wire, inside the node's namespace: the link is only as healthy as both. A VM link
+/// with no VM attached is degraded (`tap1 has no carrier`), as plain `show` says there.
+fn inner_wires(
+    desired: &Desired,
+    ports: &[String],
+    cache: &mut BTreeMap<String, Vec<wire::WireStatus>>,
+    view: &mut LinkView,
+) -> Result<(), LabError> {
+    for name in ports {
+        let Some(port) = desired.ports.get(name) else {
+            continue;
+        };
+        let Reach::Stub { stub, .. } = &port.reach else {
+            continue;
+        };
+        let Some((home, _)) = desired.far_end(port) else {
+            continue;
+        };
+        if !cache.contains_key(&home) {
+            let wires = match Netns::open(Some(&home)) {
+                Ok(netns) => wire::show(netns)?,
+                Err(_) => Vec::new(),
+            };
+            cache.insert(home.clone(), wires);
+        }
+        match cache[&home].iter().find(|w| w.involves(stub)) {
+            Some(inner) => {
+                if rank(&inner.health.to_string()) > rank(&view.health) {
+                    view.health = inner.health.to_string();
+                }
+                view.problems.extend(
+                    inner
+                        .problems
+                        .iter()
+                        .map(|p| format!("{p} (in netns {home})")),
+                );
+                // Where the frames to an idle tap are dropped: the second wire's counters,
+                // named `NETNS:IF` for what each end sent into it.
+                for (end, counters) in
+                    [(&inner.a.name, inner.a_to_b), (&inner.b.name, inner.b_to_a)]
+                {
+                    if let Some(c) = counters {
+                        view.counters
+                            .insert(format!("{home}:{end}"), [c.packets, c.bytes, c.drops]);
+                    }
+                }
+            }
+            None => {
+                view.health = "broken".into();
+                view.problems.push(format!(
+                    "{} is not wired to its stub {stub} in netns {home}",
+                    port.endpoint
+                        .as_ref()
+                        .map_or_else(|| name.clone(), |e| e.interface.clone())
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rank(health: &str) -> u8 {
+    match health {
+        "ok" => 0,
+        "degraded" => 1,
+        _ => 2,
+    }
+}
+
+/// The repairs `show` suggests (`patchwire unlink r2.eth1`, `patchwire link a b`) need
+/// `-n LAB.panel` and would fight the lab: in a lab, `up` is the repair.
+fn lab_repair(problem: &str, path: &str, host: Option<&str>) -> String {
+    let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
+    let up = format!("patchwire up {path}{host}");
+    for cut in [
+        "; remove the remains with: patchwire unlink",
+        " (repair: patchwire link",
+    ] {
+        if let Some(at) = problem.find(cut) {
+            return format!("{} (repair: {up})", &problem[..at]);
+        }
+    }
+    problem.to_string()
 }
 
 /// The picture's language for [`graph`]: `Dot` (Graphviz DOT) or `Mermaid`.
@@ -195,110 +295,372 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-/// The lab as a picture: nodes as boxes, wires as edges labelled with their interfaces, hubs
-/// as small segment nodes joined to their members, links coloured by health (from the kernel
-/// when the lab is up on this host).
+/// The lab as a picture: namespaces as boxes, VMs as 3-D boxes, existing namespaces as dashed
+/// boxes (with the namespace), hubs as small diamonds joined to their members, mirrors as
+/// dotted arrows to their analyzer, each host of a lab over several machines as a frame.
+/// Every edge is labelled with its endpoints (`r1:eth1` / `r2:eth1`, laid out by the graph
+/// tool, so dense labs do not pile labels on each other); links are coloured by their health
+/// in the kernel of this host (black ok, orange degraded, red broken, grey not up), and links
+/// wholly on another host are dashed grey: this host cannot see them. A legend says so.
 pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<String, LabError> {
     let views = show(file, host)?;
-    let mut text = String::new();
-    let color = |health: &str| match health {
+    let picture = Picture::new(file, &views);
+    Ok(match format {
+        GraphFormat::Dot => picture.dot(),
+        GraphFormat::Mermaid => picture.mermaid(),
+    })
+}
+
+/// What is drawn, shared by both formats.
+struct Picture<'a> {
+    file: &'a LabFile,
+    views: &'a [LinkView],
+}
+
+/// How a node is drawn.
+enum Shape {
+    Namespace,
+    Vm,
+    Existing(String),
+}
+
+const LEGEND_EDGES: [(&str, &str, bool); 5] = [
+    ("ok", "black", false),
+    ("degraded", "orange", false),
+    ("broken", "red", false),
+    ("not up", "gray", false),
+    ("on another host", "gray", true),
+];
+
+fn color(health: &str) -> &'static str {
+    match health {
+        "ok" => "black",
         "broken" => "red",
         "degraded" => "orange",
-        "missing" => "gray",
-        _ => "black",
-    };
-    // Node names may hold '-' and start with a digit: DOT gets them quoted, Mermaid (whose
-    // ids are plain words) gets n0, n1, … with the name as the label.
-    let index: BTreeMap<&str, usize> = file
-        .nodes
-        .keys()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
-    let id = |node: &str| match format {
-        GraphFormat::Dot => format!("\"{node}\""),
-        GraphFormat::Mermaid => format!("n{}", index.get(node).copied().unwrap_or(usize::MAX)),
-    };
-    match format {
-        GraphFormat::Dot => {
-            let _ = writeln!(text, "graph \"{}\" {{", file.name);
-            let _ = writeln!(text, "  node [shape=box];");
-            for node in file.nodes.keys() {
-                let _ = writeln!(text, "  {} [label=\"{node}\"];", id(node));
-            }
-            for (i, view) in views.iter().enumerate() {
-                let style = format!("color={}", color(&view.health));
-                let ends: Vec<(&str, &str)> = view
-                    .endpoints
-                    .iter()
-                    .filter_map(|e| e.split_once(':'))
-                    .collect();
-                if ends.len() == 2 {
-                    let _ = writeln!(
-                        text,
-                        "  {} -- {} [taillabel=\"{}\", headlabel=\"{}\", {style}];",
-                        id(ends[0].0),
-                        id(ends[1].0),
-                        ends[0].1,
-                        ends[1].1
-                    );
-                } else {
-                    let hub = format!("segment{}", i + 1);
-                    let _ = writeln!(text, "  {hub} [shape=point, width=0.15, {style}];");
-                    for (node, interface) in ends {
-                        let _ = writeln!(
-                            text,
-                            "  {} -- {hub} [taillabel=\"{interface}\", {style}];",
-                            id(node)
-                        );
-                    }
-                }
-            }
-            text.push_str("}\n");
-        }
-        GraphFormat::Mermaid => {
-            text.push_str("graph LR\n");
-            for node in file.nodes.keys() {
-                let _ = writeln!(text, "  {}[\"{node}\"]", id(node));
-            }
-            let mut styles = Vec::new();
-            let mut edge = 0;
-            for (i, view) in views.iter().enumerate() {
-                let ends: Vec<(&str, &str)> = view
-                    .endpoints
-                    .iter()
-                    .filter_map(|e| e.split_once(':'))
-                    .collect();
-                let mut edges = Vec::new();
-                if ends.len() == 2 {
-                    edges.push(format!(
-                        "  {} ---|\"{} - {}\"| {}",
-                        id(ends[0].0),
-                        ends[0].1,
-                        ends[1].1,
-                        id(ends[1].0)
-                    ));
-                } else {
-                    let hub = format!("segment{}", i + 1);
-                    let _ = writeln!(text, "  {hub}((\" \"))");
-                    for (node, interface) in ends {
-                        edges.push(format!("  {} ---|\"{interface}\"| {hub}", id(node)));
-                    }
-                }
-                for line in edges {
-                    text.push_str(&line);
-                    text.push('\n');
-                    if view.health != "ok" {
-                        styles.push(format!("  linkStyle {edge} stroke:{}", color(&view.health)));
-                    }
-                    edge += 1;
-                }
-            }
-            for style in styles {
-                text.push_str(&style);
-                text.push('\n');
-            }
+        _ => "gray",
+    }
+}
+
+impl<'a> Picture<'a> {
+    fn new(file: &'a LabFile, views: &'a [LinkView]) -> Picture<'a> {
+        Picture { file, views }
+    }
+
+    fn shape(&self, node: &str) -> Shape {
+        let spec = &self.file.nodes[node];
+        match (&spec.kind, &spec.netns) {
+            (super::file::NodeKind::Vm(_), _) => Shape::Vm,
+            (_, Some(netns)) => Shape::Existing(match netns {
+                super::file::NetnsRef::Name(n) | super::file::NetnsRef::Path(n) => n.clone(),
+                super::file::NetnsRef::Pid(pid) => format!("pid {pid}"),
+            }),
+            _ => Shape::Namespace,
         }
     }
-    Ok(text)
+
+    /// Nodes grouped by host (one group, `None`, for a lab on one machine).
+    fn by_host(&self) -> BTreeMap<Option<&'a str>, Vec<&'a str>> {
+        let mut groups: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+        for (name, node) in &self.file.nodes {
+            groups
+                .entry(node.host.as_deref())
+                .or_default()
+                .push(name.as_str());
+        }
+        groups
+    }
+
+    fn host_label(&self, host: &str) -> String {
+        self.file.hosts.iter().find(|(h, _)| h == host).map_or_else(
+            || format!("host {host}"),
+            |(_, spec)| format!("host {host} ({})", spec.address),
+        )
+    }
+
+    /// (color, dashed) of a link.
+    fn style(view: &LinkView) -> (&'static str, bool) {
+        match view.health.as_str() {
+            "elsewhere" => ("gray", true),
+            health => (color(health), false),
+        }
+    }
+
+    fn dot(&self) -> String {
+        let mut text = String::new();
+        // Quoted, with DOT's escapes; `\n` breaks a label's line.
+        let q = |s: &str| {
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("\"{escaped}\"")
+        };
+        let _ = writeln!(text, "graph {} {{", q(&self.file.name));
+        text.push_str("  graph [fontname=\"sans-serif\", nodesep=0.5, ranksep=0.9];\n");
+        text.push_str("  node [shape=box, fontname=\"sans-serif\"];\n");
+        text.push_str("  edge [fontname=\"sans-serif\", fontsize=9];\n");
+        for (host, nodes) in self.by_host() {
+            let indent = match host {
+                Some(host) => {
+                    let _ = writeln!(
+                        text,
+                        "  subgraph {} {{\n    label={};\n    style=rounded;",
+                        q(&format!("cluster_host_{host}")),
+                        q(&self.host_label(host))
+                    );
+                    "    "
+                }
+                None => "  ",
+            };
+            for node in nodes {
+                let attributes = match self.shape(node) {
+                    Shape::Namespace => format!("label={}", q(node)),
+                    Shape::Vm => format!("label={}, shape=box3d", q(&format!("{node}\n(VM)"))),
+                    Shape::Existing(netns) => format!(
+                        "label={}, style=dashed",
+                        q(&format!("{node}\n(netns {netns})"))
+                    ),
+                };
+                let _ = writeln!(text, "{indent}{} [{attributes}];", q(node));
+            }
+            if host.is_some() {
+                text.push_str("  }\n");
+            }
+        }
+        for (i, view) in self.views.iter().enumerate() {
+            let (color, dashed) = Self::style(view);
+            let dash = if dashed { ", style=dashed" } else { "" };
+            let ends: Vec<(&str, &str)> = view
+                .endpoints
+                .iter()
+                .filter_map(|e| e.split_once(':'))
+                .collect();
+            if ends.len() == 2 {
+                let _ = writeln!(
+                    text,
+                    "  {} -- {} [label={}, color={color}, fontcolor={color}{dash}];",
+                    q(ends[0].0),
+                    q(ends[1].0),
+                    q(&format!("{}\n{}", view.endpoints[0], view.endpoints[1]))
+                );
+            } else {
+                // `.` cannot be in a node's name: no clash with the lab's nodes.
+                let hub = q(&format!("hub.{}", i + 1));
+                let _ = writeln!(
+                    text,
+                    "  {hub} [label=\"hub\", shape=diamond, fontsize=8, width=0.3, height=0.3, \
+                     color={color}{dash}];"
+                );
+                for (endpoint, (node, _)) in view.endpoints.iter().zip(&ends) {
+                    let _ = writeln!(
+                        text,
+                        "  {} -- {hub} [label={}, color={color}, fontcolor={color}{dash}];",
+                        q(node),
+                        q(endpoint)
+                    );
+                }
+            }
+        }
+        for mirror in &self.file.mirrors {
+            for from in &mirror.from {
+                let _ = writeln!(
+                    text,
+                    "  {} -- {} [dir=forward, style=dotted, color=blue, fontcolor=blue, \
+                     label={}];",
+                    q(&from.node),
+                    q(&mirror.to.node),
+                    q(&format!(
+                        "mirror {}\n{from} -> {} ({})",
+                        mirror.name,
+                        mirror.to,
+                        side(mirror.direction)
+                    ))
+                );
+            }
+        }
+        // The legend: one sample of each node and edge kind.
+        text.push_str(
+            "  subgraph cluster_legend {\n    label=\"legend\";\n    fontsize=10;\n    \
+             node [fontsize=9];\n    \
+             \"legend.ns\" [label=\"namespace\"];\n    \
+             \"legend.vm\" [label=\"VM\", shape=box3d];\n    \
+             \"legend.existing\" [label=\"existing netns\", style=dashed];\n    \
+             \"legend.hub\" [label=\"hub\", shape=diamond, fontsize=8, width=0.3, height=0.3];\n",
+        );
+        for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
+            let dash = if *dashed { ", style=dashed" } else { "" };
+            let _ = writeln!(
+                text,
+                "    \"legend.{i}a\" [shape=point, width=0.05];\n    \
+                 \"legend.{i}b\" [shape=point, width=0.05];\n    \
+                 \"legend.{i}a\" -- \"legend.{i}b\" [label=\"{label}\", color={color}{dash}];"
+            );
+        }
+        text.push_str(
+            "    \"legend.ma\" [shape=point, width=0.05];\n    \
+             \"legend.mb\" [shape=point, width=0.05];\n    \
+             \"legend.ma\" -- \"legend.mb\" [label=\"mirror\", dir=forward, style=dotted, color=blue];\n  \
+             }\n}\n",
+        );
+        text
+    }
+
+    fn mermaid(&self) -> String {
+        // Node names may hold '-' and start with a digit; Mermaid ids are plain words: n0, n1,
+        // … with the name as the label.
+        let index: BTreeMap<&str, usize> = self
+            .file
+            .nodes
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let id = |node: &str| format!("n{}", index.get(node).copied().unwrap_or(usize::MAX));
+        let mut text = String::from("graph LR\n");
+        for (host, nodes) in self.by_host() {
+            if let Some(host) = host {
+                let _ = writeln!(
+                    text,
+                    "  subgraph host_{host}[\"{}\"]",
+                    self.host_label(host)
+                );
+            }
+            for node in nodes {
+                let _ = match self.shape(node) {
+                    Shape::Namespace => writeln!(text, "  {}[\"{node}\"]", id(node)),
+                    Shape::Vm => writeln!(text, "  {}[[\"{node} (VM)\"]]", id(node)),
+                    Shape::Existing(netns) => {
+                        writeln!(text, "  {}[/\"{node} (netns {netns})\"/]", id(node))
+                    }
+                };
+            }
+            if host.is_some() {
+                text.push_str("  end\n");
+            }
+        }
+        let mut styles = Vec::new();
+        let mut edge = 0;
+        let mut push = |text: &mut String, line: String, style: Option<String>| {
+            text.push_str(&line);
+            text.push('\n');
+            if let Some(style) = style {
+                styles.push(format!("  linkStyle {edge} {style}"));
+            }
+            edge += 1;
+        };
+        for (i, view) in self.views.iter().enumerate() {
+            let (color, dashed) = Self::style(view);
+            let line = if dashed { "-.-" } else { "---" };
+            let style = (color != "black").then(|| format!("stroke:{color}"));
+            let ends: Vec<&str> = view
+                .endpoints
+                .iter()
+                .filter_map(|e| e.split_once(':').map(|(n, _)| n))
+                .collect();
+            if ends.len() == 2 {
+                push(
+                    &mut text,
+                    format!(
+                        "  {} {line}|\"{} - {}\"| {}",
+                        id(ends[0]),
+                        view.endpoints[0],
+                        view.endpoints[1],
+                        id(ends[1])
+                    ),
+                    style,
+                );
+            } else {
+                let hub = format!("hub{}", i + 1);
+                let _ = writeln!(text, "  {hub}{{\"hub\"}}");
+                for (endpoint, node) in view.endpoints.iter().zip(&ends) {
+                    push(
+                        &mut text,
+                        format!("  {} {line}|\"{endpoint}\"| {hub}", id(node)),
+                        style.clone(),
+                    );
+                }
+            }
+        }
+        for mirror in &self.file.mirrors {
+            for from in &mirror.from {
+                push(
+                    &mut text,
+                    format!(
+                        "  {} -. \"mirror {}: {from} -> {} ({})\" .-> {}",
+                        id(&from.node),
+                        mirror.name,
+                        mirror.to,
+                        side(mirror.direction),
+                        id(&mirror.to.node)
+                    ),
+                    Some("stroke:blue".into()),
+                );
+            }
+        }
+        text.push_str(
+            "  subgraph legend[\"legend\"]\n    \
+             legend_ns[\"namespace\"]\n    \
+             legend_vm[[\"VM\"]]\n    \
+             legend_existing[/\"existing netns\"/]\n    \
+             legend_hub{\"hub\"}\n",
+        );
+        for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
+            let line = if *dashed { "-.-" } else { "---" };
+            push(
+                &mut text,
+                format!("    legend_{i}a[\" \"] {line}|\"{label}\"| legend_{i}b[\" \"]"),
+                (*color != "black").then(|| format!("stroke:{color}")),
+            );
+        }
+        push(
+            &mut text,
+            "    legend_ma[\" \"] -. \"mirror\" .-> legend_mb[\" \"]".into(),
+            Some("stroke:blue".into()),
+        );
+        text.push_str("  end\n");
+        for style in styles {
+            text.push_str(&style);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn side(direction: super::file::MirrorSide) -> &'static str {
+    match direction {
+        super::file::MirrorSide::Tx => "tx",
+        super::file::MirrorSide::Rx => "rx",
+        super::file::MirrorSide::Both => "both",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_link_is_repaired_by_up_not_by_link_or_unlink() {
+        assert_eq!(
+            lab_repair(
+                "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
+                 receives; remove the remains with: patchwire unlink a.e1",
+                "t1.yaml",
+                None
+            ),
+            "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
+             receives (repair: patchwire up t1.yaml)"
+        );
+        assert_eq!(
+            lab_repair(
+                "only a -> b is installed; b -> a is missing (repair: patchwire link a b)",
+                "t1.yaml",
+                Some("h1")
+            ),
+            "only a -> b is installed; b -> a is missing (repair: patchwire up t1.yaml --host h1)"
+        );
+        assert_eq!(
+            lab_repair("tap1 has no carrier", "t1.yaml", None),
+            "tap1 has no carrier"
+        );
+    }
 }

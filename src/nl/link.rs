@@ -411,13 +411,22 @@ pub fn add_veth(
 /// its far end, both down (a veth cannot be created up: the kernel opens it before the pair is
 /// joined and refuses with ENOTCONN). The port gets its tc hooks while down, which is cheaper,
 /// and both come up afterwards.
+///
+/// `index` (`ip link add NAME index N …`): the port's ifindex, `None` to let the kernel pick.
+/// A lab sets it so a port never has its peer's ifindex: the kernel's link watch delays the
+/// carrier events of a device whose ifindex equals its iflink by up to a second.
 pub fn add_veth_port(
     name: &str,
     mtu: u32,
     peer: &str,
     peer_netns: Option<BorrowedFd<'_>>,
+    index: Option<IfIndex>,
 ) -> (RouteNetlinkMessage, u16) {
-    veth(name, Some(mtu), peer, peer_netns)
+    let (mut request, flags) = veth(name, Some(mtu), peer, peer_netns);
+    if let (RouteNetlinkMessage::NewLink(message), Some(index)) = (&mut request, index) {
+        message.header.index = index.0;
+    }
+    (request, flags)
 }
 
 fn veth(

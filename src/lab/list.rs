@@ -1,0 +1,267 @@
+//! Every lab on this host, found from the marks on its namespaces' loopbacks (`show --labs`):
+//! no state file. The panel's loopback also carries the path of the file last brought up, in
+//! its alias (`ip -n LAB.panel link show lo`), so a lab whose file was renamed, deleted or
+//! now names another lab can be shown as orphaned, with the command that removes it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::LabError;
+use super::desired::Desired;
+use crate::netns::{self, Netns, NetnsError};
+use crate::nl::link;
+use crate::wire;
+
+/// One lab found on this host.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabSummary {
+    /// The lab's name.
+    pub lab: String,
+    /// The host of the file this machine is, for a lab over several machines.
+    pub host: Option<String>,
+    /// The panel's namespace; `None` when only node namespaces are left.
+    pub panel: Option<String>,
+    /// The file last brought up (absolute), when the lab recorded it.
+    pub file: Option<String>,
+    /// The nodes whose namespaces the lab made (not `netns:` nodes).
+    pub nodes: Vec<String>,
+    /// Wires and hubs in the panel.
+    pub links: usize,
+    /// `ok`, `degraded`, `broken` (the worst of its wires and hubs), `empty` (no links),
+    /// `half` (no panel: an interrupted `up` or `down`).
+    pub health: String,
+    /// Why the lab has no file to run `up`/`down` with, when it has none.
+    pub orphaned: Option<String>,
+    /// The command that removes it.
+    pub remove: String,
+}
+
+/// The labs on this host, by name and host.
+pub fn list() -> Result<Vec<LabSummary>, LabError> {
+    let mut labs: BTreeMap<(String, Option<String>), LabSummary> = BTreeMap::new();
+    for name in netns::named() {
+        let Some(lo) = loopback(&name)? else {
+            continue;
+        };
+        for mark in &lo.altnames {
+            let Some(found) = parse_mark(mark) else {
+                continue;
+            };
+            let key = (found.lab.clone(), found.host.clone());
+            let entry = labs.entry(key).or_insert_with(|| LabSummary {
+                lab: found.lab.clone(),
+                host: found.host.clone(),
+                panel: None,
+                file: None,
+                nodes: Vec::new(),
+                links: 0,
+                health: "half".into(),
+                orphaned: None,
+                remove: String::new(),
+            });
+            match found.node {
+                Some(node) => entry.nodes.push(node),
+                None => {
+                    entry.panel = Some(name.clone());
+                    entry.file = lo.alias.clone().filter(|a| a.starts_with('/'));
+                    // A lab taken down meanwhile is not an error of the listing.
+                    let (links, health) =
+                        panel_health(&name).unwrap_or_else(|e| (0, format!("unreadable: {e}")));
+                    entry.links = links;
+                    entry.health = health;
+                }
+            }
+        }
+    }
+    let mut labs: Vec<LabSummary> = labs.into_values().collect();
+    for lab in &mut labs {
+        lab.nodes.sort();
+        lab.orphaned = orphaned(lab);
+        // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
+        // there (its second wire, in the node, says so), not in the panel alone.
+        if let (None, Some(path), Some(_)) = (&lab.orphaned, &lab.file, &lab.panel)
+            && let Ok(file) = super::file::load(path)
+            && let Ok(views) = super::show(&file, lab.host.as_deref())
+        {
+            let rank = |h: &str| match h {
+                "ok" => 1,
+                "degraded" => 2,
+                "missing" => 3,
+                "broken" => 4,
+                _ => 0,
+            };
+            if let Some(worst) = views
+                .iter()
+                .map(|v| v.health.as_str())
+                .max_by_key(|h| rank(h))
+                && rank(worst) > 0
+            {
+                lab.health = worst.to_string();
+            }
+        }
+        let host = lab
+            .host
+            .as_deref()
+            .map(|h| format!(" --host {h}"))
+            .unwrap_or_default();
+        lab.remove = match (&lab.orphaned, &lab.file) {
+            (None, Some(file)) => format!("patchwire down {file}{host}"),
+            _ => format!("patchwire down --name {}{host}", lab.lab),
+        };
+    }
+    Ok(labs)
+}
+
+/// Records the lab file's absolute path on the panel's loopback (its alias), for
+/// `show --labs`. Best effort: a lab works without it, and a path longer than an alias
+/// (255 bytes) is not recorded.
+pub fn record_file(desired: &Desired, path: &str) {
+    let Ok(absolute) = std::fs::canonicalize(path) else {
+        return;
+    };
+    let Some(absolute) = absolute.to_str().filter(|p| p.len() <= 255) else {
+        return;
+    };
+    let Ok(panel) = Netns::open(Some(&desired.panel)) else {
+        return;
+    };
+    let Ok(mut socket) = panel.route() else {
+        return;
+    };
+    let Ok(lo) = link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)) else {
+        return;
+    };
+    if lo.alias.as_deref() != Some(absolute) {
+        let _ = socket.batch(vec![(link::set_alias_and_up(lo.index, absolute, true), 0)]);
+    }
+}
+
+/// A lab name as the file reader accepts it (so `--name` cannot reach outside the lab's own
+/// marks and namespaces).
+pub fn check_lab_name(lab: &str) -> Result<(), LabError> {
+    let ok = !lab.is_empty()
+        && lab.len() <= 32
+        && lab
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match ok {
+        true => Ok(()),
+        false => Err(LabError::Invalid(format!(
+            "--name {lab:?}: not a lab name (1-32 characters from A-Z a-z 0-9 _ -)"
+        ))),
+    }
+}
+
+struct Mark {
+    lab: String,
+    node: Option<String>,
+    host: Option<String>,
+}
+
+/// `patchwire.lab.LAB.panel[.HOST]` or `patchwire.lab.LAB.node.NODE[.HOST]` (names.rs).
+fn parse_mark(mark: &str) -> Option<Mark> {
+    let rest = mark.strip_prefix("patchwire.lab.")?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    let host = |i: usize| parts.get(i).map(|h| h.to_string());
+    match parts.as_slice() {
+        [lab, "panel"] | [lab, "panel", _] => Some(Mark {
+            lab: lab.to_string(),
+            node: None,
+            host: host(2),
+        }),
+        [lab, "node", node] | [lab, "node", node, _] => Some(Mark {
+            lab: lab.to_string(),
+            node: Some(node.to_string()),
+            host: host(3),
+        }),
+        _ => None,
+    }
+}
+
+/// A namespace's loopback; `None` for a name that is not a usable namespace (not ours to
+/// judge here). Entering needs CAP_SYS_ADMIN: that is an error, not "no lab".
+fn loopback(name: &str) -> Result<Option<link::Link>, LabError> {
+    let netns = match Netns::open(Some(name)) {
+        Ok(netns) => netns,
+        Err(NetnsError::NotFound { .. } | NetnsError::NotANetns { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut socket = match netns.route() {
+        Ok(socket) => socket,
+        Err(NetnsError::Enter { source, .. })
+            if matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
+        {
+            return Err(LabError::Invalid(format!(
+                "entering netns {name}: {source}: listing labs needs CAP_SYS_ADMIN (run as root)"
+            )));
+        }
+        Err(_) => return Ok(None),
+    };
+    Ok(link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)).ok())
+}
+
+/// (wires + hubs, worst health) of a panel.
+fn panel_health(panel: &str) -> Result<(usize, String), LabError> {
+    let netns = Netns::open(Some(panel))?;
+    let wires = wire::show(netns.try_clone()?)?;
+    let hubs = crate::hub::show(netns.try_clone()?)?;
+    let healths = wires
+        .iter()
+        .map(|w| w.health)
+        .chain(hubs.iter().map(|h| h.health));
+    let worst = healths.clone().max();
+    let count = wires.len() + hubs.len();
+    Ok((
+        count,
+        worst.map_or_else(|| "empty".to_string(), |h| h.to_string()),
+    ))
+}
+
+/// Why `patchwire down FILE` cannot remove the lab any more, if it cannot.
+fn orphaned(lab: &LabSummary) -> Option<String> {
+    let Some(path) = &lab.file else {
+        return Some(match &lab.panel {
+            Some(_) => "no file recorded (brought up by an older patchwire)".into(),
+            None => "no panel: left by an interrupted up or down".into(),
+        });
+    };
+    match super::file::load(path) {
+        Err(_) if !std::path::Path::new(path).exists() => Some(format!("{path} is gone")),
+        Err(e) => Some(format!("{path} does not read as a lab file any more: {e}")),
+        Ok(file) if file.name != lab.lab => {
+            Some(format!("{path} now names lab {} (renamed)", file.name))
+        }
+        Ok(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_name_the_lab_its_node_and_host() {
+        let panel = parse_mark("patchwire.lab.t1.panel").unwrap();
+        assert_eq!(
+            (panel.lab.as_str(), panel.node, panel.host),
+            ("t1", None, None)
+        );
+        let node = parse_mark("patchwire.lab.t1.node.r1.a").unwrap();
+        assert_eq!(
+            (
+                node.lab.as_str(),
+                node.node.as_deref(),
+                node.host.as_deref()
+            ),
+            ("t1", Some("r1"), Some("a"))
+        );
+        assert!(parse_mark("patchwire.port.r1.eth1").is_none());
+        assert!(parse_mark("patchwire.lab.t1.other").is_none());
+        assert!(check_lab_name("t1-x_2").is_ok());
+        assert_eq!(
+            check_lab_name("../x").unwrap_err().to_string(),
+            "--name \"../x\": not a lab name (1-32 characters from A-Z a-z 0-9 _ -)"
+        );
+    }
+}

@@ -1,0 +1,964 @@
+//! A lab's lifecycle against the real kernel and real peers (issue 18): `down` then `up` at
+//! once, `watch` holding a port, carrier events of lab ports, moved cables, VM taps changed,
+//! missing capabilities, `show --lab` against `show`, `show --labs`, `-n`, lock files, and
+//! `graph`.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A lab file with a unique lab name (`pwt-PID-cN`; `LAB` in the text stands for it); `down`
+/// on drop, and namespaces it was given (`netns:` nodes) deleted too.
+struct Lab {
+    name: String,
+    path: std::path::PathBuf,
+    extra: Vec<String>,
+}
+
+impl Lab {
+    fn new(body: &str) -> Lab {
+        require_root();
+        let name = format!(
+            "pwt-{}-c{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(format!("{name}.yaml"));
+        let lab = Lab {
+            name,
+            path,
+            extra: Vec::new(),
+        };
+        lab.write(body);
+        lab
+    }
+
+    /// A namespace of the test's own (for `netns:` nodes): `LAB-x` + suffix, removed on drop.
+    fn own_netns(&mut self, suffix: &str) -> String {
+        let name = format!("{}x{suffix}", self.name);
+        run("ip", &["netns", "add", &name]);
+        self.extra.push(name.clone());
+        name
+    }
+
+    fn write(&self, body: &str) {
+        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    fn ns(&self, node: &str) -> String {
+        format!("{}-{node}", self.name)
+    }
+
+    fn panel(&self) -> String {
+        format!("{}.panel", self.name)
+    }
+
+    /// `patchwire ARGS FILE`.
+    fn pw(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(self.path());
+        patchwire(&all)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = patchwire(&["down", self.path()]);
+        let _ = patchwire(&["down", "--name", &self.name]);
+        for ns in &self.extra {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn ip_in(netns: &str, args: &str) -> String {
+    let mut all = vec!["-n", netns];
+    all.extend(args.split_whitespace());
+    run("ip", &all)
+}
+
+fn exists(netns: &str, dev: &str) -> bool {
+    Command::new("ip")
+        .args(["-n", netns, "link", "show", "dev", dev])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// `(ifindex, link_index)` of every interface of a namespace but lo, from `ip -j link`.
+fn indexes(netns: &str) -> Vec<(String, u64, Option<u64>)> {
+    let json: serde_json::Value = serde_json::from_str(&ip_in(netns, "-j link show")).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["ifname"] != "lo")
+        .map(|l| {
+            (
+                l["ifname"].as_str().unwrap().to_string(),
+                l["ifindex"].as_u64().unwrap(),
+                l["link_index"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+/// A counter from /sys/class/net/DEV (`ip netns exec` mounts the namespace's own sysfs).
+fn sysfs(netns: &str, dev: &str, counter: &str) -> u64 {
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            netns,
+            "cat",
+            &format!("/sys/class/net/{dev}/{counter}"),
+        ],
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// Polls (bounded) until `check` holds; false if it never did within `limit`.
+fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+// ------------------------------------------------------------------------------------------
+// 1. down returns only once what it made is gone.
+
+#[test]
+fn down_then_up_and_down_twice_work_every_time() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("e");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    a: {{}}\n    ext: {{netns: {ext}}}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"ext:eth9\"]\n"
+    ));
+    for round in 0..10 {
+        lab.pw(&["up"]).ok();
+        assert!(exists(&ext, "eth9"), "round {round}: up made ext:eth9");
+        let down = lab.pw(&["down"]);
+        down.ok();
+        // Gone when down returns, not when the kernel gets round to the panel.
+        assert!(!exists(&ext, "eth9"), "round {round}: eth9 outlived down");
+        assert!(
+            down.stdout
+                .contains("removed ext:eth9 (made by the lab in an existing netns)"),
+            "round {round}: {}",
+            down.stdout
+        );
+        let again = lab.pw(&["down"]);
+        again.ok();
+        assert_eq!(
+            again.stdout,
+            format!("lab {}: nothing to remove\n", lab.name),
+            "round {round}"
+        );
+    }
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+// ------------------------------------------------------------------------------------------
+// 2. plan and up leave a port that watch holds down.
+
+/// A `patchwire watch` on a lab's panel, killed on drop.
+struct Watch(std::process::Child);
+
+impl Watch {
+    fn start(panel: &str) -> Watch {
+        Watch(
+            Command::new(env!("CARGO_BIN_EXE_patchwire"))
+                .args(["-n", panel, "watch"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn plan_and_up_leave_alone_a_port_watch_holds_down() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let _watch = Watch::start(&lab.panel());
+    // a's cable end goes down: watch takes b's port down, so b sees no carrier either.
+    ip_in(&lab.ns("a"), "link set e1 down");
+    let held = eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    });
+    assert!(held, "{}", ip_in(&lab.panel(), "link show dev b.e1"));
+
+    let plan = lab.pw(&["plan"]);
+    plan.ok();
+    assert_eq!(
+        plan.stdout,
+        format!(
+            "= b:e1 (b.e1) stays down: patchwire watch holds it down because its far end a:e1 \
+             is down or gone, and brings it back up when that end is\nlab {}: the kernel matches \
+             the file\n",
+            lab.name
+        )
+    );
+    let json = lab.pw(&["-j", "plan"]);
+    assert_eq!(json.json(), serde_json::json!([]));
+    assert!(
+        json.stderr
+            .starts_with("patchwire: note: b:e1 (b.e1) stays down: patchwire watch holds it"),
+        "{}",
+        json.stderr
+    );
+    let up = lab.pw(&["up"]);
+    up.ok();
+    assert!(
+        up.stdout
+            .ends_with(&format!("lab {}: up to date, nothing changed\n", lab.name)),
+        "{}",
+        up.stdout
+    );
+    let b = ip_in(&lab.panel(), "link show dev b.e1");
+    assert!(
+        !b.contains(",UP") && b.contains("patchwire held down"),
+        "up left b.e1 held: {b}"
+    );
+    assert!(
+        ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER"),
+        "b still sees its cable dead"
+    );
+    // a comes back: watch releases b, and the lab matches the file without a note.
+    ip_in(&lab.ns("a"), "link set e1 up");
+    let released = eventually(Duration::from_secs(10), || {
+        !ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    });
+    assert!(released);
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.ok().stdout,
+        format!("lab {}: the kernel matches the file\n", lab.name)
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 3. No port has its peer's ifindex (carrier events would be up to a second late).
+
+#[test]
+fn no_lab_interface_has_its_peers_ifindex() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("e");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n    c: {{}}\n    \
+         vm1: {{kind: vm}}\n    ext: {{netns: {ext}}}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    \
+         - endpoints: [\"a:e2\", \"b:e2\", \"c:e2\"]\n    \
+         - endpoints: [\"c:e1\", \"vm1:tap1\"]\n    \
+         - endpoints: [\"b:e3\", \"ext:eth1\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    let mut namespaces = vec![lab.panel(), ext.clone()];
+    namespaces.extend(["a", "b", "c", "vm1"].map(|n| lab.ns(n)));
+    let mut veths = 0;
+    for ns in &namespaces {
+        for (name, index, peer) in indexes(ns) {
+            if let Some(peer) = peer {
+                veths += 1;
+                assert_ne!(index, peer, "{name} in {ns}: ifindex == iflink");
+            }
+        }
+    }
+    // 9 ports and their 9 far ends (one a stub); the VM's tap has no peer.
+    assert_eq!(veths, 18);
+
+    // The figure (reported, not asserted): how long a node takes to see its own cable cut.
+    let cut = |ns: &str, dev: &str, panel: &str, port: &str| -> Duration {
+        ip_in(panel, &format!("link set {port} up"));
+        assert!(eventually(Duration::from_secs(3), || {
+            ip_in(ns, &format!("link show dev {dev}")).contains("state UP")
+        }));
+        let mut monitor = Command::new("ip")
+            .args(["-n", ns, "-o", "monitor", "link"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        ip_in(panel, &format!("link set {port} down"));
+        let stdout = monitor.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = format!(": {dev}@");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains(&name) && line.contains("NO-CARRIER") {
+                    let _ = tx.send(());
+                    return;
+                }
+            }
+        });
+        let seen = rx.recv_timeout(Duration::from_secs(3));
+        let elapsed = start.elapsed();
+        let _ = monitor.kill();
+        let _ = monitor.wait();
+        assert!(seen.is_ok(), "{dev} in {ns} never saw its carrier drop");
+        ip_in(panel, &format!("link set {port} up"));
+        elapsed
+    };
+    let lab_delay = cut(&lab.ns("a"), "e1", &lab.panel(), "a.e1");
+    // The same cut on a pair that has the defect: both ends ifindex 2.
+    let x = TestNs::new();
+    let y = TestNs::new();
+    x.ip(&format!(
+        "link add e1 index 2 type veth peer name p1 index 2 netns {}",
+        y.name
+    ));
+    x.ip("link set e1 up");
+    y.ip("link set p1 up");
+    let equal_delay = cut(&x.name, "e1", &y.name, "p1");
+    eprintln!(
+        "carrier loss seen by the node whose cable was cut: lab port (ifindex apart) {:.1} ms, \
+         ifindex == iflink {:.1} ms",
+        lab_delay.as_secs_f64() * 1e3,
+        equal_delay.as_secs_f64() * 1e3
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 4. A cable that moves drops carrier on the end that stays.
+
+/// FRR's zebra in a namespace (the real peer of issue 18's finding: a router kept its OSPF
+/// neighbour on an interface whose cable had moved); stopped on drop.
+struct Zebra {
+    dir: std::path::PathBuf,
+}
+
+impl Zebra {
+    fn start(netns: &str) -> Zebra {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("{netns}.zebra"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // zebra runs as user frr.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let config = dir.join("zebra.conf");
+        std::fs::write(&config, "hostname lab\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+        run(
+            "timeout",
+            &[
+                "20",
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                "/usr/lib/frr/zebra",
+                "-d",
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &path("zebra.conf"),
+                "-i",
+                &path("zebra.pid"),
+                "-z",
+                &path("zserv.api"),
+                "--vty_socket",
+                &path(""),
+                "--log",
+                &format!("file:{}", path("zebra.log")),
+            ],
+        );
+        Zebra { dir }
+    }
+
+    /// `linkDowns` of an interface, as zebra counted them (None until zebra answers).
+    fn link_downs(&self, dev: &str) -> Option<u64> {
+        let output = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(["-c", &format!("show interface {dev} json")])
+            .output()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        json[dev]["linkDowns"].as_u64()
+    }
+}
+
+impl Drop for Zebra {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("zebra.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_moved_cable_bounces_the_port_that_stays() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let zebra = Zebra::start(&lab.ns("a"));
+    assert!(
+        eventually(Duration::from_secs(10), || zebra.link_downs("e1")
+            == Some(0)),
+        "zebra sees a:e1 up"
+    );
+    let a_drops = sysfs(&lab.ns("a"), "e1", "carrier_down_count");
+    let d_drops = sysfs(&lab.ns("d"), "e1", "carrier_down_count");
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"c:e1\"]\n    - endpoints: [\"b:e1\", \"d:e1\"]\n",
+    );
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.ok().stdout,
+        format!(
+            "~ bounce a:e1 (a.e1): its cable moves from b:e1 to c:e1, so it goes down and up (its \
+             node sees the carrier drop)\n\
+             ~ bounce b:e1 (b.e1): its cable moves from a:e1 to d:e1, so it goes down and up (its \
+             node sees the carrier drop)\n\
+             ~ bounce c:e1 (c.e1): its cable moves from d:e1 to a:e1, so it goes down and up (its \
+             node sees the carrier drop)\n\
+             ~ bounce d:e1 (d.e1): its cable moves from c:e1 to b:e1, so it goes down and up (its \
+             node sees the carrier drop)\n\
+             - wire a:e1 <-> b:e1\n\
+             - wire c:e1 <-> d:e1\n\
+             + wire a:e1 <-> c:e1 (tc)\n\
+             + wire b:e1 <-> d:e1 (tc)\n\
+             8 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    assert!(
+        sysfs(&lab.ns("a"), "e1", "carrier_down_count") > a_drops,
+        "a's interface saw its carrier drop"
+    );
+    assert!(sysfs(&lab.ns("d"), "e1", "carrier_down_count") > d_drops);
+    // The router behind a:e1 saw its link go down (and drops its old neighbours with it).
+    assert!(
+        eventually(Duration::from_secs(10), || zebra
+            .link_downs("e1")
+            .is_some_and(|n| n >= 1)),
+        "zebra counted no link down on a:e1: {:?}",
+        zebra.link_downs("e1")
+    );
+    for node in ["a", "b", "c", "d"] {
+        assert!(
+            ip_in(&lab.ns(node), "link show dev e1").contains("state UP"),
+            "{node}:e1 back up"
+        );
+    }
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+// ------------------------------------------------------------------------------------------
+// 5. A VM node's changed settings remake its taps; a real qemu then takes queues=2.
+
+fn qemu_on(netns: &str, netdev: &str) -> (Option<i32>, String) {
+    let output = Command::new("timeout")
+        .args(["-s", "KILL", "2"])
+        .args(["ip", "netns", "exec", netns, "qemu-system-x86_64"])
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-nographic",
+            "-display",
+            "none",
+        ])
+        .args(["-monitor", "none", "-serial", "none", "-netdev", netdev])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_changed_vm_node_remakes_its_tap() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm, queues: 2, owner: 0, \
+         vnet-hdr: false}\n  links:\n    - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    let plan = lab.pw(&["plan"]);
+    let stub = plan
+        .stdout
+        .split("wired to stub ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("?")
+        .to_string();
+    assert_eq!(
+        plan.ok().stdout,
+        format!(
+            "~ tap tap1 for vm1:tap1 in netns {vm}: queues 1 -> 2, vnet-hdr on -> off, owner \
+             none -> 0 (made again; a qemu holding it must be restarted)\n\
+             - port vm1.tap1 (was vm1:tap1)\n\
+             + port vm1.tap1 for vm1:tap1 (tap tap1 for a VM, wired to stub {stub}, in netns \
+             {vm}, mtu 1500)\n\
+             + wire r1:eth1 <-> vm1:tap1 (tc)\n\
+             4 change(s) to make (patchwire up {})\n",
+            lab.path(),
+            vm = lab.ns("vm1"),
+        )
+    );
+    lab.pw(&["up"]).ok();
+    let tap = ip_in(&lab.ns("vm1"), "-d link show dev tap1");
+    assert!(
+        tap.contains("multi_queue") && tap.contains("vnet_hdr off") && tap.contains("user root"),
+        "{tap}"
+    );
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    // The real peer: qemu with queues=2 attaches (it runs until killed) instead of failing
+    // with "Invalid argument".
+    let (code, stderr) = qemu_on(
+        &lab.ns("vm1"),
+        "tap,id=t0,ifname=tap1,script=no,downscript=no,queues=2,vnet_hdr=off",
+    );
+    assert_eq!(code, None, "qemu exited by itself: {stderr}");
+}
+
+// ------------------------------------------------------------------------------------------
+// 7. Without CAP_SYS_ADMIN: an error naming it, nothing changed.
+
+#[test]
+fn without_cap_sys_admin_lab_commands_say_so_and_change_nothing() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let before = indexes(&lab.panel());
+    for command in ["plan", "up", "down"] {
+        let output = Command::new("setpriv")
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"])
+            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .args([command, lab.path()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "patchwire: entering netns {}: Operation not permitted (os error 1): entering a \
+                 lab's namespaces needs CAP_SYS_ADMIN (run as root); nothing was changed\n",
+                lab.panel()
+            ),
+            "{command}"
+        );
+    }
+    assert_eq!(indexes(&lab.panel()), before, "the same ports, not remade");
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+// ------------------------------------------------------------------------------------------
+// 8. show --lab agrees with show; its repairs run; one notation in plan; labs listed.
+
+#[test]
+fn show_lab_agrees_with_show_and_names_up_as_the_repair() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    vm1: {kind: vm}\n  \
+         links:\n    - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let plain = patchwire(&["-n", &lab.ns("vm1"), "-j", "show"]).json();
+    assert_eq!(plain[0]["health"], "degraded", "{plain}");
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    assert_eq!(show[1]["health"], "degraded", "{show}");
+    assert_eq!(
+        show[1]["problems"],
+        serde_json::json!([format!(
+            "tap1 has no carrier: no process holds the tap (qemu not started?), so frames \
+             redirected to it are dropped (in netns {})",
+            lab.ns("vm1")
+        )])
+    );
+    // Frames sent towards the idle tap are dropped on the second wire, and -s shows where.
+    ip_in(&lab.ns("c"), "addr add 198.18.0.1/24 dev e1");
+    let _ = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("c"),
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+        ])
+        .arg("198.18.0.2")
+        .output()
+        .unwrap();
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    let counters = show[1]["counters"].as_object().unwrap();
+    let dropped: u64 = counters
+        .iter()
+        .filter(|(end, _)| end.starts_with(&format!("{}:pw~", lab.ns("vm1"))))
+        .map(|(_, c)| c[2].as_u64().unwrap())
+        .sum();
+    assert!(dropped >= 1, "{show}");
+    // A port deleted under the lab: broken, and the repair is `up FILE`, which works.
+    ip_in(&lab.panel(), "link del b.e1");
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    assert_eq!(show[0]["health"], "broken");
+    assert_eq!(
+        show[0]["problems"],
+        serde_json::json!([format!(
+            "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
+             receives (repair: patchwire up {})",
+            lab.path()
+        )])
+    );
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "show", "--lab"]).json()[0]["health"], "ok");
+}
+
+#[test]
+fn plan_writes_removed_and_new_wires_with_endpoint_names() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"a:e2\", \"b:e2\", \"c:e2\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n  links:\n    \
+         - endpoints: [\"a:e3\", \"c:e3\"]\n",
+    );
+    let plan = lab.pw(&["plan"]);
+    let hub = plan
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("- hub "))
+        .and_then(|l| l.split(':').next())
+        .unwrap_or("?")
+        .to_string();
+    assert_eq!(
+        plan.ok().stdout,
+        format!(
+            "- wire a:e1 <-> b:e1\n- hub {hub}: a:e2, b:e2, c:e2\n\
+             - port a.e1 (was a:e1)\n- port a.e2 (was a:e2)\n- port b.e1 (was b:e1)\n\
+             - port b.e2 (was b:e2)\n- port c.e2 (was c:e2)\n\
+             + port a.e3 for a:e3 (veth, e3 in netns {a}, mtu 1500)\n\
+             + port c.e3 for c:e3 (veth, e3 in netns {c}, mtu 1500)\n\
+             + wire a:e3 <-> c:e3 (tc)\n\
+             10 change(s) to make (patchwire up {})\n",
+            lab.path(),
+            a = lab.ns("a"),
+            c = lab.ns("c"),
+        )
+    );
+}
+
+#[test]
+fn show_labs_lists_the_labs_and_the_orphans() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"a:e2\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let find = |labs: &serde_json::Value, name: &str| {
+        labs.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lab"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not listed: {labs}"))
+    };
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    assert_eq!(
+        find(&labs, &lab.name),
+        serde_json::json!({
+            "lab": lab.name, "host": null, "panel": lab.panel(), "file": lab.path(),
+            "nodes": ["a", "b", "vm1"], "links": 2, "health": "degraded", "orphaned": null,
+            "remove": format!("patchwire down {}", lab.path()),
+        })
+    );
+    let text = patchwire(&["show", "--labs"]);
+    let line = text
+        .ok()
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&lab.name))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(line, format!("{} 3 2 degraded {}", lab.name, lab.path()));
+
+    // Renamed in its file: the old lab is an orphan, and the command it names removes it.
+    let renamed = format!("{}r", lab.name);
+    std::fs::write(
+        &lab.path,
+        std::fs::read_to_string(&lab.path)
+            .unwrap()
+            .replace(&format!("name: {}", lab.name), &format!("name: {renamed}")),
+    )
+    .unwrap();
+    let orphan = find(&patchwire(&["-j", "show", "--labs"]).json(), &lab.name);
+    assert_eq!(
+        orphan["orphaned"],
+        format!("{} now names lab {renamed} (renamed)", lab.path())
+    );
+    assert_eq!(
+        orphan["remove"],
+        format!("patchwire down --name {}", lab.name)
+    );
+    let text = patchwire(&["show", "--labs"]).stdout;
+    assert!(
+        text.contains(&format!(
+            "    ! orphaned: {} now names lab {renamed} (renamed); remove it with: patchwire down \
+             --name {}\n",
+            lab.path(),
+            lab.name
+        )),
+        "{text}"
+    );
+    let down = patchwire(&["down", "--name", &lab.name]);
+    down.ok();
+    assert!(
+        !std::path::Path::new("/run/netns")
+            .join(lab.panel())
+            .exists(),
+        "{}",
+        down.stdout
+    );
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    assert!(
+        !labs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["lab"] == lab.name),
+        "{labs}"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// 13. -n refused; non-root told what is needed; no lock files left.
+
+#[test]
+fn lab_commands_refuse_netns() {
+    for args in [
+        vec!["-n", "x1", "up", "f.yaml"],
+        vec!["-n", "x1", "plan", "f.yaml"],
+        vec!["-n", "x1", "down", "f.yaml"],
+        vec!["-n", "x1", "graph", "f.yaml"],
+        vec!["-n", "x1", "demo"],
+        vec!["-n", "x1", "show", "--lab", "f.yaml"],
+    ] {
+        let run = patchwire(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let command = match args[2] {
+            "show" => "show --lab",
+            other => other,
+        };
+        let first = run.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("error: -n x1: {command} does not take -n (")),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let stats = patchwire(&["-s", "show", "--labs"]);
+    assert_eq!(stats.code, 2);
+    assert_eq!(
+        stats.stderr.lines().next(),
+        Some("error: -s/--stats: show --labs has no statistics to print (show --lab FILE -s has)")
+    );
+    let up = patchwire(&["-n", "x1", "up", "f.yaml"]);
+    assert!(
+        up.stderr.contains(
+            "a lab's namespaces are named in its file; to run it where the underlay is, use \
+             nsenter --net=/run/netns/x1 patchwire up FILE"
+        ),
+        "{}",
+        up.stderr
+    );
+}
+
+#[test]
+fn as_non_root_lab_commands_say_what_they_need_and_leave_no_lock_files() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    std::fs::create_dir_all("/run/patchwire").unwrap();
+    let lock = format!("/run/patchwire/lab-{}.lock", lab.name);
+    for command in ["plan", "up", "down"] {
+        let output = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .args([command, lab.path()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "patchwire: opening the lock file {lock}: Permission denied (os error 13) (lab \
+                 commands need root: CAP_NET_ADMIN, CAP_SYS_ADMIN to create and enter \
+                 namespaces, and write access to /run/patchwire and /run/netns)\n"
+            )
+        );
+    }
+    // Lock files earlier versions left are swept; one somebody holds is not.
+    let stale = format!("/run/patchwire/lab-{}-stale.lock", lab.name);
+    let held = format!("/run/patchwire/lab-{}-held.lock", lab.name);
+    std::fs::write(&stale, "").unwrap();
+    let holder = std::fs::File::create(&held).unwrap();
+    holder.lock().unwrap();
+    lab.pw(&["plan"]).ok();
+    assert!(!std::path::Path::new(&stale).exists(), "{stale} swept");
+    assert!(std::path::Path::new(&held).exists(), "{held} is held");
+    drop(holder);
+    let _ = std::fs::remove_file(&held);
+    // As root, several at once: each waits for the other, all succeed, no lock file stays.
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|i| {
+            let command = if i % 2 == 0 { "up" } else { "plan" };
+            Command::new(env!("CARGO_BIN_EXE_patchwire"))
+                .args([command, lab.path()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(!std::path::Path::new(&lock).exists(), "{lock} left behind");
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    lab.pw(&["down"]).ok();
+    assert!(!std::path::Path::new(&lock).exists(), "{lock} left behind");
+}
+
+// ------------------------------------------------------------------------------------------
+// 16. --help describes every argument; graph draws kinds, mirrors, hosts and a legend.
+
+#[test]
+fn lab_commands_describe_their_arguments() {
+    for command in ["up", "plan", "down", "graph"] {
+        let help = patchwire(&[command, "--help"]).stdout;
+        let squeezed = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            squeezed.contains("The lab file (YAML)"),
+            "{command}: FILE undescribed:\n{help}"
+        );
+        assert!(
+            squeezed.contains("--host <NAME> Which of the file's hosts this is"),
+            "{command}: --host undescribed:\n{help}"
+        );
+    }
+    let graph = patchwire(&["graph", "--help"]).stdout;
+    assert!(
+        graph.contains("--format <FORMAT>  The picture's language"),
+        "{graph}"
+    );
+}
+
+#[test]
+fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
+    let path = std::env::temp_dir().join(format!("pwt-{}-graph.yaml", std::process::id()));
+    std::fs::write(
+        &path,
+        "name: pwt-graph\nhosts:\n  a: {address: 198.18.1.1}\n  b: {address: 198.18.1.2}\n\
+         topology:\n  nodes:\n    r1: {}\n    r2: {host: b}\n    r3: {host: b}\n    \
+         vm1: {kind: vm}\n    mon: {}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r2:eth2\", \"r3:eth2\"]\n    \
+         - endpoints: [\"r1:eth2\", \"vm1:tap1\", \"mon:eth3\"]\n  mirrors:\n    \
+         - name: m1\n      from: [\"r1:eth2\"]\n      to: \"mon:eth1\"\n",
+    )
+    .unwrap();
+    let dot = patchwire(&["graph", path.to_str().unwrap(), "--host", "a"]);
+    let dot = &dot.ok().stdout;
+    for expected in [
+        "  subgraph \"cluster_host_a\" {\n    label=\"host a (198.18.1.1)\";",
+        "    \"vm1\" [label=\"vm1\\n(VM)\", shape=box3d];",
+        // Not up here: grey; on host b only: grey and dashed.
+        "  \"r1\" -- \"r2\" [label=\"r1:eth1\\nr2:eth1\", color=gray, fontcolor=gray];",
+        "  \"r2\" -- \"r3\" [label=\"r2:eth2\\nr3:eth2\", color=gray, fontcolor=gray, style=dashed];",
+        "  \"hub.3\" [label=\"hub\", shape=diamond,",
+        "  \"r1\" -- \"mon\" [dir=forward, style=dotted, color=blue, fontcolor=blue, label=\"mirror m1\\nr1:eth2 -> mon:eth1 (both)\"];",
+        "  subgraph cluster_legend {",
+        "[label=\"on another host\", color=gray, style=dashed];",
+    ] {
+        assert!(dot.contains(expected), "missing {expected:?} in:\n{dot}");
+    }
+    let mermaid = patchwire(&[
+        "graph",
+        path.to_str().unwrap(),
+        "--host",
+        "a",
+        "--format",
+        "mermaid",
+    ]);
+    let mermaid = &mermaid.ok().stdout;
+    for expected in [
+        "  subgraph host_b[\"host b (198.18.1.2)\"]",
+        "  n4[[\"vm1 (VM)\"]]",
+        "  n2 -.-|\"r2:eth2 - r3:eth2\"| n3",
+        "  hub3{\"hub\"}",
+        "  n1 -. \"mirror m1: r1:eth2 -> mon:eth1 (both)\" .-> n0",
+        "  subgraph legend[\"legend\"]",
+    ] {
+        assert!(
+            mermaid.contains(expected),
+            "missing {expected:?} in:\n{mermaid}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}
