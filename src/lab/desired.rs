@@ -363,8 +363,19 @@ fn existing_interfaces(
         {
             for endpoint in endpoints.filter(|e| &e.node == node) {
                 let reply = socket.request_raw(link::get_by_name(&endpoint.interface), 0);
-                if let Ok(link) = link::parse_one(reply) {
-                    found.insert(endpoint.clone(), link);
+                // Only "no such device" means absent; any other refusal is an error to show.
+                match link::parse_one(reply) {
+                    Ok(link) => {
+                        found.insert(endpoint.clone(), link);
+                    }
+                    Err(e) if e.errno() == Some(libc::ENODEV) => {}
+                    Err(e) => {
+                        let context = format!(
+                            "{}: node {node}: looking up {} in {spec}",
+                            file.path, endpoint.interface
+                        );
+                        return Err(crate::wire::WireError::kernel(context, e).into());
+                    }
                 }
             }
         }
