@@ -643,6 +643,8 @@ topology:
     r3: {host: b}
   links:
     - endpoints: ["r1:eth1", "r2:eth1"]   # from host a to host b
+      mtu: 1450                           # VXLAN adds 50 bytes (70 over IPv6): 1450 fits a
+                                          #   1500-byte underlay (up checks it)
       vni: 1001                           # this link's VXLAN VNI (1..=16777215), instead of
                                           #   the one the lab picks
     - endpoints: ["r2:eth2", "r3:eth2"]   # both on host b: a local wire
@@ -2615,12 +2617,18 @@ mod tests {
         assert_eq!(lab.vxlan_port, 4789);
         assert_eq!(lab.mtu, DEFAULT_MTU);
         assert_eq!(lab.tx_checksum, None);
-        let mut first = link(&["r1:eth1", "r2:eth1"], 1500, None, 18);
+        let mut first = link(&["r1:eth1", "r2:eth1"], 1450, None, 18);
         first.vni = Some(1001);
         assert_eq!(
             lab.links,
-            [first, link(&["r2:eth2", "r3:eth2"], 1500, None, 21)]
+            [first, link(&["r2:eth2", "r3:eth2"], 1500, None, 23)]
         );
+        // Its cross-host link fits a 1500-byte IPv4 underlay (VXLAN adds 50 bytes).
+        let cross = |l: &&LinkSpec| {
+            let hosts: BTreeSet<_> = l.endpoints.iter().map(|e| host_of(&e.node)).collect();
+            hosts.len() > 1
+        };
+        assert!(lab.links.iter().filter(cross).all(|l| l.mtu + 50 <= 1500));
     }
 
     #[test]
