@@ -695,7 +695,10 @@ fn a_closed_pipe_ends_commands_quietly() {
     for block_type in [0x0a0d_0d0a_u32, 1] {
         let mut head = [0u8; 8];
         std::io::Read::read_exact(&mut stdout, &mut head).unwrap();
-        assert_eq!(u32::from_le_bytes(head[..4].try_into().unwrap()), block_type);
+        assert_eq!(
+            u32::from_le_bytes(head[..4].try_into().unwrap()),
+            block_type
+        );
         let length = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
         let mut rest = vec![0u8; length - 8];
         std::io::Read::read_exact(&mut stdout, &mut rest).unwrap();

@@ -235,6 +235,8 @@ fn man_writes_a_page_per_command_and_each_renders_without_warnings() {
         .map(|path| format!("patchwire-{}.1", path.join("-")))
         .collect();
     expected.insert("patchwire.1".into());
+    // The lab file format, section 5.
+    expected.insert("patchwire-lab.5".into());
     for page in [
         "patchwire-link.1",
         "patchwire-mirror-add.1",
@@ -266,16 +268,50 @@ fn man_writes_a_page_per_command_and_each_renders_without_warnings() {
         );
         assert_eq!(rendered.code, 0, "{name}: {}", rendered.stderr);
         assert_eq!(rendered.stderr, "", "man warns about {name}");
-        let title = name.trim_end_matches(".1");
+        let (title, section) = name.rsplit_once('.').unwrap();
         assert!(
             rendered.stdout.contains("NAME") && rendered.stdout.contains("SYNOPSIS"),
             "{name}: {}",
             rendered.stdout
         );
         assert!(
-            rendered.stdout.contains(&format!("{title}(1)")),
-            "{name} is not titled {title}(1)"
+            rendered.stdout.contains(&format!("{title}({section})")),
+            "{name} is not titled {title}({section})"
         );
+    }
+
+    // patchwire-lab(5) has every key docs/labs.md lists and both of its examples.
+    let lab_page = std::fs::read_to_string(dir.0.join("patchwire-lab.5")).unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/labs.md")).unwrap();
+    let keys: Vec<&str> = docs
+        .split("### Keys")
+        .nth(1)
+        .and_then(|rest| rest.split("### Errors").next())
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .flat_map(|cell| cell.split('|').next())
+        .flat_map(|cell| cell.split(['`', ',', ' ']))
+        .filter(|key| !key.is_empty())
+        .collect();
+    assert!(
+        keys.contains(&"output-vlan") && keys.contains(&"vnet-hdr"),
+        "{keys:?}"
+    );
+    for key in keys {
+        let shown = key.replace('-', "\\-");
+        assert!(
+            lab_page.contains(&format!(".TP\n.B {shown}\n"))
+                || lab_page.contains(&format!(".TQ\n.B {shown}\n")),
+            "patchwire-lab.5 lacks key {key}"
+        );
+    }
+    for example in [
+        "name: demo                  # required",
+        "mtu: 1450                           # VXLAN adds 50 bytes",
+    ] {
+        assert!(lab_page.contains(&example.replace('-', "\\-")), "{example}");
     }
 
     // Without DIR: the main page on stdout, the same as the file.
@@ -458,4 +494,38 @@ fn doctor_as_root_without_cap_net_admin_tries_and_reports_each_refusal() {
     }
     // bpf() needs CAP_BPF, or CAP_SYS_ADMIN: this process has both.
     assert_eq!(item(&report, "bpf() syscall")["ok"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top-level help
+// ---------------------------------------------------------------------------------------------
+
+/// `patchwire --help` teaches every room: wires and mirrors, but also captures, labs, VMs and
+/// the CNI plugin, each with an example that runs.
+#[test]
+fn top_level_help_has_lab_capture_and_cni_examples() {
+    let help = patchwire(&["--help"]).ok().stdout.clone();
+    for line in [
+        "Labs from a YAML file:",
+        "  patchwire up lab.yaml",
+        "  patchwire show --lab lab.yaml -s",
+        "  patchwire capture --lab lab.yaml -w lab.pcapng",
+        "  patchwire capture lab1:eth1 lab2:eth1 -w both.pcapng -a duration:60",
+        "  {\"type\": \"patchwire-cni\"} after bridge or ptp in a CNI conflist (docs/cni.md)",
+    ] {
+        assert!(
+            help.lines().any(|l| l == line),
+            "--help lacks {line:?}:\n{help}"
+        );
+    }
+    assert!(help.contains("man 5 patchwire-lab"), "{help}");
+    // Each example's command parses (up to clap's own checks: files need not exist).
+    for example in help
+        .lines()
+        .filter_map(|l| l.strip_prefix("  patchwire "))
+        .filter(|l| !l.contains('|') && !l.contains('>'))
+    {
+        let run = output(Command::new("sh").args(["-c", &format!("{BIN} {example} --help")]));
+        assert_eq!(run.code, 0, "patchwire {example}: {}", run.stderr);
+    }
 }
