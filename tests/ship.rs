@@ -159,6 +159,63 @@ echo \"words: ${COMPREPLY[*]}\"";
     assert_eq!(lines[2], "words: add");
 }
 
+/// `-n` completes namespaces (not files), paths once a `/` is typed; `--host` the hosts of
+/// the lab file on the command line.
+#[test]
+fn bash_completes_namespaces_and_a_lab_files_hosts() {
+    require_tool("bash", "bash");
+    let ns = TestNs::new();
+    let dir = TempDir::new("complete");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let lab = dir.0.join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "name: t1\nhosts:\n  east: {address: 198.18.1.1}\n  west: {address: 198.18.1.2}\n\
+         topology:\n  nodes:\n    r1: {}\n",
+    )
+    .unwrap();
+    // A file named like the namespace in the working directory: not offered for -n.
+    std::fs::write(dir.0.join(format!("{}-file", ns.name)), "").unwrap();
+    let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let lab = lab.display();
+    let ns = &ns.name;
+    let script = format!(
+        "source <(patchwire completions bash) || exit 1
+complete() {{ COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMP_LINE=\"$*\"; COMP_POINT=${{#COMP_LINE}}
+  _patchwire patchwire \"${{@: -1}}\" \"${{@: -2:1}}\"; echo \"words: ${{COMPREPLY[*]}}\"; }}
+complete patchwire -n {ns}
+complete patchwire show -n {ns}
+complete patchwire -n /proc/self/ns/ne
+complete patchwire plan {lab} --host ''
+complete patchwire show --lab {lab} --host w"
+    );
+    let run = output(
+        Command::new("bash")
+            .current_dir(&dir.0)
+            .env("PATH", path)
+            .args(["-c", &script]),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr, "");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stdout);
+    // Other tests' namespaces may share the prefix; files never appear.
+    for line in &lines[..2] {
+        let words: Vec<&str> = line.trim_start_matches("words: ").split(' ').collect();
+        assert!(words.contains(&ns.as_str()), "{line}");
+        assert!(words.iter().all(|w| !w.ends_with("-file")), "{line}");
+    }
+    assert_eq!(
+        lines[2..],
+        [
+            "words: /proc/self/ns/net",
+            "words: east west",
+            "words: west"
+        ]
+    );
+}
+
 #[test]
 fn zsh_and_fish_scripts_name_every_subcommand() {
     let paths = command_paths();
@@ -393,12 +450,20 @@ fn doctor_passes_on_this_host() {
 #[test]
 fn doctor_leaves_nothing_behind() {
     require_root();
+    // Other tests (in this file and elsewhere) make and remove their pwt-* namespaces meanwhile.
+    let netns = || {
+        run("ip", &["netns", "list"])
+            .lines()
+            .filter(|l| !l.starts_with("pwt-"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let before = run("ip", &["-o", "link", "show"]);
-    let netns_before = run("ip", &["netns", "list"]);
+    let netns_before = netns();
     let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     patchwire(&["doctor"]).ok();
     assert_eq!(run("ip", &["-o", "link", "show"]), before);
-    assert_eq!(run("ip", &["netns", "list"]), netns_before);
+    assert_eq!(netns(), netns_before);
     assert_eq!(
         std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
         mounts_before
