@@ -2030,6 +2030,10 @@ fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> LabFileError
         };
         // serde's wording for numbers beyond 64 bits and for a key that is not a string.
         let found = found.replace(" as u128", "").replace(" as i128", "");
+        let expected = match expected {
+            "a sequence" => "a list",
+            other => other,
+        };
         if expected == "field identifier" {
             let (context, _) = context(ypath);
             format!("a key {context} must be a name, found {found}")
@@ -2039,6 +2043,8 @@ fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> LabFileError
     } else if message.contains("more than one document") {
         position = second_document(text);
         "a lab file holds one YAML document; this one has several (`---`)".to_string()
+    } else if message.starts_with("unknown anchor") {
+        "an alias (`*NAME`) names an anchor (`&NAME`) that is not defined before it".to_string()
     } else if message.starts_with("found character that cannot start any token")
         && position.and_then(|(line, column)| text.lines().nth(line - 1)?.chars().nth(column - 1))
             == Some('\t')
@@ -3593,6 +3599,15 @@ mod tests {
             err("name: t1\ntopology:\n  nodes:\n    r1: {netns: 99999999999999999999999}\n"),
             "t1.yaml:4:17: `topology.nodes.r1.netns` must be a namespace name, an absolute path \
              or {pid: PID}, found integer `99999999999999999999999`"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes: {r1: {}}\n  links: {a: 1}\n"),
+            "t1.yaml:4:10: `topology.links` must be a list, found a mapping"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes: {r1: {}}\n  links: [{endpoints: *x}]\n"),
+            "t1.yaml:4:23: an alias (`*NAME`) names an anchor (`&NAME`) that is not defined \
+             before it"
         );
         assert_eq!(
             err("name: t1\ntopology:\n  {[a]: {}}\n"),
