@@ -13,7 +13,20 @@ fn main() {
     // panics on EPIPE instead. `capture` keeps it ignored: it notices EPIPE on its pcapng
     // stream and closes with its statistics on stderr (`capture -w - | tshark -c 10 -r -`).
     set_sigpipe(libc::SIG_DFL);
-    let cli = cli::Cli::parse_from(arguments());
+    let args = arguments();
+    // What the shell completions run to complete --host: not a command clap knows, so that no
+    // completion offers it.
+    if args
+        .get(1)
+        .is_some_and(|a| a == cli::completions::LAB_HOSTS)
+    {
+        let code = match cli::completions::lab_hosts(&args[2..]) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        };
+        std::process::exit(code);
+    }
+    let cli = cli::Cli::parse_from(args);
     if matches!(cli.command, cli::Command::Capture(_)) {
         set_sigpipe(libc::SIG_IGN);
     }

@@ -1,5 +1,6 @@
-//! `patchwire completions bash|zsh|fish`, and the hidden `lab-hosts` they call to complete
-//! `--host`.
+//! `patchwire completions bash|zsh|fish`, and what the scripts run to complete `--host`
+//! (`patchwire __lab-hosts WORDS…`, dispatched by `main` before clap, so that no shell offers
+//! it as a command).
 
 use std::io::Write;
 
@@ -36,13 +37,8 @@ pub enum CompletionShell {
     Fish,
 }
 
-/// Prints the host names of the first lab file among WORDS, one a line (for completions).
-#[derive(clap::Args)]
-pub struct LabHostsArgs {
-    /// The words of the command line being completed.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub words: Vec<String>,
-}
+/// The first argument that makes `patchwire` print the hosts of a lab file instead.
+pub const LAB_HOSTS: &str = "__lab-hosts";
 
 /// What the generated scripts are given as the only value of `-n` and `--host`, then replaced
 /// by each shell's way of listing them when the script runs: clap_complete writes static
@@ -79,16 +75,16 @@ pub fn script(shell: Shell) -> String {
         // Inside compgen -W "…": words to offer. A path once the word has a `/`.
         Shell::Bash => (
             "$([[ ${cur} == */* ]] && compgen -f -- \"${cur}\" || ls /run/netns 2>/dev/null)",
-            "$(patchwire lab-hosts \"${COMP_WORDS[@]}\" 2>/dev/null)",
+            "$(patchwire __lab-hosts \"${COMP_WORDS[@]}\" 2>/dev/null)",
         ),
         // An _arguments action: (…) is a list, {…} code.
         Shell::Zsh => (
             "{if [[ $PREFIX == */* ]]; then _files; else _files -W /run/netns; fi}",
-            "{compadd -- ${(f)\"$(patchwire lab-hosts ${words} 2>/dev/null)\"}}",
+            "{compadd -- ${(f)\"$(patchwire __lab-hosts ${words} 2>/dev/null)\"}}",
         ),
         Shell::Fish => (
             "(string match -q -- '*/*' (commandline -ct); and __fish_complete_path (commandline -ct); or ls /run/netns 2>/dev/null)",
-            "(patchwire lab-hosts (commandline -opc) 2>/dev/null)",
+            "(patchwire __lab-hosts (commandline -opc) 2>/dev/null)",
         ),
         _ => ("", ""),
     };
@@ -100,11 +96,12 @@ pub fn script(shell: Shell) -> String {
     }
 }
 
-/// `patchwire lab-hosts WORDS…`.
-pub fn lab_hosts(_cli: &Cli, args: &LabHostsArgs) -> anyhow::Result<Exit> {
-    let lab = args
-        .words
+/// `patchwire __lab-hosts WORDS…`: the host names of the first lab file among the words of the
+/// command line being completed, one a line; nothing when there is none.
+pub fn lab_hosts(words: &[std::ffi::OsString]) -> anyhow::Result<Exit> {
+    let lab = words
         .iter()
+        .filter_map(|w| w.to_str())
         .filter(|w| std::path::Path::new(w).is_file())
         .find_map(|w| patchwire::lab::file::load(w).ok());
     let mut text = String::new();

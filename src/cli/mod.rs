@@ -95,9 +95,6 @@ pub enum Command {
     Doctor(doctor::Args),
     Completions(completions::Args),
     Man(man::Args),
-    /// The hosts of the lab file among the words given (for shell completions).
-    #[command(hide = true)]
-    LabHosts(completions::LabHostsArgs),
 }
 
 impl Cli {
@@ -142,7 +139,6 @@ impl Cli {
             Command::Doctor(args) => doctor::run(self, args),
             Command::Completions(args) => completions::run(self, args),
             Command::Man(args) => man::run(self, args),
-            Command::LabHosts(args) => completions::lab_hosts(self, args),
         }
     }
 }
