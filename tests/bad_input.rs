@@ -721,3 +721,54 @@ fn a_closed_pipe_ends_commands_quietly() {
         "{stderr}"
     );
 }
+
+/// What `up` used to fail on half-way — a mirror filter libpcap refuses, a VM link's MTU above a
+/// tap's 65521 — `plan` and `up` refuse at the file's line and column, and nothing is made.
+#[test]
+fn plan_refuses_what_up_would_fail_on_half_way() {
+    let lab = format!("pwtbad{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("pwt-halfway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let namespaces = || {
+        run("ip", &["netns", "list"])
+            .lines()
+            .filter(|l| l.starts_with(&lab))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let cases = [
+        (
+            "    mon: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n  mirrors:\n    - name: m\n      \
+             from: [r1:e1]\n      to: mon:e1\n      filter: tcp port 80 and\n",
+            "13:15: mirror m: filter \"tcp port 80 and\": can't parse filter expression: syntax error",
+        ),
+        (
+            "    mon: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n  mirrors:\n    - name: m\n      \
+             from: [r1:e1]\n      to: mon:e1\n      filter: \"tcp\\0port 80\"\n",
+            "13:15: mirror m: filter \"tcp\\0port 80\": contains a NUL byte",
+        ),
+        (
+            "    vm1: {kind: vm}\n  links:\n    - endpoints: [r1:e1, vm1:tap1]\n      mtu: 65535\n",
+            "9:12: this link's mtu 65535 is more than a tap takes (65521), and vm1:tap1 is a VM's \
+             tap: set `mtu:` of the link on line 8 to at most 65521",
+        ),
+    ];
+    for (i, (rest, message)) in cases.iter().enumerate() {
+        let path = dir.join(format!("case{i}.yaml"));
+        std::fs::write(
+            &path,
+            format!("name: {lab}\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n{rest}"),
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        for command in ["plan", "up"] {
+            patchwire(&[command, path]).fails_with(&format!("{path}:{message}"));
+            assert_eq!(
+                namespaces(),
+                Vec::<String>::new(),
+                "{command} made something"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
