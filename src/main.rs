@@ -10,8 +10,8 @@ fn main() {
     }
     // A reader that goes away (`patchwire show | head -1`) ends the command quietly, as it does
     // other Unix tools: SIGPIPE's default action. Rust ignores SIGPIPE, and every println! then
-    // panics on EPIPE instead. `capture` keeps it ignored: it notices EPIPE on its pcapng
-    // stream and closes with its statistics on stderr (`capture -w - | tshark -c 10 -r -`).
+    // panics on EPIPE instead. `capture -w -` keeps it ignored: it notices EPIPE on its
+    // pcapng stream and closes with its statistics on stderr (`capture -w - | tshark -c 10 -r -`).
     set_sigpipe(libc::SIG_DFL);
     let args = arguments();
     // What the shell completions run to complete --host: not a command clap knows, so that no
@@ -27,7 +27,7 @@ fn main() {
         std::process::exit(code);
     }
     let cli = cli::Cli::parse_from(args);
-    if matches!(cli.command, cli::Command::Capture(_)) {
+    if matches!(&cli.command, cli::Command::Capture(args) if args.write == "-") {
         set_sigpipe(libc::SIG_IGN);
     }
     if let Err(message) = cli.check_stats() {

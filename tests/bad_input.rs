@@ -652,6 +652,7 @@ fn a_closed_pipe_ends_commands_quietly() {
     ends(&ns, &["a", "b"]);
     ns.patchwire(&["link", "a", "b"]).ok();
     let lab = std::env::temp_dir().join(format!("{}-pipe.yaml", ns.name));
+    let pcap = format!("{}/{}-pipe.pcapng", std::env::temp_dir().display(), ns.name);
     std::fs::write(
         &lab,
         "name: pwtpipe\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n",
@@ -663,17 +664,35 @@ fn a_closed_pipe_ends_commands_quietly() {
         vec!["show", "--lab", lab.to_str().unwrap()],
         vec!["plan", lab.to_str().unwrap()],
         vec!["completions", "bash"],
+        // -j: a capture into a file prints its summary as JSON on stdout.
+        vec![
+            "-j",
+            "-n",
+            &ns.name,
+            "capture",
+            "a",
+            "-w",
+            &pcap,
+            "-a",
+            "duration:1",
+        ],
     ] {
         let (status, stderr) = closed_pipe(&args);
+        // Only what was said on stderr before stdout was written: capture's first line.
+        let said = match args.contains(&"capture") {
+            true => format!("capturing on {}:a\n", ns.name),
+            false => String::new(),
+        };
         assert_eq!(
-            (status.signal(), stderr.as_str()),
-            (Some(libc::SIGPIPE), ""),
+            (status.signal(), stderr),
+            (Some(libc::SIGPIPE), said),
             "patchwire {}: {status}",
             args.join(" ")
         );
     }
     std::fs::remove_file(&lab).unwrap();
-    // capture keeps SIGPIPE ignored: its pcapng stream notices the reader going (here after
+    let _ = std::fs::remove_file(&pcap);
+    // capture -w - keeps SIGPIPE ignored: its pcapng stream notices the reader going (here after
     // the file's first bytes) and closes with its statistics on stderr, exit 0.
     let mut child = Command::new(BIN)
         .args([
