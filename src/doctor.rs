@@ -853,36 +853,67 @@ fn try_make_shared(dir: &Path, mount_point: bool) -> io::Result<()> {
     })
 }
 
-/// libpcap.so.0.8 (Debian's libpcap0.8), for the capture filters to come.
+/// libpcap, loaded at run time for filters: the same names, in the same order, as the
+/// filter compiler tries (`capture::filter::LIBRARIES`).
 fn libpcap() -> Item {
     const NAME: &str = "libpcap";
-    let affects: &[&str] = &["capture filters (not built yet)"];
-    let soname = c"libpcap.so.0.8";
-    // SAFETY: dlopen with a NUL-terminated name; the handle is closed below and no symbol
-    // from it is ever used.
-    let handle = unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) };
-    if handle.is_null() {
-        return Item::missing(
+    const USES: &str = "capture -f, mirror add --filter and lab mirrors' `filter:`";
+    let affects: &[&str] = &["capture -f", "mirror add --filter", "lab mirror filter:"];
+    let libraries = crate::capture::filter::LIBRARIES;
+    match first_loadable(&libraries) {
+        Some(name) => {
+            Item::ok(NAME, affects, format!("{name} loads: optional, for {USES}")).optional()
+        }
+        None => Item::missing(
             NAME,
             affects,
-            "libpcap.so.0.8 not loadable: optional, for capture filters (not built yet)",
+            format!(
+                "none of {} loads: optional, for {USES}",
+                libraries.join(", ")
+            ),
             "apt install libpcap0.8",
         )
-        .optional();
+        .optional(),
     }
-    // SAFETY: a handle dlopen returned, closed once.
-    unsafe { libc::dlclose(handle) };
-    Item::ok(
-        NAME,
-        affects,
-        "libpcap.so.0.8 loads: optional, for capture filters (not built yet)",
-    )
-    .optional()
+}
+
+/// The first of `names` that dlopen loads.
+fn first_loadable<'n>(names: &[&'n str]) -> Option<&'n str> {
+    names.iter().copied().find(|name| {
+        let Ok(soname) = std::ffi::CString::new(*name) else {
+            return false;
+        };
+        // SAFETY: dlopen with a NUL-terminated name; the handle is closed at once and no
+        // symbol from it is ever used.
+        let handle = unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return false;
+        }
+        // SAFETY: a handle dlopen returned, closed once.
+        unsafe { libc::dlclose(handle) };
+        true
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libpcap_is_looked_for_under_every_name_capture_tries() {
+        assert_eq!(
+            first_loadable(&["libpw-no-such-library.so.1", "libpcap.so.0.8"]),
+            Some("libpcap.so.0.8")
+        );
+        assert_eq!(first_loadable(&["libpw-no-such-library.so.1"]), None);
+        let item = libpcap();
+        assert_eq!(
+            item.detail,
+            "libpcap.so.0.8 loads: optional, for capture -f, mirror add --filter and lab \
+             mirrors' `filter:`"
+        );
+        assert!(!item.detail.contains("not built yet"));
+    }
 
     #[test]
     fn cap_eff_is_read_as_hex() {

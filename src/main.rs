@@ -8,7 +8,28 @@ fn main() {
     if program_name().as_deref() == Some("patchwire-cni") {
         std::process::exit(cni_plugin());
     }
-    let cli = cli::Cli::parse_from(arguments());
+    // A reader that goes away (`patchwire show | head -1`) ends the command quietly, as it does
+    // other Unix tools: SIGPIPE's default action. Rust ignores SIGPIPE, and every println! then
+    // panics on EPIPE instead. `capture -w -` keeps it ignored: it notices EPIPE on its
+    // pcapng stream and closes with its statistics on stderr (`capture -w - | tshark -c 10 -r -`).
+    set_sigpipe(libc::SIG_DFL);
+    let args = arguments();
+    // What the shell completions run to complete --host: not a command clap knows, so that no
+    // completion offers it.
+    if args
+        .get(1)
+        .is_some_and(|a| a == cli::completions::LAB_HOSTS)
+    {
+        let code = match cli::completions::lab_hosts(&args[2..]) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        };
+        std::process::exit(code);
+    }
+    let cli = cli::Cli::parse_from(args);
+    if matches!(&cli.command, cli::Command::Capture(args) if args.write == "-") {
+        set_sigpipe(libc::SIG_IGN);
+    }
     if let Err(message) = cli.check_stats() {
         cli::Cli::command()
             .error(clap::error::ErrorKind::ArgumentConflict, message)
@@ -44,6 +65,14 @@ fn main() {
     std::process::exit(code);
 }
 
+fn set_sigpipe(action: libc::sighandler_t) {
+    // SAFETY: SIG_DFL and SIG_IGN are not handlers that run code; changing the disposition of
+    // SIGPIPE before any other thread starts touches no state of the program.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
+    }
+}
+
 /// qemu's `script=` runs a program with only the tap's name: installed as symlinks named
 /// `patchwire-ifup` / `patchwire-ifdown`, this binary acts as `patchwire qemu-ifup|qemu-ifdown`.
 fn arguments() -> Vec<std::ffi::OsString> {
@@ -70,16 +99,15 @@ fn program_name() -> Option<String> {
 /// environment (see `patchwire::cni`). Without CNI_COMMAND (run by hand) it says what it is on
 /// stderr, as the reference plugins do.
 fn cni_plugin() -> i32 {
-    use std::io::{Read, Write};
+    use std::io::Write;
     if std::env::var_os("CNI_COMMAND").is_none() {
         eprintln!("{}", patchwire::cni::about());
         return 0;
     }
-    let mut stdin = Vec::new();
     let env = |name: &str| std::env::var(name).ok();
-    let reply = match std::io::stdin().read_to_end(&mut stdin) {
-        Ok(_) => patchwire::cni::serve(&env, &stdin),
-        Err(e) => patchwire::cni::io_error(&format!("reading the configuration from stdin: {e}")),
+    let reply = match patchwire::cni::read_stdin(std::io::stdin().lock()) {
+        Ok(stdin) => patchwire::cni::serve(&env, &stdin),
+        Err(reply) => reply,
     };
     let mut stdout = std::io::stdout().lock();
     if !reply.stdout.is_empty() {

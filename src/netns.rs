@@ -38,10 +38,16 @@ pub enum NetnsError {
         source: io::Error,
     },
     /// The file exists but is not a network namespace.
-    #[error("{path} is not a network namespace")]
+    #[error(
+        "{} is {}not a network namespace",
+        .path.display(),
+        .kind.map(|k| format!("{} {k} namespace, ", if k == "IPC" { "an" } else { "a" })).unwrap_or_default()
+    )]
     NotANetns {
         /// The file.
         path: PathBuf,
+        /// The kind of namespace it is, when it is one ("mount", "user"…).
+        kind: Option<&'static str>,
     },
     /// setns into the namespace failed.
     #[error("entering netns {name}: {source}")]
@@ -122,6 +128,13 @@ impl Netns {
     }
 
     fn from_path(label: &str, path: &Path) -> Result<Self, NetnsError> {
+        // /proc/PID/ns/mnt names its kind: say so even where opening it is not allowed.
+        if let Some(kind) = proc_ns_kind(path).filter(|k| *k != "network") {
+            return Err(NetnsError::NotANetns {
+                path: path.into(),
+                kind: Some(kind),
+            });
+        }
         let file = File::open(path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => NetnsError::NotFound {
                 name: label.into(),
@@ -133,8 +146,14 @@ impl Netns {
                 source,
             },
         })?;
-        if !is_netns(file.as_fd()) {
-            return Err(NetnsError::NotANetns { path: path.into() });
+        match ns_kind(file.as_fd()) {
+            Some("network") => {}
+            kind => {
+                return Err(NetnsError::NotANetns {
+                    path: path.into(),
+                    kind,
+                });
+            }
         }
         let meta = file.metadata().map_err(|source| NetnsError::Open {
             name: label.into(),
@@ -398,10 +417,39 @@ pub fn named() -> Vec<String> {
 /// NS_GET_NSTYPE (linux/nsfs.h: _IO(0xb7, 0x3)) tells what kind of namespace an nsfs fd is.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
 
-fn is_netns(fd: BorrowedFd<'_>) -> bool {
+/// The kind of namespace an fd is, or `None` when it is no namespace.
+fn ns_kind(fd: BorrowedFd<'_>) -> Option<&'static str> {
     // SAFETY: an argument-less ioctl on an fd we hold; on a non-nsfs file it fails harmlessly.
     let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
-    kind == libc::CLONE_NEWNET
+    Some(match kind {
+        libc::CLONE_NEWNET => "network",
+        libc::CLONE_NEWNS => "mount",
+        libc::CLONE_NEWUTS => "UTS",
+        libc::CLONE_NEWIPC => "IPC",
+        libc::CLONE_NEWUSER => "user",
+        libc::CLONE_NEWPID => "PID",
+        libc::CLONE_NEWCGROUP => "cgroup",
+        libc::CLONE_NEWTIME => "time",
+        _ => return None,
+    })
+}
+
+/// The kind of namespace a path of the form `/proc/…/ns/NAME` names, by its NAME.
+fn proc_ns_kind(path: &Path) -> Option<&'static str> {
+    if !path.starts_with("/proc") || path.parent()?.file_name()? != "ns" {
+        return None;
+    }
+    Some(match path.file_name()?.to_str()? {
+        "net" => "network",
+        "mnt" => "mount",
+        "uts" => "UTS",
+        "ipc" => "IPC",
+        "user" => "user",
+        "pid" | "pid_for_children" => "PID",
+        "cgroup" => "cgroup",
+        "time" | "time_for_children" => "time",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -423,6 +471,36 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "/proc/self/status is not a network namespace"
+        );
+    }
+
+    #[test]
+    fn other_kinds_of_namespace_are_named() {
+        // PID 1's namespace files cannot be opened in every container: the path says it.
+        for (spec, kind) in [
+            ("/proc/1/ns/mnt", "a mount"),
+            ("/proc/self/ns/uts", "a UTS"),
+            ("/proc/thread-self/ns/user", "a user"),
+            ("/proc/1/task/1/ns/pid_for_children", "a PID"),
+        ] {
+            let err = Netns::open(Some(spec)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("{spec} is {kind} namespace, not a network namespace")
+            );
+        }
+        // Elsewhere the kernel tells (NS_GET_NSTYPE).
+        let link = std::env::temp_dir().join(format!("pw-ipc-ns-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/proc/self/ns/ipc", &link).unwrap();
+        let err = Netns::open(link.to_str()).unwrap_err();
+        std::fs::remove_file(&link).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is an IPC namespace, not a network namespace",
+                link.display()
+            )
         );
     }
 }

@@ -12,7 +12,7 @@ mod common;
 use common::*;
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
@@ -528,4 +528,266 @@ fn wait_rejects_impossible_durations_without_panicking() {
             run.stderr
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input and surroundings of the lab commands, and closed pipes (issue #18)
+// ---------------------------------------------------------------------------------------------
+
+/// Runs the CLI with `stdin` and `stdout` as given; a run longer than `limit` is killed and
+/// fails the test (a regression must fail, not hang).
+fn run_bounded(
+    args: &[&str],
+    stdin: Stdio,
+    stdout: Stdio,
+    limit: Duration,
+) -> (ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run patchwire");
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("patchwire {} still running after {limit:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status, reader.join().unwrap())
+}
+
+fn lab_error(args: &[&str], stdin: Stdio, message: &str) {
+    let (status, stderr) = run_bounded(args, stdin, Stdio::null(), Duration::from_secs(60));
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end(), format!("patchwire: {message}"));
+}
+
+#[test]
+fn lab_files_are_read_within_bounds() {
+    let too_big = "larger than 4 MiB, the most a lab file may be (10,000 links take about 500 KB); \
+                   is this the lab file?";
+    // /dev/zero grew the process to 6 GB.
+    lab_error(
+        &["plan", "/dev/zero"],
+        Stdio::null(),
+        &format!("/dev/zero: {too_big}"),
+    );
+    // A FIFO nobody writes to blocked forever.
+    let dir = std::env::temp_dir().join(format!("pwt-labfiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("lab.yaml");
+    run("mkfifo", &[fifo.to_str().unwrap()]);
+    lab_error(
+        &["plan", fifo.to_str().unwrap()],
+        Stdio::null(),
+        &format!(
+            "{}: nothing to read for 10 s (a FIFO that no program writes to?)",
+            fifo.display()
+        ),
+    );
+    // 128 KB of nesting took 53 s in the YAML scanner.
+    let nested = dir.join("nested.yaml");
+    std::fs::write(
+        &nested,
+        format!("name: t1\ntopology:\n  nodes: {}\n", "[".repeat(128 << 10)),
+    )
+    .unwrap();
+    lab_error(
+        &["down", nested.to_str().unwrap()],
+        Stdio::null(),
+        &format!(
+            "{}:3:72: nested deeper than 64 levels here; a lab file needs 6 (containerlab's \
+             `vars:` a few more)",
+            nested.display()
+        ),
+    );
+    // `-` is stdin, for every lab command.
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: t1\ntopology:\n  nodes:\n    r1: {queues: 99999999999999999999999}\n",
+    )
+    .unwrap();
+    for command in ["plan", "up", "down", "graph"] {
+        lab_error(
+            &[command, "-"],
+            Stdio::from(std::fs::File::open(&bad).unwrap()),
+            "<stdin>:4:18: queues 99999999999999999999999 is out of range (1..=256)",
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The read end of a pipe, closed before the command writes: the command ends quietly, killed
+/// by SIGPIPE as other Unix tools are (`show | head -1`), instead of panicking with exit 101.
+fn closed_pipe(args: &[&str]) -> (ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    run_bounded(
+        args,
+        Stdio::null(),
+        Stdio::from(writer),
+        Duration::from_secs(60),
+    )
+}
+
+#[test]
+fn a_closed_pipe_ends_commands_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let ns = TestNs::new();
+    ends(&ns, &["a", "b"]);
+    ns.patchwire(&["link", "a", "b"]).ok();
+    let lab = std::env::temp_dir().join(format!("{}-pipe.yaml", ns.name));
+    let pcap = format!("{}/{}-pipe.pcapng", std::env::temp_dir().display(), ns.name);
+    std::fs::write(
+        &lab,
+        "name: pwtpipe\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["-n", &ns.name, "probe", "a"],
+        vec!["-n", &ns.name, "show"],
+        vec!["show", "--lab", lab.to_str().unwrap()],
+        vec!["plan", lab.to_str().unwrap()],
+        vec!["completions", "bash"],
+        // -j: a capture into a file prints its summary as JSON on stdout.
+        vec![
+            "-j",
+            "-n",
+            &ns.name,
+            "capture",
+            "a",
+            "-w",
+            &pcap,
+            "-a",
+            "duration:1",
+        ],
+    ] {
+        let (status, stderr) = closed_pipe(&args);
+        // Only what was said on stderr before stdout was written: capture's first line.
+        let said = match args.contains(&"capture") {
+            true => format!("capturing on {}:a\n", ns.name),
+            false => String::new(),
+        };
+        assert_eq!(
+            (status.signal(), stderr),
+            (Some(libc::SIGPIPE), said),
+            "patchwire {}: {status}",
+            args.join(" ")
+        );
+    }
+    std::fs::remove_file(&lab).unwrap();
+    let _ = std::fs::remove_file(&pcap);
+    // capture -w - keeps SIGPIPE ignored: its pcapng stream notices the reader going (here after
+    // the file's first bytes) and closes with its statistics on stderr, exit 0.
+    let mut child = Command::new(BIN)
+        .args([
+            "-n",
+            &ns.name,
+            "capture",
+            "a",
+            "-w",
+            "-",
+            "-a",
+            "duration:1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run capture");
+    let mut stdout = child.stdout.take().unwrap();
+    // The section header and the interface's description, then the reader goes.
+    for block_type in [0x0a0d_0d0a_u32, 1] {
+        let mut head = [0u8; 8];
+        std::io::Read::read_exact(&mut stdout, &mut head).unwrap();
+        assert_eq!(
+            u32::from_le_bytes(head[..4].try_into().unwrap()),
+            block_type
+        );
+        let length = u32::from_le_bytes(head[4..].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; length - 8];
+        std::io::Read::read_exact(&mut stdout, &mut rest).unwrap();
+    }
+    drop(stdout);
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("capture still running after its reader left");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.lines().nth(1),
+        Some("captured 0 frames from 1 interfaces into stdout (stopped by duration)"),
+        "{stderr}"
+    );
+}
+
+/// What `up` used to fail on half-way — a mirror filter libpcap refuses, a VM link's MTU above a
+/// tap's 65521 — `plan` and `up` refuse at the file's line and column, and nothing is made.
+#[test]
+fn plan_refuses_what_up_would_fail_on_half_way() {
+    let lab = format!("pwtbad{}", std::process::id());
+    let dir = std::env::temp_dir().join(format!("pwt-halfway-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let namespaces = || {
+        run("ip", &["netns", "list"])
+            .lines()
+            .filter(|l| l.starts_with(&lab))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let cases = [
+        (
+            "    mon: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n  mirrors:\n    - name: m\n      \
+             from: [r1:e1]\n      to: mon:e1\n      filter: tcp port 80 and\n",
+            "13:15: mirror m: filter \"tcp port 80 and\": can't parse filter expression: syntax error",
+        ),
+        (
+            "    mon: {}\n  links:\n    - endpoints: [r1:e1, r2:e1]\n  mirrors:\n    - name: m\n      \
+             from: [r1:e1]\n      to: mon:e1\n      filter: \"tcp\\0port 80\"\n",
+            "13:15: mirror m: filter \"tcp\\0port 80\": contains a NUL byte",
+        ),
+        (
+            "    vm1: {kind: vm}\n  links:\n    - endpoints: [r1:e1, vm1:tap1]\n      mtu: 65535\n",
+            "9:12: this link's mtu 65535 is more than a tap takes (65521), and vm1:tap1 is a VM's \
+             tap: set `mtu:` of the link on line 8 to at most 65521",
+        ),
+    ];
+    for (i, (rest, message)) in cases.iter().enumerate() {
+        let path = dir.join(format!("case{i}.yaml"));
+        std::fs::write(
+            &path,
+            format!("name: {lab}\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n{rest}"),
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        for command in ["plan", "up"] {
+            patchwire(&[command, path]).fails_with(&format!("{path}:{message}"));
+            assert_eq!(
+                namespaces(),
+                Vec::<String>::new(),
+                "{command} made something"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

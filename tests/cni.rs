@@ -845,3 +845,151 @@ fn libcni_cnitool_adds_checks_and_deletes() {
     assert_eq!(del.exit, 0, "{del:?}");
     assert_eq!(pod.devices(), ["lo"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Configuration mistakes, DEL after the owner is gone, oversized input (issue #18)
+// ---------------------------------------------------------------------------------------------
+
+/// A peer that is CNI_IFNAME itself or the loopback, a tap named like CNI_IFNAME, CNI_IFNAME
+/// lo: configuration mistakes (code 7, 4), not the kernel's refusals (999) — and nothing is
+/// touched.
+#[test]
+fn configuration_mistakes_are_not_kernel_refusals() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    pod.ip("link add name eth0 type veth peer name x0");
+    pod.ip("link set dev eth0 up");
+    let before = state(&pod);
+    let a = Attachment::new("c1", &pod, "eth0");
+    let prev = json!({"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": a.netns}], "ips": []});
+    let base = json!({"cniVersion": "1.0.0", "name": format!("{}-mistakes", host.name),
+        "type": "patchwire-cni", "prevResult": prev});
+    let with = |pairs: &[(&str, Value)]| {
+        let mut config = base.clone();
+        for (key, value) in pairs {
+            config[*key] = value.clone();
+        }
+        config
+    };
+    let wire = |peer: &str| with(&[("mode", json!("wire")), ("peer", json!(peer))]);
+    let cases = [
+        (
+            wire("eth0"),
+            &a,
+            7,
+            "peer eth0 is CNI_IFNAME itself: wire mode joins CNI_IFNAME to another interface of \
+             the pod",
+        ),
+        (
+            wire("lo"),
+            &a,
+            7,
+            "peer lo is the loopback interface, which carries no frames to a wire: name an \
+             Ethernet-like interface of the pod (veth, tap, macvlan)",
+        ),
+        (
+            with(&[("tapName", json!("eth0"))]),
+            &a,
+            7,
+            "tapName eth0 is CNI_IFNAME itself: the tap is a new interface next to CNI_IFNAME, \
+             with a name of its own",
+        ),
+    ];
+    for command in ["ADD", "CHECK"] {
+        for (config, attachment, code, details) in &cases {
+            let error = invoke(
+                &plugins,
+                &host,
+                "patchwire-cni",
+                command,
+                Some(attachment),
+                config,
+            )
+            .error();
+            assert_eq!(error["code"], *code, "{command}: {error}");
+            assert_eq!(error["details"], *details, "{command}");
+        }
+    }
+    let lo = Attachment::new("c1", &pod, "lo");
+    let error = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "ADD",
+        Some(&lo),
+        &wire("eth0"),
+    )
+    .error();
+    assert_eq!(error["code"], 4, "{error}");
+    assert_eq!(
+        error["details"],
+        "CNI_IFNAME is lo, the loopback interface: a chained plugin joins the interface the main \
+         plugin made (eth0, net1…)"
+    );
+    assert_eq!(state(&pod), before);
+}
+
+/// DEL gives back a tap made for an owner that has since been deleted: the owner is not needed
+/// to remove it, and a DEL that fails leaves the pod unremovable.
+#[test]
+fn del_needs_no_owner_that_still_exists() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    let plugins = Plugins::new(&host);
+    pod.ip("link add name eth0 type veth peer name x0");
+    pod.ip("link set dev eth0 up");
+    let before = state(&pod);
+    let a = Attachment::new("c1", &pod, "eth0");
+    let prev = json!({"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": a.netns}], "ips": []});
+    let mut config = json!({"cniVersion": "1.0.0", "name": format!("{}-owner", host.name),
+        "type": "patchwire-cni", "tapName": "tap0", "owner": "nobody", "prevResult": prev});
+    let out = invoke(&plugins, &host, "patchwire-cni", "ADD", Some(&a), &config);
+    assert_eq!(out.exit, 0, "{out:?}");
+    assert!(pod.ip("-d link show dev tap0").contains("tun type tap"));
+    // The same configuration once its user is gone (as if `userdel` ran after ADD).
+    config["owner"] = json!("pw-no-such-user");
+    let error = invoke(&plugins, &host, "patchwire-cni", "CHECK", Some(&a), &config).error();
+    assert_eq!(error["code"], 7, "{error}");
+    let out = invoke(&plugins, &host, "patchwire-cni", "DEL", Some(&a), &config);
+    assert_eq!((out.exit, out.stdout.as_str()), (0, ""), "{out:?}");
+    assert_eq!(state(&pod), before, "the tap and the wire are gone");
+}
+
+/// More than 1 MiB on stdin is refused unread (parsed JSON takes up to 100 times its size).
+#[test]
+fn oversized_stdin_is_refused() {
+    let host = TestNs::new();
+    let plugins = Plugins::new(&host);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &host.name])
+        .arg(plugins.dir.join("patchwire-cni"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("CNI_COMMAND", "ADD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run plugin");
+    let mut stdin = child.stdin.take().unwrap();
+    // 64 MiB of nested arrays: the plugin stops reading after 1 MiB, so this write fails with
+    // EPIPE once it exits.
+    let chunk = vec![b'['; 1 << 20];
+    for _ in 0..64 {
+        if stdin.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let out = Outcome {
+        exit: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    let error = out.error();
+    assert_eq!(error["code"], 6, "{error}");
+    assert_eq!(
+        error["details"],
+        "stdin holds more than 1024 KiB; a network configuration with its prevResult is a few KB"
+    );
+}

@@ -330,16 +330,17 @@ fn debian_package_installs_runs_and_removes_cleanly() {
             "no man page {page} for `patchwire {name}`"
         );
     }
+    assert!(
+        man.iter()
+            .any(|p| p.as_os_str() == "/usr/share/man/man5/patchwire-lab.5.gz"),
+        "no /usr/share/man/man5/patchwire-lab.5.gz (the lab file format) among {man:?}"
+    );
     for page in &man {
-        assert!(
-            page.starts_with("/usr/share/man/man1"),
-            "{}",
-            page.display()
-        );
         let page = page.to_str().unwrap();
         assert!(
-            page.ends_with(".1.gz"),
-            "{page} is not a gzipped section-1 page"
+            page.starts_with("/usr/share/man/man1/") && page.ends_with(".1.gz")
+                || page.starts_with("/usr/share/man/man5/") && page.ends_with(".5.gz"),
+            "{page} is not a gzipped page of section 1 or 5"
         );
         let roff = must("zcat", &[page]);
         assert!(

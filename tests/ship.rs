@@ -159,6 +159,63 @@ echo \"words: ${COMPREPLY[*]}\"";
     assert_eq!(lines[2], "words: add");
 }
 
+/// `-n` completes namespaces (not files), paths once a `/` is typed; `--host` the hosts of
+/// the lab file on the command line.
+#[test]
+fn bash_completes_namespaces_and_a_lab_files_hosts() {
+    require_tool("bash", "bash");
+    let ns = TestNs::new();
+    let dir = TempDir::new("complete");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let lab = dir.0.join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "name: t1\nhosts:\n  east: {address: 198.18.1.1}\n  west: {address: 198.18.1.2}\n\
+         topology:\n  nodes:\n    r1: {}\n",
+    )
+    .unwrap();
+    // A file named like the namespace in the working directory: not offered for -n.
+    std::fs::write(dir.0.join(format!("{}-file", ns.name)), "").unwrap();
+    let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let lab = lab.display();
+    let ns = &ns.name;
+    let script = format!(
+        "source <(patchwire completions bash) || exit 1
+complete() {{ COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); COMP_LINE=\"$*\"; COMP_POINT=${{#COMP_LINE}}
+  _patchwire patchwire \"${{@: -1}}\" \"${{@: -2:1}}\"; echo \"words: ${{COMPREPLY[*]}}\"; }}
+complete patchwire -n {ns}
+complete patchwire show -n {ns}
+complete patchwire -n /proc/self/ns/ne
+complete patchwire plan {lab} --host ''
+complete patchwire show --lab {lab} --host w"
+    );
+    let run = output(
+        Command::new("bash")
+            .current_dir(&dir.0)
+            .env("PATH", path)
+            .args(["-c", &script]),
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stderr, "");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stdout);
+    // Other tests' namespaces may share the prefix; files never appear.
+    for line in &lines[..2] {
+        let words: Vec<&str> = line.trim_start_matches("words: ").split(' ').collect();
+        assert!(words.contains(&ns.as_str()), "{line}");
+        assert!(words.iter().all(|w| !w.ends_with("-file")), "{line}");
+    }
+    assert_eq!(
+        lines[2..],
+        [
+            "words: /proc/self/ns/net",
+            "words: east west",
+            "words: west"
+        ]
+    );
+}
+
 #[test]
 fn zsh_and_fish_scripts_name_every_subcommand() {
     let paths = command_paths();
@@ -235,6 +292,8 @@ fn man_writes_a_page_per_command_and_each_renders_without_warnings() {
         .map(|path| format!("patchwire-{}.1", path.join("-")))
         .collect();
     expected.insert("patchwire.1".into());
+    // The lab file format, section 5.
+    expected.insert("patchwire-lab.5".into());
     for page in [
         "patchwire-link.1",
         "patchwire-mirror-add.1",
@@ -266,16 +325,50 @@ fn man_writes_a_page_per_command_and_each_renders_without_warnings() {
         );
         assert_eq!(rendered.code, 0, "{name}: {}", rendered.stderr);
         assert_eq!(rendered.stderr, "", "man warns about {name}");
-        let title = name.trim_end_matches(".1");
+        let (title, section) = name.rsplit_once('.').unwrap();
         assert!(
             rendered.stdout.contains("NAME") && rendered.stdout.contains("SYNOPSIS"),
             "{name}: {}",
             rendered.stdout
         );
         assert!(
-            rendered.stdout.contains(&format!("{title}(1)")),
-            "{name} is not titled {title}(1)"
+            rendered.stdout.contains(&format!("{title}({section})")),
+            "{name} is not titled {title}({section})"
         );
+    }
+
+    // patchwire-lab(5) has every key docs/labs.md lists and both of its examples.
+    let lab_page = std::fs::read_to_string(dir.0.join("patchwire-lab.5")).unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/labs.md")).unwrap();
+    let keys: Vec<&str> = docs
+        .split("### Keys")
+        .nth(1)
+        .and_then(|rest| rest.split("### Errors").next())
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .flat_map(|cell| cell.split('|').next())
+        .flat_map(|cell| cell.split(['`', ',', ' ']))
+        .filter(|key| !key.is_empty())
+        .collect();
+    assert!(
+        keys.contains(&"output-vlan") && keys.contains(&"vnet-hdr"),
+        "{keys:?}"
+    );
+    for key in keys {
+        let shown = key.replace('-', "\\-");
+        assert!(
+            lab_page.contains(&format!(".TP\n.B {shown}\n"))
+                || lab_page.contains(&format!(".TQ\n.B {shown}\n")),
+            "patchwire-lab.5 lacks key {key}"
+        );
+    }
+    for example in [
+        "name: demo                  # required",
+        "mtu: 1450                           # VXLAN adds 50 bytes",
+    ] {
+        assert!(lab_page.contains(&example.replace('-', "\\-")), "{example}");
     }
 
     // Without DIR: the main page on stdout, the same as the file.
@@ -357,16 +450,29 @@ fn doctor_passes_on_this_host() {
 #[test]
 fn doctor_leaves_nothing_behind() {
     require_root();
+    // Other tests (in this file and elsewhere) make and remove their pwt-* namespaces meanwhile.
+    let netns = || {
+        run("ip", &["netns", "list"])
+            .lines()
+            .filter(|l| !l.starts_with("pwt-"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let before = run("ip", &["-o", "link", "show"]);
-    let netns_before = run("ip", &["netns", "list"]);
-    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let netns_before = netns();
+    let mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("/run/netns/pwt-"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mounts_before = mounts();
     patchwire(&["doctor"]).ok();
     assert_eq!(run("ip", &["-o", "link", "show"]), before);
-    assert_eq!(run("ip", &["netns", "list"]), netns_before);
-    assert_eq!(
-        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
-        mounts_before
-    );
+    assert_eq!(netns(), netns_before);
+    assert_eq!(mounts(), mounts_before);
 }
 
 #[test]
@@ -458,4 +564,38 @@ fn doctor_as_root_without_cap_net_admin_tries_and_reports_each_refusal() {
     }
     // bpf() needs CAP_BPF, or CAP_SYS_ADMIN: this process has both.
     assert_eq!(item(&report, "bpf() syscall")["ok"], true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top-level help
+// ---------------------------------------------------------------------------------------------
+
+/// `patchwire --help` teaches every room: wires and mirrors, but also captures, labs, VMs and
+/// the CNI plugin, each with an example that runs.
+#[test]
+fn top_level_help_has_lab_capture_and_cni_examples() {
+    let help = patchwire(&["--help"]).ok().stdout.clone();
+    for line in [
+        "Labs from a YAML file:",
+        "  patchwire up lab.yaml",
+        "  patchwire show --lab lab.yaml -s",
+        "  patchwire capture --lab lab.yaml -w lab.pcapng",
+        "  patchwire capture lab1:eth1 lab2:eth1 -w both.pcapng -a duration:60",
+        "  {\"type\": \"patchwire-cni\"} after bridge or ptp in a CNI conflist (docs/cni.md)",
+    ] {
+        assert!(
+            help.lines().any(|l| l == line),
+            "--help lacks {line:?}:\n{help}"
+        );
+    }
+    assert!(help.contains("man 5 patchwire-lab"), "{help}");
+    // Each example's command parses (up to clap's own checks: files need not exist).
+    for example in help
+        .lines()
+        .filter_map(|l| l.strip_prefix("  patchwire "))
+        .filter(|l| !l.contains('|') && !l.contains('>'))
+    {
+        let run = output(Command::new("sh").args(["-c", &format!("{BIN} {example} --help")]));
+        assert_eq!(run.code, 0, "patchwire {example}: {}", run.stderr);
+    }
 }

@@ -15,7 +15,7 @@ use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
 use super::ring::SockFilter;
 
 /// The libraries tried, in order (Debian's libpcap0.8 ships the first).
-const LIBRARIES: [&str; 3] = ["libpcap.so.0.8", "libpcap.so.1", "libpcap.so"];
+pub const LIBRARIES: [&str; 3] = ["libpcap.so.0.8", "libpcap.so.1", "libpcap.so"];
 const ERRBUF_SIZE: usize = 256;
 const NETMASK_UNKNOWN: u32 = 0xffff_ffff;
 

@@ -11,8 +11,9 @@ use super::{Cli, Exit, print_json};
 /// Write the manual pages (roff): the main page on stdout, or every page into DIR.
 ///
 /// Generated from the same definitions as --help. With DIR, one page per command and
-/// subcommand: patchwire.1, patchwire-link.1, patchwire-mirror.1, patchwire-mirror-add.1, ...
-/// (DIR is created if missing; the paths written are printed, one a line). Read one with
+/// subcommand: patchwire.1, patchwire-link.1, patchwire-mirror.1, patchwire-mirror-add.1, ...,
+/// and the lab file format, patchwire-lab.5 (DIR is created if missing; the paths written are
+/// printed, one a line; a section-5 page belongs in man5/). Read one with
 /// `man -l DIR/patchwire-link.1`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -48,7 +49,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Every page as (file name, roff), the main page first, then each subcommand depth-first.
+/// Every page as (file name, roff), the main page first, then each subcommand depth-first,
+/// then the lab file format, patchwire-lab(5).
 pub fn pages() -> Vec<(String, Vec<u8>)> {
     let mut command = Cli::command().disable_help_subcommand(true);
     // Building gives each subcommand its display name ("patchwire-mirror-add") and its usage
@@ -56,7 +58,204 @@ pub fn pages() -> Vec<(String, Vec<u8>)> {
     command.build();
     let mut pages = Vec::new();
     collect(&command, &mut pages);
+    pages.push(("patchwire-lab.5".into(), lab_page().into_bytes()));
     pages
+}
+
+/// patchwire-lab(5): the lab file format, written here (clap knows commands, not file
+/// formats) around the same examples docs/labs.md shows and the checks use.
+fn lab_page() -> String {
+    use patchwire::lab::file;
+    let example = |text: &str| {
+        let lines: Vec<String> = text.lines().map(roff_line).collect();
+        format!(".PP\n.RS 4\n.nf\n{}\n.fi\n.RE\n", lines.join("\n"))
+    };
+    format!(
+        r#".TH patchwire-lab 5 "" "patchwire {version}" "patchwire manual"
+.SH NAME
+patchwire-lab \- the lab file: nodes, links, mirrors and hosts of a patchwire lab
+.SH SYNOPSIS
+.nf
+name: \fILAB\fR
+[hosts: {{\fIHOST\fR: {{address: \fIIP\fR}}, ...}}]
+[defaults: {{mtu: \fIN\fR, tx\-checksum: on|off|unset, datapath: tc|ebpf}}]
+[vxlan: {{port: \fIPORT\fR}}]
+topology:
+  nodes: {{\fINODE\fR: {{...}}, ...}}
+  links: [{{endpoints: [\fINODE\fR:\fIIF\fR, ...], ...}}, ...]
+  mirrors: [{{name: \fIM\fR, from: [\fINODE\fR:\fIIF\fR, ...], to: \fINODE\fR:\fIIF\fR, ...}}, ...]
+.fi
+.SH DESCRIPTION
+A lab file is one YAML document that describes a whole lab: the nodes (network namespaces and
+qemu VMs), the links that join their interfaces as if by cables (two endpoints make a wire,
+three or more a hub segment), the mirrors that copy what crosses some endpoints to an analyzer,
+and, for a lab spread over several machines, the hosts.
+.BR "patchwire up" ,
+.BR plan ,
+.BR down ,
+.B graph
+and
+.B "show \-\-lab"
+read it; \fIFILE\fR may be \fB\-\fR for stdin.
+Links are written like containerlab's, so links of a containerlab topology can be pasted in.
+Every key not listed below is refused, with the nearest known key suggested.
+.SH TOP-LEVEL KEYS
+.TP
+.B name
+The lab's name, 1\-32 characters from A\-Z a\-z 0\-9 _ \-. Required.
+.TP
+.B hosts
+For a lab over several machines: \fINAME\fR: {{address: \fIIP\fR}} per host, in order. A
+node without \fBhost\fR is on the first host.
+.TP
+.B hosts.NAME.address
+The host's underlay address, IPv4 or IPv6 (not unspecified or multicast); no two hosts share
+one. Required for each host.
+.TP
+.B defaults.mtu
+MTU of every link that sets none, 68\-65535 (default 1500).
+.TP
+.B defaults.tx\-checksum
+TX checksum offload of the lab's interfaces: on, off or unset (default: each interface keeps
+its own setting).
+.TP
+.B defaults.datapath
+How wires move frames: tc (u32 + mirred, the default) or ebpf (a cls_bpf program).
+.TP
+.B vxlan.port
+UDP port of cross-host links, 1\-65535 (default 4789).
+.TP
+.B topology.nodes
+\fINODE\fR: {{...}} per node; an empty entry is a namespace the lab creates, named
+\fILAB\fR\-\fINODE\fR. Node names: 1\-32 characters from A\-Z a\-z 0\-9 _ \-.
+.TP
+.B topology.links
+A list of links.
+.TP
+.B topology.mirrors
+A list of mirrors.
+.SH NODE KEYS
+.TP
+.B kind
+namespace (the default): a network namespace, its endpoints ordinary interfaces; vm: a qemu
+VM, its endpoints persistent taps the lab makes.
+.TP
+.B host
+The host the node is on, one of \fBhosts\fR.
+.TP
+.B netns
+An existing namespace instead of one the lab creates: a name under /run/netns, an absolute path
+such as /proc/\fIPID\fR/ns/net, or {{pid: \fIPID\fR}}. Not for a vm; two nodes cannot share
+a namespace.
+.TP
+.B owner
+vm only: the user (name or uid) that may open the taps, for an unprivileged qemu.
+.TP
+.B group
+vm only: the group (name or gid) that may open the taps.
+.TP
+.B vnet\-hdr
+vm only: the taps carry a virtio\-net header (qemu vnet_hdr=on; default true).
+.TP
+.B queues
+vm only: queues per tap, 1\-256 (default 1); qemu needs queues=\fIN\fR with mq=on and
+vectors=2\fIN\fR+2.
+.SH LINK KEYS
+.TP
+.B endpoints
+Two or more endpoints, each \fINODE\fR:\fIIF\fR (split at the first colon; \fIIF\fR at
+most 15 bytes) or containerlab's {{node: \fINODE\fR, interface: \fIIF\fR}}. An endpoint is
+in one link, once. Required.
+.TP
+.B mtu
+The link's MTU, 68\-65535 (default \fBdefaults.mtu\fR); at most 65521 when an endpoint is on
+a vm (a tap's largest). A link between hosts is a VXLAN tunnel that adds 50 bytes (70 over
+IPv6): on a 1500\-byte underlay its MTU is at most 1450.
+.TP
+.B tx\-checksum
+on, off or unset, as in \fBdefaults\fR.
+.TP
+.B vni
+The VXLAN VNI of a cross-host link, 1\-16777215, different for each link (default: chosen by
+the lab).
+.TP
+.B datapath
+tc or ebpf, for a two-endpoint link (hubs are always tc).
+.TP
+.B type
+containerlab's extended form: only veth.
+.TP
+.B vars
+.TQ
+.B labels
+containerlab's: accepted and ignored.
+.SH MIRROR KEYS
+.TP
+.B name
+1\-15 characters from A\-Z a\-z 0\-9 _ . \-, different for each mirror. Required.
+.TP
+.B from
+Endpoints of links whose frames are copied. Required.
+.TP
+.B to
+The analyzer's endpoint: in no link and not in \fBfrom\fR; the lab makes it like any
+endpoint and sends it the copies only. Required.
+.TP
+.B direction
+tx (what the node sends out of the interface), rx (what it receives on it) or both (the
+default).
+.TP
+.B vlan
+Only frames of these VLANs: "100,200\-210", or one number.
+.TP
+.B output\-vlan
+RSPAN: the copies leave \fBto\fR tagged with this VLAN ID, 1\-4094.
+.TP
+.B filter
+Only frames matching this tcpdump expression; libpcap compiles it when the file is read.
+.SH LIMITS
+A lab file is UTF\-8 text of at most 4 MiB and nests at most 64 levels; both are checked
+before the YAML is parsed. A FIFO or device is read in bounds: one that stays silent for 10 s
+is an error. YAML anchors and aliases work; merge keys (<<) do not.
+.SH ERRORS
+The file is checked before anything is made, and each error names its place:
+.PP
+.RS 4
+.nf
+\fIFILE\fR:\fILINE\fR:\fICOL\fR: what is wrong
+.fi
+.RE
+.PP
+What needs the running system (does a namespace exist, does an MTU fit the underlay, which host
+this is) is checked when the lab is planned.
+.SH EXAMPLES
+A lab on one machine, with every key but the multi-host ones:
+{one}.PP
+A lab over two machines:
+{two}.SH SEE ALSO
+.BR patchwire (1),
+.BR patchwire\-up (1),
+.BR patchwire\-plan (1),
+.BR patchwire\-down (1),
+.BR patchwire\-graph (1),
+.BR patchwire\-show (1);
+docs/labs.md in patchwire's sources.
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+        one = example(file::example()),
+        two = example(file::example_multi_host()),
+    )
+}
+
+/// A line of text as roff shows it verbatim (inside .nf): backslashes and hyphens escaped, a
+/// leading dot or quote made plain text.
+fn roff_line(line: &str) -> String {
+    let text = line.replace('\\', "\\e").replace('-', "\\-");
+    if text.starts_with(['.', '\'']) {
+        format!("\\&{text}")
+    } else {
+        text
+    }
 }
 
 fn collect(command: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {

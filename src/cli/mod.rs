@@ -36,16 +36,28 @@ pub enum Exit {
 arriving at one leaves the other unchanged, both ways (tc clsact + u32 match-all + mirred redirect, \
 set up over netlink). Unlike a Linux bridge it passes LACP, STP, LLDP, PAUSE and 802.1X frames.\n\n\
 Mirrors (`mirror add|del|show`) copy what enters or leaves interfaces to another one (SPAN, RSPAN, \
-VXLAN), selected by direction and VLAN, with counters.\n\n\
+VXLAN), selected by direction, VLAN and tcpdump filter, with counters. `capture` writes the frames of \
+interfaces in any namespaces (or of a whole lab) into one pcapng file, with their direction.\n\n\
+Labs (`up | plan | down | graph FILE`, `show --lab FILE`): a whole topology of namespaces, qemu VMs, \
+wires, hub segments, mirrors and VXLAN links to other hosts in one YAML file (man 5 patchwire-lab), \
+made, changed in place and removed as a unit. `watch` propagates link state across wires. As \
+`patchwire-cni` the same binary is a chained CNI plugin that gives a pod's VM a tap wired to its \
+interface (docs/cni.md).\n\n\
 The kernel is the record: `show` rebuilds wires from the filters patchwire installed (priority 20567, \
 action cookie tagged b7 + the far end's name), `mirror show` mirrors from theirs; there is no state file.",
-    after_help = "Examples:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
-patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  patchwire -n lab1 capture eth1 -w eth1.pcapng\n  \
-patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0\n  patchwire -n lab1 mirror show -s\n  patchwire -n lab1 unlink eth1\n  \
-patchwire -n lab1 link --batch wires.txt\n  patchwire demo\n  \
-patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
+    after_help = "Examples:\n\
+Wires, mirrors, captures in a namespace:\n  patchwire -n lab1 link eth1 tap1\n  patchwire -n lab1 link eth2 vx100 --mtu 9500\n  \
+patchwire -n lab1 show -s\n  patchwire -n lab1 probe eth1\n  \
+patchwire -n lab1 mirror add web --from eth1,eth2 --to mon0 --filter 'tcp port 179'\n  patchwire -n lab1 mirror show -s\n  patchwire -n lab1 unlink eth1\n  \
+patchwire -n lab1 link --batch wires.txt\n  \
+patchwire capture lab1:eth1 lab2:eth1 -w both.pcapng -a duration:60\n  \
+patchwire -n lab1 capture eth1 -w - -f 'not arp' | wireshark -k -i -\n\
+Labs from a YAML file:\n  patchwire plan lab.yaml\n  patchwire up lab.yaml\n  patchwire show --lab lab.yaml -s\n  \
+patchwire capture --lab lab.yaml -w lab.pcapng\n  patchwire graph lab.yaml | dot -Tsvg > lab.svg\n  patchwire down lab.yaml\n\
+VMs and pods:\n  patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
 qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n  \
-patchwire watch -j\n  patchwire doctor\n\n\
+{\"type\": \"patchwire-cni\"} after bridge or ptp in a CNI conflist (docs/cni.md)\n\
+Around them:\n  patchwire demo\n  patchwire watch -j\n  patchwire doctor\n  patchwire man /usr/local/share/man/man1\n\n\
 Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
 )]
 pub struct Cli {

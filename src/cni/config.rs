@@ -105,6 +105,14 @@ pub fn at_least(version: &str, minimum: &str) -> bool {
 impl Config {
     /// Parses and checks the configuration read from stdin.
     pub fn parse(raw: &[u8]) -> Result<Config, CniError> {
+        Config::parse_for(raw, "ADD")
+    }
+
+    /// Parses and checks the configuration for `command`. DEL and GC give back what ADD made
+    /// and need no owner or group: a user or group that no longer exists (deleted after ADD)
+    /// is left unresolved instead of failing them, so a pod can always be torn down.
+    pub fn parse_for(raw: &[u8], command: &str) -> Result<Config, CniError> {
+        let resolve_ids = !matches!(command, "DEL" | "GC");
         let value: Value = serde_json::from_slice(raw).map_err(|e| {
             CniError::new(
                 6,
@@ -175,8 +183,8 @@ impl Config {
                     name,
                     vnet_hdr: optional_bool(&map, "vnetHdr")?.unwrap_or(false),
                     queues,
-                    owner: optional_id(&map, "owner", crate::vm::user_id)?,
-                    group: optional_id(&map, "group", crate::vm::group_id)?,
+                    owner: optional_id(&map, "owner", crate::vm::user_id, resolve_ids)?,
+                    group: optional_id(&map, "group", crate::vm::group_id, resolve_ids)?,
                 })
             }
             Some("wire") => {
@@ -266,6 +274,34 @@ impl Config {
             prev_result,
             valid_attachments,
         })
+    }
+
+    /// Configuration mistakes that show only with `CNI_IFNAME` (ADD, CHECK): a peer that is
+    /// `CNI_IFNAME` itself or the loopback, a tap named like `CNI_IFNAME` or `lo`. Code 7, not
+    /// the kernel's 999: nothing was tried.
+    pub fn check_names(&self, ifname: &str) -> Result<(), CniError> {
+        match &self.mode {
+            Mode::Wire { peer } if peer == ifname => Err(invalid(format!(
+                "peer {peer} is CNI_IFNAME itself: wire mode joins CNI_IFNAME to another interface \
+                 of the pod"
+            ))),
+            Mode::Wire { peer } if peer == "lo" => Err(invalid(
+                "peer lo is the loopback interface, which carries no frames to a wire: name an \
+                 Ethernet-like interface of the pod (veth, tap, macvlan)",
+            )),
+            Mode::Tap(TapConfig {
+                name: Some(name), ..
+            }) if name == ifname || name == "lo" => Err(invalid(format!(
+                "tapName {name} is {}: the tap is a new interface next to CNI_IFNAME, with a name \
+                 of its own",
+                if name == "lo" {
+                    "the loopback's name"
+                } else {
+                    "CNI_IFNAME itself"
+                }
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Applies `CNI_ARGS` (`K=V;K=V`): tc-redirect-tap's `TC_REDIRECT_TAP_NAME`, `_UID`, `_GID`
@@ -387,6 +423,7 @@ fn optional_id(
     map: &Map<String, Value>,
     key: &str,
     lookup: fn(&str) -> Result<u32, crate::wire::WireError>,
+    resolve: bool,
 ) -> Result<Option<u32>, CniError> {
     let text = match map.get(key) {
         None => return Ok(None),
@@ -398,9 +435,11 @@ fn optional_id(
             )));
         }
     };
-    lookup(&text)
-        .map(Some)
-        .map_err(|e| invalid(format!("{key}: {e}")))
+    match lookup(&text) {
+        Ok(id) => Ok(Some(id)),
+        Err(_) if !resolve => Ok(None),
+        Err(e) => Err(invalid(format!("{key}: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,23 @@ pub fn about() -> String {
     )
 }
 
+/// The most of stdin read. A configuration with its prevResult is a few KB; parsed JSON takes
+/// up to 100 times its size in memory, so larger input is refused rather than parsed.
+pub const STDIN_MAX: usize = 1 << 20;
+
+/// Reads the configuration from `input`: at most [`STDIN_MAX`] + 1 bytes, so that [`serve`]
+/// can refuse more without the rest ever being read.
+pub fn read_stdin(input: impl std::io::Read) -> Result<Vec<u8>, Reply> {
+    use std::io::Read;
+    let mut stdin = Vec::new();
+    match input.take(STDIN_MAX as u64 + 1).read_to_end(&mut stdin) {
+        Ok(_) => Ok(stdin),
+        Err(e) => Err(io_error(&format!(
+            "reading the configuration from stdin: {e}"
+        ))),
+    }
+}
+
 /// The reply when stdin cannot be read (code 5, I/O failure).
 pub fn io_error(details: &str) -> Reply {
     let body = json!({"cniVersion": LATEST, "code": 5, "msg": "I/O failure", "details": details});
@@ -98,6 +115,17 @@ pub fn serve(env: &dyn Fn(&str) -> Option<String>, stdin: &[u8]) -> Reply {
 }
 
 fn handle(env: &dyn Fn(&str) -> Option<String>, stdin: &[u8]) -> Result<Option<Value>, CniError> {
+    if stdin.len() > STDIN_MAX {
+        return Err(CniError::new(
+            6,
+            "failed to decode the network configuration",
+            format!(
+                "stdin holds more than {} KiB; a network configuration with its prevResult is a \
+                 few KB",
+                STDIN_MAX >> 10
+            ),
+        ));
+    }
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
     let Some(command) = var("CNI_COMMAND") else {
         return Err(env_error(&["CNI_COMMAND"], "is not set"));
@@ -116,7 +144,7 @@ fn handle(env: &dyn Fn(&str) -> Option<String>, stdin: &[u8]) -> Result<Option<V
             format!("CNI_COMMAND={command}: expected ADD, DEL, CHECK, STATUS, GC or VERSION"),
         ));
     }
-    let mut config = Config::parse(stdin)?;
+    let mut config = Config::parse_for(stdin, &command)?;
     let needs = |minimum: &str| match config::at_least(&config.cni_version, minimum) {
         true => Ok(()),
         false => Err(CniError::new(
@@ -162,8 +190,18 @@ fn handle(env: &dyn Fn(&str) -> Option<String>, stdin: &[u8]) -> Result<Option<V
     let ifname = var("CNI_IFNAME").unwrap_or_default();
     crate::nl::link::validate_name(&ifname)
         .map_err(|e| env_error(&["CNI_IFNAME"], &format!("{ifname:?}: {e}")))?;
+    if ifname == "lo" && command != "DEL" {
+        return Err(env_error(
+            &["CNI_IFNAME"],
+            "is lo, the loopback interface: a chained plugin joins the interface the main plugin \
+             made (eth0, net1…)",
+        ));
+    }
     if let Some(args) = var("CNI_ARGS") {
         config.apply_args(&args)?;
+    }
+    if command != "DEL" {
+        config.check_names(&ifname)?;
     }
     let attachment = Attachment {
         container_id,

@@ -8,6 +8,10 @@
 //! exists, MTUs against the underlay and which host this machine is belong to the lab's
 //! planning. Every error names its place, `FILE:LINE:COL: what is wrong`.
 //!
+//! Reading is bounded: at most [`FILE_MAX`] bytes, FIFOs and devices without waiting forever
+//! ([`read_source`]), UTF-8, and no deeper than [`DEPTH_MAX`] levels (checked by a scan before
+//! any parser runs, as YAML parsers slow down with the square of the depth).
+//!
 //! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
 //! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
 //! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
@@ -43,6 +47,8 @@ pub const NAME_MAX: usize = 32;
 pub const OUTPUT_VLAN_RANGE: RangeInclusive<u16> = 1..=4094;
 /// The highest process id Linux can give (PID_MAX_LIMIT).
 const PID_MAX: u32 = 4_194_304;
+/// The largest MTU a tap takes: 65535 less its Ethernet header (the kernel's tun `max_mtu`).
+pub const TAP_MTU_MAX: u32 = 65521;
 
 /// A lab file, read and checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -332,6 +338,7 @@ pub enum LabFileError {
 impl LabFileError {
     fn new(path: &str, position: Option<(usize, usize)>, message: String) -> LabFileError {
         let path = path.to_string();
+        let message = elide(&message);
         match position {
             Some((line, column)) => LabFileError::At {
                 path,
@@ -344,13 +351,186 @@ impl LabFileError {
     }
 }
 
-/// Reads and checks the lab file at `path`.
+/// A message with every word longer than 80 characters cut to its first 40 (a 64 KB name is
+/// not echoed whole); a closing quote or bracket stays.
+fn elide(message: &str) -> String {
+    const LONG: usize = 80;
+    const KEPT: usize = 40;
+    if message.len() <= LONG {
+        return message.to_string();
+    }
+    let words: Vec<String> = message
+        .split(' ')
+        .map(|word| {
+            if word.chars().count() <= LONG {
+                return word.to_string();
+            }
+            let closing =
+                |c: char| matches!(c, '"' | '\'' | '`' | ')' | ']' | '}' | ',' | ':' | ';');
+            let body = word.trim_end_matches(closing);
+            let kept: String = body.chars().take(KEPT).collect();
+            format!("{kept}…{}", &word[body.len()..])
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Reads and checks the lab file at `path` (`-` is stdin).
 pub fn load(path: &str) -> Result<LabFile, LabFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LabFileError::Read {
+    let (shown, text) = read_source(path)?;
+    parse(&shown, &text)
+}
+
+/// The largest lab file read. A lab of 10,000 links is about 500 KB; anything much larger is
+/// the wrong file (`/dev/zero`, a disk image), refused before it fills memory.
+pub const FILE_MAX: usize = 4 << 20;
+
+/// The deepest nesting of mappings and lists a lab file may have. A lab needs 6 levels
+/// (`topology: links: - endpoints: - {node:}`), containerlab's `vars:` a few more; YAML
+/// parsers slow down with the square of the depth (64 KiB of `[` took 85 s), so deeper files
+/// are refused before parsing.
+pub const DEPTH_MAX: usize = 64;
+
+/// How long a FIFO or device may stay silent while it is read: a FIFO nobody writes to would
+/// otherwise block forever. Stdin is read without a limit, like any filter's input.
+pub const IDLE_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The text of the lab file at `path` and the name to give it in messages: `-` reads stdin
+/// (named `<stdin>`). At most [`FILE_MAX`] bytes are read from anything; FIFOs and devices are
+/// read without blocking for longer than [`IDLE_MAX`] at a time. The text must be UTF-8.
+pub fn read_source(path: &str) -> Result<(String, String), LabFileError> {
+    use std::io::Read;
+    let read_error = |source: std::io::Error| LabFileError::Read {
         path: path.to_string(),
         source,
+    };
+    let (shown, bytes) = if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(FILE_MAX as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        ("<stdin>".to_string(), bytes)
+    } else {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking, so that opening a FIFO with no writer returns at once.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(read_error)?;
+        let meta = file.metadata().map_err(read_error)?;
+        if meta.is_dir() {
+            return Err(LabFileError::new(
+                path,
+                None,
+                "is a directory, not a lab file".into(),
+            ));
+        }
+        if meta.is_file() && meta.len() > FILE_MAX as u64 {
+            return Err(too_big(path));
+        }
+        let bytes = if meta.is_file() {
+            let mut bytes = Vec::new();
+            (&file)
+                .take(FILE_MAX as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(read_error)?;
+            bytes
+        } else {
+            read_patiently(path, file)?
+        };
+        (path.to_string(), bytes)
+    };
+    if bytes.len() > FILE_MAX {
+        return Err(too_big(&shown));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + 1;
+        let byte = e.as_bytes()[valid.len()];
+        LabFileError::new(
+            &shown,
+            Some((line, column)),
+            format!("byte 0x{byte:02x} is not UTF-8: a lab file is UTF-8 text"),
+        )
     })?;
-    parse(path, &text)
+    Ok((shown, text))
+}
+
+fn too_big(path: &str) -> LabFileError {
+    LabFileError::new(
+        path,
+        None,
+        format!(
+            "larger than {} MiB, the most a lab file may be (10,000 links take about 500 KB); \
+             is this the lab file?",
+            FILE_MAX >> 20
+        ),
+    )
+}
+
+/// Reads a FIFO or a device opened non-blocking: at most [`FILE_MAX`] + 1 bytes, waiting at
+/// most [`IDLE_MAX`] for each chunk.
+fn read_patiently(path: &str, mut file: std::fs::File) -> Result<Vec<u8>, LabFileError> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    while bytes.len() <= FILE_MAX {
+        let mut poll = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd that lives for the call; the fd is open.
+        let ready = unsafe { libc::poll(&mut poll, 1, IDLE_MAX.as_millis() as libc::c_int) };
+        if ready < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(LabFileError::Read {
+                path: path.to_string(),
+                source: error,
+            });
+        }
+        if ready == 0 {
+            return Err(LabFileError::new(
+                path,
+                None,
+                format!(
+                    "nothing to read for {} s (a FIFO that no program writes to?)",
+                    IDLE_MAX.as_secs()
+                ),
+            ));
+        }
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(source) => {
+                return Err(LabFileError::Read {
+                    path: path.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(bytes)
 }
 
 /// Checks a lab file's text; `path` names the file in messages.
@@ -366,6 +546,16 @@ pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
             path,
             None,
             "the file is empty: a lab file needs `name:` and `topology:`".into(),
+        ));
+    }
+    if let Some(position) = too_deep(text) {
+        return Err(LabFileError::new(
+            path,
+            Some(position),
+            format!(
+                "nested deeper than {DEPTH_MAX} levels here; a lab file needs 6 (containerlab's \
+                 `vars:` a few more)"
+            ),
         ));
     }
     let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
@@ -453,6 +643,8 @@ topology:
     r3: {host: b}
   links:
     - endpoints: ["r1:eth1", "r2:eth1"]   # from host a to host b
+      mtu: 1450                           # VXLAN adds 50 bytes (70 over IPv6): 1450 fits a
+                                          #   1500-byte underlay (up checks it)
       vni: 1001                           # this link's VXLAN VNI (1..=16777215), instead of
                                           #   the one the lab picks
     - endpoints: ["r2:eth2", "r3:eth2"]   # both on host b: a local wire
@@ -491,7 +683,12 @@ impl Check<'_> {
             &nodes,
             (mtu, tx_checksum, datapath),
         )?;
-        let mirrors = self.mirrors(raw.topology.mirrors.unwrap_or_default(), &nodes, &links)?;
+        let mirrors = self.mirrors(
+            raw.topology.mirrors.unwrap_or_default(),
+            &nodes,
+            &links,
+            mtu,
+        )?;
         Ok(LabFile {
             name: raw.name.0,
             path: self.path.to_string(),
@@ -686,9 +883,33 @@ impl Check<'_> {
                     ),
                 ));
             }
+            let link_mtu = link.mtu.as_ref().map_or(mtu, |m| m.0);
+            let on_vm = link
+                .endpoints
+                .iter()
+                .map(|e| &e.0)
+                .find(|e| matches!(nodes[&e.node].kind, NodeKind::Vm(_)));
+            if let Some(tap) = on_vm
+                && link_mtu > TAP_MTU_MAX
+            {
+                let (segs, from) = match link.mtu {
+                    Some(_) => (at("mtu"), "this link's"),
+                    None => (vec![key("defaults"), key("mtu")], "the default"),
+                };
+                return Err(self.error(
+                    &segs,
+                    false,
+                    format!(
+                        "{from} mtu {link_mtu} is more than a tap takes ({TAP_MTU_MAX}), and \
+                         {tap} is a VM's tap: set `mtu:` of the link on line {} to at most \
+                         {TAP_MTU_MAX}",
+                        lines[i]
+                    ),
+                ));
+            }
             links.push(LinkSpec {
                 endpoints: link.endpoints.iter().map(|e| e.0.clone()).collect(),
-                mtu: link.mtu.as_ref().map_or(mtu, |m| m.0),
+                mtu: link_mtu,
                 tx_checksum: link.tx_checksum.as_ref().map_or(tx_checksum, |t| t.0),
                 vni: link.vni.as_ref().map(|v| v.0),
                 datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
@@ -703,7 +924,9 @@ impl Check<'_> {
         raw: Vec<RawMirror>,
         nodes: &BTreeMap<String, NodeSpec>,
         links: &[LinkSpec],
+        mtu: u32,
     ) -> Result<Vec<MirrorFileSpec>, LabFileError> {
+        let mut compiled: HashMap<String, Option<String>> = HashMap::new();
         let lines = item_lines(self.text, "mirrors", raw.len());
         let link_of: HashMap<&Endpoint, &LinkSpec> = links
             .iter()
@@ -830,6 +1053,29 @@ impl Check<'_> {
                     ));
                 }
             }
+            if matches!(nodes[&to.node].kind, NodeKind::Vm(_)) && mtu > TAP_MTU_MAX {
+                return Err(self.error(
+                    &[key("defaults"), key("mtu")],
+                    false,
+                    format!(
+                        "the default mtu {mtu} is more than a tap takes ({TAP_MTU_MAX}), and {to}, \
+                         the destination of mirror {name}, is a VM's tap: set it to at most \
+                         {TAP_MTU_MAX}"
+                    ),
+                ));
+            }
+            if let Some(filter) = &mirror.filter {
+                let problem = compiled
+                    .entry(filter.clone())
+                    .or_insert_with(|| filter_problem(filter));
+                if let Some(problem) = problem {
+                    return Err(self.error(
+                        &at("filter"),
+                        false,
+                        format!("mirror {name}: filter {:?}: {problem}", shown(filter)),
+                    ));
+                }
+            }
             let direction = mirror.direction.map_or(MirrorSide::Both, |d| d.0);
             let vlans = mirror.vlan.map(|v| v.0);
             for (j, endpoint) in from.iter().enumerate() {
@@ -927,6 +1173,28 @@ struct Copied {
     mirror: usize,
     endpoint: Endpoint,
     vlans: Option<VlanSet>,
+}
+
+/// Why libpcap cannot compile a mirror's filter, or `None` when it can — or when libpcap
+/// cannot be asked here (not installed, no right to make the scratch namespace it compiles
+/// in): `up` reports that itself, and `down` or `graph` need no filter.
+fn filter_problem(filter: &str) -> Option<String> {
+    if filter.contains('\0') {
+        return Some("contains a NUL byte".into());
+    }
+    match crate::capture::filter::compile(filter, u16::MAX.into()) {
+        Err(crate::capture::filter::FilterError::Syntax { message, .. }) => Some(message),
+        _ => None,
+    }
+}
+
+/// A value as messages show it: at most 60 characters, then `…`.
+fn shown(value: &str) -> String {
+    const SHOWN: usize = 60;
+    match value.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_string(),
+    }
 }
 
 fn undefined_node(endpoint: &Endpoint, nodes: &BTreeMap<String, NodeSpec>) -> String {
@@ -1216,6 +1484,15 @@ impl Visitor<'_> for Int {
             Ok(v) => self.visit_u64(v),
             Err(_) => Err(self.out_of_range(v)),
         }
+    }
+
+    // YAML integers beyond 64 bits: out of every range here, said in the range's words.
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<u64, E> {
+        Err(self.out_of_range(v))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<u64, E> {
+        Err(self.out_of_range(v))
     }
 }
 
@@ -1751,13 +2028,52 @@ fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> LabFileError
             "" | "." => "the file".to_string(),
             _ => format!("`{ypath}`"),
         };
-        format!("{whom} must be {expected}, found {found}")
+        // serde's wording for numbers beyond 64 bits and for a key that is not a string.
+        let found = found.replace(" as u128", "").replace(" as i128", "");
+        let expected = match expected {
+            "a sequence" => "a list",
+            other => other,
+        };
+        if expected == "field identifier" {
+            let (context, _) = context(ypath);
+            format!("a key {context} must be a name, found {found}")
+        } else {
+            format!("{whom} must be {expected}, found {found}")
+        }
     } else if message.contains("more than one document") {
+        position = second_document(text);
         "a lab file holds one YAML document; this one has several (`---`)".to_string()
+    } else if message.starts_with("unknown anchor") {
+        "an alias (`*NAME`) names an anchor (`&NAME`) that is not defined before it".to_string()
+    } else if message.starts_with("found character that cannot start any token")
+        && position.and_then(|(line, column)| text.lines().nth(line - 1)?.chars().nth(column - 1))
+            == Some('\t')
+    {
+        "a tab here: YAML indents with spaces, never tabs".to_string()
     } else {
         message
     };
     LabFileError::new(path, position, message)
+}
+
+/// Where the second document starts: the second `---` line, or the first one after content.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let mut content = false;
+    for (l, line) in text.lines().enumerate() {
+        let marker =
+            line == "---" || line.starts_with("--- ") || line == "..." || line.starts_with("... ");
+        if marker && content {
+            return Some((l + 1, 1));
+        }
+        if line.starts_with("---") {
+            content = true;
+        }
+        let rest = line.trim();
+        if !marker && !rest.is_empty() && !rest.starts_with('#') && !rest.starts_with('%') {
+            content = true;
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2108,6 +2424,83 @@ fn flow_items(text: &str, open: usize) -> Vec<usize> {
     items
 }
 
+/// Where the text first nests deeper than [`DEPTH_MAX`] (line and column, 1-based), found by a
+/// scan that needs no parser: flow brackets outside quotes and comments, and block levels by
+/// indentation (a `- ` entry and a `key:` after it each open one). It may count a level too
+/// many in odd corners (indented lines of a quoted scalar), never one too few of the brackets
+/// that make parsers slow.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut quote: Option<char> = None;
+    let mut flow = 0usize;
+    let mut blocks: Vec<usize> = Vec::new();
+    // Inside a block scalar (`|`, `>`): lines indented more than this are its text.
+    let mut scalar_above: Option<usize> = None;
+    for (l, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let rest = line[indent..].trim_end();
+        if let Some(above) = scalar_above {
+            if rest.is_empty() || indent > above {
+                continue;
+            }
+            scalar_above = None;
+        }
+        if quote.is_none() && flow == 0 && !rest.is_empty() && !rest.starts_with('#') {
+            while blocks.last().is_some_and(|&top| top >= indent) {
+                blocks.pop();
+            }
+            blocks.push(indent);
+            // `- - key:` opens a level at each dash and at the key.
+            let mut column = indent;
+            let mut tail = rest;
+            while let Some(after) = tail.strip_prefix("- ").or_else(|| tail.strip_prefix("? ")) {
+                let skipped = tail.len() - after.trim_start().len();
+                column += skipped;
+                tail = after.trim_start();
+                blocks.push(column);
+            }
+            if blocks.len() > DEPTH_MAX {
+                return Some((l + 1, column + 1));
+            }
+        }
+        let mut previous = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match quote {
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if previous.is_whitespace() => break,
+                    '\'' | '"' if quote_may_open(previous) => quote = Some(c),
+                    '[' | '{' => {
+                        flow += 1;
+                        if blocks.len() + flow > DEPTH_MAX {
+                            return Some((l + 1, line[..at].chars().count() + 1));
+                        }
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = c;
+        }
+        if quote.is_none() && flow == 0 {
+            let end = rest.split(" #").next().unwrap_or_default().trim_end();
+            let header = end.rsplit(' ').next().unwrap_or_default();
+            if header.starts_with(['|', '>'])
+                && header[1..]
+                    .chars()
+                    .all(|c| matches!(c, '-' | '+' | '0'..='9'))
+            {
+                scalar_above = Some(indent);
+            }
+        }
+    }
+    None
+}
+
 /// In a flow collection, a quote opens a quoted scalar only where a scalar may start.
 fn quote_may_open(previous: char) -> bool {
     previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':')
@@ -2230,12 +2623,18 @@ mod tests {
         assert_eq!(lab.vxlan_port, 4789);
         assert_eq!(lab.mtu, DEFAULT_MTU);
         assert_eq!(lab.tx_checksum, None);
-        let mut first = link(&["r1:eth1", "r2:eth1"], 1500, None, 18);
+        let mut first = link(&["r1:eth1", "r2:eth1"], 1450, None, 18);
         first.vni = Some(1001);
         assert_eq!(
             lab.links,
-            [first, link(&["r2:eth2", "r3:eth2"], 1500, None, 21)]
+            [first, link(&["r2:eth2", "r3:eth2"], 1500, None, 23)]
         );
+        // Its cross-host link fits a 1500-byte IPv4 underlay (VXLAN adds 50 bytes).
+        let cross = |l: &&LinkSpec| {
+            let hosts: BTreeSet<_> = l.endpoints.iter().map(|e| host_of(&e.node)).collect();
+            hosts.len() > 1
+        };
+        assert!(lab.links.iter().filter(cross).all(|l| l.mtu + 50 <= 1500));
     }
 
     #[test]
@@ -2389,7 +2788,11 @@ mod tests {
         );
         assert_eq!(
             err("name: t1\ntopology: {}\n---\nname: t2\ntopology: {}\n"),
-            "t1.yaml: a lab file holds one YAML document; this one has several (`---`)"
+            "t1.yaml:3:1: a lab file holds one YAML document; this one has several (`---`)"
+        );
+        assert_eq!(
+            err("# a lab\n---\nname: t1\ntopology: {}\n--- # two\nname: t2\n"),
+            "t1.yaml:5:1: a lab file holds one YAML document; this one has several (`---`)"
         );
     }
 
@@ -3174,6 +3577,186 @@ mod tests {
             let e = err(&with_mirrors(&text));
             assert!(docs.contains(&format!("\n{e}\n")), "docs/labs.md lacks {e}");
         }
+    }
+
+    #[test]
+    fn messages_have_a_place_and_the_files_words() {
+        assert_eq!(
+            err("name: t1\ntopology:\n\tnodes: {}\n"),
+            "t1.yaml:3:1: a tab here: YAML indents with spaces, never tabs"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {queues: 99999999999999999999999}\n"),
+            "t1.yaml:4:18: queues 99999999999999999999999 is out of range (1..=256)"
+        );
+        assert_eq!(
+            err(
+                "name: t1\ntopology:\n  nodes:\n    r1: {kind: vm, queues: -99999999999999999999999}\n"
+            ),
+            "t1.yaml:4:28: queues -99999999999999999999999 is out of range (1..=256)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {netns: 99999999999999999999999}\n"),
+            "t1.yaml:4:17: `topology.nodes.r1.netns` must be a namespace name, an absolute path \
+             or {pid: PID}, found integer `99999999999999999999999`"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes: {r1: {}}\n  links: {a: 1}\n"),
+            "t1.yaml:4:10: `topology.links` must be a list, found a mapping"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes: {r1: {}}\n  links: [{endpoints: *x}]\n"),
+            "t1.yaml:4:23: an alias (`*NAME`) names an anchor (`&NAME`) that is not defined \
+             before it"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  {[a]: {}}\n"),
+            "t1.yaml:3:4: a key in topology must be a name, found a list"
+        );
+        // A 64 KB name is cut, once.
+        let long = "a".repeat(65536);
+        assert_eq!(
+            err(&format!("name: {long}\ntopology: {{}}\n")),
+            format!(
+                "t1.yaml:1:7: lab name \"{}…\" is 65536 characters long; at most 32",
+                &long[..39]
+            )
+        );
+        let e = err(&two_nodes(&format!(
+            "    - endpoints: [\"r1:{long}\", r2:e1]\n"
+        )));
+        assert_eq!(
+            e,
+            format!(
+                "t1.yaml:7:19: endpoint \"r1:{}…\": interface name \"{}…\" is 65536 bytes \
+                 long; Linux allows at most 15",
+                &long[..36],
+                &long[..39]
+            )
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let message = "nested deeper than 64 levels here; a lab file needs 6 (containerlab's \
+                       `vars:` a few more)";
+        let flow = |n: usize| {
+            two_nodes(&format!(
+                "    - endpoints: [r1:e1, r2:e1]\n      vars: {}1{}\n",
+                "[".repeat(n),
+                "]".repeat(n)
+            ))
+        };
+        // 60 brackets under 4 block levels pass; 64 KiB of them (85 s of parsing) is refused
+        // at the 61st, at once.
+        lab(&flow(60));
+        assert_eq!(err(&flow(61)), format!("t1.yaml:8:73: {message}"));
+        assert_eq!(err(&flow(65536)), format!("t1.yaml:8:73: {message}"));
+        let mut block = two_nodes("    - endpoints: [r1:e1, r2:e1]\n      vars:\n");
+        for level in 0..70 {
+            block.push_str(&format!("{}k:\n", " ".repeat(8 + level)));
+        }
+        assert_eq!(err(&block), format!("t1.yaml:69:69: {message}"));
+        // Block scalars, quotes and comments open nothing.
+        let text = two_nodes(&format!(
+            "    - endpoints: [r1:e1, r2:e1]  # {open}\n      vars:\n        a: \"{open}\"\n        \
+             b: '{open}'\n        c: |\n{lines}",
+            open = "[".repeat(100),
+            lines = (0..100)
+                .map(|i| format!("{}x\n", " ".repeat(10 + i)))
+                .collect::<String>()
+        ));
+        lab(&text);
+    }
+
+    #[test]
+    fn files_are_read_within_bounds() {
+        let dir = std::env::temp_dir().join(format!("pw-labfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        std::fs::write(
+            path("utf8"),
+            b"name: t1\ntopology:\n  nodes: {r\xc3\xa9: {}, \xff: {}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            load(&path("utf8")).unwrap_err().to_string(),
+            format!(
+                "{}:3:19: byte 0xff is not UTF-8: a lab file is UTF-8 text",
+                path("utf8")
+            )
+        );
+        std::fs::write(path("big"), vec![b'#'; FILE_MAX + 1]).unwrap();
+        let too_big = "larger than 4 MiB, the most a lab file may be (10,000 links take about \
+                       500 KB); is this the lab file?";
+        assert_eq!(
+            load(&path("big")).unwrap_err().to_string(),
+            format!("{}: {too_big}", path("big"))
+        );
+        assert_eq!(
+            load("/dev/zero").unwrap_err().to_string(),
+            format!("/dev/zero: {too_big}")
+        );
+        assert_eq!(
+            load(dir.to_str().unwrap()).unwrap_err().to_string(),
+            format!("{}: is a directory, not a lab file", dir.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn vm_taps_take_at_most_65521() {
+        let vm = |links: &str| {
+            format!(
+                "name: t1\ntopology:\n  nodes:\n    r1: {{}}\n    vm1: {{kind: vm}}\n  links:\n{links}"
+            )
+        };
+        lab(&vm(
+            "    - endpoints: [r1:e1, vm1:tap1]\n      mtu: 65521\n",
+        ));
+        assert_eq!(
+            err(&vm(
+                "    - endpoints: [r1:e1, vm1:tap1]\n      mtu: 65522\n"
+            )),
+            "t1.yaml:8:12: this link's mtu 65522 is more than a tap takes (65521), and vm1:tap1 \
+             is a VM's tap: set `mtu:` of the link on line 7 to at most 65521"
+        );
+        let defaults = vm("    - endpoints: [r1:e1, r1:e2]\n    - endpoints: [r1:e3, vm1:tap1]\n")
+            .replace("topology:", "defaults: {mtu: 65535}\ntopology:");
+        assert_eq!(
+            err(&defaults),
+            "t1.yaml:2:17: the default mtu 65535 is more than a tap takes (65521), and vm1:tap1 \
+             is a VM's tap: set `mtu:` of the link on line 9 to at most 65521"
+        );
+        let mirror = vm(
+            "    - endpoints: [r1:e1, r1:e2]\n      mtu: 1500\n  mirrors:\n    \
+                         - {name: m, from: [r1:e1], to: vm1:tap1}\n",
+        )
+        .replace("topology:", "defaults: {mtu: 65535}\ntopology:");
+        assert_eq!(
+            err(&mirror),
+            "t1.yaml:2:17: the default mtu 65535 is more than a tap takes (65521), and vm1:tap1, \
+             the destination of mirror m, is a VM's tap: set it to at most 65521"
+        );
+    }
+
+    #[test]
+    fn mirror_filters_libpcap_refuses_are_errors_of_the_file() {
+        let tap1 = "    - name: tap1\n      from: [r1:eth1]\n      to: mon:eth1\n";
+        lab(&with_mirrors(&format!("{tap1}      filter: tcp port 80\n")));
+        assert_eq!(
+            err(&with_mirrors(&format!(
+                "{tap1}      filter: tcp port 80 and\n"
+            ))),
+            "t1.yaml:15:15: mirror tap1: filter \"tcp port 80 and\": can't parse filter \
+             expression: syntax error"
+        );
+        assert_eq!(
+            err(&with_mirrors(&format!(
+                "{tap1}      filter: \"tcp\\0port 80\"\n"
+            ))),
+            "t1.yaml:15:15: mirror tap1: filter \"tcp\\0port 80\": contains a NUL byte"
+        );
     }
 
     #[test]
