@@ -1255,6 +1255,35 @@ fn dumpcaps_packet_and_file_conditions() {
     assert_eq!(written, expected);
     assert!(written.len() >= 9 && written.len() < 12, "{written:?}");
     assert!(std::fs::metadata(&sized).unwrap().len() >= 10_000);
+
+    // -b interval with a fractional -a duration: new files on the clock's half seconds, each
+    // a valid file.
+    let clock = lab.path("clock.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            clock.to_str().unwrap(),
+            "-b",
+            "interval:0.5",
+            "-a",
+            "duration:1.2",
+        ],
+        Stdio::null(),
+    );
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("clock_"))
+        .collect();
+    // 1.2 s holds two or three multiples of 0.5 s, whatever the phase.
+    assert!((3..=4).contains(&files.len()), "{files:?}");
+    for file in &files {
+        capinfos(file);
+    }
 }
 
 #[test]
