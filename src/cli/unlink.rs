@@ -48,7 +48,12 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     // copies back (the wire is removed either way; a failure here is reported, not undone).
     let mut mirrors_repaired = Vec::new();
     if !outcome.removed.is_empty() {
-        let report = mirror::restore_coverage(&copy)?;
+        let report = mirror::restore_coverage(&copy).map_err(|e| {
+            anyhow::anyhow!(
+                "the wires are removed, but checking the mirrors' copies failed: {e} \
+                 (patchwire watch --once retries)"
+            )
+        })?;
         for (mirror, what) in report.repaired {
             mirrors_repaired.push(MirrorNote { mirror, what });
         }

@@ -38,7 +38,15 @@ pub struct RepairReport {
 
 /// Repairs what can be repaired in the mirrors of `netns`.
 pub fn repair(netns: &Netns) -> Result<RepairReport, WireError> {
-    run(netns, false)
+    let mut report = run(netns, false)?;
+    // A repair can change what the others see (a source back with its wire makes another
+    // source's `out` copy redundant): one more look settles it.
+    if !report.repaired.is_empty() {
+        let again = run(netns, false)?;
+        report.repaired.extend(again.repaired);
+        report.failed.extend(again.failed);
+    }
+    Ok(report)
 }
 
 /// Only the coverage part of [`repair`]: `out` copies a wire made redundant, added back once
