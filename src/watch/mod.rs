@@ -53,8 +53,11 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
         if last_scan.elapsed() >= RESCAN {
             let found = match scope_namespaces(&scope) {
                 Ok(found) => found,
-                // `-n NAME` vanished after the start: the lab was taken down.
-                Err(WireError::Netns(NetnsError::NotFound { .. })) if !first_scan => Vec::new(),
+                // `-n NAME` vanished after the start: the lab was taken down. (`ip netns del`
+                // unmounts before it unlinks: in between, the name is a plain empty file.)
+                Err(WireError::Netns(
+                    NetnsError::NotFound { .. } | NetnsError::NotANetns { .. },
+                )) if !first_scan => Vec::new(),
                 Err(e) => return Err(e),
             };
             first_scan = false;
