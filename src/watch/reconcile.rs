@@ -415,17 +415,13 @@ fn hold(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event
 }
 
 fn release(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event) {
-    let previous = end
-        .alias
-        .as_deref()
-        .and_then(|a| a.split_once(ALIAS_WAS))
-        .map(|(_, was)| was.to_string());
+    let previous = crate::wire::unlink::alias_before_hold(end);
     let event = Event::LinkUpPropagated {
         netns: label.into(),
         end: end.name.clone(),
         because: because.into(),
     };
-    (end.index, previous.unwrap_or_default(), true, event)
+    (end.index, previous, true, event)
 }
 
 fn failed(label: &str, what: String, error: String) -> Event {
