@@ -291,8 +291,16 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             .run(move || -> Result<Ring, CaptureError> {
                 let index = index_of(&interface)
                     .map_err(|e| CaptureError::Io(format!("{interface}: {e}")))?;
-                Ring::open(index, Some(&program), promiscuous, mib)
-                    .map_err(|e| CaptureError::Io(format!("opening a capture on {interface}: {e}")))
+                Ring::open(index, Some(&program), promiscuous, mib).map_err(|e| {
+                    let hint = match e.raw_os_error() {
+                        Some(libc::ENOMEM) => format!(
+                            " (each interface's kernel buffer takes -B MiB, {mib} here: give a \
+                             smaller -B)"
+                        ),
+                        _ => String::new(),
+                    };
+                    CaptureError::Io(format!("opening a capture on {interface}: {e}{hint}"))
+                })
             })
             .map_err(WireError::from)??;
         rings.push(opened);
