@@ -412,8 +412,11 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
     // kernel hands a partly filled block over only when its retire timer fires, so wait for
     // each ring's last block (or for a frame from after the stop, which means it has nothing
     // older left). Stopped by a count or a size, nothing more would be written anyway.
+    // The counters are read at the stop too: what arrives later is outside the capture, and
+    // a ring that fills meanwhile (the process descheduled) drops only frames from after it.
+    collector.end_ns = now_ns();
+    note(&mut rings, &mut writer);
     if matches!(stopped_by, "signal" | "duration" | "interface gone") {
-        collector.end_ns = now_ns();
         let deadline = Instant::now() + ring::RETIRE_AT_MOST;
         loop {
             collector.collect(&mut rings, &mut writer).map_err(failed)?;
@@ -431,7 +434,6 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
     collector
         .write_held(u64::MAX, &mut writer)
         .map_err(failed)?;
-    note(&mut rings, &mut writer);
     let files = writer.finish().map_err(failed)?;
     Ok(Summary {
         interfaces: spec
