@@ -198,7 +198,15 @@ fn plan_repair(
     }
     for (filter, feeder) in redundant {
         let (source, feeder) = (inventory.name_of(filter.index), inventory.name_of(feeder));
-        let pop = copy.output_vlan.map(|_| filter.prio + 1);
+        // RSPAN: the tag-removal filter of this copy sits at the next priority.
+        let pop = inventory
+            .mirrors_on(filter.index)
+            .find(|m| {
+                m.record.role == Role::Pop
+                    && m.record.mirror == record.mirror
+                    && (m.hook, m.prio) == (filter.hook, filter.prio + 1)
+            })
+            .map(|m| m.prio);
         for prio in std::iter::once(filter.prio).chain(pop) {
             plan.ops.push(Op::DeleteFilter {
                 index: filter.index,
