@@ -979,3 +979,353 @@ fn layer_3_interfaces_are_refused() {
              IP header); patchwire captures Ethernet interfaces",
         );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stopping, starting together, vanished interfaces, dumpcap's conditions (issue 18 item 11)
+// ---------------------------------------------------------------------------------------------
+
+/// A frame with an experimental ethertype carrying sequence number `seq`.
+fn numbered(seq: u32) -> Vec<u8> {
+    let mut frame = vec![
+        0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0x0a, 0x01, 0x88, 0xb5,
+    ];
+    frame.extend_from_slice(b"seq:");
+    frame.extend_from_slice(&seq.to_be_bytes());
+    frame.resize(60, 0x5a);
+    frame
+}
+
+/// The sequence numbers in the file, per interface label, in file order.
+fn sequences(path: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
+    let mut found = std::collections::BTreeMap::<String, Vec<u32>>::new();
+    for frame in tshark_frames(path) {
+        if frame.bytes.len() >= 22 && frame.bytes[12..18] == [0x88, 0xb5, b's', b'e', b'q', b':'] {
+            let seq = u32::from_be_bytes(frame.bytes[18..22].try_into().unwrap());
+            found.entry(frame.interface).or_default().push(seq);
+        }
+    }
+    found
+}
+
+/// The summary line of one interface: (captured, received, dropped, not written).
+fn summary_line(stderr: &str, label: &str) -> (u64, u64, u64, u64) {
+    let prefix = format!("  {label}: ");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no summary for {label}: {stderr}"));
+    let numbers: Vec<u64> = line[prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect();
+    (
+        numbers[0],
+        numbers[1],
+        numbers[2],
+        numbers.get(3).copied().unwrap_or(0),
+    )
+}
+
+/// Stopped by SIGINT right after the last frame was sent: every frame is in the file on both
+/// interfaces (today's partly filled kernel block used to be lost), counted honestly.
+#[test]
+fn a_signal_writes_the_last_frames_of_every_interface() {
+    let lab = Lab::new();
+    let file = lab.path("sigint.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["wa", "wb", "-w", file.to_str().unwrap(), "-B", "1"],
+        Stdio::null(),
+    );
+    let frames: Vec<Vec<u8>> = (0..300).map(numbered).collect();
+    lab.send(true, &frames);
+    let child = capture.child.as_ref().unwrap().id();
+    // SAFETY: kill(2) on our own unreaped child (`timeout`, which passes SIGINT on).
+    unsafe { libc::kill(child as i32, libc::SIGINT) };
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by signal)"), "{stderr}");
+    let (wa, wb) = (
+        format!("{}:wa", lab.wire.name),
+        format!("{}:wb", lab.wire.name),
+    );
+    let all: Vec<u32> = (0..300).collect();
+    let found = sequences(&file);
+    assert_eq!(found.get(&wa), Some(&all), "wa (frames entering the wire)");
+    assert_eq!(
+        found.get(&wb),
+        Some(&all),
+        "wb (the same frames leaving it)"
+    );
+    assert!(
+        stderr.contains(&format!("  {wa}: 300 captured, 300 received, 0 dropped\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("  {wb}: 300 captured, 300 received, 0 dropped\n")),
+        "{stderr}"
+    );
+    capinfos(&file);
+}
+
+/// `-a duration:1.5` (fractions accepted) while numbered frames cross the wire every
+/// millisecond until the capture ends: both interfaces hold the same unbroken run of frames,
+/// from the first to the stop (a frame crossing at the very stop may be on one only).
+#[test]
+fn a_fractional_duration_stops_every_interface_at_the_same_frame() {
+    let lab = Lab::new();
+    let file = lab.path("duration.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "wb",
+            "-w",
+            file.to_str().unwrap(),
+            "-a",
+            "duration:1.5",
+            // Room for 3 s of frames: a loaded machine that does not schedule the capture for
+            // a while must not turn this into a test of the ring's size.
+            "-B",
+            "64",
+        ],
+        Stdio::null(),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        let socket = packet_socket(&lab.r1, "a0");
+        std::thread::spawn(move || {
+            let mut sent = 0u32;
+            while sent < 10_000 && !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                socket.send(&numbered(sent)).unwrap();
+                sent += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            sent
+        })
+    };
+    let (code, stderr) = capture.finish();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sent = sender.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by duration)"), "{stderr}");
+    let (wa, wb) = (
+        format!("{}:wa", lab.wire.name),
+        format!("{}:wb", lab.wire.name),
+    );
+    let found = sequences(&file);
+    let (a, b) = (&found[&wa], &found[&wb]);
+    for (label, seqs) in [(&wa, a), (&wb, b)] {
+        let run: Vec<u32> = (0..seqs.len() as u32).collect();
+        assert_eq!(
+            *seqs, run,
+            "{label}: every frame from the first on, none missing"
+        );
+        let (captured, received, dropped, not_written) = summary_line(&stderr, label);
+        assert_eq!(captured, seqs.len() as u64, "{stderr}");
+        assert_eq!(dropped, 0, "{stderr}");
+        assert_eq!(received, captured + dropped + not_written, "{stderr}");
+    }
+    assert!(
+        a.len().abs_diff(b.len()) <= 1,
+        "wa has {} frames and wb {}: the stop cut them apart (sent {sent})",
+        a.len(),
+        b.len()
+    );
+    assert!(
+        (a.len() as u32) < sent,
+        "frames after the stop are not written"
+    );
+}
+
+/// A captured interface that is deleted ends the capture with an error (as tcpdump does),
+/// its frames and the other interface's written, the file complete.
+#[test]
+fn a_deleted_interface_ends_the_capture_with_an_error() {
+    let lab = Lab::new();
+    let file = lab.path("gone.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["wa", "wb", "-w", file.to_str().unwrap()],
+        Stdio::null(),
+    );
+    let frames: Vec<Vec<u8>> = (0..10).map(numbered).collect();
+    lab.send(true, &frames);
+    lab.wire.ip("link del dev wb");
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 1, "{stderr}");
+    let wb = format!("{}:wb", lab.wire.name);
+    assert!(stderr.contains("(stopped by interface gone)"), "{stderr}");
+    assert_eq!(
+        stderr.lines().last().unwrap(),
+        format!(
+            "patchwire: capture stopped: {wb} is gone (deleted, or moved to another namespace); \
+             every frame captured until then is in the file, which is complete"
+        )
+    );
+    let all: Vec<u32> = (0..10).collect();
+    let found = sequences(&file);
+    assert_eq!(found.get(&format!("{}:wa", lab.wire.name)), Some(&all));
+    assert_eq!(found.get(&wb), Some(&all));
+    assert!(capinfos(&file).contains("Number of packets:   20"));
+}
+
+/// dumpcap's other conditions: -a packets/filesize/files, -b packets; frames counted exactly.
+#[test]
+fn dumpcaps_packet_and_file_conditions() {
+    let lab = Lab::new();
+    let frames: Vec<Vec<u8>> = (0..10).map(numbered).collect();
+    let wa = format!("{}:wa", lab.wire.name);
+
+    // -a packets:4 is -c 4; the frames not written are explained.
+    let file = lab.path("packets.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["wa", "-w", file.to_str().unwrap(), "-a", "packets:4"],
+        Stdio::null(),
+    );
+    lab.send(true, &frames);
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by count)"), "{stderr}");
+    assert_eq!(sequences(&file)[&wa], [0, 1, 2, 3]);
+    let (captured, received, dropped, not_written) = summary_line(&stderr, &wa);
+    assert_eq!((captured, dropped), (4, 0));
+    assert_eq!(not_written, received - 4);
+    if not_written > 0 {
+        assert!(
+            stderr.contains(&format!(
+                "  {wa}: 4 captured, {received} received, 0 dropped, {not_written} not written \
+                 (they arrived outside the capture: before every interface was capturing, after \
+                 the stop or the count)\n"
+            )),
+            "{stderr}"
+        );
+    }
+
+    // -b packets:3 with -a files:2: two files of three frames, then the capture stops.
+    let ring = lab.path("ring.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            ring.to_str().unwrap(),
+            "-b",
+            "packets:3",
+            "-a",
+            "files:2",
+        ],
+        Stdio::null(),
+    );
+    lab.send(true, &frames);
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by files)"), "{stderr}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("ring_"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(sequences(&files[0])[&wa], [0, 1, 2]);
+    assert_eq!(sequences(&files[1])[&wa], [3, 4, 5]);
+
+    // -a filesize:KB without -b: the file stops growing once it reaches the size.
+    let big: Vec<Vec<u8>> = (0..100)
+        .map(|i| {
+            let mut f = numbered(i);
+            f.resize(1000, 0x5a);
+            f
+        })
+        .collect();
+    let sized = lab.path("sized.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &["wa", "-w", sized.to_str().unwrap(), "-a", "filesize:10"],
+        Stdio::null(),
+    );
+    lab.send(true, &big);
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(stopped by filesize)"), "{stderr}");
+    let written = sequences(&sized)[&wa].clone();
+    let expected: Vec<u32> = (0..written.len() as u32).collect();
+    assert_eq!(written, expected);
+    assert!(written.len() >= 9 && written.len() < 12, "{written:?}");
+    assert!(std::fs::metadata(&sized).unwrap().len() >= 10_000);
+
+    // -b interval with a fractional -a duration: new files on the clock's half seconds, each
+    // a valid file.
+    let clock = lab.path("clock.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            clock.to_str().unwrap(),
+            "-b",
+            "interval:0.5",
+            "-a",
+            "duration:1.2",
+        ],
+        Stdio::null(),
+    );
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("clock_"))
+        .collect();
+    // 1.2 s holds two or three multiples of 0.5 s, whatever the phase.
+    assert!((3..=4).contains(&files.len()), "{files:?}");
+    for file in &files {
+        capinfos(file);
+    }
+}
+
+#[test]
+fn capture_options_are_checked() {
+    let lab = Lab::new();
+    let out = lab.path("x.pcapng");
+    let out = out.to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["-a", "duration:0"],
+            "-a duration:0: must be between 0.001 and 1000000000 seconds",
+        ),
+        (
+            vec!["-a", "duration:soon"],
+            "-a duration:soon: \"soon\" is not a number of seconds",
+        ),
+        (
+            vec!["-a", "files:2"],
+            "-a files:N needs -b (a ring of files); without it there is one file",
+        ),
+        (
+            vec!["-a", "frames:2"],
+            "-a frames:2: unknown; expected duration:SEC, filesize:KB, files:N or packets:N",
+        ),
+        (vec!["-b", "packets:0"], "-b packets:0: must be at least 1"),
+        (
+            vec!["-b", "files:3"],
+            "-b files:N needs -b filesize:KB, duration:SEC, interval:SEC or packets:N to start new files",
+        ),
+    ] {
+        let mut all = vec!["capture", "wa", "-w", out];
+        all.extend(args.iter().copied());
+        lab.wire.patchwire(&all).fails_with(message);
+        assert!(!Path::new(out).exists(), "{args:?} left {out}");
+    }
+    let run = lab.wire.patchwire(&["capture", "wa", "-w", out, "-B", "0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0 is not in 1..=4096"),
+        "{}",
+        run.stderr
+    );
+}

@@ -723,3 +723,103 @@ fn watch_re_aims_mirrors_at_re_created_destinations_and_sources() {
     assert_exactly(&lab.collect("eth1p"), &[f], "eth1p (original untagged)");
     assert!(watch_once(&lab).is_empty(), "nothing left to do");
 }
+
+#[test]
+fn a_mirror_of_both_wire_ends_copies_out_again_when_the_wire_goes() {
+    let mut lab = Lab::new(&["a", "b", "mon0"]);
+    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    lab.mirror("add web --from a,b --to mon0").ok();
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+
+    // The wire removed behind patchwire's back (another tool, an older unlink): frames sent out
+    // of a and b are no longer copied, and show says so with the fix.
+    for end in ["a", "b"] {
+        lab.lab
+            .tc(&format!("filter del dev {end} ingress pref 20567"));
+    }
+    let show = lab.show();
+    let web = find_mirror(&show, "web");
+    assert_eq!(web["health"], "degraded");
+    let fix = format!("patchwire -n {} watch --once", lab.lab.name);
+    assert_eq!(
+        web["problems"],
+        serde_json::json!([
+            format!(
+                "a out is not copied: frames leaving a are missed (a wire from another source used \
+                 to carry them and is gone). Fix: {fix} (adds the copy)"
+            ),
+            format!(
+                "b out is not copied: frames leaving b are missed (a wire from another source used \
+                 to carry them and is gone). Fix: {fix} (adds the copy)"
+            ),
+        ])
+    );
+    let events = watch_once(&lab);
+    let what: Vec<&str> = events.iter().map(|e| e["what"].as_str().unwrap()).collect();
+    assert_eq!(
+        what,
+        [
+            "a out is copied again: no wire from another source of the mirror carries the frames \
+             leaving it any more",
+            "b out is copied again: no wire from another source of the mirror carries the frames \
+             leaving it any more",
+        ]
+    );
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+    lab.drain("mon0p");
+    let out = catalogue(0x30);
+    for f in &out {
+        lab.send_out("a", f);
+    }
+    assert_exactly(&lab.collect("mon0p"), &out, "mon0p (a out after repair)");
+
+    // The wire again: the out copies are now redundant (each frame would arrive twice).
+    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    let web = find_mirror(&lab.show(), "web").clone();
+    assert_eq!(web["health"], "degraded");
+    assert_eq!(
+        web["problems"][0],
+        format!(
+            "a out is copied twice: every frame leaving a entered b first (wire b -> a) and was \
+             copied there already. Fix: {fix} (removes the second copy)"
+        )
+    );
+    assert_eq!(watch_once(&lab).len(), 2);
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+    lab.drain("mon0p");
+    let across = catalogue(0x40);
+    for f in &across {
+        lab.send_in("a", f);
+    }
+    assert_exactly(
+        &lab.collect("mon0p"),
+        &across,
+        "mon0p (through the wire, once)",
+    );
+
+    // unlink itself completes the mirror: every frame leaving a or b is copied once.
+    let run = lab.lab.patchwire(&["unlink", "a"]);
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        "unwired: a <-> b\n\
+         mirror web: a out is copied again: no wire from another source of the mirror carries the \
+         frames leaving it any more\n\
+         mirror web: b out is copied again: no wire from another source of the mirror carries the \
+         frames leaving it any more\n"
+    );
+    let show = lab.show();
+    assert_eq!(find_mirror(&show, "web")["health"], "ok");
+    assert_eq!(find_mirror(&show, "web")["problems"], serde_json::json!([]));
+    lab.drain("mon0p");
+    let (from_a, from_b) = (catalogue(0x50), catalogue(0x60));
+    for f in &from_a {
+        lab.send_out("a", f);
+    }
+    for f in &from_b {
+        lab.send_out("b", f);
+    }
+    let all: Vec<Vec<u8>> = from_a.iter().chain(&from_b).cloned().collect();
+    assert_exactly(&lab.collect("mon0p"), &all, "mon0p (out after unlink)");
+    assert!(watch_once(&lab).is_empty(), "nothing left to do");
+}

@@ -273,13 +273,14 @@ fn an_unlinked_wire_releases_its_held_end() {
     wait_link(&lab.lab, "eth1", "NO-CARRIER", no_carrier);
     lab.lab.patchwire(&["watch", "--once"]).ok();
     assert!(line(&lab.lab, "eth2").contains("alias patchwire held down"));
-    lab.lab.patchwire(&["unlink", "eth1"]).ok();
-    let run = lab.lab.patchwire(&["-j", "watch", "--once"]);
-    assert!(
-        run.ok().stdout.contains("\"link-up-propagated\""),
-        "{}",
-        run.stdout
+    // unlink itself releases the hold (a watcher may not be running at all).
+    let run = lab.lab.patchwire(&["unlink", "eth1"]);
+    assert_eq!(
+        run.ok().stdout,
+        "unwired: eth1 <-> eth2\nreleased: eth2 (watch had held it down) is up again\n"
     );
+    let run = lab.lab.patchwire(&["-j", "watch", "--once"]);
+    assert_eq!(run.ok().stdout, "", "nothing left for watch to release");
     assert!(!line(&lab.lab, "eth2").contains("alias"));
     assert!(line(&lab.lab, "eth2").contains(",UP"));
 }
@@ -558,7 +559,104 @@ fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    let gone: Vec<serde_json::Value> = watcher
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "namespace-gone")
+        .collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0]["netns"], "late");
     assert_eq!(watcher.stop(), 0);
+}
+
+/// `2026-12-06T23:05:01.123Z`: RFC 3339, UTC, milliseconds.
+fn is_rfc3339_ms(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 24
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            23 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[test]
+fn watch_of_a_namespace_that_is_deleted_lets_go_and_exits_0() {
+    let lab = Lab::new();
+    let mut watcher = Watcher::start(&lab.lab);
+    lab.r1.ip("link set dev x1 down");
+    let event = watcher.wait_event("link-down-propagated", "eth2");
+    let time = event["time"].as_str().unwrap_or_default();
+    assert!(is_rfc3339_ms(time), "time {time:?} in {event}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The date part is today's (UTC), as `date -u` would print it.
+    let today = run("date", &["-u", "-d", &format!("@{now}"), "+%Y-%m-%d"]);
+    let yesterday = run(
+        "date",
+        &["-u", "-d", &format!("@{}", now - 60), "+%Y-%m-%d"],
+    );
+    assert!(
+        time.starts_with(today.trim()) || time.starts_with(yesterday.trim()),
+        "{time} vs {today}"
+    );
+
+    // The lab is taken down: the watcher reports it and exits 0 (no restart loop for a unit
+    // with Restart=on-failure).
+    run("ip", &["netns", "del", &lab.lab.name]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = watcher.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watch still running after its namespace was deleted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    // The reader thread gets the last line once the pipe closes.
+    std::thread::sleep(Duration::from_millis(100));
+    let events = watcher.events();
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "namespace-gone", "{events:?}");
+    assert_eq!(last["netns"], lab.lab.name.as_str());
+    assert!(is_rfc3339_ms(last["time"].as_str().unwrap()), "{last}");
+
+    // The text form of the same.
+    let other = Lab::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["-n", &other.lab.name, "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    run("ip", &["netns", "del", &other.lab.name]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("text watch still running after its namespace was deleted");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{}: the namespace is gone (deleted, or its lab taken down): no longer watched\n",
+            other.lab.name
+        )
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
 
 #[test]

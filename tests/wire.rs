@@ -543,3 +543,100 @@ fn an_interrupted_demo_leaves_nothing_behind() {
     assert!(!status.success(), "the demo was interrupted, not finished");
     assert_eq!(run("ip", &["-o", "link", "show"]).lines().count(), links);
 }
+
+#[test]
+fn unlink_of_an_unwired_end_is_a_note_not_an_error() {
+    let ns = TestNs::new();
+    for name in ["a", "b", "c"] {
+        veth(&ns, name, &ns, &format!("{name}p"));
+    }
+    ns.patchwire(&["link", "a", "b"]).ok();
+    let before = ns.snapshot();
+
+    // Already unwired: exit 0, a note on stderr, nothing changed (like `link` of a wire that
+    // exists, or `down` of a lab that is down).
+    let run = ns.patchwire(&["unlink", "c"]);
+    run.ok();
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "note: c is not on a patchwire wire in netns {}: nothing to remove\n",
+            ns.name
+        )
+    );
+    assert_eq!(ns.snapshot(), before);
+    let run = ns.patchwire(&["-j", "unlink", "c"]);
+    run.ok();
+    let json = run.json();
+    assert_eq!(json["not_wired"], serde_json::json!(["c"]));
+    assert_eq!(json["removed"], serde_json::json!([]));
+
+    // Mixed with a wired end: the wire goes, the note stays.
+    let run = ns.patchwire(&["unlink", "a", "c"]);
+    run.ok();
+    assert_eq!(run.stdout, "unwired: a <-> b\n");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "note: c is not on a patchwire wire in netns {}: nothing to remove\n",
+            ns.name
+        )
+    );
+    assert_eq!(ns.wire_filters("a") + ns.wire_filters("b"), 0);
+    // Twice: idempotent.
+    ns.patchwire(&["unlink", "a"]).ok();
+
+    // A name that does not exist is still an error naming it, and nothing changes.
+    let before = ns.snapshot();
+    ns.patchwire(&["unlink", "c", "nothere"])
+        .fails_with(&format!(
+            "interface nothere does not exist in netns {}",
+            ns.name
+        ));
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn unlink_releases_the_hold_watch_put_on_an_end() {
+    let ns = TestNs::new();
+    for name in ["a", "b"] {
+        veth(&ns, name, &ns, &format!("{name}p"));
+    }
+    ns.ip("link set dev b alias uplink-to-r2");
+    ns.patchwire(&["link", "a", "b"]).ok();
+    // a's far side goes down: watch holds b down, keeping the user's alias after its own.
+    ns.ip("link set dev ap down");
+    let run = ns.patchwire(&["watch", "--once"]);
+    run.ok();
+    let b = ns.ip("-o link show dev b");
+    assert!(
+        b.contains(
+            "alias patchwire held down: far end a is down or gone | alias was: uplink-to-r2"
+        ) && !b.contains(",UP"),
+        "{b}"
+    );
+
+    // Unlinking the wire ends the hold: b is up again with its own alias.
+    let run = ns.patchwire(&["-j", "unlink", "a"]);
+    run.ok();
+    assert_eq!(run.json()["released"], serde_json::json!(["b"]));
+    let b = ns.ip("-o link show dev b");
+    assert!(b.contains(",UP") && b.contains("alias uplink-to-r2"), "{b}");
+    assert!(!b.contains("held down"), "{b}");
+    settle(&ns, "b");
+
+    // The text form says so; an unwired end that is still held is released too.
+    ns.patchwire(&["link", "a", "b"]).ok();
+    ns.patchwire(&["watch", "--once"]).ok();
+    ns.tc("filter del dev a ingress pref 20567");
+    ns.tc("filter del dev b ingress pref 20567");
+    let run = ns.patchwire(&["unlink", "b"]);
+    run.ok();
+    assert_eq!(
+        run.stdout,
+        "released: b (watch had held it down) is up again\n"
+    );
+    let b = ns.ip("-o link show dev b");
+    assert!(b.contains(",UP") && b.contains("alias uplink-to-r2"), "{b}");
+}

@@ -11,7 +11,11 @@
 //!
 //! One thread polls every ring. With several interfaces, frames are held back for
 //! [`HOLD_BACK`] (longer than a ring takes to hand over a block) and written in timestamp order,
-//! so the frames of all interfaces read in the order they happened.
+//! so the frames of all interfaces read in the order they happened. Every ring covers the same
+//! window: all start together (frames from before the last one started are left out), and at a
+//! stop each ring's last, partly filled block is waited for, so a frame that crossed a hub is
+//! in the file on every interface or on none. A ring whose interface is deleted ends the
+//! capture (`interface gone`), as tcpdump does.
 
 pub mod filter;
 pub mod output;
@@ -78,8 +82,12 @@ pub struct Spec {
     pub snaplen: u32,
     /// `-c`: stop after this many frames.
     pub count: Option<u64>,
-    /// `-a duration:SEC`.
+    /// `-a duration:SEC` (fractions allowed).
     pub duration: Option<Duration>,
+    /// `-a filesize:KB` (without `-b`) and `-a files:N`.
+    pub limits: writer::Limits,
+    /// `-B`: each interface's ring, in MiB ([`ring::DEFAULT_BUFFER_MIB`] unless given).
+    pub buffer_mib: u32,
     /// Not `-p`: put the interfaces in promiscuous mode while capturing.
     pub promiscuous: bool,
 }
@@ -91,10 +99,14 @@ pub struct InterfaceSummary {
     pub name: String,
     /// Frames written to the file.
     pub captured: u64,
-    /// Frames the kernel passed to the capture (after the filter).
+    /// Frames the kernel passed to the capture (after the filter), dropped ones included.
     pub received: u64,
-    /// Frames the kernel dropped because the ring was full.
+    /// Frames the kernel dropped because the ring was full (`-B` makes it bigger).
     pub dropped: u64,
+    /// Frames the kernel queued that are not in the file and were not dropped: they arrived
+    /// before every interface was capturing, after the stop, or beyond `-c`/`-a packets`
+    /// (received = captured + dropped + not_written).
+    pub not_written: u64,
 }
 
 /// What a capture did.
@@ -104,8 +116,12 @@ pub struct Summary {
     pub interfaces: Vec<InterfaceSummary>,
     /// The files written (a ring's pruned ones included), empty for stdout.
     pub files: Vec<PathBuf>,
-    /// Why it stopped: `count`, `duration`, `signal` or `reader gone`.
+    /// Why it stopped: `count`, `duration`, `filesize`, `files`, `signal`, `reader gone` or
+    /// `interface gone`.
     pub stopped_by: String,
+    /// The interface (`NETNS:IF`) that was deleted or moved away, stopping the capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gone: Option<String>,
 }
 
 /// The interfaces named by `specs` (`IF` in `home`, or `NETNS:IF`), checked to exist, each
@@ -248,10 +264,13 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Opens every ring (each in its namespace, with the filter compiled once), then captures
-/// until `-c`, `-a duration`, SIGINT/SIGTERM or a reader that went away. Every file is closed
-/// with statistics; a write error (a full disk) stops the capture with it, the file cut back
-/// to its last whole block (valid, without the closing statistics).
+/// Opens every ring (each in its namespace, with the filter compiled once), starts them
+/// together, then captures until `-c`/`-a packets`, `-a duration`/`filesize`/`files`,
+/// SIGINT/SIGTERM, a reader that went away, or a captured interface that vanished. Every
+/// frame that reached a ring between the start and the stop is written, from every ring
+/// alike (the kernel's last, partly filled blocks are waited for); every file is closed with
+/// statistics. A write error (a full disk) stops the capture with it, the file cut back to its
+/// last whole block (valid, without the closing statistics).
 pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureError> {
     if spec.targets.is_empty() {
         return Err(CaptureError::Invalid(
@@ -266,14 +285,22 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
     let mut rings = Vec::new();
     for target in &spec.targets {
         let interface = target.interface.clone();
-        let (program, promiscuous) = (program.clone(), spec.promiscuous);
+        let (program, promiscuous, mib) = (program.clone(), spec.promiscuous, spec.buffer_mib);
         let opened = target
             .netns
             .run(move || -> Result<Ring, CaptureError> {
                 let index = index_of(&interface)
                     .map_err(|e| CaptureError::Io(format!("{interface}: {e}")))?;
-                Ring::open(index, Some(&program), promiscuous)
-                    .map_err(|e| CaptureError::Io(format!("opening a capture on {interface}: {e}")))
+                Ring::open(index, Some(&program), promiscuous, mib).map_err(|e| {
+                    let hint = match e.raw_os_error() {
+                        Some(libc::ENOMEM) => format!(
+                            " (each interface's kernel buffer takes -B MiB, {mib} here: give a \
+                             smaller -B)"
+                        ),
+                        _ => String::new(),
+                    };
+                    CaptureError::Io(format!("opening a capture on {interface}: {e}{hint}"))
+                })
             })
             .map_err(WireError::from)??;
         rings.push(opened);
@@ -287,23 +314,37 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             snaplen: spec.snaplen,
         })
         .collect();
-    let started_ns = now_ns();
-    let started = Instant::now();
     let failed = |e: std::io::Error| CaptureError::Io(format!("capture stopped: {e}"));
     let mut writer = Writer::open(
         spec.destination.clone(),
         spec.rotation,
+        spec.limits,
         interfaces,
-        started_ns,
+        now_ns(),
     )
     .map_err(|e| CaptureError::Io(e.to_string()))?;
     crate::signals::stop_on_signals();
+    // Every ring starts now, and nothing from before the last one started is written: a frame
+    // crossing a hub or a wire is in the file on every interface or on none.
+    for (ring, target) in rings.iter().zip(&spec.targets) {
+        ring.start().map_err(|e| {
+            CaptureError::Io(format!("starting the capture on {}: {e}", target.label))
+        })?;
+    }
+    let mut collector = Collector {
+        start_ns: now_ns(),
+        end_ns: u64::MAX,
+        single: rings.len() == 1,
+        snaplen: spec.snaplen as usize,
+        count: spec.count,
+        captured: vec![0; rings.len()],
+        seen_after_end: vec![false; rings.len()],
+        total: 0,
+        held: Vec::new(),
+        data: Vec::with_capacity(1 << 20),
+    };
+    let started = Instant::now();
     on_start();
-    let mut captured = vec![0u64; rings.len()];
-    let mut total = 0u64;
-    // With several interfaces: frames drained but not written yet, their bytes in `data`.
-    let mut held: Vec<Held> = Vec::new();
-    let mut data = Vec::with_capacity(1 << 20);
     let mut pollfds: Vec<libc::pollfd> = rings
         .iter()
         .map(|r| libc::pollfd {
@@ -319,15 +360,23 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         writer.note_statistics(now_ns(), rings.iter().map(|r| (r.received, r.dropped)));
     };
 
+    let mut gone = None;
     let stopped_by = loop {
         if crate::signals::stopping() {
             break "signal";
         }
-        if spec.count.is_some_and(|c| total >= c) {
+        if spec.count.is_some_and(|c| collector.total >= c) {
             break "count";
         }
         if spec.duration.is_some_and(|d| started.elapsed() >= d) {
             break "duration";
+        }
+        if let Some(limit) = writer.stopped_by() {
+            break limit;
+        }
+        if let Some(index) = rings.iter().position(Ring::gone) {
+            gone = Some(spec.targets[index].label.clone());
+            break "interface gone";
         }
         let mut timeout = TICK;
         if let Some(d) = spec.duration {
@@ -336,79 +385,20 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         if let Some(d) = writer.until_rotation() {
             timeout = timeout.min(d);
         }
-        for pollfd in pollfds.iter_mut() {
-            pollfd.revents = 0;
-        }
-        // SAFETY: `pollfds` is a live array of that many pollfd structs.
-        unsafe {
-            libc::poll(
-                pollfds.as_mut_ptr(),
-                pollfds.len() as libc::nfds_t,
-                timeout.as_millis().max(1) as i32,
-            )
-        };
+        poll(&mut pollfds, timeout);
         for (pollfd, ring) in pollfds.iter().zip(&rings) {
             if pollfd.revents & libc::POLLERR != 0 {
-                // The interface went down (or was down at the start): keep capturing.
+                // The interface went down (or was down at the start), or is being deleted
+                // (`gone` tells): keep capturing.
                 let _ = ring.clear_error();
             }
         }
         note(&mut rings, &mut writer);
-        let single = rings.len() == 1;
-        let mut error = None;
-        for (id, ring) in rings.iter_mut().enumerate() {
-            let (snaplen, count) = (spec.snaplen as usize, spec.count);
-            let mut taken = 0u64;
-            ring.drain(|frame| {
-                if error.is_some() {
-                    return;
-                }
-                let flags = pcapng::epb_flags(frame.outbound, frame.packet_type);
-                if single {
-                    // One interface: its ring is in time order; straight into the output.
-                    if count.is_some_and(|c| total + taken >= c) {
-                        return;
-                    }
-                    taken += 1;
-                    let mut tag = [0; 4];
-                    let parts = frame.parts(snaplen, &mut tag);
-                    if let Err(e) =
-                        writer.packet(0, frame.timestamp_ns, frame.original_len, parts, flags)
-                    {
-                        error = Some(e);
-                    }
-                    return;
-                }
-                let start = data.len();
-                frame.append_on_wire(snaplen, &mut data);
-                held.push((
-                    frame.timestamp_ns,
-                    id as u32,
-                    flags,
-                    frame.original_len,
-                    start,
-                    data.len(),
-                ));
-            });
-            captured[id] += taken;
-            total += taken;
-        }
-        if let Some(e) = error {
-            return Err(failed(e));
-        }
+        collector.collect(&mut rings, &mut writer).map_err(failed)?;
         // Several interfaces: -c counts frames in time order, as they are written.
         let cutoff = now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64);
-        let remaining = spec.count.map(|c| c.saturating_sub(total));
-        total += write_held(
-            &mut held,
-            &mut data,
-            cutoff,
-            &mut writer,
-            remaining,
-            &mut captured,
-        )
-        .map_err(failed)?;
-        if writer.rotation_due() && spec.count.is_none_or(|c| total < c) {
+        collector.write_held(cutoff, &mut writer).map_err(failed)?;
+        if writer.rotation_due() && spec.count.is_none_or(|c| collector.total < c) {
             writer.rotate().map_err(failed)?;
         }
         if let Err(e) = writer.flush() {
@@ -418,34 +408,151 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             return Err(failed(e));
         }
     };
-    let remaining = spec.count.map(|c| c.saturating_sub(total));
-    write_held(
-        &mut held,
-        &mut data,
-        u64::MAX,
-        &mut writer,
-        remaining,
-        &mut captured,
-    )
-    .map_err(failed)?;
+    // The stop moment: what reached any ring before it is written, from every ring. The
+    // kernel hands a partly filled block over only when its retire timer fires, so wait for
+    // each ring's last block (or for a frame from after the stop, which means it has nothing
+    // older left). Stopped by a count or a size, nothing more would be written anyway.
+    // The counters are read at the stop too: what arrives later is outside the capture, and
+    // a ring that fills meanwhile (the process descheduled) drops only frames from after it.
+    collector.end_ns = now_ns();
     note(&mut rings, &mut writer);
+    if matches!(stopped_by, "signal" | "duration" | "interface gone") {
+        let deadline = Instant::now() + ring::RETIRE_AT_MOST;
+        loop {
+            collector.collect(&mut rings, &mut writer).map_err(failed)?;
+            let waiting = rings
+                .iter()
+                .enumerate()
+                .any(|(id, ring)| !collector.seen_after_end[id] && ring.pending());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !waiting || left.is_zero() {
+                break;
+            }
+            poll(&mut pollfds, left.min(Duration::from_millis(10)));
+        }
+    }
+    collector
+        .write_held(u64::MAX, &mut writer)
+        .map_err(failed)?;
     let files = writer.finish().map_err(failed)?;
     Ok(Summary {
         interfaces: spec
             .targets
             .iter()
             .zip(&rings)
-            .zip(&captured)
+            .zip(&collector.captured)
             .map(|((t, r), c)| InterfaceSummary {
                 name: t.label.clone(),
                 captured: *c,
                 received: r.received,
                 dropped: r.dropped,
+                not_written: r.received.saturating_sub(r.dropped + c),
             })
             .collect(),
         files,
         stopped_by: stopped_by.into(),
+        gone,
     })
+}
+
+/// Waits up to `timeout` for any ring to have something (or an error).
+fn poll(pollfds: &mut [libc::pollfd], timeout: Duration) {
+    for pollfd in pollfds.iter_mut() {
+        pollfd.revents = 0;
+    }
+    // SAFETY: `pollfds` is a live array of that many pollfd structs.
+    unsafe {
+        libc::poll(
+            pollfds.as_mut_ptr(),
+            pollfds.len() as libc::nfds_t,
+            timeout.as_millis().max(1) as i32,
+        )
+    };
+}
+
+/// Frames taken from the rings, in the capture's window, on their way to the writer.
+struct Collector {
+    /// Frames stamped before this (ns since the epoch) arrived before every ring was started.
+    start_ns: u64,
+    /// Frames stamped after this arrived after the stop.
+    end_ns: u64,
+    /// One interface: its ring is in time order, frames go straight to the writer.
+    single: bool,
+    snaplen: usize,
+    /// `-c` / `-a packets`.
+    count: Option<u64>,
+    /// Frames written, per interface and in all.
+    captured: Vec<u64>,
+    total: u64,
+    /// Per ring: a frame from after `end_ns` was seen (nothing older can follow).
+    seen_after_end: Vec<bool>,
+    /// With several interfaces: frames drained but not written yet, their bytes in `data`.
+    held: Vec<Held>,
+    data: Vec<u8>,
+}
+
+impl Collector {
+    /// Takes every frame the kernel has handed over from every ring.
+    fn collect(&mut self, rings: &mut [Ring], writer: &mut Writer) -> std::io::Result<()> {
+        let mut error = None;
+        for (id, ring) in rings.iter_mut().enumerate() {
+            let mut taken = 0u64;
+            let (total, count) = (self.total, self.count);
+            let (start, end, single, snaplen) =
+                (self.start_ns, self.end_ns, self.single, self.snaplen);
+            let (held, data, after) = (&mut self.held, &mut self.data, &mut self.seen_after_end);
+            ring.drain(|frame| {
+                if error.is_some() || frame.timestamp_ns < start {
+                    return;
+                }
+                if frame.timestamp_ns > end {
+                    after[id] = true;
+                    return;
+                }
+                let flags = pcapng::epb_flags(frame.outbound, frame.packet_type);
+                if single {
+                    if count.is_some_and(|c| total + taken >= c) {
+                        return;
+                    }
+                    let mut tag = [0; 4];
+                    let parts = frame.parts(snaplen, &mut tag);
+                    match writer.packet(0, frame.timestamp_ns, frame.original_len, parts, flags) {
+                        Ok(true) => taken += 1,
+                        Ok(false) => {}
+                        Err(e) => error = Some(e),
+                    }
+                    return;
+                }
+                let at = data.len();
+                frame.append_on_wire(snaplen, data);
+                held.push((
+                    frame.timestamp_ns,
+                    id as u32,
+                    flags,
+                    frame.original_len,
+                    at,
+                    data.len(),
+                ));
+            });
+            self.captured[id] += taken;
+            self.total += taken;
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Writes the held frames older than `cutoff` (see [`write_held`]).
+    fn write_held(&mut self, cutoff: u64, writer: &mut Writer) -> std::io::Result<()> {
+        let remaining = self.count.map(|c| c.saturating_sub(self.total));
+        self.total += write_held(
+            &mut self.held,
+            &mut self.data,
+            cutoff,
+            writer,
+            remaining,
+            &mut self.captured,
+        )?;
+        Ok(())
+    }
 }
 
 /// A frame drained from a ring and not written yet: (timestamp, interface, epb_flags,
@@ -475,7 +582,12 @@ fn write_held(
             data.clear();
             return Ok(written);
         }
-        writer.packet(id, ts, original, [&data[start..end], &[], &[]], flags)?;
+        if !writer.packet(id, ts, original, [&data[start..end], &[], &[]], flags)? {
+            // A -a filesize/files limit: nothing more is written.
+            held.clear();
+            data.clear();
+            return Ok(written);
+        }
         captured[id as usize] += 1;
         written += 1;
     }

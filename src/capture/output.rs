@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long gathered blocks may wait before they are written (`-w -` is written every round).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -23,6 +23,11 @@ pub struct Rotation {
     pub bytes: Option<u64>,
     /// After this long, traffic or not (`-b duration:SEC`).
     pub every: Option<Duration>,
+    /// When the wall clock reaches a multiple of this (`-b interval:SEC`: files that begin on
+    /// the hour with 3600).
+    pub interval: Option<Duration>,
+    /// After this many frames (`-b packets:N`).
+    pub packets: Option<u64>,
     /// Keep only the newest N files (`-b files:N`).
     pub keep: Option<usize>,
 }
@@ -30,7 +35,11 @@ pub struct Rotation {
 impl Rotation {
     /// Whether any `-b` was given.
     pub fn is_ring(&self) -> bool {
-        self.bytes.is_some() || self.every.is_some() || self.keep.is_some()
+        self.bytes.is_some()
+            || self.every.is_some()
+            || self.interval.is_some()
+            || self.packets.is_some()
+            || self.keep.is_some()
     }
 }
 
@@ -54,6 +63,10 @@ pub struct Sink {
     /// Bytes of the current file known to be written whole.
     written: u64,
     opened: Instant,
+    /// With `-b interval`: when the current file is due, by the wall clock.
+    due_at: Option<SystemTime>,
+    /// Frames in the current file.
+    pub frames: u64,
     last_flush: Instant,
     sequence: u32,
     /// Files of the ring, oldest first.
@@ -73,6 +86,8 @@ impl Sink {
             pending: Vec::with_capacity(FLUSH_BYTES * 2),
             written: 0,
             opened: Instant::now(),
+            due_at: None,
+            frames: 0,
             last_flush: Instant::now(),
             sequence: 0,
             files: VecDeque::new(),
@@ -104,7 +119,12 @@ impl Sink {
             }
         }
         self.written = 0;
+        self.frames = 0;
         self.opened = Instant::now();
+        self.due_at = self
+            .rotation
+            .interval
+            .map(|interval| next_multiple(SystemTime::now(), interval));
         Ok(())
     }
 
@@ -179,25 +199,43 @@ impl Sink {
         }
     }
 
-    /// Whether the current file has reached its size (`-b filesize`).
+    /// Whether the current file has reached its size or frame count (`-b filesize`, `-b
+    /// packets`).
     pub fn full(&self) -> bool {
         self.rotation
             .bytes
             .is_some_and(|limit| self.size() >= limit)
+            || self
+                .rotation
+                .packets
+                .is_some_and(|limit| self.frames >= limit)
     }
 
-    /// Whether the current file has reached its age (`-b duration`).
+    /// Whether the current file has reached its age or its time (`-b duration`, `-b
+    /// interval`).
     pub fn old(&self) -> bool {
-        self.rotation
-            .every
-            .is_some_and(|every| self.opened.elapsed() >= every)
+        self.until_rotation().is_some_and(|d| d.is_zero())
     }
 
-    /// How long until the current file is due by age (for the poll timeout).
+    /// How long until the current file is due by age or time (for the poll timeout).
     pub fn until_rotation(&self) -> Option<Duration> {
-        self.rotation
+        let by_age = self
+            .rotation
             .every
-            .map(|every| every.saturating_sub(self.opened.elapsed()))
+            .map(|every| every.saturating_sub(self.opened.elapsed()));
+        let by_clock = self.due_at.map(|due| {
+            due.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        });
+        match (by_age, by_clock) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Files opened so far (the current one included).
+    pub fn files_opened(&self) -> usize {
+        self.all_files.len().max(1)
     }
 
     /// Closes the current file (after the caller wrote its closing blocks) and opens the next.
@@ -210,6 +248,17 @@ impl Sink {
     pub fn size(&self) -> u64 {
         self.written + self.pending.len() as u64
     }
+}
+
+/// The first instant after `now` that is a whole multiple of `interval` since the epoch.
+fn next_multiple(now: SystemTime, interval: Duration) -> SystemTime {
+    let since = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let step = interval.as_nanos().max(1);
+    let next = (since / step + 1) * step;
+    UNIX_EPOCH + Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
 }
 
 /// How many bytes of `blocks` (whole pcapng blocks back to back) are whole blocks within the
@@ -279,6 +328,16 @@ mod tests {
         assert_eq!(whole_blocks(&blocks, blocks.len() as u64), blocks.len());
         assert_eq!(whole_blocks(&blocks, blocks.len() as u64 - 1), first);
         assert_eq!(whole_blocks(&blocks, 3), 0);
+    }
+
+    #[test]
+    fn interval_boundaries_are_multiples_of_the_interval() {
+        let at = |s: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(s) + Duration::from_millis(ms);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(next_multiple(at(7200, 0), hour), at(10800, 0));
+        assert_eq!(next_multiple(at(7199, 999), hour), at(7200, 0));
+        let half = Duration::from_millis(500);
+        assert_eq!(next_multiple(at(10, 250), half), at(10, 500));
     }
 
     #[test]

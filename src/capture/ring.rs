@@ -31,13 +31,27 @@ const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
 const PACKET_OUTGOING: u8 = 4;
 
-/// Ring geometry: 8 blocks of 1 MiB per interface (the kernel hands a block over when it is
-/// full or `RETIRE_MS` after its first frame, so a live stream never waits longer; longer
-/// would mean fewer wake-ups at low rates, but a live Wireshark lagging behind).
+/// Ring geometry: blocks of 1 MiB (the kernel hands a block over when it is full or
+/// `RETIRE_MS` after its first frame, so a live stream never waits longer; longer would mean
+/// fewer wake-ups at low rates, but a live Wireshark lagging behind). The ring's size is `-B`
+/// (8 MiB unless given); below 4 MiB, four smaller blocks.
 const BLOCK_SIZE: u32 = 1 << 20;
-const BLOCK_COUNT: u32 = 8;
 const FRAME_SIZE: u32 = 1 << 11;
 const RETIRE_MS: u32 = 50;
+/// The ring size when none is given, in MiB (dumpcap's -B unit).
+pub const DEFAULT_BUFFER_MIB: u32 = 8;
+/// How long, at most, the kernel keeps a partly filled block: the retire timer runs every
+/// `RETIRE_MS` and retires a block it saw active at its previous run.
+pub const RETIRE_AT_MOST: std::time::Duration =
+    std::time::Duration::from_millis(2 * RETIRE_MS as u64 + 20);
+
+/// (block size, block count) for a ring of `mib` MiB.
+fn geometry(mib: u32) -> (u32, u32) {
+    match mib {
+        0..4 => (mib.max(1) * BLOCK_SIZE / 4, 4),
+        _ => (BLOCK_SIZE, mib),
+    }
+}
 
 /// `struct tpacket_req3`.
 #[repr(C)]
@@ -159,6 +173,9 @@ pub struct Ring {
     fd: OwnedFd,
     map: NonNull<u8>,
     map_len: usize,
+    block_size: u32,
+    block_count: u32,
+    ifindex: c_int,
     next_block: u32,
     /// Frames the kernel passed to the socket and frames it dropped (ring full), summed over
     /// every PACKET_STATISTICS read (each read resets the kernel's counters).
@@ -172,14 +189,17 @@ pub struct Ring {
 unsafe impl Send for Ring {}
 
 impl Ring {
-    /// Opens a ring on `ifindex` in the calling thread's namespace. `filter` (classic BPF) is
-    /// attached before the socket is bound, so no unfiltered frame is ever queued;
-    /// `promiscuous` asks the interface for every frame (undone when the socket closes).
+    /// Opens a ring of `buffer_mib` MiB for `ifindex` in the calling thread's namespace; it
+    /// receives nothing until [`Ring::start`] (so several rings start together). `filter`
+    /// (classic BPF) is attached before the socket is bound, so no unfiltered frame is ever
+    /// queued; `promiscuous` asks the interface for every frame (undone when the socket closes).
     pub fn open(
         ifindex: u32,
         filter: Option<&[SockFilter]>,
         promiscuous: bool,
+        buffer_mib: u32,
     ) -> io::Result<Ring> {
+        let (block_size, block_count) = geometry(buffer_mib);
         // SAFETY: plain syscall; protocol 0 receives nothing until bind.
         let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
@@ -189,16 +209,16 @@ impl Ring {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         set_int_opt(&fd, libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
         let request = TpacketReq3 {
-            block_size: BLOCK_SIZE,
-            block_nr: BLOCK_COUNT,
+            block_size,
+            block_nr: block_count,
             frame_size: FRAME_SIZE,
-            frame_nr: BLOCK_SIZE / FRAME_SIZE * BLOCK_COUNT,
+            frame_nr: block_size / FRAME_SIZE * block_count,
             retire_blk_tov: RETIRE_MS,
             sizeof_priv: 0,
             feature_req_word: 0,
         };
         setsockopt(&fd, libc::SOL_PACKET, PACKET_RX_RING, &request)?;
-        let map_len = (BLOCK_SIZE * BLOCK_COUNT) as usize;
+        let map_len = block_size as usize * block_count as usize;
         // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
         let map = unsafe {
             libc::mmap(
@@ -213,10 +233,13 @@ impl Ring {
         if map == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ring = Ring {
+        let mut ring = Ring {
             fd,
             map: NonNull::new(map.cast()).expect("mmap never returns null on success"),
             map_len,
+            block_size,
+            block_count,
+            ifindex: 0,
             next_block: 0,
             received: 0,
             dropped: 0,
@@ -249,8 +272,44 @@ impl Ring {
             };
             setsockopt(&ring.fd, libc::SOL_PACKET, PACKET_ADD_MEMBERSHIP, &request)?;
         }
-        bind_to_ifindex(&ring.fd, ifindex)?;
+        ring.ifindex = ifindex;
         Ok(ring)
+    }
+
+    /// Starts receiving (binds the socket to its interface). Callable from any thread: the
+    /// socket stays in the namespace it was made in.
+    pub fn start(&self) -> io::Result<()> {
+        bind_to_ifindex(&self.fd, self.ifindex)
+    }
+
+    /// Whether the interface is gone: deleted, or moved to another namespace. The kernel then
+    /// unbinds the socket (its `sll_ifindex` becomes -1); it never binds it again, even to a
+    /// new interface of the same name.
+    pub fn gone(&self) -> bool {
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        let mut len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `addr`.
+        let rc =
+            unsafe { libc::getsockname(self.fd.as_raw_fd(), (&raw mut addr).cast(), &mut len) };
+        rc == 0 && addr.sll_ifindex != self.ifindex
+    }
+
+    /// Whether the block the kernel is filling holds frames not handed over yet (they come
+    /// within [`RETIRE_AT_MOST`]).
+    pub fn pending(&self) -> bool {
+        let offset = self.next_block as usize * self.block_size as usize;
+        // SAFETY: the offset is inside the mapping; the block descriptor sits at its start.
+        let desc = unsafe { self.map.as_ptr().add(offset) }.cast::<BlockDesc>();
+        // SAFETY: a live descriptor in shared memory the kernel writes: read volatile, and only
+        // to learn whether frames are there (they are read once the block is ours).
+        let (status, count) = unsafe {
+            (
+                std::ptr::addr_of!((*desc).block_status).read_volatile(),
+                std::ptr::addr_of!((*desc).num_pkts).read_volatile(),
+            )
+        };
+        status & TP_STATUS_USER != 0 || count > 0
     }
 
     /// Clears the socket's pending error, if any: the kernel sets ENETDOWN when the interface
@@ -281,8 +340,9 @@ impl Ring {
     /// blocks back. Returns how many frames there were.
     pub fn drain(&mut self, mut each: impl FnMut(&Frame<'_>)) -> usize {
         let mut frames = 0;
-        for _ in 0..BLOCK_COUNT {
-            let offset = (self.next_block * BLOCK_SIZE) as usize;
+        let block_size = self.block_size as usize;
+        for _ in 0..self.block_count {
+            let offset = self.next_block as usize * block_size;
             // SAFETY: the offset is inside the mapping; the block descriptor sits at the start
             // of each block.
             let block = unsafe { self.map.as_ptr().add(offset) };
@@ -298,7 +358,7 @@ impl Ring {
             let (count, first) = unsafe { ((*desc).num_pkts, (*desc).offset_to_first_pkt) };
             let mut at = first as usize;
             for _ in 0..count {
-                if at + mem::size_of::<Tpacket3Hdr>() > BLOCK_SIZE as usize {
+                if at + mem::size_of::<Tpacket3Hdr>() > block_size {
                     break;
                 }
                 // SAFETY: `at` stays inside the block (checked above); the kernel wrote a
@@ -309,7 +369,7 @@ impl Ring {
                 let packet_type = unsafe { *block.add(sll_at + 10) };
                 let data_at = at + header.tp_mac as usize;
                 let len = header.tp_snaplen as usize;
-                if data_at + len > BLOCK_SIZE as usize {
+                if data_at + len > block_size {
                     break;
                 }
                 // SAFETY: [data_at, data_at + len) lies inside the block (checked above).
@@ -343,7 +403,7 @@ impl Ring {
             unsafe {
                 std::ptr::addr_of_mut!((*desc).block_status).write_volatile(TP_STATUS_KERNEL)
             };
-            self.next_block = (self.next_block + 1) % BLOCK_COUNT;
+            self.next_block = (self.next_block + 1) % self.block_count;
         }
         frames
     }
@@ -412,6 +472,20 @@ mod tests {
         assert_eq!(tpacket_align(48), 48);
         assert_eq!(mem::size_of::<SockFilter>(), 8);
         assert_eq!(mem::size_of::<TpacketStatsV3>(), 12);
+    }
+
+    #[test]
+    fn ring_geometry_follows_the_buffer_size() {
+        assert_eq!(geometry(DEFAULT_BUFFER_MIB), (1 << 20, 8));
+        assert_eq!(geometry(1), (256 << 10, 4));
+        assert_eq!(geometry(3), (768 << 10, 4));
+        assert_eq!(geometry(4), (1 << 20, 4));
+        assert_eq!(geometry(64), (1 << 20, 64));
+        for mib in 1..10 {
+            let (size, count) = geometry(mib);
+            assert_eq!(u64::from(size) * u64::from(count), u64::from(mib) << 20);
+            assert_eq!(size % FRAME_SIZE, 0);
+        }
     }
 
     #[test]

@@ -7,12 +7,24 @@ use std::io;
 use super::output::{Destination, Rotation, Sink};
 use super::pcapng::{self, Interface, Statistics};
 
+/// dumpcap's `-a` conditions that depend on what was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `-a filesize:KB` without `-b`: stop once the file has this many bytes.
+    pub file_bytes: Option<u64>,
+    /// `-a files:N`: stop instead of starting file N+1.
+    pub files: Option<usize>,
+}
+
 /// Writes one capture's blocks to its destination.
 pub struct Writer {
     sink: Sink,
     interfaces: Vec<Interface>,
     /// Per interface, as last noted (the closing blocks of a file report these).
     statistics: Vec<Statistics>,
+    limits: Limits,
+    /// Which limit stopped the writing (`filesize`, `files`); frames are then refused.
+    stopped: Option<&'static str>,
 }
 
 impl Writer {
@@ -21,6 +33,7 @@ impl Writer {
     pub fn open(
         destination: Destination,
         rotation: Rotation,
+        limits: Limits,
         interfaces: Vec<Interface>,
         start_ns: u64,
     ) -> io::Result<Writer> {
@@ -36,6 +49,8 @@ impl Writer {
             sink: Sink::open(destination, rotation)?,
             interfaces,
             statistics,
+            limits,
+            stopped: None,
         };
         writer.header();
         writer.sink.flush(true)?;
@@ -67,6 +82,8 @@ impl Writer {
     }
 
     /// One frame, as up to three slices; starts the next file first when this one is full.
+    /// Returns false, writing nothing, once a `-a filesize`/`files` limit is reached (see
+    /// [`Writer::stopped`]).
     pub fn packet(
         &mut self,
         interface_id: u32,
@@ -74,10 +91,17 @@ impl Writer {
         original_len: u32,
         parts: [&[u8]; 3],
         flags: u32,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
+        if self.stopped() {
+            return Ok(false);
+        }
         if self.sink.full() {
             self.rotate()?;
+            if self.stopped() {
+                return Ok(false);
+            }
         }
+        self.sink.frames += 1;
         pcapng::enhanced_packet_parts(
             self.sink.buffer(),
             interface_id,
@@ -86,7 +110,25 @@ impl Writer {
             parts,
             flags,
         );
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether a `-a filesize`/`files` limit was reached (the file as it is then is the last).
+    pub fn stopped(&mut self) -> bool {
+        if self.stopped.is_none()
+            && self
+                .limits
+                .file_bytes
+                .is_some_and(|limit| self.sink.size() >= limit)
+        {
+            self.stopped = Some("filesize");
+        }
+        self.stopped.is_some()
+    }
+
+    /// The limit that stopped the writing, if one did.
+    pub fn stopped_by(&self) -> Option<&'static str> {
+        self.stopped
     }
 
     /// Whether the current file is due for its next one by age.
@@ -99,8 +141,18 @@ impl Writer {
         self.sink.until_rotation()
     }
 
-    /// Closes the current file with its statistics and starts the next with its header.
+    /// Closes the current file with its statistics and starts the next with its header — or,
+    /// when `-a files:N` files exist already, stops instead (the current file stays open until
+    /// [`Writer::finish`]).
     pub fn rotate(&mut self) -> io::Result<()> {
+        if self
+            .limits
+            .files
+            .is_some_and(|files| self.sink.files_opened() >= files)
+        {
+            self.stopped = Some("files");
+            return Ok(());
+        }
         self.closing();
         self.sink.rotate()?;
         self.header();

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use patchwire::capture::output::{Destination, Rotation};
+use patchwire::capture::ring::DEFAULT_BUFFER_MIB;
+use patchwire::capture::writer::Limits;
 use patchwire::capture::{self, DEFAULT_SNAPLEN, Spec, Summary};
 
 use super::{Cli, Exit};
@@ -17,7 +19,12 @@ use super::{Cli, Exit};
 /// VLAN tags the kernel held in metadata put back. One end of a wire shows both of its
 /// directions: frames arriving from its side are inbound, frames the wire sends out of it are
 /// outbound. Received and dropped counts per interface close every file (Interface Statistics
-/// Blocks) and are printed on stderr. Options follow dumpcap where they do not clash with
+/// Blocks) and are printed on stderr: received = captured + dropped (the kernel buffer was
+/// full: raise -B) + not written (arrived before every interface was capturing, after the stop
+/// or the count). All interfaces start together, and at a stop every frame that reached any of
+/// them before it is written. A captured interface that is deleted (or moved to another
+/// namespace) ends the capture with an error, as tcpdump does: the file is closed complete
+/// and the exit status is 1. Options follow dumpcap where they do not clash with
 /// patchwire's own (-n is the namespace, -s statistics: the snap length is --snaplen).
 #[derive(clap::Args)]
 #[command(
@@ -51,71 +58,123 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_SNAPLEN,
           value_parser = clap::value_parser!(u32).range(14..=262_144))]
     pub snaplen: u32,
-    /// Stop after this many frames.
+    /// Stop after this many frames (the same as -a packets:N).
     #[arg(short = 'c', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// Stop condition: duration:SEC.
-    #[arg(short = 'a', value_name = "duration:SEC")]
+    /// Stop condition (repeatable; the first met stops): duration:SEC (fractions allowed:
+    /// 1.5), filesize:KB (the file reaches KB kilobytes of 1000 bytes; with -b it starts the
+    /// next file instead, as in dumpcap), files:N (with -b: stop instead of starting file N+1),
+    /// packets:N (as -c).
+    #[arg(short = 'a', value_name = "KEY:VALUE")]
     pub autostop: Vec<String>,
-    /// Ring buffer: filesize:KB (start a new file after KB kilobytes), duration:SEC (after SEC
-    /// seconds, even with no traffic), files:N (keep the newest N). Files are named
+    /// Ring buffer (repeatable): filesize:KB (start a new file after KB kilobytes),
+    /// duration:SEC (after SEC seconds, even with no traffic; fractions allowed),
+    /// interval:SEC (when the clock reaches a multiple of SEC: 3600 starts files on the hour),
+    /// packets:N (after N frames), files:N (keep the newest N). Files are named
     /// FILE_00001_YYYYmmddHHMMSS.ext.
     #[arg(short = 'b', value_name = "KEY:VALUE")]
     pub ring: Vec<String>,
+    /// Kernel buffer (ring) per interface, in MiB (dumpcap's -B). Frames wait there until
+    /// patchwire writes them; when it is full the kernel drops them (counted as dropped). It
+    /// costs this much memory per interface: a lab capture of 125 ports takes 1 GB at the
+    /// default; -B 1 takes 125 MiB.
+    #[arg(short = 'B', value_name = "MiB", default_value_t = DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub buffer: u32,
     /// Do not put the interfaces into promiscuous mode.
     #[arg(short = 'p')]
     pub no_promiscuous: bool,
 }
 
 fn number(option: &str, item: &str, value: &str) -> anyhow::Result<u64> {
-    value
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{option} {item}: {value:?} is not a whole number"))
+    match value.parse::<u64>() {
+        Ok(0) => anyhow::bail!("{option} {item}: must be at least 1"),
+        Ok(n) => Ok(n),
+        Err(_) => anyhow::bail!("{option} {item}: {value:?} is not a whole number"),
+    }
 }
+
+/// Seconds, fractions allowed (`1.5`, `0.25`), from 1 ms to about 30 years.
+fn seconds(option: &str, item: &str, value: &str) -> anyhow::Result<Duration> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{option} {item}: {value:?} is not a number of seconds"))?;
+    if !(0.001..=1e9).contains(&secs) {
+        anyhow::bail!("{option} {item}: must be between 0.001 and 1000000000 seconds");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+const RING_KEYS: &str = "filesize:KB, duration:SEC, interval:SEC, packets:N or files:N";
+const STOP_KEYS: &str = "duration:SEC, filesize:KB, files:N or packets:N";
 
 fn rotation(items: &[String]) -> anyhow::Result<Rotation> {
     let mut rotation = Rotation::default();
     for item in items {
         let Some((key, value)) = item.split_once(':') else {
-            anyhow::bail!("-b {item}: expected filesize:KB, duration:SEC or files:N");
+            anyhow::bail!("-b {item}: expected {RING_KEYS}");
         };
-        let n = number("-b", item, value)?;
         match key {
-            "filesize" if n > 0 => rotation.bytes = Some(n * 1000),
-            "duration" if n > 0 => rotation.every = Some(Duration::from_secs(n)),
-            "files" if n > 0 => rotation.keep = Some(n as usize),
-            "filesize" | "duration" | "files" => {
-                anyhow::bail!("-b {item}: must be at least 1")
-            }
-            _ => anyhow::bail!("-b {item}: unknown; expected filesize:KB, duration:SEC or files:N"),
+            "filesize" => rotation.bytes = Some(number("-b", item, value)? * 1000),
+            "duration" => rotation.every = Some(seconds("-b", item, value)?),
+            "interval" => rotation.interval = Some(seconds("-b", item, value)?),
+            "packets" => rotation.packets = Some(number("-b", item, value)?),
+            "files" => rotation.keep = Some(number("-b", item, value)? as usize),
+            _ => anyhow::bail!("-b {item}: unknown; expected {RING_KEYS}"),
         }
     }
-    if rotation.keep.is_some() && rotation.bytes.is_none() && rotation.every.is_none() {
-        anyhow::bail!("-b files:N needs -b filesize:KB or -b duration:SEC to start new files");
+    if rotation.keep.is_some()
+        && rotation.bytes.is_none()
+        && rotation.every.is_none()
+        && rotation.interval.is_none()
+        && rotation.packets.is_none()
+    {
+        anyhow::bail!(
+            "-b files:N needs -b filesize:KB, duration:SEC, interval:SEC or packets:N to start new files"
+        );
     }
     Ok(rotation)
 }
 
-fn autostop(items: &[String]) -> anyhow::Result<Option<Duration>> {
-    let mut duration = None;
+/// The -a conditions: (duration, packets, filesize in bytes, files).
+type Autostop = (Option<Duration>, Option<u64>, Option<u64>, Option<usize>);
+
+fn autostop(items: &[String]) -> anyhow::Result<Autostop> {
+    let (mut duration, mut packets, mut filesize, mut files) = (None, None, None, None);
     for item in items {
-        match item.split_once(':') {
-            Some(("duration", value)) => {
-                let n = number("-a", item, value)?;
-                if n == 0 {
-                    anyhow::bail!("-a {item}: must be at least 1");
-                }
-                duration = Some(Duration::from_secs(n));
-            }
-            _ => anyhow::bail!("-a {item}: expected duration:SEC (or use -c COUNT)"),
+        let Some((key, value)) = item.split_once(':') else {
+            anyhow::bail!("-a {item}: expected {STOP_KEYS}");
+        };
+        match key {
+            "duration" => duration = Some(seconds("-a", item, value)?),
+            "packets" => packets = Some(number("-a", item, value)?),
+            "filesize" => filesize = Some(number("-a", item, value)? * 1000),
+            "files" => files = Some(number("-a", item, value)? as usize),
+            _ => anyhow::bail!("-a {item}: unknown; expected {STOP_KEYS}"),
         }
     }
-    Ok(duration)
+    Ok((duration, packets, filesize, files))
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
-    let rotation = rotation(&args.ring)?;
-    let duration = autostop(&args.autostop)?;
+    let mut rotation = rotation(&args.ring)?;
+    let (duration, packets, filesize, files) = autostop(&args.autostop)?;
+    let mut limits = Limits::default();
+    match filesize {
+        // With a ring, dumpcap's -a filesize starts the next file (the smaller size wins).
+        Some(bytes) if rotation.is_ring() => {
+            rotation.bytes = Some(rotation.bytes.map_or(bytes, |b| b.min(bytes)));
+        }
+        bytes => limits.file_bytes = bytes,
+    }
+    if files.is_some() && !rotation.is_ring() {
+        anyhow::bail!("-a files:N needs -b (a ring of files); without it there is one file");
+    }
+    limits.files = files;
+    let count = match (args.count, packets) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let destination = match args.write.as_str() {
         "-" if rotation.is_ring() => anyhow::bail!("-w - (stdout) cannot rotate: -b needs a file"),
         "-" => Destination::Stdout,
@@ -140,8 +199,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         rotation,
         filter: args.filter.clone(),
         snaplen: args.snaplen,
-        count: args.count,
+        count,
         duration,
+        limits,
+        buffer_mib: args.buffer,
         promiscuous: !args.no_promiscuous,
     };
     let labels: Vec<String> = spec.targets.iter().map(|t| t.label.clone()).collect();
@@ -149,6 +210,18 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         eprintln!("capturing on {}", labels.join(", "));
     })?;
     report(cli.json, to_stdout, &summary)?;
+    if let Some(gone) = &summary.gone {
+        // As tcpdump does ("The interface disappeared"): a capture that cannot see one of its
+        // interfaces any more is over, with an error; it never re-attaches to a new interface
+        // of the same name (that would splice two devices into one interface of the file).
+        if !cli.json {
+            eprintln!(
+                "patchwire: capture stopped: {gone} is gone (deleted, or moved to another \
+                 namespace); every frame captured until then is in the file, which is complete"
+            );
+        }
+        return Ok(Exit::Error);
+    }
     Ok(Exit::Ok)
 }
 
@@ -180,8 +253,16 @@ fn report(json: bool, to_stdout: bool, summary: &Summary) -> anyhow::Result<()> 
         summary.stopped_by
     );
     for i in &summary.interfaces {
+        // received = captured + dropped + not written: say what the difference is.
+        let outside = match i.not_written {
+            0 => String::new(),
+            n => format!(
+                ", {n} not written (they arrived outside the capture: before every interface \
+                 was capturing, after the stop or the count)"
+            ),
+        };
         eprintln!(
-            "  {}: {} captured, {} received, {} dropped",
+            "  {}: {} captured, {} received, {} dropped{outside}",
             i.name, i.captured, i.received, i.dropped
         );
     }

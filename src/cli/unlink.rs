@@ -1,6 +1,7 @@
 //! `patchwire unlink IF...` / `unlink --all`.
 
-use patchwire::wire;
+use patchwire::{mirror, wire};
+use serde::Serialize;
 
 use super::{Cli, Exit, print_json};
 
@@ -8,7 +9,11 @@ use super::{Cli, Exit, print_json};
 ///
 /// Removes only what patchwire installed; another tool's filters on the same interfaces stay.
 /// A clsact qdisc is removed when nothing else is left on it. Naming the surviving end of a
-/// broken wire removes its remains.
+/// broken wire removes its remains. An end that `watch` held down is brought back up with its
+/// own alias. A mirror of both ends of the wire copied each frame once, where it entered
+/// (`in`); with the wire gone, the frames leaving those ends are copied again (`out`).
+/// Naming an interface that is on no wire is not an error: nothing is done and a note says so
+/// (exit 0); a name that does not exist is an error.
 #[derive(clap::Args)]
 #[command(override_usage = "patchwire unlink [OPTIONS] (END... | --all)")]
 pub struct Args {
@@ -20,18 +25,72 @@ pub struct Args {
     pub all: bool,
 }
 
+/// A mirror whose coverage was repaired after the wire went.
+#[derive(Serialize)]
+struct MirrorNote {
+    mirror: String,
+    what: String,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    outcome: &'a wire::UnlinkOutcome,
+    /// Mirrors whose copies were completed (`out` hooks a wire made redundant).
+    mirrors_repaired: Vec<MirrorNote>,
+}
+
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
-    let outcome = wire::unlink(cli.netns()?, &args.ends, args.all)?;
-    if cli.json {
-        print_json(&outcome)?;
-    } else if outcome.removed.is_empty() {
-        println!("no wires to remove");
-    } else if outcome.removed.len() <= 20 {
-        for [a, b] in &outcome.removed {
-            println!("unwired: {a} <-> {b}");
+    let netns = cli.netns()?;
+    let copy = netns.try_clone()?.with_label(netns.label());
+    let outcome = wire::unlink(netns, &args.ends, args.all)?;
+    // The wire is gone: mirrors that relied on it to see each frame once need their `out`
+    // copies back (the wire is removed either way; a failure here is reported, not undone).
+    let mut mirrors_repaired = Vec::new();
+    if !outcome.removed.is_empty() {
+        let report = mirror::restore_coverage(&copy).map_err(|e| {
+            anyhow::anyhow!(
+                "the wires are removed, but checking the mirrors' copies failed: {e} \
+                 (patchwire watch --once retries)"
+            )
+        })?;
+        for (mirror, what) in report.repaired {
+            mirrors_repaired.push(MirrorNote { mirror, what });
         }
+        if let Some((mirror, error)) = report.failed.into_iter().next() {
+            anyhow::bail!(
+                "the wires are removed, but completing mirror {mirror}'s copies failed: {error} \
+                 (patchwire watch --once retries)"
+            );
+        }
+    }
+    if cli.json {
+        print_json(&Report {
+            outcome: &outcome,
+            mirrors_repaired,
+        })?;
     } else {
-        println!("unwired {} wires", outcome.removed.len());
+        for name in &outcome.not_wired {
+            eprintln!(
+                "note: {name} is not on a patchwire wire in {}: nothing to remove",
+                copy.describe()
+            );
+        }
+        if outcome.removed.is_empty() && outcome.not_wired.is_empty() {
+            println!("no wires to remove");
+        } else if outcome.removed.len() <= 20 {
+            for [a, b] in &outcome.removed {
+                println!("unwired: {a} <-> {b}");
+            }
+        } else {
+            println!("unwired {} wires", outcome.removed.len());
+        }
+        for end in &outcome.released {
+            println!("released: {end} (watch had held it down) is up again");
+        }
+        for note in &mirrors_repaired {
+            println!("mirror {}: {}", note.mirror, note.what);
+        }
     }
     Ok(Exit::Ok)
 }

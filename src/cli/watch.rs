@@ -11,8 +11,12 @@ use super::{Cli, Exit};
 /// real cable; it comes back up with the first end. When an end vanishes and an interface of
 /// the same name appears again (qemu recreating tapN), the wire is made again. Broken wires are
 /// reported once. Watches the namespace given with -n, or every namespace under /run/netns plus
-/// the current one (picking up new ones). Stops on SIGINT/SIGTERM. Limits: a tap end held down
-/// stops traffic but a VM guest does not see the carrier change.
+/// the current one (picking up new ones). Stops on SIGINT/SIGTERM. A namespace that is deleted
+/// (its lab taken down) is let go with a `namespace-gone` event; watching only that one (-n),
+/// watch then exits with status 0 — the end of the lab, not a failure. With -j every event is
+/// one JSON object per line with `time` (RFC 3339, UTC, milliseconds:
+/// "2026-12-06T23:05:01.123Z") and `event`. Limits: a tap end held down stops traffic but a
+/// VM guest does not see the carrier change.
 #[derive(clap::Args)]
 pub struct Args {
     /// Repair what is wrong now, report it, and exit.
@@ -28,7 +32,11 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     let json = cli.json;
     let print = move |event: &Event| {
         if json {
-            println!("{}", serde_json::to_string(event).unwrap_or_default());
+            let stamped = Stamped {
+                time: rfc3339_now(),
+                event,
+            };
+            println!("{}", serde_json::to_string(&stamped).unwrap_or_default());
         } else {
             println!("{event}");
         }
@@ -39,4 +47,54 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         watch::watch(scope, print)?;
     }
     Ok(Exit::Ok)
+}
+
+/// An event as `-j` prints it: when it happened, then the event's own fields.
+#[derive(serde::Serialize)]
+struct Stamped<'a> {
+    time: String,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+/// Now as RFC 3339 in UTC with milliseconds (`2026-12-06T23:05:01.123Z`): sortable as text,
+/// read by every log tool, and unambiguous across hosts in different time zones.
+fn rfc3339_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(now.as_secs() as i64, now.subsec_millis())
+}
+
+fn rfc3339(secs: i64, millis: u32) -> String {
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 7), "2000-02-29T00:00:00.007Z");
+        assert_eq!(rfc3339(1_796_599_501, 123), "2026-12-06T23:25:01.123Z");
+        assert_eq!(rfc3339(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
+    }
 }

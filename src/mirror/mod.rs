@@ -23,7 +23,7 @@ pub mod spec;
 
 pub use add::{AddOutcome, AddedMirror, SourceHooks, add};
 pub use remove::{DelOutcome, del};
-pub use repair::{RepairReport, repair};
+pub use repair::{RepairReport, repair, restore_coverage};
 pub use show::{DestinationStatus, HookCounters, MirrorStatus, SourceStatus, show};
 pub use spec::{Direction, Hook, MirrorSpec, Sources, VlanSet};
 

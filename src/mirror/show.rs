@@ -86,6 +86,11 @@ pub struct HookCounters {
 pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     let mut view = NsView::open(netns)?;
     let inventory = Inventory::load(&mut view)?;
+    // How to run the repair in this namespace (for the problems' advice).
+    let watch = match view.netns.label() {
+        "(current)" => "patchwire watch --once".to_string(),
+        label => format!("patchwire -n {label} watch --once"),
+    };
     let mut by_mirror: BTreeMap<String, Vec<MirrorFilter>> = BTreeMap::new();
     for filter in inventory.mirrors.iter().cloned() {
         by_mirror
@@ -95,11 +100,16 @@ pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     }
     Ok(by_mirror
         .into_iter()
-        .map(|(name, filters)| status(&inventory, name, filters))
+        .map(|(name, filters)| status(&inventory, name, filters, &watch))
         .collect())
 }
 
-fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -> MirrorStatus {
+fn status(
+    inventory: &Inventory,
+    name: String,
+    mut filters: Vec<MirrorFilter>,
+    watch: &str,
+) -> MirrorStatus {
     filters.sort_by_key(|f| (f.index, f.hook, f.prio));
     let mut problems = Vec::new();
     let mut health = Health::Ok;
@@ -241,6 +251,34 @@ fn status(inventory: &Inventory, name: String, mut filters: Vec<MirrorFilter>) -
                 );
             }
         }
+    }
+    // Coverage: with `both`, `out` is left to a wire from another source only while that wire
+    // exists (see repair.rs).
+    let copy_filters: Vec<MirrorFilter> = copies.iter().map(|(f, _)| (*f).clone()).collect();
+    let (uncovered, redundant) =
+        super::repair::coverage(inventory, record.direction, &copy_filters);
+    for index in uncovered {
+        let source = inventory.name_of(index);
+        worsen(
+            Health::Degraded,
+            format!(
+                "{source} out is not copied: frames leaving {source} are missed (a wire from another \
+                 source used to carry them and is gone). Fix: {watch} (adds the copy)"
+            ),
+            &mut problems,
+        );
+    }
+    for (filter, feeder) in redundant {
+        let (source, feeder) = (inventory.name_of(filter.index), inventory.name_of(feeder));
+        worsen(
+            Health::Degraded,
+            format!(
+                "{source} out is copied twice: every frame leaving {source} entered {feeder} first \
+                 (wire {feeder} -> {source}) and was copied there already. Fix: {watch} (removes the \
+                 second copy)"
+            ),
+            &mut problems,
+        );
     }
     let present: BTreeSet<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let mut sources_gone = Vec::new();

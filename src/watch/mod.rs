@@ -4,7 +4,11 @@
 //! Event-driven: one rtnetlink socket per watched namespace, subscribed to link changes
 //! (RTNLGRP_LINK), each read by its own thread; a change marks the namespace dirty, and after a
 //! short settle time the namespace is reconciled. Namespaces appearing or vanishing under
-//! /run/netns are picked up (or let go, so `ip netns del` can free them) once a second.
+//! /run/netns are picked up (or let go, so `ip netns del` can free them) at once (inotify on
+//! /run/netns), and in any case within a second. A namespace that vanishes is reported
+//! ([`Event::NamespaceGone`]); watching just that one (`-n`), `watch` then returns `Ok`: a
+//! lab taken down is the end of the watch, not a failure (a unit restarting on failure would
+//! loop). A namespace named with `-n` that does not exist when the watch starts is an error.
 
 pub mod reconcile;
 
@@ -16,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::netns::{self, Netns};
+use crate::netns::{self, Netns, NetnsError};
 use crate::nl::{RTNLGRP_LINK, RouteSocket};
 use crate::wire::WireError;
 pub use reconcile::{Event, HOLD_MARK, Memory, reconcile};
@@ -43,9 +47,20 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
     let mut watched: HashMap<(u64, u64), Watched> = HashMap::new();
     let mut memory = Memory::default();
     let mut last_scan = Instant::now() - RESCAN;
+    let mut first_scan = true;
+    notify_on_netns_changes(changed.clone());
     while !crate::signals::stopping() {
         if last_scan.elapsed() >= RESCAN {
-            let found = scope_namespaces(&scope)?;
+            let found = match scope_namespaces(&scope) {
+                Ok(found) => found,
+                // `-n NAME` vanished after the start: the lab was taken down. (`ip netns del`
+                // unmounts before it unlinks: in between, the name is a plain empty file.)
+                Err(WireError::Netns(
+                    NetnsError::NotFound { .. } | NetnsError::NotANetns { .. },
+                )) if !first_scan => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            first_scan = false;
             for netns in found.iter() {
                 let key = netns.inode();
                 if watched.contains_key(&key) {
@@ -58,18 +73,35 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                 watched.insert(key, entry);
             }
             // Let go of namespaces that are gone, so the kernel can free them.
-            watched.retain(|key, _| found.iter().any(|n| n.inode() == *key));
+            watched.retain(|key, entry| {
+                let keep = found.iter().any(|n| n.inode() == *key);
+                if !keep {
+                    report(&Event::NamespaceGone {
+                        netns: entry.netns.label().into(),
+                    });
+                }
+                keep
+            });
+            if found.is_empty() && matches!(scope, Scope::One(_)) {
+                return Ok(());
+            }
             last_scan = Instant::now();
         }
         let Ok(first) = changes.recv_timeout(TICK) else {
             continue;
         };
+        if first == NETNS_DIR_CHANGED {
+            last_scan = Instant::now() - RESCAN;
+            continue;
+        }
         let mut dirty = vec![first];
         let settle_until = Instant::now() + SETTLE;
         while let Ok(key) =
             changes.recv_timeout(settle_until.saturating_duration_since(Instant::now()))
         {
-            if !dirty.contains(&key) {
+            if key == NETNS_DIR_CHANGED {
+                last_scan = Instant::now() - RESCAN;
+            } else if !dirty.contains(&key) {
                 dirty.push(key);
             }
         }
@@ -89,6 +121,50 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
         }
     }
     Ok(())
+}
+
+/// The key sent when something was added to or removed from /run/netns (no namespace has
+/// device and inode 0).
+const NETNS_DIR_CHANGED: (u64, u64) = (0, 0);
+
+/// Sends [`NETNS_DIR_CHANGED`] whenever a name is added to or removed from /run/netns, so a
+/// deleted namespace is let go at once (until then the watcher's descriptor keeps it, and the
+/// interfaces in it, alive). Without inotify or /run/netns, the once-a-second rescan remains.
+fn notify_on_netns_changes(changed: mpsc::Sender<(u64, u64)>) {
+    // SAFETY: plain syscall; the descriptor is owned below.
+    let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    if raw < 0 {
+        return;
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    let Ok(dir) = std::ffi::CString::new(netns::NETNS_RUN_DIR) else {
+        return;
+    };
+    let mask = libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
+    // SAFETY: `dir` is NUL-terminated and outlives the call.
+    if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), dir.as_ptr(), mask) } < 0 {
+        return;
+    }
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while !crate::signals::stopping() {
+            let mut pollfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd.
+            if unsafe { libc::poll(&mut pollfd, 1, TICK.as_millis() as i32) } <= 0 {
+                continue;
+            }
+            // SAFETY: reads at most buffer.len() bytes into the buffer.
+            let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+            if n <= 0 || changed.send(NETNS_DIR_CHANGED).is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// Reconciles every namespace in scope once and returns what happened (`watch --once`).

@@ -82,6 +82,13 @@ pub enum Event {
         /// The destination that is gone.
         destination: String,
     },
+    /// The namespace was deleted (its lab taken down, `ip netns del`, the process owning a
+    /// `/proc/PID/ns/net` path gone): the watcher let go of it. Watching only that namespace
+    /// (`-n`), the watcher then exits with status 0.
+    NamespaceGone {
+        /// The namespace's label (as given with `-n`, or its name under /run/netns).
+        netns: String,
+    },
     /// A repair failed (it is retried at the next change).
     RepairFailed {
         /// The namespace's label (as given with `-n`, or `(current)`).
@@ -141,6 +148,10 @@ impl std::fmt::Display for Event {
             } => write!(
                 f,
                 "{netns}: mirror {mirror} is broken: its destination {destination} is gone, every copy is dropped"
+            ),
+            Event::NamespaceGone { netns } => write!(
+                f,
+                "{netns}: the namespace is gone (deleted, or its lab taken down): no longer watched"
             ),
             Event::RepairFailed { netns, what, error } => {
                 write!(f, "{netns}: {what} failed: {error}")
@@ -404,17 +415,13 @@ fn hold(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event
 }
 
 fn release(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Event) {
-    let previous = end
-        .alias
-        .as_deref()
-        .and_then(|a| a.split_once(ALIAS_WAS))
-        .map(|(_, was)| was.to_string());
+    let previous = crate::wire::unlink::alias_before_hold(end);
     let event = Event::LinkUpPropagated {
         netns: label.into(),
         end: end.name.clone(),
         because: because.into(),
     };
-    (end.index, previous.unwrap_or_default(), true, event)
+    (end.index, previous, true, event)
 }
 
 fn failed(label: &str, what: String, error: String) -> Event {

@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::apply::with_retries;
 use super::inventory::World;
-use super::{WireError, silence};
+use super::{ALIAS_WAS, WireError, held_because, silence};
 use crate::netns::Netns;
 use crate::nl::RouteSocket;
-use crate::nl::link::{IfIndex, Link};
+use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::{self, IngressQdisc};
 
 /// What [`unlink`] removed.
@@ -22,6 +22,12 @@ pub struct UnlinkOutcome {
     pub qdiscs_removed: Vec<String>,
     /// Former ends given back the IPv6 that `link` turned off.
     pub restored: Vec<String>,
+    /// Ends that `watch` held down (alias `patchwire held down: …`), brought back up with their
+    /// own alias: with the wire gone there is no far end left to wait for.
+    pub released: Vec<String>,
+    /// Interfaces named that exist but are on no wire: nothing to do (like `link` of a wire
+    /// that exists, or `down` of a lab that is down). Not an error.
+    pub not_wired: Vec<String>,
 }
 
 /// Removes the wires `names` are on (or every wire with `all`).
@@ -64,13 +70,12 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
             continue;
         }
         let Some(filter) = view.tc(link.index)?.wire_filter().cloned() else {
-            if all {
-                continue;
+            // Idempotent like `link` and `down`: the end is already unwired. A hold `watch`
+            // left behind is still released below.
+            if !all && !outcome.not_wired.contains(&link.name) {
+                outcome.not_wired.push(link.name.clone());
             }
-            return Err(WireError::Invalid(format!(
-                "{} is not on a patchwire wire in {describe}",
-                link.name
-            )));
+            continue;
         };
         clear.insert(link.index, link.name.clone());
         let target = filter.wire_target().unwrap_or(IfIndex(0));
@@ -141,11 +146,52 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
     }
     let former: Vec<&Link> = former.iter().collect();
     outcome.restored = silence::restore_unless_mirrored(view, &former, &mut failures)?;
+
+    // Holds `watch` put on former ends (or, with --all, anywhere) end with their wire.
+    let held: Vec<&Link> = if all {
+        links.iter().filter(|l| held_because(l).is_some()).collect()
+    } else {
+        former
+            .iter()
+            .copied()
+            .chain(links.iter())
+            .filter(|l| held_because(l).is_some())
+            .collect()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let held: Vec<&Link> = held.into_iter().filter(|l| seen.insert(l.index)).collect();
+    let requests = held
+        .iter()
+        .map(|l| {
+            (
+                link::set_alias_and_up(l.index, &alias_before_hold(l), true),
+                0,
+            )
+        })
+        .collect();
+    for (end, reply) in held.iter().zip(view.socket.batch(requests)) {
+        match reply {
+            Ok(_) => outcome.released.push(end.name.clone()),
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            Err(e) => failures.push(
+                WireError::kernel(format!("releasing watch's hold on {}", end.name), e).to_string(),
+            ),
+        }
+    }
     if failures.is_empty() {
         Ok(outcome)
     } else {
         Err(WireError::Several(failures))
     }
+}
+
+/// The alias an end had before `watch` held it down (empty: none), kept after [`ALIAS_WAS`].
+pub(crate) fn alias_before_hold(end: &Link) -> String {
+    end.alias
+        .as_deref()
+        .and_then(|a| a.split_once(ALIAS_WAS))
+        .map(|(_, was)| was.to_string())
+        .unwrap_or_default()
 }
 
 /// Removes the clsact qdisc of each of `candidates` (interfaces known to hold one) on which no
