@@ -85,6 +85,12 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             outcome.warnings.len() - SHOWN
         );
     }
+    for change in &outcome.paths {
+        println!(
+            "{} -> {}: now the {} path ({})",
+            change.from, change.to, change.path, change.because
+        );
+    }
     if requests.len() == 1 {
         let (verb, [a, b]) = outcome.single();
         println!("{verb}: {a} <-> {b}");
