@@ -458,7 +458,12 @@ mod tests {
             Some("pfifo_fast".into()),
             "added explicitly"
         );
-        for (handle, kind) in [(0, "noqueue"), (0, "mq"), (0, "pfifo_fast"), (0, "fq_codel")] {
+        for (handle, kind) in [
+            (0, "noqueue"),
+            (0, "mq"),
+            (0, "pfifo_fast"),
+            (0, "fq_codel"),
+        ] {
             assert_eq!(super::shaping_root(&[root(handle, kind)]), None, "{kind}");
         }
         assert_eq!(super::shaping_root(&[root(0x8001_0000, "noqueue")]), None);
