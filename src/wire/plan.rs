@@ -88,7 +88,8 @@ impl std::fmt::Display for Datapath {
 pub struct LinkOutcome {
     /// Wires made (or repaired) by this call.
     pub created: Vec<[String; 2]>,
-    /// Wires that existed, of which only the MTU or offloads changed.
+    /// Wires that existed, of which only the MTU, offloads or an eBPF direction's path
+    /// changed.
     pub updated: Vec<[String; 2]>,
     /// Wires that already existed exactly as asked.
     pub unchanged: Vec<[String; 2]>,
@@ -104,8 +105,8 @@ pub struct LinkOutcome {
 }
 
 impl LinkOutcome {
-    /// What happened to a single wire, in one word for messages: "wired", "updated" (MTU or
-    /// offloads only) or "already wired"; and the wire.
+    /// What happened to a single wire, in one word for messages: "wired", "updated" (MTU,
+    /// offloads or paths only) or "already wired"; and the wire.
     pub fn single(&self) -> (&'static str, [String; 2]) {
         let first = |list: &Vec<[String; 2]>| list.first().cloned();
         if let Some(pair) = first(&self.created) {
