@@ -35,6 +35,7 @@ pub mod doctor;
 pub mod hub;
 pub mod lab;
 pub mod link;
+pub mod marks;
 pub mod mirror;
 pub mod netns;
 pub mod nl;

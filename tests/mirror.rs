@@ -823,3 +823,45 @@ fn a_mirror_of_both_wire_ends_copies_out_again_when_the_wire_goes() {
     assert_exactly(&lab.collect("mon0p"), &all, "mon0p (out after unlink)");
     assert!(watch_once(&lab).is_empty(), "nothing left to do");
 }
+
+/// An RSPAN mirror's own tag-removal filters (direct-action programs named `pw-mirror NAME
+/// role=pop`, on both hooks of the source) are patchwire's, not "a foreign bpf filter": the
+/// wire they sit on stays ok. Another tool's filter there is still reported.
+#[test]
+fn an_rspan_mirror_on_a_wire_end_leaves_the_wire_ok() {
+    let lab = Lab::new(&["a", "b", "mon0", "mon1"]);
+    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    lab.mirror("add r --from a --to mon1 --output-vlan 7").ok();
+    let pops = [
+        lab.lab.tc("filter show dev a ingress"),
+        lab.lab.tc("filter show dev a egress"),
+    ];
+    for hook in &pops {
+        assert!(hook.contains("pw-mirror r role=pop"), "{hook}");
+    }
+    let wires = lab.lab.patchwire(&["-j", "show"]).json();
+    assert_eq!(wires[0]["health"], "ok", "{wires}");
+    assert_eq!(wires[0]["problems"], serde_json::json!([]), "{wires}");
+    let text = lab.lab.patchwire(&["show"]);
+    assert_eq!(
+        text.ok().stdout,
+        "WIRE     HEALTH    MTU\na <-> b  ok        1500\n"
+    );
+
+    // A foreign filter that can take the wire's frames is still named.
+    lab.lab.tc(
+        "filter add dev b egress pref 100 protocol all u32 match u32 0 0 action mirred egress \
+         redirect dev mon0",
+    );
+    let wires = lab.lab.patchwire(&["-j", "show"]).json();
+    assert_eq!(wires[0]["health"], "degraded", "{wires}");
+    let problems = wires[0]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{wires}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .starts_with("a foreign u32 filter at priority 100"),
+        "{wires}"
+    );
+}

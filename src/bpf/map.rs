@@ -12,6 +12,8 @@ const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
 const BPF_MAP_GET_FD_BY_ID: libc::c_long = 14;
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
+/// Update flag: only an entry that exists.
+const BPF_EXIST: u64 = 2;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 
 /// A BPF map (its file descriptor).
@@ -230,6 +232,21 @@ impl Map {
         bpf(BPF_MAP_UPDATE_ELEM, &self.element(&key, &mut values)).map(|_| ())
     }
 
+    /// Rewrites entry `key` in place on every CPU: `change` edits each CPU's value (read just
+    /// before). Refuses (ENOENT) to create an entry that is not there (BPF_EXIST). Per-CPU
+    /// values have no lock: a counter a program bumps between the read and the write loses
+    /// that increment, so callers change only words the program reads, never writes.
+    pub fn modify_all_cpus(&self, key: u32, change: impl Fn(&mut [u8])) -> io::Result<()> {
+        let (mut values, stride) = self.percpu_buffer()?;
+        bpf(BPF_MAP_LOOKUP_ELEM, &self.element(&key, &mut values))?;
+        for chunk in values.chunks_mut(stride) {
+            change(&mut chunk[..self.value_size as usize]);
+        }
+        let mut attr = self.element(&key, &mut values);
+        attr.flags = BPF_EXIST;
+        bpf(BPF_MAP_UPDATE_ELEM, &attr).map(|_| ())
+    }
+
     /// The u64 counters of entry `key`, summed over all CPUs (a value of N u64s).
     pub fn sum_u64s(&self, key: u32) -> io::Result<Vec<u64>> {
         let mut sums = vec![0u64; self.value_size as usize / 8];
@@ -242,15 +259,20 @@ impl Map {
     }
 }
 
-/// The maps a loaded program uses, by the program's id (as a cls_bpf filter dump gives it).
-pub fn prog_map_ids(prog_id: u32) -> io::Result<Vec<u32>> {
+/// A loaded program, by its id (to attach it again, for an atomic filter replace).
+pub fn prog_fd_by_id(prog_id: u32) -> io::Result<OwnedFd> {
     let attr = GetByIdAttr {
         id: prog_id,
         next_id: 0,
         open_flags: 0,
         pad: 0,
     };
-    let prog = owned(bpf(BPF_PROG_GET_FD_BY_ID, &attr)?);
+    Ok(owned(bpf(BPF_PROG_GET_FD_BY_ID, &attr)?))
+}
+
+/// The maps a loaded program uses, by the program's id (as a cls_bpf filter dump gives it).
+pub fn prog_map_ids(prog_id: u32) -> io::Result<Vec<u32>> {
+    let prog = prog_fd_by_id(prog_id)?;
     let mut ids = [0u32; 8];
     let mut info = ProgInfoHead {
         nr_map_ids: ids.len() as u32,
@@ -307,6 +329,21 @@ mod tests {
     fn a_percpu_array_is_created_and_reads_zero() {
         let map = super::Map::percpu_array("pw_wire_a", 16, 1).unwrap();
         assert_eq!(map.sum_u64s(0).unwrap(), vec![0, 0]);
+    }
+
+    #[test]
+    fn modifying_in_place_keeps_the_other_words_and_creates_nothing() {
+        let map = super::Map::percpu_hash("pw_wire_m", 16, 4).unwrap();
+        let mut value = 7u64.to_ne_bytes().to_vec();
+        value.extend(9u64.to_ne_bytes());
+        map.update_all_cpus(42, &value).unwrap();
+        map.modify_all_cpus(42, |v| v[..8].copy_from_slice(&1u64.to_ne_bytes()))
+            .unwrap();
+        let cpus = super::possible_cpus().unwrap() as u64;
+        assert_eq!(map.sum_u64s(42).unwrap(), vec![cpus, 9 * cpus]);
+        let missing = map.modify_all_cpus(43, |_| {}).unwrap_err();
+        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+        assert!(map.sum_u64s(43).is_err(), "not created");
     }
 
     #[test]

@@ -238,8 +238,24 @@ pub const WIRE_VALUE_SIZE: u32 = 24;
 pub fn wire_value(to: IfIndex, peer: bool) -> [u8; WIRE_VALUE_SIZE as usize] {
     let mut value = [0u8; WIRE_VALUE_SIZE as usize];
     value[..4].copy_from_slice(&to.0.to_ne_bytes());
-    value[4..8].copy_from_slice(&u32::from(peer).to_ne_bytes());
+    set_wire_peer(&mut value, peer);
     value
+}
+
+/// Whether a [`wire_by_ingress`] map value sends frames with `bpf_redirect_peer` (its mode
+/// word, read by the program on every frame).
+pub fn wire_peer(value: &[u8]) -> bool {
+    value
+        .get(4..8)
+        .is_some_and(|w| u32::from_ne_bytes(w.try_into().expect("4 bytes")) != 0)
+}
+
+/// Sets the mode word of a [`wire_by_ingress`] map value: `bpf_redirect_peer` or plain
+/// `bpf_redirect`. The program never writes that word, so changing it in place
+/// ([`map::Map::modify_all_cpus`]) switches the path of the very next frame, with no
+/// re-attach and nothing dropped.
+pub fn set_wire_peer(value: &mut [u8], peer: bool) {
+    value[4..8].copy_from_slice(&u32::from(peer).to_ne_bytes());
 }
 
 /// Every eBPF wire direction of one operation as one program: the per-CPU hash `wires`, keyed

@@ -37,8 +37,10 @@ pub struct Args {
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub tx_checksum: Option<bool>,
     /// How the wire moves frames: tc (u32 match-all + mirred redirect, the default) or ebpf (a
-    /// cls_bpf program calling bpf_redirect, counting in a per-CPU map). Linking an existing
-    /// wire with the other datapath converts it.
+    /// cls_bpf program calling bpf_redirect, counting in a per-CPU map; bpf_redirect_peer into a
+    /// veth end's peer while that end has no root qdisc or egress filter of its own — run link
+    /// again after adding or removing one). Linking an existing wire with the other datapath
+    /// converts it.
     #[arg(long, value_enum, default_value_t = Datapath::Tc)]
     pub datapath: Datapath,
     /// Wait up to SECONDS (at most 3600) for ends that do not exist yet (containers still starting).
@@ -83,6 +85,12 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         eprintln!(
             "warning: … and {} more (see patchwire show)",
             outcome.warnings.len() - SHOWN
+        );
+    }
+    for change in &outcome.paths {
+        println!(
+            "{} -> {}: now the {} path ({})",
+            change.from, change.to, change.path, change.because
         );
     }
     if requests.len() == 1 {

@@ -1,6 +1,6 @@
 //! `patchwire show [IF]`.
 
-use patchwire::wire::{self, Counters, EndStatus, WireStatus};
+use patchwire::wire::{self, Counters, EndStatus, Path, WireStatus};
 
 use super::{Cli, Exit, human_bytes, print_json};
 
@@ -90,8 +90,8 @@ fn print_wire(wire: &WireStatus, width: usize, stats: bool) {
         println!("    datapath: {}", wire.datapath);
         print_end(&wire.a);
         print_end(&wire.b);
-        print_direction(&wire.a.name, &wire.b.name, wire.a_to_b);
-        print_direction(&wire.b.name, &wire.a.name, wire.b_to_a);
+        print_direction(&wire.a.name, &wire.b.name, wire.a_to_b, wire.a_to_b_path);
+        print_direction(&wire.b.name, &wire.a.name, wire.b_to_a, wire.b_to_a_path);
     }
     for problem in &wire.problems {
         println!("    ! {problem}");
@@ -123,10 +123,12 @@ fn print_end(end: &EndStatus) {
     println!("    {}: {kind}, {state}{offload}", end.name);
 }
 
-fn print_direction(from: &str, to: &str, counters: Option<Counters>) {
+/// "a -> b: 9 packets, 900 B, 0 dropped (path peer)".
+fn print_direction(from: &str, to: &str, counters: Option<Counters>, path: Option<Path>) {
+    let path = path.map(|p| format!(" (path {p})")).unwrap_or_default();
     match counters {
         Some(c) => println!(
-            "    {from} -> {to}: {} packets, {}, {} dropped",
+            "    {from} -> {to}: {} packets, {}, {} dropped{path}",
             c.packets,
             human_bytes(c.bytes),
             c.drops

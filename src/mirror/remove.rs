@@ -99,6 +99,25 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     let candidates: Vec<(IfIndex, String)> = touched.into_iter().collect();
     outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
 
+    // An eBPF wire direction into a source of an `out` copy took the plain redirect so the
+    // copy sees its frames; with the copy gone it may take the peer path again.
+    let out_sources: BTreeSet<String> = doomed
+        .iter()
+        .filter(|m| m.hook == super::Hook::Out && inventory.links.contains_key(&m.index))
+        .map(|m| inventory.name_of(m.index))
+        .collect();
+    if !out_sources.is_empty() {
+        let names: Vec<&str> = out_sources.iter().map(String::as_str).collect();
+        let settled = view
+            .netns
+            .try_clone()
+            .map_err(|e| WireError::Io(e.to_string()))
+            .and_then(|netns| crate::wire::settle_paths(netns, &names));
+        if let Err(e) = settled {
+            failures.push(e.to_string());
+        }
+    }
+
     // Destinations no remaining mirror copies to, and that are not wire ends, get their IPv6
     // back. (From the inventory: the kernel frees deleted filters' actions later, so
     // an action dump now would still list them.)

@@ -258,7 +258,7 @@ pub enum RecordedSources {
     Count(usize),
 }
 
-const RECORD_TAG: &str = "pw-mirror";
+const RECORD_TAG: &str = crate::marks::MIRROR_RECORD;
 /// The last key of a copy record: its value is the rest of the text.
 const FILTER_KEY: &str = "filter=";
 /// CLS_BPF_NAME_LEN (256) including the terminating NUL.

@@ -56,6 +56,8 @@ impl TcState {
         ingress
             .chain(egress)
             .filter(|(_, f)| !f.is_patchwire_mirror() && f.can_take_frames())
+            // An RSPAN mirror's tag-removal filter: no actions, only its name says whose.
+            .filter(|(_, f)| !crate::marks::is_mirror_filter(&f.kind, f.name.as_deref()))
     }
 
     /// patchwire's mirror copies made on this interface (both hooks): (mirror, destination).

@@ -19,6 +19,7 @@ pub mod silence;
 pub(crate) mod unlink;
 
 pub use apply::Fault;
+pub use ebpf::{Path, PathChange, settle_paths, shaping_root};
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
 pub use plan::{
     Datapath, LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface,

@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::WireError;
 use super::apply::{self, Fault, Op};
 use super::inventory::{MirrorInto, NodeKey, World};
-use super::{offload, silence};
+use super::{ebpf, offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
+use crate::nl::tc::Filter;
 
 /// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,8 @@ impl std::fmt::Display for Datapath {
 pub struct LinkOutcome {
     /// Wires made (or repaired) by this call.
     pub created: Vec<[String; 2]>,
-    /// Wires that existed, of which only the MTU or offloads changed.
+    /// Wires that existed, of which only the MTU, offloads or an eBPF direction's path
+    /// changed.
     pub updated: Vec<[String; 2]>,
     /// Wires that already existed exactly as asked.
     pub unchanged: Vec<[String; 2]>,
@@ -95,13 +97,16 @@ pub struct LinkOutcome {
     pub warnings: Vec<String>,
     /// Wire ends whose own transmissions patchwire turned off (IPv6; see `silence.rs`).
     pub silenced: Vec<String>,
+    /// eBPF wire directions moved to another path (a root qdisc or an egress filter came or
+    /// went on their target since the wire was made).
+    pub paths: Vec<super::PathChange>,
     /// Kernel changes made.
     pub changes: usize,
 }
 
 impl LinkOutcome {
-    /// What happened to a single wire, in one word for messages: "wired", "updated" (MTU or
-    /// offloads only) or "already wired"; and the wire.
+    /// What happened to a single wire, in one word for messages: "wired", "updated" (MTU,
+    /// offloads or paths only) or "already wired"; and the wire.
     pub fn single(&self) -> (&'static str, [String; 2]) {
         let first = |list: &Vec<[String; 2]>| list.first().cloned();
         if let Some(pair) = first(&self.created) {
@@ -183,8 +188,16 @@ pub fn link(
     let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
     // One program and map for every eBPF direction; open until the batch has attached them.
     let highest = ends.iter().flat_map(|(a, b)| [a.index.0, b.index.0]).max();
-    let mut ebpf = super::ebpf::EbpfWires::new(requests.len() * 2, highest);
+    let mut programs = ebpf::EbpfWires::new(requests.len() * 2, highest);
     let mut clsact_planned = std::collections::HashSet::new();
+    // Root qdiscs decide an eBPF direction's path (see wire/ebpf.rs).
+    let roots = match options.datapath {
+        Datapath::Ebpf => ebpf::root_qdiscs(world.home(), &indexes)?,
+        Datapath::Tc => HashMap::new(),
+    };
+    // eBPF directions already in place whose path is no longer the right one: switched in
+    // place once the batch has gone through.
+    let mut path_fixes: Vec<(Link, Link, Filter)> = Vec::new();
     for (request, (a, b)) in requests.iter().zip(&ends) {
         let pair = [a.name.clone(), b.name.clone()];
         let a_to_b = direction(&mut world, a, b, options.datapath)?;
@@ -194,7 +207,21 @@ pub fn link(
         outcome
             .warnings
             .extend(end_warnings(a, b, options, &addresses));
+        let mut wrong_path = false;
+        for (from, to, state) in [(a, b, a_to_b), (b, a, b_to_a)] {
+            if state != Direction::Present || options.datapath != Datapath::Ebpf {
+                continue;
+            }
+            let Some(filter) = world.home().tc(from.index)?.wire_filter().cloned() else {
+                continue;
+            };
+            if ebpf::path_of(&filter) != wanted_path(&mut world, &roots, to)? {
+                path_fixes.push((from.clone(), to.clone(), filter));
+                wrong_path = true;
+            }
+        }
         if present
+            && !wrong_path
             && options.mtu.is_none_or(|m| a.mtu == m && b.mtu == m)
             && offload_as_asked(a)
             && offload_as_asked(b)
@@ -258,8 +285,8 @@ pub fn link(
                     to_name: to.name.clone(),
                 }),
                 Datapath::Ebpf => {
-                    let peer = peer_redirect_ok(&mut world, to)?;
-                    ops.push(ebpf.direction(from, to, peer)?)
+                    let peer = wanted_path(&mut world, &roots, to)? == ebpf::Path::Peer;
+                    ops.push(programs.direction_on_path(from, to, ebpf::peer_able(to), peer)?)
                 }
             }
         }
@@ -313,7 +340,34 @@ pub fn link(
         return Err(e);
     }
     outcome.changes = ops.len() + offload_changes.len() + ipv6_changes.len();
+    for (from, to, filter) in path_fixes {
+        let egress = world.home().tc(to.index)?.egress.len();
+        let root = roots.get(&to.index);
+        let view = world.home();
+        if let Some(change) = ebpf::settle_direction(view, &from, &to, &filter, root, egress)? {
+            outcome.paths.push(change);
+            outcome.changes += 1;
+        }
+    }
     Ok(outcome)
+}
+
+/// The path an eBPF direction into `to` should take: the peer path only where it skips
+/// nothing (see wire/ebpf.rs).
+fn wanted_path(
+    world: &mut World,
+    roots: &HashMap<IfIndex, String>,
+    to: &Link,
+) -> Result<ebpf::Path, WireError> {
+    let egress = world.home().tc(to.index)?.egress.len();
+    Ok(
+        match ebpf::peer_able(to)
+            && ebpf::peer_would_skip(to, roots.get(&to.index), egress).is_none()
+        {
+            true => ebpf::Path::Peer,
+            false => ebpf::Path::Redirect,
+        },
+    )
 }
 
 /// What is worth knowing about a wire's ends even when nothing changes: an MTU mismatch, an
@@ -635,16 +689,6 @@ enum Direction {
     Broken,
     /// Our filter is there, aimed right, but with the other datapath: replaced (converted).
     OtherDatapath,
-}
-
-/// Whether frames for `to` may skip its egress hook (`bpf_redirect_peer`): `to` is a veth
-/// whose peer lives in another namespace, and nothing sits on its egress hook (a mirror's
-/// `out` copy, another tool's filter) that would then miss them.
-fn peer_redirect_ok(world: &mut World, to: &Link) -> Result<bool, WireError> {
-    if !to.is_veth() || to.peer_netnsid.is_none() {
-        return Ok(false);
-    }
-    Ok(world.home().tc(to.index)?.egress.is_empty())
 }
 
 /// The state of the `from -> to` direction, refusing ends wired elsewhere or holding a foreign

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use super::WireError;
+use super::ebpf::{self, Path};
 use super::inventory::{TcState, Wiring, World};
 use super::plan::{addresses_problem, end_condition, mtu_mismatch};
 use super::{held_because, offload, silence};
@@ -95,6 +96,11 @@ pub struct WireStatus {
     pub b_to_a: Option<Counters>,
     /// How the wire moves frames (the a -> b direction's filter).
     pub datapath: super::Datapath,
+    /// The path a -> b takes: `peer` (bpf_redirect_peer, skips b's qdisc and egress hook),
+    /// `redirect` (bpf_redirect) or `mirred` (tc); `None` when that direction is not installed.
+    pub a_to_b_path: Option<Path>,
+    /// The path b -> a takes.
+    pub b_to_a_path: Option<Path>,
 }
 
 impl WireStatus {
@@ -110,7 +116,19 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
     let Wiring { links, filters, tc } = world.home().wiring()?;
 
     let addresses = world.home().addresses()?;
-    let context = Context { addresses, tc };
+    // Root qdiscs matter only where an eBPF direction may skip them.
+    let targets: Vec<IfIndex> = filters
+        .values()
+        .filter(|f| f.is_ebpf_wire())
+        .filter_map(Filter::wire_target)
+        .filter(|t| links.contains_key(t))
+        .collect();
+    let roots = ebpf::root_qdiscs(world.home(), &targets)?;
+    let context = Context {
+        addresses,
+        tc,
+        roots,
+    };
     let mut seen = HashSet::new();
     let mut wires = Vec::new();
     for (index, filter) in &filters {
@@ -147,6 +165,8 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
 struct Context {
     addresses: HashMap<IfIndex, Vec<String>>,
     tc: BTreeMap<IfIndex, TcState>,
+    /// Counted root qdiscs (`ebpf::shaping_root`) of eBPF directions' targets.
+    roots: HashMap<IfIndex, String>,
 }
 
 fn status(
@@ -213,6 +233,24 @@ fn status(
             degraded(mtu_mismatch(a, b));
         }
     }
+    let a_to_b_path = Some(ebpf::path_of(forward));
+    let b_to_a_path = backward.map(ebpf::path_of);
+    if let Some(b) = b {
+        for (from, to, path) in [(a, b, a_to_b_path), (b, a, b_to_a_path)] {
+            if path != Some(Path::Peer) {
+                continue;
+            }
+            let egress = context.tc.get(&to.index).map_or(0, |t| t.egress.len());
+            if let Some(skipped) = ebpf::peer_would_skip(to, context.roots.get(&to.index), egress) {
+                degraded(format!(
+                    "{} -> {} takes the peer path (bpf_redirect_peer), which skips {skipped}: it is \
+                     never applied to what the wire sends; switch that direction to bpf_redirect \
+                     in place with: patchwire link {} {} --datapath ebpf",
+                    from.name, to.name, a.name, b.name
+                ));
+            }
+        }
+    }
     for end in [Some(a), b].into_iter().flatten() {
         if end.ipv6 == Some(true) {
             degraded(format!(
@@ -262,6 +300,8 @@ fn status(
             true => super::Datapath::Ebpf,
             false => super::Datapath::Tc,
         },
+        a_to_b_path,
+        b_to_a_path,
     }
 }
 
