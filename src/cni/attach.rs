@@ -397,7 +397,7 @@ fn orphaned_half(
     if orphaned && target_gone {
         let netns = netns
             .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?;
+            .map_err(|e| WireError::io("duplicating a netns fd", e))?;
         wire::unlink(netns, std::slice::from_ref(&end.name), false)?;
     }
     Ok(())
@@ -424,7 +424,7 @@ fn remove(netns: &Netns, world: &mut World, link: &Link, mark: &str) -> Result<(
         wire::unlink(
             netns
                 .try_clone()
-                .map_err(|e| WireError::Io(e.to_string()))?,
+                .map_err(|e| WireError::io("duplicating a netns fd", e))?,
             &ends,
             false,
         )?;
@@ -527,7 +527,7 @@ fn problems(
     let wires = wire::show(
         netns
             .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?,
+            .map_err(|e| WireError::io("duplicating a netns fd", e))?,
     )?;
     let Some(status) = wires.iter().find(|w| w.involves(&a)) else {
         problems.push(format!("{a} is not wired to {b} (no wire filter on {a})"));

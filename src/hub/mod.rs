@@ -18,12 +18,14 @@
 //! * [`set`] makes each hub have exactly the members asked (creates it, adds and drops members
 //!   in place — member filters are rewritten with NLM_F_REPLACE at their priority and handle,
 //!   so an unchanged member never has a gap), all changes in one batch with rollback
-//!   (`wire::apply`) — see `set.rs`.
+//!   (`wire::apply`) — planned in `plan.rs` (ops built in `ops.rs`), applied in `set.rs`.
 //! * [`remove`] takes hubs apart and gives members back what silencing turned off — `remove.rs`.
 //! * [`show`] reports members, health and per-member counters — `show.rs`.
-//! * `found.rs` reads what the kernel holds about hubs.
+//! * `inventory.rs` reads what the kernel holds about hubs (`HubInventory`).
 
-mod found;
+mod inventory;
+mod ops;
+mod plan;
 mod remove;
 mod set;
 mod show;

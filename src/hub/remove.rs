@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::found::{Found, fanout};
+use super::inventory::{HubInventory, fanout};
 use super::validate_name;
 use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
@@ -44,7 +44,7 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
     for name in names {
         validate_name(name).map_err(WireError::Invalid)?;
     }
-    let found = Found::read(&mut view)?;
+    let found = HubInventory::read(&mut view)?;
 
     // The members of each hub to remove: recorded ones, and with `all` also any interface
     // holding hub filters without a record (remains).

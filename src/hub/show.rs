@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::found::{Found, fanout, fanout_actions};
-use super::set::{addresses_problem, mtu_problem};
+use super::inventory::{HubInventory, fanout, fanout_actions};
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, Filter};
 use crate::wire::inventory::{HUB_RECORD, NsView, TcState};
-use crate::wire::{Health, WireError, end_condition, silence};
+use crate::wire::{
+    Health, Segment, WireError, addresses_problem, end_condition, hub_mtu_problem, silence,
+};
 
 /// One hub as rebuilt from its members' records and filters, with health, problems and counters.
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +87,7 @@ pub fn show(netns: Netns) -> Result<Vec<HubStatus>, WireError> {
 /// [`show`] over a view that may already hold the namespace's tc state (a lab reads its
 /// panel once for wires and hubs).
 pub fn show_in(view: &mut NsView) -> Result<Vec<HubStatus>, WireError> {
-    let found = Found::read(view)?;
+    let found = HubInventory::read(view)?;
     let indexes: Vec<IfIndex> = found.links.keys().copied().collect();
     view.load_tc_all(&indexes)?;
     let addresses = view.addresses()?;
@@ -127,7 +128,7 @@ pub fn show_in(view: &mut NsView) -> Result<Vec<HubStatus>, WireError> {
 
 struct Context<'a> {
     hub: &'a str,
-    found: &'a Found,
+    found: &'a HubInventory,
     addresses: &'a HashMap<IfIndex, Vec<String>>,
     tc: &'a HashMap<IfIndex, TcState>,
     unrecorded: &'a [IfIndex],
@@ -156,7 +157,7 @@ impl Context<'_> {
             problems.extend(self.member_problems(link, state));
             statuses.push(self.member_status(link, &filters));
         }
-        if let Some(problem) = mtu_problem(links.iter().copied()) {
+        if let Some(problem) = hub_mtu_problem(links.iter().copied()) {
             problems.push(problem);
         }
         for (name, pointing) in &gone {
@@ -289,7 +290,7 @@ impl Context<'_> {
             .map(String::as_str)
             .collect();
         if !addresses.is_empty() {
-            problems.push(addresses_problem(name, &addresses));
+            problems.push(addresses_problem(Segment::Hub, name, &addresses));
         }
         for (hook, filter) in state.thieves() {
             let where_ = match hook {

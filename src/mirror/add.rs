@@ -175,7 +175,7 @@ fn plan_one(
     let netns = &view
         .netns
         .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
+        .map_err(|e| WireError::io("duplicating a netns fd", e))?;
     let describe = netns.describe();
     let name = &spec.name;
     spec::validate_mirror_name(name).map_err(invalid)?;

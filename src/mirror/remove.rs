@@ -111,7 +111,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
         let settled = view
             .netns
             .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))
+            .map_err(|e| WireError::io("duplicating a netns fd", e))
             .and_then(|netns| crate::wire::settle_paths(netns, &names));
         if let Err(e) = settled {
             failures.push(e.to_string());
@@ -141,7 +141,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
     let netns = view
         .netns
         .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
+        .map_err(|e| WireError::io("duplicating a netns fd", e))?;
     outcome.restored = silence::restore(&netns, &mut view.socket, &links, &mut failures);
     match failures.is_empty() {
         true => Ok(outcome),

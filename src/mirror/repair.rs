@@ -58,7 +58,7 @@ pub fn restore_coverage(netns: &Netns) -> Result<RepairReport, WireError> {
 fn run(netns: &Netns, coverage_only: bool) -> Result<RepairReport, WireError> {
     let copy = netns
         .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?
+        .map_err(|e| WireError::io("duplicating a netns fd", e))?
         .with_label(netns.label());
     let mut view = NsView::open(copy)?;
     let mut report = RepairReport::default();

@@ -110,7 +110,7 @@ pub fn lookup(tap: &str) -> Result<Entry, WireError> {
         }
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound && std::env::var(CONFIG_ENV).is_err() => {}
-        Err(e) => return Err(WireError::Io(format!("reading {path}: {e}"))),
+        Err(e) => return Err(WireError::io(format!("reading {path}"), e)),
     }
     default_partner(tap)
 }

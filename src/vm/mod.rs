@@ -82,11 +82,11 @@ pub fn tap_add(netns: Netns, spec: &TapSpec) -> Result<Link, WireError> {
     let name = spec.name.clone();
     view.netns
         .run(|| tap::create_persistent(&name, &options))?
-        .map_err(|e| WireError::Io(format!("creating tap {name}: {e}")))?;
+        .map_err(|e| WireError::io(format!("creating tap {name}"), e))?;
 
     let created = view.links_by_name(&[&spec.name])?.pop().flatten();
     let Some(created) = created else {
-        return Err(WireError::Io(format!(
+        return Err(WireError::Unexpected(format!(
             "tap {} vanished right after it was created",
             spec.name
         )));
@@ -169,7 +169,7 @@ fn lookup_id(who: &str, file: &str, what: &str) -> Result<u32, WireError> {
         return Ok(id);
     }
     let table =
-        std::fs::read_to_string(file).map_err(|e| WireError::Io(format!("reading {file}: {e}")))?;
+        std::fs::read_to_string(file).map_err(|e| WireError::io(format!("reading {file}"), e))?;
     id_in(&table, who)
         .ok_or_else(|| WireError::Invalid(format!("no {what} named {who:?} (looked in {file})")))
 }

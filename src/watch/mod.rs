@@ -195,10 +195,10 @@ impl Watched {
                 Ok(socket)
             })?
             .map_err(|e| {
-                WireError::Io(format!(
-                    "listening for link changes in {}: {e}",
-                    netns.describe()
-                ))
+                WireError::io(
+                    format!("listening for link changes in {}", netns.describe()),
+                    e,
+                )
             })?;
         let stop = Arc::new(AtomicBool::new(false));
         let key = netns.inode();
@@ -218,7 +218,7 @@ impl Watched {
         });
         let netns = netns
             .try_clone()
-            .map_err(|e| WireError::Io(e.to_string()))?
+            .map_err(|e| WireError::io("duplicating a netns fd", e))?
             .with_label(netns.label());
         Ok(Watched { netns, stop, lock })
     }
@@ -238,11 +238,11 @@ impl Drop for Watched {
 fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
     let dir = std::path::Path::new("/run/patchwire");
     std::fs::create_dir_all(dir)
-        .map_err(|e| WireError::Io(format!("creating {}: {e}", dir.display())))?;
+        .map_err(|e| WireError::io(format!("creating {}", dir.display()), e))?;
     let (dev, ino) = netns.inode();
     let path = dir.join(format!("watch-{dev}-{ino}.lock"));
-    let file = File::create(&path)
-        .map_err(|e| WireError::Io(format!("opening {}: {e}", path.display())))?;
+    let file =
+        File::create(&path).map_err(|e| WireError::io(format!("opening {}", path.display()), e))?;
     // SAFETY: flock on a descriptor we own; no memory is involved.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         return Err(WireError::Invalid(format!(

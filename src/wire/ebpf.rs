@@ -309,10 +309,13 @@ pub(crate) fn settle_direction(
         return Ok(None);
     }
     let failed = |e: std::io::Error| {
-        WireError::Io(format!(
-            "switching the eBPF wire direction {} -> {} to the {want} path: {e}",
-            from.name, to.name
-        ))
+        WireError::io(
+            format!(
+                "switching the eBPF wire direction {} -> {} to the {want} path",
+                from.name, to.name
+            ),
+            e,
+        )
     };
     match wire_map(filter) {
         Some(map) => {

@@ -386,7 +386,7 @@ impl NsView {
             self.load_tc(&[index])?;
         }
         self.tc.get(&index).ok_or_else(|| {
-            WireError::Io(format!(
+            WireError::Unexpected(format!(
                 "reading the tc state of ifindex {index} in {}: no answer recorded",
                 self.netns.describe()
             ))
@@ -440,7 +440,7 @@ impl World {
     pub fn sharing(home: &Netns) -> Result<Self, WireError> {
         let netns = home
             .try_clone()
-            .map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
+            .map_err(|e| WireError::io("duplicating a netns fd", e))?;
         Self::new(netns.with_label(home.label()))
     }
 
@@ -486,7 +486,7 @@ impl World {
                         .expect("resolved from candidates");
                     let netns = netns
                         .try_clone()
-                        .map_err(|e| WireError::Io(format!("duplicating a netns fd: {e}")))?;
+                        .map_err(|e| WireError::io("duplicating a netns fd", e))?;
                     self.views.push(NsView::open(netns)?);
                 }
                 Ok(Some((identity, peer)))

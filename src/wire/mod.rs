@@ -12,8 +12,10 @@
 pub(crate) mod apply;
 pub(crate) mod ebpf;
 pub(crate) mod inventory;
+pub(crate) mod loop_guard;
 mod offload;
 mod plan;
+mod problems;
 mod show;
 pub mod silence;
 pub(crate) mod unlink;
@@ -22,9 +24,9 @@ pub use apply::Fault;
 pub use ebpf::{Path, PathChange, settle_paths, shaping_root};
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
 pub use plan::{
-    Datapath, LinkOptions, LinkOutcome, WireRequest, end_condition, link, missing_interface,
-    parse_batch,
+    Datapath, LinkOptions, LinkOutcome, WireRequest, link, missing_interface, parse_batch,
 };
+pub use problems::{Segment, addresses_problem, end_condition, hub_mtu_problem, mtu_problem};
 pub use show::{Counters, EndStatus, Health, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};
 
@@ -93,16 +95,32 @@ pub enum WireError {
     /// Teardown keeps going after a failure and reports them all.
     #[error("{}", .0.join("; "))]
     Several(Vec<String>),
-    /// Reading or writing a file or a descriptor (a sysctl, a tap, a batch file…) failed; the
-    /// message says which.
+    /// Reading or writing a file or a descriptor (a sysctl, a tap, a lock file…) failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done and to what (`turning IPv6 off on eth1 (net.ipv6.conf…)`).
+        context: String,
+        /// The system's refusal, with its errno.
+        source: std::io::Error,
+    },
+    /// The kernel's answers did not add up (a reply missing, a device gone right after it was
+    /// made); the message says what.
     #[error("{0}")]
-    Io(String),
+    Unexpected(String),
 }
 
 impl WireError {
     /// A [`WireError::Kernel`]: the kernel refused what `context` describes.
     pub fn kernel(context: impl Into<String>, source: NlError) -> Self {
         WireError::Kernel {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A [`WireError::Io`]: `context` failed with `source`.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        WireError::Io {
             context: context.into(),
             source,
         }
@@ -115,6 +133,9 @@ impl WireError {
                 matches!(source.errno(), Some(libc::EPERM | libc::EACCES))
             }
             WireError::Netns(e) => matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)),
+            WireError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+            }
             WireError::RolledBack { failure, .. } => failure.is_permission(),
             _ => false,
         }

@@ -11,8 +11,7 @@ use crate::netns::Netns;
 /// answer for are left out).
 pub fn read(netns: &Netns, names: &[String]) -> Result<HashMap<String, bool>, WireError> {
     netns.run(|| {
-        let ethtool = Ethtool::open()
-            .map_err(|e| WireError::Io(format!("opening an ethtool socket: {e}")))?;
+        let ethtool = Ethtool::open().map_err(|e| WireError::io("opening an ethtool socket", e))?;
         Ok(names
             .iter()
             .filter_map(|name| Some((name.clone(), ethtool.tx_checksum(name).ok()?)))
@@ -24,8 +23,7 @@ pub fn read(netns: &Netns, names: &[String]) -> Result<HashMap<String, bool>, Wi
 /// Returns what was changed, as (name, previous state), for [`restore`].
 pub fn set(netns: &Netns, names: &[&String], on: bool) -> Result<Vec<(String, bool)>, WireError> {
     netns.run(|| {
-        let ethtool = Ethtool::open()
-            .map_err(|e| WireError::Io(format!("opening an ethtool socket: {e}")))?;
+        let ethtool = Ethtool::open().map_err(|e| WireError::io("opening an ethtool socket", e))?;
         let mut changed: Vec<(String, bool)> = Vec::new();
         for name in names {
             if let Err(e) = ethtool.set_tx_checksum(name, on) {
@@ -33,9 +31,10 @@ pub fn set(netns: &Netns, names: &[&String], on: bool) -> Result<Vec<(String, bo
                     let _ = ethtool.set_tx_checksum(done, *previous);
                 }
                 let state = if on { "on" } else { "off" };
-                return Err(WireError::Io(format!(
-                    "turning TX checksum offload {state}: {e}"
-                )));
+                return Err(WireError::io(
+                    format!("turning TX checksum offload {state}"),
+                    e,
+                ));
             }
             changed.push((name.to_string(), !on));
         }

@@ -4,13 +4,15 @@
 //! each), refuses bad input and loops before anything changes, skips what already exists
 //! (idempotence), and hands the remaining changes to `apply` as one batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::WireError;
 use super::apply::{self, Fault, Op};
 use super::inventory::{MirrorInto, NodeKey, World};
+use super::loop_guard::{Crossing, loop_path};
+use super::problems::{Segment, addresses_problem, end_condition, mtu_problem};
 use super::{ebpf, offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
@@ -185,11 +187,11 @@ pub fn link(
     let mut outcome = LinkOutcome::default();
     let mut ops = Vec::new();
     let mut silencing = silence::Plan::default();
-    let mut planned: HashMap<NodeKey, NodeKey> = HashMap::new();
+    let mut planned: HashMap<NodeKey, Crossing> = HashMap::new();
     // One program and map for every eBPF direction; open until the batch has attached them.
     let highest = ends.iter().flat_map(|(a, b)| [a.index.0, b.index.0]).max();
     let mut programs = ebpf::EbpfWires::new(requests.len() * 2, highest);
-    let mut clsact_planned = std::collections::HashSet::new();
+    let mut clsact_planned = HashSet::new();
     // Root qdiscs decide an eBPF direction's path (see wire/ebpf.rs).
     let roots = match options.datapath {
         Datapath::Ebpf => ebpf::root_qdiscs(world.home(), &indexes)?,
@@ -236,7 +238,12 @@ pub fn link(
         }
         if new_wire
             && !options.allow_loop
-            && let Some(path) = loop_path(&mut world, &planned, home_id, a, b)?
+            && let Some(path) = loop_path(
+                &mut world,
+                std::slice::from_ref(a),
+                &HashSet::from([(home_id, b.index)]),
+                &planned,
+            )?
         {
             return Err(WireError::Invalid(format!(
                 "{}wiring {} to {} would close a loop: {path}. Frames would circulate forever (a ring \
@@ -247,8 +254,16 @@ pub fn link(
                 b.name
             )));
         }
-        planned.insert((home_id, a.index), (home_id, b.index));
-        planned.insert((home_id, b.index), (home_id, a.index));
+        for (from, to) in [(a, b), (b, a)] {
+            let exits = vec![(home_id, to.index)];
+            planned.insert(
+                (home_id, from.index),
+                Crossing {
+                    how: "-wire-",
+                    exits,
+                },
+            );
+        }
 
         if let Some(mtu) = options.mtu {
             for end in [a, b] {
@@ -316,7 +331,7 @@ pub fn link(
         .home()
         .netns
         .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
+        .map_err(|e| WireError::io("duplicating a netns fd", e))?;
     let offload_changes = match options.tx_checksum {
         Some(want) => {
             let changed: Vec<&String> = names
@@ -380,7 +395,7 @@ fn end_warnings(
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     if options.mtu.is_none() && a.mtu != b.mtu {
-        warnings.push(mtu_mismatch(a, b));
+        warnings.push(mtu_problem(Segment::Wire, a, b));
     }
     for end in [a, b] {
         if !end.up || !end.carrier {
@@ -394,35 +409,10 @@ fn end_warnings(
             .filter(|a| !a.contains(':'))
             .collect();
         if !ipv4.is_empty() {
-            warnings.push(addresses_problem(&end.name, &ipv4));
+            warnings.push(addresses_problem(Segment::Wire, &end.name, &ipv4));
         }
     }
     warnings
-}
-
-/// "a has mtu 1500 but b has mtu 9000: …", the same words for `link` and `show`.
-pub fn mtu_mismatch(a: &Link, b: &Link) -> String {
-    format!(
-        "mtu differs: {} has {} but {} has {}: frames larger than {} bytes are dropped towards the \
-         smaller end (patchwire link {} {} --mtu N sets both)",
-        a.name,
-        a.mtu,
-        b.name,
-        b.mtu,
-        a.mtu.min(b.mtu) + 14,
-        a.name,
-        b.name
-    )
-}
-
-/// An end with addresses is not silent: the namespace's own stack can send from it.
-pub fn addresses_problem(name: &str, addresses: &[&String]) -> String {
-    let list: Vec<&str> = addresses.iter().map(|a| a.as_str()).collect();
-    format!(
-        "{name} has address {}: the namespace's own stack can send frames from it into the wire \
-         (a cable sends nothing of its own; remove it with ip addr flush dev {name})",
-        list.join(", ")
-    )
 }
 
 /// A frame must cross a wire once: refuses a wire between an interface and the destination
@@ -470,19 +460,6 @@ fn refuse_mirror_conflicts(
         }
     }
     Ok(())
-}
-
-/// Why an end will drop frames sent to it, in words.
-pub fn end_condition(end: &Link) -> String {
-    if !end.up {
-        "is down: frames redirected to it are dropped".into()
-    } else if end.is_tap() {
-        "has no carrier: no process holds the tap (qemu not started?), so frames redirected to it are dropped".into()
-    } else if end.is_veth() {
-        "has no carrier: its veth peer is down, so frames redirected to it are dropped".into()
-    } else {
-        "has no carrier: frames redirected to it are dropped".into()
-    }
 }
 
 /// Checks names, duplicates and namespaces before anything touches the kernel.
@@ -752,112 +729,6 @@ fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireEr
         world.view(ns).load_tc(&peers)?;
     }
     Ok(())
-}
-
-/// Follows `a`'s veth peer, that peer's wire, its veth peer… and returns the path if it reaches
-/// `b`: then a wire a<->b would close a ring. Each interface has at most one veth peer and one
-/// wire, so without hubs what is connected to `a` is a simple path; a hub port fans out to
-/// every other member of its hub, so the walk is breadth-first. Names are looked up only for a
-/// path that is reported: the common case (no loop) costs no lookups beyond the prefetch.
-fn loop_path(
-    world: &mut World,
-    planned: &HashMap<NodeKey, NodeKey>,
-    home: (u64, u64),
-    a: &Link,
-    b: &Link,
-) -> Result<Option<String>, WireError> {
-    const MAX_NODES: usize = 4096;
-    let start = (home, a.index);
-    let target = (home, b.index);
-    // How each interface reached was reached: the hop and the interface before it.
-    let mut came: HashMap<NodeKey, (&'static str, NodeKey)> = HashMap::new();
-    let mut queue: std::collections::VecDeque<(NodeKey, Link)> =
-        std::collections::VecDeque::from([(start, a.clone())]);
-    while let Some((node, link)) = queue.pop_front() {
-        if came.len() > MAX_NODES {
-            break;
-        }
-        let Some(peer) = world.peer_of(node.0, &link)? else {
-            continue;
-        };
-        if peer == start || came.contains_key(&peer) {
-            continue;
-        }
-        came.insert(peer, ("-veth-", node));
-        if peer == target {
-            return describe_path(world, &walk_back(&came, start, target)).map(Some);
-        }
-        let (how, partners): (&'static str, Vec<NodeKey>) = match planned.get(&peer) {
-            Some(partner) => ("-wire-", vec![*partner]),
-            None => {
-                let tc = world.view(peer.0).tc(peer.1)?;
-                match tc.wire_filter().and_then(|f| f.wire_target()) {
-                    Some(t) => ("-wire-", vec![(peer.0, t)]),
-                    None => (
-                        "-hub-",
-                        tc.hub_filters()
-                            .flat_map(|f| f.hub_actions())
-                            .map(|action| (peer.0, action.to))
-                            .collect(),
-                    ),
-                }
-            }
-        };
-        for partner in partners {
-            if partner.1.0 == 0 || partner == start || came.contains_key(&partner) {
-                continue;
-            }
-            came.insert(partner, (how, peer));
-            if partner == target {
-                return describe_path(world, &walk_back(&came, start, target)).map(Some);
-            }
-            if let Some(partner_link) = world.view(partner.0).link(partner.1)? {
-                queue.push_back((partner, partner_link));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// The path from `start` to `end` through `came`, as (how each node was reached, node).
-fn walk_back(
-    came: &HashMap<NodeKey, (&'static str, NodeKey)>,
-    start: NodeKey,
-    end: NodeKey,
-) -> Vec<(&'static str, NodeKey)> {
-    let mut path = vec![];
-    let mut at = end;
-    while at != start {
-        let (how, before) = came[&at];
-        path.push((how, at));
-        at = before;
-    }
-    path.push(("", start));
-    path.reverse();
-    path
-}
-
-/// "q1 -veth- p1 -wire- p2 -veth- q2", with namespaces named where they are not the command's.
-fn describe_path(world: &mut World, path: &[(&str, NodeKey)]) -> Result<String, WireError> {
-    let mut words = Vec::new();
-    for (how, (ns, index)) in path {
-        let name = world
-            .view(*ns)
-            .link(*index)?
-            .map(|l| l.name)
-            .unwrap_or_else(|| format!("ifindex {index}"));
-        let name = if *ns == world.home_id() {
-            name
-        } else {
-            format!("{name} ({})", world.view(*ns).netns.describe())
-        };
-        words.push(if how.is_empty() {
-            name
-        } else {
-            format!("{how} {name}")
-        });
-    }
-    Ok(words.join(" "))
 }
 
 #[cfg(test)]

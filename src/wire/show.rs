@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::WireError;
 use super::ebpf::{self, Path};
 use super::inventory::{TcState, Wiring, World};
-use super::plan::{addresses_problem, end_condition, mtu_mismatch};
+use super::problems::{Segment, addresses_problem, end_condition, mtu_problem};
 use super::{held_because, offload, silence};
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
@@ -230,7 +230,7 @@ fn status(
             }
         }
         if a.mtu != b.mtu {
-            degraded(mtu_mismatch(a, b));
+            degraded(mtu_problem(Segment::Wire, a, b));
         }
     }
     let a_to_b_path = Some(ebpf::path_of(forward));
@@ -270,7 +270,7 @@ fn status(
         // its CHECK verifies them, and the VM behind the wire takes them over.
         let cni = [Some(a), b].into_iter().flatten().any(crate::cni::made);
         if !addresses.is_empty() && !cni {
-            degraded(addresses_problem(&end.name, &addresses));
+            degraded(addresses_problem(Segment::Wire, &end.name, &addresses));
         }
         if let Some(state) = context.tc.get(&end.index) {
             for (hook, filter) in state.thieves() {

@@ -85,9 +85,10 @@ pub fn set_ipv6(netns: &Netns, names: &[String], on: bool) -> Result<Vec<String>
                     let _ = write_disable_ipv6(earlier, on);
                 }
                 let state = if on { "on" } else { "off" };
-                return Err(WireError::Io(format!(
-                    "turning IPv6 {state} on {name} (net.ipv6.conf.{name}.disable_ipv6): {e}"
-                )));
+                return Err(WireError::io(
+                    format!("turning IPv6 {state} on {name} (net.ipv6.conf.{name}.disable_ipv6)"),
+                    e,
+                ));
             }
             done.push(name.clone());
         }
@@ -127,7 +128,7 @@ pub fn restore_unless_mirrored(
     let netns = view
         .netns
         .try_clone()
-        .map_err(|e| WireError::Io(e.to_string()))?;
+        .map_err(|e| WireError::io("duplicating a netns fd", e))?;
     Ok(restore(&netns, &mut view.socket, &former, failures))
 }
 

@@ -1,4 +1,4 @@
-//! What the kernel holds about hubs: each member's record (an altname naming its hub) and its
+//! The kernel's hubs, inventoried: each member's record (an altname naming its hub) and its
 //! fan-out filters. Read once per command.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -8,17 +8,17 @@ use crate::nl::tc::{Filter, HubAction};
 use crate::wire::WireError;
 use crate::wire::inventory::{NsView, TcState, hub_record};
 
-/// A namespace's links and the hubs their records name.
-pub(super) struct Found {
+/// An inventory of a namespace's hubs: its links and the hubs their records name.
+pub(super) struct HubInventory {
     pub links: BTreeMap<IfIndex, Link>,
     pub by_name: HashMap<String, IfIndex>,
     /// Each hub's recorded members.
     pub members: BTreeMap<String, BTreeSet<IfIndex>>,
 }
 
-impl Found {
+impl HubInventory {
     /// One link dump: every link, and every hub by its members' records.
-    pub fn read(view: &mut NsView) -> Result<Found, WireError> {
+    pub fn read(view: &mut NsView) -> Result<HubInventory, WireError> {
         let links: BTreeMap<IfIndex, Link> = view
             .all_links()?
             .into_iter()
@@ -31,7 +31,7 @@ impl Found {
                 members.entry(hub).or_default().insert(link.index);
             }
         }
-        Ok(Found {
+        Ok(HubInventory {
             links,
             by_name,
             members,

@@ -1,0 +1,128 @@
+//! The problems wires and hubs report in the same words, when they are made (warnings) and in
+//! `show` (problems): an MTU that differs, a port with addresses, a port that drops what it is
+//! sent.
+
+use crate::nl::link::Link;
+
+/// What a problem is about: a wire's end or a hub's member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    /// A wire (two ends).
+    Wire,
+    /// A hub (two or more members).
+    Hub,
+}
+
+/// "mtu differs: a has 9000 but b has 1500: …". For a wire, `a` and `b` are its ends; for a
+/// hub, its smallest and its largest member (see [`hub_mtu_problem`]).
+pub fn mtu_problem(segment: Segment, a: &Link, b: &Link) -> String {
+    let towards = match segment {
+        Segment::Wire => format!(
+            "end (patchwire link {} {} --mtu N sets both)",
+            a.name, b.name
+        ),
+        Segment::Hub => "members".to_string(),
+    };
+    format!(
+        "mtu differs: {} has {} but {} has {}: frames larger than {} bytes are dropped towards the \
+         smaller {towards}",
+        a.name,
+        a.mtu,
+        b.name,
+        b.mtu,
+        a.mtu.min(b.mtu) + 14
+    )
+}
+
+/// [`mtu_problem`] for a hub, when its members' MTUs differ.
+pub fn hub_mtu_problem<'a>(members: impl IntoIterator<Item = &'a Link>) -> Option<String> {
+    let members: Vec<&Link> = members.into_iter().collect();
+    let small = members.iter().min_by_key(|m| m.mtu)?;
+    let large = members.iter().max_by_key(|m| m.mtu)?;
+    (small.mtu != large.mtu).then(|| mtu_problem(Segment::Hub, small, large))
+}
+
+/// A port with addresses is not silent: the namespace's own stack can send from it.
+pub fn addresses_problem(segment: Segment, name: &str, addresses: &[impl AsRef<str>]) -> String {
+    let (into, sends_nothing) = match segment {
+        Segment::Wire => ("wire", "a cable"),
+        Segment::Hub => ("hub", "a hub"),
+    };
+    let list: Vec<&str> = addresses.iter().map(AsRef::as_ref).collect();
+    format!(
+        "{name} has address {}: the namespace's own stack can send frames from it into the \
+         {into} ({sends_nothing} sends nothing of its own; remove it with ip addr flush dev \
+         {name})",
+        list.join(", ")
+    )
+}
+
+/// Why an end will drop frames sent to it, in words.
+pub fn end_condition(end: &Link) -> String {
+    if !end.up {
+        "is down: frames redirected to it are dropped".into()
+    } else if end.is_tap() {
+        "has no carrier: no process holds the tap (qemu not started?), so frames redirected to it are dropped".into()
+    } else if end.is_veth() {
+        "has no carrier: its veth peer is down, so frames redirected to it are dropped".into()
+    } else {
+        "has no carrier: frames redirected to it are dropped".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(name: &str, mtu: u32) -> Link {
+        Link {
+            index: crate::nl::link::IfIndex(1),
+            name: name.into(),
+            kind: Some("veth".into()),
+            mtu,
+            min_mtu: 68,
+            max_mtu: 65535,
+            up: true,
+            carrier: true,
+            oper_up: true,
+            loopback: false,
+            mac: Some([2, 0, 0, 0, 0, 1]),
+            peer: None,
+            peer_netnsid: None,
+            master: None,
+            tun: None,
+            alias: None,
+            altnames: Vec::new(),
+            noarp: false,
+            ipv6: Some(false),
+            txqlen: 1000,
+        }
+    }
+
+    #[test]
+    fn wires_and_hubs_word_their_problems_alike() {
+        let (a, b) = (link("a", 9000), link("b", 1500));
+        assert_eq!(
+            mtu_problem(Segment::Wire, &a, &b),
+            "mtu differs: a has 9000 but b has 1500: frames larger than 1514 bytes are dropped \
+             towards the smaller end (patchwire link a b --mtu N sets both)"
+        );
+        assert_eq!(
+            hub_mtu_problem([&a, &b, &link("c", 1500)]).unwrap(),
+            "mtu differs: b has 1500 but a has 9000: frames larger than 1514 bytes are dropped \
+             towards the smaller members"
+        );
+        assert_eq!(hub_mtu_problem([&b, &link("c", 1500)]), None);
+        assert_eq!(
+            addresses_problem(Segment::Wire, "a", &["198.18.0.1/24"]),
+            "a has address 198.18.0.1/24: the namespace's own stack can send frames from it into \
+             the wire (a cable sends nothing of its own; remove it with ip addr flush dev a)"
+        );
+        assert_eq!(
+            addresses_problem(Segment::Hub, "m", &["198.18.0.1/24", "198.18.0.2/24"]),
+            "m has address 198.18.0.1/24, 198.18.0.2/24: the namespace's own stack can send frames \
+             from it into the hub (a hub sends nothing of its own; remove it with ip addr flush dev \
+             m)"
+        );
+    }
+}
