@@ -11,8 +11,9 @@ use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, Filter};
 use crate::wire::inventory::{HUB_RECORD, NsView, TcState};
+use crate::wire::show::silent_and_addresses;
 use crate::wire::{
-    Health, Segment, WireError, addresses_problem, end_condition, hub_mtu_problem, silence,
+    Health, PortStatus, Segment, WireError, addresses_problem, end_condition, hub_mtu_problem,
 };
 
 /// One hub as rebuilt from its members' records and filters, with health, problems and counters.
@@ -39,20 +40,10 @@ impl HubStatus {
 /// One member of a hub as the kernel has it now.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberStatus {
-    /// The member's name.
-    pub name: String,
-    /// `None` once the interface is gone.
-    pub index: Option<IfIndex>,
-    /// Its link kind (`veth`, `tun`, `vxlan`…); `None` for a physical NIC, or once it is gone.
-    pub kind: Option<String>,
-    /// Its MTU; `None` once it is gone.
-    pub mtu: Option<u32>,
-    /// Administratively up.
-    pub up: bool,
-    /// It has carrier.
-    pub carrier: bool,
-    /// False for a member that is gone (named from the other members' cookies).
-    pub present: bool,
+    /// Name, index, kind, MTU, state (see [`PortStatus`]); a gone member is named from the
+    /// other members' cookies.
+    #[serde(flatten)]
+    pub port: PortStatus,
     /// Sends nothing of its own: IPv6 off, no addresses (see `wire::silence`).
     pub silent: bool,
     /// IP addresses on the member (a hub port should have none).
@@ -60,6 +51,14 @@ pub struct MemberStatus {
     pub addresses: Vec<String>,
     /// What entered this member and was fanned out; `None` when it has no fan-out filter.
     pub counters: Option<MemberCounters>,
+}
+
+impl std::ops::Deref for MemberStatus {
+    type Target = PortStatus;
+
+    fn deref(&self) -> &PortStatus {
+        &self.port
+    }
 }
 
 /// Counters of one member's fan-out (its filters' mirred actions). They count from the moment
@@ -174,13 +173,7 @@ impl Context<'_> {
                 pointing.join(", ")
             ));
             statuses.push(MemberStatus {
-                name: name.clone(),
-                index: None,
-                kind: None,
-                mtu: None,
-                up: false,
-                carrier: false,
-                present: false,
+                port: PortStatus::gone(name.clone()),
                 silent: true,
                 addresses: Vec::new(),
                 counters: None,
@@ -323,16 +316,10 @@ impl Context<'_> {
     }
 
     fn member_status(&self, link: &Link, filters: &[Filter]) -> MemberStatus {
-        let addresses = self.addresses.get(&link.index).cloned().unwrap_or_default();
+        let (silent, addresses) = silent_and_addresses(link, self.addresses);
         MemberStatus {
-            name: link.name.clone(),
-            index: Some(link.index),
-            kind: link.kind.clone(),
-            mtu: Some(link.mtu),
-            up: link.up,
-            carrier: link.carrier,
-            present: true,
-            silent: silence::is_silent(link) && addresses.is_empty(),
+            port: PortStatus::of(link),
+            silent,
             addresses,
             counters: counters(filters),
         }

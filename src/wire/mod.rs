@@ -16,7 +16,7 @@ pub(crate) mod loop_guard;
 mod offload;
 mod plan;
 mod problems;
-mod show;
+pub(crate) mod show;
 pub mod silence;
 pub(crate) mod unlink;
 
@@ -27,7 +27,7 @@ pub use plan::{
     Datapath, LinkOptions, LinkOutcome, WireRequest, link, missing_interface, parse_batch,
 };
 pub use problems::{Segment, addresses_problem, end_condition, hub_mtu_problem, mtu_problem};
-pub use show::{Counters, EndStatus, Health, WireStatus, show};
+pub use show::{Counters, EndStatus, Health, PortStatus, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};
 
 use crate::netns::NetnsError;

@@ -35,10 +35,12 @@ impl std::fmt::Display for Health {
     }
 }
 
-/// One end of a wire as the kernel has it now.
-#[derive(Debug, Clone, Serialize)]
-pub struct EndStatus {
-    /// The end's name (from the other end's filter when the interface is gone).
+/// One port — a wire's end or a hub's member — as the kernel has it now: what `show` reports
+/// for both. [`EndStatus`] and `hub::MemberStatus` flatten it first, so `show -j` prints its
+/// fields where it always has, and dereference to it (`end.name`, `member.up`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortStatus {
+    /// The port's name (when it is gone, from the cookies of the filters still sending to it).
     pub name: String,
     /// `None` once the interface is gone.
     pub index: Option<IfIndex>,
@@ -52,6 +54,52 @@ pub struct EndStatus {
     pub carrier: bool,
     /// The interface exists.
     pub present: bool,
+}
+
+impl PortStatus {
+    /// A port that exists, as `link` has it.
+    pub fn of(link: &Link) -> Self {
+        PortStatus {
+            name: link.name.clone(),
+            index: Some(link.index),
+            kind: link.kind.clone(),
+            mtu: Some(link.mtu),
+            up: link.up,
+            carrier: link.carrier,
+            present: true,
+        }
+    }
+
+    /// A port that is gone (deleted, or moved to another namespace), known only by `name`.
+    pub fn gone(name: String) -> Self {
+        PortStatus {
+            name,
+            index: None,
+            kind: None,
+            mtu: None,
+            up: false,
+            carrier: false,
+            present: false,
+        }
+    }
+}
+
+/// Whether a port sends nothing of its own (IPv6 off, no addresses: see `wire::silence`), and
+/// its addresses; a gone port is silent.
+pub(crate) fn silent_and_addresses(
+    link: &Link,
+    addresses: &HashMap<IfIndex, Vec<String>>,
+) -> (bool, Vec<String>) {
+    let addresses = addresses.get(&link.index).cloned().unwrap_or_default();
+    (silence::is_silent(link) && addresses.is_empty(), addresses)
+}
+
+/// One end of a wire as the kernel has it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndStatus {
+    /// Name, index, kind, MTU, state (see [`PortStatus`]).
+    #[serde(flatten)]
+    pub port: PortStatus,
     /// TX checksum offload (`None` when the driver does not say, or the end is gone).
     pub tx_checksum: Option<bool>,
     /// For a tap: whether a process (qemu) holds it. An unattached tap drops all it is sent.
@@ -65,6 +113,14 @@ pub struct EndStatus {
     /// Held down by `watch` because this far end is down or gone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_for: Option<String>,
+}
+
+impl std::ops::Deref for EndStatus {
+    type Target = PortStatus;
+
+    fn deref(&self) -> &PortStatus {
+        &self.port
+    }
 }
 
 /// Counters of one direction (the redirect action on the sending end).
@@ -189,13 +245,7 @@ fn status(
                 a.name, a.name
             ));
             EndStatus {
-                name,
-                index: None,
-                kind: None,
-                mtu: None,
-                up: false,
-                carrier: false,
-                present: false,
+                port: PortStatus::gone(name),
                 tx_checksum: None,
                 attached: None,
                 silent: true,
@@ -306,22 +356,12 @@ fn status(
 }
 
 fn end_status(context: &Context, link: &Link) -> EndStatus {
-    let addresses = context
-        .addresses
-        .get(&link.index)
-        .cloned()
-        .unwrap_or_default();
+    let (silent, addresses) = silent_and_addresses(link, &context.addresses);
     EndStatus {
-        name: link.name.clone(),
-        index: Some(link.index),
-        kind: link.kind.clone(),
-        mtu: Some(link.mtu),
-        up: link.up,
-        carrier: link.carrier,
-        present: true,
+        port: PortStatus::of(link),
         tx_checksum: None,
         attached: link.tun.as_ref().map(|t| t.attached),
-        silent: silence::is_silent(link) && addresses.is_empty(),
+        silent,
         addresses,
         held_for: held_because(link),
     }
