@@ -49,7 +49,7 @@ fn main() {
                 }
                 source = cause.source();
             }
-            if message.contains("Operation not permitted") && !message.contains("as root") {
+            if needs_root(&error, &message) {
                 message.push_str(
                     " (patchwire needs root: CAP_NET_ADMIN, and CAP_SYS_ADMIN to enter a netns)",
                 );
@@ -63,6 +63,19 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Whether to add the "needs root" hint: some error of the chain is a missing privilege
+/// (EPERM/EACCES, read from its kind), and no error of it has given a hint already (an EPERM
+/// from the kernel says "run it as root", a lab's says what it needs).
+fn needs_root(error: &anyhow::Error, message: &str) -> bool {
+    let denied = error
+        .chain()
+        .any(patchwire::wire::is_permission_error)
+        // Errors that still flatten their cause into text (CaptureError::Io, LabError::Invalid
+        // with a system error in it) have no kind to read: their words are all there is.
+        || message.contains("Operation not permitted");
+    denied && !message.contains("as root")
 }
 
 fn set_sigpipe(action: libc::sighandler_t) {

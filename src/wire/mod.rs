@@ -142,6 +142,24 @@ impl WireError {
     }
 }
 
+/// True when `error` is a missing privilege (EPERM/EACCES): a [`WireError`] that says so, or
+/// the netlink, namespace or system error underneath one (for an error whose `source()` chain
+/// leads here, ask each link of the chain — `main` does, for its "needs root" hint).
+pub fn is_permission_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let denied = |errno: Option<i32>| matches!(errno, Some(libc::EPERM | libc::EACCES));
+    if let Some(e) = error.downcast_ref::<WireError>() {
+        e.is_permission()
+    } else if let Some(e) = error.downcast_ref::<NlError>() {
+        denied(e.errno())
+    } else if let Some(e) = error.downcast_ref::<NetnsError>() {
+        denied(e.raw_os_error())
+    } else if let Some(e) = error.downcast_ref::<std::io::Error>() {
+        denied(e.raw_os_error())
+    } else {
+        false
+    }
+}
+
 fn permission_hint(source: &NlError) -> &'static str {
     match source.errno() {
         Some(libc::EPERM | libc::EACCES) => " (patchwire needs CAP_NET_ADMIN: run it as root)",
@@ -154,5 +172,37 @@ fn undo_failures(errors: &[String]) -> String {
         String::new()
     } else {
         format!(" except: {}", errors.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_privilege_is_read_from_the_error_kind_not_its_words() {
+        let denied = WireError::io(
+            "opening /run/patchwire/watch.lock",
+            std::io::Error::from_raw_os_error(libc::EPERM),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "opening /run/patchwire/watch.lock: Operation not permitted (os error 1)"
+        );
+        assert!(denied.is_permission());
+        let rolled_back = WireError::RolledBack {
+            failure: Box::new(denied),
+            undone: 1,
+            undo_errors: Vec::new(),
+        };
+        assert!(is_permission_error(&rolled_back));
+        let io = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert!(is_permission_error(&io));
+        let missing = WireError::io("reading x", std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(!is_permission_error(&missing));
+        let words = WireError::Invalid("Operation not permitted".into());
+        assert!(!is_permission_error(&words), "words are not a kind");
+        let source = std::error::Error::source(&missing).expect("the io::Error is kept");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
     }
 }
