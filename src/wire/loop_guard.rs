@@ -5,7 +5,7 @@
 //! Each interface has at most one veth peer and one wire, so without hubs this is a simple
 //! path; a hub port fans out to every other member, so the walk is breadth-first. Reaching
 //! one of the new thing's own ports again means frames come back into it: a ring that pins
-//! every core at 100% softirq (see docs/design.md, "Loop guard"). Names are looked up only for
+//! every core at 100% softirq (docs/design.md, "The data path of `link`", step 6). Names are looked up only for
 //! a path that is reported: the common case (no loop) costs no lookups beyond the peers.
 
 use std::collections::{HashMap, HashSet, VecDeque};
