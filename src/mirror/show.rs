@@ -111,13 +111,6 @@ fn status(
     watch: &str,
 ) -> MirrorStatus {
     filters.sort_by_key(|f| (f.index, f.hook, f.prio));
-    let mut problems = Vec::new();
-    let mut health = Health::Ok;
-    let mut worsen = |to: Health, problem: String, problems: &mut Vec<String>| {
-        health = health.max(to);
-        problems.push(problem);
-    };
-
     let copies: Vec<(&MirrorFilter, &CopyRecord)> = filters
         .iter()
         .filter_map(|f| match &f.record.role {
@@ -127,34 +120,89 @@ fn status(
         .collect();
     // Every copy filter carries the same record; take the first.
     let Some((_, record)) = copies.first().copied() else {
-        let orphan = &filters[0];
-        return MirrorStatus {
-            name,
-            destination: DestinationStatus {
-                name: "?".into(),
-                present: false,
-                up: false,
-                carrier: false,
-                kind: None,
-            },
-            direction: Direction::Both,
-            vlans: None,
-            output_vlan: None,
-            filter: None,
-            sources: Vec::new(),
-            sources_gone: Vec::new(),
-            packets: 0,
-            bytes: 0,
-            dropped: 0,
-            health: Health::Broken,
-            problems: vec![format!(
-                "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
-                inventory.name_of(orphan.index)
-            )],
-        };
+        return leftovers_status(inventory, name, &filters);
     };
+    let mut findings = Findings::new();
+    let destination = destination_status(inventory, &name, record, &copies, &mut findings);
+    let sources = source_statuses(inventory, record, &copies, &filters, &mut findings);
+    coverage_problems(inventory, record, &copies, watch, &mut findings);
+    let sources_gone = gone_sources(inventory, record, &sources, &mut findings);
 
-    // The destination: present, the one the actions point at, up, with carrier.
+    let all = sources.iter().flat_map(|s| &s.hooks);
+    MirrorStatus {
+        name,
+        destination,
+        direction: record.direction,
+        vlans: record.vlans.clone(),
+        output_vlan: record.output_vlan,
+        filter: record.filter.clone(),
+        packets: all.clone().map(|h| h.packets).sum(),
+        bytes: all.clone().map(|h| h.bytes).sum(),
+        dropped: all.map(|h| h.dropped).sum(),
+        sources,
+        sources_gone,
+        health: findings.health,
+        problems: findings.problems,
+    }
+}
+
+/// What is wrong with a mirror, in the order it is found, and how bad the worst of it is.
+struct Findings {
+    health: Health,
+    problems: Vec<String>,
+}
+
+impl Findings {
+    fn new() -> Self {
+        Findings {
+            health: Health::Ok,
+            problems: Vec::new(),
+        }
+    }
+
+    fn worsen(&mut self, to: Health, problem: String) {
+        self.health = self.health.max(to);
+        self.problems.push(problem);
+    }
+}
+
+/// A mirror of which only RSPAN tag-removal filters are left (no copy filter, so no record).
+fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter]) -> MirrorStatus {
+    let orphan = &filters[0];
+    MirrorStatus {
+        name,
+        destination: DestinationStatus {
+            name: "?".into(),
+            present: false,
+            up: false,
+            carrier: false,
+            kind: None,
+        },
+        direction: Direction::Both,
+        vlans: None,
+        output_vlan: None,
+        filter: None,
+        sources: Vec::new(),
+        sources_gone: Vec::new(),
+        packets: 0,
+        bytes: 0,
+        dropped: 0,
+        health: Health::Broken,
+        problems: vec![format!(
+            "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
+            inventory.name_of(orphan.index)
+        )],
+    }
+}
+
+/// The destination: present, the one the actions point at, up, with carrier, silent.
+fn destination_status(
+    inventory: &Inventory,
+    name: &str,
+    record: &CopyRecord,
+    copies: &[(&MirrorFilter, &CopyRecord)],
+    findings: &mut Findings,
+) -> DestinationStatus {
     let dest = inventory.link(&record.to);
     let destination = DestinationStatus {
         name: record.to.clone(),
@@ -168,54 +216,59 @@ fn status(
         .filter_map(|(f, _)| f.action.as_ref()?.mirred_target)
         .collect();
     match dest {
-        _ if targets.contains(&0) || dest.is_none() => worsen(
+        _ if targets.contains(&0) || dest.is_none() => findings.worsen(
             Health::Broken,
             format!(
                 "destination {} is gone: the kernel drops every copy. Re-create it and add the mirror \
                  again, or remove it (patchwire mirror del {name})",
                 record.to
             ),
-            &mut problems,
         ),
-        Some(dest) if !targets.iter().all(|t| *t == dest.index.0) => worsen(
+        Some(dest) if !targets.iter().all(|t| *t == dest.index.0) => findings.worsen(
             Health::Broken,
             format!(
                 "destination {} was re-created (now ifindex {}): the mirror still sends to the old \
                  device, which is gone; add the mirror again",
                 record.to, dest.index
             ),
-            &mut problems,
         ),
-        Some(dest) if !dest.up => worsen(
+        Some(dest) if !dest.up => findings.worsen(
             Health::Degraded,
             format!("destination {} is down: copies are dropped", record.to),
-            &mut problems,
         ),
-        Some(dest) if !dest.carrier => worsen(
+        Some(dest) if !dest.carrier => findings.worsen(
             Health::Degraded,
             format!(
                 "destination {} has no carrier: copies are dropped",
                 record.to
             ),
-            &mut problems,
         ),
         _ => {}
     }
     if let Some(dest) = dest.filter(|d| d.ipv6 == Some(true)) {
-        worsen(
+        findings.worsen(
             Health::Degraded,
             format!(
                 "destination {} has IPv6 on: it sends router solicitations and MLD reports of its own \
                  besides the copies (mirror add turns it off; something turned it back on)",
                 dest.name
             ),
-            &mut problems,
         );
     }
+    destination
+}
 
-    // Sources: present ones from their filters, gone ones from the record.
+/// Sources present, from their filters, with each hook's counters; a missing RSPAN
+/// tag-removal filter is a problem.
+fn source_statuses(
+    inventory: &Inventory,
+    record: &CopyRecord,
+    copies: &[(&MirrorFilter, &CopyRecord)],
+    filters: &[MirrorFilter],
+    findings: &mut Findings,
+) -> Vec<SourceStatus> {
     let mut sources: Vec<SourceStatus> = Vec::new();
-    for (filter, _) in &copies {
+    for (filter, _) in copies {
         let source = inventory.name_of(filter.index);
         let action = filter.action.as_ref();
         let packets = action.map_or(0, |a| a.packets);
@@ -239,7 +292,7 @@ fn status(
                     && (f.index, f.hook, f.prio) == (filter.index, filter.hook, filter.prio + 1)
             });
             if !has_pop {
-                worsen(
+                findings.worsen(
                     Health::Degraded,
                     format!(
                         "the RSPAN tag-removal filter on {} {} is missing: selected frames keep VLAN {tag} \
@@ -247,39 +300,55 @@ fn status(
                         inventory.name_of(filter.index),
                         filter.hook
                     ),
-                    &mut problems,
                 );
             }
         }
     }
-    // Coverage: with `both`, `out` is left to a wire from another source only while that wire
-    // exists (see repair.rs).
+    sources
+}
+
+/// Coverage: with `both`, `out` is left to a wire from another source only while that wire
+/// exists (see repair.rs); a copy made twice is a problem too.
+fn coverage_problems(
+    inventory: &Inventory,
+    record: &CopyRecord,
+    copies: &[(&MirrorFilter, &CopyRecord)],
+    watch: &str,
+    findings: &mut Findings,
+) {
     let copy_filters: Vec<MirrorFilter> = copies.iter().map(|(f, _)| (*f).clone()).collect();
     let (uncovered, redundant) =
         super::repair::coverage(inventory, record.direction, &copy_filters);
     for index in uncovered {
         let source = inventory.name_of(index);
-        worsen(
+        findings.worsen(
             Health::Degraded,
             format!(
                 "{source} out is not copied: frames leaving {source} are missed (a wire from another \
                  source used to carry them and is gone). Fix: {watch} (adds the copy)"
             ),
-            &mut problems,
         );
     }
     for (filter, feeder) in redundant {
         let (source, feeder) = (inventory.name_of(filter.index), inventory.name_of(feeder));
-        worsen(
+        findings.worsen(
             Health::Degraded,
             format!(
                 "{source} out is copied twice: every frame leaving {source} entered {feeder} first \
                  (wire {feeder} -> {source}) and was copied there already. Fix: {watch} (removes the \
                  second copy)"
             ),
-            &mut problems,
         );
     }
+}
+
+/// Sources the record names that have no filter any more (gone, or no longer mirrored).
+fn gone_sources(
+    inventory: &Inventory,
+    record: &CopyRecord,
+    sources: &[SourceStatus],
+    findings: &mut Findings,
+) -> Vec<String> {
     let present: BTreeSet<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let mut sources_gone = Vec::new();
     match &record.from {
@@ -295,34 +364,17 @@ fn status(
                     ),
                 };
                 sources_gone.push(source.clone());
-                worsen(Health::Degraded, problem, &mut problems);
+                findings.worsen(Health::Degraded, problem);
             }
         }
-        RecordedSources::Count(count) if present.len() < *count => worsen(
+        RecordedSources::Count(count) if present.len() < *count => findings.worsen(
             Health::Degraded,
             format!(
                 "{} of the {count} sources the mirror was made with are gone",
                 count - present.len()
             ),
-            &mut problems,
         ),
         RecordedSources::Count(_) => {}
     }
-
-    let all = sources.iter().flat_map(|s| &s.hooks);
-    MirrorStatus {
-        name,
-        destination,
-        direction: record.direction,
-        vlans: record.vlans.clone(),
-        output_vlan: record.output_vlan,
-        filter: record.filter.clone(),
-        packets: all.clone().map(|h| h.packets).sum(),
-        bytes: all.clone().map(|h| h.bytes).sum(),
-        dropped: all.map(|h| h.dropped).sum(),
-        sources,
-        sources_gone,
-        health,
-        problems,
-    }
+    sources_gone
 }
