@@ -55,6 +55,13 @@ pub fn held_because(link: &Link) -> Option<String> {
 
 /// Why a wire, hub or mirror operation failed. [`WireError::is_permission`] tells a missing
 /// privilege apart.
+///
+/// One error for wires, hubs, mirrors and VM taps, on purpose: they plan ops for the same
+/// `apply` (one batch, retries, rollback) and tear down through the same helpers, so they fail
+/// in the same kinds — a kernel refusal (with its `NlError`), a system call (with its
+/// `io::Error`), a rollback, a teardown list, a refusal in words. A `HubError` or `MirrorError`
+/// would repeat these variants under another name; what tells the rooms apart is each
+/// message's context. Kinds are variants, causes stay reachable through `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     /// Opening or entering a namespace failed.
