@@ -72,6 +72,15 @@ pub fn add(
             WireError::Invalid(text) if specs.len() > 1 => {
                 WireError::Invalid(format!("mirror {}: {text}", spec.name))
             }
+            WireError::Bpf {
+                context,
+                source,
+                hint,
+            } if specs.len() > 1 => WireError::Bpf {
+                context: format!("mirror {}: {context}", spec.name),
+                source,
+                hint,
+            },
             e => e,
         })?);
     }
@@ -110,14 +119,19 @@ pub(super) struct Plan {
 
 impl Plan {
     fn load(&mut self, insns: &[crate::bpf::insn::Insn], name: &str) -> Result<i32, WireError> {
-        let program = Program::load_sched_cls(insns, name).map_err(|e| match e {
-            BpfError::Load {
-                errno: libc::EPERM | libc::EACCES,
-                ..
-            } => WireError::Invalid(format!(
-                "{e} (mirrors load eBPF programs: run patchwire as root)"
-            )),
-            e => WireError::Invalid(e.to_string()),
+        let program = Program::load_sched_cls(insns, name).map_err(|e| {
+            let hint = match e {
+                BpfError::Load {
+                    errno: libc::EPERM | libc::EACCES,
+                    ..
+                } => " (mirrors load eBPF programs: run patchwire as root)",
+                _ => "",
+            };
+            WireError::Bpf {
+                context: String::new(),
+                source: Box::new(e),
+                hint,
+            }
         })?;
         let fd = program.as_fd().as_raw_fd();
         self.programs.push(program);

@@ -48,10 +48,13 @@ pub(crate) struct EbpfWires {
     pairs: Vec<(Program, Map, u32)>,
 }
 
-fn refused(what: String) -> WireError {
-    WireError::Invalid(format!(
-        "{what} (the eBPF datapath needs the bpf() syscall and CAP_BPF or root; --datapath tc works without)"
-    ))
+/// The bpf() syscall refused `context` (empty when the cause names what it was doing).
+fn refused(context: String, source: impl std::error::Error + Send + Sync + 'static) -> WireError {
+    WireError::Bpf {
+        context,
+        source: Box::new(source),
+        hint: " (the eBPF datapath needs the bpf() syscall and CAP_BPF or root; --datapath tc works without)",
+    }
 }
 
 impl EbpfWires {
@@ -102,22 +105,24 @@ impl EbpfWires {
             .is_none_or(|(_, map, used)| !fits(map, *used))
         {
             let map = self.map().map_err(|e| {
-                refused(format!(
-                    "creating the map of eBPF wires ({} entries): {e}",
+                let context = format!(
+                    "creating the map of eBPF wires ({} entries): ",
                     self.capacity
-                ))
+                );
+                refused(context, e)
             })?;
             let program = Program::load_sched_cls(&bpf::wire_by_ingress(map.as_fd()), "pw_wires")
-                .map_err(|e| refused(e.to_string()))?;
+                .map_err(|e| refused(String::new(), e))?;
             self.pairs.push((program, map, 0));
         }
         let (program, map, used) = self.pairs.last_mut().expect("made above");
         map.update_all_cpus(from.index.0, &bpf::wire_value(to.index, peer))
             .map_err(|e| {
-                refused(format!(
-                    "adding {} -> {} to the map of eBPF wires: {e}",
+                let context = format!(
+                    "adding {} -> {} to the map of eBPF wires: ",
                     from.name, to.name
-                ))
+                );
+                refused(context, e)
             })?;
         *used += 1;
         let (request, _) = bpf::cls_bpf_filter(

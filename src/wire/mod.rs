@@ -110,6 +110,18 @@ pub enum WireError {
         /// The system's refusal, with its errno.
         source: std::io::Error,
     },
+    /// The bpf() syscall refused: loading a program, or making or filling a map.
+    #[error("{context}{source}{hint}")]
+    Bpf {
+        /// What was being done, ending in ": " (`creating the map of eBPF wires (64 entries): `);
+        /// empty when the cause says it (a program load names its program).
+        context: String,
+        /// The refusal: a [`crate::bpf::BpfError`] or the syscall's `io::Error`.
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// What the feature needs, after the cause (` (mirrors load eBPF programs: run
+        /// patchwire as root)`), or empty.
+        hint: &'static str,
+    },
     /// The kernel's answers did not add up (a reply missing, a device gone right after it was
     /// made); the message says what.
     #[error("{0}")]
@@ -142,6 +154,15 @@ impl WireError {
             WireError::Netns(e) => matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)),
             WireError::Io { source, .. } => {
                 matches!(source.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+            }
+            WireError::Bpf { source, .. } => {
+                let errno = match source.downcast_ref::<crate::bpf::BpfError>() {
+                    Some(crate::bpf::BpfError::Load { errno, .. }) => Some(*errno),
+                    _ => source
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(std::io::Error::raw_os_error),
+                };
+                matches!(errno, Some(libc::EPERM | libc::EACCES))
             }
             WireError::RolledBack { failure, .. } => failure.is_permission(),
             _ => false,
@@ -209,6 +230,27 @@ mod tests {
         assert!(!is_permission_error(&missing));
         let words = WireError::Invalid("Operation not permitted".into());
         assert!(!is_permission_error(&words), "words are not a kind");
+        let bpf = WireError::Bpf {
+            context: "creating the map of eBPF wires (64 entries): ".into(),
+            source: Box::new(std::io::Error::from_raw_os_error(libc::EPERM)),
+            hint: " (the eBPF datapath needs CAP_BPF)",
+        };
+        assert_eq!(
+            bpf.to_string(),
+            "creating the map of eBPF wires (64 entries): Operation not permitted (os error 1) \
+             (the eBPF datapath needs CAP_BPF)"
+        );
+        assert!(is_permission_error(&bpf));
+        let load = WireError::Bpf {
+            context: String::new(),
+            source: Box::new(crate::bpf::BpfError::Load {
+                name: "pw_mirror".into(),
+                errno: libc::EACCES,
+                log: String::new(),
+            }),
+            hint: "",
+        };
+        assert!(load.is_permission(), "{load}");
         let source = std::error::Error::source(&missing).expect("the io::Error is kept");
         assert!(source.downcast_ref::<std::io::Error>().is_some());
     }
