@@ -117,7 +117,7 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
         match reply {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
-            Err(e) => failures.push(WireError::kernel(what.clone(), e).to_string()),
+            Err(e) => failures.push(WireError::kernel(what.clone(), e)),
         }
     }
 

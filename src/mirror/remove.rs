@@ -74,18 +74,15 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
             Ok(_) => outcome.filters_removed += 1,
             // Gone meanwhile (the interface was deleted): nothing to do.
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
-            Err(e) => failures.push(
-                WireError::kernel(
-                    format!(
-                        "removing mirror {}'s filter on {} {}",
-                        m.record.mirror,
-                        inventory.name_of(m.index),
-                        m.hook
-                    ),
-                    e,
-                )
-                .to_string(),
-            ),
+            Err(e) => failures.push(WireError::kernel(
+                format!(
+                    "removing mirror {}'s filter on {} {}",
+                    m.record.mirror,
+                    inventory.name_of(m.index),
+                    m.hook
+                ),
+                e,
+            )),
         }
     }
 
@@ -114,7 +111,7 @@ pub fn del(netns: Netns, names: &[String], all: bool) -> Result<DelOutcome, Wire
             .map_err(|e| WireError::io("duplicating a netns fd", e))
             .and_then(|netns| crate::wire::settle_paths(netns, &names));
         if let Err(e) = settled {
-            failures.push(e.to_string());
+            failures.push(e);
         }
     }
 

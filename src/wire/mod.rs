@@ -100,8 +100,8 @@ pub enum WireError {
         undo_errors: Vec<String>,
     },
     /// Teardown keeps going after a failure and reports them all.
-    #[error("{}", .0.join("; "))]
-    Several(Vec<String>),
+    #[error("{}", several(.0))]
+    Several(Vec<WireError>),
     /// Reading or writing a file or a descriptor (a sysctl, a tap, a lock file…) failed.
     #[error("{context}: {source}")]
     Io {
@@ -165,6 +165,7 @@ impl WireError {
                 matches!(errno, Some(libc::EPERM | libc::EACCES))
             }
             WireError::RolledBack { failure, .. } => failure.is_permission(),
+            WireError::Several(failures) => failures.iter().any(WireError::is_permission),
             _ => false,
         }
     }
@@ -193,6 +194,11 @@ fn permission_hint(source: &NlError) -> &'static str {
         Some(libc::EPERM | libc::EACCES) => " (patchwire needs CAP_NET_ADMIN: run it as root)",
         _ => "",
     }
+}
+
+fn several(failures: &[WireError]) -> String {
+    let words: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    words.join("; ")
 }
 
 fn undo_failures(errors: &[String]) -> String {

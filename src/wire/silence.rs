@@ -117,7 +117,7 @@ fn write_disable_ipv6(name: &str, disable: bool) -> std::io::Result<()> {
 pub fn restore_unless_mirrored(
     view: &mut super::NsView,
     former: &[&Link],
-    failures: &mut Vec<String>,
+    failures: &mut Vec<WireError>,
 ) -> Result<Vec<String>, WireError> {
     let destinations = view.mirror_destinations()?;
     let former: Vec<&Link> = former
@@ -139,7 +139,7 @@ pub fn restore(
     netns: &Netns,
     socket: &mut crate::nl::RouteSocket,
     links: &[&Link],
-    failures: &mut Vec<String>,
+    failures: &mut Vec<WireError>,
 ) -> Vec<String> {
     let marked: Vec<(&Link, &str)> = links
         .iter()
@@ -147,7 +147,7 @@ pub fn restore(
         .collect();
     let names: Vec<String> = marked.iter().map(|(l, _)| l.name.clone()).collect();
     if let Err(e) = set_ipv6(netns, &names, true) {
-        failures.push(e.to_string());
+        failures.push(e);
     }
     let requests = marked
         .iter()
@@ -158,7 +158,10 @@ pub fn restore(
         match reply {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(libc::ENODEV | libc::ENOENT)) => {}
-            Err(e) => failures.push(format!("removing {}'s silence record: {e}", link.name)),
+            Err(e) => failures.push(WireError::kernel(
+                format!("removing {}'s silence record", link.name),
+                e,
+            )),
         }
     }
     names

@@ -120,9 +120,10 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         match reply {
             Ok(_) => {}
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {}
-            Err(e) => failures.push(
-                WireError::kernel(format!("removing the wire filter on {name}"), e).to_string(),
-            ),
+            Err(e) => failures.push(WireError::kernel(
+                format!("removing the wire filter on {name}"),
+                e,
+            )),
         }
     }
 
@@ -173,9 +174,10 @@ pub fn unlink(netns: Netns, names: &[String], all: bool) -> Result<UnlinkOutcome
         match reply {
             Ok(_) => outcome.released.push(end.name.clone()),
             Err(e) if e.errno() == Some(libc::ENODEV) => {}
-            Err(e) => failures.push(
-                WireError::kernel(format!("releasing watch's hold on {}", end.name), e).to_string(),
-            ),
+            Err(e) => failures.push(WireError::kernel(
+                format!("releasing watch's hold on {}", end.name),
+                e,
+            )),
         }
     }
     if failures.is_empty() {
@@ -201,7 +203,7 @@ pub(crate) fn alias_before_hold(end: &Link) -> String {
 pub(crate) fn remove_empty_clsacts(
     socket: &mut RouteSocket,
     candidates: &[(IfIndex, String)],
-    failures: &mut Vec<String>,
+    failures: &mut Vec<WireError>,
 ) -> Vec<String> {
     let mut empty = Vec::new();
     'candidates: for (index, name) in candidates {
@@ -218,10 +220,10 @@ pub(crate) fn remove_empty_clsacts(
                 // Gone meanwhile: nothing to remove.
                 Err(e) if e.errno() == Some(libc::ENODEV) => continue 'candidates,
                 Err(e) => {
-                    failures.push(
-                        WireError::kernel(format!("listing the {hook} filters of {name}"), e)
-                            .to_string(),
-                    );
+                    failures.push(WireError::kernel(
+                        format!("listing the {hook} filters of {name}"),
+                        e,
+                    ));
                     continue 'candidates;
                 }
             }
@@ -237,9 +239,10 @@ pub(crate) fn remove_empty_clsacts(
         match reply {
             Ok(_) => removed.push(name.clone()),
             Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EINVAL | libc::ENODEV)) => {}
-            Err(e) => failures.push(
-                WireError::kernel(format!("removing the clsact qdisc of {name}"), e).to_string(),
-            ),
+            Err(e) => failures.push(WireError::kernel(
+                format!("removing the clsact qdisc of {name}"),
+                e,
+            )),
         }
     }
     removed
