@@ -40,14 +40,40 @@ pub struct HubRemoved {
 /// is refused before anything changes.
 pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, WireError> {
     let mut view = NsView::open(netns)?;
-    let describe = view.netns.describe();
     for name in names {
         validate_name(name).map_err(WireError::Invalid)?;
     }
     let found = HubInventory::read(&mut view)?;
+    let hubs = hubs_to_remove(&mut view, &found, names, all)?;
 
-    // The members of each hub to remove: recorded ones, and with `all` also any interface
-    // holding hub filters without a record (remains).
+    let mut outcome = HubRemoved::default();
+    let mut failures = Vec::new();
+    let former = take_apart(&mut view, &found, &hubs, &mut outcome, &mut failures)?;
+    let mut candidates = Vec::new();
+    for link in &former {
+        if view.tc(link.index)?.qdisc == Some(IngressQdisc::Clsact) {
+            candidates.push((link.index, link.name.clone()));
+        }
+    }
+    outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
+
+    outcome.restored = silence::restore_unless_mirrored(&mut view, &former, &mut failures)?;
+    if failures.is_empty() {
+        Ok(outcome)
+    } else {
+        Err(WireError::Several(failures))
+    }
+}
+
+/// The members of each hub to remove: recorded ones, and with `all` also any interface
+/// holding hub filters without a record (remains, under "(unrecorded)"). Their tc state is
+/// loaded.
+fn hubs_to_remove(
+    view: &mut NsView,
+    found: &HubInventory,
+    names: &[String],
+    all: bool,
+) -> Result<BTreeMap<String, BTreeSet<IfIndex>>, WireError> {
     let mut hubs: BTreeMap<String, BTreeSet<IfIndex>> = BTreeMap::new();
     if all {
         let indexes: Vec<IfIndex> = found.links.keys().copied().collect();
@@ -59,6 +85,7 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
             }
         }
     } else {
+        let describe = view.netns.describe();
         for name in names {
             let Some(members) = found.members.get(name) else {
                 return Err(WireError::Invalid(format!(
@@ -70,12 +97,22 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
         let indexes: Vec<IfIndex> = hubs.values().flatten().copied().collect();
         view.load_tc(&indexes)?;
     }
+    Ok(hubs)
+}
 
-    let mut outcome = HubRemoved::default();
+/// One batch removing every member's fan-out filters and record; failures go to `failures`.
+/// Returns the former members.
+fn take_apart<'a>(
+    view: &mut NsView,
+    found: &'a HubInventory,
+    hubs: &BTreeMap<String, BTreeSet<IfIndex>>,
+    outcome: &mut HubRemoved,
+    failures: &mut Vec<WireError>,
+) -> Result<Vec<&'a Link>, WireError> {
     let mut requests = Vec::new();
     let mut what = Vec::new();
     let mut former: Vec<&Link> = Vec::new();
-    for (hub, members) in &hubs {
+    for (hub, members) in hubs {
         for index in members {
             let link = &found.links[index];
             for filter in fanout(view.tc(*index)?) {
@@ -101,7 +138,6 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
             });
         }
     }
-    let mut failures = Vec::new();
     let mut batch: Vec<_> = requests.into_iter().map(|(r, _, _)| (r, 0)).collect();
     for link in &former {
         if let Some((hub, altname, _)) = hub_record(link) {
@@ -120,19 +156,5 @@ pub fn remove(netns: Netns, names: &[String], all: bool) -> Result<HubRemoved, W
             Err(e) => failures.push(WireError::kernel(what.clone(), e)),
         }
     }
-
-    let mut candidates = Vec::new();
-    for link in &former {
-        if view.tc(link.index)?.qdisc == Some(IngressQdisc::Clsact) {
-            candidates.push((link.index, link.name.clone()));
-        }
-    }
-    outcome.qdiscs_removed = remove_empty_clsacts(&mut view.socket, &candidates, &mut failures);
-
-    outcome.restored = silence::restore_unless_mirrored(&mut view, &former, &mut failures)?;
-    if failures.is_empty() {
-        Ok(outcome)
-    } else {
-        Err(WireError::Several(failures))
-    }
+    Ok(former)
 }
