@@ -11,6 +11,7 @@ pub mod asm;
 pub mod classic;
 pub mod insn;
 pub mod map;
+pub mod pcap;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

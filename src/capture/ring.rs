@@ -16,6 +16,8 @@ use std::sync::atomic::{Ordering, fence};
 use libc::c_int;
 
 use crate::packet::{bind_to_ifindex, set_int_opt};
+// moved to crate::bpf::classic; old path kept until the merge
+pub use crate::bpf::classic::SockFilter;
 
 const PACKET_ADD_MEMBERSHIP: c_int = 1;
 const PACKET_RX_RING: c_int = 5;
@@ -101,20 +103,6 @@ struct TpacketStatsV3 {
     packets: u32,
     drops: u32,
     freeze_q_cnt: u32,
-}
-
-/// A classic BPF instruction (`struct sock_filter`), as libpcap compiles filters.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SockFilter {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
 }
 
 #[repr(C)]

@@ -20,11 +20,11 @@ use crate::nl::link::{self, Link};
 use crate::vm::{self, Mtu, TapSpec};
 use crate::wire::{self, Datapath, Health, LinkOptions, WireError, WireRequest, World};
 
-const RECORD: &str = "pwcni.";
+use crate::marks::{CNI_RECORD as RECORD, CNI_WIRE_MODE as WIRE_MODE};
 
 /// Whether patchwire-cni made `link` (the tap) or recorded it (`CNI_IFNAME` in wire mode).
 pub fn made(link: &Link) -> bool {
-    link.altnames.iter().any(|a| a.starts_with(RECORD))
+    crate::marks::is_cni_made(&link.altnames)
 }
 
 /// One attachment as the runtime names it.
@@ -37,10 +37,6 @@ pub struct Attachment {
     /// `CNI_IFNAME`.
     pub ifname: String,
 }
-
-/// What ends a wire-mode record: there it sits on `CNI_IFNAME`, an interface the main plugin
-/// made (a tap too, with the reference tap plugin), which DEL and GC must never delete.
-const WIRE_MODE: &str = ".w";
 
 impl Attachment {
     /// The record naming this attachment of `config`'s network, in `config`'s mode.

@@ -17,11 +17,12 @@ use serde::Serialize;
 
 use super::found::{Found, fanout, fanout_actions};
 use super::{MAX_MEMBERS, priorities, validate_name};
+use crate::marks::HUB_RECORD;
 use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::{self, Filter, HubAction};
 use crate::wire::apply::{self, Fault, Op};
-use crate::wire::inventory::{HUB_RECORD, MirrorInto, NodeKey, World, hub_record};
+use crate::wire::inventory::{MirrorInto, NodeKey, World, hub_record};
 use crate::wire::{WireError, end_condition, missing_interface, silence};
 
 /// One hub and the members it must have: interface names of the namespace (`IF`, or

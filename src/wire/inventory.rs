@@ -69,9 +69,8 @@ impl TcState {
     }
 }
 
-/// The start of a hub port's record: an altname `patchwire.hub.NAME.IFINDEX` (characters valid
-/// in interface names, longer than any of them, unique per interface). See `crate::hub`.
-pub const HUB_RECORD: &str = "patchwire.hub.";
+// moved to crate::marks; old path kept until the merge
+pub use crate::marks::HUB_RECORD;
 
 /// A hub port's record on `link`: (hub name, the altname, the ifindex it was made for).
 pub fn hub_record(link: &Link) -> Option<(String, String, IfIndex)> {
