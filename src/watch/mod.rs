@@ -243,8 +243,8 @@ fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
     let path = dir.join(format!("watch-{dev}-{ino}.lock"));
     let file = File::create(&path)
         .map_err(|e| WireError::Io(format!("opening {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    // flock(2) with LOCK_EX | LOCK_NB: released when the file is closed (or the process dies).
+    if file.try_lock().is_err() {
         return Err(WireError::Invalid(format!(
             "another patchwire watch is already watching {} (lock {})",
             netns.describe(),
