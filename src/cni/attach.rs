@@ -9,13 +9,12 @@
 //! touched, and a second DEL finds nothing and succeeds.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 
 use serde_json::{Value, json};
 
 use super::CniError;
 use super::config::{Config, Mode, at_least};
-use crate::netns::{Netns, NetnsError};
+use crate::netns::{Netns, NetnsError, NsKey};
 use crate::nl::link::{self, Link};
 use crate::vm::{self, Mtu, TapSpec};
 use crate::wire::{self, Datapath, Health, LinkOptions, WireError, WireRequest, World};
@@ -693,13 +692,13 @@ fn visible_namespaces() -> Vec<(String, Netns)> {
                 .map(|e| format!("/proc/{}/ns/net", e.file_name().to_string_lossy())),
         );
     }
-    let mut seen: HashMap<(u64, u64), ()> = HashMap::new();
+    let mut seen: HashMap<NsKey, ()> = HashMap::new();
     let mut namespaces = Vec::new();
     for path in paths {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        if seen.insert((meta.dev(), meta.ino()), ()).is_some() {
+        if seen.insert(NsKey::of(&meta), ()).is_some() {
             continue;
         }
         if let Ok(netns) = Netns::open(Some(&path)) {

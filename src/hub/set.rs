@@ -779,7 +779,7 @@ fn refuse_mirror_conflicts(
 /// fan-out after this call in the command's namespace; `gone` are members leaving.
 fn loop_path(
     world: &mut World,
-    home: (u64, u64),
+    home: crate::netns::NsKey,
     planned: &HashMap<IfIndex, Vec<IfIndex>>,
     gone: &HashSet<IfIndex>,
     members: &[Link],
@@ -788,7 +788,7 @@ fn loop_path(
     let is_member = |node: &NodeKey| node.0 == home && members.iter().any(|m| m.index == node.1);
     let mut came: HashMap<NodeKey, Hop> = HashMap::new();
     let mut queue: VecDeque<NodeKey> = VecDeque::new();
-    let mut peers_by_ns: HashMap<(u64, u64), Vec<IfIndex>> = HashMap::new();
+    let mut peers_by_ns: HashMap<crate::netns::NsKey, Vec<IfIndex>> = HashMap::new();
     for member in members {
         if let Some(peer) = world.peer_of(home, member)? {
             peers_by_ns.entry(peer.0).or_default().push(peer.1);
@@ -863,7 +863,7 @@ struct Hop {
 /// "m1 -veth- x1 -wire- x2 -veth- m2", namespaces named where they are not the command's.
 fn describe_path(
     world: &mut World,
-    home: (u64, u64),
+    home: crate::netns::NsKey,
     came: &HashMap<NodeKey, Hop>,
     end: NodeKey,
 ) -> Result<String, WireError> {

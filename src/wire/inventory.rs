@@ -120,7 +120,7 @@ pub struct NsView {
     pub socket: RouteSocket,
     links: HashMap<IfIndex, Link>,
     tc: HashMap<IfIndex, TcState>,
-    nsids: HashMap<i32, Option<(u64, u64)>>,
+    nsids: HashMap<i32, Option<netns::NsKey>>,
     /// Skip egress filters when loading tc state: `watch` rebuilds wires at every burst of
     /// link events and needs only the ingress hooks (one dump per interface, not two).
     pub ingress_only: bool,
@@ -397,7 +397,7 @@ impl NsView {
         &mut self,
         id: i32,
         candidates: &[Netns],
-    ) -> Result<Option<(u64, u64)>, WireError> {
+    ) -> Result<Option<netns::NsKey>, WireError> {
         if let Some(known) = self.nsids.get(&id) {
             return Ok(*known);
         }
@@ -417,7 +417,7 @@ impl NsView {
 }
 
 /// A node of the loop guard's graph: an interface in a namespace.
-pub type NodeKey = ((u64, u64), IfIndex);
+pub type NodeKey = (netns::NsKey, IfIndex);
 
 /// All namespaces a command looks at, starting with its own.
 pub struct World {
@@ -449,12 +449,12 @@ impl World {
     }
 
     /// The identity (device, inode) of the command's own namespace.
-    pub fn home_id(&self) -> (u64, u64) {
+    pub fn home_id(&self) -> netns::NsKey {
         self.views[0].netns.inode()
     }
 
     /// The view of namespace `id`, which must already be part of the world.
-    pub fn view(&mut self, id: (u64, u64)) -> &mut NsView {
+    pub fn view(&mut self, id: netns::NsKey) -> &mut NsView {
         let at = self
             .views
             .iter()
@@ -464,7 +464,7 @@ impl World {
     }
 
     /// Where a veth's peer lives: `None` when the namespace cannot be found (no name, no process).
-    pub fn peer_of(&mut self, ns: (u64, u64), link: &Link) -> Result<Option<NodeKey>, WireError> {
+    pub fn peer_of(&mut self, ns: netns::NsKey, link: &Link) -> Result<Option<NodeKey>, WireError> {
         let Some(peer) = link.peer else {
             return Ok(None);
         };
