@@ -6,8 +6,9 @@
 //! CNI plugin's wire ends, and wire/ is below mirror/ and cni/.
 //!
 //! Altnames (alternative interface names) are the usual carrier: up to 127 bytes, characters
-//! valid in interface names (no `/`, `:` or whitespace), and a `patchwire.` prefix longer than
-//! any interface name, so a record never collides with a real name. tc filters carry an action
+//! valid in interface names (no `/`, `:` or whitespace), and a prefix (`patchwire.`, `pwcni.`)
+//! that with what follows is longer than any interface name, so a record never collides with a
+//! real name. tc filters carry an action
 //! cookie (up to 16 bytes) or, for cls_bpf, a filter name (up to 255 bytes).
 //!
 //! Two marks are written elsewhere and have no constant: a lab's panel loopback carries the lab
