@@ -42,6 +42,7 @@ pub mod nl;
 pub mod packet;
 pub mod probe;
 pub mod signals;
+pub(crate) mod suggest;
 pub mod vm;
 pub mod watch;
 pub mod wire;
