@@ -43,6 +43,7 @@ pub mod nl;
 pub mod packet;
 pub mod probe;
 pub mod signals;
+pub(crate) mod suggest;
 mod sys;
 pub mod vm;
 pub mod watch;
