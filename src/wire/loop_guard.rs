@@ -49,7 +49,7 @@ pub(crate) fn loop_path(
     let mut came: HashMap<NodeKey, Hop> = HashMap::new();
     let mut queue: VecDeque<NodeKey> = VecDeque::new();
     // The starts' peers first, their tc state read in one round per namespace.
-    let mut peers_by_ns: HashMap<(u64, u64), Vec<IfIndex>> = HashMap::new();
+    let mut peers_by_ns: HashMap<crate::netns::NsKey, Vec<IfIndex>> = HashMap::new();
     for start in starts {
         if let Some(peer) = world.peer_of(home, start)? {
             peers_by_ns.entry(peer.0).or_default().push(peer.1);
