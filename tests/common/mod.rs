@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use patchwire::netns::Netns;
 
-pub mod ovs;
+/// The OvS harness (shared with benches/watch.rs, so it lives in testkit/).
+#[allow(unused_imports)] // not every test file uses it
+pub use patchwire_testkit::ovs;
 pub mod qemu;
 
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
