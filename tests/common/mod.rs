@@ -260,3 +260,27 @@ pub fn run(program: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// `ip -n NETNS ARGS` (a namespace known by name only); panics if it fails.
+pub fn ip_in(netns: &str, args: &str) -> String {
+    let mut all = vec!["-n", netns];
+    all.extend(args.split_whitespace());
+    run("ip", &all)
+}
+
+/// Waits (at most 20 s, polling every 10 ms) until `ip -o link show dev DEV` in `ns` satisfies
+/// `test`; panics naming `what` and the last line read otherwise.
+pub fn wait_link(ns: &TestNs, dev: &str, what: &str, test: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = ns.ip(&format!("-o link show dev {dev}"));
+        if test(&text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dev}: expected {what}, still {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
