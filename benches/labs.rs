@@ -57,26 +57,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-#[path = "labs/by_hand.rs"]
-mod by_hand;
+#[path = "labs/hand.rs"]
+mod hand;
 #[path = "labs/lab.rs"]
 mod lab;
+#[path = "labs/patchwire_up.rs"]
+mod patchwire_up;
 #[path = "labs/report.rs"]
 mod report;
-#[path = "labs/settle.rs"]
-mod settle;
 mod support;
-#[path = "labs/with_patchwire.rs"]
-mod with_patchwire;
-use by_hand::*;
-use lab::*;
+#[path = "labs/waiting.rs"]
+mod waiting;
+use hand::{HandRun, by_hand};
+use lab::{Guard, Lab};
 use patchwire::nl::tc::WIRE_PRIO;
-use report::*;
+use patchwire_up::{PatchwireRun, with_patchwire};
+use report::{Results, environment, table};
 use serde_json::Value;
-use settle::*;
 use support::report::{fmt_duration, median};
 use support::{Scratch, ip, run};
-use with_patchwire::*;
+use waiting::{Probe, panel_ports, settle};
 
 const USAGE: &str = "usage: cargo bench --bench labs -- [--quick] [--rounds N]";
 /// The binary cargo built for this benchmark (release profile: target/release/patchwire).

@@ -86,15 +86,18 @@ mod mirror_setup;
 mod report;
 #[path = "wires/setup.rs"]
 mod setup;
+use datapath::{DatapathResult, PathKind, datapath_bench, paired_ratios, wait_for_quiet_cpu};
+use memory::{MemoryResult, MemoryRuns, Snapshot, memory_bench};
+use report::{datapath_table, environment, setup_table, targets};
+use setup::{
+    Lab, SetupResult, SetupRow, Timed, check_clean, check_wired_with, ebpf_records, patchwire_link,
+    patchwire_unlink, setup_bench,
+};
 mod support;
-use datapath::*;
-use memory::*;
 use patchwire::mirror::{self, Direction, MirrorSpec, Sources};
 use patchwire::netns::Netns;
 use patchwire::nl::tc::WIRE_PRIO;
 use patchwire::wire::{self, Datapath, LinkOptions, WireRequest};
-use report::*;
-use setup::*;
 use support::iperf::{Server, rx_packets};
 use support::report::{fmt_count, fmt_duration, median};
 use support::{Scratch, ip, run};
