@@ -22,6 +22,7 @@
 //! * [`netns`] — namespace handles; work "in" a namespace happens on a thread that entered it.
 //! * [`link`] — what needs more than netlink: taps (/dev/net/tun), TX checksum offload (ethtool).
 //! * [`packet`] — raw frame I/O (AF_PACKET) on one interface.
+//! * `sys` — the small syscall helpers those share (poll with a deadline, socket options).
 //! * [`bpf`] — tiny tc eBPF programs from raw instructions (no compiler), loaded with bpf(2)
 //!   and attached as cls_bpf filters (with a tiny label assembler): mirrors' frame selection.
 
@@ -42,6 +43,8 @@ pub mod nl;
 pub mod packet;
 pub mod probe;
 pub mod signals;
+pub(crate) mod suggest;
+mod sys;
 pub mod vm;
 pub mod watch;
 pub mod wire;

@@ -1,7 +1,45 @@
 //! Marks: the text patchwire writes into kernel objects so that any later process, and any room
-//! of this crate, can tell its own objects from other tools' with no state file. This module
-//! sits below every other (it imports nothing), so a lower room can recognise what a higher one
-//! made — `wire::show` must know a mirror's filters, and wire/ is below mirror/.
+//! of this crate, can tell its own objects from other tools' with no state file. Every mark is
+//! defined here, with what it means and who writes it; the rooms that write and read a mark
+//! import it from here. This module sits below every other (it imports nothing), so a lower
+//! room can recognise what a higher one made — `wire::show` must know a mirror's filters and a
+//! CNI plugin's wire ends, and wire/ is below mirror/ and cni/.
+//!
+//! Altnames (alternative interface names) are the usual carrier: up to 127 bytes, characters
+//! valid in interface names (no `/`, `:` or whitespace), and a prefix (`patchwire.`, `pwcni.`)
+//! that with what follows is longer than any interface name, so a record never collides with a
+//! real name. tc filters carry an action
+//! cookie (up to 16 bytes) or, for cls_bpf, a filter name (up to 255 bytes).
+//!
+//! Two marks are written elsewhere and have no constant: a lab's panel loopback carries the lab
+//! file's absolute path as its alias (`lab::list`), and `lab::apply` moves doomed panel ports to
+//! one interface group for a moment before deleting them together.
+
+// ---- Wires (written by `wire::apply` and `wire::ebpf` through `nl::tc`, read by every room)
+
+/// Filter priority ("pref") of a wire's filters: 0x5057 = "PW". Away from 49152, where tc
+/// starts numbering filters added without a priority.
+pub const WIRE_PRIO: u16 = 0x5057;
+
+/// Length of every patchwire action cookie (TC_COOKIE_MAX_SIZE): a tag byte saying whose
+/// action it is, then a name of at most 15 bytes, NUL-padded (built in `nl::tc`).
+pub const COOKIE_LEN: usize = 16;
+
+/// Tag byte of a tc wire's mirred action cookie; the partner's name follows.
+pub const WIRE_COOKIE_TAG: u8 = 0xb7;
+
+/// Start of an eBPF wire filter's name: `pw-wire to=NAME index=IFINDEX [peer=1]` (the program
+/// has no actions, so no cookie). Written and parsed in `nl::tc`.
+pub const EBPF_WIRE_RECORD: &str = "pw-wire ";
+
+// ---- Mirrors (written by `mirror::add` and `mirror::repair`, read by `wire::show` too)
+
+/// Tag byte of a mirror copy action's cookie; the mirror's name follows (at most 15 bytes).
+pub const MIRROR_COOKIE_TAG: u8 = 0xb8;
+
+/// The same, for a mirror whose destination may be a wire end (`mirror add --onto-wire`): its
+/// copies leave with the wire's traffic, as asked. `link` reads this from the action dump alone.
+pub const MIRROR_ONTO_WIRE_COOKIE_TAG: u8 = 0xb9;
 
 /// The first word of the name of every filter a mirror makes (cls_bpf filter names hold up to
 /// 255 bytes): its record, `pw-mirror NAME to=DEST dir=… from=…` on a copy filter, `pw-mirror
@@ -22,6 +60,68 @@ pub fn is_mirror_filter(kind: &str, name: Option<&str>) -> bool {
         && words.next().is_some_and(|mirror| !mirror.is_empty())
 }
 
+// ---- Hubs (written by `hub::set`, removed by `hub::remove`)
+
+/// Tag byte of a hub action's cookie; the name of the member the action sends to follows (at
+/// most 15 bytes), so a member that vanished is still named (see `crate::hub`).
+pub const HUB_COOKIE_TAG: u8 = 0xba;
+
+/// The start of a hub port's record: an altname `patchwire.hub.NAME.IFINDEX` (unique per
+/// interface; the ifindex says which interface it was made for). Parsed in `wire::inventory`.
+pub const HUB_RECORD: &str = "patchwire.hub.";
+
+// ---- Silent ends (written and removed by `wire::silence`)
+
+/// The start of the altname `patchwire.silenced.ipv6.IFINDEX`: patchwire turned IPv6 off on
+/// this wire end or mirror destination, so only then does it turn it back on, from any later
+/// process.
+pub const SILENCE_RECORD: &str = "patchwire.silenced.ipv6.";
+
+// ---- Holds (written by `watch`, read by `wire::show` and undone by `wire::unlink`)
+
+/// The start of the alias of an end `watch` holds down (its far end is down or gone):
+/// `patchwire held down: far end NAME is down or gone`.
+pub const HOLD_MARK: &str = "patchwire held down: ";
+
+/// Where a user's own alias is kept, after the hold's words, while the hold is in place; it is
+/// put back when the hold is released or the wire unlinked.
+pub const ALIAS_WAS: &str = " | alias was: ";
+
+// ---- Labs (written by `lab::apply` through `lab::names`, read by `lab::observe`, `lab::list`)
+
+/// The start of the altname on a namespace's loopback that says a lab made the namespace:
+/// `patchwire.lab.LAB.panel[.HOST]` (the lab's own namespace) or
+/// `patchwire.lab.LAB.node.NODE[.HOST]` (a node's). Built in `lab::names`, parsed in `lab::list`.
+pub const LAB_RECORD: &str = "patchwire.lab.";
+
+/// The start of a panel port's altname `patchwire.port.NODE.IF`: the endpoint it stands for.
+pub const PORT_RECORD: &str = "patchwire.port.";
+
+/// The start of a stub veth's altname `patchwire.stub.LAB.NODE.IF`: the stub a lab added in a
+/// node's namespace to reach an interface that was there already (a tap, a NIC).
+pub const STUB_RECORD: &str = "patchwire.stub.";
+
+/// The start of a VXLAN port's altname `patchwire.vxlan.HASH`: a hash of its tunnel's
+/// parameters, so a changed tunnel is remade.
+pub const VXLAN_RECORD: &str = "patchwire.vxlan.";
+
+// ---- CNI (written by `cni::attach`, read by `wire::show`)
+
+/// The start of patchwire-cni's record `pwcni.NETWORK-HASH.ATTACHMENT-HASH[.w]`: on the tap it
+/// made (tap mode) or on `CNI_IFNAME` (wire mode). DEL and GC remove only what carries it;
+/// `show` lets such a wire end keep its addresses without a warning (the main plugin's, which
+/// CNI CHECK verifies and the VM behind the wire takes over).
+pub const CNI_RECORD: &str = "pwcni.";
+
+/// What ends a wire-mode CNI record: there it sits on `CNI_IFNAME`, an interface the main
+/// plugin made (a tap too, with the reference tap plugin), which DEL and GC must never delete.
+pub const CNI_WIRE_MODE: &str = ".w";
+
+/// Whether an interface with these altnames was made or recorded by patchwire-cni.
+pub fn is_cni_made(altnames: &[String]) -> bool {
+    altnames.iter().any(|a| a.starts_with(CNI_RECORD))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -37,5 +137,13 @@ mod tests {
         assert!(!is_mirror_filter("bpf", Some("pw-mirror  x")));
         assert!(!is_mirror_filter("bpf", Some("pw-mirrored r")));
         assert!(!is_mirror_filter("bpf", None));
+    }
+
+    #[test]
+    fn a_cni_record_marks_what_the_plugin_made() {
+        use super::is_cni_made;
+        assert!(is_cni_made(&["eth0x".into(), "pwcni.0123.4567.w".into()]));
+        assert!(!is_cni_made(&["eth0x".into(), "patchwire.hub.h.3".into()]));
+        assert!(!is_cni_made(&[]));
     }
 }

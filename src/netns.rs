@@ -103,12 +103,33 @@ impl NetnsError {
     }
 }
 
+/// A namespace's identity, stable while it exists: the device and inode of its nsfs file (what
+/// `ip netns identify` compares). Two handles, names or paths name the same namespace exactly
+/// when their keys are equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NsKey {
+    /// Device of the nsfs file.
+    pub dev: u64,
+    /// Inode of the nsfs file.
+    pub inode: u64,
+}
+
+impl NsKey {
+    /// The key of the namespace file (or any file naming it) whose metadata is `meta`.
+    pub fn of(meta: &std::fs::Metadata) -> NsKey {
+        NsKey {
+            dev: meta.dev(),
+            inode: meta.ino(),
+        }
+    }
+}
+
 /// A network namespace, held open by its fd (which also keeps a private namespace alive).
 #[derive(Debug)]
 pub struct Netns {
     label: String,
     fd: OwnedFd,
-    inode: (u64, u64),
+    inode: NsKey,
 }
 
 impl Netns {
@@ -163,7 +184,7 @@ impl Netns {
         Ok(Netns {
             label: label.to_string(),
             fd: file.into(),
-            inode: (meta.dev(), meta.ino()),
+            inode: NsKey::of(&meta),
         })
     }
 
@@ -265,7 +286,7 @@ impl Netns {
     }
 
     /// A stable identity for the namespace (device and inode of its nsfs file).
-    pub fn inode(&self) -> (u64, u64) {
+    pub fn inode(&self) -> NsKey {
         self.inode
     }
 

@@ -7,10 +7,12 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
 use libc::c_int;
+
+use crate::sys::{set_int_opt, wait_readable, with_context};
 
 // Constants from <linux/if_ether.h>, <linux/if_packet.h> and
 // <asm-generic/socket.h>; not all of them are exported by the libc crate.
@@ -78,14 +80,15 @@ impl PacketSocket {
         // SAFETY: `raw` is a freshly created, valid descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
 
-        set_int_opt(&fd, libc::SOL_PACKET, PACKET_AUXDATA, 1).map_err(ctx)?;
+        set_int_opt(fd.as_fd(), libc::SOL_PACKET, PACKET_AUXDATA, 1).map_err(ctx)?;
         // Outgoing copies are filtered in recv anyway; this just avoids
         // queueing them (kernel >= 4.20), so failure is harmless.
-        let _ = set_int_opt(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+        let _ = set_int_opt(fd.as_fd(), libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
         // FORCE needs CAP_NET_ADMIN and bypasses rmem_max; plain SO_RCVBUF is
         // capped by rmem_max but is the best an unprivileged caller can do.
-        if set_int_opt(&fd, libc::SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF_BYTES).is_err() {
-            set_int_opt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF_BYTES).map_err(ctx)?;
+        if set_int_opt(fd.as_fd(), libc::SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF_BYTES).is_err() {
+            set_int_opt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF_BYTES)
+                .map_err(ctx)?;
         }
         bind_to_ifindex(&fd, ifindex_c).map_err(ctx)?;
         Ok(Self { fd, ifindex })
@@ -121,7 +124,7 @@ impl PacketSocket {
                 Recv::Skipped if Instant::now() >= deadline => return Ok(None),
                 Recv::Skipped => {}
                 Recv::WouldBlock => {
-                    let ready = wait_readable(self.fd.as_raw_fd(), deadline)
+                    let ready = wait_readable(self.fd.as_fd(), deadline)
                         .map_err(|e| self.context(e, "poll"))?;
                     if !ready {
                         return Ok(None);
@@ -268,55 +271,6 @@ pub(crate) fn bind_to_ifindex(fd: &OwnedFd, ifindex: c_int) -> io::Result<()> {
     } else {
         Ok(())
     }
-}
-
-pub(crate) fn set_int_opt(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Result<()> {
-    // SAFETY: the option value points at a live c_int and the length matches.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&raw const value).cast(),
-            mem::size_of::<c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// Poll `fd` for readability until `deadline`. `Ok(false)` means the deadline
-/// passed; `Ok(true)` means "try reading again" (ready, or interrupted).
-fn wait_readable(fd: RawFd, deadline: Instant) -> io::Result<bool> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
-        return Ok(false);
-    }
-    // Round up so we never wake just before the deadline and spin.
-    let ms = remaining.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int;
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(true)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(rc > 0)
-}
-
-fn with_context(e: io::Error, what: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 #[cfg(test)]

@@ -652,7 +652,10 @@ fn a_hub_of_forty_chains_two_filters_per_member_and_passes_every_frame_once() {
 
     hub::remove(seg.lab.netns(), &[], true).unwrap();
     assert_eq!(seg.lab.snapshot(), before);
-    assert!(started.elapsed() < Duration::from_secs(60));
+    // A bound against a pathological slowdown, not a benchmark: stretched in a scripts/kernels
+    // guest, where qemu TCG emulates every instruction (this took 60-90 s there).
+    let bound = patience(Duration::from_secs(60));
+    assert!(started.elapsed() < bound, "took {:?}", started.elapsed());
 }
 
 #[test]

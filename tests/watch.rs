@@ -22,7 +22,37 @@ impl Watcher {
     fn start(ns: &TestNs) -> Watcher {
         let mut command = Command::new(env!("CARGO_BIN_EXE_patchwire"));
         command.args(["-n", &ns.name, "-j", "watch"]);
-        Self::spawn(command)
+        let mut watcher = Self::spawn(command);
+        watcher.wait_watching(ns);
+        watcher
+    }
+
+    /// Waits (bounded) until the watcher holds its lock on `ns` (its flock shows in
+    /// /proc/locks; looked at, not tried, so the test never takes the lock from it): by then it
+    /// has installed its SIGTERM handler, so `stop` tests a clean stop rather than how fast the
+    /// process started (under qemu TCG a start takes longer than `spawn`'s pause, and SIGTERM
+    /// killed it).
+    fn wait_watching(&mut self, ns: &TestNs) {
+        let pid = self.child.id().to_string();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let locks = std::fs::read_to_string("/proc/locks").unwrap();
+            if locks.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 4 && f[1] == "FLOCK" && f[4] == pid
+            }) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("watch exited before watching {}: {status}", ns.name);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watch (pid {pid}) took no lock on {} within 30 s",
+                ns.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn spawn(mut command: Command) -> Watcher {

@@ -11,7 +11,20 @@
 
 use super::asm::{Asm, Label};
 use super::insn::{Insn, R0, R6, R7, R8, R10, Reg};
-use crate::capture::ring::SockFilter;
+
+/// A classic BPF instruction (`struct sock_filter`), as libpcap compiles filters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockFilter {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Constant.
+    pub k: u32,
+}
 
 // Classic opcode fields (linux/filter.h); eBPF uses the same numbers for these.
 const CLASS_LD: u16 = 0x00;

@@ -6,11 +6,16 @@
 //! [`TC_ACT_REDIRECT`] hands it to the target chosen by `bpf_redirect`, [`TC_ACT_OK`] accepts it.
 //! The kernel keeps a program alive while a filter uses it, so a [`Program`] may be dropped once
 //! attached. Remove such a filter with [`crate::nl::tc::delete_filters_at`].
+//!
+//! Classic BPF lives here too: the instruction type and its translation to eBPF ([`classic`]),
+//! and tcpdump expressions compiled by libpcap ([`pcap`]) — capture, mirrors and lab checks use
+//! them.
 
 pub mod asm;
 pub mod classic;
 pub mod insn;
 pub mod map;
+pub mod pcap;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};

@@ -2,7 +2,7 @@
 //! one pcapng file, each frame with its direction, VLAN tags as they were on the cable.
 //!
 //! * `ring.rs` — one interface: an AF_PACKET TPACKET_V3 ring (mmap), frames a block at a time.
-//! * `filter.rs` — tcpdump expressions compiled by libpcap (loaded only when a filter is given)
+//! * `filter.rs` — tcpdump expressions, compiled by libpcap in `bpf::pcap` (only when given),
 //!   into classic BPF attached to the socket.
 //! * `pcapng.rs` — the blocks: section, interfaces, enhanced packets with `epb_flags`,
 //!   statistics.

@@ -9,13 +9,16 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{Ordering, fence};
 
 use libc::c_int;
 
-use crate::packet::{bind_to_ifindex, set_int_opt};
+use crate::packet::bind_to_ifindex;
+use crate::sys::{set_int_opt, setsockopt};
+// moved to crate::bpf::classic; old path kept until the merge
+pub use crate::bpf::classic::SockFilter;
 
 const PACKET_ADD_MEMBERSHIP: c_int = 1;
 const PACKET_RX_RING: c_int = 5;
@@ -101,20 +104,6 @@ struct TpacketStatsV3 {
     packets: u32,
     drops: u32,
     freeze_q_cnt: u32,
-}
-
-/// A classic BPF instruction (`struct sock_filter`), as libpcap compiles filters.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SockFilter {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
 }
 
 #[repr(C)]
@@ -207,7 +196,7 @@ impl Ring {
         }
         // SAFETY: a fresh descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        set_int_opt(&fd, libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
+        set_int_opt(fd.as_fd(), libc::SOL_PACKET, PACKET_VERSION, TPACKET_V3)?;
         let request = TpacketReq3 {
             block_size,
             block_nr: block_count,
@@ -217,7 +206,8 @@ impl Ring {
             sizeof_priv: 0,
             feature_req_word: 0,
         };
-        setsockopt(&fd, libc::SOL_PACKET, PACKET_RX_RING, &request)?;
+        // SAFETY: a tpacket_req3, which holds no pointer.
+        unsafe { setsockopt(fd.as_fd(), libc::SOL_PACKET, PACKET_RX_RING, &request)? };
         let map_len = block_size as usize * block_count as usize;
         // SAFETY: maps the ring the kernel just allocated for this socket; checked below.
         let map = unsafe {
@@ -251,7 +241,16 @@ impl Ring {
                 })?,
                 filter: filter.as_ptr(),
             };
-            setsockopt(&ring.fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program)?;
+            // SAFETY: a sock_fprog whose instructions (`filter`) outlive the call; the kernel
+            // copies them.
+            unsafe {
+                setsockopt(
+                    ring.fd.as_fd(),
+                    libc::SOL_SOCKET,
+                    SO_ATTACH_FILTER,
+                    &program,
+                )?
+            };
         }
         let ifindex =
             c_int::try_from(ifindex).map_err(|_| io::Error::other("ifindex out of range"))?;
@@ -270,7 +269,15 @@ impl Ring {
                 alen: 0,
                 address: [0; 8],
             };
-            setsockopt(&ring.fd, libc::SOL_PACKET, PACKET_ADD_MEMBERSHIP, &request)?;
+            // SAFETY: a packet_mreq, which holds no pointer.
+            unsafe {
+                setsockopt(
+                    ring.fd.as_fd(),
+                    libc::SOL_PACKET,
+                    PACKET_ADD_MEMBERSHIP,
+                    &request,
+                )?
+            };
         }
         ring.ifindex = ifindex;
         Ok(ring)
@@ -441,24 +448,6 @@ impl Drop for Ring {
 
 fn tpacket_align(len: usize) -> usize {
     (len + 15) & !15
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: c_int, name: c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` is a live T and the length passed is its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

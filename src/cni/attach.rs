@@ -9,22 +9,21 @@
 //! touched, and a second DEL finds nothing and succeeds.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 
 use serde_json::{Value, json};
 
 use super::CniError;
 use super::config::{Config, Mode, at_least};
-use crate::netns::{Netns, NetnsError};
+use crate::netns::{Netns, NetnsError, NsKey};
 use crate::nl::link::{self, Link};
 use crate::vm::{self, Mtu, TapSpec};
 use crate::wire::{self, Datapath, Health, LinkOptions, WireError, WireRequest, World};
 
-const RECORD: &str = "pwcni.";
+use crate::marks::{CNI_RECORD as RECORD, CNI_WIRE_MODE as WIRE_MODE};
 
 /// Whether patchwire-cni made `link` (the tap) or recorded it (`CNI_IFNAME` in wire mode).
 pub fn made(link: &Link) -> bool {
-    link.altnames.iter().any(|a| a.starts_with(RECORD))
+    crate::marks::is_cni_made(&link.altnames)
 }
 
 /// One attachment as the runtime names it.
@@ -37,10 +36,6 @@ pub struct Attachment {
     /// `CNI_IFNAME`.
     pub ifname: String,
 }
-
-/// What ends a wire-mode record: there it sits on `CNI_IFNAME`, an interface the main plugin
-/// made (a tap too, with the reference tap plugin), which DEL and GC must never delete.
-const WIRE_MODE: &str = ".w";
 
 impl Attachment {
     /// The record naming this attachment of `config`'s network, in `config`'s mode.
@@ -697,13 +692,13 @@ fn visible_namespaces() -> Vec<(String, Netns)> {
                 .map(|e| format!("/proc/{}/ns/net", e.file_name().to_string_lossy())),
         );
     }
-    let mut seen: HashMap<(u64, u64), ()> = HashMap::new();
+    let mut seen: HashMap<NsKey, ()> = HashMap::new();
     let mut namespaces = Vec::new();
     for path in paths {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        if seen.insert((meta.dev(), meta.ino()), ()).is_some() {
+        if seen.insert(NsKey::of(&meta), ()).is_some() {
             continue;
         }
         if let Ok(netns) = Netns::open(Some(&path)) {

@@ -137,7 +137,7 @@ impl Config {
             let hint = match key.as_str() {
                 "ipam" => " (patchwire-cni assigns no addresses: put ipam on the main plugin before it in the chain)".to_string(),
                 "ipMasq" => " (patchwire-cni sets up no NAT: put ipMasq on the main plugin)".to_string(),
-                _ => crate::lab::file::suggestion(key, &OWN_KEYS)
+                _ => crate::suggest::suggestion(key, &OWN_KEYS)
                     .map(|s| format!(" (did you mean {s:?}?)"))
                     .unwrap_or_else(|| format!(" (patchwire-cni's keys: {})", OWN_KEYS.join(", "))),
             };

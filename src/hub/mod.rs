@@ -12,7 +12,7 @@
 //! to, so a member that vanished is still named.
 //!
 //! The kernel is the record, as for wires: each member carries an altname
-//! `patchwire.hub.NAME.IFINDEX` (`HUB_RECORD` in `wire/inventory.rs`), so [`show`] rebuilds
+//! `patchwire.hub.NAME.IFINDEX` (`HUB_RECORD` in `crate::marks`), so [`show`] rebuilds
 //! hubs without a state file. Members are made silent like wire ends ([`crate::wire::silence`]).
 //!
 //! * [`set`] makes each hub have exactly the members asked (creates it, adds and drops members

@@ -17,11 +17,12 @@ use serde::Serialize;
 
 use super::found::{Found, fanout, fanout_actions};
 use super::{MAX_MEMBERS, priorities, validate_name};
+use crate::marks::HUB_RECORD;
 use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::{self, Filter, HubAction};
 use crate::wire::apply::{self, Fault, Op};
-use crate::wire::inventory::{HUB_RECORD, MirrorInto, NodeKey, World, hub_record};
+use crate::wire::inventory::{MirrorInto, NodeKey, World, hub_record};
 use crate::wire::{WireError, end_condition, missing_interface, silence};
 
 /// One hub and the members it must have: interface names of the namespace (`IF`, or
@@ -778,7 +779,7 @@ fn refuse_mirror_conflicts(
 /// fan-out after this call in the command's namespace; `gone` are members leaving.
 fn loop_path(
     world: &mut World,
-    home: (u64, u64),
+    home: crate::netns::NsKey,
     planned: &HashMap<IfIndex, Vec<IfIndex>>,
     gone: &HashSet<IfIndex>,
     members: &[Link],
@@ -787,7 +788,7 @@ fn loop_path(
     let is_member = |node: &NodeKey| node.0 == home && members.iter().any(|m| m.index == node.1);
     let mut came: HashMap<NodeKey, Hop> = HashMap::new();
     let mut queue: VecDeque<NodeKey> = VecDeque::new();
-    let mut peers_by_ns: HashMap<(u64, u64), Vec<IfIndex>> = HashMap::new();
+    let mut peers_by_ns: HashMap<crate::netns::NsKey, Vec<IfIndex>> = HashMap::new();
     for member in members {
         if let Some(peer) = world.peer_of(home, member)? {
             peers_by_ns.entry(peer.0).or_default().push(peer.1);
@@ -862,7 +863,7 @@ struct Hop {
 /// "m1 -veth- x1 -wire- x2 -veth- m2", namespaces named where they are not the command's.
 fn describe_path(
     world: &mut World,
-    home: (u64, u64),
+    home: crate::netns::NsKey,
     came: &HashMap<NodeKey, Hop>,
     end: NodeKey,
 ) -> Result<String, WireError> {

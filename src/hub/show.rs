@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use super::found::{Found, fanout, fanout_actions};
 use super::set::{addresses_problem, mtu_problem};
+use crate::marks::HUB_RECORD;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, Filter};
-use crate::wire::inventory::{HUB_RECORD, NsView, TcState};
+use crate::wire::inventory::{NsView, TcState};
 use crate::wire::{Health, WireError, end_condition, silence};
 
 /// One hub as rebuilt from its members' records and filters, with health, problems and counters.

@@ -39,11 +39,45 @@ impl Handles {
     }
 }
 
+/// Makes the planned changes, in an order that leaves, at every point, only what the next
+/// run finds and converges: namespaces, removals, ports, the hooks (wires, hubs, mirrors) in
+/// the panel, then up.
 pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     let mut handles = Handles {
         open: BTreeMap::new(),
     };
     // 1. Namespaces to (re)make.
+    make_namespaces(desired, changes)?;
+    let panel = handles.get(&desired.panel)?.try_clone()?;
+    let mut socket = panel.route()?;
+
+    stop_point(1);
+    // 2. Removals. Ports whose cable moves go down first: their nodes see the carrier drop
+    // for as long as the cable is away (they come up with the others in step 5).
+    take_down_bounced(changes, &mut socket)?;
+    unhook(changes, &panel)?;
+    delete_stubs(desired, changes, &mut handles)?;
+    delete_doomed(changes, &mut handles, &mut socket)?;
+
+    stop_point(2);
+    // 3. Ports: created down (peers up), recorded, hooked, then up.
+    let created = make_ports(desired, changes, &mut handles, &mut socket, &panel)?;
+
+    stop_point(3);
+    // 4. Wires, hubs and mirrors in the panel.
+    hook(desired, changes, &panel)?;
+
+    stop_point(6);
+    // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
+    // it before its peer is joined), then the ports; and TX checksum offload where asked.
+    raise(desired, changes, &created, &mut handles, &mut socket)?;
+    stop_point(7);
+    tx_checksum(&panel, desired)?;
+    Ok(())
+}
+
+/// Step 1: the namespaces to create, and those to make again.
+fn make_namespaces(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     for change in changes {
         match change {
             Change::CreateNamespace { netns, .. } => make_namespace(desired, netns)?,
@@ -54,12 +88,11 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
             _ => {}
         }
     }
-    let panel = handles.get(&desired.panel)?.try_clone()?;
-    let mut socket = panel.route()?;
+    Ok(())
+}
 
-    stop_point(1);
-    // 2. Removals. Ports whose cable moves go down first: their nodes see the carrier drop
-    // for as long as the cable is away (they come up with the others in step 5).
+/// Step 2, first: the ports whose cable moves go down.
+fn take_down_bounced(changes: &[Change], socket: &mut RouteSocket) -> Result<(), LabError> {
     let bounced: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
@@ -67,15 +100,19 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
             _ => None,
         })
         .collect();
-    let found = links_by_name(&mut socket, &bounced)?;
+    let found = links_by_name(socket, &bounced)?;
     batch(
-        &mut socket,
+        socket,
         found
             .values()
             .map(|l| (link::set_up(l.index, false), 0))
             .collect(),
         "taking down ports whose cable moves",
-    )?;
+    )
+}
+
+/// Step 2: the mirrors, wires and hubs that go, through the commands' own removal.
+fn unhook(changes: &[Change], panel: &Netns) -> Result<(), LabError> {
     let unmirror: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
@@ -106,9 +143,17 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     if !unhub.is_empty() {
         hub::remove(panel.try_clone()?, &unhub, false)?;
     }
-    // Stubs before ports: a stub's wire is unlinked from the user's interface while the stub
-    // still exists (deleting the port would take the stub with it and leave the interface a
-    // filter aimed at nothing).
+    Ok(())
+}
+
+/// Step 2: stubs (and VM taps made again) before ports: a stub's wire is unlinked from the
+/// user's interface while the stub still exists (deleting the port would take the stub with
+/// it and leave the interface a filter aimed at nothing).
+fn delete_stubs(
+    desired: &Desired,
+    changes: &[Change],
+    handles: &mut Handles,
+) -> Result<(), LabError> {
     for change in changes {
         if let Change::DeleteStub {
             netns,
@@ -149,6 +194,15 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
             delete_stub(handles.get(netns)?, &stub, tap, true)?;
         }
     }
+    Ok(())
+}
+
+/// Step 2, last: the ports that go, then the namespaces.
+fn delete_doomed(
+    changes: &[Change],
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+) -> Result<(), LabError> {
     let doomed: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {
@@ -157,11 +211,11 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         })
         .collect();
     // Those still there (a stub's port went with its stub).
-    let doomed: Vec<IfIndex> = links_by_name(&mut socket, &doomed)?
+    let doomed: Vec<IfIndex> = links_by_name(socket, &doomed)?
         .values()
         .map(|l| l.index)
         .collect();
-    delete_ports(&mut socket, &doomed)?;
+    delete_ports(socket, &doomed)?;
     for change in changes {
         if let Change::DeleteNamespace { netns } = change {
             handles.forget(netns);
@@ -169,8 +223,17 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         }
     }
 
-    stop_point(2);
-    // 3. Ports: created down (peers up), recorded, hooked, then up.
+    Ok(())
+}
+
+/// Step 3: the ports to create, then the MTUs to change; returns the ports created.
+fn make_ports<'d>(
+    desired: &'d Desired,
+    changes: &[Change],
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+    panel: &Netns,
+) -> Result<Vec<&'d Port>, LabError> {
     let created: Vec<&Port> = changes
         .iter()
         .filter_map(|c| match c {
@@ -178,21 +241,18 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
             _ => None,
         })
         .collect();
-    create_ports(desired, &mut handles, &mut socket, &panel, &created)?;
+    create_ports(desired, handles, socket, panel, &created)?;
     for change in changes {
         if let Change::SetMtu { port, mtu, .. } = change {
-            set_mtu(
-                desired,
-                &mut handles,
-                &mut socket,
-                &desired.ports[port],
-                *mtu,
-            )?;
+            set_mtu(desired, handles, socket, &desired.ports[port], *mtu)?;
         }
     }
 
-    stop_point(3);
-    // 4. Wires and hubs in the panel.
+    Ok(created)
+}
+
+/// Step 4: wires (by datapath), hubs and mirrors in the panel, each through its command.
+fn hook(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(), LabError> {
     for datapath in [wire::Datapath::Tc, wire::Datapath::Ebpf] {
         let wires: Vec<WireRequest> = changes
             .iter()
@@ -238,9 +298,17 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         crate::mirror::add(panel.try_clone()?, &mirrors, None)?;
     }
 
-    stop_point(6);
-    // 5. Up: the far ends in their namespaces (a veth cannot be created up: the kernel opens
-    // it before its peer is joined), then the ports; and TX checksum offload where asked.
+    Ok(())
+}
+
+/// Step 5: the ports created or raised, and their far ends, up.
+fn raise(
+    desired: &Desired,
+    changes: &[Change],
+    created: &[&Port],
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+) -> Result<(), LabError> {
     let raised: Vec<&Port> = created
         .iter()
         .copied()
@@ -269,17 +337,15 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         )?;
     }
     let names: Vec<String> = raised.iter().map(|p| p.name.clone()).collect();
-    let found = links_by_name(&mut socket, &names)?;
+    let found = links_by_name(socket, &names)?;
     batch(
-        &mut socket,
+        socket,
         found
             .values()
             .map(|l| (link::set_up(l.index, true), 0))
             .collect(),
         "bringing ports up",
     )?;
-    stop_point(7);
-    tx_checksum(&panel, desired)?;
     Ok(())
 }
 
@@ -367,6 +433,8 @@ fn make_namespace(desired: &Desired, name: &str) -> Result<(), LabError> {
     Ok(())
 }
 
+/// Creates ports: VM taps, veths (far ends in their nodes' namespaces), VXLAN ports, their
+/// records, then the stubs' records and wires.
 fn create_ports(
     desired: &Desired,
     handles: &mut Handles,
@@ -379,7 +447,21 @@ fn create_ports(
             make_tap(desired, handles, port)?;
         }
     }
-    // One panel batch for every veth (the far end straight into its namespace)...
+    create_veth_ports(desired, handles, socket, ports)?;
+    stop_point(10);
+    create_vxlan_ports(panel, ports)?;
+    stop_point(11);
+    record_ports(socket, ports)?;
+    wire_stubs(desired, handles, ports)
+}
+
+/// One panel batch for every veth, the far end straight into its namespace.
+fn create_veth_ports(
+    desired: &Desired,
+    handles: &mut Handles,
+    socket: &mut RouteSocket,
+    ports: &[&Port],
+) -> Result<(), LabError> {
     let mut requests = Vec::new();
     let mut made = Vec::new();
     let mut next_index = next_port_index(socket)?;
@@ -415,8 +497,11 @@ fn create_ports(
             )));
         }
     }
-    stop_point(10);
-    // ... VXLAN ports from the underlay's namespace (this process's), placed in the panel ...
+    Ok(())
+}
+
+/// VXLAN ports, made from the underlay's namespace (this process's) and placed in the panel.
+fn create_vxlan_ports(panel: &Netns, ports: &[&Port]) -> Result<(), LabError> {
     let mut here = Netns::current()?.route()?;
     let mut tunnels = Vec::new();
     for port in ports {
@@ -442,9 +527,11 @@ fn create_ports(
             ));
         }
     }
-    batch(&mut here, tunnels, "creating VXLAN ports")?;
-    stop_point(11);
-    // ... then the records, in one batch.
+    batch(&mut here, tunnels, "creating VXLAN ports")
+}
+
+/// The ports' records, in one batch; and the flood entries of segments over several hosts.
+fn record_ports(socket: &mut RouteSocket, ports: &[&Port]) -> Result<(), LabError> {
     let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
     let found = links_by_name(socket, &names)?;
     let panel_name = socket.describe().to_string();
@@ -470,8 +557,11 @@ fn create_ports(
             floods.extend(remotes.iter().map(|r| link::add_flood_entry(index, *r)));
         }
     }
-    batch(socket, floods, "adding flood entries to VXLAN ports")?;
-    // Stubs: recorded and wired to their interface inside the node's namespace.
+    batch(socket, floods, "adding flood entries to VXLAN ports")
+}
+
+/// Stubs: recorded and wired to their interface inside the node's namespace.
+fn wire_stubs(desired: &Desired, handles: &mut Handles, ports: &[&Port]) -> Result<(), LabError> {
     for port in ports {
         if let (Reach::Stub { stub, .. }, Some(endpoint)) = (&port.reach, &port.endpoint) {
             let home = desired.nodes[&endpoint.node].spec().to_string();

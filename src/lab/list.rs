@@ -161,7 +161,7 @@ struct Mark {
 
 /// `patchwire.lab.LAB.panel[.HOST]` or `patchwire.lab.LAB.node.NODE[.HOST]` (names.rs).
 fn parse_mark(mark: &str) -> Option<Mark> {
-    let rest = mark.strip_prefix("patchwire.lab.")?;
+    let rest = mark.strip_prefix(crate::marks::LAB_RECORD)?;
     let parts: Vec<&str> = rest.split('.').collect();
     let host = |i: usize| parts.get(i).map(|h| h.to_string());
     match parts.as_slice() {

@@ -8,7 +8,7 @@
 //! (`LAB.panel`); each endpoint `NODE:IF` is a veth pair with `IF` in the node's namespace
 //! and the port in the panel, where wires and hubs join ports like cables and hubs.
 //!
-//! * `file.rs` reads and checks the file; `names.rs` says what everything is called.
+//! * `file/` reads and checks the file; `names.rs` says what everything is called.
 //! * `view.rs` is the lab seen from the kernel (`show --lab`) and its picture (`graph`).
 //! * `list.rs` finds every lab on the host from its marks (`show --labs`).
 

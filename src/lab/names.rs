@@ -5,6 +5,7 @@
 //! cannot contain `.`, so `.` separates the parts unambiguously.
 
 use super::file::Endpoint;
+use crate::marks::{LAB_RECORD, PORT_RECORD, STUB_RECORD, VXLAN_RECORD};
 
 /// The lab's own namespace, where its ports, wires and hubs live: `LAB.panel`, or
 /// `LAB.panel.HOST` with `--host` (so two simulated hosts on one machine never collide). Node
@@ -23,15 +24,15 @@ pub fn node_netns(lab: &str, node: &str) -> String {
 
 /// The altname on a namespace's loopback that says the lab made it.
 pub fn panel_mark(lab: &str, host: Option<&str>) -> String {
-    format!("patchwire.lab.{}", panel(lab, host))
+    format!("{LAB_RECORD}{}", panel(lab, host))
 }
 
 /// With hosts, the mark names the host too: on one machine standing for several hosts, each
 /// host's `up` and `down` touch only their own nodes' namespaces.
 pub fn node_mark(lab: &str, node: &str, host: Option<&str>) -> String {
     match host {
-        Some(host) => format!("patchwire.lab.{lab}.node.{node}.{host}"),
-        None => format!("patchwire.lab.{lab}.node.{node}"),
+        Some(host) => format!("{LAB_RECORD}{lab}.node.{node}.{host}"),
+        None => format!("{LAB_RECORD}{lab}.node.{node}"),
     }
 }
 
@@ -52,8 +53,6 @@ fn shorten(full: &str) -> String {
     }
     format!("{prefix}~{:08x}", hash(full) as u32)
 }
-
-const PORT_RECORD: &str = "patchwire.port.";
 
 /// The altname of a panel port: which endpoint it stands for.
 pub fn port_record(endpoint: &Endpoint) -> String {
@@ -77,8 +76,6 @@ pub fn stub(lab: &str, endpoint: &Endpoint) -> String {
         hash(&format!("{lab}/{}/{}", endpoint.node, endpoint.interface)) as u32
     )
 }
-
-const STUB_RECORD: &str = "patchwire.stub.";
 
 pub fn stub_record(lab: &str, endpoint: &Endpoint) -> String {
     format!(
@@ -108,7 +105,7 @@ pub fn vxlan_port(vni: u32) -> String {
 
 /// The altname of a VXLAN port: a hash of its tunnel's parameters.
 pub fn vxlan_record(parameters: &str) -> String {
-    format!("patchwire.vxlan.{:016x}", hash(parameters))
+    format!("{VXLAN_RECORD}{:016x}", hash(parameters))
 }
 
 /// A cross-host link's VXLAN network identifier, the same on every host without talking:

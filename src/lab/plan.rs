@@ -173,6 +173,8 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+/// What `up` would change to make the kernel hold what the file asks for: removals first
+/// (hooks, then ports and stubs), then additions (ports, then wires, hubs and mirrors).
 pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
@@ -188,11 +190,6 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
         .collect();
     let panel_fresh = remade.contains(&desired.panel);
 
-    // What exists now and stays (a fresh panel holds nothing).
-    let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
-
-    // Removals are written with endpoint names too, read from the ports' records.
-    let was = |port: &str| actual_label(desired, actual, port);
     // VM taps made with other settings than the file's: remade, with their ports.
     let retap = taps_to_remake(desired, actual, &remade);
     changes.extend(retap.values().cloned());
@@ -202,184 +199,258 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
         changes.extend(bounces(desired, actual, &retap));
     }
 
-    // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
-    for (a, b) in actual.wires.keys() {
-        if !desired.wires.contains_key(&(a.clone(), b.clone())) && !panel_fresh {
-            changes.push(Change::Unwire {
-                a: a.clone(),
-                b: b.clone(),
-                endpoints: [was(a), was(b)],
-            });
-        }
-    }
-    for end in &actual.broken_wire_ends {
-        let wanted = desired.wires.keys().any(|(a, b)| a == end || b == end);
-        if !wanted && !panel_fresh {
-            changes.push(Change::Unwire {
-                a: end.clone(),
-                b: String::new(),
-                endpoints: [was(end), String::new()],
-            });
-        }
-    }
-    // Mirrors go first and come back last: a changed mirror is made anew.
-    for name in actual.mirrors.keys().chain(&actual.broken_mirrors) {
-        let same = actual.mirrors.contains_key(name)
-            && desired.mirrors.get(name) == actual.mirrors.get(name);
-        if !same && !panel_fresh {
-            changes.push(Change::Unmirror {
-                mirror: name.clone(),
-            });
-        }
-    }
-    // A hub the file still has, with other members, is re-patched in place by `Hub` below
-    // (under the name it has in the kernel, when its members overlap).
-    let hubs = hub_names(desired, actual);
-    for hub in actual.hubs.keys() {
-        if !hubs.contains_key(hub) && !panel_fresh {
-            changes.push(Change::Unhub {
-                hub: hub.clone(),
-                endpoints: actual.hubs[hub].iter().map(|m| was(m)).collect(),
-            });
-        }
-    }
-    for (name, found) in &actual.ports {
-        let keep = desired
-            .ports
-            .get(name)
-            .is_some_and(|port| port_matches(port, found))
-            && !retap.contains_key(name);
-        if !keep && !panel_fresh {
-            let was = found
-                .altnames
-                .iter()
-                .find_map(|a| names::parse_port_record(a))
-                .map_or_else(|| found.name.clone(), |e| e.to_string());
-            changes.push(Change::DeletePort {
-                port: name.clone(),
-                was,
-            });
-        }
-    }
-    for ((netns, stub), found) in &actual.stubs {
-        let wanted = desired.ports.values().any(|p| {
-            matches!(&p.reach, Reach::Stub { stub: s, .. } if s == stub)
-                && desired
-                    .nodes
-                    .get(&p.endpoint.as_ref().expect("stub ports have endpoints").node)
-                    .is_some_and(|home| home.spec() == netns)
-        });
-        let in_remade = remade.contains(netns);
-        if !wanted && !in_remade {
-            let endpoint = found
-                .link
-                .altnames
-                .iter()
-                .find_map(|a| names::parse_stub_record(a))
-                .map(|(_, e)| e.to_string())
-                .unwrap_or_default();
-            changes.push(Change::DeleteStub {
-                netns: netns.clone(),
-                stub: stub.clone(),
-                endpoint,
-            });
-        }
-    }
-
-    // Additions: ports, MTUs, then wires and hubs.
-    for (name, port) in &desired.ports {
-        let found = actual.ports.get(name).filter(|_| present(name));
-        match found {
-            Some(found) if port_matches(port, found) && !retap.contains_key(name) => {
-                match (found.up, crate::wire::held_because(found)) {
-                    (true, _) => {}
-                    // `watch` took it down because its far end is: up would show the node a
-                    // carrier its cable does not have (and watch would not take it down again).
-                    (false, Some(far)) => notes.push(format!(
-                        "{} ({name}) stays down: patchwire watch holds it down because its far \
-                         end {} is down or gone, and brings it back up when that end is",
-                        port.label(),
-                        actual_label(desired, actual, &far)
-                    )),
-                    (false, None) => changes.push(Change::SetUp {
-                        port: name.clone(),
-                        endpoint: port.label(),
-                    }),
-                }
-                if found.mtu != port.mtu {
-                    changes.push(Change::SetMtu {
-                        port: name.clone(),
-                        endpoint: port.label(),
-                        mtu: port.mtu,
-                        was: found.mtu,
-                    });
-                }
-            }
-            _ => changes.push(Change::CreatePort {
-                port: name.clone(),
-                endpoint: port.label(),
-                via: via(desired, port),
-                mtu: port.mtu,
-            }),
-        }
-    }
-    let label = |port: &str| {
-        desired
-            .ports
-            .get(port)
-            .map_or_else(|| port.to_string(), Port::label)
+    let planning = Planning {
+        desired,
+        actual,
+        panel_fresh,
+        remade: &remade,
+        retap: &retap,
+        hubs: hub_names(desired, actual),
     };
-    // A wire, hub or mirror on a port made anew is made anew too.
-    let created: BTreeSet<String> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::CreatePort { port, .. } => Some(port.clone()),
-            _ => None,
-        })
-        .collect();
-    let recreated = |p: &String| created.contains(p);
-    for ((a, b), datapath) in &desired.wires {
-        // Present with the other datapath: linked again, which converts it in place.
-        let complete = !panel_fresh && actual.wires.get(&(a.clone(), b.clone())) == Some(datapath);
-        if !complete || recreated(a) || recreated(b) {
-            changes.push(Change::Wire {
-                a: a.clone(),
-                b: b.clone(),
-                endpoints: [label(a), label(b)],
-                datapath: *datapath,
-            });
+    // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
+    planning.unhooks(&mut changes);
+    planning.removed_ports(&mut changes);
+    // Additions: ports, MTUs, then wires and hubs.
+    planning.ports(&mut changes, &mut notes);
+    planning.hooks(&mut changes);
+    Ok(Plan { changes, notes })
+}
+
+/// What the phases of [`changes`] read: both states, and what was decided before them.
+struct Planning<'a> {
+    desired: &'a Desired,
+    actual: &'a Actual,
+    /// The panel is made (again): it holds nothing yet.
+    panel_fresh: bool,
+    /// The namespaces made (again).
+    remade: &'a BTreeSet<String>,
+    /// VM taps made again with other settings, by port.
+    retap: &'a BTreeMap<String, Change>,
+    /// The file's hubs, under the names they get, with their members.
+    hubs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Planning<'_> {
+    /// Wires, mirrors and hubs not wanted (or changed: mirrors go first and come back last).
+    fn unhooks(&self, changes: &mut Vec<Change>) {
+        let Planning {
+            desired,
+            actual,
+            panel_fresh,
+            ..
+        } = *self;
+        // Removals are written with endpoint names too, read from the ports' records.
+        let was = |port: &str| actual_label(desired, actual, port);
+        for (a, b) in actual.wires.keys() {
+            if !desired.wires.contains_key(&(a.clone(), b.clone())) && !panel_fresh {
+                changes.push(Change::Unwire {
+                    a: a.clone(),
+                    b: b.clone(),
+                    endpoints: [was(a), was(b)],
+                });
+            }
         }
-    }
-    for (hub, members) in &hubs {
-        let same = !panel_fresh
-            && actual.hubs.get(hub) == Some(members)
-            && !actual.broken_hubs.contains(hub);
-        if !same || members.iter().any(recreated) {
-            changes.push(Change::Hub {
-                hub: hub.clone(),
-                members: members.iter().cloned().collect(),
-                endpoints: members.iter().map(|m| label(m)).collect(),
-            });
+        for end in &actual.broken_wire_ends {
+            let wanted = desired.wires.keys().any(|(a, b)| a == end || b == end);
+            if !wanted && !panel_fresh {
+                changes.push(Change::Unwire {
+                    a: end.clone(),
+                    b: String::new(),
+                    endpoints: [was(end), String::new()],
+                });
+            }
         }
-    }
-    for (name, mirror) in &desired.mirrors {
-        let same = !panel_fresh && actual.mirrors.get(name) == Some(mirror);
-        let remade = mirror.sources.iter().chain([&mirror.to]).any(recreated);
-        if !same || remade {
-            if same {
+        // Mirrors go first and come back last: a changed mirror is made anew.
+        for name in actual.mirrors.keys().chain(&actual.broken_mirrors) {
+            let same = actual.mirrors.contains_key(name)
+                && desired.mirrors.get(name) == actual.mirrors.get(name);
+            if !same && !panel_fresh {
                 changes.push(Change::Unmirror {
                     mirror: name.clone(),
                 });
             }
-            changes.push(Change::Mirror {
-                mirror: name.clone(),
-                from: mirror.sources.iter().map(|p| label(p)).collect(),
-                to: label(&mirror.to),
-                filter: mirror.filter.clone(),
-            });
+        }
+        // A hub the file still has, with other members, is re-patched in place by `Hub` below
+        // (under the name it has in the kernel, when its members overlap).
+        for hub in actual.hubs.keys() {
+            if !self.hubs.contains_key(hub) && !panel_fresh {
+                changes.push(Change::Unhub {
+                    hub: hub.clone(),
+                    endpoints: actual.hubs[hub].iter().map(|m| was(m)).collect(),
+                });
+            }
         }
     }
-    Ok(Plan { changes, notes })
+
+    /// Ports not wanted (or with other settings), then stubs not wanted.
+    fn removed_ports(&self, changes: &mut Vec<Change>) {
+        let Planning {
+            desired,
+            actual,
+            panel_fresh,
+            remade,
+            retap,
+            ..
+        } = *self;
+        for (name, found) in &actual.ports {
+            let keep = desired
+                .ports
+                .get(name)
+                .is_some_and(|port| port_matches(port, found))
+                && !retap.contains_key(name);
+            if !keep && !panel_fresh {
+                let was = found
+                    .altnames
+                    .iter()
+                    .find_map(|a| names::parse_port_record(a))
+                    .map_or_else(|| found.name.clone(), |e| e.to_string());
+                changes.push(Change::DeletePort {
+                    port: name.clone(),
+                    was,
+                });
+            }
+        }
+        for ((netns, stub), found) in &actual.stubs {
+            let wanted = desired.ports.values().any(|p| {
+                matches!(&p.reach, Reach::Stub { stub: s, .. } if s == stub)
+                    && desired
+                        .nodes
+                        .get(&p.endpoint.as_ref().expect("stub ports have endpoints").node)
+                        .is_some_and(|home| home.spec() == netns)
+            });
+            let in_remade = remade.contains(netns);
+            if !wanted && !in_remade {
+                let endpoint = found
+                    .link
+                    .altnames
+                    .iter()
+                    .find_map(|a| names::parse_stub_record(a))
+                    .map(|(_, e)| e.to_string())
+                    .unwrap_or_default();
+                changes.push(Change::DeleteStub {
+                    netns: netns.clone(),
+                    stub: stub.clone(),
+                    endpoint,
+                });
+            }
+        }
+    }
+
+    /// Ports to create, bring up or give another MTU; a port `watch` holds down is a note.
+    fn ports(&self, changes: &mut Vec<Change>, notes: &mut Vec<String>) {
+        let Planning {
+            desired,
+            actual,
+            panel_fresh,
+            retap,
+            ..
+        } = *self;
+        // What exists now and stays (a fresh panel holds nothing).
+        let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
+        for (name, port) in &desired.ports {
+            let found = actual.ports.get(name).filter(|_| present(name));
+            match found {
+                Some(found) if port_matches(port, found) && !retap.contains_key(name) => {
+                    match (found.up, crate::wire::held_because(found)) {
+                        (true, _) => {}
+                        // `watch` took it down because its far end is: up would show the node a
+                        // carrier its cable does not have (and watch would not take it down again).
+                        (false, Some(far)) => notes.push(format!(
+                            "{} ({name}) stays down: patchwire watch holds it down because its far \
+                             end {} is down or gone, and brings it back up when that end is",
+                            port.label(),
+                            actual_label(desired, actual, &far)
+                        )),
+                        (false, None) => changes.push(Change::SetUp {
+                            port: name.clone(),
+                            endpoint: port.label(),
+                        }),
+                    }
+                    if found.mtu != port.mtu {
+                        changes.push(Change::SetMtu {
+                            port: name.clone(),
+                            endpoint: port.label(),
+                            mtu: port.mtu,
+                            was: found.mtu,
+                        });
+                    }
+                }
+                _ => changes.push(Change::CreatePort {
+                    port: name.clone(),
+                    endpoint: port.label(),
+                    via: via(desired, port),
+                    mtu: port.mtu,
+                }),
+            }
+        }
+    }
+
+    /// Wires, hubs and mirrors to make: missing, changed, or on a port made anew.
+    fn hooks(&self, changes: &mut Vec<Change>) {
+        let Planning {
+            desired,
+            actual,
+            panel_fresh,
+            ..
+        } = *self;
+        let label = |port: &str| {
+            desired
+                .ports
+                .get(port)
+                .map_or_else(|| port.to_string(), Port::label)
+        };
+        // A wire, hub or mirror on a port made anew is made anew too.
+        let created: BTreeSet<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::CreatePort { port, .. } => Some(port.clone()),
+                _ => None,
+            })
+            .collect();
+        let recreated = |p: &String| created.contains(p);
+        for ((a, b), datapath) in &desired.wires {
+            // Present with the other datapath: linked again, which converts it in place.
+            let complete =
+                !panel_fresh && actual.wires.get(&(a.clone(), b.clone())) == Some(datapath);
+            if !complete || recreated(a) || recreated(b) {
+                changes.push(Change::Wire {
+                    a: a.clone(),
+                    b: b.clone(),
+                    endpoints: [label(a), label(b)],
+                    datapath: *datapath,
+                });
+            }
+        }
+        for (hub, members) in &self.hubs {
+            let same = !panel_fresh
+                && actual.hubs.get(hub) == Some(members)
+                && !actual.broken_hubs.contains(hub);
+            if !same || members.iter().any(recreated) {
+                changes.push(Change::Hub {
+                    hub: hub.clone(),
+                    members: members.iter().cloned().collect(),
+                    endpoints: members.iter().map(|m| label(m)).collect(),
+                });
+            }
+        }
+        for (name, mirror) in &desired.mirrors {
+            let same = !panel_fresh && actual.mirrors.get(name) == Some(mirror);
+            let remade = mirror.sources.iter().chain([&mirror.to]).any(recreated);
+            if !same || remade {
+                if same {
+                    changes.push(Change::Unmirror {
+                        mirror: name.clone(),
+                    });
+                }
+                changes.push(Change::Mirror {
+                    mirror: name.clone(),
+                    from: mirror.sources.iter().map(|p| label(p)).collect(),
+                    to: label(&mirror.to),
+                    filter: mirror.filter.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// What a panel port stands for, in messages: its endpoint from the file, else from its

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::LabError;
 use super::desired::{Desired, Reach};
-use super::file::LabFile;
+use super::file::{LabFile, LinkSpec};
 use super::names;
 use crate::hub;
 use crate::netns::Netns;
@@ -101,26 +101,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
     for link in &file.links {
-        let ports: Vec<String> = link
-            .endpoints
-            .iter()
-            .filter(|e| desired.ports.contains_key(&names::port(e)))
-            .map(names::port)
-            .chain(
-                desired
-                    .ports
-                    .values()
-                    .filter(|p| {
-                        p.endpoint.is_none()
-                            && p.name
-                                == names::vxlan_port(
-                                    link.vni
-                                        .unwrap_or_else(|| names::vni(&file.name, &link.endpoints)),
-                                )
-                    })
-                    .map(|p| p.name.clone()),
-            )
-            .collect();
+        let ports = link_ports(file, &desired, link);
         let over_vxlan = ports.iter().any(|p| p.starts_with("vx."));
         let mut view = LinkView {
             endpoints: link.endpoints.iter().map(ToString::to_string).collect(),
@@ -138,53 +119,9 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             (_, true) => "hub over vxlan".into(),
         };
         if ports.len() == 2 {
-            if let Some(status) = wires.iter().find(|w| {
-                ports.contains(&w.a.name) && w.involves(&ports[0]) && w.involves(&ports[1])
-            }) {
-                view.health = status.health.to_string();
-                view.problems = status.problems.clone();
-                for (end, counters) in [
-                    (&status.a.name, status.a_to_b),
-                    (&status.b.name, status.b_to_a),
-                ] {
-                    if let Some(c) = counters {
-                        view.counters
-                            .insert(end.clone(), [c.packets, c.bytes, c.drops]);
-                    }
-                }
-            } else {
-                view.problems.push(format!(
-                    "not wired (run patchwire up {}{})",
-                    file.path,
-                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
-                ));
-            }
+            wire_health(&mut view, &ports, &wires, file, host);
         } else if ports.len() > 2 {
-            let wanted: std::collections::BTreeSet<&String> = ports.iter().collect();
-            let same = |h: &&hub::HubStatus| {
-                h.members
-                    .iter()
-                    .map(|m| &m.name)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    == wanted
-            };
-            match hubs.iter().find(same) {
-                Some(status) => {
-                    view.health = status.health.to_string();
-                    view.problems = status.problems.clone();
-                    for member in &status.members {
-                        if let Some(c) = member.counters {
-                            view.counters
-                                .insert(member.name.clone(), [c.packets, c.bytes, c.drops]);
-                        }
-                    }
-                }
-                None => view.problems.push(format!(
-                    "no hub with these members (run patchwire up {}{})",
-                    file.path,
-                    host.map(|h| format!(" --host {h}")).unwrap_or_default()
-                )),
-            }
+            hub_health(&mut view, &ports, &hubs, file, host);
         } else {
             view.health = "elsewhere".into();
         }
@@ -197,6 +134,97 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         views.push(view);
     }
     Ok(views)
+}
+
+/// The panel ports of a file's link on this host: one per endpoint here, and the VXLAN port
+/// of a link that crosses to another host.
+fn link_ports(file: &LabFile, desired: &Desired, link: &LinkSpec) -> Vec<String> {
+    link.endpoints
+        .iter()
+        .filter(|e| desired.ports.contains_key(&names::port(e)))
+        .map(names::port)
+        .chain(
+            desired
+                .ports
+                .values()
+                .filter(|p| {
+                    p.endpoint.is_none()
+                        && p.name
+                            == names::vxlan_port(
+                                link.vni
+                                    .unwrap_or_else(|| names::vni(&file.name, &link.endpoints)),
+                            )
+                })
+                .map(|p| p.name.clone()),
+        )
+        .collect()
+}
+
+/// A two-port link's health, problems and counters from the wire that joins its ports.
+fn wire_health(
+    view: &mut LinkView,
+    ports: &[String],
+    wires: &[wire::WireStatus],
+    file: &LabFile,
+    host: Option<&str>,
+) {
+    if let Some(status) = wires
+        .iter()
+        .find(|w| ports.contains(&w.a.name) && w.involves(&ports[0]) && w.involves(&ports[1]))
+    {
+        view.health = status.health.to_string();
+        view.problems = status.problems.clone();
+        for (end, counters) in [
+            (&status.a.name, status.a_to_b),
+            (&status.b.name, status.b_to_a),
+        ] {
+            if let Some(c) = counters {
+                view.counters
+                    .insert(end.clone(), [c.packets, c.bytes, c.drops]);
+            }
+        }
+    } else {
+        view.problems.push(format!(
+            "not wired (run patchwire up {}{})",
+            file.path,
+            host.map(|h| format!(" --host {h}")).unwrap_or_default()
+        ));
+    }
+}
+
+/// A link of three ports or more: health, problems and counters from the hub of its ports.
+fn hub_health(
+    view: &mut LinkView,
+    ports: &[String],
+    hubs: &[hub::HubStatus],
+    file: &LabFile,
+    host: Option<&str>,
+) {
+    let wanted: std::collections::BTreeSet<&String> = ports.iter().collect();
+    let same = |h: &&hub::HubStatus| {
+        h.members
+            .iter()
+            .map(|m| &m.name)
+            .collect::<std::collections::BTreeSet<_>>()
+            == wanted
+    };
+    match hubs.iter().find(same) {
+        Some(status) => {
+            view.health = status.health.to_string();
+            view.problems = status.problems.clone();
+            for member in &status.members {
+                if let Some(c) = member.counters {
+                    view.counters
+                        .insert(member.name.clone(), [c.packets, c.bytes, c.drops]);
+                }
+            }
+        }
+        None => view.problems.push(format!(
+            "no hub with these members (run patchwire up {}{})",
+            file.path,
+            host.map(|h| format!(" --host {h}")).unwrap_or_default()
+        )),
+    }
 }
 
 /// A port that reaches its endpoint through a stub (a VM's tap, an existing interface) has a
@@ -387,46 +415,12 @@ impl<'a> Picture<'a> {
 
     fn dot(&self) -> String {
         let mut text = String::new();
-        // Quoted, with DOT's escapes; `\n` breaks a label's line.
-        let q = |s: &str| {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("\"{escaped}\"")
-        };
+        let q = dot_quoted;
         let _ = writeln!(text, "graph {} {{", q(&self.file.name));
         text.push_str("  graph [fontname=\"sans-serif\", nodesep=0.5, ranksep=0.9];\n");
         text.push_str("  node [shape=box, fontname=\"sans-serif\"];\n");
         text.push_str("  edge [fontname=\"sans-serif\", fontsize=9];\n");
-        for (host, nodes) in self.by_host() {
-            let indent = match host {
-                Some(host) => {
-                    let _ = writeln!(
-                        text,
-                        "  subgraph {} {{\n    label={};\n    style=rounded;",
-                        q(&format!("cluster_host_{host}")),
-                        q(&self.host_label(host))
-                    );
-                    "    "
-                }
-                None => "  ",
-            };
-            for node in nodes {
-                let attributes = match self.shape(node) {
-                    Shape::Namespace => format!("label={}", q(node)),
-                    Shape::Vm => format!("label={}, shape=box3d", q(&format!("{node}\n(VM)"))),
-                    Shape::Existing(netns) => format!(
-                        "label={}, style=dashed",
-                        q(&format!("{node}\n(netns {netns})"))
-                    ),
-                };
-                let _ = writeln!(text, "{indent}{} [{attributes}];", q(node));
-            }
-            if host.is_some() {
-                text.push_str("  }\n");
-            }
-        }
+        self.dot_nodes(&mut text);
         for (i, view) in self.views.iter().enumerate() {
             let (color, dashed) = Self::style(view);
             let dash = if dashed { ", style=dashed" } else { "" };
@@ -478,31 +472,41 @@ impl<'a> Picture<'a> {
                 );
             }
         }
-        // The legend: one sample of each node and edge kind.
-        text.push_str(
-            "  subgraph cluster_legend {\n    label=\"legend\";\n    fontsize=10;\n    \
-             node [fontsize=9];\n    \
-             \"legend.ns\" [label=\"namespace\"];\n    \
-             \"legend.vm\" [label=\"VM\", shape=box3d];\n    \
-             \"legend.existing\" [label=\"existing netns\", style=dashed];\n    \
-             \"legend.hub\" [label=\"hub\", shape=diamond, fontsize=8, width=0.3, height=0.3];\n",
-        );
-        for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
-            let dash = if *dashed { ", style=dashed" } else { "" };
-            let _ = writeln!(
-                text,
-                "    \"legend.{i}a\" [shape=point, width=0.05];\n    \
-                 \"legend.{i}b\" [shape=point, width=0.05];\n    \
-                 \"legend.{i}a\" -- \"legend.{i}b\" [label=\"{label}\", color={color}{dash}];"
-            );
-        }
-        text.push_str(
-            "    \"legend.ma\" [shape=point, width=0.05];\n    \
-             \"legend.mb\" [shape=point, width=0.05];\n    \
-             \"legend.ma\" -- \"legend.mb\" [label=\"mirror\", dir=forward, style=dotted, color=blue];\n  \
-             }\n}\n",
-        );
+        dot_legend(&mut text);
         text
+    }
+
+    /// The nodes, in a cluster per host when there are hosts.
+    fn dot_nodes(&self, text: &mut String) {
+        let q = dot_quoted;
+        for (host, nodes) in self.by_host() {
+            let indent = match host {
+                Some(host) => {
+                    let _ = writeln!(
+                        text,
+                        "  subgraph {} {{\n    label={};\n    style=rounded;",
+                        q(&format!("cluster_host_{host}")),
+                        q(&self.host_label(host))
+                    );
+                    "    "
+                }
+                None => "  ",
+            };
+            for node in nodes {
+                let attributes = match self.shape(node) {
+                    Shape::Namespace => format!("label={}", q(node)),
+                    Shape::Vm => format!("label={}, shape=box3d", q(&format!("{node}\n(VM)"))),
+                    Shape::Existing(netns) => format!(
+                        "label={}, style=dashed",
+                        q(&format!("{node}\n(netns {netns})"))
+                    ),
+                };
+                let _ = writeln!(text, "{indent}{} [{attributes}];", q(node));
+            }
+            if host.is_some() {
+                text.push_str("  }\n");
+            }
+        }
     }
 
     fn mermaid(&self) -> String {
@@ -538,16 +542,7 @@ impl<'a> Picture<'a> {
                 text.push_str("  end\n");
             }
         }
-        let mut styles = Vec::new();
-        let mut edge = 0;
-        let mut push = |text: &mut String, line: String, style: Option<String>| {
-            text.push_str(&line);
-            text.push('\n');
-            if let Some(style) = style {
-                styles.push(format!("  linkStyle {edge} {style}"));
-            }
-            edge += 1;
-        };
+        let mut edges = MermaidEdges::default();
         for (i, view) in self.views.iter().enumerate() {
             let (color, dashed) = Self::style(view);
             let line = if dashed { "-.-" } else { "---" };
@@ -558,7 +553,7 @@ impl<'a> Picture<'a> {
                 .filter_map(|e| e.split_once(':').map(|(n, _)| n))
                 .collect();
             if ends.len() == 2 {
-                push(
+                edges.push(
                     &mut text,
                     format!(
                         "  {} {line}|\"{} - {}\"| {}",
@@ -573,7 +568,7 @@ impl<'a> Picture<'a> {
                 let hub = format!("hub{}", i + 1);
                 let _ = writeln!(text, "  {hub}{{\"hub\"}}");
                 for (endpoint, node) in view.endpoints.iter().zip(&ends) {
-                    push(
+                    edges.push(
                         &mut text,
                         format!("  {} {line}|\"{endpoint}\"| {hub}", id(node)),
                         style.clone(),
@@ -583,7 +578,7 @@ impl<'a> Picture<'a> {
         }
         for mirror in &self.file.mirrors {
             for from in &mirror.from {
-                push(
+                edges.push(
                     &mut text,
                     format!(
                         "  {} -. \"mirror {}: {from} -> {} ({})\" .-> {}",
@@ -597,33 +592,93 @@ impl<'a> Picture<'a> {
                 );
             }
         }
-        text.push_str(
-            "  subgraph legend[\"legend\"]\n    \
-             legend_ns[\"namespace\"]\n    \
-             legend_vm[[\"VM\"]]\n    \
-             legend_existing[/\"existing netns\"/]\n    \
-             legend_hub{\"hub\"}\n",
-        );
-        for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
-            let line = if *dashed { "-.-" } else { "---" };
-            push(
-                &mut text,
-                format!("    legend_{i}a[\" \"] {line}|\"{label}\"| legend_{i}b[\" \"]"),
-                (*color != "black").then(|| format!("stroke:{color}")),
-            );
-        }
-        push(
-            &mut text,
-            "    legend_ma[\" \"] -. \"mirror\" .-> legend_mb[\" \"]".into(),
-            Some("stroke:blue".into()),
-        );
-        text.push_str("  end\n");
-        for style in styles {
+        mermaid_legend(&mut text, &mut edges);
+        for style in edges.styles {
             text.push_str(&style);
             text.push('\n');
         }
         text
     }
+}
+
+/// Quoted, with DOT's escapes; `\n` breaks a label's line.
+fn dot_quoted(s: &str) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+/// The DOT legend: one sample of each node and edge kind.
+fn dot_legend(text: &mut String) {
+    text.push_str(
+        "  subgraph cluster_legend {\n    label=\"legend\";\n    fontsize=10;\n    \
+         node [fontsize=9];\n    \
+         \"legend.ns\" [label=\"namespace\"];\n    \
+         \"legend.vm\" [label=\"VM\", shape=box3d];\n    \
+         \"legend.existing\" [label=\"existing netns\", style=dashed];\n    \
+         \"legend.hub\" [label=\"hub\", shape=diamond, fontsize=8, width=0.3, height=0.3];\n",
+    );
+    for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
+        let dash = if *dashed { ", style=dashed" } else { "" };
+        let _ = writeln!(
+            text,
+            "    \"legend.{i}a\" [shape=point, width=0.05];\n    \
+             \"legend.{i}b\" [shape=point, width=0.05];\n    \
+             \"legend.{i}a\" -- \"legend.{i}b\" [label=\"{label}\", color={color}{dash}];"
+        );
+    }
+    text.push_str(
+        "    \"legend.ma\" [shape=point, width=0.05];\n    \
+         \"legend.mb\" [shape=point, width=0.05];\n    \
+         \"legend.ma\" -- \"legend.mb\" [label=\"mirror\", dir=forward, style=dotted, color=blue];\n  \
+         }\n}\n",
+    );
+}
+
+/// Mermaid's edges as they are written: `linkStyle` names an edge by its number.
+#[derive(Default)]
+struct MermaidEdges {
+    styles: Vec<String>,
+    edge: usize,
+}
+
+impl MermaidEdges {
+    fn push(&mut self, text: &mut String, line: String, style: Option<String>) {
+        text.push_str(&line);
+        text.push('\n');
+        if let Some(style) = style {
+            self.styles
+                .push(format!("  linkStyle {} {style}", self.edge));
+        }
+        self.edge += 1;
+    }
+}
+
+/// The Mermaid legend: one sample of each node and edge kind.
+fn mermaid_legend(text: &mut String, edges: &mut MermaidEdges) {
+    text.push_str(
+        "  subgraph legend[\"legend\"]\n    \
+         legend_ns[\"namespace\"]\n    \
+         legend_vm[[\"VM\"]]\n    \
+         legend_existing[/\"existing netns\"/]\n    \
+         legend_hub{\"hub\"}\n",
+    );
+    for (i, (label, color, dashed)) in LEGEND_EDGES.iter().enumerate() {
+        let line = if *dashed { "-.-" } else { "---" };
+        edges.push(
+            text,
+            format!("    legend_{i}a[\" \"] {line}|\"{label}\"| legend_{i}b[\" \"]"),
+            (*color != "black").then(|| format!("stroke:{color}")),
+        );
+    }
+    edges.push(
+        text,
+        "    legend_ma[\" \"] -. \"mirror\" .-> legend_mb[\" \"]".into(),
+        Some("stroke:blue".into()),
+    );
+    text.push_str("  end\n");
 }
 
 fn side(direction: super::file::MirrorSide) -> &'static str {

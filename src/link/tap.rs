@@ -8,11 +8,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Instant;
 
-use libc::c_int;
+use crate::sys::{wait_readable, with_context as context};
 
 const TUN_PATH: &str = "/dev/net/tun";
 
@@ -197,7 +197,7 @@ impl TapHandle {
                 Ok(n) => return Ok(Some(buf[..n].to_vec())),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let ready = wait_readable(self.file.as_raw_fd(), deadline)
+                    let ready = wait_readable(self.file.as_fd(), deadline)
                         .map_err(|e| self.context(e, "poll"))?;
                     if !ready {
                         return Ok(None);
@@ -297,40 +297,10 @@ fn ioctl_value(tun: &File, request: u64, value: libc::c_ulong) -> io::Result<()>
     }
 }
 
-/// Poll `fd` for readability until `deadline`. `Ok(false)` means the deadline
-/// passed; `Ok(true)` means "try reading again" (ready, or interrupted).
-fn wait_readable(fd: RawFd, deadline: Instant) -> io::Result<bool> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
-        return Ok(false);
-    }
-    // Round up so we never wake just before the deadline and spin.
-    let ms = remaining.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int;
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `pfd` is one valid pollfd and we pass a count of 1.
-    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::Interrupted {
-            Ok(true)
-        } else {
-            Err(e)
-        };
-    }
-    Ok(rc > 0)
-}
-
-fn context(e: io::Error, what: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libc::c_int;
     use std::mem;
 
     #[test]

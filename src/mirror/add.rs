@@ -140,7 +140,7 @@ impl Plan {
         }
         let compiled = match filter {
             Some(expression) => Some(
-                crate::capture::filter::compile(expression, u16::MAX.into())
+                crate::bpf::pcap::compile(expression, u16::MAX.into())
                     .map_err(|e| invalid(format!("--filter: {e}")))?,
             ),
             None => None,

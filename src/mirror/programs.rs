@@ -14,7 +14,7 @@ use crate::bpf::asm::Asm;
 use crate::bpf::insn::{self, AluOp, Insn, JmpOp, R0, R1, R2, R3, R4, R6, R10, Size};
 
 use super::spec::VlanSet;
-use crate::capture::ring::SockFilter;
+use crate::bpf::classic::SockFilter;
 
 // Helper ids (enum bpf_func_id in linux/bpf.h).
 const BPF_FUNC_SKB_VLAN_PUSH: i32 = 18;

@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::catalogue::{self, ProbeFrame};
 use super::{Access, DirectionReport, ProbeError, SETTLE, Verdict, access, judge, random_bytes};
+use crate::marks::HUB_RECORD;
 use crate::netns::Netns;
 use crate::nl::link::Link;
-use crate::wire::inventory::{HUB_RECORD, World, hub_record};
+use crate::wire::inventory::{World, hub_record};
 use crate::wire::{WireError, missing_interface};
 
 /// The result of probing a hub: every member to every other member.

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::netns::{self, Netns, NetnsError};
+use crate::netns::{self, Netns, NetnsError, NsKey};
 use crate::nl::{RTNLGRP_LINK, RouteSocket};
 use crate::wire::WireError;
 pub use reconcile::{Event, HOLD_MARK, Memory, reconcile};
@@ -43,8 +43,8 @@ pub enum Scope {
 /// Runs until SIGINT/SIGTERM, handing every event to `report`.
 pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireError> {
     crate::signals::stop_on_signals();
-    let (changed, changes) = mpsc::channel::<(u64, u64)>();
-    let mut watched: HashMap<(u64, u64), Watched> = HashMap::new();
+    let (changed, changes) = mpsc::channel::<NsKey>();
+    let mut watched: HashMap<NsKey, Watched> = HashMap::new();
     let mut memory = Memory::default();
     let mut last_scan = Instant::now() - RESCAN;
     let mut first_scan = true;
@@ -125,12 +125,12 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
 
 /// The key sent when something was added to or removed from /run/netns (no namespace has
 /// device and inode 0).
-const NETNS_DIR_CHANGED: (u64, u64) = (0, 0);
+const NETNS_DIR_CHANGED: NsKey = NsKey { dev: 0, inode: 0 };
 
 /// Sends [`NETNS_DIR_CHANGED`] whenever a name is added to or removed from /run/netns, so a
 /// deleted namespace is let go at once (until then the watcher's descriptor keeps it, and the
 /// interfaces in it, alive). Without inotify or /run/netns, the once-a-second rescan remains.
-fn notify_on_netns_changes(changed: mpsc::Sender<(u64, u64)>) {
+fn notify_on_netns_changes(changed: mpsc::Sender<NsKey>) {
     // SAFETY: plain syscall; the descriptor is owned below.
     let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
     if raw < 0 {
@@ -186,7 +186,7 @@ struct Watched {
 }
 
 impl Watched {
-    fn start(netns: &Netns, changed: mpsc::Sender<(u64, u64)>) -> Result<Watched, WireError> {
+    fn start(netns: &Netns, changed: mpsc::Sender<NsKey>) -> Result<Watched, WireError> {
         let lock = lock(netns)?;
         let mut socket = netns
             .run(|| -> std::io::Result<RouteSocket> {
@@ -239,12 +239,12 @@ fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
     let dir = std::path::Path::new("/run/patchwire");
     std::fs::create_dir_all(dir)
         .map_err(|e| WireError::Io(format!("creating {}: {e}", dir.display())))?;
-    let (dev, ino) = netns.inode();
+    let NsKey { dev, inode: ino } = netns.inode();
     let path = dir.join(format!("watch-{dev}-{ino}.lock"));
     let file = File::create(&path)
         .map_err(|e| WireError::Io(format!("opening {}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    // flock(2) with LOCK_EX | LOCK_NB: released when the file is closed (or the process dies).
+    if file.try_lock().is_err() {
         return Err(WireError::Invalid(format!(
             "another patchwire watch is already watching {} (lock {})",
             netns.describe(),

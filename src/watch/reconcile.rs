@@ -21,8 +21,9 @@ use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, Wiring, World};
 
-pub use crate::wire::HOLD_MARK;
-use crate::wire::{ALIAS_WAS, held_because};
+use crate::marks::ALIAS_WAS;
+pub use crate::marks::HOLD_MARK;
+use crate::wire::held_because;
 
 /// Something `watch` did or noticed, one per line in its output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

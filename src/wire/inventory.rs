@@ -69,9 +69,8 @@ impl TcState {
     }
 }
 
-/// The start of a hub port's record: an altname `patchwire.hub.NAME.IFINDEX` (characters valid
-/// in interface names, longer than any of them, unique per interface). See `crate::hub`.
-pub const HUB_RECORD: &str = "patchwire.hub.";
+// moved to crate::marks; old path kept until the merge
+pub use crate::marks::HUB_RECORD;
 
 /// A hub port's record on `link`: (hub name, the altname, the ifindex it was made for).
 pub fn hub_record(link: &Link) -> Option<(String, String, IfIndex)> {
@@ -121,7 +120,7 @@ pub struct NsView {
     pub socket: RouteSocket,
     links: HashMap<IfIndex, Link>,
     tc: HashMap<IfIndex, TcState>,
-    nsids: HashMap<i32, Option<(u64, u64)>>,
+    nsids: HashMap<i32, Option<netns::NsKey>>,
     /// Skip egress filters when loading tc state: `watch` rebuilds wires at every burst of
     /// link events and needs only the ingress hooks (one dump per interface, not two).
     pub ingress_only: bool,
@@ -398,7 +397,7 @@ impl NsView {
         &mut self,
         id: i32,
         candidates: &[Netns],
-    ) -> Result<Option<(u64, u64)>, WireError> {
+    ) -> Result<Option<netns::NsKey>, WireError> {
         if let Some(known) = self.nsids.get(&id) {
             return Ok(*known);
         }
@@ -418,7 +417,7 @@ impl NsView {
 }
 
 /// A node of the loop guard's graph: an interface in a namespace.
-pub type NodeKey = ((u64, u64), IfIndex);
+pub type NodeKey = (netns::NsKey, IfIndex);
 
 /// All namespaces a command looks at, starting with its own.
 pub struct World {
@@ -450,12 +449,12 @@ impl World {
     }
 
     /// The identity (device, inode) of the command's own namespace.
-    pub fn home_id(&self) -> (u64, u64) {
+    pub fn home_id(&self) -> netns::NsKey {
         self.views[0].netns.inode()
     }
 
     /// The view of namespace `id`, which must already be part of the world.
-    pub fn view(&mut self, id: (u64, u64)) -> &mut NsView {
+    pub fn view(&mut self, id: netns::NsKey) -> &mut NsView {
         let at = self
             .views
             .iter()
@@ -465,7 +464,7 @@ impl World {
     }
 
     /// Where a veth's peer lives: `None` when the namespace cannot be found (no name, no process).
-    pub fn peer_of(&mut self, ns: (u64, u64), link: &Link) -> Result<Option<NodeKey>, WireError> {
+    pub fn peer_of(&mut self, ns: netns::NsKey, link: &Link) -> Result<Option<NodeKey>, WireError> {
         let Some(peer) = link.peer else {
             return Ok(None);
         };

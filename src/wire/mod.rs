@@ -32,10 +32,9 @@ use crate::netns::NetnsError;
 use crate::nl::NlError;
 use crate::nl::link::Link;
 
-/// The start of the alias of an end `watch` holds down (its far end is down or gone).
-pub const HOLD_MARK: &str = "patchwire held down: ";
-/// Where a user's own alias is kept while the hold's is in place.
-pub(crate) const ALIAS_WAS: &str = " | alias was: ";
+// moved to crate::marks; old path kept until the merge
+use crate::marks::ALIAS_WAS;
+pub use crate::marks::HOLD_MARK;
 
 /// The far end an end is held down for, read from its alias.
 pub fn held_because(link: &Link) -> Option<String> {

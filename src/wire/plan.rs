@@ -742,7 +742,7 @@ fn direction(
 /// Loads, in bulk, the tc state of every end's veth peer, so the loop guard rarely asks twice.
 fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireError> {
     let home = world.home_id();
-    let mut by_ns: HashMap<(u64, u64), Vec<IfIndex>> = HashMap::new();
+    let mut by_ns: HashMap<netns::NsKey, Vec<IfIndex>> = HashMap::new();
     for end in ends.iter().flat_map(|(a, b)| [a, b]) {
         if let Some((ns, peer)) = world.peer_of(home, end)? {
             by_ns.entry(ns).or_default().push(peer);
@@ -762,7 +762,7 @@ fn prefetch_peers(world: &mut World, ends: &[(Link, Link)]) -> Result<(), WireEr
 fn loop_path(
     world: &mut World,
     planned: &HashMap<NodeKey, NodeKey>,
-    home: (u64, u64),
+    home: netns::NsKey,
     a: &Link,
     b: &Link,
 ) -> Result<Option<String>, WireError> {

@@ -268,7 +268,10 @@ fn status(
             .collect();
         // patchwire-cni's wires keep the main plugin's addresses on CNI_IFNAME on purpose:
         // its CHECK verifies them, and the VM behind the wire takes them over.
-        let cni = [Some(a), b].into_iter().flatten().any(crate::cni::made);
+        let cni = [Some(a), b]
+            .into_iter()
+            .flatten()
+            .any(|end| crate::marks::is_cni_made(&end.altnames));
         if !addresses.is_empty() && !cni {
             degraded(addresses_problem(&end.name, &addresses));
         }

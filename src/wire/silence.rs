@@ -19,7 +19,7 @@ use super::apply::Op;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 
-const MARK: &str = "patchwire.silenced.ipv6.";
+use crate::marks::SILENCE_RECORD as MARK;
 
 /// The altname recording that patchwire turned IPv6 off on `link`, if it did.
 pub fn mark_of(link: &Link) -> Option<&str> {

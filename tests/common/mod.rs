@@ -113,6 +113,16 @@ impl TestNs {
         text
     }
 
+    /// [`TestNs::snapshot`] without the kernel's view of carrier: the `NO-CARRIER` and
+    /// `LOWER_UP` flags and the operational `state`. Those are not patchwire's to keep: a tap's
+    /// carrier follows whichever process holds it, and kernels word it differently (6.1 reports a
+    /// never-attached tap as `state UNKNOWN` and the same tap after a detach as `NO-CARRIER ...
+    /// state DOWN`; 6.12 and later say DOWN both times). Admin state (`UP`), MTU, master, qdiscs
+    /// and filters stay in.
+    pub fn snapshot_without_carrier(&self) -> String {
+        without_carrier(&self.snapshot())
+    }
+
     pub fn devices(&self) -> Vec<String> {
         self.ip("-o link show")
             .lines()
@@ -283,4 +293,38 @@ pub fn wait_link(ns: &TestNs, dev: &str, what: &str, test: impl Fn(&str) -> bool
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// `text` (an `ip -o link show` listing, or a snapshot holding one) without the `NO-CARRIER` and
+/// `LOWER_UP` flags and the `state WORD` field (see [`TestNs::snapshot_without_carrier`]).
+pub fn without_carrier(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = line.replace("NO-CARRIER,", "").replace(",LOWER_UP", "");
+        let mut words = line.split(' ').peekable();
+        let mut kept = Vec::new();
+        while let Some(word) = words.next() {
+            if word == "state" && words.peek().is_some() {
+                words.next();
+                continue;
+            }
+            kept.push(word);
+        }
+        out.push_str(&kept.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// True in a scripts/kernels guest (a distribution kernel under qemu TCG, the host's root
+/// read-only): its init exports PATCHWIRE_GUEST_KERNEL.
+pub fn in_guest() -> bool {
+    std::env::var_os("PATCHWIRE_GUEST_KERNEL").is_some()
+}
+
+/// A bound on a wait (not a timed assertion: how long before a test gives up instead of
+/// hanging), stretched six times in a scripts/kernels guest, where every instruction is
+/// emulated and starting a process (qemu, a daemon) takes seconds.
+pub fn patience(bound: Duration) -> Duration {
+    if in_guest() { bound * 6 } else { bound }
 }

@@ -79,7 +79,8 @@ impl Qemu {
     /// Waits (bounded) until `tap` is wired to `partner` and operationally up (only then is
     /// its transmit qdisc active). Panics with qemu's stderr if qemu exits first.
     pub fn wait_ready(&mut self, ns: &TestNs, tap: &str, partner: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let bound = super::patience(Duration::from_secs(10));
+        let deadline = Instant::now() + bound;
         loop {
             if let Some(status) = self
                 .child
@@ -107,7 +108,7 @@ impl Qemu {
             }
             assert!(
                 Instant::now() < deadline,
-                "qemu's {tap} was not wired to {partner} and up within 10 s: {}",
+                "qemu's {tap} was not wired to {partner} and up within {bound:?}: {}",
                 show.stdout
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -162,7 +163,7 @@ fn terminate(mut child: Child) -> ExitStatus {
     }
     // SAFETY: kill(2) on the pid of a child we spawned and have not reaped yet.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + super::patience(Duration::from_secs(3));
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
             return status;

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use super::filter::HubAction;
 use super::{
-    TCA_BPF_ACT, WIRE_PRIO, hub_cookie_name, is_wire_cookie, mirror_cookie_name, tc_message,
+    EBPF_WIRE_RECORD, TCA_BPF_ACT, WIRE_PRIO, hub_cookie_name, is_wire_cookie, mirror_cookie_name,
+    tc_message,
 };
 use crate::nl::link::IfIndex;
 
@@ -114,9 +115,6 @@ pub fn ebpf_wire_record(to_name: &str, to: IfIndex, peer: bool) -> String {
         false => format!("{EBPF_WIRE_RECORD}to={to_name} index={to}"),
     }
 }
-
-/// Start of an eBPF wire filter's name.
-pub const EBPF_WIRE_RECORD: &str = "pw-wire ";
 
 impl Filter {
     /// patchwire's wire filter: our priority, and either an action with our cookie (tc

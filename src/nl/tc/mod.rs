@@ -21,8 +21,8 @@ mod filter;
 mod qdisc;
 
 pub use dump::{
-    Action, EBPF_WIRE_RECORD, Filter, dump_filters, dump_mirred_actions, ebpf_wire_record,
-    parse_action_dump, parse_filters,
+    Action, Filter, dump_filters, dump_mirred_actions, ebpf_wire_record, parse_action_dump,
+    parse_filters,
 };
 pub use filter::{
     HubAction, add_bpf_filter, add_wire_filter, delete_filters_at, hub_chain, hub_filter,
@@ -33,12 +33,12 @@ pub use qdisc::{
     parse_ingress_qdisc,
 };
 
-/// Filter priority ("pref") of a wire's filters: 0x5057 = "PW". Away from 49152, where tc
-/// starts numbering filters added without a priority.
-pub const WIRE_PRIO: u16 = 0x5057;
-/// First byte of a wire action's cookie (TC_COOKIE_MAX_SIZE is 16: this byte + a 15-byte name).
-pub const WIRE_COOKIE_TAG: u8 = 0xb7;
-const COOKIE_LEN: usize = 16;
+// moved to crate::marks (every mark in one place); old paths kept until the merge
+use crate::marks::COOKIE_LEN;
+pub use crate::marks::{
+    EBPF_WIRE_RECORD, HUB_COOKIE_TAG, MIRROR_COOKIE_TAG, MIRROR_ONTO_WIRE_COOKIE_TAG,
+    WIRE_COOKIE_TAG, WIRE_PRIO,
+};
 
 /// The cookie of a wire action that redirects to `partner`.
 pub fn wire_cookie(partner: &str) -> Vec<u8> {
@@ -52,12 +52,6 @@ pub fn wire_cookie(partner: &str) -> Vec<u8> {
 fn is_wire_cookie(cookie: &[u8]) -> bool {
     cookie.len() == COOKIE_LEN && cookie[0] == WIRE_COOKIE_TAG
 }
-
-/// First byte of a mirror action's cookie; the mirror's name follows (at most 15 bytes).
-pub const MIRROR_COOKIE_TAG: u8 = 0xb8;
-/// The same, for a mirror whose destination may be a wire end (`mirror add --onto-wire`): its
-/// copies leave with the wire's traffic, as asked. `link` reads this from the action dump alone.
-pub const MIRROR_ONTO_WIRE_COOKIE_TAG: u8 = 0xb9;
 
 /// The cookie of a mirror's copy action.
 pub fn mirror_cookie(mirror: &str, onto_wire: bool) -> Vec<u8> {
@@ -86,10 +80,6 @@ pub fn mirror_cookie_name(cookie: &[u8]) -> Option<String> {
     let name = cookie[1..].split(|b| *b == 0).next().unwrap_or_default();
     Some(String::from_utf8_lossy(name).into_owned())
 }
-
-/// First byte of a hub action's cookie; the name of the member the action sends to follows
-/// (at most 15 bytes), so a member that vanished is still named (see `crate::hub`).
-pub const HUB_COOKIE_TAG: u8 = 0xba;
 
 /// The cookie of a hub action that sends to `target`.
 pub fn hub_cookie(target: &str) -> Vec<u8> {

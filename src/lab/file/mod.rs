@@ -1,0 +1,439 @@
+//! The lab file: one YAML document that describes a whole lab — its nodes, the links between
+//! their interfaces, the mirrors that copy their traffic to an analyzer and, for a lab over
+//! several machines, the hosts — read into a checked [`LabFile`]. The format is documented in
+//! docs/labs.md.
+//!
+//! This module owns the format and every check that needs no kernel: names, ranges, unknown
+//! keys, references between nodes, hosts, links and mirrors, duplicates. Whether a namespace
+//! exists, MTUs against the underlay and which host this machine is belong to the lab's
+//! planning. Every error names its place, `FILE:LINE:COL: what is wrong`.
+//!
+//! Reading is bounded: at most [`FILE_MAX`] bytes, FIFOs and devices without waiting forever
+//! ([`read_source`]), UTF-8, and no deeper than [`DEPTH_MAX`] levels (checked by a scan before
+//! any parser runs, as YAML parsers slow down with the square of the depth).
+//!
+//! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
+//! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
+//! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
+//! text, `locate` walks the document again to that node and stops there with a marker error
+//! whose position serde_norway reports. The line of a link or a mirror comes from one such walk
+//! to its list and a scan of the list's items (`sequence_items`).
+//!
+//! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds
+//! (`read.rs`); the document as deserialized (`raw.rs`) and its values (`values.rs`);
+//! serde_norway's errors in the file's words (`errors.rs`); line and column (`locate.rs`);
+//! the checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the
+//! examples of docs/labs.md (`examples.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::RangeInclusive;
+
+use serde::de::IgnoredAny;
+use serde::{Serialize, Serializer};
+
+#[cfg(doc)] // for the links in the docs of `MirrorFileSpec`
+use crate::mirror::spec::{VlanSet, validate_mirror_name};
+use crate::nl::link::validate_name;
+
+mod check;
+mod errors;
+mod examples;
+mod locate;
+mod mirrors;
+mod raw;
+mod read;
+#[cfg(test)]
+mod testing;
+mod values;
+
+pub use examples::{example, example_multi_host};
+pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, read_source};
+
+use check::{Check, check_name};
+use errors::from_serde;
+use raw::RawFile;
+use read::too_deep;
+
+/// MTU of a link when neither the link nor `defaults:` sets one.
+pub const DEFAULT_MTU: u32 = 1500;
+/// The MTUs a file may set.
+pub const MTU_RANGE: RangeInclusive<u32> = 68..=65535;
+/// UDP port of cross-host links when `vxlan:` sets none (IANA's VXLAN port).
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+/// The VXLAN network identifiers a link may set (24 bits, 0 excluded).
+pub const VNI_RANGE: RangeInclusive<u32> = 1..=16_777_215;
+/// The queue counts of a VM's taps.
+pub const QUEUES_RANGE: RangeInclusive<u16> = 1..=256;
+/// The longest lab, node or host name, in characters.
+pub const NAME_MAX: usize = 32;
+/// The VLAN IDs a mirror's `output-vlan` may set (0 is a priority tag, 4095 reserved).
+pub const OUTPUT_VLAN_RANGE: RangeInclusive<u16> = 1..=4094;
+/// The largest MTU a tap takes: 65535 less its Ethernet header (the kernel's tun `max_mtu`).
+pub const TAP_MTU_MAX: u32 = 65521;
+
+/// A lab file, read and checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabFile {
+    /// The lab's name (`name:`).
+    pub name: String,
+    /// The file's path as given, for messages.
+    pub path: String,
+    /// The hosts of a lab over several machines, in file order (the first takes the nodes that
+    /// name no host); empty for a lab on one machine.
+    pub hosts: Vec<(String, HostSpec)>,
+    /// `defaults.mtu`, or [`DEFAULT_MTU`].
+    pub mtu: u32,
+    /// `defaults.tx-checksum`: `Some(false)` turns TX checksum offload off, `Some(true)` on,
+    /// `None` leaves interfaces as they are.
+    pub tx_checksum: Option<bool>,
+    /// `vxlan.port`, or [`DEFAULT_VXLAN_PORT`].
+    pub vxlan_port: u16,
+    /// The nodes by name.
+    pub nodes: BTreeMap<String, NodeSpec>,
+    /// The links, in file order.
+    pub links: Vec<LinkSpec>,
+    /// The mirrors (`topology.mirrors`), in file order; empty when the file has none.
+    pub mirrors: Vec<MirrorFileSpec>,
+}
+
+/// One machine of a lab over several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSpec {
+    /// The host's underlay address: cross-host links are VXLAN tunnels between these.
+    pub address: IpAddr,
+}
+
+/// One node: a network namespace, or a VM's namespace of taps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeSpec {
+    /// A namespace, or a VM.
+    pub kind: NodeKind,
+    /// The node's host, resolved (a node without `host:` is on the first host); `None` only in
+    /// a file without `hosts:`.
+    pub host: Option<String>,
+    /// An existing namespace the node stands for; `None`: a namespace the lab creates
+    /// (LAB-NODE). Always `None` for a VM.
+    pub netns: Option<NetnsRef>,
+}
+
+/// What a node is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A network namespace; its endpoints are ordinary interfaces.
+    Namespace,
+    /// A qemu VM: its endpoints are persistent taps the lab makes in namespace LAB-NODE.
+    Vm(VmSpec),
+}
+
+/// How a VM's taps are made (like `patchwire tap add`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmSpec {
+    /// The user (name or uid) that may open the taps, for an unprivileged qemu.
+    pub owner: Option<String>,
+    /// The group (name or gid) that may open the taps.
+    pub group: Option<String>,
+    /// Frames carry a virtio-net header (qemu `vnet_hdr=on`); default true.
+    pub vnet_hdr: bool,
+    /// Queues per tap (qemu `queues=N`); default 1.
+    pub queues: u16,
+}
+
+/// An existing namespace, as `netns:` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetnsRef {
+    /// A name under /run/netns.
+    Name(String),
+    /// An absolute path, such as /proc/PID/ns/net.
+    Path(String),
+    /// A process's namespace (/proc/PID/ns/net).
+    Pid(u32),
+}
+
+impl NetnsRef {
+    /// Reads a `netns:` string: an absolute path, or a name under /run/netns.
+    pub fn parse(text: &str) -> Result<NetnsRef, String> {
+        if text.is_empty() {
+            return Err("netns cannot be empty".into());
+        }
+        if text.contains('\0') {
+            return Err(format!("netns {text:?} contains a NUL character"));
+        }
+        if text.starts_with('/') {
+            return Ok(NetnsRef::Path(text.to_string()));
+        }
+        if text.contains('/') || text == "." || text == ".." {
+            return Err(format!(
+                "netns {text:?} is neither a namespace name (a file under /run/netns, without '/') \
+                 nor an absolute path"
+            ));
+        }
+        Ok(NetnsRef::Name(text.to_string()))
+    }
+
+    /// The path to open, for comparisons between nodes.
+    fn key(&self) -> String {
+        match self {
+            NetnsRef::Name(name) => format!("{}/{name}", crate::netns::NETNS_RUN_DIR),
+            NetnsRef::Path(path) => path.clone(),
+            NetnsRef::Pid(pid) => format!("/proc/{pid}/ns/net"),
+        }
+    }
+}
+
+impl fmt::Display for NetnsRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetnsRef::Name(name) => f.write_str(name),
+            NetnsRef::Path(path) => f.write_str(path),
+            NetnsRef::Pid(pid) => write!(f, "pid {pid}"),
+        }
+    }
+}
+
+/// One end of a link: an interface of a node. Shown (and serialized) as `NODE:IF`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// The node's name.
+    pub node: String,
+    /// The interface's name in the node.
+    pub interface: String,
+}
+
+impl Endpoint {
+    /// Reads `NODE:IF`, split at the first ':'; the node must be a well-formed node name and the
+    /// interface a name the kernel accepts.
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let Some((node, interface)) = text.split_once(':').filter(|(node, _)| !node.is_empty())
+        else {
+            return Err(format!("endpoint {text:?} is not NODE:INTERFACE"));
+        };
+        Endpoint::new(node, interface).map_err(|e| format!("endpoint {text:?}: {e}"))
+    }
+
+    fn new(node: &str, interface: &str) -> Result<Endpoint, String> {
+        check_name("node", node)?;
+        validate_name(interface)?;
+        Ok(Endpoint {
+            node: node.to_string(),
+            interface: interface.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.node, self.interface)
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One link: two endpoints make a wire, three or more a hub segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkSpec {
+    /// At least two, all different, each in no other link.
+    pub endpoints: Vec<Endpoint>,
+    /// The link's `mtu:`, or the file's default.
+    pub mtu: u32,
+    /// The link's `tx-checksum:`, or the file's default (`None`: leave as is).
+    pub tx_checksum: Option<bool>,
+    /// The VXLAN VNI of a cross-host link, when the file sets one (unique among links).
+    pub vni: Option<u32>,
+    /// How a two-endpoint link's wire moves frames: the link's `datapath:`, or the file's
+    /// default (tc). Hubs are always tc.
+    pub datapath: crate::wire::Datapath,
+    /// The 1-based line where the link starts in the file, for messages.
+    pub line: usize,
+}
+
+impl LinkSpec {
+    /// Three or more endpoints: a hub segment rather than a wire.
+    pub fn is_hub(&self) -> bool {
+        self.endpoints.len() > 2
+    }
+}
+
+/// One mirror (`topology.mirrors`): copies of the frames crossing some links' endpoints, sent
+/// out of an analyzer's endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirrorFileSpec {
+    /// 1-15 characters from A-Z a-z 0-9 _ . - ([`validate_mirror_name`]), unique in the file.
+    pub name: String,
+    /// The endpoints whose frames are copied: at least one, all different, each an endpoint
+    /// of a link, each on the host of `to`.
+    pub from: Vec<Endpoint>,
+    /// The analyzer's endpoint: in no link (the lab makes it like any endpoint, a veth into
+    /// the node) and not in `from`; it is sent the copies and nothing else. Several mirrors
+    /// may share it.
+    pub to: Endpoint,
+    /// Which frames of each `from` endpoint, from the node's point of view (default both).
+    pub direction: MirrorSide,
+    /// `vlan:`: only frames whose outer VLAN ID is in the set, as [`VlanSet`]'s normalized
+    /// text (`100,200-210`, which `VlanSet::parse` reads back); `None`: every frame.
+    pub vlans: Option<String>,
+    /// `output-vlan:` (RSPAN): the copies leave `to` tagged with this VLAN ID, in
+    /// [`OUTPUT_VLAN_RANGE`].
+    pub output_vlan: Option<u16>,
+    /// `filter:`: only frames matching this tcpdump expression (`mirror add --filter`).
+    pub filter: Option<String>,
+    /// The 1-based line where the mirror's entry starts in the file, for messages.
+    pub line: usize,
+}
+
+/// Which frames of an endpoint a mirror copies, seen from the node that has the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorSide {
+    /// The frames the node sends out of the interface.
+    Tx,
+    /// The frames the node receives on the interface.
+    Rx,
+    /// Both.
+    Both,
+}
+
+impl MirrorSide {
+    /// Copies the frames the node sends out of the interface (`tx` or `both`).
+    pub fn copies_tx(self) -> bool {
+        matches!(self, MirrorSide::Tx | MirrorSide::Both)
+    }
+
+    /// Copies the frames the node receives on the interface (`rx` or `both`).
+    pub fn copies_rx(self) -> bool {
+        matches!(self, MirrorSide::Rx | MirrorSide::Both)
+    }
+}
+
+impl fmt::Display for MirrorSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MirrorSide::Tx => "tx",
+            MirrorSide::Rx => "rx",
+            MirrorSide::Both => "both",
+        })
+    }
+}
+
+/// Why a lab file cannot be used. Displayed as `FILE:LINE:COL: what is wrong` whenever the
+/// place is known.
+#[derive(Debug, thiserror::Error)]
+pub enum LabFileError {
+    /// The file could not be read.
+    #[error("reading lab file {path}: {source}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// Why reading failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something is wrong at a place in the file (line and column are 1-based; columns count
+    /// characters).
+    #[error("{path}:{line}:{column}: {message}")]
+    At {
+        /// The path as given.
+        path: String,
+        /// The line, 1-based.
+        line: usize,
+        /// The column, 1-based, in characters.
+        column: usize,
+        /// What is wrong there.
+        message: String,
+    },
+    /// Something is wrong with the file as a whole.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The path as given.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl LabFileError {
+    fn new(path: &str, position: Option<(usize, usize)>, message: String) -> LabFileError {
+        let path = path.to_string();
+        let message = elide(&message);
+        match position {
+            Some((line, column)) => LabFileError::At {
+                path,
+                line,
+                column,
+                message,
+            },
+            None => LabFileError::Invalid { path, message },
+        }
+    }
+}
+
+/// A message with every word longer than 80 characters cut to its first 40 (a 64 KB name is
+/// not echoed whole); a closing quote or bracket stays.
+fn elide(message: &str) -> String {
+    const LONG: usize = 80;
+    const KEPT: usize = 40;
+    if message.len() <= LONG {
+        return message.to_string();
+    }
+    let words: Vec<String> = message
+        .split(' ')
+        .map(|word| {
+            if word.chars().count() <= LONG {
+                return word.to_string();
+            }
+            let closing =
+                |c: char| matches!(c, '"' | '\'' | '`' | ')' | ']' | '}' | ',' | ':' | ';');
+            let body = word.trim_end_matches(closing);
+            let kept: String = body.chars().take(KEPT).collect();
+            format!("{kept}…{}", &word[body.len()..])
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Reads and checks the lab file at `path` (`-` is stdin).
+pub fn load(path: &str) -> Result<LabFile, LabFileError> {
+    let (shown, text) = read_source(path)?;
+    parse(&shown, &text)
+}
+
+/// Checks a lab file's text; `path` names the file in messages.
+pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
+    // serde_norway takes a byte-order mark for a second document; editors do not count it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let content = text
+        .lines()
+        .map(str::trim)
+        .any(|l| !l.is_empty() && !l.starts_with('#'));
+    if !content {
+        return Err(LabFileError::new(
+            path,
+            None,
+            "the file is empty: a lab file needs `name:` and `topology:`".into(),
+        ));
+    }
+    if let Some(position) = too_deep(text) {
+        return Err(LabFileError::new(
+            path,
+            Some(position),
+            format!(
+                "nested deeper than {DEPTH_MAX} levels here; a lab file needs 6 (containerlab's \
+                 `vars:` a few more)"
+            ),
+        ));
+    }
+    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
+        // serde_norway deserializes the events parsed before a syntax error first, so a
+        // truncated document can fail on its types instead: report the syntax error.
+        let syntax = serde_norway::from_str::<IgnoredAny>(text).err();
+        from_serde(path, text, syntax.as_ref().unwrap_or(&e))
+    })?;
+    Check { path, text }.lab(raw)
+}

@@ -1,0 +1,569 @@
+//! The values of a lab file, each read by a deserializer of its own that says in the file's
+//! words what is wrong: ranged integers, names, endpoints, namespaces, kinds, addresses.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::mirror::spec::{VlanSet, validate_mirror_name};
+
+use super::errors::unknown_key;
+use super::raw::verbatim;
+use super::*;
+
+/// The highest process id Linux can give (PID_MAX_LIMIT).
+const PID_MAX: u32 = 4_194_304;
+
+/// An integer in a range, named in messages.
+struct Int {
+    what: &'static str,
+    lo: u64,
+    hi: u64,
+}
+
+impl Int {
+    fn out_of_range<E: de::Error>(&self, v: impl fmt::Display) -> E {
+        verbatim(format!(
+            "{} {v} is out of range ({}..={})",
+            self.what, self.lo, self.hi
+        ))
+    }
+}
+
+impl Visitor<'_> for Int {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an integer in {}..={}", self.lo, self.hi)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if (self.lo..=self.hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.out_of_range(v))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(self.out_of_range(v)),
+        }
+    }
+
+    // YAML integers beyond 64 bits: out of every range here, said in the range's words.
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<u64, E> {
+        Err(self.out_of_range(v))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<u64, E> {
+        Err(self.out_of_range(v))
+    }
+}
+
+macro_rules! ranged {
+    ($name:ident, $t:ty, $what:literal, $lo:expr, $hi:expr) => {
+        pub(super) struct $name(pub(super) $t);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let int = Int {
+                    what: $what,
+                    lo: u64::from($lo),
+                    hi: u64::from($hi),
+                };
+                let v = d.deserialize_any(int)?;
+                <$t>::try_from(v).map($name).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+ranged!(Mtu, u32, "mtu", *MTU_RANGE.start(), *MTU_RANGE.end());
+ranged!(Vni, u32, "vni", *VNI_RANGE.start(), *VNI_RANGE.end());
+ranged!(Port, u16, "vxlan port", 1u16, u16::MAX);
+ranged!(
+    Queues,
+    u16,
+    "queues",
+    *QUEUES_RANGE.start(),
+    *QUEUES_RANGE.end()
+);
+ranged!(Pid, u32, "pid", 1u32, PID_MAX);
+ranged!(
+    OutputVlan,
+    u16,
+    "output-vlan",
+    *OUTPUT_VLAN_RANGE.start(),
+    *OUTPUT_VLAN_RANGE.end()
+);
+
+/// A mirror's `name:`.
+pub(super) struct MirrorName(pub(super) String);
+
+impl<'de> Deserialize<'de> for MirrorName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MirrorName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mirror name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MirrorName, E> {
+                validate_mirror_name(v).map_err(verbatim)?;
+                Ok(MirrorName(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A mirror's `direction:`.
+pub(super) struct RawSide(pub(super) MirrorSide);
+
+impl<'de> Deserialize<'de> for RawSide {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSide;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tx, rx or both")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSide, E> {
+                match v {
+                    "tx" => Ok(RawSide(MirrorSide::Tx)),
+                    "rx" => Ok(RawSide(MirrorSide::Rx)),
+                    "both" => Ok(RawSide(MirrorSide::Both)),
+                    _ => Err(verbatim(format!(
+                        "direction `{v}` is not tx, rx or both (tx: the frames the node sends \
+                         out of the endpoint; rx: the frames it receives on it)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A mirror's `vlan:`: VLAN IDs and ranges as text (`"100,200-210"`), or one ID as a number.
+pub(super) struct RawVlans(pub(super) VlanSet);
+
+impl<'de> Deserialize<'de> for RawVlans {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawVlans;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("VLAN IDs and ranges, such as \"100,200-210\", or one VLAN ID")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawVlans, E> {
+                VlanSet::parse(v).map(RawVlans).map_err(verbatim)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawVlans, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawVlans, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `datapath:`: tc or ebpf.
+pub(super) struct DatapathKey(pub(super) crate::wire::Datapath);
+
+impl<'de> Deserialize<'de> for DatapathKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "tc" => Ok(DatapathKey(crate::wire::Datapath::Tc)),
+            "ebpf" => Ok(DatapathKey(crate::wire::Datapath::Ebpf)),
+            _ => Err(verbatim(format!("datapath `{text}` is not tc or ebpf"))),
+        }
+    }
+}
+
+/// `tx-checksum:`: on, off (or true, false), or unset (`None`).
+pub(super) struct TxChecksum(pub(super) Option<bool>);
+
+impl<'de> Deserialize<'de> for TxChecksum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TxChecksum;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("on, off or unset")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<TxChecksum, E> {
+                Ok(TxChecksum(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TxChecksum, E> {
+                match v {
+                    "on" | "true" => Ok(TxChecksum(Some(true))),
+                    "off" | "false" => Ok(TxChecksum(Some(false))),
+                    "unset" => Ok(TxChecksum(None)),
+                    _ => Err(verbatim(format!(
+                        "tx-checksum `{v}` is not on, off or unset"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub(super) struct Address(pub(super) IpAddr);
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Address;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an IPv4 or IPv6 address")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Address, E> {
+                let address: IpAddr = v.parse().map_err(|_| {
+                    verbatim(format!("address `{v}` is not an IPv4 or IPv6 address"))
+                })?;
+                if address.is_unspecified() || address.is_multicast() {
+                    return Err(verbatim(format!(
+                        "address {address} cannot be a host's address"
+                    )));
+                }
+                Ok(Address(address))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A user or group, by name or number (resolved when the lab is made).
+pub(super) struct Id(pub(super) String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Id;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name or a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Id, E> {
+                Ok(Id(v.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Id, E> {
+                if v.is_empty()
+                    || v.chars()
+                        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+                {
+                    return Err(verbatim(format!("{v:?} is not a user or group name")));
+                }
+                Ok(Id(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub(super) enum RawKind {
+    Namespace,
+    Vm,
+}
+
+impl<'de> Deserialize<'de> for RawKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawKind;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("namespace or vm")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKind, E> {
+                match v {
+                    "namespace" => Ok(RawKind::Namespace),
+                    "vm" => Ok(RawKind::Vm),
+                    _ => Err(verbatim(format!(
+                        "node kind `{v}` is not supported: a node is a `namespace` (the default) \
+                         or a `vm`"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// containerlab's link `type:`; only veth means a link between interfaces.
+pub(super) struct LinkType;
+
+impl<'de> Deserialize<'de> for LinkType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LinkType;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("veth")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LinkType, E> {
+                match v {
+                    "veth" => Ok(LinkType),
+                    _ => Err(verbatim(format!(
+                        "link type `{v}` is not supported: only veth-like links are \
+                         (`type: veth`, or no `type:`)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `netns:`: a name, a path, or `{pid: PID}`.
+pub(super) struct RawNetns(pub(super) NetnsRef);
+
+impl<'de> Deserialize<'de> for RawNetns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNetns;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a namespace name, an absolute path or {pid: PID}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNetns, E> {
+                NetnsRef::parse(v).map(RawNetns).map_err(verbatim)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNetns, E> {
+                Err(verbatim(format!(
+                    "netns {v} is a number: write `netns: {{pid: {v}}}` for a process's namespace, \
+                     or `netns: \"{v}\"` for a namespace named {v}"
+                )))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNetns, A::Error> {
+                let mut pid = None;
+                while map
+                    .next_key_seed(KeySeed {
+                        context: "in `netns:`",
+                        known: &["pid"],
+                    })?
+                    .is_some()
+                {
+                    pid = Some(map.next_value::<Pid>()?.0);
+                }
+                pid.map(|pid| RawNetns(NetnsRef::Pid(pid)))
+                    .ok_or_else(|| verbatim("`netns:` as a mapping needs `pid`"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A link's endpoint: `NODE:IF`, or containerlab's `{node: NODE, interface: IF}`.
+pub(super) struct RawEndpoint(pub(super) Endpoint);
+
+impl<'de> Deserialize<'de> for RawEndpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEndpoint;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an endpoint: \"NODE:INTERFACE\" or {node: NODE, interface: INTERFACE}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoint, E> {
+                Endpoint::parse(v).map(RawEndpoint).map_err(verbatim)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEndpoint, A::Error> {
+                let (mut node, mut interface) = (None, None);
+                while let Some(k) = map.next_key_seed(KeySeed {
+                    context: "in an endpoint",
+                    known: &["node", "interface"],
+                })? {
+                    let value = map.next_value::<String>()?;
+                    if k == "node" {
+                        node = Some(value);
+                    } else {
+                        interface = Some(value);
+                    }
+                }
+                let (Some(node), Some(interface)) = (node, interface) else {
+                    return Err(verbatim("an endpoint needs `node` and `interface`"));
+                };
+                Endpoint::new(&node, &interface)
+                    .map(RawEndpoint)
+                    .map_err(|e| verbatim(format!("endpoint {node}:{interface}: {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A mirror's `from:`: a list of endpoints.
+pub(super) struct RawEndpoints(pub(super) Vec<Endpoint>);
+
+impl<'de> Deserialize<'de> for RawEndpoints {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEndpoints;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of endpoints")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoints, E> {
+                Err(verbatim(format!(
+                    "`from` is a list of endpoints: write `from: [\"{v}\"]`"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawEndpoints, A::Error> {
+                let mut endpoints = Vec::new();
+                while let Some(RawEndpoint(endpoint)) = seq.next_element()? {
+                    endpoints.push(endpoint);
+                }
+                Ok(RawEndpoints(endpoints))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A key of a mapping this module reads by hand, refused (with a suggestion) when unknown.
+struct KeySeed {
+    context: &'static str,
+    known: &'static [&'static str],
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
+        self.known
+            .iter()
+            .find(|k| **k == v)
+            .copied()
+            .ok_or_else(|| verbatim(unknown_key(v, self.context, self.known)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lab::file::testing::*;
+    use crate::lab::file::*;
+
+    #[test]
+    fn node_forms() {
+        let lab = lab(
+            "name: t1\ntopology:\n  nodes:\n    a:\n    b: {}\n    c: {netns: /proc/1/ns/net}\n    \
+             d: {netns: {pid: 4242}}\n    e: {kind: namespace, netns: lab-e}\n    \
+             f: {kind: vm, owner: 107, group: kvm, vnet-hdr: false}\n",
+        );
+        assert_eq!(lab.nodes["a"], namespace());
+        assert_eq!(lab.nodes["b"], namespace());
+        assert_eq!(
+            lab.nodes["c"].netns,
+            Some(NetnsRef::Path("/proc/1/ns/net".into()))
+        );
+        assert_eq!(lab.nodes["d"].netns, Some(NetnsRef::Pid(4242)));
+        assert_eq!(lab.nodes["e"].netns, Some(NetnsRef::Name("lab-e".into())));
+        assert_eq!(
+            lab.nodes["f"].kind,
+            NodeKind::Vm(VmSpec {
+                owner: Some("107".into()),
+                group: Some("kvm".into()),
+                vnet_hdr: false,
+                queues: 1,
+            })
+        );
+        assert!(lab.links.is_empty());
+    }
+
+    #[test]
+    fn endpoints_are_node_colon_interface() {
+        assert_eq!(
+            err(&two_nodes(
+                "    - endpoints: [r1:eth1, r2:a234567890123456]\n"
+            )),
+            "t1.yaml:7:28: endpoint \"r2:a234567890123456\": interface name \
+             \"a234567890123456\" is 16 bytes long; Linux allows at most 15"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [r1eth1, r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \"r1eth1\" is not NODE:INTERFACE"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [\":eth1\", r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \":eth1\" is not NODE:INTERFACE"
+        );
+        assert_eq!(
+            err(&two_nodes("    - endpoints: [\"r1:\", r2:eth1]\n")),
+            "t1.yaml:7:19: endpoint \"r1:\": an interface name cannot be empty"
+        );
+        // Split at the first ':' only: the rest is the interface, which the kernel refuses.
+        assert_eq!(
+            Endpoint::parse("r1:a:b").unwrap_err(),
+            "endpoint \"r1:a:b\": interface name \"a:b\" contains ':', which Linux does not allow"
+        );
+        assert_eq!(ep("r1:e1-1").to_string(), "r1:e1-1");
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_ranges() {
+        assert_eq!(
+            err("name: t1\ndefaults: {mtu: 70000}\ntopology: {}\n"),
+            "t1.yaml:2:17: mtu 70000 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: 67}\n"
+            )),
+            "t1.yaml:7:44: mtu 67 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: -1}\n"
+            )),
+            "t1.yaml:7:44: mtu -1 is out of range (68..=65535)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], mtu: '9000'}\n"
+            )),
+            "t1.yaml:7:44: `topology.links[0].mtu` must be an integer in 68..=65535, \
+             found string \"9000\""
+        );
+        assert_eq!(
+            err("name: t1\nvxlan: {port: 0}\ntopology: {}\n"),
+            "t1.yaml:2:15: vxlan port 0 is out of range (1..=65535)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    vm1: {kind: vm, queues: 257}\n"),
+            "t1.yaml:4:29: queues 257 is out of range (1..=256)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], vni: 16777216}\n"
+            )),
+            "t1.yaml:7:44: vni 16777216 is out of range (1..=16777215)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "    - {endpoints: [r1:eth1, r2:eth1], tx-checksum: maybe}\n"
+            )),
+            "t1.yaml:7:52: tx-checksum `maybe` is not on, off or unset"
+        );
+    }
+}
