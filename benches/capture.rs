@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-mod iperf;
 mod support;
-use iperf::{Server, rx_packets};
 use patchwire::netns::Netns;
 use patchwire::wire::{self, LinkOptions, WireRequest};
+use support::iperf::{Server, rx_packets};
+use support::report::median_total as median;
 use support::{Scratch, ip, run};
 
 const USAGE: &str = "usage: cargo bench --bench capture -- [--quick] [--rounds N]";
@@ -157,7 +157,7 @@ fn build_path(scratch: &mut Scratch) -> Result<TestPath> {
         &LinkOptions::default(),
     )?;
     ensure!(made.created.len() == 1, "the wire ls <-> lr was not made");
-    iperf::address_ends(&s, &r, "the wire")?;
+    support::iperf::address_ends(&s, &r, "the wire")?;
     Ok(TestPath {
         sender: s,
         mid: m,
@@ -238,7 +238,7 @@ fn measure(
     let before = rx_packets(&path.receiver, "r0")?;
     let bits = (rate * UDP_PAYLOAD * 8).to_string();
     let payload = UDP_PAYLOAD.to_string();
-    let report = iperf::client(
+    let report = support::iperf::client(
         &path.sender,
         "wire",
         seconds,
@@ -280,11 +280,6 @@ fn count_frames(file: &Path) -> Result<u64> {
         .find_map(|l| l.split("Number of packets:").nth(1))
         .and_then(|n| n.trim().parse().ok())
         .with_context(|| format!("no packet count from capinfos: {out}"))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn table(samples: &[(u64, Capturer, Vec<Sample>)], rounds: usize, seconds: u64) -> String {

@@ -37,10 +37,7 @@ use patchwire::nl::{RTNLGRP_LINK, RouteSocket};
 use support::{Scratch, ip, run};
 
 /// The OvS harness and guarded processes the watch_ovs test uses too.
-#[path = "../tests/common/ovs.rs"]
-#[allow(dead_code)]
-mod ovs;
-use ovs::{Guarded, Ovs};
+use patchwire_testkit::ovs::{Guarded, Ovs};
 
 const USAGE: &str = "usage: cargo bench --bench watch -- [--quick]";
 const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
@@ -640,17 +637,15 @@ fn ovs_table(config: &Config, result: &OvsResult) -> String {
 // Report
 
 fn environment(config: &Config) -> String {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let (kernel, cores) = support::report::kernel_and_cores();
     let first = |program: &str, arg: &str| {
         run(Command::new(program).arg(arg))
             .map(|s| s.lines().next().unwrap_or_default().to_string())
             .unwrap_or_else(|_| format!("{program}: not available"))
     };
     format!(
-        "patchwire watch benchmark{}: Linux {}, {cores} cores, {}, {}\n",
+        "patchwire watch benchmark{}: Linux {kernel}, {cores} cores, {}, {}\n",
         if config.quick { " (--quick)" } else { "" },
-        kernel.trim(),
         first("ip", "-V"),
         first("ovs-vswitchd", "--version")
     )

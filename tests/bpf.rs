@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use patchwire::bpf::map::Map;
 use patchwire::bpf::{self, BpfError, Program, insn};
 use patchwire::nl::link::IfIndex;
 use patchwire::nl::tc::INGRESS_PARENT;
@@ -216,4 +217,55 @@ fn one_program_redirects_by_arrival_interface_counts_and_reaches_the_peer_direct
         value[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
     };
     assert_eq!(b_tx(&ns), 5, "only the bpf_redirect frames left through b");
+}
+
+// Per-CPU maps (moved here from src/bpf/map.rs's unit tests: creating a map needs bpf()
+// privileges).
+
+/// The length of a per-CPU map's values: the CPUs the kernel may bring up, read from sysfs
+/// (`0-3` or `0,2-5`), as an observer independent of the map code.
+fn possible_cpus() -> u64 {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    text.trim()
+        .split(',')
+        .map(|range| {
+            let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+            hi.parse::<u64>().unwrap() - lo.parse::<u64>().unwrap() + 1
+        })
+        .sum()
+}
+
+#[test]
+fn a_percpu_array_is_created_and_reads_zero() {
+    require_root();
+    let map = Map::percpu_array("pw_wire_a", 16, 1).unwrap();
+    assert_eq!(map.sum_u64s(0).unwrap(), vec![0, 0]);
+}
+
+#[test]
+fn modifying_in_place_keeps_the_other_words_and_creates_nothing() {
+    require_root();
+    let map = Map::percpu_hash("pw_wire_m", 16, 4).unwrap();
+    let mut value = 7u64.to_ne_bytes().to_vec();
+    value.extend(9u64.to_ne_bytes());
+    map.update_all_cpus(42, &value).unwrap();
+    map.modify_all_cpus(42, |v| v[..8].copy_from_slice(&1u64.to_ne_bytes()))
+        .unwrap();
+    let cpus = possible_cpus();
+    assert_eq!(map.sum_u64s(42).unwrap(), vec![cpus, 9 * cpus]);
+    let missing = map.modify_all_cpus(43, |_| {}).unwrap_err();
+    assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+    assert!(map.sum_u64s(43).is_err(), "not created");
+}
+
+#[test]
+fn a_percpu_hash_holds_what_is_put_on_every_cpu() {
+    require_root();
+    let map = Map::percpu_hash("pw_wire_h", 16, 4).unwrap();
+    let mut value = 7u64.to_ne_bytes().to_vec();
+    value.extend(0u64.to_ne_bytes());
+    map.update_all_cpus(42, &value).unwrap();
+    let cpus = possible_cpus();
+    assert_eq!(map.sum_u64s(42).unwrap(), vec![7 * cpus, 0]);
+    assert!(map.sum_u64s(43).is_err(), "no such key");
 }

@@ -111,12 +111,6 @@ fn netns_list(prefix: &str) -> Vec<String> {
     names
 }
 
-fn ip_in(netns: &str, args: &str) -> String {
-    let mut all = vec!["-n", netns];
-    all.extend(args.split_whitespace());
-    run("ip", &all)
-}
-
 fn ifindex_in(netns: &str, dev: &str) -> u32 {
     ip_in(netns, &format!("-o link show dev {dev}"))
         .split(':')

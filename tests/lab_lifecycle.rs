@@ -82,12 +82,6 @@ impl Drop for Lab {
     }
 }
 
-fn ip_in(netns: &str, args: &str) -> String {
-    let mut all = vec!["-n", netns];
-    all.extend(args.split_whitespace());
-    run("ip", &all)
-}
-
 fn exists(netns: &str, dev: &str) -> bool {
     Command::new("ip")
         .args(["-n", netns, "link", "show", "dev", dev])

@@ -92,22 +92,6 @@ fn clean_env(command: &mut Command, env: &[(&str, &str)]) {
     }
 }
 
-/// Waits (bounded) until `ip -o link show dev DEV` contains `pattern`.
-fn wait_link(ns: &TestNs, dev: &str, pattern: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let line = ns.ip(&format!("-o link show dev {dev}"));
-        if line.contains(pattern) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{dev} never showed {pattern:?}: {line}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The end named `name` of the only wire.
 fn end<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     let wire = &show[0];
@@ -421,7 +405,9 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
     );
     assert_eq!(lab.patchwire(&["show"]).ok().stdout, "no wires\n");
     // qemu held tap7 for a moment: wait until linkwatch has marked it down again.
-    wait_link(&lab, "tap7", "state DOWN");
+    wait_link(&lab, "tap7", "state DOWN", |line| {
+        line.contains("state DOWN")
+    });
     assert_eq!(
         lab.snapshot(),
         before,

@@ -156,22 +156,6 @@ fn line(ns: &TestNs, dev: &str) -> String {
     ns.ip(&format!("-o link show dev {dev}"))
 }
 
-/// Waits (bounded) until `ip -o link show dev DEV` satisfies `test`.
-fn wait_link(ns: &TestNs, dev: &str, what: &str, test: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = line(ns, dev);
-        if test(&text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{dev}: expected {what}, still {text}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn no_carrier(text: &str) -> bool {
     text.contains("NO-CARRIER")
 }

@@ -1,10 +1,16 @@
-//! What both benchmarks need around the measurements: namespaces and files that disappear with
-//! the run (also on error or panic), and running commands that must succeed.
+//! What every benchmark (wires, labs, watch, capture) needs around its measurements: namespaces
+//! and files that disappear with the run (also on error or panic), running commands that must
+//! succeed; medians and the figures' formatting (`report.rs`); iperf3 between two namespaces
+//! (`iperf.rs`). Each benchmark uses part of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+
+pub mod iperf;
+pub mod report;
 
 /// Namespaces `pwb-<pid>-<tag>` and a temporary directory, all removed on drop.
 pub struct Scratch {
@@ -43,7 +49,6 @@ impl Scratch {
     }
 
     /// Writes a file into the run's directory.
-    #[allow(dead_code)] // used by one benchmark only
     pub fn file(&self, name: &str, contents: &str) -> Result<PathBuf> {
         let path = self.dir.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;

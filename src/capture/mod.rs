@@ -305,24 +305,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             .map_err(WireError::from)??;
         rings.push(opened);
     }
-    let interfaces: Vec<Interface> = spec
-        .targets
-        .iter()
-        .map(|t| Interface {
-            name: t.label.clone(),
-            description: t.description.clone(),
-            snaplen: spec.snaplen,
-        })
-        .collect();
-    let failed = |e: std::io::Error| CaptureError::Io(format!("capture stopped: {e}"));
-    let mut writer = Writer::open(
-        spec.destination.clone(),
-        spec.rotation,
-        spec.limits,
-        interfaces,
-        now_ns(),
-    )
-    .map_err(|e| CaptureError::Io(e.to_string()))?;
+    let mut writer = open_writer(spec)?;
     crate::signals::stop_on_signals();
     // Every ring starts now, and nothing from before the last one started is written: a frame
     // crossing a hub or a wire is in the file on every interface or on none.
@@ -331,18 +314,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             CaptureError::Io(format!("starting the capture on {}: {e}", target.label))
         })?;
     }
-    let mut collector = Collector {
-        start_ns: now_ns(),
-        end_ns: u64::MAX,
-        single: rings.len() == 1,
-        snaplen: spec.snaplen as usize,
-        count: spec.count,
-        captured: vec![0; rings.len()],
-        seen_after_end: vec![false; rings.len()],
-        total: 0,
-        held: Vec::new(),
-        data: Vec::with_capacity(1 << 20),
-    };
+    let mut collector = Collector::new(spec, rings.len());
     let started = Instant::now();
     on_start();
     let mut pollfds: Vec<libc::pollfd> = rings
@@ -353,13 +325,74 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             revents: 0,
         })
         .collect();
-    let note = |rings: &mut Vec<Ring>, writer: &mut Writer| {
-        for ring in rings.iter_mut() {
-            let _ = ring.update_statistics();
-        }
-        writer.note_statistics(now_ns(), rings.iter().map(|r| (r.received, r.dropped)));
-    };
+    let (stopped_by, gone) = capture_until_stop(
+        spec,
+        started,
+        &mut rings,
+        &mut pollfds,
+        &mut writer,
+        &mut collector,
+    )?;
+    // The stop moment: what reached any ring before it is written, from every ring.
+    // The counters are read at the stop too: what arrives later is outside the capture, and
+    // a ring that fills meanwhile (the process descheduled) drops only frames from after it.
+    collector.end_ns = now_ns();
+    note_statistics(&mut rings, &mut writer);
+    if matches!(stopped_by, "signal" | "duration" | "interface gone") {
+        drain_last_blocks(&mut rings, &mut pollfds, &mut writer, &mut collector)?;
+    }
+    collector
+        .write_held(u64::MAX, &mut writer)
+        .map_err(stopped)?;
+    let files = writer.finish().map_err(stopped)?;
+    Ok(summary(spec, &rings, &collector, files, stopped_by, gone))
+}
 
+/// A write error that stops the capture.
+fn stopped(e: std::io::Error) -> CaptureError {
+    CaptureError::Io(format!("capture stopped: {e}"))
+}
+
+/// The writer, with an Interface Description Block per target.
+fn open_writer(spec: &Spec) -> Result<Writer, CaptureError> {
+    let interfaces: Vec<Interface> = spec
+        .targets
+        .iter()
+        .map(|t| Interface {
+            name: t.label.clone(),
+            description: t.description.clone(),
+            snaplen: spec.snaplen,
+        })
+        .collect();
+    Writer::open(
+        spec.destination.clone(),
+        spec.rotation,
+        spec.limits,
+        interfaces,
+        now_ns(),
+    )
+    .map_err(|e| CaptureError::Io(e.to_string()))
+}
+
+/// Reads every ring's kernel counters and notes them for the statistics blocks.
+fn note_statistics(rings: &mut [Ring], writer: &mut Writer) {
+    for ring in rings.iter_mut() {
+        let _ = ring.update_statistics();
+    }
+    writer.note_statistics(now_ns(), rings.iter().map(|r| (r.received, r.dropped)));
+}
+
+/// The capture proper: polls the rings and writes what they hand over until something stops
+/// it. Returns why (`signal`, `count`, `duration`, a writer limit, `interface gone`, `reader
+/// gone`) and, when an interface vanished, its label.
+fn capture_until_stop(
+    spec: &Spec,
+    started: Instant,
+    rings: &mut [Ring],
+    pollfds: &mut [libc::pollfd],
+    writer: &mut Writer,
+    collector: &mut Collector,
+) -> Result<(&'static str, Option<String>), CaptureError> {
     let mut gone = None;
     let stopped_by = loop {
         if crate::signals::stopping() {
@@ -385,61 +418,71 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         if let Some(d) = writer.until_rotation() {
             timeout = timeout.min(d);
         }
-        poll(&mut pollfds, timeout);
-        for (pollfd, ring) in pollfds.iter().zip(&rings) {
+        poll(pollfds, timeout);
+        for (pollfd, ring) in pollfds.iter().zip(rings.iter()) {
             if pollfd.revents & libc::POLLERR != 0 {
                 // The interface went down (or was down at the start), or is being deleted
                 // (`gone` tells): keep capturing.
                 let _ = ring.clear_error();
             }
         }
-        note(&mut rings, &mut writer);
-        collector.collect(&mut rings, &mut writer).map_err(failed)?;
+        note_statistics(rings, writer);
+        collector.collect(rings, writer).map_err(stopped)?;
         // Several interfaces: -c counts frames in time order, as they are written.
         let cutoff = now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64);
-        collector.write_held(cutoff, &mut writer).map_err(failed)?;
+        collector.write_held(cutoff, writer).map_err(stopped)?;
         if writer.rotation_due() && spec.count.is_none_or(|c| collector.total < c) {
-            writer.rotate().map_err(failed)?;
+            writer.rotate().map_err(stopped)?;
         }
         if let Err(e) = writer.flush() {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 break "reader gone";
             }
-            return Err(failed(e));
+            return Err(stopped(e));
         }
     };
-    // The stop moment: what reached any ring before it is written, from every ring. The
-    // kernel hands a partly filled block over only when its retire timer fires, so wait for
-    // each ring's last block (or for a frame from after the stop, which means it has nothing
-    // older left). Stopped by a count or a size, nothing more would be written anyway.
-    // The counters are read at the stop too: what arrives later is outside the capture, and
-    // a ring that fills meanwhile (the process descheduled) drops only frames from after it.
-    collector.end_ns = now_ns();
-    note(&mut rings, &mut writer);
-    if matches!(stopped_by, "signal" | "duration" | "interface gone") {
-        let deadline = Instant::now() + ring::RETIRE_AT_MOST;
-        loop {
-            collector.collect(&mut rings, &mut writer).map_err(failed)?;
-            let waiting = rings
-                .iter()
-                .enumerate()
-                .any(|(id, ring)| !collector.seen_after_end[id] && ring.pending());
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !waiting || left.is_zero() {
-                break;
-            }
-            poll(&mut pollfds, left.min(Duration::from_millis(10)));
+    Ok((stopped_by, gone))
+}
+
+/// After the stop: the kernel hands a partly filled block over only when its retire timer
+/// fires, so wait for each ring's last block (or for a frame from after the stop, which means
+/// it has nothing older left), at most [`ring::RETIRE_AT_MOST`]. Stopped by a count or a size,
+/// nothing more would be written anyway, so the caller skips this.
+fn drain_last_blocks(
+    rings: &mut [Ring],
+    pollfds: &mut [libc::pollfd],
+    writer: &mut Writer,
+    collector: &mut Collector,
+) -> Result<(), CaptureError> {
+    let deadline = Instant::now() + ring::RETIRE_AT_MOST;
+    loop {
+        collector.collect(rings, writer).map_err(stopped)?;
+        let waiting = rings
+            .iter()
+            .enumerate()
+            .any(|(id, ring)| !collector.seen_after_end[id] && ring.pending());
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !waiting || left.is_zero() {
+            return Ok(());
         }
+        poll(pollfds, left.min(Duration::from_millis(10)));
     }
-    collector
-        .write_held(u64::MAX, &mut writer)
-        .map_err(failed)?;
-    let files = writer.finish().map_err(failed)?;
-    Ok(Summary {
+}
+
+/// What was captured, per interface, and why it stopped.
+fn summary(
+    spec: &Spec,
+    rings: &[Ring],
+    collector: &Collector,
+    files: Vec<PathBuf>,
+    stopped_by: &str,
+    gone: Option<String>,
+) -> Summary {
+    Summary {
         interfaces: spec
             .targets
             .iter()
-            .zip(&rings)
+            .zip(rings)
             .zip(&collector.captured)
             .map(|((t, r), c)| InterfaceSummary {
                 name: t.label.clone(),
@@ -452,7 +495,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         files,
         stopped_by: stopped_by.into(),
         gone,
-    })
+    }
 }
 
 /// Waits up to `timeout` for any ring to have something (or an error).
@@ -492,6 +535,22 @@ struct Collector {
 }
 
 impl Collector {
+    /// An empty collector for `rings` rings, its window starting now.
+    fn new(spec: &Spec, rings: usize) -> Collector {
+        Collector {
+            start_ns: now_ns(),
+            end_ns: u64::MAX,
+            single: rings == 1,
+            snaplen: spec.snaplen as usize,
+            count: spec.count,
+            captured: vec![0; rings],
+            seen_after_end: vec![false; rings],
+            total: 0,
+            held: Vec::new(),
+            data: Vec::with_capacity(1 << 20),
+        }
+    }
+
     /// Takes every frame the kernel has handed over from every ring.
     fn collect(&mut self, rings: &mut [Ring], writer: &mut Writer) -> std::io::Result<()> {
         let mut error = None;

@@ -40,7 +40,7 @@ fn table(report: &Report) -> String {
     let width = report
         .items
         .iter()
-        .map(|item| item.name.len())
+        .map(|item| item.check.name().len())
         .max()
         .unwrap_or(0)
         .max(5);
@@ -48,7 +48,7 @@ fn table(report: &Report) -> String {
     for item in &report.items {
         out.push_str(&format!(
             "{:<width$}  {:<11}  {}\n",
-            item.name,
+            item.check.name(),
             status(item),
             item.detail
         ));
@@ -62,7 +62,7 @@ fn table(report: &Report) -> String {
     let missing: Vec<&str> = report
         .problems()
         .filter(|item| item.checked)
-        .map(|item| item.name)
+        .map(|item| item.check.name())
         .collect();
     let unchecked = report.problems().filter(|item| !item.checked).count();
     out.push('\n');

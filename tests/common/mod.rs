@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use patchwire::netns::Netns;
 
-pub mod ovs;
+/// The OvS harness (shared with benches/watch.rs, so it lives in testkit/).
+#[allow(unused_imports)] // not every test file uses it
+pub use patchwire_testkit::ovs;
 pub mod qemu;
 
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
@@ -267,6 +269,30 @@ pub fn run(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `ip -n NETNS ARGS` (a namespace known by name only); panics if it fails.
+pub fn ip_in(netns: &str, args: &str) -> String {
+    let mut all = vec!["-n", netns];
+    all.extend(args.split_whitespace());
+    run("ip", &all)
+}
+
+/// Waits (at most 20 s, polling every 10 ms) until `ip -o link show dev DEV` in `ns` satisfies
+/// `test`; panics naming `what` and the last line read otherwise.
+pub fn wait_link(ns: &TestNs, dev: &str, what: &str, test: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = ns.ip(&format!("-o link show dev {dev}"));
+        if test(&text) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dev}: expected {what}, still {text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// `text` (an `ip -o link show` listing, or a snapshot holding one) without the `NO-CARRIER` and

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 
-use crate::support::ip;
+use super::ip;
 
 /// The sender's and the receiver's addresses (198.18.0.0/15: benchmark traffic only).
 pub const SENDER_ADDR: &str = "198.18.0.1";

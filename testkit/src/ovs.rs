@@ -1,7 +1,7 @@
 //! A private Open vSwitch per namespace (userspace datapath) as a real LACP peer, and the
-//! guarded child processes it runs as. Shared by `tests/watch_ovs.rs` and `benches/watch.rs`
-//! (which includes this file with `#[path]`), so errors are plain strings: a test unwraps them,
-//! the benchmark turns them into its own errors. Recipe: docs/research/ovs-lacp.md.
+//! guarded child processes it runs as. Shared by `tests/watch_ovs.rs` and `benches/watch.rs`,
+//! so errors are plain strings: a test unwraps them, the benchmark turns them into its own
+//! errors. Recipe: docs/research/ovs-lacp.md.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
