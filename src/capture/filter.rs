@@ -4,9 +4,6 @@
 
 use crate::bpf::classic::SockFilter;
 
-// moved to crate::bpf::pcap; old path kept until the merge
-pub use crate::bpf::pcap::{FilterError, LIBRARIES, compile};
-
 /// The one-instruction program that accepts every frame, cut to `snaplen` bytes.
 pub fn accept_all(snaplen: u32) -> Vec<SockFilter> {
     const BPF_RET_K: u16 = 0x06;

@@ -278,7 +278,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         ));
     }
     let program = match &spec.filter {
-        Some(expression) => filter::compile(expression, spec.snaplen)
+        Some(expression) => crate::bpf::pcap::compile(expression, spec.snaplen)
             .map_err(|e| CaptureError::Invalid(e.to_string()))?,
         None => filter::accept_all(spec.snaplen),
     };

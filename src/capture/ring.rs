@@ -15,10 +15,9 @@ use std::sync::atomic::{Ordering, fence};
 
 use libc::c_int;
 
+use crate::bpf::classic::SockFilter;
 use crate::packet::bind_to_ifindex;
 use crate::sys::{set_int_opt, setsockopt};
-// moved to crate::bpf::classic; old path kept until the merge
-pub use crate::bpf::classic::SockFilter;
 
 const PACKET_ADD_MEMBERSHIP: c_int = 1;
 const PACKET_RX_RING: c_int = 5;

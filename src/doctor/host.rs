@@ -140,10 +140,10 @@ fn try_make_shared(dir: &Path, mount_point: bool) -> io::Result<()> {
 }
 
 /// libpcap, loaded at run time for filters: the same names, in the same order, as the
-/// filter compiler tries (`capture::filter::LIBRARIES`).
+/// filter compiler tries (`bpf::pcap::LIBRARIES`).
 pub(super) fn libpcap() -> Item {
     const USES: &str = "capture -f, mirror add --filter and lab mirrors' `filter:`";
-    let libraries = crate::capture::filter::LIBRARIES;
+    let libraries = crate::bpf::pcap::LIBRARIES;
     match first_loadable(&libraries) {
         Some(name) => Item::ok(
             Check::Libpcap,

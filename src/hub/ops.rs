@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::RouteNetlinkMessage;
 
+use crate::marks::HUB_RECORD;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::{self, Filter, HubAction};
 use crate::wire::apply::{self, Op};
-use crate::wire::inventory::{HUB_RECORD, hub_record};
+use crate::wire::inventory::hub_record;
 
 /// The other members (`others`, in the order asked) in the order a member's fan-out sends to
 /// them: the order `installed` already has (so an unchanged hub is left alone), then

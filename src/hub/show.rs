@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::inventory::{HubInventory, fanout, fanout_actions};
+use crate::marks::HUB_RECORD;
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, Filter};
-use crate::wire::inventory::{HUB_RECORD, NsView, TcState};
+use crate::wire::inventory::{NsView, TcState};
 use crate::wire::show::silent_and_addresses;
 use crate::wire::{
     Health, PortStatus, Segment, WireError, addresses_problem, end_condition, hub_mtu_problem,

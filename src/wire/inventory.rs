@@ -69,8 +69,7 @@ impl TcState {
     }
 }
 
-// moved to crate::marks; old path kept until the merge
-pub use crate::marks::HUB_RECORD;
+use crate::marks::HUB_RECORD;
 
 /// A hub port's record on `link`: (hub name, the altname, the ifindex it was made for).
 pub fn hub_record(link: &Link) -> Option<(String, String, IfIndex)> {

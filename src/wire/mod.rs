@@ -34,9 +34,7 @@ use crate::netns::NetnsError;
 use crate::nl::NlError;
 use crate::nl::link::Link;
 
-// moved to crate::marks; old path kept until the merge
-use crate::marks::ALIAS_WAS;
-pub use crate::marks::HOLD_MARK;
+use crate::marks::{ALIAS_WAS, HOLD_MARK};
 
 /// The far end an end is held down for, read from its alias.
 pub fn held_because(link: &Link) -> Option<String> {

@@ -391,8 +391,8 @@ fn filter_problem(filter: &str) -> Option<String> {
     if filter.contains('\0') {
         return Some("contains a NUL byte".into());
     }
-    match crate::capture::filter::compile(filter, u16::MAX.into()) {
-        Err(crate::capture::filter::FilterError::Syntax { message, .. }) => Some(message),
+    match crate::bpf::pcap::compile(filter, u16::MAX.into()) {
+        Err(crate::bpf::pcap::FilterError::Syntax { message, .. }) => Some(message),
         _ => None,
     }
 }

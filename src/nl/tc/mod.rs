@@ -33,7 +33,7 @@ pub use qdisc::{
     parse_ingress_qdisc,
 };
 
-// moved to crate::marks (every mark in one place); old paths kept until the merge
+// The marks live in crate::marks (every mark in one place); the tc requests built here use them.
 use crate::marks::COOKIE_LEN;
 pub use crate::marks::{
     EBPF_WIRE_RECORD, HUB_COOKIE_TAG, MIRROR_COOKIE_TAG, MIRROR_ONTO_WIRE_COOKIE_TAG,
