@@ -67,15 +67,10 @@ fn main() {
 
 /// Whether to add the "needs root" hint: some error of the chain is a missing privilege
 /// (EPERM/EACCES, read from its kind), and no error of it has given a hint already (an EPERM
-/// from the kernel says "run it as root", a lab's says what it needs).
+/// from the kernel says "run it as root", a lab's lock file "lab commands need root: …").
 fn needs_root(error: &anyhow::Error, message: &str) -> bool {
-    let denied = error
-        .chain()
-        .any(patchwire::wire::is_permission_error)
-        // Errors that still flatten their cause into text (CaptureError::Io, LabError::Invalid
-        // with a system error in it) have no kind to read: their words are all there is.
-        || message.contains("Operation not permitted");
-    denied && !message.contains("as root")
+    let denied = error.chain().any(patchwire::wire::is_permission_error);
+    denied && !message.contains("as root") && !message.contains("need root")
 }
 
 fn set_sigpipe(action: libc::sighandler_t) {
@@ -128,4 +123,46 @@ fn cni_plugin() -> i32 {
     }
     let _ = stdout.flush();
     reply.exit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_root;
+    use patchwire::capture::CaptureError;
+    use patchwire::lab::LabError;
+
+    fn eperm() -> std::io::Error {
+        std::io::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    #[test]
+    fn the_root_hint_comes_from_the_kind_kept_as_a_source() {
+        let io = CaptureError::Io {
+            message: format!("opening a capture on lo: {}", eperm()),
+            source: eperm(),
+        };
+        let error = anyhow::Error::from(io);
+        assert!(needs_root(&error, &error.to_string()));
+        // Through a boxed cause, and through a lab error that wraps another.
+        let inner = LabError::System {
+            message: format!("listing addresses: {}", eperm()),
+            source: Box::new(eperm()),
+        };
+        let outer = LabError::System {
+            message: format!("{inner} (the lab is partly changed)"),
+            source: Box::new(inner),
+        };
+        let error = anyhow::Error::from(outer);
+        assert!(needs_root(&error, &error.to_string()));
+        // The words alone are not a kind; a hint already given is not repeated.
+        let words = anyhow::anyhow!("{}", eperm());
+        assert!(!needs_root(&words, &words.to_string()));
+        let hinted = LabError::System {
+            message: "opening the lock file x: Permission denied (lab commands need root: …)"
+                .into(),
+            source: Box::new(std::io::Error::from_raw_os_error(libc::EACCES)),
+        };
+        let error = anyhow::Error::from(hinted);
+        assert!(!needs_root(&error, &error.to_string()));
+    }
 }

@@ -1337,3 +1337,45 @@ fn capture_options_are_checked() {
         run.stderr
     );
 }
+
+/// Without privileges the ring cannot be opened: the EPERM is kept as the error's source, so the
+/// "needs root" hint comes from its kind (not from searching the words), said once, in text and
+/// in JSON, and no file is made. Only the host's `lo` is looked at; nothing is sent or changed.
+#[test]
+fn as_non_root_the_capture_error_says_it_needs_root() {
+    let path = std::env::temp_dir().join(format!("pwt-{}-nonroot.pcapng", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let message = "opening a capture on lo: Operation not permitted (os error 1) (patchwire \
+                   needs root: CAP_NET_ADMIN, and CAP_SYS_ADMIN to enter a netns)";
+    for json in [false, true] {
+        let mut command = Command::new("setpriv");
+        command.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+        ]);
+        if json {
+            command.arg("-j");
+        }
+        command.args(["capture", "lo", "-c", "1", "-w"]).arg(&path);
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // A note about the netlink receive buffer may come first (no CAP_NET_ADMIN).
+        let last = stderr.lines().last().unwrap_or_default();
+        if json {
+            assert_eq!(
+                stdout,
+                format!("{}\n", serde_json::json!({ "error": message }))
+            );
+            assert!(!last.starts_with("patchwire: opening"), "{stderr}");
+        } else {
+            assert_eq!(last, format!("patchwire: {message}"), "{stderr}");
+            assert_eq!(stdout, "");
+        }
+        assert!(!path.exists(), "{} was made", path.display());
+    }
+}

@@ -51,9 +51,23 @@ pub enum CaptureError {
     /// Looking at a namespace failed.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// A socket, file or write failed; the message says which.
-    #[error("{0}")]
-    Io(String),
+    /// A socket, file or write failed; `message` says which (the system error's text is in
+    /// it), `source` keeps the error itself so its kind (EPERM…) can be read.
+    #[error("{message}")]
+    Io {
+        /// The whole message, ending in the system error's text (and any hint).
+        message: String,
+        /// The system error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CaptureError {
+    /// A system error, said as `message` (which holds its text already).
+    fn io(message: String, source: std::io::Error) -> CaptureError {
+        CaptureError::Io { message, source }
+    }
 }
 
 /// One interface to capture on.
@@ -135,7 +149,7 @@ pub fn targets(home: &Netns, specs: &[String]) -> Result<Vec<Target>, CaptureErr
             }
             _ => (
                 home.try_clone()
-                    .map_err(|e| CaptureError::Io(e.to_string()))?,
+                    .map_err(|e| CaptureError::io(e.to_string(), e))?,
                 spec.as_str(),
             ),
         };
@@ -183,7 +197,7 @@ pub fn targets(home: &Netns, specs: &[String]) -> Result<Vec<Target>, CaptureErr
 pub fn wire_targets(home: &Netns) -> Result<Vec<Target>, CaptureError> {
     let wires = wire::show(
         home.try_clone()
-            .map_err(|e| CaptureError::Io(e.to_string()))?,
+            .map_err(|e| CaptureError::io(e.to_string(), e))?,
     )?;
     let ends: Vec<String> = wires
         .iter()
@@ -290,7 +304,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             .netns
             .run(move || -> Result<Ring, CaptureError> {
                 let index = index_of(&interface)
-                    .map_err(|e| CaptureError::Io(format!("{interface}: {e}")))?;
+                    .map_err(|e| CaptureError::io(format!("{interface}: {e}"), e))?;
                 Ring::open(index, Some(&program), promiscuous, mib).map_err(|e| {
                     let hint = match e.raw_os_error() {
                         Some(libc::ENOMEM) => format!(
@@ -299,7 +313,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
                         ),
                         _ => String::new(),
                     };
-                    CaptureError::Io(format!("opening a capture on {interface}: {e}{hint}"))
+                    CaptureError::io(format!("opening a capture on {interface}: {e}{hint}"), e)
                 })
             })
             .map_err(WireError::from)??;
@@ -311,7 +325,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
     // crossing a hub or a wire is in the file on every interface or on none.
     for (ring, target) in rings.iter().zip(&spec.targets) {
         ring.start().map_err(|e| {
-            CaptureError::Io(format!("starting the capture on {}: {e}", target.label))
+            CaptureError::io(format!("starting the capture on {}: {e}", target.label), e)
         })?;
     }
     let mut collector = Collector::new(spec, rings.len());
@@ -350,7 +364,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
 
 /// A write error that stops the capture.
 fn stopped(e: std::io::Error) -> CaptureError {
-    CaptureError::Io(format!("capture stopped: {e}"))
+    CaptureError::io(format!("capture stopped: {e}"), e)
 }
 
 /// The writer, with an Interface Description Block per target.
@@ -371,7 +385,7 @@ fn open_writer(spec: &Spec) -> Result<Writer, CaptureError> {
         interfaces,
         now_ns(),
     )
-    .map_err(|e| CaptureError::Io(e.to_string()))
+    .map_err(|e| CaptureError::io(e.to_string(), e))
 }
 
 /// Reads every ring's kernel counters and notes them for the statistics blocks.

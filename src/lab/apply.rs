@@ -492,9 +492,10 @@ fn create_veth_ports(
                 ),
                 _ => String::new(),
             };
-            return Err(LabError::Invalid(format!(
-                "creating the port for {endpoint} ({peer} in netns {home}): {e}{hint}"
-            )));
+            return Err(LabError::system(
+                format!("creating the port for {endpoint} ({peer} in netns {home}): {e}{hint}"),
+                e,
+            ));
         }
     }
     Ok(())
@@ -600,7 +601,7 @@ const PORT_INDEX_BASE: u32 = 1_000_000;
 /// The ifindex for the next port: above every index already in the panel's range.
 fn next_port_index(socket: &mut RouteSocket) -> Result<u32, LabError> {
     let links = link::list(socket)
-        .map_err(|e| LabError::Invalid(format!("listing the panel's links: {e}")))?;
+        .map_err(|e| LabError::system(format!("listing the panel's links: {e}"), e))?;
     Ok(links
         .iter()
         .map(|l| l.index.0 + 1)
@@ -619,7 +620,10 @@ pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabEr
     let panel = Netns::open(Some(&desired.panel))?;
     let mut socket = panel.route()?;
     let links = link::list(&mut socket).map_err(|e| {
-        LabError::Invalid(format!("listing the links of netns {}: {e}", desired.panel))
+        LabError::system(
+            format!("listing the links of netns {}: {e}", desired.panel),
+            e,
+        )
     })?;
     let owned = |node: &str| matches!(desired.nodes.get(node), Some(NodeHome::Owned { .. }));
     let mut elsewhere = Vec::new();
@@ -708,7 +712,7 @@ fn make_tap(desired: &Desired, handles: &mut Handles, port: &Port) -> Result<(),
 fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> {
     let mut socket = Netns::current()?.route()?;
     let addresses = crate::nl::addr::by_interface(&mut socket)
-        .map_err(|e| LabError::Invalid(format!("listing addresses: {e}")))?;
+        .map_err(|e| LabError::system(format!("listing addresses: {e}"), e))?;
     let wanted = local.to_string();
     let holder = addresses
         .iter()
@@ -725,7 +729,7 @@ fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> 
         )));
     };
     let underlay = link::parse_one(socket.request_raw(link::get_by_index(index), 0))
-        .map_err(|e| LabError::Invalid(format!("reading the underlay interface: {e}")))?;
+        .map_err(|e| LabError::system(format!("reading the underlay interface: {e}"), e))?;
     let overhead = if local.is_ipv4() { 50 } else { 70 };
     if port.mtu + overhead > underlay.mtu {
         return Err(LabError::Invalid(format!(
@@ -826,11 +830,11 @@ fn tx_checksum(panel: &Netns, desired: &Desired) -> Result<(), LabError> {
     }
     panel.run(|| -> Result<(), LabError> {
         let ethtool = Ethtool::open()
-            .map_err(|e| LabError::Invalid(format!("opening an ethtool socket: {e}")))?;
+            .map_err(|e| LabError::system(format!("opening an ethtool socket: {e}"), e))?;
         for (name, on) in &wanted {
             if ethtool.tx_checksum(name).ok() != Some(*on) {
                 ethtool.set_tx_checksum(name, *on).map_err(|e| {
-                    LabError::Invalid(format!("TX checksum offload of port {name}: {e}"))
+                    LabError::system(format!("TX checksum offload of port {name}: {e}"), e)
                 })?;
             }
         }

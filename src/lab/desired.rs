@@ -352,7 +352,7 @@ fn existing_interfaces(
             continue;
         };
         let netns = Netns::open(Some(spec))
-            .map_err(|e| LabError::Invalid(format!("{}: node {node}: {e}", file.path)))?;
+            .map_err(|e| LabError::system(format!("{}: node {node}: {e}", file.path), e))?;
         let mut socket = netns.route()?;
         let mirror_ends = file.mirrors.iter().map(|m| &m.to);
         let endpoints = file

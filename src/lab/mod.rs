@@ -52,6 +52,29 @@ pub enum LabError {
     /// A system call failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A system, kernel or namespace call failed: `message` says what was being done (the
+    /// cause's text is in it), `source` keeps the cause so its kind (EPERM…) can be read.
+    #[error("{message}")]
+    System {
+        /// The whole message, holding the cause's text (and any hint).
+        message: String,
+        /// The io::Error, NlError, NetnsError or LabError underneath.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl LabError {
+    /// A failed system call said as `message`, which holds `source`'s text already.
+    fn system(
+        message: String,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        LabError::System {
+            message,
+            source: source.into(),
+        }
+    }
 }
 
 /// What `up` did.
@@ -104,7 +127,7 @@ fn lock(desired: &Desired) -> Result<LabLock, LabError> {
             }
             _ => "",
         };
-        LabError::Invalid(format!("{what} {}: {e}{needs}", path.display()))
+        LabError::system(format!("{what} {}: {e}{needs}", path.display()), e)
     };
     std::fs::create_dir_all(dir).map_err(|e| failed("creating the lock directory for", e))?;
     loop {
@@ -186,10 +209,13 @@ pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
     apply::preflight(&desired, &changes)?;
     if !changes.is_empty() {
         apply::apply(&desired, &changes).map_err(|e| {
-            LabError::Invalid(format!(
-                "{e} (the lab is partly changed: run patchwire up again once that is fixed, or \
-                 patchwire down)"
-            ))
+            LabError::system(
+                format!(
+                    "{e} (the lab is partly changed: run patchwire up again once that is fixed, \
+                     or patchwire down)"
+                ),
+                e,
+            )
         })?;
     }
     list::record_file(&desired, &file.path);

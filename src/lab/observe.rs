@@ -138,10 +138,13 @@ fn permission(e: netns::NetnsError) -> LabError {
         _ => false,
     };
     match denied {
-        true => LabError::Invalid(format!(
-            "{e}: entering a lab's namespaces needs CAP_SYS_ADMIN (run as root); nothing was \
-             changed"
-        )),
+        true => LabError::system(
+            format!(
+                "{e}: entering a lab's namespaces needs CAP_SYS_ADMIN (run as root); nothing \
+                 was changed"
+            ),
+            e,
+        ),
         false => e.into(),
     }
 }
@@ -150,7 +153,10 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
     let panel = Netns::open(Some(&desired.panel))?;
     let mut socket = panel.route()?;
     for found in link::list(&mut socket).map_err(|e| {
-        LabError::Invalid(format!("listing the links of netns {}: {e}", desired.panel))
+        LabError::system(
+            format!("listing the links of netns {}: {e}", desired.panel),
+            e,
+        )
     })? {
         // Everything in the panel is the lab's: a port without its record is one an
         // interrupted `up` left half-made (it is made again).
@@ -278,7 +284,7 @@ fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         };
         let mut socket = netns.route()?;
         let links = link::list(&mut socket)
-            .map_err(|e| LabError::Invalid(format!("listing the links of netns {spec}: {e}")))?;
+            .map_err(|e| LabError::system(format!("listing the links of netns {spec}: {e}"), e))?;
         for found in links {
             if owned && found.is_tap() {
                 actual
