@@ -962,3 +962,57 @@ fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 1: down when a `netns:` node's namespace has gone.
+
+#[test]
+fn down_removes_the_rest_when_a_netns_node_is_gone() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("g");
+    // A namespace known only by a PID: a process of the test's own in a fresh one.
+    let mut holder = Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+            != std::fs::read_link("/proc/self/ns/net").ok()
+    }));
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    ext: {{netns: {ext}}}\n    \
+         p: {{netns: {{pid: {pid}}}}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth9\", \"ext:eth9\"]\n    - endpoints: [\"r2:eth9\", \"p:eth9\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    run("ip", &["netns", "del", &ext]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let down = lab.pw(&["down"]);
+    assert_eq!(down.code, 0, "{}{}", down.stdout, down.stderr);
+    assert_eq!(
+        down.stdout,
+        format!(
+            "removed netns {lab}-r1\nremoved netns {lab}-r2\nremoved netns {lab}.panel\nnote: \
+             node ext: netns {ext} is already gone (with whatever the lab made in it)\nnote: node \
+             p: netns /proc/{pid}/ns/net is already gone (with whatever the lab made in it)\n",
+            lab = lab.name
+        )
+    );
+    for ns in [lab.ns("r1"), lab.ns("r2"), lab.panel()] {
+        assert!(
+            !std::path::Path::new("/run/netns").join(&ns).exists(),
+            "{ns}"
+        );
+    }
+    let again = lab.pw(&["down"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .starts_with(&format!("lab {}: nothing to remove\n", lab.name)),
+        "{}",
+        again.stdout
+    );
+}

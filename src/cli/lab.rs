@@ -170,6 +170,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         print_json(&outcome)?;
     } else if outcome.namespaces_removed.is_empty() && outcome.stubs_removed.is_empty() {
         println!("lab {lab_name}: nothing to remove");
+        for note in &outcome.notes {
+            println!("note: {note}");
+        }
     } else {
         for endpoint in &outcome.interfaces_removed {
             println!("removed {endpoint} (made by the lab in an existing netns)");
@@ -179,6 +182,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         }
         for stub in &outcome.stubs_removed {
             println!("removed stub {stub}");
+        }
+        for note in &outcome.notes {
+            println!("note: {note}");
         }
     }
     Ok(Exit::Ok)

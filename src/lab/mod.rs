@@ -211,14 +211,24 @@ pub struct DownOutcome {
     /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
     /// their panel ports.
     pub interfaces_removed: Vec<String>,
+    /// What `down` could not remove because it was already gone (a `netns:` node's namespace
+    /// deleted before `down`), one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// Removes everything the lab made on this host — its namespaces (panel, nodes, with every
 /// port, wire, hub and tunnel in them) and its stubs in other namespaces — and nothing else.
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
-    let desired = Desired::from_file(file, host)?;
-    remove(&desired)
+    let desired = Desired::for_down(file, host)?;
+    let mut outcome = remove(&desired)?;
+    // Said after the removal: the lab's own namespaces go whatever became of the others.
+    for (node, netns) in &desired.gone {
+        outcome.notes.push(format!(
+            "node {node}: netns {netns} is already gone (with whatever the lab made in it)"
+        ));
+    }
+    Ok(outcome)
 }
 
 /// `down` for a lab whose file is gone or now names another lab (`show --labs` lists it as
