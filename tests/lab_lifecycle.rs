@@ -1016,3 +1016,83 @@ fn down_removes_the_rest_when_a_netns_node_is_gone() {
         again.stdout
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 2: a root qdisc on an eBPF lab's port.
+
+#[test]
+fn a_root_qdisc_on_an_ebpf_lab_port_is_planned_and_settled() {
+    let lab = Lab::new(
+        "name: LAB\ndefaults: {datapath: ebpf}\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  \
+         links:\n    - endpoints: [\"r1:e1\", \"r2:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let panel = lab.panel();
+    let tbf = "qdisc add dev r2.e1 root tbf rate 1mbit burst 1540 latency 50ms";
+    run(
+        "tc",
+        &[
+            &["-n", panel.as_str()][..],
+            &tbf.split(' ').collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    let show = lab.pw(&["-s", "show", "--lab"]).ok().stdout.clone();
+    // (Counters vary: a node's own stack may send something.)
+    let paths: Vec<&str> = show
+        .lines()
+        .filter(|l| l.starts_with("    r"))
+        .map(|l| l.rsplit_once(" dropped ").unwrap().1)
+        .collect();
+    assert_eq!(paths, ["(path peer)", "(path peer)"], "{show}");
+    assert!(
+        show.contains(&format!(
+            "    ! r1.e1 -> r2.e1 takes the peer path (bpf_redirect_peer), which skips r2.e1's \
+             root qdisc tbf: it is never applied to what the wire sends (repair: patchwire up \
+             {})\n",
+            lab.path()
+        )),
+        "{show}"
+    );
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "~ path r1:e1 -> r2:e1: redirect (r2.e1's root qdisc tbf)\n1 change(s) to make \
+             (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    let show = lab.pw(&["-s", "show", "--lab"]).ok().stdout.clone();
+    let paths: Vec<&str> = show
+        .lines()
+        .filter(|l| l.starts_with("    r"))
+        .map(|l| l.rsplit_once(" dropped ").unwrap().1)
+        .collect();
+    assert_eq!(paths, ["(path redirect)", "(path peer)"], "{show}");
+    assert!(show.contains(" ok\n"), "{show}");
+
+    // Gone again: back to the peer path, through watch this time.
+    run(
+        "tc",
+        &["-n", &panel, "qdisc", "del", "dev", "r2.e1", "root"],
+    );
+    assert_eq!(
+        lab.pw(&["-j", "plan"]).json(),
+        serde_json::json!([{
+            "change": "settle-path", "from": "r1.e1", "to": "r2.e1",
+            "endpoints": ["r1:e1", "r2:e1"], "path": "peer",
+            "because": "nothing on r2.e1's way out is skipped",
+        }])
+    );
+    let once = patchwire(&["-n", &panel, "watch", "--once"]);
+    assert_eq!(
+        once.ok().stdout,
+        format!(
+            "{panel}: r1.e1 -> r2.e1 now takes the peer path (nothing on r2.e1's way out is \
+             skipped)\n"
+        )
+    );
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}

@@ -219,8 +219,13 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
         );
         if cli.stats {
             for (port, [packets, bytes, drops]) in &view.counters {
+                let path = view
+                    .paths
+                    .get(port)
+                    .map(|p| format!(" (path {p})"))
+                    .unwrap_or_default();
                 println!(
-                    "    {port}: {packets} packets, {} in, {drops} dropped",
+                    "    {port}: {packets} packets, {} in, {drops} dropped{path}",
                     super::human_bytes(*bytes)
                 );
             }
@@ -352,6 +357,15 @@ fn print_changes(changes: &[Change]) {
                     .unwrap_or_default();
                 format!("+ mirror {mirror}: {} -> {to}{filter}", from.join(", "))
             }
+            Change::SettlePath {
+                endpoints,
+                path,
+                because,
+                ..
+            } => format!(
+                "~ path {} -> {}: {path} ({because})",
+                endpoints[0], endpoints[1]
+            ),
             Change::Wire {
                 endpoints,
                 datapath,

@@ -73,6 +73,25 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     raise(desired, changes, &created, &mut handles, &mut socket)?;
     stop_point(7);
     tx_checksum(&panel, desired)?;
+    settle_paths(changes, &panel)?;
+    Ok(())
+}
+
+/// Step 6: eBPF wire directions whose target gained or lost a root qdisc since `up` move to
+/// the path it calls for now (a write to the wire's map: nothing re-attached).
+fn settle_paths(changes: &[Change], panel: &Netns) -> Result<(), LabError> {
+    let mut targets: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::SettlePath { to, .. } => Some(to.as_str()),
+            _ => None,
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    if !targets.is_empty() {
+        wire::settle_paths(panel.try_clone()?, &targets)?;
+    }
     Ok(())
 }
 

@@ -161,6 +161,21 @@ pub enum Change {
         /// What each member stands for (`NODE:IF`), in the same order.
         endpoints: Vec<String>,
     },
+    /// An eBPF wire direction on another path than its target calls for now (a root qdisc
+    /// or egress filter added on a port after `up`, or removed): switched in place, without a
+    /// frame lost or a carrier change (`wire::settle_paths`).
+    SettlePath {
+        /// The port frames arrive on.
+        from: String,
+        /// The port they are sent out of.
+        to: String,
+        /// What `from` and `to` stand for (`NODE:IF`), in that order.
+        endpoints: [String; 2],
+        /// The path it takes after: `peer` or `redirect`.
+        path: crate::wire::Path,
+        /// Why.
+        because: String,
+    },
 }
 
 /// What `up` would do: the changes, and what it leaves alone on purpose.
@@ -171,6 +186,40 @@ pub struct Plan {
     /// Ports left as they are on purpose, in words: one `watch` holds down stays down (its far
     /// end is down; bringing it up would show its node a carrier the cable does not have).
     pub notes: Vec<String>,
+}
+
+/// eBPF wire directions on the wrong path, on wires that stay as they are (a wire made again
+/// takes the right path anyway).
+fn settle_paths(desired: &Desired, actual: &Actual, changes: &mut Vec<Change>) {
+    let label = |port: &str| {
+        desired
+            .ports
+            .get(port)
+            .map_or_else(|| port.to_string(), Port::label)
+    };
+    for drift in &actual.paths {
+        let pair = match drift.from < drift.to {
+            true => (drift.from.clone(), drift.to.clone()),
+            false => (drift.to.clone(), drift.from.clone()),
+        };
+        let kept = desired.wires.get(&pair) == Some(&crate::wire::Datapath::Ebpf)
+            && actual.wires.get(&pair) == Some(&crate::wire::Datapath::Ebpf);
+        let remade = changes.iter().any(|c| match c {
+            Change::Wire { a, b, .. } | Change::Unwire { a, b, .. } => {
+                (a, b) == (&pair.0, &pair.1) || (b, a) == (&pair.0, &pair.1)
+            }
+            _ => false,
+        });
+        if kept && !remade {
+            changes.push(Change::SettlePath {
+                from: drift.from.clone(),
+                to: drift.to.clone(),
+                endpoints: [label(&drift.from), label(&drift.to)],
+                path: drift.wanted,
+                because: drift.because.clone(),
+            });
+        }
+    }
 }
 
 /// What `up` would change to make the kernel hold what the file asks for: removals first
@@ -213,6 +262,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     // Additions: ports, MTUs, then wires and hubs.
     planning.ports(&mut changes, &mut notes);
     planning.hooks(&mut changes);
+    settle_paths(desired, actual, &mut changes);
     Ok(Plan { changes, notes })
 }
 
