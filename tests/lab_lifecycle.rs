@@ -1096,3 +1096,80 @@ fn a_root_qdisc_on_an_ebpf_lab_port_is_planned_and_settled() {
     );
     assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 3: down of a lab whose VM tap a qemu still holds.
+
+#[test]
+fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let vm = lab.ns("vm1");
+    // A real qemu attached to the tap (bounded: SIGKILLed after 30 s whatever happens).
+    let mut qemu = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "30",
+            "ip",
+            "netns",
+            "exec",
+            &vm,
+            "qemu-system-x86_64",
+        ])
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-nographic",
+            "-display",
+            "none",
+        ])
+        .args(["-monitor", "none", "-serial", "none", "-netdev"])
+        .arg("tap,id=t0,ifname=tap1,script=no,downscript=no")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let qemu = Reap(&mut qemu);
+    // qemu's own PID (timeout and ip exec into it: timeout's child).
+    let mut pid = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let out = Command::new("pgrep")
+                .args(["-P", &qemu.0.id().to_string()])
+                .output()
+                .unwrap();
+            pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            !pid.is_empty() && ip_in(&vm, "link show dev tap1").contains("LOWER_UP")
+        }),
+        "qemu never attached to tap1"
+    );
+    let down = lab.pw(&["down"]);
+    down.ok();
+    assert_eq!(
+        down.stdout,
+        format!(
+            "removed tap {vm}:tap1\nremoved netns {lab}-r1\nremoved netns {vm}\nremoved netns \
+             {lab}.panel\nnote: tap tap1 in netns {vm} was held by process {pid} \
+             (qemu-system-x86): deleted under it, that VM has lost this interface (stop it, or \
+             give it a tap again after up)\n",
+            lab = lab.name
+        )
+    );
+    // Gone at once from the namespace qemu still lives in, not when qemu exits.
+    let left = run("nsenter", &["-t", &pid, "-n", "ip", "-br", "link"]);
+    assert!(!left.contains("tap1"), "{left}");
+    drop(qemu);
+}

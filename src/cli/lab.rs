@@ -168,7 +168,10 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     };
     if cli.json {
         print_json(&outcome)?;
-    } else if outcome.namespaces_removed.is_empty() && outcome.stubs_removed.is_empty() {
+    } else if outcome.namespaces_removed.is_empty()
+        && outcome.stubs_removed.is_empty()
+        && outcome.taps_removed.is_empty()
+    {
         println!("lab {lab_name}: nothing to remove");
         for note in &outcome.notes {
             println!("note: {note}");
@@ -176,6 +179,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     } else {
         for endpoint in &outcome.interfaces_removed {
             println!("removed {endpoint} (made by the lab in an existing netns)");
+        }
+        for tap in &outcome.taps_removed {
+            println!("removed tap {tap}");
         }
         for name in &outcome.namespaces_removed {
             println!("removed netns {name}");

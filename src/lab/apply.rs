@@ -397,6 +397,15 @@ const DOOMED_GROUP: u32 = 0x7077_de1e;
 
 /// Deletes panel ports (their far ends go with them). One request per port would cost an RCU
 /// grace period each (~20 ms); grouped, the kernel unregisters them together.
+/// Deletes the interface `name` of namespace `netns` (a VM node's tap at `down`); gone
+/// already is fine.
+pub(super) fn delete_link(netns: &str, name: &str) -> Result<(), LabError> {
+    let mut socket = Netns::open(Some(netns))?.route()?;
+    let found = links_by_name(&mut socket, &[name.to_string()])?;
+    let doomed: Vec<IfIndex> = found.values().map(|l| l.index).collect();
+    delete_ports(&mut socket, &doomed)
+}
+
 fn delete_ports(socket: &mut RouteSocket, doomed: &[IfIndex]) -> Result<(), LabError> {
     match doomed.len() {
         0 => Ok(()),

@@ -20,6 +20,7 @@ mod list;
 mod names;
 mod observe;
 mod plan;
+mod taps;
 mod view;
 
 pub use desired::Desired;
@@ -211,6 +212,8 @@ pub struct DownOutcome {
     /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
     /// their panel ports.
     pub interfaces_removed: Vec<String>,
+    /// VM taps deleted before their namespace (`NETNS:TAP`).
+    pub taps_removed: Vec<String>,
     /// What `down` could not remove because it was already gone (a `netns:` node's namespace
     /// deleted before `down`), one sentence each.
     pub notes: Vec<String>,
@@ -298,6 +301,24 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
         match apply::delete_panel_ports(desired) {
             Ok(removed) => outcome.interfaces_removed = removed,
             Err(e) => failures.push(e.to_string()),
+        }
+    }
+    // VM taps go before their namespace too: a qemu holding one keeps the namespace (and the
+    // tap in it) alive after its name is gone. Deleting the tap detaches it from qemu at once.
+    for (netns, tap) in actual.taps.keys() {
+        if actual.namespaces.get(netns) != Some(&observe::NsState::Ours) {
+            continue;
+        }
+        let held = taps::holders(netns, tap);
+        match apply::delete_link(netns, tap) {
+            Ok(()) => outcome.taps_removed.push(format!("{netns}:{tap}")),
+            Err(e) => failures.push(e.to_string()),
+        }
+        for (pid, comm) in held {
+            outcome.notes.push(format!(
+                "tap {tap} in netns {netns} was held by process {pid} ({comm}): deleted under \
+                 it, that VM has lost this interface (stop it, or give it a tap again after up)"
+            ));
         }
     }
     for (name, state) in &actual.namespaces {
