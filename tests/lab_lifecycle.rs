@@ -813,15 +813,61 @@ fn lab_commands_refuse_netns() {
         stats.stderr.lines().next(),
         Some("error: -s/--stats: show --labs has no statistics to print (show --lab FILE -s has)")
     );
-    let up = patchwire(&["-n", "x1", "up", "f.yaml"]);
-    assert!(
-        up.stderr.contains(
-            "a lab's namespaces are named in its file; to run it where the underlay is, use \
-             nsenter --net=/run/netns/x1 patchwire up FILE"
+    // The advice is the command typed, without its -n, under nsenter (review of issue 18, 4).
+    for (args, advice) in [
+        (
+            vec!["-n", "x1", "up", "f.yaml"],
+            "up does not take -n (a lab's namespaces are named in its file; to run it where the \
+             underlay is, use nsenter --net=/run/netns/x1 patchwire up f.yaml)",
         ),
-        "{}",
-        up.stderr
+        (
+            vec!["-n", "/proc/1/ns/net", "plan", "l1.yaml"],
+            "plan does not take -n (a lab's namespaces are named in its file; to run it where \
+             the underlay is, use nsenter --net=/proc/1/ns/net patchwire plan l1.yaml)",
+        ),
+        (
+            vec!["-n", "x1", "show", "--labs"],
+            "show --labs does not take -n (a lab's namespaces are named in its file; to run it \
+             where the underlay is, use nsenter --net=/run/netns/x1 patchwire show --labs)",
+        ),
+        (
+            vec!["down", "--netns=x1", "--name", "L"],
+            "down does not take -n (a lab's namespaces are named in its file; to run it where \
+             the underlay is, use nsenter --net=/run/netns/x1 patchwire down --name L)",
+        ),
+    ] {
+        let run = patchwire(&args);
+        assert_eq!(run.code, 2, "{args:?}");
+        let netns = args
+            .iter()
+            .zip(args.iter().skip(1))
+            .find(|(a, _)| **a == "-n")
+            .map_or("x1", |(_, n)| n);
+        assert_eq!(
+            run.stderr.lines().next().unwrap_or_default(),
+            format!("error: -n {netns}: {advice}"),
+            "{args:?}"
+        );
+    }
+    // With -j: the JSON error object of every other error, on stdout.
+    let json = patchwire(&["-j", "-n", "x1", "down", "--name", "L"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({"error": "-n x1: down does not take -n (a lab's namespaces are \
+            named in its file; to run it where the underlay is, use nsenter \
+            --net=/run/netns/x1 patchwire -j down --name L)"})
     );
+    for command in ["up", "plan", "down", "graph"] {
+        let help = patchwire(&[command, "--help"]).stdout;
+        assert!(
+            help.contains(
+                "Default: the current one. Refused by up, plan, down, graph, demo and show \
+                 --lab/--labs (a lab names its namespaces in its file)"
+            ),
+            "{command}: {help}"
+        );
+    }
 }
 
 #[test]

@@ -84,15 +84,57 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
             "graph" => "graph draws the file and reads the lab's own namespaces".to_string(),
             _ => format!(
                 "a lab's namespaces are named in its file; to run it where the underlay is, use \
-                 nsenter --net=/run/netns/{netns} patchwire {command} FILE"
+                 {}",
+                nsenter_suggestion(netns, std::env::args().skip(1))
             ),
         };
+        let message = format!("-n {netns}: {command} does not take -n ({hint})");
+        if cli.json {
+            // The error object every other error prints with -j; the exit status stays 2 (usage).
+            println!("{}", serde_json::json!({ "error": message }));
+            std::process::exit(2);
+        }
         Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("-n {netns}: {command} does not take -n ({hint})"),
-            )
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
+    }
+}
+
+/// The command the user typed, without its `-n`, under `nsenter --net=` of that namespace (a
+/// name under /run/netns, or a path as given).
+fn nsenter_suggestion(netns: &str, args: impl Iterator<Item = String>) -> String {
+    let path = match netns.contains('/') {
+        true => netns.to_string(),
+        false => format!("{}/{netns}", patchwire::netns::NETNS_RUN_DIR),
+    };
+    let mut kept = Vec::new();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-n" | "--netns" => {
+                args.next();
+            }
+            a if a.starts_with("--netns=") => {}
+            a if a.starts_with("-n") && !a.starts_with("--") => {}
+            _ => kept.push(shell_quoted(&arg)),
+        }
+    }
+    format!(
+        "nsenter --net={} patchwire {}",
+        shell_quoted(&path),
+        kept.join(" ")
+    )
+}
+
+/// `arg` as a shell reads it back: as is when plain, else in single quotes.
+fn shell_quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    match plain {
+        true => arg.to_string(),
+        false => format!("'{}'", arg.replace('\'', r"'\''")),
     }
 }
 
@@ -382,5 +424,37 @@ fn print_changes(changes: &[Change]) {
             }
         };
         println!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nsenter_suggestion;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split(' ')
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn the_nsenter_suggestion_is_the_command_typed_without_its_n() {
+        assert_eq!(
+            nsenter_suggestion("/proc/1/ns/mnt", args("-n /proc/1/ns/mnt plan l1.yaml")),
+            "nsenter --net=/proc/1/ns/mnt patchwire plan l1.yaml"
+        );
+        assert_eq!(
+            nsenter_suggestion("x", args("-j --netns=x down --name L")),
+            "nsenter --net=/run/netns/x patchwire -j down --name L"
+        );
+        assert_eq!(
+            nsenter_suggestion("u", args("show -nu --labs")),
+            "nsenter --net=/run/netns/u patchwire show --labs"
+        );
+        assert_eq!(
+            nsenter_suggestion("u", args("up -n u it's.yaml --host a")),
+            r"nsenter --net=/run/netns/u patchwire up 'it'\''s.yaml' --host a"
+        );
     }
 }
