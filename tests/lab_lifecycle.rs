@@ -1219,3 +1219,64 @@ fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
     assert!(!left.contains("tap1"), "{left}");
     drop(qemu);
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 5: a lab brought up from standard input.
+
+#[test]
+fn show_labs_says_a_lab_came_from_standard_input() {
+    use std::io::Write;
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    let mut up = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["up", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    up.stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&lab.path).unwrap())
+        .unwrap();
+    assert!(up.wait().unwrap().success());
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    let found = labs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {labs}"));
+    assert_eq!(
+        found,
+        serde_json::json!({
+            "lab": lab.name, "host": null, "panel": lab.panel(), "file": null,
+            "nodes": ["a", "b"], "links": 1, "health": "ok", "orphaned": null,
+            "from_stdin": true, "remove": format!("patchwire down --name {}", lab.name),
+        })
+    );
+    let text = patchwire(&["show", "--labs"]).ok().stdout.clone();
+    let at = text.find(&format!("{} ", lab.name)).unwrap();
+    let mut lines = text[at..].lines();
+    assert_eq!(
+        lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        format!("{} 2 1 ok <stdin>", lab.name)
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "    brought up from standard input: take it down with patchwire down --name {}",
+            lab.name
+        )
+    );
+    assert!(!text.contains("orphaned: no file recorded"), "{text}");
+    patchwire(&["down", "--name", &lab.name]).ok();
+}

@@ -322,10 +322,19 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
             lab.nodes.len(),
             lab.links,
             lab.health,
-            lab.file.as_deref().unwrap_or("-")
+            match lab.from_stdin {
+                true => "<stdin>",
+                false => lab.file.as_deref().unwrap_or("-"),
+            }
         );
         if let Some(why) = &lab.orphaned {
             println!("    ! orphaned: {why}; remove it with: {}", lab.remove);
+        }
+        if lab.from_stdin {
+            println!(
+                "    brought up from standard input: take it down with {}",
+                lab.remove
+            );
         }
     }
     Ok(Exit::Ok)

@@ -33,6 +33,9 @@ pub struct LabSummary {
     pub health: String,
     /// Why the lab has no file to run `up`/`down` with, when it has none.
     pub orphaned: Option<String>,
+    /// Brought up from standard input (`patchwire up -`): no file to name, not orphaned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_stdin: bool,
     /// The command that removes it.
     pub remove: String,
 }
@@ -58,6 +61,7 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 links: 0,
                 health: "half".into(),
                 orphaned: None,
+                from_stdin: false,
                 remove: String::new(),
             });
             match found.node {
@@ -65,6 +69,7 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 None => {
                     entry.panel = Some(name.clone());
                     entry.file = lo.alias.clone().filter(|a| a.starts_with('/'));
+                    entry.from_stdin = lo.alias.as_deref() == Some(STDIN_RECORD);
                     // A lab taken down meanwhile is not an error of the listing.
                     let (links, health) =
                         panel_health(&name).unwrap_or_else(|e| (0, format!("unreadable: {e}")));
@@ -113,12 +118,19 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
     Ok(labs)
 }
 
+/// What the panel's loopback records for a lab brought up from standard input (`up -`).
+const STDIN_RECORD: &str = "<stdin>";
+
 /// Records the lab file's absolute path on the panel's loopback (its alias), for
 /// `show --labs`. Best effort: a lab works without it, and a path longer than an alias
 /// (255 bytes) is not recorded.
 pub fn record_file(desired: &Desired, path: &str) {
-    let Ok(absolute) = std::fs::canonicalize(path) else {
-        return;
+    let absolute = match path {
+        "-" | "<stdin>" => std::path::PathBuf::from(STDIN_RECORD),
+        _ => match std::fs::canonicalize(path) {
+            Ok(absolute) => absolute,
+            Err(_) => return,
+        },
     };
     let Some(absolute) = absolute.to_str().filter(|p| p.len() <= 255) else {
         return;
@@ -220,6 +232,9 @@ fn panel_health(panel: &str) -> Result<(usize, String), LabError> {
 
 /// Why `patchwire down FILE` cannot remove the lab any more, if it cannot.
 fn orphaned(lab: &LabSummary) -> Option<String> {
+    if lab.from_stdin {
+        return None;
+    }
     let Some(path) = &lab.file else {
         return Some(match &lab.panel {
             Some(_) => "no file recorded (brought up by an older patchwire)".into(),
