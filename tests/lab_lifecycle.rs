@@ -1280,3 +1280,41 @@ fn show_labs_says_a_lab_came_from_standard_input() {
     assert!(!text.contains("orphaned: no file recorded"), "{text}");
     patchwire(&["down", "--name", &lab.name]).ok();
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 6: show --labs counts netns: nodes.
+
+#[test]
+fn show_labs_counts_netns_nodes_as_existing_namespaces() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("n");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    r3: {{}}\n    ext: \
+         {{netns: {ext}}}\n    vm1: {{kind: vm}}\n  links:\n    - endpoints: [\"r1:eth1\", \
+         \"r2:eth1\"]\n    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]\n    - endpoints: \
+         [\"r3:eth1\", \"ext:eth9\"]\n    - endpoints: [\"vm1:tap1\", \"r2:eth3\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    let found = labs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {labs}"));
+    assert_eq!(
+        found["nodes"],
+        serde_json::json!(["ext", "r1", "r2", "r3", "vm1"])
+    );
+    assert_eq!(found["existing"], serde_json::json!(["ext"]));
+    let text = patchwire(&["show", "--labs"]).ok().stdout.clone();
+    let at = text.find(&format!("{} ", lab.name)).unwrap();
+    let mut lines = text[at..].lines();
+    let first: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(first[..3], [lab.name.as_str(), "5", "4"], "{text}");
+    assert_eq!(
+        lines.next().unwrap(),
+        "    existing namespaces (netns: nodes): ext"
+    );
+}

@@ -330,6 +330,12 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
         if let Some(why) = &lab.orphaned {
             println!("    ! orphaned: {why}; remove it with: {}", lab.remove);
         }
+        if !lab.existing.is_empty() {
+            println!(
+                "    existing namespaces (netns: nodes): {}",
+                lab.existing.join(", ")
+            );
+        }
         if lab.from_stdin {
             println!(
                 "    brought up from standard input: take it down with {}",

@@ -24,8 +24,12 @@ pub struct LabSummary {
     pub panel: Option<String>,
     /// The file last brought up (absolute), when the lab recorded it.
     pub file: Option<String>,
-    /// The nodes whose namespaces the lab made (not `netns:` nodes).
+    /// Every node of the lab on this host: those whose namespaces it made and its `netns:`
+    /// nodes (found from the panel ports' records), sorted.
     pub nodes: Vec<String>,
+    /// The `netns:` nodes among `nodes`: existing namespaces the lab only reaches into.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub existing: Vec<String>,
     /// Wires and hubs in the panel.
     pub links: usize,
     /// `ok`, `degraded`, `broken` (the worst of its wires and hubs), `empty` (no links),
@@ -58,6 +62,7 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 panel: None,
                 file: None,
                 nodes: Vec::new(),
+                existing: Vec::new(),
                 links: 0,
                 health: "half".into(),
                 orphaned: None,
@@ -75,12 +80,17 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                         panel_health(&name).unwrap_or_else(|e| (0, format!("unreadable: {e}")));
                     entry.links = links;
                     entry.health = health;
+                    entry.existing = port_nodes(&name);
                 }
             }
         }
     }
     let mut labs: Vec<LabSummary> = labs.into_values().collect();
     for lab in &mut labs {
+        // A node with a port but no namespace of the lab's own is a `netns:` node.
+        let made = lab.nodes.clone();
+        lab.existing.retain(|n| !made.contains(n));
+        lab.nodes.extend(lab.existing.iter().cloned());
         lab.nodes.sort();
         lab.orphaned = orphaned(lab);
         // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
@@ -211,6 +221,23 @@ fn loopback(name: &str) -> Result<Option<link::Link>, LabError> {
         Err(_) => return Ok(None),
     };
     Ok(link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)).ok())
+}
+
+/// The nodes the panel's ports stand for (from their records), sorted, each once.
+fn port_nodes(panel: &str) -> Vec<String> {
+    let Ok(mut socket) = Netns::open(Some(panel)).and_then(|n| n.route()) else {
+        return Vec::new();
+    };
+    let Ok(links) = link::list(&mut socket) else {
+        return Vec::new();
+    };
+    let nodes: std::collections::BTreeSet<String> = links
+        .iter()
+        .flat_map(|l| &l.altnames)
+        .filter_map(|a| super::names::parse_port_record(a))
+        .map(|e| e.node)
+        .collect();
+    nodes.into_iter().collect()
 }
 
 /// (wires + hubs, worst health) of a panel.
