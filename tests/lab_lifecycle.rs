@@ -1318,3 +1318,41 @@ fn show_labs_counts_netns_nodes_as_existing_namespaces() {
         "    existing namespaces (netns: nodes): ext"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 7: a VM owner/group plan passes must not fail up half-way.
+
+#[test]
+fn plan_and_up_refuse_vm_owners_the_kernel_or_this_machine_refuse() {
+    for (value, message) in [
+        (
+            "owner: 4294967295",
+            "5:28: owner: 4294967295 is not a user id (0 to 4294967294; 4294967295 is -1, \
+             \"none\")",
+        ),
+        (
+            "group: pwt-nosuchgrp",
+            "5:28: group: no group named \"pwt-nosuchgrp\" (looked in /etc/group)",
+        ),
+    ] {
+        let lab = Lab::new(&format!(
+            "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    vm1: {{kind: vm, {value}}}\n  \
+             links:\n    - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n"
+        ));
+        for command in ["plan", "up"] {
+            let run = lab.pw(&[command]);
+            assert_eq!(run.code, 1, "{command} {value}: {}", run.stdout);
+            assert_eq!(
+                run.stderr,
+                format!("patchwire: {}:{message}\n", lab.path()),
+                "{command}"
+            );
+        }
+        assert!(
+            !std::path::Path::new("/run/netns")
+                .join(lab.panel())
+                .exists(),
+            "{value}: up changed the kernel"
+        );
+    }
+}

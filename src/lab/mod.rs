@@ -167,6 +167,7 @@ const LOCK_DIR: &str = "/run/patchwire";
 /// What `up` would change, changing nothing: `changes` empty when the kernel matches the file;
 /// `notes` say what `up` leaves alone on purpose (a port `watch` holds down).
 pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
+    file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
@@ -178,6 +179,7 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
 /// Makes the kernel match the file on this host: adds, removes and re-patches only what
 /// differs. Running it twice changes nothing the second time.
 pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
+    file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
