@@ -1356,3 +1356,53 @@ fn plan_and_up_refuse_vm_owners_the_kernel_or_this_machine_refuse() {
         );
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 8: a hold left by a watch that no longer runs.
+
+#[test]
+fn plan_and_up_release_a_hold_no_watch_runs_for() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    ip_in(&lab.panel(), "link set dev b.e1 alias mine");
+    let watch = Watch::start(&lab.panel());
+    ip_in(&lab.ns("a"), "link set e1 down");
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    }));
+    // The watch stops (SIGKILL: its lock goes with it) with a still down.
+    drop(watch);
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.ok().stdout,
+        format!(
+            "= b:e1 (b.e1) stays down: a patchwire watch held it down because its far end a:e1 \
+             is down or gone, and no watch runs now: plan/up release it once that end is up (or \
+             start patchwire watch -n {})\nlab {}: the kernel matches the file\n",
+            lab.panel(),
+            lab.name
+        )
+    );
+    // a comes back: nothing would ever bring b back but plan/up.
+    ip_in(&lab.ns("a"), "link set e1 up");
+    let release = "~ release b:e1 (b.e1): a patchwire watch held it down while a:e1 was down; no \
+                   watch runs now and a:e1 is up, so it comes back up\n";
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "{release}1 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    let b = ip_in(&lab.panel(), "link show dev b.e1");
+    assert!(b.contains(",UP") && b.contains("alias mine"), "{b}");
+    assert!(!b.contains("patchwire held down"), "{b}");
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER")
+    }));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}

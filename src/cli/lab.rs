@@ -377,6 +377,14 @@ fn print_changes(changes: &[Change]) {
                 was,
             } => format!("~ mtu of {endpoint} ({port}): {was} -> {mtu}"),
             Change::SetUp { port, endpoint } => format!("~ up: {endpoint} ({port})"),
+            Change::Release {
+                port,
+                endpoint,
+                far,
+            } => format!(
+                "~ release {endpoint} ({port}): a patchwire watch held it down while {far} was \
+                 down; no watch runs now and {far} is up, so it comes back up"
+            ),
             Change::DeleteStub {
                 netns,
                 stub,

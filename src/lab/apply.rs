@@ -74,7 +74,35 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     stop_point(7);
     tx_checksum(&panel, desired)?;
     settle_paths(changes, &panel)?;
+    release_holds(changes, &mut socket)?;
     Ok(())
+}
+
+/// Step 7: ports a watch that no longer runs held down, their far ends up again: up, with
+/// the alias they had before the hold.
+fn release_holds(changes: &[Change], socket: &mut RouteSocket) -> Result<(), LabError> {
+    let held: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Release { port, .. } => Some(port.clone()),
+            _ => None,
+        })
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let found = links_by_name(socket, &held)?;
+    batch(
+        socket,
+        found
+            .values()
+            .map(|l| {
+                let alias = crate::wire::unlink::alias_before_hold(l);
+                (link::set_alias_and_up(l.index, &alias, true), 0)
+            })
+            .collect(),
+        "releasing ports a watch held down",
+    )
 }
 
 /// Step 6: eBPF wire directions whose target gained or lost a root qdisc since `up` move to

@@ -58,6 +58,8 @@ pub struct Actual {
     /// Directions of eBPF wires on another path than their target calls for now (a root
     /// qdisc added on a port after `up`, or removed): `wire::settle_paths` moves them.
     pub paths: Vec<PathDrift>,
+    /// A `patchwire watch` is watching the panel now (it holds the panel's watch lock).
+    pub watched: bool,
 }
 
 /// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.
@@ -148,6 +150,36 @@ fn observe_paths(
         }
     }
     Ok(())
+}
+
+/// Whether a `patchwire watch` holds the namespace's watch lock
+/// (/run/patchwire/watch-DEV-INO.lock, see watch/mod.rs) — read from /proc/locks rather than
+/// by trying the lock, which would turn away a watcher starting in that instant.
+fn watcher_running(netns: &Netns) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let key = netns.inode();
+    let path = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return false;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return false;
+    };
+    // `1: FLOCK  ADVISORY  WRITE 4242 00:19:1234 0 EOF`: the file as MAJ:MIN:INO (hex, hex, dec).
+    locks.lines().any(|line| {
+        line.split_whitespace().any(|field| {
+            let mut parts = field.split(':');
+            let (Some(maj), Some(min), Some(ino), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            u32::from_str_radix(maj, 16).ok() == Some(major)
+                && u32::from_str_radix(min, 16).ok() == Some(minor)
+                && ino.parse::<u64>().ok() == Some(meta.ino())
+        })
+    })
 }
 
 /// A namespace's state. Only a name that is not a namespace (the empty file an interrupted
@@ -247,6 +279,7 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         }
     }
     observe_paths(&panel, &links, &filters, actual)?;
+    actual.watched = watcher_running(&panel);
     // `mirror show` reads every filter of the panel: only when the lab has mirrors, or the
     // panel still holds some (one action dump tells).
     let any_mirror = !desired.mirrors.is_empty() || !view.mirror_destinations()?.is_empty();

@@ -91,6 +91,16 @@ pub enum Change {
         /// What it is joined to after.
         now: String,
     },
+    /// A port a `watch` held down (its far end was down) while no watch runs any more and
+    /// that far end is up again: released as watch would (up, its own alias back).
+    Release {
+        /// The port's name in the panel.
+        port: String,
+        /// What the port stands for (`NODE:IF`).
+        endpoint: String,
+        /// What its far end stands for (`NODE:IF`).
+        far: String,
+    },
     /// A port left down by an interrupted `up`: it and its far end come up.
     SetUp {
         /// The port's name in the panel.
@@ -405,12 +415,33 @@ impl Planning<'_> {
                         (true, _) => {}
                         // `watch` took it down because its far end is: up would show the node a
                         // carrier its cable does not have (and watch would not take it down again).
-                        (false, Some(far)) => notes.push(format!(
+                        (false, Some(far)) if actual.watched => notes.push(format!(
                             "{} ({name}) stays down: patchwire watch holds it down because its far \
                              end {} is down or gone, and brings it back up when that end is",
                             port.label(),
                             actual_label(desired, actual, &far)
                         )),
+                        // No watcher runs: nothing would ever bring it back. Its far end up,
+                        // `up` releases the hold (as watch would); still down, it stays held.
+                        (false, Some(far)) => {
+                            let far_up = actual.ports.get(&far).is_some_and(|l| l.up && l.carrier);
+                            let far_label = actual_label(desired, actual, &far);
+                            match far_up {
+                                true => changes.push(Change::Release {
+                                    port: name.clone(),
+                                    endpoint: port.label(),
+                                    far: far_label,
+                                }),
+                                false => notes.push(format!(
+                                    "{} ({name}) stays down: a patchwire watch held it down because \
+                                     its far end {far_label} is down or gone, and no watch runs \
+                                     now: plan/up release it once that end is up (or start \
+                                     patchwire watch -n {})",
+                                    port.label(),
+                                    desired.panel
+                                )),
+                            }
+                        }
                         (false, None) => changes.push(Change::SetUp {
                             port: name.clone(),
                             endpoint: port.label(),
