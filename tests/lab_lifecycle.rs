@@ -807,15 +807,61 @@ fn lab_commands_refuse_netns() {
         stats.stderr.lines().next(),
         Some("error: -s/--stats: show --labs has no statistics to print (show --lab FILE -s has)")
     );
-    let up = patchwire(&["-n", "x1", "up", "f.yaml"]);
-    assert!(
-        up.stderr.contains(
-            "a lab's namespaces are named in its file; to run it where the underlay is, use \
-             nsenter --net=/run/netns/x1 patchwire up FILE"
+    // The advice is the command typed, without its -n, under nsenter (review of issue 18, 4).
+    for (args, advice) in [
+        (
+            vec!["-n", "x1", "up", "f.yaml"],
+            "up does not take -n (a lab's namespaces are named in its file; to run it where the \
+             underlay is, use nsenter --net=/run/netns/x1 patchwire up f.yaml)",
         ),
-        "{}",
-        up.stderr
+        (
+            vec!["-n", "/proc/1/ns/net", "plan", "l1.yaml"],
+            "plan does not take -n (a lab's namespaces are named in its file; to run it where \
+             the underlay is, use nsenter --net=/proc/1/ns/net patchwire plan l1.yaml)",
+        ),
+        (
+            vec!["-n", "x1", "show", "--labs"],
+            "show --labs does not take -n (a lab's namespaces are named in its file; to run it \
+             where the underlay is, use nsenter --net=/run/netns/x1 patchwire show --labs)",
+        ),
+        (
+            vec!["down", "--netns=x1", "--name", "L"],
+            "down does not take -n (a lab's namespaces are named in its file; to run it where \
+             the underlay is, use nsenter --net=/run/netns/x1 patchwire down --name L)",
+        ),
+    ] {
+        let run = patchwire(&args);
+        assert_eq!(run.code, 2, "{args:?}");
+        let netns = args
+            .iter()
+            .zip(args.iter().skip(1))
+            .find(|(a, _)| **a == "-n")
+            .map_or("x1", |(_, n)| n);
+        assert_eq!(
+            run.stderr.lines().next().unwrap_or_default(),
+            format!("error: -n {netns}: {advice}"),
+            "{args:?}"
+        );
+    }
+    // With -j: the JSON error object of every other error, on stdout.
+    let json = patchwire(&["-j", "-n", "x1", "down", "--name", "L"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({"error": "-n x1: down does not take -n (a lab's namespaces are \
+            named in its file; to run it where the underlay is, use nsenter \
+            --net=/run/netns/x1 patchwire -j down --name L)"})
     );
+    for command in ["up", "plan", "down", "graph"] {
+        let help = patchwire(&[command, "--help"]).stdout;
+        assert!(
+            help.contains(
+                "Default: the current one. Refused by up, plan, down, graph, demo and show \
+                 --lab/--labs (a lab names its namespaces in its file)"
+            ),
+            "{command}: {help}"
+        );
+    }
 }
 
 #[test]
@@ -955,4 +1001,402 @@ fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
         );
     }
     let _ = std::fs::remove_file(&path);
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 1: down when a `netns:` node's namespace has gone.
+
+#[test]
+fn down_removes_the_rest_when_a_netns_node_is_gone() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("g");
+    // A namespace known only by a PID: a process of the test's own in a fresh one.
+    let mut holder = Command::new("unshare")
+        .args(["-n", "sleep", "60"])
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+            != std::fs::read_link("/proc/self/ns/net").ok()
+    }));
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    ext: {{netns: {ext}}}\n    \
+         p: {{netns: {{pid: {pid}}}}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth9\", \"ext:eth9\"]\n    - endpoints: [\"r2:eth9\", \"p:eth9\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    run("ip", &["netns", "del", &ext]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let down = lab.pw(&["down"]);
+    assert_eq!(down.code, 0, "{}{}", down.stdout, down.stderr);
+    assert_eq!(
+        down.stdout,
+        format!(
+            "removed netns {lab}-r1\nremoved netns {lab}-r2\nremoved netns {lab}.panel\nnote: \
+             node ext: netns {ext} is already gone (with whatever the lab made in it)\nnote: node \
+             p: netns /proc/{pid}/ns/net is already gone (with whatever the lab made in it)\n",
+            lab = lab.name
+        )
+    );
+    for ns in [lab.ns("r1"), lab.ns("r2"), lab.panel()] {
+        assert!(
+            !std::path::Path::new("/run/netns").join(&ns).exists(),
+            "{ns}"
+        );
+    }
+    let again = lab.pw(&["down"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .starts_with(&format!("lab {}: nothing to remove\n", lab.name)),
+        "{}",
+        again.stdout
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 2: a root qdisc on an eBPF lab's port.
+
+#[test]
+fn a_root_qdisc_on_an_ebpf_lab_port_is_planned_and_settled() {
+    let lab = Lab::new(
+        "name: LAB\ndefaults: {datapath: ebpf}\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  \
+         links:\n    - endpoints: [\"r1:e1\", \"r2:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let panel = lab.panel();
+    let tbf = "qdisc add dev r2.e1 root tbf rate 1mbit burst 1540 latency 50ms";
+    run(
+        "tc",
+        &[
+            &["-n", panel.as_str()][..],
+            &tbf.split(' ').collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    let show = lab.pw(&["-s", "show", "--lab"]).ok().stdout.clone();
+    // (Counters vary: a node's own stack may send something.)
+    let paths: Vec<&str> = show
+        .lines()
+        .filter(|l| l.starts_with("    r"))
+        .map(|l| l.rsplit_once(" dropped ").unwrap().1)
+        .collect();
+    assert_eq!(paths, ["(path peer)", "(path peer)"], "{show}");
+    assert!(
+        show.contains(&format!(
+            "    ! r1.e1 -> r2.e1 takes the peer path (bpf_redirect_peer), which skips r2.e1's \
+             root qdisc tbf: it is never applied to what the wire sends (repair: patchwire up \
+             {})\n",
+            lab.path()
+        )),
+        "{show}"
+    );
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "~ path r1:e1 -> r2:e1: redirect (r2.e1's root qdisc tbf)\n1 change(s) to make \
+             (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    let show = lab.pw(&["-s", "show", "--lab"]).ok().stdout.clone();
+    let paths: Vec<&str> = show
+        .lines()
+        .filter(|l| l.starts_with("    r"))
+        .map(|l| l.rsplit_once(" dropped ").unwrap().1)
+        .collect();
+    assert_eq!(paths, ["(path redirect)", "(path peer)"], "{show}");
+    assert!(show.contains(" ok\n"), "{show}");
+
+    // Gone again: back to the peer path, through watch this time.
+    run(
+        "tc",
+        &["-n", &panel, "qdisc", "del", "dev", "r2.e1", "root"],
+    );
+    assert_eq!(
+        lab.pw(&["-j", "plan"]).json(),
+        serde_json::json!([{
+            "change": "settle-path", "from": "r1.e1", "to": "r2.e1",
+            "endpoints": ["r1:e1", "r2:e1"], "path": "peer",
+            "because": "nothing on r2.e1's way out is skipped",
+        }])
+    );
+    let once = patchwire(&["-n", &panel, "watch", "--once"]);
+    assert_eq!(
+        once.ok().stdout,
+        format!(
+            "{panel}: r1.e1 -> r2.e1 now takes the peer path (nothing on r2.e1's way out is \
+             skipped)\n"
+        )
+    );
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 3: down of a lab whose VM tap a qemu still holds.
+
+#[test]
+fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let vm = lab.ns("vm1");
+    // A real qemu attached to the tap (bounded: SIGKILLed after 30 s whatever happens).
+    let mut qemu = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "30",
+            "ip",
+            "netns",
+            "exec",
+            &vm,
+            "qemu-system-x86_64",
+        ])
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-nographic",
+            "-display",
+            "none",
+        ])
+        .args(["-monitor", "none", "-serial", "none", "-netdev"])
+        .arg("tap,id=t0,ifname=tap1,script=no,downscript=no")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let qemu = Reap(&mut qemu);
+    // qemu's own PID (timeout and ip exec into it: timeout's child).
+    let mut pid = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let out = Command::new("pgrep")
+                .args(["-P", &qemu.0.id().to_string()])
+                .output()
+                .unwrap();
+            pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            !pid.is_empty() && ip_in(&vm, "link show dev tap1").contains("LOWER_UP")
+        }),
+        "qemu never attached to tap1"
+    );
+    let down = lab.pw(&["down"]);
+    down.ok();
+    assert_eq!(
+        down.stdout,
+        format!(
+            "removed tap {vm}:tap1\nremoved netns {lab}-r1\nremoved netns {vm}\nremoved netns \
+             {lab}.panel\nnote: tap tap1 in netns {vm} was held by process {pid} \
+             (qemu-system-x86): deleted under it, that VM has lost this interface (stop it, or \
+             give it a tap again after up)\n",
+            lab = lab.name
+        )
+    );
+    // Gone at once from the namespace qemu still lives in, not when qemu exits.
+    let left = run("nsenter", &["-t", &pid, "-n", "ip", "-br", "link"]);
+    assert!(!left.contains("tap1"), "{left}");
+    drop(qemu);
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 5: a lab brought up from standard input.
+
+#[test]
+fn show_labs_says_a_lab_came_from_standard_input() {
+    use std::io::Write;
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    let mut up = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["up", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    up.stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&lab.path).unwrap())
+        .unwrap();
+    assert!(up.wait().unwrap().success());
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    let found = labs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {labs}"));
+    assert_eq!(
+        found,
+        serde_json::json!({
+            "lab": lab.name, "host": null, "panel": lab.panel(), "file": null,
+            "nodes": ["a", "b"], "links": 1, "health": "ok", "orphaned": null,
+            "from_stdin": true, "remove": format!("patchwire down --name {}", lab.name),
+        })
+    );
+    let text = patchwire(&["show", "--labs"]).ok().stdout.clone();
+    let at = text.find(&format!("{} ", lab.name)).unwrap();
+    let mut lines = text[at..].lines();
+    assert_eq!(
+        lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        format!("{} 2 1 ok <stdin>", lab.name)
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "    brought up from standard input: take it down with patchwire down --name {}",
+            lab.name
+        )
+    );
+    assert!(!text.contains("orphaned: no file recorded"), "{text}");
+    patchwire(&["down", "--name", &lab.name]).ok();
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 6: show --labs counts netns: nodes.
+
+#[test]
+fn show_labs_counts_netns_nodes_as_existing_namespaces() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("n");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    r3: {{}}\n    ext: \
+         {{netns: {ext}}}\n    vm1: {{kind: vm}}\n  links:\n    - endpoints: [\"r1:eth1\", \
+         \"r2:eth1\"]\n    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]\n    - endpoints: \
+         [\"r3:eth1\", \"ext:eth9\"]\n    - endpoints: [\"vm1:tap1\", \"r2:eth3\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    let labs = patchwire(&["-j", "show", "--labs"]).json();
+    let found = labs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {labs}"));
+    assert_eq!(
+        found["nodes"],
+        serde_json::json!(["ext", "r1", "r2", "r3", "vm1"])
+    );
+    assert_eq!(found["existing"], serde_json::json!(["ext"]));
+    let text = patchwire(&["show", "--labs"]).ok().stdout.clone();
+    let at = text.find(&format!("{} ", lab.name)).unwrap();
+    let mut lines = text[at..].lines();
+    let first: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(first[..3], [lab.name.as_str(), "5", "4"], "{text}");
+    assert_eq!(
+        lines.next().unwrap(),
+        "    existing namespaces (netns: nodes): ext"
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 7: a VM owner/group plan passes must not fail up half-way.
+
+#[test]
+fn plan_and_up_refuse_vm_owners_the_kernel_or_this_machine_refuse() {
+    for (value, message) in [
+        (
+            "owner: 4294967295",
+            "5:28: owner: 4294967295 is not a user id (0 to 4294967294; 4294967295 is -1, \
+             \"none\")",
+        ),
+        (
+            "group: pwt-nosuchgrp",
+            "5:28: group: no group named \"pwt-nosuchgrp\" (looked in /etc/group)",
+        ),
+    ] {
+        let lab = Lab::new(&format!(
+            "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    vm1: {{kind: vm, {value}}}\n  \
+             links:\n    - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n"
+        ));
+        for command in ["plan", "up"] {
+            let run = lab.pw(&[command]);
+            assert_eq!(run.code, 1, "{command} {value}: {}", run.stdout);
+            assert_eq!(
+                run.stderr,
+                format!("patchwire: {}:{message}\n", lab.path()),
+                "{command}"
+            );
+        }
+        assert!(
+            !std::path::Path::new("/run/netns")
+                .join(lab.panel())
+                .exists(),
+            "{value}: up changed the kernel"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Review of issue 18, 8: a hold left by a watch that no longer runs.
+
+#[test]
+fn plan_and_up_release_a_hold_no_watch_runs_for() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    ip_in(&lab.panel(), "link set dev b.e1 alias mine");
+    let watch = Watch::start(&lab.panel());
+    ip_in(&lab.ns("a"), "link set e1 down");
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    }));
+    // The watch stops (SIGKILL: its lock goes with it) with a still down.
+    drop(watch);
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.ok().stdout,
+        format!(
+            "= b:e1 (b.e1) stays down: a patchwire watch held it down because its far end a:e1 \
+             is down or gone, and no watch runs now: plan/up release it once that end is up (or \
+             start patchwire watch -n {})\nlab {}: the kernel matches the file\n",
+            lab.panel(),
+            lab.name
+        )
+    );
+    // a comes back: nothing would ever bring b back but plan/up.
+    ip_in(&lab.ns("a"), "link set e1 up");
+    let release = "~ release b:e1 (b.e1): a patchwire watch held it down while a:e1 was down; no \
+                   watch runs now and a:e1 is up, so it comes back up\n";
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "{release}1 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    let b = ip_in(&lab.panel(), "link show dev b.e1");
+    assert!(b.contains(",UP") && b.contains("alias mine"), "{b}");
+    assert!(!b.contains("patchwire held down"), "{b}");
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER")
+    }));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }

@@ -351,7 +351,7 @@ fn tx_checksum_off_completes_partial_checksums_on_a_virtual_path() {
     );
 
     // Re-linking only switches the offload off; the kernel then finishes checksums at v2.
-    let before = lab.snapshot();
+    let before = lab.snapshot_without_carrier();
     let relink = lab.patchwire(&["-j", "link", "eth1", "v2", "--tx-checksum", "off"]);
     assert_eq!(
         relink.ok().json()["changes"],
@@ -359,7 +359,11 @@ fn tx_checksum_off_completes_partial_checksums_on_a_virtual_path() {
         "two offload changes, nothing else: {}",
         relink.stdout
     );
-    assert_eq!(lab.snapshot(), before, "no link, qdisc or filter changed");
+    assert_eq!(
+        lab.snapshot_without_carrier(),
+        before,
+        "no link, qdisc or filter changed"
+    );
     let show = lab.patchwire(&["-j", "show"]).json();
     assert_eq!(end(&show, "eth1")["tx_checksum"], false, "{show}");
     assert_eq!(end(&show, "v2")["tx_checksum"], false, "{show}");
@@ -380,7 +384,7 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
     let lab = TestNs::new();
     let scripts = Scripts::new(&lab);
     lab.patchwire(&["tap", "add", "tap7"]).ok();
-    let before = lab.snapshot();
+    let before = lab.snapshot_without_carrier();
 
     let run = scripts.run(&lab, "patchwire-ifup", "tap7", &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -391,7 +395,11 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
           (default tapN -> ethN); refusing to start the VM unplugged"
         ]
     );
-    assert_eq!(lab.snapshot(), before, "a failed ifup changes nothing");
+    assert_eq!(
+        lab.snapshot_without_carrier(),
+        before,
+        "a failed ifup changes nothing"
+    );
 
     // qemu itself refuses to start when its script fails.
     let qemu = Qemu::start(&lab, &scripts.netdev("tap7"), &[]);
@@ -409,7 +417,7 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
         line.contains("state DOWN")
     });
     assert_eq!(
-        lab.snapshot(),
+        lab.snapshot_without_carrier(),
         before,
         "qemu's failed start leaves tap7 as it was"
     );
@@ -427,7 +435,7 @@ fn qemu_ifup_refuses_a_missing_partner_and_a_broken_mapping_file() {
             "patchwire-ifup: {path} line 3: expected \"TAP PARTNER [tx-checksum=on|off] [datapath=tc|ebpf]\", found \"tap8\""
         )]
     );
-    assert_eq!(lab.snapshot(), before);
+    assert_eq!(lab.snapshot_without_carrier(), before);
 }
 
 #[test]
@@ -475,7 +483,7 @@ fn qemu_ifdown_with_nothing_to_undo_succeeds() {
     let lab = TestNs::new();
     let scripts = Scripts::new(&lab);
     lab.patchwire(&["tap", "add", "tap7"]).ok();
-    let before = lab.snapshot();
+    let before = lab.snapshot_without_carrier();
 
     let run = scripts.run(&lab, "patchwire-ifdown", "tap7", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -494,7 +502,7 @@ fn qemu_ifdown_with_nothing_to_undo_succeeds() {
         run.stderr
     );
     assert_eq!(
-        lab.snapshot(),
+        lab.snapshot_without_carrier(),
         before,
         "ifdown with nothing to undo changes nothing"
     );
@@ -597,7 +605,7 @@ fn tap_commands_refuse_bad_input_and_change_nothing() {
     veth(&far, "x1", &lab, "eth1");
     lab.patchwire(&["tap", "add", "tap1"]).ok();
     lab.ip("tuntap add dev tun0 mode tun");
-    let before = lab.snapshot();
+    let before = lab.snapshot_without_carrier();
     let ns = format!("netns {}", lab.name);
 
     let cases: Vec<(Vec<&str>, String)> = vec![
@@ -647,7 +655,7 @@ fn tap_commands_refuse_bad_input_and_change_nothing() {
     for (args, message) in &cases {
         lab.patchwire(args).fails_with(message);
         assert_eq!(
-            lab.snapshot(),
+            lab.snapshot_without_carrier(),
             before,
             "patchwire {args:?} changed the kernel"
         );

@@ -388,21 +388,27 @@ fn a_storm_of_200_flapping_wires_settles_without_event_loops() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Then quiet: no events and (almost) no CPU for a second — no loop feeding itself.
+    // Then quiet: a second with no events and (almost) no CPU — no loop feeding itself. The
+    // watcher may still be reading the storm's last notifications when the ends are settled
+    // (in a TCG guest that takes seconds), so it gets a bounded time to fall quiet; a loop
+    // feeding itself never does.
     std::thread::sleep(Duration::from_millis(300));
-    let events_before = watcher.events().len();
-    let cpu_before = cpu_ticks(watcher.child.id());
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        watcher.events().len(),
-        events_before,
-        "events kept coming after the storm"
-    );
-    let ticks = cpu_ticks(watcher.child.id()) - cpu_before;
-    assert!(
-        ticks <= 10,
-        "watch used {ticks} CPU ticks (1/100 s) while idle"
-    );
+    let quiet_by = Instant::now() + patience(Duration::from_secs(5));
+    loop {
+        let events_before = watcher.events().len();
+        let cpu_before = cpu_ticks(watcher.child.id());
+        std::thread::sleep(Duration::from_secs(1));
+        let events = watcher.events().len() - events_before;
+        let ticks = cpu_ticks(watcher.child.id()) - cpu_before;
+        if events == 0 && ticks <= 10 {
+            break;
+        }
+        assert!(
+            Instant::now() < quiet_by,
+            "watch never fell quiet after the storm: in its last second {events} events and \
+             {ticks} CPU ticks (1/100 s)"
+        );
+    }
     let downs = watcher
         .events()
         .iter()

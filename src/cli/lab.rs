@@ -84,15 +84,57 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
             "graph" => "graph draws the file and reads the lab's own namespaces".to_string(),
             _ => format!(
                 "a lab's namespaces are named in its file; to run it where the underlay is, use \
-                 nsenter --net=/run/netns/{netns} patchwire {command} FILE"
+                 {}",
+                nsenter_suggestion(netns, std::env::args().skip(1))
             ),
         };
+        let message = format!("-n {netns}: {command} does not take -n ({hint})");
+        if cli.json {
+            // The error object every other error prints with -j; the exit status stays 2 (usage).
+            println!("{}", serde_json::json!({ "error": message }));
+            std::process::exit(2);
+        }
         Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("-n {netns}: {command} does not take -n ({hint})"),
-            )
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
+    }
+}
+
+/// The command the user typed, without its `-n`, under `nsenter --net=` of that namespace (a
+/// name under /run/netns, or a path as given).
+fn nsenter_suggestion(netns: &str, args: impl Iterator<Item = String>) -> String {
+    let path = match netns.contains('/') {
+        true => netns.to_string(),
+        false => format!("{}/{netns}", patchwire::netns::NETNS_RUN_DIR),
+    };
+    let mut kept = Vec::new();
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-n" | "--netns" => {
+                args.next();
+            }
+            a if a.starts_with("--netns=") => {}
+            a if a.starts_with("-n") && !a.starts_with("--") => {}
+            _ => kept.push(shell_quoted(&arg)),
+        }
+    }
+    format!(
+        "nsenter --net={} patchwire {}",
+        shell_quoted(&path),
+        kept.join(" ")
+    )
+}
+
+/// `arg` as a shell reads it back: as is when plain, else in single quotes.
+fn shell_quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    match plain {
+        true => arg.to_string(),
+        false => format!("'{}'", arg.replace('\'', r"'\''")),
     }
 }
 
@@ -168,17 +210,29 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     };
     if cli.json {
         print_json(&outcome)?;
-    } else if outcome.namespaces_removed.is_empty() && outcome.stubs_removed.is_empty() {
+    } else if outcome.namespaces_removed.is_empty()
+        && outcome.stubs_removed.is_empty()
+        && outcome.taps_removed.is_empty()
+    {
         println!("lab {lab_name}: nothing to remove");
+        for note in &outcome.notes {
+            println!("note: {note}");
+        }
     } else {
         for endpoint in &outcome.interfaces_removed {
             println!("removed {endpoint} (made by the lab in an existing netns)");
+        }
+        for tap in &outcome.taps_removed {
+            println!("removed tap {tap}");
         }
         for name in &outcome.namespaces_removed {
             println!("removed netns {name}");
         }
         for stub in &outcome.stubs_removed {
             println!("removed stub {stub}");
+        }
+        for note in &outcome.notes {
+            println!("note: {note}");
         }
     }
     Ok(Exit::Ok)
@@ -213,8 +267,13 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
         );
         if cli.stats {
             for (port, [packets, bytes, drops]) in &view.counters {
+                let path = view
+                    .paths
+                    .get(port)
+                    .map(|p| format!(" (path {p})"))
+                    .unwrap_or_default();
                 println!(
-                    "    {port}: {packets} packets, {} in, {drops} dropped",
+                    "    {port}: {packets} packets, {} in, {drops} dropped{path}",
                     super::human_bytes(*bytes)
                 );
             }
@@ -263,10 +322,25 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
             lab.nodes.len(),
             lab.links,
             lab.health,
-            lab.file.as_deref().unwrap_or("-")
+            match lab.from_stdin {
+                true => "<stdin>",
+                false => lab.file.as_deref().unwrap_or("-"),
+            }
         );
         if let Some(why) = &lab.orphaned {
             println!("    ! orphaned: {why}; remove it with: {}", lab.remove);
+        }
+        if !lab.existing.is_empty() {
+            println!(
+                "    existing namespaces (netns: nodes): {}",
+                lab.existing.join(", ")
+            );
+        }
+        if lab.from_stdin {
+            println!(
+                "    brought up from standard input: take it down with {}",
+                lab.remove
+            );
         }
     }
     Ok(Exit::Ok)
@@ -303,6 +377,14 @@ fn print_changes(changes: &[Change]) {
                 was,
             } => format!("~ mtu of {endpoint} ({port}): {was} -> {mtu}"),
             Change::SetUp { port, endpoint } => format!("~ up: {endpoint} ({port})"),
+            Change::Release {
+                port,
+                endpoint,
+                far,
+            } => format!(
+                "~ release {endpoint} ({port}): a patchwire watch held it down while {far} was \
+                 down; no watch runs now and {far} is up, so it comes back up"
+            ),
             Change::DeleteStub {
                 netns,
                 stub,
@@ -346,6 +428,15 @@ fn print_changes(changes: &[Change]) {
                     .unwrap_or_default();
                 format!("+ mirror {mirror}: {} -> {to}{filter}", from.join(", "))
             }
+            Change::SettlePath {
+                endpoints,
+                path,
+                because,
+                ..
+            } => format!(
+                "~ path {} -> {}: {path} ({because})",
+                endpoints[0], endpoints[1]
+            ),
             Change::Wire {
                 endpoints,
                 datapath,
@@ -356,5 +447,37 @@ fn print_changes(changes: &[Change]) {
             }
         };
         println!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nsenter_suggestion;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split(' ')
+            .map(String::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn the_nsenter_suggestion_is_the_command_typed_without_its_n() {
+        assert_eq!(
+            nsenter_suggestion("/proc/1/ns/mnt", args("-n /proc/1/ns/mnt plan l1.yaml")),
+            "nsenter --net=/proc/1/ns/mnt patchwire plan l1.yaml"
+        );
+        assert_eq!(
+            nsenter_suggestion("x", args("-j --netns=x down --name L")),
+            "nsenter --net=/run/netns/x patchwire -j down --name L"
+        );
+        assert_eq!(
+            nsenter_suggestion("u", args("show -nu --labs")),
+            "nsenter --net=/run/netns/u patchwire show --labs"
+        );
+        assert_eq!(
+            nsenter_suggestion("u", args("up -n u it's.yaml --host a")),
+            r"nsenter --net=/run/netns/u patchwire up 'it'\''s.yaml' --host a"
+        );
     }
 }

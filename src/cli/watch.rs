@@ -10,7 +10,8 @@ use super::{Cli, Exit};
 /// with an alias "patchwire held down: …") so the router behind it sees NO-CARRIER, as with a
 /// real cable; it comes back up with the first end. When an end vanishes and an interface of
 /// the same name appears again (qemu recreating tapN), the wire is made again. Broken wires are
-/// reported once. Watches the namespace given with -n, or every namespace under /run/netns plus
+/// reported once. An eBPF wire direction whose target gains a root qdisc (tbf, netem) moves off
+/// the peer path, which would skip it, and back once the qdisc is gone. Watches the namespace given with -n, or every namespace under /run/netns plus
 /// the current one (picking up new ones). Stops on SIGINT/SIGTERM. A namespace that is deleted
 /// (its lab taken down) is let go with a `namespace-gone` event; watching only that one (-n),
 /// watch then exits with status 0 — the end of the lab, not a failure. With -j every event is

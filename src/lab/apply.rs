@@ -73,6 +73,53 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     raise(desired, changes, &created, &mut handles, &mut socket)?;
     stop_point(7);
     tx_checksum(&panel, desired)?;
+    settle_paths(changes, &panel)?;
+    release_holds(changes, &mut socket)?;
+    Ok(())
+}
+
+/// Step 7: ports a watch that no longer runs held down, their far ends up again: up, with
+/// the alias they had before the hold.
+fn release_holds(changes: &[Change], socket: &mut RouteSocket) -> Result<(), LabError> {
+    let held: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Release { port, .. } => Some(port.clone()),
+            _ => None,
+        })
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let found = links_by_name(socket, &held)?;
+    batch(
+        socket,
+        found
+            .values()
+            .map(|l| {
+                let alias = crate::wire::unlink::alias_before_hold(l);
+                (link::set_alias_and_up(l.index, &alias, true), 0)
+            })
+            .collect(),
+        "releasing ports a watch held down",
+    )
+}
+
+/// Step 6: eBPF wire directions whose target gained or lost a root qdisc since `up` move to
+/// the path it calls for now (a write to the wire's map: nothing re-attached).
+fn settle_paths(changes: &[Change], panel: &Netns) -> Result<(), LabError> {
+    let mut targets: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::SettlePath { to, .. } => Some(to.as_str()),
+            _ => None,
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    if !targets.is_empty() {
+        wire::settle_paths(panel.try_clone()?, &targets)?;
+    }
     Ok(())
 }
 
@@ -378,6 +425,15 @@ const DOOMED_GROUP: u32 = 0x7077_de1e;
 
 /// Deletes panel ports (their far ends go with them). One request per port would cost an RCU
 /// grace period each (~20 ms); grouped, the kernel unregisters them together.
+/// Deletes the interface `name` of namespace `netns` (a VM node's tap at `down`); gone
+/// already is fine.
+pub(super) fn delete_link(netns: &str, name: &str) -> Result<(), LabError> {
+    let mut socket = Netns::open(Some(netns))?.route()?;
+    let found = links_by_name(&mut socket, &[name.to_string()])?;
+    let doomed: Vec<IfIndex> = found.values().map(|l| l.index).collect();
+    delete_ports(&mut socket, &doomed)
+}
+
 fn delete_ports(socket: &mut RouteSocket, doomed: &[IfIndex]) -> Result<(), LabError> {
     match doomed.len() {
         0 => Ok(()),

@@ -113,6 +113,9 @@ pub struct Desired {
     pub hubs: BTreeMap<String, BTreeSet<String>>,
     /// Mirrors among the panel's ports, by name.
     pub mirrors: BTreeMap<String, MirrorPlan>,
+    /// `netns:` nodes whose namespace is gone (only [`Desired::for_down`] tolerates them):
+    /// `(node, namespace)`.
+    pub gone: Vec<(String, String)>,
 }
 
 /// A mirror of the file, on this host's panel ports.
@@ -131,6 +134,17 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        Self::build(file, host, false)
+    }
+
+    /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
+    /// its process exited) is listed in `gone` instead of being an error, so that `down`
+    /// still removes everything else the lab made.
+    pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        Self::build(file, host, true)
+    }
+
+    fn build(file: &LabFile, host: Option<&str>, tolerate_gone: bool) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {
             match (&host, file.nodes.get(node).and_then(|n| n.host.as_deref())) {
@@ -164,7 +178,7 @@ impl Desired {
             };
             desired.nodes.insert(name.clone(), home);
         }
-        let existing = existing_interfaces(file, &desired)?;
+        let existing = existing_interfaces(file, &mut desired, tolerate_gone)?;
         let here = &here;
         for link in &file.links {
             let local: Vec<&Endpoint> = link.endpoints.iter().filter(|e| here(&e.node)).collect();
@@ -344,15 +358,28 @@ fn check_host(file: &LabFile, host: Option<&str>) -> Result<Option<String>, LabE
 /// of its endpoint interfaces exist already.
 fn existing_interfaces(
     file: &LabFile,
-    desired: &Desired,
+    desired: &mut Desired,
+    tolerate_gone: bool,
 ) -> Result<BTreeMap<Endpoint, Link>, LabError> {
     let mut found = BTreeMap::new();
+    let mut gone = Vec::new();
     for (node, home) in &desired.nodes {
         let NodeHome::Existing { spec } = home else {
             continue;
         };
-        let netns = Netns::open(Some(spec))
-            .map_err(|e| LabError::system(format!("{}: node {node}: {e}", file.path), e))?;
+        let netns = match Netns::open(Some(spec)) {
+            Ok(netns) => netns,
+            Err(crate::netns::NetnsError::NotFound { .. }) if tolerate_gone => {
+                gone.push((node.clone(), spec.clone()));
+                continue;
+            }
+            Err(e) => {
+                return Err(LabError::system(
+                    format!("{}: node {node}: {e}", file.path),
+                    e,
+                ));
+            }
+        };
         let mut socket = netns.route()?;
         let mirror_ends = file.mirrors.iter().map(|m| &m.to);
         let endpoints = file
@@ -380,6 +407,7 @@ fn existing_interfaces(
             }
         }
     }
+    desired.gone = gone;
     Ok(found)
 }
 

@@ -24,8 +24,12 @@ pub struct LabSummary {
     pub panel: Option<String>,
     /// The file last brought up (absolute), when the lab recorded it.
     pub file: Option<String>,
-    /// The nodes whose namespaces the lab made (not `netns:` nodes).
+    /// Every node of the lab on this host: those whose namespaces it made and its `netns:`
+    /// nodes (found from the panel ports' records), sorted.
     pub nodes: Vec<String>,
+    /// The `netns:` nodes among `nodes`: existing namespaces the lab only reaches into.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub existing: Vec<String>,
     /// Wires and hubs in the panel.
     pub links: usize,
     /// `ok`, `degraded`, `broken` (the worst of its wires and hubs), `empty` (no links),
@@ -33,6 +37,9 @@ pub struct LabSummary {
     pub health: String,
     /// Why the lab has no file to run `up`/`down` with, when it has none.
     pub orphaned: Option<String>,
+    /// Brought up from standard input (`patchwire up -`): no file to name, not orphaned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_stdin: bool,
     /// The command that removes it.
     pub remove: String,
 }
@@ -55,9 +62,11 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 panel: None,
                 file: None,
                 nodes: Vec::new(),
+                existing: Vec::new(),
                 links: 0,
                 health: "half".into(),
                 orphaned: None,
+                from_stdin: false,
                 remove: String::new(),
             });
             match found.node {
@@ -65,17 +74,23 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 None => {
                     entry.panel = Some(name.clone());
                     entry.file = lo.alias.clone().filter(|a| a.starts_with('/'));
+                    entry.from_stdin = lo.alias.as_deref() == Some(STDIN_RECORD);
                     // A lab taken down meanwhile is not an error of the listing.
                     let (links, health) =
                         panel_health(&name).unwrap_or_else(|e| (0, format!("unreadable: {e}")));
                     entry.links = links;
                     entry.health = health;
+                    entry.existing = port_nodes(&name);
                 }
             }
         }
     }
     let mut labs: Vec<LabSummary> = labs.into_values().collect();
     for lab in &mut labs {
+        // A node with a port but no namespace of the lab's own is a `netns:` node.
+        let made = lab.nodes.clone();
+        lab.existing.retain(|n| !made.contains(n));
+        lab.nodes.extend(lab.existing.iter().cloned());
         lab.nodes.sort();
         lab.orphaned = orphaned(lab);
         // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
@@ -113,12 +128,19 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
     Ok(labs)
 }
 
+/// What the panel's loopback records for a lab brought up from standard input (`up -`).
+const STDIN_RECORD: &str = "<stdin>";
+
 /// Records the lab file's absolute path on the panel's loopback (its alias), for
 /// `show --labs`. Best effort: a lab works without it, and a path longer than an alias
 /// (255 bytes) is not recorded.
 pub fn record_file(desired: &Desired, path: &str) {
-    let Ok(absolute) = std::fs::canonicalize(path) else {
-        return;
+    let absolute = match path {
+        "-" | "<stdin>" => std::path::PathBuf::from(STDIN_RECORD),
+        _ => match std::fs::canonicalize(path) {
+            Ok(absolute) => absolute,
+            Err(_) => return,
+        },
     };
     let Some(absolute) = absolute.to_str().filter(|p| p.len() <= 255) else {
         return;
@@ -201,6 +223,23 @@ fn loopback(name: &str) -> Result<Option<link::Link>, LabError> {
     Ok(link::parse_one(socket.request_raw(link::get_by_name("lo"), 0)).ok())
 }
 
+/// The nodes the panel's ports stand for (from their records), sorted, each once.
+fn port_nodes(panel: &str) -> Vec<String> {
+    let Ok(mut socket) = Netns::open(Some(panel)).and_then(|n| n.route()) else {
+        return Vec::new();
+    };
+    let Ok(links) = link::list(&mut socket) else {
+        return Vec::new();
+    };
+    let nodes: std::collections::BTreeSet<String> = links
+        .iter()
+        .flat_map(|l| &l.altnames)
+        .filter_map(|a| super::names::parse_port_record(a))
+        .map(|e| e.node)
+        .collect();
+    nodes.into_iter().collect()
+}
+
 /// (wires + hubs, worst health) of a panel.
 fn panel_health(panel: &str) -> Result<(usize, String), LabError> {
     let netns = Netns::open(Some(panel))?;
@@ -220,6 +259,9 @@ fn panel_health(panel: &str) -> Result<(usize, String), LabError> {
 
 /// Why `patchwire down FILE` cannot remove the lab any more, if it cannot.
 fn orphaned(lab: &LabSummary) -> Option<String> {
+    if lab.from_stdin {
+        return None;
+    }
     let Some(path) = &lab.file else {
         return Some(match &lab.panel {
             Some(_) => "no file recorded (brought up by an older patchwire)".into(),

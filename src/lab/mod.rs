@@ -20,6 +20,7 @@ mod list;
 mod names;
 mod observe;
 mod plan;
+mod taps;
 mod view;
 
 pub use desired::Desired;
@@ -189,6 +190,7 @@ const LOCK_DIR: &str = "/run/patchwire";
 /// What `up` would change, changing nothing: `changes` empty when the kernel matches the file;
 /// `notes` say what `up` leaves alone on purpose (a port `watch` holds down).
 pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
+    file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
@@ -200,6 +202,7 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
 /// Makes the kernel match the file on this host: adds, removes and re-patches only what
 /// differs. Running it twice changes nothing the second time.
 pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
+    file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
     let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
@@ -237,14 +240,26 @@ pub struct DownOutcome {
     /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
     /// their panel ports.
     pub interfaces_removed: Vec<String>,
+    /// VM taps deleted before their namespace (`NETNS:TAP`).
+    pub taps_removed: Vec<String>,
+    /// What `down` could not remove because it was already gone (a `netns:` node's namespace
+    /// deleted before `down`), one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// Removes everything the lab made on this host — its namespaces (panel, nodes, with every
 /// port, wire, hub and tunnel in them) and its stubs in other namespaces — and nothing else.
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
-    let desired = Desired::from_file(file, host)?;
-    remove(&desired)
+    let desired = Desired::for_down(file, host)?;
+    let mut outcome = remove(&desired)?;
+    // Said after the removal: the lab's own namespaces go whatever became of the others.
+    for (node, netns) in &desired.gone {
+        outcome.notes.push(format!(
+            "node {node}: netns {netns} is already gone (with whatever the lab made in it)"
+        ));
+    }
+    Ok(outcome)
 }
 
 /// `down` for a lab whose file is gone or now names another lab (`show --labs` lists it as
@@ -314,6 +329,24 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
         match apply::delete_panel_ports(desired) {
             Ok(removed) => outcome.interfaces_removed = removed,
             Err(e) => failures.push(e.to_string()),
+        }
+    }
+    // VM taps go before their namespace too: a qemu holding one keeps the namespace (and the
+    // tap in it) alive after its name is gone. Deleting the tap detaches it from qemu at once.
+    for (netns, tap) in actual.taps.keys() {
+        if actual.namespaces.get(netns) != Some(&observe::NsState::Ours) {
+            continue;
+        }
+        let held = taps::holders(netns, tap);
+        match apply::delete_link(netns, tap) {
+            Ok(()) => outcome.taps_removed.push(format!("{netns}:{tap}")),
+            Err(e) => failures.push(e.to_string()),
+        }
+        for (pid, comm) in held {
+            outcome.notes.push(format!(
+                "tap {tap} in netns {netns} was held by process {pid} ({comm}): deleted under \
+                 it, that VM has lost this interface (stop it, or give it a tap again after up)"
+            ));
         }
     }
     for (name, state) in &actual.namespaces {

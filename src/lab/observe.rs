@@ -55,6 +55,22 @@ pub struct Actual {
     pub stubs: BTreeMap<(String, String), FoundStub>,
     /// Taps in VM nodes' namespaces, by (netns, tap name): their settings against the file's.
     pub taps: BTreeMap<(String, String), Link>,
+    /// Directions of eBPF wires on another path than their target calls for now (a root
+    /// qdisc added on a port after `up`, or removed): `wire::settle_paths` moves them.
+    pub paths: Vec<PathDrift>,
+    /// A `patchwire watch` is watching the panel now (it holds the panel's watch lock).
+    pub watched: bool,
+}
+
+/// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathDrift {
+    pub from: String,
+    pub to: String,
+    /// The path it should take.
+    pub wanted: wire::Path,
+    /// Why, in words (`r2.e1's root qdisc tbf`, or "nothing on r2.e1's way out is skipped").
+    pub because: String,
 }
 
 /// Everything: namespaces, the panel's ports, wires, hubs and mirrors, stubs.
@@ -90,6 +106,80 @@ pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
     }
     observe_stubs(desired, &mut actual)?;
     Ok(actual)
+}
+
+/// The path each eBPF wire direction calls for now against the one it takes (only when the
+/// panel has eBPF wires: one more look at the targets' root qdiscs and egress hooks).
+fn observe_paths(
+    panel: &Netns,
+    links: &BTreeMap<crate::nl::link::IfIndex, Link>,
+    filters: &BTreeMap<crate::nl::link::IfIndex, crate::nl::tc::Filter>,
+    actual: &mut Actual,
+) -> Result<(), LabError> {
+    use crate::wire::ebpf;
+    let directions: Vec<(&Link, &Link, &crate::nl::tc::Filter)> = filters
+        .iter()
+        .filter(|(_, f)| f.is_ebpf_wire())
+        .filter_map(|(index, f)| Some((links.get(index)?, links.get(&f.wire_target()?)?, f)))
+        .collect();
+    if directions.is_empty() {
+        return Ok(());
+    }
+    let mut view = wire::NsView::open(panel.try_clone()?)?;
+    let targets: Vec<_> = directions.iter().map(|(_, to, _)| to.index).collect();
+    view.load_tc(&targets)?;
+    let roots = ebpf::root_qdiscs(&mut view, &targets)?;
+    for (from, to, filter) in directions {
+        let egress = view.tc(to.index)?.egress.len();
+        let skipped = ebpf::peer_would_skip(to, roots.get(&to.index), egress);
+        let (wanted, because) = match (ebpf::peer_able(to), skipped) {
+            (true, None) => (
+                wire::Path::Peer,
+                format!("nothing on {}'s way out is skipped", to.name),
+            ),
+            (true, Some(skipped)) => (wire::Path::Redirect, skipped),
+            (false, _) => continue,
+        };
+        if ebpf::path_of(filter) != wanted {
+            actual.paths.push(PathDrift {
+                from: from.name.clone(),
+                to: to.name.clone(),
+                wanted,
+                because,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a `patchwire watch` holds the namespace's watch lock
+/// (/run/patchwire/watch-DEV-INO.lock, see watch/mod.rs) — read from /proc/locks rather than
+/// by trying the lock, which would turn away a watcher starting in that instant.
+fn watcher_running(netns: &Netns) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let key = netns.inode();
+    let path = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return false;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return false;
+    };
+    // `1: FLOCK  ADVISORY  WRITE 4242 00:19:1234 0 EOF`: the file as MAJ:MIN:INO (hex, hex, dec).
+    locks.lines().any(|line| {
+        line.split_whitespace().any(|field| {
+            let mut parts = field.split(':');
+            let (Some(maj), Some(min), Some(ino), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            u32::from_str_radix(maj, 16).ok() == Some(major)
+                && u32::from_str_radix(min, 16).ok() == Some(minor)
+                && ino.parse::<u64>().ok() == Some(meta.ino())
+        })
+    })
 }
 
 /// A namespace's state. Only a name that is not a namespace (the empty file an interrupted
@@ -194,6 +284,8 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             _ => {}
         }
     }
+    observe_paths(&panel, &links, &filters, actual)?;
+    actual.watched = watcher_running(&panel);
     // `mirror show` reads every filter of the panel: only when the lab has mirrors, or the
     // panel still holds some (one action dump tells).
     let any_mirror = !desired.mirrors.is_empty() || !view.mirror_destinations()?.is_empty();

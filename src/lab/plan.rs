@@ -91,6 +91,16 @@ pub enum Change {
         /// What it is joined to after.
         now: String,
     },
+    /// A port a `watch` held down (its far end was down) while no watch runs any more and
+    /// that far end is up again: released as watch would (up, its own alias back).
+    Release {
+        /// The port's name in the panel.
+        port: String,
+        /// What the port stands for (`NODE:IF`).
+        endpoint: String,
+        /// What its far end stands for (`NODE:IF`).
+        far: String,
+    },
     /// A port left down by an interrupted `up`: it and its far end come up.
     SetUp {
         /// The port's name in the panel.
@@ -161,6 +171,21 @@ pub enum Change {
         /// What each member stands for (`NODE:IF`), in the same order.
         endpoints: Vec<String>,
     },
+    /// An eBPF wire direction on another path than its target calls for now (a root qdisc
+    /// or egress filter added on a port after `up`, or removed): switched in place, without a
+    /// frame lost or a carrier change (`wire::settle_paths`).
+    SettlePath {
+        /// The port frames arrive on.
+        from: String,
+        /// The port they are sent out of.
+        to: String,
+        /// What `from` and `to` stand for (`NODE:IF`), in that order.
+        endpoints: [String; 2],
+        /// The path it takes after: `peer` or `redirect`.
+        path: crate::wire::Path,
+        /// Why.
+        because: String,
+    },
 }
 
 /// What `up` would do: the changes, and what it leaves alone on purpose.
@@ -171,6 +196,40 @@ pub struct Plan {
     /// Ports left as they are on purpose, in words: one `watch` holds down stays down (its far
     /// end is down; bringing it up would show its node a carrier the cable does not have).
     pub notes: Vec<String>,
+}
+
+/// eBPF wire directions on the wrong path, on wires that stay as they are (a wire made again
+/// takes the right path anyway).
+fn settle_paths(desired: &Desired, actual: &Actual, changes: &mut Vec<Change>) {
+    let label = |port: &str| {
+        desired
+            .ports
+            .get(port)
+            .map_or_else(|| port.to_string(), Port::label)
+    };
+    for drift in &actual.paths {
+        let pair = match drift.from < drift.to {
+            true => (drift.from.clone(), drift.to.clone()),
+            false => (drift.to.clone(), drift.from.clone()),
+        };
+        let kept = desired.wires.get(&pair) == Some(&crate::wire::Datapath::Ebpf)
+            && actual.wires.get(&pair) == Some(&crate::wire::Datapath::Ebpf);
+        let remade = changes.iter().any(|c| match c {
+            Change::Wire { a, b, .. } | Change::Unwire { a, b, .. } => {
+                (a, b) == (&pair.0, &pair.1) || (b, a) == (&pair.0, &pair.1)
+            }
+            _ => false,
+        });
+        if kept && !remade {
+            changes.push(Change::SettlePath {
+                from: drift.from.clone(),
+                to: drift.to.clone(),
+                endpoints: [label(&drift.from), label(&drift.to)],
+                path: drift.wanted,
+                because: drift.because.clone(),
+            });
+        }
+    }
 }
 
 /// What `up` would change to make the kernel hold what the file asks for: removals first
@@ -213,6 +272,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     // Additions: ports, MTUs, then wires and hubs.
     planning.ports(&mut changes, &mut notes);
     planning.hooks(&mut changes);
+    settle_paths(desired, actual, &mut changes);
     Ok(Plan { changes, notes })
 }
 
@@ -355,12 +415,33 @@ impl Planning<'_> {
                         (true, _) => {}
                         // `watch` took it down because its far end is: up would show the node a
                         // carrier its cable does not have (and watch would not take it down again).
-                        (false, Some(far)) => notes.push(format!(
+                        (false, Some(far)) if actual.watched => notes.push(format!(
                             "{} ({name}) stays down: patchwire watch holds it down because its far \
                              end {} is down or gone, and brings it back up when that end is",
                             port.label(),
                             actual_label(desired, actual, &far)
                         )),
+                        // No watcher runs: nothing would ever bring it back. Its far end up,
+                        // `up` releases the hold (as watch would); still down, it stays held.
+                        (false, Some(far)) => {
+                            let far_up = actual.ports.get(&far).is_some_and(|l| l.up && l.carrier);
+                            let far_label = actual_label(desired, actual, &far);
+                            match far_up {
+                                true => changes.push(Change::Release {
+                                    port: name.clone(),
+                                    endpoint: port.label(),
+                                    far: far_label,
+                                }),
+                                false => notes.push(format!(
+                                    "{} ({name}) stays down: a patchwire watch held it down because \
+                                     its far end {far_label} is down or gone, and no watch runs \
+                                     now: plan/up release it once that end is up (or start \
+                                     patchwire watch -n {})",
+                                    port.label(),
+                                    desired.panel
+                                )),
+                            }
+                        }
                         (false, None) => changes.push(Change::SetUp {
                             port: name.clone(),
                             endpoint: port.label(),

@@ -29,6 +29,10 @@ pub struct LinkView {
     /// Frames each local endpoint sent into the link (port name -> packets, bytes, drops); for
     /// an endpoint reached through a stub also the wire inside the node (`NETNS:IF` -> …).
     pub counters: BTreeMap<String, [u64; 3]>,
+    /// The path of each direction of an eBPF wire, by the port its frames arrive on: `peer`
+    /// or `redirect` (as `show -s`); empty for other links.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub paths: BTreeMap<String, String>,
     /// The file line of the link.
     pub line: usize,
 }
@@ -109,6 +113,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             health: "missing".into(),
             problems: Vec::new(),
             counters: BTreeMap::new(),
+            paths: BTreeMap::new(),
             line: link.line,
         };
         view.kind = match (ports.len(), over_vxlan) {
@@ -181,6 +186,16 @@ fn wire_health(
             if let Some(c) = counters {
                 view.counters
                     .insert(end.clone(), [c.packets, c.bytes, c.drops]);
+            }
+        }
+        if status.datapath == wire::Datapath::Ebpf {
+            for (end, path) in [
+                (&status.a.name, status.a_to_b_path),
+                (&status.b.name, status.b_to_a_path),
+            ] {
+                if let Some(path) = path {
+                    view.paths.insert(end.clone(), path.to_string());
+                }
             }
         }
     } else {
@@ -304,6 +319,7 @@ fn lab_repair(problem: &str, path: &str, host: Option<&str>) -> String {
     let up = format!("patchwire up {path}{host}");
     for cut in [
         "; remove the remains with: patchwire unlink",
+        "; switch that direction to bpf_redirect in place with: patchwire link",
         " (repair: patchwire link",
     ] {
         if let Some(at) = problem.find(cut) {

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use crate::netns::{self, Netns, NetnsError, NsKey};
 use crate::nl::{RTNLGRP_LINK, RouteSocket};
+
+/// rtnetlink's multicast group for qdisc and filter changes (linux/rtnetlink.h).
+const RTNLGRP_TC: u32 = 4;
 use crate::wire::WireError;
 pub use reconcile::{Event, HOLD_MARK, Memory, reconcile};
 
@@ -192,6 +195,9 @@ impl Watched {
             .run(|| -> std::io::Result<RouteSocket> {
                 let socket = RouteSocket::open()?;
                 socket.subscribe(RTNLGRP_LINK)?;
+                // Qdisc changes too: a root qdisc added on an eBPF wire's end moves the
+                // direction into it off the peer path, which would skip the qdisc.
+                socket.subscribe(RTNLGRP_TC)?;
                 Ok(socket)
             })?
             .map_err(|e| {

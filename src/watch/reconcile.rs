@@ -90,6 +90,21 @@ pub enum Event {
         /// The namespace's label (as given with `-n`, or its name under /run/netns).
         netns: String,
     },
+    /// An eBPF wire direction moved to the path its target calls for now: plain
+    /// `bpf_redirect` once the target has a root qdisc (tbf, netem…) or egress filters that
+    /// the peer path would skip, the peer path again once they are gone.
+    PathSettled {
+        /// The namespace's label (as given with `-n`, or `(current)`).
+        netns: String,
+        /// The end frames arrive on.
+        from: String,
+        /// The end they are sent out of.
+        to: String,
+        /// The path they take now: `peer` or `redirect`.
+        path: String,
+        /// Why.
+        because: String,
+    },
     /// A repair failed (it is retried at the next change).
     RepairFailed {
         /// The namespace's label (as given with `-n`, or `(current)`).
@@ -154,6 +169,16 @@ impl std::fmt::Display for Event {
                 f,
                 "{netns}: the namespace is gone (deleted, or its lab taken down): no longer watched"
             ),
+            Event::PathSettled {
+                netns,
+                from,
+                to,
+                path,
+                because,
+            } => write!(
+                f,
+                "{netns}: {from} -> {to} now takes the {path} path ({because})"
+            ),
             Event::RepairFailed { netns, what, error } => {
                 write!(f, "{netns}: {what} failed: {error}")
             }
@@ -179,6 +204,7 @@ pub fn reconcile(netns: &Netns, memory: &mut Memory) -> Result<Vec<Event>, WireE
         let reattached = reattach(netns, &state, &label, memory, &mut events);
         if !reattached {
             propagate(netns, &state, &label, &mut events)?;
+            settle_paths(netns, &state, &label, &mut events);
             break;
         }
     }
@@ -423,6 +449,41 @@ fn release(end: &Link, because: &str, label: &str) -> (IfIndex, String, bool, Ev
         because: because.into(),
     };
     (end.index, previous, true, event)
+}
+
+/// Puts every eBPF wire direction on the path its target calls for now (a root qdisc added
+/// or removed on an end since the wire was made): one look at the ends' qdiscs, and a map
+/// write for each direction that moves — nothing when none does.
+fn settle_paths(netns: &Netns, state: &State, label: &str, events: &mut Vec<Event>) {
+    let ends: Vec<&str> = state
+        .wires
+        .iter()
+        .filter(|(a, (b, _, datapath))| {
+            *datapath == wire::Datapath::Ebpf && state.alive(**a) && state.alive(*b)
+        })
+        .map(|(a, _)| state.links[a].name.as_str())
+        .collect();
+    if ends.is_empty() {
+        return;
+    }
+    let settled = netns
+        .try_clone()
+        .map_err(|e| WireError::io("duplicating a netns fd", e))
+        .and_then(|copy| wire::settle_paths(copy.with_label(label), &ends));
+    match settled {
+        Ok(changes) => events.extend(changes.into_iter().map(|c| Event::PathSettled {
+            netns: label.into(),
+            from: c.from,
+            to: c.to,
+            path: c.path.to_string(),
+            because: c.because,
+        })),
+        Err(e) => events.push(failed(
+            label,
+            "settling the eBPF wires' paths".into(),
+            e.to_string(),
+        )),
+    }
 }
 
 fn failed(label: &str, what: String, error: String) -> Event {

@@ -12,6 +12,27 @@ use super::*;
 pub(super) struct Check<'a> {
     pub(super) path: &'a str,
     pub(super) text: &'a str,
+    /// Where VM nodes' `owner`/`group` names are written (see [`super::IdPositions`]).
+    pub(super) ids_at: std::cell::RefCell<super::IdPositions>,
+}
+
+/// A VM node's `owner` or `group` given as a number: one the kernel takes (0 to 4294967294;
+/// 4294967295 is -1, "no owner"). Names are looked up by `plan` and `up`
+/// ([`super::LabFile::check_ids`]): a file must read on any machine.
+fn check_id(key: &str, id: &str) -> Result<(), String> {
+    let what = match key {
+        "owner" => "user",
+        _ => "group",
+    };
+    if !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    match id.parse::<u32>() {
+        Ok(n) if n < u32::MAX => Ok(()),
+        _ => Err(format!(
+            "{key}: {id} is not a {what} id (0 to 4294967294; 4294967295 is -1, \"none\")"
+        )),
+    }
 }
 
 impl Check<'_> {
@@ -58,6 +79,7 @@ impl Check<'_> {
             nodes,
             links,
             mirrors,
+            ids_at: self.ids_at.take(),
         })
     }
 
@@ -151,6 +173,25 @@ impl Check<'_> {
                                  a namespace the lab creates, so remove one of them"
                             ),
                         ));
+                    }
+                    // Checked here, with the line, rather than by the kernel half-way through
+                    // `up` (uid/gid -1 is "none": EINVAL). Names are looked up on this machine
+                    // only for a lab on one machine: a node of a lab over several hosts may
+                    // name a user that exists only on its own (`up` checks it there).
+                    for (k, id) in [("owner", &node.owner), ("group", &node.group)] {
+                        let Some(id) = id else { continue };
+                        if let Err(why) = check_id(k, &id.0) {
+                            return Err(self.error(&at(k), false, why));
+                        }
+                        if let LabFileError::At {
+                            path, line, column, ..
+                        } = self.error(&at(k), false, String::new())
+                        {
+                            self.ids_at
+                                .borrow_mut()
+                                .0
+                                .insert((name.clone(), k), format!("{path}:{line}:{column}"));
+                        }
                     }
                     NodeKind::Vm(VmSpec {
                         owner: node.owner.map(|o| o.0),
@@ -553,6 +594,38 @@ mod tests {
             err(&mirror),
             "t1.yaml:2:17: the default mtu 65535 is more than a tap takes (65521), and vm1:tap1, \
              the destination of mirror m, is a VM's tap: set it to at most 65521"
+        );
+    }
+
+    #[test]
+    fn vm_owner_and_group_ids_are_in_the_kernels_range() {
+        for (value, message) in [
+            ("owner: 4294967295", "owner: 4294967295 is not a user id"),
+            ("owner: 99999999999", "owner: 99999999999 is not a user id"),
+            ("group: '4294967295'", "group: 4294967295 is not a group id"),
+        ] {
+            assert_eq!(
+                err(&format!(
+                    "name: t1\ntopology:\n  nodes:\n    vm1: {{kind: vm, {value}}}\n"
+                )),
+                format!("t1.yaml:4:28: {message} (0 to 4294967294; 4294967295 is -1, \"none\")")
+            );
+        }
+        // A name reads anywhere (plan and up look it up); the largest id is fine.
+        let lab = lab(
+            "name: t1\ntopology:\n  nodes:\n    vm1: {kind: vm, owner: 4294967294, \
+             group: pw-no-such-group}\n",
+        );
+        assert_eq!(
+            lab.ids_at
+                .0
+                .get(&("vm1".to_string(), "group"))
+                .map(String::as_str),
+            Some("t1.yaml:4:47")
+        );
+        assert_eq!(
+            lab.check_ids(None).unwrap_err(),
+            "t1.yaml:4:47: group: no group named \"pw-no-such-group\" (looked in /etc/group)"
         );
     }
 }

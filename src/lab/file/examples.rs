@@ -109,6 +109,7 @@ mod tests {
             ..namespace()
         };
         let expected = LabFile {
+            ids_at: Default::default(),
             name: "demo".into(),
             path: "demo.yaml".into(),
             hosts: vec![],

@@ -96,6 +96,55 @@ pub struct LabFile {
     pub links: Vec<LinkSpec>,
     /// The mirrors (`topology.mirrors`), in file order; empty when the file has none.
     pub mirrors: Vec<MirrorFileSpec>,
+    /// Where each VM node's `owner`/`group` given by name is written, for
+    /// [`LabFile::check_ids`].
+    #[serde(skip)]
+    pub ids_at: IdPositions,
+}
+
+/// `(node, "owner" | "group")` -> `FILE:LINE:COL` of the value. Not part of what the file
+/// asks for: two files asking for the same are equal wherever their keys are written.
+#[derive(Debug, Clone, Default, Eq)]
+pub struct IdPositions(pub BTreeMap<(String, &'static str), String>);
+
+impl PartialEq for IdPositions {
+    fn eq(&self, _: &IdPositions) -> bool {
+        true
+    }
+}
+
+impl LabFile {
+    /// The VM nodes' `owner` and `group` names, looked up on this machine for the nodes on
+    /// `host` (all of them for a lab on one machine): `plan` and `up` refuse a name this
+    /// machine does not know with the place it is written, before anything changes. (Read
+    /// time does not: `graph`, `show --lab` and the example must read anywhere.)
+    pub fn check_ids(&self, host: Option<&str>) -> Result<(), String> {
+        for (name, node) in &self.nodes {
+            let NodeKind::Vm(vm) = &node.kind else {
+                continue;
+            };
+            if host.is_some() && node.host.is_some() && node.host.as_deref() != host {
+                continue;
+            }
+            for (key, id) in [("owner", &vm.owner), ("group", &vm.group)] {
+                let Some(id) = id else { continue };
+                let found = match key {
+                    "owner" => crate::vm::user_id(id),
+                    _ => crate::vm::group_id(id),
+                };
+                if let Err(e) = found {
+                    let at = self
+                        .ids_at
+                        .0
+                        .get(&(name.clone(), key))
+                        .cloned()
+                        .unwrap_or_else(|| self.path.clone());
+                    return Err(format!("{at}: {key}: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One machine of a lab over several.
@@ -435,5 +484,10 @@ pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
         let syntax = serde_norway::from_str::<IgnoredAny>(text).err();
         from_serde(path, text, syntax.as_ref().unwrap_or(&e))
     })?;
-    Check { path, text }.lab(raw)
+    Check {
+        path,
+        text,
+        ids_at: Default::default(),
+    }
+    .lab(raw)
 }
