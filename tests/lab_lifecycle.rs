@@ -1029,6 +1029,17 @@ fn down_removes_the_rest_when_a_netns_node_is_gone() {
     run("ip", &["netns", "del", &ext]);
     let _ = holder.kill();
     let _ = holder.wait();
+    // The kernel destroys a namespace after its last user is gone, asynchronously; the veths
+    // the lab made there go with it, and their panel ends too. Until then `down` rightly
+    // removes those ends itself (and says so): wait for the kernel so the output is exact.
+    let panel = format!("{}.panel", lab.name);
+    assert!(
+        eventually(patience(Duration::from_secs(10)), || {
+            let links = run("ip", &["-n", &panel, "-o", "link", "show"]);
+            !links.contains("ext.eth9") && !links.contains("p.eth9")
+        }),
+        "the ends in the gone namespaces outlived them"
+    );
     let down = lab.pw(&["down"]);
     assert_eq!(down.code, 0, "{}{}", down.stdout, down.stderr);
     assert_eq!(
