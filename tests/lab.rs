@@ -145,7 +145,7 @@ fn cross(from_ns: &str, from: &str, to: &[(&str, &str)], frames: &[Vec<u8>]) -> 
         .iter()
         .map(|receiver| {
             let mut arrived = 0;
-            let deadline = Instant::now() + Duration::from_secs(2);
+            let deadline = Instant::now() + patience(Duration::from_secs(2));
             while let Some(got) = receiver.recv_until(deadline).unwrap() {
                 if frames.contains(&got) {
                     arrived += 1;
@@ -231,7 +231,7 @@ fn frames_during(from: (&str, &str), to: (&str, &str), during: impl FnOnce()) ->
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut sent = 0usize;
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + patience(Duration::from_secs(20));
             while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
                 let mut frame = vec![0u8; 64];
                 frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0xee, 0x02]);
@@ -251,7 +251,7 @@ fn frames_during(from: (&str, &str), to: (&str, &str), during: impl FnOnce()) ->
     stop.store(true, Ordering::SeqCst);
     let sent = sending.join().unwrap();
     let mut seen = std::collections::BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + patience(Duration::from_secs(2));
     while let Some(frame) = receiver.recv_until(deadline).unwrap() {
         if frame[6..12] == [0x02, 0, 0, 0, 0xee, 0x01] {
             assert!(seen.insert(frame[14..22].to_vec()), "a frame arrived twice");
@@ -628,7 +628,7 @@ topology:
     for frame in &sent {
         tap.send(frame).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + patience(Duration::from_secs(2));
     let mut arrived = 0;
     while let Some(got) = receiver.recv_until(deadline).unwrap() {
         arrived += usize::from(sent.contains(&got));
@@ -773,7 +773,7 @@ topology:
     )
     .unwrap();
     // Attached: the tap gets its carrier; the lab's show says the link is ok.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + patience(Duration::from_secs(10));
     while !ip_in(&vm_ns, "-o link show dev tap1").contains("LOWER_UP") {
         assert!(qemu.exited().is_none(), "qemu exited");
         assert!(Instant::now() < deadline, "qemu never attached to tap1");
@@ -797,7 +797,7 @@ topology:
     for frame in &sent {
         udp.send_to(frame, ("127.0.0.1", QEMU_PORT)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + patience(Duration::from_secs(2));
     let mut arrived = 0;
     while let Some(got) = receiver.recv_until(deadline).unwrap() {
         arrived += usize::from(sent.contains(&got));
@@ -819,7 +819,7 @@ topology:
         .unwrap();
     let mut buffer = [0u8; 2048];
     let mut got = 0;
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + patience(Duration::from_secs(2));
     while got < KINDS && Instant::now() < deadline {
         if let Ok(n) = udp.recv(&mut buffer) {
             got += usize::from(back.iter().any(|f| f[..] == buffer[..n]));

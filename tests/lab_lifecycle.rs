@@ -126,8 +126,10 @@ fn sysfs(netns: &str, dev: &str, counter: &str) -> u64 {
     .unwrap()
 }
 
-/// Polls (bounded) until `check` holds; false if it never did within `limit`.
+/// Polls (bounded) until `check` holds; false if it never did within `limit` (stretched in a
+/// scripts/kernels guest, see `patience`).
 fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let limit = patience(limit);
     let start = Instant::now();
     while start.elapsed() < limit {
         if check() {
@@ -1034,7 +1036,7 @@ fn down_removes_the_rest_when_a_netns_node_is_gone() {
     // removes those ends itself (and says so): wait for the kernel so the output is exact.
     let panel = format!("{}.panel", lab.name);
     assert!(
-        eventually(patience(Duration::from_secs(10)), || {
+        eventually(Duration::from_secs(10), || {
             let links = run("ip", &["-n", &panel, "-o", "link", "show"]);
             !links.contains("ext.eth9") && !links.contains("p.eth9")
         }),

@@ -134,7 +134,7 @@ fn send_syn(ns: &TestNs, net: &str) {
 
 /// Receives (bounded) until an IPv4 TCP SYN to port 7777 arrives; returns it.
 fn receive_syn(port: &dyn Port) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + patience(Duration::from_secs(3));
     let mut others = 0;
     while let Some(frame) = port.recv_until(deadline).expect("receive") {
         if syn_to_7777(&frame) {
@@ -686,10 +686,10 @@ fn through_the_analyzer(r1: &TestNs, udp: &UdpPort, frames: &[Vec<u8>]) -> Vec<V
         x2.send(frame).unwrap();
     }
     let mut received = Vec::new();
-    let mut deadline = Instant::now() + Duration::from_secs(2);
+    let mut deadline = Instant::now() + patience(Duration::from_secs(2));
     while let Some(frame) = udp.recv_until(deadline).unwrap() {
         received.push(frame);
-        deadline = Instant::now() + Duration::from_millis(300);
+        deadline = Instant::now() + patience(Duration::from_millis(300));
     }
     received
 }
