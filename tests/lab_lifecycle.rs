@@ -1188,10 +1188,14 @@ fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // SIGTERM to `timeout`, which passes it on to qemu and then exits: a SIGKILL would end
+    // `timeout` alone and leave qemu running, reparented, with no bound left.
     struct Reap<'a>(&'a mut std::process::Child);
     impl Drop for Reap<'_> {
         fn drop(&mut self) {
-            let _ = self.0.kill();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
             let _ = self.0.wait();
         }
     }
