@@ -78,6 +78,33 @@ pub struct Link {
     pub txqlen: u32,
 }
 
+/// An up veth with carrier, IPv6 off and nothing else set: the base unit tests vary.
+#[cfg(test)]
+pub(crate) fn test_veth(name: &str) -> Link {
+    Link {
+        index: IfIndex(1),
+        name: name.into(),
+        kind: Some("veth".into()),
+        mtu: 1500,
+        min_mtu: 68,
+        max_mtu: 65535,
+        up: true,
+        carrier: true,
+        oper_up: true,
+        loopback: false,
+        mac: Some([2, 0, 0, 0, 0, 1]),
+        peer: None,
+        peer_netnsid: None,
+        master: None,
+        tun: None,
+        alias: None,
+        altnames: Vec::new(),
+        noarp: false,
+        ipv6: Some(false),
+        txqlen: 1000,
+    }
+}
+
 /// What the kernel says about a tun/tap device (IFLA_INFO_DATA of kind "tun").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TunInfo {

@@ -76,26 +76,8 @@ mod tests {
 
     fn link(name: &str, mtu: u32) -> Link {
         Link {
-            index: crate::nl::link::IfIndex(1),
-            name: name.into(),
-            kind: Some("veth".into()),
             mtu,
-            min_mtu: 68,
-            max_mtu: 65535,
-            up: true,
-            carrier: true,
-            oper_up: true,
-            loopback: false,
-            mac: Some([2, 0, 0, 0, 0, 1]),
-            peer: None,
-            peer_netnsid: None,
-            master: None,
-            tun: None,
-            alias: None,
-            altnames: Vec::new(),
-            noarp: false,
-            ipv6: Some(false),
-            txqlen: 1000,
+            ..crate::nl::link::test_veth(name)
         }
     }
 

@@ -174,25 +174,9 @@ mod tests {
     fn link(altnames: &[&str], ipv6: Option<bool>) -> Link {
         Link {
             index: IfIndex(7),
-            name: "wa".into(),
-            kind: Some("veth".into()),
-            mtu: 1500,
-            min_mtu: 68,
-            max_mtu: 65535,
-            up: true,
-            carrier: true,
-            oper_up: true,
-            loopback: false,
-            mac: Some([2, 0, 0, 0, 0, 1]),
-            peer: None,
-            peer_netnsid: None,
-            master: None,
-            tun: None,
-            alias: None,
             altnames: altnames.iter().map(|s| s.to_string()).collect(),
-            noarp: false,
             ipv6,
-            txqlen: 1000,
+            ..crate::nl::link::test_veth("wa")
         }
     }
 
