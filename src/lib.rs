@@ -42,6 +42,7 @@ pub mod netns;
 pub mod nl;
 pub mod packet;
 pub mod probe;
+pub mod runtime;
 pub mod signals;
 pub(crate) mod suggest;
 mod sys;

@@ -175,6 +175,17 @@ impl Desired {
                     netns: names::node_netns(&file.name, name),
                     vm: None,
                 },
+                // The file reader does not make these yet (issue #20 work in progress).
+                (None, other) => {
+                    return Err(LabError::Invalid(format!(
+                        "{}: node {name}: {} nodes are not supported yet",
+                        file.path,
+                        serde_json::to_value(other)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| "these".into())
+                    )));
+                }
             };
             desired.nodes.insert(name.clone(), home);
         }
@@ -280,6 +291,8 @@ fn mirrors(
             mtu: file.mtu,
             tx_checksum: file.tx_checksum,
             vni: None,
+            kind: super::file::LinkKind::Veth,
+            macs: Default::default(),
             line: mirror.line,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;

@@ -78,6 +78,8 @@ impl Check<'_> {
                 .map_or(DEFAULT_VXLAN_PORT, |p| p.0),
             nodes,
             links,
+            mgmt: None,
+            notes: Vec::new(),
             mirrors,
             ids_at: self.ids_at.take(),
         })
@@ -310,6 +312,8 @@ impl Check<'_> {
                 tx_checksum: link.tx_checksum.as_ref().map_or(tx_checksum, |t| t.0),
                 vni: link.vni.as_ref().map(|v| v.0),
                 datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
+                kind: super::LinkKind::Veth,
+                macs: BTreeMap::new(),
                 line: lines[i],
             });
         }

@@ -96,6 +96,11 @@ pub struct LabFile {
     pub links: Vec<LinkSpec>,
     /// The mirrors (`topology.mirrors`), in file order; empty when the file has none.
     pub mirrors: Vec<MirrorFileSpec>,
+    /// The management network of the lab's container nodes (`mgmt:` with containerlab's
+    /// defaults); `None` when the lab has no container node.
+    pub mgmt: Option<crate::runtime::NetworkSpec>,
+    /// Keys accepted but not acted on, each named once ("patchwire does not do X: …").
+    pub notes: Vec<String>,
     /// Where each VM node's `owner`/`group` given by name is written, for
     /// [`LabFile::check_ids`].
     #[serde(skip)]
@@ -175,6 +180,38 @@ pub enum NodeKind {
     Namespace,
     /// A qemu VM: its endpoints are persistent taps the lab makes in namespace LAB-NODE.
     Vm(VmSpec),
+    /// containerlab's `kind: linux` with an `image:`: a container the runtime (podman or
+    /// docker) runs; its namespace is registered under /run/netns as the container's name.
+    Container(ContainerNode),
+    /// `kind: ext-container`: a container something else started, found by name through the
+    /// runtime; wired, never started or stopped.
+    ExtContainer(ExtContainerNode),
+    /// `kind: bridge`: a Linux bridge that exists on the host, named as the node; its
+    /// endpoints become the bridge's ports.
+    Bridge,
+    /// `kind: host`: the host's own namespace; its endpoints are interfaces there.
+    Host,
+    /// `kind: hub`: every link to it joins one transparent segment (a bridge that passes
+    /// LACP, STP, LLDP, PAUSE and 802.1X).
+    Hub,
+}
+
+/// A container node: what to run, and what to run in it once it is wired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerNode {
+    /// The container (name, image, cmd, env, binds… after precedence and expansion).
+    pub spec: crate::runtime::ContainerSpec,
+    /// `exec:`: commands run in the container, in order, after its links are wired.
+    pub exec: Vec<String>,
+}
+
+/// A container started by something else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtContainerNode {
+    /// The container's name as the runtime knows it (the node's name).
+    pub container: String,
+    /// `exec:`, as for a container node.
+    pub exec: Vec<String>,
 }
 
 /// How a VM's taps are made (like `patchwire tap add`).
@@ -299,8 +336,53 @@ pub struct LinkSpec {
     /// How a two-endpoint link's wire moves frames: the link's `datapath:`, or the file's
     /// default (tc). Hubs are always tc.
     pub datapath: crate::wire::Datapath,
+    /// What the link is: between nodes (a wire or a hub segment), or one endpoint joined to
+    /// something of the host's (containerlab's single-ended link types).
+    pub kind: LinkKind,
+    /// Endpoint `mac:` addresses the file sets, as `aa:bb:cc:dd:ee:ff`.
+    pub macs: BTreeMap<Endpoint, String>,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
+}
+
+/// containerlab's link `type:`. Single-ended types have one endpoint in `endpoints`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// Between nodes: `veth`, or the brief form `endpoints: [A:IF, B:IF]`.
+    Veth,
+    /// `type: host`: the endpoint joined to an interface in the host's namespace.
+    Host {
+        /// `host-interface`: the host side's name.
+        host_interface: String,
+    },
+    /// `type: mgmt-net`: the endpoint joined to the management network's bridge.
+    MgmtNet {
+        /// `host-interface`: the host side's name.
+        host_interface: String,
+    },
+    /// `type: macvlan`: a macvlan of a host interface as the endpoint.
+    Macvlan {
+        /// `host-interface`: the host's interface the macvlan sits on.
+        host_interface: String,
+        /// `mode:` (bridge, vepa, private, passthru; default bridge).
+        mode: String,
+    },
+    /// `type: vxlan` or `vxlan-stitch`: the endpoint's frames in a VXLAN tunnel.
+    Vxlan {
+        /// `remote:`: the far tunnel end.
+        remote: IpAddr,
+        /// `vni:`.
+        vni: u32,
+        /// `udp-port:` (containerlab's default 14789).
+        udp_port: u16,
+        /// `dev:`: the host interface the tunnel leaves by.
+        dev: Option<String>,
+        /// `vxlan-stitch`: containerlab's variant (a veth stitched to the tunnel).
+        stitch: bool,
+    },
+    /// `type: dummy`: a dummy interface in the node.
+    Dummy,
 }
 
 impl LinkSpec {
