@@ -445,6 +445,26 @@ fn print_changes(changes: &[Change]) {
             Change::Hub { hub, endpoints, .. } => {
                 format!("+ hub {hub}: {}", endpoints.join(", "))
             }
+            Change::SetMac {
+                port,
+                endpoint,
+                mac,
+                was,
+            } => format!("~ mac of {endpoint} ({port}): {was} -> {mac}"),
+            Change::SetMaster {
+                endpoint, bridge, ..
+            } => format!("~ {endpoint} joins bridge {bridge} again"),
+            Change::CreateDevice {
+                endpoint,
+                netns,
+                what,
+                mtu,
+            } => format!("+ {what} {endpoint} in netns {netns} (mtu {mtu})"),
+            Change::DeleteDevice {
+                endpoint,
+                netns,
+                why,
+            } => format!("- {endpoint} in netns {netns} ({why})"),
         };
         println!("{text}");
     }

@@ -57,11 +57,21 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     take_down_bounced(changes, &mut socket)?;
     unhook(changes, &panel)?;
     delete_stubs(desired, changes, &mut handles)?;
+    super::devices::delete(desired, changes)?;
     delete_doomed(changes, &mut handles, &mut socket)?;
 
     stop_point(2);
-    // 3. Ports: created down (peers up), recorded, hooked, then up.
+    // 3. Ports: created down (peers up), recorded, hooked, then up. The node sides get their
+    // MACs and the host sides their bridge before anything is up; interfaces made in nodes
+    // themselves (macvlan, dummy) come with them.
     let created = make_ports(desired, changes, &mut handles, &mut socket, &panel)?;
+    let resettled = changes.iter().filter_map(|c| match c {
+        Change::SetMac { port, .. } | Change::SetMaster { port, .. } => desired.ports.get(port),
+        _ => None,
+    });
+    let settled: Vec<&Port> = created.iter().copied().chain(resettled).collect();
+    super::host_links::settle(desired, &settled)?;
+    super::devices::create(desired, changes)?;
 
     stop_point(3);
     // 4. Wires, hubs and mirrors in the panel.
@@ -565,6 +575,7 @@ fn create_vxlan_ports(panel: &Netns, ports: &[&Port]) -> Result<(), LabError> {
         if let Reach::Vxlan {
             vni,
             local,
+            dev,
             remotes,
             port: udp,
         } = &port.reach
@@ -572,6 +583,34 @@ fn create_vxlan_ports(panel: &Netns, ports: &[&Port]) -> Result<(), LabError> {
             let single = match remotes[..] {
                 [one] => Some(one),
                 _ => None,
+            };
+            let Some(local) = local else {
+                // A link of `type: vxlan`: one remote, the underlay device by name.
+                let dev = match dev {
+                    Some(dev) => Some(
+                        links_by_name(&mut here, std::slice::from_ref(dev))?
+                            .get(dev)
+                            .map(|l| l.index)
+                            .ok_or_else(|| {
+                                LabError::Invalid(format!(
+                                    "{}: the vxlan's dev {dev} is not in the host's namespace",
+                                    port.label()
+                                ))
+                            })?,
+                    ),
+                    None => None,
+                };
+                let remote = single.unwrap_or(remotes[0]);
+                tunnels.push(link::add_vxlan_to(
+                    &port.name,
+                    port.mtu,
+                    *vni,
+                    remote,
+                    *udp,
+                    dev,
+                    panel.fd(),
+                ));
+                continue;
             };
             tunnels.push(link::add_vxlan(
                 &port.name,
@@ -721,10 +760,20 @@ pub(super) fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), Lab
             continue;
         };
         let port = &desired.ports[port];
-        if let Reach::Vxlan { local, .. } = &port.reach {
-            check_underlay(port, *local)?;
+        match &port.reach {
+            Reach::Vxlan {
+                local: Some(local), ..
+            } => check_underlay(port, *local)?,
+            Reach::Vxlan {
+                local: None,
+                dev: Some(dev),
+                ..
+            } => check_dev(port, dev)?,
+            _ => {}
         }
     }
+    super::host_links::preflight(desired)?;
+    super::devices::preflight(desired, changes)?;
     for home in desired.nodes.values() {
         if let NodeHome::Owned { vm: Some(vm), .. } = home {
             vm.owner.as_deref().map(vm::user_id).transpose()?;
@@ -797,6 +846,30 @@ fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> 
             underlay.name,
             underlay.mtu,
             underlay.mtu - overhead
+        )));
+    }
+    Ok(())
+}
+
+/// A `type: vxlan` link's `dev:` must be an interface of the host's namespace, with room for
+/// the link's frames and 50 bytes of encapsulation (70 over IPv6; 50 assumed).
+fn check_dev(port: &Port, dev: &str) -> Result<(), LabError> {
+    let mut socket = Netns::current()?.route()?;
+    let found = links_by_name(&mut socket, &[dev.to_string()])?;
+    let Some(underlay) = found.get(dev) else {
+        return Err(LabError::Invalid(format!(
+            "{}: the vxlan's dev {dev} is not an interface of the host's namespace",
+            port.label()
+        )));
+    };
+    if port.mtu + 50 > underlay.mtu {
+        return Err(LabError::Invalid(format!(
+            "{}: mtu {} plus 50 bytes of VXLAN encapsulation is more than {dev}'s mtu {}: lower \
+             the link's mtu to {} or raise {dev}'s",
+            port.label(),
+            port.mtu,
+            underlay.mtu,
+            underlay.mtu.saturating_sub(50)
         )));
     }
     Ok(())

@@ -16,6 +16,8 @@ pub mod file;
 
 mod apply;
 mod desired;
+mod devices;
+mod host_links;
 mod list;
 mod names;
 mod observe;
@@ -304,6 +306,19 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
         .into_iter()
         .map(|(n, _)| n)
         .collect();
+    // Interfaces the lab made in namespaces it does not own (macvlan, dummy): deleted. Those
+    // in its own namespaces go with them.
+    for (endpoint, (spec, _)) in &actual.devices {
+        if owned.contains(spec) {
+            continue;
+        }
+        match devices::delete_one(&desired.lab, spec, &endpoint.interface) {
+            Ok(()) => outcome
+                .interfaces_removed
+                .push(format!("{endpoint} ({spec})")),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
     for ((spec, stub), found) in &actual.stubs {
         // A stub in a namespace the lab owns goes with the namespace.
         if owned.contains(spec) {
@@ -327,7 +342,7 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
     // second `down` at once would find it. Deleting a veth deletes both ends at once.
     if actual.namespaces.get(&desired.panel) == Some(&observe::NsState::Ours) {
         match apply::delete_panel_ports(desired) {
-            Ok(removed) => outcome.interfaces_removed = removed,
+            Ok(removed) => outcome.interfaces_removed.extend(removed),
             Err(e) => failures.push(e.to_string()),
         }
     }
