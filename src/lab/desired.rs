@@ -503,10 +503,10 @@ fn bridge_note(bridges: &[String]) -> String {
         ),
     };
     format!(
-        "{nodes}: a bridge does not pass LACP, STP, LLDP, PAUSE or 802.1X frames \
-         (01:80:c2:00:00:0x) between its ports, so bonds, spanning tree and LLDP neighbours do \
-         not form through {}; for a transparent segment write `kind: hub` for {them} (the links \
-         stay as they are)",
+        "{nodes}: a bridge does not pass LACP, LLDP, PAUSE or 802.1X frames \
+         (01:80:c2:00:00:0x) between its ports, and with its own STP on it eats STP's too, so \
+         bonds, LLDP neighbours and spanning tree do not form through {} as through a cable; \
+         for a transparent segment write `kind: hub` for {them} (the links stay as they are)",
         if bridges.len() == 1 { "it" } else { "them" }
     )
 }

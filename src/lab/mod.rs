@@ -306,13 +306,12 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    // Interfaces the lab made in namespaces it does not own (macvlan, dummy): deleted. Those
-    // in its own namespaces go with them.
+    // Interfaces the lab made in nodes (macvlan, dummy) go first, also from its own
+    // namespaces: the kernel destroys a deleted namespace on its own time, and a macvlan
+    // would hold its host interface (in promiscuous mode) until then.
     for (endpoint, (spec, _)) in &actual.devices {
-        if owned.contains(spec) {
-            continue;
-        }
         match devices::delete_one(&desired.lab, spec, &endpoint.interface) {
+            Ok(()) if owned.contains(spec) => {}
             Ok(()) => outcome
                 .interfaces_removed
                 .push(format!("{endpoint} ({spec})")),
