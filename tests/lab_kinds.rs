@@ -205,6 +205,16 @@ fn a_hub_node_passes_link_local_frames_that_a_bridge_node_drops() {
         );
     }
     assert!(hub.up().changes.is_empty(), "up again changes nothing");
+    let points = hub.in_host(|f| lab::capture_points(f, None)).unwrap();
+    assert_eq!(
+        points[0],
+        (
+            format!("{}.panel", hub.file.name),
+            "r1.e1".to_string(),
+            "hub hub.sw member r1:e1 (inbound: sent by it)".to_string()
+        )
+    );
+    assert_eq!(points.len(), 3);
     let shown = hub.in_host(|f| lab::show(f, None)).unwrap();
     assert_eq!(shown[0].kind, "hub node (hub.sw)");
     assert_eq!(shown[0].health, "ok", "{:?}", shown[0]);
@@ -379,6 +389,19 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
         [lldp]
     );
     assert!(lab.up().changes.is_empty(), "up again changes nothing");
+    let points = lab.in_host(|f| lab::capture_points(f, None)).unwrap();
+    assert_eq!(
+        points[0].2,
+        "wire r1:e1 <-> host:h1 (inbound: sent by r1:e1)"
+    );
+    let shown = lab.in_host(|f| lab::show(f, None)).unwrap();
+    assert_eq!(
+        (shown[0].kind.as_str(), shown[0].health.as_str()),
+        ("wire (host)", "ok"),
+        "{:?}",
+        shown[0]
+    );
+    assert_eq!(shown[0].endpoints, ["r1:e1", "host:h1"]);
 
     // A MAC changed by hand is a difference plan names and up puts back in place.
     run(
@@ -562,7 +585,7 @@ fn a_dummy_link_is_made_or_refused_naming_the_module_as_this_kernel_allows() {
     match available {
         false => {
             let refused = lab.plan().unwrap_err();
-            let prefix = "line 7: link of r1:e1 (type: dummy): this kernel cannot make dummy \
+            let prefix = "kinds.yaml:7: link of r1:e1 (type: dummy): this kernel cannot make dummy \
                           interfaces (";
             let suffix = "): it needs the kernel module dummy (modprobe dummy, or a kernel \
                           with CONFIG_DUMMY); patchwire doctor checks for it";

@@ -100,7 +100,11 @@ pub(super) fn in_namespace(netns: &Netns) -> Vec<Item> {
 /// A dummy device (only lab links of `type: dummy` need one: optional).
 fn dummy(netns: &Netns, socket: &mut RouteSocket) -> Item {
     match crate::link::try_dummy(socket, netns.fd()) {
-        Ok(()) => Item::ok(Check::Dummy, "a dummy device created").optional(),
+        Ok(()) => Item::ok(
+            Check::Dummy,
+            "a dummy device created: optional, for lab links of type: dummy",
+        )
+        .optional(),
         Err(error) => Item::refused(
             Check::Dummy,
             "creating a dummy device",

@@ -242,6 +242,8 @@ pub struct Desired {
     pub gone: Vec<(String, String)>,
     /// The host's namespace ([`host_netns`]).
     pub host_netns: String,
+    /// The file's path as given, for messages.
+    pub path: String,
     /// Bridges that must exist in the host's namespace, with who needs them (`node br1`).
     pub bridges: BTreeMap<String, String>,
     /// Interfaces made in nodes themselves (macvlan, dummy), by endpoint.
@@ -294,6 +296,7 @@ impl Desired {
             host: host.clone(),
             panel: names::panel(&file.name, host.as_deref()),
             host_netns: host_netns(),
+            path: file.path.clone(),
             ..Desired::default()
         };
         let mut hub_nodes = BTreeSet::new();

@@ -138,7 +138,7 @@ pub fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), LabError> 
         else {
             continue;
         };
-        let at = format!("line {}: link of {e}", device.line);
+        let at = format!("{}:{}: link of {e}", desired.path, device.line);
         match &device.kind {
             DeviceKind::Macvlan { lower, .. } => {
                 let mut host = Netns::open(Some(&desired.host_netns))?.route()?;

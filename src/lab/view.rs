@@ -46,24 +46,43 @@ pub fn capture_points(
 ) -> Result<Vec<(String, String, String)>, LabError> {
     let desired = Desired::from_file(file, host)?;
     let mut points = Vec::new();
-    for link in &file.links {
-        let local: Vec<String> = link
+    for (link, parts) in file.links.iter().zip(&desired.links) {
+        let to_hub_node = link.endpoints.iter().any(|e| {
+            matches!(
+                file.nodes.get(&e.node).map(|n| &n.kind),
+                Some(super::file::NodeKind::Hub)
+            )
+        });
+        // A macvlan or dummy is the node's own interface: nothing of it is in the panel.
+        if parts.device.is_some() {
+            continue;
+        }
+        // The host sides of `type: host` links count as endpoints.
+        let all: Vec<super::file::Endpoint> = parts
             .endpoints
             .iter()
-            .filter(|e| desired.ports.contains_key(&names::port(e)))
-            .map(names::port)
+            .filter_map(|e| super::file::Endpoint::parse(e).ok())
             .collect();
-        let endpoints: Vec<String> = link.endpoints.iter().map(ToString::to_string).collect();
-        if link.endpoints.len() == 2 {
-            if let (Some(port), Some(endpoint)) = (
-                local.first(),
-                link.endpoints
-                    .iter()
-                    .find(|e| local.contains(&names::port(e))),
-            ) {
+        let local: Vec<&super::file::Endpoint> = all
+            .iter()
+            .filter(|e| desired.ports.contains_key(&names::port(e)))
+            .collect();
+        let endpoints: Vec<String> = all.iter().map(ToString::to_string).collect();
+        // A `kind: hub` node's link: its one local end is a member of the node's hub.
+        let hub_node = parts.hub.as_ref().filter(|_| to_hub_node);
+        if let Some(hub) = hub_node {
+            for endpoint in &local {
                 points.push((
                     desired.panel.clone(),
-                    port.clone(),
+                    names::port(endpoint),
+                    format!("hub {hub} member {endpoint} (inbound: sent by it)"),
+                ));
+            }
+        } else if all.len() == 2 {
+            if let Some(endpoint) = local.first() {
+                points.push((
+                    desired.panel.clone(),
+                    names::port(endpoint),
                     format!(
                         "wire {} (inbound: sent by {endpoint})",
                         endpoints.join(" <-> ")
@@ -71,11 +90,7 @@ pub fn capture_points(
                 ));
             }
         } else {
-            for endpoint in link
-                .endpoints
-                .iter()
-                .filter(|e| local.contains(&names::port(e)))
-            {
+            for endpoint in &local {
                 points.push((
                     desired.panel.clone(),
                     names::port(endpoint),
