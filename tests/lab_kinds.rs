@@ -514,6 +514,46 @@ fn a_macvlan_link_puts_a_macvlan_of_the_host_interface_in_the_node() {
         (shown[0].kind.as_str(), shown[0].health.as_str()),
         ("macvlan of up0 (bridge)", "ok")
     );
+    // An `up` killed between making the macvlan and recording it: the next one makes it again.
+    let listed = run("ip", &["-n", &lab.ns("r1"), "link", "show", "dev", "e1"]);
+    let record = listed
+        .split_whitespace()
+        .find(|w| w.starts_with("patchwire.device."))
+        .unwrap_or_else(|| panic!("no record: {listed}"))
+        .to_string();
+    run(
+        "ip",
+        &[
+            "-n",
+            &lab.ns("r1"),
+            "link",
+            "property",
+            "del",
+            "dev",
+            "e1",
+            "altname",
+            &record,
+        ],
+    );
+    let plan = lab.plan().unwrap();
+    assert_eq!(
+        plan.changes,
+        [
+            lab::Change::DeleteDevice {
+                endpoint: "r1:e1".into(),
+                netns: lab.ns("r1"),
+                why: "not recorded: an interrupted up made it".into()
+            },
+            lab::Change::CreateDevice {
+                endpoint: "r1:e1".into(),
+                netns: lab.ns("r1"),
+                what: "macvlan of up0 (bridge)".into(),
+                mtu: 1500
+            }
+        ]
+    );
+    lab.up();
+    assert!(lab.up().changes.is_empty(), "converged");
     lab.down();
     lab.host_links_return_to(&before);
 }

@@ -715,6 +715,19 @@ fn mirrors(
     here: &dyn Fn(&str) -> bool,
 ) -> Result<(), LabError> {
     for mirror in &file.mirrors {
+        let hub_node = mirror.from.iter().chain([&mirror.to]).find(|e| {
+            matches!(
+                file.nodes.get(&e.node).map(|n| &n.kind),
+                Some(NodeKind::Hub)
+            )
+        });
+        if let Some(end) = hub_node {
+            return Err(LabError::Invalid(format!(
+                "{}:{}: mirror {}: {end} is an interface of a hub node, which has none (its \
+                 names are labels): mirror the other end of that link",
+                file.path, mirror.line, mirror.name
+            )));
+        }
         let local_sources: Vec<&Endpoint> = mirror.from.iter().filter(|e| here(&e.node)).collect();
         match (
             here(&mirror.to.node),

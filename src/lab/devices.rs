@@ -41,6 +41,10 @@ pub fn observe(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
         let mut socket = netns.route()?;
         let links = link::list(&mut socket)
             .map_err(|e| LabError::system(format!("listing the links of netns {spec}: {e}"), e))?;
+        let owned = desired
+            .nodes
+            .values()
+            .any(|h| matches!(h, NodeHome::Owned { .. }) && h.spec() == spec);
         for found in links {
             let record = found
                 .altnames
@@ -49,6 +53,24 @@ pub fn observe(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
                 .filter(|(lab, _)| *lab == desired.lab);
             if let Some((_, endpoint)) = record {
                 actual.devices.insert(endpoint, (spec.clone(), found));
+                continue;
+            }
+            // In the lab's own namespace, an unrecorded interface of a wanted device's name and
+            // kind is one an `up` killed before recording it: taken as the lab's (made again).
+            let unrecorded = desired.devices.iter().find(|(e, d)| {
+                owned
+                    && e.interface == found.name
+                    && desired.nodes.get(&e.node).map(NodeHome::spec) == Some(spec.as_str())
+                    && found.kind.as_deref() == Some(d.kernel_kind())
+                    && !found
+                        .altnames
+                        .iter()
+                        .any(|a| a.starts_with(crate::marks::DEVICE_RECORD))
+            });
+            if let Some((endpoint, _)) = unrecorded {
+                actual
+                    .devices
+                    .insert(endpoint.clone(), (spec.clone(), found));
             }
         }
     }
@@ -64,7 +86,14 @@ fn differs(
 ) -> Option<String> {
     let record = names::device_record(&desired.lab, &device.parameters(), endpoint);
     if !found.altnames.contains(&record) {
-        return Some(format!("now {}", device.describe()));
+        let recorded = found
+            .altnames
+            .iter()
+            .any(|a| a.starts_with(crate::marks::DEVICE_RECORD));
+        return Some(match recorded {
+            true => format!("now {}", device.describe()),
+            false => "not recorded: an interrupted up made it".into(),
+        });
     }
     if found.mtu != device.mtu {
         return Some(format!("mtu {} -> {}", found.mtu, device.mtu));
@@ -184,14 +213,20 @@ pub fn delete(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
         } = change
         {
             let interface = endpoint.split_once(':').map_or("", |(_, i)| i);
-            delete_one(&desired.lab, netns, interface)?;
+            // In the lab's own namespace, an unrecorded one was planned as the lab's too.
+            let owned = desired
+                .nodes
+                .values()
+                .any(|h| matches!(h, NodeHome::Owned { .. }) && h.spec() == netns);
+            delete_one(&desired.lab, netns, interface, owned)?;
         }
     }
     Ok(())
 }
 
-/// Deletes one device of this lab (its record checked: never someone else's interface).
-pub fn delete_one(lab: &str, spec: &str, interface: &str) -> Result<(), LabError> {
+/// Deletes one device of this lab (its record checked: never someone else's interface;
+/// `owned`: the namespace is the lab's own, where anything is the lab's).
+pub fn delete_one(lab: &str, spec: &str, interface: &str, owned: bool) -> Result<(), LabError> {
     let mut socket = Netns::open(Some(spec))?.route()?;
     let found = match link::parse_one(socket.request_raw(link::get_by_name(interface), 0)) {
         Ok(found) => found,
@@ -207,7 +242,7 @@ pub fn delete_one(lab: &str, spec: &str, interface: &str) -> Result<(), LabError
         .altnames
         .iter()
         .any(|a| names::parse_device_record(a).is_some_and(|(l, _)| l == lab));
-    if ours {
+    if ours || owned {
         socket
             .request(link::delete(found.index), 0)
             .map_err(|e| LabError::system(format!("deleting {interface} in {spec}: {e}"), e))?;

@@ -310,7 +310,7 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
     // namespaces: the kernel destroys a deleted namespace on its own time, and a macvlan
     // would hold its host interface (in promiscuous mode) until then.
     for (endpoint, (spec, _)) in &actual.devices {
-        match devices::delete_one(&desired.lab, spec, &endpoint.interface) {
+        match devices::delete_one(&desired.lab, spec, &endpoint.interface, false) {
             Ok(()) if owned.contains(spec) => {}
             Ok(()) => outcome
                 .interfaces_removed
