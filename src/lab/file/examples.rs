@@ -110,6 +110,11 @@ mod tests {
         };
         let expected = LabFile {
             ids_at: Default::default(),
+            mgmt: None,
+            notes: vec![
+                "patchwire does not do `vars` (link on line 31): containerlab's template variables"
+                    .into(),
+            ],
             name: "demo".into(),
             path: "demo.yaml".into(),
             hosts: vec![],
