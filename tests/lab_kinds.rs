@@ -731,3 +731,130 @@ topology:
     assert_eq!(lab.host.ip("-o link show dev h9"), h9);
     assert!(lab.up().changes.is_empty());
 }
+
+/// Takes a lab down (CLI, in its stand-in host) even when a test fails.
+struct DownOnDrop<'a> {
+    host: &'a TestNs,
+    path: &'a str,
+}
+
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = on_host(self.host, &["down", self.path]);
+    }
+}
+
+/// `nsenter --net=/run/netns/HOST patchwire ARGS`: the CLI with `host` standing for the host.
+fn on_host(host: &TestNs, args: &[&str]) -> Run {
+    let output = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", host.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_containerlab_file_with_a_bridge_says_once_that_a_hub_passes_what_it_eats() {
+    require_root();
+    let host = TestNs::new();
+    host.ip("link add br-clab address 02:00:00:00:0c:0c type bridge");
+    host.ip("link set br-clab up");
+    let name = format!("pwt-{}-kc", std::process::id());
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lab.clab.yml");
+    let file = |kind: &str| {
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{kind: linux}}
+    r2: {{kind: linux}}
+    br-clab: {{kind: {kind}}}
+  links:
+    - endpoints: [\"r1:eth1\", \"br-clab:eth1\"]
+    - endpoints: [\"r2:eth1\", \"br-clab:eth2\"]
+    - type: host
+      endpoint: {{node: r1, interface: eth2, mac: \"02:00:00:00:0a:02\"}}
+      host-interface: r1-eth2
+      mtu: 1500
+"
+        )
+    };
+    std::fs::write(&path, file("bridge")).unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    let before = host.ip("-o link show");
+    let note = "= node br-clab is a Linux bridge: a bridge does not pass LACP, LLDP, PAUSE or \
+                802.1X frames (01:80:c2:00:00:0x) between its ports, and with its own STP on it \
+                eats STP's too, so bonds, LLDP neighbours and spanning tree do not form through \
+                it as through a cable; for a transparent segment write `kind: hub` for it (the \
+                links stay as they are)";
+    for command in ["plan", "up"] {
+        let run = on_host(&host, &[command, path]);
+        run.ok();
+        assert_eq!(
+            run.stdout.matches("kind: hub").count(),
+            1,
+            "said once:\n{}",
+            run.stdout
+        );
+        assert!(run.stdout.lines().any(|l| l == note), "{}", run.stdout);
+    }
+    let ports = host.ip("-o link show master br-clab");
+    assert!(
+        ports.contains(": eth1@") && ports.contains(": eth2@"),
+        "{ports}"
+    );
+    assert!(
+        host.ip("-o link show dev r1-eth2").contains("mtu 1500"),
+        "the host side has the link's mtu"
+    );
+    assert!(
+        run(
+            "ip",
+            &[
+                "-n",
+                &format!("{name}-r1"),
+                "-o",
+                "link",
+                "show",
+                "dev",
+                "eth2"
+            ]
+        )
+        .contains("02:00:00:00:0a:02")
+    );
+    // One word changed: the same links through a hub; the bridge is left alone.
+    std::fs::write(std::path::Path::new(path), file("hub")).unwrap();
+    let up = on_host(&host, &["up", path]);
+    up.ok();
+    assert!(!up.stdout.contains("Linux bridge"), "{}", up.stdout);
+    assert!(
+        up.stdout.contains("+ hub hub.br-clab: r1:eth1, r2:eth1"),
+        "{}",
+        up.stdout
+    );
+    assert_eq!(
+        host.ip("-o link show master br-clab"),
+        "",
+        "no port left on the bridge"
+    );
+    on_host(&host, &["down", path]).ok();
+    let deadline = Instant::now() + patience(Duration::from_secs(5));
+    while host.ip("-o link show") != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        host.ip("-o link show"),
+        before,
+        "down leaves the host as it was"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

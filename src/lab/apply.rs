@@ -772,8 +772,18 @@ pub(super) fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), Lab
             _ => {}
         }
     }
-    super::host_links::preflight(desired)?;
-    super::devices::preflight(desired, changes)?;
+    // Every refusal of the host's side at once: a user fixes them in one go.
+    let refusals: Vec<String> = [
+        super::host_links::preflight(desired),
+        super::devices::preflight(desired, changes),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .map(|e| e.to_string())
+    .collect();
+    if !refusals.is_empty() {
+        return Err(LabError::Invalid(refusals.join("; ")));
+    }
     for home in desired.nodes.values() {
         if let NodeHome::Owned { vm: Some(vm), .. } = home {
             vm.owner.as_deref().map(vm::user_id).transpose()?;

@@ -172,6 +172,12 @@ pub fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), LabError> 
             DeviceKind::Macvlan { lower, .. } => {
                 let mut host = Netns::open(Some(&desired.host_netns))?.route()?;
                 match link::parse_one(host.request_raw(link::get_by_name(lower), 0)) {
+                    // The kernel refuses a macvlan larger than its lower interface (EINVAL).
+                    Ok(found) if device.mtu > found.mtu => refusals.push(format!(
+                        "{at} (type: macvlan): mtu {} is more than {lower}'s mtu {}: give the \
+                         link mtu: {} or less (or raise {lower}'s)",
+                        device.mtu, found.mtu, found.mtu
+                    )),
                     Ok(_) => {}
                     Err(e) if e.errno() == Some(libc::ENODEV) => refusals.push(format!(
                         "{at} (type: macvlan): the host's namespace has no interface {lower} \
