@@ -858,3 +858,94 @@ topology:
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_up_killed_anywhere_converges_with_bridge_host_and_macvlan_links() {
+    require_root();
+    let host = TestNs::new();
+    host.ip("link add sw address 02:00:00:00:0d:0d type bridge");
+    host.ip("link set sw up");
+    host.ip("link add name up0 type veth peer name up1");
+    let before = host.ip("-o link show");
+    let name = format!("pwt-{}-kk", std::process::id());
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lab.clab.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{kind: linux}}
+    r2: {{kind: linux}}
+    sw: {{kind: bridge}}
+  links:
+    - endpoints: [\"r1:e1\", \"sw:p1\"]
+    - type: veth
+      endpoints:
+        - {{node: r2, interface: e1, mac: \"02:00:00:00:0e:01\"}}
+        - {{node: sw, interface: p2}}
+    - type: host
+      endpoint: {{node: r1, interface: e2, mac: \"02:00:00:00:0e:02\"}}
+      host-interface: h2
+    - type: macvlan
+      endpoint: {{node: r2, interface: m1, mac: \"02:00:00:00:0e:03\"}}
+      host-interface: up0
+      mtu: 1500
+"
+        ),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    for point in ["1", "2", "10", "11", "12", "3", "6", "7"] {
+        let killed = std::process::Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", host.name))
+            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .args(["up", path])
+            .env("PATCHWIRE_LAB_KILL_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&killed.status),
+            Some(libc::SIGKILL),
+            "killed at {point}"
+        );
+        on_host(&host, &["up", path]).ok();
+        let again = on_host(&host, &["up", path]);
+        again.ok();
+        assert!(
+            again.stdout.contains("up to date, nothing changed"),
+            "after a kill at {point}: {}",
+            again.stdout
+        );
+        assert!(host.ip("-o link show dev p2").contains("master sw"));
+        for (node, dev, mac) in [
+            ("r2", "e1", "02:00:00:00:0e:01"),
+            ("r1", "e2", "02:00:00:00:0e:02"),
+            ("r2", "m1", "02:00:00:00:0e:03"),
+        ] {
+            let shown = run(
+                "ip",
+                &[
+                    "-n",
+                    &format!("{name}-{node}"),
+                    "-o",
+                    "link",
+                    "show",
+                    "dev",
+                    dev,
+                ],
+            );
+            assert!(shown.contains(mac), "after a kill at {point}: {shown}");
+        }
+        on_host(&host, &["down", path]).ok();
+        let deadline = Instant::now() + patience(Duration::from_secs(5));
+        while host.ip("-o link show") != before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(host.ip("-o link show"), before, "after a kill at {point}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

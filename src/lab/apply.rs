@@ -65,6 +65,7 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     // MACs and the host sides their bridge before anything is up; interfaces made in nodes
     // themselves (macvlan, dummy) come with them.
     let created = make_ports(desired, changes, &mut handles, &mut socket, &panel)?;
+    stop_point(12);
     let resettled = changes.iter().filter_map(|c| match c {
         Change::SetMac { port, .. } | Change::SetMaster { port, .. } => desired.ports.get(port),
         _ => None,
@@ -741,7 +742,8 @@ pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabEr
 
 /// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop
 /// point N of `apply`, so the tests can prove that an `up` killed there converges when run
-/// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation.
+/// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation, 12
+/// after it, before the node sides get their MACs and the host sides their bridge.
 fn stop_point(point: u32) {
     let wanted = std::env::var("PATCHWIRE_LAB_KILL_AT")
         .ok()
