@@ -949,3 +949,40 @@ topology:
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_host_interface_that_is_not_the_labs_is_refused_by_up_and_does_not_stop_down() {
+    let lab = Lab::new(PAIR, |f| {
+        let first = &mut f.links[0];
+        first.endpoints.truncate(1);
+        first.kind = LinkKind::Host {
+            host_interface: "h1".into(),
+        };
+    });
+    lab.host.ip("link add name h1 type veth peer name h1b");
+    lab.host.ip("link add name d1 type bridge");
+    let refused = lab.plan().unwrap_err();
+    assert!(
+        refused.starts_with(
+            "kinds.yaml: endpoint host:h1 (the host's namespace): h1 exists and is a veth, so it \
+             is already connected to its peer (ifindex "
+        ) && refused.ends_with("); remove it and patchwire creates it, joined to the lab"),
+        "{refused}"
+    );
+    // Another kind of interface under that name: refused too, never wired.
+    lab.host.ip("link del dev h1");
+    lab.host.ip("link set dev d1 name h1");
+    assert_eq!(
+        lab.plan().unwrap_err(),
+        "kinds.yaml:7: endpoint host:h1: the host's namespace has an interface h1 already, and \
+         it is not the lab's: the lab makes that interface (a veth), so give the endpoint a name \
+         the host does not use"
+    );
+    let snapshot = lab.host_links();
+    lab.down();
+    assert_eq!(
+        lab.host_links(),
+        snapshot,
+        "down leaves the user's h1 alone"
+    );
+}

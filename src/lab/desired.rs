@@ -351,7 +351,12 @@ impl Desired {
             desired.notes.push(bridge_note(&bridge_nodes));
         }
         let links = host_sides(file, &mut desired)?;
-        let existing = existing_interfaces(file, &links, &mut desired, tolerate_gone)?;
+        let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone)?;
+        if tolerate_gone {
+            // `down` finds what to remove from the kernel's records, not from how endpoints
+            // would be reached: an interface `up` would refuse must not stop it.
+            existing.clear();
+        }
         let here = &here;
         let mut hub_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (link, host_side) in file.links.iter().zip(&links) {
