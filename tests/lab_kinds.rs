@@ -672,6 +672,60 @@ fn a_mgmt_net_link_without_a_known_bridge_is_refused_before_anything_changes() {
 }
 
 #[test]
+fn a_mgmt_net_link_plugs_its_host_side_into_the_management_bridge() {
+    let lab = Lab::new(PAIR, |f| {
+        let first = &mut f.links[0];
+        first.endpoints.truncate(1);
+        first.kind = LinkKind::MgmtNet {
+            host_interface: "m1".into(),
+        };
+        f.mgmt = Some(patchwire::runtime::NetworkSpec {
+            name: "clab".into(),
+            ipv4_subnet: None,
+            ipv6_subnet: None,
+            bridge: Some("mg0".into()),
+            mtu: None,
+        });
+    });
+    assert_eq!(
+        lab.plan().unwrap_err(),
+        "the mgmt-net link of r1:e1: there is no bridge mg0 in the host's network namespace; \
+         create it first (ip link add mg0 type bridge; ip link set mg0 up) — or, for a node, \
+         write kind: hub to have patchwire join its links in a transparent segment with no \
+         bridge at all"
+    );
+    lab.host
+        .ip("link add mg0 address 02:00:00:00:0f:0f type bridge");
+    lab.host.ip("link set mg0 up");
+    let before = lab.host_links();
+    let plan = lab.plan().unwrap();
+    assert!(
+        plan.notes.is_empty(),
+        "no bridge node, no note: {:?}",
+        plan.notes
+    );
+    lab.up();
+    assert!(lab.host.ip("-o link show dev m1").contains("master mg0"));
+    // A frame from r1:e1 reaches the management bridge itself.
+    let bridge = socket_in(&lab.host.name, "mg0");
+    let e1 = socket_in(&lab.ns("r1"), "e1");
+    let out = frame([0xff; 6], [2, 0, 0, 0, 3, 3], 5);
+    e1.send(&out).unwrap();
+    assert_eq!(
+        receive(
+            &bridge,
+            std::slice::from_ref(&out),
+            1,
+            patience(Duration::from_secs(5))
+        ),
+        [out]
+    );
+    assert!(lab.up().changes.is_empty(), "up again changes nothing");
+    lab.down();
+    lab.host_links_return_to(&before);
+}
+
+#[test]
 fn removing_a_link_leaves_the_others_untouched_and_graph_draws_the_kinds() {
     let body = "name: LAB
 topology:
