@@ -1040,3 +1040,59 @@ fn a_host_interface_that_is_not_the_labs_is_refused_by_up_and_does_not_stop_down
         "down leaves the user's h1 alone"
     );
 }
+
+#[test]
+fn an_up_killed_before_recording_its_ports_converges_with_a_netns_node() {
+    require_root();
+    let host = TestNs::new();
+    let existing = TestNs::new();
+    let name = format!("pwt-{}-kn", std::process::id());
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lab.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{}}
+    ext: {{netns: {}}}
+  links:
+    - endpoints: [\"r1:e1\", \"ext:e1\"]
+",
+            existing.name
+        ),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    let killed = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", host.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["up", path])
+        .env("PATCHWIRE_LAB_KILL_AT", "10")
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(libc::SIGKILL)
+    );
+    assert!(
+        existing.ip("-o link show dev e1").contains("e1@"),
+        "left half-made"
+    );
+    let up = on_host(&host, &["up", path]);
+    up.ok();
+    assert!(
+        up.stdout.contains("- port ext.e1 (was ext.e1)"),
+        "the unrecorded port is made again: {}",
+        up.stdout
+    );
+    assert!(
+        on_host(&host, &["up", path])
+            .stdout
+            .contains("up to date, nothing changed")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
