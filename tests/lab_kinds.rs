@@ -1094,5 +1094,6 @@ topology:
             .stdout
             .contains("up to date, nothing changed")
     );
+    on_host(&host, &["down", path]).ok();
     let _ = std::fs::remove_dir_all(&dir);
 }
