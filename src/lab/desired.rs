@@ -921,13 +921,19 @@ fn endpoint_port(
         file.nodes.get(&endpoint.node).map(|n| &n.kind),
         Some(NodeKind::Bridge)
     );
+    // A MAC goes on an interface the lab makes for the node (the veth's far end): a VM's
+    // NIC has qemu's MAC whatever its tap's, and an existing interface stays the user's.
+    let mac = match reach {
+        Reach::Veth => link.macs.get(endpoint).and_then(|m| parse_mac(m)),
+        _ => None,
+    };
     Ok(Port {
         name: names::port(endpoint),
         endpoint: Some(endpoint.clone()),
         reach,
         mtu: link.mtu,
         tx_checksum: link.tx_checksum.or(file.tx_checksum),
-        mac: link.macs.get(endpoint).and_then(|m| parse_mac(m)),
+        mac,
         master: bridge_node.then(|| endpoint.node.clone()),
     })
 }
