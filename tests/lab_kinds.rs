@@ -1039,6 +1039,19 @@ fn a_host_interface_that_is_not_the_labs_is_refused_by_up_and_does_not_stop_down
         snapshot,
         "down leaves the user's h1 alone"
     );
+
+    // Two bridges' endpoints of one name would be one interface of the host's.
+    let two = Lab::new(STAR, |f| {
+        for node in ["sw", "r3"] {
+            f.nodes.get_mut(node).unwrap().kind = NodeKind::Bridge;
+        }
+        f.links[2].endpoints = vec![endpoint("r1:e3"), endpoint("r3:p1")];
+    });
+    assert_eq!(
+        two.plan().unwrap_err(),
+        "kinds.yaml: endpoints r3:p1 and sw:p1 would both be interface p1 in the host's \
+         namespace (bridge and host nodes' interfaces all live there): rename one"
+    );
 }
 
 #[test]

@@ -467,6 +467,7 @@ impl Desired {
             }
         }
         mirrors(file, &mut desired, &existing, &here)?;
+        host_names_unique(file, &desired)?;
         Ok(desired)
     }
 
@@ -499,6 +500,32 @@ impl Desired {
         }
         owned
     }
+}
+
+/// Endpoints of bridge and host nodes (and host sides of links) all have their interface in
+/// the host's one namespace: two of one name cannot both be made.
+fn host_names_unique(file: &LabFile, desired: &Desired) -> Result<(), LabError> {
+    let mut seen: BTreeMap<&str, &Endpoint> = BTreeMap::new();
+    for port in desired.ports.values() {
+        let Some(endpoint) = &port.endpoint else {
+            continue;
+        };
+        let in_host = desired
+            .nodes
+            .get(&endpoint.node)
+            .is_some_and(|h| h.spec() == desired.host_netns);
+        if !in_host {
+            continue;
+        }
+        if let Some(other) = seen.insert(&endpoint.interface, endpoint) {
+            return Err(LabError::Invalid(format!(
+                "{}: endpoints {other} and {endpoint} would both be interface {} in the host's \
+                 namespace (bridge and host nodes' interfaces all live there): rename one",
+                file.path, endpoint.interface
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The note `plan` and `up` give once when the lab has bridge nodes.
