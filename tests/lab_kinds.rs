@@ -866,6 +866,22 @@ topology:
         ports.contains(": eth1@") && ports.contains(": eth2@"),
         "{ports}"
     );
+    // show --labs counts the bridge and the host as nodes, not as existing namespaces.
+    let labs = on_host(&host, &["-j", "show", "--labs"]);
+    labs.ok();
+    let mine = labs
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == name.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", labs.stdout));
+    assert_eq!(
+        mine["nodes"],
+        serde_json::json!(["br-clab", "host", "r1", "r2"])
+    );
+    assert!(mine.get("existing").is_none(), "{mine}");
     assert!(
         host.ip("-o link show dev r1-eth2").contains("mtu 1500"),
         "the host side has the link's mtu"
