@@ -301,7 +301,8 @@ fn a_hub_node_passes_link_local_frames_that_a_bridge_node_drops() {
     bridged.up();
     assert!(bridged.host.ip("-o link show dev p2").contains("master sw"));
     let down = bridged.down();
-    assert_eq!(down.interfaces_removed, ["sw:p1", "sw:p2", "sw:p3"]);
+    assert_eq!(down.host_interfaces_removed, ["sw:p1", "sw:p2", "sw:p3"]);
+    assert!(down.interfaces_removed.is_empty());
     bridged.host_links_return_to(&before);
 }
 
@@ -445,7 +446,7 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
     assert!(lab.up().changes.is_empty());
 
     let down = lab.down();
-    assert_eq!(down.interfaces_removed, ["host:h1", "host:h2"]);
+    assert_eq!(down.host_interfaces_removed, ["host:h1", "host:h2"]);
     lab.host_links_return_to(&before);
 }
 
@@ -916,7 +917,14 @@ topology:
         "",
         "no port left on the bridge"
     );
-    on_host(&host, &["down", path]).ok();
+    let down = on_host(&host, &["down", path]);
+    down.ok();
+    assert!(
+        down.stdout
+            .starts_with("removed host:r1-eth2 (made by the lab in the host's namespace)\n"),
+        "{}",
+        down.stdout
+    );
     let deadline = Instant::now() + patience(Duration::from_secs(5));
     while host.ip("-o link show") != before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

@@ -234,6 +234,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         for endpoint in &outcome.interfaces_removed {
             println!("removed {endpoint} (made by the lab in an existing netns)");
         }
+        for endpoint in &outcome.host_interfaces_removed {
+            println!("removed {endpoint} (made by the lab in the host's namespace)");
+        }
         for tap in &outcome.taps_removed {
             println!("removed tap {tap}");
         }

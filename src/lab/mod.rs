@@ -242,6 +242,10 @@ pub struct DownOutcome {
     /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
     /// their panel ports.
     pub interfaces_removed: Vec<String>,
+    /// Interfaces the lab made in the host's namespace (bridge and host nodes' endpoints, the
+    /// host sides of `type: host` and `mgmt-net` links), deleted with their panel ports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_interfaces_removed: Vec<String>,
     /// VM taps deleted before their namespace (`NETNS:TAP`).
     pub taps_removed: Vec<String>,
     /// What `down` could not remove because it was already gone (a `netns:` node's namespace
@@ -341,7 +345,19 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
     // second `down` at once would find it. Deleting a veth deletes both ends at once.
     if actual.namespaces.get(&desired.panel) == Some(&observe::NsState::Ours) {
         match apply::delete_panel_ports(desired) {
-            Ok(removed) => outcome.interfaces_removed.extend(removed),
+            Ok(removed) => {
+                let in_host = |endpoint: &String| {
+                    let node = endpoint.split_once(':').map_or("", |(n, _)| n);
+                    desired
+                        .nodes
+                        .get(node)
+                        .is_some_and(|h| h.spec() == desired.host_netns)
+                };
+                let (host, elsewhere): (Vec<String>, Vec<String>) =
+                    removed.into_iter().partition(in_host);
+                outcome.interfaces_removed.extend(elsewhere);
+                outcome.host_interfaces_removed = host;
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }
