@@ -105,6 +105,11 @@ pub const STUB_RECORD: &str = "patchwire.stub.";
 /// parameters, so a changed tunnel is remade.
 pub const VXLAN_RECORD: &str = "patchwire.vxlan.";
 
+/// The start of the altname `patchwire.device.LAB.HASH.NODE.IF` of an interface a lab made
+/// in a node itself (a link of `type: macvlan` or `dummy`): HASH covers its kind, lower
+/// interface and mode, so a changed one is made again.
+pub const DEVICE_RECORD: &str = "patchwire.device.";
+
 // ---- CNI (written by `cni::attach`, read by `wire::show`)
 
 /// The start of patchwire-cni's record `pwcni.NETWORK-HASH.ATTACHMENT-HASH[.w]`: on the tap it

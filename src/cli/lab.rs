@@ -16,8 +16,8 @@ nsenter --net=/run/netns/hostA patchwire up lab.yaml --host a\n  patchwire down 
 The file format is in docs/labs.md."
 )]
 pub struct UpArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts: the same file runs on each).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
@@ -28,8 +28,8 @@ pub struct UpArgs {
 /// changes (on stderr with -j).
 #[derive(clap::Args)]
 pub struct PlanArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
@@ -42,8 +42,7 @@ pub struct PlanArgs {
 #[command(after_help = "Examples:\n  patchwire down lab.yaml\n  \
 patchwire down --name oldlab      # a lab whose file is gone or renamed (see show --labs)")]
 pub struct DownArgs {
-    /// The lab file (YAML).
-    #[arg(required_unless_present = "name")]
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here (unless --name).
     pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
@@ -142,9 +141,20 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
     Ok(file::load(path)?)
 }
 
+/// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
+fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
+    match file {
+        Some(file) => Ok(file.clone()),
+        None => Ok(file::find_default_file(std::path::Path::new("."))?
+            .display()
+            .to_string()),
+    }
+}
+
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
-    let lab_file = load(&args.file)?;
+    let lab_file = load(&file_or_default(&args.file)?)?;
+    print_notes(&lab_file.notes, cli.json);
     let started = std::time::Instant::now();
     let outcome = lab::up(&lab_file, args.host.as_deref())?;
     if cli.json {
@@ -173,7 +183,9 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
-    let lab_file = load(&args.file)?;
+    let path = file_or_default(&args.file)?;
+    let lab_file = load(&path)?;
+    print_notes(&lab_file.notes, cli.json);
     let plan = lab::plan(&lab_file, args.host.as_deref())?;
     let changes = plan.changes;
     print_notes(&plan.notes, cli.json);
@@ -188,11 +200,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
         println!("lab {}{at}: the kernel matches the file", lab_file.name);
     } else {
         print_changes(&changes);
-        println!(
-            "{} change(s) to make (patchwire up {})",
-            changes.len(),
-            args.file
-        );
+        println!("{} change(s) to make (patchwire up {path})", changes.len(),);
     }
     Ok(Exit::Ok)
 }
@@ -206,7 +214,11 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             (lab_file.name, outcome)
         }
         (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
-        (None, None) => anyhow::bail!("down needs a lab file or --name LAB"),
+        (None, None) => {
+            let lab_file = load(&file_or_default(&None)?)?;
+            let outcome = lab::down(&lab_file, args.host.as_deref())?;
+            (lab_file.name, outcome)
+        }
     };
     if cli.json {
         print_json(&outcome)?;
@@ -221,6 +233,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     } else {
         for endpoint in &outcome.interfaces_removed {
             println!("removed {endpoint} (made by the lab in an existing netns)");
+        }
+        for endpoint in &outcome.host_interfaces_removed {
+            println!("removed {endpoint} (made by the lab in the host's namespace)");
         }
         for tap in &outcome.taps_removed {
             println!("removed tap {tap}");
@@ -445,6 +460,26 @@ fn print_changes(changes: &[Change]) {
             Change::Hub { hub, endpoints, .. } => {
                 format!("+ hub {hub}: {}", endpoints.join(", "))
             }
+            Change::SetMac {
+                port,
+                endpoint,
+                mac,
+                was,
+            } => format!("~ mac of {endpoint} ({port}): {was} -> {mac}"),
+            Change::SetMaster {
+                endpoint, bridge, ..
+            } => format!("~ {endpoint} joins bridge {bridge} again"),
+            Change::CreateDevice {
+                endpoint,
+                netns,
+                what,
+                mtu,
+            } => format!("+ {what} {endpoint} in netns {netns} (mtu {mtu})"),
+            Change::DeleteDevice {
+                endpoint,
+                netns,
+                why,
+            } => format!("- {endpoint} in netns {netns} ({why})"),
         };
         println!("{text}");
     }

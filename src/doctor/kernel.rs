@@ -14,13 +14,14 @@ use crate::nl::{NlError, RouteSocket, tc};
 use crate::packet::PacketSocket;
 
 /// The checks that need a namespace to be tried in (but cls_bpf, which also needs bpf()).
-const NAMESPACED: [Check; 6] = [
+const NAMESPACED: [Check; 7] = [
     Check::Veth,
     Check::Clsact,
     Check::U32,
     Check::Mirred,
     Check::TunTap,
     Check::Vxlan,
+    Check::Dummy,
 ];
 
 /// The namespaced checks as "not checked" (`why`, `fix`), and bpf(), which needs no
@@ -29,7 +30,10 @@ pub(super) fn without_namespace(why: &str, fix: &str) -> Vec<Item> {
     let mut items: Vec<Item> = NAMESPACED
         .into_iter()
         .chain([Check::ClsBpf])
-        .map(|check| Item::unchecked(check, why, fix))
+        .map(|check| match check {
+            Check::Dummy => Item::unchecked(check, why, fix).optional(),
+            _ => Item::unchecked(check, why, fix),
+        })
         .collect();
     items.push(load_program().0);
     items
@@ -89,7 +93,27 @@ pub(super) fn in_namespace(netns: &Netns) -> Vec<Item> {
     items.push(load);
     items.push(tun(netns));
     items.push(vxlan(netns, &mut socket));
+    items.push(dummy(netns, &mut socket));
     items
+}
+
+/// A dummy device (only lab links of `type: dummy` need one: optional).
+fn dummy(netns: &Netns, socket: &mut RouteSocket) -> Item {
+    match crate::link::try_dummy(socket, netns.fd()) {
+        Ok(()) => Item::ok(
+            Check::Dummy,
+            "a dummy device created: optional, for lab links of type: dummy",
+        )
+        .optional(),
+        Err(error) => Item::refused(
+            Check::Dummy,
+            "creating a dummy device",
+            error.errno(),
+            &error,
+            "a kernel with the dummy module (CONFIG_DUMMY; modprobe dummy)",
+        )
+        .optional(),
+    }
 }
 
 /// The interfaces of the test bench: x0 - x1 and y0 - y1, wired x1 <-> y1.

@@ -76,6 +76,8 @@ pub enum Check {
     TunTap,
     /// A vxlan device can be created.
     Vxlan,
+    /// A dummy device can be created (optional: lab links of `type: dummy`).
+    Dummy,
     /// /run/netns is a shared mount point, or patchwire can make it one.
     RunNetns,
     /// libpcap loads (optional: filters).
@@ -98,6 +100,7 @@ impl Check {
             Check::ClsBpf => "cls_bpf classifier",
             Check::TunTap => "tun/tap",
             Check::Vxlan => "vxlan",
+            Check::Dummy => "dummy",
             Check::RunNetns => "/run/netns",
             Check::Libpcap => "libpcap",
         }
@@ -115,6 +118,7 @@ impl Check {
             Check::U32 | Check::Mirred => WIRES,
             Check::TunTap => &["tap add", "up (vm nodes)"],
             Check::Vxlan => &["up --host (links across hosts)"],
+            Check::Dummy => &["up (links of type: dummy)"],
             Check::RunNetns => &["up", "down", "-n NAME (named namespaces)"],
             Check::Libpcap => &["capture -f", "mirror add --filter", "lab mirror filter:"],
         }

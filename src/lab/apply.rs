@@ -57,11 +57,22 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     take_down_bounced(changes, &mut socket)?;
     unhook(changes, &panel)?;
     delete_stubs(desired, changes, &mut handles)?;
+    super::devices::delete(desired, changes)?;
     delete_doomed(changes, &mut handles, &mut socket)?;
 
     stop_point(2);
-    // 3. Ports: created down (peers up), recorded, hooked, then up.
+    // 3. Ports: created down (peers up), recorded, hooked, then up. The node sides get their
+    // MACs and the host sides their bridge before anything is up; interfaces made in nodes
+    // themselves (macvlan, dummy) come with them.
     let created = make_ports(desired, changes, &mut handles, &mut socket, &panel)?;
+    stop_point(12);
+    let resettled = changes.iter().filter_map(|c| match c {
+        Change::SetMac { port, .. } | Change::SetMaster { port, .. } => desired.ports.get(port),
+        _ => None,
+    });
+    let settled: Vec<&Port> = created.iter().copied().chain(resettled).collect();
+    super::host_links::settle(desired, &settled)?;
+    super::devices::create(desired, changes)?;
 
     stop_point(3);
     // 4. Wires, hubs and mirrors in the panel.
@@ -565,6 +576,7 @@ fn create_vxlan_ports(panel: &Netns, ports: &[&Port]) -> Result<(), LabError> {
         if let Reach::Vxlan {
             vni,
             local,
+            dev,
             remotes,
             port: udp,
         } = &port.reach
@@ -572,6 +584,34 @@ fn create_vxlan_ports(panel: &Netns, ports: &[&Port]) -> Result<(), LabError> {
             let single = match remotes[..] {
                 [one] => Some(one),
                 _ => None,
+            };
+            let Some(local) = local else {
+                // A link of `type: vxlan`: one remote, the underlay device by name.
+                let dev = match dev {
+                    Some(dev) => Some(
+                        links_by_name(&mut here, std::slice::from_ref(dev))?
+                            .get(dev)
+                            .map(|l| l.index)
+                            .ok_or_else(|| {
+                                LabError::Invalid(format!(
+                                    "{}: the vxlan's dev {dev} is not in the host's namespace",
+                                    port.label()
+                                ))
+                            })?,
+                    ),
+                    None => None,
+                };
+                let remote = single.unwrap_or(remotes[0]);
+                tunnels.push(link::add_vxlan_to(
+                    &port.name,
+                    port.mtu,
+                    *vni,
+                    remote,
+                    *udp,
+                    dev,
+                    panel.fd(),
+                ));
+                continue;
             };
             tunnels.push(link::add_vxlan(
                 &port.name,
@@ -702,7 +742,8 @@ pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabEr
 
 /// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop
 /// point N of `apply`, so the tests can prove that an `up` killed there converges when run
-/// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation.
+/// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation, 12
+/// after it, before the node sides get their MACs and the host sides their bridge.
 fn stop_point(point: u32) {
     let wanted = std::env::var("PATCHWIRE_LAB_KILL_AT")
         .ok()
@@ -721,9 +762,29 @@ pub(super) fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), Lab
             continue;
         };
         let port = &desired.ports[port];
-        if let Reach::Vxlan { local, .. } = &port.reach {
-            check_underlay(port, *local)?;
+        match &port.reach {
+            Reach::Vxlan {
+                local: Some(local), ..
+            } => check_underlay(port, *local)?,
+            Reach::Vxlan {
+                local: None,
+                dev: Some(dev),
+                ..
+            } => check_dev(port, dev)?,
+            _ => {}
         }
+    }
+    // Every refusal of the host's side at once: a user fixes them in one go.
+    let refusals: Vec<String> = [
+        super::host_links::preflight(desired),
+        super::devices::preflight(desired, changes),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .map(|e| e.to_string())
+    .collect();
+    if !refusals.is_empty() {
+        return Err(LabError::Invalid(refusals.join("; ")));
     }
     for home in desired.nodes.values() {
         if let NodeHome::Owned { vm: Some(vm), .. } = home {
@@ -797,6 +858,30 @@ fn check_underlay(port: &Port, local: std::net::IpAddr) -> Result<(), LabError> 
             underlay.name,
             underlay.mtu,
             underlay.mtu - overhead
+        )));
+    }
+    Ok(())
+}
+
+/// A `type: vxlan` link's `dev:` must be an interface of the host's namespace, with room for
+/// the link's frames and 50 bytes of encapsulation (70 over IPv6; 50 assumed).
+fn check_dev(port: &Port, dev: &str) -> Result<(), LabError> {
+    let mut socket = Netns::current()?.route()?;
+    let found = links_by_name(&mut socket, &[dev.to_string()])?;
+    let Some(underlay) = found.get(dev) else {
+        return Err(LabError::Invalid(format!(
+            "{}: the vxlan's dev {dev} is not an interface of the host's namespace",
+            port.label()
+        )));
+    };
+    if port.mtu + 50 > underlay.mtu {
+        return Err(LabError::Invalid(format!(
+            "{}: mtu {} plus 50 bytes of VXLAN encapsulation is more than {dev}'s mtu {}: lower \
+             the link's mtu to {} or raise {dev}'s",
+            port.label(),
+            port.mtu,
+            underlay.mtu,
+            underlay.mtu.saturating_sub(50)
         )));
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::LabError;
-use super::file::{Endpoint, LabFile, LinkSpec, MirrorSide, NetnsRef, NodeKind, VmSpec};
+use super::file::{Endpoint, LabFile, LinkKind, LinkSpec, MirrorSide, NetnsRef, NodeKind, VmSpec};
 use super::names;
 use crate::netns::Netns;
 use crate::nl::link::{self, Link};
@@ -40,10 +40,13 @@ pub enum Reach {
     /// the lab makes for a VM node): a stub veth there is wired to it; the port is the stub's
     /// peer.
     Stub { stub: String, make_tap: bool },
-    /// A cross-host link: a VXLAN device in the panel.
+    /// A cross-host link (or a link of `type: vxlan`): a VXLAN device in the panel.
     Vxlan {
         vni: u32,
-        local: IpAddr,
+        /// `None` for a link of `type: vxlan`: the kernel picks the source by route.
+        local: Option<IpAddr>,
+        /// The underlay interface a `type: vxlan` link names (`dev:`).
+        dev: Option<String>,
         /// The other hosts' addresses: one is a plain tunnel; several get a copy of every
         /// frame each (flood entries: head-end replication).
         remotes: Vec<IpAddr>,
@@ -59,6 +62,121 @@ pub struct Port {
     pub reach: Reach,
     pub mtu: u32,
     pub tx_checksum: Option<bool>,
+    /// The endpoint's `mac:`: set on the node's side (the far end) when it is made, and put
+    /// back when it changed.
+    pub mac: Option<[u8; 6]>,
+    /// A bridge in the host's namespace the far end is a port of (`kind: bridge` nodes,
+    /// `type: mgmt-net` links).
+    pub master: Option<String>,
+}
+
+/// An interface the lab makes in a node itself, not through the panel (containerlab's
+/// single-ended `type: macvlan` and `dummy` links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub kind: DeviceKind,
+    pub mtu: u32,
+    pub mac: Option<[u8; 6]>,
+    /// The file line of its link, for messages.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// A macvlan of `lower` (an interface of the host's namespace), in `mode`.
+    Macvlan {
+        lower: String,
+        mode: String,
+    },
+    Dummy,
+}
+
+impl Device {
+    /// What its record hashes: a device whose kind, lower interface or mode changed is made
+    /// again.
+    pub fn parameters(&self) -> String {
+        match &self.kind {
+            DeviceKind::Macvlan { lower, mode } => format!("macvlan/{lower}/{mode}"),
+            DeviceKind::Dummy => "dummy".into(),
+        }
+    }
+
+    /// In words: `macvlan of eth0 (bridge)`, `dummy`.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            DeviceKind::Macvlan { lower, mode } => format!("macvlan of {lower} ({mode})"),
+            DeviceKind::Dummy => "dummy".into(),
+        }
+    }
+
+    /// The kernel's kind name.
+    pub fn kernel_kind(&self) -> &'static str {
+        match &self.kind {
+            DeviceKind::Macvlan { .. } => "macvlan",
+            DeviceKind::Dummy => "dummy",
+        }
+    }
+}
+
+/// The macvlan mode numbers of linux/if_link.h, by containerlab's names.
+pub fn macvlan_mode(mode: &str) -> Option<u32> {
+    match mode {
+        "private" => Some(1),
+        "vepa" => Some(2),
+        "bridge" => Some(4),
+        "passthru" => Some(8),
+        "source" => Some(16),
+        _ => None,
+    }
+}
+
+/// Reads `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn show_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The host's network namespace, where `kind: bridge` and `kind: host` endpoints and the host
+/// sides of `type: host`, `mgmt-net` and `macvlan` links are: the namespace of the thread that
+/// runs the lab command — for the CLI, the one patchwire runs in. So a test stands a namespace
+/// of its own in for the host by running patchwire under `nsenter --net=`, and never touches
+/// the machine's. Named by the thread's /proc path, which stays valid while the command runs.
+pub fn host_netns() -> String {
+    match std::fs::read_link("/proc/thread-self") {
+        Ok(task) => format!("/proc/{}/ns/net", task.display()),
+        Err(_) => "/proc/self/ns/net".into(),
+    }
+}
+
+/// What one link of the file is made of on this host, for `show --lab`.
+#[derive(Debug, Clone, Default)]
+pub struct LinkParts {
+    /// `NODE:IF` of every endpoint, the host sides of `type: host` links included.
+    pub endpoints: Vec<String>,
+    /// Its panel ports here (for a `kind: hub` node's link: every port of that hub).
+    pub ports: Vec<String>,
+    /// The panel hub it belongs to (a `kind: hub` node's, or a link of 3+ endpoints).
+    pub hub: Option<String>,
+    /// An interface made in the node instead (`macvlan`, `dummy`).
+    pub device: Option<Endpoint>,
+    /// What it is, when not a plain wire or hub: `host`, `macvlan of eth0 (bridge)`…
+    pub kind: Option<String>,
 }
 
 impl Port {
@@ -68,6 +186,7 @@ impl Port {
         let Reach::Vxlan {
             vni,
             local,
+            dev,
             remotes,
             port,
         } = &self.reach
@@ -75,10 +194,15 @@ impl Port {
             return None;
         };
         let remotes: Vec<String> = remotes.iter().map(ToString::to_string).collect();
-        Some(names::vxlan_record(&format!(
-            "{vni}/{local}/{}/{port}",
-            remotes.join(",")
-        )))
+        // A cross-host link's record is as before (no dev, a local address): its ports stay.
+        let mut parameters = match local {
+            Some(local) => format!("{vni}/{local}/{}/{port}", remotes.join(",")),
+            None => format!("{vni}/-/{}/{port}", remotes.join(",")),
+        };
+        if let Some(dev) = dev {
+            parameters.push_str(&format!("/dev {dev}"));
+        }
+        Some(names::vxlan_record(&parameters))
     }
 
     /// What the port stands for, in messages: `r1:eth1`, or `vxlan 1234 to 198.18.1.2`.
@@ -116,6 +240,20 @@ pub struct Desired {
     /// `netns:` nodes whose namespace is gone (only [`Desired::for_down`] tolerates them):
     /// `(node, namespace)`.
     pub gone: Vec<(String, String)>,
+    /// The host's namespace ([`host_netns`]).
+    pub host_netns: String,
+    /// The file's path as given, for messages.
+    pub path: String,
+    /// Bridges that must exist in the host's namespace, with who needs them (`node br1`).
+    pub bridges: BTreeMap<String, String>,
+    /// Interfaces made in nodes themselves (macvlan, dummy), by endpoint.
+    pub devices: BTreeMap<Endpoint, Device>,
+    /// What `plan` refuses before anything changes (a `mgmt-net` link without `mgmt.bridge`).
+    pub refusals: Vec<String>,
+    /// Said once per run by `plan` and `up` (a Linux bridge eats LACP…).
+    pub notes: Vec<String>,
+    /// Each link of the file (same order) as it is made here.
+    pub links: Vec<LinkParts>,
 }
 
 /// A mirror of the file, on this host's panel ports.
@@ -157,13 +295,33 @@ impl Desired {
             lab: file.name.clone(),
             host: host.clone(),
             panel: names::panel(&file.name, host.as_deref()),
+            host_netns: host_netns(),
+            path: file.path.clone(),
             ..Desired::default()
         };
+        let mut hub_nodes = BTreeSet::new();
+        let mut bridge_nodes = Vec::new();
         for (name, node) in &file.nodes {
             if !here(name) {
                 continue;
             }
             let home = match (&node.netns, &node.kind) {
+                (_, NodeKind::Hub) => {
+                    hub_nodes.insert(name.clone());
+                    continue;
+                }
+                (_, NodeKind::Bridge) => {
+                    desired
+                        .bridges
+                        .insert(name.clone(), format!("node {name} (kind: bridge)"));
+                    bridge_nodes.push(name.clone());
+                    NodeHome::Existing {
+                        spec: desired.host_netns.clone(),
+                    }
+                }
+                (_, NodeKind::Host) => NodeHome::Existing {
+                    spec: desired.host_netns.clone(),
+                },
                 (Some(netns), _) => NodeHome::Existing {
                     spec: netns_spec(netns),
                 },
@@ -175,7 +333,7 @@ impl Desired {
                     netns: names::node_netns(&file.name, name),
                     vm: None,
                 },
-                // The file reader does not make these yet (issue #20 work in progress).
+                // Container nodes are another room's (issue #20 work in progress).
                 (None, other) => {
                     return Err(LabError::Invalid(format!(
                         "{}: node {name}: {} nodes are not supported yet",
@@ -189,16 +347,79 @@ impl Desired {
             };
             desired.nodes.insert(name.clone(), home);
         }
-        let existing = existing_interfaces(file, &mut desired, tolerate_gone)?;
+        if !bridge_nodes.is_empty() {
+            desired.notes.push(bridge_note(&bridge_nodes));
+        }
+        let links = host_sides(file, &mut desired)?;
+        let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone)?;
+        if tolerate_gone {
+            // `down` finds what to remove from the kernel's records, not from how endpoints
+            // would be reached: an interface `up` would refuse must not stop it.
+            existing.clear();
+        }
         let here = &here;
-        for link in &file.links {
-            let local: Vec<&Endpoint> = link.endpoints.iter().filter(|e| here(&e.node)).collect();
+        let mut hub_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (link, host_side) in file.links.iter().zip(&links) {
+            let endpoints: Vec<Endpoint> =
+                link.endpoints.iter().chain(host_side).cloned().collect();
+            let mut parts = LinkParts {
+                endpoints: endpoints.iter().map(ToString::to_string).collect(),
+                kind: link_kind_words(&link.kind),
+                ..LinkParts::default()
+            };
+            if let Some(device) = device_of(link) {
+                let endpoint = &link.endpoints[0];
+                if here(&endpoint.node) {
+                    check_device_home(file, &desired, link, endpoint)?;
+                    desired.devices.insert(endpoint.clone(), device);
+                    parts.device = Some(endpoint.clone());
+                }
+                desired.links.push(parts);
+                continue;
+            }
+            if let Some(hub) = hub_of(file, link)? {
+                let other = link
+                    .endpoints
+                    .iter()
+                    .find(|e| e.node != hub)
+                    .expect("a hub node's link has one other end");
+                match (hub_nodes.contains(&hub), here(&other.node)) {
+                    (true, true) => {}
+                    (false, false) => {
+                        desired.links.push(parts);
+                        continue;
+                    }
+                    _ => {
+                        return Err(LabError::Invalid(format!(
+                            "{}:{}: node {hub} (kind: hub) and {other} are on different hosts: \
+                             a hub node's links stay on its host (for now)",
+                            file.path, link.line
+                        )));
+                    }
+                }
+                let port = endpoint_port(file, &desired, &existing, link, other)?;
+                hub_members
+                    .entry(hub.clone())
+                    .or_default()
+                    .push(port.name.clone());
+                insert_port(&mut desired.ports, port)?;
+                parts.hub = Some(hub);
+                desired.links.push(parts);
+                continue;
+            }
+            let local: Vec<&Endpoint> = endpoints.iter().filter(|e| here(&e.node)).collect();
             if local.is_empty() {
+                desired.links.push(parts);
                 continue;
             }
             let mut members: Vec<String> = Vec::new();
             for endpoint in &local {
-                let port = endpoint_port(file, &desired, &existing, link, endpoint)?;
+                let mut port = endpoint_port(file, &desired, &existing, link, endpoint)?;
+                if let (LinkKind::MgmtNet { .. }, Some(side)) = (&link.kind, host_side)
+                    && side == *endpoint
+                {
+                    port.master = mgmt_bridge(file);
+                }
                 members.push(port.name.clone());
                 insert_port(&mut desired.ports, port)?;
             }
@@ -208,7 +429,11 @@ impl Desired {
                 .filter(|e| !here(&e.node))
                 .filter_map(|e| file.nodes.get(&e.node)?.host.as_deref())
                 .collect();
-            if let Some(port) = vxlan_port(file, &desired, link, &remote_hosts)? {
+            let tunnel = match &link.kind {
+                LinkKind::Vxlan { .. } => vxlan_link_port(link),
+                _ => vxlan_port(file, &desired, link, &remote_hosts)?,
+            };
+            if let Some(port) = tunnel {
                 members.push(port.name.clone());
                 insert_port(&mut desired.ports, port)?;
             }
@@ -220,13 +445,29 @@ impl Desired {
                     desired.wires.insert(pair, link.datapath);
                 }
                 _ => {
-                    desired
-                        .hubs
-                        .insert(names::hub(&link.endpoints), members.into_iter().collect());
+                    let hub = names::hub(&link.endpoints);
+                    parts.hub = Some(hub.clone());
+                    desired.hubs.insert(hub, members.iter().cloned().collect());
                 }
+            }
+            parts.ports = members;
+            desired.links.push(parts);
+        }
+        // A hub node is one segment of all its links' ports (one port alone: nothing to join).
+        for (hub, members) in hub_members {
+            let name = names::hub_node(&hub);
+            for parts in desired.links.iter_mut() {
+                if parts.hub.as_deref() == Some(hub.as_str()) {
+                    parts.hub = Some(name.clone());
+                    parts.ports = members.clone();
+                }
+            }
+            if members.len() >= 2 {
+                desired.hubs.insert(name, members.into_iter().collect());
             }
         }
         mirrors(file, &mut desired, &existing, &here)?;
+        host_names_unique(file, &desired)?;
         Ok(desired)
     }
 
@@ -261,6 +502,242 @@ impl Desired {
     }
 }
 
+/// Endpoints of bridge and host nodes (and host sides of links) all have their interface in
+/// the host's one namespace: two of one name cannot both be made.
+fn host_names_unique(file: &LabFile, desired: &Desired) -> Result<(), LabError> {
+    let mut seen: BTreeMap<&str, &Endpoint> = BTreeMap::new();
+    for port in desired.ports.values() {
+        let Some(endpoint) = &port.endpoint else {
+            continue;
+        };
+        let in_host = desired
+            .nodes
+            .get(&endpoint.node)
+            .is_some_and(|h| h.spec() == desired.host_netns);
+        if !in_host {
+            continue;
+        }
+        if let Some(other) = seen.insert(&endpoint.interface, endpoint) {
+            return Err(LabError::Invalid(format!(
+                "{}: endpoints {other} and {endpoint} would both be interface {} in the host's \
+                 namespace (bridge and host nodes' interfaces all live there): rename one",
+                file.path, endpoint.interface
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The note `plan` and `up` give once when the lab has bridge nodes.
+fn bridge_note(bridges: &[String]) -> String {
+    let (nodes, them) = match bridges {
+        [one] => (format!("node {one} is a Linux bridge"), "it"),
+        many => (
+            format!("nodes {} are Linux bridges", many.join(", ")),
+            "each",
+        ),
+    };
+    format!(
+        "{nodes}: a bridge does not pass LACP, LLDP, PAUSE or 802.1X frames \
+         (01:80:c2:00:00:0x) between its ports, and with its own STP on it eats STP's too, so \
+         bonds, LLDP neighbours and spanning tree do not form through {} as through a cable; \
+         for a transparent segment write `kind: hub` for {them} (the links stay as they are)",
+        if bridges.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// The management network's bridge, where `type: mgmt-net` links' host sides are plugged:
+/// `mgmt.bridge` of the file. A hook for the container room: once the runtime can tell the
+/// bridge of the network it made (`Runtime::network_bridge`), ask it here when the file
+/// names none.
+pub fn mgmt_bridge(file: &LabFile) -> Option<String> {
+    file.mgmt.as_ref().and_then(|m| m.bridge.clone())
+}
+
+/// Each link's host side (`host:IF` of a `type: host` or `mgmt-net` link), in the file's
+/// order; the host node made when a link needs it, the bridges they need noted.
+fn host_sides(file: &LabFile, desired: &mut Desired) -> Result<Vec<Option<Endpoint>>, LabError> {
+    let mut sides = Vec::new();
+    for link in &file.links {
+        let interface = match &link.kind {
+            LinkKind::Host { host_interface } | LinkKind::MgmtNet { host_interface } => {
+                host_interface
+            }
+            _ => {
+                sides.push(None);
+                continue;
+            }
+        };
+        let endpoint = &link.endpoints[0];
+        if !desired.nodes.contains_key(&endpoint.node) {
+            sides.push(None);
+            continue;
+        }
+        match file.nodes.get(names::HOST_NODE).map(|n| &n.kind) {
+            None | Some(NodeKind::Host) => {}
+            Some(_) => {
+                return Err(LabError::Invalid(format!(
+                    "{}:{}: link of {endpoint}: its host side is named {}:{interface}, but node \
+                     {} is not the host (kind: host); rename that node",
+                    file.path,
+                    link.line,
+                    names::HOST_NODE,
+                    names::HOST_NODE
+                )));
+            }
+        }
+        if let LinkKind::MgmtNet { .. } = &link.kind {
+            match mgmt_bridge(file) {
+                Some(bridge) => {
+                    desired
+                        .bridges
+                        .entry(bridge)
+                        .or_insert_with(|| format!("the mgmt-net link of {endpoint}"));
+                }
+                None => desired.refusals.push(format!(
+                    "{}:{}: link of {endpoint} (type: mgmt-net): the management network's bridge \
+                     is not known: set mgmt.bridge to the name of the Linux bridge to plug \
+                     {interface} into",
+                    file.path, link.line
+                )),
+            }
+        }
+        desired
+            .nodes
+            .entry(names::HOST_NODE.to_string())
+            .or_insert_with(|| NodeHome::Existing {
+                spec: desired.host_netns.clone(),
+            });
+        sides.push(Some(Endpoint {
+            node: names::HOST_NODE.to_string(),
+            interface: interface.clone(),
+        }));
+    }
+    Ok(sides)
+}
+
+/// What a link is in words, when not a plain wire or hub between nodes.
+fn link_kind_words(kind: &LinkKind) -> Option<String> {
+    match kind {
+        LinkKind::Veth => None,
+        LinkKind::Host { .. } => Some("host".into()),
+        LinkKind::MgmtNet { .. } => Some("mgmt-net".into()),
+        LinkKind::Macvlan {
+            host_interface,
+            mode,
+        } => Some(format!("macvlan of {host_interface} ({mode})")),
+        LinkKind::Vxlan {
+            remote,
+            vni,
+            stitch,
+            ..
+        } => Some(format!(
+            "{} {vni} to {remote}",
+            if *stitch { "vxlan-stitch" } else { "vxlan" }
+        )),
+        LinkKind::Dummy => Some("dummy".into()),
+    }
+}
+
+/// The interface a single-ended `macvlan` or `dummy` link makes in its node.
+fn device_of(link: &LinkSpec) -> Option<Device> {
+    let endpoint = link.endpoints.first()?;
+    let kind = match &link.kind {
+        LinkKind::Macvlan {
+            host_interface,
+            mode,
+        } => DeviceKind::Macvlan {
+            lower: host_interface.clone(),
+            mode: mode.clone(),
+        },
+        LinkKind::Dummy => DeviceKind::Dummy,
+        _ => return None,
+    };
+    Some(Device {
+        kind,
+        mtu: link.mtu,
+        mac: link.macs.get(endpoint).and_then(|m| parse_mac(m)),
+        line: link.line,
+    })
+}
+
+/// A macvlan or dummy goes into a node with a namespace, in a mode the kernel knows.
+fn check_device_home(
+    file: &LabFile,
+    desired: &Desired,
+    link: &LinkSpec,
+    endpoint: &Endpoint,
+) -> Result<(), LabError> {
+    let at = format!("{}:{}: link of {endpoint}", file.path, link.line);
+    if !desired.nodes.contains_key(&endpoint.node) {
+        return Err(LabError::Invalid(format!(
+            "{at}: node {} has no namespace of its own (kind: hub) to hold the interface",
+            endpoint.node
+        )));
+    }
+    if let LinkKind::Macvlan { mode, .. } = &link.kind
+        && macvlan_mode(mode).is_none()
+    {
+        return Err(LabError::Invalid(format!(
+            "{at}: macvlan mode {mode:?} is not one of bridge, vepa, private, passthru, source"
+        )));
+    }
+    Ok(())
+}
+
+/// The `kind: hub` node a link joins, if any: such a link is a plain one with the hub at one
+/// end and a node with an interface at the other.
+fn hub_of(file: &LabFile, link: &LinkSpec) -> Result<Option<String>, LabError> {
+    let is_hub = |e: &&Endpoint| {
+        matches!(
+            file.nodes.get(&e.node).map(|n| &n.kind),
+            Some(NodeKind::Hub)
+        )
+    };
+    let hubs: Vec<&Endpoint> = link.endpoints.iter().filter(is_hub).collect();
+    let Some(first) = hubs.first() else {
+        return Ok(None);
+    };
+    let plain = link.kind == LinkKind::Veth && link.endpoints.len() == 2 && hubs.len() == 1;
+    if !plain {
+        return Err(LabError::Invalid(format!(
+            "{}:{}: node {} (kind: hub) takes plain links with one other end (NODE:IF - {}:PORT); \
+             this one is not",
+            file.path, link.line, first.node, first.node
+        )));
+    }
+    Ok(Some(first.node.clone()))
+}
+
+/// The panel's VXLAN port of a `type: vxlan` (or `vxlan-stitch`) link.
+fn vxlan_link_port(link: &LinkSpec) -> Option<Port> {
+    let LinkKind::Vxlan {
+        remote,
+        vni,
+        udp_port,
+        dev,
+        ..
+    } = &link.kind
+    else {
+        return None;
+    };
+    Some(Port {
+        name: names::vxlan_port(*vni),
+        endpoint: None,
+        reach: Reach::Vxlan {
+            vni: *vni,
+            local: None,
+            dev: dev.clone(),
+            remotes: vec![*remote],
+            port: *udp_port,
+        },
+        mtu: link.mtu,
+        tx_checksum: None,
+        mac: None,
+        master: None,
+    })
+}
+
 /// Mirrors whose destination node is on this host: the destination is made like any endpoint
 /// (a port the lab creates, in no link); sources and destination must share the host.
 fn mirrors(
@@ -270,6 +747,19 @@ fn mirrors(
     here: &dyn Fn(&str) -> bool,
 ) -> Result<(), LabError> {
     for mirror in &file.mirrors {
+        let hub_node = mirror.from.iter().chain([&mirror.to]).find(|e| {
+            matches!(
+                file.nodes.get(&e.node).map(|n| &n.kind),
+                Some(NodeKind::Hub)
+            )
+        });
+        if let Some(end) = hub_node {
+            return Err(LabError::Invalid(format!(
+                "{}:{}: mirror {}: {end} is an interface of a hub node, which has none (its \
+                 names are labels): mirror the other end of that link",
+                file.path, mirror.line, mirror.name
+            )));
+        }
         let local_sources: Vec<&Endpoint> = mirror.from.iter().filter(|e| here(&e.node)).collect();
         match (
             here(&mirror.to.node),
@@ -291,7 +781,7 @@ fn mirrors(
             mtu: file.mtu,
             tx_checksum: file.tx_checksum,
             vni: None,
-            kind: super::file::LinkKind::Veth,
+            kind: LinkKind::Veth,
             macs: Default::default(),
             line: mirror.line,
         };
@@ -371,6 +861,7 @@ fn check_host(file: &LabFile, host: Option<&str>) -> Result<Option<String>, LabE
 /// of its endpoint interfaces exist already.
 fn existing_interfaces(
     file: &LabFile,
+    host_sides: &[Option<Endpoint>],
     desired: &mut Desired,
     tolerate_gone: bool,
 ) -> Result<BTreeMap<Endpoint, Link>, LabError> {
@@ -399,6 +890,7 @@ fn existing_interfaces(
             .links
             .iter()
             .flat_map(|l| &l.endpoints)
+            .chain(host_sides.iter().flatten())
             .chain(mirror_ends);
         {
             for endpoint in endpoints.filter(|e| &e.node == node) {
@@ -440,8 +932,27 @@ fn endpoint_port(
         (NodeHome::Owned { .. }, _) => Reach::Veth,
         (NodeHome::Existing { .. }, None) => Reach::Veth,
         (NodeHome::Existing { spec }, Some(found)) => {
-            check_usable(file, desired, spec, endpoint, found)?
+            let reach = check_usable(file, desired, spec, endpoint, found)?;
+            if reach != Reach::Veth && *spec == desired.host_netns {
+                return Err(LabError::Invalid(format!(
+                    "{}:{}: endpoint {endpoint}: the host's namespace has an interface {} already, \
+                     and it is not the lab's: the lab makes that interface (a veth), so give the \
+                     endpoint a name the host does not use",
+                    file.path, link.line, endpoint.interface
+                )));
+            }
+            reach
         }
+    };
+    let bridge_node = matches!(
+        file.nodes.get(&endpoint.node).map(|n| &n.kind),
+        Some(NodeKind::Bridge)
+    );
+    // A MAC goes on an interface the lab makes for the node (the veth's far end): a VM's
+    // NIC has qemu's MAC whatever its tap's, and an existing interface stays the user's.
+    let mac = match reach {
+        Reach::Veth => link.macs.get(endpoint).and_then(|m| parse_mac(m)),
+        _ => None,
     };
     Ok(Port {
         name: names::port(endpoint),
@@ -449,6 +960,8 @@ fn endpoint_port(
         reach,
         mtu: link.mtu,
         tx_checksum: link.tx_checksum.or(file.tx_checksum),
+        mac,
+        master: bridge_node.then(|| endpoint.node.clone()),
     })
 }
 
@@ -462,7 +975,10 @@ fn check_usable(
     endpoint: &Endpoint,
     found: &Link,
 ) -> Result<Reach, LabError> {
-    let at = format!("{}: endpoint {endpoint} (netns {spec})", file.path);
+    let at = match spec == desired.host_netns {
+        true => format!("{}: endpoint {endpoint} (the host's namespace)", file.path),
+        false => format!("{}: endpoint {endpoint} (netns {spec})", file.path),
+    };
     if found.loopback || found.mac.is_none() {
         return Err(LabError::Invalid(format!(
             "{at}: {} is not an Ethernet interface",
@@ -539,10 +1055,15 @@ fn veth_peer_is_our_port(desired: &Desired, endpoint: &Endpoint, found: &Link) -
     };
     let reply = socket.request_raw(link::get_by_name(&names::port(endpoint)), 0);
     match link::parse_one(reply) {
+        // A port without any record is one an `up` killed before recording it: the panel is
+        // the lab's, so its far end is the lab's too (the port is made again).
         Ok(port) => {
-            port.altnames.contains(&names::port_record(endpoint))
-                && port.peer == Some(found.index)
-                && found.peer == Some(port.index)
+            let recorded = port.altnames.contains(&names::port_record(endpoint))
+                || !port
+                    .altnames
+                    .iter()
+                    .any(|a| names::parse_port_record(a).is_some());
+            recorded && port.peer == Some(found.index) && found.peer == Some(port.index)
         }
         Err(_) => false,
     }
@@ -576,11 +1097,68 @@ fn vxlan_port(
         endpoint: None,
         reach: Reach::Vxlan {
             vni,
-            local: address(me),
+            local: Some(address(me)),
+            dev: None,
             remotes: remote_hosts.iter().map(|h| address(h)).collect(),
             port: file.vxlan_port,
         },
         mtu: link.mtu,
         tx_checksum: None,
+        mac: None,
+        master: None,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_and_modes_read_as_the_kernel_wants_them() {
+        assert_eq!(parse_mac("02:00:0a:FF:00:01"), Some([2, 0, 10, 255, 0, 1]));
+        for bad in [
+            "02:00:0a:ff:00",
+            "02:00:0a:ff:00:01:02",
+            "2:0:a:ff:0:1",
+            "zz:00:00:00:00:00",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+        assert_eq!(show_mac(&[2, 0, 10, 255, 0, 1]), "02:00:0a:ff:00:01");
+        assert_eq!(macvlan_mode("bridge"), Some(4));
+        assert_eq!(macvlan_mode("passthru"), Some(8));
+        assert_eq!(macvlan_mode("bridged"), None);
+    }
+
+    #[test]
+    fn the_bridge_note_names_every_bridge_node_and_the_cure() {
+        let one = bridge_note(&["sw".into()]);
+        assert!(one.starts_with("node sw is a Linux bridge: "), "{one}");
+        assert!(one.ends_with("write `kind: hub` for it (the links stay as they are)"));
+        let two = bridge_note(&["a".into(), "b".into()]);
+        assert!(two.starts_with("nodes a, b are Linux bridges: "), "{two}");
+        assert!(two.contains("through them as through a cable"), "{two}");
+        assert!(two.ends_with("write `kind: hub` for each (the links stay as they are)"));
+    }
+
+    #[test]
+    fn a_device_is_made_again_when_its_kind_lower_or_mode_changes() {
+        let device = |kind| Device {
+            kind,
+            mtu: 1500,
+            mac: None,
+            line: 1,
+        };
+        let bridge = device(DeviceKind::Macvlan {
+            lower: "eth0".into(),
+            mode: "bridge".into(),
+        });
+        let vepa = device(DeviceKind::Macvlan {
+            lower: "eth0".into(),
+            mode: "vepa".into(),
+        });
+        assert_ne!(bridge.parameters(), vepa.parameters());
+        assert_ne!(bridge.parameters(), device(DeviceKind::Dummy).parameters());
+        assert_eq!(bridge.describe(), "macvlan of eth0 (bridge)");
+    }
 }

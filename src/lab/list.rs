@@ -93,6 +93,18 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
         lab.nodes.extend(lab.existing.iter().cloned());
         lab.nodes.sort();
         lab.orphaned = orphaned(lab);
+        // Bridge and host nodes (and the host side of `type: host` links) have ports too, but
+        // they are the host's namespace, not `netns:` nodes: the file tells.
+        if let (None, Some(path)) = (&lab.orphaned, &lab.file)
+            && let Ok(file) = super::file::load(path)
+        {
+            lab.existing
+                .retain(|n| match file.nodes.get(n).map(|spec| &spec.kind) {
+                    Some(super::file::NodeKind::Bridge | super::file::NodeKind::Host) => false,
+                    None => n != super::names::HOST_NODE,
+                    Some(_) => true,
+                });
+        }
         // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
         // there (its second wire, in the node, says so), not in the panel alone.
         if let (None, Some(path), Some(_)) = (&lab.orphaned, &lab.file, &lab.panel)

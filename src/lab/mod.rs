@@ -16,6 +16,8 @@ pub mod file;
 
 mod apply;
 mod desired;
+mod devices;
+mod host_links;
 mod list;
 mod names;
 mod observe;
@@ -240,6 +242,10 @@ pub struct DownOutcome {
     /// Interfaces the lab made in namespaces it does not own (`netns:` nodes), deleted with
     /// their panel ports.
     pub interfaces_removed: Vec<String>,
+    /// Interfaces the lab made in the host's namespace (bridge and host nodes' endpoints, the
+    /// host sides of `type: host` and `mgmt-net` links), deleted with their panel ports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_interfaces_removed: Vec<String>,
     /// VM taps deleted before their namespace (`NETNS:TAP`).
     pub taps_removed: Vec<String>,
     /// What `down` could not remove because it was already gone (a `netns:` node's namespace
@@ -304,6 +310,18 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
         .into_iter()
         .map(|(n, _)| n)
         .collect();
+    // Interfaces the lab made in nodes (macvlan, dummy) go first, also from its own
+    // namespaces: the kernel destroys a deleted namespace on its own time, and a macvlan
+    // would hold its host interface (in promiscuous mode) until then.
+    for (endpoint, (spec, _)) in &actual.devices {
+        match devices::delete_one(&desired.lab, spec, &endpoint.interface, false) {
+            Ok(()) if owned.contains(spec) => {}
+            Ok(()) => outcome
+                .interfaces_removed
+                .push(format!("{endpoint} ({spec})")),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
     for ((spec, stub), found) in &actual.stubs {
         // A stub in a namespace the lab owns goes with the namespace.
         if owned.contains(spec) {
@@ -327,7 +345,19 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
     // second `down` at once would find it. Deleting a veth deletes both ends at once.
     if actual.namespaces.get(&desired.panel) == Some(&observe::NsState::Ours) {
         match apply::delete_panel_ports(desired) {
-            Ok(removed) => outcome.interfaces_removed = removed,
+            Ok(removed) => {
+                let in_host = |endpoint: &String| {
+                    let node = endpoint.split_once(':').map_or("", |(n, _)| n);
+                    desired
+                        .nodes
+                        .get(node)
+                        .is_some_and(|h| h.spec() == desired.host_netns)
+                };
+                let (host, elsewhere): (Vec<String>, Vec<String>) =
+                    removed.into_iter().partition(in_host);
+                outcome.interfaces_removed.extend(elsewhere);
+                outcome.host_interfaces_removed = host;
+            }
             Err(e) => failures.push(e.to_string()),
         }
     }

@@ -5,7 +5,7 @@
 //! cannot contain `.`, so `.` separates the parts unambiguously.
 
 use super::file::Endpoint;
-use crate::marks::{LAB_RECORD, PORT_RECORD, STUB_RECORD, VXLAN_RECORD};
+use crate::marks::{DEVICE_RECORD, LAB_RECORD, PORT_RECORD, STUB_RECORD, VXLAN_RECORD};
 
 /// The lab's own namespace, where its ports, wires and hubs live: `LAB.panel`, or
 /// `LAB.panel.HOST` with `--host` (so two simulated hosts on one machine never collide). Node
@@ -127,6 +127,46 @@ pub fn hub(endpoints: &[Endpoint]) -> String {
     format!("h{:08x}", hash(&lowest) as u32)
 }
 
+/// The panel hub of a `kind: hub` node: `hub.NODE` when it fits in 15 characters, else a
+/// hash of the node's name.
+pub fn hub_node(node: &str) -> String {
+    let full = format!("hub.{node}");
+    match full.len() <= 15 {
+        true => full,
+        false => format!("h{:08x}", hash(&full) as u32),
+    }
+}
+
+/// The name a `type: host` or `mgmt-net` link's host side stands for: an endpoint of the
+/// host node (`host:IF`, as containerlab writes it).
+pub const HOST_NODE: &str = "host";
+
+/// The altname of an interface the lab made in a node (macvlan, dummy); `parameters` are
+/// hashed (kind, lower interface, mode).
+pub fn device_record(lab: &str, parameters: &str, endpoint: &Endpoint) -> String {
+    format!(
+        "{DEVICE_RECORD}{lab}.{:08x}.{}.{}",
+        hash(parameters) as u32,
+        endpoint.node,
+        endpoint.interface
+    )
+}
+
+/// (lab, endpoint) of a device record.
+pub fn parse_device_record(altname: &str) -> Option<(String, Endpoint)> {
+    let rest = altname.strip_prefix(DEVICE_RECORD)?;
+    let (lab, rest) = rest.split_once('.')?;
+    let (_, rest) = rest.split_once('.')?;
+    let (node, interface) = rest.split_once('.')?;
+    Some((
+        lab.into(),
+        Endpoint {
+            node: node.into(),
+            interface: interface.into(),
+        },
+    ))
+}
+
 /// FNV-1a: stable across builds and machines (both hosts of a lab must agree).
 fn hash(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -165,6 +205,15 @@ mod tests {
         );
         assert_eq!(panel("t1", Some("a")), "t1.panel.a");
         assert_eq!(node_netns("t1", "r1"), "t1-r1");
+        let record = device_record("t1", "macvlan/eth0/bridge", &ep("r1", "e1.5"));
+        assert!(record.len() < 128, "{record}");
+        assert_eq!(
+            parse_device_record(&record),
+            Some(("t1".into(), ep("r1", "e1.5")))
+        );
+        assert_eq!(hub_node("sw1"), "hub.sw1");
+        assert_eq!(hub_node("a-very-long-hub").len(), 9);
+        assert!(crate::hub::validate_name(&hub_node("a-very-long-hub")).is_ok());
     }
 
     #[test]

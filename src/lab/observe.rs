@@ -60,6 +60,14 @@ pub struct Actual {
     pub paths: Vec<PathDrift>,
     /// A `patchwire watch` is watching the panel now (it holds the panel's watch lock).
     pub watched: bool,
+    /// The far ends (node side) of existing ports with a `mac:` or a bridge to be a port of,
+    /// by port name.
+    pub far_ends: BTreeMap<String, Link>,
+    /// The bridges the lab needs in the host's namespace that exist there, by name.
+    pub bridges: BTreeMap<String, Link>,
+    /// Interfaces this lab made in nodes (macvlan, dummy), found by their record: by
+    /// endpoint, with the namespace (spec) they are in.
+    pub devices: BTreeMap<super::file::Endpoint, (String, Link)>,
 }
 
 /// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.
@@ -79,6 +87,7 @@ pub fn observe(desired: &Desired) -> Result<Actual, LabError> {
     if actual.namespaces.get(&desired.panel) == Some(&NsState::Ours) {
         observe_panel(desired, &mut actual)?;
     }
+    super::host_links::observe(desired, &mut actual)?;
     Ok(actual)
 }
 
@@ -105,6 +114,7 @@ pub fn observe_marks(desired: &Desired) -> Result<Actual, LabError> {
         }
     }
     observe_stubs(desired, &mut actual)?;
+    super::devices::observe(desired, &mut actual)?;
     Ok(actual)
 }
 

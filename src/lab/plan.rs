@@ -171,6 +171,48 @@ pub enum Change {
         /// What each member stands for (`NODE:IF`), in the same order.
         endpoints: Vec<String>,
     },
+    /// An endpoint's interface whose MAC differs from the file's `mac:`: set in place.
+    SetMac {
+        /// The port's name in the panel.
+        port: String,
+        /// The endpoint (`NODE:IF`).
+        endpoint: String,
+        /// The file's MAC.
+        mac: String,
+        /// The MAC it had.
+        was: String,
+    },
+    /// A host-side interface that is not a port of the bridge it belongs to (a `kind: bridge`
+    /// node's endpoint, a `mgmt-net` link's host side): made one again.
+    SetMaster {
+        /// The port's name in the panel.
+        port: String,
+        /// The endpoint (`NODE:IF`).
+        endpoint: String,
+        /// The bridge in the host's namespace.
+        bridge: String,
+    },
+    /// An interface made in a node itself (a `macvlan` or `dummy` link): created.
+    CreateDevice {
+        /// The endpoint (`NODE:IF`).
+        endpoint: String,
+        /// The node's namespace.
+        netns: String,
+        /// What it is: `macvlan of eth0 (bridge)`, `dummy`.
+        what: String,
+        /// Its MTU.
+        mtu: u32,
+    },
+    /// An interface the lab made in a node that the file no longer asks for (or asks for
+    /// otherwise: made again by a later `CreateDevice`): deleted.
+    DeleteDevice {
+        /// The endpoint it stood for (`NODE:IF`).
+        endpoint: String,
+        /// The node's namespace.
+        netns: String,
+        /// Why: `not in the file`, or what differs.
+        why: String,
+    },
     /// An eBPF wire direction on another path than its target calls for now (a root qdisc
     /// or egress filter added on a port after `up`, or removed): switched in place, without a
     /// frame lost or a carrier change (`wire::settle_paths`).
@@ -269,10 +311,15 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     // Removals: wires and hubs not wanted, then ports not wanted, stubs not wanted.
     planning.unhooks(&mut changes);
     planning.removed_ports(&mut changes);
+    let (doomed_devices, new_devices) = super::devices::changes(desired, actual, &remade);
+    changes.extend(doomed_devices);
     // Additions: ports, MTUs, then wires and hubs.
     planning.ports(&mut changes, &mut notes);
+    changes.extend(super::host_links::changes(desired, actual, &changes));
+    changes.extend(new_devices);
     planning.hooks(&mut changes);
     settle_paths(desired, actual, &mut changes);
+    notes.extend(desired.notes.iter().cloned());
     Ok(Plan { changes, notes })
 }
 
@@ -798,11 +845,17 @@ fn via(desired: &Desired, port: &Port) -> String {
             .to_string()
     };
     match &port.reach {
-        Reach::Veth => format!(
-            "veth, {} in netns {}",
-            port.endpoint.as_ref().map_or("?", |e| e.interface.as_str()),
-            home(port)
-        ),
+        Reach::Veth => {
+            let interface = port.endpoint.as_ref().map_or("?", |e| e.interface.as_str());
+            let home = home(port);
+            match (home == desired.host_netns, &port.master) {
+                (true, Some(bridge)) => {
+                    format!("veth, {interface} in the host's namespace, a port of bridge {bridge}")
+                }
+                (true, None) => format!("veth, {interface} in the host's namespace"),
+                (false, _) => format!("veth, {interface} in netns {home}"),
+            }
+        }
         Reach::Stub {
             stub,
             make_tap: true,
@@ -819,14 +872,17 @@ fn via(desired: &Desired, port: &Port) -> String {
         Reach::Vxlan {
             vni,
             local,
+            dev,
             remotes,
             port: udp,
         } => {
             let remotes: Vec<String> = remotes.iter().map(ToString::to_string).collect();
-            format!(
-                "vxlan {vni} from {local} to {} port {udp}",
-                remotes.join(", ")
-            )
+            let from = match (local, dev) {
+                (Some(local), _) => format!(" from {local}"),
+                (None, Some(dev)) => format!(" over {dev}"),
+                (None, None) => String::new(),
+            };
+            format!("vxlan {vni}{from} to {} port {udp}", remotes.join(", "))
         }
     }
 }

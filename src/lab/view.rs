@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::LabError;
 use super::desired::{Desired, Reach};
-use super::file::{LabFile, LinkSpec};
+use super::file::LabFile;
 use super::names;
 use crate::hub;
 use crate::netns::Netns;
@@ -46,24 +46,43 @@ pub fn capture_points(
 ) -> Result<Vec<(String, String, String)>, LabError> {
     let desired = Desired::from_file(file, host)?;
     let mut points = Vec::new();
-    for link in &file.links {
-        let local: Vec<String> = link
+    for (link, parts) in file.links.iter().zip(&desired.links) {
+        let to_hub_node = link.endpoints.iter().any(|e| {
+            matches!(
+                file.nodes.get(&e.node).map(|n| &n.kind),
+                Some(super::file::NodeKind::Hub)
+            )
+        });
+        // A macvlan or dummy is the node's own interface: nothing of it is in the panel.
+        if parts.device.is_some() {
+            continue;
+        }
+        // The host sides of `type: host` links count as endpoints.
+        let all: Vec<super::file::Endpoint> = parts
             .endpoints
             .iter()
-            .filter(|e| desired.ports.contains_key(&names::port(e)))
-            .map(names::port)
+            .filter_map(|e| super::file::Endpoint::parse(e).ok())
             .collect();
-        let endpoints: Vec<String> = link.endpoints.iter().map(ToString::to_string).collect();
-        if link.endpoints.len() == 2 {
-            if let (Some(port), Some(endpoint)) = (
-                local.first(),
-                link.endpoints
-                    .iter()
-                    .find(|e| local.contains(&names::port(e))),
-            ) {
+        let local: Vec<&super::file::Endpoint> = all
+            .iter()
+            .filter(|e| desired.ports.contains_key(&names::port(e)))
+            .collect();
+        let endpoints: Vec<String> = all.iter().map(ToString::to_string).collect();
+        // A `kind: hub` node's link: its one local end is a member of the node's hub.
+        let hub_node = parts.hub.as_ref().filter(|_| to_hub_node);
+        if let Some(hub) = hub_node {
+            for endpoint in &local {
                 points.push((
                     desired.panel.clone(),
-                    port.clone(),
+                    names::port(endpoint),
+                    format!("hub {hub} member {endpoint} (inbound: sent by it)"),
+                ));
+            }
+        } else if all.len() == 2 {
+            if let Some(endpoint) = local.first() {
+                points.push((
+                    desired.panel.clone(),
+                    names::port(endpoint),
                     format!(
                         "wire {} (inbound: sent by {endpoint})",
                         endpoints.join(" <-> ")
@@ -71,11 +90,7 @@ pub fn capture_points(
                 ));
             }
         } else {
-            for endpoint in link
-                .endpoints
-                .iter()
-                .filter(|e| local.contains(&names::port(e)))
-            {
+            for endpoint in &local {
                 points.push((
                     desired.panel.clone(),
                     names::port(endpoint),
@@ -104,11 +119,11 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     };
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
-    for link in &file.links {
-        let ports = link_ports(file, &desired, link);
+    for (link, parts) in file.links.iter().zip(&desired.links) {
+        let ports = parts.ports.clone();
         let over_vxlan = ports.iter().any(|p| p.starts_with("vx."));
         let mut view = LinkView {
-            endpoints: link.endpoints.iter().map(ToString::to_string).collect(),
+            endpoints: parts.endpoints.clone(),
             kind: String::new(),
             health: "missing".into(),
             problems: Vec::new(),
@@ -116,19 +131,32 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             paths: BTreeMap::new(),
             line: link.line,
         };
-        view.kind = match (ports.len(), over_vxlan) {
-            (0, _) => "elsewhere".into(),
-            (2, false) => "wire".into(),
-            (2, true) => "wire over vxlan".into(),
-            (_, false) => "hub".into(),
-            (_, true) => "hub over vxlan".into(),
+        if let Some(endpoint) = &parts.device {
+            view.kind = parts.kind.clone().unwrap_or_default();
+            device_health(&mut view, &desired, endpoint, file, host);
+            views.push(view);
+            continue;
+        }
+        view.kind = match (ports.len(), over_vxlan, &parts.hub) {
+            (0, _, _) => "elsewhere".into(),
+            (_, _, Some(hub)) if hub.starts_with("hub.") || ports.len() == 1 => {
+                format!("hub node ({hub})")
+            }
+            (2, false, _) => "wire".into(),
+            (2, true, _) => "wire over vxlan".into(),
+            (_, false, _) => "hub".into(),
+            (_, true, _) => "hub over vxlan".into(),
         };
-        if ports.len() == 2 {
-            wire_health(&mut view, &ports, &wires, file, host);
-        } else if ports.len() > 2 {
-            hub_health(&mut view, &ports, &hubs, file, host);
-        } else {
-            view.health = "elsewhere".into();
+        if let Some(words) = &parts.kind {
+            view.kind = format!("{} ({words})", view.kind);
+        }
+        match (&parts.hub, ports.len()) {
+            (_, 0) => view.health = "elsewhere".into(),
+            // A hub node with one link so far: its port waits for the others.
+            (Some(_), 1) => view.health = "ok".into(),
+            (Some(_), _) => hub_health(&mut view, &ports, &hubs, file, host),
+            (None, 2) => wire_health(&mut view, &ports, &wires, file, host),
+            (None, _) => view.health = "elsewhere".into(),
         }
         if view.health != "missing" && view.health != "elsewhere" {
             inner_wires(&desired, &ports, &mut inner, &mut view)?;
@@ -141,28 +169,50 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     Ok(views)
 }
 
-/// The panel ports of a file's link on this host: one per endpoint here, and the VXLAN port
-/// of a link that crosses to another host.
-fn link_ports(file: &LabFile, desired: &Desired, link: &LinkSpec) -> Vec<String> {
-    link.endpoints
-        .iter()
-        .filter(|e| desired.ports.contains_key(&names::port(e)))
-        .map(names::port)
-        .chain(
-            desired
-                .ports
-                .values()
-                .filter(|p| {
-                    p.endpoint.is_none()
-                        && p.name
-                            == names::vxlan_port(
-                                link.vni
-                                    .unwrap_or_else(|| names::vni(&file.name, &link.endpoints)),
-                            )
-                })
-                .map(|p| p.name.clone()),
-        )
-        .collect()
+/// A link that is an interface in its node (macvlan, dummy): `ok` when that interface is
+/// there with the lab's record, `missing` otherwise.
+fn device_health(
+    view: &mut LinkView,
+    desired: &Desired,
+    endpoint: &super::file::Endpoint,
+    file: &LabFile,
+    host: Option<&str>,
+) {
+    let Some(home) = desired.nodes.get(&endpoint.node) else {
+        view.health = "elsewhere".into();
+        return;
+    };
+    let found = Netns::open(Some(home.spec()))
+        .ok()
+        .and_then(|n| n.route().ok())
+        .and_then(|mut s| {
+            crate::nl::link::parse_one(
+                s.request_raw(crate::nl::link::get_by_name(&endpoint.interface), 0),
+            )
+            .ok()
+        });
+    let ours = found.as_ref().is_some_and(|l| {
+        l.altnames
+            .iter()
+            .any(|a| names::parse_device_record(a).is_some_and(|(lab, _)| lab == desired.lab))
+    });
+    match (found, ours) {
+        (Some(l), true) => {
+            view.health = match l.oper_up || l.up {
+                true => "ok".into(),
+                false => "degraded".into(),
+            };
+            if !l.up {
+                view.problems
+                    .push(format!("{} is down", endpoint.interface));
+            }
+        }
+        _ => view.problems.push(format!(
+            "{endpoint} is not there (run patchwire up {}{})",
+            file.path,
+            host.map(|h| format!(" --host {h}")).unwrap_or_default()
+        )),
+    }
 }
 
 /// A two-port link's health, problems and counters from the wire that joins its ports.
@@ -366,6 +416,12 @@ enum Shape {
     Namespace,
     Vm,
     Existing(String),
+    /// A Linux bridge of the host's (`kind: bridge`).
+    Bridge,
+    /// The host's namespace (`kind: host`, and the host side of `type: host` links).
+    Host,
+    /// A transparent segment (`kind: hub`).
+    Hub,
 }
 
 const LEGEND_EDGES: [(&str, &str, bool); 5] = [
@@ -391,9 +447,14 @@ impl<'a> Picture<'a> {
     }
 
     fn shape(&self, node: &str) -> Shape {
-        let spec = &self.file.nodes[node];
+        let Some(spec) = self.file.nodes.get(node) else {
+            return Shape::Host;
+        };
         match (&spec.kind, &spec.netns) {
             (super::file::NodeKind::Vm(_), _) => Shape::Vm,
+            (super::file::NodeKind::Bridge, _) => Shape::Bridge,
+            (super::file::NodeKind::Host, _) => Shape::Host,
+            (super::file::NodeKind::Hub, _) => Shape::Hub,
             (_, Some(netns)) => Shape::Existing(match netns {
                 super::file::NetnsRef::Name(n) | super::file::NetnsRef::Path(n) => n.clone(),
                 super::file::NetnsRef::Pid(pid) => format!("pid {pid}"),
@@ -402,7 +463,8 @@ impl<'a> Picture<'a> {
         }
     }
 
-    /// Nodes grouped by host (one group, `None`, for a lab on one machine).
+    /// Nodes grouped by host (one group, `None`, for a lab on one machine); the host node of
+    /// `type: host` links too when the file has none.
     fn by_host(&self) -> BTreeMap<Option<&'a str>, Vec<&'a str>> {
         let mut groups: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
         for (name, node) in &self.file.nodes {
@@ -410,6 +472,14 @@ impl<'a> Picture<'a> {
                 .entry(node.host.as_deref())
                 .or_default()
                 .push(name.as_str());
+        }
+        let host_sides = self
+            .views
+            .iter()
+            .flat_map(|v| &v.endpoints)
+            .any(|e| e.split_once(':').map(|(n, _)| n) == Some(names::HOST_NODE));
+        if host_sides && !self.file.nodes.contains_key(names::HOST_NODE) {
+            groups.entry(None).or_default().push(names::HOST_NODE);
         }
         groups
     }
@@ -445,7 +515,17 @@ impl<'a> Picture<'a> {
                 .iter()
                 .filter_map(|e| e.split_once(':'))
                 .collect();
-            if ends.len() == 2 {
+            if ends.len() == 1 {
+                // An interface in its node (macvlan, dummy): drawn to a plain label of what.
+                let what = q(&format!("ext.{}", i + 1));
+                let _ = writeln!(text, "  {what} [label={}, shape=plaintext];", q(&view.kind));
+                let _ = writeln!(
+                    text,
+                    "  {} -- {what} [label={}, color={color}, fontcolor={color}{dash}];",
+                    q(ends[0].0),
+                    q(&view.endpoints[0])
+                );
+            } else if ends.len() == 2 {
                 let _ = writeln!(
                     text,
                     "  {} -- {} [label={}, color={color}, fontcolor={color}{dash}];",
@@ -516,6 +596,15 @@ impl<'a> Picture<'a> {
                         "label={}, style=dashed",
                         q(&format!("{node}\n(netns {netns})"))
                     ),
+                    Shape::Bridge => format!(
+                        "label={}, shape=hexagon",
+                        q(&format!("{node}\n(Linux bridge)"))
+                    ),
+                    Shape::Host => format!(
+                        "label={}, shape=house",
+                        q(&format!("{node}\n(host namespace)"))
+                    ),
+                    Shape::Hub => format!("label={}, shape=diamond", q(&format!("{node}\n(hub)"))),
                 };
                 let _ = writeln!(text, "{indent}{} [{attributes}];", q(node));
             }
@@ -532,8 +621,10 @@ impl<'a> Picture<'a> {
             .file
             .nodes
             .keys()
+            .map(String::as_str)
+            .chain([names::HOST_NODE])
             .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
+            .map(|(i, n)| (n, i))
             .collect();
         let id = |node: &str| format!("n{}", index.get(node).copied().unwrap_or(usize::MAX));
         let mut text = String::from("graph LR\n");
@@ -552,6 +643,11 @@ impl<'a> Picture<'a> {
                     Shape::Existing(netns) => {
                         writeln!(text, "  {}[/\"{node} (netns {netns})\"/]", id(node))
                     }
+                    Shape::Bridge => {
+                        writeln!(text, "  {}{{{{\"{node} (Linux bridge)\"}}}}", id(node))
+                    }
+                    Shape::Host => writeln!(text, "  {}[(\"{node} (host namespace)\")]", id(node)),
+                    Shape::Hub => writeln!(text, "  {}{{\"{node} (hub)\"}}", id(node)),
                 };
             }
             if host.is_some() {
@@ -568,7 +664,15 @@ impl<'a> Picture<'a> {
                 .iter()
                 .filter_map(|e| e.split_once(':').map(|(n, _)| n))
                 .collect();
-            if ends.len() == 2 {
+            if ends.len() == 1 {
+                let what = format!("ext{}", i + 1);
+                let _ = writeln!(text, "  {what}[\"{}\"]", view.kind);
+                edges.push(
+                    &mut text,
+                    format!("  {} {line}|\"{}\"| {what}", id(ends[0]), view.endpoints[0]),
+                    style,
+                );
+            } else if ends.len() == 2 {
                 edges.push(
                     &mut text,
                     format!(

@@ -534,6 +534,118 @@ pub fn add_vxlan(
     )
 }
 
+/// `ip link add NAME mtu MTU netns NETNS type vxlan id VNI remote REMOTE dstport PORT [dev
+/// DEV]`, sent from the underlay's namespace (containerlab's `type: vxlan` link): no local
+/// address, the kernel picks the source by route; `dev` pins the underlay interface.
+pub fn add_vxlan_to(
+    name: &str,
+    mtu: u32,
+    vni: u32,
+    remote: std::net::IpAddr,
+    port: u16,
+    dev: Option<IfIndex>,
+    netns: BorrowedFd<'_>,
+) -> (RouteNetlinkMessage, u16) {
+    use netlink_packet_route::link::InfoVxlan;
+    use std::net::IpAddr;
+    let mut data = vec![
+        InfoVxlan::Id(vni),
+        InfoVxlan::Port(port),
+        InfoVxlan::Learning(false),
+        match remote {
+            IpAddr::V4(a) => InfoVxlan::Group(a),
+            IpAddr::V6(a) => InfoVxlan::Group6(a),
+        },
+    ];
+    data.extend(dev.map(|d| InfoVxlan::Link(d.0)));
+    let mut message = LinkMessage::default();
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::Mtu(mtu));
+    message
+        .attributes
+        .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        Info::Kind(InfoKind::Vxlan),
+        Info::Data(InfoData::Vxlan(data)),
+    ]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+/// `ip link add link LOWER name NAME mtu MTU [address MAC] netns NETNS type macvlan mode
+/// MODE` (mode 1 private, 2 vepa, 4 bridge, 8 passthru), sent from the lower device's
+/// namespace.
+pub fn add_macvlan(
+    name: &str,
+    lower: IfIndex,
+    mode: u32,
+    mtu: u32,
+    mac: Option<[u8; 6]>,
+    netns: BorrowedFd<'_>,
+) -> (RouteNetlinkMessage, u16) {
+    use netlink_packet_route::link::{InfoMacVlan, MacVlanMode};
+    let mut message = device(name, mtu, mac, netns);
+    message.attributes.push(LinkAttribute::Link(lower.0));
+    message.attributes.push(LinkAttribute::LinkInfo(vec![
+        Info::Kind(InfoKind::MacVlan),
+        Info::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+            MacVlanMode::from(mode),
+        )])),
+    ]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+/// `ip link add NAME mtu MTU [address MAC] netns NETNS type dummy`.
+pub fn add_dummy(
+    name: &str,
+    mtu: u32,
+    mac: Option<[u8; 6]>,
+    netns: BorrowedFd<'_>,
+) -> (RouteNetlinkMessage, u16) {
+    let mut message = device(name, mtu, mac, netns);
+    message
+        .attributes
+        .push(LinkAttribute::LinkInfo(vec![Info::Kind(InfoKind::Dummy)]));
+    (
+        RouteNetlinkMessage::NewLink(message),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+fn device(name: &str, mtu: u32, mac: Option<[u8; 6]>, netns: BorrowedFd<'_>) -> LinkMessage {
+    let mut message = LinkMessage::default();
+    message
+        .attributes
+        .push(LinkAttribute::IfName(name.to_string()));
+    message.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(mac) = mac {
+        message
+            .attributes
+            .push(LinkAttribute::Address(mac.to_vec()));
+    }
+    message
+        .attributes
+        .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+    message
+}
+
+/// `ip link set dev INDEX address MAC`.
+pub fn set_address(index: IfIndex, mac: [u8; 6]) -> RouteNetlinkMessage {
+    let mut message = LinkMessage::default();
+    message.header.index = index.0;
+    message
+        .attributes
+        .push(LinkAttribute::Address(mac.to_vec()));
+    RouteNetlinkMessage::SetLink(message)
+}
+
 /// `bridge fdb append 00:00:00:00:00:00 dev VXLAN dst REMOTE self permanent`: every frame
 /// the VXLAN device sends (whatever its destination MAC) also goes to `remote`.
 pub fn add_flood_entry(vxlan: IfIndex, remote: std::net::IpAddr) -> (RouteNetlinkMessage, u16) {

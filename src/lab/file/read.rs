@@ -237,6 +237,51 @@ pub(super) fn quote_may_open(previous: char) -> bool {
     previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':')
 }
 
+/// The lab file `up`, `plan` and `down` use when given none: the one `*.clab.yml` or
+/// `*.clab.yaml` in `dir` (containerlab's convention, which patchwire's own files may follow
+/// too). None, or several, is an error that names what was looked for and what was found.
+pub fn find_default_file(dir: &std::path::Path) -> Result<std::path::PathBuf, LabFileError> {
+    let shown = dir.display().to_string();
+    let entries = std::fs::read_dir(dir).map_err(|source| LabFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut found: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            (name.ends_with(".clab.yml") || name.ends_with(".clab.yaml")) && p.is_file()
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(LabFileError::new(
+            &shown,
+            None,
+            "no lab file given, and no *.clab.yml or *.clab.yaml here to use: name the file \
+             (`patchwire up FILE`)"
+                .into(),
+        )),
+        _ => {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+                .collect();
+            Err(LabFileError::new(
+                &shown,
+                None,
+                format!(
+                    "no lab file given, and {} *.clab.yml files here ({}): name the one to use",
+                    names.len(),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
