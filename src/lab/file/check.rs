@@ -297,7 +297,7 @@ impl Check<'_> {
                 Kind::Linux => match image {
                     None => NodeKind::Namespace,
                     Some(image) => match self.container(name, &chain, image, lab, prefix) {
-                        Some(container) => NodeKind::Container(container),
+                        Some(container) => NodeKind::Container(Box::new(container)),
                         None => NodeKind::Namespace,
                     },
                 },
