@@ -39,6 +39,8 @@ use crate::nl::link::validate_name;
 
 mod check;
 mod clab;
+#[cfg(test)]
+mod clab_tests;
 mod errors;
 mod examples;
 mod expand;

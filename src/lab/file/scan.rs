@@ -233,7 +233,7 @@ impl Scan {
                 .then(|| str_of(n, "group"))
                 .flatten()
         }
-        let mut vendor: Vec<(String, String, Vec<Seg>)> = Vec::new();
+        let mut vendor: Vec<(String, String, Vec<Seg>, bool)> = Vec::new();
         for (name, node) in nodes {
             let kind = node
                 .and_then(|n| str_of(n, "kind"))
@@ -247,21 +247,21 @@ impl Scan {
                 segs.push(key("kind"));
             }
             match classify(kind) {
-                Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs)),
+                Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
                 Kind::Refused(why) => self.problems.push(Problem {
                     segs,
-                    at_key: false,
+                    at_key: !own,
                     message: format!("node {name}: kind `{kind}` is refused: {why}"),
                 }),
                 _ => {}
             }
         }
-        let Some((_, _, first)) = vendor.first() else {
+        let Some((_, _, first, at_key)) = vendor.first() else {
             return;
         };
         let listed: Vec<String> = vendor
             .iter()
-            .map(|(name, kind, segs)| format!("{name} ({kind}, line {})", line(segs)))
+            .map(|(name, kind, segs, _)| format!("{name} ({kind}, line {})", line(segs)))
             .collect();
         let (count, they) = match vendor.len() {
             1 => ("1 node has a kind".to_string(), "It is a vendor's kind"),
@@ -269,7 +269,7 @@ impl Scan {
         };
         self.problems.push(Problem {
             segs: first.clone(),
-            at_key: false,
+            at_key: *at_key,
             message: format!(
                 "{count} patchwire does not run: {}. {they}, whose bootstrapping \
                  (images, startup configuration, licences, management) is containerlab's \

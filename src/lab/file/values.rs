@@ -374,19 +374,31 @@ pub(super) struct Prefix(pub(super) String);
 
 impl<'de> Deserialize<'de> for Prefix {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Text(v) = Text::deserialize(d)?;
-        let ok = v.is_empty()
-            || v == "__lab-name"
-            || (v.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
-        if !ok {
-            return Err(verbatim(format!(
-                "prefix {v:?} is not a container name prefix: \"\" (no prefix), `__lab-name` \
-                 (the lab's name only), or a name from A-Z a-z 0-9 - . _"
-            )));
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Prefix;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a container name prefix")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Prefix, E> {
+                let ok = v.is_empty()
+                    || v == "__lab-name"
+                    || (v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
+                if !ok {
+                    return Err(verbatim(format!(
+                        "prefix {v:?} is not a container name prefix: \"\" (no prefix), \
+                         `__lab-name` (the lab's name only), or a name from A-Z a-z 0-9 - . _"
+                    )));
+                }
+                Ok(Prefix(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Prefix, E> {
+                Ok(Prefix(String::new()))
+            }
         }
-        Ok(Prefix(v))
+        d.deserialize_any(V)
     }
 }
 
