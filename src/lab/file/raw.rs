@@ -239,6 +239,15 @@ impl Visitor<'_> for NameSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if self.what == "node"
+            && let Some((bridge, node)) = v.split_once('|')
+        {
+            return Err(verbatim(format!(
+                "node {v:?} is containerlab's bridge {bridge} inside node {node}'s namespace, \
+                 which patchwire does not make: use a `kind: hub` node (a segment of its own), \
+                 or make the bridge with `exec:` in {node}"
+            )));
+        }
         check_name(self.what, v).map_err(verbatim)?;
         if self.seen.is_some_and(|seen| seen.contains(v)) {
             return Err(verbatim(format!("{} {v} is defined twice", self.what)));
