@@ -180,3 +180,33 @@ fn a_smoke_test_file_reads_as_containerlab_runs_it() {
         ]
     );
 }
+
+#[test]
+fn vxlan_stitch_links_read_with_their_port_and_the_mgmt_network() {
+    let lab = file::load(&format!(
+        "{DATA}/tests/08-vxlan/vxlan-stitch-linux.clab.yml"
+    ))
+    .unwrap();
+    let mgmt = lab.mgmt.unwrap();
+    assert_eq!(mgmt.name, "clab-vxlan-linux");
+    assert_eq!(mgmt.ipv4_subnet.as_deref(), Some("172.20.30.0/24"));
+    // containerlab's default IPv6 subnet stays when the file sets only IPv4.
+    assert_eq!(mgmt.ipv6_subnet.as_deref(), Some("3fff:172:20:20::/64"));
+    assert_eq!(
+        lab.links[0].kind,
+        LinkKind::Vxlan {
+            remote: "172.20.30.12".parse().unwrap(),
+            vni: 200,
+            udp_port: 14792,
+            dev: None,
+            stitch: true,
+        }
+    );
+    assert_eq!(lab.links[0].endpoints[0].to_string(), "l1:eth1");
+    let NodeKind::Container(l2) = &lab.nodes["l2"].kind else {
+        panic!("l2 is not a container");
+    };
+    // A folded scalar (`>`) is one command.
+    assert_eq!(l2.exec.len(), 1);
+    assert!(l2.exec[0].starts_with("ash -c ' apk add iproute2 -q &&"));
+}
