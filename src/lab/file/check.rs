@@ -27,6 +27,8 @@ pub(super) struct Check<'a> {
     pub(super) errors: RefCell<Vec<LabFileError>>,
     /// The notes of the first pass (`scan.rs`) and of the expansion.
     pub(super) notes: Vec<String>,
+    /// Container keys set on nodes that are not containers: key -> nodes, for one note each.
+    pub(super) unused: RefCell<BTreeMap<&'static str, Vec<String>>>,
 }
 
 /// A VM node's `owner` or `group` given as a number: one the kernel takes (0 to 4294967294;
@@ -80,6 +82,20 @@ impl Check<'_> {
             position = locate(self.text, &segs[..len], false);
         }
         LabFileError::new(self.path, position, message)
+    }
+
+    /// The notes: the first pass's, then one per container key set on nodes that run nothing.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        for (key, nodes) in self.unused.borrow().iter() {
+            let nodes: Vec<String> = nodes.iter().map(|n| format!("node {n}")).collect();
+            notes.push(format!(
+                "patchwire does not do `{key}` ({}): only a container node (`kind: linux` with \
+                 an `image:`) uses it",
+                nodes.join(", ")
+            ));
+        }
+        notes
     }
 
     /// Keeps an error; `None` for the caller to give up on the thing.
@@ -174,7 +190,7 @@ impl Check<'_> {
             nodes,
             links,
             mgmt,
-            notes: self.notes.clone(),
+            notes: self.notes(),
             mirrors,
             ids_at: self.ids_at.take(),
         })
@@ -283,7 +299,9 @@ impl Check<'_> {
                 ));
             }
             let kind = match kind {
-                Kind::Namespace if image.is_some() => {
+                // An image the node inherits (from `topology.defaults`…) does not make an
+                // explicit namespace a container; one it sets itself is a mistake.
+                Kind::Namespace if node.image.is_some() => {
                     return Err(self.error(
                         &at("image"),
                         true,
@@ -326,6 +344,18 @@ impl Check<'_> {
                     ));
                 }
             };
+            if !matches!(kind, NodeKind::Container(_)) {
+                let ext = matches!(kind, NodeKind::ExtContainer(_));
+                for k in node.container_keys() {
+                    if !(ext && k == "exec") {
+                        self.unused
+                            .borrow_mut()
+                            .entry(k)
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+            }
             if let Some(netns) = &netns
                 && let Some(other) = namespaces.insert(netns.key(), name.clone())
             {

@@ -502,3 +502,61 @@ fn link_mistakes_are_named() {
          vxlan-stitch, dummy"
     );
 }
+
+#[test]
+fn every_listed_key_is_read_where_it_is_listed() {
+    use super::keys::*;
+    let wrap = |place: &str, key: &str| -> String {
+        match place {
+            "top" => format!("name: k\n{key}: ~\ntopology: {{}}\n"),
+            "mgmt" => format!("name: k\nmgmt: {{{key}: ~}}\ntopology: {{}}\n"),
+            "topology" => format!("name: k\ntopology: {{{key}: ~}}\n"),
+            "node" => format!("name: k\ntopology:\n  nodes:\n    r1: {{{key}: ~}}\n"),
+            "defaults" => format!("name: k\ntopology:\n  defaults: {{{key}: ~}}\n"),
+            "link" => format!(
+                "name: k\ntopology:\n  nodes: {{r1: {{}}, r2: {{}}}}\n  links:\n    \
+                 - {{endpoints: [r1:a, r2:a], {key}: ~}}\n"
+            ),
+            _ => format!(
+                "name: k\ntopology:\n  nodes: {{r1: {{}}, r2: {{}}}}\n  links:\n    \
+                 - {{endpoints: [{{node: r1, interface: a, {key}: ~}}, r2:a]}}\n"
+            ),
+        }
+    };
+    let places: &[(&str, &[&str])] = &[
+        ("top", TOP),
+        ("mgmt", MGMT),
+        ("topology", TOPOLOGY),
+        ("node", NODE),
+        ("defaults", NODE),
+        ("link", LINK),
+        ("endpoint", ENDPOINT),
+    ];
+    for (place, keys) in places {
+        for key in *keys {
+            if let Err(e) = parse("t1.yaml", &wrap(place, key)) {
+                let e = e.to_string();
+                assert!(!e.contains("unknown key"), "{place} {key}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_empty_scalar_inherits_and_container_keys_elsewhere_are_noted() {
+    let lab = lab(
+        "name: e\ntopology:\n  defaults: {image: alpine}\n  nodes:\n    \
+         r1: {image: '', cmd: sleep 1}\n    br: {kind: bridge, exec: [x], env: {A: b}}\n    \
+         ns: {kind: namespace, exec: [y], image: ''}\n    ext: {kind: ext-container, exec: [z]}\n",
+    );
+    assert_eq!(container(&lab, "r1").spec.image, "alpine");
+    assert_eq!(
+        lab.notes,
+        [
+            "patchwire does not do `env` (node br): only a container node (`kind: linux` with \
+             an `image:`) uses it",
+            "patchwire does not do `exec` (node br, node ns): only a container node (`kind: \
+             linux` with an `image:`) uses it",
+        ]
+    );
+}

@@ -655,6 +655,7 @@ fn parse_with_env(
         ids_at: Default::default(),
         errors: Default::default(),
         notes,
+        unused: Default::default(),
     }
     .lab(raw)
 }
