@@ -161,6 +161,18 @@ impl Check<'_> {
             || links
                 .iter()
                 .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
+        if let Some(m) = &raw.mgmt {
+            for (k, subnet, v6) in [
+                ("ipv4-subnet", &m.ipv4_subnet, false),
+                ("ipv6-subnet", &m.ipv6_subnet, true),
+            ] {
+                if let Some(subnet) = subnet
+                    && let Err(why) = check_subnet(&subnet.0, v6)
+                {
+                    return Err(self.error(&[key("mgmt"), key(k)], false, why));
+                }
+            }
+        }
         let mgmt = needs_mgmt.then(|| {
             let m = raw.mgmt.unwrap_or_default();
             crate::runtime::NetworkSpec {
@@ -323,7 +335,16 @@ impl Check<'_> {
                     container: name.clone(),
                     exec: chain.appended(|n| n.exec.as_ref()),
                 }),
-                Kind::Bridge => NodeKind::Bridge,
+                Kind::Bridge => match crate::nl::link::validate_name(name) {
+                    Ok(()) => NodeKind::Bridge,
+                    Err(e) => {
+                        return Err(self.error(
+                            &[key("topology"), key("nodes"), key(name)],
+                            true,
+                            format!("node {name} is a `bridge` named as the node: {e}"),
+                        ));
+                    }
+                },
                 Kind::Host => NodeKind::Host,
                 Kind::Hub => NodeKind::Hub,
                 Kind::Vm => self.vm(name, node, netns.is_some())?,
@@ -815,6 +836,19 @@ impl Check<'_> {
         };
         Some((kind, endpoints))
     }
+}
+
+/// `mgmt.ipv4-subnet`/`ipv6-subnet`: `ADDRESS/LENGTH` of the right family.
+fn check_subnet(text: &str, v6: bool) -> Result<(), String> {
+    let (family, max) = if v6 { ("IPv6", 128) } else { ("IPv4", 32) };
+    let bad = || format!("subnet {text:?} is not an {family} subnet (ADDRESS/LENGTH)");
+    let (address, length) = text.split_once('/').ok_or_else(bad)?;
+    let address: IpAddr = address.parse().map_err(|_| bad())?;
+    let length: u8 = length.parse().map_err(|_| bad())?;
+    if address.is_ipv6() != v6 || length > max {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// "a container", "a bridge"… for messages.

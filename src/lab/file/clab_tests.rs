@@ -560,3 +560,20 @@ fn an_empty_scalar_inherits_and_container_keys_elsewhere_are_noted() {
         ]
     );
 }
+
+#[test]
+fn management_subnets_and_bridge_names_are_checked() {
+    assert_eq!(
+        err("name: m\nmgmt: {ipv4-subnet: 172.20.20.0}\ntopology: {}\n"),
+        "t1.yaml:2:21: subnet \"172.20.20.0\" is not an IPv4 subnet (ADDRESS/LENGTH)"
+    );
+    assert_eq!(
+        err("name: m\nmgmt: {ipv6-subnet: 10.0.0.0/8}\ntopology: {}\n"),
+        "t1.yaml:2:21: subnet \"10.0.0.0/8\" is not an IPv6 subnet (ADDRESS/LENGTH)"
+    );
+    assert_eq!(
+        err("name: m\ntopology:\n  nodes:\n    a-very-long-bridge: {kind: bridge}\n"),
+        "t1.yaml:4:5: node a-very-long-bridge is a `bridge` named as the node: interface name \
+         \"a-very-long-bridge\" is 18 bytes long; Linux allows at most 15"
+    );
+}
