@@ -77,7 +77,7 @@ impl Scan {
         context: &str,
         known: &[&str],
         noted: &[(&str, &'static str)],
-        used: &str,
+        used: &dyn Fn() -> String,
     ) {
         for k in map.keys() {
             let Some(k) = k.as_str() else { continue };
@@ -90,7 +90,7 @@ impl Scan {
                     message: unknown_key(k, context, known),
                 });
             } else if let Some(why) = super::keys::noted(noted, k) {
-                self.note(k, why, used.to_string());
+                self.note(k, why, used());
             }
         }
     }
@@ -121,20 +121,38 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
     let Some(top) = doc.as_mapping() else {
         return s;
     };
-    s.keys(top, &[], "at the top level", TOP, TOP_NOTED, "top level");
+    s.keys(top, &[], "at the top level", TOP, TOP_NOTED, &|| {
+        "top level".into()
+    });
     if let Some(mgmt) = get(top, "mgmt").and_then(Value::as_mapping) {
-        s.keys(mgmt, &[key("mgmt")], "in mgmt", MGMT, MGMT_NOTED, "mgmt");
+        s.keys(mgmt, &[key("mgmt")], "in mgmt", MGMT, MGMT_NOTED, &|| {
+            "mgmt".into()
+        });
     }
     if let Some(d) = get(top, "defaults").and_then(Value::as_mapping) {
-        s.keys(d, &[key("defaults")], "in defaults", DEFAULTS, &[], "");
+        s.keys(
+            d,
+            &[key("defaults")],
+            "in defaults",
+            DEFAULTS,
+            &[],
+            &String::new,
+        );
     }
     if let Some(v) = get(top, "vxlan").and_then(Value::as_mapping) {
-        s.keys(v, &[key("vxlan")], "in vxlan", VXLAN, &[], "");
+        s.keys(v, &[key("vxlan")], "in vxlan", VXLAN, &[], &String::new);
     }
     for (name, host) in entries(get(top, "hosts")) {
         if let Some(host) = host {
             let segs = [key("hosts"), key(name)];
-            s.keys(host, &segs, &format!("in host {name}"), HOST, &[], "");
+            s.keys(
+                host,
+                &segs,
+                &format!("in host {name}"),
+                HOST,
+                &[],
+                &String::new,
+            );
         }
     }
     let Some(topology) = get(top, "topology").and_then(Value::as_mapping) else {
@@ -146,7 +164,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         "in topology",
         TOPOLOGY,
         &[],
-        "",
+        &String::new,
     );
     let t = |k: &str| vec![key("topology"), key(k)];
     if let Some(d) = get(topology, "defaults").and_then(Value::as_mapping) {
@@ -186,10 +204,11 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
     }
     s.kinds(topology, &nodes, line);
     let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    let defined: BTreeSet<&str> = names.iter().copied().collect();
     if let Some(links) = get(topology, "links").and_then(Value::as_sequence) {
         for (i, link) in links.iter().enumerate() {
             if let Some(link) = link.as_mapping() {
-                s.link(link, i, &names, line);
+                s.link(link, i, (&names, &defined), line);
             }
         }
     }
@@ -197,7 +216,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         for (i, mirror) in mirrors.iter().enumerate() {
             if let Some(mirror) = mirror.as_mapping() {
                 let segs = [key("topology"), key("mirrors"), Seg::Index(i)];
-                s.keys(mirror, &segs, "in a mirror", MIRROR, &[], "");
+                s.keys(mirror, &segs, "in a mirror", MIRROR, &[], &String::new);
             }
         }
     }
@@ -206,11 +225,11 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
 
 impl Scan {
     fn node(&mut self, node: &Mapping, segs: Vec<Seg>, context: &str, used: &str) {
-        self.keys(node, &segs, context, NODE, NODE_NOTED, used);
+        self.keys(node, &segs, context, NODE, NODE_NOTED, &|| used.to_string());
         if let Some(netns) = get(node, "netns").and_then(Value::as_mapping) {
             let mut at = segs.clone();
             at.push(key("netns"));
-            self.keys(netns, &at, "in `netns:`", &["pid"], &[], "");
+            self.keys(netns, &at, "in `netns:`", &["pid"], &[], &String::new);
         }
     }
 
@@ -281,13 +300,20 @@ impl Scan {
         });
     }
 
-    fn link(&mut self, link: &Mapping, i: usize, names: &[&str], line: &dyn Fn(&[Seg]) -> usize) {
+    /// A link's keys and endpoints. The line of a link is looked for only when a note needs
+    /// it: a walk per link would make a large file's reading quadratic.
+    fn link(
+        &mut self,
+        link: &Mapping,
+        i: usize,
+        (names, defined): (&[&str], &BTreeSet<&str>),
+        line: &dyn Fn(&[Seg]) -> usize,
+    ) {
         let segs = vec![key("topology"), key("links"), Seg::Index(i)];
-        let used = format!("link on line {}", line(&segs));
+        let used = || format!("link on line {}", line(&segs));
         self.keys(link, &segs, "in a link", LINK, LINK_NOTED, &used);
         let typ = str_of(link, "type").map(|t| t.trim().to_ascii_lowercase());
         let veth = matches!(typ.as_deref(), None | Some("veth"));
-        let defined: BTreeSet<&str> = names.iter().copied().collect();
         let check = |s: &mut Scan, value: &Value, at: Vec<Seg>| {
             let (node, shown) = match value {
                 Value::String(text) => match text.split_once(':') {
