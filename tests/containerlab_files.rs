@@ -210,3 +210,44 @@ fn vxlan_stitch_links_read_with_their_port_and_the_mgmt_network() {
     assert_eq!(l2.exec.len(), 1);
     assert!(l2.exec[0].starts_with("ash -c ' apk add iproute2 -q &&"));
 }
+
+#[test]
+fn up_plan_and_down_without_a_file_name_the_clab_files_here() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let none = run(&["plan"]);
+    // Two files: refused before anything is read or changed.
+    std::fs::write(dir.join("a.clab.yml"), "name: a\ntopology: {}\n").unwrap();
+    std::fs::write(dir.join("b.clab.yaml"), "name: b\ntopology: {}\n").unwrap();
+    let two = run(&["down"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        none,
+        (
+            Some(1),
+            "patchwire: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
+             name the file (`patchwire up FILE`)\n"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        two,
+        (
+            Some(1),
+            "patchwire: .: no lab file given, and 2 *.clab.yml files here (a.clab.yml, \
+             b.clab.yaml): name the one to use\n"
+                .to_string()
+        )
+    );
+}
