@@ -189,6 +189,9 @@ impl Check<'_> {
                 mtu: m.mtu.map(|m| m.0),
             }
         });
+        if let Some(mgmt) = &mgmt {
+            self.mgmt_addresses(&nodes, mgmt)?;
+        }
         Ok(LabFile {
             name: lab_name,
             path: self.path.to_string(),
@@ -206,6 +209,56 @@ impl Check<'_> {
             mirrors,
             ids_at: self.ids_at.take(),
         })
+    }
+
+    /// Static management addresses: inside the management subnets, each used once.
+    fn mgmt_addresses(
+        &self,
+        nodes: &BTreeMap<String, NodeSpec>,
+        mgmt: &crate::runtime::NetworkSpec,
+    ) -> Result<(), LabFileError> {
+        let mut used: HashMap<IpAddr, &str> = HashMap::new();
+        for (name, node) in nodes {
+            let NodeKind::Container(c) = &node.kind else {
+                continue;
+            };
+            let addresses = [
+                (
+                    "mgmt-ipv4",
+                    c.spec.mgmt_ipv4.map(IpAddr::V4),
+                    &mgmt.ipv4_subnet,
+                ),
+                (
+                    "mgmt-ipv6",
+                    c.spec.mgmt_ipv6.map(IpAddr::V6),
+                    &mgmt.ipv6_subnet,
+                ),
+            ];
+            for (k, address, subnet) in addresses {
+                let Some(address) = address else { continue };
+                let at = [key("topology"), key("nodes"), key(name), key(k)];
+                if let Some(subnet) = subnet
+                    && !in_subnet(address, subnet)
+                {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!(
+                            "node {name}: {k} {address} is outside the management subnet \
+                             {subnet} (`mgmt:`)"
+                        ),
+                    ));
+                }
+                if let Some(other) = used.insert(address, name) {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!("node {name}: {k} {address} is node {other}'s too"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn hosts(&self, raw: Vec<(String, RawHost)>) -> Result<Vec<(String, HostSpec)>, LabFileError> {
@@ -849,6 +902,32 @@ fn check_subnet(text: &str, v6: bool) -> Result<(), String> {
         return Err(bad());
     }
     Ok(())
+}
+
+/// Whether `address` is in `subnet` (`ADDRESS/LENGTH`, checked by `check_subnet`).
+fn in_subnet(address: IpAddr, subnet: &str) -> bool {
+    let Some((net, length)) = subnet.split_once('/') else {
+        return true;
+    };
+    let (Ok(net), Ok(length)) = (net.parse::<IpAddr>(), length.parse::<u32>()) else {
+        return true;
+    };
+    let bits = |a: IpAddr| -> u128 {
+        match a {
+            IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+            IpAddr::V6(a) => u128::from(a),
+        }
+    };
+    if address.is_ipv4() != net.is_ipv4() {
+        return false;
+    }
+    // IPv4 sits in the top 32 bits, so one mask serves both families.
+    let length = length.min(if net.is_ipv4() { 32 } else { 128 });
+    let mask = match length {
+        0 => 0,
+        n => u128::MAX << (128 - n),
+    };
+    bits(address) & mask == bits(net) & mask
 }
 
 /// "a container", "a bridge"… for messages.

@@ -577,3 +577,29 @@ fn management_subnets_and_bridge_names_are_checked() {
          \"a-very-long-bridge\" is 18 bytes long; Linux allows at most 15"
     );
 }
+
+#[test]
+fn static_management_addresses_are_in_the_subnet_and_once() {
+    assert_eq!(
+        err("name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv4: 172.20.21.5}\n"),
+        "t1.yaml:4:30: node a: mgmt-ipv4 172.20.21.5 is outside the management subnet \
+         172.20.20.0/24 (`mgmt:`)"
+    );
+    assert_eq!(
+        err("name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv6: 'fd00::1'}\n"),
+        "t1.yaml:4:30: node a: mgmt-ipv6 fd00::1 is outside the management subnet \
+         3fff:172:20:20::/64 (`mgmt:`)"
+    );
+    assert_eq!(
+        err(
+            "name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv4: 172.20.20.5}\n    \
+             b: {image: x, mgmt-ipv4: 172.20.20.5}\n"
+        ),
+        "t1.yaml:5:30: node b: mgmt-ipv4 172.20.20.5 is node a's too"
+    );
+    let lab = lab(
+        "name: m\nmgmt: {ipv4-subnet: 198.18.4.0/22}\ntopology:\n  nodes:\n    \
+         a: {image: x, mgmt-ipv4: 198.18.7.254}\n",
+    );
+    assert!(matches!(lab.nodes["a"].kind, NodeKind::Container(_)));
+}
