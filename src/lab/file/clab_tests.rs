@@ -603,3 +603,22 @@ fn static_management_addresses_are_in_the_subnet_and_once() {
     );
     assert!(matches!(lab.nodes["a"].kind, NodeKind::Container(_)));
 }
+
+#[test]
+fn refused_types_and_names_come_with_the_other_first_pass_errors() {
+    assert_eq!(
+        err(
+            "name: t1\ntopology:\n  nodes:\n    r1: {}\n    br|r1: {kind: bridge}\n  links:\n    \
+             - {type: bogus, endpoints: [r1:e4, r2:e4]}\n    \
+             - {type: veth-stitch, endpoints: [r1:e5, r1:e6]}\n"
+        ),
+        "t1.yaml:5:5: node \"br|r1\" is containerlab's bridge br inside node r1's namespace, \
+         which patchwire does not make: use a `kind: hub` node (a segment of its own), or make \
+         the bridge with `exec:` in r1\n\
+         t1.yaml:7:14: link type `bogus` is not one of veth, host, mgmt-net, macvlan, vxlan, \
+         vxlan-stitch, dummy\n\
+         t1.yaml:7:40: endpoint r2:e4 names node r2, which is not defined (nodes: br|r1, r1)\n\
+         t1.yaml:8:14: link type `veth-stitch` is refused: it is containerlab's inner half of \
+         `vxlan-stitch`; write `type: vxlan-stitch`"
+    );
+}

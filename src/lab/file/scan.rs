@@ -13,6 +13,7 @@ use super::clab::{KINDS, Kind, classify};
 use super::errors::unknown_key;
 use super::keys::*;
 use super::locate::{Seg, key};
+use super::values::LinkType;
 
 /// Something wrong at a place: where (`segs`, at the key itself with `at_key`) and what.
 pub(super) struct Problem {
@@ -190,6 +191,15 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         }
     }
     let nodes = entries(get(topology, "nodes"));
+    for (name, _) in &nodes {
+        if let Some(why) = super::raw::bridge_in_node(name) {
+            s.problems.push(Problem {
+                segs: vec![key("topology"), key("nodes"), key(name)],
+                at_key: true,
+                message: why,
+            });
+        }
+    }
     for (name, node) in &nodes {
         if let Some(node) = node {
             let mut segs = t("nodes");
@@ -312,6 +322,15 @@ impl Scan {
         let segs = vec![key("topology"), key("links"), Seg::Index(i)];
         let used = || format!("link on line {}", line(&segs));
         self.keys(link, &segs, "in a link", LINK, LINK_NOTED, &used);
+        if let Some(Err(why)) = str_of(link, "type").map(LinkType::parse) {
+            let mut at = segs.clone();
+            at.push(key("type"));
+            self.problems.push(Problem {
+                segs: at,
+                at_key: false,
+                message: why,
+            });
+        }
         let typ = str_of(link, "type").map(|t| t.trim().to_ascii_lowercase());
         let veth = matches!(typ.as_deref(), None | Some("veth"));
         let check = |s: &mut Scan, value: &Value, at: Vec<Seg>| {
