@@ -31,6 +31,9 @@ pub(super) struct Check<'a> {
     pub(super) unused: RefCell<BTreeMap<&'static str, Vec<String>>>,
 }
 
+/// A link's endpoint with its `mac:` and where it is written.
+type Placed = (Endpoint, Option<String>, Vec<Seg>);
+
 /// A VM node's `owner` or `group` given as a number: one the kernel takes (0 to 4294967294;
 /// 4294967295 is -1, "no owner"). Names are looked up by `plan` and `up`
 /// ([`super::LabFile::check_ids`]): a file must read on any machine.
@@ -692,15 +695,14 @@ impl Check<'_> {
     /// veth (also the brief form, where `host:IF`, `mgmt-net:IF` and `macvlan:IF` name
     /// containerlab's single-ended types unless the file defines a node of that name), or a
     /// single-ended type with one `endpoint:`. `None` when the link is wrong (kept in errors).
-    #[allow(clippy::type_complexity)]
     fn link_kind(
         &self,
         link: &RawLink,
         i: usize,
         nodes: &BTreeMap<String, NodeSpec>,
-    ) -> Option<(LinkKind, Vec<(Endpoint, Option<String>, Vec<Seg>)>)> {
+    ) -> Option<(LinkKind, Vec<Placed>)> {
         let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
-        let mut endpoints: Vec<(Endpoint, Option<String>, Vec<Seg>)> = link
+        let mut endpoints: Vec<Placed> = link
             .endpoints
             .iter()
             .enumerate()
