@@ -10,10 +10,11 @@ use super::{Cli, Exit, print_json};
 /// throughout.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  patchwire up lab.yaml\n  patchwire plan -j lab.yaml\n  \
+    after_help = "Examples:\n  patchwire up lab.yaml\n  patchwire up    # the one *.clab.yml here\n  \
+patchwire plan -j lab.yaml\n  \
 patchwire show --lab lab.yaml -s\n  patchwire graph lab.yaml | dot -Tsvg > lab.svg\n  \
 nsenter --net=/run/netns/hostA patchwire up lab.yaml --host a\n  patchwire down lab.yaml\n\n\
-The file format is in docs/labs.md."
+The file format is in docs/labs.md; containerlab's files in docs/containerlab.md."
 )]
 pub struct UpArgs {
     /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.

@@ -27,7 +27,12 @@ pub(super) struct Check<'a> {
     pub(super) errors: RefCell<Vec<LabFileError>>,
     /// The notes of the first pass (`scan.rs`) and of the expansion.
     pub(super) notes: Vec<String>,
+    /// Container keys set on nodes that are not containers: key -> nodes, for one note each.
+    pub(super) unused: RefCell<BTreeMap<&'static str, Vec<String>>>,
 }
+
+/// A link's endpoint with its `mac:` and where it is written.
+type Placed = (Endpoint, Option<String>, Vec<Seg>);
 
 /// A VM node's `owner` or `group` given as a number: one the kernel takes (0 to 4294967294;
 /// 4294967295 is -1, "no owner"). Names are looked up by `plan` and `up`
@@ -80,6 +85,20 @@ impl Check<'_> {
             position = locate(self.text, &segs[..len], false);
         }
         LabFileError::new(self.path, position, message)
+    }
+
+    /// The notes: the first pass's, then one per container key set on nodes that run nothing.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        for (key, nodes) in self.unused.borrow().iter() {
+            let nodes: Vec<String> = nodes.iter().map(|n| format!("node {n}")).collect();
+            notes.push(format!(
+                "patchwire does not do `{key}` ({}): only a container node (`kind: linux` with \
+                 an `image:`) uses it",
+                nodes.join(", ")
+            ));
+        }
+        notes
     }
 
     /// Keeps an error; `None` for the caller to give up on the thing.
@@ -145,6 +164,18 @@ impl Check<'_> {
             || links
                 .iter()
                 .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
+        if let Some(m) = &raw.mgmt {
+            for (k, subnet, v6) in [
+                ("ipv4-subnet", &m.ipv4_subnet, false),
+                ("ipv6-subnet", &m.ipv6_subnet, true),
+            ] {
+                if let Some(subnet) = subnet
+                    && let Err(why) = check_subnet(&subnet.0, v6)
+                {
+                    return Err(self.error(&[key("mgmt"), key(k)], false, why));
+                }
+            }
+        }
         let mgmt = needs_mgmt.then(|| {
             let m = raw.mgmt.unwrap_or_default();
             crate::runtime::NetworkSpec {
@@ -161,6 +192,9 @@ impl Check<'_> {
                 mtu: m.mtu.map(|m| m.0),
             }
         });
+        if let Some(mgmt) = &mgmt {
+            self.mgmt_addresses(&nodes, mgmt)?;
+        }
         Ok(LabFile {
             name: lab_name,
             path: self.path.to_string(),
@@ -174,10 +208,60 @@ impl Check<'_> {
             nodes,
             links,
             mgmt,
-            notes: self.notes.clone(),
+            notes: self.notes(),
             mirrors,
             ids_at: self.ids_at.take(),
         })
+    }
+
+    /// Static management addresses: inside the management subnets, each used once.
+    fn mgmt_addresses(
+        &self,
+        nodes: &BTreeMap<String, NodeSpec>,
+        mgmt: &crate::runtime::NetworkSpec,
+    ) -> Result<(), LabFileError> {
+        let mut used: HashMap<IpAddr, &str> = HashMap::new();
+        for (name, node) in nodes {
+            let NodeKind::Container(c) = &node.kind else {
+                continue;
+            };
+            let addresses = [
+                (
+                    "mgmt-ipv4",
+                    c.spec.mgmt_ipv4.map(IpAddr::V4),
+                    &mgmt.ipv4_subnet,
+                ),
+                (
+                    "mgmt-ipv6",
+                    c.spec.mgmt_ipv6.map(IpAddr::V6),
+                    &mgmt.ipv6_subnet,
+                ),
+            ];
+            for (k, address, subnet) in addresses {
+                let Some(address) = address else { continue };
+                let at = [key("topology"), key("nodes"), key(name), key(k)];
+                if let Some(subnet) = subnet
+                    && !in_subnet(address, subnet)
+                {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!(
+                            "node {name}: {k} {address} is outside the management subnet \
+                             {subnet} (`mgmt:`)"
+                        ),
+                    ));
+                }
+                if let Some(other) = used.insert(address, name) {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!("node {name}: {k} {address} is node {other}'s too"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn hosts(&self, raw: Vec<(String, RawHost)>) -> Result<Vec<(String, HostSpec)>, LabFileError> {
@@ -283,7 +367,9 @@ impl Check<'_> {
                 ));
             }
             let kind = match kind {
-                Kind::Namespace if image.is_some() => {
+                // An image the node inherits (from `topology.defaults`…) does not make an
+                // explicit namespace a container; one it sets itself is a mistake.
+                Kind::Namespace if node.image.is_some() => {
                     return Err(self.error(
                         &at("image"),
                         true,
@@ -305,7 +391,16 @@ impl Check<'_> {
                     container: name.clone(),
                     exec: chain.appended(|n| n.exec.as_ref()),
                 }),
-                Kind::Bridge => NodeKind::Bridge,
+                Kind::Bridge => match crate::nl::link::validate_name(name) {
+                    Ok(()) => NodeKind::Bridge,
+                    Err(e) => {
+                        return Err(self.error(
+                            &[key("topology"), key("nodes"), key(name)],
+                            true,
+                            format!("node {name} is a `bridge` named as the node: {e}"),
+                        ));
+                    }
+                },
                 Kind::Host => NodeKind::Host,
                 Kind::Hub => NodeKind::Hub,
                 Kind::Vm => self.vm(name, node, netns.is_some())?,
@@ -326,6 +421,18 @@ impl Check<'_> {
                     ));
                 }
             };
+            if !matches!(kind, NodeKind::Container(_)) {
+                let ext = matches!(kind, NodeKind::ExtContainer(_));
+                for k in node.container_keys() {
+                    if !(ext && k == "exec") {
+                        self.unused
+                            .borrow_mut()
+                            .entry(k)
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+            }
             if let Some(netns) = &netns
                 && let Some(other) = namespaces.insert(netns.key(), name.clone())
             {
@@ -588,15 +695,14 @@ impl Check<'_> {
     /// veth (also the brief form, where `host:IF`, `mgmt-net:IF` and `macvlan:IF` name
     /// containerlab's single-ended types unless the file defines a node of that name), or a
     /// single-ended type with one `endpoint:`. `None` when the link is wrong (kept in errors).
-    #[allow(clippy::type_complexity)]
     fn link_kind(
         &self,
         link: &RawLink,
         i: usize,
         nodes: &BTreeMap<String, NodeSpec>,
-    ) -> Option<(LinkKind, Vec<(Endpoint, Option<String>, Vec<Seg>)>)> {
+    ) -> Option<(LinkKind, Vec<Placed>)> {
         let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
-        let mut endpoints: Vec<(Endpoint, Option<String>, Vec<Seg>)> = link
+        let mut endpoints: Vec<Placed> = link
             .endpoints
             .iter()
             .enumerate()
@@ -785,6 +891,45 @@ impl Check<'_> {
         };
         Some((kind, endpoints))
     }
+}
+
+/// `mgmt.ipv4-subnet`/`ipv6-subnet`: `ADDRESS/LENGTH` of the right family.
+fn check_subnet(text: &str, v6: bool) -> Result<(), String> {
+    let (family, max) = if v6 { ("IPv6", 128) } else { ("IPv4", 32) };
+    let bad = || format!("subnet {text:?} is not an {family} subnet (ADDRESS/LENGTH)");
+    let (address, length) = text.split_once('/').ok_or_else(bad)?;
+    let address: IpAddr = address.parse().map_err(|_| bad())?;
+    let length: u8 = length.parse().map_err(|_| bad())?;
+    if address.is_ipv6() != v6 || length > max {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Whether `address` is in `subnet` (`ADDRESS/LENGTH`, checked by `check_subnet`).
+fn in_subnet(address: IpAddr, subnet: &str) -> bool {
+    let Some((net, length)) = subnet.split_once('/') else {
+        return true;
+    };
+    let (Ok(net), Ok(length)) = (net.parse::<IpAddr>(), length.parse::<u32>()) else {
+        return true;
+    };
+    let bits = |a: IpAddr| -> u128 {
+        match a {
+            IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+            IpAddr::V6(a) => u128::from(a),
+        }
+    };
+    if address.is_ipv4() != net.is_ipv4() {
+        return false;
+    }
+    // IPv4 sits in the top 32 bits, so one mask serves both families.
+    let length = length.min(if net.is_ipv4() { 32 } else { 128 });
+    let mask = match length {
+        0 => 0,
+        n => u128::MAX << (128 - n),
+    };
+    bits(address) & mask == bits(net) & mask
 }
 
 /// "a container", "a bridge"… for messages.

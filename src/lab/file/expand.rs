@@ -59,7 +59,15 @@ pub(super) fn expand(
                 if name == "_" {
                     out.push_str("$_");
                 } else {
-                    out.push_str(&value_or_kept(name, env, &mut kept));
+                    // A comment's `$word` (a schema URL's `$schema`) is expanded like the rest
+                    // but not worth a note.
+                    let line = &out[out.rfind('\n').map_or(0, |n| n + 1)..];
+                    let comment = line.trim_start().starts_with('#');
+                    let mut noted = BTreeSet::new();
+                    out.push_str(&value_or_kept(name, env, &mut noted));
+                    if !comment {
+                        kept.extend(noted);
+                    }
                 }
                 rest = &after[len..];
             }
@@ -192,6 +200,21 @@ mod tests {
             ["EMPTY", "NOPE", "NOPE2"]
         );
         assert_eq!(ex("cost $$5, $1 ${1} $ x $_"), "cost $5, $1 ${1} $ x $_");
+        // A comment's `$word` is expanded as containerlab does, but not named.
+        let (text, kept) = expand(
+            "# $schema=x.json
+name: $IMG
+",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            text,
+            "# $schema=x.json
+name: alpine:3
+"
+        );
+        assert!(kept.is_empty());
         assert_eq!(
             expand("name: x\nimage: ${IMG\n", &env).unwrap_err(),
             (

@@ -1,29 +1,38 @@
 //! The lab file: one YAML document that describes a whole lab — its nodes, the links between
 //! their interfaces, the mirrors that copy their traffic to an analyzer and, for a lab over
-//! several machines, the hosts — read into a checked [`LabFile`]. The format is documented in
-//! docs/labs.md.
+//! several machines, the hosts — read into a checked [`LabFile`]. The format is containerlab's
+//! topology format with patchwire's keys added: a containerlab file reads as it is (its
+//! `prefix`, `mgmt`, `topology.defaults`/`kinds`/`groups` with containerlab's precedence,
+//! container nodes, link types). docs/labs.md and docs/containerlab.md document it.
 //!
 //! This module owns the format and every check that needs no kernel: names, ranges, unknown
 //! keys, references between nodes, hosts, links and mirrors, duplicates. Whether a namespace
-//! exists, MTUs against the underlay and which host this machine is belong to the lab's
-//! planning. Every error names its place, `FILE:LINE:COL: what is wrong`.
+//! exists, MTUs against the underlay, which host this machine is, whether a runtime or an image
+//! is there belong to the lab's planning. Every error names its place, `FILE:LINE:COL: what is
+//! wrong`. It reads the files a lab file names (`env-files:`), relative to its folder.
 //!
 //! Reading is bounded: at most [`FILE_MAX`] bytes, FIFOs and devices without waiting forever
 //! ([`read_source`]), UTF-8, and no deeper than [`DEPTH_MAX`] levels (checked by a scan before
 //! any parser runs, as YAML parsers slow down with the square of the depth).
 //!
-//! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
-//! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
-//! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
-//! text, `locate` walks the document again to that node and stops there with a marker error
-//! whose position serde_norway reports. The line of a link or a mirror comes from one such walk
-//! to its list and a scan of the list's items (`sequence_items`).
+//! Reading goes in steps. `${VAR}` is expanded over the whole text, as containerlab does
+//! (`expand.rs`). A first pass on the plain YAML tree (`scan.rs`) gathers what can be reported
+//! together — every unknown key, every vendor node, every endpoint naming an undefined node —
+//! and the notes (keys accepted, not acted on). Then serde_norway deserializes: syntax errors,
+//! types and ranges come with serde_norway's position. The checks (`check.rs`) run on the
+//! result, resolving each node through containerlab's precedence (`clab.rs`) and gathering the
+//! errors of nodes and links. To point at the offending text, `locate` walks the document again
+//! to that node and stops there with a marker error whose position serde_norway reports. The
+//! line of a link or a mirror comes from one such walk to its list and a scan of the list's
+//! items (`sequence_items`).
 //!
-//! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds
-//! (`read.rs`); the document as deserialized (`raw.rs`) and its values (`values.rs`);
-//! serde_norway's errors in the file's words (`errors.rs`); line and column (`locate.rs`);
-//! the checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the
-//! examples of docs/labs.md (`examples.rs`).
+//! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds and
+//! the default file (`read.rs`); expansion (`expand.rs`); the keys of each place (`keys.rs`);
+//! the first pass (`scan.rs`); the document as deserialized (`raw.rs`, a node in `node.rs`) and
+//! its values (`values.rs`); serde_norway's errors in the file's words (`errors.rs`); line and
+//! column (`locate.rs`); containerlab's kinds, precedence, names and paths (`clab.rs`); the
+//! checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the examples of
+//! docs/labs.md (`examples.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +48,8 @@ use crate::nl::link::validate_name;
 
 mod check;
 mod clab;
+#[cfg(test)]
+mod clab_tests;
 mod errors;
 mod examples;
 mod expand;
@@ -653,6 +664,7 @@ fn parse_with_env(
         ids_at: Default::default(),
         errors: Default::default(),
         notes,
+        unused: Default::default(),
     }
     .lab(raw)
 }

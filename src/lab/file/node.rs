@@ -45,8 +45,9 @@ pub(super) struct RawNode {
     pub(super) noted: Vec<&'static str>,
 }
 
+/// A scalar; empty is unset, as containerlab reads its string keys (`image: ""` inherits).
 fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<String>, A::Error> {
-    Ok(Some(map.next_value::<Text>()?.0))
+    Ok(Some(map.next_value::<Text>()?.0).filter(|t| !t.is_empty()))
 }
 
 fn texts<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<String>>, A::Error> {
@@ -64,6 +65,37 @@ fn dict<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<BTreeMap<String, S
             .map(|(k, v)| (k.0, v.0))
             .collect(),
     ))
+}
+
+impl RawNode {
+    /// The container keys this definition sets itself (for the note on a node that is not a
+    /// container: `exec` counts for an `ext-container`'s caller to leave out).
+    pub(super) fn container_keys(&self) -> Vec<&'static str> {
+        [
+            ("cmd", self.cmd.is_some()),
+            ("entrypoint", self.entrypoint.is_some()),
+            ("hostname", self.hostname.is_some()),
+            ("user", self.user.is_some()),
+            ("network-mode", self.network_mode.is_some()),
+            ("cpu", self.cpu.is_some()),
+            ("memory", self.memory.is_some()),
+            ("mgmt-ipv4", self.mgmt_ipv4.is_some()),
+            ("mgmt-ipv6", self.mgmt_ipv6.is_some()),
+            ("privileged", self.privileged.is_some()),
+            ("env", self.env.is_some()),
+            ("labels", self.labels.is_some()),
+            ("sysctls", self.sysctls.is_some()),
+            ("env-files", self.env_files.is_some()),
+            ("binds", self.binds.is_some()),
+            ("ports", self.ports.is_some()),
+            ("devices", self.devices.is_some()),
+            ("cap-add", self.cap_add.is_some()),
+            ("exec", self.exec.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
 }
 
 impl<'de> Deserialize<'de> for RawNode {

@@ -239,12 +239,27 @@ impl Visitor<'_> for NameSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if self.what == "node"
+            && let Some(why) = bridge_in_node(v)
+        {
+            return Err(verbatim(why));
+        }
         check_name(self.what, v).map_err(verbatim)?;
         if self.seen.is_some_and(|seen| seen.contains(v)) {
             return Err(verbatim(format!("{} {v} is defined twice", self.what)));
         }
         Ok(v.to_string())
     }
+}
+
+/// containerlab's `BRIDGE|NODE` node name (a bridge inside another node's namespace), refused.
+pub(super) fn bridge_in_node(name: &str) -> Option<String> {
+    let (bridge, node) = name.split_once('|')?;
+    Some(format!(
+        "node {name:?} is containerlab's bridge {bridge} inside node {node}'s namespace, which \
+         patchwire does not make: use a `kind: hub` node (a segment of its own), or make the \
+         bridge with `exec:` in {node}"
+    ))
 }
 
 pub(super) struct LabName(pub(super) String);

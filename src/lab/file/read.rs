@@ -284,6 +284,35 @@ pub fn find_default_file(dir: &std::path::Path) -> Result<std::path::PathBuf, La
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_default_file_is_the_one_clab_file_here() {
+        let dir = std::env::temp_dir().join(format!("pw-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.yaml"), "").unwrap();
+        let none = super::find_default_file(&dir).unwrap_err().to_string();
+        std::fs::write(dir.join("b.clab.yml"), "").unwrap();
+        let one = super::find_default_file(&dir).unwrap();
+        std::fs::write(dir.join("a.clab.yaml"), "").unwrap();
+        let two = super::find_default_file(&dir).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let shown = dir.display();
+        assert_eq!(
+            none,
+            format!(
+                "{shown}: no lab file given, and no *.clab.yml or *.clab.yaml here to use: name \
+                 the file (`patchwire up FILE`)"
+            )
+        );
+        assert_eq!(one, dir.join("b.clab.yml"));
+        assert_eq!(
+            two,
+            format!(
+                "{shown}: no lab file given, and 2 *.clab.yml files here (a.clab.yaml, \
+                 b.clab.yml): name the one to use"
+            )
+        );
+    }
     use super::*;
     use crate::lab::file::testing::*;
     use crate::lab::file::*;

@@ -13,6 +13,7 @@ use super::clab::{KINDS, Kind, classify};
 use super::errors::unknown_key;
 use super::keys::*;
 use super::locate::{Seg, key};
+use super::values::LinkType;
 
 /// Something wrong at a place: where (`segs`, at the key itself with `at_key`) and what.
 pub(super) struct Problem {
@@ -77,7 +78,7 @@ impl Scan {
         context: &str,
         known: &[&str],
         noted: &[(&str, &'static str)],
-        used: &str,
+        used: &dyn Fn() -> String,
     ) {
         for k in map.keys() {
             let Some(k) = k.as_str() else { continue };
@@ -90,7 +91,7 @@ impl Scan {
                     message: unknown_key(k, context, known),
                 });
             } else if let Some(why) = super::keys::noted(noted, k) {
-                self.note(k, why, used.to_string());
+                self.note(k, why, used());
             }
         }
     }
@@ -121,20 +122,38 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
     let Some(top) = doc.as_mapping() else {
         return s;
     };
-    s.keys(top, &[], "at the top level", TOP, TOP_NOTED, "top level");
+    s.keys(top, &[], "at the top level", TOP, TOP_NOTED, &|| {
+        "top level".into()
+    });
     if let Some(mgmt) = get(top, "mgmt").and_then(Value::as_mapping) {
-        s.keys(mgmt, &[key("mgmt")], "in mgmt", MGMT, MGMT_NOTED, "mgmt");
+        s.keys(mgmt, &[key("mgmt")], "in mgmt", MGMT, MGMT_NOTED, &|| {
+            "mgmt".into()
+        });
     }
     if let Some(d) = get(top, "defaults").and_then(Value::as_mapping) {
-        s.keys(d, &[key("defaults")], "in defaults", DEFAULTS, &[], "");
+        s.keys(
+            d,
+            &[key("defaults")],
+            "in defaults",
+            DEFAULTS,
+            &[],
+            &String::new,
+        );
     }
     if let Some(v) = get(top, "vxlan").and_then(Value::as_mapping) {
-        s.keys(v, &[key("vxlan")], "in vxlan", VXLAN, &[], "");
+        s.keys(v, &[key("vxlan")], "in vxlan", VXLAN, &[], &String::new);
     }
     for (name, host) in entries(get(top, "hosts")) {
         if let Some(host) = host {
             let segs = [key("hosts"), key(name)];
-            s.keys(host, &segs, &format!("in host {name}"), HOST, &[], "");
+            s.keys(
+                host,
+                &segs,
+                &format!("in host {name}"),
+                HOST,
+                &[],
+                &String::new,
+            );
         }
     }
     let Some(topology) = get(top, "topology").and_then(Value::as_mapping) else {
@@ -146,7 +165,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         "in topology",
         TOPOLOGY,
         &[],
-        "",
+        &String::new,
     );
     let t = |k: &str| vec![key("topology"), key(k)];
     if let Some(d) = get(topology, "defaults").and_then(Value::as_mapping) {
@@ -172,6 +191,15 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         }
     }
     let nodes = entries(get(topology, "nodes"));
+    for (name, _) in &nodes {
+        if let Some(why) = super::raw::bridge_in_node(name) {
+            s.problems.push(Problem {
+                segs: vec![key("topology"), key("nodes"), key(name)],
+                at_key: true,
+                message: why,
+            });
+        }
+    }
     for (name, node) in &nodes {
         if let Some(node) = node {
             let mut segs = t("nodes");
@@ -186,10 +214,11 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
     }
     s.kinds(topology, &nodes, line);
     let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    let defined: BTreeSet<&str> = names.iter().copied().collect();
     if let Some(links) = get(topology, "links").and_then(Value::as_sequence) {
         for (i, link) in links.iter().enumerate() {
             if let Some(link) = link.as_mapping() {
-                s.link(link, i, &names, line);
+                s.link(link, i, (&names, &defined), line);
             }
         }
     }
@@ -197,7 +226,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         for (i, mirror) in mirrors.iter().enumerate() {
             if let Some(mirror) = mirror.as_mapping() {
                 let segs = [key("topology"), key("mirrors"), Seg::Index(i)];
-                s.keys(mirror, &segs, "in a mirror", MIRROR, &[], "");
+                s.keys(mirror, &segs, "in a mirror", MIRROR, &[], &String::new);
             }
         }
     }
@@ -206,11 +235,11 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
 
 impl Scan {
     fn node(&mut self, node: &Mapping, segs: Vec<Seg>, context: &str, used: &str) {
-        self.keys(node, &segs, context, NODE, NODE_NOTED, used);
+        self.keys(node, &segs, context, NODE, NODE_NOTED, &|| used.to_string());
         if let Some(netns) = get(node, "netns").and_then(Value::as_mapping) {
             let mut at = segs.clone();
             at.push(key("netns"));
-            self.keys(netns, &at, "in `netns:`", &["pid"], &[], "");
+            self.keys(netns, &at, "in `netns:`", &["pid"], &[], &String::new);
         }
     }
 
@@ -233,7 +262,7 @@ impl Scan {
                 .then(|| str_of(n, "group"))
                 .flatten()
         }
-        let mut vendor: Vec<(String, String, Vec<Seg>)> = Vec::new();
+        let mut vendor: Vec<(String, String, Vec<Seg>, bool)> = Vec::new();
         for (name, node) in nodes {
             let kind = node
                 .and_then(|n| str_of(n, "kind"))
@@ -247,21 +276,21 @@ impl Scan {
                 segs.push(key("kind"));
             }
             match classify(kind) {
-                Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs)),
+                Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
                 Kind::Refused(why) => self.problems.push(Problem {
                     segs,
-                    at_key: false,
+                    at_key: !own,
                     message: format!("node {name}: kind `{kind}` is refused: {why}"),
                 }),
                 _ => {}
             }
         }
-        let Some((_, _, first)) = vendor.first() else {
+        let Some((_, _, first, at_key)) = vendor.first() else {
             return;
         };
         let listed: Vec<String> = vendor
             .iter()
-            .map(|(name, kind, segs)| format!("{name} ({kind}, line {})", line(segs)))
+            .map(|(name, kind, segs, _)| format!("{name} ({kind}, line {})", line(segs)))
             .collect();
         let (count, they) = match vendor.len() {
             1 => ("1 node has a kind".to_string(), "It is a vendor's kind"),
@@ -269,7 +298,7 @@ impl Scan {
         };
         self.problems.push(Problem {
             segs: first.clone(),
-            at_key: false,
+            at_key: *at_key,
             message: format!(
                 "{count} patchwire does not run: {}. {they}, whose bootstrapping \
                  (images, startup configuration, licences, management) is containerlab's \
@@ -281,13 +310,29 @@ impl Scan {
         });
     }
 
-    fn link(&mut self, link: &Mapping, i: usize, names: &[&str], line: &dyn Fn(&[Seg]) -> usize) {
+    /// A link's keys and endpoints. The line of a link is looked for only when a note needs
+    /// it: a walk per link would make a large file's reading quadratic.
+    fn link(
+        &mut self,
+        link: &Mapping,
+        i: usize,
+        (names, defined): (&[&str], &BTreeSet<&str>),
+        line: &dyn Fn(&[Seg]) -> usize,
+    ) {
         let segs = vec![key("topology"), key("links"), Seg::Index(i)];
-        let used = format!("link on line {}", line(&segs));
+        let used = || format!("link on line {}", line(&segs));
         self.keys(link, &segs, "in a link", LINK, LINK_NOTED, &used);
+        if let Some(Err(why)) = str_of(link, "type").map(LinkType::parse) {
+            let mut at = segs.clone();
+            at.push(key("type"));
+            self.problems.push(Problem {
+                segs: at,
+                at_key: false,
+                message: why,
+            });
+        }
         let typ = str_of(link, "type").map(|t| t.trim().to_ascii_lowercase());
         let veth = matches!(typ.as_deref(), None | Some("veth"));
-        let defined: BTreeSet<&str> = names.iter().copied().collect();
         let check = |s: &mut Scan, value: &Value, at: Vec<Seg>| {
             let (node, shown) = match value {
                 Value::String(text) => match text.split_once(':') {

@@ -283,6 +283,32 @@ pub(super) enum LinkType {
 }
 
 impl LinkType {
+    /// A `type:` as containerlab reads it: case-insensitively, spaces trimmed.
+    pub(super) fn parse(v: &str) -> Result<LinkType, String> {
+        Ok(match v.trim().to_ascii_lowercase().as_str() {
+            "veth" => LinkType::Veth,
+            "host" => LinkType::Host,
+            "mgmt-net" => LinkType::MgmtNet,
+            "macvlan" => LinkType::Macvlan,
+            "vxlan" => LinkType::Vxlan,
+            "vxlan-stitch" => LinkType::VxlanStitch,
+            "dummy" => LinkType::Dummy,
+            "veth-stitch" => {
+                return Err(
+                    "link type `veth-stitch` is refused: it is containerlab's inner \
+                            half of `vxlan-stitch`; write `type: vxlan-stitch`"
+                        .to_string(),
+                );
+            }
+            _ => {
+                return Err(format!(
+                    "link type `{v}` is not one of veth, host, mgmt-net, macvlan, vxlan, \
+                     vxlan-stitch, dummy"
+                ));
+            }
+        })
+    }
+
     pub(super) fn name(self) -> &'static str {
         match self {
             LinkType::Veth => "veth",
@@ -305,28 +331,7 @@ impl<'de> Deserialize<'de> for LinkType {
                 f.write_str("a link type")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LinkType, E> {
-                // containerlab reads the type case-insensitively, spaces trimmed.
-                Ok(match v.trim().to_ascii_lowercase().as_str() {
-                    "veth" => LinkType::Veth,
-                    "host" => LinkType::Host,
-                    "mgmt-net" => LinkType::MgmtNet,
-                    "macvlan" => LinkType::Macvlan,
-                    "vxlan" => LinkType::Vxlan,
-                    "vxlan-stitch" => LinkType::VxlanStitch,
-                    "dummy" => LinkType::Dummy,
-                    "veth-stitch" => {
-                        return Err(verbatim(
-                            "link type `veth-stitch` is refused: it is containerlab's inner \
-                             half of `vxlan-stitch`; write `type: vxlan-stitch`",
-                        ));
-                    }
-                    _ => {
-                        return Err(verbatim(format!(
-                            "link type `{v}` is not one of veth, host, mgmt-net, macvlan, vxlan, \
-                             vxlan-stitch, dummy"
-                        )));
-                    }
-                })
+                LinkType::parse(v).map_err(verbatim)
             }
         }
         d.deserialize_str(V)
@@ -374,19 +379,31 @@ pub(super) struct Prefix(pub(super) String);
 
 impl<'de> Deserialize<'de> for Prefix {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Text(v) = Text::deserialize(d)?;
-        let ok = v.is_empty()
-            || v == "__lab-name"
-            || (v.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
-        if !ok {
-            return Err(verbatim(format!(
-                "prefix {v:?} is not a container name prefix: \"\" (no prefix), `__lab-name` \
-                 (the lab's name only), or a name from A-Z a-z 0-9 - . _"
-            )));
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Prefix;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a container name prefix")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Prefix, E> {
+                let ok = v.is_empty()
+                    || v == "__lab-name"
+                    || (v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
+                if !ok {
+                    return Err(verbatim(format!(
+                        "prefix {v:?} is not a container name prefix: \"\" (no prefix), \
+                         `__lab-name` (the lab's name only), or a name from A-Z a-z 0-9 - . _"
+                    )));
+                }
+                Ok(Prefix(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Prefix, E> {
+                Ok(Prefix(String::new()))
+            }
         }
-        Ok(Prefix(v))
+        d.deserialize_any(V)
     }
 }
 
