@@ -189,9 +189,6 @@ pub struct NodeSpec {
 }
 
 /// What a node is.
-// A lab holds a few hundred nodes at most; unboxed, the container's spec matches by pattern
-// like every other kind.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {
