@@ -41,6 +41,10 @@ pub struct MirrorStatus {
     pub health: Health,
     /// What is wrong, one sentence each, with what to do about it.
     pub problems: Vec<String>,
+    /// With `both`: an `out` copy is missing or doubled for the wires as they are now (one of
+    /// the `problems`). A lab makes such a mirror again; `watch --once` repairs it in place.
+    #[serde(skip)]
+    pub coverage_off: bool,
 }
 
 /// A mirror's destination as the kernel has it now.
@@ -125,7 +129,7 @@ fn status(
     let mut findings = Findings::new();
     let destination = destination_status(inventory, &name, record, &copies, &mut findings);
     let sources = source_statuses(inventory, record, &copies, &filters, &mut findings);
-    coverage_problems(inventory, record, &copies, watch, &mut findings);
+    let coverage_off = coverage_problems(inventory, record, &copies, watch, &mut findings);
     let sources_gone = gone_sources(inventory, record, &sources, &mut findings);
 
     let all = sources.iter().flat_map(|s| &s.hooks);
@@ -143,6 +147,7 @@ fn status(
         sources_gone,
         health: findings.health,
         problems: findings.problems,
+        coverage_off,
     }
 }
 
@@ -188,6 +193,7 @@ fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter
         bytes: 0,
         dropped: 0,
         health: Health::Broken,
+        coverage_off: false,
         problems: vec![format!(
             "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
             inventory.name_of(orphan.index)
@@ -308,17 +314,18 @@ fn source_statuses(
 }
 
 /// Coverage: with `both`, `out` is left to a wire from another source only while that wire
-/// exists (see repair.rs); a copy made twice is a problem too.
+/// exists (see repair.rs); a copy made twice is a problem too. True when either was found.
 fn coverage_problems(
     inventory: &Inventory,
     record: &CopyRecord,
     copies: &[(&MirrorFilter, &CopyRecord)],
     watch: &str,
     findings: &mut Findings,
-) {
+) -> bool {
     let copy_filters: Vec<MirrorFilter> = copies.iter().map(|(f, _)| (*f).clone()).collect();
     let (uncovered, redundant) =
         super::repair::coverage(inventory, record.direction, &copy_filters);
+    let off = !uncovered.is_empty() || !redundant.is_empty();
     for index in uncovered {
         let source = inventory.name_of(index);
         findings.worsen(
@@ -340,6 +347,7 @@ fn coverage_problems(
             ),
         );
     }
+    off
 }
 
 /// Sources the record names that have no filter any more (gone, or no longer mirrored).
