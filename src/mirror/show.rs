@@ -90,11 +90,9 @@ pub struct HookCounters {
 pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     let mut view = NsView::open(netns)?;
     let inventory = Inventory::load(&mut view)?;
-    // How to run the repair in this namespace (for the problems' advice).
-    let watch = match view.netns.label() {
-        "(current)" => "patchwire watch --once".to_string(),
-        label => format!("patchwire -n {label} watch --once"),
-    };
+    // How to run the repairs in this namespace (for the problems' advice).
+    let patchwire = crate::wire::FixCommands::for_netns(&view.netns).patchwire;
+
     let mut by_mirror: BTreeMap<String, Vec<MirrorFilter>> = BTreeMap::new();
     for filter in inventory.mirrors.iter().cloned() {
         by_mirror
@@ -104,7 +102,7 @@ pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     }
     Ok(by_mirror
         .into_iter()
-        .map(|(name, filters)| status(&inventory, name, filters, &watch))
+        .map(|(name, filters)| status(&inventory, name, filters, &patchwire))
         .collect())
 }
 
@@ -112,8 +110,9 @@ fn status(
     inventory: &Inventory,
     name: String,
     mut filters: Vec<MirrorFilter>,
-    watch: &str,
+    patchwire: &str,
 ) -> MirrorStatus {
+    let watch = &format!("{patchwire} watch --once");
     filters.sort_by_key(|f| (f.index, f.hook, f.prio));
     let copies: Vec<(&MirrorFilter, &CopyRecord)> = filters
         .iter()
@@ -124,10 +123,11 @@ fn status(
         .collect();
     // Every copy filter carries the same record; take the first.
     let Some((_, record)) = copies.first().copied() else {
-        return leftovers_status(inventory, name, &filters);
+        return leftovers_status(inventory, name, &filters, patchwire);
     };
     let mut findings = Findings::new();
-    let destination = destination_status(inventory, &name, record, &copies, &mut findings);
+    let destination =
+        destination_status(inventory, &name, record, &copies, patchwire, &mut findings);
     let sources = source_statuses(inventory, record, &copies, &filters, &mut findings);
     let coverage_off = coverage_problems(inventory, record, &copies, watch, &mut findings);
     let sources_gone = gone_sources(inventory, record, &sources, &mut findings);
@@ -172,8 +172,18 @@ impl Findings {
 }
 
 /// A mirror of which only RSPAN tag-removal filters are left (no copy filter, so no record).
-fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter]) -> MirrorStatus {
+fn leftovers_status(
+    inventory: &Inventory,
+    name: String,
+    filters: &[MirrorFilter],
+    patchwire: &str,
+) -> MirrorStatus {
     let orphan = &filters[0];
+    let problem = format!(
+        "only leftover RSPAN tag-removal filters remain (on {}): remove them with `{patchwire} \
+         mirror del {name}`",
+        inventory.name_of(orphan.index)
+    );
     MirrorStatus {
         name,
         destination: DestinationStatus {
@@ -194,10 +204,7 @@ fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter
         dropped: 0,
         health: Health::Broken,
         coverage_off: false,
-        problems: vec![format!(
-            "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
-            inventory.name_of(orphan.index)
-        )],
+        problems: vec![problem],
     }
 }
 
@@ -207,6 +214,7 @@ fn destination_status(
     name: &str,
     record: &CopyRecord,
     copies: &[(&MirrorFilter, &CopyRecord)],
+    patchwire: &str,
     findings: &mut Findings,
 ) -> DestinationStatus {
     let dest = inventory.link(&record.to);
@@ -226,7 +234,7 @@ fn destination_status(
             Health::Broken,
             format!(
                 "destination {} is gone: the kernel drops every copy. Re-create it and add the mirror \
-                 again, or remove it (patchwire mirror del {name})",
+                 again, or remove it ({patchwire} mirror del {name})",
                 record.to
             ),
         ),
