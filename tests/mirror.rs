@@ -865,3 +865,21 @@ fn an_rspan_mirror_on_a_wire_end_leaves_the_wire_ok() {
         "{wires}"
     );
 }
+
+// Issue 18: every command writes its notes alike — `note: …` on stderr, as `warning: …` —
+// and `mirror add` names the mirror in them.
+#[test]
+fn mirror_add_writes_its_notes_as_every_command_does() {
+    let lab = Lab::new(&["a", "b", "mon0"]);
+    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    let added = lab.mirror("add m --from a,b --to mon0");
+    added.ok();
+    assert_eq!(added.stdout, "mirror m: a (in), b (in) -> mon0\n");
+    assert_eq!(
+        added.stderr,
+        "note: mirror m: a out is not copied: every frame leaving a entered b first (wire b -> \
+         a), and b in is copied already, so mon0 would get it twice\n\
+         note: mirror m: b out is not copied: every frame leaving b entered a first (wire a -> \
+         b), and a in is copied already, so mon0 would get it twice\n"
+    );
+}
