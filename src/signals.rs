@@ -19,7 +19,12 @@ pub fn stop_on_signals() {
     }
 }
 
-/// Whether SIGINT or SIGTERM arrived.
+/// Winds down as if SIGINT had arrived (`watch` whose output reader went away).
+pub fn stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether SIGINT or SIGTERM arrived (or [`stop`] was called).
 pub fn stopping() -> bool {
     STOP.load(Ordering::SeqCst)
 }

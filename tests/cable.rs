@@ -410,6 +410,80 @@ fn bridge_ports_are_refused_and_held_ends_are_explained() {
     assert_eq!(show[0]["b"]["held_for"], "wa");
 }
 
+/// Runs a command printed by patchwire, pasted as it is (words split at spaces), from a
+/// directory where no namespace is implied: it must name its namespace itself.
+fn paste(command: &str) -> Run {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let program = match words[0] {
+        "patchwire" => env!("CARGO_BIN_EXE_patchwire"),
+        other => other,
+    };
+    let output = std::process::Command::new(program)
+        .args(&words[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("running {command}: {e}"));
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into(),
+        stderr: String::from_utf8_lossy(&output.stderr).into(),
+    }
+}
+
+// Issue 18: the fixes plain `show -n NS` prints work when pasted (they carry `-n NS`).
+#[test]
+fn the_fixes_show_prints_work_pasted() {
+    let bench = Bench::new();
+    let mid = &bench.mid;
+    let ns = mid.name.clone();
+    mid.patchwire(&["link", "wa", "wb"]).ok();
+    mid.patchwire(&["link", "wc", "mon"]).ok();
+
+    // An address on an end: `ip -n NS addr flush dev wa`.
+    mid.ip("addr add 198.18.7.1/24 dev wa");
+    // A broken wire: wb's partner is gone; `patchwire -n NS unlink wc`.
+    mid.ip("link del mon");
+    let text = mid.patchwire(&["show"]).ok().stdout.clone();
+    let gone = format!(
+        "    ! mon is gone (deleted, or moved to another netns): mirred drops everything wc \
+         receives; remove the remains with: patchwire -n {ns} unlink wc\n"
+    );
+    assert!(text.contains(&gone), "{text}");
+    let flush = format!(
+        "    ! wa has address 198.18.7.1/24: the namespace's own stack can send frames from it \
+         into the wire (a cable sends nothing of its own; remove it with ip -n {ns} addr flush \
+         dev wa)\n"
+    );
+    assert!(text.contains(&flush), "{text}");
+
+    let command = |line: &str, after: &str, before: &str| {
+        let start = line.find(after).unwrap() + after.len();
+        line[start..line.rfind(before).unwrap()].to_string()
+    };
+    paste(&command(&gone, "remove the remains with: ", "\n")).ok();
+    paste(&command(&flush, "remove it with ", ")\n")).ok();
+    assert_eq!(mid.ip("-o addr show dev wa scope global"), "");
+    let text = mid.patchwire(&["show"]).ok().stdout.clone();
+    assert_eq!(
+        text,
+        "WIRE       HEALTH    MTU\nwa <-> wb  ok        1500\n"
+    );
+
+    // One direction missing: `patchwire -n NS link wa wb` puts it back.
+    mid.tc("filter del dev wb ingress pref 20567");
+    let text = mid.patchwire(&["show"]).ok().stdout.clone();
+    let missing = format!(
+        "    ! only wa -> wb is installed; wb -> wa is missing (repair: patchwire -n {ns} link wa \
+         wb)\n"
+    );
+    assert!(text.contains(&missing), "{text}");
+    paste(&command(&missing, "(repair: ", ")\n")).ok();
+    let text = mid.patchwire(&["show"]).ok().stdout.clone();
+    assert_eq!(
+        text,
+        "WIRE       HEALTH    MTU\nwa <-> wb  ok        1500\n"
+    );
+}
+
 #[test]
 fn messages_say_what_is_wrong() {
     let bench = Bench::new();
@@ -421,8 +495,11 @@ fn messages_say_what_is_wrong() {
     let run = mid.patchwire(&["link", "wa", "wb"]);
     run.ok();
     assert_eq!(run.stdout.trim(), "already wired: wa <-> wb");
-    let mismatch = "mtu differs: wa has 9000 but wb has 1500: frames larger than 1514 bytes are dropped \
-                    towards the smaller end (patchwire link wa wb --mtu N sets both)";
+    let mismatch = format!(
+        "mtu differs: wa has 9000 but wb has 1500: frames larger than 1514 bytes are dropped \
+         towards the smaller end (patchwire -n {} link wa wb --mtu N sets both)",
+        mid.name
+    );
     assert_eq!(run.stderr.trim(), format!("warning: {mismatch}"));
     let show = mid.patchwire(&["-j", "show"]).json();
     assert_eq!(show[0]["problems"][0], mismatch);

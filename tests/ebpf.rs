@@ -307,9 +307,12 @@ fn a_root_qdisc_on_a_target_end_is_honoured_and_the_peer_path_comes_back_when_it
     mid.tc("qdisc add dev wb root tbf rate 8kbit burst 1600 limit 3000");
     let show = mid.patchwire(&["-j", "show"]).json();
     assert_eq!(show[0]["health"], "degraded", "{show}");
-    let expected = "wa -> wb takes the peer path (bpf_redirect_peer), which skips wb's root qdisc \
-                    tbf: it is never applied to what the wire sends; switch that direction to \
-                    bpf_redirect in place with: patchwire link wa wb --datapath ebpf";
+    let expected = format!(
+        "wa -> wb takes the peer path (bpf_redirect_peer), which skips wb's root qdisc \
+         tbf: it is never applied to what the wire sends; switch that direction to \
+         bpf_redirect in place with: patchwire -n {} link wa wb --datapath ebpf",
+        mid.name
+    );
     assert_eq!(show[0]["problems"], serde_json::json!([expected]));
     let text = mid.patchwire(&["-s", "show"]).ok().stdout.clone();
     assert!(text.contains(" dropped (path peer)\n"), "{text}");

@@ -929,6 +929,165 @@ topology:
     assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
 }
 
+/// Sends `frames(tag)` from (NS, IF) and counts, at `peer` and at the analyzer `mon`, how many
+/// of them arrived: every copy, so a frame copied twice counts twice (each receiver is read
+/// until it has been quiet for 300 ms after the frames are in, at most 2 s).
+fn copies(from: (&str, &str), peer: (&str, &str), mon: (&str, &str), tag: u8) -> (usize, usize) {
+    use patchwire::netns::Netns;
+    use patchwire::packet::PacketSocket;
+    let open = |(ns, dev): (&str, &str)| {
+        let index = ifindex_in(ns, dev);
+        let socket = Netns::open(Some(ns))
+            .unwrap()
+            .run(move || PacketSocket::open(index))
+            .unwrap()
+            .unwrap();
+        socket.drain();
+        socket
+    };
+    let (peer, mon, sender) = (open(peer), open(mon), open(from));
+    let sent = frames(tag);
+    for frame in &sent {
+        sender.send(frame).unwrap();
+    }
+    let count = |receiver: &PacketSocket| {
+        let mut arrived = 0;
+        let end = Instant::now() + patience(Duration::from_secs(2));
+        loop {
+            let quiet = Instant::now() + Duration::from_millis(300);
+            let deadline = if arrived >= sent.len() {
+                quiet.min(end)
+            } else {
+                end
+            };
+            match receiver.recv_until(deadline).unwrap() {
+                Some(got) if sent.contains(&got) => arrived += 1,
+                Some(_) => {}
+                None => break arrived,
+            }
+        }
+    };
+    (count(&peer), count(&mon))
+}
+
+// Issue 18: a mirror of two ends of a wire (`both`) copies each frame once, where it enters;
+// re-pointed wires (the file's links changed, `patchwire link` on panel ports, an `out` copy
+// lost) must neither lose nor double copies, and `plan` must see when they would.
+#[test]
+fn a_mirror_keeps_its_coverage_when_its_wires_move() {
+    let body = "\
+name: LAB
+topology:
+  nodes:
+    a: {}
+    b: {}
+    c: {}
+    d: {}
+    mon: {}
+  links:
+    - endpoints: [\"a:e1\", \"X:e1\"]
+    - endpoints: [\"b:e1\", \"Y:e1\"]
+  mirrors:
+    - name: m
+      from: [\"a:e1\", \"b:e1\"]
+      to: \"mon:e1\"
+";
+    // a-b and c-d, or a-c and b-d.
+    let together = body.replace("X:e1", "b:e1").replace(
+        "    - endpoints: [\"b:e1\", \"Y:e1\"]\n",
+        "    - endpoints: [\"c:e1\", \"d:e1\"]\n",
+    );
+    let apart = body.replace("X", "c").replace("Y", "d");
+    let lab = LabFile::new(&together);
+    lab.patchwire(&["up"]).ok();
+    let (ns, mon) = (|n: &str| lab.ns(n), lab.ns("mon"));
+    let each_way_once = |x: &str, y: &str, tag: u8| {
+        let (x_ns, y_ns) = (ns(x), ns(y));
+        let there = copies((&x_ns, "e1"), (&y_ns, "e1"), (&mon, "e1"), tag);
+        let back = copies((&y_ns, "e1"), (&x_ns, "e1"), (&mon, "e1"), tag + 1);
+        assert_eq!(
+            (there, back),
+            ((KINDS, KINDS), (KINDS, KINDS)),
+            "{x} -> {y} and back: (delivered, copies at the analyzer)"
+        );
+    };
+    each_way_once("a", "b", 0x40);
+
+    // The file moves both cables: a:e1 and b:e1 lose their partner source, so the frames
+    // leaving them (from c and d) need an `out` copy each: plan says the mirror is made again.
+    lab.write(&apart);
+    let plan = lab.patchwire(&["plan"]).ok().stdout.clone();
+    assert!(
+        plan.ends_with(&format!(
+            "+ wire a:e1 <-> c:e1 (tc)\n\
+             + wire b:e1 <-> d:e1 (tc)\n\
+             - mirror m\n\
+             + mirror m: a:e1, b:e1 -> mon:e1\n\
+             10 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )),
+        "{plan}"
+    );
+    lab.patchwire(&["up"]).ok();
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    each_way_once("a", "c", 0x42);
+    each_way_once("b", "d", 0x44);
+
+    // An `out` copy lost (deleted behind patchwire's back): plan sees the missing coverage.
+    let panel = lab.panel();
+    let egress = run(
+        "tc",
+        &["-n", &panel, "filter", "show", "dev", "a.e1", "egress"],
+    );
+    let pref = egress
+        .split_whitespace()
+        .skip_while(|w| *w != "pref")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no egress filter on a.e1: {egress}"))
+        .to_string();
+    run(
+        "tc",
+        &[
+            "-n", &panel, "filter", "del", "dev", "a.e1", "egress", "pref", &pref,
+        ],
+    );
+    let plan = lab.patchwire(&["plan"]).ok().stdout.clone();
+    assert!(
+        plan == format!(
+            "- mirror m\n+ mirror m: a:e1, b:e1 -> mon:e1\n2 change(s) to make (patchwire up {})\n",
+            lab.path()
+        ),
+        "{plan}"
+    );
+    lab.patchwire(&["up"]).ok();
+    each_way_once("a", "c", 0x46);
+
+    // Back together: the `out` copies are redundant again (a frame from a would be copied
+    // entering a.e1 and leaving b.e1).
+    lab.write(&together);
+    lab.patchwire(&["up"]).ok();
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    each_way_once("a", "b", 0x48);
+
+    // By hand on the panel: unlink, then link the same ports again.
+    let pw = |args: &[&str]| {
+        let mut all = vec!["-n", panel.as_str()];
+        all.extend_from_slice(args);
+        patchwire(&all).ok().stdout.clone()
+    };
+    pw(&["unlink", "a.e1"]);
+    assert_eq!(
+        pw(&["link", "a.e1", "b.e1"]),
+        "wired: a.e1 <-> b.e1\n\
+         mirror m: a.e1 out is no longer copied: every frame leaving it entered b.e1 first (wire \
+         b.e1 -> a.e1), copied there already\n\
+         mirror m: b.e1 out is no longer copied: every frame leaving it entered a.e1 first (wire \
+         a.e1 -> b.e1), copied there already\n"
+    );
+    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    each_way_once("a", "b", 0x4a);
+}
+
 #[test]
 fn a_segment_over_three_hosts_reaches_every_member_once() {
     // Three "hosts" on one underlay: a bridge in a namespace of its own.

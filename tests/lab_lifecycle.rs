@@ -221,21 +221,14 @@ fn plan_and_up_leave_alone_a_port_watch_holds_down() {
     plan.ok();
     assert_eq!(
         plan.stdout,
-        format!(
-            "= b:e1 (b.e1) stays down: patchwire watch holds it down because its far end a:e1 \
-             is down or gone, and brings it back up when that end is\nlab {}: the kernel matches \
-             the file\n",
-            lab.name
-        )
+        format!("lab {}: the kernel matches the file\n", lab.name)
     );
+    let note = "note: b:e1 (b.e1) stays down: patchwire watch holds it down because its far end \
+                a:e1 is down or gone, and brings it back up when that end is\n";
+    assert_eq!(plan.stderr, note);
     let json = lab.pw(&["-j", "plan"]);
     assert_eq!(json.json(), serde_json::json!([]));
-    assert!(
-        json.stderr
-            .starts_with("patchwire: note: b:e1 (b.e1) stays down: patchwire watch holds it"),
-        "{}",
-        json.stderr
-    );
+    assert_eq!(json.stderr, note);
     let up = lab.pw(&["up"]);
     up.ok();
     assert!(
@@ -803,6 +796,17 @@ fn lab_commands_refuse_netns() {
             run.stderr
         );
     }
+    // graph draws a picture: -j is refused (it printed DOT where JSON was asked for).
+    let json = patchwire(&["-j", "graph", "f.yaml"]);
+    assert_eq!(json.code, 2, "{}", json.stderr);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({
+            "error": "-j: graph draws a picture (DOT or Mermaid), which has no JSON form; the lab \
+                      as JSON is `patchwire -j show --lab f.yaml` (links, health, counters) or \
+                      `patchwire -j plan f.yaml`"
+        })
+    );
     let stats = patchwire(&["-s", "show", "--labs"]);
     assert_eq!(stats.code, 2);
     assert_eq!(
@@ -1047,10 +1051,15 @@ fn down_removes_the_rest_when_a_netns_node_is_gone() {
     assert_eq!(
         down.stdout,
         format!(
-            "removed netns {lab}-r1\nremoved netns {lab}-r2\nremoved netns {lab}.panel\nnote: \
-             node ext: netns {ext} is already gone (with whatever the lab made in it)\nnote: node \
-             p: netns /proc/{pid}/ns/net is already gone (with whatever the lab made in it)\n",
+            "removed netns {lab}-r1\nremoved netns {lab}-r2\nremoved netns {lab}.panel\n",
             lab = lab.name
+        )
+    );
+    assert_eq!(
+        down.stderr,
+        format!(
+            "note: node ext: netns {ext} is already gone (with whatever the lab made in it)\nnote: \
+             node p: netns /proc/{pid}/ns/net is already gone (with whatever the lab made in it)\n"
         )
     );
     for ns in [lab.ns("r1"), lab.ns("r2"), lab.panel()] {
@@ -1219,10 +1228,15 @@ fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
         down.stdout,
         format!(
             "removed tap {vm}:tap1\nremoved netns {lab}-r1\nremoved netns {vm}\nremoved netns \
-             {lab}.panel\nnote: tap tap1 in netns {vm} was held by process {pid} \
-             (qemu-system-x86): deleted under it, that VM has lost this interface (stop it, or \
-             give it a tap again after up)\n",
+             {lab}.panel\n",
             lab = lab.name
+        )
+    );
+    assert_eq!(
+        down.stderr,
+        format!(
+            "note: tap tap1 in netns {vm} was held by process {pid} (qemu-system-x86): deleted \
+             under it, that VM has lost this interface (stop it, or give it a tap again after up)\n"
         )
     );
     // Gone at once from the namespace qemu still lives in, not when qemu exits.
@@ -1389,12 +1403,15 @@ fn plan_and_up_release_a_hold_no_watch_runs_for() {
     let plan = lab.pw(&["plan"]);
     assert_eq!(
         plan.ok().stdout,
+        format!("lab {}: the kernel matches the file\n", lab.name)
+    );
+    assert_eq!(
+        plan.stderr,
         format!(
-            "= b:e1 (b.e1) stays down: a patchwire watch held it down because its far end a:e1 \
-             is down or gone, and no watch runs now: plan/up release it once that end is up (or \
-             start patchwire watch -n {})\nlab {}: the kernel matches the file\n",
-            lab.panel(),
-            lab.name
+            "note: b:e1 (b.e1) stays down: a patchwire watch held it down because its far end \
+             a:e1 is down or gone, and no watch runs now: plan/up release it once that end is up \
+             (or start patchwire watch -n {})\n",
+            lab.panel()
         )
     );
     // a comes back: nothing would ever bring b back but plan/up.

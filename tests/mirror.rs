@@ -773,10 +773,17 @@ fn a_mirror_of_both_wire_ends_copies_out_again_when_the_wire_goes() {
     }
     assert_exactly(&lab.collect("mon0p"), &out, "mon0p (a out after repair)");
 
-    // The wire again: the out copies are now redundant (each frame would arrive twice).
-    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    // The wire again, made by the library (which, below mirrors, leaves them alone), or an
+    // older `link`: the out copies are now redundant (each frame would arrive twice).
+    let netns = patchwire::netns::Netns::open(Some(&lab.lab.name)).unwrap();
+    patchwire::wire::link(
+        netns,
+        &[patchwire::wire::WireRequest::new("a", "b")],
+        &patchwire::wire::LinkOptions::default(),
+    )
+    .unwrap();
     let web = find_mirror(&lab.show(), "web").clone();
-    assert_eq!(web["health"], "degraded");
+    assert_eq!(web["health"], "degraded", "{web}");
     assert_eq!(
         web["problems"][0],
         format!(
@@ -786,6 +793,23 @@ fn a_mirror_of_both_wire_ends_copies_out_again_when_the_wire_goes() {
     );
     assert_eq!(watch_once(&lab).len(), 2);
     assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+    // `link` itself removes them when it makes the wire (issue 18).
+    for end in ["a", "b"] {
+        lab.lab
+            .tc(&format!("filter del dev {end} ingress pref 20567"));
+    }
+    assert_eq!(watch_once(&lab).len(), 2, "out copies back");
+    let run = lab.lab.patchwire(&["link", "a", "b"]);
+    assert_eq!(
+        run.ok().stdout,
+        "wired: a <-> b\n\
+         mirror web: a out is no longer copied: every frame leaving it entered b first (wire b \
+         -> a), copied there already\n\
+         mirror web: b out is no longer copied: every frame leaving it entered a first (wire a \
+         -> b), copied there already\n"
+    );
+    assert_eq!(find_mirror(&lab.show(), "web")["health"], "ok");
+    assert!(watch_once(&lab).is_empty(), "link left nothing to repair");
     lab.drain("mon0p");
     let across = catalogue(0x40);
     for f in &across {
@@ -863,5 +887,23 @@ fn an_rspan_mirror_on_a_wire_end_leaves_the_wire_ok() {
             .unwrap()
             .starts_with("a foreign u32 filter at priority 100"),
         "{wires}"
+    );
+}
+
+// Issue 18: every command writes its notes alike — `note: …` on stderr, as `warning: …` —
+// and `mirror add` names the mirror in them.
+#[test]
+fn mirror_add_writes_its_notes_as_every_command_does() {
+    let lab = Lab::new(&["a", "b", "mon0"]);
+    lab.lab.patchwire(&["link", "a", "b"]).ok();
+    let added = lab.mirror("add m --from a,b --to mon0");
+    added.ok();
+    assert_eq!(added.stdout, "mirror m: a (in), b (in) -> mon0\n");
+    assert_eq!(
+        added.stderr,
+        "note: mirror m: a out is not copied: every frame leaving a entered b first (wire b -> \
+         a), and b in is copied already, so mon0 would get it twice\n\
+         note: mirror m: b out is not copied: every frame leaving b entered a first (wire a -> \
+         b), and a in is copied already, so mon0 would get it twice\n"
     );
 }

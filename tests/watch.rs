@@ -787,3 +787,47 @@ fn a_vm_restart_holds_the_partner_down_then_rewires_it() {
     stop_qemu(qemu);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+// Issue 18: a watch whose output reader goes away (EPIPE; SIGPIPE would kill it) stops as on
+// SIGTERM: exit 0, its lock file under /run/patchwire removed.
+#[test]
+fn a_watch_whose_reader_goes_away_removes_its_lock_file() {
+    let lab = Lab::new();
+    let child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["-n", &lab.lab.name, "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watcher = Watcher {
+        child,
+        events: Arc::new(Mutex::new(Vec::new())),
+    };
+    watcher.wait_watching(&lab.lab);
+    let pid = watcher.child.id();
+    let lock = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .find(|target| target.to_string_lossy().ends_with(".lock"))
+        .expect("watch holds a lock file");
+    assert!(lock.starts_with("/run/patchwire"), "{lock:?}");
+    // The reader goes away; the next event has nowhere to go.
+    drop(watcher.child.stdout.take());
+    lab.r1.ip("link set dev x1 down");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = watcher.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watch still running after its reader went away"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(!lock.exists(), "{lock:?} left behind");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watcher.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr, "");
+}

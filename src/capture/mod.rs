@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::bpf::classic::SockFilter;
 use crate::netns::Netns;
 use crate::wire::{self, WireError, World};
 use output::{Destination, Rotation};
@@ -296,29 +297,7 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
             .map_err(|e| CaptureError::Invalid(e.to_string()))?,
         None => filter::accept_all(spec.snaplen),
     };
-    let mut rings = Vec::new();
-    for target in &spec.targets {
-        let interface = target.interface.clone();
-        let (program, promiscuous, mib) = (program.clone(), spec.promiscuous, spec.buffer_mib);
-        let opened = target
-            .netns
-            .run(move || -> Result<Ring, CaptureError> {
-                let index = index_of(&interface)
-                    .map_err(|e| CaptureError::io(format!("{interface}: {e}"), e))?;
-                Ring::open(index, Some(&program), promiscuous, mib).map_err(|e| {
-                    let hint = match e.raw_os_error() {
-                        Some(libc::ENOMEM) => format!(
-                            " (each interface's kernel buffer takes -B MiB, {mib} here: give a \
-                             smaller -B)"
-                        ),
-                        _ => String::new(),
-                    };
-                    CaptureError::io(format!("opening a capture on {interface}: {e}{hint}"), e)
-                })
-            })
-            .map_err(WireError::from)??;
-        rings.push(opened);
-    }
+    let mut rings = open_all(spec, &program)?;
     let mut writer = open_writer(spec)?;
     crate::signals::stop_on_signals();
     // Every ring starts now, and nothing from before the last one started is written: a frame
@@ -359,7 +338,93 @@ pub fn capture(spec: &Spec, on_start: impl FnOnce()) -> Result<Summary, CaptureE
         .write_held(u64::MAX, &mut writer)
         .map_err(stopped)?;
     let files = writer.finish().map_err(stopped)?;
-    Ok(summary(spec, &rings, &collector, files, stopped_by, gone))
+    let summary = summary(spec, &rings, &collector, files, stopped_by, gone);
+    close_all(rings);
+    Ok(summary)
+}
+
+/// Opens a ring per target, in the target's namespace, from many threads at once: setting up
+/// a ring waits for an RCU grace period (packet_set_ring calls synchronize_net), which one
+/// after the other took seconds for hundreds of interfaces. The rings come back in the
+/// targets' order; on a failure, the first error in that order (the others are closed).
+fn open_all(spec: &Spec, program: &[SockFilter]) -> Result<Vec<Ring>, CaptureError> {
+    const THREADS: usize = 64;
+    let per = spec.targets.len().div_ceil(THREADS).max(1);
+    let opened: Vec<Result<Ring, CaptureError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = spec
+            .targets
+            .chunks(per)
+            .map(|chunk| {
+                let open = move || chunk.iter().map(|t| open_one(spec, program, t)).collect();
+                (chunk, std::thread::Builder::new().spawn_scoped(scope, open))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(chunk, handle)| -> Vec<Result<Ring, CaptureError>> {
+                match handle {
+                    Ok(handle) => handle.join().expect("ring opener panicked"),
+                    // No thread to be had: open them here.
+                    Err(_) => chunk.iter().map(|t| open_one(spec, program, t)).collect(),
+                }
+            })
+            .collect()
+    });
+    let mut rings = Vec::with_capacity(opened.len());
+    let mut failed = None;
+    for result in opened {
+        match result {
+            Ok(ring) => rings.push(ring),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    match failed {
+        Some(e) => {
+            close_all(rings);
+            Err(e)
+        }
+        None => Ok(rings),
+    }
+}
+
+/// One target's ring, opened in its namespace.
+fn open_one(spec: &Spec, program: &[SockFilter], target: &Target) -> Result<Ring, CaptureError> {
+    let interface = target.interface.clone();
+    let (promiscuous, mib) = (spec.promiscuous, spec.buffer_mib);
+    target
+        .netns
+        .run(move || -> Result<Ring, CaptureError> {
+            let index = index_of(&interface)
+                .map_err(|e| CaptureError::io(format!("{interface}: {e}"), e))?;
+            Ring::open(index, Some(program), promiscuous, mib).map_err(|e| {
+                let hint = match e.raw_os_error() {
+                    Some(libc::ENOMEM) => format!(
+                        " (each interface's kernel buffer takes -B MiB, {mib} here: give a \
+                         smaller -B)"
+                    ),
+                    _ => String::new(),
+                };
+                CaptureError::io(format!("opening a capture on {interface}: {e}{hint}"), e)
+            })
+        })
+        .map_err(WireError::from)?
+}
+
+/// Closes the rings from many threads at once. Each close waits for RCU grace periods
+/// (packet_set_ring and packet_release both call synchronize_net, ~16-24 ms each here): one
+/// after the other, 300 interfaces took seconds to stop; concurrent waits share grace periods.
+fn close_all(mut rings: Vec<Ring>) {
+    const THREADS: usize = 64;
+    let per = rings.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|scope| {
+        while !rings.is_empty() {
+            let chunk: Vec<Ring> = rings.drain(..per.min(rings.len())).collect();
+            // No thread to be had: the failed spawn drops the closure, closing them here.
+            let _ = std::thread::Builder::new().spawn_scoped(scope, move || drop(chunk));
+        }
+    });
 }
 
 /// A write error that stops the capture.

@@ -156,7 +156,35 @@ fn autostop(items: &[String]) -> anyhow::Result<Autostop> {
     Ok((duration, packets, filesize, files))
 }
 
-pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+/// What the options ask for, checked: the ring, the stop conditions, the destination.
+struct Options {
+    rotation: Rotation,
+    limits: Limits,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    destination: Destination,
+}
+
+/// A mistake in the options is a usage error, exit 2, as clap's own (`-B 0`) and every other
+/// command's: said in clap's form with capture's usage, or as `{"error": …}` with -j.
+fn usage(cli: &Cli, message: &str) -> ! {
+    use clap::CommandFactory;
+    if cli.json {
+        println!("{}", serde_json::json!({ "error": message }));
+        std::process::exit(2);
+    }
+    let mut command = Cli::command();
+    let mut capture = command
+        .find_subcommand_mut("capture")
+        .expect("capture is a subcommand")
+        .clone()
+        .bin_name("patchwire capture");
+    capture
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+fn options(args: &Args) -> anyhow::Result<Options> {
     let mut rotation = rotation(&args.ring)?;
     let (duration, packets, filesize, files) = autostop(&args.autostop)?;
     let mut limits = Limits::default();
@@ -180,11 +208,28 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         "-" => Destination::Stdout,
         path => Destination::File(PathBuf::from(path)),
     };
-    let home = cli.netns()?;
     let chosen = [!args.targets.is_empty(), args.wires, args.lab.is_some()];
     if chosen.iter().filter(|c| **c).count() != 1 {
         anyhow::bail!("give interfaces (IF or NETNS:IF), or --wires, or --lab FILE — one of them");
     }
+    Ok(Options {
+        rotation,
+        limits,
+        duration,
+        count,
+        destination,
+    })
+}
+
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    let Options {
+        rotation,
+        limits,
+        duration,
+        count,
+        destination,
+    } = options(args).unwrap_or_else(|e| usage(cli, &e.to_string()));
+    let home = cli.netns()?;
     let targets = if args.wires {
         capture::wire_targets(&home)?
     } else if let Some(lab) = &args.lab {
@@ -209,16 +254,19 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     let summary = capture::capture(&spec, || {
         eprintln!("capturing on {}", labels.join(", "));
     })?;
-    report(cli.json, to_stdout, &summary)?;
-    if let Some(gone) = &summary.gone {
-        // As tcpdump does ("The interface disappeared"): a capture that cannot see one of its
-        // interfaces any more is over, with an error; it never re-attaches to a new interface
-        // of the same name (that would splice two devices into one interface of the file).
+    // As tcpdump does ("The interface disappeared"): a capture that cannot see one of its
+    // interfaces any more is over, with an error; it never re-attaches to a new interface of
+    // the same name (that would splice two devices into one interface of the file).
+    let error = summary.gone.as_ref().map(|gone| {
+        format!(
+            "capture stopped: {gone} is gone (deleted, or moved to another namespace); every \
+             frame captured until then is in the file, which is complete"
+        )
+    });
+    report(cli.json, to_stdout, &summary, error.as_deref())?;
+    if let Some(error) = error {
         if !cli.json {
-            eprintln!(
-                "patchwire: capture stopped: {gone} is gone (deleted, or moved to another \
-                 namespace); every frame captured until then is in the file, which is complete"
-            );
+            eprintln!("patchwire: {error}");
         }
         return Ok(Exit::Error);
     }
@@ -226,10 +274,23 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
 }
 
 /// The summary: on stderr (as dumpcap does; always there when the capture itself is on
-/// stdout), or as JSON on stdout with -j.
-fn report(json: bool, to_stdout: bool, summary: &Summary) -> anyhow::Result<()> {
+/// stdout), or as JSON on stdout with -j, with an `error` key (as every JSON error has) when
+/// the capture ended with one.
+fn report(
+    json: bool,
+    to_stdout: bool,
+    summary: &Summary,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
     if json {
-        let text = serde_json::to_string_pretty(summary)?;
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
+            #[serde(flatten)]
+            summary: &'a Summary,
+        }
+        let text = serde_json::to_string_pretty(&Report { error, summary })?;
         match to_stdout {
             true => eprintln!("{text}"),
             false => println!("{text}"),

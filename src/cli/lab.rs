@@ -58,7 +58,8 @@ pub struct DownArgs {
 /// The lab as a picture: Graphviz DOT (default) or Mermaid. Namespaces, VMs and existing
 /// namespaces drawn differently, hubs as diamonds, mirrors as dotted arrows, each host as a
 /// box; links coloured by their health in the kernel (red broken, orange degraded, grey not
-/// up, dashed: on another host). A legend explains it.
+/// up, dashed: on another host). A legend explains it. No JSON form: -j is refused (the lab as
+/// JSON is `-j show --lab FILE` or `-j plan FILE`).
 #[derive(clap::Args)]
 pub struct GraphArgs {
     /// The lab file (YAML).
@@ -167,7 +168,7 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
         .as_deref()
         .map(|h| format!(" on host {h}"))
         .unwrap_or_default();
-    print_notes(&outcome.notes, false);
+    print_notes(&outcome.notes);
     if outcome.changes.is_empty() {
         println!("lab {}{at}: up to date, nothing changed", outcome.lab);
     } else {
@@ -189,7 +190,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     print_notes(&lab_file.notes, cli.json);
     let plan = lab::plan(&lab_file, args.host.as_deref())?;
     let changes = plan.changes;
-    print_notes(&plan.notes, cli.json);
+    print_notes(&plan.notes);
     if cli.json {
         print_json(&changes)?;
     } else if changes.is_empty() {
@@ -229,7 +230,7 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     {
         println!("lab {lab_name}: nothing to remove");
         for note in &outcome.notes {
-            println!("note: {note}");
+            eprintln!("note: {note}");
         }
     } else {
         for endpoint in &outcome.interfaces_removed {
@@ -248,7 +249,7 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             println!("removed stub {stub}");
         }
         for note in &outcome.notes {
-            println!("note: {note}");
+            eprintln!("note: {note}");
         }
     }
     Ok(Exit::Ok)
@@ -256,6 +257,17 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
 
 pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "graph");
+    // A picture has no JSON form, and DOT on stdout where JSON was asked for breaks whatever
+    // reads it: refused (exit 2), naming the commands that give the lab as JSON.
+    if cli.json {
+        let message = format!(
+            "-j: graph draws a picture (DOT or Mermaid), which has no JSON form; the lab as JSON \
+             is `patchwire -j show --lab {0}` (links, health, counters) or `patchwire -j plan {0}`",
+            args.file
+        );
+        println!("{}", serde_json::json!({ "error": message }));
+        std::process::exit(2);
+    }
     let lab_file = load(&args.file)?;
     print!(
         "{}",
@@ -362,14 +374,12 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Notes of `plan`/`up` (what is left alone on purpose): after the changes, or on stderr when
-/// stdout is JSON.
-fn print_notes(notes: &[String], json: bool) {
+/// Notes of `plan`/`up` (what is left alone on purpose). Every command writes its notes the
+/// same way, as `warning: …` is written: `note: …` on stderr (with -j they are in the JSON too,
+/// where the command's output carries them).
+fn print_notes(notes: &[String]) {
     for note in notes {
-        match json {
-            true => eprintln!("patchwire: note: {note}"),
-            false => println!("= {note}"),
-        }
+        eprintln!("note: {note}");
     }
 }
 

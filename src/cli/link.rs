@@ -4,6 +4,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use patchwire::mirror;
 use patchwire::wire::{self, Datapath, Fault, LinkOptions, WireRequest};
 
 use super::{Cli, Exit, print_json};
@@ -12,7 +13,9 @@ use super::{Cli, Exit, print_json};
 ///
 /// Idempotent: linking an existing wire again changes nothing. Refuses ends that are already
 /// wired elsewhere, missing, loopback, in another namespace, or a wire that would close a loop.
-/// All or nothing: if any change fails, everything this call did is undone.
+/// All or nothing: if any change fails, everything this call did is undone. A mirror of both
+/// ends (`--direction both`) then copies each frame once, where it enters: the `out` copies
+/// the new wire makes redundant are removed.
 #[derive(clap::Args)]
 #[command(override_usage = "patchwire link [OPTIONS] (A B | --batch FILE)")]
 pub struct Args {
@@ -70,10 +73,45 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         keep_ipv6: Vec::new(),
     };
     let started = Instant::now();
-    let outcome = wire::link(cli.netns()?, &requests, &options)?;
+    let netns = cli.netns()?;
+    let copy = netns.try_clone()?.with_label(netns.label());
+    let outcome = wire::link(netns, &requests, &options)?;
     let elapsed = started.elapsed();
+    // A new wire between two sources of a mirror (`--direction both`) makes their `out` copies
+    // redundant (each frame was copied where it entered): removed, so no frame reaches the
+    // destination twice. Reported, not undone, when it fails.
+    let mut mirrors_repaired = Vec::new();
+    if !outcome.created.is_empty() {
+        let report = mirror::restore_coverage(&copy).map_err(|e| {
+            anyhow::anyhow!(
+                "the wires are made, but checking the mirrors' copies failed: {e} \
+                 (patchwire watch --once retries)"
+            )
+        })?;
+        if let Some((mirror, error)) = report.failed.into_iter().next() {
+            anyhow::bail!(
+                "the wires are made, but fitting mirror {mirror}'s copies to them failed: {error} \
+                 (patchwire watch --once retries)"
+            );
+        }
+        mirrors_repaired = report
+            .repaired
+            .into_iter()
+            .map(|(mirror, what)| super::unlink::MirrorNote { mirror, what })
+            .collect();
+    }
     if cli.json {
-        print_json(&outcome)?;
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            #[serde(flatten)]
+            outcome: &'a wire::LinkOutcome,
+            /// Mirrors whose `out` copies the new wires made redundant, and what was done.
+            mirrors_repaired: Vec<super::unlink::MirrorNote>,
+        }
+        print_json(&Report {
+            outcome: &outcome,
+            mirrors_repaired,
+        })?;
         return Ok(Exit::Ok);
     }
     // A big batch of unattached taps would print thousands of lines: show the first few.
@@ -105,6 +143,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             outcome.changes,
             elapsed.as_secs_f64()
         );
+    }
+    for note in &mirrors_repaired {
+        println!("mirror {}: {}", note.mirror, note.what);
     }
     Ok(Exit::Ok)
 }

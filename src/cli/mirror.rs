@@ -236,7 +236,7 @@ fn run_add(cli: &Cli, args: &AddArgs) -> anyhow::Result<Exit> {
         };
         println!("mirror {}: {shown} -> {}", added.name, added.to);
         for note in &added.notes {
-            println!("  note: {note}");
+            eprintln!("note: mirror {}: {note}", added.name);
         }
         for warning in &added.warnings {
             eprintln!("warning: {warning}");

@@ -27,9 +27,9 @@ pub struct Args {
 
 /// A mirror whose coverage was repaired after the wire went.
 #[derive(Serialize)]
-struct MirrorNote {
-    mirror: String,
-    what: String,
+pub(super) struct MirrorNote {
+    pub(super) mirror: String,
+    pub(super) what: String,
 }
 
 #[derive(Serialize)]

@@ -1,5 +1,7 @@
 //! `patchwire watch [--once]`.
 
+use std::io::Write;
+
 use patchwire::watch::{self, Event, Scope};
 
 use super::{Cli, Exit};
@@ -12,7 +14,8 @@ use super::{Cli, Exit};
 /// the same name appears again (qemu recreating tapN), the wire is made again. Broken wires are
 /// reported once. An eBPF wire direction whose target gains a root qdisc (tbf, netem) moves off
 /// the peer path, which would skip it, and back once the qdisc is gone. Watches the namespace given with -n, or every namespace under /run/netns plus
-/// the current one (picking up new ones). Stops on SIGINT/SIGTERM. A namespace that is deleted
+/// the current one (picking up new ones). Stops on SIGINT/SIGTERM, and when its output's
+/// reader goes away (exit 0, lock file removed). A namespace that is deleted
 /// (its lab taken down) is let go with a `namespace-gone` event; watching only that one (-n),
 /// watch then exits with status 0 — the end of the lab, not a failure. With -j every event is
 /// one JSON object per line with `time` (RFC 3339, UTC, milliseconds:
@@ -32,19 +35,32 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     };
     let json = cli.json;
     let print = move |event: &Event| {
-        if json {
-            let stamped = Stamped {
+        let line = match json {
+            true => serde_json::to_string(&Stamped {
                 time: rfc3339_now(),
                 event,
-            };
-            println!("{}", serde_json::to_string(&stamped).unwrap_or_default());
-        } else {
-            println!("{event}");
+            })
+            .unwrap_or_default(),
+            false => event.to_string(),
+        };
+        let mut stdout = std::io::stdout().lock();
+        // The reader went away (`watch | head -3`, a closed log pipe): wind down as on SIGTERM,
+        // so the lock file under /run/patchwire goes too (SIGPIPE is ignored while watching:
+        // its default action would kill the process before it could).
+        if writeln!(stdout, "{line}")
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
+            patchwire::signals::stop();
         }
     };
     if args.once {
         watch::once(scope)?.iter().for_each(print);
     } else {
+        // SAFETY: SIG_IGN runs no code; set before the watch starts its threads.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
         watch::watch(scope, print)?;
     }
     Ok(Exit::Ok)

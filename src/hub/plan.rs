@@ -261,6 +261,7 @@ fn plan_changes(
     joining: &[Vec<IfIndex>],
 ) -> Result<(), WireError> {
     let addresses = plan.world.home().addresses()?;
+    let fix = crate::wire::FixCommands::for_netns(&plan.world.home().netns);
     let mut ops: Vec<(u8, Op)> = Vec::new();
     let mut silencing = silence::Plan::default();
     for ((request, members), joining) in requests.iter().zip(wanted).zip(joining) {
@@ -283,7 +284,7 @@ fn plan_changes(
         );
         plan.outcome
             .warnings
-            .extend(member_warnings(&request.name, members, &addresses));
+            .extend(member_warnings(&request.name, members, &addresses, &fix));
         let changed =
             ops.len() > first_op || silencing.ipv6_off.len() + silencing.ops.len() > first_silenced;
         let existed = plan.inventory.members.contains_key(&request.name)
@@ -498,6 +499,7 @@ fn member_warnings(
     hub: &str,
     members: &[Link],
     addresses: &HashMap<IfIndex, Vec<String>>,
+    fix: &crate::wire::FixCommands,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     if let Some(problem) = hub_mtu_problem(members) {
@@ -521,7 +523,7 @@ fn member_warnings(
         if !ipv4.is_empty() {
             warnings.push(format!(
                 "hub {hub}: {}",
-                addresses_problem(Segment::Hub, &member.name, &ipv4)
+                addresses_problem(Segment::Hub, &member.name, &ipv4, fix)
             ));
         }
     }

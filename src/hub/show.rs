@@ -91,6 +91,7 @@ pub fn show_in(view: &mut NsView) -> Result<Vec<HubStatus>, WireError> {
     let indexes: Vec<IfIndex> = found.links.keys().copied().collect();
     view.load_tc_all(&indexes)?;
     let addresses = view.addresses()?;
+    let fix = crate::wire::FixCommands::for_netns(&view.netns);
 
     let mut hubs: BTreeMap<String, BTreeSet<IfIndex>> = found.members.clone();
     // Hub filters without a record: part of the hub their live targets belong to.
@@ -120,6 +121,7 @@ pub fn show_in(view: &mut NsView) -> Result<Vec<HubStatus>, WireError> {
             addresses: &addresses,
             tc: &tc,
             unrecorded: &unrecorded,
+            fix: &fix,
         };
         statuses.push(context.status(&members));
     }
@@ -132,6 +134,8 @@ struct Context<'a> {
     addresses: &'a HashMap<IfIndex, Vec<String>>,
     tc: &'a HashMap<IfIndex, TcState>,
     unrecorded: &'a [IfIndex],
+    /// How the fixes the problems name are typed for this namespace.
+    fix: &'a crate::wire::FixCommands,
 }
 
 impl Context<'_> {
@@ -284,7 +288,7 @@ impl Context<'_> {
             .map(String::as_str)
             .collect();
         if !addresses.is_empty() {
-            problems.push(addresses_problem(Segment::Hub, name, &addresses));
+            problems.push(addresses_problem(Segment::Hub, name, &addresses, self.fix));
         }
         for (hook, filter) in state.thieves() {
             let where_ = match hook {

@@ -317,8 +317,9 @@ fn observe_panel(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
             output_vlan: status.output_vlan,
             filter: status.filter.clone(),
         };
-        // A broken mirror (a port re-made under it) is made again.
-        let whole = status.health != wire::Health::Broken;
+        // A broken mirror (a port re-made under it), or one whose `out` copies no longer fit
+        // the wires (a frame missed or copied twice), is made again.
+        let whole = status.health != wire::Health::Broken && !status.coverage_off;
         if whole {
             actual.mirrors.insert(status.name.clone(), plan);
         } else {

@@ -563,7 +563,8 @@ impl Planning<'_> {
         }
         for (name, mirror) in &desired.mirrors {
             let same = !panel_fresh && actual.mirrors.get(name) == Some(mirror);
-            let remade = mirror.sources.iter().chain([&mirror.to]).any(recreated);
+            let remade = mirror.sources.iter().chain([&mirror.to]).any(recreated)
+                || coverage_moves(mirror, desired, actual);
             if !same || remade {
                 if same {
                     changes.push(Change::Unmirror {
@@ -579,6 +580,25 @@ impl Planning<'_> {
             }
         }
     }
+}
+
+/// Whether re-pointed wires change which hooks a mirror needs. With `both`, `mirror add` copies
+/// a source whose wire partner is also a source only `in` (the frames leaving it entered the
+/// partner, copied there): a source gaining or losing such a partner needs its `out` copy
+/// removed or added, so the mirror is made again after the wires (issue 18).
+fn coverage_moves(mirror: &super::desired::MirrorPlan, desired: &Desired, actual: &Actual) -> bool {
+    if mirror.direction != crate::mirror::Direction::Both {
+        return false;
+    }
+    let fed = |wires: &BTreeMap<(String, String), crate::wire::Datapath>, port: &String| {
+        wires.keys().any(|(a, b)| {
+            (a == port && mirror.sources.contains(b)) || (b == port && mirror.sources.contains(a))
+        })
+    };
+    mirror
+        .sources
+        .iter()
+        .any(|p| fed(&desired.wires, p) != fed(&actual.wires, p))
 }
 
 /// What a panel port stands for, in messages: its endpoint from the file, else from its

@@ -368,9 +368,10 @@ fn lab_repair(problem: &str, path: &str, host: Option<&str>) -> String {
     let host = host.map(|h| format!(" --host {h}")).unwrap_or_default();
     let up = format!("patchwire up {path}{host}");
     for cut in [
-        "; remove the remains with: patchwire unlink",
-        "; switch that direction to bpf_redirect in place with: patchwire link",
-        " (repair: patchwire link",
+        // `patchwire unlink …` or `patchwire -n NS unlink …`: cut before the command.
+        "; remove the remains with: patchwire ",
+        "; switch that direction to bpf_redirect in place with: patchwire ",
+        " (repair: patchwire ",
     ] {
         if let Some(at) = problem.find(cut) {
             return format!("{} (repair: {up})", &problem[..at]);
@@ -818,7 +819,7 @@ mod tests {
         assert_eq!(
             lab_repair(
                 "b.e1 is gone (deleted, or moved to another netns): mirred drops everything a.e1 \
-                 receives; remove the remains with: patchwire unlink a.e1",
+                 receives; remove the remains with: patchwire -n t1.panel unlink a.e1",
                 "t1.yaml",
                 None
             ),

@@ -41,6 +41,10 @@ pub struct MirrorStatus {
     pub health: Health,
     /// What is wrong, one sentence each, with what to do about it.
     pub problems: Vec<String>,
+    /// With `both`: an `out` copy is missing or doubled for the wires as they are now (one of
+    /// the `problems`). A lab makes such a mirror again; `watch --once` repairs it in place.
+    #[serde(skip)]
+    pub coverage_off: bool,
 }
 
 /// A mirror's destination as the kernel has it now.
@@ -86,11 +90,9 @@ pub struct HookCounters {
 pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     let mut view = NsView::open(netns)?;
     let inventory = Inventory::load(&mut view)?;
-    // How to run the repair in this namespace (for the problems' advice).
-    let watch = match view.netns.label() {
-        "(current)" => "patchwire watch --once".to_string(),
-        label => format!("patchwire -n {label} watch --once"),
-    };
+    // How to run the repairs in this namespace (for the problems' advice).
+    let patchwire = crate::wire::FixCommands::for_netns(&view.netns).patchwire;
+
     let mut by_mirror: BTreeMap<String, Vec<MirrorFilter>> = BTreeMap::new();
     for filter in inventory.mirrors.iter().cloned() {
         by_mirror
@@ -100,7 +102,7 @@ pub fn show(netns: Netns) -> Result<Vec<MirrorStatus>, WireError> {
     }
     Ok(by_mirror
         .into_iter()
-        .map(|(name, filters)| status(&inventory, name, filters, &watch))
+        .map(|(name, filters)| status(&inventory, name, filters, &patchwire))
         .collect())
 }
 
@@ -108,8 +110,9 @@ fn status(
     inventory: &Inventory,
     name: String,
     mut filters: Vec<MirrorFilter>,
-    watch: &str,
+    patchwire: &str,
 ) -> MirrorStatus {
+    let watch = &format!("{patchwire} watch --once");
     filters.sort_by_key(|f| (f.index, f.hook, f.prio));
     let copies: Vec<(&MirrorFilter, &CopyRecord)> = filters
         .iter()
@@ -120,12 +123,13 @@ fn status(
         .collect();
     // Every copy filter carries the same record; take the first.
     let Some((_, record)) = copies.first().copied() else {
-        return leftovers_status(inventory, name, &filters);
+        return leftovers_status(inventory, name, &filters, patchwire);
     };
     let mut findings = Findings::new();
-    let destination = destination_status(inventory, &name, record, &copies, &mut findings);
+    let destination =
+        destination_status(inventory, &name, record, &copies, patchwire, &mut findings);
     let sources = source_statuses(inventory, record, &copies, &filters, &mut findings);
-    coverage_problems(inventory, record, &copies, watch, &mut findings);
+    let coverage_off = coverage_problems(inventory, record, &copies, watch, &mut findings);
     let sources_gone = gone_sources(inventory, record, &sources, &mut findings);
 
     let all = sources.iter().flat_map(|s| &s.hooks);
@@ -143,6 +147,7 @@ fn status(
         sources_gone,
         health: findings.health,
         problems: findings.problems,
+        coverage_off,
     }
 }
 
@@ -167,8 +172,18 @@ impl Findings {
 }
 
 /// A mirror of which only RSPAN tag-removal filters are left (no copy filter, so no record).
-fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter]) -> MirrorStatus {
+fn leftovers_status(
+    inventory: &Inventory,
+    name: String,
+    filters: &[MirrorFilter],
+    patchwire: &str,
+) -> MirrorStatus {
     let orphan = &filters[0];
+    let problem = format!(
+        "only leftover RSPAN tag-removal filters remain (on {}): remove them with `{patchwire} \
+         mirror del {name}`",
+        inventory.name_of(orphan.index)
+    );
     MirrorStatus {
         name,
         destination: DestinationStatus {
@@ -188,10 +203,8 @@ fn leftovers_status(inventory: &Inventory, name: String, filters: &[MirrorFilter
         bytes: 0,
         dropped: 0,
         health: Health::Broken,
-        problems: vec![format!(
-            "only leftover RSPAN tag-removal filters remain (on {}): remove them with `patchwire mirror del`",
-            inventory.name_of(orphan.index)
-        )],
+        coverage_off: false,
+        problems: vec![problem],
     }
 }
 
@@ -201,6 +214,7 @@ fn destination_status(
     name: &str,
     record: &CopyRecord,
     copies: &[(&MirrorFilter, &CopyRecord)],
+    patchwire: &str,
     findings: &mut Findings,
 ) -> DestinationStatus {
     let dest = inventory.link(&record.to);
@@ -220,7 +234,7 @@ fn destination_status(
             Health::Broken,
             format!(
                 "destination {} is gone: the kernel drops every copy. Re-create it and add the mirror \
-                 again, or remove it (patchwire mirror del {name})",
+                 again, or remove it ({patchwire} mirror del {name})",
                 record.to
             ),
         ),
@@ -308,17 +322,18 @@ fn source_statuses(
 }
 
 /// Coverage: with `both`, `out` is left to a wire from another source only while that wire
-/// exists (see repair.rs); a copy made twice is a problem too.
+/// exists (see repair.rs); a copy made twice is a problem too. True when either was found.
 fn coverage_problems(
     inventory: &Inventory,
     record: &CopyRecord,
     copies: &[(&MirrorFilter, &CopyRecord)],
     watch: &str,
     findings: &mut Findings,
-) {
+) -> bool {
     let copy_filters: Vec<MirrorFilter> = copies.iter().map(|(f, _)| (*f).clone()).collect();
     let (uncovered, redundant) =
         super::repair::coverage(inventory, record.direction, &copy_filters);
+    let off = !uncovered.is_empty() || !redundant.is_empty();
     for index in uncovered {
         let source = inventory.name_of(index);
         findings.worsen(
@@ -340,6 +355,7 @@ fn coverage_problems(
             ),
         );
     }
+    off
 }
 
 /// Sources the record names that have no filter any more (gone, or no longer mirrored).

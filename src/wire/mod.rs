@@ -26,7 +26,9 @@ pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
 pub use plan::{
     Datapath, LinkOptions, LinkOutcome, WireRequest, link, missing_interface, parse_batch,
 };
-pub use problems::{Segment, addresses_problem, end_condition, hub_mtu_problem, mtu_problem};
+pub use problems::{
+    FixCommands, Segment, addresses_problem, end_condition, hub_mtu_problem, mtu_problem,
+};
 pub use show::{Counters, EndStatus, Health, PortStatus, WireStatus, show};
 pub use unlink::{UnlinkOutcome, unlink};
 

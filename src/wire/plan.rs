@@ -12,7 +12,7 @@ use super::WireError;
 use super::apply::{self, Fault, Op};
 use super::inventory::{MirrorInto, NodeKey, World};
 use super::loop_guard::{Crossing, loop_path};
-use super::problems::{Segment, addresses_problem, end_condition, mtu_problem};
+use super::problems::{FixCommands, Segment, addresses_problem, end_condition, mtu_problem};
 use super::{ebpf, offload, silence};
 use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
@@ -167,6 +167,7 @@ pub fn link(
     prefetch_peers(&mut world, &ends)?;
     let mirror_destinations = world.home().mirror_destinations()?;
     let addresses = world.home().addresses()?;
+    let fix = FixCommands::for_netns(&world.home().netns);
 
     let names: Vec<String> = ends
         .iter()
@@ -208,7 +209,7 @@ pub fn link(
         let present = a_to_b == Direction::Present && b_to_a == Direction::Present;
         outcome
             .warnings
-            .extend(end_warnings(a, b, options, &addresses));
+            .extend(end_warnings(a, b, options, &addresses, &fix));
         let mut wrong_path = false;
         for (from, to, state) in [(a, b, a_to_b), (b, a, b_to_a)] {
             if state != Direction::Present || options.datapath != Datapath::Ebpf {
@@ -392,10 +393,11 @@ fn end_warnings(
     b: &Link,
     options: &LinkOptions,
     addresses: &HashMap<IfIndex, Vec<String>>,
+    fix: &FixCommands,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     if options.mtu.is_none() && a.mtu != b.mtu {
-        warnings.push(mtu_problem(Segment::Wire, a, b));
+        warnings.push(mtu_problem(Segment::Wire, a, b, fix));
     }
     for end in [a, b] {
         if !end.up || !end.carrier {
@@ -409,7 +411,7 @@ fn end_warnings(
             .filter(|a| !a.contains(':'))
             .collect();
         if !ipv4.is_empty() {
-            warnings.push(addresses_problem(Segment::Wire, &end.name, &ipv4));
+            warnings.push(addresses_problem(Segment::Wire, &end.name, &ipv4, fix));
         }
     }
     warnings

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::WireError;
 use super::ebpf::{self, Path};
 use super::inventory::{TcState, Wiring, World};
-use super::problems::{Segment, addresses_problem, end_condition, mtu_problem};
+use super::problems::{FixCommands, Segment, addresses_problem, end_condition, mtu_problem};
 use super::{held_because, offload, silence};
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
@@ -184,6 +184,7 @@ pub fn show(netns: Netns) -> Result<Vec<WireStatus>, WireError> {
         addresses,
         tc,
         roots,
+        fix: FixCommands::for_netns(&world.home().netns),
     };
     let mut seen = HashSet::new();
     let mut wires = Vec::new();
@@ -223,6 +224,8 @@ struct Context {
     tc: BTreeMap<IfIndex, TcState>,
     /// Counted root qdiscs (`ebpf::shaping_root`) of eBPF directions' targets.
     roots: HashMap<IfIndex, String>,
+    /// How the fixes the problems name are typed for this namespace (`patchwire -n NS`).
+    fix: FixCommands,
 }
 
 fn status(
@@ -241,8 +244,8 @@ fn status(
             health = Health::Broken;
             problems.push(format!(
                 "{name} is gone (deleted, or moved to another netns): mirred drops everything {} receives; \
-                 remove the remains with: patchwire unlink {}",
-                a.name, a.name
+                 remove the remains with: {} unlink {}",
+                a.name, context.fix.patchwire, a.name
             ));
             EndStatus {
                 port: PortStatus::gone(name),
@@ -262,8 +265,8 @@ fn status(
     if let Some(b) = b {
         if backward.is_none() {
             degraded(format!(
-                "only {0} -> {1} is installed; {1} -> {0} is missing (repair: patchwire link {0} {1})",
-                a.name, b.name
+                "only {0} -> {1} is installed; {1} -> {0} is missing (repair: {2} link {0} {1})",
+                a.name, b.name, context.fix.patchwire
             ));
         }
         for (end, other) in [(a, b), (b, a)] {
@@ -280,7 +283,7 @@ fn status(
             }
         }
         if a.mtu != b.mtu {
-            degraded(mtu_problem(Segment::Wire, a, b));
+            degraded(mtu_problem(Segment::Wire, a, b, &context.fix));
         }
     }
     let a_to_b_path = Some(ebpf::path_of(forward));
@@ -295,18 +298,22 @@ fn status(
                 degraded(format!(
                     "{} -> {} takes the peer path (bpf_redirect_peer), which skips {skipped}: it is \
                      never applied to what the wire sends; switch that direction to bpf_redirect \
-                     in place with: patchwire link {} {} --datapath ebpf",
-                    from.name, to.name, a.name, b.name
+                     in place with: {} link {} {} --datapath ebpf",
+                    from.name, to.name, context.fix.patchwire, a.name, b.name
                 ));
             }
         }
     }
+    let relink = match b {
+        Some(b) => format!("{} link {} {}", context.fix.patchwire, a.name, b.name),
+        None => format!("{} link", context.fix.patchwire),
+    };
     for end in [Some(a), b].into_iter().flatten() {
         if end.ipv6 == Some(true) {
             degraded(format!(
                 "{} has IPv6 on: it sends router solicitations, MLD reports and neighbour discovery of \
                  its own into the wire (patchwire link turns it off; something turned it back on — run \
-                 patchwire link again)",
+                 {relink} again)",
                 end.name
             ));
         }
@@ -323,7 +330,12 @@ fn status(
             .flatten()
             .any(|end| crate::marks::is_cni_made(&end.altnames));
         if !addresses.is_empty() && !cni {
-            degraded(addresses_problem(Segment::Wire, &end.name, &addresses));
+            degraded(addresses_problem(
+                Segment::Wire,
+                &end.name,
+                &addresses,
+                &context.fix,
+            ));
         }
         if let Some(state) = context.tc.get(&end.index) {
             for (hook, filter) in state.thieves() {
