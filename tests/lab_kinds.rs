@@ -846,7 +846,7 @@ topology:
     let path = path.to_str().unwrap();
     let _down = DownOnDrop { host: &host, path };
     let before = host.ip("-o link show");
-    let note = "= node br-clab is a Linux bridge: a bridge does not pass LACP, LLDP, PAUSE or \
+    let note = "note: node br-clab is a Linux bridge: a bridge does not pass LACP, LLDP, PAUSE or \
                 802.1X frames (01:80:c2:00:00:0x) between its ports, and with its own STP on it \
                 eats STP's too, so bonds, LLDP neighbours and spanning tree do not form through \
                 it as through a cable; for a transparent segment write `kind: hub` for it (the \
@@ -854,13 +854,14 @@ topology:
     for command in ["plan", "up"] {
         let run = on_host(&host, &[command, path]);
         run.ok();
+        // Notes go to stderr, as every command's do.
         assert_eq!(
-            run.stdout.matches("kind: hub").count(),
+            run.stderr.matches("kind: hub").count(),
             1,
             "said once:\n{}",
-            run.stdout
+            run.stderr
         );
-        assert!(run.stdout.lines().any(|l| l == note), "{}", run.stdout);
+        assert!(run.stderr.lines().any(|l| l == note), "{}", run.stderr);
     }
     let ports = host.ip("-o link show master br-clab");
     assert!(

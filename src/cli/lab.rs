@@ -156,7 +156,7 @@ fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
     let lab_file = load(&file_or_default(&args.file)?)?;
-    print_notes(&lab_file.notes, cli.json);
+    print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
     let outcome = lab::up(&lab_file, args.host.as_deref())?;
     if cli.json {
@@ -187,7 +187,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
     let path = file_or_default(&args.file)?;
     let lab_file = load(&path)?;
-    print_notes(&lab_file.notes, cli.json);
+    print_notes(&lab_file.notes);
     let plan = lab::plan(&lab_file, args.host.as_deref())?;
     let changes = plan.changes;
     print_notes(&plan.notes);
