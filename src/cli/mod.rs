@@ -4,6 +4,7 @@ pub mod capture;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
+pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod man;
@@ -79,6 +80,9 @@ pub struct Cli {
 pub enum Command {
     Link(link::Args),
     Mirror(mirror::Args),
+    Impair(impair::Args),
+    Cut(impair::CableArgs),
+    Mend(impair::CableArgs),
     Unlink(unlink::Args),
     Show(show::Args),
     Probe(probe::Args),
@@ -123,6 +127,9 @@ impl Cli {
         match &self.command {
             Command::Link(args) => link::run(self, args),
             Command::Mirror(args) => mirror::run(self, args),
+            Command::Impair(args) => impair::run(self, args),
+            Command::Cut(args) => impair::cut(self, args),
+            Command::Mend(args) => impair::mend(self, args),
             Command::Unlink(args) => unlink::run(self, args),
             Command::Show(args) => show::run(self, args),
             Command::Probe(args) => probe::run(self, args),

@@ -34,6 +34,20 @@ pub fn is_cut(link: &Link) -> bool {
     })
 }
 
+/// The ports of `netns` that `cut` took down, sorted.
+pub fn cut_ports(netns: &Netns) -> Result<Vec<String>, ImpairError> {
+    let mut socket = netns.route()?;
+    let links = link::list(&mut socket)
+        .map_err(|e| WireError::kernel(format!("listing the links of {}", netns.describe()), e))?;
+    let mut names: Vec<String> = links
+        .iter()
+        .filter(|l| is_cut(l))
+        .map(|l| l.name.clone())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// The ports of the cable `port` is on: it and its wire partner, or it alone (hub member).
 fn cable(view: &mut NsView, port: &str) -> Result<Vec<Link>, ImpairError> {
     link::validate_name(port).map_err(ImpairError::Invalid)?;

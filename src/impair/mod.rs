@@ -596,6 +596,18 @@ fn qdiscs_on(view: &mut NsView, index: IfIndex) -> Result<Vec<QdiscStats>, Impai
     Ok(qdisc::qdiscs_of(&messages, index))
 }
 
+/// The other end of the wire `port` is on (for `--both`); `None` for a hub member.
+pub fn wire_partner(netns: &Netns, port: &str) -> Result<Option<String>, ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let link = entry_link(&mut view, port)?;
+    view.load_tc(&[link.index])?;
+    Ok(exit_of(&mut view, &link)?.map(|l| l.name))
+}
+
 /// The impairment on the frames arriving at `entry`, `None` when there is none.
 pub fn read(netns: &Netns, entry: &str) -> Result<Option<Direction>, ImpairError> {
     let mut view = NsView::open(
@@ -891,7 +903,13 @@ fn set_program(
             changes.push(format!("impairment program on {}", link.name));
         }
     }
-    view.forget_links();
+    // A fresh view: the one above cached the hook as it was before the change.
+    let mut view = NsView::open(
+        view.netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let view = &mut view;
     view.load_tc(&[link.index])?;
     let filters = view.tc(link.index)?.filters.clone();
     let filter = impair_filter(&filters).ok_or_else(|| {

@@ -80,6 +80,14 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
     Ok(bits as u64)
 }
 
+/// A rate, or `0` (removes a rate).
+pub fn parse_rate_or_zero(text: &str) -> Result<u64, String> {
+    match number_and_unit(text) {
+        Some((value, _)) if value == 0.0 => Ok(0),
+        _ => parse_rate(text),
+    }
+}
+
 /// A size in bytes, as tc's `burst`: `32kbit`, `64kb` or `64k` (KiB), `1mb`, `1500b`, `1500`.
 pub fn parse_size(text: &str) -> Result<u32, String> {
     let accepted = "a size like 32kbit, 64kb, 1mb or 1500b (b = bytes, kb = 1024 bytes)";
