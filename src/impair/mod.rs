@@ -250,7 +250,7 @@ impl Impairment {
     /// Refusals that need no kernel: combinations that mean nothing, values out of range.
     pub fn check(&self) -> Result<(), String> {
         let in_range = |what: &str, v: f64, zero_ok: bool| {
-            if v.is_nan() || v < 0.0 || v > 100.0 || (!zero_ok && v == 0.0) {
+            if v.is_nan() || !(0.0..=100.0).contains(&v) || (!zero_ok && v == 0.0) {
                 Err(format!(
                     "{what} must be more than 0% and at most 100%, not {v}%"
                 ))

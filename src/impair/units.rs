@@ -83,7 +83,7 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
 /// A rate, or `0` (removes a rate).
 pub fn parse_rate_or_zero(text: &str) -> Result<u64, String> {
     match number_and_unit(text) {
-        Some((value, _)) if value == 0.0 => Ok(0),
+        Some((0.0, _)) => Ok(0),
         _ => parse_rate(text),
     }
 }

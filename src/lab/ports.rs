@@ -65,10 +65,7 @@ pub fn panel_port(file: &Path, endpoint: &str) -> Result<PanelPort, LabError> {
     let record = names::port_record(&wanted);
     let links = link::list(&mut socket)
         .map_err(|e| LabError::Invalid(format!("listing the ports of {panel}: {e}")))?;
-    match links
-        .iter()
-        .find(|l| l.altnames.iter().any(|a| *a == record))
-    {
+    match links.iter().find(|l| l.altnames.contains(&record)) {
         Some(port) => Ok(PanelPort {
             lab: lab_name.clone(),
             panel,

@@ -1,0 +1,630 @@
+//! Impairments on a wire, with real frames (privileged): node `a` (namespace na) ↔ port `pa`
+//! — wire — port `pb` ↔ node `b` (namespace nb), the wire in namespace w. Frames sent from
+//! a's AF_PACKET socket cross pa's impairment program and the wire and are read on b.
+//!
+//! **Tolerances.** A count of frames hit with probability p out of n is binomial: mean n·p,
+//! standard deviation σ = sqrt(n·p·(1-p)). Every rate is asserted within ±4.5σ of n·p: a
+//! correct implementation fails such a check with probability about 7·10⁻⁶ (two-sided normal
+//! tail at 4.5σ), while an error of the size that matters (a 10 % rate off by a tenth of
+//! itself, 100 frames in 10,000, is 3.3σ — so 4.5σ is still tight enough to catch a
+//! threshold off by a third). [`tolerance`] computes it; each test passes its own n and p.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TestNs, packet_socket, patchwire, veth, wait_link};
+
+/// The three namespaces, the wire linked.
+struct Lab {
+    na: TestNs,
+    w: TestNs,
+    nb: TestNs,
+}
+
+fn lab() -> Lab {
+    let (na, w, nb) = (TestNs::new(), TestNs::new(), TestNs::new());
+    veth(&na, "a", &w, "pa");
+    veth(&w, "pb", &nb, "b");
+    patchwire(&["-n", &w.name, "link", "pa", "pb"]).ok();
+    Lab { na, w, nb }
+}
+
+impl Lab {
+    fn impair(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["-n", &self.w.name, "-j", "impair"];
+        all.extend_from_slice(args);
+        patchwire(&all).ok().json()
+    }
+
+    /// `impair show -j`'s direction for `port`.
+    fn shown(&self, port: &str) -> serde_json::Value {
+        let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
+            .ok()
+            .json();
+        shown["directions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["port"] == port)
+            .cloned()
+            .unwrap_or_else(|| panic!("{port} not in {shown}"))
+    }
+
+    fn counter(&self, port: &str, name: &str) -> u64 {
+        self.shown(port)["counters"][name].as_u64().unwrap()
+    }
+}
+
+const ETHERTYPE: u16 = 0x88b5;
+const MAGIC: u32 = 0x7077_696d;
+
+/// A 60-byte frame numbered `seq`: unicast a → b, local experimental ethertype, magic, seq and
+/// its complement (so a flipped bit anywhere, the seq included, makes a frame no sent frame
+/// is), then a fixed pattern.
+fn frame(seq: u32) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
+    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    f.extend_from_slice(&MAGIC.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&(!seq).to_be_bytes());
+    f.extend((0..34).map(|i| (i * 7) as u8));
+    f
+}
+
+/// The seq of a frame exactly as [`frame`] made it, else `None`.
+fn seq_of(f: &[u8]) -> Option<u32> {
+    let seq = u32::from_be_bytes(f.get(18..22)?.try_into().ok()?);
+    (f == frame(seq).as_slice()).then_some(seq)
+}
+
+/// How many bits a frame differs in from the frame it was sent as (its seq read from the seq
+/// field or, if that is the flipped one, from the complement).
+fn bits_flipped(f: &[u8]) -> u32 {
+    let seq = u32::from_be_bytes(f[18..22].try_into().unwrap());
+    let complement = !u32::from_be_bytes(f[22..26].try_into().unwrap());
+    [seq, complement]
+        .iter()
+        .map(|s| {
+            f.iter()
+                .zip(frame(*s))
+                .map(|(x, y)| (x ^ y).count_ones())
+                .sum::<u32>()
+        })
+        .min()
+        .unwrap()
+}
+
+/// Runs the test thread on one CPU: the program's Gilbert–Elliott chain is per CPU, and a
+/// veth delivers on the sender's CPU.
+fn pin_to_one_cpu() {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Sends frames 0..n from `from` (in `from_ns`) and returns every frame read on `to` (in
+/// `to_ns`), in order. Sends in batches of 50 and reads each batch back before the next (a
+/// veth delivers during the send), so no socket queue overflows whatever the impairment.
+fn exchange(from_ns: &TestNs, from: &str, to_ns: &TestNs, to: &str, n: u32) -> Vec<Vec<u8>> {
+    pin_to_one_cpu();
+    let tx = packet_socket(from_ns, from);
+    let rx = packet_socket(to_ns, to);
+    let mut got = Vec::new();
+    let started = Instant::now();
+    for seq in 0..n {
+        tx.send(&frame(seq)).unwrap();
+        if seq % 50 == 49 || seq + 1 == n {
+            let quiet = Duration::from_millis(if seq + 1 == n { 200 } else { 2 });
+            while let Some(f) = rx.recv_until(Instant::now() + quiet).unwrap() {
+                got.push(f);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "sending took too long"
+        );
+    }
+    got
+}
+
+/// ±4.5σ of a binomial count (see the module comment).
+fn tolerance(n: u64, p: f64) -> f64 {
+    4.5 * (n as f64 * p * (1.0 - p)).sqrt()
+}
+
+/// Frames per accuracy check: 10,000 here; fewer only in an emulated kernel guest (every
+/// tolerance is computed from the count actually sent).
+fn frames() -> u32 {
+    if common::in_guest() { 4_000 } else { 10_000 }
+}
+
+fn assert_binomial(what: &str, count: u64, n: u64, percent: f64) {
+    let p = percent / 100.0;
+    let expected = n as f64 * p;
+    let bound = tolerance(n, p);
+    assert!(
+        (count as f64 - expected).abs() <= bound,
+        "{what}: {count} of {n}, expected {expected:.0} ± {bound:.1} (4.5σ)"
+    );
+}
+
+#[test]
+fn loss_hits_its_rate_in_one_direction_and_leaves_the_other_alone() {
+    let lab = lab();
+    let n = frames();
+    for percent in [1.0, 10.0, 50.0] {
+        let before_frames = lab.shown_or_zero("pa", "frames");
+        let before_dropped = lab.shown_or_zero("pa", "dropped");
+        let set = lab.impair(&["pa", "--loss", &format!("{percent}%")]);
+        assert_eq!(
+            set["directions"][0]["direction"]["impairment"]["loss"],
+            serde_json::json!({"model": "random", "percent": percent})
+        );
+        let got = exchange(&lab.na, "a", &lab.nb, "b", n);
+        let seqs: Vec<u32> = got.iter().filter_map(|f| seq_of(f)).collect();
+        assert_eq!(seqs.len(), got.len(), "only unchanged frames arrive");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, once each");
+        let lost = u64::from(n) - seqs.len() as u64;
+        assert_binomial(&format!("loss {percent}%"), lost, u64::from(n), percent);
+        // The kernel's counters say the same, frame for frame.
+        assert_eq!(lab.counter("pa", "frames") - before_frames, u64::from(n));
+        assert_eq!(lab.counter("pa", "dropped") - before_dropped, lost);
+        // The other direction is untouched: every frame from b reaches a.
+        let back = exchange(&lab.nb, "b", &lab.na, "a", 2_000);
+        assert_eq!(back.iter().filter_map(|f| seq_of(f)).count(), 2_000);
+    }
+}
+
+impl Lab {
+    fn shown_or_zero(&self, port: &str, name: &str) -> u64 {
+        let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
+            .ok()
+            .json();
+        shown["directions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["port"] == port)
+            .map_or(0, |d| d["counters"][name].as_u64().unwrap())
+    }
+}
+
+#[test]
+fn corruption_flips_one_bit_and_duplication_sends_twice_at_their_rates() {
+    let lab = lab();
+    let n = frames();
+    lab.impair(&["pa", "--corrupt", "5%"]);
+    let got = exchange(&lab.na, "a", &lab.nb, "b", n);
+    assert_eq!(got.len() as u32, n, "corruption loses nothing");
+    // A corrupted frame is one no sent frame is, one bit away from the one that was sent.
+    let mut anomalies = 0u64;
+    for f in &got {
+        assert_eq!(f.len(), 60);
+        if seq_of(f).is_none() {
+            anomalies += 1;
+            assert_eq!(bits_flipped(f), 1, "one bit flipped: {f:02x?}");
+        }
+    }
+    assert_eq!(anomalies, lab.counter("pa", "corrupted"));
+    assert_binomial("corrupt 5%", anomalies, u64::from(n), 5.0);
+
+    lab.impair(&["pa", "--corrupt", "0", "--duplicate", "5%"]);
+    let got = exchange(&lab.na, "a", &lab.nb, "b", n);
+    let mut copies = vec![0u32; n as usize];
+    for f in &got {
+        copies[seq_of(f).expect("duplicates are exact copies") as usize] += 1;
+    }
+    assert!(
+        copies.iter().all(|c| *c == 1 || *c == 2),
+        "once or twice each"
+    );
+    let twice = copies.iter().filter(|c| **c == 2).count() as u64;
+    assert_eq!(twice, lab.counter("pa", "duplicated"));
+    assert_binomial("duplicate 5%", twice, u64::from(n), 5.0);
+}
+
+#[test]
+fn gilbert_elliott_bursts_have_the_configured_mean_length() {
+    let lab = lab();
+    // p = 1 %, r = 20 %: bursts of 1/r = 5 frames on average.
+    lab.impair(&["pa", "--loss-burst", "1%/20%"]);
+    let n = 2 * frames();
+    let got = exchange(&lab.na, "a", &lab.nb, "b", n);
+    let mut arrived = vec![false; n as usize];
+    for f in &got {
+        arrived[seq_of(f).unwrap() as usize] = true;
+    }
+    let mut bursts = Vec::new();
+    let mut run = 0u32;
+    for ok in &arrived {
+        match (ok, run) {
+            (false, _) => run += 1,
+            (true, 0) => {}
+            (true, _) => {
+                bursts.push(run);
+                run = 0;
+            }
+        }
+    }
+    let lost: u32 = arrived.iter().filter(|a| !**a).count() as u32;
+    assert_eq!(u64::from(lost), lab.counter("pa", "dropped"));
+    // A burst's length is geometric with success r: mean 1/r, variance (1-r)/r². The mean of
+    // B bursts has standard error sqrt((1-r)/r²/B); assert within 4.5 of those.
+    let r = 0.2;
+    let b = bursts.len() as f64;
+    assert!(b > 30.0, "too few bursts to judge: {b}");
+    let mean = bursts.iter().map(|x| f64::from(*x)).sum::<f64>() / b;
+    let bound = 4.5 * ((1.0 - r) / (r * r) / b).sqrt();
+    assert!(
+        (mean - 1.0 / r).abs() <= bound,
+        "mean burst {mean:.2} over {b} bursts, expected 5 ± {bound:.2}"
+    );
+}
+
+/// carrier_changes and ifindex of an interface, read in its namespace.
+fn link_state(ns: &TestNs, dev: &str) -> (String, String) {
+    let read = |what: &str| {
+        ns.exec(&["cat", &format!("/sys/class/net/{dev}/{what}")])
+            .trim()
+            .to_string()
+    };
+    (read("carrier_changes"), read("ifindex"))
+}
+
+#[test]
+fn changing_loss_in_place_loses_nothing_outside_the_window_and_keeps_the_ports() {
+    let lab = lab();
+    lab.impair(&["pa", "--loss", "0"]);
+    assert_eq!(
+        lab.shown("pa")["summary"],
+        "nothing (frames pass unchanged)"
+    );
+    let ports = [
+        (&lab.na, "a"),
+        (&lab.w, "pa"),
+        (&lab.w, "pb"),
+        (&lab.nb, "b"),
+    ];
+    let before: Vec<_> = ports.iter().map(|(ns, d)| link_state(ns, d)).collect();
+
+    let tx = packet_socket(&lab.na, "a");
+    let rx = packet_socket(&lab.nb, "b");
+    let sent = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let (sent, stop) = (sent.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // A frame every 0.5 ms, at most 12,000 (6 s).
+            for seq in 0..12_000u32 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                tx.send(&frame(seq)).unwrap();
+                sent.store(seq + 1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        })
+    };
+    let receiver = std::thread::spawn(move || {
+        let mut seqs = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while let Some(f) = rx.recv_until(deadline).unwrap() {
+            match seq_of(&f) {
+                Some(seq) => seqs.push(seq),
+                None => panic!("unexpected frame {f:02x?}"),
+            }
+            if seqs.last() == Some(&u32::MAX) {
+                break;
+            }
+        }
+        seqs
+    });
+    let wait_for = |count: u32| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sent.load(Ordering::SeqCst) < count {
+            assert!(Instant::now() < deadline, "the sender stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_for(1_000);
+    let window_start = sent.load(Ordering::SeqCst);
+    lab.impair(&["pa", "--loss", "10%"]);
+    wait_for(window_start + 2_000);
+    lab.impair(&["pa", "--loss", "0"]);
+    let window_end = sent.load(Ordering::SeqCst);
+    wait_for(window_end + 1_000);
+    stop.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    let total = sent.load(Ordering::SeqCst);
+    // The end marker: the receiver stops at it.
+    packet_socket(&lab.na, "a").send(&frame(u32::MAX)).unwrap();
+    let seqs = receiver.join().unwrap();
+    let arrived: std::collections::HashSet<u32> = seqs.iter().copied().collect();
+    let lost: Vec<u32> = (0..total).filter(|s| !arrived.contains(s)).collect();
+    assert!(
+        lost.iter().all(|s| (window_start..window_end).contains(s)),
+        "frames lost outside the impaired window {window_start}..{window_end}: {:?}",
+        lost.iter()
+            .filter(|s| !(window_start..window_end).contains(s))
+            .take(10)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !lost.is_empty(),
+        "10% loss over {} frames lost none",
+        window_end - window_start
+    );
+    assert_eq!(lost.len() as u64, lab.counter("pa", "dropped"));
+    let after: Vec<_> = ports.iter().map(|(ns, d)| link_state(ns, d)).collect();
+    assert_eq!(
+        before, after,
+        "carrier changes and ifindexes of a, pa, pb, b"
+    );
+}
+
+/// `iperf3` from a to b (TCP, bounded by -t and timeout): the receiver's goodput in bit/s.
+fn iperf3(lab: &Lab, args: &[&str]) -> (bool, serde_json::Value) {
+    let mut server = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.nb.name,
+            "timeout",
+            "60",
+            "iperf3",
+            "-s",
+            "-1",
+            "-B",
+            "198.18.0.2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut command = vec![
+        "netns",
+        "exec",
+        &lab.na.name,
+        "timeout",
+        "60",
+        "iperf3",
+        "-c",
+        "198.18.0.2",
+        "-J",
+    ];
+    command.extend_from_slice(args);
+    let output = std::process::Command::new("ip")
+        .args(&command)
+        .output()
+        .unwrap();
+    let _ = server.wait();
+    let json = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (output.status.success(), json)
+}
+
+fn addresses(lab: &Lab) {
+    lab.na.ip("addr add 198.18.0.1/24 dev a");
+    lab.nb.ip("addr add 198.18.0.2/24 dev b");
+}
+
+#[test]
+fn rate_holds_within_five_percent_by_iperf3() {
+    let lab = lab();
+    addresses(&lab);
+    for (rate, bits) in [("10mbit", 10e6), ("100mbit", 100e6)] {
+        lab.impair(&["pa", "--rate", rate]);
+        let (ok, json) = iperf3(&lab, &["-t", "4", "-O", "1"]);
+        assert!(ok, "iperf3 failed: {json}");
+        let got = json["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .unwrap();
+        // tbf counts whole frames (1514 bytes for a full segment: Ethernet 14, IPv4 20, TCP 20 +
+        // 12 of timestamps, 1448 of data); iperf3 counts data. So the goodput at the rate is
+        // rate × 1448/1514.
+        let expected = bits * 1448.0 / 1514.0;
+        assert!(
+            (got - expected).abs() <= 0.05 * expected,
+            "{rate}: {got:.0} bit/s of data, expected {expected:.0} ± 5%"
+        );
+        assert_eq!(lab.shown("pa")["qdiscs"][0]["kind"], "tbf");
+    }
+    // Removing the rate removes the qdisc.
+    lab.impair(&["pa", "--rate", "0"]);
+    assert_eq!(lab.shown("pa")["qdiscs"], serde_json::json!([]));
+    assert!(!lab.w.tc("qdisc show dev pb").contains("tbf"));
+}
+
+#[test]
+fn a_tcp_transfer_over_five_percent_loss_completes() {
+    use std::io::{Read, Write};
+    let lab = lab();
+    addresses(&lab);
+    lab.impair(&["pa", "--loss", "5%"]);
+    // 2 MiB of a known pattern from a to b over TCP; b checks every byte.
+    let data: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8).collect();
+    let listener = lab
+        .nb
+        .netns()
+        .run(|| std::net::TcpListener::bind("198.18.0.2:5201"))
+        .unwrap()
+        .unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut got = Vec::new();
+        conn.read_to_end(&mut got).unwrap();
+        got
+    });
+    let mut conn = lab
+        .na
+        .netns()
+        .run(|| {
+            std::net::TcpStream::connect_timeout(
+                &"198.18.0.2:5201".parse().unwrap(),
+                Duration::from_secs(20),
+            )
+        })
+        .unwrap()
+        .unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.write_all(&data).unwrap();
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+    let got = receiver.join().unwrap();
+    assert!(
+        got == data,
+        "{} of {} bytes arrived intact",
+        got.len(),
+        data.len()
+    );
+    assert!(lab.counter("pa", "dropped") > 0, "the loss dropped nothing");
+}
+
+#[test]
+fn cut_takes_carrier_from_both_nodes_until_mend() {
+    let lab = lab();
+    let out = patchwire(&["-n", &lab.w.name, "-j", "cut", "pa"])
+        .ok()
+        .json();
+    assert_eq!(out["ports"], serde_json::json!(["pa", "pb"]));
+    assert_eq!(out["changed"], serde_json::json!(["pa", "pb"]));
+    wait_link(&lab.na, "a", "NO-CARRIER", |t| t.contains("NO-CARRIER"));
+    wait_link(&lab.nb, "b", "NO-CARRIER", |t| t.contains("NO-CARRIER"));
+    // A watcher's pass does not undo it, and cutting again changes nothing.
+    patchwire(&["-n", &lab.w.name, "watch", "--once"]).ok();
+    assert!(lab.w.ip("-o link show dev pa").contains("state DOWN"));
+    assert!(lab.w.ip("-o link show dev pb").contains("state DOWN"));
+    let again = patchwire(&["-n", &lab.w.name, "-j", "cut", "pb"])
+        .ok()
+        .json();
+    assert_eq!(again["changed"], serde_json::json!([]));
+    let shown = patchwire(&["-n", &lab.w.name, "-j", "impair", "show"])
+        .ok()
+        .json();
+    assert_eq!(shown["cut"], serde_json::json!(["pa", "pb"]));
+    let out = patchwire(&["-n", &lab.w.name, "-j", "mend", "pb"])
+        .ok()
+        .json();
+    assert_eq!(out["changed"], serde_json::json!(["pb", "pa"]));
+    common::settle(&lab.na, "a");
+    common::settle(&lab.nb, "b");
+    let alias = lab.w.ip("-o link show dev pa");
+    assert!(!alias.contains("alias"), "the cut's alias is gone: {alias}");
+}
+
+#[test]
+fn delay_by_netem_or_a_refusal_naming_sch_netem() {
+    let lab = lab();
+    addresses(&lab);
+    let has_netem = patchwire::impair::netem_available().unwrap();
+    if !has_netem {
+        let before = lab.w.snapshot();
+        patchwire(&["-n", &lab.w.name, "impair", "pa", "--delay", "50ms", "--loss", "5%"]).fails_with(
+            "a delay, jitter or reordering needs the netem qdisc, and this kernel has no sch_netem \
+             (load it with `modprobe sch_netem`, or use a kernel that builds it: every distribution \
+             kernel does); loss, corruption, duplication and rate work without it",
+        );
+        assert_eq!(
+            before,
+            lab.w.snapshot(),
+            "a refusal leaves the kernel as it was"
+        );
+        return;
+    }
+    lab.impair(&["pa", "--delay", "50ms"]);
+    let rtts = ping_rtts(&lab, 30);
+    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    assert!(
+        (mean - 50.0).abs() <= 1.0,
+        "mean RTT {mean:.2} ms, expected 50 ± 1 (delay one way)"
+    );
+    lab.impair(&["pa", "--jitter", "10ms", "--distribution", "normal"]);
+    let rtts = ping_rtts(&lab, 60);
+    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    let sd =
+        (rtts.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (rtts.len() - 1) as f64).sqrt();
+    // Normal with σ = 10 ms: the sample standard deviation of 60 has a standard error of about
+    // σ/sqrt(2·59) ≈ 0.92 ms; ±4.5 of those.
+    assert!(
+        (sd - 10.0).abs() <= 4.2,
+        "RTT spread {sd:.2} ms, expected 10 ± 4.2"
+    );
+    assert!(
+        (mean - 50.0).abs() <= 4.5 * 10.0 / 60f64.sqrt(),
+        "mean RTT {mean:.2} ms"
+    );
+}
+
+/// RTTs in ms of `count` pings a → b.
+fn ping_rtts(lab: &Lab, count: u32) -> Vec<f64> {
+    let out = lab.na.exec(&[
+        "timeout",
+        "60",
+        "ping",
+        "-n",
+        "-c",
+        &count.to_string(),
+        "-i",
+        "0.05",
+        "198.18.0.2",
+    ]);
+    out.lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
+        .collect()
+}
+
+#[test]
+fn bad_input_is_refused_with_what_is_accepted_and_changes_nothing() {
+    let lab = lab();
+    let before = lab.w.snapshot();
+    let w = lab.w.name.as_str();
+    patchwire(&["-n", w, "impair", "nope", "--loss", "1%"])
+        .fails_with(&format!("no interface named nope in netns {w}"));
+    patchwire(&["-n", w, "impair", "pa", "--burst", "32kbit"])
+        .fails_with("impairing pa: a burst belongs to a rate: give --rate too");
+    patchwire(&[
+        "-n", w, "impair", "pa", "--rate", "10mbit", "--burst", "1000b",
+    ])
+    .fails_with(
+        "impairing pa: a burst of 1000 bytes is less than one frame of pb (1514 bytes with its \
+         Ethernet header): tbf would drop every full-size frame",
+    );
+    lab.w.ip("link add name lone type veth peer name lone2");
+    patchwire(&["-n", w, "impair", "lone", "--loss", "1%"]).fails_with(&format!(
+        "lone is on no wire or hub in netns {w}: an impairment acts on the frames a wire carries \
+         (patchwire link lone OTHER first)"
+    ));
+    lab.w.ip("link del dev lone");
+    let usage = patchwire(&["-n", w, "impair", "pa", "--loss", "150%"]);
+    assert_eq!(usage.code, 2);
+    assert!(
+        usage.stderr.contains(
+            "\"150%\" is more than 100%: give a percentage from 0 to 100 like 10%, 1.5% or 0.01%"
+        ),
+        "{}",
+        usage.stderr
+    );
+    let usage = patchwire(&["-n", w, "impair", "pa", "--rate", "10mb"]);
+    assert_eq!(usage.code, 2);
+    assert!(
+        usage
+            .stderr
+            .contains("\"10mb\" is not a rate like 10mbit, 1gbit, 100kbit or 1mbps (bytes/s)"),
+        "{}",
+        usage.stderr
+    );
+    assert_eq!(
+        before,
+        lab.w.snapshot(),
+        "refusals leave the kernel as it was"
+    );
+}
