@@ -525,6 +525,17 @@ fn delay_by_netem_or_a_refusal_naming_sch_netem() {
     let lab = lab();
     addresses(&lab);
     let has_netem = patchwire::impair::netem_available().unwrap();
+    // doctor lists netem, optional, with the same answer.
+    let report = patchwire(&["-j", "doctor"]).json();
+    let item = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "netem qdisc (sch_netem)")
+        .cloned()
+        .unwrap_or_else(|| panic!("no netem item in {report}"));
+    assert_eq!(item["ok"], has_netem, "{item}");
+    assert_eq!(item["required"], false);
     if !has_netem {
         let before = lab.w.snapshot();
         patchwire(&["-n", &lab.w.name, "impair", "pa", "--delay", "50ms", "--loss", "5%"]).fails_with(

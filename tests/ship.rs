@@ -111,7 +111,7 @@ fn item<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 }
 
 /// The doctor's checks, in the order it reports them.
-const CHECKS: [&str; 14] = [
+const CHECKS: [&str; 16] = [
     "CAP_NET_ADMIN",
     "CAP_SYS_ADMIN",
     "CAP_BPF",
@@ -124,6 +124,8 @@ const CHECKS: [&str; 14] = [
     "cls_bpf classifier",
     "tun/tap",
     "vxlan",
+    "tbf qdisc",
+    "netem qdisc (sch_netem)",
     "/run/netns",
     "libpcap",
 ];

@@ -76,6 +76,10 @@ pub enum Check {
     TunTap,
     /// A vxlan device can be created.
     Vxlan,
+    /// A tbf qdisc can be added (impair --rate; optional).
+    Tbf,
+    /// A netem qdisc can be added, its module loaded if need be (impair --delay; optional).
+    Netem,
     /// /run/netns is a shared mount point, or patchwire can make it one.
     RunNetns,
     /// libpcap loads (optional: filters).
@@ -98,6 +102,8 @@ impl Check {
             Check::ClsBpf => "cls_bpf classifier",
             Check::TunTap => "tun/tap",
             Check::Vxlan => "vxlan",
+            Check::Tbf => "tbf qdisc",
+            Check::Netem => "netem qdisc (sch_netem)",
             Check::RunNetns => "/run/netns",
             Check::Libpcap => "libpcap",
         }
@@ -115,6 +121,8 @@ impl Check {
             Check::U32 | Check::Mirred => WIRES,
             Check::TunTap => &["tap add", "up (vm nodes)"],
             Check::Vxlan => &["up --host (links across hosts)"],
+            Check::Tbf => &["impair --rate"],
+            Check::Netem => &["impair --delay/--jitter/--reorder"],
             Check::RunNetns => &["up", "down", "-n NAME (named namespaces)"],
             Check::Libpcap => &["capture -f", "mirror add --filter", "lab mirror filter:"],
         }
