@@ -7,7 +7,7 @@
 //! sender's CPU allows — the figure is sender-bound, so a cost per frame on the path shows as
 //! fewer frames per second).
 //!
-//! Three configurations of the same wire, alternating, `--quick` 2 rounds of 3 s, else 5 of
+//! Three configurations of the same wire, alternating (the order rotating each round), `--quick` 2 rounds of 3 s, else 5 of
 //! 5 s, medians reported:
 //! - **unimpaired**: the wire alone;
 //! - **impaired, all zero**: the impairment program on `ls` with every probability 0 (what a
@@ -127,7 +127,10 @@ fn main() -> Result<()> {
     let configs = [Config::Unimpaired, Config::Zero, Config::Loss10];
     let mut figures: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); configs.len()];
     for round in 0..rounds {
-        for (i, config) in configs.iter().enumerate() {
+        // The order rotates each round, so no configuration always runs first or last.
+        for k in 0..configs.len() {
+            let i = (k + round) % configs.len();
+            let config = &configs[i];
             apply(&mid, *config)?;
             let (received, sent) = udp_frames(&s, &r, seconds, config.label())?;
             eprintln!(
