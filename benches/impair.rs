@@ -17,6 +17,13 @@
 //!   of frames sent; the sent rate shows the program's cost, the drop saves the wire's work).
 //!
 //! Printed side by side with the ratios to unimpaired, in one run.
+//!
+//! On a shared machine the frames/s figures move by tens of percent between runs, far more
+//! than the program costs; so the benchmark also reads the kernel's own accounting of the
+//! program: with `kernel.bpf_stats_enabled` set for the run (a global sysctl, put back on
+//! every path by a guard), the program's fdinfo gives `run_time_ns` and `run_cnt`, hence its
+//! nanoseconds per frame — printed beside the time one frame of the unimpaired path takes
+//! (1 / its frames per second), whose ratio is the program's share of the per-frame budget.
 
 mod support;
 
@@ -95,6 +102,51 @@ fn udp_frames(s: &str, r: &str, seconds: u64, label: &str) -> Result<(f64, f64)>
     Ok(((after - before) as f64 / elapsed, sent / elapsed))
 }
 
+/// Sets `kernel.bpf_stats_enabled` and puts the old value back on drop.
+struct BpfStats(String);
+
+impl BpfStats {
+    const PATH: &str = "/proc/sys/kernel/bpf_stats_enabled";
+
+    fn enable() -> Result<BpfStats> {
+        let old = std::fs::read_to_string(Self::PATH).context("reading bpf_stats_enabled")?;
+        std::fs::write(Self::PATH, "1").context("setting bpf_stats_enabled")?;
+        Ok(BpfStats(old.trim().to_string()))
+    }
+}
+
+impl Drop for BpfStats {
+    fn drop(&mut self) {
+        let _ = std::fs::write(Self::PATH, &self.0);
+    }
+}
+
+/// (run_time_ns, run_cnt) of the impairment program on ls, from its fdinfo.
+fn program_stats(m: &str) -> Result<(u64, u64)> {
+    let filters =
+        run(Command::new("tc").args(["-n", m, "filter", "show", "dev", "ls", "ingress"]))?;
+    // `… id 1410 name pw_impair tag …`
+    let id: u32 = filters
+        .split(" id ")
+        .skip(1)
+        .find_map(|rest| {
+            let mut words = rest.split_whitespace();
+            let id = words.next()?.parse().ok()?;
+            (words.next() == Some("name") && words.next() == Some("pw_impair")).then_some(id)
+        })
+        .context("no impairment program id in tc filter show")?;
+    let fd = patchwire::bpf::map::prog_fd_by_id(id)?;
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .with_context(|| format!("no {name} in the program's fdinfo"))
+    };
+    Ok((field("run_time_ns:")?, field("run_cnt:")?))
+}
+
 fn main() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
     ensure!(
@@ -124,7 +176,9 @@ fn main() -> Result<()> {
     address_ends(&s, &r, "wire")?;
     let mid = Netns::open(Some(&m))?.with_label(&m);
 
+    let _stats = BpfStats::enable()?;
     let configs = [Config::Unimpaired, Config::Zero, Config::Loss10];
+    let mut per_frame_ns: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     let mut figures: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); configs.len()];
     for round in 0..rounds {
         // The order rotates each round, so no configuration always runs first or last.
@@ -132,7 +186,15 @@ fn main() -> Result<()> {
             let i = (k + round) % configs.len();
             let config = &configs[i];
             apply(&mid, *config)?;
+            let before = match config {
+                Config::Unimpaired => None,
+                _ => Some(program_stats(&m)?),
+            };
             let (received, sent) = udp_frames(&s, &r, seconds, config.label())?;
+            if let Some((ns0, n0)) = before {
+                let (ns1, n1) = program_stats(&m)?;
+                per_frame_ns[i].push((ns1 - ns0) as f64 / (n1 - n0).max(1) as f64);
+            }
             eprintln!(
                 "round {}: {:<20} sent {:>10.0}/s received {:>10.0}/s",
                 round + 1,
@@ -165,6 +227,22 @@ fn main() -> Result<()> {
             received,
             sent / sent_ref,
             received / recv_ref
+        );
+    }
+    // One frame of the unimpaired path takes 1e9 / frames-per-second ns of the sender's CPU
+    // (the path is sender-bound: the veth delivers in the sender's softirq).
+    let budget = 1e9 / sent_ref;
+    println!(
+        "\nthe program's own time per frame (kernel.bpf_stats_enabled), against the {budget:.0} ns \
+         one frame of the unimpaired path takes:"
+    );
+    for (config, times) in configs.iter().zip(&per_frame_ns).skip(1) {
+        let ns = median(times.clone());
+        println!(
+            "{:<22} {:>8.1} ns/frame  = {:.2} % of a frame's time",
+            config.label(),
+            ns,
+            100.0 * ns / budget
         );
     }
     Ok(())

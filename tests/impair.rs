@@ -639,3 +639,134 @@ fn bad_input_is_refused_with_what_is_accepted_and_changes_nothing() {
         "refusals leave the kernel as it was"
     );
 }
+
+/// A lab file with a unique lab name (`pwt-PID-iN`, under scripts/test's cleanup prefix);
+/// `down` on drop.
+struct LabFile {
+    name: String,
+    path: std::path::PathBuf,
+}
+
+impl LabFile {
+    fn up(body: &str) -> LabFile {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        common::require_root();
+        let name = format!(
+            "pwt-{}-i{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(format!("{name}.yaml"));
+        std::fs::write(&path, body.replace("LAB", &name)).unwrap();
+        let lab = LabFile { name, path };
+        patchwire(&["up", lab.path()]).ok();
+        lab
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for LabFile {
+    fn drop(&mut self) {
+        let _ = patchwire(&["down", self.path()]);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn node_link(netns: &str, dev: &str) -> String {
+    common::ip_in(netns, &format!("-o link show dev {dev}"))
+}
+
+#[test]
+fn a_lab_endpoint_is_impaired_and_cut_on_its_panel_port_and_up_keeps_the_cut() {
+    let lab = LabFile::up(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n",
+    );
+    let file = lab.path();
+    let panel = format!("{}.panel", lab.name);
+    let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
+    let set = patchwire(&[
+        "-j",
+        "impair",
+        "--lab",
+        file,
+        "r1:eth1",
+        "--loss",
+        "10%",
+        "--duplicate",
+        "1%",
+    ])
+    .ok()
+    .json();
+    let direction = &set["directions"][0]["direction"];
+    assert_eq!(direction["port"], "r1.eth1");
+    assert_eq!(direction["to"], "r2.eth1");
+    assert_eq!(direction["summary"], "loss 10% duplicate 1%");
+    // On the panel port, nothing in the node's namespace.
+    assert!(
+        common::run(
+            "tc",
+            &["-n", &panel, "filter", "show", "dev", "r1.eth1", "ingress"]
+        )
+        .contains("pw-impair to=r2.eth1")
+    );
+    assert!(
+        !common::run(
+            "tc",
+            &["-n", &r1, "filter", "show", "dev", "eth1", "ingress"]
+        )
+        .contains("pw-impair")
+    );
+    let shown = patchwire(&["-j", "impair", "show", "--lab", file])
+        .ok()
+        .json();
+    assert_eq!(shown["directions"].as_array().unwrap().len(), 1, "{shown}");
+    patchwire(&["impair", "--lab", file, "r9:eth1", "--loss", "1%"]).fails_with(&format!(
+        "r9:eth1 is no endpoint of lab {} on this host (its endpoints: r1:eth1, r2:eth1)",
+        lab.name
+    ));
+    patchwire(&[
+        "-n", &panel, "impair", "--lab", file, "r1:eth1", "--loss", "1%",
+    ])
+    .fails_with("--lab names the lab's namespaces itself: leave out -n");
+
+    // Cut: both nodes lose carrier; `up` again does not undo it; mend brings it back.
+    patchwire(&["cut", "--lab", file, "r2:eth1"]).ok();
+    for ns in [&r1, &r2] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !node_link(ns, "eth1").contains("NO-CARRIER") {
+            assert!(Instant::now() < deadline, "{ns} eth1 kept carrier");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    patchwire(&["up", file]).ok();
+    assert!(
+        node_link(&r1, "eth1").contains("NO-CARRIER"),
+        "up undid the cut"
+    );
+    assert!(
+        node_link(&r2, "eth1").contains("NO-CARRIER"),
+        "up undid the cut"
+    );
+    patchwire(&["mend", "--lab", file, "r1:eth1"]).ok();
+    for ns in [&r1, &r2] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while node_link(ns, "eth1").contains("NO-CARRIER") {
+            assert!(
+                Instant::now() < deadline,
+                "{ns} eth1 did not get carrier back"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    patchwire(&["impair", "--lab", file, "r1:eth1", "--clear"]).ok();
+    assert!(
+        !common::run(
+            "tc",
+            &["-n", &panel, "filter", "show", "dev", "r1.eth1", "ingress"]
+        )
+        .contains("pw-impair")
+    );
+}
