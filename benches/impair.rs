@@ -73,15 +73,8 @@ fn apply(m: &Netns, config: Config) -> Result<()> {
             impair::set(m, "ls", &loss)?;
         }
     }
-    let filters = run(Command::new("tc").args([
-        "-n",
-        &m.label().to_string(),
-        "filter",
-        "show",
-        "dev",
-        "ls",
-        "ingress",
-    ]))?;
+    let filters =
+        run(Command::new("tc").args(["-n", m.label(), "filter", "show", "dev", "ls", "ingress"]))?;
     ensure!(
         filters.contains("pw-impair") == !matches!(config, Config::Unimpaired),
         "{}: the impairment program is not as configured:\n{filters}",
@@ -148,11 +141,9 @@ fn program_stats(m: &str) -> Result<(u64, u64)> {
 }
 
 fn main() -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    ensure!(
-        unsafe { libc::geteuid() } == 0,
-        "the impairment benchmark needs root"
-    );
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    ensure!(euid == 0, "the impairment benchmark needs root");
     let quick = std::env::args().any(|a| a == "--quick");
     let (rounds, seconds) = if quick { (2, 3) } else { (5, 5) };
     let mut scratch = Scratch::new("impair")?;
