@@ -25,11 +25,29 @@ struct Lab {
 }
 
 fn lab() -> Lab {
+    lab_with("tc")
+}
+
+fn lab_with(datapath: &str) -> Lab {
     let (na, w, nb) = (TestNs::new(), TestNs::new(), TestNs::new());
     veth(&na, "a", &w, "pa");
     veth(&w, "pb", &nb, "b");
-    patchwire(&["-n", &w.name, "link", "pa", "pb"]).ok();
+    patchwire(&["-n", &w.name, "link", "pa", "pb", "--datapath", datapath]).ok();
     Lab { na, w, nb }
+}
+
+/// The path `show -j` reports for pa -> pb.
+fn path_pa_to_pb(lab: &Lab) -> String {
+    let show = patchwire(&["-n", &lab.w.name, "-j", "show"]).ok().json();
+    let wire = &show[0];
+    let key = match wire["a"]["name"] == "pa" {
+        true => "a_to_b_path",
+        false => "b_to_a_path",
+    };
+    wire[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {show}"))
+        .to_string()
 }
 
 impl Lab {
@@ -439,6 +457,32 @@ fn rate_holds_within_five_percent_by_iperf3() {
     lab.impair(&["pa", "--rate", "0"]);
     assert_eq!(lab.shown("pa")["qdiscs"], serde_json::json!([]));
     assert!(!lab.w.tc("qdisc show dev pb").contains("tbf"));
+}
+
+#[test]
+fn a_rate_on_an_ebpf_wire_moves_it_off_the_peer_path_and_back() {
+    let lab = lab_with("ebpf");
+    addresses(&lab);
+    assert_eq!(path_pa_to_pb(&lab), "peer");
+    lab.impair(&["pa", "--rate", "10mbit"]);
+    // bpf_redirect_peer would skip pb's tbf: the direction now takes the plain redirect.
+    assert_eq!(path_pa_to_pb(&lab), "redirect");
+    let (ok, json) = iperf3(&lab, &["-t", "3", "-O", "1"]);
+    assert!(ok, "iperf3 failed: {json}");
+    let got = json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap();
+    let expected = 10e6 * 1448.0 / 1514.0;
+    assert!(
+        (got - expected).abs() <= 0.05 * expected,
+        "{got:.0} bit/s of data over the eBPF wire, expected {expected:.0} ± 5%"
+    );
+    lab.impair(&["pa", "--clear"]);
+    assert_eq!(
+        path_pa_to_pb(&lab),
+        "peer",
+        "the peer path comes back with the qdisc gone"
+    );
 }
 
 #[test]
