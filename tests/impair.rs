@@ -594,28 +594,54 @@ fn delay_by_netem_or_a_refusal_naming_sch_netem() {
         );
         return;
     }
+    // The path's own RTT first (under an emulated guest kernel it is milliseconds, not µs):
+    // the delay is what netem adds to it. Medians: a few slow replies do not move them.
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let spread = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    };
+    let base = ping_rtts(&lab, 30);
     lab.impair(&["pa", "--delay", "50ms"]);
-    let rtts = ping_rtts(&lab, 30);
-    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    let delayed = ping_rtts(&lab, 30);
+    let added = median(delayed.clone()) - median(base.clone());
     assert!(
-        (mean - 50.0).abs() <= 1.0,
-        "mean RTT {mean:.2} ms, expected 50 ± 1 (delay one way)"
+        (added - 50.0).abs() <= 1.0,
+        "netem added {added:.2} ms to the median RTT, expected 50 ± 1 (delay one way)"
     );
+    assert_eq!(lab.shown("pa")["qdiscs"][0]["kind"], "netem");
     lab.impair(&["pa", "--jitter", "10ms", "--distribution", "normal"]);
-    let rtts = ping_rtts(&lab, 60);
-    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
-    let sd =
-        (rtts.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (rtts.len() - 1) as f64).sqrt();
-    // Normal with σ = 10 ms: the sample standard deviation of 60 has a standard error of about
-    // σ/sqrt(2·59) ≈ 0.92 ms; ±4.5 of those.
+    let jittered = ping_rtts(&lab, 60);
+    // Normal with σ = 10 ms on top of the path's own spread: σ_total² = 10² + σ_base². The
+    // sample standard deviation of 60 has a standard error of about σ/sqrt(2·59) ≈ 0.92 ms;
+    // ±4.5 of those.
+    let sd = (spread(&jittered).powi(2) - spread(&base).powi(2))
+        .max(0.0)
+        .sqrt();
     assert!(
         (sd - 10.0).abs() <= 4.2,
-        "RTT spread {sd:.2} ms, expected 10 ± 4.2"
+        "jitter spread {sd:.2} ms, expected 10 ± 4.2"
     );
+    let mean = jittered.iter().sum::<f64>() / jittered.len() as f64 - median(base);
     assert!(
         (mean - 50.0).abs() <= 4.5 * 10.0 / 60f64.sqrt(),
-        "mean RTT {mean:.2} ms"
+        "mean added delay {mean:.2} ms with jitter, expected 50 ± 5.8"
     );
+    // Delay and rate together: netem at the root, the tbf under it.
+    lab.impair(&["pa", "--rate", "10mbit"]);
+    let kinds: Vec<String> = lab.shown("pa")["qdiscs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["netem", "tbf"]);
+    assert!(lab.w.tc("qdisc show dev pb").contains("parent 574e:1"));
+    lab.impair(&["pa", "--clear"]);
+    assert!(!lab.w.tc("qdisc show dev pb").contains("netem"));
 }
 
 /// RTTs in ms of `count` pings a → b.
