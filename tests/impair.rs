@@ -348,8 +348,13 @@ fn changing_loss_in_place_loses_nothing_outside_the_window_and_keeps_the_ports()
     };
     let receiver = std::thread::spawn(move || {
         let mut seqs = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while let Some(f) = rx.recv_until(deadline).unwrap() {
+        // Until the end marker; bounded by 5 s of silence (an emulated kernel is slow, never
+        // that slow) and 120 s in all.
+        let end = Instant::now() + Duration::from_secs(120);
+        while let Some(f) = rx
+            .recv_until((Instant::now() + Duration::from_secs(5)).min(end))
+            .unwrap()
+        {
             match seq_of(&f) {
                 Some(seq) => seqs.push(seq),
                 None => panic!("unexpected frame {f:02x?}"),
@@ -472,15 +477,18 @@ fn rate_holds_within_five_percent_by_iperf3() {
         // 12 of timestamps, 1448 of data); iperf3 counts data. So the goodput at the rate is
         // rate × 1448/1514.
         let expected = bits * 1448.0 / 1514.0;
-        match capacity >= 2.0 * bits {
+        // Under an emulated guest kernel (TCG) tbf's watchdog timer fires late, and the time
+        // it idles is rate lost: there only the upper bound, and that shaping lets through
+        // at least half, are asserted.
+        match capacity >= 2.0 * bits && !common::in_guest() {
             true => assert!(
                 (got - expected).abs() <= 0.05 * expected,
                 "{rate}: {got:.0} bit/s of data, expected {expected:.0} ± 5%"
             ),
             false => assert!(
-                got <= 1.05 * expected,
-                "{rate}: {got:.0} bit/s of data, above {expected:.0} + 5% (the path carries \
-                 {capacity:.0} unshaped, less than twice the rate: only the upper bound holds)"
+                got <= 1.05 * expected && got >= 0.5 * expected.min(capacity),
+                "{rate}: {got:.0} bit/s of data, expected at most {expected:.0} + 5% and at \
+                 least half of it (the path carries {capacity:.0} unshaped)"
             ),
         }
         assert_eq!(lab.shown("pa")["qdiscs"][0]["kind"], "tbf");
@@ -524,6 +532,9 @@ fn a_tcp_transfer_over_five_percent_loss_completes() {
     use std::io::{Read, Write};
     let lab = lab();
     addresses(&lab);
+    // One segment per frame (no GSO super-packets): the loss then hits wire frames, ~5 % of
+    // some 1,450, so a transfer that completes has recovered from many losses.
+    lab.na.ip("link set dev a gso_max_segs 1");
     lab.impair(&["pa", "--loss", "5%"]);
     // 2 MiB of a known pattern from a to b over TCP; b checks every byte.
     let data: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8).collect();
