@@ -408,7 +408,9 @@ fn changing_loss_in_place_loses_nothing_outside_the_window_and_keeps_the_ports()
     );
 }
 
-/// `iperf3` from a to b (TCP, bounded by -t and timeout): the receiver's goodput in bit/s.
+/// `iperf3` from a to b (TCP, bounded by -t and timeout): whether the client succeeded, and
+/// its JSON report. The client is retried while the one-off server is not listening yet (it
+/// takes a while to start under an emulated guest kernel).
 fn iperf3(lab: &Lab, args: &[&str]) -> (bool, serde_json::Value) {
     let mut server = std::process::Command::new("ip")
         .args([
@@ -416,7 +418,7 @@ fn iperf3(lab: &Lab, args: &[&str]) -> (bool, serde_json::Value) {
             "exec",
             &lab.nb.name,
             "timeout",
-            "60",
+            "90",
             "iperf3",
             "-s",
             "-1",
@@ -427,7 +429,6 @@ fn iperf3(lab: &Lab, args: &[&str]) -> (bool, serde_json::Value) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
     let mut command = vec![
         "netns",
         "exec",
@@ -440,13 +441,34 @@ fn iperf3(lab: &Lab, args: &[&str]) -> (bool, serde_json::Value) {
         "-J",
     ];
     command.extend_from_slice(args);
-    let output = std::process::Command::new("ip")
-        .args(&command)
-        .output()
-        .unwrap();
+    let mut result = (false, serde_json::Value::Null);
+    for _ in 0..50 {
+        let output = std::process::Command::new("ip")
+            .args(&command)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            serde_json::json!({"error": format!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))})
+        });
+        let refused = json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unable to connect"));
+        result = (output.status.success(), json);
+        if !refused {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = server.kill();
     let _ = server.wait();
-    let json = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
-    (output.status.success(), json)
+    result
+}
+
+/// The receiver's goodput in an iperf3 report.
+fn received_bps(json: &serde_json::Value) -> f64 {
+    json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no end.sum_received.bits_per_second in {json}"))
 }
 
 fn addresses(lab: &Lab) {
@@ -463,16 +485,12 @@ fn rate_holds_within_five_percent_by_iperf3() {
     // kernel manages a few tens of Mbit/s) can only be checked from above.
     let (ok, json) = iperf3(&lab, &["-t", "2"]);
     assert!(ok, "iperf3 failed: {json}");
-    let capacity = json["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .unwrap();
+    let capacity = received_bps(&json);
     for (rate, bits) in [("10mbit", 10e6), ("100mbit", 100e6)] {
         lab.impair(&["pa", "--rate", rate]);
         let (ok, json) = iperf3(&lab, &["-t", "4", "-O", "1"]);
         assert!(ok, "iperf3 failed: {json}");
-        let got = json["end"]["sum_received"]["bits_per_second"]
-            .as_f64()
-            .unwrap();
+        let got = received_bps(&json);
         // tbf counts whole frames (1514 bytes for a full segment: Ethernet 14, IPv4 20, TCP 20 +
         // 12 of timestamps, 1448 of data); iperf3 counts data. So the goodput at the rate is
         // rate × 1448/1514.
@@ -510,13 +528,15 @@ fn a_rate_on_an_ebpf_wire_moves_it_off_the_peer_path_and_back() {
     assert_eq!(path_pa_to_pb(&lab), "redirect");
     let (ok, json) = iperf3(&lab, &["-t", "3", "-O", "1"]);
     assert!(ok, "iperf3 failed: {json}");
-    let got = json["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .unwrap();
+    let got = received_bps(&json);
     let expected = 10e6 * 1448.0 / 1514.0;
+    // As in rate_holds_within_five_percent_by_iperf3: in a TCG guest, the upper bound only
+    // (the skipped qdisc would let the path's full rate through).
+    let low = if common::in_guest() { 0.5 } else { 0.95 };
     assert!(
-        (got - expected).abs() <= 0.05 * expected,
-        "{got:.0} bit/s of data over the eBPF wire, expected {expected:.0} ± 5%"
+        got <= 1.05 * expected && got >= low * expected,
+        "{got:.0} bit/s of data over the eBPF wire, expected {expected:.0} (-{:.0} %, +5 %)",
+        100.0 * (1.0 - low)
     );
     lab.impair(&["pa", "--clear"]);
     assert_eq!(
@@ -889,5 +909,26 @@ fn a_lab_endpoint_is_impaired_and_cut_on_its_panel_port_and_up_keeps_the_cut() {
             &["-n", &panel, "filter", "show", "dev", "r1.eth1", "ingress"]
         )
         .contains("pw-impair")
+    );
+}
+
+#[test]
+fn unlink_takes_the_wires_impairments_with_it_and_leaves_nothing_behind() {
+    let _timing = shared();
+    let lab = lab();
+    let before = lab.w.snapshot();
+    patchwire(&["-n", &lab.w.name, "unlink", "pa"]).ok();
+    let bare = lab.w.snapshot();
+    patchwire(&["-n", &lab.w.name, "link", "pa", "pb"]).ok();
+    assert_eq!(before, lab.w.snapshot());
+    lab.impair(&["pa", "--loss", "10%", "--rate", "10mbit", "--both"]);
+    let out = patchwire(&["-n", &lab.w.name, "-j", "unlink", "pb"])
+        .ok()
+        .json();
+    assert_eq!(out["impairments_removed"], serde_json::json!(["pa", "pb"]));
+    assert_eq!(
+        bare,
+        lab.w.snapshot(),
+        "no program, no qdisc, no clsact left"
     );
 }
