@@ -45,7 +45,7 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<ImpairCommand>,
     /// The wire end (or NODE:IF with --lab) whose sent frames are impaired.
-    #[arg(required = true)]
+    #[arg(required = true, value_hint = clap::ValueHint::Other)]
     pub endpoint: Option<String>,
     /// A running lab's file: ENDPOINT is NODE:IF, the impairment is on its panel port.
     #[arg(long, value_name = "FILE")]
@@ -112,6 +112,7 @@ pub struct ShowArgs {
 #[derive(clap::Args)]
 pub struct CableArgs {
     /// The wire end (or NODE:IF with --lab).
+    #[arg(value_hint = clap::ValueHint::Other)]
     pub endpoint: String,
     /// A running lab's file: ENDPOINT is NODE:IF.
     #[arg(long, value_name = "FILE")]
