@@ -932,3 +932,50 @@ fn unlink_takes_the_wires_impairments_with_it_and_leaves_nothing_behind() {
         "no program, no qdisc, no clsact left"
     );
 }
+
+#[test]
+fn a_hub_member_takes_loss_but_no_rate_and_its_cut_survives_watch() {
+    let _timing = shared();
+    let lab = LabFile::up(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    r3: {}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\", \"r3:eth1\"]\n",
+    );
+    let file = lab.path();
+    let panel = format!("{}.panel", lab.name);
+    patchwire(&["impair", "--lab", file, "r1:eth1", "--rate", "10mbit"]).fails_with(
+        "r1.eth1 is a hub member: its frames leave by every other member, so a rate or delay has \
+         no single port to live on; loss, corruption and duplication work",
+    );
+    let set = patchwire(&["-j", "impair", "--lab", file, "r1:eth1", "--loss", "50%"])
+        .ok()
+        .json();
+    assert_eq!(set["directions"][0]["direction"]["to"], "");
+    patchwire(&["impair", "--lab", file, "r1:eth1", "--both", "--loss", "1%"]).fails_with(
+        "--both: r1.eth1 is a hub member, whose frames go to several ports; impair each member",
+    );
+    // Cutting a member's cable takes only its port down; a watcher's pass keeps it cut.
+    let cut = patchwire(&["-j", "cut", "--lab", file, "r1:eth1"])
+        .ok()
+        .json();
+    assert_eq!(cut["ports"], serde_json::json!(["r1.eth1"]));
+    let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !node_link(&r1, "eth1").contains("NO-CARRIER") {
+        assert!(Instant::now() < deadline, "r1 eth1 kept carrier");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    patchwire(&["-n", &panel, "watch", "--once"]).ok();
+    assert!(common::ip_in(&panel, "-o link show dev r1.eth1").contains("state DOWN"));
+    assert!(
+        !node_link(&r2, "eth1").contains("NO-CARRIER"),
+        "the other members keep theirs"
+    );
+    patchwire(&["mend", "--lab", file, "r1:eth1"]).ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node_link(&r1, "eth1").contains("NO-CARRIER") {
+        assert!(
+            Instant::now() < deadline,
+            "r1 eth1 did not get carrier back"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
