@@ -34,6 +34,7 @@ pub mod cni;
 pub mod demo;
 pub mod doctor;
 pub mod hub;
+pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod marks;

@@ -87,6 +87,26 @@ pub const HOLD_MARK: &str = "patchwire held down: ";
 /// put back when the hold is released or the wire unlinked.
 pub const ALIAS_WAS: &str = " | alias was: ";
 
+// ---- Impairments and cut cables (written by `impair`, read by `wire::inventory`, `watch`)
+
+/// Filter priority of an impairment program (`impair`): just ahead of the wire's, so mirrors
+/// of the port (from 16384 up) see every frame the node sent and the wire only what survives.
+pub const IMPAIR_PRIO: u16 = WIRE_PRIO - 1;
+
+/// Start of an impairment program filter's name, its record:
+/// `pw-impair to=EXIT [delay=NS] [jitter=NS] [dist=…] [reorder=PERCENT] [rate=BPS] [burst=BYTES]`
+/// (the map holds loss, corruption and duplication). Written and parsed in `impair`.
+pub const IMPAIR_RECORD: &str = "pw-impair ";
+
+/// Whether a cls_bpf filter is an impairment program (passes every frame it does not drop).
+pub fn is_impair_filter(kind: &str, prio: u16, name: Option<&str>) -> bool {
+    kind == "bpf" && prio == IMPAIR_PRIO && name.is_some_and(|n| n.starts_with(IMPAIR_RECORD))
+}
+
+/// What ends the hold words of a port `cut` took down (before [`ALIAS_WAS`]): a hold that only
+/// `mend` releases — `watch` never releases it (its far end is cut too, or it is a hub member).
+pub const CUT_MARK: &str = " (cable cut: patchwire mend puts it back)";
+
 // ---- Labs (written by `lab::apply` through `lab::names`, read by `lab::observe`, `lab::list`)
 
 /// The start of the altname on a namespace's loopback that says a lab made the namespace:

@@ -111,7 +111,7 @@ fn item<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 }
 
 /// The doctor's checks, in the order it reports them.
-const CHECKS: [&str; 15] = [
+const CHECKS: [&str; 17] = [
     "CAP_NET_ADMIN",
     "CAP_SYS_ADMIN",
     "CAP_BPF",
@@ -125,6 +125,8 @@ const CHECKS: [&str; 15] = [
     "tun/tap",
     "vxlan",
     "dummy",
+    "tbf qdisc",
+    "netem qdisc (sch_netem)",
     "/run/netns",
     "libpcap",
 ];
@@ -239,8 +241,9 @@ fn zsh_and_fish_scripts_name_every_subcommand() {
                 )),
                 (_, [parent, command]) => run.stdout.lines().any(|line| {
                     line.contains(&format!(
-                        "__fish_patchwire_using_subcommand {parent}; and not"
-                    )) && line.contains(&format!("-f -a \"{command}\""))
+                        "__fish_patchwire_using_subcommand {parent}; and not" // `-f` (no files besides) is left out where the parent also takes an
+                                                                              // operand (`impair ENDPOINT` / `impair show`).
+                    )) && line.contains(&format!("-a \"{command}\""))
                 }),
                 _ => false,
             };

@@ -4,6 +4,7 @@ pub mod capture;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
+pub mod impair;
 pub mod lab;
 pub mod link;
 pub mod man;
@@ -54,6 +55,8 @@ patchwire capture lab1:eth1 lab2:eth1 -w both.pcapng -a duration:60\n  \
 patchwire -n lab1 capture eth1 -w - -f 'not arp' | wireshark -k -i -\n\
 Labs from a YAML file:\n  patchwire plan lab.yaml\n  patchwire up lab.yaml\n  patchwire show --lab lab.yaml -s\n  \
 patchwire capture --lab lab.yaml -w lab.pcapng\n  patchwire graph lab.yaml | dot -Tsvg > lab.svg\n  patchwire down lab.yaml\n\
+Impairments and cable pulls:\n  patchwire impair --lab lab.yaml r1:eth1 --loss 5% --delay 50ms\n  \
+patchwire impair show --lab lab.yaml\n  patchwire cut --lab lab.yaml r1:eth1\n  patchwire mend --lab lab.yaml r1:eth1\n\
 VMs and pods:\n  patchwire -n lab1 tap add tap1 --mtu-from eth1 --owner qemu\n  \
 qemu-system-x86_64 ... -netdev tap,id=n1,ifname=tap1,script=/usr/local/bin/patchwire-ifup,downscript=/usr/local/bin/patchwire-ifdown\n  \
 {\"type\": \"patchwire-cni\"} after bridge or ptp in a CNI conflist (docs/cni.md)\n\
@@ -79,6 +82,9 @@ pub struct Cli {
 pub enum Command {
     Link(link::Args),
     Mirror(mirror::Args),
+    Impair(impair::Args),
+    Cut(impair::CableArgs),
+    Mend(impair::CableArgs),
     Unlink(unlink::Args),
     Show(show::Args),
     Probe(probe::Args),
@@ -123,6 +129,9 @@ impl Cli {
         match &self.command {
             Command::Link(args) => link::run(self, args),
             Command::Mirror(args) => mirror::run(self, args),
+            Command::Impair(args) => impair::run(self, args),
+            Command::Cut(args) => impair::cut(self, args),
+            Command::Mend(args) => impair::mend(self, args),
             Command::Unlink(args) => unlink::run(self, args),
             Command::Show(args) => show::run(self, args),
             Command::Probe(args) => probe::run(self, args),

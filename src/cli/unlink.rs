@@ -1,6 +1,6 @@
 //! `patchwire unlink IF...` / `unlink --all`.
 
-use patchwire::{mirror, wire};
+use patchwire::{impair, mirror, wire};
 use serde::Serialize;
 
 use super::{Cli, Exit, print_json};
@@ -12,6 +12,7 @@ use super::{Cli, Exit, print_json};
 /// broken wire removes its remains. An end that `watch` held down is brought back up with its
 /// own alias. A mirror of both ends of the wire copied each frame once, where it entered
 /// (`in`); with the wire gone, the frames leaving those ends are copied again (`out`).
+/// Impairments of the wire's directions (`impair`) are removed with it.
 /// Naming an interface that is on no wire is not an error: nothing is done and a note says so
 /// (exit 0); a name that does not exist is an error.
 #[derive(clap::Args)]
@@ -38,11 +39,24 @@ struct Report<'a> {
     outcome: &'a wire::UnlinkOutcome,
     /// Mirrors whose copies were completed (`out` hooks a wire made redundant).
     mirrors_repaired: Vec<MirrorNote>,
+    /// Ports whose impairment went with their wire.
+    impairments_removed: Vec<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     let netns = cli.netns()?;
     let copy = netns.try_clone()?.with_label(netns.label());
+    // An impairment belongs to its wire: it goes first (so a clsact left empty goes too), or
+    // its program would keep dropping frames on a port that no longer carries any.
+    let mut impairments_removed = Vec::new();
+    for direction in impair::show(&copy)? {
+        let named = |end: &String| args.ends.contains(end);
+        if (args.all || named(&direction.port) || named(&direction.to))
+            && impair::clear(&copy, &direction.port)?
+        {
+            impairments_removed.push(direction.port);
+        }
+    }
     let outcome = wire::unlink(netns, &args.ends, args.all)?;
     // The wire is gone: mirrors that relied on it to see each frame once need their `out`
     // copies back (the wire is removed either way; a failure here is reported, not undone).
@@ -68,6 +82,7 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         print_json(&Report {
             outcome: &outcome,
             mirrors_repaired,
+            impairments_removed,
         })?;
     } else {
         for name in &outcome.not_wired {
@@ -87,6 +102,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         }
         for end in &outcome.released {
             println!("released: {end} (watch had held it down) is up again");
+        }
+        for port in &impairments_removed {
+            println!("impairment removed: {port} (it belonged to the wire)");
         }
         for note in &mirrors_repaired {
             println!("mirror {}: {}", note.mirror, note.what);

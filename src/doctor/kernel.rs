@@ -34,6 +34,7 @@ pub(super) fn without_namespace(why: &str, fix: &str) -> Vec<Item> {
             Check::Dummy => Item::unchecked(check, why, fix).optional(),
             _ => Item::unchecked(check, why, fix),
         })
+        .chain([Check::Tbf, Check::Netem].map(|check| Item::unchecked(check, why, fix).optional()))
         .collect();
     items.push(load_program().0);
     items
@@ -94,6 +95,56 @@ pub(super) fn in_namespace(netns: &Netns) -> Vec<Item> {
     items.push(tun(netns));
     items.push(vxlan(netns, &mut socket));
     items.push(dummy(netns, &mut socket));
+    items.extend(impairment_qdiscs(&mut socket));
+    items
+}
+
+/// tbf and netem, tried as the root qdisc of the namespace's loopback (removed after each).
+/// Both optional: only `impair --rate` and `impair --delay/--jitter/--reorder` need them.
+fn impairment_qdiscs(socket: &mut RouteSocket) -> Vec<Item> {
+    use crate::impair::qdisc;
+    let lo = IfIndex(1);
+    let tbf = qdisc::Tbf {
+        rate: 1_000_000,
+        burst: 16 * 1024,
+    };
+    let tries = [
+        (
+            Check::Tbf,
+            qdisc::replace_tbf_root(lo, &tbf),
+            "sch_tbf",
+            "rates (impair --rate) are refused",
+        ),
+        (
+            Check::Netem,
+            qdisc::probe_netem(lo),
+            "sch_netem",
+            "delay, jitter and reordering (impair --delay) are refused; loss, corruption, \
+             duplication and rates work without it",
+        ),
+    ];
+    let mut items = Vec::new();
+    for (check, (request, flags), module, without) in tries {
+        let item = match socket.request(request, flags) {
+            Ok(_) => {
+                let _ = socket.request(qdisc::delete_root(lo), 0);
+                Item::ok(check, "added to a loopback")
+            }
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EOPNOTSUPP)) => Item::missing(
+                check,
+                format!("this kernel has no {module}: {without}"),
+                format!("modprobe {module} (distribution kernels build it as a module)"),
+            ),
+            Err(e) => Item::refused(
+                check,
+                "adding a root qdisc",
+                e.errno(),
+                &e,
+                &format!("modprobe {module}"),
+            ),
+        };
+        items.push(item.optional());
+    }
     items
 }
 

@@ -78,6 +78,10 @@ pub enum Check {
     Vxlan,
     /// A dummy device can be created (optional: lab links of `type: dummy`).
     Dummy,
+    /// A tbf qdisc can be added (impair --rate; optional).
+    Tbf,
+    /// A netem qdisc can be added, its module loaded if need be (impair --delay; optional).
+    Netem,
     /// /run/netns is a shared mount point, or patchwire can make it one.
     RunNetns,
     /// libpcap loads (optional: filters).
@@ -101,6 +105,8 @@ impl Check {
             Check::TunTap => "tun/tap",
             Check::Vxlan => "vxlan",
             Check::Dummy => "dummy",
+            Check::Tbf => "tbf qdisc",
+            Check::Netem => "netem qdisc (sch_netem)",
             Check::RunNetns => "/run/netns",
             Check::Libpcap => "libpcap",
         }
@@ -119,6 +125,8 @@ impl Check {
             Check::TunTap => &["tap add", "up (vm nodes)"],
             Check::Vxlan => &["up --host (links across hosts)"],
             Check::Dummy => &["up (links of type: dummy)"],
+            Check::Tbf => &["impair --rate"],
+            Check::Netem => &["impair --delay/--jitter/--reorder"],
             Check::RunNetns => &["up", "down", "-n NAME (named namespaces)"],
             Check::Libpcap => &["capture -f", "mirror add --filter", "lab mirror filter:"],
         }

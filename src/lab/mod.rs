@@ -22,6 +22,7 @@ mod list;
 mod names;
 mod observe;
 mod plan;
+pub mod ports;
 mod taps;
 mod view;
 

@@ -396,6 +396,7 @@ fn propagate(
     for link in state.links.values() {
         if let Some(because) = held_because(link)
             && !wired.contains(&link.index)
+            && !crate::impair::cable::is_cut(link)
         {
             changes.push(release(link, &because, label));
         }

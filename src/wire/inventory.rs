@@ -58,6 +58,8 @@ impl TcState {
             .filter(|(_, f)| !f.is_patchwire_mirror() && f.can_take_frames())
             // An RSPAN mirror's tag-removal filter: no actions, only its name says whose.
             .filter(|(_, f)| !crate::marks::is_mirror_filter(&f.kind, f.name.as_deref()))
+            // An impairment program: it drops only what it is told to, the rest goes on.
+            .filter(|(_, f)| !crate::marks::is_impair_filter(&f.kind, f.prio, f.name.as_deref()))
     }
 
     /// patchwire's mirror copies made on this interface (both hooks): (mirror, destination).

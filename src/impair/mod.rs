@@ -1,0 +1,1082 @@
+//! Impairments: what happens to the frames one direction of a wire carries — loss (random or
+//! in bursts), corruption, duplication, delay with jitter, reordering, a rate — set on the
+//! port the frames arrive at (the *entry*: a wire end, or a lab's panel port) and changed in
+//! place.
+//!
+//! The mechanism, by what the kernel offers everywhere:
+//! - loss, corruption and duplication: an eBPF program on the entry's ingress hook, just ahead
+//!   of the wire's filter ([`program`]), its parameters in a map changed in place;
+//! - a rate: tbf as the root qdisc of the port the frames leave by (the *exit*: the wire's
+//!   other end);
+//! - delay, jitter, reordering: netem as that root (with the tbf under it for a rate) where the
+//!   kernel has `sch_netem`, refused with the module named where it has not ([`netem_available`]).
+//!
+//! After a root qdisc comes or goes, the wire's eBPF paths are settled
+//! ([`crate::wire::settle_paths`]): `bpf_redirect_peer` would skip the exit's qdisc.
+//!
+//! **The record** is the program's cls_bpf filter name on the entry,
+//! `pw-impair to=EXIT [delay=…] [jitter=…] [dist=…] [reorder=…] [rate=…] [burst=…]`: with
+//! the map's parameters it is everything `impair show` reports, with no state file. The
+//! filter stays (with all-zero parameters it passes every frame) until [`clear`].
+//!
+//! **For a lab** (issue 21's `impair:` keys): [`set`] with the panel, the port of the endpoint
+//! whose sent frames are impaired, and the whole impairment wanted for that direction —
+//! idempotent, changing only what differs; [`clear`] when the file names none; [`read`] for
+//! `plan` to compare; [`cable::cut`] / [`cable::mend`] for `state: down`.
+
+pub mod cable;
+pub mod program;
+pub mod qdisc;
+pub mod units;
+
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
+
+use netlink_packet_core::NLM_F_CREATE;
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::tc::TcHandle;
+use serde::Serialize;
+
+use crate::bpf::map::{self, Map};
+use crate::bpf::{self, Program};
+use crate::marks::{IMPAIR_PRIO, IMPAIR_RECORD};
+use crate::netns::{Netns, NetnsError};
+use crate::nl::link::{IfIndex, Link};
+use crate::nl::tc::{self, Filter};
+use crate::wire::{NsView, WireError};
+
+pub use program::Counters;
+pub use qdisc::{Distribution, QdiscStats};
+
+/// Why an impairment could not be read or set.
+#[derive(Debug, thiserror::Error)]
+pub enum ImpairError {
+    /// Bad input, or something patchwire refuses; the message says what and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The kernel or a system call refused (with what was being done).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// Opening or entering a namespace failed.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+}
+
+impl ImpairError {
+    /// Whether the cause is a missing privilege (main's "needs root" hint).
+    pub fn is_permission(&self) -> bool {
+        match self {
+            ImpairError::Wire(e) => e.is_permission(),
+            ImpairError::Netns(e) => e.raw_os_error() == Some(libc::EPERM),
+            ImpairError::Invalid(_) => false,
+        }
+    }
+}
+
+fn io(context: String, error: std::io::Error) -> ImpairError {
+    ImpairError::Wire(WireError::io(context, error))
+}
+
+/// Loss: independent per frame, or in bursts (netem's `loss gemodel p r 1-h 1-k`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+pub enum Loss {
+    /// Each frame lost with this probability (percent).
+    Random {
+        /// Percent of frames lost.
+        percent: f64,
+    },
+    /// The Gilbert–Elliott chain, percentages: `p` good → bad, `r` bad → good, `bad_loss`
+    /// (1-h) lost in the bad state, `good_loss` (1-k) lost in the good state. The mean burst
+    /// length is 1/r frames (with bad_loss 100 %), the long-run loss p/(p+r)·bad_loss +
+    /// r/(p+r)·good_loss.
+    GilbertElliott {
+        /// Good → bad.
+        p: f64,
+        /// Bad → good.
+        r: f64,
+        /// Loss in the bad state (1-h).
+        bad_loss: f64,
+        /// Loss in the good state (1-k).
+        good_loss: f64,
+    },
+}
+
+impl Loss {
+    fn is_off(&self) -> bool {
+        match self {
+            Loss::Random { percent } => *percent == 0.0,
+            Loss::GilbertElliott { p, good_loss, .. } => *p == 0.0 && *good_loss == 0.0,
+        }
+    }
+
+    /// netem's words: `10%`, `gemodel 1% 20% 100% 0%`.
+    pub fn describe(&self) -> String {
+        use units::show_percent as pc;
+        match self {
+            Loss::Random { percent } => pc(*percent),
+            Loss::GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            } => format!(
+                "gemodel {} {} {} {}",
+                pc(*p),
+                pc(*r),
+                pc(*bad_loss),
+                pc(*good_loss)
+            ),
+        }
+    }
+
+    /// `P[/R[/1-H[/1-K]]]` as `--loss-burst` takes it (netem's defaults: r = 100 % - p,
+    /// 1-h = 100 %, 1-k = 0 %).
+    pub fn parse_gemodel(text: &str) -> Result<Loss, String> {
+        let parts: Vec<&str> = text
+            .split(['/', ',', ' '])
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.is_empty() || parts.len() > 4 {
+            return Err(format!(
+                "\"{text}\" is not a Gilbert–Elliott model: give P[/R[/1-H[/1-K]]] in percent, e.g. 1%/20%"
+            ));
+        }
+        let values = parts
+            .iter()
+            .map(|p| units::parse_percent(p))
+            .collect::<Result<Vec<f64>, String>>()?;
+        let p = values[0];
+        Ok(Loss::GilbertElliott {
+            p,
+            r: values.get(1).copied().unwrap_or(100.0 - p),
+            bad_loss: values.get(2).copied().unwrap_or(100.0),
+            good_loss: values.get(3).copied().unwrap_or(0.0),
+        })
+    }
+}
+
+/// Everything one direction can carry. `None` is "not set"; in a change ([`Impairment::merged`])
+/// a zero value removes what was set.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Impairment {
+    /// Frames lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
+    /// Percent of frames with one bit flipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<f64>,
+    /// Percent of frames sent twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<f64>,
+    /// Delay in nanoseconds (netem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ns: Option<u64>,
+    /// Jitter in nanoseconds (netem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ns: Option<u64>,
+    /// The jitter's distribution (netem; uniform when not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
+    /// Percent of frames sent at once, ahead of delayed ones (netem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorder: Option<f64>,
+    /// Rate in bit/s (tbf).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_bps: Option<u64>,
+    /// tbf's bucket in bytes (default: 10 ms at the rate, at least 16 KiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst_bytes: Option<u32>,
+}
+
+impl Impairment {
+    /// `self` with what `change` names set, the rest kept; a zero in `change` removes that
+    /// item (`--loss 0`, `--rate 0`…). Removing the delay removes jitter and reordering too;
+    /// removing the rate removes its burst.
+    pub fn merged(&self, change: &Impairment) -> Impairment {
+        let mut out = *self;
+        let zero = |v: f64| v == 0.0;
+        if let Some(loss) = change.loss {
+            out.loss = (!loss.is_off()).then_some(loss);
+        }
+        if let Some(v) = change.corrupt {
+            out.corrupt = (!zero(v)).then_some(v);
+        }
+        if let Some(v) = change.duplicate {
+            out.duplicate = (!zero(v)).then_some(v);
+        }
+        if let Some(v) = change.delay_ns {
+            out.delay_ns = (v != 0).then_some(v);
+            if v == 0 {
+                out.jitter_ns = None;
+                out.reorder = None;
+                out.distribution = None;
+            }
+        }
+        if let Some(v) = change.jitter_ns {
+            out.jitter_ns = (v != 0).then_some(v);
+        }
+        if change.distribution.is_some() {
+            out.distribution = change.distribution;
+        }
+        if let Some(v) = change.reorder {
+            out.reorder = (!zero(v)).then_some(v);
+        }
+        if let Some(v) = change.rate_bps {
+            out.rate_bps = (v != 0).then_some(v);
+            if v == 0 {
+                out.burst_bytes = None;
+            }
+        }
+        if change.burst_bytes.is_some() {
+            out.burst_bytes = change.burst_bytes;
+        }
+        if out.jitter_ns.is_none() {
+            out.distribution = None;
+        }
+        out
+    }
+
+    /// Nothing set at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Impairment::default()
+    }
+
+    /// Whether netem is needed.
+    pub fn needs_netem(&self) -> bool {
+        self.delay_ns.is_some() || self.jitter_ns.is_some() || self.reorder.is_some()
+    }
+
+    /// Refusals that need no kernel: combinations that mean nothing, values out of range.
+    pub fn check(&self) -> Result<(), String> {
+        let in_range = |what: &str, v: f64, zero_ok: bool| {
+            if v.is_nan() || !(0.0..=100.0).contains(&v) || (!zero_ok && v == 0.0) {
+                Err(format!(
+                    "{what} must be more than 0% and at most 100%, not {v}%"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match self.loss {
+            Some(Loss::Random { percent }) => in_range("loss", percent, false)?,
+            Some(Loss::GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            }) => {
+                in_range("the burst model's p (good to bad)", p, true)?;
+                in_range("the burst model's r (bad to good)", r, false)?;
+                in_range(
+                    "the burst model's 1-h (loss in the bad state)",
+                    bad_loss,
+                    true,
+                )?;
+                in_range(
+                    "the burst model's 1-k (loss in the good state)",
+                    good_loss,
+                    true,
+                )?;
+            }
+            None => {}
+        }
+        if let Some(v) = self.corrupt {
+            in_range("corrupt", v, false)?;
+        }
+        if let Some(v) = self.duplicate {
+            in_range("duplicate", v, false)?;
+        }
+        if let Some(v) = self.reorder {
+            in_range("reorder", v, false)?;
+        }
+        if self.delay_ns.is_none() {
+            if self.jitter_ns.is_some() {
+                return Err("jitter varies a delay: give --delay too".into());
+            }
+            if self.reorder.is_some() {
+                return Err(
+                    "reordering sends some frames ahead of delayed ones: give --delay too".into(),
+                );
+            }
+        }
+        if let (Some(jitter), Some(delay)) = (self.jitter_ns, self.delay_ns)
+            && jitter > delay
+        {
+            return Err(format!(
+                "jitter {} is larger than the delay {}: frames cannot leave before they arrive",
+                units::show_duration(jitter),
+                units::show_duration(delay)
+            ));
+        }
+        if self.burst_bytes.is_some() && self.rate_bps.is_none() {
+            return Err("a burst belongs to a rate: give --rate too".into());
+        }
+        Ok(())
+    }
+
+    /// The rate's bucket: as given, else 10 ms at the rate, at least 16 KiB.
+    pub fn burst(&self) -> Option<u32> {
+        let rate = self.rate_bps?;
+        Some(
+            self.burst_bytes.unwrap_or_else(|| {
+                ((rate / 8 / 100).max(16 * 1024)).min(u64::from(u32::MAX)) as u32
+            }),
+        )
+    }
+
+    fn params(&self) -> program::Params {
+        use program::threshold as t;
+        let mut params = program::Params {
+            corrupt: t(self.corrupt.unwrap_or(0.0)),
+            duplicate: t(self.duplicate.unwrap_or(0.0)),
+            ..Default::default()
+        };
+        match self.loss {
+            Some(Loss::Random { percent }) => params.loss = t(percent),
+            Some(Loss::GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            }) => {
+                params.gilbert_elliott = true;
+                params.ge_p = t(p);
+                params.ge_r = t(r);
+                params.ge_bad_loss = t(bad_loss);
+                params.ge_good_loss = t(good_loss);
+            }
+            None => {}
+        }
+        params
+    }
+
+    /// The eBPF part back from the map's parameters, the qdisc part from the record.
+    fn from_parts(params: &program::Params, record: &Record) -> Impairment {
+        use program::percent as pc;
+        let some = |v: u64| (v != 0).then(|| round(pc(v)));
+        let loss = match params.gilbert_elliott {
+            true => Some(Loss::GilbertElliott {
+                p: round(pc(params.ge_p)),
+                r: round(pc(params.ge_r)),
+                bad_loss: round(pc(params.ge_bad_loss)),
+                good_loss: round(pc(params.ge_good_loss)),
+            }),
+            false => some(params.loss).map(|percent| Loss::Random { percent }),
+        };
+        Impairment {
+            loss,
+            corrupt: some(params.corrupt),
+            duplicate: some(params.duplicate),
+            ..record.qdisc_part
+        }
+    }
+
+    /// One line, in the command line's words: `loss 10% delay 50ms rate 10mbit`.
+    pub fn describe(&self) -> String {
+        use units::{show_duration as d, show_percent as pc};
+        let mut words = Vec::new();
+        if let Some(loss) = &self.loss {
+            words.push(format!("loss {}", loss.describe()));
+        }
+        if let Some(v) = self.corrupt {
+            words.push(format!("corrupt {}", pc(v)));
+        }
+        if let Some(v) = self.duplicate {
+            words.push(format!("duplicate {}", pc(v)));
+        }
+        if let Some(v) = self.delay_ns {
+            words.push(format!("delay {}", d(v)));
+        }
+        if let Some(v) = self.jitter_ns {
+            words.push(format!("jitter {}", d(v)));
+        }
+        if let Some(v) = self.distribution {
+            words.push(format!("distribution {}", v.name()));
+        }
+        if let Some(v) = self.reorder {
+            words.push(format!("reorder {}", pc(v)));
+        }
+        if let Some(v) = self.rate_bps {
+            words.push(format!("rate {}", units::show_rate(v)));
+            if let Some(b) = self.burst() {
+                words.push(format!("burst {b}b"));
+            }
+        }
+        match words.is_empty() {
+            true => "nothing (frames pass unchanged)".into(),
+            false => words.join(" "),
+        }
+    }
+}
+
+/// Six significant decimals: thresholds out of 2^32 read back as 9.999999999%.
+fn round(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+/// The record in the program filter's name: the exit it was made for and the qdisc part.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Record {
+    to: String,
+    qdisc_part: Impairment,
+}
+
+impl Record {
+    fn write(&self) -> String {
+        let imp = &self.qdisc_part;
+        let mut text = format!("{IMPAIR_RECORD}to={}", self.to);
+        if let Some(v) = imp.delay_ns {
+            text.push_str(&format!(" delay={v}"));
+        }
+        if let Some(v) = imp.jitter_ns {
+            text.push_str(&format!(" jitter={v}"));
+        }
+        if let Some(v) = imp.distribution {
+            text.push_str(&format!(" dist={}", v.name()));
+        }
+        if let Some(v) = imp.reorder {
+            text.push_str(&format!(" reorder={v}"));
+        }
+        if let Some(v) = imp.rate_bps {
+            text.push_str(&format!(" rate={v}"));
+        }
+        if let Some(v) = imp.burst_bytes {
+            text.push_str(&format!(" burst={v}"));
+        }
+        text
+    }
+
+    fn parse(name: &str) -> Option<Record> {
+        let rest = name.strip_prefix(IMPAIR_RECORD)?;
+        let mut record = Record::default();
+        for word in rest.split(' ') {
+            let (key, value) = word.split_once('=')?;
+            let imp = &mut record.qdisc_part;
+            match key {
+                "to" => record.to = value.into(),
+                "delay" => imp.delay_ns = value.parse().ok(),
+                "jitter" => imp.jitter_ns = value.parse().ok(),
+                "dist" => imp.distribution = Distribution::parse(value).ok(),
+                "reorder" => imp.reorder = value.parse().ok(),
+                "rate" => imp.rate_bps = value.parse().ok(),
+                "burst" => imp.burst_bytes = value.parse().ok(),
+                _ => {}
+            }
+        }
+        Some(record)
+    }
+}
+
+/// Whether the kernel has netem, tried once per process in a private namespace (a netem root
+/// on its loopback; the kernel loads `sch_netem` if it can).
+pub fn netem_available() -> Result<bool, ImpairError> {
+    static ANSWER: OnceLock<Result<bool, String>> = OnceLock::new();
+    let answer = ANSWER.get_or_init(|| {
+        let netns = Netns::create_private("netem-probe").map_err(|e| e.to_string())?;
+        let mut socket = netns.route().map_err(|e| e.to_string())?;
+        let (request, flags) = qdisc::probe_netem(IfIndex(1));
+        match socket.request(request, flags) {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.errno(), Some(libc::ENOENT | libc::EOPNOTSUPP)) => Ok(false),
+            Err(e) => Err(format!("trying a netem qdisc in a private namespace: {e}")),
+        }
+    });
+    answer
+        .clone()
+        .map_err(|e| ImpairError::Invalid(format!("cannot tell whether the kernel has netem: {e}")))
+}
+
+/// The refusal where netem is missing: what was asked, the module, what works without it.
+pub fn netem_missing(what: &str) -> ImpairError {
+    ImpairError::Invalid(format!(
+        "{what} needs the netem qdisc, and this kernel has no sch_netem (load it with \
+         `modprobe sch_netem`, or use a kernel that builds it: every distribution kernel does); \
+         loss, corruption, duplication and rate work without it"
+    ))
+}
+
+/// One impaired direction as `impair show` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Direction {
+    /// The port the frames arrive at (a wire end; a lab's panel port).
+    pub port: String,
+    /// The port they leave by (the wire's other end), where the qdiscs are.
+    pub to: String,
+    /// What is set.
+    pub impairment: Impairment,
+    /// The same in words.
+    pub summary: String,
+    /// The program's counters (from the kernel).
+    pub counters: Counters,
+    /// patchwire's qdiscs on `to`, with their counters.
+    pub qdiscs: Vec<QdiscStats>,
+}
+
+/// What [`set`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The direction as it is now.
+    pub direction: Direction,
+    /// What changed, in words (empty when it was set already).
+    pub changes: Vec<String>,
+}
+
+/// The entry's link, or the error a user understands.
+fn entry_link(view: &mut NsView, entry: &str) -> Result<Link, ImpairError> {
+    crate::nl::link::validate_name(entry).map_err(ImpairError::Invalid)?;
+    match view.links_by_name(&[entry])?.pop().flatten() {
+        Some(link) => Ok(link),
+        None => Err(ImpairError::Invalid(format!(
+            "no interface named {entry} in {}",
+            view.netns.describe()
+        ))),
+    }
+}
+
+fn impair_filter(filters: &[Filter]) -> Option<&Filter> {
+    filters.iter().find(|f| {
+        f.prio == IMPAIR_PRIO
+            && f.kind == "bpf"
+            && f.name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(IMPAIR_RECORD))
+    })
+}
+
+/// The port the entry's frames leave by: the wire's other end. `None` for a hub member (its
+/// frames leave by several ports).
+fn exit_of(view: &mut NsView, entry: &Link) -> Result<Option<Link>, ImpairError> {
+    let state = view.tc(entry.index)?.clone();
+    if let Some(target) = state.wire_filter().and_then(Filter::wire_target) {
+        return match view.link(target)? {
+            Some(link) => Ok(Some(link)),
+            None => Err(ImpairError::Invalid(format!(
+                "{}'s wire is broken (its other end is gone): repair it before impairing it",
+                entry.name
+            ))),
+        };
+    }
+    if state.hub_filters().next().is_some() {
+        return Ok(None);
+    }
+    Err(ImpairError::Invalid(format!(
+        "{} is on no wire or hub in {}: an impairment acts on the frames a wire carries \
+         (patchwire link {} OTHER first)",
+        entry.name,
+        view.netns.describe(),
+        entry.name
+    )))
+}
+
+/// The program's map behind an impairment filter.
+fn filter_map(filter: &Filter) -> std::io::Result<Map> {
+    let prog = filter.prog_id.unwrap_or(0);
+    let id = *map::prog_map_ids(prog)?
+        .first()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+    Map::from_id(id)
+}
+
+fn read_params(map: &Map) -> std::io::Result<program::Params> {
+    let values = map.lookup_percpu(program::PARAMS_KEY)?;
+    Ok(values
+        .first()
+        .map(|v| program::Params::decode(v))
+        .unwrap_or_default())
+}
+
+fn qdiscs_on(view: &mut NsView, index: IfIndex) -> Result<Vec<QdiscStats>, ImpairError> {
+    let messages = view.socket.dump(qdisc::dump()).map_err(|e| {
+        WireError::kernel(
+            format!("reading the qdiscs in {}", view.netns.describe()),
+            e,
+        )
+    })?;
+    Ok(qdisc::qdiscs_of(&messages, index))
+}
+
+/// The other end of the wire `port` is on (for `--both`); `None` for a hub member.
+pub fn wire_partner(netns: &Netns, port: &str) -> Result<Option<String>, ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let link = entry_link(&mut view, port)?;
+    view.load_tc(&[link.index])?;
+    Ok(exit_of(&mut view, &link)?.map(|l| l.name))
+}
+
+/// The impairment on the frames arriving at `entry`, `None` when there is none.
+pub fn read(netns: &Netns, entry: &str) -> Result<Option<Direction>, ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let link = entry_link(&mut view, entry)?;
+    view.load_tc(&[link.index])?;
+    let filters = view.tc(link.index)?.filters.clone();
+    let Some(filter) = impair_filter(&filters) else {
+        return Ok(None);
+    };
+    direction_of(&mut view, &link, filter).map(Some)
+}
+
+fn direction_of(view: &mut NsView, link: &Link, filter: &Filter) -> Result<Direction, ImpairError> {
+    let record = filter
+        .name
+        .as_deref()
+        .and_then(Record::parse)
+        .unwrap_or_default();
+    let what = |e| io(format!("reading the impairment map of {}", link.name), e);
+    let map = filter_map(filter).map_err(what)?;
+    let params = read_params(&map).map_err(what)?;
+    let counters = Counters::from_sums(&map.sum_u64s(program::STATS_KEY).map_err(what)?);
+    let qdiscs = match view.links_by_name(&[record.to.as_str()])?.pop().flatten() {
+        Some(exit) => qdiscs_on(view, exit.index)?
+            .into_iter()
+            .filter(qdisc::is_ours)
+            .collect(),
+        None => Vec::new(),
+    };
+    let impairment = Impairment::from_parts(&params, &record);
+    Ok(Direction {
+        port: link.name.clone(),
+        to: record.to.clone(),
+        summary: impairment.describe(),
+        impairment,
+        counters,
+        qdiscs,
+    })
+}
+
+/// Every impaired direction in `netns`, by port name.
+pub fn show(netns: &Netns) -> Result<Vec<Direction>, ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let links = view.all_links()?;
+    let indexes: Vec<IfIndex> = links.iter().map(|l| l.index).collect();
+    view.load_tc_all(&indexes)?;
+    let mut out = Vec::new();
+    for link in &links {
+        let filters = view.tc(link.index)?.filters.clone();
+        if let Some(filter) = impair_filter(&filters) {
+            out.push(direction_of(&mut view, link, filter)?);
+        }
+    }
+    out.sort_by(|a, b| a.port.cmp(&b.port));
+    Ok(out)
+}
+
+/// Sets the impairment of the frames arriving at `entry` to exactly `want` (an empty one
+/// leaves a program that passes everything: use [`clear`] to remove it). Idempotent: what is
+/// set already is not touched; loss, corruption and duplication change in the map (no
+/// re-attach), a rate or delay in place in its qdisc. Refusals (bad values, netem missing, a
+/// root qdisc of someone else's on the exit, a hub member asked for a rate or delay) come
+/// before any change.
+pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, ImpairError> {
+    want.check()
+        .map_err(|e| ImpairError::Invalid(format!("impairing {entry}: {e}")))?;
+    let describe = netns.describe();
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let link = entry_link(&mut view, entry)?;
+    view.load_tc(&[link.index])?;
+    let exit = exit_of(&mut view, &link)?;
+    let wants_qdisc = want.needs_netem() || want.rate_bps.is_some();
+    if want.needs_netem() && !netem_available()? {
+        return Err(netem_missing("a delay, jitter or reordering"));
+    }
+    let Some(exit) = exit else {
+        if wants_qdisc {
+            return Err(ImpairError::Invalid(format!(
+                "{entry} is a hub member: its frames leave by every other member, so a rate or \
+                 delay has no single port to live on; loss, corruption and duplication work"
+            )));
+        }
+        return set_program(&mut view, &link, "", want, &describe, Vec::new());
+    };
+    if let (Some(burst), true) = (want.burst(), want.rate_bps.is_some())
+        && burst < exit.mtu + 14
+    {
+        return Err(ImpairError::Invalid(format!(
+            "impairing {entry}: a burst of {burst} bytes is less than one frame of {} ({} bytes \
+             with its Ethernet header): tbf would drop every full-size frame",
+            exit.name,
+            exit.mtu + 14
+        )));
+    }
+    let present = qdiscs_on(&mut view, exit.index)?;
+    let foreign = present
+        .iter()
+        .find(|q| q.root && !qdisc::is_ours(q) && q.handle != 0 && q.kind != "noqueue");
+    if let (Some(foreign), true) = (foreign, wants_qdisc) {
+        return Err(ImpairError::Invalid(format!(
+            "{} already has a root qdisc {} that patchwire did not add: remove it (or leave out \
+             --rate/--delay) — two shapers on one port would fight",
+            exit.name, foreign.kind
+        )));
+    }
+    let mut changes = Vec::new();
+    let roots_changed = set_qdiscs(&mut view, &exit, want, &present, &mut changes)?;
+    let applied = set_program(&mut view, &link, &exit.name, want, &describe, changes)?;
+    if roots_changed {
+        let copy = netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?;
+        crate::wire::settle_paths(copy, &[exit.name.as_str()])?;
+    }
+    Ok(applied)
+}
+
+/// The qdisc part on the exit; whether a root qdisc came, went or changed kind.
+fn set_qdiscs(
+    view: &mut NsView,
+    exit: &Link,
+    want: &Impairment,
+    present: &[QdiscStats],
+    changes: &mut Vec<String>,
+) -> Result<bool, ImpairError> {
+    let ours_root = present.iter().find(|q| q.root && qdisc::is_ours(q));
+    let tbf = want.rate_bps.map(|rate| qdisc::Tbf {
+        rate,
+        burst: want.burst().unwrap_or(16 * 1024),
+    });
+    let netem = want.delay_ns.map(|delay| qdisc::Netem {
+        delay,
+        jitter: want.jitter_ns.unwrap_or(0),
+        distribution: want.distribution.unwrap_or_default(),
+        reorder: want.reorder.unwrap_or(0.0),
+    });
+    let mut requests: Vec<((RouteNetlinkMessage, u16), String)> = Vec::new();
+    let root_kind = ours_root.map(|q| q.kind.as_str());
+    let mut roots_changed = false;
+    match (netem, tbf) {
+        (Some(netem), tbf) => {
+            roots_changed = root_kind != Some("netem");
+            requests.push((
+                qdisc::replace_netem_root(exit.index, &netem),
+                format!("netem on {}", exit.name),
+            ));
+            match tbf {
+                Some(tbf) => requests.push((
+                    qdisc::replace_tbf_under_netem(exit.index, &tbf),
+                    format!("tbf under netem on {}", exit.name),
+                )),
+                None if present.iter().any(|q| q.handle == qdisc::TBF_UNDER_NETEM) => requests
+                    .push((
+                        (qdisc::delete_tbf_under_netem(exit.index), 0),
+                        format!("removing the tbf under netem on {}", exit.name),
+                    )),
+                None => {}
+            }
+        }
+        (None, Some(tbf)) => {
+            roots_changed = root_kind != Some("tbf");
+            requests.push((
+                qdisc::replace_tbf_root(exit.index, &tbf),
+                format!("tbf on {}", exit.name),
+            ));
+        }
+        (None, None) => {
+            if ours_root.is_some() {
+                roots_changed = true;
+                requests.push((
+                    (qdisc::delete_root(exit.index), 0),
+                    format!("removing patchwire's root qdisc on {}", exit.name),
+                ));
+            }
+        }
+    }
+    for ((request, flags), what) in requests {
+        view.socket.request(request, flags).map_err(|e| {
+            WireError::kernel(format!("setting {what} in {}", view.netns.describe()), e)
+        })?;
+        changes.push(what);
+    }
+    Ok(roots_changed)
+}
+
+/// The program part on the entry: the map updated in place, or the program loaded and attached.
+fn set_program(
+    view: &mut NsView,
+    link: &Link,
+    exit: &str,
+    want: &Impairment,
+    describe: &str,
+    mut changes: Vec<String>,
+) -> Result<Applied, ImpairError> {
+    let record = Record {
+        to: exit.into(),
+        qdisc_part: Impairment {
+            loss: None,
+            corrupt: None,
+            duplicate: None,
+            ..*want
+        },
+    };
+    let name = record.write();
+    let params = want.params();
+    let filters = view.tc(link.index)?.filters.clone();
+    let failed =
+        |what: &str, e: std::io::Error| io(format!("{what} of {} in {describe}", link.name), e);
+    match impair_filter(&filters) {
+        Some(filter) => {
+            let map = filter_map(filter).map_err(|e| failed("finding the impairment map", e))?;
+            if read_params(&map).map_err(|e| failed("reading the impairment map", e))? != params {
+                map.update_all_cpus(program::PARAMS_KEY, &params.encode())
+                    .map_err(|e| failed("changing the impairment parameters", e))?;
+                changes.push(format!("parameters of {}'s impairment program", link.name));
+            }
+            if filter.name.as_deref() != Some(name.as_str()) {
+                // Same priority and handle, same program: the kernel swaps the filter under
+                // RCU and every frame meets either the old or the new one.
+                let program = map::prog_fd_by_id(filter.prog_id.unwrap_or(0))
+                    .map_err(|e| failed("finding the impairment program", e))?;
+                let (mut request, _) = bpf::cls_bpf_filter(
+                    link.index,
+                    tc::INGRESS_PARENT,
+                    IMPAIR_PRIO,
+                    program.as_fd(),
+                    &name,
+                );
+                if let RouteNetlinkMessage::NewTrafficFilter(message) = &mut request {
+                    message.header.handle = TcHandle::from(filter.handle);
+                }
+                view.socket.request(request, NLM_F_CREATE).map_err(|e| {
+                    WireError::kernel(
+                        format!("updating the record of {}'s impairment", link.name),
+                        e,
+                    )
+                })?;
+            }
+        }
+        None => {
+            let map = Map::percpu_array("pw_impair", program::VALUE_SIZE, 2)
+                .map_err(|e| failed("creating the impairment map", e))?;
+            map.update_all_cpus(program::PARAMS_KEY, &params.encode())
+                .map_err(|e| failed("writing the impairment parameters", e))?;
+            let program = Program::load_sched_cls(&program::build(map.as_fd()), "pw_impair")
+                .map_err(|e| {
+                    ImpairError::Wire(WireError::Bpf {
+                        context: format!("loading the impairment program for {}: ", link.name),
+                        source: Box::new(e),
+                        hint: " (impairments need the bpf() syscall and CAP_BPF or root)",
+                    })
+                })?;
+            if view.tc(link.index)?.qdisc.is_none() {
+                let (request, flags) = tc::add_clsact(link.index);
+                match view.socket.request(request, flags) {
+                    Ok(_) => {}
+                    Err(e) if e.errno() == Some(libc::EEXIST) => {}
+                    Err(e) => {
+                        return Err(WireError::kernel(
+                            format!("adding a clsact qdisc to {} in {describe}", link.name),
+                            e,
+                        )
+                        .into());
+                    }
+                }
+            }
+            bpf::attach_cls_bpf(
+                &mut view.socket,
+                link.index,
+                tc::INGRESS_PARENT,
+                IMPAIR_PRIO,
+                &program,
+                &name,
+            )
+            .map_err(|e| {
+                WireError::kernel(
+                    format!("attaching the impairment program to {}", link.name),
+                    e,
+                )
+            })?;
+            changes.push(format!("impairment program on {}", link.name));
+        }
+    }
+    // A fresh view: the one above cached the hook as it was before the change.
+    let mut view = NsView::open(
+        view.netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let view = &mut view;
+    view.load_tc(&[link.index])?;
+    let filters = view.tc(link.index)?.filters.clone();
+    let filter = impair_filter(&filters).ok_or_else(|| {
+        ImpairError::Invalid(format!(
+            "the impairment filter on {} vanished while it was being set (another process?)",
+            link.name
+        ))
+    })?;
+    let direction = direction_of(view, link, filter)?;
+    Ok(Applied { direction, changes })
+}
+
+/// Removes every impairment of the frames arriving at `entry`: its program filter and
+/// patchwire's root qdisc on the exit (then settles the wire's paths). `Ok(false)` when there
+/// was none.
+pub fn clear(netns: &Netns, entry: &str) -> Result<bool, ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let link = entry_link(&mut view, entry)?;
+    view.load_tc(&[link.index])?;
+    let filters = view.tc(link.index)?.filters.clone();
+    let Some(filter) = impair_filter(&filters) else {
+        return Ok(false);
+    };
+    let record = filter
+        .name
+        .as_deref()
+        .and_then(Record::parse)
+        .unwrap_or_default();
+    let exit = match record.to.is_empty() {
+        true => None,
+        false => view.links_by_name(&[record.to.as_str()])?.pop().flatten(),
+    };
+    let mut root_gone = false;
+    if let Some(exit) = &exit {
+        let present = qdiscs_on(&mut view, exit.index)?;
+        if present.iter().any(|q| q.root && qdisc::is_ours(q)) {
+            view.socket
+                .request(qdisc::delete_root(exit.index), 0)
+                .map_err(|e| {
+                    WireError::kernel(format!("removing the root qdisc of {}", exit.name), e)
+                })?;
+            root_gone = true;
+        }
+    }
+    view.socket
+        .request(
+            tc::delete_filters_at(link.index, tc::INGRESS_PARENT, IMPAIR_PRIO),
+            0,
+        )
+        .map_err(|e| {
+            WireError::kernel(
+                format!("removing the impairment program of {}", link.name),
+                e,
+            )
+        })?;
+    if let (true, Some(exit)) = (root_gone, &exit) {
+        let copy = netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?;
+        crate::wire::settle_paths(copy, &[exit.name.as_str()])?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_sets_what_it_names_and_keeps_the_rest() {
+        let before = Impairment {
+            loss: Some(Loss::Random { percent: 10.0 }),
+            delay_ns: Some(50_000_000),
+            jitter_ns: Some(5_000_000),
+            rate_bps: Some(10_000_000),
+            ..Default::default()
+        };
+        let change = Impairment {
+            corrupt: Some(1.0),
+            loss: Some(Loss::Random { percent: 0.0 }),
+            ..Default::default()
+        };
+        let after = before.merged(&change);
+        assert_eq!(after.loss, None);
+        assert_eq!(after.corrupt, Some(1.0));
+        assert_eq!(after.delay_ns, Some(50_000_000));
+        assert_eq!(after.rate_bps, Some(10_000_000));
+        let no_delay = after.merged(&Impairment {
+            delay_ns: Some(0),
+            ..Default::default()
+        });
+        assert_eq!((no_delay.delay_ns, no_delay.jitter_ns), (None, None));
+    }
+
+    #[test]
+    fn checks_name_the_problem() {
+        let bad = |imp: Impairment| imp.check().unwrap_err();
+        assert_eq!(
+            bad(Impairment {
+                jitter_ns: Some(1),
+                ..Default::default()
+            }),
+            "jitter varies a delay: give --delay too"
+        );
+        assert_eq!(
+            bad(Impairment {
+                loss: Some(Loss::Random { percent: 0.0 }),
+                ..Default::default()
+            }),
+            "loss must be more than 0% and at most 100%, not 0%"
+        );
+        assert_eq!(
+            bad(Impairment {
+                burst_bytes: Some(4096),
+                ..Default::default()
+            }),
+            "a burst belongs to a rate: give --rate too"
+        );
+        assert_eq!(
+            bad(Impairment {
+                delay_ns: Some(1_000_000),
+                jitter_ns: Some(2_000_000),
+                ..Default::default()
+            }),
+            "jitter 2ms is larger than the delay 1ms: frames cannot leave before they arrive"
+        );
+    }
+
+    #[test]
+    fn records_read_back() {
+        let record = Record {
+            to: "r2.eth1".into(),
+            qdisc_part: Impairment {
+                delay_ns: Some(50_000_000),
+                jitter_ns: Some(5_000_000),
+                distribution: Some(Distribution::Normal),
+                reorder: Some(25.0),
+                rate_bps: Some(10_000_000),
+                burst_bytes: Some(4096),
+                ..Default::default()
+            },
+        };
+        let text = record.write();
+        assert!(text.len() < 255);
+        assert_eq!(Record::parse(&text), Some(record));
+        assert_eq!(Record::parse("pw-wire to=x index=3"), None);
+    }
+
+    #[test]
+    fn gemodel_defaults_follow_netem() {
+        assert_eq!(
+            Loss::parse_gemodel("1%"),
+            Ok(Loss::GilbertElliott {
+                p: 1.0,
+                r: 99.0,
+                bad_loss: 100.0,
+                good_loss: 0.0
+            })
+        );
+        assert_eq!(
+            Loss::parse_gemodel("1%/20%").unwrap().describe(),
+            "gemodel 1% 20% 100% 0%"
+        );
+        assert!(Loss::parse_gemodel("1/2/3/4/5").is_err());
+    }
+}
