@@ -126,6 +126,10 @@ containerlab's container name prefix: none gives clab\-\fILAB\fR\-\fINODE\fR, ""
 containerlab's management network of container nodes: network (default clab), ipv4\-subnet
 (default 172.20.20.0/24), ipv6\-subnet (default 3fff:172:20:20::/64), bridge, mtu.
 .TP
+.B settings
+containerlab's lab settings (certificate authority and the like): accepted and named in a
+note; patchwire does nothing with them.
+.TP
 .B defaults.mtu
 MTU of every link that sets none, 68\-65535 (default 1500; 9500, containerlab's, in a file
 named *.clab.yml or using containerlab's keys).
@@ -152,10 +156,11 @@ A list of mirrors.
 .TP
 .B topology.defaults
 .TQ
-.B topology.kinds.\fIKIND\fR
+.B topology.kinds
 .TQ
-.B topology.groups.\fIGROUP\fR
-containerlab's node definitions, inherited node > group > kind > defaults: scalars from the
+.B topology.groups
+containerlab's node definitions (defaults; KIND: {...} per kind; GROUP: {...} per group), inherited
+node > group > kind > defaults: scalars from the
 first level that sets them, env, labels and sysctls merged key by key, binds, exec, env\-files,
 devices and cap\-add appended.
 .SH NODE KEYS
@@ -240,6 +245,10 @@ mode (macvlan: bridge, vepa, private, passthru, source), remote, vni, dst\-port 
 .B vars
 .TQ
 .B labels
+.TQ
+.B ipv4
+.TQ
+.B ipv6
 containerlab's: accepted and named in a note.
 .SH MIRROR KEYS
 .TP
