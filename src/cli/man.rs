@@ -159,7 +159,7 @@ A list of mirrors.
 .B topology.kinds
 .TQ
 .B topology.groups
-containerlab's node definitions (defaults; KIND: {...} per kind; GROUP: {...} per group), inherited
+containerlab's node definitions (defaults; one entry per kind and per group), inherited
 node > group > kind > defaults: scalars from the
 first level that sets them, env, labels and sysctls merged key by key, binds, exec, env\-files,
 devices and cap\-add appended.
