@@ -134,17 +134,45 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, false)
+        Self::build(file, host, false, &BTreeSet::new())
+    }
+
+    /// [`Desired::from_file`] for `plan` with container nodes: the namespaces of `fresh`
+    /// nodes are made (or replaced) by `up` before the plumbing, so they are taken as empty
+    /// (and need not exist yet).
+    pub(super) fn with_fresh(
+        file: &LabFile,
+        host: Option<&str>,
+        fresh: &BTreeSet<String>,
+    ) -> Result<Desired, LabError> {
+        Self::build(file, host, false, fresh)
+    }
+
+    /// Only the lab's name, host (checked against the file's) and panel: what the lab's lock
+    /// is keyed by.
+    pub(super) fn key(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        let host = check_host(file, host)?;
+        Ok(Desired {
+            lab: file.name.clone(),
+            panel: names::panel(&file.name, host.as_deref()),
+            host,
+            ..Desired::default()
+        })
     }
 
     /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
     /// its process exited) is listed in `gone` instead of being an error, so that `down`
     /// still removes everything else the lab made.
     pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true)
+        Self::build(file, host, true, &BTreeSet::new())
     }
 
-    fn build(file: &LabFile, host: Option<&str>, tolerate_gone: bool) -> Result<Desired, LabError> {
+    fn build(
+        file: &LabFile,
+        host: Option<&str>,
+        tolerate_gone: bool,
+        fresh: &BTreeSet<String>,
+    ) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {
             match (&host, file.nodes.get(node).and_then(|n| n.host.as_deref())) {
@@ -175,6 +203,9 @@ impl Desired {
                     netns: names::node_netns(&file.name, name),
                     vm: None,
                 },
+                (None, kind @ (NodeKind::Container(_) | NodeKind::ExtContainer(_))) => {
+                    super::containers::home(kind).expect("a container kind")
+                }
                 // The file reader does not make these yet (issue #20 work in progress).
                 (None, other) => {
                     return Err(LabError::Invalid(format!(
@@ -189,7 +220,7 @@ impl Desired {
             };
             desired.nodes.insert(name.clone(), home);
         }
-        let existing = existing_interfaces(file, &mut desired, tolerate_gone)?;
+        let existing = existing_interfaces(file, &mut desired, tolerate_gone, fresh)?;
         let here = &here;
         for link in &file.links {
             let local: Vec<&Endpoint> = link.endpoints.iter().filter(|e| here(&e.node)).collect();
@@ -373,6 +404,7 @@ fn existing_interfaces(
     file: &LabFile,
     desired: &mut Desired,
     tolerate_gone: bool,
+    fresh: &BTreeSet<String>,
 ) -> Result<BTreeMap<Endpoint, Link>, LabError> {
     let mut found = BTreeMap::new();
     let mut gone = Vec::new();
@@ -380,6 +412,9 @@ fn existing_interfaces(
         let NodeHome::Existing { spec } = home else {
             continue;
         };
+        if fresh.contains(node) {
+            continue;
+        }
         let netns = match Netns::open(Some(spec)) {
             Ok(netns) => netns,
             Err(crate::netns::NetnsError::NotFound { .. }) if tolerate_gone => {

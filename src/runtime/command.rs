@@ -39,8 +39,18 @@ pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, E
             String::from_utf8_lossy(&text).into_owned()
         })
     };
-    let stdout = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     let status = loop {
@@ -78,7 +88,11 @@ mod tests {
     #[test]
     fn a_child_that_hangs_is_killed_at_the_bound() {
         let started = Instant::now();
-        let out = run(Path::new("/bin/sh"), &["-c", "sleep 30"], Duration::from_millis(200));
+        let out = run(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 30"],
+            Duration::from_millis(200),
+        );
         assert!(matches!(out, Err(Error::Timeout)));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -92,6 +106,9 @@ mod tests {
         ) else {
             panic!("sh did not run");
         };
-        assert_eq!((out.status, out.stdout.as_str(), out.stderr.as_str()), (3, "out\n", "err\n"));
+        assert_eq!(
+            (out.status, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "out\n", "err\n")
+        );
     }
 }

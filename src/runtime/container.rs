@@ -59,7 +59,13 @@ impl Runtime {
         let doing = format!("inspecting container {name}");
         let out = self.run(
             &doing,
-            &["container", "inspect", "--format", self.inspect_format(), name],
+            &[
+                "container",
+                "inspect",
+                "--format",
+                self.inspect_format(),
+                name,
+            ],
             CALL_TIMEOUT,
         )?;
         if out.status != 0 {
@@ -73,14 +79,21 @@ impl Runtime {
                 stderr: out.stderr.trim().to_string(),
             });
         }
-        Ok(self.parse_containers(&doing, &out.stdout)?.into_iter().next())
+        Ok(self
+            .parse_containers(&doing, &out.stdout)?
+            .into_iter()
+            .next())
     }
 
     /// Every container (running or not) carrying label `key=value`.
     pub fn list_labelled(&self, key: &str, value: &str) -> Result<Vec<Container>, RuntimeError> {
         let doing = format!("listing the containers labelled {key}={value}");
         let filter = format!("label={key}={value}");
-        let ids = self.call(&doing, &["ps", "-a", "-q", "--filter", &filter], CALL_TIMEOUT)?;
+        let ids = self.call(
+            &doing,
+            &["ps", "-a", "-q", "--filter", &filter],
+            CALL_TIMEOUT,
+        )?;
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -109,7 +122,9 @@ impl Runtime {
     fn parse_containers(&self, doing: &str, text: &str) -> Result<Vec<Container>, RuntimeError> {
         let text = text.trim();
         let values: Vec<Value> = match text.starts_with('[') {
-            true => serde_json::from_str(text).map_err(|e| self.answer_error(doing, e.to_string()))?,
+            true => {
+                serde_json::from_str(text).map_err(|e| self.answer_error(doing, e.to_string()))?
+            }
             false => text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
@@ -287,7 +302,11 @@ fn parse_container(v: &Value) -> Option<Container> {
         .and_then(text)
         .or_else(|| config.and_then(|c| c.get("Image")).and_then(text))
         .unwrap_or_default();
-    let nonempty = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+    let nonempty = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let addresses = v
         .pointer("/NetworkSettings/Networks")
         .and_then(Value::as_object)
@@ -296,7 +315,10 @@ fn parse_container(v: &Value) -> Option<Container> {
                 .map(|(net, n)| {
                     (
                         net.clone(),
-                        (nonempty(n.get("IPAddress")), nonempty(n.get("GlobalIPv6Address"))),
+                        (
+                            nonempty(n.get("IPAddress")),
+                            nonempty(n.get("GlobalIPv6Address")),
+                        ),
                     )
                 })
                 .collect()
@@ -370,11 +392,17 @@ mod tests {
             "NetworkSettings":{"Networks":{"clab":{"IPAddress":"198.18.100.5","GlobalIPv6Address":""}}}}]"#;
         let docker = r#"{"Id":"abc","Name":"/clab-t-a","State":{"Running":false,"Pid":0,"StartedAt":"x"},"Config":{"Labels":null,"Image":"busybox:pw"}}"#;
         let p = parse_container(&serde_json::from_str::<Vec<Value>>(podman).unwrap()[0]).unwrap();
-        assert_eq!((p.name.as_str(), p.pid, p.running), ("clab-t-a", Some(42), true));
+        assert_eq!(
+            (p.name.as_str(), p.pid, p.running),
+            ("clab-t-a", Some(42), true)
+        );
         assert_eq!(p.image, "localhost/busybox:pw");
         assert_eq!(p.addresses["clab"], (Some("198.18.100.5".into()), None));
         let d = parse_container(&serde_json::from_str(docker).unwrap()).unwrap();
-        assert_eq!((d.name.as_str(), d.pid, d.running), ("clab-t-a", None, false));
+        assert_eq!(
+            (d.name.as_str(), d.pid, d.running),
+            ("clab-t-a", None, false)
+        );
         assert!(d.labels.is_empty());
     }
 }

@@ -330,7 +330,9 @@ mod tests {
         assert!(says_missing(
             "Error: no container with name or ID \"x\" found: no such container"
         ));
-        assert!(says_missing("Error response from daemon: network clab not found"));
+        assert!(says_missing(
+            "Error response from daemon: network clab not found"
+        ));
         assert!(!says_missing("Error: permission denied"));
     }
 

@@ -13,7 +13,13 @@ impl Runtime {
         let doing = format!("inspecting network {name}");
         let out = self.run(
             &doing,
-            &["network", "inspect", "--format", self.inspect_format(), name],
+            &[
+                "network",
+                "inspect",
+                "--format",
+                self.inspect_format(),
+                name,
+            ],
             CALL_TIMEOUT,
         )?;
         if out.status != 0 {
@@ -38,6 +44,11 @@ impl Runtime {
                 .map_err(|e| self.answer_error(&doing, e.to_string()))?,
         };
         Ok(Some(value))
+    }
+
+    /// Whether network `name` exists.
+    pub fn has_network(&self, name: &str) -> Result<bool, RuntimeError> {
+        Ok(self.network(name)?.is_some())
     }
 
     /// Makes the management network when it does not exist (labelled `patchwire.lab=LAB`, so
@@ -93,6 +104,24 @@ impl Runtime {
         Ok(true)
     }
 
+    /// The names of the networks labelled `patchwire.lab=LAB` (the ones that lab made).
+    pub fn list_lab_networks(&self, lab: &str) -> Result<Vec<String>, RuntimeError> {
+        let filter = format!("label={NETWORK_LAB_LABEL}={lab}");
+        let out = self.call(
+            &format!("listing the networks of lab {lab}"),
+            &[
+                "network",
+                "ls",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.Name}}",
+            ],
+            CALL_TIMEOUT,
+        )?;
+        Ok(out.split_whitespace().map(String::from).collect())
+    }
+
     /// Removes network `name` if it carries `patchwire.lab=LAB` and no container (of any lab
     /// or tool) is on it. Returns whether it was removed.
     pub fn remove_network_if_ours_and_unused(
@@ -112,7 +141,11 @@ impl Runtime {
         }
         let doing = format!("listing the containers on network {name}");
         let filter = format!("network={name}");
-        let users = self.call(&doing, &["ps", "-a", "-q", "--filter", &filter], CALL_TIMEOUT)?;
+        let users = self.call(
+            &doing,
+            &["ps", "-a", "-q", "--filter", &filter],
+            CALL_TIMEOUT,
+        )?;
         if !users.trim().is_empty() {
             return Ok(false);
         }
@@ -173,12 +206,18 @@ mod tests {
     fn the_bridge_behind_a_network_is_read_from_either_runtime() {
         let podman: Value =
             serde_json::from_str(r#"{"name":"clab","network_interface":"cni-podman1"}"#).unwrap();
-        assert_eq!(bridge_of(Kind::Podman, &podman).as_deref(), Some("cni-podman1"));
+        assert_eq!(
+            bridge_of(Kind::Podman, &podman).as_deref(),
+            Some("cni-podman1")
+        );
         let docker: Value = serde_json::from_str(
             r#"{"Name":"clab","Id":"0123456789abcdef","Driver":"bridge","Options":{}}"#,
         )
         .unwrap();
-        assert_eq!(bridge_of(Kind::Docker, &docker).as_deref(), Some("br-0123456789ab"));
+        assert_eq!(
+            bridge_of(Kind::Docker, &docker).as_deref(),
+            Some("br-0123456789ab")
+        );
         let named: Value = serde_json::from_str(
             r#"{"Id":"0123456789abcdef","Driver":"bridge","Options":{"com.docker.network.bridge.name":"br-clab"}}"#,
         )
