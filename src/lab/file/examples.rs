@@ -110,6 +110,8 @@ mod tests {
         };
         let expected = LabFile {
             ids_at: Default::default(),
+            mgmt: None,
+            notes: Vec::new(),
             name: "demo".into(),
             path: "demo.yaml".into(),
             hosts: vec![],

@@ -182,7 +182,7 @@ pub enum NodeKind {
     Vm(VmSpec),
     /// containerlab's `kind: linux` with an `image:`: a container the runtime (podman or
     /// docker) runs; its namespace is registered under /run/netns as the container's name.
-    Container(ContainerNode),
+    Container(Box<ContainerNode>),
     /// `kind: ext-container`: a container something else started, found by name through the
     /// runtime; wired, never started or stopped.
     ExtContainer(ExtContainerNode),

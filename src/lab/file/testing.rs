@@ -37,6 +37,8 @@ pub(super) fn link(
         tx_checksum,
         vni: None,
         datapath: crate::wire::Datapath::Tc,
+        kind: super::LinkKind::Veth,
+        macs: Default::default(),
         line,
     }
 }
