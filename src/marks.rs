@@ -169,3 +169,7 @@ pub const CONTAINER_SPEC_LABEL: &str = "patchwire.spec";
 /// Label on a lab's container when the lab spans hosts: `patchwire.host=HOST`, so one machine
 /// standing for several hosts keeps each host's containers apart.
 pub const CONTAINER_HOST_LABEL: &str = "patchwire.host";
+
+/// Altname on a container node's loopback once its `exec:` commands have run in that
+/// namespace: a container made anew has a new namespace without it and runs them again.
+pub const CONTAINER_EXEC_RECORD: &str = "patchwire.exec-done";

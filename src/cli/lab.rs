@@ -57,6 +57,7 @@ impl RuntimeArgs {
                 Some(RuntimeName::Podman) => Choice::Only(Kind::Podman),
                 Some(RuntimeName::Docker) => Choice::Only(Kind::Docker),
             },
+            program: None,
         }
     }
 }

@@ -703,7 +703,7 @@ pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabEr
 /// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop
 /// point N of `apply`, so the tests can prove that an `up` killed there converges when run
 /// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation.
-fn stop_point(point: u32) {
+pub(super) fn stop_point(point: u32) {
     let wanted = std::env::var("PATCHWIRE_LAB_KILL_AT")
         .ok()
         .and_then(|v| v.parse::<u32>().ok());

@@ -26,7 +26,8 @@ use super::desired::NodeHome;
 use super::file::{LabFile, NodeKind};
 use super::names;
 use crate::marks::{
-    CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL, CONTAINER_SPEC_LABEL,
+    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
+    CONTAINER_SPEC_LABEL,
 };
 use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
 use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
@@ -143,7 +144,6 @@ impl ExecResult {
 struct Wanted<'a> {
     node: &'a str,
     spec: ContainerSpec,
-    exec: &'a [String],
 }
 
 /// What `up` does to the lab's containers, worked out from the file and the runtime.
@@ -155,11 +155,10 @@ pub(super) struct ContainerPlan {
     network: Option<NetworkSpec>,
     /// (node, container) to remove, before anything is created.
     removes: Vec<(String, String)>,
-    /// (node, spec with the lab's labels, exec).
-    creates: Vec<(String, ContainerSpec, Vec<String>)>,
-    /// (node, container, pid, exec): running containers to register; exec runs only when
-    /// `run_exec` (an ext-container wired for the first time, or since it restarted).
-    registers: Vec<(String, String, u32, Vec<String>)>,
+    /// (node, spec with the lab's labels).
+    creates: Vec<(String, ContainerSpec)>,
+    /// (node, container, pid): running containers whose namespace to register.
+    registers: Vec<(String, String, u32)>,
 }
 
 /// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
@@ -169,8 +168,16 @@ pub(super) struct ContainerPlan {
 pub(super) fn runtime_for(
     file: &LabFile,
     host: Option<&str>,
-    choice: Choice,
+    options: &super::Options,
 ) -> Result<Option<Runtime>, LabError> {
+    let choice = options.runtime;
+    if let Some(program) = &options.program {
+        let kind = match choice {
+            Choice::Only(kind) => kind,
+            Choice::Auto => runtime::Kind::Docker,
+        };
+        return Ok(Some(runtime::at(kind, program)?));
+    }
     let has_nodes = file.nodes.iter().any(|(_, n)| {
         here(n.host.as_deref(), host)
             && matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
@@ -261,7 +268,7 @@ pub(super) fn plan(
         return Ok(plan);
     };
     let mut wanted: Vec<Wanted> = Vec::new();
-    let mut ext: Vec<(&str, &str, &[String])> = Vec::new();
+    let mut ext: Vec<(&str, &str)> = Vec::new();
     for (node, spec) in &file.nodes {
         if !here(spec.host.as_deref(), host) {
             continue;
@@ -270,9 +277,8 @@ pub(super) fn plan(
             NodeKind::Container(c) => wanted.push(Wanted {
                 node,
                 spec: record(&file.name, node, host, &c.spec),
-                exec: &c.exec,
             }),
-            NodeKind::ExtContainer(e) => ext.push((node, &e.container, &e.exec)),
+            NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
             _ => {}
         }
     }
@@ -310,35 +316,45 @@ pub(super) fn plan(
         plan.network = Some(mgmt.clone());
     }
     for w in &wanted {
-        let mine = by_node
+        let listed = by_node
             .get(w.node)
             .copied()
-            .filter(|c| c.name == w.spec.name);
-        let why = match mine {
-            None => {
-                if let Some(other) = runtime.inspect(&w.spec.name)? {
-                    return Err(LabError::Invalid(format!(
-                        "{}: node {}: container {} exists and is not this lab's (it has no \
+            .filter(|c| c.name == w.spec.name)
+            .cloned();
+        // Not listed: made since the listing (by an `up` killed while its runtime call ran
+        // on), or someone else's container under this name.
+        let mine = match listed {
+            Some(c) => Some(c),
+            None => runtime.inspect(&w.spec.name)?,
+        };
+        let ours = |c: &Container| {
+            c.labels.get(CONTAINER_LAB_LABEL) == Some(&file.name)
+                && c.labels.get(CONTAINER_NODE_LABEL).map(String::as_str) == Some(w.node)
+        };
+        let why = match mine.as_ref() {
+            Some(other) if !ours(other) => {
+                return Err(LabError::Invalid(format!(
+                    "{}: node {}: container {} exists and is not this lab's (it has no \
                          {CONTAINER_LAB_LABEL}={} label{}): remove it, or use it as kind: \
                          ext-container",
-                        file.path,
-                        w.node,
-                        other.name,
-                        file.name,
-                        match host {
-                            Some(h) => format!(" for host {h}"),
-                            None => String::new(),
-                        }
-                    )));
-                }
+                    file.path,
+                    w.node,
+                    other.name,
+                    file.name,
+                    match host {
+                        Some(h) => format!(" for host {h}"),
+                        None => String::new(),
+                    }
+                )));
+            }
+            None => {
                 plan.changes.push(ContainerChange::CreateContainer {
                     node: w.node.to_string(),
                     container: w.spec.name.clone(),
                     image: w.spec.image.clone(),
                 });
                 plan.fresh.insert(w.node.to_string());
-                plan.creates
-                    .push((w.node.to_string(), w.spec.clone(), w.exec.to_vec()));
+                plan.creates.push((w.node.to_string(), w.spec.clone()));
                 continue;
             }
             Some(c)
@@ -357,7 +373,7 @@ pub(super) fn plan(
                     });
                     plan.fresh.insert(w.node.to_string());
                     plan.registers
-                        .push((w.node.to_string(), c.name.clone(), pid, Vec::new()));
+                        .push((w.node.to_string(), c.name.clone(), pid));
                 }
                 continue;
             }
@@ -369,10 +385,9 @@ pub(super) fn plan(
         });
         plan.fresh.insert(w.node.to_string());
         plan.removes.push((w.node.to_string(), w.spec.name.clone()));
-        plan.creates
-            .push((w.node.to_string(), w.spec.clone(), w.exec.to_vec()));
+        plan.creates.push((w.node.to_string(), w.spec.clone()));
     }
-    for (node, name, exec) in ext {
+    for (node, name) in ext {
         let container = runtime.inspect(name)?;
         let pid = match container {
             None => {
@@ -401,30 +416,24 @@ pub(super) fn plan(
             });
             plan.fresh.insert(node.to_string());
             plan.registers
-                .push((node.to_string(), name.to_string(), pid, exec.to_vec()));
+                .push((node.to_string(), name.to_string(), pid));
         }
     }
     Ok(plan)
 }
 
-/// A container started (or an ext-container registered) in this run, with its `exec:`.
-pub(super) struct Started {
-    node: String,
-    container: String,
-    exec: Vec<String>,
-}
-
 /// Makes the containers' part of the plan: the management network, removals (ports of the
 /// node first, then the registration, then the container), creations (a few at once), and
-/// registrations. Returns what was started, for [`run_exec`].
+/// registrations. Testing hook: `PATCHWIRE_LAB_KILL_AT=20` kills the process once the first
+/// container is made (the others may be half-made), as `apply`'s stop points do.
 pub(super) fn apply(
     runtime: Option<&Runtime>,
     plan: &ContainerPlan,
     lab: &str,
     panel: &str,
-) -> Result<Vec<Started>, LabError> {
+) -> Result<(), LabError> {
     let Some(runtime) = runtime else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     if let Some(network) = &plan.network {
         runtime.ensure_network(network, lab)?;
@@ -440,7 +449,6 @@ pub(super) fn apply(
         runtime.remove(container)?;
     }
     let network = plan.network.as_ref().map(|n| n.name.as_str());
-    let mut started = Vec::new();
     let queue = Mutex::new(plan.creates.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -448,41 +456,29 @@ pub(super) fn apply(
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().expect("queue lock").pop_front();
-                    let Some((node, spec, exec)) = next else {
+                    let Some((_, spec)) = next else {
                         break;
                     };
-                    let made = create_one(runtime, spec, network).map(|()| Started {
-                        node: node.clone(),
-                        container: spec.name.clone(),
-                        exec: exec.clone(),
-                    });
+                    let made = create_one(runtime, spec, network);
                     results.lock().expect("results lock").push(made);
+                    super::apply::stop_point(20);
                 }
             });
         }
     });
     let mut failures = Vec::new();
     for result in results.into_inner().expect("results lock") {
-        match result {
-            Ok(s) => started.push(s),
-            Err(e) => failures.push(e.to_string()),
+        if let Err(e) = result {
+            failures.push(e.to_string());
         }
     }
     if !failures.is_empty() {
         return Err(LabError::Invalid(failures.join("; ")));
     }
-    for (node, container, pid, exec) in &plan.registers {
+    for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
-        if !exec.is_empty() {
-            started.push(Started {
-                node: node.clone(),
-                container: container.clone(),
-                exec: exec.clone(),
-            });
-        }
     }
-    started.sort_by(|a, b| a.node.cmp(&b.node));
-    Ok(started)
+    Ok(())
 }
 
 /// Creates and starts one container and registers its namespace.
@@ -526,24 +522,49 @@ fn delete_node_ports(panel: &str, nodes: &BTreeSet<String>) -> Result<(), LabErr
     Ok(())
 }
 
-/// Runs the `exec:` commands of what was started, node after node, each command in order.
-pub(super) fn run_exec(runtime: Option<&Runtime>, started: &[Started]) -> Vec<ExecResult> {
+/// Runs the `exec:` commands of every container and ext-container node here whose namespace
+/// has not run them yet, node after node, each command in order, and then marks that
+/// namespace's loopback (`marks::CONTAINER_EXEC_RECORD`): a container made anew (a new
+/// namespace) runs them again, one left running does not, and a container an `up` killed
+/// half-way started gets them on the next `up`. A failing command does not stop the rest.
+pub(super) fn run_exec(
+    runtime: Option<&Runtime>,
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<Vec<ExecResult>, LabError> {
     let Some(runtime) = runtime else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut results = Vec::new();
-    for s in started {
-        for command in &s.exec {
-            let result = match runtime.exec(&s.container, command) {
+    for (node, spec) in &file.nodes {
+        if !here(spec.host.as_deref(), host) {
+            continue;
+        }
+        let (container, exec, shares_host) = match &spec.kind {
+            NodeKind::Container(c) => (
+                &c.spec.name,
+                &c.exec,
+                c.spec.network_mode.as_deref() == Some("host"),
+            ),
+            NodeKind::ExtContainer(e) => (&e.container, &e.exec, false),
+            _ => continue,
+        };
+        // A container on the host's network has no namespace of its own to mark (the host's
+        // loopback is not the lab's to touch): its commands run on every `up`.
+        if exec.is_empty() || (!shares_host && exec_done(container)?) {
+            continue;
+        }
+        for command in exec {
+            let result = match runtime.exec(container, command) {
                 Ok(out) => ExecResult {
-                    node: s.node.clone(),
+                    node: node.clone(),
                     command: command.clone(),
                     exit: out.exit,
                     stdout: out.stdout,
                     stderr: out.stderr,
                 },
                 Err(e) => ExecResult {
-                    node: s.node.clone(),
+                    node: node.clone(),
                     command: command.clone(),
                     exit: -1,
                     stdout: String::new(),
@@ -552,8 +573,36 @@ pub(super) fn run_exec(runtime: Option<&Runtime>, started: &[Started]) -> Vec<Ex
             };
             results.push(result);
         }
+        if !shares_host {
+            mark_exec_done(container)?;
+        }
     }
-    results
+    Ok(results)
+}
+
+/// The loopback of the namespace registered as `name`, with a socket there.
+fn loopback(name: &str) -> Result<(crate::nl::RouteSocket, crate::nl::link::Link), LabError> {
+    let mut socket = Netns::open(Some(name))?.route()?;
+    let lo = crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name("lo"), 0))
+        .map_err(|e| LabError::system(format!("reading the loopback of netns {name}: {e}"), e))?;
+    Ok((socket, lo))
+}
+
+fn exec_done(name: &str) -> Result<bool, LabError> {
+    let (_, lo) = loopback(name)?;
+    Ok(lo.altnames.iter().any(|a| a == CONTAINER_EXEC_RECORD))
+}
+
+fn mark_exec_done(name: &str) -> Result<(), LabError> {
+    let (mut socket, lo) = loopback(name)?;
+    let (message, flags) = crate::nl::link::altname(lo.index, CONTAINER_EXEC_RECORD, true);
+    socket.request(message, flags).map_err(|e| {
+        LabError::system(
+            format!("marking netns {name}'s loopback ({CONTAINER_EXEC_RECORD}): {e}"),
+            e,
+        )
+    })?;
+    Ok(())
 }
 
 /// The ext-container nodes of the file on this host: their registrations' names.
@@ -639,6 +688,8 @@ pub(super) fn remove_all(
             }
         }
     }
+    removed.containers.sort();
+    removed.registrations.sort();
     match failures.is_empty() {
         true => Ok(removed),
         false => Err(LabError::Invalid(failures.join("; "))),

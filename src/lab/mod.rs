@@ -94,16 +94,21 @@ pub struct UpOutcome {
     pub changes: Vec<Change>,
     /// What was left alone on purpose (a port `watch` holds down), in words.
     pub notes: Vec<String>,
-    /// The `exec:` commands run in containers started (or ext-containers wired) by this `up`,
-    /// in node order, with their output; one that failed does not stop the others.
+    /// The `exec:` commands run by this `up` (in containers whose namespace had not run them:
+    /// made or wired for the first time, or made again), in node order, with their output;
+    /// one that failed does not stop the others.
     pub exec: Vec<ExecResult>,
 }
 
 /// What lab commands take besides the file and the host.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The container runtime for container nodes (`--runtime`).
     pub runtime: crate::runtime::Choice,
+    /// The runtime's client program, with `runtime` naming its kind (`Choice::Auto` means
+    /// docker then): for library users whose runtime environment is set by a wrapper. `None`:
+    /// found on PATH (or PATCHWIRE_PODMAN / PATCHWIRE_DOCKER).
+    pub program: Option<std::path::PathBuf>,
 }
 
 /// Holds /run/patchwire/lab-LAB[.HOST].lock while a lab command runs: two `up`s (or an `up`
@@ -212,7 +217,7 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
 /// makes them first.
 pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Result<Plan, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
-    let runtime = containers::runtime_for(file, host, options.runtime)?;
+    let runtime = containers::runtime_for(file, host, options)?;
     let _lock = lock(&Desired::key(file, host)?)?;
     let containers = containers::plan(runtime.as_ref(), file, host)?;
     let desired = Desired::with_fresh(file, host, &containers.fresh)?;
@@ -246,7 +251,7 @@ pub fn up_with(
     options: &Options,
 ) -> Result<UpOutcome, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
-    let runtime = containers::runtime_for(file, host, options.runtime)?;
+    let runtime = containers::runtime_for(file, host, options)?;
     let key = Desired::key(file, host)?;
     let _lock = lock(&key)?;
     let partly = |e: LabError| {
@@ -259,7 +264,6 @@ pub fn up_with(
         )
     };
     let containers = containers::plan(runtime.as_ref(), file, host)?;
-    let mut started = Vec::new();
     if !containers.changes.is_empty() {
         // Whatever the plumbing would refuse, it refuses before a container changes.
         let desired = Desired::with_fresh(file, host, &containers.fresh)?;
@@ -267,8 +271,7 @@ pub fn up_with(
         containers::forget_fresh_ports(&mut actual, &containers.fresh);
         let plan = plan::changes(&desired, &actual)?;
         apply::preflight(&desired, &plan.changes)?;
-        started = containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel)
-            .map_err(partly)?;
+        containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel).map_err(partly)?;
     }
     let desired = Desired::from_file(file, host)?;
     let actual = observe::observe(&desired)?;
@@ -280,7 +283,7 @@ pub fn up_with(
         apply::apply(&desired, &changes).map_err(partly)?;
     }
     list::record_file(&desired, &file.path);
-    let exec = containers::run_exec(runtime.as_ref(), &started);
+    let exec = containers::run_exec(runtime.as_ref(), file, host).map_err(partly)?;
     Ok(UpOutcome {
         lab: desired.lab,
         host: desired.host,
@@ -334,7 +337,7 @@ pub fn down_with(
     host: Option<&str>,
     options: &Options,
 ) -> Result<DownOutcome, LabError> {
-    let runtime = containers::runtime_for(file, host, options.runtime)?;
+    let runtime = containers::runtime_for(file, host, options)?;
     let desired = Desired::for_down(file, host)?;
     let ext = containers::ext_registrations(file, host);
     let mut outcome = remove(&desired, runtime.as_ref(), &ext)?;

@@ -203,6 +203,17 @@ pub fn find(choice: Choice) -> Result<Runtime, RuntimeError> {
     })
 }
 
+/// The runtime `kind` through the client program `program` (a wrapper script that sets the
+/// runtime's environment, say), if it answers.
+pub fn at(kind: Kind, program: &Path) -> Result<Runtime, RuntimeError> {
+    let runtime = Runtime {
+        kind,
+        program: program.to_path_buf(),
+        global_args: global_args(kind),
+    };
+    runtime.answers().map(|()| runtime)
+}
+
 /// The programs that could be `kind`'s client: `PATCHWIRE_PODMAN`/`PATCHWIRE_DOCKER` when set,
 /// else every one of that name on PATH, in PATH's order.
 fn candidates(kind: Kind) -> Result<Vec<PathBuf>, String> {
