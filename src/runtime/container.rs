@@ -260,13 +260,94 @@ fn create_args(spec: &ContainerSpec, network: Option<&str>) -> Vec<String> {
     }
     // As containerlab: node containers are privileged (a router in a container configures
     // its interfaces, routes and sysctls).
-    args.push("--privileged".into());
+    args.extend(privilege_args(bounding_set()));
     args.push(spec.image.clone());
     args.extend(rest);
     if let Some(cmd) = &spec.cmd {
         args.extend(cmd.iter().cloned());
     }
     args
+}
+
+/// The capability names by bit (linux/capability.h), as the runtimes' `--cap-add` takes them.
+const CAPABILITIES: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// This process's capability bounding set (CapBnd in /proc/self/status); `None` if unreadable.
+fn bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))?
+        .trim();
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// `--privileged`, unless this process's bounding set lacks a capability the runtime knows:
+/// a privileged container asks its OCI runtime for all of them, and runc then fails with
+/// "unable to apply caps: operation not permitted" (docker does so on a host that is itself a
+/// restricted container). Then every capability it holds, named (those every runtime knows,
+/// up to AUDIT_READ), and seccomp off: as close to privileged as the host allows.
+fn privilege_args(bounding: Option<u64>) -> Vec<String> {
+    let all = (1u64 << CAPABILITIES.len()) - 1;
+    match bounding {
+        Some(set) if set & all != all => {
+            let mut args = Vec::new();
+            // Up to AUDIT_READ: docker 20.10 refuses the three newer names ("unknown
+            // capability"), so they are left out here.
+            for (bit, name) in CAPABILITIES.iter().enumerate().take(38) {
+                if set & (1 << bit) != 0 {
+                    args.push("--cap-add".to_string());
+                    args.push((*name).to_string());
+                }
+            }
+            args.push("--security-opt".into());
+            args.push("seccomp=unconfined".into());
+            args
+        }
+        _ => vec!["--privileged".into()],
+    }
 }
 
 fn parse_container(v: &Value) -> Option<Container> {
@@ -370,8 +451,21 @@ mod tests {
             args,
             "create --name clab-t-a --hostname a --network clab --ip 198.18.100.5 --label \
              patchwire.lab=t --env FOO=bar baz --volume /tmp/x:/x:ro --memory 64m --cap-add \
-             NET_ADMIN --entrypoint /bin/env --privileged busybox:pw -i sleep 1000"
+             NET_ADMIN --entrypoint /bin/env PRIVILEGE busybox:pw -i sleep 1000"
+                .replace("PRIVILEGE", &privilege_args(bounding_set()).join(" "))
         );
+    }
+
+    #[test]
+    fn privileged_unless_the_bounding_set_lacks_a_capability() {
+        assert_eq!(privilege_args(Some(0x1ff_ffff_ffff)), ["--privileged"]);
+        assert_eq!(privilege_args(None), ["--privileged"]);
+        // Bit 24 (SYS_RESOURCE) missing: the others, named.
+        let args = privilege_args(Some(0x1ff_feff_ffff)).join(" ");
+        assert!(args.starts_with("--cap-add CHOWN --cap-add DAC_OVERRIDE"));
+        assert!(args.contains("--cap-add SYS_NICE --cap-add SYS_TIME"));
+        assert!(!args.contains("SYS_RESOURCE"));
+        assert!(args.ends_with("--cap-add AUDIT_READ --security-opt seccomp=unconfined"));
     }
 
     #[test]
