@@ -122,32 +122,6 @@ pub fn is_cni_made(altnames: &[String]) -> bool {
     altnames.iter().any(|a| a.starts_with(CNI_RECORD))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_mirror_filter_is_a_bpf_filter_named_with_the_mark_and_a_mirror() {
-        use super::is_mirror_filter;
-        assert!(is_mirror_filter("bpf", Some("pw-mirror r role=pop")));
-        assert!(is_mirror_filter(
-            "bpf",
-            Some("pw-mirror web to=mon0 dir=out from=eth1")
-        ));
-        assert!(!is_mirror_filter("u32", Some("pw-mirror r role=pop")));
-        assert!(!is_mirror_filter("bpf", Some("pw-mirror")));
-        assert!(!is_mirror_filter("bpf", Some("pw-mirror  x")));
-        assert!(!is_mirror_filter("bpf", Some("pw-mirrored r")));
-        assert!(!is_mirror_filter("bpf", None));
-    }
-
-    #[test]
-    fn a_cni_record_marks_what_the_plugin_made() {
-        use super::is_cni_made;
-        assert!(is_cni_made(&["eth0x".into(), "pwcni.0123.4567.w".into()]));
-        assert!(!is_cni_made(&["eth0x".into(), "patchwire.hub.h.3".into()]));
-        assert!(!is_cni_made(&[]));
-    }
-}
-
 // ---- Containers (written by `lab::containers` through `runtime`, read by `up`, `plan`, `down`)
 
 /// Label on every container a lab runs, and on a management network the lab created:
@@ -173,3 +147,29 @@ pub const CONTAINER_HOST_LABEL: &str = "patchwire.host";
 /// Altname on a container node's loopback once its `exec:` commands have run in that
 /// namespace: a container made anew has a new namespace without it and runs them again.
 pub const CONTAINER_EXEC_RECORD: &str = "patchwire.exec-done";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_mirror_filter_is_a_bpf_filter_named_with_the_mark_and_a_mirror() {
+        use super::is_mirror_filter;
+        assert!(is_mirror_filter("bpf", Some("pw-mirror r role=pop")));
+        assert!(is_mirror_filter(
+            "bpf",
+            Some("pw-mirror web to=mon0 dir=out from=eth1")
+        ));
+        assert!(!is_mirror_filter("u32", Some("pw-mirror r role=pop")));
+        assert!(!is_mirror_filter("bpf", Some("pw-mirror")));
+        assert!(!is_mirror_filter("bpf", Some("pw-mirror  x")));
+        assert!(!is_mirror_filter("bpf", Some("pw-mirrored r")));
+        assert!(!is_mirror_filter("bpf", None));
+    }
+
+    #[test]
+    fn a_cni_record_marks_what_the_plugin_made() {
+        use super::is_cni_made;
+        assert!(is_cni_made(&["eth0x".into(), "pwcni.0123.4567.w".into()]));
+        assert!(!is_cni_made(&["eth0x".into(), "patchwire.hub.h.3".into()]));
+        assert!(!is_cni_made(&[]));
+    }
+}

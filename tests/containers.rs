@@ -534,7 +534,7 @@ fn containers_converge_in_place(rt: &Rt) {
     // down: containers, network, registrations, panel; nothing else.
     let down = lab::down_with(&changed, None, &rt.options()).unwrap();
     assert_eq!(down.containers_removed, [ca.clone(), cb.clone()]);
-    assert_eq!(down.networks_removed, [network.clone()]);
+    assert_eq!(down.networks_removed, vec![network.clone()]);
     assert_eq!(down.registrations_removed, [ca, cb]);
     assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
     let twice = lab::down_with(&changed, None, &rt.options()).unwrap();
@@ -604,7 +604,7 @@ fn ext_container_is_wired_and_left_running(rt: &Rt) {
     );
     assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
     let down = lab::down_with(&file, None, &rt.options()).unwrap();
-    assert_eq!(down.containers_removed, [c.name.clone()]);
+    assert_eq!(down.containers_removed, vec![c.name.clone()]);
     assert!(down.registrations_removed.contains(&ext));
     assert_eq!(rt.started(&ext), ext_started, "the ext-container runs on");
     assert!(!Path::new(&format!("/run/netns/{ext}")).exists());
