@@ -283,6 +283,12 @@ pub(super) fn plan(
         }
     }
     let found = lab_containers(runtime, &file.name, host)?;
+    // Every name the runtime has, once: a wanted name not among the lab's is asked about only
+    // when it is taken.
+    let taken = match wanted.is_empty() {
+        true => Default::default(),
+        false => runtime.names()?,
+    };
     let by_node: BTreeMap<&str, &Container> = found
         .iter()
         .filter_map(|c| Some((c.labels.get(CONTAINER_NODE_LABEL)?.as_str(), c)))
@@ -325,7 +331,8 @@ pub(super) fn plan(
         // on), or someone else's container under this name.
         let mine = match listed {
             Some(c) => Some(c),
-            None => runtime.inspect(&w.spec.name)?,
+            None if taken.contains(&w.spec.name) => runtime.inspect(&w.spec.name)?,
+            None => None,
         };
         let ours = |c: &Container| {
             c.labels.get(CONTAINER_LAB_LABEL) == Some(&file.name)
@@ -459,17 +466,37 @@ pub(super) fn apply(
                     let Some((_, spec)) = next else {
                         break;
                     };
-                    let made = create_one(runtime, spec, network);
+                    let made = runtime.run_detached(spec, network);
                     results.lock().expect("results lock").push(made);
                     super::apply::stop_point(20);
                 }
             });
         }
     });
-    let mut failures = Vec::new();
-    for result in results.into_inner().expect("results lock") {
-        if let Err(e) = result {
-            failures.push(e.to_string());
+    let mut failures: Vec<String> = results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    // One inspection for all that started (a call per container would cost as much again
+    // as the runtime's own work on a busy host), then their namespaces registered.
+    let names: Vec<&str> = plan.creates.iter().map(|(_, s)| s.name.as_str()).collect();
+    let running = runtime.inspect_many(&names)?;
+    for (_, spec) in &plan.creates {
+        let Some(found) = running.iter().find(|c| c.name == spec.name) else {
+            continue; // failed above
+        };
+        match found.pid {
+            Some(pid) => {
+                if let Err(e) = netns::register(&spec.name, pid) {
+                    failures.push(e.to_string());
+                }
+            }
+            None => failures.push(format!(
+                "{}: container {} exited right after it started (see {} logs {})",
+                runtime.kind, spec.name, runtime.kind, spec.name
+            )),
         }
     }
     if !failures.is_empty() {
@@ -478,23 +505,6 @@ pub(super) fn apply(
     for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
     }
-    Ok(())
-}
-
-/// Creates and starts one container and registers its namespace.
-fn create_one(
-    runtime: &Runtime,
-    spec: &ContainerSpec,
-    network: Option<&str>,
-) -> Result<(), LabError> {
-    let container = runtime.create_and_start(spec, network)?;
-    let Some(pid) = container.pid else {
-        return Err(LabError::Invalid(format!(
-            "{}: container {} exited right after it started (see {} logs {})",
-            runtime.kind, spec.name, runtime.kind, spec.name
-        )));
-    };
-    netns::register(&spec.name, pid)?;
     Ok(())
 }
 

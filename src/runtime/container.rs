@@ -139,34 +139,67 @@ impl Runtime {
     }
 
     /// Creates the container `spec` describes, on `network` (the management network) unless
-    /// the spec's `network-mode` says otherwise, and starts it. A container that was created
-    /// but would not start is removed again, so a failed `up` leaves none half-made.
+    /// the spec's `network-mode` says otherwise, and starts it; then inspects it.
     pub fn create_and_start(
         &self,
         spec: &ContainerSpec,
         network: Option<&str>,
     ) -> Result<Container, RuntimeError> {
-        let args = create_args(spec, network);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.call(
-            &format!("creating container {}", spec.name),
-            &args,
-            CALL_TIMEOUT,
-        )?;
-        if let Err(e) = self.call(
-            &format!("starting container {}", spec.name),
-            &["start", &spec.name],
-            CALL_TIMEOUT,
-        ) {
-            let _ = self.remove(&spec.name);
-            return Err(e);
-        }
+        self.run_detached(spec, network)?;
         self.inspect(&spec.name)?.ok_or_else(|| {
             self.answer_error(
                 &format!("inspecting container {}", spec.name),
                 "gone right after it started",
             )
         })
+    }
+
+    /// [`Runtime::create_and_start`] without the inspection (`run --detach`: one call, as the
+    /// runtime's own users start containers), for callers that inspect many at once
+    /// ([`Runtime::inspect_many`]). A container that was created but would not start is
+    /// removed again, so a failed `up` leaves none half-made.
+    pub fn run_detached(
+        &self,
+        spec: &ContainerSpec,
+        network: Option<&str>,
+    ) -> Result<(), RuntimeError> {
+        let args = create_args(spec, network);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let doing = format!("starting container {}", spec.name);
+        if let Err(e) = self.call(&doing, &args, CALL_TIMEOUT) {
+            // Made but not started (the image's command is missing, a bind's source…); a
+            // name taken by someone else's container is left to them.
+            let taken = matches!(&e, RuntimeError::Failed { stderr, .. } if stderr.contains("already in use"));
+            if !taken {
+                let _ = self.remove(&spec.name);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The containers among `names` that exist, in one call.
+    pub fn inspect_many(&self, names: &[&str]) -> Result<Vec<Container>, RuntimeError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let doing = format!("inspecting {} containers", names.len());
+        let mut args = vec!["container", "inspect", "--format", self.inspect_format()];
+        args.extend(names);
+        // A name that does not exist makes the call fail, but the others are printed.
+        let out = self.run(&doing, &args, CALL_TIMEOUT)?;
+        self.parse_containers(&doing, &out.stdout)
+    }
+
+    /// The names of every container the runtime has (one call, to tell a name that is free
+    /// from one that is taken without asking about each).
+    pub fn names(&self) -> Result<std::collections::BTreeSet<String>, RuntimeError> {
+        let out = self.call(
+            "listing the containers",
+            &["ps", "-a", "--format", "{{.Names}}"],
+            CALL_TIMEOUT,
+        )?;
+        Ok(out.split_whitespace().map(String::from).collect())
     }
 
     /// Removes container `name`, running or not (`rm -f`); one that does not exist is fine.
@@ -200,7 +233,12 @@ impl Runtime {
 
 /// `create` with everything the spec says, in the options both CLIs share.
 fn create_args(spec: &ContainerSpec, network: Option<&str>) -> Vec<String> {
-    let mut args: Vec<String> = vec!["create".into(), "--name".into(), spec.name.clone()];
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--detach".into(),
+        "--name".into(),
+        spec.name.clone(),
+    ];
     let mut opt = |flag: &str, value: &str| {
         args.push(flag.to_string());
         args.push(value.to_string());
@@ -449,7 +487,7 @@ mod tests {
         let args = create_args(&spec(), Some("clab")).join(" ");
         assert_eq!(
             args,
-            "create --name clab-t-a --hostname a --network clab --ip 198.18.100.5 --label \
+            "run --detach --name clab-t-a --hostname a --network clab --ip 198.18.100.5 --label \
              patchwire.lab=t --env FOO=bar baz --volume /tmp/x:/x:ro --memory 64m --cap-add \
              NET_ADMIN --entrypoint /bin/env PRIVILEGE busybox:pw -i sleep 1000"
                 .replace("PRIVILEGE", &privilege_args(bounding_set()).join(" "))
