@@ -832,3 +832,66 @@ fn no_runtime_is_a_clear_error() {
          directory (os error 2)"
     );
 }
+
+/// `netns::register`: a name for a process's namespace; the same namespace again changes
+/// nothing; another process's (a container restarted) replaces it; `delete_named` removes it.
+#[test]
+fn a_stale_registration_is_replaced() {
+    require_root();
+    let spawn = || {
+        Command::new("unshare")
+            .args(["--net", "sleep", "30"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (spawn(), spawn());
+    let name = format!("pwt-reg-{}", std::process::id());
+    let key = |path: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map(|m| (m.dev(), m.ino())).ok()
+    };
+    // unshare has entered its namespace once /proc/PID/ns/net differs from ours.
+    let deadline = Instant::now() + patience(Duration::from_secs(10));
+    for child in [&first, &second] {
+        while key(&format!("/proc/{}/ns/net", child.id())) == key("/proc/self/ns/net") {
+            assert!(Instant::now() < deadline, "unshare did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let registered = format!("/run/netns/{name}");
+    struct Unregister(String);
+    impl Drop for Unregister {
+        fn drop(&mut self) {
+            let _ = patchwire::netns::delete_named(&self.0);
+        }
+    }
+    let _guard = Unregister(name.clone());
+    assert!(patchwire::netns::register(&name, first.id()).unwrap());
+    assert_eq!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", first.id()))
+    );
+    assert!(!patchwire::netns::register(&name, first.id()).unwrap());
+    assert!(patchwire::netns::register(&name, second.id()).unwrap());
+    assert_eq!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", second.id()))
+    );
+    assert_ne!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", first.id()))
+    );
+    patchwire::netns::delete_named(&name).unwrap();
+    assert!(!Path::new(&registered).exists());
+    let e = patchwire::netns::register("a/b", first.id()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "creating netns a/b (/run/netns/a/b): a namespace name is a file name under /run/netns \
+         (no '/', not . or ..)"
+    );
+    for child in [&mut first, &mut second] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -11,6 +11,8 @@
 //! * `file/` reads and checks the file; `names.rs` says what everything is called.
 //! * `view.rs` is the lab seen from the kernel (`show --lab`) and its picture (`graph`).
 //! * `list.rs` finds every lab on the host from its marks (`show --labs`).
+//! * `containers.rs` runs container nodes through the runtime (`crate::runtime`) before the
+//!   plumbing wires them, their `exec:` after, and removes them on `down`.
 
 pub mod file;
 
