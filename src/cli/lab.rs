@@ -10,14 +10,15 @@ use super::{Cli, Exit, print_json};
 /// throughout.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  patchwire up lab.yaml\n  patchwire plan -j lab.yaml\n  \
+    after_help = "Examples:\n  patchwire up lab.yaml\n  patchwire up    # the one *.clab.yml here\n  \
+patchwire plan -j lab.yaml\n  \
 patchwire show --lab lab.yaml -s\n  patchwire graph lab.yaml | dot -Tsvg > lab.svg\n  \
 nsenter --net=/run/netns/hostA patchwire up lab.yaml --host a\n  patchwire down lab.yaml\n\n\
-The file format is in docs/labs.md."
+The file format is in docs/labs.md; containerlab's files in docs/containerlab.md."
 )]
 pub struct UpArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts: the same file runs on each).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
@@ -67,8 +68,8 @@ impl RuntimeArgs {
 /// changes (on stderr with -j).
 #[derive(clap::Args)]
 pub struct PlanArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
@@ -83,8 +84,7 @@ pub struct PlanArgs {
 #[command(after_help = "Examples:\n  patchwire down lab.yaml\n  \
 patchwire down --name oldlab      # a lab whose file is gone or renamed (see show --labs)")]
 pub struct DownArgs {
-    /// The lab file (YAML).
-    #[arg(required_unless_present = "name")]
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here (unless --name).
     pub file: Option<String>,
     /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
@@ -185,9 +185,20 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
     Ok(file::load(path)?)
 }
 
+/// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
+fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
+    match file {
+        Some(file) => Ok(file.clone()),
+        None => Ok(file::find_default_file(std::path::Path::new("."))?
+            .display()
+            .to_string()),
+    }
+}
+
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
-    let lab_file = load(&args.file)?;
+    let lab_file = load(&file_or_default(&args.file)?)?;
+    print_notes(&lab_file.notes, cli.json);
     let started = std::time::Instant::now();
     let outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     // A failed `exec:` fails `up`, after everything else is done and shown.
@@ -243,7 +254,9 @@ fn print_exec(results: &[lab::ExecResult]) {
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
-    let lab_file = load(&args.file)?;
+    let path = file_or_default(&args.file)?;
+    let lab_file = load(&path)?;
+    print_notes(&lab_file.notes, cli.json);
     let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     let changes = plan.changes;
     print_notes(&plan.notes, cli.json);
@@ -258,11 +271,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
         println!("lab {}{at}: the kernel matches the file", lab_file.name);
     } else {
         print_changes(&changes);
-        println!(
-            "{} change(s) to make (patchwire up {})",
-            changes.len(),
-            args.file
-        );
+        println!("{} change(s) to make (patchwire up {path})", changes.len(),);
     }
     Ok(Exit::Ok)
 }
@@ -276,7 +285,12 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             (lab_file.name, outcome)
         }
         (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
-        (None, None) => anyhow::bail!("down needs a lab file or --name LAB"),
+        (None, None) => {
+            let lab_file = load(&file_or_default(&None)?)?;
+            let outcome =
+                lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
+            (lab_file.name, outcome)
+        }
     };
     if cli.json {
         print_json(&outcome)?;

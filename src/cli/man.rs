@@ -97,8 +97,13 @@ and, for a lab spread over several machines, the hosts.
 and
 .B "show \-\-lab"
 read it; \fIFILE\fR may be \fB\-\fR for stdin.
-Links are written like containerlab's, so links of a containerlab topology can be pasted in.
-Every key not listed below is refused, with the nearest known key suggested.
+It is containerlab's topology format with patchwire's keys added: a containerlab file runs as
+it is, its container nodes through podman or docker (docs/containerlab.md maps every key).
+\fB${{VAR}}\fR and \fB${{VAR:\-default}}\fR are expanded from the environment before the file is
+read, as containerlab does; an unset variable without a default stays as written and is named
+in a note. Every key not listed below or in docs/containerlab.md is refused, with a known key
+of the same place suggested; a file's unknown keys, vendor nodes and undefined nodes are
+reported together. Keys accepted but not acted on are named once each in a note.
 .SH TOP-LEVEL KEYS
 .TP
 .B name
@@ -112,8 +117,18 @@ node without \fBhost\fR is on the first host.
 The host's underlay address, IPv4 or IPv6 (not unspecified or multicast); no two hosts share
 one. Required for each host.
 .TP
+.B prefix
+containerlab's container name prefix: none gives clab\-\fILAB\fR\-\fINODE\fR, "" gives
+\fINODE\fR, __lab\-name gives \fILAB\fR\-\fINODE\fR, any other
+\fIPREFIX\fR\-\fILAB\fR\-\fINODE\fR.
+.TP
+.B mgmt
+containerlab's management network of container nodes: network (default clab), ipv4\-subnet
+(default 172.20.20.0/24), ipv6\-subnet (default 3fff:172:20:20::/64), bridge, mtu.
+.TP
 .B defaults.mtu
-MTU of every link that sets none, 68\-65535 (default 1500).
+MTU of every link that sets none, 68\-65535 (default 1500; 9500, containerlab's, in a file
+named *.clab.yml or using containerlab's keys).
 .TP
 .B defaults.tx\-checksum
 TX checksum offload of the lab's interfaces: on, off or unset (default: each interface keeps
@@ -134,11 +149,24 @@ A list of links.
 .TP
 .B topology.mirrors
 A list of mirrors.
+.TP
+.B topology.defaults
+.TQ
+.B topology.kinds.\fIKIND\fR
+.TQ
+.B topology.groups.\fIGROUP\fR
+containerlab's node definitions, inherited node > group > kind > defaults: scalars from the
+first level that sets them, env, labels and sysctls merged key by key, binds, exec, env\-files,
+devices and cap\-add appended.
 .SH NODE KEYS
 .TP
 .B kind
 namespace (the default): a network namespace, its endpoints ordinary interfaces; vm: a qemu
-VM, its endpoints persistent taps the lab makes.
+VM, its endpoints persistent taps the lab makes; hub: every link to the node joins one
+transparent segment; containerlab's linux (a container with an image, a namespace without;
+a node with an image and no kind is linux), ext\-container (a container started by something
+else, found by the node's name), bridge (an existing Linux bridge named as the node), host
+(the host's namespace). Vendor kinds are refused, every such node in one message.
 .TP
 .B host
 The host the node is on, one of \fBhosts\fR.
@@ -152,7 +180,7 @@ a namespace.
 vm only: the user (name or uid) that may open the taps, for an unprivileged qemu.
 .TP
 .B group
-vm only: the group (name or gid) that may open the taps.
+vm: the group (name or gid) that may open the taps; other nodes: containerlab's group.
 .TP
 .B vnet\-hdr
 vm only: the taps carry a virtio\-net header (qemu vnet_hdr=on; default true).
@@ -160,12 +188,33 @@ vm only: the taps carry a virtio\-net header (qemu vnet_hdr=on; default true).
 .B queues
 vm only: queues per tap, 1\-256 (default 1); qemu needs queues=\fIN\fR with mq=on and
 vectors=2\fIN\fR+2.
+.TP
+.B image
+.TQ
+.B cmd
+.TQ
+.B entrypoint
+.TQ
+.B env
+.TQ
+.B env\-files
+.TQ
+.B binds
+.TQ
+.B exec
+containerlab's container keys (also ports, user, labels, network\-mode, cpu, memory, sysctls,
+devices, cap\-add, privileged, mgmt\-ipv4, mgmt\-ipv6, hostname): a container named by
+\fBprefix\fR, run by the runtime, its namespace under /run/netns by that name; cmd and
+entrypoint split as a shell would; env\-files and the host side of binds relative to the
+file's folder; exec run in the container once its links are wired.
 .SH LINK KEYS
 .TP
 .B endpoints
 Two or more endpoints, each \fINODE\fR:\fIIF\fR (split at the first colon; \fIIF\fR at
-most 15 bytes) or containerlab's {{node: \fINODE\fR, interface: \fIIF\fR}}. An endpoint is
-in one link, once. Required.
+most 15 bytes) or containerlab's {{node: \fINODE\fR, interface: \fIIF\fR, mac:
+\fIMAC\fR}} (a unicast MAC, each once in the file). An endpoint is in one link, once.
+host:\fIIF\fR, mgmt\-net:\fIIF\fR and macvlan:\fIIF\fR are containerlab's single-ended
+links unless the file defines a node of that name. Required, but for single-ended types.
 .TP
 .B mtu
 The link's MTU, 68\-65535 (default \fBdefaults.mtu\fR); at most 65521 when an endpoint is on
@@ -183,12 +232,15 @@ the lab).
 tc or ebpf, for a two-endpoint link (hubs are always tc).
 .TP
 .B type
-containerlab's extended form: only veth.
+containerlab's: veth (the default), or host, mgmt\-net, macvlan, vxlan, vxlan\-stitch, dummy,
+each with one \fBendpoint\fR and its own keys: host\-interface (host, mgmt\-net, macvlan),
+mode (macvlan: bridge, vepa, private, passthru, source), remote, vni, dst\-port (default
+14789) and parent\-interface (vxlan, vxlan\-stitch).
 .TP
 .B vars
 .TQ
 .B labels
-containerlab's: accepted and ignored.
+containerlab's: accepted and named in a note.
 .SH MIRROR KEYS
 .TP
 .B name

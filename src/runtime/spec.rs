@@ -48,6 +48,8 @@ pub struct ContainerSpec {
     pub devices: Vec<String>,
     /// `cap-add:`.
     pub cap_add: Vec<String>,
+    /// `privileged:`; containerlab runs its containers privileged unless a node says `false`.
+    pub privileged: bool,
 }
 
 /// The management network the lab's containers' eth0 join (containerlab's `mgmt:`).

@@ -1,20 +1,38 @@
 //! The checks that follow deserialization: hosts, nodes and links — references between them,
-//! duplicates, limits that need more than one key. The mirrors' checks are in `mirrors.rs`.
+//! duplicates, limits that need more than one key, containerlab's node precedence (through
+//! `clab.rs`) and link types. The mirrors' checks are in `mirrors.rs`. Errors of nodes and
+//! links are gathered (`Check::errors`) so that a file's mistakes come together.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::path::Path;
 
+use super::clab::{self, Chain, Defs, Kind, classify};
 use super::locate::{Seg, item_lines, key, locate};
-use super::raw::{RawFile, RawHost, RawLink, RawNode};
-use super::values::RawKind;
+use super::node::RawNode;
+use super::raw::{RawFile, RawHost, RawLink};
+use super::scan::SPECIAL_NODES;
+use super::values::{LinkType, RawEndpoint};
 use super::*;
 
 pub(super) struct Check<'a> {
     pub(super) path: &'a str,
     pub(super) text: &'a str,
+    /// The lab file's folder: binds and env-files are relative to it.
+    pub(super) folder: &'a Path,
     /// Where VM nodes' `owner`/`group` names are written (see [`super::IdPositions`]).
-    pub(super) ids_at: std::cell::RefCell<super::IdPositions>,
+    pub(super) ids_at: RefCell<super::IdPositions>,
+    /// The errors of nodes and links found so far.
+    pub(super) errors: RefCell<Vec<LabFileError>>,
+    /// The notes of the first pass (`scan.rs`) and of the expansion.
+    pub(super) notes: Vec<String>,
+    /// Container keys set on nodes that are not containers: key -> nodes, for one note each.
+    pub(super) unused: RefCell<BTreeMap<&'static str, Vec<String>>>,
 }
+
+/// A link's endpoint with its `mac:` and where it is written.
+type Placed = (Endpoint, Option<String>, Vec<Seg>);
 
 /// A VM node's `owner` or `group` given as a number: one the kernel takes (0 to 4294967294;
 /// 4294967295 is -1, "no owner"). Names are looked up by `plan` and `up`
@@ -35,6 +53,27 @@ fn check_id(key: &str, id: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a file is containerlab's: named `*.clab.yml`/`*.clab.yaml`, or using a key only
+/// containerlab has. Such a file's links default to containerlab's MTU, 9500, so that it
+/// behaves as under containerlab; patchwire's own files keep 1500 (`defaults.mtu` overrides
+/// both).
+fn is_containerlab(path: &str, raw: &RawFile, chains: &[(Kind, bool)]) -> bool {
+    path.ends_with(".clab.yml")
+        || path.ends_with(".clab.yaml")
+        || raw.prefix.is_some()
+        || raw.mgmt.is_some()
+        || raw.topology.defaults.is_some()
+        || !raw.topology.kinds.is_empty()
+        || !raw.topology.groups.is_empty()
+        || chains.iter().any(|(kind, image)| {
+            *image
+                || matches!(
+                    kind,
+                    Kind::Linux | Kind::ExtContainer | Kind::Bridge | Kind::Host
+                )
+        })
+}
+
 impl Check<'_> {
     /// An error at the node (or, with `at_key`, the key) the path leads to; at its parent when
     /// the walk does not get there.
@@ -48,26 +87,116 @@ impl Check<'_> {
         LabFileError::new(self.path, position, message)
     }
 
+    /// The notes: the first pass's, then one per container key set on nodes that run nothing.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        for (key, nodes) in self.unused.borrow().iter() {
+            let nodes: Vec<String> = nodes.iter().map(|n| format!("node {n}")).collect();
+            notes.push(format!(
+                "patchwire does not do `{key}` ({}): only a container node (`kind: linux` with \
+                 an `image:`) uses it",
+                nodes.join(", ")
+            ));
+        }
+        notes
+    }
+
+    /// Keeps an error; `None` for the caller to give up on the thing.
+    fn refuse<T>(&self, segs: &[Seg], message: String) -> Option<T> {
+        self.push(segs, false, message);
+        None
+    }
+
+    /// Keeps an error and goes on.
+    fn push(&self, segs: &[Seg], at_key: bool, message: String) {
+        let e = self.error(segs, at_key, message);
+        self.errors.borrow_mut().push(e);
+    }
+
     pub(super) fn lab(&self, raw: RawFile) -> Result<LabFile, LabFileError> {
+        let empty = RawNode::default();
+        let defs = Defs {
+            defaults: raw.topology.defaults.as_ref(),
+            kinds: &raw.topology.kinds,
+            groups: &raw.topology.groups,
+        };
+        let chains: Vec<(Kind, bool)> = raw
+            .topology
+            .nodes
+            .iter()
+            .map(|(_, n)| {
+                let chain = defs.chain(n.as_ref().unwrap_or(&empty));
+                let kind = chain.kind.map_or(Kind::Namespace, classify);
+                (kind, chain.first(|n| n.image.as_deref()).is_some())
+            })
+            .collect();
+        let containerlab = is_containerlab(self.path, &raw, &chains);
         let hosts = self.hosts(raw.hosts.unwrap_or_default())?;
-        let nodes = self.nodes(raw.topology.nodes, &hosts)?;
+        let lab_name = raw.name.0.clone();
+        let prefix = raw.prefix.as_ref().map(|p| p.0.as_str());
+        let nodes = self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix)?;
         let defaults = raw.defaults.unwrap_or_default();
-        let mtu = defaults.mtu.map_or(DEFAULT_MTU, |m| m.0);
+        let default_mtu = match containerlab {
+            true => clab::CLAB_LINK_MTU,
+            false => DEFAULT_MTU,
+        };
+        let mtu = defaults.mtu.map_or(default_mtu, |m| m.0);
         let tx_checksum = defaults.tx_checksum.and_then(|t| t.0);
         let datapath = defaults.datapath.map(|d| d.0).unwrap_or_default();
         let links = self.links(
             raw.topology.links.unwrap_or_default(),
             &nodes,
             (mtu, tx_checksum, datapath),
-        )?;
+        );
+        let errors = self.errors.take();
+        if !errors.is_empty() {
+            return Err(LabFileError::several(errors));
+        }
         let mirrors = self.mirrors(
             raw.topology.mirrors.unwrap_or_default(),
             &nodes,
             &links,
             mtu,
         )?;
+        let needs_mgmt = nodes
+            .values()
+            .any(|n| matches!(n.kind, NodeKind::Container(_)))
+            || links
+                .iter()
+                .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
+        if let Some(m) = &raw.mgmt {
+            for (k, subnet, v6) in [
+                ("ipv4-subnet", &m.ipv4_subnet, false),
+                ("ipv6-subnet", &m.ipv6_subnet, true),
+            ] {
+                if let Some(subnet) = subnet
+                    && let Err(why) = check_subnet(&subnet.0, v6)
+                {
+                    return Err(self.error(&[key("mgmt"), key(k)], false, why));
+                }
+            }
+        }
+        let mgmt = needs_mgmt.then(|| {
+            let m = raw.mgmt.unwrap_or_default();
+            crate::runtime::NetworkSpec {
+                name: m.network.map_or_else(|| clab::MGMT_NETWORK.into(), |t| t.0),
+                ipv4_subnet: Some(
+                    m.ipv4_subnet
+                        .map_or_else(|| clab::MGMT_IPV4_SUBNET.into(), |t| t.0),
+                ),
+                ipv6_subnet: Some(
+                    m.ipv6_subnet
+                        .map_or_else(|| clab::MGMT_IPV6_SUBNET.into(), |t| t.0),
+                ),
+                bridge: m.bridge.map(|t| t.0),
+                mtu: m.mtu.map(|m| m.0),
+            }
+        });
+        if let Some(mgmt) = &mgmt {
+            self.mgmt_addresses(&nodes, mgmt)?;
+        }
         Ok(LabFile {
-            name: raw.name.0,
+            name: lab_name,
             path: self.path.to_string(),
             hosts,
             mtu,
@@ -78,11 +207,61 @@ impl Check<'_> {
                 .map_or(DEFAULT_VXLAN_PORT, |p| p.0),
             nodes,
             links,
-            mgmt: None,
-            notes: Vec::new(),
+            mgmt,
+            notes: self.notes(),
             mirrors,
             ids_at: self.ids_at.take(),
         })
+    }
+
+    /// Static management addresses: inside the management subnets, each used once.
+    fn mgmt_addresses(
+        &self,
+        nodes: &BTreeMap<String, NodeSpec>,
+        mgmt: &crate::runtime::NetworkSpec,
+    ) -> Result<(), LabFileError> {
+        let mut used: HashMap<IpAddr, &str> = HashMap::new();
+        for (name, node) in nodes {
+            let NodeKind::Container(c) = &node.kind else {
+                continue;
+            };
+            let addresses = [
+                (
+                    "mgmt-ipv4",
+                    c.spec.mgmt_ipv4.map(IpAddr::V4),
+                    &mgmt.ipv4_subnet,
+                ),
+                (
+                    "mgmt-ipv6",
+                    c.spec.mgmt_ipv6.map(IpAddr::V6),
+                    &mgmt.ipv6_subnet,
+                ),
+            ];
+            for (k, address, subnet) in addresses {
+                let Some(address) = address else { continue };
+                let at = [key("topology"), key("nodes"), key(name), key(k)];
+                if let Some(subnet) = subnet
+                    && !in_subnet(address, subnet)
+                {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!(
+                            "node {name}: {k} {address} is outside the management subnet \
+                             {subnet} (`mgmt:`)"
+                        ),
+                    ));
+                }
+                if let Some(other) = used.insert(address, name) {
+                    return Err(self.error(
+                        &at,
+                        false,
+                        format!("node {name}: {k} {address} is node {other}'s too"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn hosts(&self, raw: Vec<(String, RawHost)>) -> Result<Vec<(String, HostSpec)>, LabFileError> {
@@ -114,16 +293,20 @@ impl Check<'_> {
 
     fn nodes(
         &self,
-        raw: Vec<(String, Option<RawNode>)>,
+        raw: &[(String, Option<RawNode>)],
+        defs: &Defs,
         hosts: &[(String, HostSpec)],
+        lab: &str,
+        prefix: Option<&str>,
     ) -> Result<BTreeMap<String, NodeSpec>, LabFileError> {
+        let empty = RawNode::default();
         let mut nodes = BTreeMap::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         for (name, node) in raw {
-            let node = node.unwrap_or_default();
-            let netns = node.netns.map(|n| n.0);
-            let at = |k: &str| [key("topology"), key("nodes"), key(&name), key(k)];
-            let host = match (node.host, hosts.first()) {
+            let node = node.as_ref().unwrap_or(&empty);
+            let netns = node.netns.as_ref().map(|n| n.0.clone());
+            let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
+            let host = match (&node.host, hosts.first()) {
                 (Some(host), None) => {
                     return Err(self.error(
                         &at("host"),
@@ -131,7 +314,7 @@ impl Check<'_> {
                         format!("node {name} has `host: {host}`, but the file has no `hosts:`"),
                     ));
                 }
-                (Some(host), Some(_)) if !hosts.iter().any(|(h, _)| *h == host) => {
+                (Some(host), Some(_)) if !hosts.iter().any(|(h, _)| h == host) => {
                     let defined: Vec<&str> = hosts.iter().map(|(h, _)| h.as_str()).collect();
                     return Err(self.error(
                         &at("host"),
@@ -143,66 +326,113 @@ impl Check<'_> {
                         ),
                     ));
                 }
-                (Some(host), Some(_)) => Some(host),
+                (Some(host), Some(_)) => Some(host.clone()),
                 (None, first) => first.map(|(h, _)| h.clone()),
             };
-            let kind = match node.kind {
-                None | Some(RawKind::Namespace) => {
-                    let vm_only = [
-                        ("owner", node.owner.is_some()),
-                        ("group", node.group.is_some()),
-                        ("vnet-hdr", node.vnet_hdr.is_some()),
-                        ("queues", node.queues.is_some()),
-                    ];
-                    if let Some((k, _)) = vm_only.iter().find(|(_, set)| *set) {
-                        return Err(self.error(
-                            &at(k),
-                            true,
-                            format!(
-                                "`{k}` is only for nodes of `kind: vm`; node {name} is a namespace"
-                            ),
-                        ));
-                    }
-                    NodeKind::Namespace
+            let chain = defs.chain(node);
+            let image = chain.first(|n| n.image.as_deref());
+            let kind = match (chain.kind.map(classify), image) {
+                (None, Some(_)) => Kind::Linux,
+                (None, None) => Kind::Namespace,
+                (Some(kind), _) => kind,
+            };
+            if kind != Kind::Vm {
+                let vm_only = [
+                    ("owner", node.owner.is_some()),
+                    ("vnet-hdr", node.vnet_hdr.is_some()),
+                    ("queues", node.queues.is_some()),
+                ];
+                if let Some((k, _)) = vm_only.iter().find(|(_, set)| *set) {
+                    return Err(self.error(
+                        &at(k),
+                        true,
+                        format!(
+                            "`{k}` is only for nodes of `kind: vm`; node {name} is {}",
+                            kind_phrase(kind, image.is_some())
+                        ),
+                    ));
                 }
-                Some(RawKind::Vm) => {
-                    if netns.is_some() {
+            }
+            let own_netns =
+                matches!(kind, Kind::Namespace) || (kind == Kind::Linux && image.is_none());
+            if netns.is_some() && !own_netns && kind != Kind::Vm {
+                return Err(self.error(
+                    &at("netns"),
+                    true,
+                    format!(
+                        "node {name} is {} and has `netns:`; only a namespace node stands for an \
+                         existing namespace, so remove one of them",
+                        kind_phrase(kind, image.is_some())
+                    ),
+                ));
+            }
+            let kind = match kind {
+                // An image the node inherits (from `topology.defaults`…) does not make an
+                // explicit namespace a container; one it sets itself is a mistake.
+                Kind::Namespace if node.image.is_some() => {
+                    return Err(self.error(
+                        &at("image"),
+                        true,
+                        format!(
+                            "node {name} is a `kind: namespace` with an `image:`; a container \
+                             node is `kind: linux` (or has no `kind:`)"
+                        ),
+                    ));
+                }
+                Kind::Namespace => NodeKind::Namespace,
+                Kind::Linux => match image {
+                    None => NodeKind::Namespace,
+                    Some(image) => match self.container(name, &chain, image, lab, prefix) {
+                        Some(container) => NodeKind::Container(Box::new(container)),
+                        None => NodeKind::Namespace,
+                    },
+                },
+                Kind::ExtContainer => NodeKind::ExtContainer(ExtContainerNode {
+                    container: name.clone(),
+                    exec: chain.appended(|n| n.exec.as_ref()),
+                }),
+                Kind::Bridge => match crate::nl::link::validate_name(name) {
+                    Ok(()) => NodeKind::Bridge,
+                    Err(e) => {
                         return Err(self.error(
-                            &at("netns"),
+                            &[key("topology"), key("nodes"), key(name)],
                             true,
-                            format!(
-                                "node {name} has both `kind: vm` and `netns:`; a VM's taps are made in \
-                                 a namespace the lab creates, so remove one of them"
-                            ),
+                            format!("node {name} is a `bridge` named as the node: {e}"),
                         ));
                     }
-                    // Checked here, with the line, rather than by the kernel half-way through
-                    // `up` (uid/gid -1 is "none": EINVAL). Names are looked up on this machine
-                    // only for a lab on one machine: a node of a lab over several hosts may
-                    // name a user that exists only on its own (`up` checks it there).
-                    for (k, id) in [("owner", &node.owner), ("group", &node.group)] {
-                        let Some(id) = id else { continue };
-                        if let Err(why) = check_id(k, &id.0) {
-                            return Err(self.error(&at(k), false, why));
-                        }
-                        if let LabFileError::At {
-                            path, line, column, ..
-                        } = self.error(&at(k), false, String::new())
-                        {
-                            self.ids_at
-                                .borrow_mut()
-                                .0
-                                .insert((name.clone(), k), format!("{path}:{line}:{column}"));
-                        }
-                    }
-                    NodeKind::Vm(VmSpec {
-                        owner: node.owner.map(|o| o.0),
-                        group: node.group.map(|g| g.0),
-                        vnet_hdr: node.vnet_hdr.unwrap_or(true),
-                        queues: node.queues.map_or(1, |q| q.0),
-                    })
+                },
+                Kind::Host => NodeKind::Host,
+                Kind::Hub => NodeKind::Hub,
+                Kind::Vm => self.vm(name, node, netns.is_some())?,
+                Kind::Refused(why) => {
+                    let kind = chain.kind.unwrap_or_default();
+                    return Err(self.error(
+                        &at("kind"),
+                        false,
+                        format!("node {name}: kind `{kind}` is refused: {why}"),
+                    ));
+                }
+                Kind::Vendor => {
+                    let kind = chain.kind.unwrap_or_default();
+                    return Err(self.error(
+                        &at("kind"),
+                        false,
+                        format!("node {name}: kind `{kind}` is a vendor's kind, which patchwire does not run (patchwire runs kinds {})", clab::KINDS),
+                    ));
                 }
             };
+            if !matches!(kind, NodeKind::Container(_)) {
+                let ext = matches!(kind, NodeKind::ExtContainer(_));
+                for k in node.container_keys() {
+                    if !(ext && k == "exec") {
+                        self.unused
+                            .borrow_mut()
+                            .entry(k)
+                            .or_default()
+                            .push(name.clone());
+                    }
+                }
+            }
             if let Some(netns) = &netns
                 && let Some(other) = namespaces.insert(netns.key(), name.clone())
             {
@@ -215,9 +445,131 @@ impl Check<'_> {
                     ),
                 ));
             }
-            nodes.insert(name, NodeSpec { kind, host, netns });
+            nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
         Ok(nodes)
+    }
+
+    fn vm(&self, name: &str, node: &RawNode, netns: bool) -> Result<NodeKind, LabFileError> {
+        let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
+        if netns {
+            return Err(self.error(
+                &at("netns"),
+                true,
+                format!(
+                    "node {name} has both `kind: vm` and `netns:`; a VM's taps are made in \
+                     a namespace the lab creates, so remove one of them"
+                ),
+            ));
+        }
+        // Checked here, with the line, rather than by the kernel half-way through `up`
+        // (uid/gid -1 is "none": EINVAL). Names are looked up on this machine only for a lab
+        // on one machine: a node of a lab over several hosts may name a user that exists only
+        // on its own (`up` checks it there).
+        for (k, id) in [("owner", &node.owner), ("group", &node.group)] {
+            let Some(id) = id else { continue };
+            if let Err(why) = check_id(k, &id.0) {
+                return Err(self.error(&at(k), false, why));
+            }
+            if let LabFileError::At {
+                path, line, column, ..
+            } = self.error(&at(k), false, String::new())
+            {
+                self.ids_at
+                    .borrow_mut()
+                    .0
+                    .insert((name.to_string(), k), format!("{path}:{line}:{column}"));
+            }
+        }
+        Ok(NodeKind::Vm(VmSpec {
+            owner: node.owner.as_ref().map(|o| o.0.clone()),
+            group: node.group.as_ref().map(|g| g.0.clone()),
+            vnet_hdr: node.vnet_hdr.unwrap_or(true),
+            queues: node.queues.as_ref().map_or(1, |q| q.0),
+        }))
+    }
+
+    /// A container node from its chain; `None` when something in it is wrong (the errors
+    /// are kept, each at the node's key, or the node when the key is inherited).
+    fn container(
+        &self,
+        name: &str,
+        chain: &Chain,
+        image: &str,
+        lab: &str,
+        prefix: Option<&str>,
+    ) -> Option<ContainerNode> {
+        let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
+        let mut ok = true;
+        let mut fail = |k: &str, message: String| {
+            self.push(&at(k), false, format!("node {name}: {message}"));
+            ok = false;
+        };
+        let mut words = |k: &str, text: Option<&str>| -> Option<Vec<String>> {
+            let text = text?;
+            clab::split(k, text).map_err(|e| fail(k, e)).ok()
+        };
+        let cmd = words("cmd", chain.first(|n| n.cmd.as_deref()));
+        let entrypoint = words("entrypoint", chain.first(|n| n.entrypoint.as_deref()));
+        let mut env = clab::env_files(self.folder, &chain.appended(|n| n.env_files.as_ref()))
+            .map_err(|e| fail("env-files", e))
+            .unwrap_or_default();
+        env.extend(chain.merged(|n| n.env.as_ref()));
+        let binds = clab::binds(self.folder, &chain.appended(|n| n.binds.as_ref()))
+            .map_err(|e| fail("binds", e))
+            .unwrap_or_default();
+        let mgmt_ipv4 = chain.first(|n| n.mgmt_ipv4.as_deref()).and_then(|a| {
+            a.parse()
+                .map_err(|_| {
+                    fail(
+                        "mgmt-ipv4",
+                        format!("mgmt-ipv4 {a:?} is not an IPv4 address"),
+                    )
+                })
+                .ok()
+        });
+        let mgmt_ipv6 = chain.first(|n| n.mgmt_ipv6.as_deref()).and_then(|a| {
+            a.parse()
+                .map_err(|_| {
+                    fail(
+                        "mgmt-ipv6",
+                        format!("mgmt-ipv6 {a:?} is not an IPv6 address"),
+                    )
+                })
+                .ok()
+        });
+        let owned = |v: Option<&str>| v.map(str::to_string);
+        let spec = crate::runtime::ContainerSpec {
+            name: clab::container_name(prefix, lab, name),
+            hostname: owned(chain.first(|n| n.hostname.as_deref())).unwrap_or_else(|| name.into()),
+            image: image.to_string(),
+            cmd,
+            entrypoint,
+            env,
+            binds,
+            ports: chain
+                .first(|n| n.ports.as_ref().filter(|p| !p.is_empty()))
+                .cloned()
+                .unwrap_or_default(),
+            user: owned(chain.first(|n| n.user.as_deref())),
+            labels: chain.merged(|n| n.labels.as_ref()),
+            network_mode: owned(chain.first(|n| n.network_mode.as_deref())),
+            mgmt_ipv4,
+            mgmt_ipv6,
+            cpu: owned(chain.first(|n| n.cpu.as_deref())),
+            memory: owned(chain.first(|n| n.memory.as_deref())),
+            sysctls: chain.merged(|n| n.sysctls.as_ref()),
+            devices: chain.appended(|n| n.devices.as_ref()),
+            cap_add: chain.appended(|n| n.cap_add.as_ref()),
+            privileged: chain
+                .first(|n| n.privileged.as_ref())
+                .copied()
+                .unwrap_or(true),
+        };
+        ok.then(|| ContainerNode {
+            spec,
+            exec: chain.appended(|n| n.exec.as_ref()),
+        })
     }
 
     fn links(
@@ -225,69 +577,77 @@ impl Check<'_> {
         raw: Vec<RawLink>,
         nodes: &BTreeMap<String, NodeSpec>,
         (mtu, tx_checksum, datapath): (u32, Option<bool>, crate::wire::Datapath),
-    ) -> Result<Vec<LinkSpec>, LabFileError> {
+    ) -> Vec<LinkSpec> {
         let lines = item_lines(self.text, "links", raw.len());
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
-        let mut link_of: HashMap<&Endpoint, usize> = HashMap::new();
+        let mut link_of: HashMap<Endpoint, usize> = HashMap::new();
         let mut vnis: HashMap<u32, usize> = HashMap::new();
+        let mut macs: HashMap<String, Endpoint> = HashMap::new();
         for (i, link) in raw.iter().enumerate() {
             let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
-            let n = link.endpoints.len();
-            if n < 2 {
-                let has = if n == 0 {
-                    "none".to_string()
-                } else {
-                    n.to_string()
-                };
-                return Err(self.error(
-                    &at("endpoints"),
-                    false,
-                    format!("a link needs at least two endpoints; this one has {has}"),
-                ));
-            }
-            for (j, endpoint) in link.endpoints.iter().map(|e| &e.0).enumerate() {
-                let mut segs = at("endpoints");
-                segs.push(Seg::Index(j));
+            let Some((kind, endpoints)) = self.link_kind(link, i, nodes) else {
+                continue;
+            };
+            let mut ok = true;
+            for (j, (endpoint, mac, segs)) in endpoints.iter().enumerate() {
                 if !nodes.contains_key(&endpoint.node) {
-                    return Err(self.error(&segs, false, undefined_node(endpoint, nodes)));
+                    self.push(segs, false, undefined_node(endpoint, nodes));
+                    ok = false;
+                    continue;
                 }
-                if link.endpoints[..j].iter().any(|e| e.0 == *endpoint) {
-                    return Err(self.error(
-                        &segs,
+                if endpoints[..j].iter().any(|e| e.0 == *endpoint) {
+                    self.push(
+                        segs,
                         false,
                         format!("endpoint {endpoint} appears twice in this link"),
-                    ));
+                    );
+                    ok = false;
+                    continue;
                 }
                 if let Some(&first) = link_of.get(endpoint) {
-                    return Err(self.error(
-                        &segs,
+                    self.push(
+                        segs,
                         false,
                         format!(
                             "endpoint {endpoint} is in two links (lines {} and {})",
                             lines[first], lines[i]
                         ),
-                    ));
+                    );
+                    ok = false;
+                    continue;
                 }
-                link_of.insert(endpoint, i);
+                link_of.insert(endpoint.clone(), i);
+                if let Some(mac) = mac
+                    && let Some(other) = macs.insert(mac.clone(), endpoint.clone())
+                {
+                    self.push(
+                        segs,
+                        false,
+                        format!("mac {mac} is given to two endpoints ({other} and {endpoint})"),
+                    );
+                    ok = false;
+                }
             }
             if let Some(vni) = &link.vni
+                && matches!(kind, LinkKind::Veth)
                 && let Some(first) = vnis.insert(vni.0, i)
             {
-                return Err(self.error(
+                self.push(
                     &at("vni"),
                     false,
                     format!(
                         "vni {} is used by two links (lines {} and {})",
                         vni.0, lines[first], lines[i]
                     ),
-                ));
+                );
+                ok = false;
             }
             let link_mtu = link.mtu.as_ref().map_or(mtu, |m| m.0);
-            let on_vm = link
-                .endpoints
-                .iter()
-                .map(|e| &e.0)
-                .find(|e| matches!(nodes[&e.node].kind, NodeKind::Vm(_)));
+            let on_vm = endpoints.iter().map(|e| &e.0).find(|e| {
+                nodes
+                    .get(&e.node)
+                    .is_some_and(|n| matches!(n.kind, NodeKind::Vm(_)))
+            });
             if let Some(tap) = on_vm
                 && link_mtu > TAP_MTU_MAX
             {
@@ -295,7 +655,7 @@ impl Check<'_> {
                     Some(_) => (at("mtu"), "this link's"),
                     None => (vec![key("defaults"), key("mtu")], "the default"),
                 };
-                return Err(self.error(
+                self.push(
                     &segs,
                     false,
                     format!(
@@ -304,41 +664,308 @@ impl Check<'_> {
                          {TAP_MTU_MAX}",
                         lines[i]
                     ),
-                ));
+                );
+                ok = false;
+            }
+            if !ok {
+                continue;
             }
             links.push(LinkSpec {
-                endpoints: link.endpoints.iter().map(|e| e.0.clone()).collect(),
+                macs: endpoints
+                    .iter()
+                    .filter_map(|(e, mac, _)| Some((e.clone(), mac.clone()?)))
+                    .collect(),
+                endpoints: endpoints.into_iter().map(|e| e.0).collect(),
                 mtu: link_mtu,
                 tx_checksum: link.tx_checksum.as_ref().map_or(tx_checksum, |t| t.0),
-                vni: link.vni.as_ref().map(|v| v.0),
+                vni: link
+                    .vni
+                    .as_ref()
+                    .map(|v| v.0)
+                    .filter(|_| matches!(kind, LinkKind::Veth)),
                 datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
-                kind: super::LinkKind::Veth,
-                macs: BTreeMap::new(),
+                kind,
                 line: lines[i],
             });
         }
-        Ok(links)
+        links
+    }
+
+    /// The link's kind and its endpoints (with their `mac:` and place), from its `type:`:
+    /// veth (also the brief form, where `host:IF`, `mgmt-net:IF` and `macvlan:IF` name
+    /// containerlab's single-ended types unless the file defines a node of that name), or a
+    /// single-ended type with one `endpoint:`. `None` when the link is wrong (kept in errors).
+    fn link_kind(
+        &self,
+        link: &RawLink,
+        i: usize,
+        nodes: &BTreeMap<String, NodeSpec>,
+    ) -> Option<(LinkKind, Vec<Placed>)> {
+        let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
+        let mut endpoints: Vec<Placed> = link
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(j, RawEndpoint(e, mac))| {
+                let mut segs = at("endpoints");
+                segs.push(Seg::Index(j));
+                (e.clone(), mac.clone(), segs)
+            })
+            .collect();
+        let typ = link.link_type.unwrap_or(LinkType::Veth);
+        // Keys that belong to other types than this link's.
+        let foreign: &[(&str, bool, &[LinkType])] = &[
+            (
+                "host-interface",
+                link.host_interface.is_some(),
+                &[LinkType::Host, LinkType::MgmtNet, LinkType::Macvlan],
+            ),
+            ("mode", link.mode.is_some(), &[LinkType::Macvlan]),
+            (
+                "remote",
+                link.remote.is_some(),
+                &[LinkType::Vxlan, LinkType::VxlanStitch],
+            ),
+            (
+                "udp-port",
+                link.udp_port.is_some(),
+                &[LinkType::Vxlan, LinkType::VxlanStitch],
+            ),
+            (
+                "dst-port",
+                link.dst_port.is_some(),
+                &[LinkType::Vxlan, LinkType::VxlanStitch],
+            ),
+            (
+                "parent-interface",
+                link.parent_interface.is_some(),
+                &[LinkType::Vxlan, LinkType::VxlanStitch],
+            ),
+            (
+                "dev",
+                link.dev.is_some(),
+                &[LinkType::Vxlan, LinkType::VxlanStitch],
+            ),
+        ];
+        if let Some((k, _, types)) = foreign
+            .iter()
+            .find(|(_, set, types)| *set && !types.contains(&typ))
+        {
+            let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+            return self.refuse(
+                &at(k),
+                format!(
+                    "`{k}` is for links of type {}; this link is {}",
+                    names.join(", "),
+                    typ.name()
+                ),
+            );
+        }
+        if typ == LinkType::Veth {
+            if link.endpoint.is_some() {
+                return self.refuse(
+                    &at("endpoint"),
+                    "a veth link takes `endpoints:` (a list of two or more), not `endpoint:`"
+                        .into(),
+                );
+            }
+            let special: Vec<usize> = (0..endpoints.len())
+                .filter(|&j| {
+                    let node = endpoints[j].0.node.as_str();
+                    SPECIAL_NODES.contains(&node) && !nodes.contains_key(node)
+                })
+                .collect();
+            if let [s] = special[..]
+                && endpoints.len() == 2
+            {
+                let (host_side, _, _) = endpoints.remove(s);
+                let host_interface = host_side.interface;
+                let kind = match host_side.node.as_str() {
+                    "host" => LinkKind::Host { host_interface },
+                    "mgmt-net" => LinkKind::MgmtNet { host_interface },
+                    _ => LinkKind::Macvlan {
+                        host_interface,
+                        mode: "bridge".into(),
+                    },
+                };
+                return Some((kind, endpoints));
+            }
+            let n = endpoints.len();
+            if n < 2 {
+                let has = if n == 0 {
+                    "none".to_string()
+                } else {
+                    n.to_string()
+                };
+                return self.refuse(
+                    &at("endpoints"),
+                    format!("a link needs at least two endpoints; this one has {has}"),
+                );
+            }
+            return Some((LinkKind::Veth, endpoints));
+        }
+        let what = typ.name();
+        let (Some(RawEndpoint(e, mac)), true) = (&link.endpoint, endpoints.is_empty()) else {
+            return self.refuse(
+                &at(if link.endpoint.is_some() {
+                    "endpoints"
+                } else {
+                    "type"
+                }),
+                format!(
+                    "a `type: {what}` link takes one `endpoint:` (a mapping), not `endpoints:`"
+                ),
+            );
+        };
+        let endpoints = vec![(e.clone(), mac.clone(), at("endpoint"))];
+        let host_interface = || -> Option<String> {
+            let Some(name) = &link.host_interface else {
+                return self.refuse(
+                    &at("type"),
+                    format!("a `type: {what}` link needs `host-interface:`"),
+                );
+            };
+            match crate::nl::link::validate_name(name) {
+                Ok(()) => Some(name.clone()),
+                Err(e) => self.refuse(&at("host-interface"), format!("host-interface: {e}")),
+            }
+        };
+        let kind = match typ {
+            LinkType::Veth => unreachable!("handled above"),
+            LinkType::Host => LinkKind::Host {
+                host_interface: host_interface()?,
+            },
+            LinkType::MgmtNet => LinkKind::MgmtNet {
+                host_interface: host_interface()?,
+            },
+            LinkType::Macvlan => {
+                let mode = link.mode.clone().unwrap_or_else(|| "bridge".into());
+                if !["bridge", "vepa", "private", "passthru", "source"].contains(&mode.as_str()) {
+                    return self.refuse(
+                        &at("mode"),
+                        format!(
+                            "macvlan mode `{mode}` is not bridge, vepa, private, passthru or source"
+                        ),
+                    );
+                }
+                LinkKind::Macvlan {
+                    host_interface: host_interface()?,
+                    mode,
+                }
+            }
+            LinkType::Dummy => LinkKind::Dummy,
+            LinkType::Vxlan | LinkType::VxlanStitch => {
+                let Some(remote) = &link.remote else {
+                    return self.refuse(
+                        &at("type"),
+                        format!("a `type: {what}` link needs `remote:`"),
+                    );
+                };
+                let Ok(remote) = remote.parse::<IpAddr>() else {
+                    return self.refuse(
+                        &at("remote"),
+                        format!("remote `{remote}` is not an IPv4 or IPv6 address"),
+                    );
+                };
+                let Some(vni) = &link.vni else {
+                    return self.refuse(&at("type"), format!("a `type: {what}` link needs `vni:`"));
+                };
+                let dev = link.parent_interface.clone().or_else(|| link.dev.clone());
+                if let Some(dev) = &dev
+                    && let Err(e) = crate::nl::link::validate_name(dev)
+                {
+                    return self.refuse(&at("parent-interface"), format!("parent-interface: {e}"));
+                }
+                LinkKind::Vxlan {
+                    remote,
+                    vni: vni.0,
+                    udp_port: link
+                        .dst_port
+                        .as_ref()
+                        .or(link.udp_port.as_ref())
+                        .map_or(clab::CLAB_VXLAN_PORT, |p| p.0),
+                    dev,
+                    stitch: typ == LinkType::VxlanStitch,
+                }
+            }
+        };
+        Some((kind, endpoints))
+    }
+}
+
+/// `mgmt.ipv4-subnet`/`ipv6-subnet`: `ADDRESS/LENGTH` of the right family.
+fn check_subnet(text: &str, v6: bool) -> Result<(), String> {
+    let (family, max) = if v6 { ("IPv6", 128) } else { ("IPv4", 32) };
+    let bad = || format!("subnet {text:?} is not an {family} subnet (ADDRESS/LENGTH)");
+    let (address, length) = text.split_once('/').ok_or_else(bad)?;
+    let address: IpAddr = address.parse().map_err(|_| bad())?;
+    let length: u8 = length.parse().map_err(|_| bad())?;
+    if address.is_ipv6() != v6 || length > max {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Whether `address` is in `subnet` (`ADDRESS/LENGTH`, checked by `check_subnet`).
+fn in_subnet(address: IpAddr, subnet: &str) -> bool {
+    let Some((net, length)) = subnet.split_once('/') else {
+        return true;
+    };
+    let (Ok(net), Ok(length)) = (net.parse::<IpAddr>(), length.parse::<u32>()) else {
+        return true;
+    };
+    let bits = |a: IpAddr| -> u128 {
+        match a {
+            IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+            IpAddr::V6(a) => u128::from(a),
+        }
+    };
+    if address.is_ipv4() != net.is_ipv4() {
+        return false;
+    }
+    // IPv4 sits in the top 32 bits, so one mask serves both families.
+    let length = length.min(if net.is_ipv4() { 32 } else { 128 });
+    let mask = match length {
+        0 => 0,
+        n => u128::MAX << (128 - n),
+    };
+    bits(address) & mask == bits(net) & mask
+}
+
+/// "a container", "a bridge"… for messages.
+fn kind_phrase(kind: Kind, image: bool) -> &'static str {
+    match kind {
+        Kind::Linux if image => "a container (`kind: linux` with an image)",
+        Kind::Linux | Kind::Namespace => "a namespace",
+        Kind::Vm => "a VM",
+        Kind::ExtContainer => "an `ext-container`",
+        Kind::Bridge => "a `bridge`",
+        Kind::Host => "the `host`",
+        Kind::Hub => "a `hub`",
+        Kind::Refused(_) | Kind::Vendor => "of a kind patchwire does not run",
     }
 }
 
 pub(super) fn undefined_node(endpoint: &Endpoint, nodes: &BTreeMap<String, NodeSpec>) -> String {
+    let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
+    undefined_node_named(&endpoint.to_string(), &endpoint.node, &names)
+}
+
+/// "endpoint A:IF names node A, which is not defined (nodes: …)".
+pub(super) fn undefined_node_named(endpoint: &str, node: &str, nodes: &[&str]) -> String {
     const SHOWN: usize = 12;
-    let node = &endpoint.node;
     let defined = if nodes.is_empty() {
         "the file defines no nodes".to_string()
     } else {
-        let mut names: Vec<&str> = nodes.keys().take(SHOWN).map(String::as_str).collect();
+        let mut names: Vec<&str> = nodes.to_vec();
+        names.sort_unstable();
+        names.truncate(SHOWN);
         if nodes.len() > SHOWN {
             names.push("…");
         }
         format!("nodes: {}", names.join(", "))
     };
-    let hint = match node.as_str() {
-        "host" => "; for containerlab's host endpoints, define a node with `netns: /proc/1/ns/net`",
-        "mgmt-net" | "macvlan" => "; containerlab's mgmt-net and macvlan links are not supported",
-        _ => "",
-    };
-    format!("endpoint {endpoint} names node {node}, which is not defined ({defined}){hint}")
+    format!("endpoint {endpoint} names node {node}, which is not defined ({defined})")
 }
 
 pub(super) fn check_name(what: &str, name: &str) -> Result<(), String> {
@@ -417,13 +1044,9 @@ mod tests {
         assert_eq!(
             err("name: t1\ntopology:\n  links:\n    - endpoints: [r1:eth1, r2:eth1]\n"),
             "t1.yaml:4:19: endpoint r1:eth1 names node r1, which is not defined \
+             (the file defines no nodes)\n\
+             t1.yaml:4:28: endpoint r2:eth1 names node r2, which is not defined \
              (the file defines no nodes)"
-        );
-        assert_eq!(
-            err(&two_nodes("    - endpoints: [host:veth9, r1:eth1]\n")),
-            "t1.yaml:7:19: endpoint host:veth9 names node host, which is not defined \
-             (nodes: r1, r2); for containerlab's host endpoints, define a node with \
-             `netns: /proc/1/ns/net`"
         );
     }
 
@@ -505,9 +1128,8 @@ mod tests {
              namespace the lab creates, so remove one of them"
         );
         assert_eq!(
-            err("name: t1\ntopology:\n  nodes:\n    r1: {kind: linux}\n"),
-            "t1.yaml:4:16: node kind `linux` is not supported: a node is a `namespace` \
-             (the default) or a `vm`"
+            lab("name: t1\ntopology:\n  nodes:\n    r1: {kind: linux}\n").nodes["r1"],
+            namespace()
         );
         assert_eq!(
             err("name: t1\ntopology:\n  nodes:\n    r1: {queues: 4}\n"),

@@ -9,33 +9,23 @@ use crate::suggest::suggestion;
 /// Where in the file serde derive's messages happen, from serde_norway's path
 /// (`topology.links[2]`), with the keys known there.
 fn context(ypath: &str) -> (String, &'static [&'static str]) {
-    const LINK: &[&str] = &[
-        "endpoints",
-        "mtu",
-        "tx-checksum",
-        "vni",
-        "datapath",
-        "type",
-        "vars",
-        "labels",
-    ];
-    const NODE: &[&str] = &[
-        "kind", "host", "netns", "owner", "group", "vnet-hdr", "queues",
-    ];
-    const MIRROR: &[&str] = &["name", "from", "to", "direction", "vlan", "output-vlan"];
+    use super::keys::*;
     match ypath {
-        "" | "." => (
-            "at the top level".into(),
-            &["name", "hosts", "defaults", "vxlan", "topology"],
-        ),
-        "topology" => ("in topology".into(), &["nodes", "links", "mirrors"]),
-        "defaults" => ("in defaults".into(), &["mtu", "tx-checksum", "datapath"]),
-        "vxlan" => ("in vxlan".into(), &["port"]),
+        "" | "." => ("at the top level".into(), TOP),
+        "topology" => ("in topology".into(), TOPOLOGY),
+        "defaults" => ("in defaults".into(), DEFAULTS),
+        "vxlan" => ("in vxlan".into(), VXLAN),
+        "mgmt" => ("in mgmt".into(), MGMT),
+        "topology.defaults" => ("in topology.defaults".into(), NODE),
         _ => {
             if let Some(host) = ypath.strip_prefix("hosts.") {
-                (format!("in host {host}"), &["address"])
+                (format!("in host {host}"), HOST)
             } else if let Some(node_name) = ypath.strip_prefix("topology.nodes.") {
                 (format!("in node {node_name}"), NODE)
+            } else if let Some(kind) = ypath.strip_prefix("topology.kinds.") {
+                (format!("in kind {kind}"), NODE)
+            } else if let Some(group) = ypath.strip_prefix("topology.groups.") {
+                (format!("in group {group}"), NODE)
             } else if ypath.starts_with("topology.links[") {
                 ("in a link".into(), LINK)
             } else if ypath.starts_with("topology.mirrors[") {
@@ -47,14 +37,23 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
     }
 }
 
+/// "unknown key `K` CONTEXT", with the key of this place it most likely meant, or where the
+/// key belongs when it belongs elsewhere, or the keys known here.
 pub(super) fn unknown_key(key: &str, context: &str, known: &[&str]) -> String {
     if key == "<<" {
         return format!("YAML merge keys (`<<`) are not supported {context}; write the keys out");
     }
     let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    if let Some(place) = super::keys::elsewhere(key, known) {
+        return format!("unknown key `{key}` {context} (`{key}` belongs {place})");
+    }
     match suggestion(key, known) {
         Some(s) => format!("unknown key `{key}` {context} (did you mean `{s}`?)"),
         None if known.is_empty() => format!("unknown key `{key}` {context}"),
+        // A place with many keys (a node has 60): the list would drown the message.
+        None if known.len() > 12 => {
+            format!("unknown key `{key}` {context} (docs/containerlab.md lists every key)")
+        }
         None => format!(
             "unknown key `{key}` {context} (known keys: {})",
             quoted.join(", ")
@@ -205,9 +204,9 @@ mod tests {
             "t1.yaml:2:1: unknown key `topolgy` at the top level (did you mean `topology`?)"
         );
         assert_eq!(
-            err("name: t1\nmgmt: {network: x}\ntopology: {}\n"),
-            "t1.yaml:2:1: unknown key `mgmt` at the top level (known keys: `name`, `hosts`, \
-             `defaults`, `vxlan`, `topology`)"
+            err("name: t1\nmgmt: {network: x}\ntopolgy: {}\nkinds: {}\n"),
+            "t1.yaml:3:1: unknown key `topolgy` at the top level (did you mean `topology`?)\n\
+             t1.yaml:4:1: unknown key `kinds` at the top level (`kinds` belongs under `topology:`)"
         );
         assert_eq!(
             err("name: t1\ntopology:\n  node: {}\n"),
@@ -226,9 +225,9 @@ mod tests {
             "t1.yaml:3:7: unknown key `adress` in host a (did you mean `address`?)"
         );
         assert_eq!(
-            err("name: t1\ntopology:\n  nodes:\n    r1: {image: frr}\n"),
-            "t1.yaml:4:10: unknown key `image` in node r1 (known keys: `kind`, `host`, `netns`, \
-             `owner`, `group`, `vnet-hdr`, `queues`)"
+            err("name: t1\ntopology:\n  nodes:\n    r1: {imgae: frr, binds: [], bind: []}\n"),
+            "t1.yaml:4:10: unknown key `imgae` in node r1 (did you mean `image`?)\n\
+             t1.yaml:4:33: unknown key `bind` in node r1 (did you mean `binds`?)"
         );
         assert_eq!(
             err("name: t1\ntopology:\n  nodes:\n    r1: {vnet_hdr: true, kind: vm}\n"),

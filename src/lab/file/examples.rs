@@ -111,7 +111,10 @@ mod tests {
         let expected = LabFile {
             ids_at: Default::default(),
             mgmt: None,
-            notes: Vec::new(),
+            notes: vec![
+                "patchwire does not do `vars` (link on line 31): containerlab's template variables"
+                    .into(),
+            ],
             name: "demo".into(),
             path: "demo.yaml".into(),
             hosts: vec![],

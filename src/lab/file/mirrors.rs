@@ -198,7 +198,7 @@ impl MirrorChecks<'_, '_> {
         to: Option<RawEndpoint>,
         from: &[Endpoint],
     ) -> Result<Endpoint, LabFileError> {
-        let Some(RawEndpoint(to)) = to else {
+        let Some(RawEndpoint(to, _)) = to else {
             return Err(self.error(
                 &entry(i),
                 format!("missing key `to` in mirror {name}: the analyzer's endpoint, in no link"),
@@ -514,7 +514,7 @@ mod tests {
                 "    - {name: m, from: [r1:eth1], to: mon:eth1, truncate: 64}\n"
             )),
             "t1.yaml:12:48: unknown key `truncate` in a mirror (known keys: `name`, `from`, \
-             `to`, `direction`, `vlan`, `output-vlan`)"
+             `to`, `direction`, `vlan`, `output-vlan`, `filter`)"
         );
         assert_eq!(
             err("name: t1\ntopology:\n  mirror: []\n"),

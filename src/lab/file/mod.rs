@@ -1,29 +1,38 @@
 //! The lab file: one YAML document that describes a whole lab — its nodes, the links between
 //! their interfaces, the mirrors that copy their traffic to an analyzer and, for a lab over
-//! several machines, the hosts — read into a checked [`LabFile`]. The format is documented in
-//! docs/labs.md.
+//! several machines, the hosts — read into a checked [`LabFile`]. The format is containerlab's
+//! topology format with patchwire's keys added: a containerlab file reads as it is (its
+//! `prefix`, `mgmt`, `topology.defaults`/`kinds`/`groups` with containerlab's precedence,
+//! container nodes, link types). docs/labs.md and docs/containerlab.md document it.
 //!
 //! This module owns the format and every check that needs no kernel: names, ranges, unknown
 //! keys, references between nodes, hosts, links and mirrors, duplicates. Whether a namespace
-//! exists, MTUs against the underlay and which host this machine is belong to the lab's
-//! planning. Every error names its place, `FILE:LINE:COL: what is wrong`.
+//! exists, MTUs against the underlay, which host this machine is, whether a runtime or an image
+//! is there belong to the lab's planning. Every error names its place, `FILE:LINE:COL: what is
+//! wrong`. It reads the files a lab file names (`env-files:`), relative to its folder.
 //!
 //! Reading is bounded: at most [`FILE_MAX`] bytes, FIFOs and devices without waiting forever
 //! ([`read_source`]), UTF-8, and no deeper than [`DEPTH_MAX`] levels (checked by a scan before
 //! any parser runs, as YAML parsers slow down with the square of the depth).
 //!
-//! Reading takes serde_norway passes over the text. The first deserializes: syntax errors,
-//! unknown keys, types and ranges come with serde_norway's position. Cross-reference checks
-//! (an undefined node, an endpoint in two links…) run on the result; to point at the offending
-//! text, `locate` walks the document again to that node and stops there with a marker error
-//! whose position serde_norway reports. The line of a link or a mirror comes from one such walk
-//! to its list and a scan of the list's items (`sequence_items`).
+//! Reading goes in steps. `${VAR}` is expanded over the whole text, as containerlab does
+//! (`expand.rs`). A first pass on the plain YAML tree (`scan.rs`) gathers what can be reported
+//! together — every unknown key, every vendor node, every endpoint naming an undefined node —
+//! and the notes (keys accepted, not acted on). Then serde_norway deserializes: syntax errors,
+//! types and ranges come with serde_norway's position. The checks (`check.rs`) run on the
+//! result, resolving each node through containerlab's precedence (`clab.rs`) and gathering the
+//! errors of nodes and links. To point at the offending text, `locate` walks the document again
+//! to that node and stops there with a marker error whose position serde_norway reports. The
+//! line of a link or a mirror comes from one such walk to its list and a scan of the list's
+//! items (`sequence_items`).
 //!
-//! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds
-//! (`read.rs`); the document as deserialized (`raw.rs`) and its values (`values.rs`);
-//! serde_norway's errors in the file's words (`errors.rs`); line and column (`locate.rs`);
-//! the checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the
-//! examples of docs/labs.md (`examples.rs`).
+//! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds and
+//! the default file (`read.rs`); expansion (`expand.rs`); the keys of each place (`keys.rs`);
+//! the first pass (`scan.rs`); the document as deserialized (`raw.rs`, a node in `node.rs`) and
+//! its values (`values.rs`); serde_norway's errors in the file's words (`errors.rs`); line and
+//! column (`locate.rs`); containerlab's kinds, precedence, names and paths (`clab.rs`); the
+//! checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the examples of
+//! docs/labs.md (`examples.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,18 +47,25 @@ use crate::mirror::spec::{VlanSet, validate_mirror_name};
 use crate::nl::link::validate_name;
 
 mod check;
+mod clab;
+#[cfg(test)]
+mod clab_tests;
 mod errors;
 mod examples;
+mod expand;
+mod keys;
 mod locate;
 mod mirrors;
+mod node;
 mod raw;
 mod read;
+mod scan;
 #[cfg(test)]
 mod testing;
 mod values;
 
 pub use examples::{example, example_multi_host};
-pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, read_source};
+pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, read_source};
 
 use check::{Check, check_name};
 use errors::from_serde;
@@ -173,6 +189,9 @@ pub struct NodeSpec {
 }
 
 /// What a node is.
+// A lab holds a few hundred nodes at most; unboxed, the container's spec matches by pattern
+// like every other kind.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeKind {
@@ -487,9 +506,29 @@ pub enum LabFileError {
         /// What is wrong.
         message: String,
     },
+    /// Several things are wrong, each at its place, in file order: shown one per line.
+    #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several {
+        /// At least two errors.
+        errors: Vec<LabFileError>,
+    },
 }
 
 impl LabFileError {
+    /// One error as itself, several in file order as [`LabFileError::Several`].
+    fn several(mut errors: Vec<LabFileError>) -> LabFileError {
+        let place = |e: &LabFileError| match e {
+            LabFileError::At { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        };
+        errors.sort_by_key(place);
+        errors.dedup_by(|a, b| a.to_string() == b.to_string());
+        match errors.len() {
+            1 => errors.remove(0),
+            _ => LabFileError::Several { errors },
+        }
+    }
+
     fn new(path: &str, position: Option<(usize, usize)>, message: String) -> LabFileError {
         let path = path.to_string();
         let message = elide(&message);
@@ -535,8 +574,19 @@ pub fn load(path: &str) -> Result<LabFile, LabFileError> {
     parse(&shown, &text)
 }
 
-/// Checks a lab file's text; `path` names the file in messages.
+/// Checks a lab file's text; `path` names the file in messages, and its folder is where
+/// relative `binds:` and `env-files:` are (the current folder for stdin). `${VAR}` is expanded
+/// from the environment first, as containerlab does (`expand.rs`).
 pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
+    parse_with_env(path, text, &|name| std::env::var(name).ok())
+}
+
+/// [`parse`], with the environment given.
+fn parse_with_env(
+    path: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LabFile, LabFileError> {
     // serde_norway takes a byte-order mark for a second document; editors do not count it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let content = text
@@ -560,16 +610,61 @@ pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
             ),
         ));
     }
+    let (expanded, kept) = expand::expand(text, env)
+        .map_err(|(position, message)| LabFileError::new(path, Some(position), message))?;
+    let text = expanded.as_str();
+    let mut notes = Vec::new();
+    if !kept.is_empty() {
+        let names: Vec<String> = kept.iter().map(|k| format!("${k}")).collect();
+        notes.push(format!(
+            "environment variables not set (or empty), left as written as containerlab does: {}",
+            names.join(", ")
+        ));
+    }
+    // The first pass: every unknown key, vendor node and undefined node at once.
+    if let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(text) {
+        let line = |segs: &[locate::Seg]| locate::locate(text, segs, false).map_or(0, |p| p.0);
+        let scan = scan::scan(&doc, &line);
+        if !scan.problems.is_empty() {
+            let errors = scan
+                .problems
+                .iter()
+                .map(|p| {
+                    let position = locate::locate(text, &p.segs, p.at_key)
+                        .or_else(|| locate::locate(text, &p.segs, false));
+                    LabFileError::new(path, position, p.message.clone())
+                })
+                .collect();
+            return Err(LabFileError::several(errors));
+        }
+        notes.extend(scan.notes());
+    }
     let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
         // serde_norway deserializes the events parsed before a syntax error first, so a
         // truncated document can fail on its types instead: report the syntax error.
         let syntax = serde_norway::from_str::<IgnoredAny>(text).err();
         from_serde(path, text, syntax.as_ref().unwrap_or(&e))
     })?;
+    let folder = match path {
+        "-" | "<stdin>" => std::path::PathBuf::from("."),
+        _ => std::path::Path::new(path)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    let folder = match folder.as_os_str().is_empty() {
+        true => std::path::PathBuf::from("."),
+        false => folder,
+    };
+    let folder = std::path::absolute(&folder).unwrap_or(folder);
     Check {
         path,
         text,
+        folder: &folder,
         ids_at: Default::default(),
+        errors: Default::default(),
+        notes,
+        unused: Default::default(),
     }
     .lab(raw)
 }

@@ -2,7 +2,7 @@
 //! the mappings of names read in file order, and the error constructor that marks this
 //! module's own messages. The values inside the mappings are read in `values.rs`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::check::check_name;
+use super::node::RawNode;
 use super::values::*;
 
 /// Starts the message of an error raised by this module's own deserializers, so that it can be
@@ -29,6 +30,10 @@ pub(super) fn verbatim<E: de::Error>(message: impl fmt::Display) -> E {
 )]
 pub(super) struct RawFile {
     pub(super) name: LabName,
+    pub(super) prefix: Option<Prefix>,
+    pub(super) mgmt: Option<RawMgmt>,
+    #[serde(rename = "settings")]
+    pub(super) _settings: Option<IgnoredAny>,
     #[serde(default, deserialize_with = "hosts")]
     pub(super) hosts: Option<Vec<(String, RawHost)>>,
     pub(super) defaults: Option<RawDefaults>,
@@ -70,22 +75,42 @@ pub(super) struct RawTopology {
     pub(super) nodes: Vec<(String, Option<RawNode>)>,
     pub(super) links: Option<Vec<RawLink>>,
     pub(super) mirrors: Option<Vec<RawMirror>>,
+    pub(super) defaults: Option<RawNode>,
+    #[serde(default)]
+    pub(super) kinds: BTreeMap<String, Option<RawNode>>,
+    #[serde(default)]
+    pub(super) groups: BTreeMap<String, Option<RawNode>>,
 }
 
+/// containerlab's `mgmt:`; the noted keys are named by the scan (`scan.rs`).
 #[derive(Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
     rename_all = "kebab-case",
-    expecting = "a node: a mapping"
+    expecting = "a mapping"
 )]
-pub(super) struct RawNode {
-    pub(super) kind: Option<RawKind>,
-    pub(super) host: Option<String>,
-    pub(super) netns: Option<RawNetns>,
-    pub(super) owner: Option<Id>,
-    pub(super) group: Option<Id>,
-    pub(super) vnet_hdr: Option<bool>,
-    pub(super) queues: Option<Queues>,
+pub(super) struct RawMgmt {
+    pub(super) network: Option<Text>,
+    pub(super) bridge: Option<Text>,
+    #[serde(alias = "ipv4_subnet")]
+    pub(super) ipv4_subnet: Option<Text>,
+    #[serde(alias = "ipv6_subnet")]
+    pub(super) ipv6_subnet: Option<Text>,
+    pub(super) mtu: Option<Mtu>,
+    #[serde(rename = "ipv4-gw")]
+    pub(super) _ipv4_gw: Option<IgnoredAny>,
+    #[serde(rename = "ipv4-range")]
+    pub(super) _ipv4_range: Option<IgnoredAny>,
+    #[serde(rename = "ipv6-gw")]
+    pub(super) _ipv6_gw: Option<IgnoredAny>,
+    #[serde(rename = "ipv6-range")]
+    pub(super) _ipv6_range: Option<IgnoredAny>,
+    #[serde(rename = "external-access")]
+    pub(super) _external_access: Option<IgnoredAny>,
+    #[serde(rename = "skip-when-unused")]
+    pub(super) _skip_when_unused: Option<IgnoredAny>,
+    #[serde(rename = "driver-opts")]
+    pub(super) _driver_opts: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -96,18 +121,33 @@ pub(super) struct RawNode {
 )]
 pub(super) struct RawLink {
     #[serde(rename = "type")]
-    pub(super) _type: Option<LinkType>,
+    pub(super) link_type: Option<LinkType>,
     #[serde(default)]
     pub(super) endpoints: Vec<RawEndpoint>,
+    /// The one endpoint of containerlab's single-ended types.
+    pub(super) endpoint: Option<RawEndpoint>,
     pub(super) mtu: Option<Mtu>,
     pub(super) tx_checksum: Option<TxChecksum>,
     pub(super) vni: Option<Vni>,
     pub(super) datapath: Option<DatapathKey>,
-    // containerlab's; accepted so that its links can be pasted, and dropped.
+    pub(super) host_interface: Option<String>,
+    pub(super) mode: Option<String>,
+    pub(super) remote: Option<String>,
+    pub(super) udp_port: Option<Port>,
+    pub(super) dst_port: Option<Port>,
+    pub(super) parent_interface: Option<String>,
+    pub(super) dev: Option<String>,
+    // containerlab's; accepted and named in a note (`scan.rs`).
+    #[serde(rename = "src-port")]
+    pub(super) _src_port: Option<IgnoredAny>,
     #[serde(rename = "vars")]
     pub(super) _vars: Option<IgnoredAny>,
     #[serde(rename = "labels")]
     pub(super) _labels: Option<IgnoredAny>,
+    #[serde(rename = "ipv4")]
+    pub(super) _ipv4: Option<IgnoredAny>,
+    #[serde(rename = "ipv6")]
+    pub(super) _ipv6: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -199,12 +239,27 @@ impl Visitor<'_> for NameSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if self.what == "node"
+            && let Some(why) = bridge_in_node(v)
+        {
+            return Err(verbatim(why));
+        }
         check_name(self.what, v).map_err(verbatim)?;
         if self.seen.is_some_and(|seen| seen.contains(v)) {
             return Err(verbatim(format!("{} {v} is defined twice", self.what)));
         }
         Ok(v.to_string())
     }
+}
+
+/// containerlab's `BRIDGE|NODE` node name (a bridge inside another node's namespace), refused.
+pub(super) fn bridge_in_node(name: &str) -> Option<String> {
+    let (bridge, node) = name.split_once('|')?;
+    Some(format!(
+        "node {name:?} is containerlab's bridge {bridge} inside node {node}'s namespace, which \
+         patchwire does not make: use a `kind: hub` node (a segment of its own), or make the \
+         bridge with `exec:` in {node}"
+    ))
 }
 
 pub(super) struct LabName(pub(super) String);
@@ -255,14 +310,14 @@ mod tests {
             err(&two_nodes(
                 "  - type: vxlan-stitch\n    endpoints: [r1:eth1, r2:eth1]\n"
             )),
-            "t1.yaml:7:11: link type `vxlan-stitch` is not supported: only veth-like links are \
-             (`type: veth`, or no `type:`)"
+            "t1.yaml:7:11: a `type: vxlan-stitch` link takes one `endpoint:` (a mapping), not \
+             `endpoints:`"
         );
         assert_eq!(
             err(&two_nodes(
-                "  - endpoints: [{node: r1, interface: eth1, mac: 02:00:00:00:00:01}, r2:eth1]\n"
+                "  - endpoints: [{node: r1, interface: eth1, max: 02:00:00:00:00:01}, r2:eth1]\n"
             )),
-            "t1.yaml:7:45: unknown key `mac` in an endpoint (known keys: `node`, `interface`)"
+            "t1.yaml:7:45: unknown key `max` in an endpoint (did you mean `mac`?)"
         );
         assert_eq!(
             err(&two_nodes("  - endpoints: [{node: r1}, r2:eth1]\n")),

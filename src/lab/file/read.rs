@@ -237,8 +237,82 @@ pub(super) fn quote_may_open(previous: char) -> bool {
     previous.is_whitespace() || matches!(previous, '[' | '{' | ',' | ':')
 }
 
+/// The lab file `up`, `plan` and `down` use when given none: the one `*.clab.yml` or
+/// `*.clab.yaml` in `dir` (containerlab's convention, which patchwire's own files may follow
+/// too). None, or several, is an error that names what was looked for and what was found.
+pub fn find_default_file(dir: &std::path::Path) -> Result<std::path::PathBuf, LabFileError> {
+    let shown = dir.display().to_string();
+    let entries = std::fs::read_dir(dir).map_err(|source| LabFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut found: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            (name.ends_with(".clab.yml") || name.ends_with(".clab.yaml")) && p.is_file()
+        })
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(LabFileError::new(
+            &shown,
+            None,
+            "no lab file given, and no *.clab.yml or *.clab.yaml here to use: name the file \
+             (`patchwire up FILE`)"
+                .into(),
+        )),
+        _ => {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+                .collect();
+            Err(LabFileError::new(
+                &shown,
+                None,
+                format!(
+                    "no lab file given, and {} *.clab.yml files here ({}): name the one to use",
+                    names.len(),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_default_file_is_the_one_clab_file_here() {
+        let dir = std::env::temp_dir().join(format!("pw-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.yaml"), "").unwrap();
+        let none = super::find_default_file(&dir).unwrap_err().to_string();
+        std::fs::write(dir.join("b.clab.yml"), "").unwrap();
+        let one = super::find_default_file(&dir).unwrap();
+        std::fs::write(dir.join("a.clab.yaml"), "").unwrap();
+        let two = super::find_default_file(&dir).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let shown = dir.display();
+        assert_eq!(
+            none,
+            format!(
+                "{shown}: no lab file given, and no *.clab.yml or *.clab.yaml here to use: name \
+                 the file (`patchwire up FILE`)"
+            )
+        );
+        assert_eq!(one, dir.join("b.clab.yml"));
+        assert_eq!(
+            two,
+            format!(
+                "{shown}: no lab file given, and 2 *.clab.yml files here (a.clab.yaml, \
+                 b.clab.yml): name the one to use"
+            )
+        );
+    }
     use super::*;
     use crate::lab::file::testing::*;
     use crate::lab::file::*;

@@ -37,7 +37,7 @@ pub(super) fn link(
         tx_checksum,
         vni: None,
         datapath: crate::wire::Datapath::Tc,
-        kind: super::LinkKind::Veth,
+        kind: LinkKind::Veth,
         macs: Default::default(),
         line,
     }

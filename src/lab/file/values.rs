@@ -270,36 +270,57 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
-pub(super) enum RawKind {
-    Namespace,
-    Vm,
+/// containerlab's link `type:`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum LinkType {
+    Veth,
+    Host,
+    MgmtNet,
+    Macvlan,
+    Vxlan,
+    VxlanStitch,
+    Dummy,
 }
 
-impl<'de> Deserialize<'de> for RawKind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RawKind;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("namespace or vm")
+impl LinkType {
+    /// A `type:` as containerlab reads it: case-insensitively, spaces trimmed.
+    pub(super) fn parse(v: &str) -> Result<LinkType, String> {
+        Ok(match v.trim().to_ascii_lowercase().as_str() {
+            "veth" => LinkType::Veth,
+            "host" => LinkType::Host,
+            "mgmt-net" => LinkType::MgmtNet,
+            "macvlan" => LinkType::Macvlan,
+            "vxlan" => LinkType::Vxlan,
+            "vxlan-stitch" => LinkType::VxlanStitch,
+            "dummy" => LinkType::Dummy,
+            "veth-stitch" => {
+                return Err(
+                    "link type `veth-stitch` is refused: it is containerlab's inner \
+                            half of `vxlan-stitch`; write `type: vxlan-stitch`"
+                        .to_string(),
+                );
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawKind, E> {
-                match v {
-                    "namespace" => Ok(RawKind::Namespace),
-                    "vm" => Ok(RawKind::Vm),
-                    _ => Err(verbatim(format!(
-                        "node kind `{v}` is not supported: a node is a `namespace` (the default) \
-                         or a `vm`"
-                    ))),
-                }
+            _ => {
+                return Err(format!(
+                    "link type `{v}` is not one of veth, host, mgmt-net, macvlan, vxlan, \
+                     vxlan-stitch, dummy"
+                ));
             }
+        })
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            LinkType::Veth => "veth",
+            LinkType::Host => "host",
+            LinkType::MgmtNet => "mgmt-net",
+            LinkType::Macvlan => "macvlan",
+            LinkType::Vxlan => "vxlan",
+            LinkType::VxlanStitch => "vxlan-stitch",
+            LinkType::Dummy => "dummy",
         }
-        d.deserialize_str(V)
     }
 }
-
-/// containerlab's link `type:`; only veth means a link between interfaces.
-pub(super) struct LinkType;
 
 impl<'de> Deserialize<'de> for LinkType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -307,19 +328,82 @@ impl<'de> Deserialize<'de> for LinkType {
         impl Visitor<'_> for V {
             type Value = LinkType;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("veth")
+                f.write_str("a link type")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LinkType, E> {
-                match v {
-                    "veth" => Ok(LinkType),
-                    _ => Err(verbatim(format!(
-                        "link type `{v}` is not supported: only veth-like links are \
-                         (`type: veth`, or no `type:`)"
-                    ))),
-                }
+                LinkType::parse(v).map_err(verbatim)
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// A scalar read as text: containerlab's string keys take numbers and booleans too (`cpu: 1.5`,
+/// `env: {N: 1}`), as Go's YAML reads them into strings; nothing (`~`) is empty.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Text(pub(super) String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// containerlab's `prefix:` (its schema's pattern: empty, `__lab-name`, or a name).
+pub(super) struct Prefix(pub(super) String);
+
+impl<'de> Deserialize<'de> for Prefix {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Prefix;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a container name prefix")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Prefix, E> {
+                let ok = v.is_empty()
+                    || v == "__lab-name"
+                    || (v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
+                if !ok {
+                    return Err(verbatim(format!(
+                        "prefix {v:?} is not a container name prefix: \"\" (no prefix), \
+                         `__lab-name` (the lab's name only), or a name from A-Z a-z 0-9 - . _"
+                    )));
+                }
+                Ok(Prefix(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Prefix, E> {
+                Ok(Prefix(String::new()))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -362,8 +446,9 @@ impl<'de> Deserialize<'de> for RawNetns {
     }
 }
 
-/// A link's endpoint: `NODE:IF`, or containerlab's `{node: NODE, interface: IF}`.
-pub(super) struct RawEndpoint(pub(super) Endpoint);
+/// A link's endpoint: `NODE:IF`, or containerlab's `{node: NODE, interface: IF, mac: MAC}`
+/// (its `ipv4`, `ipv6` and `vars` are accepted and named in a note by the scan).
+pub(super) struct RawEndpoint(pub(super) Endpoint, pub(super) Option<String>);
 
 impl<'de> Deserialize<'de> for RawEndpoint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -374,31 +459,75 @@ impl<'de> Deserialize<'de> for RawEndpoint {
                 f.write_str("an endpoint: \"NODE:INTERFACE\" or {node: NODE, interface: INTERFACE}")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawEndpoint, E> {
-                Endpoint::parse(v).map(RawEndpoint).map_err(verbatim)
+                Endpoint::parse(v)
+                    .map(|e| RawEndpoint(e, None))
+                    .map_err(verbatim)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEndpoint, A::Error> {
-                let (mut node, mut interface) = (None, None);
+                let (mut node, mut interface, mut mac) = (None, None, None);
                 while let Some(k) = map.next_key_seed(KeySeed {
                     context: "in an endpoint",
-                    known: &["node", "interface"],
+                    known: super::keys::ENDPOINT,
                 })? {
-                    let value = map.next_value::<String>()?;
-                    if k == "node" {
-                        node = Some(value);
-                    } else {
-                        interface = Some(value);
+                    match k {
+                        "node" => node = Some(map.next_value::<String>()?),
+                        "interface" => interface = Some(map.next_value::<String>()?),
+                        "mac" => {
+                            let text = map.next_value::<Text>()?.0;
+                            mac = Some(check_mac(&text).map_err(verbatim)?);
+                        }
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
                     }
                 }
                 let (Some(node), Some(interface)) = (node, interface) else {
                     return Err(verbatim("an endpoint needs `node` and `interface`"));
                 };
                 Endpoint::new(&node, &interface)
-                    .map(RawEndpoint)
+                    .map(|e| RawEndpoint(e, mac))
                     .map_err(|e| verbatim(format!("endpoint {node}:{interface}: {e}")))
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// An endpoint's `mac:`: six octets in hex separated by ':' (or '-'), unicast, not all zero;
+/// returned as `aa:bb:cc:dd:ee:ff`.
+pub(super) fn check_mac(text: &str) -> Result<String, String> {
+    let octets: Vec<&str> = text.split([':', '-']).collect();
+    let parsed: Option<Vec<u8>> = (octets.len() == 6)
+        .then(|| {
+            octets
+                .iter()
+                .map(|o| {
+                    (o.len() == 2)
+                        .then(|| u8::from_str_radix(o, 16).ok())
+                        .flatten()
+                })
+                .collect()
+        })
+        .flatten();
+    let Some(bytes) = parsed else {
+        return Err(format!(
+            "mac {text:?} is not a MAC address (six hex octets: aa:bb:cc:dd:ee:ff)"
+        ));
+    };
+    if bytes[0] & 1 == 1 {
+        return Err(format!(
+            "mac {text} is a multicast address (the first octet is odd); an interface needs a \
+             unicast one, such as 02:00:00:00:00:01"
+        ));
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err("mac 00:00:00:00:00:00 cannot be an interface's address".to_string());
+    }
+    Ok(bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":"))
 }
 
 /// A mirror's `from:`: a list of endpoints.
@@ -419,7 +548,7 @@ impl<'de> Deserialize<'de> for RawEndpoints {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawEndpoints, A::Error> {
                 let mut endpoints = Vec::new();
-                while let Some(RawEndpoint(endpoint)) = seq.next_element()? {
+                while let Some(RawEndpoint(endpoint, _)) = seq.next_element()? {
                     endpoints.push(endpoint);
                 }
                 Ok(RawEndpoints(endpoints))

@@ -1,0 +1,253 @@
+//! containerlab's own topology files (its smoke tests and lab examples, copied under
+//! tests/data/containerlab with their origin in the README there) read as they are: every
+//! file whose nodes are all of kinds patchwire runs loads; every file with vendor nodes is
+//! refused in one message that lists each of them with its kind. Unprivileged: reading only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use patchwire::lab::file::{self, LinkKind, NodeKind};
+use serde_norway::Value;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/containerlab");
+
+/// Files refused for a reason of their own (not a vendor kind), with the message.
+const REFUSED: &[(&str, &str)] = &[(
+    "tests/01-smoke/24-bridge-in-ns.clab.yaml",
+    "4:5: node \"br01|bp1\" is containerlab's bridge br01 inside node bp1's namespace, which \
+     patchwire does not make: use a `kind: hub` node (a segment of its own), or make the bridge \
+     with `exec:` in bp1",
+)];
+
+const OURS: &[&str] = &[
+    "linux",
+    "ext-container",
+    "bridge",
+    "host",
+    "hub",
+    "namespace",
+    "vm",
+];
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else if path.to_string_lossy().contains(".clab.y") {
+            out.push(path);
+        }
+    }
+}
+
+fn all_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    files(Path::new(DATA), &mut out);
+    out.sort();
+    out
+}
+
+/// Each node's kind as containerlab resolves it (the node's, its group's, the defaults'),
+/// read here with a YAML parser of its own rather than patchwire's reader.
+fn kinds(path: &Path) -> BTreeMap<String, String> {
+    let doc: Value = serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let topo = &doc["topology"];
+    let defaults_kind = topo["defaults"]["kind"].as_str();
+    let mut out = BTreeMap::new();
+    let Some(nodes) = topo["nodes"].as_mapping() else {
+        return out;
+    };
+    for (name, node) in nodes {
+        let group = node["group"].as_str();
+        let kind = node["kind"]
+            .as_str()
+            .or_else(|| group.and_then(|g| topo["groups"][g]["kind"].as_str()))
+            .or(defaults_kind)
+            .unwrap_or("");
+        out.insert(name.as_str().unwrap().to_string(), kind.to_string());
+    }
+    out
+}
+
+#[test]
+fn containerlab_files_load_or_their_vendor_nodes_are_refused_in_one_message() {
+    let all = all_files();
+    assert!(all.len() >= 12, "only {} files", all.len());
+    let (mut loaded, mut refused) = (0, 0);
+    let mut failures = Vec::new();
+    for path in &all {
+        let shown = path.display().to_string();
+        let vendor: Vec<(String, String)> = kinds(path)
+            .into_iter()
+            .filter(|(_, k)| !k.is_empty() && !OURS.contains(&k.to_lowercase().as_str()))
+            .collect();
+        let own = REFUSED
+            .iter()
+            .find(|(name, _)| path.ends_with(name))
+            .map(|(_, m)| format!("{shown}:{m}"));
+        if let Some(expected) = own {
+            match file::load(&shown) {
+                Err(e) if e.to_string() == expected => refused += 1,
+                other => failures.push(format!("{shown}: expected {expected}, got {other:?}")),
+            }
+            continue;
+        }
+        match (file::load(&shown), vendor.is_empty()) {
+            (Ok(lab), true) => {
+                loaded += 1;
+                assert!(!lab.nodes.is_empty(), "{shown}: no nodes");
+            }
+            (Ok(_), false) => failures.push(format!("{shown}: accepted with {vendor:?}")),
+            (Err(e), true) => failures.push(format!("{e}")),
+            (Err(e), false) => {
+                refused += 1;
+                let message = e.to_string();
+                let head = match vendor.len() {
+                    1 => "1 node has a kind patchwire does not run: ".to_string(),
+                    n => format!("{n} nodes have kinds patchwire does not run: "),
+                };
+                let one = message.lines().count() == 1 && message.contains(&head);
+                let every = vendor
+                    .iter()
+                    .all(|(node, kind)| message.contains(&format!("{node} ({kind}, line ")));
+                if !(one && every && message.contains("`kind: ext-container`")) {
+                    failures.push(format!("{shown}: wrong refusal for {vendor:?}: {message}"));
+                }
+            }
+        }
+    }
+    println!("loaded {loaded}, refused {refused}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        loaded >= 10 && refused >= 10,
+        "loaded {loaded}, refused {refused}"
+    );
+}
+
+#[test]
+fn a_smoke_test_file_reads_as_containerlab_runs_it() {
+    let path = format!("{DATA}/tests/01-smoke/01-linux-nodes.clab.yml");
+    let lab = file::load(&path).unwrap();
+    assert_eq!(lab.name, "2-linux-nodes");
+    let NodeKind::Container(l1) = &lab.nodes["l1"].kind else {
+        panic!("l1 is {:?}", lab.nodes["l1"].kind);
+    };
+    assert_eq!(l1.spec.name, "clab-2-linux-nodes-l1");
+    assert_eq!(lab.mgmt.as_ref().unwrap().name, "clab");
+    assert_eq!(l1.spec.cmd.as_ref().unwrap()[0], "ash");
+    assert_eq!(l1.spec.env["MYVAR"], "MYVAR is SET");
+    assert_eq!(
+        l1.exec,
+        ["echo this_is_an_exec_test", "cat /etc/os-release"]
+    );
+    assert_eq!(l1.spec.mgmt_ipv4, Some("172.20.20.99".parse().unwrap()));
+    // Binds are made absolute against the file's folder.
+    assert_eq!(
+        l1.spec.binds,
+        [
+            format!("{DATA}/tests/01-smoke/01-test.json:/test.json"),
+            format!("{DATA}/tests/01-smoke/01-test.txt:/01-test.txt"),
+        ]
+    );
+    // containerlab's links default to 9500 bytes; the link's own `mtu:` wins.
+    let mtus: Vec<u32> = lab.links.iter().map(|l| l.mtu).collect();
+    assert_eq!(mtus, [2000, 9500, 9500, 9500, 9500, 9500]);
+    let kinds: Vec<&LinkKind> = lab.links.iter().map(|l| &l.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &LinkKind::Veth,
+            &LinkKind::Veth,
+            &LinkKind::Veth,
+            &LinkKind::Host {
+                host_interface: "l2eth4".into()
+            },
+            &LinkKind::MgmtNet {
+                host_interface: "l2eth5mgmt".into()
+            },
+            &LinkKind::Dummy,
+        ]
+    );
+    assert_eq!(lab.links[2].macs.len(), 2);
+    assert_eq!(
+        lab.notes,
+        [
+            "environment variables not set (or empty), left as written as containerlab does: \
+             $MYVAR",
+            "patchwire does not do `healthcheck` (node l1): containers run without a health check",
+            "patchwire does not do `aliases` (node l2): network aliases on the management network",
+            "patchwire does not do `dns` (node l2): the runtime's DNS settings apply",
+        ]
+    );
+}
+
+#[test]
+fn vxlan_stitch_links_read_with_their_port_and_the_mgmt_network() {
+    let lab = file::load(&format!(
+        "{DATA}/tests/08-vxlan/vxlan-stitch-linux.clab.yml"
+    ))
+    .unwrap();
+    let mgmt = lab.mgmt.unwrap();
+    assert_eq!(mgmt.name, "clab-vxlan-linux");
+    assert_eq!(mgmt.ipv4_subnet.as_deref(), Some("172.20.30.0/24"));
+    // containerlab's default IPv6 subnet stays when the file sets only IPv4.
+    assert_eq!(mgmt.ipv6_subnet.as_deref(), Some("3fff:172:20:20::/64"));
+    assert_eq!(
+        lab.links[0].kind,
+        LinkKind::Vxlan {
+            remote: "172.20.30.12".parse().unwrap(),
+            vni: 200,
+            udp_port: 14792,
+            dev: None,
+            stitch: true,
+        }
+    );
+    assert_eq!(lab.links[0].endpoints[0].to_string(), "l1:eth1");
+    let NodeKind::Container(l2) = &lab.nodes["l2"].kind else {
+        panic!("l2 is not a container");
+    };
+    // A folded scalar (`>`) is one command.
+    assert_eq!(l2.exec.len(), 1);
+    assert!(l2.exec[0].starts_with("ash -c ' apk add iproute2 -q &&"));
+}
+
+#[test]
+fn up_plan_and_down_without_a_file_name_the_clab_files_here() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let none = run(&["plan"]);
+    // Two files: refused before anything is read or changed.
+    std::fs::write(dir.join("a.clab.yml"), "name: a\ntopology: {}\n").unwrap();
+    std::fs::write(dir.join("b.clab.yaml"), "name: b\ntopology: {}\n").unwrap();
+    let two = run(&["down"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        none,
+        (
+            Some(1),
+            "patchwire: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
+             name the file (`patchwire up FILE`)\n"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        two,
+        (
+            Some(1),
+            "patchwire: .: no lab file given, and 2 *.clab.yml files here (a.clab.yml, \
+             b.clab.yaml): name the one to use\n"
+                .to_string()
+        )
+    );
+}
