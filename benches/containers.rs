@@ -210,6 +210,7 @@ fn spec(lab: &str, node: &str) -> ContainerSpec {
         sysctls: Default::default(),
         devices: vec![],
         cap_add: vec![],
+        privileged: true,
     }
 }
 

@@ -80,7 +80,8 @@ struct Rt {
 impl Rt {
     fn new(kind: Kind) -> Rt {
         require_root();
-        let ns = TestNs::new();
+        // IPv6 on: a management network with an IPv6 subnet puts an address on its bridge.
+        let ns = TestNs::with_ipv6();
         // Subnets 198.18.n.0/24 to 198.18.(n+3).0/24 are the test's: n stays below 240 for
         // the six runtimes a run makes, and differs between runs of different pids.
         let n = 4 * ((std::process::id() % 10) * 6 + COUNTER.fetch_add(1, Ordering::SeqCst) % 6);
@@ -282,6 +283,7 @@ fn spec(lab: &str, node: &str) -> ContainerSpec {
         sysctls: Default::default(),
         devices: vec![],
         cap_add: vec![],
+        privileged: true,
     }
 }
 
@@ -894,4 +896,99 @@ fn a_stale_registration_is_replaced() {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// The CLI on a containerlab file as written: `up -r RUNTIME` runs the containers, wires them,
+/// shows each `exec:` with its output and fails (status 3) naming the command that failed,
+/// after everything else is done; `plan` then finds nothing to do; `down` leaves nothing.
+fn cli_runs_a_containerlab_file(rt: &Rt) {
+    let lab = rt.lab_name("f");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n  \
+         ipv6-subnet: fd00:0:{n}::/64\ntopology:\n  defaults:\n    kind: linux\n    image: \
+         {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    a:\n      exec:\n        - ip addr add \
+         198.18.{}.1/24 dev eth1\n    b:\n      exec:\n        - ip addr add 198.18.{}.2/24 \
+         dev eth1\n        - echo about to fail; exit 3\n  links:\n    - endpoints: [\"a:eth1\", \
+         \"b:eth1\"]\n",
+        n + 1,
+        n + 1
+    );
+    let path = rt.work.join("lab.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let program = match rt.kind {
+        Kind::Podman => "PATCHWIRE_PODMAN",
+        Kind::Docker => "PATCHWIRE_DOCKER",
+    };
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .args(["-r", rt.kind.name(), path])
+            .env(program, &rt.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let up = cli(&["up"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr),
+    );
+    assert_eq!(up.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!(
+            "+ network {network} ({})\n+ container clab-{lab}-a (node a, image {IMAGE})\n\
+             + container clab-{lab}-b (node b, image {IMAGE})\n",
+            rt.kind
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!(
+            "exec a: ip addr add 198.18.{0}.1/24 dev eth1\nexec b: ip addr add 198.18.{0}.2/24 \
+             dev eth1\nexec b: echo about to fail; exit 3 (exit status 3)\n  b| about to fail\n",
+            n + 1
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.ends_with(
+            "patchwire: node b: exec `echo about to fail; exit 3` exited with status 3\n"
+        ),
+        "{stderr}"
+    );
+    assert!(ping(
+        rt,
+        &format!("clab-{lab}-a"),
+        &format!("198.18.{}.2", n + 1)
+    ));
+    let plan = cli(&["plan"]);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout),
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    let down = cli(&["down"]);
+    let stdout = String::from_utf8_lossy(&down.stdout);
+    assert!(down.status.success(), "{stdout}");
+    for line in [
+        format!("removed container clab-{lab}-a\n"),
+        format!("removed container clab-{lab}-b\n"),
+        format!("removed netns clab-{lab}-a (a container's namespace, registered by up)\n"),
+        format!("removed network {network} (the lab had made it)\n"),
+    ] {
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_cli_runs_a_containerlab_file() {
+    cli_runs_a_containerlab_file(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_cli_runs_a_containerlab_file() {
+    cli_runs_a_containerlab_file(&Rt::new(Kind::Docker));
 }

@@ -287,8 +287,7 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
         (None, None) => {
             let lab_file = load(&file_or_default(&None)?)?;
-            let outcome =
-                lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
+            let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
     };

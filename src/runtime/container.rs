@@ -296,9 +296,11 @@ fn create_args(spec: &ContainerSpec, network: Option<&str>) -> Vec<String> {
         opt("--entrypoint", first);
         rest.extend(more.iter().cloned());
     }
-    // As containerlab: node containers are privileged (a router in a container configures
-    // its interfaces, routes and sysctls).
-    args.extend(privilege_args(bounding_set()));
+    // As containerlab: node containers are privileged unless the node says `privileged:
+    // false` (a router in a container configures its interfaces, routes and sysctls).
+    if spec.privileged {
+        args.extend(privilege_args(bounding_set()));
+    }
     args.push(spec.image.clone());
     args.extend(rest);
     if let Some(cmd) = &spec.cmd {
@@ -479,6 +481,7 @@ mod tests {
             sysctls: BTreeMap::new(),
             devices: vec![],
             cap_add: vec!["NET_ADMIN".into()],
+            privileged: true,
         }
     }
 

@@ -17,7 +17,7 @@ fn with_env(text: &str, env: &[(&str, &str)]) -> Result<LabFile, String> {
 
 fn container(lab: &LabFile, node: &str) -> ContainerNode {
     match &lab.nodes[node].kind {
-        NodeKind::Container(c) => c.clone(),
+        NodeKind::Container(c) => (**c).clone(),
         other => panic!("{node} is {other:?}"),
     }
 }
