@@ -75,6 +75,8 @@ struct Rt {
     dockerd: Option<Child>,
     /// A number unique to this test, for names and subnets.
     n: u32,
+    /// The labs this test named: taken down by the guard, whatever the test got to.
+    labs: std::cell::RefCell<Vec<String>>,
 }
 
 impl Rt {
@@ -166,6 +168,7 @@ impl Rt {
             wrapper,
             dockerd,
             n,
+            labs: Default::default(),
         };
         if kind == Kind::Docker {
             let deadline = Instant::now() + patience(Duration::from_secs(30));
@@ -226,12 +229,24 @@ impl Rt {
     }
 
     fn lab_name(&self, what: &str) -> String {
-        format!("c{}{what}{}", &self.kind.name()[..1], self.n)
+        let lab = format!("c{}{what}{}", &self.kind.name()[..1], self.n);
+        self.labs.borrow_mut().push(lab.clone());
+        lab
     }
 }
 
 impl Drop for Rt {
     fn drop(&mut self) {
+        // A test that failed half-way: its labs' panels and registrations go too.
+        for lab in self.labs.borrow().iter() {
+            let _ = lab::down_by_name_with(lab, None, &self.options());
+            for name in patchwire::netns::named() {
+                if name.starts_with(&format!("clab-{lab}-")) {
+                    let _ = patchwire::netns::delete_named(&name);
+                }
+            }
+        }
+        let _ = patchwire::netns::delete_named(&format!("pwt-ext{}", self.n));
         let ids = String::from_utf8_lossy(&self.cli(&["ps", "-a", "-q"]).stdout).to_string();
         for id in ids.split_whitespace() {
             let _ = self.cli(&["rm", "-f", id]);

@@ -284,7 +284,10 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
-        (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
+        (None, Some(name)) => (
+            name.clone(),
+            lab::down_by_name_with(name, args.host.as_deref(), &args.runtime.options())?,
+        ),
         (None, None) => {
             let lab_file = load(&file_or_default(&None)?)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;

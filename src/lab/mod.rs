@@ -361,6 +361,17 @@ pub fn down_with(
 /// /run/netns (a stub in a namespace known only by a path needs the file); its containers and
 /// networks by their labels, when a runtime answers.
 pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabError> {
+    down_by_name_with(lab, host, &Options::default())
+}
+
+/// [`down_by_name`] with options: the runtime asked about the lab's containers is the one
+/// `options` name; by default the first that answers, asked only when the lab left container
+/// registrations under /run/netns, and none is no error.
+pub fn down_by_name_with(
+    lab: &str,
+    host: Option<&str>,
+    options: &Options,
+) -> Result<DownOutcome, LabError> {
     list::check_lab_name(lab)?;
     let mut desired = Desired {
         lab: lab.to_string(),
@@ -386,7 +397,23 @@ pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabErr
         };
         desired.nodes.insert(home.0, home.1);
     }
-    let runtime = crate::runtime::find(crate::runtime::Choice::Auto).ok();
+    let runtime = match (&options.program, options.runtime) {
+        (Some(program), choice) => {
+            let kind = match choice {
+                crate::runtime::Choice::Only(kind) => kind,
+                crate::runtime::Choice::Auto => crate::runtime::Kind::Docker,
+            };
+            Some(crate::runtime::at(kind, program)?)
+        }
+        // Asked only when the lab left container registrations (`clab-LAB-…`): a lab without
+        // containers never asks a runtime anything.
+        (None, crate::runtime::Choice::Auto) => netns::named()
+            .iter()
+            .any(|n| n.starts_with(&format!("clab-{lab}-")))
+            .then(|| crate::runtime::find(options.runtime).ok())
+            .flatten(),
+        (None, _) => Some(crate::runtime::find(options.runtime)?),
+    };
     remove(&desired, runtime.as_ref(), &[])
 }
 
