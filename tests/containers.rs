@@ -269,12 +269,35 @@ impl Drop for Rt {
                 ))
                 .status();
         }
+        // conmon and podman's cleanup may linger a moment after the containers are gone (their
+        // command lines name the test's directory).
+        let marker = self.work.to_string_lossy().into_owned();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && mentioning(&marker) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         // podman's CNI host-local leases for the test's networks.
         for network in [1, 2, 3].map(|i| format!("pwt-net{}-{i}", self.n)) {
             let _ = std::fs::remove_dir_all(format!("/var/lib/cni/networks/{network}"));
         }
-        let _ = std::fs::remove_dir_all(&self.work);
+        for _ in 0..3 {
+            if std::fs::remove_dir_all(&self.work).is_ok() || !self.work.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
+}
+
+/// Whether a process's command line mentions `marker`.
+fn mentioning(marker: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+    })
 }
 
 /// A container spec as the file reader makes it for `kind: linux` with an image.
