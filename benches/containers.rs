@@ -160,6 +160,9 @@ impl Runtime {
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
+            if self.kind == Kind::Podman {
+                args.extend(["--time", "0"]);
+            }
             args.extend(ids);
             self.cli(&args)?;
         }

@@ -249,7 +249,10 @@ impl Drop for Rt {
         let _ = patchwire::netns::delete_named(&format!("pwt-ext{}", self.n));
         let ids = String::from_utf8_lossy(&self.cli(&["ps", "-a", "-q"]).stdout).to_string();
         for id in ids.split_whitespace() {
-            let _ = self.cli(&["rm", "-f", id]);
+            let _ = match self.kind {
+                Kind::Podman => self.cli(&["rm", "-f", "--time", "0", id]),
+                Kind::Docker => self.cli(&["rm", "-f", id]),
+            };
         }
         if let Some(mut dockerd) = self.dockerd.take() {
             // SAFETY: kill(2) on the dockerd this test started (its nsenter exec'd into it).

@@ -453,8 +453,9 @@ pub(super) fn apply(
     delete_node_ports(panel, &removed)?;
     for (_, container) in &plan.removes {
         netns::delete_named(container)?;
-        runtime.remove(container)?;
     }
+    let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
+    runtime.remove_many(&doomed)?;
     let network = plan.network.as_ref().map(|n| n.name.as_str());
     let queue = Mutex::new(plan.creates.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
@@ -685,10 +686,13 @@ pub(super) fn remove_all(
                     Err(e) => failures.push(e.to_string()),
                 }
             }
-            match runtime.remove(&container.name) {
-                Ok(()) => removed.containers.push(container.name.clone()),
-                Err(e) => failures.push(e.to_string()),
-            }
+        }
+        let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+        match runtime.remove_many(&names) {
+            Ok(()) => removed
+                .containers
+                .extend(names.iter().map(|n| n.to_string())),
+            Err(e) => failures.push(e.to_string()),
         }
         for network in runtime.list_lab_networks(lab)? {
             match runtime.remove_network_if_ours_and_unused(&network, lab) {
