@@ -147,6 +147,32 @@ pub fn is_cni_made(altnames: &[String]) -> bool {
     altnames.iter().any(|a| a.starts_with(CNI_RECORD))
 }
 
+// ---- Containers (written by `lab::containers` through `runtime`, read by `up`, `plan`, `down`)
+
+/// Label on every container a lab runs, and on a management network the lab created:
+/// `patchwire.lab=LAB`. `down` removes the lab's containers by it, and the network only when
+/// it carries it.
+pub const CONTAINER_LAB_LABEL: &str = "patchwire.lab";
+
+/// The same label on a management network (one key for both, so `docker network ls --filter
+/// label=patchwire.lab=LAB` and `ps` read alike).
+pub const NETWORK_LAB_LABEL: &str = CONTAINER_LAB_LABEL;
+
+/// Label on a lab's container: `patchwire.node=NODE`, the node it is.
+pub const CONTAINER_NODE_LABEL: &str = "patchwire.node";
+
+/// Label on a lab's container: `patchwire.spec=HASH`, a digest of the node's definition
+/// (`runtime::spec_hash`); a node whose digest differs is recreated.
+pub const CONTAINER_SPEC_LABEL: &str = "patchwire.spec";
+
+/// Label on a lab's container when the lab spans hosts: `patchwire.host=HOST`, so one machine
+/// standing for several hosts keeps each host's containers apart.
+pub const CONTAINER_HOST_LABEL: &str = "patchwire.host";
+
+/// Altname on a container node's loopback once its `exec:` commands have run in that
+/// namespace: a container made anew has a new namespace without it and runs them again.
+pub const CONTAINER_EXEC_RECORD: &str = "patchwire.exec-done";
+
 #[cfg(test)]
 mod tests {
     #[test]

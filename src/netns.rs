@@ -361,6 +361,44 @@ pub fn delete_named(name: &str) -> Result<(), NetnsError> {
     }
 }
 
+/// Registers the network namespace of process `pid` as /run/netns/NAME, as `ip netns attach
+/// NAME PID` does (a bind mount of /proc/PID/ns/net), so `-n NAME` and every tool reach it: how
+/// a container's namespace gets a name. A registration of another namespace under that name (a
+/// container restarted since, with a new process and namespace; an empty file an interrupted
+/// call left) is replaced; one of the same namespace is kept. Returns whether it changed
+/// anything. Removal is [`delete_named`].
+pub fn register(name: &str, pid: u32) -> Result<bool, NetnsError> {
+    let path = Path::new(NETNS_RUN_DIR).join(name);
+    let failed = |source: io::Error| NetnsError::CreateNamed {
+        name: name.into(),
+        path: path.clone(),
+        source,
+    };
+    if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+        let e = "a namespace name is a file name under /run/netns (no '/', not . or ..)";
+        return Err(failed(io::Error::new(io::ErrorKind::InvalidInput, e)));
+    }
+    let target = PathBuf::from(format!("/proc/{pid}/ns/net"));
+    let wanted = std::fs::metadata(&target).map_err(failed)?;
+    if let Ok(held) = std::fs::metadata(&path) {
+        if NsKey::of(&held) == NsKey::of(&wanted) {
+            return Ok(false);
+        }
+        delete_named(name)?;
+    }
+    prepare_run_dir().map_err(failed)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(failed)?;
+    if let Err(source) = bind_mount(&target, &path) {
+        let _ = std::fs::remove_file(&path);
+        return Err(failed(source));
+    }
+    Ok(true)
+}
+
 fn c_path(path: &Path) -> io::Result<std::ffi::CString> {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(path.as_os_str().as_bytes())

@@ -22,6 +22,45 @@ pub struct UpArgs {
     /// Which of the file's hosts this is (labs over several hosts: the same file runs on each).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// `--runtime`, shared by up, plan and down.
+#[derive(clap::Args)]
+pub struct RuntimeArgs {
+    /// The container runtime for container nodes (`kind: linux` with an image,
+    /// `ext-container`), driven through its own CLI (as containerlab's -r). Default: docker
+    /// if its daemon answers (DOCKER_HOST honoured), else podman. What a runtime needs on
+    /// your machine (OCI runtime, ulimits, storage) comes from its own configuration
+    /// (containers.conf, CONTAINERS_CONF, DOCKER_HOST); PATCHWIRE_PODMAN / PATCHWIRE_DOCKER
+    /// name the client program, PATCHWIRE_PODMAN_ARGS / PATCHWIRE_DOCKER_ARGS add global
+    /// options. A lab without container nodes asks no runtime. See docs/containers.md.
+    #[arg(long, short = 'r', value_enum, value_name = "RUNTIME")]
+    pub runtime: Option<RuntimeName>,
+}
+
+/// A container runtime by name.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RuntimeName {
+    /// podman.
+    Podman,
+    /// docker (its daemon at DOCKER_HOST, or the default socket).
+    Docker,
+}
+
+impl RuntimeArgs {
+    fn options(&self) -> lab::Options {
+        use patchwire::runtime::{Choice, Kind};
+        lab::Options {
+            runtime: match self.runtime {
+                None => Choice::Auto,
+                Some(RuntimeName::Podman) => Choice::Only(Kind::Podman),
+                Some(RuntimeName::Docker) => Choice::Only(Kind::Docker),
+            },
+            program: None,
+        }
+    }
 }
 
 /// What `up` would change, changing nothing (`-j`: a JSON array, empty when the kernel matches
@@ -34,6 +73,8 @@ pub struct PlanArgs {
     /// Which of the file's hosts this is (labs over several hosts).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// Remove everything a lab made on this host (its namespaces with every port, wire, hub and
@@ -53,6 +94,8 @@ pub struct DownArgs {
     /// known only by a path are found only with the file.
     #[arg(long, value_name = "LAB", conflicts_with = "file")]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// The lab as a picture: Graphviz DOT (default) or Mermaid. Namespaces, VMs and existing
@@ -158,10 +201,19 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     let lab_file = load(&file_or_default(&args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
-    let outcome = lab::up(&lab_file, args.host.as_deref())?;
+    let outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
+    // A failed `exec:` fails `up`, after everything else is done and shown.
+    let failures: Vec<String> = outcome.exec.iter().filter_map(|e| e.failure()).collect();
+    let exit = match failures.is_empty() {
+        true => Exit::Ok,
+        false => Exit::Failed,
+    };
     if cli.json {
         print_json(&outcome)?;
-        return Ok(Exit::Ok);
+        for failure in &failures {
+            eprintln!("patchwire: {failure}");
+        }
+        return Ok(exit);
     }
     let at = args
         .host
@@ -180,7 +232,25 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(Exit::Ok)
+    print_exec(&outcome.exec);
+    for failure in &failures {
+        eprintln!("patchwire: {failure}");
+    }
+    Ok(exit)
+}
+
+/// Each `exec:` command with its output, per node: `exec NODE: COMMAND` then its lines.
+fn print_exec(results: &[lab::ExecResult]) {
+    for result in results {
+        let status = match result.exit {
+            0 => String::new(),
+            n => format!(" (exit status {n})"),
+        };
+        println!("exec {}: {}{status}", result.node, result.command);
+        for line in result.stdout.lines().chain(result.stderr.lines()) {
+            println!("  {}| {line}", result.node);
+        }
+    }
 }
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
@@ -188,7 +258,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     let path = file_or_default(&args.file)?;
     let lab_file = load(&path)?;
     print_notes(&lab_file.notes);
-    let plan = lab::plan(&lab_file, args.host.as_deref())?;
+    let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     let changes = plan.changes;
     print_notes(&plan.notes);
     if cli.json {
@@ -212,13 +282,16 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     let (lab_name, outcome) = match (&args.file, &args.name) {
         (Some(path), _) => {
             let lab_file = load(path)?;
-            let outcome = lab::down(&lab_file, args.host.as_deref())?;
+            let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
-        (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
+        (None, Some(name)) => (
+            name.clone(),
+            lab::down_by_name_with(name, args.host.as_deref(), &args.runtime.options())?,
+        ),
         (None, None) => {
             let lab_file = load(&file_or_default(&None)?)?;
-            let outcome = lab::down(&lab_file, args.host.as_deref())?;
+            let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
     };
@@ -227,6 +300,9 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     } else if outcome.namespaces_removed.is_empty()
         && outcome.stubs_removed.is_empty()
         && outcome.taps_removed.is_empty()
+        && outcome.containers_removed.is_empty()
+        && outcome.registrations_removed.is_empty()
+        && outcome.networks_removed.is_empty()
     {
         println!("lab {lab_name}: nothing to remove");
         for note in &outcome.notes {
@@ -247,6 +323,15 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         }
         for stub in &outcome.stubs_removed {
             println!("removed stub {stub}");
+        }
+        for container in &outcome.containers_removed {
+            println!("removed container {container}");
+        }
+        for name in &outcome.registrations_removed {
+            println!("removed netns {name} (a container's namespace, registered by up)");
+        }
+        for network in &outcome.networks_removed {
+            println!("removed network {network} (the lab had made it)");
         }
         for note in &outcome.notes {
             eprintln!("note: {note}");
@@ -386,6 +471,7 @@ fn print_notes(notes: &[String]) {
 fn print_changes(changes: &[Change]) {
     for change in changes {
         let text = match change {
+            Change::Container(change) => change.to_string(),
             Change::CreateNamespace { netns, role } => format!("+ netns {netns} ({role})"),
             Change::RemakeNamespace { netns, why } => format!("~ netns {netns}: {why}"),
             Change::DeleteNamespace { netns } => format!("- netns {netns}"),

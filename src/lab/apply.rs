@@ -743,8 +743,9 @@ pub(super) fn delete_panel_ports(desired: &Desired) -> Result<Vec<String>, LabEr
 /// Testing hook (`PATCHWIRE_LAB_KILL_AT=N`): the process kills itself with SIGKILL at stop
 /// point N of `apply`, so the tests can prove that an `up` killed there converges when run
 /// again. Points 1-7 follow the steps of `apply`; 10 and 11 fall inside port creation, 12
-/// after it, before the node sides get their MACs and the host sides their bridge.
-fn stop_point(point: u32) {
+/// after it, before the node sides get their MACs and the host sides their bridge; 20 is
+/// containers' (`containers.rs`).
+pub(super) fn stop_point(point: u32) {
     let wanted = std::env::var("PATCHWIRE_LAB_KILL_AT")
         .ok()
         .and_then(|v| v.parse::<u32>().ok());

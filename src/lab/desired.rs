@@ -272,17 +272,45 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, false)
+        Self::build(file, host, false, &BTreeSet::new())
+    }
+
+    /// [`Desired::from_file`] for `plan` with container nodes: the namespaces of `fresh`
+    /// nodes are made (or replaced) by `up` before the plumbing, so they are taken as empty
+    /// (and need not exist yet).
+    pub(super) fn with_fresh(
+        file: &LabFile,
+        host: Option<&str>,
+        fresh: &BTreeSet<String>,
+    ) -> Result<Desired, LabError> {
+        Self::build(file, host, false, fresh)
+    }
+
+    /// Only the lab's name, host (checked against the file's) and panel: what the lab's lock
+    /// is keyed by.
+    pub(super) fn key(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        let host = check_host(file, host)?;
+        Ok(Desired {
+            lab: file.name.clone(),
+            panel: names::panel(&file.name, host.as_deref()),
+            host,
+            ..Desired::default()
+        })
     }
 
     /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
     /// its process exited) is listed in `gone` instead of being an error, so that `down`
     /// still removes everything else the lab made.
     pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true)
+        Self::build(file, host, true, &BTreeSet::new())
     }
 
-    fn build(file: &LabFile, host: Option<&str>, tolerate_gone: bool) -> Result<Desired, LabError> {
+    fn build(
+        file: &LabFile,
+        host: Option<&str>,
+        tolerate_gone: bool,
+        fresh: &BTreeSet<String>,
+    ) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {
             match (&host, file.nodes.get(node).and_then(|n| n.host.as_deref())) {
@@ -333,16 +361,8 @@ impl Desired {
                     netns: names::node_netns(&file.name, name),
                     vm: None,
                 },
-                // Container nodes are another room's (issue #20 work in progress).
-                (None, other) => {
-                    return Err(LabError::Invalid(format!(
-                        "{}: node {name}: {} nodes are not supported yet",
-                        file.path,
-                        serde_json::to_value(other)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_else(|| "these".into())
-                    )));
+                (None, kind @ (NodeKind::Container(_) | NodeKind::ExtContainer(_))) => {
+                    super::containers::home(kind).expect("a container kind")
                 }
             };
             desired.nodes.insert(name.clone(), home);
@@ -351,7 +371,7 @@ impl Desired {
             desired.notes.push(bridge_note(&bridge_nodes));
         }
         let links = host_sides(file, &mut desired)?;
-        let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone)?;
+        let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone, fresh)?;
         if tolerate_gone {
             // `down` finds what to remove from the kernel's records, not from how endpoints
             // would be reached: an interface `up` would refuse must not stop it.
@@ -864,6 +884,7 @@ fn existing_interfaces(
     host_sides: &[Option<Endpoint>],
     desired: &mut Desired,
     tolerate_gone: bool,
+    fresh: &BTreeSet<String>,
 ) -> Result<BTreeMap<Endpoint, Link>, LabError> {
     let mut found = BTreeMap::new();
     let mut gone = Vec::new();
@@ -871,6 +892,9 @@ fn existing_interfaces(
         let NodeHome::Existing { spec } = home else {
             continue;
         };
+        if fresh.contains(node) {
+            continue;
+        }
         let netns = match Netns::open(Some(spec)) {
             Ok(netns) => netns,
             Err(crate::netns::NetnsError::NotFound { .. }) if tolerate_gone => {

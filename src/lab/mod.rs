@@ -11,10 +11,13 @@
 //! * `file/` reads and checks the file; `names.rs` says what everything is called.
 //! * `view.rs` is the lab seen from the kernel (`show --lab`) and its picture (`graph`).
 //! * `list.rs` finds every lab on the host from its marks (`show --labs`).
+//! * `containers.rs` runs container nodes through the runtime (`crate::runtime`) before the
+//!   plumbing wires them, their `exec:` after, and removes them on `down`.
 
 pub mod file;
 
 mod apply;
+mod containers;
 mod desired;
 mod devices;
 mod host_links;
@@ -26,6 +29,7 @@ pub mod ports;
 mod taps;
 mod view;
 
+pub use containers::{ContainerChange, ExecResult};
 pub use desired::Desired;
 pub use list::{LabSummary, list};
 pub use plan::{Change, Plan};
@@ -56,6 +60,9 @@ pub enum LabError {
     /// A system call failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The container runtime (podman, docker) failed or could not be found.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
     /// A system, kernel or namespace call failed: `message` says what was being done (the
     /// cause's text is in it), `source` keeps the cause so its kind (EPERM…) can be read.
     #[error("{message}")]
@@ -92,6 +99,21 @@ pub struct UpOutcome {
     pub changes: Vec<Change>,
     /// What was left alone on purpose (a port `watch` holds down), in words.
     pub notes: Vec<String>,
+    /// The `exec:` commands run by this `up` (in containers whose namespace had not run them:
+    /// made or wired for the first time, or made again), in node order, with their output;
+    /// one that failed does not stop the others.
+    pub exec: Vec<ExecResult>,
+}
+
+/// What lab commands take besides the file and the host.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The container runtime for container nodes (`--runtime`).
+    pub runtime: crate::runtime::Choice,
+    /// The runtime's client program, with `runtime` naming its kind (`Choice::Auto` means
+    /// docker then): for library users whose runtime environment is set by a wrapper. `None`:
+    /// found on PATH (or PATCHWIRE_PODMAN / PATCHWIRE_DOCKER).
+    pub program: Option<std::path::PathBuf>,
 }
 
 /// Holds /run/patchwire/lab-LAB[.HOST].lock while a lab command runs: two `up`s (or an `up`
@@ -193,43 +215,91 @@ const LOCK_DIR: &str = "/run/patchwire";
 /// What `up` would change, changing nothing: `changes` empty when the kernel matches the file;
 /// `notes` say what `up` leaves alone on purpose (a port `watch` holds down).
 pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
+    plan_with(file, host, &Options::default())
+}
+
+/// [`plan`] with options (the container runtime). Container changes come first, as `up`
+/// makes them first.
+pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Result<Plan, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
-    let desired = Desired::from_file(file, host)?;
-    let _lock = lock(&desired)?;
-    let actual = observe::observe(&desired)?;
+    let runtime = containers::runtime_for(file, host, options)?;
+    let _lock = lock(&Desired::key(file, host)?)?;
+    let containers = containers::plan(runtime.as_ref(), file, host)?;
+    let desired = Desired::with_fresh(file, host, &containers.fresh)?;
+    let mut actual = observe::observe(&desired)?;
+    containers::forget_fresh_ports(&mut actual, &containers.fresh);
     let plan = plan::changes(&desired, &actual)?;
     apply::preflight(&desired, &plan.changes)?;
-    Ok(plan)
+    Ok(Plan {
+        changes: containers
+            .changes
+            .into_iter()
+            .map(Change::Container)
+            .chain(plan.changes)
+            .collect(),
+        notes: plan.notes,
+    })
 }
 
 /// Makes the kernel match the file on this host: adds, removes and re-patches only what
 /// differs. Running it twice changes nothing the second time.
 pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
+    up_with(file, host, &Options::default())
+}
+
+/// [`up`] with options. Container nodes first (the management network, containers removed,
+/// recreated and created, their namespaces registered), then the plumbing wires them like
+/// existing namespaces, then their `exec:` commands run.
+pub fn up_with(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &Options,
+) -> Result<UpOutcome, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
+    let runtime = containers::runtime_for(file, host, options)?;
+    let key = Desired::key(file, host)?;
+    let _lock = lock(&key)?;
+    let partly = |e: LabError| {
+        LabError::system(
+            format!(
+                "{e} (the lab is partly changed: run patchwire up again once that is fixed, \
+                 or patchwire down)"
+            ),
+            e,
+        )
+    };
+    let containers = containers::plan(runtime.as_ref(), file, host)?;
+    if !containers.changes.is_empty() {
+        // Whatever the plumbing would refuse, it refuses before a container changes.
+        let desired = Desired::with_fresh(file, host, &containers.fresh)?;
+        let mut actual = observe::observe(&desired)?;
+        containers::forget_fresh_ports(&mut actual, &containers.fresh);
+        let plan = plan::changes(&desired, &actual)?;
+        apply::preflight(&desired, &plan.changes)?;
+        containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel).map_err(partly)?;
+    }
     let desired = Desired::from_file(file, host)?;
-    let _lock = lock(&desired)?;
     let actual = observe::observe(&desired)?;
     let Plan { changes, notes } = plan::changes(&desired, &actual)?;
     // Whatever can still refuse (an underlay too small, an unknown tap owner) does so before
     // anything changes.
     apply::preflight(&desired, &changes)?;
     if !changes.is_empty() {
-        apply::apply(&desired, &changes).map_err(|e| {
-            LabError::system(
-                format!(
-                    "{e} (the lab is partly changed: run patchwire up again once that is fixed, \
-                     or patchwire down)"
-                ),
-                e,
-            )
-        })?;
+        apply::apply(&desired, &changes).map_err(partly)?;
     }
     list::record_file(&desired, &file.path);
+    let exec = containers::run_exec(runtime.as_ref(), file, host).map_err(partly)?;
     Ok(UpOutcome {
         lab: desired.lab,
         host: desired.host,
-        changes,
+        changes: containers
+            .changes
+            .into_iter()
+            .map(Change::Container)
+            .chain(changes)
+            .collect(),
         notes,
+        exec,
     })
 }
 
@@ -249,6 +319,13 @@ pub struct DownOutcome {
     pub host_interfaces_removed: Vec<String>,
     /// VM taps deleted before their namespace (`NETNS:TAP`).
     pub taps_removed: Vec<String>,
+    /// The lab's containers removed (by their `patchwire.lab` label).
+    pub containers_removed: Vec<String>,
+    /// Management networks the lab had made, removed (none of its containers on them).
+    pub networks_removed: Vec<String>,
+    /// Container namespaces' registrations under /run/netns removed (containers' and
+    /// ext-containers').
+    pub registrations_removed: Vec<String>,
     /// What `down` could not remove because it was already gone (a `netns:` node's namespace
     /// deleted before `down`), one sentence each.
     pub notes: Vec<String>,
@@ -258,10 +335,27 @@ pub struct DownOutcome {
 /// port, wire, hub and tunnel in them) and its stubs in other namespaces — and nothing else.
 /// Works on a half-built lab; twice is fine.
 pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError> {
+    down_with(file, host, &Options::default())
+}
+
+/// [`down`] with options: the lab's containers go too (found by their labels, whatever the
+/// file says now), ext-containers' registrations (the containers stay), and a management
+/// network the lab made once nothing is on it.
+pub fn down_with(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &Options,
+) -> Result<DownOutcome, LabError> {
+    let runtime = containers::runtime_for(file, host, options)?;
     let desired = Desired::for_down(file, host)?;
-    let mut outcome = remove(&desired)?;
-    // Said after the removal: the lab's own namespaces go whatever became of the others.
+    let ext = containers::ext_registrations(file, host);
+    let mut outcome = remove(&desired, runtime.as_ref(), &ext)?;
+    // Said after the removal: the lab's own namespaces go whatever became of the others. A
+    // container node's registration gone is nothing to say: its container is the record.
     for (node, netns) in &desired.gone {
+        if containers::is_container_node(file, node) {
+            continue;
+        }
         outcome.notes.push(format!(
             "node {node}: netns {netns} is already gone (with whatever the lab made in it)"
         ));
@@ -271,8 +365,20 @@ pub fn down(file: &LabFile, host: Option<&str>) -> Result<DownOutcome, LabError>
 
 /// `down` for a lab whose file is gone or now names another lab (`show --labs` lists it as
 /// orphaned): its namespaces are found by their marks; its stubs in every namespace under
-/// /run/netns (a stub in a namespace known only by a path needs the file).
+/// /run/netns (a stub in a namespace known only by a path needs the file); its containers and
+/// networks by their labels, when a runtime answers.
 pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabError> {
+    down_by_name_with(lab, host, &Options::default())
+}
+
+/// [`down_by_name`] with options: the runtime asked about the lab's containers is the one
+/// `options` name; by default the first that answers, asked only when the lab left container
+/// registrations under /run/netns, and none is no error.
+pub fn down_by_name_with(
+    lab: &str,
+    host: Option<&str>,
+    options: &Options,
+) -> Result<DownOutcome, LabError> {
     list::check_lab_name(lab)?;
     let mut desired = Desired {
         lab: lab.to_string(),
@@ -298,10 +404,31 @@ pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabErr
         };
         desired.nodes.insert(home.0, home.1);
     }
-    remove(&desired)
+    let runtime = match (&options.program, options.runtime) {
+        (Some(program), choice) => {
+            let kind = match choice {
+                crate::runtime::Choice::Only(kind) => kind,
+                crate::runtime::Choice::Auto => crate::runtime::Kind::Docker,
+            };
+            Some(crate::runtime::at(kind, program)?)
+        }
+        // Asked only when the lab left container registrations (`clab-LAB-…`): a lab without
+        // containers never asks a runtime anything.
+        (None, crate::runtime::Choice::Auto) => netns::named()
+            .iter()
+            .any(|n| n.starts_with(&format!("clab-{lab}-")))
+            .then(|| crate::runtime::find(options.runtime).ok())
+            .flatten(),
+        (None, _) => Some(crate::runtime::find(options.runtime)?),
+    };
+    remove(&desired, runtime.as_ref(), &[])
 }
 
-fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
+fn remove(
+    desired: &Desired,
+    runtime: Option<&crate::runtime::Runtime>,
+    ext: &[String],
+) -> Result<DownOutcome, LabError> {
     let _lock = lock(desired)?;
     let actual = observe::observe_marks(desired)?;
     let mut outcome = DownOutcome::default();
@@ -388,6 +515,15 @@ fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
                 Err(e) => failures.push(e.to_string()),
             }
         }
+    }
+    // Containers after the panel's ports: their far ends went with the ports.
+    match containers::remove_all(runtime, &desired.lab, desired.host.as_deref(), ext) {
+        Ok(removed) => {
+            outcome.containers_removed = removed.containers;
+            outcome.networks_removed = removed.networks;
+            outcome.registrations_removed = removed.registrations;
+        }
+        Err(e) => failures.push(e.to_string()),
     }
     match failures.is_empty() {
         true => Ok(outcome),

@@ -228,6 +228,10 @@ pub enum Change {
         /// Why.
         because: String,
     },
+    /// A container node's change (`lab::containers`), made before the plumbing: its own
+    /// `change` names (`create-container`, `recreate-container`, …).
+    #[serde(untagged)]
+    Container(super::containers::ContainerChange),
 }
 
 /// What `up` would do: the changes, and what it leaves alone on purpose.

@@ -1,0 +1,711 @@
+//! A lab's container nodes (containerlab's `kind: linux` with an image) and ext-container nodes,
+//! through the runtime (`crate::runtime`): what `plan` lists, what `up` makes before the
+//! lab's plumbing wires them, the `exec:` commands after, and what `down` removes.
+//!
+//! The record is the runtime's: every container the lab runs carries `patchwire.lab=LAB`,
+//! `patchwire.node=NODE` and `patchwire.spec=DIGEST` (of the node's definition), and a
+//! management network the lab made carries `patchwire.lab=LAB`. A container's network
+//! namespace is registered under /run/netns by the container's name; from there on the lab
+//! treats the node as an existing namespace (`NodeHome::Existing`), so wiring, convergence and
+//! `down`'s port removal are the same code as for `netns:` nodes.
+//!
+//! Convergence: a container whose digest matches and that runs with its namespace registered
+//! is left alone (same process, same start time); one whose digest differs, or that stopped,
+//! is removed and made again, and its panel ports go first (their far ends were in the old
+//! namespace) so the plumbing makes them anew; a registration naming another namespace (the
+//! container restarted) is replaced, with the same effect on the ports.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::LabError;
+use super::desired::NodeHome;
+use super::file::{LabFile, NodeKind};
+use super::names;
+use crate::marks::{
+    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
+    CONTAINER_SPEC_LABEL,
+};
+use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
+use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
+
+/// How many containers are created and started at once: runtimes serialise much of their work
+/// on locks of their own, and a few at a time already overlaps the rest.
+const PARALLEL: usize = 4;
+
+/// One change to a lab's containers (listed by `plan`, made by `up`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum ContainerChange {
+    /// The management network, made by the runtime and labelled as this lab's.
+    CreateNetwork {
+        /// Its name (`mgmt.network`).
+        network: String,
+        /// podman or docker.
+        runtime: runtime::Kind,
+    },
+    /// A container node's container: created and started.
+    CreateContainer {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
+        /// Its image.
+        image: String,
+    },
+    /// A container removed and made again, with its links.
+    RecreateContainer {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
+        /// Why, in words.
+        why: String,
+    },
+    /// A container of this lab whose node the file no longer has (on this host): removed.
+    RemoveContainer {
+        /// The node it was.
+        node: String,
+        /// The container's name.
+        container: String,
+    },
+    /// A running container's namespace registered (again) under /run/netns: it was not, or
+    /// the registration named another namespace (the container restarted). Its links are
+    /// made anew.
+    RegisterNetns {
+        /// The node.
+        node: String,
+        /// The container's name, and the registration's.
+        container: String,
+    },
+}
+
+impl fmt::Display for ContainerChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContainerChange::CreateNetwork { network, runtime } => {
+                write!(f, "+ network {network} ({runtime})")
+            }
+            ContainerChange::CreateContainer {
+                node,
+                container,
+                image,
+            } => write!(f, "+ container {container} (node {node}, image {image})"),
+            ContainerChange::RecreateContainer {
+                node,
+                container,
+                why,
+            } => write!(f, "~ container {container} (node {node}): recreated, {why}"),
+            ContainerChange::RemoveContainer { node, container } => {
+                write!(
+                    f,
+                    "- container {container} (node {node} is no longer in the file)"
+                )
+            }
+            ContainerChange::RegisterNetns { node, container } => write!(
+                f,
+                "~ netns {container} (node {node}): registered as the running container's"
+            ),
+        }
+    }
+}
+
+/// The output of one `exec:` command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecResult {
+    /// The node it ran in.
+    pub node: String,
+    /// The command as written.
+    pub command: String,
+    /// Its exit status.
+    pub exit: i32,
+    /// What it wrote to stdout.
+    pub stdout: String,
+    /// What it wrote to stderr.
+    pub stderr: String,
+}
+
+impl ExecResult {
+    /// The failure in words, for a command that did not exit 0.
+    pub fn failure(&self) -> Option<String> {
+        (self.exit != 0).then(|| {
+            format!(
+                "node {}: exec `{}` exited with status {}",
+                self.node, self.command, self.exit
+            )
+        })
+    }
+}
+
+/// A container node on this host.
+struct Wanted<'a> {
+    node: &'a str,
+    spec: ContainerSpec,
+}
+
+/// What `up` does to the lab's containers, worked out from the file and the runtime.
+#[derive(Default)]
+pub(super) struct ContainerPlan {
+    pub changes: Vec<ContainerChange>,
+    /// Nodes whose namespace is (re)made or (re)registered: their panel ports are made anew.
+    pub fresh: BTreeSet<String>,
+    network: Option<NetworkSpec>,
+    /// (node, container) to remove, before anything is created.
+    removes: Vec<(String, String)>,
+    /// (node, spec with the lab's labels).
+    creates: Vec<(String, ContainerSpec)>,
+    /// (node, container, pid): running containers whose namespace to register.
+    registers: Vec<(String, String, u32)>,
+}
+
+/// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
+/// or this lab left container registrations (`clab-LAB-…`) under /run/netns (a file whose
+/// last container node was removed). Otherwise `None`: a lab without containers never asks a
+/// runtime anything.
+pub(super) fn runtime_for(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &super::Options,
+) -> Result<Option<Runtime>, LabError> {
+    let choice = options.runtime;
+    if let Some(program) = &options.program {
+        let kind = match choice {
+            Choice::Only(kind) => kind,
+            Choice::Auto => runtime::Kind::Docker,
+        };
+        return Ok(Some(runtime::at(kind, program)?));
+    }
+    let has_nodes = file.nodes.iter().any(|(_, n)| {
+        here(n.host.as_deref(), host)
+            && matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
+    });
+    let leftovers = netns::named()
+        .iter()
+        .any(|n| n.starts_with(&format!("clab-{}-", file.name)));
+    if !has_nodes && choice == Choice::Auto && !leftovers {
+        return Ok(None);
+    }
+    match runtime::find(choice) {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if !has_nodes && choice == Choice::Auto => {
+            // Leftover registrations without a runtime to ask: nothing to do here.
+            let _ = e;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
+    match (host, node_host) {
+        (None, _) | (Some(_), None) => true,
+        (Some(h), Some(n)) => h == n,
+    }
+}
+
+/// Where a container or ext-container node lives: the registration of its container's
+/// namespace, an existing namespace to the rest of the lab. `None` for other kinds.
+pub(super) fn home(kind: &NodeKind) -> Option<NodeHome> {
+    match kind {
+        NodeKind::Container(c) => Some(NodeHome::Existing {
+            spec: c.spec.name.clone(),
+        }),
+        NodeKind::ExtContainer(e) => Some(NodeHome::Existing {
+            spec: e.container.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The labels the lab adds to a node's container: its record.
+fn record(lab: &str, node: &str, host: Option<&str>, spec: &ContainerSpec) -> ContainerSpec {
+    let digest = runtime::spec_hash(spec);
+    let mut spec = spec.clone();
+    spec.labels.insert(CONTAINER_LAB_LABEL.into(), lab.into());
+    spec.labels.insert(CONTAINER_NODE_LABEL.into(), node.into());
+    spec.labels.insert(CONTAINER_SPEC_LABEL.into(), digest);
+    if let Some(host) = host {
+        spec.labels.insert(CONTAINER_HOST_LABEL.into(), host.into());
+    }
+    spec
+}
+
+/// Whether /run/netns/NAME is the namespace of process `pid`.
+fn registered_as(name: &str, pid: u32) -> bool {
+    let registered = std::fs::metadata(std::path::Path::new(NETNS_RUN_DIR).join(name));
+    let actual = std::fs::metadata(format!("/proc/{pid}/ns/net"));
+    match (registered, actual) {
+        (Ok(r), Ok(a)) => NsKey::of(&r) == NsKey::of(&a),
+        _ => false,
+    }
+}
+
+/// The lab's containers on this host, by the runtime's labels.
+fn lab_containers(
+    runtime: &Runtime,
+    lab: &str,
+    host: Option<&str>,
+) -> Result<Vec<Container>, LabError> {
+    Ok(runtime
+        .list_lab(lab)?
+        .into_iter()
+        .filter(|c| c.labels.get(CONTAINER_HOST_LABEL).map(String::as_str) == host)
+        .collect())
+}
+
+/// What `up` would do to the containers; refuses (before anything changes) an ext-container
+/// that is missing or stopped, and a container name taken by something that is not the lab's.
+pub(super) fn plan(
+    runtime: Option<&Runtime>,
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<ContainerPlan, LabError> {
+    let mut plan = ContainerPlan::default();
+    let Some(runtime) = runtime else {
+        return Ok(plan);
+    };
+    let mut wanted: Vec<Wanted> = Vec::new();
+    let mut ext: Vec<(&str, &str)> = Vec::new();
+    for (node, spec) in &file.nodes {
+        if !here(spec.host.as_deref(), host) {
+            continue;
+        }
+        match &spec.kind {
+            NodeKind::Container(c) => wanted.push(Wanted {
+                node,
+                spec: record(&file.name, node, host, &c.spec),
+            }),
+            NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
+            _ => {}
+        }
+    }
+    let found = lab_containers(runtime, &file.name, host)?;
+    // Every name the runtime has, once: a wanted name not among the lab's is asked about only
+    // when it is taken.
+    let taken = match wanted.is_empty() {
+        true => Default::default(),
+        false => runtime.names()?,
+    };
+    let by_node: BTreeMap<&str, &Container> = found
+        .iter()
+        .filter_map(|c| Some((c.labels.get(CONTAINER_NODE_LABEL)?.as_str(), c)))
+        .collect();
+    // Nodes the file no longer has here: their containers go.
+    for container in &found {
+        let node = container
+            .labels
+            .get(CONTAINER_NODE_LABEL)
+            .cloned()
+            .unwrap_or_default();
+        let kept = wanted
+            .iter()
+            .any(|w| w.node == node && w.spec.name == container.name);
+        if !kept {
+            plan.changes.push(ContainerChange::RemoveContainer {
+                node: node.clone(),
+                container: container.name.clone(),
+            });
+            plan.removes.push((node, container.name.clone()));
+        }
+    }
+    let needs_network = wanted.iter().any(|w| w.spec.network_mode.is_none());
+    if needs_network && let Some(mgmt) = &file.mgmt {
+        if !runtime.has_network(&mgmt.name)? {
+            plan.changes.push(ContainerChange::CreateNetwork {
+                network: mgmt.name.clone(),
+                runtime: runtime.kind,
+            });
+        }
+        plan.network = Some(mgmt.clone());
+    }
+    for w in &wanted {
+        let listed = by_node
+            .get(w.node)
+            .copied()
+            .filter(|c| c.name == w.spec.name)
+            .cloned();
+        // Not listed: made since the listing (by an `up` killed while its runtime call ran
+        // on), or someone else's container under this name.
+        let mine = match listed {
+            Some(c) => Some(c),
+            None if taken.contains(&w.spec.name) => runtime.inspect(&w.spec.name)?,
+            None => None,
+        };
+        let ours = |c: &Container| {
+            c.labels.get(CONTAINER_LAB_LABEL) == Some(&file.name)
+                && c.labels.get(CONTAINER_NODE_LABEL).map(String::as_str) == Some(w.node)
+        };
+        let why = match mine.as_ref() {
+            Some(other) if !ours(other) => {
+                return Err(LabError::Invalid(format!(
+                    "{}: node {}: container {} exists and is not this lab's (it has no \
+                         {CONTAINER_LAB_LABEL}={} label{}): remove it, or use it as kind: \
+                         ext-container",
+                    file.path,
+                    w.node,
+                    other.name,
+                    file.name,
+                    match host {
+                        Some(h) => format!(" for host {h}"),
+                        None => String::new(),
+                    }
+                )));
+            }
+            None => {
+                plan.changes.push(ContainerChange::CreateContainer {
+                    node: w.node.to_string(),
+                    container: w.spec.name.clone(),
+                    image: w.spec.image.clone(),
+                });
+                plan.fresh.insert(w.node.to_string());
+                plan.creates.push((w.node.to_string(), w.spec.clone()));
+                continue;
+            }
+            Some(c)
+                if c.labels.get(CONTAINER_SPEC_LABEL)
+                    != w.spec.labels.get(CONTAINER_SPEC_LABEL) =>
+            {
+                "its definition in the file changed".to_string()
+            }
+            Some(c) if !c.running || c.pid.is_none() => "it is not running".to_string(),
+            Some(c) => {
+                let pid = c.pid.expect("checked above");
+                if !registered_as(&c.name, pid) {
+                    plan.changes.push(ContainerChange::RegisterNetns {
+                        node: w.node.to_string(),
+                        container: c.name.clone(),
+                    });
+                    plan.fresh.insert(w.node.to_string());
+                    plan.registers
+                        .push((w.node.to_string(), c.name.clone(), pid));
+                }
+                continue;
+            }
+        };
+        plan.changes.push(ContainerChange::RecreateContainer {
+            node: w.node.to_string(),
+            container: w.spec.name.clone(),
+            why,
+        });
+        plan.fresh.insert(w.node.to_string());
+        plan.removes.push((w.node.to_string(), w.spec.name.clone()));
+        plan.creates.push((w.node.to_string(), w.spec.clone()));
+    }
+    for (node, name) in ext {
+        let container = runtime.inspect(name)?;
+        let pid = match container {
+            None => {
+                return Err(LabError::Invalid(format!(
+                    "{}: node {node}: ext-container {name}: {} has no container of that name \
+                     (an ext-container is started by something else, then wired by patchwire, \
+                     which never starts or stops it)",
+                    file.path, runtime.kind
+                )));
+            }
+            Some(c) => match c.pid {
+                Some(pid) if c.running => pid,
+                _ => {
+                    return Err(LabError::Invalid(format!(
+                        "{}: node {node}: ext-container {name} is not running (start it with {} \
+                         start {name}; patchwire never starts or stops an ext-container)",
+                        file.path, runtime.kind
+                    )));
+                }
+            },
+        };
+        if !registered_as(name, pid) {
+            plan.changes.push(ContainerChange::RegisterNetns {
+                node: node.to_string(),
+                container: name.to_string(),
+            });
+            plan.fresh.insert(node.to_string());
+            plan.registers
+                .push((node.to_string(), name.to_string(), pid));
+        }
+    }
+    Ok(plan)
+}
+
+/// Makes the containers' part of the plan: the management network, removals (ports of the
+/// node first, then the registration, then the container), creations (a few at once), and
+/// registrations. Testing hook: `PATCHWIRE_LAB_KILL_AT=20` kills the process once the first
+/// container is made (the others may be half-made), as `apply`'s stop points do.
+pub(super) fn apply(
+    runtime: Option<&Runtime>,
+    plan: &ContainerPlan,
+    lab: &str,
+    panel: &str,
+) -> Result<(), LabError> {
+    let Some(runtime) = runtime else {
+        return Ok(());
+    };
+    if let Some(network) = &plan.network {
+        runtime.ensure_network(network, lab)?;
+    }
+    // Ports whose far ends are in a namespace about to go or be replaced: deleted now, so the
+    // plumbing makes them anew (the kernel would delete them only once it destroys the old
+    // namespace, on its own time).
+    delete_node_ports(panel, &plan.fresh)?;
+    let removed: BTreeSet<String> = plan.removes.iter().map(|(n, _)| n.clone()).collect();
+    delete_node_ports(panel, &removed)?;
+    for (_, container) in &plan.removes {
+        netns::delete_named(container)?;
+    }
+    let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
+    runtime.remove_many(&doomed)?;
+    let network = plan.network.as_ref().map(|n| n.name.as_str());
+    let queue = Mutex::new(plan.creates.iter().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(plan.creates.len()) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("queue lock").pop_front();
+                    let Some((_, spec)) = next else {
+                        break;
+                    };
+                    let made = runtime.run_detached(spec, network);
+                    results.lock().expect("results lock").push(made);
+                    super::apply::stop_point(20);
+                }
+            });
+        }
+    });
+    let mut failures: Vec<String> = results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    // One inspection for all that started (a call per container would cost as much again
+    // as the runtime's own work on a busy host), then their namespaces registered.
+    let names: Vec<&str> = plan.creates.iter().map(|(_, s)| s.name.as_str()).collect();
+    let running = runtime.inspect_many(&names)?;
+    for (_, spec) in &plan.creates {
+        let Some(found) = running.iter().find(|c| c.name == spec.name) else {
+            continue; // failed above
+        };
+        match found.pid {
+            Some(pid) => {
+                if let Err(e) = netns::register(&spec.name, pid) {
+                    failures.push(e.to_string());
+                }
+            }
+            None => failures.push(format!(
+                "{}: container {} exited right after it started (see {} logs {})",
+                runtime.kind, spec.name, runtime.kind, spec.name
+            )),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(LabError::Invalid(failures.join("; ")));
+    }
+    for (_, container, pid) in &plan.registers {
+        netns::register(container, *pid)?;
+    }
+    Ok(())
+}
+
+/// Deletes the panel ports of `nodes` (found by their records; their far ends go with them).
+fn delete_node_ports(panel: &str, nodes: &BTreeSet<String>) -> Result<(), LabError> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let Ok(netns) = Netns::open(Some(panel)) else {
+        return Ok(());
+    };
+    let mut socket = netns.route()?;
+    let links = crate::nl::link::list(&mut socket)
+        .map_err(|e| LabError::system(format!("listing the links of netns {panel}: {e}"), e))?;
+    for found in links {
+        let node = found
+            .altnames
+            .iter()
+            .find_map(|a| names::parse_port_record(a))
+            .map(|e| e.node);
+        if node.is_some_and(|n| nodes.contains(&n)) {
+            super::apply::delete_link(panel, &found.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the `exec:` commands of every container and ext-container node here whose namespace
+/// has not run them yet, node after node, each command in order, and then marks that
+/// namespace's loopback (`marks::CONTAINER_EXEC_RECORD`): a container made anew (a new
+/// namespace) runs them again, one left running does not, and a container an `up` killed
+/// half-way started gets them on the next `up`. A failing command does not stop the rest.
+pub(super) fn run_exec(
+    runtime: Option<&Runtime>,
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<Vec<ExecResult>, LabError> {
+    let Some(runtime) = runtime else {
+        return Ok(Vec::new());
+    };
+    let mut results = Vec::new();
+    for (node, spec) in &file.nodes {
+        if !here(spec.host.as_deref(), host) {
+            continue;
+        }
+        let (container, exec, shares_host) = match &spec.kind {
+            NodeKind::Container(c) => (
+                &c.spec.name,
+                &c.exec,
+                c.spec.network_mode.as_deref() == Some("host"),
+            ),
+            NodeKind::ExtContainer(e) => (&e.container, &e.exec, false),
+            _ => continue,
+        };
+        // A container on the host's network has no namespace of its own to mark (the host's
+        // loopback is not the lab's to touch): its commands run on every `up`.
+        if exec.is_empty() || (!shares_host && exec_done(container)?) {
+            continue;
+        }
+        for command in exec {
+            let result = match runtime.exec(container, command) {
+                Ok(out) => ExecResult {
+                    node: node.clone(),
+                    command: command.clone(),
+                    exit: out.exit,
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                },
+                Err(e) => ExecResult {
+                    node: node.clone(),
+                    command: command.clone(),
+                    exit: -1,
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                },
+            };
+            results.push(result);
+        }
+        if !shares_host {
+            mark_exec_done(container)?;
+        }
+    }
+    Ok(results)
+}
+
+/// The loopback of the namespace registered as `name`, with a socket there.
+fn loopback(name: &str) -> Result<(crate::nl::RouteSocket, crate::nl::link::Link), LabError> {
+    let mut socket = Netns::open(Some(name))?.route()?;
+    let lo = crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name("lo"), 0))
+        .map_err(|e| LabError::system(format!("reading the loopback of netns {name}: {e}"), e))?;
+    Ok((socket, lo))
+}
+
+fn exec_done(name: &str) -> Result<bool, LabError> {
+    let (_, lo) = loopback(name)?;
+    Ok(lo.altnames.iter().any(|a| a == CONTAINER_EXEC_RECORD))
+}
+
+fn mark_exec_done(name: &str) -> Result<(), LabError> {
+    let (mut socket, lo) = loopback(name)?;
+    let (message, flags) = crate::nl::link::altname(lo.index, CONTAINER_EXEC_RECORD, true);
+    socket.request(message, flags).map_err(|e| {
+        LabError::system(
+            format!("marking netns {name}'s loopback ({CONTAINER_EXEC_RECORD}): {e}"),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+/// The ext-container nodes of the file on this host: their registrations' names.
+pub(super) fn ext_registrations(file: &LabFile, host: Option<&str>) -> Vec<String> {
+    file.nodes
+        .values()
+        .filter(|n| here(n.host.as_deref(), host))
+        .filter_map(|n| match &n.kind {
+            NodeKind::ExtContainer(e) => Some(e.container.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `node` is a container or ext-container node of the file.
+pub(super) fn is_container_node(file: &LabFile, node: &str) -> bool {
+    file.nodes
+        .get(node)
+        .is_some_and(|n| matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_)))
+}
+
+/// Drops from what `plan` observed the panel ports of nodes whose namespace `up` makes anew:
+/// `up` deletes them before the plumbing looks (see [`apply`]), so the plan shows them made.
+pub(super) fn forget_fresh_ports(actual: &mut super::observe::Actual, fresh: &BTreeSet<String>) {
+    actual.ports.retain(|_, found| {
+        !found
+            .altnames
+            .iter()
+            .find_map(|a| names::parse_port_record(a))
+            .is_some_and(|e| fresh.contains(&e.node))
+    });
+}
+
+/// What `down` removed of the containers.
+#[derive(Debug, Default)]
+pub(super) struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub registrations: Vec<String>,
+}
+
+/// `down`'s part: the lab's containers (by label) with their registrations, ext-container
+/// registrations, and the management networks the lab made (by label) when nothing uses them.
+/// Keeps going past failures and reports them all.
+pub(super) fn remove_all(
+    runtime: Option<&Runtime>,
+    lab: &str,
+    host: Option<&str>,
+    ext: &[String],
+) -> Result<Removed, LabError> {
+    let mut removed = Removed::default();
+    let mut failures = Vec::new();
+    for name in ext {
+        if std::path::Path::new(NETNS_RUN_DIR).join(name).exists() {
+            match netns::delete_named(name) {
+                Ok(()) => removed.registrations.push(name.clone()),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    }
+    if let Some(runtime) = runtime {
+        let containers = lab_containers(runtime, lab, host)?;
+        for container in &containers {
+            if std::path::Path::new(NETNS_RUN_DIR)
+                .join(&container.name)
+                .exists()
+            {
+                match netns::delete_named(&container.name) {
+                    Ok(()) => removed.registrations.push(container.name.clone()),
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+        }
+        let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+        match runtime.remove_many(&names) {
+            Ok(()) => removed
+                .containers
+                .extend(names.iter().map(|n| n.to_string())),
+            Err(e) => failures.push(e.to_string()),
+        }
+        for network in runtime.list_lab_networks(lab)? {
+            match runtime.remove_network_if_ours_and_unused(&network, lab) {
+                Ok(true) => removed.networks.push(network),
+                Ok(false) => {}
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+    }
+    removed.containers.sort();
+    removed.registrations.sort();
+    match failures.is_empty() {
+        true => Ok(removed),
+        false => Err(LabError::Invalid(failures.join("; "))),
+    }
+}

@@ -1,0 +1,1035 @@
+//! Container nodes through real runtimes: the same topology tests run against podman and
+//! docker, each driven by patchwire through the runtime's own CLI.
+//!
+//! Nothing is pulled: a busybox image is built once per test run (busybox-static in a root
+//! filesystem, imported with the tag the labs use). Each test has a runtime of its own:
+//! - podman: containers.conf and storage.conf of the test's (CONTAINERS_CONF,
+//!   CONTAINERS_STORAGE_CONF: runc, ulimits this machine's hard limits allow, storage under
+//!   the test's directory), run inside a test network namespace so the management network's
+//!   bridge is made there;
+//! - docker: a dockerd of the test's own in a test network namespace (data root, exec root,
+//!   socket and pidfile under the test's directory; no iptables, no default bridge), stopped
+//!   by the guard.
+//!
+//! The runtime's environment is set by a wrapper script handed to patchwire as the runtime's
+//! program (`lab::Options::program`), as a user's own configuration would be.
+//!
+//! scripts/kernels does not run this binary in a guest: the kernel side (veths, namespaces,
+//! wires) is what the lab tests cover; containers add only the runtime.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use patchwire::lab::{self, Options, file};
+use patchwire::runtime::{self, Choice, ContainerSpec, Kind, NetworkSpec};
+
+const IMAGE: &str = "localhost/pw-busybox:test";
+
+/// The image's root filesystem as a tar file, made once per test run.
+fn image_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("containers-image");
+        let _ = std::fs::remove_dir_all(&dir);
+        let rootfs = dir.join("rootfs");
+        for sub in ["bin", "etc", "proc", "sys", "dev", "tmp", "run", "data"] {
+            std::fs::create_dir_all(rootfs.join(sub)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .expect("/bin/busybox: install busybox-static");
+        let list = run("/bin/busybox", &["--list"]);
+        for applet in list.lines().filter(|a| *a != "busybox" && !a.is_empty()) {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        let tar = dir.join("rootfs.tar");
+        run(
+            "tar",
+            &[
+                "-C",
+                rootfs.to_str().unwrap(),
+                "-cf",
+                tar.to_str().unwrap(),
+                ".",
+            ],
+        );
+        tar
+    })
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A runtime of the test's own, and the wrapper patchwire calls it through.
+struct Rt {
+    kind: Kind,
+    /// The runtime's network namespace (its bridges live there); dropped after the runtime.
+    #[allow(dead_code)]
+    ns: TestNs,
+    work: PathBuf,
+    wrapper: PathBuf,
+    dockerd: Option<Child>,
+    /// A number unique to this test, for names and subnets.
+    n: u32,
+    /// The labs this test named: taken down by the guard, whatever the test got to.
+    labs: std::cell::RefCell<Vec<String>>,
+}
+
+impl Rt {
+    fn new(kind: Kind) -> Rt {
+        require_root();
+        // IPv6 on: a management network with an IPv6 subnet puts an address on its bridge.
+        let ns = TestNs::with_ipv6();
+        // Subnets 198.18.n.0/24 to 198.18.(n+3).0/24 are the test's: n stays below 240 for
+        // the six runtimes a run makes, and differs between runs of different pids.
+        let n = 4 * ((std::process::id() % 10) * 6 + COUNTER.fetch_add(1, Ordering::SeqCst) % 6);
+        let work = std::env::temp_dir().join(format!("{}-{}", ns.name, kind.name()));
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+        let w = work.to_str().unwrap().to_string();
+        let wrapper = work.join(kind.name());
+        let mut dockerd = None;
+        match kind {
+            Kind::Podman => {
+                for sub in ["root", "runroot", "tmp", "net.d"] {
+                    std::fs::create_dir_all(work.join(sub)).unwrap();
+                }
+                // SAFETY: getrlimit writes into the struct we pass and has no other effect.
+                let hard = unsafe {
+                    let mut limit = std::mem::zeroed::<libc::rlimit>();
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                    limit.rlim_max.min(1 << 20)
+                };
+                std::fs::write(
+                    work.join("containers.conf"),
+                    format!(
+                        "[containers]\ndefault_ulimits = [\"nofile={hard}:{hard}\", \
+                         \"nproc=1000:1000\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
+                         events_logger = \"file\"\nevents_logfile_path = \"{w}/events.log\"\n\
+                         runtime = \"runc\"\ntmp_dir = \"{w}/tmp\"\n[network]\n\
+                         network_backend = \"cni\"\nnetwork_config_dir = \"{w}/net.d\"\n"
+                    ),
+                )
+                .unwrap();
+                std::fs::write(
+                    work.join("storage.conf"),
+                    format!(
+                        "[storage]\ndriver = \"vfs\"\ngraphroot = \"{w}/root\"\n\
+                         runroot = \"{w}/runroot\"\n"
+                    ),
+                )
+                .unwrap();
+                std::fs::write(
+                    &wrapper,
+                    format!(
+                        "#!/bin/sh\nexport CONTAINERS_CONF={w}/containers.conf \
+                         CONTAINERS_STORAGE_CONF={w}/storage.conf\n\
+                         exec nsenter --net=/run/netns/{} podman \"$@\"\n",
+                        ns.name
+                    ),
+                )
+                .unwrap();
+            }
+            Kind::Docker => {
+                let child = Command::new("nsenter")
+                    .arg(format!("--net=/run/netns/{}", ns.name))
+                    .args(["--", "dockerd"])
+                    .args(["--data-root", &format!("{w}/root")])
+                    .args(["--exec-root", &format!("{w}/exec")])
+                    .args(["--pidfile", &format!("{w}/docker.pid")])
+                    .args(["-H", &format!("unix://{w}/docker.sock")])
+                    .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+                    .stdin(Stdio::null())
+                    .stdout(std::fs::File::create(work.join("dockerd.log")).unwrap())
+                    .stderr(std::fs::File::create(work.join("dockerd.err")).unwrap())
+                    .spawn()
+                    .expect("start dockerd (docker.io)");
+                dockerd = Some(child);
+                std::fs::write(
+                    &wrapper,
+                    format!(
+                        "#!/bin/sh\nexport DOCKER_HOST=unix://{w}/docker.sock\n\
+                         exec /usr/bin/docker \"$@\"\n"
+                    ),
+                )
+                .unwrap();
+            }
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rt = Rt {
+            kind,
+            ns,
+            work,
+            wrapper,
+            dockerd,
+            n,
+            labs: Default::default(),
+        };
+        if kind == Kind::Docker {
+            let deadline = Instant::now() + patience(Duration::from_secs(30));
+            while !rt.cli(&["version"]).status.success() {
+                assert!(
+                    Instant::now() < deadline,
+                    "dockerd did not answer: {}",
+                    std::fs::read_to_string(rt.work.join("dockerd.err")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        rt.ok(&["import", image_tar().to_str().unwrap(), IMAGE]);
+        rt
+    }
+
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(&self.wrapper)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the runtime")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{} {}: {}{}",
+            self.kind,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            runtime: Choice::Only(self.kind),
+            program: Some(self.wrapper.clone()),
+        }
+    }
+
+    fn runtime(&self) -> runtime::Runtime {
+        runtime::at(self.kind, &self.wrapper).unwrap()
+    }
+
+    /// (pid, start time) of a running container.
+    fn started(&self, name: &str) -> (u32, String) {
+        let c = self.runtime().inspect(name).unwrap().expect(name);
+        (c.pid.expect("running"), c.started_at)
+    }
+
+    /// `sh -c COMMAND` in a container, its stdout (must succeed).
+    fn sh(&self, container: &str, command: &str) -> String {
+        self.ok(&["exec", container, "sh", "-c", command])
+    }
+
+    fn lab_name(&self, what: &str) -> String {
+        let lab = format!("c{}{what}{}", &self.kind.name()[..1], self.n);
+        self.labs.borrow_mut().push(lab.clone());
+        lab
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        // A test that failed half-way: its labs' panels and registrations go too.
+        for lab in self.labs.borrow().iter() {
+            let _ = lab::down_by_name_with(lab, None, &self.options());
+            for name in patchwire::netns::named() {
+                if name.starts_with(&format!("clab-{lab}-")) {
+                    let _ = patchwire::netns::delete_named(&name);
+                }
+            }
+        }
+        let _ = patchwire::netns::delete_named(&format!("pwt-ext{}", self.n));
+        let ids = String::from_utf8_lossy(&self.cli(&["ps", "-a", "-q"]).stdout).to_string();
+        for id in ids.split_whitespace() {
+            let _ = match self.kind {
+                Kind::Podman => self.cli(&["rm", "-f", "--time", "0", id]),
+                Kind::Docker => self.cli(&["rm", "-f", id]),
+            };
+        }
+        if let Some(mut dockerd) = self.dockerd.take() {
+            // SAFETY: kill(2) on the dockerd this test started (its nsenter exec'd into it).
+            unsafe { libc::kill(dockerd.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline && matches!(dockerd.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = dockerd.kill();
+            let _ = dockerd.wait();
+            // Whatever dockerd left mounted under its data root.
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "grep -o ' {}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+                    self.work.display()
+                ))
+                .status();
+        }
+        // conmon and podman's cleanup may linger a moment after the containers are gone (their
+        // command lines name the test's directory).
+        let marker = self.work.to_string_lossy().into_owned();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && mentioning(&marker) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // podman's CNI host-local leases for the test's networks.
+        for network in [1, 2, 3].map(|i| format!("pwt-net{}-{i}", self.n)) {
+            let _ = std::fs::remove_dir_all(format!("/var/lib/cni/networks/{network}"));
+        }
+        for _ in 0..3 {
+            if std::fs::remove_dir_all(&self.work).is_ok() || !self.work.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Whether a process's command line mentions `marker`.
+fn mentioning(marker: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+    })
+}
+
+/// A container spec as the file reader makes it for `kind: linux` with an image.
+fn spec(lab: &str, node: &str) -> ContainerSpec {
+    ContainerSpec {
+        name: format!("clab-{lab}-{node}"),
+        hostname: node.into(),
+        image: IMAGE.into(),
+        cmd: Some(vec!["sleep".into(), "100000".into()]),
+        entrypoint: None,
+        env: Default::default(),
+        binds: vec![],
+        ports: vec![],
+        user: None,
+        labels: Default::default(),
+        network_mode: None,
+        mgmt_ipv4: None,
+        mgmt_ipv6: None,
+        cpu: None,
+        memory: None,
+        sysctls: Default::default(),
+        devices: vec![],
+        cap_add: vec![],
+        privileged: true,
+    }
+}
+
+/// A lab file: the nodes and links in patchwire's format, the named nodes then made container
+/// nodes (what the containerlab reader will make of `kind: linux` + `image:`).
+fn lab_file(
+    rt: &Rt,
+    lab: &str,
+    links: &[(&str, &str)],
+    containers: Vec<(&str, ContainerSpec, Vec<String>)>,
+) -> file::LabFile {
+    let mut text = format!("name: {lab}\ntopology:\n  nodes:\n");
+    for (node, _, _) in &containers {
+        text.push_str(&format!("    {node}: {{}}\n"));
+    }
+    text.push_str("  links:\n");
+    for (a, b) in links {
+        text.push_str(&format!("    - endpoints: [\"{a}\", \"{b}\"]\n"));
+    }
+    let mut file = file::parse("test.clab.yml", &text).unwrap();
+    for (node, spec, exec) in containers {
+        file.nodes.get_mut(node).unwrap().kind =
+            file::NodeKind::Container(Box::new(file::ContainerNode { spec, exec }));
+    }
+    file.mgmt = Some(NetworkSpec {
+        name: format!("pwt-net{}-1", rt.n),
+        ipv4_subnet: Some(format!("198.18.{}.0/24", rt.n)),
+        ipv6_subnet: None,
+        bridge: None,
+        mtu: None,
+    });
+    file
+}
+
+fn change_names(changes: &[lab::Change]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| {
+            let v = serde_json::to_value(c).unwrap();
+            let mut words = vec![v["change"].as_str().unwrap().to_string()];
+            if let Some(node) = v.get("node").and_then(|n| n.as_str()) {
+                words.push(node.to_string());
+            }
+            words.join(" ")
+        })
+        .collect()
+}
+
+/// Pings `to` from `container`: 3 echo requests, 2 s each at most. The sender's neighbour
+/// cache is flushed first: a node made again has new MACs, which a cache learnt before
+/// would keep for up to 45 s.
+fn ping(rt: &Rt, container: &str, to: &str) -> bool {
+    let _ = rt.cli(&["exec", container, "ip", "neigh", "flush", "all"]);
+    let out = rt.cli(&["exec", container, "ping", "-c", "3", "-W", "2", to]);
+    if !out.status.success() {
+        eprintln!(
+            "ping {to} from {container}: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            rt.cli(&["exec", container, "sh", "-c", "ip addr; ip neigh"])
+                .stdout
+                .iter()
+                .map(|b| *b as char)
+                .collect::<String>()
+        );
+    }
+    out.status.success()
+}
+
+fn registered_as_running(rt: &Rt, name: &str) -> bool {
+    let (pid, _) = rt.started(name);
+    let registered = std::fs::metadata(format!("/run/netns/{name}"));
+    let actual = std::fs::metadata(format!("/proc/{pid}/ns/net"));
+    use std::os::unix::fs::MetadataExt;
+    match (registered, actual) {
+        (Ok(r), Ok(a)) => (r.dev(), r.ino()) == (a.dev(), a.ino()),
+        _ => false,
+    }
+}
+
+/// What of a lab is left on the host: its containers, networks, registrations, panel.
+fn leftovers(rt: &Rt, lab: &str, network: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let filter = format!("label=patchwire.lab={lab}");
+    for id in rt
+        .ok(&["ps", "-a", "-q", "--filter", &filter])
+        .split_whitespace()
+    {
+        left.push(format!("container {id}"));
+    }
+    if rt.cli(&["network", "inspect", network]).status.success() {
+        left.push(format!("network {network}"));
+    }
+    for name in patchwire::netns::named() {
+        if name.starts_with(&format!("clab-{lab}-")) || name.starts_with(&format!("{lab}.")) {
+            left.push(format!("netns {name}"));
+        }
+    }
+    left
+}
+
+// ---- The topology tests, each run against both runtimes.
+
+/// Two containers with env, a bind, a command, a static management address and `exec:`
+/// commands; wired; then a link added (nothing restarts), a node changed (only it is made
+/// again, and rewired); then `down` leaves nothing.
+fn containers_converge_in_place(rt: &Rt) {
+    let lab = rt.lab_name("c");
+    let host_dir = rt.work.join("bind");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("hello"), "hello from the host\n").unwrap();
+    let n = rt.n;
+    let mut a = spec(&lab, "a");
+    a.env.insert("FOO".into(), "bar".into());
+    a.binds = vec![format!("{}:/data:ro", host_dir.display())];
+    a.mgmt_ipv4 = Some(format!("198.18.{n}.10").parse().unwrap());
+    let a_exec = vec![
+        format!("ip addr add 198.18.{}.1/24 dev eth1", n + 1),
+        "echo FOO=$FOO; cat /data/hello; tr '\\0' ' ' < /proc/1/cmdline".to_string(),
+    ];
+    let b = spec(&lab, "b");
+    let b_exec = vec![
+        format!("ip addr add 198.18.{}.2/24 dev eth1", n + 1),
+        "echo about to fail; exit 3".to_string(),
+    ];
+    let links = [("a:eth1", "b:eth1")];
+    let file = lab_file(
+        rt,
+        &lab,
+        &links,
+        vec![
+            ("a", a.clone(), a_exec.clone()),
+            ("b", b.clone(), b_exec.clone()),
+        ],
+    );
+    let network = file.mgmt.as_ref().unwrap().name.clone();
+    let (ca, cb) = (a.name.clone(), b.name.clone());
+
+    let plan = lab::plan_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        change_names(&plan.changes)[..3],
+        [
+            "create-network".to_string(),
+            "create-container a".into(),
+            "create-container b".into()
+        ]
+    );
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(change_names(&up.changes), change_names(&plan.changes));
+    // exec: per node, in order, with output; the failing one named with its exit status.
+    let shown: Vec<(String, String, i32, String)> = up
+        .exec
+        .iter()
+        .map(|e| (e.node.clone(), e.command.clone(), e.exit, e.stdout.clone()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("a".into(), a_exec[0].clone(), 0, String::new()),
+            (
+                "a".into(),
+                a_exec[1].clone(),
+                0,
+                "FOO=bar\nhello from the host\nsleep 100000 ".into()
+            ),
+            ("b".into(), b_exec[0].clone(), 0, String::new()),
+            ("b".into(), b_exec[1].clone(), 3, "about to fail\n".into()),
+        ]
+    );
+    let failures: Vec<String> = up.exec.iter().filter_map(|e| e.failure()).collect();
+    assert_eq!(
+        failures,
+        ["node b: exec `echo about to fail; exit 3` exited with status 3"]
+    );
+    // The management address, as the file set it, inside and as the runtime reports it.
+    assert!(
+        rt.sh(&ca, "ip -4 -o addr show eth0")
+            .contains(&format!("inet 198.18.{n}.10/24")),
+    );
+    assert_eq!(
+        rt.runtime().inspect(&ca).unwrap().unwrap().addresses[&network].0,
+        Some(format!("198.18.{n}.10"))
+    );
+    // Labels: the record.
+    let labels = rt.runtime().inspect(&ca).unwrap().unwrap().labels;
+    assert_eq!(labels["patchwire.lab"], lab);
+    assert_eq!(labels["patchwire.node"], "a");
+    assert_eq!(labels["patchwire.spec"], runtime::spec_hash(&a));
+    assert!(registered_as_running(rt, &ca) && registered_as_running(rt, &cb));
+    assert!(ping(rt, &ca, &format!("198.18.{}.2", n + 1)));
+    // Converged: nothing to do, and exec does not run again.
+    let again = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(change_names(&again.changes), Vec::<String>::new());
+    assert!(again.exec.is_empty());
+
+    // A link added: both containers keep running as they were.
+    let before = (rt.started(&ca), rt.started(&cb));
+    let wider = lab_file(
+        rt,
+        &lab,
+        &[("a:eth1", "b:eth1"), ("a:eth2", "b:eth2")],
+        vec![
+            ("a", a.clone(), a_exec.clone()),
+            ("b", b.clone(), b_exec.clone()),
+        ],
+    );
+    let up = lab::up_with(&wider, None, &rt.options()).unwrap();
+    assert!(
+        change_names(&up.changes)
+            .iter()
+            .all(|c| !c.contains("container")),
+        "{:?}",
+        change_names(&up.changes)
+    );
+    assert_eq!((rt.started(&ca), rt.started(&cb)), before);
+    assert!(rt.sh(&cb, "ip -o link show eth2").contains("eth2"));
+
+    // b changed: b alone is made again, rewired, its exec run again.
+    let mut b2 = b.clone();
+    b2.env.insert("CHANGED".into(), "1".into());
+    let changed = lab_file(
+        rt,
+        &lab,
+        &[("a:eth1", "b:eth1"), ("a:eth2", "b:eth2")],
+        vec![("a", a.clone(), a_exec.clone()), ("b", b2, b_exec.clone())],
+    );
+    let plan = lab::plan_with(&changed, None, &rt.options()).unwrap();
+    let recreate = serde_json::to_value(&plan.changes[0]).unwrap();
+    assert_eq!(
+        recreate,
+        serde_json::json!({"change": "recreate-container", "node": "b", "container": cb,
+                           "why": "its definition in the file changed"})
+    );
+    let up = lab::up_with(&changed, None, &rt.options()).unwrap();
+    assert_eq!(rt.started(&ca), before.0);
+    assert_ne!(rt.started(&cb).0, before.1.0);
+    assert_eq!(
+        up.exec.iter().map(|e| e.node.as_str()).collect::<Vec<_>>(),
+        ["b", "b"]
+    );
+    assert!(registered_as_running(rt, &cb));
+    assert!(ping(rt, &ca, &format!("198.18.{}.2", n + 1)));
+    assert_eq!(
+        change_names(
+            &lab::plan_with(&changed, None, &rt.options())
+                .unwrap()
+                .changes
+        ),
+        Vec::<String>::new()
+    );
+
+    // down: containers, network, registrations, panel; nothing else.
+    let down = lab::down_with(&changed, None, &rt.options()).unwrap();
+    assert_eq!(down.containers_removed, [ca.clone(), cb.clone()]);
+    assert_eq!(down.networks_removed, vec![network.clone()]);
+    assert_eq!(down.registrations_removed, [ca, cb]);
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    let twice = lab::down_with(&changed, None, &rt.options()).unwrap();
+    assert!(twice.containers_removed.is_empty() && twice.namespaces_removed.is_empty());
+}
+
+/// An ext-container (started by the runtime alone) wired to a container node: frames pass;
+/// `down` removes its registration and leaves it running. A missing one is refused up front.
+fn ext_container_is_wired_and_left_running(rt: &Rt) {
+    let lab = rt.lab_name("e");
+    let ext = format!("pwt-ext{}", rt.n);
+    let n = rt.n;
+    let c = spec(&lab, "c");
+    let mut file = lab_file(
+        rt,
+        &lab,
+        &[("c:eth1", "x:eth1")],
+        vec![
+            (
+                "c",
+                c.clone(),
+                vec![format!("ip addr add 198.18.{}.1/24 dev eth1", n + 2)],
+            ),
+            ("x", spec(&lab, "x"), vec![]),
+        ],
+    );
+    file.nodes.get_mut("x").unwrap().kind = file::NodeKind::ExtContainer(file::ExtContainerNode {
+        container: ext.clone(),
+        exec: vec![format!("ip addr add 198.18.{}.2/24 dev eth1", n + 2)],
+    });
+    let network = file.mgmt.as_ref().unwrap().name.clone();
+
+    let missing = lab::up_with(&file, None, &rt.options()).unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "test.clab.yml: node x: ext-container {ext}: {} has no container of that name (an \
+             ext-container is started by something else, then wired by patchwire, which never \
+             starts or stops it)",
+            rt.kind
+        )
+    );
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+
+    rt.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &ext,
+        "--network",
+        "none",
+        "--cap-add",
+        "NET_ADMIN",
+        IMAGE,
+        "sleep",
+        "100000",
+    ]);
+    let ext_started = rt.started(&ext);
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        change_names(&up.changes)[..3],
+        [
+            "create-network".to_string(),
+            "create-container c".into(),
+            "register-netns x".into()
+        ]
+    );
+    assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
+    let down = lab::down_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(down.containers_removed, vec![c.name.clone()]);
+    assert!(down.registrations_removed.contains(&ext));
+    assert_eq!(rt.started(&ext), ext_started, "the ext-container runs on");
+    assert!(!Path::new(&format!("/run/netns/{ext}")).exists());
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    // Its interface went with the lab's port.
+    assert!(!rt.sh(&ext, "ip -o link").contains("eth1"));
+}
+
+/// An `up` killed once a first container was made, and one killed in the plumbing, converge
+/// on the next `up`: the containers it made keep running, the rest is made, links pass frames,
+/// and every node's `exec:` has run once.
+fn killed_up_converges(rt: &Rt) {
+    let lab = rt.lab_name("k");
+    let n = rt.n;
+    let specs: Vec<(&str, ContainerSpec, Vec<String>)> = ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, node)| (*node, spec(&lab, node), killed_lab_exec(n, i)))
+        .collect();
+    let links = [("a:eth1", "b:eth1")];
+    let file = lab_file(rt, &lab, &links, specs.clone());
+    let network = file.mgmt.as_ref().unwrap().name.clone();
+    for point in ["20", "1"] {
+        // The up to kill runs in a child: this test binary, running only `killed_up_child`.
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "killed_up_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                "PWT_CHILD_LAB",
+                serde_json::to_string(&ChildJob::of(rt, &lab)).unwrap(),
+            )
+            .env("PATCHWIRE_LAB_KILL_AT", point)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let group = child.id() as i32;
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "the child's up was to be killed at {point}"
+        );
+        // The runtime calls the killed `up` had under way finish on their own (they are in
+        // its process group): wait for them, bounded.
+        let deadline = Instant::now() + patience(Duration::from_secs(60));
+        // SAFETY: kill(2) with signal 0 only asks whether the group still has processes.
+        while unsafe { libc::kill(-group, 0) } == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let made: Vec<(String, (u32, String))> = specs
+            .iter()
+            .filter(|(_, s, _)| {
+                rt.runtime()
+                    .inspect(&s.name)
+                    .unwrap()
+                    .is_some_and(|c| c.running)
+            })
+            .map(|(_, s, _)| (s.name.clone(), rt.started(&s.name)))
+            .collect();
+        assert!(!made.is_empty(), "killed at {point}: nothing made");
+        let up = lab::up_with(&file, None, &rt.options()).unwrap();
+        for (name, started) in &made {
+            assert_eq!(&rt.started(name), started, "{name} kept running");
+        }
+        assert!(ping(rt, &specs[0].1.name, &format!("198.18.{}.2", n + 3)));
+        assert_eq!(
+            change_names(&lab::plan_with(&file, None, &rt.options()).unwrap().changes),
+            Vec::<String>::new()
+        );
+        // Every node's exec has run exactly once over the two runs: its address is there once.
+        for (i, (_, s, _)) in specs.iter().enumerate() {
+            let addresses = rt.sh(&s.name, "ip -4 -o addr show dev eth1 2>/dev/null; true");
+            let mine = format!("198.18.{}.{}/24", n + 3, i + 1);
+            if i < 2 {
+                assert_eq!(
+                    addresses.matches(&mine).count(),
+                    1,
+                    "{}: {addresses}",
+                    s.name
+                );
+            }
+        }
+        assert!(up.exec.iter().all(|e| e.exit == 0), "{:?}", up.exec);
+        lab::down_with(&file, None, &rt.options()).unwrap();
+        assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    }
+}
+
+/// The `exec:` of node `i` of the killed lab: a and b (linked) get an address, c (no link)
+/// nothing to run.
+fn killed_lab_exec(n: u32, i: usize) -> Vec<String> {
+    match i {
+        0 | 1 => vec![format!(
+            "ip addr add 198.18.{}.{}/24 dev eth1",
+            n + 3,
+            i + 1
+        )],
+        _ => vec![],
+    }
+}
+
+/// What the child of `killed_up_converges` needs to run its `up`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChildJob {
+    kind: String,
+    wrapper: PathBuf,
+    lab: String,
+    n: u32,
+}
+
+impl ChildJob {
+    fn of(rt: &Rt, lab: &str) -> ChildJob {
+        ChildJob {
+            kind: rt.kind.name().into(),
+            wrapper: rt.wrapper.clone(),
+            lab: lab.into(),
+            n: rt.n,
+        }
+    }
+}
+
+/// Not a test on its own: the `up` that `killed_up_converges` kills, run in a child process
+/// when PWT_CHILD_LAB says what to bring up (does nothing otherwise).
+#[test]
+fn killed_up_child() {
+    let Ok(job) = std::env::var("PWT_CHILD_LAB") else {
+        return;
+    };
+    let job: ChildJob = serde_json::from_str(&job).unwrap();
+    let kind = match job.kind.as_str() {
+        "podman" => Kind::Podman,
+        _ => Kind::Docker,
+    };
+    let n = job.n;
+    let mut file = file::parse(
+        "test.clab.yml",
+        &format!(
+            "name: {}\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n    c: {{}}\n  links:\n    \
+             - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
+            job.lab
+        ),
+    )
+    .unwrap();
+    for (i, node) in ["a", "b", "c"].iter().enumerate() {
+        file.nodes.get_mut(*node).unwrap().kind =
+            file::NodeKind::Container(Box::new(file::ContainerNode {
+                spec: spec(&job.lab, node),
+                exec: killed_lab_exec(n, i),
+            }));
+    }
+    file.mgmt = Some(NetworkSpec {
+        name: format!("pwt-net{n}-1"),
+        ipv4_subnet: Some(format!("198.18.{n}.0/24")),
+        ipv6_subnet: None,
+        bridge: None,
+        mtu: None,
+    });
+    let options = Options {
+        runtime: Choice::Only(kind),
+        program: Some(job.wrapper),
+    };
+    lab::up_with(&file, None, &options).unwrap();
+}
+
+#[test]
+fn podman_containers_converge_in_place() {
+    containers_converge_in_place(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_containers_converge_in_place() {
+    containers_converge_in_place(&Rt::new(Kind::Docker));
+}
+
+#[test]
+fn podman_ext_container_is_wired_and_left_running() {
+    ext_container_is_wired_and_left_running(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_ext_container_is_wired_and_left_running() {
+    ext_container_is_wired_and_left_running(&Rt::new(Kind::Docker));
+}
+
+#[test]
+fn podman_killed_up_converges() {
+    killed_up_converges(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_killed_up_converges() {
+    killed_up_converges(&Rt::new(Kind::Docker));
+}
+
+/// No runtime at all: the error names what was tried.
+#[test]
+fn no_runtime_is_a_clear_error() {
+    let lab = format!("cnone{}", std::process::id() % 10000);
+    let mut file = file::parse(
+        "test.clab.yml",
+        &format!("name: {lab}\ntopology:\n  nodes:\n    a: {{}}\n"),
+    )
+    .unwrap();
+    file.nodes.get_mut("a").unwrap().kind =
+        file::NodeKind::Container(Box::new(file::ContainerNode {
+            spec: spec(&lab, "a"),
+            exec: vec![],
+        }));
+    let options = Options {
+        runtime: Choice::Only(Kind::Podman),
+        program: Some(PathBuf::from("/nonexistent/podman")),
+    };
+    let e = lab::plan_with(&file, None, &options).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "podman: asking whether it answers: running /nonexistent/podman: No such file or \
+         directory (os error 2)"
+    );
+}
+
+/// `netns::register`: a name for a process's namespace; the same namespace again changes
+/// nothing; another process's (a container restarted) replaces it; `delete_named` removes it.
+#[test]
+fn a_stale_registration_is_replaced() {
+    require_root();
+    let spawn = || {
+        Command::new("unshare")
+            .args(["--net", "sleep", "30"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut first, mut second) = (spawn(), spawn());
+    let name = format!("pwt-reg-{}", std::process::id());
+    let key = |path: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map(|m| (m.dev(), m.ino())).ok()
+    };
+    // unshare has entered its namespace once /proc/PID/ns/net differs from ours.
+    let deadline = Instant::now() + patience(Duration::from_secs(10));
+    for child in [&first, &second] {
+        while key(&format!("/proc/{}/ns/net", child.id())) == key("/proc/self/ns/net") {
+            assert!(Instant::now() < deadline, "unshare did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let registered = format!("/run/netns/{name}");
+    struct Unregister(String);
+    impl Drop for Unregister {
+        fn drop(&mut self) {
+            let _ = patchwire::netns::delete_named(&self.0);
+        }
+    }
+    let _guard = Unregister(name.clone());
+    assert!(patchwire::netns::register(&name, first.id()).unwrap());
+    assert_eq!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", first.id()))
+    );
+    assert!(!patchwire::netns::register(&name, first.id()).unwrap());
+    assert!(patchwire::netns::register(&name, second.id()).unwrap());
+    assert_eq!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", second.id()))
+    );
+    assert_ne!(
+        key(&registered),
+        key(&format!("/proc/{}/ns/net", first.id()))
+    );
+    patchwire::netns::delete_named(&name).unwrap();
+    assert!(!Path::new(&registered).exists());
+    let e = patchwire::netns::register("a/b", first.id()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "creating netns a/b (/run/netns/a/b): a namespace name is a file name under /run/netns \
+         (no '/', not . or ..)"
+    );
+    for child in [&mut first, &mut second] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The CLI on a containerlab file as written: `up -r RUNTIME` runs the containers, wires them,
+/// shows each `exec:` with its output and fails (status 3) naming the command that failed,
+/// after everything else is done; `plan` then finds nothing to do; `down` leaves nothing.
+fn cli_runs_a_containerlab_file(rt: &Rt) {
+    let lab = rt.lab_name("f");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n  \
+         ipv6-subnet: fd00:0:{n}::/64\ntopology:\n  defaults:\n    kind: linux\n    image: \
+         {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    a:\n      exec:\n        - ip addr add \
+         198.18.{}.1/24 dev eth1\n    b:\n      exec:\n        - ip addr add 198.18.{}.2/24 \
+         dev eth1\n        - echo about to fail; exit 3\n  links:\n    - endpoints: [\"a:eth1\", \
+         \"b:eth1\"]\n",
+        n + 1,
+        n + 1
+    );
+    let path = rt.work.join("lab.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let program = match rt.kind {
+        Kind::Podman => "PATCHWIRE_PODMAN",
+        Kind::Docker => "PATCHWIRE_DOCKER",
+    };
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .args(["-r", rt.kind.name(), path])
+            .env(program, &rt.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let up = cli(&["up"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&up.stdout),
+        String::from_utf8_lossy(&up.stderr),
+    );
+    assert_eq!(up.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!(
+            "+ network {network} ({})\n+ container clab-{lab}-a (node a, image {IMAGE})\n\
+             + container clab-{lab}-b (node b, image {IMAGE})\n",
+            rt.kind
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(&format!(
+            "exec a: ip addr add 198.18.{0}.1/24 dev eth1\nexec b: ip addr add 198.18.{0}.2/24 \
+             dev eth1\nexec b: echo about to fail; exit 3 (exit status 3)\n  b| about to fail\n",
+            n + 1
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.ends_with(
+            "patchwire: node b: exec `echo about to fail; exit 3` exited with status 3\n"
+        ),
+        "{stderr}"
+    );
+    assert!(ping(
+        rt,
+        &format!("clab-{lab}-a"),
+        &format!("198.18.{}.2", n + 1)
+    ));
+    let plan = cli(&["plan"]);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout),
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    let down = cli(&["down"]);
+    let stdout = String::from_utf8_lossy(&down.stdout);
+    assert!(down.status.success(), "{stdout}");
+    for line in [
+        format!("removed container clab-{lab}-a\n"),
+        format!("removed container clab-{lab}-b\n"),
+        format!("removed netns clab-{lab}-a (a container's namespace, registered by up)\n"),
+        format!("removed network {network} (the lab had made it)\n"),
+    ] {
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_cli_runs_a_containerlab_file() {
+    cli_runs_a_containerlab_file(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_cli_runs_a_containerlab_file() {
+    cli_runs_a_containerlab_file(&Rt::new(Kind::Docker));
+}
