@@ -782,11 +782,15 @@ fn lab_commands_refuse_netns() {
         vec!["-n", "x1", "graph", "f.yaml"],
         vec!["-n", "x1", "demo"],
         vec!["-n", "x1", "show", "--lab", "f.yaml"],
+        vec!["-n", "x1", "capture", "--lab", "f.yaml", "-w", "x.pcapng"],
+        vec!["-n", "x1", "man"],
+        vec!["-n", "x1", "completions", "bash"],
     ] {
         let run = patchwire(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         let command = match args[2] {
             "show" => "show --lab",
+            "capture" => "capture --lab",
             other => other,
         };
         let first = run.stderr.lines().next().unwrap_or_default();
@@ -835,6 +839,21 @@ fn lab_commands_refuse_netns() {
             "down does not take -n (a lab's namespaces are named in its file; to run it where \
              the underlay is, use nsenter --net=/run/netns/x1 patchwire down --name L)",
         ),
+        (
+            vec!["-n", "x1", "capture", "--lab", "f.yaml", "-w", "f.pcapng"],
+            "capture --lab does not take -n (a lab's namespaces are named in its file; to run \
+             it where the underlay is, use nsenter --net=/run/netns/x1 patchwire capture --lab \
+             f.yaml -w f.pcapng)",
+        ),
+        (
+            vec!["-n", "x1", "man"],
+            "man does not take -n (man writes text that is the same in every namespace)",
+        ),
+        (
+            vec!["-n", "x1", "completions", "zsh"],
+            "completions does not take -n (completions writes text that is the same in every \
+             namespace)",
+        ),
     ] {
         let run = patchwire(&args);
         assert_eq!(run.code, 2, "{args:?}");
@@ -862,8 +881,9 @@ fn lab_commands_refuse_netns() {
         let help = patchwire(&[command, "--help"]).stdout;
         assert!(
             help.contains(
-                "Default: the current one. Refused by up, plan, down, graph, demo and show \
-                 --lab/--labs (a lab names its namespaces in its file)"
+                "Default: the current one. Refused by up, plan, down, graph, demo, show \
+                 --lab/--labs and capture --lab (a lab names its namespaces in its file), and by \
+                 doctor, man and completions"
             ),
             "{command}: {help}"
         );

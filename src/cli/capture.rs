@@ -229,6 +229,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         count,
         destination,
     } = options(args).unwrap_or_else(|e| usage(cli, &e.to_string()));
+    if args.lab.is_some() {
+        super::lab::refuse_netns(cli, "capture --lab");
+    }
     let home = cli.netns()?;
     let targets = if args.wires {
         capture::wire_targets(&home)?

@@ -83,6 +83,15 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
         let hint = match command {
             "demo" => "the demo makes private namespaces of its own".to_string(),
             "graph" => "graph draws the file and reads the lab's own namespaces".to_string(),
+            "capture --lab" => format!(
+                "a lab's namespaces are named in its file; to run it where the underlay is, use \
+                 {}",
+                nsenter_suggestion(netns, std::env::args().skip(1))
+            ),
+            // Pages and scripts are text, the same in every namespace: a -n there is a mistake.
+            "man" | "completions" => {
+                format!("{command} writes text that is the same in every namespace")
+            }
             _ => format!(
                 "a lab's namespaces are named in its file; to run it where the underlay is, use \
                  {}",
