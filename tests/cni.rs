@@ -1091,3 +1091,48 @@ fn a_vm_owns_its_taps_tx_checksum_and_check_leaves_it_alone() {
     drop(holder);
     net.del(&a, Some(&result));
 }
+
+/// `txChecksum: true` before any VM holds the tap: the kernel lets only a tap's holder turn its
+/// TX checksum on, so the tap stays off; CHECK right after ADD passes (a tap's offload is its
+/// holder's, never compared), and still fails when `CNI_IFNAME`'s differs.
+#[test]
+fn check_passes_with_tx_checksum_on_before_a_vm_holds_the_tap() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    pod.ip("link set lo up");
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-csumon", host.name),
+        version: "1.0.0",
+        list: vec![
+            json!({"type": "ptp", "ipam": plugins.ipam("198.18.47.0/24")}),
+            json!({"type": "patchwire-cni", "txChecksum": true}),
+        ],
+    };
+    let a = Attachment::new("c1", &pod, "eth0");
+    let result = net.add(&a);
+    let wires = pod.patchwire(&["-j", "show", "-s"]).json();
+    let end = |name: &str| {
+        [&wires[0]["a"], &wires[0]["b"]]
+            .into_iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (tap, eth0) = (end("tapeth0"), end("eth0"));
+    assert_eq!(tap["attached"], false, "{tap}");
+    assert_eq!(eth0["tx_checksum"], true, "{eth0}");
+    net.check(&a, &result)
+        .expect("CHECK right after ADD, no VM holding the tap yet");
+
+    pod.patchwire(&["link", "tapeth0", "eth0", "--tx-checksum", "off"])
+        .ok();
+    let (plugin, out) = net.check(&a, &result).expect_err("CHECK must fail");
+    assert_eq!(plugin, "patchwire-cni");
+    assert_eq!(
+        out.error()["details"],
+        "eth0: TX checksum offload is off, the configuration says on"
+    );
+    net.del(&a, Some(&result));
+}
