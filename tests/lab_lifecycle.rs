@@ -1464,3 +1464,97 @@ fn plan_and_up_release_a_hold_no_watch_runs_for() {
     }));
     assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }
+
+/// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `netns`): the tap has
+/// carrier while the returned file is open, like a qemu holding it.
+fn hold_tap_like_qemu(netns: &str, tap: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let tap = tap.to_string();
+    patchwire::netns::Netns::open(Some(netns))
+        .unwrap()
+        .run(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .unwrap();
+            // struct ifreq: the name, then the flags (a short), padded to 40 bytes.
+            let mut req = [0u8; 40];
+            req[..tap.len()].copy_from_slice(tap.as_bytes());
+            let flags = (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16;
+            req[16..18].copy_from_slice(&flags.to_ne_bytes());
+            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes); `req` is live
+            // and that size, and the fd is an open /dev/net/tun.
+            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req.as_mut_ptr()) };
+            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+            file
+        })
+        .unwrap()
+}
+
+/// Review of issue 18 (b), 3: watches on the panel and the VM's namespace hold r1's port down
+/// when the VM's qemu dies (the stub there for the tap, then r1's port for the stub's); the
+/// watches stop, qemu comes back: plan/up release both holds (nothing else ever would).
+#[test]
+fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let vm = lab.ns("vm1");
+    let qemu = hold_tap_like_qemu(&vm, "tap1");
+    assert!(eventually(Duration::from_secs(10), || {
+        !ip_in(&lab.ns("r1"), "link show dev eth1").contains("NO-CARRIER")
+    }));
+    let watches = (Watch::start(&lab.panel()), Watch::start(&vm));
+    assert!(eventually(Duration::from_secs(5), || lab
+        .pw(&["plan"])
+        .stderr
+        .is_empty()));
+    // qemu dies: the tap loses its carrier, the watches hold the stub, then r1's port, down.
+    drop(qemu);
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev r1.eth1").contains("patchwire held down")
+    }));
+    drop(watches);
+    let stub = ip_in(&vm, "-o link show")
+        .lines()
+        .find(|l| l.contains("patchwire held down: far end tap1"))
+        .and_then(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .expect("the stub held down");
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.stderr,
+        format!(
+            "note: vm1:tap1: stub {stub} in netns {vm} stays down: a patchwire watch held it down \
+             because tap tap1 was down (no VM held it), and no watch runs there now: plan/up \
+             release it once a VM holds the tap again (or start patchwire watch -n {vm})\n\
+             note: r1:eth1 (r1.eth1) stays down: a patchwire watch held it down because its far \
+             end vm1:tap1 is down or gone, and no watch runs now: plan/up release it once that \
+             end is up (or start patchwire watch -n {})\n",
+            lab.panel()
+        )
+    );
+    // qemu starts again: plan/up release the stub, then r1's port.
+    let _qemu = hold_tap_like_qemu(&vm, "tap1");
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "~ release stub {stub} of vm1:tap1 in netns {vm}: a patchwire watch there held it \
+             down while the tap was down; no watch runs there now and a VM holds the tap again, \
+             so it comes back up\n\
+             ~ release r1:eth1 (r1.eth1): a patchwire watch held it down while vm1:tap1 was \
+             down; no watch runs now and vm1:tap1 is up, so it comes back up\n\
+             2 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("r1"), "link show dev eth1").contains("NO-CARRIER")
+    }));
+    assert!(!ip_in(&vm, "link show").contains("patchwire held down"));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}

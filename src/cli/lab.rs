@@ -420,6 +420,15 @@ fn print_changes(changes: &[Change]) {
                 "~ release {endpoint} ({port}): a patchwire watch held it down while {far} was \
                  down; no watch runs now and {far} is up, so it comes back up"
             ),
+            Change::ReleaseStub {
+                netns,
+                stub,
+                endpoint,
+            } => format!(
+                "~ release stub {stub} of {endpoint} in netns {netns}: a patchwire watch there \
+                 held it down while the tap was down; no watch runs there now and a VM holds the \
+                 tap again, so it comes back up"
+            ),
             Change::DeleteStub {
                 netns,
                 stub,
