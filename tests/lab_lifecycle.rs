@@ -773,6 +773,54 @@ fn show_labs_lists_the_labs_and_the_orphans() {
 // ------------------------------------------------------------------------------------------
 // 13. -n refused; non-root told what is needed; no lock files left.
 
+/// Review of issue 18 (b), 4: `ip netns exec UNDERLAY patchwire up` runs in a private mount
+/// namespace whose /run/netns mounts vanish with it: refused before anything changes, naming
+/// `nsenter --net=`.
+#[test]
+fn up_and_down_refuse_a_private_mount_namespace() {
+    let mut lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    let underlay = lab.own_netns("u");
+    for command in ["up", "down"] {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &underlay, env!("CARGO_BIN_EXE_patchwire")])
+            .args([command, lab.path()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "patchwire: {command}: this process runs in a mount namespace of its own whose \
+                 /run/netns is a slave of the host's (as `ip netns exec` makes): the lab's \
+                 namespaces registered there would vanish when it exits; enter only the network \
+                 namespace instead: nsenter --net=/run/netns/{underlay} patchwire {command} {}\n",
+                lab.path()
+            )
+        );
+        assert!(
+            !std::path::Path::new("/run/netns")
+                .join(lab.panel())
+                .exists(),
+            "{command} changed the kernel"
+        );
+    }
+    // The way the refusal names works.
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{underlay}"))
+        .args([env!("CARGO_BIN_EXE_patchwire"), "up", lab.path()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ip_in(&lab.panel(), "link show dev b.e1").contains("b.e1"));
+}
+
 #[test]
 fn lab_commands_refuse_netns() {
     for args in [

@@ -110,6 +110,23 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
     }
 }
 
+/// `ip netns exec UNDERLAY patchwire up` runs in a private mount namespace: the namespaces it
+/// registers under /run/netns vanish when it exits (empty files left) while it reports
+/// success. Refused before anything changes, naming `nsenter --net=`, which enters only the
+/// network namespace (docs/labs.md).
+fn refuse_private_mounts(command: &str) -> anyhow::Result<()> {
+    if !patchwire::netns::registrations_stay_private() {
+        return Ok(());
+    }
+    let underlay = patchwire::netns::current_name().unwrap_or_else(|| "UNDERLAY".to_string());
+    anyhow::bail!(
+        "{command}: this process runs in a mount namespace of its own whose /run/netns is a \
+         slave of the host's (as `ip netns exec` makes): the lab's namespaces registered there \
+         would vanish when it exits; enter only the network namespace instead: {}",
+        nsenter_suggestion(&underlay, std::env::args().skip(1))
+    )
+}
+
 /// The command the user typed, without its `-n`, under `nsenter --net=` of that namespace (a
 /// name under /run/netns, or a path as given).
 fn nsenter_suggestion(netns: &str, args: impl Iterator<Item = String>) -> String {
@@ -164,6 +181,7 @@ fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
 
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
+    refuse_private_mounts("up")?;
     let lab_file = load(&file_or_default(&args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
@@ -218,6 +236,7 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
 
 pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "down");
+    refuse_private_mounts("down")?;
     let (lab_name, outcome) = match (&args.file, &args.name) {
         (Some(path), _) => {
             let lab_file = load(path)?;
