@@ -229,7 +229,17 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
         println!("lab {}{at}: the kernel matches the file", lab_file.name);
     } else {
         print_changes(&changes);
-        println!("{} change(s) to make (patchwire up {path})", changes.len(),);
+        // The command that makes them, as it must be typed on this host (a multi-host lab
+        // needs its --host).
+        let host = args
+            .host
+            .as_deref()
+            .map(|h| format!(" --host {}", shell_quoted(h)))
+            .unwrap_or_default();
+        println!(
+            "{} change(s) to make (patchwire up {path}{host})",
+            changes.len()
+        );
     }
     Ok(Exit::Ok)
 }
