@@ -1080,6 +1080,54 @@ fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
 // ------------------------------------------------------------------------------------------
 // Review of issue 18, 1: down when a `netns:` node's namespace has gone.
 
+/// Review of issue 18 (b), 5: a `netns:` node's namespace deleted while the lab is up:
+/// `show --lab` and `graph` show the lab with that node's links broken; `capture --lab`
+/// refuses naming the node's `netns:` by line and column.
+#[test]
+fn show_and_graph_show_a_gone_netns_nodes_links_broken() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("v");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    ext: {{netns: {ext}}}\n  \
+         links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth9\", \"ext:eth9\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    run("ip", &["netns", "del", &ext]);
+    assert!(eventually(Duration::from_secs(10), || {
+        !ip_in(&lab.panel(), "-o link show").contains("ext.eth9")
+    }));
+    let show = lab.pw(&["-j", "show", "--lab"]);
+    let links = show.ok().json();
+    assert_eq!(links[0]["health"], "ok", "{links}");
+    assert_eq!(links[1]["health"], "broken", "{links}");
+    assert_eq!(
+        links[1]["problems"],
+        serde_json::json!([format!(
+            "node ext: netns {ext} is gone (deleted while the lab is up): make it again, then \
+             patchwire up {}",
+            lab.path()
+        )])
+    );
+    let graph = lab.pw(&["graph"]);
+    assert!(
+        graph.ok().stdout.contains(
+            "\"r1\" -- \"ext\" [label=\"r1:eth9\\next:eth9\", color=red, fontcolor=red];"
+        ),
+        "{}",
+        graph.stdout
+    );
+    let capture = patchwire(&["capture", "--lab", lab.path(), "-w", "/dev/null", "-c", "1"]);
+    assert_eq!(capture.code, 1);
+    assert_eq!(
+        capture.stderr,
+        format!(
+            "patchwire: {}:6:18: node ext: netns {ext} does not exist (no /run/netns/{ext})\n",
+            lab.path()
+        )
+    );
+}
+
 #[test]
 fn down_removes_the_rest_when_a_netns_node_is_gone() {
     let mut lab = Lab::new("");

@@ -272,17 +272,28 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, false)
+        Self::build(file, host, false, false)
+    }
+
+    /// [`Desired::from_file`] for `show --lab` and `graph`: a `netns:` node whose namespace
+    /// has gone is listed in `gone` (its links are shown broken) instead of being an error.
+    pub fn for_view(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        Self::build(file, host, true, false)
     }
 
     /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
     /// its process exited) is listed in `gone` instead of being an error, so that `down`
     /// still removes everything else the lab made.
     pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true)
+        Self::build(file, host, true, true)
     }
 
-    fn build(file: &LabFile, host: Option<&str>, tolerate_gone: bool) -> Result<Desired, LabError> {
+    fn build(
+        file: &LabFile,
+        host: Option<&str>,
+        tolerate_gone: bool,
+        for_down: bool,
+    ) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {
             match (&host, file.nodes.get(node).and_then(|n| n.host.as_deref())) {
@@ -352,7 +363,7 @@ impl Desired {
         }
         let links = host_sides(file, &mut desired)?;
         let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone)?;
-        if tolerate_gone {
+        if for_down {
             // `down` finds what to remove from the kernel's records, not from how endpoints
             // would be reached: an interface `up` would refuse must not stop it.
             existing.clear();
@@ -878,8 +889,9 @@ fn existing_interfaces(
                 continue;
             }
             Err(e) => {
+                let at = file.ids_at.0.get(&(node.clone(), "netns"));
                 return Err(LabError::system(
-                    format!("{}: node {node}: {e}", file.path),
+                    format!("{}: node {node}: {e}", at.unwrap_or(&file.path)),
                     e,
                 ));
             }

@@ -108,7 +108,7 @@ pub fn capture_points(
 /// Every link of the file as the kernel holds it on this host: what it is made of, its health and
 /// counters (`show --lab`). A lab that is not up shows its links as `missing`.
 pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
-    let desired = Desired::from_file(file, host)?;
+    let desired = Desired::for_view(file, host)?;
     let panel = Netns::open(Some(&desired.panel)).ok();
     let (wires, hubs) = match &panel {
         Some(panel) => (
@@ -163,6 +163,19 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         }
         for problem in &mut view.problems {
             *problem = lab_repair(problem, &file.path, host);
+        }
+        // A `netns:` node whose namespace is gone (deleted while the lab is up): its links are
+        // broken, and `up` cannot make them again until the namespace exists.
+        for (node, netns) in &desired.gone {
+            let on_it = |e: &String| e.split_once(':').is_some_and(|(n, _)| n == node);
+            if view.endpoints.iter().any(on_it) {
+                view.health = "broken".into();
+                view.problems = vec![format!(
+                    "node {node}: netns {netns} is gone (deleted while the lab is up): make it \
+                     again, then patchwire up {}",
+                    file.path
+                )];
+            }
         }
         views.push(view);
     }
