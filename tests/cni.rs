@@ -899,6 +899,24 @@ fn configuration_mistakes_are_not_kernel_refusals() {
              with a name of its own",
         ),
     ];
+    // CNI_IFNAME's own veth partner: patchwire's loop check, code 7, and no CLI flag named.
+    let error = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "ADD",
+        Some(&a),
+        &wire("x0"),
+    )
+    .error();
+    assert_eq!(error["code"], 7, "{error}");
+    assert_eq!(error["msg"], "invalid network configuration");
+    assert_eq!(
+        error["details"],
+        "wiring eth0 to x0 would close a loop: eth0 -veth- x0. Frames would circulate forever (a \
+         ring like this pins every core at 100% softirq). Name as peer an interface that does \
+         not lead back to eth0."
+    );
     for command in ["ADD", "CHECK"] {
         for (config, attachment, code, details) in &cases {
             let error = invoke(

@@ -282,7 +282,19 @@ pub fn add(config: &Config, attachment: &Attachment) -> Result<Value, CniError> 
                     let (message, flags) = link::altname(container_end.index, &mark, false);
                     let _ = world.home().socket.request(message, flags);
                 }
-                return Err(internal(&format!("wiring {ifname} to {peer}"), e));
+                // patchwire's own refusal (a loop): the configuration's mistake, code 7, and
+                // without the CLI's --allow-loop, which a CNI configuration cannot pass.
+                return Err(match e {
+                    WireError::Invalid(why) => CniError::new(
+                        7,
+                        "invalid network configuration",
+                        format!(
+                            "{} Name as peer an interface that does not lead back to {ifname}.",
+                            why.replace(wire::ALLOW_LOOP_ADVICE, "")
+                        ),
+                    ),
+                    e => internal(&format!("wiring {ifname} to {peer}"), e),
+                });
             }
         }
     }
