@@ -52,6 +52,7 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
     let mut last_scan = Instant::now() - RESCAN;
     let mut first_scan = true;
     notify_on_netns_changes(changed.clone());
+    sweep_stale_locks();
     while !crate::signals::stopping() {
         if last_scan.elapsed() >= RESCAN {
             let found = match scope_namespaces(&scope) {
@@ -258,6 +259,45 @@ fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
         )));
     }
     Ok((file, path))
+}
+
+/// Removes watch lock files nobody holds: a watcher killed with SIGKILL leaves its own for
+/// good (its namespace may be gone, so no later watcher takes it again). A file is removed
+/// only when it can be locked (no watcher holds it), is still the path's file, and was not
+/// opened in the last 10 s (`File::create` truncates it, which sets its mtime: a watcher
+/// starting right now, between its create and its lock, keeps its file).
+fn sweep_stale_locks() {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/run/patchwire") else {
+        return;
+    };
+    for entry in entries.flatten().take(1024) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("watch-") || !name.ends_with(".lock") {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        let recent = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < Duration::from_secs(10));
+        if recent || file.try_lock().is_err() {
+            continue;
+        }
+        let same = match (file.metadata(), std::fs::metadata(&path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
+        };
+        if same {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// The namespaces in scope now, without duplicates (the current one may also have a name).
