@@ -1561,6 +1561,52 @@ fn plan_and_up_release_a_hold_no_watch_runs_for() {
     assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }
 
+/// Review of issue 18 (b), 9: with no watch running, `show --lab` says what plan says about a
+/// held port; and when the file moves that port's cable, plan/up print no "stays down" note
+/// (the old wire's removal releases the hold, and the port comes up on its new cable).
+#[test]
+fn a_held_port_whose_cable_moves_comes_up_without_a_contrary_note() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let watch = Watch::start(&lab.panel());
+    ip_in(&lab.ns("a"), "link set e1 down");
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    }));
+    drop(watch);
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    assert_eq!(
+        show[0]["problems"][1],
+        format!(
+            "b.e1 is held down: a patchwire watch held it down because its far end a.e1 is down \
+             or gone, and no watch runs now: plan/up release it once that end is up (or start \
+             patchwire watch -n {})",
+            lab.panel()
+        ),
+        "{show}"
+    );
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"c:e1\"]\n    - endpoints: [\"b:e1\", \"d:e1\"]\n",
+    );
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(plan.ok().stderr, "", "{}", plan.stdout);
+    let up = lab.pw(&["up"]);
+    assert_eq!(up.ok().stderr, "", "{}", up.stdout);
+    let b = ip_in(&lab.panel(), "link show dev b.e1");
+    assert!(
+        b.contains(",UP") && !b.contains("patchwire held down"),
+        "{b}"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER")
+    }));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
 /// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `netns`): the tap has
 /// carrier while the returned file is open, like a qemu holding it.
 fn hold_tap_like_qemu(netns: &str, tap: &str) -> std::fs::File {

@@ -167,7 +167,7 @@ fn observe_paths(
 /// Whether a `patchwire watch` holds the namespace's watch lock
 /// (/run/patchwire/watch-DEV-INO.lock, see watch/mod.rs) — read from /proc/locks rather than
 /// by trying the lock, which would turn away a watcher starting in that instant.
-fn watcher_running(netns: &Netns) -> bool {
+pub(super) fn watcher_running(netns: &Netns) -> bool {
     use std::os::unix::fs::MetadataExt;
     let key = netns.inode();
     let path = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);

@@ -470,8 +470,13 @@ impl Planning<'_> {
             let found = actual.ports.get(name).filter(|_| present(name));
             match found {
                 Some(found) if port_matches(port, found) && !retap.contains_key(name) => {
+                    let moves = joined(actual.wires.keys(), &actual.hubs, name)
+                        != joined(desired.wires.keys(), &self.hubs, name);
                     match (found.up, crate::wire::held_because(found)) {
                         (true, _) => {}
+                        // Its cable moves: taking the old wire away releases the hold (as
+                        // `unlink` does) and the port comes up on its new cable; no note.
+                        (false, Some(_)) if moves => {}
                         // `watch` took it down because its far end is: up would show the node a
                         // carrier its cable does not have (and watch would not take it down again).
                         (false, Some(far)) if actual.watched => notes.push(format!(
