@@ -821,6 +821,39 @@ fn up_and_down_refuse_a_private_mount_namespace() {
     assert!(ip_in(&lab.panel(), "link show dev b.e1").contains("b.e1"));
 }
 
+/// Review of issue 18 (b), 12: `down --name` with a malformed name is a usage error (exit 2);
+/// `-j down` names its lab as `-j up` does.
+#[test]
+fn down_names_its_lab_in_json_and_refuses_a_bad_name_as_usage() {
+    let bad = patchwire(&["down", "--name", "bad name!"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert_eq!(
+        bad.stderr.lines().next(),
+        Some("error: --name \"bad name!\": not a lab name (1-32 characters from A-Z a-z 0-9 _ -)")
+    );
+    let json = patchwire(&["-j", "down", "--name", "bad name!"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({"error": "--name \"bad name!\": not a lab name (1-32 characters \
+            from A-Z a-z 0-9 _ -)"})
+    );
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let down = lab.pw(&["-j", "down"]);
+    let down = down.ok().json();
+    assert_eq!(down["lab"], lab.name.as_str(), "{down}");
+    assert_eq!(down["host"], serde_json::Value::Null, "{down}");
+    assert_eq!(
+        down["namespaces_removed"],
+        serde_json::json!([lab.ns("a"), lab.ns("b"), lab.panel()]),
+        "{down}"
+    );
+}
+
 #[test]
 fn lab_commands_refuse_netns() {
     for args in [

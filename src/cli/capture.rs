@@ -311,9 +311,11 @@ fn report(
             many[many.len() - 1].display()
         ),
     };
+    let count = summary.interfaces.len();
     eprintln!(
-        "captured {total} frames from {} interfaces into {files} (stopped by {})",
-        summary.interfaces.len(),
+        "captured {total} frame{} from {count} interface{} into {files} (stopped by {})",
+        if total == 1 { "" } else { "s" },
+        if count == 1 { "" } else { "s" },
         summary.stopped_by
     );
     for i in &summary.interfaces {

@@ -62,8 +62,8 @@ pub struct DownArgs {
 /// JSON is `-j show --lab FILE` or `-j plan FILE`).
 #[derive(clap::Args)]
 pub struct GraphArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is: its links are coloured from this kernel, the other
     /// hosts' drawn dashed.
     #[arg(long, value_name = "NAME")]
@@ -170,19 +170,35 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
 }
 
 /// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
-fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
+/// None there, or several: a usage error (exit 2), like a missing argument.
+fn file_or_default(cli: &Cli, file: &Option<String>) -> anyhow::Result<String> {
     match file {
         Some(file) => Ok(file.clone()),
-        None => Ok(file::find_default_file(std::path::Path::new("."))?
-            .display()
-            .to_string()),
+        None => match file::find_default_file(std::path::Path::new(".")) {
+            Ok(found) => Ok(found.display().to_string()),
+            Err(e @ file::LabFileError::Read { .. }) => Err(e.into()),
+            Err(e) => usage(cli, &e.to_string()),
+        },
     }
+}
+
+/// A mistake in what was typed (no FILE to use, a malformed `--name`): exit 2 as clap's own
+/// usage errors, or the `{"error": …}` object with -j.
+fn usage(cli: &Cli, message: &str) -> ! {
+    use clap::CommandFactory;
+    if cli.json {
+        println!("{}", serde_json::json!({ "error": message }));
+        std::process::exit(2);
+    }
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
     refuse_private_mounts("up")?;
-    let lab_file = load(&file_or_default(&args.file)?)?;
+    let lab_file = load(&file_or_default(cli, &args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
     let outcome = lab::up(&lab_file, args.host.as_deref())?;
@@ -212,7 +228,7 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
-    let path = file_or_default(&args.file)?;
+    let path = file_or_default(cli, &args.file)?;
     let lab_file = load(&path)?;
     print_notes(&lab_file.notes);
     let plan = lab::plan(&lab_file, args.host.as_deref())?;
@@ -253,15 +269,26 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             let outcome = lab::down(&lab_file, args.host.as_deref())?;
             (lab_file.name, outcome)
         }
-        (None, Some(name)) => (name.clone(), lab::down_by_name(name, args.host.as_deref())?),
+        (None, Some(name)) => {
+            if let Err(e) = lab::check_lab_name(name) {
+                usage(cli, &e.to_string());
+            }
+            (name.clone(), lab::down_by_name(name, args.host.as_deref())?)
+        }
         (None, None) => {
-            let lab_file = load(&file_or_default(&None)?)?;
+            let lab_file = load(&file_or_default(cli, &None)?)?;
             let outcome = lab::down(&lab_file, args.host.as_deref())?;
             (lab_file.name, outcome)
         }
     };
     if cli.json {
-        print_json(&outcome)?;
+        // Named like `-j up`'s: which lab (and host) this was.
+        let mut json = serde_json::to_value(&outcome)?;
+        if let Some(object) = json.as_object_mut() {
+            object.insert("lab".into(), lab_name.clone().into());
+            object.insert("host".into(), args.host.clone().into());
+        }
+        print_json(&json)?;
     } else if outcome.namespaces_removed.is_empty()
         && outcome.stubs_removed.is_empty()
         && outcome.taps_removed.is_empty()
@@ -301,12 +328,12 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
         let message = format!(
             "-j: graph draws a picture (DOT or Mermaid), which has no JSON form; the lab as JSON \
              is `patchwire -j show --lab {0}` (links, health, counters) or `patchwire -j plan {0}`",
-            args.file
+            args.file.as_deref().unwrap_or("FILE")
         );
         println!("{}", serde_json::json!({ "error": message }));
         std::process::exit(2);
     }
-    let lab_file = load(&args.file)?;
+    let lab_file = load(&file_or_default(cli, &args.file)?)?;
     print!(
         "{}",
         lab::graph(&lab_file, args.host.as_deref(), args.format)?
@@ -317,7 +344,12 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
 /// `show --lab FILE`.
 pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
     refuse_netns(cli, "show --lab");
-    let lab_file = load(path)?;
+    // `--lab` without a FILE: the one *.clab.yml here, as up/plan/down take it.
+    let path = match path {
+        "" => file_or_default(cli, &None)?,
+        given => given.to_string(),
+    };
+    let lab_file = load(&path)?;
     let views = lab::show(&lab_file, host)?;
     if cli.json {
         print_json(&views)?;

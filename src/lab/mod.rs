@@ -26,7 +26,7 @@ mod taps;
 mod view;
 
 pub use desired::Desired;
-pub use list::{LabSummary, list};
+pub use list::{LabSummary, check_lab_name, list};
 pub use plan::{Change, Plan};
 pub use view::{GraphFormat, LinkView, capture_points, graph, show};
 
