@@ -854,6 +854,56 @@ fn down_names_its_lab_in_json_and_refuses_a_bad_name_as_usage() {
     );
 }
 
+/// Review of issue 18 (b), 10: `watch -n LAB.panel` during a planned `down` reports the
+/// namespace going away, not every wire as broken or every port as held down.
+#[test]
+fn watch_reports_a_lab_down_as_the_panel_going_not_as_failures() {
+    // `down` deletes what it made in a `netns:` node and a VM's taps first, while the panel is
+    // still there: the wires to them break under the watch's eyes.
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("w");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    vm1: {{kind: vm}}\n    \
+         ext: {{netns: {ext}}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth2\", \"vm1:tap1\"]\n    - endpoints: [\"r2:eth2\", \"ext:eth2\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["-n", &lab.panel(), "-j", "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = watch.id().to_string();
+    // Watching once it holds its lock.
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 4 && f[1] == "FLOCK" && f[4] == pid
+            })
+    }));
+    lab.pw(&["down"]).ok();
+    let exited = eventually(Duration::from_secs(10), || {
+        watch.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = watch.kill();
+    }
+    let out = watch.wait_with_output().unwrap();
+    assert!(exited, "watch still running after down");
+    let events: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l).unwrap();
+            event["event"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(events, ["namespace-gone"]);
+}
+
 #[test]
 fn lab_commands_refuse_netns() {
     for args in [

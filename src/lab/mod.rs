@@ -114,7 +114,9 @@ impl Drop for LabLock {
     }
 }
 
-fn lock(desired: &Desired) -> Result<LabLock, LabError> {
+/// `command` is written into the file while it is held: `watch` reads `down` there to tell a
+/// lab being taken down from wires breaking (it reports the teardown as such, not as failures).
+fn lock(desired: &Desired, command: &str) -> Result<LabLock, LabError> {
     use std::os::unix::fs::MetadataExt;
     let dir = std::path::Path::new(LOCK_DIR);
     let name = match &desired.host {
@@ -145,6 +147,9 @@ fn lock(desired: &Desired) -> Result<LabLock, LabError> {
         let held = file.metadata().map_err(|e| failed("reading", e))?;
         match std::fs::metadata(&path) {
             Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                use std::io::Write;
+                let _ = file.set_len(0);
+                let _ = (&file).write_all(command.as_bytes());
                 sweep_stale_locks(&path);
                 return Ok(LabLock { file, path });
             }
@@ -194,7 +199,7 @@ const LOCK_DIR: &str = "/run/patchwire";
 pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
-    let _lock = lock(&desired)?;
+    let _lock = lock(&desired, "plan")?;
     let actual = observe::observe(&desired)?;
     let plan = plan::changes(&desired, &actual)?;
     apply::preflight(&desired, &plan.changes)?;
@@ -206,7 +211,7 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
 pub fn up(file: &LabFile, host: Option<&str>) -> Result<UpOutcome, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
     let desired = Desired::from_file(file, host)?;
-    let _lock = lock(&desired)?;
+    let _lock = lock(&desired, "up")?;
     let actual = observe::observe(&desired)?;
     let Plan { changes, notes } = plan::changes(&desired, &actual)?;
     // Whatever can still refuse (an underlay too small, an unknown tap owner) does so before
@@ -301,7 +306,7 @@ pub fn down_by_name(lab: &str, host: Option<&str>) -> Result<DownOutcome, LabErr
 }
 
 fn remove(desired: &Desired) -> Result<DownOutcome, LabError> {
-    let _lock = lock(desired)?;
+    let _lock = lock(desired, "down")?;
     let actual = observe::observe_marks(desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();

@@ -114,8 +114,20 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                 continue;
             };
             match reconcile(&entry.netns, &mut memory) {
+                // A lab being taken down breaks every wire of its panel on purpose: those are
+                // not failures to report (namespace-gone follows).
+                Ok(events) if going_away(entry.netns.label()) => events
+                    .iter()
+                    .filter(|e| {
+                        !matches!(
+                            e,
+                            Event::WireBroken { .. } | Event::LinkDownPropagated { .. }
+                        )
+                    })
+                    .for_each(&mut report),
                 Ok(events) => events.iter().for_each(&mut report),
                 // The namespace may be vanishing; the next rescan settles it.
+                Err(_) if going_away(entry.netns.label()) => {}
                 Err(e) => report(&Event::RepairFailed {
                     netns: entry.netns.label().into(),
                     what: "reading the namespace".into(),
@@ -125,6 +137,33 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
         }
     }
     Ok(())
+}
+
+/// Whether the namespace named `label` is being taken away on purpose: its name is gone from
+/// /run/netns already, or it is a lab's panel (`LAB.panel`, `LAB.panel.HOST`) whose lab lock
+/// is held by a `down` (the lab command writes its name into the lock file it holds).
+fn going_away(label: &str) -> bool {
+    if label.contains('/') || label == "(current)" {
+        return false;
+    }
+    if !std::path::Path::new(netns::NETNS_RUN_DIR)
+        .join(label)
+        .exists()
+    {
+        return true;
+    }
+    let lock = match label.split_once(".panel") {
+        Some((lab, "")) => format!("lab-{lab}.lock"),
+        Some((lab, host)) if host.starts_with('.') => format!("lab-{lab}{host}.lock"),
+        _ => return false,
+    };
+    let path = std::path::Path::new("/run/patchwire").join(lock);
+    let Ok(file) = File::open(&path) else {
+        return false;
+    };
+    // Held by the lab command (it cannot be locked here), and that command is a `down`.
+    let held = file.try_lock().is_err();
+    held && std::fs::read_to_string(&path).is_ok_and(|c| c == "down")
 }
 
 /// The key sent when something was added to or removed from /run/netns (no namespace has
