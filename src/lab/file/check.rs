@@ -1127,7 +1127,7 @@ mod tests {
                 "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  a: {address: 198.18.1.2}\n\
                  topology: {}\n"
             ),
-            "t1.yaml:4:3: host a is defined twice"
+            "t1.yaml:4:3: host a is defined twice (lines 3 and 4)"
         );
     }
 
