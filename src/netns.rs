@@ -460,6 +460,47 @@ fn bind_mount(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+/// Whether namespaces this process registers under /run/netns would stay in its own mount
+/// namespace: /run/netns is a slave mount here (`master:` in mountinfo), so mounts made under
+/// it never reach the mount namespace it came from. That is what `ip netns exec` gives its
+/// command (it unshares the mounts and makes them slaves): the names vanish when the process
+/// exits, leaving empty files. Not private when this is PID 1's mount namespace, or when
+/// /run/netns is not a mount point yet (patchwire makes it a shared one).
+pub fn registrations_stay_private() -> bool {
+    let ours = std::fs::read_link("/proc/self/ns/mnt").ok();
+    if ours.is_some() && ours == std::fs::read_link("/proc/1/ns/mnt").ok() {
+        return false;
+    }
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    run_dir_is_slave(&mountinfo)
+}
+
+/// In mountinfo text: the topmost mount on /run/netns carries a `master:N` tag.
+fn run_dir_is_slave(mountinfo: &str) -> bool {
+    // `68 47 254:0 /run/netns /run/netns rw,relatime master:1 - ext4 …`: the mount point is
+    // field 5, optional tags follow field 6 up to `-`. The last line for a point is on top.
+    mountinfo
+        .lines()
+        .rfind(|line| line.split_whitespace().nth(4) == Some(NETNS_RUN_DIR))
+        .is_some_and(|line| {
+            line.split_whitespace()
+                .skip(6)
+                .take_while(|f| *f != "-")
+                .any(|tag| tag.starts_with("master:"))
+        })
+}
+
+/// The name under /run/netns of the network namespace this process is in, if it has one.
+pub fn current_name() -> Option<String> {
+    let here = std::fs::metadata("/proc/self/ns/net").ok()?;
+    named().into_iter().find(|name| {
+        std::fs::metadata(Path::new(NETNS_RUN_DIR).join(name))
+            .is_ok_and(|m| m.dev() == here.dev() && m.ino() == here.ino())
+    })
+}
+
 /// Names of the namespaces under /run/netns.
 pub fn named() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(NETNS_RUN_DIR)
@@ -561,5 +602,20 @@ mod tests {
                 link.display()
             )
         );
+    }
+
+    #[test]
+    fn a_slave_run_dir_keeps_registrations_private() {
+        let host = "45 27 254:0 /run/netns /run/netns rw,relatime shared:1 - ext4 /dev/vda rw\n";
+        let exec = "68 47 254:0 /run/netns /run/netns rw,relatime master:1 - ext4 /dev/vda rw\n";
+        let made_shared = "68 47 254:0 /run/netns /run/netns rw shared:9 master:1 - ext4 x rw\n";
+        assert!(!run_dir_is_slave(host));
+        assert!(run_dir_is_slave(exec));
+        assert!(run_dir_is_slave(made_shared));
+        assert!(!run_dir_is_slave(
+            "27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n"
+        ));
+        // The topmost mount on the point decides.
+        assert!(!run_dir_is_slave(&format!("{exec}{host}")));
     }
 }

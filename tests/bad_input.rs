@@ -733,7 +733,7 @@ fn a_closed_pipe_ends_commands_quietly() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(
         stderr.lines().nth(1),
-        Some("captured 0 frames from 1 interfaces into stdout (stopped by duration)"),
+        Some("captured 0 frames from 1 interface into stdout (stopped by duration)"),
         "{stderr}"
     );
 }

@@ -70,8 +70,15 @@ struct Capture {
 
 impl Capture {
     fn start(ns: &TestNs, args: &[&str], stdout: Stdio) -> Capture {
+        // `capture --lab` refuses -n (the lab names its namespaces): only other captures get it.
+        let netns = match args.contains(&"--lab") {
+            true => vec![],
+            false => vec!["-n", ns.name.as_str()],
+        };
         let mut child = Command::new("timeout")
-            .args(["-s", "KILL", "60", BIN, "-n", &ns.name, "capture"])
+            .args(["-s", "KILL", "60", BIN])
+            .args(netns)
+            .arg("capture")
             .args(args)
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -811,7 +818,7 @@ fn a_whole_lab_or_every_wire_goes_into_one_file() {
     patchwire(&["up", file.to_str().unwrap()]).ok();
     let out = std::env::temp_dir().join(format!("{name}.pcapng"));
     let capture = {
-        // Any namespace will do: --lab names its own.
+        // No -n: --lab names its own namespaces.
         let current = not_owned(format!("{name}-r3"));
         Capture::start(
             &current,
@@ -1332,6 +1339,82 @@ fn dumpcaps_packet_and_file_conditions() {
     for file in &files {
         capinfos(file);
     }
+}
+
+/// Review of issue 18 (b), 13: `-b interval:1` starts each file on the wall clock's second, by
+/// the frames' own timestamps: each file holds exactly its second's frames and is named
+/// after that second (dumpcap's rule), not the moment the capture loop woke up.
+#[test]
+fn interval_files_hold_exactly_their_intervals_frames() {
+    let lab = Lab::new();
+    let out = lab.path("tick.pcapng");
+    let capture = Capture::start(
+        &lab.wire,
+        &[
+            "wa",
+            "-w",
+            out.to_str().unwrap(),
+            "-b",
+            "interval:1",
+            "-a",
+            "duration:2.5",
+        ],
+        Stdio::null(),
+    );
+    // A frame every 10 ms or so (bounded: 200 frames), most while the capture runs.
+    let socket = packet_socket(&lab.r1, "a0");
+    for seq in 0..200u32 {
+        socket.send(&numbered(seq)).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, stderr) = capture.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("tick_"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let mut in_order = Vec::new();
+    for file in &files {
+        in_order.extend(sequences(file).into_values().flatten());
+        let times = run(
+            "tshark",
+            &[
+                "-r",
+                file.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+            ],
+        );
+        let seconds: std::collections::BTreeSet<u64> = times
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.trim().split('.').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            seconds.len() <= 1,
+            "{}: frames of seconds {seconds:?}",
+            file.display()
+        );
+        if let Some(second) = seconds.first() {
+            let named = run("date", &["-d", &format!("@{second}"), "+%Y%m%d%H%M%S"]);
+            assert!(
+                file.to_string_lossy()
+                    .ends_with(&format!("_{}.pcapng", named.trim())),
+                "{} holds the frames of {}",
+                file.display(),
+                named.trim()
+            );
+        }
+    }
+    // No frame lost or repeated between files: 0, 1, 2… across them, in order.
+    assert!(in_order.len() > 100, "{in_order:?}");
+    let expected: Vec<u32> = (0..in_order.len() as u32).collect();
+    assert_eq!(in_order, expected);
 }
 
 #[test]

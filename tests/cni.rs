@@ -899,6 +899,24 @@ fn configuration_mistakes_are_not_kernel_refusals() {
              with a name of its own",
         ),
     ];
+    // CNI_IFNAME's own veth partner: patchwire's loop check, code 7, and no CLI flag named.
+    let error = invoke(
+        &plugins,
+        &host,
+        "patchwire-cni",
+        "ADD",
+        Some(&a),
+        &wire("x0"),
+    )
+    .error();
+    assert_eq!(error["code"], 7, "{error}");
+    assert_eq!(error["msg"], "invalid network configuration");
+    assert_eq!(
+        error["details"],
+        "wiring eth0 to x0 would close a loop: eth0 -veth- x0. Frames would circulate forever (a \
+         ring like this pins every core at 100% softirq). Name as peer an interface that does \
+         not lead back to eth0."
+    );
     for command in ["ADD", "CHECK"] {
         for (config, attachment, code, details) in &cases {
             let error = invoke(
@@ -1089,5 +1107,50 @@ fn a_vm_owns_its_taps_tx_checksum_and_check_leaves_it_alone() {
         "eth0: TX checksum offload is on, the configuration says off"
     );
     drop(holder);
+    net.del(&a, Some(&result));
+}
+
+/// `txChecksum: true` before any VM holds the tap: the kernel lets only a tap's holder turn its
+/// TX checksum on, so the tap stays off; CHECK right after ADD passes (a tap's offload is its
+/// holder's, never compared), and still fails when `CNI_IFNAME`'s differs.
+#[test]
+fn check_passes_with_tx_checksum_on_before_a_vm_holds_the_tap() {
+    let (host, pod) = (TestNs::new(), TestNs::new());
+    pod.ip("link set lo up");
+    let plugins = Plugins::new(&host);
+    let net = Network {
+        plugins: &plugins,
+        host: &host,
+        name: format!("{}-csumon", host.name),
+        version: "1.0.0",
+        list: vec![
+            json!({"type": "ptp", "ipam": plugins.ipam("198.18.47.0/24")}),
+            json!({"type": "patchwire-cni", "txChecksum": true}),
+        ],
+    };
+    let a = Attachment::new("c1", &pod, "eth0");
+    let result = net.add(&a);
+    let wires = pod.patchwire(&["-j", "show", "-s"]).json();
+    let end = |name: &str| {
+        [&wires[0]["a"], &wires[0]["b"]]
+            .into_iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (tap, eth0) = (end("tapeth0"), end("eth0"));
+    assert_eq!(tap["attached"], false, "{tap}");
+    assert_eq!(eth0["tx_checksum"], true, "{eth0}");
+    net.check(&a, &result)
+        .expect("CHECK right after ADD, no VM holding the tap yet");
+
+    pod.patchwire(&["link", "tapeth0", "eth0", "--tx-checksum", "off"])
+        .ok();
+    let (plugin, out) = net.check(&a, &result).expect_err("CHECK must fail");
+    assert_eq!(plugin, "patchwire-cni");
+    assert_eq!(
+        out.error()["details"],
+        "eth0: TX checksum offload is off, the configuration says on"
+    );
     net.del(&a, Some(&result));
 }

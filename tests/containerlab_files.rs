@@ -223,31 +223,51 @@ fn up_plan_and_down_without_a_file_name_the_clab_files_here() {
             .unwrap();
         (
             out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
     let none = run(&["plan"]);
+    let none_graph = run(&["graph"]);
+    // One file: graph and show --lab take it as up/plan/down do.
+    std::fs::write(
+        dir.join("c.clab.yml"),
+        "name: c\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n",
+    )
+    .unwrap();
+    let graph = run(&["graph"]);
+    let show = run(&["-j", "show", "--lab"]);
+    std::fs::remove_file(dir.join("c.clab.yml")).unwrap();
     // Two files: refused before anything is read or changed.
     std::fs::write(dir.join("a.clab.yml"), "name: a\ntopology: {}\n").unwrap();
     std::fs::write(dir.join("b.clab.yaml"), "name: b\ntopology: {}\n").unwrap();
     let two = run(&["down"]);
     std::fs::remove_dir_all(&dir).unwrap();
+    // A usage error (exit 2), like a missing argument.
+    let no_file = "error: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
+                   name the file (`patchwire up FILE`)";
+    assert_eq!((none.0, none.1.as_str()), (Some(2), no_file));
+    assert_eq!((none_graph.0, none_graph.1.as_str()), (Some(2), no_file));
+    assert_eq!(graph.0, Some(0), "{}", graph.1);
+    assert!(graph.2.starts_with("graph \"c\" {"), "{}", graph.2);
+    assert_eq!(show.0, Some(0), "{}", show.1);
+    let links: serde_json::Value = serde_json::from_str(&show.2).unwrap();
     assert_eq!(
-        none,
-        (
-            Some(1),
-            "patchwire: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
-             name the file (`patchwire up FILE`)\n"
-                .to_string()
-        )
+        links[0]["endpoints"],
+        serde_json::json!(["r1:eth1", "r2:eth1"])
     );
+    assert_eq!(links[0]["health"], "missing");
     assert_eq!(
-        two,
+        (two.0, two.1.as_str()),
         (
-            Some(1),
-            "patchwire: .: no lab file given, and 2 *.clab.yml files here (a.clab.yml, \
-             b.clab.yaml): name the one to use\n"
-                .to_string()
+            Some(2),
+            "error: .: no lab file given, and 2 *.clab.yml files here (a.clab.yml, \
+             b.clab.yaml): name the one to use"
         )
     );
 }

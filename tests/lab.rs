@@ -489,6 +489,17 @@ topology:
     host_a.ip("link set dev u0 mtu 1600");
     host_b.ip("link set dev u0 mtu 1600");
     let (a_before, b_before) = (host_a.snapshot(), host_b.snapshot());
+    // plan's hint is the command to type on this host, --host included.
+    let plan = on_host(&host_a.name, &["plan", lab.path(), "--host", "a"]);
+    let lines: Vec<&str> = plan.ok().stdout.lines().collect();
+    assert_eq!(
+        lines.last().copied().unwrap_or_default(),
+        format!(
+            "{} change(s) to make (patchwire up {} --host a)",
+            lines.len() - 1,
+            lab.path()
+        )
+    );
     on_host(&host_a.name, &["up", lab.path(), "--host", "a"]).ok();
     on_host(&host_b.name, &["up", lab.path(), "--host", "b"]).ok();
     let made = netns_list(&lab.name);

@@ -773,6 +773,137 @@ fn show_labs_lists_the_labs_and_the_orphans() {
 // ------------------------------------------------------------------------------------------
 // 13. -n refused; non-root told what is needed; no lock files left.
 
+/// Review of issue 18 (b), 4: `ip netns exec UNDERLAY patchwire up` runs in a private mount
+/// namespace whose /run/netns mounts vanish with it: refused before anything changes, naming
+/// `nsenter --net=`.
+#[test]
+fn up_and_down_refuse_a_private_mount_namespace() {
+    let mut lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    let underlay = lab.own_netns("u");
+    for command in ["up", "down"] {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &underlay, env!("CARGO_BIN_EXE_patchwire")])
+            .args([command, lab.path()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "patchwire: {command}: this process runs in a mount namespace of its own whose \
+                 /run/netns is a slave of the host's (as `ip netns exec` makes): the lab's \
+                 namespaces registered there would vanish when it exits; enter only the network \
+                 namespace instead: nsenter --net=/run/netns/{underlay} patchwire {command} {}\n",
+                lab.path()
+            )
+        );
+        assert!(
+            !std::path::Path::new("/run/netns")
+                .join(lab.panel())
+                .exists(),
+            "{command} changed the kernel"
+        );
+    }
+    // The way the refusal names works.
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{underlay}"))
+        .args([env!("CARGO_BIN_EXE_patchwire"), "up", lab.path()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ip_in(&lab.panel(), "link show dev b.e1").contains("b.e1"));
+}
+
+/// Review of issue 18 (b), 12: `down --name` with a malformed name is a usage error (exit 2);
+/// `-j down` names its lab as `-j up` does.
+#[test]
+fn down_names_its_lab_in_json_and_refuses_a_bad_name_as_usage() {
+    let bad = patchwire(&["down", "--name", "bad name!"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert_eq!(
+        bad.stderr.lines().next(),
+        Some("error: --name \"bad name!\": not a lab name (1-32 characters from A-Z a-z 0-9 _ -)")
+    );
+    let json = patchwire(&["-j", "down", "--name", "bad name!"]);
+    assert_eq!(json.code, 2);
+    assert_eq!(
+        json.json(),
+        serde_json::json!({"error": "--name \"bad name!\": not a lab name (1-32 characters \
+            from A-Z a-z 0-9 _ -)"})
+    );
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let down = lab.pw(&["-j", "down"]);
+    let down = down.ok().json();
+    assert_eq!(down["lab"], lab.name.as_str(), "{down}");
+    assert_eq!(down["host"], serde_json::Value::Null, "{down}");
+    assert_eq!(
+        down["namespaces_removed"],
+        serde_json::json!([lab.ns("a"), lab.ns("b"), lab.panel()]),
+        "{down}"
+    );
+}
+
+/// Review of issue 18 (b), 10: `watch -n LAB.panel` during a planned `down` reports the
+/// namespace going away, not every wire as broken or every port as held down.
+#[test]
+fn watch_reports_a_lab_down_as_the_panel_going_not_as_failures() {
+    // `down` deletes what it made in a `netns:` node and a VM's taps first, while the panel is
+    // still there: the wires to them break under the watch's eyes.
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("w");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    vm1: {{kind: vm}}\n    \
+         ext: {{netns: {ext}}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth2\", \"vm1:tap1\"]\n    - endpoints: [\"r2:eth2\", \"ext:eth2\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["-n", &lab.panel(), "-j", "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = watch.id().to_string();
+    // Watching once it holds its lock.
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 4 && f[1] == "FLOCK" && f[4] == pid
+            })
+    }));
+    lab.pw(&["down"]).ok();
+    let exited = eventually(Duration::from_secs(10), || {
+        watch.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = watch.kill();
+    }
+    let out = watch.wait_with_output().unwrap();
+    assert!(exited, "watch still running after down");
+    let events: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let event: serde_json::Value = serde_json::from_str(l).unwrap();
+            event["event"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(events, ["namespace-gone"]);
+}
+
 #[test]
 fn lab_commands_refuse_netns() {
     for args in [
@@ -782,11 +913,15 @@ fn lab_commands_refuse_netns() {
         vec!["-n", "x1", "graph", "f.yaml"],
         vec!["-n", "x1", "demo"],
         vec!["-n", "x1", "show", "--lab", "f.yaml"],
+        vec!["-n", "x1", "capture", "--lab", "f.yaml", "-w", "x.pcapng"],
+        vec!["-n", "x1", "man"],
+        vec!["-n", "x1", "completions", "bash"],
     ] {
         let run = patchwire(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         let command = match args[2] {
             "show" => "show --lab",
+            "capture" => "capture --lab",
             other => other,
         };
         let first = run.stderr.lines().next().unwrap_or_default();
@@ -835,6 +970,21 @@ fn lab_commands_refuse_netns() {
             "down does not take -n (a lab's namespaces are named in its file; to run it where \
              the underlay is, use nsenter --net=/run/netns/x1 patchwire down --name L)",
         ),
+        (
+            vec!["-n", "x1", "capture", "--lab", "f.yaml", "-w", "f.pcapng"],
+            "capture --lab does not take -n (a lab's namespaces are named in its file; to run \
+             it where the underlay is, use nsenter --net=/run/netns/x1 patchwire capture --lab \
+             f.yaml -w f.pcapng)",
+        ),
+        (
+            vec!["-n", "x1", "man"],
+            "man does not take -n (man writes text that is the same in every namespace)",
+        ),
+        (
+            vec!["-n", "x1", "completions", "zsh"],
+            "completions does not take -n (completions writes text that is the same in every \
+             namespace)",
+        ),
     ] {
         let run = patchwire(&args);
         assert_eq!(run.code, 2, "{args:?}");
@@ -862,8 +1012,9 @@ fn lab_commands_refuse_netns() {
         let help = patchwire(&[command, "--help"]).stdout;
         assert!(
             help.contains(
-                "Default: the current one. Refused by up, plan, down, graph, demo and show \
-                 --lab/--labs (a lab names its namespaces in its file)"
+                "Default: the current one. Refused by up, plan, down, graph, demo, show \
+                 --lab/--labs and capture --lab (a lab names its namespaces in its file), and by \
+                 doctor, man and completions"
             ),
             "{command}: {help}"
         );
@@ -1011,6 +1162,54 @@ fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
 
 // ------------------------------------------------------------------------------------------
 // Review of issue 18, 1: down when a `netns:` node's namespace has gone.
+
+/// Review of issue 18 (b), 5: a `netns:` node's namespace deleted while the lab is up:
+/// `show --lab` and `graph` show the lab with that node's links broken; `capture --lab`
+/// refuses naming the node's `netns:` by line and column.
+#[test]
+fn show_and_graph_show_a_gone_netns_nodes_links_broken() {
+    let mut lab = Lab::new("");
+    let ext = lab.own_netns("v");
+    lab.write(&format!(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    ext: {{netns: {ext}}}\n  \
+         links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    \
+         - endpoints: [\"r1:eth9\", \"ext:eth9\"]\n"
+    ));
+    lab.pw(&["up"]).ok();
+    run("ip", &["netns", "del", &ext]);
+    assert!(eventually(Duration::from_secs(10), || {
+        !ip_in(&lab.panel(), "-o link show").contains("ext.eth9")
+    }));
+    let show = lab.pw(&["-j", "show", "--lab"]);
+    let links = show.ok().json();
+    assert_eq!(links[0]["health"], "ok", "{links}");
+    assert_eq!(links[1]["health"], "broken", "{links}");
+    assert_eq!(
+        links[1]["problems"],
+        serde_json::json!([format!(
+            "node ext: netns {ext} is gone (deleted while the lab is up): make it again, then \
+             patchwire up {}",
+            lab.path()
+        )])
+    );
+    let graph = lab.pw(&["graph"]);
+    assert!(
+        graph.ok().stdout.contains(
+            "\"r1\" -- \"ext\" [label=\"r1:eth9\\next:eth9\", color=red, fontcolor=red];"
+        ),
+        "{}",
+        graph.stdout
+    );
+    let capture = patchwire(&["capture", "--lab", lab.path(), "-w", "/dev/null", "-c", "1"]);
+    assert_eq!(capture.code, 1);
+    assert_eq!(
+        capture.stderr,
+        format!(
+            "patchwire: {}:6:18: node ext: netns {ext} does not exist (no /run/netns/{ext})\n",
+            lab.path()
+        )
+    );
+}
 
 #[test]
 fn down_removes_the_rest_when_a_netns_node_is_gone() {
@@ -1442,5 +1641,145 @@ fn plan_and_up_release_a_hold_no_watch_runs_for() {
     assert!(eventually(Duration::from_secs(5), || {
         !ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER")
     }));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+/// Review of issue 18 (b), 9: with no watch running, `show --lab` says what plan says about a
+/// held port; and when the file moves that port's cable, plan/up print no "stays down" note
+/// (the old wire's removal releases the hold, and the port comes up on its new cable).
+#[test]
+fn a_held_port_whose_cable_moves_comes_up_without_a_contrary_note() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let watch = Watch::start(&lab.panel());
+    ip_in(&lab.ns("a"), "link set e1 down");
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev b.e1").contains("patchwire held down")
+    }));
+    drop(watch);
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
+    assert_eq!(
+        show[0]["problems"][1],
+        format!(
+            "b.e1 is held down: a patchwire watch held it down because its far end a.e1 is down \
+             or gone, and no watch runs now: plan/up release it once that end is up (or start \
+             patchwire watch -n {})",
+            lab.panel()
+        ),
+        "{show}"
+    );
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
+         - endpoints: [\"a:e1\", \"c:e1\"]\n    - endpoints: [\"b:e1\", \"d:e1\"]\n",
+    );
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(plan.ok().stderr, "", "{}", plan.stdout);
+    let up = lab.pw(&["up"]);
+    assert_eq!(up.ok().stderr, "", "{}", up.stdout);
+    let b = ip_in(&lab.panel(), "link show dev b.e1");
+    assert!(
+        b.contains(",UP") && !b.contains("patchwire held down"),
+        "{b}"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("b"), "link show dev e1").contains("NO-CARRIER")
+    }));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}
+
+/// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `netns`): the tap has
+/// carrier while the returned file is open, like a qemu holding it.
+fn hold_tap_like_qemu(netns: &str, tap: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let tap = tap.to_string();
+    patchwire::netns::Netns::open(Some(netns))
+        .unwrap()
+        .run(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .unwrap();
+            // struct ifreq: the name, then the flags (a short), padded to 40 bytes.
+            let mut req = [0u8; 40];
+            req[..tap.len()].copy_from_slice(tap.as_bytes());
+            let flags = (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16;
+            req[16..18].copy_from_slice(&flags.to_ne_bytes());
+            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes); `req` is live
+            // and that size, and the fd is an open /dev/net/tun.
+            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req.as_mut_ptr()) };
+            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+            file
+        })
+        .unwrap()
+}
+
+/// Review of issue 18 (b), 3: watches on the panel and the VM's namespace hold r1's port down
+/// when the VM's qemu dies (the stub there for the tap, then r1's port for the stub's); the
+/// watches stop, qemu comes back: plan/up release both holds (nothing else ever would).
+#[test]
+fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    let vm = lab.ns("vm1");
+    let qemu = hold_tap_like_qemu(&vm, "tap1");
+    assert!(eventually(Duration::from_secs(10), || {
+        !ip_in(&lab.ns("r1"), "link show dev eth1").contains("NO-CARRIER")
+    }));
+    let watches = (Watch::start(&lab.panel()), Watch::start(&vm));
+    assert!(eventually(Duration::from_secs(5), || lab
+        .pw(&["plan"])
+        .stderr
+        .is_empty()));
+    // qemu dies: the tap loses its carrier, the watches hold the stub, then r1's port, down.
+    drop(qemu);
+    assert!(eventually(Duration::from_secs(10), || {
+        ip_in(&lab.panel(), "link show dev r1.eth1").contains("patchwire held down")
+    }));
+    drop(watches);
+    let stub = ip_in(&vm, "-o link show")
+        .lines()
+        .find(|l| l.contains("patchwire held down: far end tap1"))
+        .and_then(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .expect("the stub held down");
+    let plan = lab.pw(&["plan"]);
+    assert_eq!(
+        plan.stderr,
+        format!(
+            "note: vm1:tap1: stub {stub} in netns {vm} stays down: a patchwire watch held it down \
+             because tap tap1 was down (no VM held it), and no watch runs there now: plan/up \
+             release it once a VM holds the tap again (or start patchwire watch -n {vm})\n\
+             note: r1:eth1 (r1.eth1) stays down: a patchwire watch held it down because its far \
+             end vm1:tap1 is down or gone, and no watch runs now: plan/up release it once that \
+             end is up (or start patchwire watch -n {})\n",
+            lab.panel()
+        )
+    );
+    // qemu starts again: plan/up release the stub, then r1's port.
+    let _qemu = hold_tap_like_qemu(&vm, "tap1");
+    assert_eq!(
+        lab.pw(&["plan"]).ok().stdout,
+        format!(
+            "~ release stub {stub} of vm1:tap1 in netns {vm}: a patchwire watch there held it \
+             down while the tap was down; no watch runs there now and a VM holds the tap again, \
+             so it comes back up\n\
+             ~ release r1:eth1 (r1.eth1): a patchwire watch held it down while vm1:tap1 was \
+             down; no watch runs now and vm1:tap1 is up, so it comes back up\n\
+             2 change(s) to make (patchwire up {})\n",
+            lab.path()
+        )
+    );
+    lab.pw(&["up"]).ok();
+    assert!(eventually(Duration::from_secs(5), || {
+        !ip_in(&lab.ns("r1"), "link show dev eth1").contains("NO-CARRIER")
+    }));
+    assert!(!ip_in(&vm, "link show").contains("patchwire held down"));
     assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }

@@ -831,3 +831,47 @@ fn a_watch_whose_reader_goes_away_removes_its_lock_file() {
     std::io::Read::read_to_string(&mut watcher.child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(stderr, "");
 }
+
+/// Removes the files it names when dropped (a test's own files, on every path).
+struct RemoveFiles(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Review of issue 18 (b), 8: a SIGKILLed watch leaves its lock file; a watch that starts
+/// removes the ones nobody holds, and keeps the ones held and the ones just made (a watcher
+/// starting at the same instant).
+#[test]
+fn a_starting_watch_removes_lock_files_nobody_holds() {
+    let ns = TestNs::new();
+    let dir = std::path::Path::new("/run/patchwire");
+    std::fs::create_dir_all(dir).unwrap();
+    let pid = std::process::id();
+    let [stale, held, fresh] = [1, 2, 3].map(|n| dir.join(format!("watch-0-{pid}00{n}.lock")));
+    let _files = RemoveFiles(vec![stale.clone(), held.clone(), fresh.clone()]);
+    for path in [&stale, &held, &fresh] {
+        std::fs::File::create(path).unwrap();
+    }
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for path in [&stale, &held] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let holder = std::fs::File::open(&held).unwrap();
+    holder.try_lock().unwrap();
+    let mut watcher = Watcher::start(&ns);
+    assert!(!stale.exists(), "the stale lock file is left");
+    assert!(held.exists(), "a held lock file was removed");
+    assert!(fresh.exists(), "a lock file made just now was removed");
+    assert_eq!(watcher.stop(), 0);
+    drop(holder);
+}

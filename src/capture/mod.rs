@@ -494,7 +494,7 @@ fn capture_until_stop(
         if let Some(d) = spec.duration {
             timeout = timeout.min(d.saturating_sub(started.elapsed()));
         }
-        if let Some(d) = writer.until_rotation() {
+        if let Some(d) = writer.until_rotation(HOLD_BACK) {
             timeout = timeout.min(d);
         }
         poll(pollfds, timeout);
@@ -510,8 +510,8 @@ fn capture_until_stop(
         // Several interfaces: -c counts frames in time order, as they are written.
         let cutoff = now_ns().saturating_sub(HOLD_BACK.as_nanos() as u64);
         collector.write_held(cutoff, writer).map_err(stopped)?;
-        if writer.rotation_due() && spec.count.is_none_or(|c| collector.total < c) {
-            writer.rotate().map_err(stopped)?;
+        if spec.count.is_none_or(|c| collector.total < c) {
+            writer.rotate_if_due(cutoff).map_err(stopped)?;
         }
         if let Err(e) = writer.flush() {
             if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -93,11 +93,14 @@ impl Sink {
             files: VecDeque::new(),
             all_files: Vec::new(),
         };
-        sink.open_next()?;
+        sink.open_next(None)?;
         Ok(sink)
     }
 
-    fn open_next(&mut self) -> io::Result<()> {
+    /// Opens the next file; `start`: the interval boundary it begins at (`-b interval`), which
+    /// names it and sets when it is due — else now.
+    fn open_next(&mut self, start: Option<SystemTime>) -> io::Result<()> {
+        let begins = start.unwrap_or_else(SystemTime::now);
         match &self.destination {
             Destination::Stdout => {
                 self.target = Some(Box::new(io::stdout()));
@@ -106,7 +109,7 @@ impl Sink {
                 let path = match self.rotation.is_ring() {
                     true => {
                         self.sequence += 1;
-                        ring_name(path, self.sequence, &local_timestamp())
+                        ring_name(path, self.sequence, &local_timestamp_at(begins))
                     }
                     false => path.clone(),
                 };
@@ -124,8 +127,18 @@ impl Sink {
         self.due_at = self
             .rotation
             .interval
-            .map(|interval| next_multiple(SystemTime::now(), interval));
+            .map(|interval| next_multiple(begins, interval));
         Ok(())
+    }
+
+    /// With `-b interval`, once `at_ns` (a frame's timestamp, or the time up to which every
+    /// frame is written) has reached the current file's end: the boundary the next file
+    /// starts at, the last multiple of the interval at or before `at_ns`. Frames decide, not
+    /// the moment the loop wakes: each file holds exactly its interval's frames.
+    pub fn interval_ended(&self, at_ns: u64) -> Option<SystemTime> {
+        let (due, interval) = (self.due_at?, self.rotation.interval?);
+        let at = UNIX_EPOCH + Duration::from_nanos(at_ns);
+        (at >= due).then(|| last_multiple(at, interval))
     }
 
     /// Removes the oldest files beyond `-b files:N` — after the newest has its header, so a
@@ -211,20 +224,23 @@ impl Sink {
                 .is_some_and(|limit| self.frames >= limit)
     }
 
-    /// Whether the current file has reached its age or its time (`-b duration`, `-b
-    /// interval`).
+    /// Whether the current file has reached its age (`-b duration`).
     pub fn old(&self) -> bool {
-        self.until_rotation().is_some_and(|d| d.is_zero())
+        self.rotation
+            .every
+            .is_some_and(|every| self.opened.elapsed() >= every)
     }
 
-    /// How long until the current file is due by age or time (for the poll timeout).
-    pub fn until_rotation(&self) -> Option<Duration> {
+    /// How long until the current file is due by age or time (for the poll timeout); by
+    /// time, `lag` later: frames are written that long after they arrive.
+    pub fn until_rotation(&self, lag: Duration) -> Option<Duration> {
         let by_age = self
             .rotation
             .every
             .map(|every| every.saturating_sub(self.opened.elapsed()));
         let by_clock = self.due_at.map(|due| {
-            due.duration_since(SystemTime::now())
+            (due + lag)
+                .duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO)
         });
         match (by_age, by_clock) {
@@ -239,9 +255,9 @@ impl Sink {
     }
 
     /// Closes the current file (after the caller wrote its closing blocks) and opens the next.
-    pub fn rotate(&mut self) -> io::Result<()> {
+    pub fn rotate(&mut self, start: Option<SystemTime>) -> io::Result<()> {
         self.flush(true)?;
-        self.open_next()
+        self.open_next(start)
     }
 
     /// Bytes written to the destination so far, in the current file.
@@ -259,6 +275,14 @@ fn next_multiple(now: SystemTime, interval: Duration) -> SystemTime {
     let step = interval.as_nanos().max(1);
     let next = (since / step + 1) * step;
     UNIX_EPOCH + Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX))
+}
+
+/// The last instant at or before `at` that is a whole multiple of `interval` since the epoch.
+fn last_multiple(at: SystemTime, interval: Duration) -> SystemTime {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let step = interval.as_nanos().max(1);
+    let last = since / step * step;
+    UNIX_EPOCH + Duration::from_nanos(u64::try_from(last).unwrap_or(u64::MAX))
 }
 
 /// How many bytes of `blocks` (whole pcapng blocks back to back) are whole blocks within the
@@ -290,10 +314,17 @@ pub fn ring_name(path: &Path, sequence: u32, timestamp: &str) -> PathBuf {
 }
 
 /// The local time as `YYYYmmddHHMMSS`.
+#[cfg(test)]
 fn local_timestamp() -> String {
-    // SAFETY: time(NULL) and localtime_r write only into the struct we pass.
+    local_timestamp_at(SystemTime::now())
+}
+
+/// `at` in local time as YYYYMMDDhhmmss (the second it falls in).
+fn local_timestamp_at(at: SystemTime) -> String {
+    let secs = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    // SAFETY: localtime_r reads the time_t we pass and writes only into the struct we pass.
     unsafe {
-        let now = libc::time(std::ptr::null_mut());
+        let now = secs as libc::time_t;
         let mut tm = std::mem::zeroed::<libc::tm>();
         libc::localtime_r(&now, &mut tm);
         format!(
@@ -338,6 +369,9 @@ mod tests {
         assert_eq!(next_multiple(at(7199, 999), hour), at(7200, 0));
         let half = Duration::from_millis(500);
         assert_eq!(next_multiple(at(10, 250), half), at(10, 500));
+        assert_eq!(last_multiple(at(10, 250), half), at(10, 0));
+        assert_eq!(last_multiple(at(10, 500), half), at(10, 500));
+        assert_eq!(last_multiple(at(7199, 999), hour), at(3600, 0));
     }
 
     #[test]

@@ -95,8 +95,10 @@ impl Writer {
         if self.stopped() {
             return Ok(false);
         }
-        if self.sink.full() {
-            self.rotate()?;
+        // `-b interval`: a frame of the next interval starts the next file, at its boundary.
+        let next_interval = self.sink.interval_ended(timestamp_ns);
+        if self.sink.full() || next_interval.is_some() {
+            self.rotate_at(next_interval)?;
             if self.stopped() {
                 return Ok(false);
             }
@@ -131,20 +133,29 @@ impl Writer {
         self.stopped
     }
 
-    /// Whether the current file is due for its next one by age.
-    pub fn rotation_due(&self) -> bool {
-        self.sink.old()
+    /// Starts the next file when the current one is due: by age (`-b duration`), or, with `-b
+    /// interval`, once every frame up to `written_until_ns` is written and that is past the
+    /// file's interval (the next one starts at the boundary, named after it).
+    pub fn rotate_if_due(&mut self, written_until_ns: u64) -> io::Result<()> {
+        if self.sink.old() {
+            return self.rotate_at(None);
+        }
+        match self.sink.interval_ended(written_until_ns) {
+            Some(start) => self.rotate_at(Some(start)),
+            None => Ok(()),
+        }
     }
 
-    /// How long until the current file is due by age.
-    pub fn until_rotation(&self) -> Option<std::time::Duration> {
-        self.sink.until_rotation()
+    /// How long until the current file is due by age, or by time plus `lag` (frames are
+    /// written that long after they arrive).
+    pub fn until_rotation(&self, lag: std::time::Duration) -> Option<std::time::Duration> {
+        self.sink.until_rotation(lag)
     }
 
     /// Closes the current file with its statistics and starts the next with its header — or,
     /// when `-a files:N` files exist already, stops instead (the current file stays open until
     /// [`Writer::finish`]).
-    pub fn rotate(&mut self) -> io::Result<()> {
+    pub fn rotate_at(&mut self, start: Option<std::time::SystemTime>) -> io::Result<()> {
         if self
             .limits
             .files
@@ -154,7 +165,7 @@ impl Writer {
             return Ok(());
         }
         self.closing();
-        self.sink.rotate()?;
+        self.sink.rotate(start)?;
         self.header();
         self.sink.flush(true)?;
         self.sink.prune()

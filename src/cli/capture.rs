@@ -229,6 +229,9 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         count,
         destination,
     } = options(args).unwrap_or_else(|e| usage(cli, &e.to_string()));
+    if args.lab.is_some() {
+        super::lab::refuse_netns(cli, "capture --lab");
+    }
     let home = cli.netns()?;
     let targets = if args.wires {
         capture::wire_targets(&home)?
@@ -308,9 +311,11 @@ fn report(
             many[many.len() - 1].display()
         ),
     };
+    let count = summary.interfaces.len();
     eprintln!(
-        "captured {total} frames from {} interfaces into {files} (stopped by {})",
-        summary.interfaces.len(),
+        "captured {total} frame{} from {count} interface{} into {files} (stopped by {})",
+        if total == 1 { "" } else { "s" },
+        if count == 1 { "" } else { "s" },
         summary.stopped_by
     );
     for i in &summary.interfaces {

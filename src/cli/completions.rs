@@ -46,7 +46,8 @@ pub const LAB_HOSTS: &str = "__lab-hosts";
 const NETNS: &str = "__patchwire_netns__";
 const HOSTS: &str = "__patchwire_hosts__";
 
-pub fn run(_cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    super::lab::refuse_netns(cli, "completions");
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,

@@ -105,8 +105,8 @@ pub struct DownArgs {
 /// JSON is `-j show --lab FILE` or `-j plan FILE`).
 #[derive(clap::Args)]
 pub struct GraphArgs {
-    /// The lab file (YAML).
-    pub file: String,
+    /// The lab file (YAML); default: the one *.clab.yml or *.clab.yaml here.
+    pub file: Option<String>,
     /// Which of the file's hosts this is: its links are coloured from this kernel, the other
     /// hosts' drawn dashed.
     #[arg(long, value_name = "NAME")]
@@ -126,6 +126,15 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
         let hint = match command {
             "demo" => "the demo makes private namespaces of its own".to_string(),
             "graph" => "graph draws the file and reads the lab's own namespaces".to_string(),
+            "capture --lab" => format!(
+                "a lab's namespaces are named in its file; to run it where the underlay is, use \
+                 {}",
+                nsenter_suggestion(netns, std::env::args().skip(1))
+            ),
+            // Pages and scripts are text, the same in every namespace: a -n there is a mistake.
+            "man" | "completions" => {
+                format!("{command} writes text that is the same in every namespace")
+            }
             _ => format!(
                 "a lab's namespaces are named in its file; to run it where the underlay is, use \
                  {}",
@@ -142,6 +151,23 @@ pub fn refuse_netns(cli: &Cli, command: &str) {
             .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
     }
+}
+
+/// `ip netns exec UNDERLAY patchwire up` runs in a private mount namespace: the namespaces it
+/// registers under /run/netns vanish when it exits (empty files left) while it reports
+/// success. Refused before anything changes, naming `nsenter --net=`, which enters only the
+/// network namespace (docs/labs.md).
+fn refuse_private_mounts(command: &str) -> anyhow::Result<()> {
+    if !patchwire::netns::registrations_stay_private() {
+        return Ok(());
+    }
+    let underlay = patchwire::netns::current_name().unwrap_or_else(|| "UNDERLAY".to_string());
+    anyhow::bail!(
+        "{command}: this process runs in a mount namespace of its own whose /run/netns is a \
+         slave of the host's (as `ip netns exec` makes): the lab's namespaces registered there \
+         would vanish when it exits; enter only the network namespace instead: {}",
+        nsenter_suggestion(&underlay, std::env::args().skip(1))
+    )
 }
 
 /// The command the user typed, without its `-n`, under `nsenter --net=` of that namespace (a
@@ -187,18 +213,35 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
 }
 
 /// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
-fn file_or_default(file: &Option<String>) -> anyhow::Result<String> {
+/// None there, or several: a usage error (exit 2), like a missing argument.
+fn file_or_default(cli: &Cli, file: &Option<String>) -> anyhow::Result<String> {
     match file {
         Some(file) => Ok(file.clone()),
-        None => Ok(file::find_default_file(std::path::Path::new("."))?
-            .display()
-            .to_string()),
+        None => match file::find_default_file(std::path::Path::new(".")) {
+            Ok(found) => Ok(found.display().to_string()),
+            Err(e @ file::LabFileError::Read { .. }) => Err(e.into()),
+            Err(e) => usage(cli, &e.to_string()),
+        },
     }
+}
+
+/// A mistake in what was typed (no FILE to use, a malformed `--name`): exit 2 as clap's own
+/// usage errors, or the `{"error": …}` object with -j.
+fn usage(cli: &Cli, message: &str) -> ! {
+    use clap::CommandFactory;
+    if cli.json {
+        println!("{}", serde_json::json!({ "error": message }));
+        std::process::exit(2);
+    }
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
-    let lab_file = load(&file_or_default(&args.file)?)?;
+    refuse_private_mounts("up")?;
+    let lab_file = load(&file_or_default(cli, &args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
     let outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
@@ -255,7 +298,7 @@ fn print_exec(results: &[lab::ExecResult]) {
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
-    let path = file_or_default(&args.file)?;
+    let path = file_or_default(cli, &args.file)?;
     let lab_file = load(&path)?;
     print_notes(&lab_file.notes);
     let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
@@ -272,31 +315,53 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
         println!("lab {}{at}: the kernel matches the file", lab_file.name);
     } else {
         print_changes(&changes);
-        println!("{} change(s) to make (patchwire up {path})", changes.len(),);
+        // The command that makes them, as it must be typed on this host (a multi-host lab
+        // needs its --host).
+        let host = args
+            .host
+            .as_deref()
+            .map(|h| format!(" --host {}", shell_quoted(h)))
+            .unwrap_or_default();
+        println!(
+            "{} change(s) to make (patchwire up {path}{host})",
+            changes.len()
+        );
     }
     Ok(Exit::Ok)
 }
 
 pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "down");
+    refuse_private_mounts("down")?;
     let (lab_name, outcome) = match (&args.file, &args.name) {
         (Some(path), _) => {
             let lab_file = load(path)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
-        (None, Some(name)) => (
-            name.clone(),
-            lab::down_by_name_with(name, args.host.as_deref(), &args.runtime.options())?,
-        ),
+        (None, Some(name)) => {
+            if let Err(e) = lab::check_lab_name(name) {
+                usage(cli, &e.to_string());
+            }
+            (
+                name.clone(),
+                lab::down_by_name_with(name, args.host.as_deref(), &args.runtime.options())?,
+            )
+        }
         (None, None) => {
-            let lab_file = load(&file_or_default(&None)?)?;
+            let lab_file = load(&file_or_default(cli, &None)?)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome)
         }
     };
     if cli.json {
-        print_json(&outcome)?;
+        // Named like `-j up`'s: which lab (and host) this was.
+        let mut json = serde_json::to_value(&outcome)?;
+        if let Some(object) = json.as_object_mut() {
+            object.insert("lab".into(), lab_name.clone().into());
+            object.insert("host".into(), args.host.clone().into());
+        }
+        print_json(&json)?;
     } else if outcome.namespaces_removed.is_empty()
         && outcome.stubs_removed.is_empty()
         && outcome.taps_removed.is_empty()
@@ -348,12 +413,12 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
         let message = format!(
             "-j: graph draws a picture (DOT or Mermaid), which has no JSON form; the lab as JSON \
              is `patchwire -j show --lab {0}` (links, health, counters) or `patchwire -j plan {0}`",
-            args.file
+            args.file.as_deref().unwrap_or("FILE")
         );
         println!("{}", serde_json::json!({ "error": message }));
         std::process::exit(2);
     }
-    let lab_file = load(&args.file)?;
+    let lab_file = load(&file_or_default(cli, &args.file)?)?;
     print!(
         "{}",
         lab::graph(&lab_file, args.host.as_deref(), args.format)?
@@ -364,7 +429,12 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
 /// `show --lab FILE`.
 pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
     refuse_netns(cli, "show --lab");
-    let lab_file = load(path)?;
+    // `--lab` without a FILE: the one *.clab.yml here, as up/plan/down take it.
+    let path = match path {
+        "" => file_or_default(cli, &None)?,
+        given => given.to_string(),
+    };
+    let lab_file = load(&path)?;
     let views = lab::show(&lab_file, host)?;
     if cli.json {
         print_json(&views)?;
@@ -496,6 +566,15 @@ fn print_changes(changes: &[Change]) {
             } => format!(
                 "~ release {endpoint} ({port}): a patchwire watch held it down while {far} was \
                  down; no watch runs now and {far} is up, so it comes back up"
+            ),
+            Change::ReleaseStub {
+                netns,
+                stub,
+                endpoint,
+            } => format!(
+                "~ release stub {stub} of {endpoint} in netns {netns}: a patchwire watch there \
+                 held it down while the tap was down; no watch runs there now and a VM holds the \
+                 tap again, so it comes back up"
             ),
             Change::DeleteStub {
                 netns,

@@ -26,6 +26,7 @@ pub struct Args {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    super::lab::refuse_netns(cli, "man");
     let pages = pages();
     let Some(dir) = &args.dir else {
         let (_, main) = pages.first().expect("the main page comes first");

@@ -64,7 +64,7 @@ Around them:\n  patchwire demo\n  patchwire watch -j\n  patchwire doctor\n  patc
 Exit status: 0 success, 1 error (nothing changed), 2 usage error, 3 probe ran and some frames failed."
 )]
 pub struct Cli {
-    /// Network namespace: a name under /run/netns, or a path (/proc/PID/ns/net). Default: the current one. Refused by up, plan, down, graph, demo and show --lab/--labs (a lab names its namespaces in its file).
+    /// Network namespace: a name under /run/netns, or a path (/proc/PID/ns/net). Default: the current one. Refused by up, plan, down, graph, demo, show --lab/--labs and capture --lab (a lab names its namespaces in its file), and by doctor, man and completions.
     #[arg(short = 'n', long = "netns", global = true, value_name = "NETNS")]
     pub netns: Option<String>,
     /// JSON output (errors too, as {"error": "..."}).

@@ -19,8 +19,8 @@ pub struct Args {
     #[arg(conflicts_with = "lab")]
     pub end: Option<String>,
     /// Show a lab instead: every link of the file with its endpoints, kind, health and (-s)
-    /// counters, from the kernel.
-    #[arg(long, value_name = "FILE")]
+    /// counters, from the kernel. FILE default: the one *.clab.yml or *.clab.yaml here.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub lab: Option<String>,
     /// With --lab: which of the file's hosts this is.
     #[arg(long, value_name = "NAME", requires = "lab")]

@@ -282,7 +282,19 @@ pub fn add(config: &Config, attachment: &Attachment) -> Result<Value, CniError> 
                     let (message, flags) = link::altname(container_end.index, &mark, false);
                     let _ = world.home().socket.request(message, flags);
                 }
-                return Err(internal(&format!("wiring {ifname} to {peer}"), e));
+                // patchwire's own refusal (a loop): the configuration's mistake, code 7, and
+                // without the CLI's --allow-loop, which a CNI configuration cannot pass.
+                return Err(match e {
+                    WireError::Invalid(why) => CniError::new(
+                        7,
+                        "invalid network configuration",
+                        format!(
+                            "{} Name as peer an interface that does not lead back to {ifname}.",
+                            why.replace(wire::ALLOW_LOOP_ADVICE, "")
+                        ),
+                    ),
+                    e => internal(&format!("wiring {ifname} to {peer}"), e),
+                });
             }
         }
     }
@@ -569,9 +581,11 @@ fn problems(
     if let Some(want) = config.tx_checksum {
         // A tap's TX checksum offload belongs to the process holding it: qemu sets it to its
         // guest's (TUNSETOFFLOAD) once the virtio driver starts, and the kernel lets no one
-        // else turn it on. So a tap end a VM holds is not compared; the other end still is.
-        let vm_owned = |end: &&wire::EndStatus| end.attached == Some(true);
-        for end in [&status.a, &status.b].into_iter().filter(|e| !vm_owned(e)) {
+        // else turn it on, so before a VM holds the tap it stays off whatever ADD asked. So a
+        // tap end is never compared, held or not (as a lab leaves its VMs' taps' offloads
+        // alone); the other end still is.
+        let tap = |end: &&wire::EndStatus| end.attached.is_some();
+        for end in [&status.a, &status.b].into_iter().filter(|e| !tap(e)) {
             if end.tx_checksum.is_some_and(|on| on != want) {
                 problems.push(format!(
                     "{}: TX checksum offload is {}, the configuration says {}",

@@ -144,7 +144,11 @@ impl Config {
             return Err(CniError::new(
                 2,
                 "unsupported field in the network configuration",
-                format!("unsupported field {key:?}: {value}{hint}"),
+                format!(
+                    "unsupported field {}: {}{hint}",
+                    clipped(&format!("{key:?}")),
+                    clipped(&value.to_string())
+                ),
             ));
         }
 
@@ -442,6 +446,16 @@ fn optional_id(
     }
 }
 
+/// A key or value as an error shows it: at most 40 characters, then `…` and its full size (a
+/// 1 MB value is not echoed whole, as the lab file's errors elide theirs).
+fn clipped(text: &str) -> String {
+    const KEPT: usize = 40;
+    match text.char_indices().nth(KEPT) {
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+        None => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,6 +488,13 @@ mod tests {
         assert_eq!(
             e.details,
             r#"unsupported field "tapname": "t0" (did you mean "tapName"?)"#
+        );
+        // A big value is not echoed whole.
+        let big = "x".repeat(990_000);
+        let e = parse(&format!(r#"{{{BASE}, "tapname": "{big}"}}"#)).unwrap_err();
+        assert_eq!(
+            e.details,
+            r#"unsupported field "tapname": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (990002 bytes) (did you mean "tapName"?)"#
         );
         let e = parse(&format!(r#"{{{BASE}, "ipam": {{"type": "host-local"}}}}"#)).unwrap_err();
         assert!(e.details.contains("put ipam on the main plugin"), "{e:?}");

@@ -92,6 +92,24 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
 /// Step 7: ports a watch that no longer runs held down, their far ends up again: up, with
 /// the alias they had before the hold.
 fn release_holds(changes: &[Change], socket: &mut RouteSocket) -> Result<(), LabError> {
+    // VMs' stubs first, in their namespaces: the ports wired to them get their carrier back.
+    for change in changes {
+        if let Change::ReleaseStub { netns, stub, .. } = change {
+            let mut there = Netns::open(Some(netns))?.route()?;
+            let found = links_by_name(&mut there, std::slice::from_ref(stub))?;
+            batch(
+                &mut there,
+                found
+                    .values()
+                    .map(|l| {
+                        let alias = crate::wire::unlink::alias_before_hold(l);
+                        (link::set_alias_and_up(l.index, &alias, true), 0)
+                    })
+                    .collect(),
+                "releasing a VM's stub a watch held down",
+            )?;
+        }
+    }
     let held: Vec<String> = changes
         .iter()
         .filter_map(|c| match c {

@@ -272,7 +272,7 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, false, &BTreeSet::new())
+        Self::build(file, host, false, false, &BTreeSet::new())
     }
 
     /// [`Desired::from_file`] for `plan` with container nodes: the namespaces of `fresh`
@@ -283,7 +283,7 @@ impl Desired {
         host: Option<&str>,
         fresh: &BTreeSet<String>,
     ) -> Result<Desired, LabError> {
-        Self::build(file, host, false, fresh)
+        Self::build(file, host, false, false, fresh)
     }
 
     /// Only the lab's name, host (checked against the file's) and panel: what the lab's lock
@@ -298,17 +298,24 @@ impl Desired {
         })
     }
 
+    /// [`Desired::from_file`] for `show --lab` and `graph`: a `netns:` node whose namespace
+    /// has gone is listed in `gone` (its links are shown broken) instead of being an error.
+    pub fn for_view(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
+        Self::build(file, host, true, false, &BTreeSet::new())
+    }
+
     /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
     /// its process exited) is listed in `gone` instead of being an error, so that `down`
     /// still removes everything else the lab made.
     pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true, &BTreeSet::new())
+        Self::build(file, host, true, true, &BTreeSet::new())
     }
 
     fn build(
         file: &LabFile,
         host: Option<&str>,
         tolerate_gone: bool,
+        for_down: bool,
         fresh: &BTreeSet<String>,
     ) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
@@ -372,7 +379,7 @@ impl Desired {
         }
         let links = host_sides(file, &mut desired)?;
         let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone, fresh)?;
-        if tolerate_gone {
+        if for_down {
             // `down` finds what to remove from the kernel's records, not from how endpoints
             // would be reached: an interface `up` would refuse must not stop it.
             existing.clear();
@@ -902,8 +909,9 @@ fn existing_interfaces(
                 continue;
             }
             Err(e) => {
+                let at = file.ids_at.0.get(&(node.clone(), "netns"));
                 return Err(LabError::system(
-                    format!("{}: node {node}: {e}", file.path),
+                    format!("{}: node {node}: {e}", at.unwrap_or(&file.path)),
                     e,
                 ));
             }

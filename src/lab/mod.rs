@@ -31,7 +31,7 @@ mod view;
 
 pub use containers::{ContainerChange, ExecResult};
 pub use desired::Desired;
-pub use list::{LabSummary, list};
+pub use list::{LabSummary, check_lab_name, list};
 pub use plan::{Change, Plan};
 pub use view::{GraphFormat, LinkView, capture_points, graph, show};
 
@@ -137,7 +137,9 @@ impl Drop for LabLock {
     }
 }
 
-fn lock(desired: &Desired) -> Result<LabLock, LabError> {
+/// `command` is written into the file while it is held: `watch` reads `down` there to tell a
+/// lab being taken down from wires breaking (it reports the teardown as such, not as failures).
+fn lock(desired: &Desired, command: &str) -> Result<LabLock, LabError> {
     use std::os::unix::fs::MetadataExt;
     let dir = std::path::Path::new(LOCK_DIR);
     let name = match &desired.host {
@@ -168,6 +170,9 @@ fn lock(desired: &Desired) -> Result<LabLock, LabError> {
         let held = file.metadata().map_err(|e| failed("reading", e))?;
         match std::fs::metadata(&path) {
             Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                use std::io::Write;
+                let _ = file.set_len(0);
+                let _ = (&file).write_all(command.as_bytes());
                 sweep_stale_locks(&path);
                 return Ok(LabLock { file, path });
             }
@@ -223,7 +228,7 @@ pub fn plan(file: &LabFile, host: Option<&str>) -> Result<Plan, LabError> {
 pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Result<Plan, LabError> {
     file.check_ids(host).map_err(LabError::Invalid)?;
     let runtime = containers::runtime_for(file, host, options)?;
-    let _lock = lock(&Desired::key(file, host)?)?;
+    let _lock = lock(&Desired::key(file, host)?, "plan")?;
     let containers = containers::plan(runtime.as_ref(), file, host)?;
     let desired = Desired::with_fresh(file, host, &containers.fresh)?;
     let mut actual = observe::observe(&desired)?;
@@ -258,7 +263,7 @@ pub fn up_with(
     file.check_ids(host).map_err(LabError::Invalid)?;
     let runtime = containers::runtime_for(file, host, options)?;
     let key = Desired::key(file, host)?;
-    let _lock = lock(&key)?;
+    let _lock = lock(&key, "up")?;
     let partly = |e: LabError| {
         LabError::system(
             format!(
@@ -429,7 +434,7 @@ fn remove(
     runtime: Option<&crate::runtime::Runtime>,
     ext: &[String],
 ) -> Result<DownOutcome, LabError> {
-    let _lock = lock(desired)?;
+    let _lock = lock(desired, "down")?;
     let actual = observe::observe_marks(desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();

@@ -60,6 +60,8 @@ pub struct Actual {
     pub paths: Vec<PathDrift>,
     /// A `patchwire watch` is watching the panel now (it holds the panel's watch lock).
     pub watched: bool,
+    /// Namespaces holding stubs (a VM node's, a `netns:` node's) a watch is watching now.
+    pub watched_stub_namespaces: BTreeSet<String>,
     /// The far ends (node side) of existing ports with a `mac:` or a bridge to be a port of,
     /// by port name.
     pub far_ends: BTreeMap<String, Link>,
@@ -165,7 +167,7 @@ fn observe_paths(
 /// Whether a `patchwire watch` holds the namespace's watch lock
 /// (/run/patchwire/watch-DEV-INO.lock, see watch/mod.rs) — read from /proc/locks rather than
 /// by trying the lock, which would turn away a watcher starting in that instant.
-fn watcher_running(netns: &Netns) -> bool {
+pub(super) fn watcher_running(netns: &Netns) -> bool {
     use std::os::unix::fs::MetadataExt;
     let key = netns.inode();
     let path = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
@@ -385,6 +387,9 @@ fn observe_stubs(desired: &Desired, actual: &mut Actual) -> Result<(), LabError>
         let Ok(netns) = Netns::open(Some(&spec)) else {
             continue;
         };
+        if watcher_running(&netns) {
+            actual.watched_stub_namespaces.insert(spec.clone());
+        }
         let mut socket = netns.route()?;
         let links = link::list(&mut socket)
             .map_err(|e| LabError::system(format!("listing the links of netns {spec}: {e}"), e))?;

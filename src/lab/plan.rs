@@ -101,6 +101,17 @@ pub enum Change {
         /// What its far end stands for (`NODE:IF`).
         far: String,
     },
+    /// A VM's stub (wired to its tap in the VM's namespace) a `watch` there held down while the
+    /// tap was down (its qemu gone), no watch runs there any more and a VM holds the tap again:
+    /// released as watch would, before the ports whose far end it is.
+    ReleaseStub {
+        /// The VM node's namespace.
+        netns: String,
+        /// The stub's name there.
+        stub: String,
+        /// What the port stands for (`NODE:IF`, the tap).
+        endpoint: String,
+    },
     /// A port left down by an interrupted `up`: it and its far end come up.
     SetUp {
         /// The port's name in the panel.
@@ -458,12 +469,18 @@ impl Planning<'_> {
         } = *self;
         // What exists now and stays (a fresh panel holds nothing).
         let present = |port: &str| !panel_fresh && actual.ports.contains_key(port);
+        let stubs_released = self.stub_releases(changes, notes);
         for (name, port) in &desired.ports {
             let found = actual.ports.get(name).filter(|_| present(name));
             match found {
                 Some(found) if port_matches(port, found) && !retap.contains_key(name) => {
+                    let moves = joined(actual.wires.keys(), &actual.hubs, name)
+                        != joined(desired.wires.keys(), &self.hubs, name);
                     match (found.up, crate::wire::held_because(found)) {
                         (true, _) => {}
+                        // Its cable moves: taking the old wire away releases the hold (as
+                        // `unlink` does) and the port comes up on its new cable; no note.
+                        (false, Some(_)) if moves => {}
                         // `watch` took it down because its far end is: up would show the node a
                         // carrier its cable does not have (and watch would not take it down again).
                         (false, Some(far)) if actual.watched => notes.push(format!(
@@ -475,7 +492,11 @@ impl Planning<'_> {
                         // No watcher runs: nothing would ever bring it back. Its far end up,
                         // `up` releases the hold (as watch would); still down, it stays held.
                         (false, Some(far)) => {
-                            let far_up = actual.ports.get(&far).is_some_and(|l| l.up && l.carrier);
+                            // A VM's port has no carrier while its stub is held; released
+                            // in this same run, it has it again.
+                            let far_up = actual.ports.get(&far).is_some_and(|l| {
+                                l.up && (l.carrier || stubs_released.contains(&far))
+                            });
                             let far_label = actual_label(desired, actual, &far);
                             match far_up {
                                 true => changes.push(Change::Release {
@@ -515,6 +536,72 @@ impl Planning<'_> {
                 }),
             }
         }
+    }
+
+    /// VM stubs a watch in the VM's namespace held down while the tap was down (qemu killed),
+    /// with no watch running there now: released when a VM holds the tap again (else nothing
+    /// would ever bring them, and the ports wired to the VM, back up); still down, a note.
+    /// Returns the ports (in the panel) whose stub is released.
+    fn stub_releases(
+        &self,
+        changes: &mut Vec<Change>,
+        notes: &mut Vec<String>,
+    ) -> BTreeSet<String> {
+        let Planning {
+            desired,
+            actual,
+            panel_fresh,
+            remade,
+            retap,
+            ..
+        } = *self;
+        let mut released = BTreeSet::new();
+        for (name, port) in &desired.ports {
+            let Reach::Stub {
+                stub,
+                make_tap: true,
+            } = &port.reach
+            else {
+                continue;
+            };
+            let Some((netns, _)) = desired.far_end(port) else {
+                continue;
+            };
+            if panel_fresh
+                || remade.contains(&netns)
+                || retap.contains_key(name)
+                || actual.watched_stub_namespaces.contains(&netns)
+            {
+                continue;
+            }
+            let Some(found) = actual.stubs.get(&(netns.clone(), stub.clone())) else {
+                continue;
+            };
+            let (false, Some(tap)) = (found.link.up, crate::wire::held_because(&found.link)) else {
+                continue;
+            };
+            let tap_up = actual
+                .taps
+                .get(&(netns.clone(), tap.clone()))
+                .is_some_and(|l| l.up && l.carrier);
+            let endpoint = port.label();
+            if tap_up {
+                changes.push(Change::ReleaseStub {
+                    netns,
+                    stub: stub.clone(),
+                    endpoint,
+                });
+                released.insert(name.clone());
+            } else {
+                notes.push(format!(
+                    "{endpoint}: stub {stub} in netns {netns} stays down: a patchwire watch held \
+                     it down because tap {tap} was down (no VM held it), and no watch runs there \
+                     now: plan/up release it once a VM holds the tap again (or start patchwire \
+                     watch -n {netns})"
+                ));
+            }
+        }
+        released
     }
 
     /// Wires, hubs and mirrors to make: missing, changed, or on a port made anew.

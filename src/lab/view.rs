@@ -105,10 +105,23 @@ pub fn capture_points(
     Ok(points)
 }
 
+/// A hold `wire::show` describes as watch's to end, said as `plan` says it when no watch runs
+/// (nothing but plan/up, or a new watch, brings the port back).
+fn unwatched_hold(problem: &str, panel: &str) -> Option<String> {
+    let (end, rest) =
+        problem.split_once(" is held down by patchwire watch because its far end ")?;
+    let (far, _) = rest.split_once(" is down or gone; watch brings it back up when ")?;
+    Some(format!(
+        "{end} is held down: a patchwire watch held it down because its far end {far} is down or \
+         gone, and no watch runs now: plan/up release it once that end is up (or start patchwire \
+         watch -n {panel})"
+    ))
+}
+
 /// Every link of the file as the kernel holds it on this host: what it is made of, its health and
 /// counters (`show --lab`). A lab that is not up shows its links as `missing`.
 pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
-    let desired = Desired::from_file(file, host)?;
+    let desired = Desired::for_view(file, host)?;
     let panel = Netns::open(Some(&desired.panel)).ok();
     let (wires, hubs) = match &panel {
         Some(panel) => (
@@ -117,6 +130,8 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         ),
         None => (Vec::new(), Vec::new()),
     };
+    // Whether a watch runs on the panel now: with none, a hold is plan's to release.
+    let watched = panel.as_ref().is_some_and(super::observe::watcher_running);
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
     for (link, parts) in file.links.iter().zip(&desired.links) {
@@ -163,6 +178,22 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
         }
         for problem in &mut view.problems {
             *problem = lab_repair(problem, &file.path, host);
+            if !watched && let Some(said) = unwatched_hold(problem, &desired.panel) {
+                *problem = said;
+            }
+        }
+        // A `netns:` node whose namespace is gone (deleted while the lab is up): its links are
+        // broken, and `up` cannot make them again until the namespace exists.
+        for (node, netns) in &desired.gone {
+            let on_it = |e: &String| e.split_once(':').is_some_and(|(n, _)| n == node);
+            if view.endpoints.iter().any(on_it) {
+                view.health = "broken".into();
+                view.problems = vec![format!(
+                    "node {node}: netns {netns} is gone (deleted while the lab is up): make it \
+                     again, then patchwire up {}",
+                    file.path
+                )];
+            }
         }
         views.push(view);
     }

@@ -52,6 +52,7 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
     let mut last_scan = Instant::now() - RESCAN;
     let mut first_scan = true;
     notify_on_netns_changes(changed.clone());
+    sweep_stale_locks();
     while !crate::signals::stopping() {
         if last_scan.elapsed() >= RESCAN {
             let found = match scope_namespaces(&scope) {
@@ -113,8 +114,20 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                 continue;
             };
             match reconcile(&entry.netns, &mut memory) {
+                // A lab being taken down breaks every wire of its panel on purpose: those are
+                // not failures to report (namespace-gone follows).
+                Ok(events) if going_away(entry.netns.label()) => events
+                    .iter()
+                    .filter(|e| {
+                        !matches!(
+                            e,
+                            Event::WireBroken { .. } | Event::LinkDownPropagated { .. }
+                        )
+                    })
+                    .for_each(&mut report),
                 Ok(events) => events.iter().for_each(&mut report),
                 // The namespace may be vanishing; the next rescan settles it.
+                Err(_) if going_away(entry.netns.label()) => {}
                 Err(e) => report(&Event::RepairFailed {
                     netns: entry.netns.label().into(),
                     what: "reading the namespace".into(),
@@ -124,6 +137,33 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
         }
     }
     Ok(())
+}
+
+/// Whether the namespace named `label` is being taken away on purpose: its name is gone from
+/// /run/netns already, or it is a lab's panel (`LAB.panel`, `LAB.panel.HOST`) whose lab lock
+/// is held by a `down` (the lab command writes its name into the lock file it holds).
+fn going_away(label: &str) -> bool {
+    if label.contains('/') || label == "(current)" {
+        return false;
+    }
+    if !std::path::Path::new(netns::NETNS_RUN_DIR)
+        .join(label)
+        .exists()
+    {
+        return true;
+    }
+    let lock = match label.split_once(".panel") {
+        Some((lab, "")) => format!("lab-{lab}.lock"),
+        Some((lab, host)) if host.starts_with('.') => format!("lab-{lab}{host}.lock"),
+        _ => return false,
+    };
+    let path = std::path::Path::new("/run/patchwire").join(lock);
+    let Ok(file) = File::open(&path) else {
+        return false;
+    };
+    // Held by the lab command (it cannot be locked here), and that command is a `down`.
+    let held = file.try_lock().is_err();
+    held && std::fs::read_to_string(&path).is_ok_and(|c| c == "down")
 }
 
 /// The key sent when something was added to or removed from /run/netns (no namespace has
@@ -258,6 +298,45 @@ fn lock(netns: &Netns) -> Result<(File, std::path::PathBuf), WireError> {
         )));
     }
     Ok((file, path))
+}
+
+/// Removes watch lock files nobody holds: a watcher killed with SIGKILL leaves its own for
+/// good (its namespace may be gone, so no later watcher takes it again). A file is removed
+/// only when it can be locked (no watcher holds it), is still the path's file, and was not
+/// opened in the last 10 s (`File::create` truncates it, which sets its mtime: a watcher
+/// starting right now, between its create and its lock, keeps its file).
+fn sweep_stale_locks() {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/run/patchwire") else {
+        return;
+    };
+    for entry in entries.flatten().take(1024) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with("watch-") || !name.ends_with(".lock") {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        let recent = file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < Duration::from_secs(10));
+        if recent || file.try_lock().is_err() {
+            continue;
+        }
+        let same = match (file.metadata(), std::fs::metadata(&path)) {
+            (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+            _ => false,
+        };
+        if same {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// The namespaces in scope now, without duplicates (the current one may also have a name).

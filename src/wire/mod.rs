@@ -24,7 +24,8 @@ pub use apply::Fault;
 pub use ebpf::{Path, PathChange, settle_paths, shaping_root};
 pub use inventory::{MirrorInto, NsView, TcState, Wiring, World};
 pub use plan::{
-    Datapath, LinkOptions, LinkOutcome, WireRequest, link, missing_interface, parse_batch,
+    ALLOW_LOOP_ADVICE, Datapath, LinkOptions, LinkOutcome, WireRequest, link, missing_interface,
+    parse_batch,
 };
 pub use problems::{
     FixCommands, Segment, addresses_problem, end_condition, hub_mtu_problem, mtu_problem,

@@ -18,6 +18,11 @@ use crate::netns::{self, Netns};
 use crate::nl::link::{self, IfIndex, Link};
 use crate::nl::tc::Filter;
 
+/// The end of a loop refusal that names the CLI's way out: a caller without that flag (the CNI
+/// plugin) takes it off.
+pub const ALLOW_LOOP_ADVICE: &str =
+    " Use --allow-loop only if something on the ring (such as STP) breaks it.";
+
 /// One wire to make: interface names as the user wrote them (`IF` or `NETNS:IF`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireRequest {
@@ -248,8 +253,7 @@ pub fn link(
         {
             return Err(WireError::Invalid(format!(
                 "{}wiring {} to {} would close a loop: {path}. Frames would circulate forever (a ring \
-                 like this pins every core at 100% softirq). Use --allow-loop only if something on the \
-                 ring (such as STP) breaks it.",
+                 like this pins every core at 100% softirq).{ALLOW_LOOP_ADVICE}",
                 request.at(),
                 a.name,
                 b.name

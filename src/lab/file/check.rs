@@ -445,6 +445,17 @@ impl Check<'_> {
                     ),
                 ));
             }
+            // Where `netns:` is written: a namespace gone later is named with its place.
+            if netns.is_some()
+                && let LabFileError::At {
+                    path, line, column, ..
+                } = self.error(&at("netns"), false, String::new())
+            {
+                self.ids_at
+                    .borrow_mut()
+                    .0
+                    .insert((name.clone(), "netns"), format!("{path}:{line}:{column}"));
+            }
             nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
         Ok(nodes)
@@ -1116,7 +1127,7 @@ mod tests {
                 "name: t1\nhosts:\n  a: {address: 198.18.1.1}\n  a: {address: 198.18.1.2}\n\
                  topology: {}\n"
             ),
-            "t1.yaml:4:3: host a is defined twice"
+            "t1.yaml:4:3: host a is defined twice (lines 3 and 4)"
         );
     }
 

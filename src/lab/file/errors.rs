@@ -129,6 +129,18 @@ pub(super) fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> L
     } else if message.contains("more than one document") {
         position = second_document(text);
         "a lab file holds one YAML document; this one has several (`---`)".to_string()
+    } else if message.starts_with("control characters are not allowed") {
+        // The parser says "at position N" at 1:1: point at the character itself instead.
+        match first_control(text) {
+            Some((line, column, c)) => {
+                position = Some((line, column));
+                format!(
+                    "control character U+{:04X} here: a lab file is text (tabs and line ends only)",
+                    c as u32
+                )
+            }
+            None => message,
+        }
     } else if message.starts_with("unknown anchor") {
         "an alias (`*NAME`) names an anchor (`&NAME`) that is not defined before it".to_string()
     } else if message.starts_with("found character that cannot start any token")
@@ -139,7 +151,55 @@ pub(super) fn from_serde(path: &str, text: &str, err: &serde_norway::Error) -> L
     } else {
         message
     };
+    // A repeated node or host name: where the first one is, as a repeated mirror says.
+    let message = match position.and_then(|(line, _)| first_definition(text, line)) {
+        Some(first) if message.ends_with(" is defined twice") => {
+            let line = position.map_or(0, |(line, _)| line);
+            format!("{message} (lines {first} and {line})")
+        }
+        _ => message,
+    };
     LabFileError::new(path, position, message)
+}
+
+/// The first control character other than tab and line ends: (line, column, character).
+fn first_control(text: &str) -> Option<(usize, usize, char)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        line.chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\r'))
+            .map(|(j, c)| (i + 1, j + 1, c))
+    })
+}
+
+/// For the key on `line` (1-based), the line of the same key earlier in the same mapping
+/// (block style: same indentation, nothing less indented between).
+fn first_definition(text: &str, line: usize) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key = |l: &str| {
+        l.trim_start()
+            .split(':')
+            .next()
+            .map(str::trim)
+            .map(str::to_string)
+    };
+    let (depth, name) = (indent(here), key(here)?);
+    for (i, earlier) in lines[..line - 1].iter().enumerate().rev() {
+        let trimmed = earlier.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match indent(earlier) {
+            d if d < depth => return None,
+            d if d == depth && key(earlier).as_deref() == Some(name.as_str()) => {
+                return Some(i + 1);
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Where the second document starts: the second `---` line, or the first one after content.
@@ -264,7 +324,12 @@ mod tests {
         );
         assert_eq!(
             err("name: t1\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    r1: {}\n"),
-            "t1.yaml:6:5: node r1 is defined twice"
+            "t1.yaml:6:5: node r1 is defined twice (lines 4 and 6)"
+        );
+        assert_eq!(
+            err("name: t1\ntopology:\n  nodes:\n    r1: {}\n    r2: {\0}\n"),
+            "t1.yaml:5:10: control character U+0000 here: a lab file is text (tabs and line ends \
+             only)"
         );
     }
 
