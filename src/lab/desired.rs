@@ -783,6 +783,8 @@ fn mirrors(
             vni: None,
             kind: LinkKind::Veth,
             macs: Default::default(),
+            impair: Default::default(),
+            down: false,
             line: mirror.line,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
