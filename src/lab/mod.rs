@@ -18,6 +18,7 @@ mod apply;
 mod desired;
 mod devices;
 mod host_links;
+mod impairs;
 mod list;
 mod names;
 mod observe;
