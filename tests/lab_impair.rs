@@ -377,3 +377,47 @@ fn a_delay_in_the_file_needs_netem_found_by_a_real_probe() {
         "up made the panel before refusing"
     );
 }
+
+#[test]
+fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      impair: {both: {loss: 50%}}\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), [("r1.eth1".into(), "loss 50%".into())]);
+    let (r1, r2) = (node(&lab.name, "r1"), node(&lab.name, "r2"));
+    let n = 10_000;
+    assert_binomial(
+        "r1 -> hub at 50%",
+        u64::from(n) - exchange(&r1, &r2, n),
+        u64::from(n),
+        50.0,
+    );
+    assert_eq!(exchange(&r2, &r1, 2_000), 2_000, "r2 -> r1 is untouched");
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+    // The member's cable pulled: that member alone loses carrier.
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      state: down\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    let (plan, _) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([
+            {"change": "unimpair", "port": "r1.eth1", "endpoint": "r1:eth1", "was": "loss 50%"},
+            {"change": "cut", "ports": ["r1.eth1"], "endpoints": ["r1:eth1"]},
+        ])
+    );
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1.name, false);
+    assert!(!common::ip_in(&r2.name, "-o link show dev eth1").contains("NO-CARRIER"));
+    assert_eq!(
+        lab.plan().0,
+        serde_json::json!([]),
+        "up twice changes nothing"
+    );
+    assert_eq!(shown(&lab), []);
+}

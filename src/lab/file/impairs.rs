@@ -128,8 +128,8 @@ impl Check<'_> {
                         &at(k),
                         true,
                         format!(
-                            "`{k}:` acts on a link between nodes (its panel ports); this link's \
-                             other end is the host's"
+                            "`{k}:` acts on a link between nodes (on its panel ports), not on a \
+                             single-ended link of containerlab's `type:`"
                         ),
                     );
                     *ok = false;
@@ -316,6 +316,29 @@ mod tests {
             "t1.yaml:8:14: impair: r1:eth1 is a hub member: it takes loss, loss-burst, corrupt \
              and duplicate only (its frames leave by several ports; a rate or a delay needs \
              one), here rate 1mbit burst 16384b; zero the others in this link's `impair:`"
+        );
+    }
+
+    #[test]
+    fn a_hub_node_link_is_keyed_by_its_member() {
+        let text = "name: t1\ntopology:\n  nodes:\n    r1: {}\n    sw: {kind: hub}\n  links:\n  \
+                    - endpoints: [r1:eth1, sw:p1]\n    impair: {both: {loss: 5%}}\n";
+        let file = lab(text);
+        assert_eq!(
+            file.links[0].impair.0.keys().collect::<Vec<_>>(),
+            [&ep("r1:eth1")]
+        );
+        assert_eq!(
+            err(&text.replace("both:", "sw:p1:")),
+            "t1.yaml:8:14: impair: sw:p1 is the hub node's side; key the impairment by the \
+             member whose sent frames it acts on (r1:eth1)"
+        );
+        assert_eq!(
+            err(&two_nodes(
+                "  - type: dummy\n    endpoint: {node: r1, interface: d1}\n    state: down\n"
+            )),
+            "t1.yaml:9:5: `state:` acts on a link between nodes (on its panel ports), not on a \
+             single-ended link of containerlab's `type:`"
         );
     }
 }
