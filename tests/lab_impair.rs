@@ -301,6 +301,8 @@ fn wait_carrier(netns: &str, want: bool) {
 fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
     let lab = Lab::new(&format!("{TWO}      state: down\n"));
     let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
+    // A new lab: nothing outside the file to speak of.
+    assert!(!lab.plan().1.contains(FILE_IS_TRUTH));
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1, false);
     wait_carrier(&r2, false);
@@ -312,12 +314,13 @@ fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
     // Mended outside the file: plan lists the cut again, up pulls it again.
     patchwire(&["mend", "--lab", lab.path(), "r1:eth1"]).ok();
     wait_carrier(&r1, true);
-    let (plan, _) = lab.plan();
+    let (plan, notes) = lab.plan();
     assert_eq!(
         plan,
         serde_json::json!([{"change": "cut", "ports": ["r1.eth1", "r2.eth1"],
             "endpoints": ["r1:eth1", "r2:eth1"]}])
     );
+    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1, false);
     wait_carrier(&r2, false);

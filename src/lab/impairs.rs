@@ -167,15 +167,23 @@ fn label(desired: &Desired, port: &str) -> String {
         .map_or_else(|| port.to_string(), |p| p.label())
 }
 
-/// What `plan` says with such changes: the file is the truth.
+/// What `plan` says when the kernel's impairments or cables differ from the file's on ports
+/// that exist (not merely ports about to be made): the file is the truth.
 pub fn note(changes: &[Change]) -> Option<String> {
+    let created: BTreeSet<&String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreatePort { port, .. } => Some(port),
+            _ => None,
+        })
+        .collect();
     changes
         .iter()
-        .any(|c| {
-            matches!(
-                c,
-                Change::Impair { was: Some(_), .. } | Change::Unimpair { .. } | Change::Mend { .. }
-            )
+        .any(|c| match c {
+            Change::Impair { was, .. } => was.is_some(),
+            Change::Unimpair { .. } | Change::Mend { .. } => true,
+            Change::Cut { ports, .. } => ports.iter().all(|p| !created.contains(p)),
+            _ => false,
         })
         .then(|| {
             "impairments and pulled cables are the file's: what patchwire impair, cut or mend \
