@@ -108,7 +108,8 @@ pub struct ShowArgs {
 /// Pull the cable ENDPOINT is on: both nodes see NO-CARRIER until `mend`.
 ///
 /// Both ports of the wire go down (a hub member's port alone), marked in the kernel as cut:
-/// `watch` and a lab's `up` leave them down; only `mend` brings them back.
+/// `watch` leaves them down until `mend`; a lab's `up` puts back the file's state (the file is
+/// the truth: `state: down` pulls a cable there).
 #[derive(clap::Args)]
 pub struct CableArgs {
     /// The wire end (or NODE:IF with --lab).

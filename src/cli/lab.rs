@@ -619,6 +619,30 @@ fn print_changes(changes: &[Change]) {
                     .unwrap_or_default();
                 format!("+ mirror {mirror}: {} -> {to}{filter}", from.join(", "))
             }
+            Change::Impair {
+                port,
+                endpoint,
+                impairment,
+                was,
+            } => match was {
+                Some(was) => {
+                    format!("~ impair what {endpoint} sends ({port}): {was} -> {impairment}")
+                }
+                None => format!("+ impair what {endpoint} sends ({port}): {impairment}"),
+            },
+            Change::Unimpair {
+                port,
+                endpoint,
+                was,
+            } => format!("- impair what {endpoint} sends ({port}): {was} (not in the file)"),
+            Change::Cut { endpoints, .. } => format!(
+                "~ cut {} (state: down): both ends see NO-CARRIER",
+                endpoints.join(" <-> ")
+            ),
+            Change::Mend { endpoints, .. } => format!(
+                "~ mend {}: the file does not pull this cable, so its carrier comes back",
+                endpoints.join(" <-> ")
+            ),
             Change::SettlePath {
                 endpoints,
                 path,

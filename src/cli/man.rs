@@ -142,6 +142,10 @@ its own setting).
 .B defaults.datapath
 How wires move frames: tc (u32 + mirred, the default) or ebpf (a cls_bpf program).
 .TP
+.B defaults.impair
+An impairment (see IMPAIRMENT KEYS) of every direction of every link between nodes; a link's
+\fBimpair\fR merges over it key by key (a zero removes a default).
+.TP
 .B vxlan.port
 UDP port of cross-host links, 1\-65535 (default 4789).
 .TP
@@ -251,6 +255,50 @@ mode (macvlan: bridge, vepa, private, passthru, source), remote, vni, dst\-port 
 .TQ
 .B ipv6
 containerlab's: accepted and named in a note.
+.TP
+.B impair
+Impairments of the frames the link carries, by the endpoint that sends them:
+"\fINODE\fR:\fIIF\fR": {{loss: 1%}} acts on what that node sends out of that interface
+(patchwire impair \-\-lab \fIFILE\fR \fINODE\fR:\fIIF\fR), both: {{...}} on every endpoint's;
+per endpoint \fBdefaults.impair\fR, then both, then its own entry, key by key. A hub member
+takes loss, loss\-burst, corrupt and duplicate only. plan lists what differs from the kernel,
+what patchwire impair set outside the file included; up puts the file's back, in place (the
+file is the truth).
+.TP
+.B state
+up (the default), or down: the cable is pulled, both nodes see NO\-CARRIER until the file
+says otherwise.
+.SH IMPAIRMENT KEYS
+.TP
+.B loss
+Frames lost independently, a percentage (1%, 0.5).
+.TP
+.B loss\-burst
+Frames lost in bursts (Gilbert\-Elliott): \fIP\fR/\fIR\fR[/\fI1\-H\fR[/\fI1\-K\fR]] in
+percent; 1%/20% loses bursts of 5 on average. Instead of loss.
+.TP
+.B corrupt
+.TQ
+.B duplicate
+A percentage of frames with one bit flipped, sent twice.
+.TP
+.B delay
+.TQ
+.B jitter
+50ms, 1.5ms, 200us (netem: refused by plan, naming sch_netem, where the kernel has none);
+jitter needs a delay.
+.TP
+.B distribution
+The jitter's: uniform (the default), normal or pareto.
+.TP
+.B reorder
+A percentage of frames sent at once, ahead of delayed ones (netem; needs a delay).
+.TP
+.B rate
+.TQ
+.B burst
+A rate in bit/s (10mbit, 1gbit; 1mbps is bytes/s; tbf) and its bucket (32kbit, 64kb;
+default 10 ms at the rate, at least 16 KiB).
 .SH MIRROR KEYS
 .TP
 .B name

@@ -5,8 +5,8 @@
 //! The state lives in the kernel: each cut port carries a hold alias ([`HOLD_MARK`], naming
 //! the other port as its far end) that ends in [`CUT_MARK`]. The hold form is what `watch` and
 //! a lab's `up` already respect — `watch` never releases an end whose far end is itself held
-//! (both ends of a cut wire are), and `up` leaves a held port down while its far end is down —
-//! so a cut stays cut until [`mend`], which only releases ports carrying the cut mark. A
+//! (both ends of a cut wire are) — so a cut stays cut until [`mend`], which only releases ports
+//! carrying the cut mark (a lab's `up` mends a cut its file does not make: `lab::impairs`). A
 //! user's own alias is kept after [`ALIAS_WAS`] and put back by `mend`.
 
 use serde::Serialize;

@@ -86,6 +86,8 @@ pub fn apply(desired: &Desired, changes: &[Change]) -> Result<(), LabError> {
     tx_checksum(&panel, desired)?;
     settle_paths(changes, &panel)?;
     release_holds(changes, &mut socket)?;
+    // 6. Impairments and pulled cables, in place on the ports as they now are.
+    super::impairs::apply(desired, changes, &panel)?;
     Ok(())
 }
 
@@ -797,6 +799,7 @@ pub(super) fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), Lab
     let refusals: Vec<String> = [
         super::host_links::preflight(desired),
         super::devices::preflight(desired, changes),
+        super::impairs::preflight(desired),
     ]
     .into_iter()
     .filter_map(Result::err)

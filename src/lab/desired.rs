@@ -254,6 +254,8 @@ pub struct Desired {
     pub notes: Vec<String>,
     /// Each link of the file (same order) as it is made here.
     pub links: Vec<LinkParts>,
+    /// The file's impairments and pulled cables on this host's ports (`impairs.rs`).
+    pub impair: super::impairs::Wanted,
 }
 
 /// A mirror of the file, on this host's panel ports.
@@ -495,6 +497,7 @@ impl Desired {
         }
         mirrors(file, &mut desired, &existing, &here)?;
         host_names_unique(file, &desired)?;
+        desired.impair = super::impairs::wanted(file, &desired);
         Ok(desired)
     }
 
@@ -810,6 +813,8 @@ fn mirrors(
             vni: None,
             kind: LinkKind::Veth,
             macs: Default::default(),
+            impair: Default::default(),
+            down: false,
             line: mirror.line,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;

@@ -21,6 +21,7 @@ mod containers;
 mod desired;
 mod devices;
 mod host_links;
+mod impairs;
 mod list;
 mod names;
 mod observe;

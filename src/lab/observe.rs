@@ -70,6 +70,10 @@ pub struct Actual {
     /// Interfaces this lab made in nodes (macvlan, dummy), found by their record: by
     /// endpoint, with the namespace (spec) they are in.
     pub devices: BTreeMap<super::file::Endpoint, (String, Link)>,
+    /// The impairment on each panel port that has one (the frames arriving at it).
+    pub impairs: BTreeMap<String, crate::impair::Impairment>,
+    /// The panel ports `cut` took down.
+    pub cut: BTreeSet<String>,
 }
 
 /// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.
@@ -88,6 +92,8 @@ pub fn observe(desired: &Desired) -> Result<Actual, LabError> {
     let mut actual = observe_marks(desired)?;
     if actual.namespaces.get(&desired.panel) == Some(&NsState::Ours) {
         observe_panel(desired, &mut actual)?;
+        let panel = Netns::open(Some(&desired.panel))?;
+        super::impairs::observe(&panel, &mut actual)?;
     }
     super::host_links::observe(desired, &mut actual)?;
     Ok(actual)

@@ -239,6 +239,45 @@ pub enum Change {
         /// Why.
         because: String,
     },
+    /// The impairment of the frames an endpoint sends (file's `impair:`): set, or changed in
+    /// place, on its panel port.
+    Impair {
+        /// The panel port the frames arrive at.
+        port: String,
+        /// The sending endpoint (`NODE:IF`).
+        endpoint: String,
+        /// The file's, in words (`loss 1% rate 10mbit`).
+        impairment: String,
+        /// What the port has now, in words; `None` when nothing.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        was: Option<String>,
+    },
+    /// An impairment the file does not ask for (set by `patchwire impair`, or removed from the
+    /// file): removed.
+    Unimpair {
+        /// The panel port.
+        port: String,
+        /// The sending endpoint (`NODE:IF`).
+        endpoint: String,
+        /// What it was, in words.
+        was: String,
+    },
+    /// A cable the file pulls (`state: down`): its ports taken down and marked cut, so both
+    /// nodes see NO-CARRIER.
+    Cut {
+        /// Its panel ports (a wire's two, a hub member's one).
+        ports: Vec<String>,
+        /// What they stand for.
+        endpoints: Vec<String>,
+    },
+    /// A pulled cable the file does not pull (`patchwire cut`, or `state: down` removed): put
+    /// back.
+    Mend {
+        /// The cut panel ports.
+        ports: Vec<String>,
+        /// What they stand for.
+        endpoints: Vec<String>,
+    },
     /// A container node's change (`lab::containers`), made before the plumbing: its own
     /// `change` names (`create-container`, `recreate-container`, …).
     #[serde(untagged)]
@@ -334,6 +373,9 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     changes.extend(new_devices);
     planning.hooks(&mut changes);
     settle_paths(desired, actual, &mut changes);
+    let impairs = super::impairs::changes(desired, actual, &changes);
+    changes.extend(impairs);
+    notes.extend(super::impairs::note(&changes));
     notes.extend(desired.notes.iter().cloned());
     Ok(Plan { changes, notes })
 }
@@ -478,6 +520,8 @@ impl Planning<'_> {
                         != joined(desired.wires.keys(), &self.hubs, name);
                     match (found.up, crate::wire::held_because(found)) {
                         (true, _) => {}
+                        // Pulled by `cut` or the file's `state: down`: `impairs.rs` decides.
+                        (false, _) if crate::impair::cable::is_cut(found) => {}
                         // Its cable moves: taking the old wire away releases the hold (as
                         // `unlink` does) and the port comes up on its new cable; no note.
                         (false, Some(_)) if moves => {}

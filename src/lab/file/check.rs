@@ -108,7 +108,7 @@ impl Check<'_> {
     }
 
     /// Keeps an error and goes on.
-    fn push(&self, segs: &[Seg], at_key: bool, message: String) {
+    pub(super) fn push(&self, segs: &[Seg], at_key: bool, message: String) {
         let e = self.error(segs, at_key, message);
         self.errors.borrow_mut().push(e);
     }
@@ -143,10 +143,17 @@ impl Check<'_> {
         let mtu = defaults.mtu.map_or(default_mtu, |m| m.0);
         let tx_checksum = defaults.tx_checksum.and_then(|t| t.0);
         let datapath = defaults.datapath.map(|d| d.0).unwrap_or_default();
+        let impair = match &defaults.impair {
+            Some(d) => self
+                .direction(d, &[key("defaults"), key("impair")])
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
         let links = self.links(
             raw.topology.links.unwrap_or_default(),
             &nodes,
             (mtu, tx_checksum, datapath),
+            &impair,
         );
         let errors = self.errors.take();
         if !errors.is_empty() {
@@ -588,6 +595,7 @@ impl Check<'_> {
         raw: Vec<RawLink>,
         nodes: &BTreeMap<String, NodeSpec>,
         (mtu, tx_checksum, datapath): (u32, Option<bool>, crate::wire::Datapath),
+        default_impair: &crate::impair::Impairment,
     ) -> Vec<LinkSpec> {
         let lines = item_lines(self.text, "links", raw.len());
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
@@ -678,10 +686,15 @@ impl Check<'_> {
                 );
                 ok = false;
             }
+            let plain: Vec<Endpoint> = endpoints.iter().map(|e| e.0.clone()).collect();
+            let (impair, down) =
+                self.link_impairs(link, i, (&plain, &kind, nodes), default_impair, &mut ok);
             if !ok {
                 continue;
             }
             links.push(LinkSpec {
+                impair,
+                down,
                 macs: endpoints
                     .iter()
                     .filter_map(|(e, mac, _)| Some((e.clone(), mac.clone()?)))

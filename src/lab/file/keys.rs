@@ -10,7 +10,7 @@ pub(super) const TOP: &[&str] = &[
 /// `topology:`.
 pub(super) const TOPOLOGY: &[&str] = &["nodes", "links", "mirrors", "defaults", "kinds", "groups"];
 /// patchwire's own `defaults:` (top level).
-pub(super) const DEFAULTS: &[&str] = &["mtu", "tx-checksum", "datapath"];
+pub(super) const DEFAULTS: &[&str] = &["mtu", "tx-checksum", "datapath", "impair"];
 /// `vxlan:`.
 pub(super) const VXLAN: &[&str] = &["port"];
 /// An entry of `hosts:`.
@@ -198,6 +198,21 @@ pub(super) const LINK: &[&str] = &[
     "labels",
     "ipv4",
     "ipv6",
+    "impair",
+    "state",
+];
+/// One direction of a link's `impair:` (and `defaults.impair`): `patchwire impair`'s options.
+pub(super) const IMPAIR: &[&str] = &[
+    "delay",
+    "jitter",
+    "distribution",
+    "loss",
+    "loss-burst",
+    "corrupt",
+    "duplicate",
+    "reorder",
+    "rate",
+    "burst",
 ];
 /// Link keys accepted with a note.
 pub(super) const LINK_NOTED: &[(&str, &str)] = &[

@@ -53,6 +53,7 @@ mod clab_tests;
 mod errors;
 mod examples;
 mod expand;
+mod impairs;
 mod keys;
 mod locate;
 mod mirrors;
@@ -357,9 +358,22 @@ pub struct LinkSpec {
     pub kind: LinkKind,
     /// Endpoint `mac:` addresses the file sets, as `aa:bb:cc:dd:ee:ff`.
     pub macs: BTreeMap<Endpoint, String>,
+    /// `impair:` merged over `defaults.impair`: the impairment of the frames each endpoint
+    /// sends into the link, by that endpoint; endpoints with nothing set are absent.
+    pub impair: Impairs,
+    /// `state: down`: the cable is pulled (both ends see NO-CARRIER).
+    pub down: bool,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
 }
+
+/// A link's impairments by the endpoint whose sent frames they act on (as `patchwire impair
+/// --lab FILE NODE:IF`). Equal when their values are: the values are never NaN (the units
+/// refuse it), so equality is an equivalence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impairs(pub BTreeMap<Endpoint, crate::impair::Impairment>);
+
+impl Eq for Impairs {}
 
 /// containerlab's link `type:`. Single-ended types have one endpoint in `endpoints`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

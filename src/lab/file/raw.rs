@@ -57,6 +57,28 @@ pub(super) struct RawDefaults {
     pub(super) mtu: Option<Mtu>,
     pub(super) tx_checksum: Option<TxChecksum>,
     pub(super) datapath: Option<DatapathKey>,
+    pub(super) impair: Option<RawDirection>,
+}
+
+/// One direction of an impairment (`impair:` of a link, per endpoint or `both`, and
+/// `defaults.impair`), as `patchwire impair` takes it; read into numbers in `impairs.rs`.
+#[derive(Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "an impairment: a mapping such as {loss: 1%, delay: 10ms}"
+)]
+pub(super) struct RawDirection {
+    pub(super) delay: Option<Text>,
+    pub(super) jitter: Option<Text>,
+    pub(super) distribution: Option<Text>,
+    pub(super) loss: Option<Text>,
+    pub(super) loss_burst: Option<Text>,
+    pub(super) corrupt: Option<Text>,
+    pub(super) duplicate: Option<Text>,
+    pub(super) reorder: Option<Text>,
+    pub(super) rate: Option<Text>,
+    pub(super) burst: Option<Text>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +159,11 @@ pub(super) struct RawLink {
     pub(super) dst_port: Option<Port>,
     pub(super) parent_interface: Option<String>,
     pub(super) dev: Option<String>,
+    /// Per endpoint whose sent frames are impaired (`NODE:IF`), or `both`.
+    #[serde(default)]
+    pub(super) impair: BTreeMap<String, Option<RawDirection>>,
+    /// `up` (default) or `down` (a pulled cable).
+    pub(super) state: Option<Text>,
     // containerlab's; accepted and named in a note (`scan.rs`).
     #[serde(rename = "src-port")]
     pub(super) _src_port: Option<IgnoredAny>,

@@ -139,6 +139,10 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
             &[],
             &String::new,
         );
+        if let Some(i) = get(d, "impair").and_then(Value::as_mapping) {
+            let segs = [key("defaults"), key("impair")];
+            s.keys(i, &segs, "in an impairment", IMPAIR, &[], &String::new);
+        }
     }
     if let Some(v) = get(top, "vxlan").and_then(Value::as_mapping) {
         s.keys(v, &[key("vxlan")], "in vxlan", VXLAN, &[], &String::new);
@@ -322,6 +326,20 @@ impl Scan {
         let segs = vec![key("topology"), key("links"), Seg::Index(i)];
         let used = || format!("link on line {}", line(&segs));
         self.keys(link, &segs, "in a link", LINK, LINK_NOTED, &used);
+        for (side, direction) in entries(get(link, "impair")) {
+            if let Some(direction) = direction {
+                let mut at = segs.clone();
+                at.extend([key("impair"), key(side)]);
+                self.keys(
+                    direction,
+                    &at,
+                    "in an impairment",
+                    IMPAIR,
+                    &[],
+                    &String::new,
+                );
+            }
+        }
         if let Some(Err(why)) = str_of(link, "type").map(LinkType::parse) {
             let mut at = segs.clone();
             at.push(key("type"));

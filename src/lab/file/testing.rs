@@ -39,6 +39,8 @@ pub(super) fn link(
         datapath: crate::wire::Datapath::Tc,
         kind: LinkKind::Veth,
         macs: Default::default(),
+        impair: Default::default(),
+        down: false,
         line,
     }
 }

@@ -1,0 +1,274 @@
+//! A lab's impairments and cable states (issue 21): the file's `impair:` and `state: down`
+//! on the panel ports, compared with what the kernel holds and put back by `up` — the file is
+//! the truth, so what `patchwire impair`, `cut` or `mend` changed outside it is a difference.
+//!
+//! The frames an endpoint sends arrive at its panel port's ingress: that port is the
+//! impairment's entry ([`crate::impair::set`]). A pulled cable is both ports of the wire cut
+//! ([`crate::impair::cable::cut`]), a hub member's port alone. Everything changes in place
+//! after the ports are made and hooked: no port is made again, no carrier blips (except the
+//! pull itself).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::LabError;
+use super::desired::Desired;
+use super::file::{Endpoint, LabFile, NodeKind};
+use super::names;
+use super::observe::Actual;
+use super::plan::Change;
+use crate::impair::{self, ImpairError, Impairment, cable};
+use crate::netns::Netns;
+
+/// What `desired` holds of the file's impairments and cable states on this host.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    /// Entry port -> (the sending endpoint, the impairment of its sent frames).
+    pub impairs: BTreeMap<String, (Endpoint, Impairment)>,
+    /// Pulled cables: the ports of each (a wire's two, a hub member's one), with their
+    /// endpoints' names (or the port's for a tunnel).
+    pub cut: Vec<(Vec<String>, Vec<String>)>,
+}
+
+/// The file's impairments and pulled cables on the ports `desired` makes here.
+pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
+    let mut out = Wanted::default();
+    let is_hub_node = |e: &Endpoint| {
+        file.nodes
+            .get(&e.node)
+            .is_some_and(|n| matches!(n.kind, NodeKind::Hub))
+    };
+    for (link, parts) in file.links.iter().zip(&desired.links) {
+        for (endpoint, impairment) in &link.impair.0 {
+            let port = names::port(endpoint);
+            if desired.ports.contains_key(&port) {
+                out.impairs.insert(port, (endpoint.clone(), *impairment));
+            }
+        }
+        if !link.down {
+            continue;
+        }
+        // A `kind: hub` node's link: its member's port; otherwise every port of the link here
+        // (a cross-host wire's tunnel port too: `cut` takes both ends of a wire down).
+        let ports: Vec<String> = match link.endpoints.iter().any(is_hub_node) {
+            true => link
+                .endpoints
+                .iter()
+                .filter(|e| !is_hub_node(e))
+                .map(names::port)
+                .filter(|p| desired.ports.contains_key(p))
+                .collect(),
+            false => parts.ports.clone(),
+        };
+        if ports.is_empty() {
+            continue;
+        }
+        let labels = ports
+            .iter()
+            .map(|p| {
+                desired
+                    .ports
+                    .get(p)
+                    .map_or_else(|| p.clone(), |p| p.label())
+            })
+            .collect();
+        out.cut.push((ports, labels));
+    }
+    out
+}
+
+/// What the panel holds: the impairment on each port, the ports `cut` took down.
+pub fn observe(panel: &Netns, actual: &mut Actual) -> Result<(), LabError> {
+    let what = |e: ImpairError| lab_error("reading the panel's impairments", e);
+    for direction in impair::show(panel).map_err(what)? {
+        actual
+            .impairs
+            .insert(direction.port.clone(), direction.impairment);
+    }
+    actual.cut = cable::cut_ports(panel).map_err(what)?.into_iter().collect();
+    Ok(())
+}
+
+/// The changes: impairments set, changed or removed; cables pulled or put back. A port made
+/// (again) in this run, or hooked again, is set whatever was read.
+pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Change> {
+    let wanted = &desired.impair;
+    let port_of = |c: &Change| -> Vec<String> {
+        match c {
+            Change::CreatePort { port, .. } => vec![port.clone()],
+            Change::Wire { a, b, .. } => vec![a.clone(), b.clone()],
+            Change::Hub { members, .. } => members.clone(),
+            _ => vec![],
+        }
+    };
+    // Made in this run: nothing on them yet. Hooked again: set once more to be sure.
+    let created: BTreeSet<String> = earlier
+        .iter()
+        .filter(|c| matches!(c, Change::CreatePort { .. }))
+        .flat_map(port_of)
+        .collect();
+    let remade: BTreeSet<String> = earlier.iter().flat_map(port_of).collect();
+    let mut out = Vec::new();
+    // Put back first: a cable the file no longer pulls (or never did).
+    let pulled: BTreeSet<&String> = wanted.cut.iter().flat_map(|(p, _)| p).collect();
+    let mut mended = BTreeSet::new();
+    for parts in &desired.links {
+        let mend: Vec<&String> = parts
+            .ports
+            .iter()
+            .filter(|p| actual.cut.contains(*p) && !pulled.contains(p) && !created.contains(*p))
+            .filter(|p| mended.insert(p.to_string()))
+            .collect();
+        if !mend.is_empty() {
+            out.push(Change::Mend {
+                ports: mend.iter().map(|p| p.to_string()).collect(),
+                endpoints: mend.iter().map(|p| label(desired, p)).collect(),
+            });
+        }
+    }
+    for (port, was) in &actual.impairs {
+        let gone_with_it = created.contains(port) || !desired.ports.contains_key(port);
+        if !gone_with_it && !wanted.impairs.contains_key(port) {
+            out.push(Change::Unimpair {
+                port: port.clone(),
+                endpoint: label(desired, port),
+                was: was.describe(),
+            });
+        }
+    }
+    for (port, (endpoint, want)) in &wanted.impairs {
+        let was = actual.impairs.get(port).filter(|_| !created.contains(port));
+        if was.map(Impairment::describe) != Some(want.describe()) || remade.contains(port) {
+            out.push(Change::Impair {
+                port: port.clone(),
+                endpoint: endpoint.to_string(),
+                impairment: want.describe(),
+                was: was.map(Impairment::describe),
+            });
+        }
+    }
+    for (ports, endpoints) in &wanted.cut {
+        if ports
+            .iter()
+            .any(|p| !actual.cut.contains(p) || remade.contains(p))
+        {
+            out.push(Change::Cut {
+                ports: ports.clone(),
+                endpoints: endpoints.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn label(desired: &Desired, port: &str) -> String {
+    desired
+        .ports
+        .get(port)
+        .map_or_else(|| port.to_string(), |p| p.label())
+}
+
+/// What `plan` says when the kernel's impairments or cables differ from the file's on ports
+/// that exist (not merely ports about to be made): the file is the truth.
+pub fn note(changes: &[Change]) -> Option<String> {
+    let created: BTreeSet<&String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreatePort { port, .. } => Some(port),
+            _ => None,
+        })
+        .collect();
+    changes
+        .iter()
+        .any(|c| match c {
+            Change::Impair { was, .. } => was.is_some(),
+            Change::Unimpair { .. } | Change::Mend { .. } => true,
+            Change::Cut { ports, .. } => ports.iter().all(|p| !created.contains(p)),
+            _ => false,
+        })
+        .then(|| {
+            "impairments and pulled cables are the file's: what patchwire impair, cut or mend \
+             changed outside it is listed as a difference, and up puts the file's back (the \
+             file is the truth)"
+                .into()
+        })
+}
+
+/// Refusals before anything changes: a delay, jitter or reordering on a kernel without
+/// sch_netem (a real probe, [`impair::netem_available`]).
+pub fn preflight(desired: &Desired) -> Result<(), LabError> {
+    let needing: Vec<String> = desired
+        .impair
+        .impairs
+        .values()
+        .filter(|(_, i)| i.needs_netem())
+        .map(|(e, _)| e.to_string())
+        .collect();
+    if needing.is_empty() {
+        return Ok(());
+    }
+    let available = impair::netem_available().map_err(|e| lab_error("probing for netem", e))?;
+    if available {
+        return Ok(());
+    }
+    let e = impair::netem_missing(&format!(
+        "{}: the delay, jitter or reordering of {}",
+        desired.path,
+        needing.join(", ")
+    ));
+    Err(LabError::Invalid(e.to_string()))
+}
+
+/// The last step of `up`: cables put back, impairments removed and set, then cables pulled.
+pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(), LabError> {
+    for change in changes {
+        if let Change::Mend { ports, endpoints } = change {
+            for port in ports {
+                cable::mend(panel, port).map_err(|e| {
+                    let doing = format!("putting back the cable of {}", endpoints.join(", "));
+                    lab_error(&doing, e)
+                })?;
+            }
+        }
+    }
+    for change in changes {
+        match change {
+            Change::Unimpair { port, endpoint, .. } => {
+                impair::clear(panel, port).map_err(|e| {
+                    lab_error(
+                        &format!("removing the impairment of {endpoint} ({port})"),
+                        e,
+                    )
+                })?;
+            }
+            Change::Impair { port, endpoint, .. } => {
+                let Some((_, want)) = desired.impair.impairs.get(port) else {
+                    continue;
+                };
+                impair::set(panel, port, want).map_err(|e| {
+                    lab_error(
+                        &format!("impairing the frames {endpoint} sends ({port})"),
+                        e,
+                    )
+                })?;
+            }
+            _ => {}
+        }
+    }
+    for change in changes {
+        if let Change::Cut { ports, endpoints } = change {
+            for port in ports {
+                cable::cut(panel, port).map_err(|e| {
+                    lab_error(&format!("pulling the cable of {}", endpoints.join(", ")), e)
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lab_error(doing: &str, e: ImpairError) -> LabError {
+    match e {
+        ImpairError::Invalid(why) => LabError::Invalid(format!("{doing}: {why}")),
+        other => LabError::system(format!("{doing}: {other}"), other),
+    }
+}

@@ -1,0 +1,426 @@
+//! A lab file's `impair:` and `state: down` (issue 21), privileged, with real frames: loss on
+//! one direction of a link within its binomial bound (±4.5σ over 10,000 frames, as
+//! tests/impair.rs) and the other direction untouched; the file's loss changed and `up` run
+//! again changes it in place (ports' and nodes' ifindexes and carrier counters kept); what
+//! `patchwire impair` sets outside the file is a difference `plan` lists and `up` removes;
+//! `state: down` takes carrier from both nodes and its removal gives it back; a delay is
+//! refused naming sch_netem where a real probe finds no netem.
+
+mod common;
+
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TestNs, packet_socket, patchwire};
+
+const ETHERTYPE: u16 = 0x88b5;
+const MAGIC: u32 = 0x7077_696d;
+
+/// A 60-byte frame numbered `seq` (unicast, a local experimental ethertype).
+fn frame(seq: u32) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
+    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    f.extend_from_slice(&MAGIC.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend((0..38).map(|i| (i * 7) as u8));
+    f
+}
+
+/// The seq of a frame exactly as [`frame`] made it.
+fn seq_of(f: &[u8]) -> Option<u32> {
+    let seq = u32::from_be_bytes(f.get(18..22)?.try_into().ok()?);
+    (f == frame(seq).as_slice()).then_some(seq)
+}
+
+/// A lab node's namespace as a TestNs that is not deleted on drop (`down` removes it).
+fn node(lab: &str, name: &str) -> ManuallyDrop<TestNs> {
+    ManuallyDrop::new(TestNs {
+        name: format!("{lab}-{name}"),
+    })
+}
+
+/// Sends frames 0..n out of `from`'s eth1 and counts the distinct ones, byte for byte as
+/// sent, read on `to`'s eth1 (batches of 50, each read back before the next).
+fn exchange(from: &TestNs, to: &TestNs, n: u32) -> u64 {
+    let tx = packet_socket(from, "eth1");
+    let rx = packet_socket(to, "eth1");
+    let mut seen = std::collections::BTreeSet::new();
+    let started = Instant::now();
+    for seq in 0..n {
+        tx.send(&frame(seq)).unwrap();
+        if seq % 50 == 49 || seq + 1 == n {
+            let quiet = Duration::from_millis(if seq + 1 == n { 200 } else { 2 });
+            while let Some(f) = rx.recv_until(Instant::now() + quiet).unwrap() {
+                if let Some(s) = seq_of(&f) {
+                    seen.insert(s);
+                }
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "sending took too long"
+        );
+    }
+    seen.len() as u64
+}
+
+/// Frames lost must be within ±4.5σ of n·p.
+fn assert_binomial(what: &str, lost: u64, n: u64, percent: f64) {
+    let p = percent / 100.0;
+    let expected = n as f64 * p;
+    let bound = 4.5 * (n as f64 * p * (1.0 - p)).sqrt();
+    assert!(
+        (lost as f64 - expected).abs() <= bound,
+        "{what}: {lost} of {n} lost, expected {expected:.0} ± {bound:.1} (4.5σ)"
+    );
+}
+
+/// A lab file with a unique lab name (`pwt-PID-fN`); `down` on drop.
+struct Lab {
+    name: String,
+    path: std::path::PathBuf,
+}
+
+impl Lab {
+    fn new(body: &str) -> Lab {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        common::require_root();
+        let name = format!(
+            "pwt-{}-f{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = std::env::temp_dir().join(format!("{name}.yaml"));
+        let lab = Lab { name, path };
+        lab.write(body);
+        lab
+    }
+
+    fn write(&self, body: &str) {
+        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    fn panel(&self) -> String {
+        format!("{}.panel", self.name)
+    }
+
+    /// `plan -j`: the changes.
+    fn plan(&self) -> (serde_json::Value, String) {
+        let run = patchwire(&["-j", "plan", self.path()]);
+        run.ok();
+        (run.json(), run.stderr.clone())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = patchwire(&["down", self.path()]);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+const TWO: &str = "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    \
+                   - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n";
+
+/// (ifindex, carrier_changes) of an interface in a namespace.
+fn state(netns: &str, dev: &str) -> (String, String) {
+    let read = |what: &str| {
+        common::run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                netns,
+                "cat",
+                &format!("/sys/class/net/{dev}/{what}"),
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    (read("ifindex"), read("carrier_changes"))
+}
+
+fn states(lab: &Lab) -> Vec<(String, String)> {
+    let panel = lab.panel();
+    let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
+    vec![
+        state(&panel, "r1.eth1"),
+        state(&panel, "r2.eth1"),
+        state(&r1, "eth1"),
+        state(&r2, "eth1"),
+    ]
+}
+
+fn shown(lab: &Lab) -> Vec<(String, String)> {
+    let shown = patchwire(&["-j", "impair", "show", "--lab", lab.path()])
+        .ok()
+        .json();
+    shown["directions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["port"].as_str().unwrap().to_string(),
+                d["summary"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const FILE_IS_TRUTH: &str = "note: impairments and pulled cables are the file's: what patchwire \
+                             impair, cut or mend changed outside it is listed as a difference, \
+                             and up puts the file's back (the file is the truth)";
+
+#[test]
+fn file_loss_acts_on_one_direction_changes_in_place_and_the_file_is_the_truth() {
+    let lab = Lab::new(&format!(
+        "{TWO}      impair:\n        r1:eth1: {{loss: 10%}}\n"
+    ));
+    let (plan, _) = lab.plan();
+    assert!(
+        plan.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["change"] == "impair"
+                && c["endpoint"] == "r1:eth1"
+                && c["impairment"] == "loss 10%"
+                && c["was"].is_null()),
+        "{plan}"
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), [("r1.eth1".into(), "loss 10%".into())]);
+    let (r1, r2) = (node(&lab.name, "r1"), node(&lab.name, "r2"));
+    let n = 10_000;
+    assert_binomial(
+        "r1 -> r2 at 10%",
+        u64::from(n) - exchange(&r1, &r2, n),
+        u64::from(n),
+        10.0,
+    );
+    assert_eq!(exchange(&r2, &r1, n), u64::from(n), "r2 -> r1 is untouched");
+    // Nothing left to do.
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+
+    // The file's loss changed: in place.
+    let before = states(&lab);
+    lab.write(&format!(
+        "{TWO}      impair:\n        r1:eth1: {{loss: 1%}}\n"
+    ));
+    let (plan, _) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "impair", "port": "r1.eth1", "endpoint": "r1:eth1",
+            "impairment": "loss 1%", "was": "loss 10%"}])
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(
+        before,
+        states(&lab),
+        "ifindexes or carrier counters changed"
+    );
+    assert_binomial(
+        "r1 -> r2 at 1%",
+        u64::from(n) - exchange(&r1, &r2, n),
+        u64::from(n),
+        1.0,
+    );
+
+    // Set outside the file: a difference, and up puts the file's back.
+    patchwire(&["impair", "--lab", lab.path(), "r2:eth1", "--loss", "50%"]).ok();
+    patchwire(&["impair", "--lab", lab.path(), "r1:eth1", "--corrupt", "5%"]).ok();
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([
+            {"change": "unimpair", "port": "r2.eth1", "endpoint": "r2:eth1", "was": "loss 50%"},
+            {"change": "impair", "port": "r1.eth1", "endpoint": "r1:eth1",
+                "impairment": "loss 1%", "was": "loss 1% corrupt 5%"},
+        ])
+    );
+    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("- impair what r2:eth1 sends (r2.eth1): loss 50% (not in the file)"),
+        "{text}"
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), [("r1.eth1".into(), "loss 1%".into())]);
+    assert_eq!(
+        before,
+        states(&lab),
+        "ifindexes or carrier counters changed"
+    );
+    assert_eq!(exchange(&r2, &r1, 2_000), 2_000, "r2 -> r1 untouched again");
+
+    // Removed from the file: removed from the port.
+    lab.write(TWO);
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), []);
+    assert!(
+        !common::run(
+            "tc",
+            &[
+                "-n",
+                &lab.panel(),
+                "filter",
+                "show",
+                "dev",
+                "r1.eth1",
+                "ingress"
+            ]
+        )
+        .contains("pw-impair")
+    );
+    assert_eq!(before, states(&lab));
+}
+
+fn wait_carrier(netns: &str, want: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = common::ip_in(netns, "-o link show dev eth1");
+        if line.contains("NO-CARRIER") != want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{netns} eth1: carrier {}: {line}",
+            if want { "never came" } else { "stayed" }
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
+    let lab = Lab::new(&format!("{TWO}      state: down\n"));
+    let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
+    // A new lab: nothing outside the file to speak of.
+    assert!(!lab.plan().1.contains(FILE_IS_TRUTH));
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1, false);
+    wait_carrier(&r2, false);
+    assert_eq!(
+        lab.plan().0,
+        serde_json::json!([]),
+        "up twice changes nothing"
+    );
+    // Mended outside the file: plan lists the cut again, up pulls it again.
+    patchwire(&["mend", "--lab", lab.path(), "r1:eth1"]).ok();
+    wait_carrier(&r1, true);
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "cut", "ports": ["r1.eth1", "r2.eth1"],
+            "endpoints": ["r1:eth1", "r2:eth1"]}])
+    );
+    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1, false);
+    wait_carrier(&r2, false);
+    // Removed from the file: carrier back, the ports kept.
+    let ifindex = state(&lab.panel(), "r1.eth1").0;
+    lab.write(TWO);
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "mend", "ports": ["r1.eth1", "r2.eth1"],
+            "endpoints": ["r1:eth1", "r2:eth1"]}])
+    );
+    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1, true);
+    wait_carrier(&r2, true);
+    assert_eq!(ifindex, state(&lab.panel(), "r1.eth1").0);
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+    // Cut outside the file: plan lists the mend.
+    patchwire(&["cut", "--lab", lab.path(), "r2:eth1"]).ok();
+    wait_carrier(&r1, false);
+    assert_eq!(lab.plan().0[0]["change"], "mend");
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1, true);
+    wait_carrier(&r2, true);
+}
+
+#[test]
+fn a_delay_in_the_file_needs_netem_found_by_a_real_probe() {
+    let lab = Lab::new(&format!(
+        "{TWO}      impair:\n        both: {{delay: 10ms, loss: 1%}}\n"
+    ));
+    let has_netem = patchwire::impair::netem_available().unwrap();
+    if has_netem {
+        patchwire(&["up", lab.path()]).ok();
+        assert!(
+            common::run(
+                "tc",
+                &["-n", &lab.panel(), "qdisc", "show", "dev", "r2.eth1"]
+            )
+            .contains("netem")
+        );
+        return;
+    }
+    let message = format!(
+        "{}: the delay, jitter or reordering of r1:eth1, r2:eth1 needs the netem qdisc, and \
+         this kernel has no sch_netem (load it with `modprobe sch_netem`, or use a kernel that \
+         builds it: every distribution kernel does); loss, corruption, duplication and rate \
+         work without it",
+        lab.path()
+    );
+    patchwire(&["plan", lab.path()]).fails_with(&message);
+    patchwire(&["up", lab.path()]).fails_with(&message);
+    // Nothing was made.
+    assert!(
+        !common::run("ip", &["netns", "list"]).contains(&lab.panel()),
+        "up made the panel before refusing"
+    );
+}
+
+#[test]
+fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
+    let lab = Lab::new(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      impair: {both: {loss: 50%}}\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), [("r1.eth1".into(), "loss 50%".into())]);
+    let (r1, r2) = (node(&lab.name, "r1"), node(&lab.name, "r2"));
+    let n = 10_000;
+    assert_binomial(
+        "r1 -> hub at 50%",
+        u64::from(n) - exchange(&r1, &r2, n),
+        u64::from(n),
+        50.0,
+    );
+    assert_eq!(exchange(&r2, &r1, 2_000), 2_000, "r2 -> r1 is untouched");
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+    // The member's cable pulled: that member alone loses carrier.
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      state: down\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    let (plan, _) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([
+            {"change": "unimpair", "port": "r1.eth1", "endpoint": "r1:eth1", "was": "loss 50%"},
+            {"change": "cut", "ports": ["r1.eth1"], "endpoints": ["r1:eth1"]},
+        ])
+    );
+    patchwire(&["up", lab.path()]).ok();
+    wait_carrier(&r1.name, false);
+    assert!(!common::ip_in(&r2.name, "-o link show dev eth1").contains("NO-CARRIER"));
+    assert_eq!(
+        lab.plan().0,
+        serde_json::json!([]),
+        "up twice changes nothing"
+    );
+    assert_eq!(shown(&lab), []);
+}
