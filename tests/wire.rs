@@ -531,8 +531,11 @@ fn show_flags_ends_with_different_mtus() {
 fn an_interrupted_demo_leaves_nothing_behind() {
     require_root();
     let links = run("ip", &["-o", "link", "show"]).lines().count();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
-        .arg("demo")
+    // Through `env --default-signal=INT`: a test run started in the background of a
+    // non-interactive shell inherits SIGINT ignored, and so would the demo (which keeps the
+    // disposition it was given, as every program should).
+    let mut child = std::process::Command::new("env")
+        .args(["--default-signal=INT", env!("CARGO_BIN_EXE_patchwire"), "demo"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
