@@ -247,6 +247,22 @@ pub fn patchwire(args: &[&str]) -> Run {
     to_run(output)
 }
 
+/// `nsenter --net=/run/netns/NETNS patchwire`, arguments still to add: patchwire run "on another
+/// host" (only the network namespace changes, so namespaces it registers stay visible to
+/// everyone).
+pub fn on_host_command(netns: &str) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net=/run/netns/{netns}"))
+        .arg(env!("CARGO_BIN_EXE_patchwire"));
+    command
+}
+
+/// `nsenter --net=/run/netns/NETNS patchwire ARGS` (see [`on_host_command`]).
+pub fn on_host(netns: &str, args: &[&str]) -> Run {
+    to_run(on_host_command(netns).args(args).output().unwrap())
+}
+
 fn to_run(output: Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
