@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use patchwire::lab::{self, Options, file};
-use patchwire::runtime::{Choice, ContainerSpec, Kind, NetworkSpec};
+use patchwire::runtime::{self, Choice, ContainerSpec, Kind, NetworkSpec};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -155,17 +155,15 @@ impl Runtime {
         Ok(())
     }
 
+    /// The library's handle on this runtime (through the wrapper).
+    fn library(&self) -> Result<runtime::Runtime> {
+        Ok(runtime::at(self.kind, &self.wrapper)?)
+    }
+
     fn remove_all(&self) -> Result<()> {
-        let ids = self.cli(&["ps", "-a", "-q"])?;
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            if self.kind == Kind::Podman {
-                args.extend(["--time", "0"]);
-            }
-            args.extend(ids);
-            self.cli(&args)?;
-        }
+        let runtime = self.library()?;
+        let names = runtime.names()?;
+        runtime.remove_many(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
         Ok(())
     }
 }
@@ -193,10 +191,11 @@ impl Drop for Runtime {
     }
 }
 
-fn spec(lab: &str, node: &str) -> ContainerSpec {
+/// A busybox container `name` with hostname `hostname`, privileged as containerlab's are.
+fn spec(name: String, hostname: &str) -> ContainerSpec {
     ContainerSpec {
-        name: format!("clab-{lab}-{node}"),
-        hostname: node.into(),
+        name,
+        hostname: hostname.into(),
         image: IMAGE.into(),
         cmd: Some(vec!["sleep".into(), "100000".into()]),
         entrypoint: None,
@@ -242,7 +241,7 @@ fn lab_file(lab: &str, network: &str) -> Result<file::LabFile> {
         let node = format!("n{i}");
         file.nodes.get_mut(&node).context("node")?.kind =
             file::NodeKind::Container(Box::new(file::ContainerNode {
-                spec: spec(lab, &node),
+                spec: spec(format!("clab-{lab}-{node}"), &node),
                 exec: vec![],
             }));
     }
@@ -263,7 +262,8 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
     rt.cli(&["network", "create", "--subnet", "198.18.236.0/22", network])?;
     let queue = Mutex::new((0..NODES).collect::<Vec<_>>());
     let failures = Mutex::new(Vec::new());
-    let privileges = privilege_args();
+    // The library's own `run --detach` (the same arguments and privileges patchwire passes).
+    let runtime = rt.library()?;
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL {
             scope.spawn(|| {
@@ -272,19 +272,8 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
                         break;
                     };
                     let name = format!("pwb-floor-{i}");
-                    let mut args = vec![
-                        "run",
-                        "--detach",
-                        "--name",
-                        &name,
-                        "--hostname",
-                        &name,
-                        "--network",
-                        network,
-                    ];
-                    args.extend(privileges.iter().map(String::as_str));
-                    args.extend([IMAGE, "sleep", "100000"]);
-                    if let Err(e) = rt.cli(&args) {
+                    let spec = spec(name.clone(), &name);
+                    if let Err(e) = runtime.run_detached(&spec, Some(network)) {
                         failures.lock().unwrap().push(e.to_string());
                     }
                 }
@@ -299,73 +288,6 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
     rt.remove_all()?;
     rt.cli(&["network", "rm", network])?;
     Ok(took)
-}
-
-/// What patchwire passes for privileges (see runtime/container.rs): the same here.
-fn privilege_args() -> Vec<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let bounding = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok());
-    const NAMES: [&str; 38] = [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-    ];
-    let all = (1u64 << 41) - 1;
-    match bounding {
-        Some(set) if set & all != all => {
-            let mut args = Vec::new();
-            for (bit, name) in NAMES.iter().enumerate() {
-                if set & (1 << bit) != 0 {
-                    args.push("--cap-add".to_string());
-                    args.push((*name).to_string());
-                }
-            }
-            args.extend([
-                "--security-opt".to_string(),
-                "seccomp=unconfined".to_string(),
-            ]);
-            args
-        }
-        _ => vec!["--privileged".into()],
-    }
 }
 
 /// patchwire: `up` from nothing; checked, then taken down (not timed).
