@@ -119,11 +119,6 @@ fn reserved(last: u8) -> [u8; 6] {
 
 const SRC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 
-/// `ip -n NETNS -o link show dev DEV`.
-fn link_in(netns: &str, dev: &str) -> String {
-    ip_in(netns, &format!("-o link show dev {dev}"))
-}
-
 /// An AF_PACKET socket on `dev` in the namespace at `spec`, drained.
 fn socket_in(spec: &str, dev: &str) -> PacketSocket {
     let netns = Netns::open(Some(spec)).unwrap();

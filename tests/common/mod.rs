@@ -11,6 +11,8 @@ use patchwire::netns::Netns;
 /// The OvS harness (shared with benches/watch.rs, so it lives in testkit/).
 #[allow(unused_imports)] // not every test file uses it
 pub use patchwire_testkit::ovs;
+pub mod frames;
+pub mod labfile;
 pub mod qemu;
 
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
@@ -292,6 +294,11 @@ pub fn ip_in(netns: &str, args: &str) -> String {
     let mut all = vec!["-n", netns];
     all.extend(args.split_whitespace());
     run("ip", &all)
+}
+
+/// `ip -n NETNS -o link show dev DEV`.
+pub fn link_in(netns: &str, dev: &str) -> String {
+    ip_in(netns, &format!("-o link show dev {dev}"))
 }
 
 /// Waits (at most 20 s, polling every 10 ms) until `ip -o link show dev DEV` in `ns` satisfies
