@@ -72,18 +72,24 @@ impl Lab {
         patchwire(&all).ok().json()
     }
 
-    /// `impair show -j`'s direction for `port`.
-    fn shown(&self, port: &str) -> serde_json::Value {
+    /// `impair show -j`'s direction for `port`, if it is listed, and the whole answer.
+    fn listed(&self, port: &str) -> (Option<serde_json::Value>, serde_json::Value) {
         let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
             .ok()
             .json();
-        shown["directions"]
+        let direction = shown["directions"]
             .as_array()
             .unwrap()
             .iter()
             .find(|d| d["port"] == port)
-            .cloned()
-            .unwrap_or_else(|| panic!("{port} not in {shown}"))
+            .cloned();
+        (direction, shown)
+    }
+
+    /// `impair show -j`'s direction for `port`.
+    fn shown(&self, port: &str) -> serde_json::Value {
+        let (direction, shown) = self.listed(port);
+        direction.unwrap_or_else(|| panic!("{port} not in {shown}"))
     }
 
     fn counter(&self, port: &str, name: &str) -> u64 {
@@ -155,14 +161,8 @@ fn loss_hits_its_rate_in_one_direction_and_leaves_the_other_alone() {
 
 impl Lab {
     fn shown_or_zero(&self, port: &str, name: &str) -> u64 {
-        let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
-            .ok()
-            .json();
-        shown["directions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["port"] == port)
+        self.listed(port)
+            .0
             .map_or(0, |d| d["counters"][name].as_u64().unwrap())
     }
 }
