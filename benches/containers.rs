@@ -19,13 +19,14 @@
 //! n(i):eth3 with n(i+25):eth3, n(i):eth4 with n(i+25):eth4 for i < 25 (50 more).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use patchwire::lab::{self, Options, file};
 use patchwire::runtime::{self, Choice, ContainerSpec, Kind, NetworkSpec};
+use patchwire_testkit::containers;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -46,72 +47,15 @@ impl Runtime {
     fn start(kind: Kind, scratch: &mut Scratch) -> Result<Runtime> {
         let ns = scratch.netns("rt")?;
         let dir = scratch.dir.clone();
-        let w = dir.to_str().context("temp dir")?.to_string();
         let wrapper = dir.join(kind.name());
         let mut dockerd = None;
         match kind {
             Kind::Docker => {
-                dockerd = Some(
-                    Command::new("nsenter")
-                        .arg(format!("--net=/run/netns/{ns}"))
-                        .args(["--", "dockerd", "--data-root", &format!("{w}/root")])
-                        .args(["--exec-root", &format!("{w}/exec")])
-                        .args(["--pidfile", &format!("{w}/docker.pid")])
-                        .args(["-H", &format!("unix://{w}/docker.sock")])
-                        .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(std::fs::File::create(dir.join("dockerd.err"))?)
-                        .spawn()
-                        .context("starting dockerd")?,
-                );
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport DOCKER_HOST=unix://{w}/docker.sock\n\
-                         exec /usr/bin/docker \"$@\"\n"
-                    ),
-                )?;
+                dockerd =
+                    Some(containers::dockerd(&dir, &ns, &wrapper).context("starting dockerd")?)
             }
-            Kind::Podman => {
-                for sub in ["root", "runroot", "tmp", "net.d"] {
-                    std::fs::create_dir_all(dir.join(sub))?;
-                }
-                // SAFETY: getrlimit writes into the struct we pass and has no other effect.
-                let hard = unsafe {
-                    let mut limit = std::mem::zeroed::<libc::rlimit>();
-                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-                    limit.rlim_max.min(1 << 20)
-                };
-                std::fs::write(
-                    dir.join("containers.conf"),
-                    format!(
-                        "[containers]\ndefault_ulimits = [\"nofile={hard}:{hard}\", \
-                         \"nproc=1000:1000\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                         events_logger = \"file\"\nevents_logfile_path = \"{w}/events.log\"\n\
-                         runtime = \"runc\"\ntmp_dir = \"{w}/tmp\"\n[network]\n\
-                         network_backend = \"cni\"\nnetwork_config_dir = \"{w}/net.d\"\n"
-                    ),
-                )?;
-                std::fs::write(
-                    dir.join("storage.conf"),
-                    format!(
-                        "[storage]\ndriver = \"vfs\"\ngraphroot = \"{w}/root\"\n\
-                         runroot = \"{w}/runroot\"\n"
-                    ),
-                )?;
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport CONTAINERS_CONF={w}/containers.conf \
-                         CONTAINERS_STORAGE_CONF={w}/storage.conf\n\
-                         exec nsenter --net=/run/netns/{ns} podman \"$@\"\n"
-                    ),
-                )?;
-            }
+            Kind::Podman => containers::podman(&dir, &ns, &wrapper)?,
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
         let runtime = Runtime {
             kind,
             wrapper,
