@@ -19,13 +19,14 @@
 //! n(i):eth3 with n(i+25):eth3, n(i):eth4 with n(i+25):eth4 for i < 25 (50 more).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use patchwire::lab::{self, Options, file};
-use patchwire::runtime::{Choice, ContainerSpec, Kind, NetworkSpec};
+use patchwire::runtime::{self, Choice, ContainerSpec, Kind, NetworkSpec};
+use patchwire_testkit::containers;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -46,72 +47,15 @@ impl Runtime {
     fn start(kind: Kind, scratch: &mut Scratch) -> Result<Runtime> {
         let ns = scratch.netns("rt")?;
         let dir = scratch.dir.clone();
-        let w = dir.to_str().context("temp dir")?.to_string();
         let wrapper = dir.join(kind.name());
         let mut dockerd = None;
         match kind {
             Kind::Docker => {
-                dockerd = Some(
-                    Command::new("nsenter")
-                        .arg(format!("--net=/run/netns/{ns}"))
-                        .args(["--", "dockerd", "--data-root", &format!("{w}/root")])
-                        .args(["--exec-root", &format!("{w}/exec")])
-                        .args(["--pidfile", &format!("{w}/docker.pid")])
-                        .args(["-H", &format!("unix://{w}/docker.sock")])
-                        .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(std::fs::File::create(dir.join("dockerd.err"))?)
-                        .spawn()
-                        .context("starting dockerd")?,
-                );
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport DOCKER_HOST=unix://{w}/docker.sock\n\
-                         exec /usr/bin/docker \"$@\"\n"
-                    ),
-                )?;
+                dockerd =
+                    Some(containers::dockerd(&dir, &ns, &wrapper).context("starting dockerd")?)
             }
-            Kind::Podman => {
-                for sub in ["root", "runroot", "tmp", "net.d"] {
-                    std::fs::create_dir_all(dir.join(sub))?;
-                }
-                // SAFETY: getrlimit writes into the struct we pass and has no other effect.
-                let hard = unsafe {
-                    let mut limit = std::mem::zeroed::<libc::rlimit>();
-                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-                    limit.rlim_max.min(1 << 20)
-                };
-                std::fs::write(
-                    dir.join("containers.conf"),
-                    format!(
-                        "[containers]\ndefault_ulimits = [\"nofile={hard}:{hard}\", \
-                         \"nproc=1000:1000\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                         events_logger = \"file\"\nevents_logfile_path = \"{w}/events.log\"\n\
-                         runtime = \"runc\"\ntmp_dir = \"{w}/tmp\"\n[network]\n\
-                         network_backend = \"cni\"\nnetwork_config_dir = \"{w}/net.d\"\n"
-                    ),
-                )?;
-                std::fs::write(
-                    dir.join("storage.conf"),
-                    format!(
-                        "[storage]\ndriver = \"vfs\"\ngraphroot = \"{w}/root\"\n\
-                         runroot = \"{w}/runroot\"\n"
-                    ),
-                )?;
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport CONTAINERS_CONF={w}/containers.conf \
-                         CONTAINERS_STORAGE_CONF={w}/storage.conf\n\
-                         exec nsenter --net=/run/netns/{ns} podman \"$@\"\n"
-                    ),
-                )?;
-            }
+            Kind::Podman => containers::podman(&dir, &ns, &wrapper)?,
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
         let runtime = Runtime {
             kind,
             wrapper,
@@ -155,17 +99,15 @@ impl Runtime {
         Ok(())
     }
 
+    /// The library's handle on this runtime (through the wrapper).
+    fn library(&self) -> Result<runtime::Runtime> {
+        Ok(runtime::at(self.kind, &self.wrapper)?)
+    }
+
     fn remove_all(&self) -> Result<()> {
-        let ids = self.cli(&["ps", "-a", "-q"])?;
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            if self.kind == Kind::Podman {
-                args.extend(["--time", "0"]);
-            }
-            args.extend(ids);
-            self.cli(&args)?;
-        }
+        let runtime = self.library()?;
+        let names = runtime.names()?;
+        runtime.remove_many(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
         Ok(())
     }
 }
@@ -193,10 +135,11 @@ impl Drop for Runtime {
     }
 }
 
-fn spec(lab: &str, node: &str) -> ContainerSpec {
+/// A busybox container `name` with hostname `hostname`, privileged as containerlab's are.
+fn spec(name: String, hostname: &str) -> ContainerSpec {
     ContainerSpec {
-        name: format!("clab-{lab}-{node}"),
-        hostname: node.into(),
+        name,
+        hostname: hostname.into(),
         image: IMAGE.into(),
         cmd: Some(vec!["sleep".into(), "100000".into()]),
         entrypoint: None,
@@ -242,7 +185,7 @@ fn lab_file(lab: &str, network: &str) -> Result<file::LabFile> {
         let node = format!("n{i}");
         file.nodes.get_mut(&node).context("node")?.kind =
             file::NodeKind::Container(Box::new(file::ContainerNode {
-                spec: spec(lab, &node),
+                spec: spec(format!("clab-{lab}-{node}"), &node),
                 exec: vec![],
             }));
     }
@@ -263,7 +206,8 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
     rt.cli(&["network", "create", "--subnet", "198.18.236.0/22", network])?;
     let queue = Mutex::new((0..NODES).collect::<Vec<_>>());
     let failures = Mutex::new(Vec::new());
-    let privileges = privilege_args();
+    // The library's own `run --detach` (the same arguments and privileges patchwire passes).
+    let runtime = rt.library()?;
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL {
             scope.spawn(|| {
@@ -272,19 +216,8 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
                         break;
                     };
                     let name = format!("pwb-floor-{i}");
-                    let mut args = vec![
-                        "run",
-                        "--detach",
-                        "--name",
-                        &name,
-                        "--hostname",
-                        &name,
-                        "--network",
-                        network,
-                    ];
-                    args.extend(privileges.iter().map(String::as_str));
-                    args.extend([IMAGE, "sleep", "100000"]);
-                    if let Err(e) = rt.cli(&args) {
+                    let spec = spec(name.clone(), &name);
+                    if let Err(e) = runtime.run_detached(&spec, Some(network)) {
                         failures.lock().unwrap().push(e.to_string());
                     }
                 }
@@ -299,73 +232,6 @@ fn floor(rt: &Runtime, network: &str) -> Result<Duration> {
     rt.remove_all()?;
     rt.cli(&["network", "rm", network])?;
     Ok(took)
-}
-
-/// What patchwire passes for privileges (see runtime/container.rs): the same here.
-fn privilege_args() -> Vec<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let bounding = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapBnd:"))
-        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok());
-    const NAMES: [&str; 38] = [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-    ];
-    let all = (1u64 << 41) - 1;
-    match bounding {
-        Some(set) if set & all != all => {
-            let mut args = Vec::new();
-            for (bit, name) in NAMES.iter().enumerate() {
-                if set & (1 << bit) != 0 {
-                    args.push("--cap-add".to_string());
-                    args.push((*name).to_string());
-                }
-            }
-            args.extend([
-                "--security-opt".to_string(),
-                "seccomp=unconfined".to_string(),
-            ]);
-            args
-        }
-        _ => vec!["--privileged".into()],
-    }
 }
 
 /// patchwire: `up` from nothing; checked, then taken down (not timed).

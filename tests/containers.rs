@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use patchwire::lab::{self, Options, file};
 use patchwire::runtime::{self, Choice, ContainerSpec, Kind, NetworkSpec};
+use patchwire_testkit::containers;
 
 const IMAGE: &str = "localhost/pw-busybox:test";
 
@@ -90,77 +91,17 @@ impl Rt {
         let work = std::env::temp_dir().join(format!("{}-{}", ns.name, kind.name()));
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
-        let w = work.to_str().unwrap().to_string();
         let wrapper = work.join(kind.name());
         let mut dockerd = None;
         match kind {
-            Kind::Podman => {
-                for sub in ["root", "runroot", "tmp", "net.d"] {
-                    std::fs::create_dir_all(work.join(sub)).unwrap();
-                }
-                // SAFETY: getrlimit writes into the struct we pass and has no other effect.
-                let hard = unsafe {
-                    let mut limit = std::mem::zeroed::<libc::rlimit>();
-                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-                    limit.rlim_max.min(1 << 20)
-                };
-                std::fs::write(
-                    work.join("containers.conf"),
-                    format!(
-                        "[containers]\ndefault_ulimits = [\"nofile={hard}:{hard}\", \
-                         \"nproc=1000:1000\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n\
-                         events_logger = \"file\"\nevents_logfile_path = \"{w}/events.log\"\n\
-                         runtime = \"runc\"\ntmp_dir = \"{w}/tmp\"\n[network]\n\
-                         network_backend = \"cni\"\nnetwork_config_dir = \"{w}/net.d\"\n"
-                    ),
-                )
-                .unwrap();
-                std::fs::write(
-                    work.join("storage.conf"),
-                    format!(
-                        "[storage]\ndriver = \"vfs\"\ngraphroot = \"{w}/root\"\n\
-                         runroot = \"{w}/runroot\"\n"
-                    ),
-                )
-                .unwrap();
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport CONTAINERS_CONF={w}/containers.conf \
-                         CONTAINERS_STORAGE_CONF={w}/storage.conf\n\
-                         exec nsenter --net=/run/netns/{} podman \"$@\"\n",
-                        ns.name
-                    ),
-                )
-                .unwrap();
-            }
+            Kind::Podman => containers::podman(&work, &ns.name, &wrapper).unwrap(),
             Kind::Docker => {
-                let child = Command::new("nsenter")
-                    .arg(format!("--net=/run/netns/{}", ns.name))
-                    .args(["--", "dockerd"])
-                    .args(["--data-root", &format!("{w}/root")])
-                    .args(["--exec-root", &format!("{w}/exec")])
-                    .args(["--pidfile", &format!("{w}/docker.pid")])
-                    .args(["-H", &format!("unix://{w}/docker.sock")])
-                    .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-                    .stdin(Stdio::null())
-                    .stdout(std::fs::File::create(work.join("dockerd.log")).unwrap())
-                    .stderr(std::fs::File::create(work.join("dockerd.err")).unwrap())
-                    .spawn()
-                    .expect("start dockerd (docker.io)");
-                dockerd = Some(child);
-                std::fs::write(
-                    &wrapper,
-                    format!(
-                        "#!/bin/sh\nexport DOCKER_HOST=unix://{w}/docker.sock\n\
-                         exec /usr/bin/docker \"$@\"\n"
-                    ),
+                dockerd = Some(
+                    containers::dockerd(&work, &ns.name, &wrapper)
+                        .expect("start dockerd (docker.io)"),
                 )
-                .unwrap();
             }
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
         let rt = Rt {
             kind,
             ns,

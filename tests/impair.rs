@@ -7,7 +7,7 @@
 //! correct implementation fails such a check with probability about 7·10⁻⁶ (two-sided normal
 //! tail at 4.5σ), while an error of the size that matters (a 10 % rate off by a tenth of
 //! itself, 100 frames in 10,000, is 3.3σ — so 4.5σ is still tight enough to catch a
-//! threshold off by a third). [`tolerance`] computes it; each test passes its own n and p.
+//! threshold off by a third). [`frames::tolerance`] computes it; each test passes its own n and p.
 
 mod common;
 
@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::frames::{self, assert_binomial, frame, seq_of};
+use common::labfile::LabFile;
 use common::{TestNs, packet_socket, patchwire, veth, wait_link};
 
 /// Tests that time things (rates, delays) run alone: they hold this for writing, every other
@@ -70,45 +72,29 @@ impl Lab {
         patchwire(&all).ok().json()
     }
 
-    /// `impair show -j`'s direction for `port`.
-    fn shown(&self, port: &str) -> serde_json::Value {
+    /// `impair show -j`'s direction for `port`, if it is listed, and the whole answer.
+    fn listed(&self, port: &str) -> (Option<serde_json::Value>, serde_json::Value) {
         let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
             .ok()
             .json();
-        shown["directions"]
+        let direction = shown["directions"]
             .as_array()
             .unwrap()
             .iter()
             .find(|d| d["port"] == port)
-            .cloned()
-            .unwrap_or_else(|| panic!("{port} not in {shown}"))
+            .cloned();
+        (direction, shown)
+    }
+
+    /// `impair show -j`'s direction for `port`.
+    fn shown(&self, port: &str) -> serde_json::Value {
+        let (direction, shown) = self.listed(port);
+        direction.unwrap_or_else(|| panic!("{port} not in {shown}"))
     }
 
     fn counter(&self, port: &str, name: &str) -> u64 {
         self.shown(port)["counters"][name].as_u64().unwrap()
     }
-}
-
-const ETHERTYPE: u16 = 0x88b5;
-const MAGIC: u32 = 0x7077_696d;
-
-/// A 60-byte frame numbered `seq`: unicast a → b, local experimental ethertype, magic, seq and
-/// its complement (so a flipped bit anywhere, the seq included, makes a frame no sent frame
-/// is), then a fixed pattern.
-fn frame(seq: u32) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
-    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
-    f.extend_from_slice(&MAGIC.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&(!seq).to_be_bytes());
-    f.extend((0..34).map(|i| (i * 7) as u8));
-    f
-}
-
-/// The seq of a frame exactly as [`frame`] made it, else `None`.
-fn seq_of(f: &[u8]) -> Option<u32> {
-    let seq = u32::from_be_bytes(f.get(18..22)?.try_into().ok()?);
-    (f == frame(seq).as_slice()).then_some(seq)
 }
 
 /// How many bits a frame differs in from the frame it was sent as (its seq read from the seq
@@ -139,50 +125,10 @@ fn pin_to_one_cpu() {
     }
 }
 
-/// Sends frames 0..n from `from` (in `from_ns`) and returns every frame read on `to` (in
-/// `to_ns`), in order. Sends in batches of 50 and reads each batch back before the next (a
-/// veth delivers during the send), so no socket queue overflows whatever the impairment.
-fn exchange(from_ns: &TestNs, from: &str, to_ns: &TestNs, to: &str, n: u32) -> Vec<Vec<u8>> {
-    pin_to_one_cpu();
-    let tx = packet_socket(from_ns, from);
-    let rx = packet_socket(to_ns, to);
-    let mut got = Vec::new();
-    let started = Instant::now();
-    for seq in 0..n {
-        tx.send(&frame(seq)).unwrap();
-        if seq % 50 == 49 || seq + 1 == n {
-            let quiet = Duration::from_millis(if seq + 1 == n { 200 } else { 2 });
-            while let Some(f) = rx.recv_until(Instant::now() + quiet).unwrap() {
-                got.push(f);
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "sending took too long"
-        );
-    }
-    got
-}
-
-/// ±4.5σ of a binomial count (see the module comment).
-fn tolerance(n: u64, p: f64) -> f64 {
-    4.5 * (n as f64 * p * (1.0 - p)).sqrt()
-}
-
 /// Frames per accuracy check: 10,000 here; fewer only in an emulated kernel guest (every
 /// tolerance is computed from the count actually sent).
 fn frames() -> u32 {
     if common::in_guest() { 4_000 } else { 10_000 }
-}
-
-fn assert_binomial(what: &str, count: u64, n: u64, percent: f64) {
-    let p = percent / 100.0;
-    let expected = n as f64 * p;
-    let bound = tolerance(n, p);
-    assert!(
-        (count as f64 - expected).abs() <= bound,
-        "{what}: {count} of {n}, expected {expected:.0} ± {bound:.1} (4.5σ)"
-    );
 }
 
 #[test]
@@ -215,14 +161,8 @@ fn loss_hits_its_rate_in_one_direction_and_leaves_the_other_alone() {
 
 impl Lab {
     fn shown_or_zero(&self, port: &str, name: &str) -> u64 {
-        let shown = patchwire(&["-n", &self.w.name, "-j", "impair", "show"])
-            .ok()
-            .json();
-        shown["directions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["port"] == port)
+        self.listed(port)
+            .0
             .map_or(0, |d| d["counters"][name].as_u64().unwrap())
     }
 }
@@ -780,49 +720,23 @@ fn bad_input_is_refused_with_what_is_accepted_and_changes_nothing() {
     );
 }
 
-/// A lab file with a unique lab name (`pwt-PID-iN`, under scripts/test's cleanup prefix);
-/// `down` on drop.
-struct LabFile {
-    name: String,
-    path: std::path::PathBuf,
+/// Runs [`frames::exchange`] on one CPU (see [`pin_to_one_cpu`]).
+fn exchange(from_ns: &TestNs, from: &str, to_ns: &TestNs, to: &str, n: u32) -> Vec<Vec<u8>> {
+    pin_to_one_cpu();
+    frames::exchange(from_ns, from, to_ns, to, n)
 }
 
-impl LabFile {
-    fn up(body: &str) -> LabFile {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        common::require_root();
-        let name = format!(
-            "pwt-{}-i{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(format!("{name}.yaml"));
-        std::fs::write(&path, body.replace("LAB", &name)).unwrap();
-        let lab = LabFile { name, path };
-        patchwire(&["up", lab.path()]).ok();
-        lab
-    }
-
-    fn path(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-}
-
-impl Drop for LabFile {
-    fn drop(&mut self) {
-        let _ = patchwire(&["down", self.path()]);
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn node_link(netns: &str, dev: &str) -> String {
-    common::ip_in(netns, &format!("-o link show dev {dev}"))
+/// Brings a lab file up (see [`LabFile`]).
+fn lab_up(body: &str) -> LabFile {
+    let lab = LabFile::new("i", body);
+    patchwire(&["up", lab.path()]).ok();
+    lab
 }
 
 #[test]
 fn a_lab_endpoint_is_impaired_and_cut_on_its_panel_port_and_plan_lists_the_cut() {
     let _timing = shared();
-    let lab = LabFile::up(
+    let lab = lab_up(
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n",
     );
     let file = lab.path();
@@ -878,7 +792,7 @@ fn a_lab_endpoint_is_impaired_and_cut_on_its_panel_port_and_plan_lists_the_cut()
     patchwire(&["cut", "--lab", file, "r2:eth1"]).ok();
     for ns in [&r1, &r2] {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !node_link(ns, "eth1").contains("NO-CARRIER") {
+        while !common::link_in(ns, "eth1").contains("NO-CARRIER") {
             assert!(Instant::now() < deadline, "{ns} eth1 kept carrier");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -893,13 +807,13 @@ fn a_lab_endpoint_is_impaired_and_cut_on_its_panel_port_and_plan_lists_the_cut()
         "{plan}"
     );
     assert!(
-        node_link(&r1, "eth1").contains("NO-CARRIER"),
+        common::link_in(&r1, "eth1").contains("NO-CARRIER"),
         "plan changed the cable"
     );
     patchwire(&["mend", "--lab", file, "r1:eth1"]).ok();
     for ns in [&r1, &r2] {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while node_link(ns, "eth1").contains("NO-CARRIER") {
+        while common::link_in(ns, "eth1").contains("NO-CARRIER") {
             assert!(
                 Instant::now() < deadline,
                 "{ns} eth1 did not get carrier back"
@@ -941,7 +855,7 @@ fn unlink_takes_the_wires_impairments_with_it_and_leaves_nothing_behind() {
 #[test]
 fn a_hub_member_takes_loss_but_no_rate_and_its_cut_survives_watch() {
     let _timing = shared();
-    let lab = LabFile::up(
+    let lab = lab_up(
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    r3: {}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\", \"r3:eth1\"]\n",
     );
     let file = lab.path();
@@ -964,19 +878,19 @@ fn a_hub_member_takes_loss_but_no_rate_and_its_cut_survives_watch() {
     assert_eq!(cut["ports"], serde_json::json!(["r1.eth1"]));
     let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !node_link(&r1, "eth1").contains("NO-CARRIER") {
+    while !common::link_in(&r1, "eth1").contains("NO-CARRIER") {
         assert!(Instant::now() < deadline, "r1 eth1 kept carrier");
         std::thread::sleep(Duration::from_millis(10));
     }
     patchwire(&["-n", &panel, "watch", "--once"]).ok();
     assert!(common::ip_in(&panel, "-o link show dev r1.eth1").contains("state DOWN"));
     assert!(
-        !node_link(&r2, "eth1").contains("NO-CARRIER"),
+        !common::link_in(&r2, "eth1").contains("NO-CARRIER"),
         "the other members keep theirs"
     );
     patchwire(&["mend", "--lab", file, "r1:eth1"]).ok();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while node_link(&r1, "eth1").contains("NO-CARRIER") {
+    while common::link_in(&r1, "eth1").contains("NO-CARRIER") {
         assert!(
             Instant::now() < deadline,
             "r1 eth1 did not get carrier back"

@@ -80,22 +80,6 @@ impl Drop for LabFile {
     }
 }
 
-/// `nsenter --net=/run/netns/NETNS patchwire ARGS`: patchwire run "on another host" (only the
-/// network namespace changes, so namespaces it registers stay visible to everyone).
-fn on_host(netns: &str, args: &[&str]) -> Run {
-    let output = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{netns}"))
-        .arg(env!("CARGO_BIN_EXE_patchwire"))
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 /// The namespaces under /run/netns whose names start with `prefix` (tests run in parallel:
 /// each looks only at its own lab's).
 fn netns_list(prefix: &str) -> Vec<String> {

@@ -9,29 +9,11 @@
 mod common;
 
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestNs, packet_socket, patchwire};
-
-const ETHERTYPE: u16 = 0x88b5;
-const MAGIC: u32 = 0x7077_696d;
-
-/// A 60-byte frame numbered `seq` (unicast, a local experimental ethertype).
-fn frame(seq: u32) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
-    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
-    f.extend_from_slice(&MAGIC.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend((0..38).map(|i| (i * 7) as u8));
-    f
-}
-
-/// The seq of a frame exactly as [`frame`] made it.
-fn seq_of(f: &[u8]) -> Option<u32> {
-    let seq = u32::from_be_bytes(f.get(18..22)?.try_into().ok()?);
-    (f == frame(seq).as_slice()).then_some(seq)
-}
+use common::frames::{assert_binomial, seq_of};
+use common::labfile::LabFile as Lab;
+use common::{TestNs, frames, patchwire};
 
 /// A lab node's namespace as a TestNs that is not deleted on drop (`down` removes it).
 fn node(lab: &str, name: &str) -> ManuallyDrop<TestNs> {
@@ -41,70 +23,15 @@ fn node(lab: &str, name: &str) -> ManuallyDrop<TestNs> {
 }
 
 /// Sends frames 0..n out of `from`'s eth1 and counts the distinct ones, byte for byte as
-/// sent, read on `to`'s eth1 (batches of 50, each read back before the next).
+/// sent, read on `to`'s eth1 (see [`frames::exchange`]).
 fn exchange(from: &TestNs, to: &TestNs, n: u32) -> u64 {
-    let tx = packet_socket(from, "eth1");
-    let rx = packet_socket(to, "eth1");
-    let mut seen = std::collections::BTreeSet::new();
-    let started = Instant::now();
-    for seq in 0..n {
-        tx.send(&frame(seq)).unwrap();
-        if seq % 50 == 49 || seq + 1 == n {
-            let quiet = Duration::from_millis(if seq + 1 == n { 200 } else { 2 });
-            while let Some(f) = rx.recv_until(Instant::now() + quiet).unwrap() {
-                if let Some(s) = seq_of(&f) {
-                    seen.insert(s);
-                }
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "sending took too long"
-        );
-    }
+    let got = frames::exchange(from, "eth1", to, "eth1", n);
+    let seen: std::collections::BTreeSet<u32> = got.iter().filter_map(|f| seq_of(f)).collect();
     seen.len() as u64
 }
 
-/// Frames lost must be within ±4.5σ of n·p.
-fn assert_binomial(what: &str, lost: u64, n: u64, percent: f64) {
-    let p = percent / 100.0;
-    let expected = n as f64 * p;
-    let bound = 4.5 * (n as f64 * p * (1.0 - p)).sqrt();
-    assert!(
-        (lost as f64 - expected).abs() <= bound,
-        "{what}: {lost} of {n} lost, expected {expected:.0} ± {bound:.1} (4.5σ)"
-    );
-}
-
-/// A lab file with a unique lab name (`pwt-PID-fN`); `down` on drop.
-struct Lab {
-    name: String,
-    path: std::path::PathBuf,
-}
-
+/// Lab files of this test file: `pwt-PID-fN` (see [`LabFile`]).
 impl Lab {
-    fn new(body: &str) -> Lab {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        common::require_root();
-        let name = format!(
-            "pwt-{}-f{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(format!("{name}.yaml"));
-        let lab = Lab { name, path };
-        lab.write(body);
-        lab
-    }
-
-    fn write(&self, body: &str) {
-        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
-    }
-
-    fn path(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
     fn panel(&self) -> String {
         format!("{}.panel", self.name)
     }
@@ -114,13 +41,6 @@ impl Lab {
         let run = patchwire(&["-j", "plan", self.path()]);
         run.ok();
         (run.json(), run.stderr.clone())
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = patchwire(&["down", self.path()]);
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -180,9 +100,10 @@ const FILE_IS_TRUTH: &str = "note: impairments and pulled cables are the file's:
 
 #[test]
 fn file_loss_acts_on_one_direction_changes_in_place_and_the_file_is_the_truth() {
-    let lab = Lab::new(&format!(
-        "{TWO}      impair:\n        r1:eth1: {{loss: 10%}}\n"
-    ));
+    let lab = Lab::new(
+        "f",
+        &format!("{TWO}      impair:\n        r1:eth1: {{loss: 10%}}\n"),
+    );
     let (plan, _) = lab.plan();
     assert!(
         plan.as_array()
@@ -299,7 +220,7 @@ fn wait_carrier(netns: &str, want: bool) {
 
 #[test]
 fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
-    let lab = Lab::new(&format!("{TWO}      state: down\n"));
+    let lab = Lab::new("f", &format!("{TWO}      state: down\n"));
     let (r1, r2) = (format!("{}-r1", lab.name), format!("{}-r2", lab.name));
     // A new lab: nothing outside the file to speak of.
     assert!(!lab.plan().1.contains(FILE_IS_TRUTH));
@@ -350,9 +271,10 @@ fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
 
 #[test]
 fn a_delay_in_the_file_needs_netem_found_by_a_real_probe() {
-    let lab = Lab::new(&format!(
-        "{TWO}      impair:\n        both: {{delay: 10ms, loss: 1%}}\n"
-    ));
+    let lab = Lab::new(
+        "f",
+        &format!("{TWO}      impair:\n        both: {{delay: 10ms, loss: 1%}}\n"),
+    );
     let has_netem = patchwire::impair::netem_available().unwrap();
     if has_netem {
         patchwire(&["up", lab.path()]).ok();
@@ -384,6 +306,7 @@ fn a_delay_in_the_file_needs_netem_found_by_a_real_probe() {
 #[test]
 fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
     let lab = Lab::new(
+        "f",
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
          - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      impair: {both: {loss: 50%}}\n    \
          - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",

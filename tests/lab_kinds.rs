@@ -73,20 +73,9 @@ impl Lab {
         self.host.ip("-o link show")
     }
 
-    /// Asserts that the stand-in host's links come back to `before` (a bridge's carrier and
-    /// operstate settle asynchronously once its last port is gone).
+    /// Asserts that the stand-in host's links come back to `before`.
     fn host_links_return_to(&self, before: &str) {
-        let deadline = Instant::now() + patience(Duration::from_secs(5));
-        loop {
-            let now = self.host_links();
-            if now == before {
-                return;
-            }
-            if Instant::now() > deadline {
-                assert_eq!(now, before, "down leaves the host as it was");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        links_return_to(&self.host, before, "down leaves the host as it was");
     }
 }
 
@@ -95,6 +84,13 @@ impl Drop for Lab {
         let file = &self.file;
         let _ = self.host.netns().run(|| lab::down(file, None));
     }
+}
+
+/// The file's first link made one-ended (r1:e1) and of `kind`.
+fn one_ended(file: &mut LabFile, kind: LinkKind) {
+    let first = &mut file.links[0];
+    first.endpoints.truncate(1);
+    first.kind = kind;
 }
 
 fn endpoint(text: &str) -> Endpoint {
@@ -126,11 +122,21 @@ const SRC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
 /// An AF_PACKET socket on `dev` in the namespace at `spec`, drained.
 fn socket_in(spec: &str, dev: &str) -> PacketSocket {
     let netns = Netns::open(Some(spec)).unwrap();
-    let line = run("ip", &["-n", spec, "-o", "link", "show", "dev", dev]);
+    let line = link_in(spec, dev);
     let index: u32 = line.split(':').next().unwrap().trim().parse().unwrap();
     let socket = netns.run(|| PacketSocket::open(index)).unwrap().unwrap();
     socket.drain();
     socket
+}
+
+/// Sends `frame` from `from` and asserts that `to` receives it, byte for byte.
+fn crosses(from: &PacketSocket, to: &PacketSocket, frame: &[u8]) {
+    from.send(frame).unwrap();
+    let wanted = [frame.to_vec()];
+    assert_eq!(
+        receive(to, &wanted, 1, patience(Duration::from_secs(5))),
+        wanted
+    );
 }
 
 /// Every frame `socket` receives until `deadline`, or until `want` frames equal to one of
@@ -321,12 +327,13 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
     let mac = "02:00:00:00:01:01";
     let lab = Lab::new(PAIR, |f| {
         // r1:e1 - type: host (host-interface h1), with a MAC on r1's side.
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::Host {
-            host_interface: "h1".into(),
-        };
-        first.macs.insert(endpoint("r1:e1"), mac.into());
+        one_ended(
+            f,
+            LinkKind::Host {
+                host_interface: "h1".into(),
+            },
+        );
+        f.links[0].macs.insert(endpoint("r1:e1"), mac.into());
         // r2:e2 - host:h2, the host as a node.
         f.links[1].endpoints[1] = endpoint("host:h2");
         let mut host = f.nodes["r1"].clone();
@@ -344,51 +351,20 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
         made.changes
     );
     assert!(
-        run(
-            "ip",
-            &["-n", &lab.ns("r1"), "-o", "link", "show", "dev", "e1"]
-        )
-        .contains(mac),
+        link_in(&lab.ns("r1"), "e1").contains(mac),
         "r1:e1 has its mac"
     );
     // Both ways, byte for byte, through the panel.
     let h1 = socket_in(&lab.host.name, "h1");
     let e1 = socket_in(&lab.ns("r1"), "e1");
     let out = frame([0xff; 6], [2, 0, 0, 0, 1, 1], 1);
-    e1.send(&out).unwrap();
-    assert_eq!(
-        receive(
-            &h1,
-            std::slice::from_ref(&out),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [out]
-    );
+    crosses(&e1, &h1, &out);
     let back = frame([2, 0, 0, 0, 1, 1], [2, 0, 0, 0, 9, 9], 2);
-    h1.send(&back).unwrap();
-    assert_eq!(
-        receive(
-            &e1,
-            std::slice::from_ref(&back),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [back]
-    );
+    crosses(&h1, &e1, &back);
     let h2 = socket_in(&lab.host.name, "h2");
     let r2 = socket_in(&lab.ns("r2"), "e2");
     let lldp = frame(reserved(0x0e), SRC, 3);
-    r2.send(&lldp).unwrap();
-    assert_eq!(
-        receive(
-            &h2,
-            std::slice::from_ref(&lldp),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [lldp]
-    );
+    crosses(&r2, &h2, &lldp);
     assert!(lab.up().changes.is_empty(), "up again changes nothing");
     let points = lab.in_host(|f| lab::capture_points(f, None)).unwrap();
     assert_eq!(
@@ -428,15 +404,9 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
             was: "02:00:00:00:07:07".into()
         }]
     );
-    let index = run(
-        "ip",
-        &["-n", &lab.ns("r1"), "-o", "link", "show", "dev", "e1"],
-    );
+    let index = link_in(&lab.ns("r1"), "e1");
     lab.up();
-    let after = run(
-        "ip",
-        &["-n", &lab.ns("r1"), "-o", "link", "show", "dev", "e1"],
-    );
+    let after = link_in(&lab.ns("r1"), "e1");
     assert!(after.contains(mac), "{after}");
     assert_eq!(
         index.split(':').next(),
@@ -454,13 +424,14 @@ fn host_endpoints_carry_frames_to_the_host_namespace_with_their_macs_and_go_with
 fn a_macvlan_link_puts_a_macvlan_of_the_host_interface_in_the_node() {
     let mac = "02:00:00:00:02:02";
     let lab = Lab::new(PAIR, |f| {
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::Macvlan {
-            host_interface: "up0".into(),
-            mode: "bridge".into(),
-        };
-        first.macs.insert(endpoint("r1:e1"), mac.into());
+        one_ended(
+            f,
+            LinkKind::Macvlan {
+                host_interface: "up0".into(),
+                mode: "bridge".into(),
+            },
+        );
+        f.links[0].macs.insert(endpoint("r1:e1"), mac.into());
     });
     // The host's uplink up0, its far side in a namespace standing for the outside world.
     let outside = TestNs::new();
@@ -488,27 +459,9 @@ fn a_macvlan_link_puts_a_macvlan_of_the_host_interface_in_the_node() {
     let e1 = socket_in(&lab.ns("r1"), "e1");
     let ext = socket_in(&outside.name, "ext0");
     let out = frame([0xff; 6], [2, 0, 0, 0, 2, 2], 1);
-    e1.send(&out).unwrap();
-    assert_eq!(
-        receive(
-            &ext,
-            std::slice::from_ref(&out),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [out]
-    );
+    crosses(&e1, &ext, &out);
     let back = frame([2, 0, 0, 0, 2, 2], [2, 0, 0, 0, 9, 9], 2);
-    ext.send(&back).unwrap();
-    assert_eq!(
-        receive(
-            &e1,
-            std::slice::from_ref(&back),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [back]
-    );
+    crosses(&ext, &e1, &back);
     assert!(lab.up().changes.is_empty(), "up again changes nothing");
     let shown = lab.in_host(|f| lab::show(f, None)).unwrap();
     assert_eq!(
@@ -595,16 +548,7 @@ fn a_vxlan_link_joins_nodes_of_two_hosts() {
     let sender = socket_in(&a.ns("r1"), "e1");
     let receiver = socket_in(&b.ns("r1"), "e1");
     let stp = frame(reserved(0x00), SRC, 7);
-    sender.send(&stp).unwrap();
-    assert_eq!(
-        receive(
-            &receiver,
-            std::slice::from_ref(&stp),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [stp]
-    );
+    crosses(&sender, &receiver, &stp);
     assert!(a.up().changes.is_empty(), "up again changes nothing");
 }
 
@@ -619,9 +563,7 @@ fn a_dummy_link_is_made_or_refused_naming_the_module_as_this_kernel_allows() {
         .status
         .success();
     let lab = Lab::new(PAIR, |f| {
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::Dummy;
+        one_ended(f, LinkKind::Dummy);
     });
     match available {
         false => {
@@ -655,11 +597,12 @@ fn a_dummy_link_is_made_or_refused_naming_the_module_as_this_kernel_allows() {
 #[test]
 fn a_mgmt_net_link_without_a_known_bridge_is_refused_before_anything_changes() {
     let lab = Lab::new(PAIR, |f| {
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::MgmtNet {
-            host_interface: "m1".into(),
-        };
+        one_ended(
+            f,
+            LinkKind::MgmtNet {
+                host_interface: "m1".into(),
+            },
+        );
     });
     assert_eq!(
         lab.plan().unwrap_err(),
@@ -675,11 +618,12 @@ fn a_mgmt_net_link_without_a_known_bridge_is_refused_before_anything_changes() {
 #[test]
 fn a_mgmt_net_link_plugs_its_host_side_into_the_management_bridge() {
     let lab = Lab::new(PAIR, |f| {
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::MgmtNet {
-            host_interface: "m1".into(),
-        };
+        one_ended(
+            f,
+            LinkKind::MgmtNet {
+                host_interface: "m1".into(),
+            },
+        );
         f.mgmt = Some(patchwire::runtime::NetworkSpec {
             name: "clab".into(),
             ipv4_subnet: None,
@@ -711,16 +655,7 @@ fn a_mgmt_net_link_plugs_its_host_side_into_the_management_bridge() {
     let bridge = socket_in(&lab.host.name, "mg0");
     let e1 = socket_in(&lab.ns("r1"), "e1");
     let out = frame([0xff; 6], [2, 0, 0, 0, 3, 3], 5);
-    e1.send(&out).unwrap();
-    assert_eq!(
-        receive(
-            &bridge,
-            std::slice::from_ref(&out),
-            1,
-            patience(Duration::from_secs(5))
-        ),
-        [out]
-    );
+    crosses(&e1, &bridge, &out);
     assert!(lab.up().changes.is_empty(), "up again changes nothing");
     lab.down();
     lab.host_links_return_to(&before);
@@ -728,20 +663,8 @@ fn a_mgmt_net_link_plugs_its_host_side_into_the_management_bridge() {
 
 #[test]
 fn removing_a_link_leaves_the_others_untouched_and_graph_draws_the_kinds() {
-    let body = "name: LAB
-topology:
-  nodes:
-    r1: {}
-    r2: {}
-    r3: {}
-    sw: {}
-  links:
-    - endpoints: [r1:e1, sw:p1]
-    - endpoints: [r2:e1, sw:p2]
-    - endpoints: [r3:e1, sw:p3]
-    - endpoints: [r1:e9, r2:e9]
-";
-    let mut lab = Lab::new(body, |f| {
+    let body = format!("{STAR}    - endpoints: [r1:e9, r2:e9]\n");
+    let mut lab = Lab::new(&body, |f| {
         f.nodes.get_mut("sw").unwrap().kind = NodeKind::Hub;
         let host = &mut f.links[3];
         host.endpoints.truncate(1);
@@ -750,8 +673,7 @@ topology:
         };
     });
     lab.up();
-    let index = |ns: &str, dev: &str| run("ip", &["-n", ns, "-o", "link", "show", "dev", dev]);
-    let r1 = index(&lab.ns("r1"), "e1");
+    let r1 = link_in(&lab.ns("r1"), "e1");
     let h9 = lab.host.ip("-o link show dev h9");
     let dot = lab
         .in_host(|f| lab::graph(f, None, lab::GraphFormat::Dot))
@@ -782,7 +704,7 @@ topology:
         plan.changes
     );
     lab.up();
-    assert_eq!(index(&lab.ns("r1"), "e1"), r1);
+    assert_eq!(link_in(&lab.ns("r1"), "e1"), r1);
     assert_eq!(lab.host.ip("-o link show dev h9"), h9);
     assert!(lab.up().changes.is_empty());
 }
@@ -795,23 +717,40 @@ struct DownOnDrop<'a> {
 
 impl Drop for DownOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = on_host(self.host, &["down", self.path]);
+        let _ = on_host(&self.host.name, &["down", self.path]);
     }
 }
 
-/// `nsenter --net=/run/netns/HOST patchwire ARGS`: the CLI with `host` standing for the host.
-fn on_host(host: &TestNs, args: &[&str]) -> Run {
-    let output = std::process::Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", host.name))
-        .arg(env!("CARGO_BIN_EXE_patchwire"))
-        .args(args)
+/// `up PATH` in `host`, killed by its own hand at `point` (PATCHWIRE_LAB_KILL_AT).
+fn up_killed_at(host: &TestNs, path: &str, point: &str) {
+    let killed = on_host_command(&host.name)
+        .args(["up", path])
+        .env("PATCHWIRE_LAB_KILL_AT", point)
         .output()
         .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(libc::SIGKILL),
+        "killed at {point}"
+    );
+}
+
+/// Asserts that `host`'s links come back to `before` (a bridge's carrier and operstate settle
+/// asynchronously once its last port is gone); `what` says when, if they do not.
+fn links_return_to(host: &TestNs, before: &str, what: &str) {
+    let deadline = Instant::now() + patience(Duration::from_secs(5));
+    while host.ip("-o link show") != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(host.ip("-o link show"), before, "{what}");
+}
+
+/// A directory and a lab file path in it for a test's lab `name` (removed by the test).
+fn lab_dir(name: &str, file: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(file);
+    (dir, path)
 }
 
 #[test]
@@ -821,9 +760,7 @@ fn a_containerlab_file_with_a_bridge_says_once_that_a_hub_passes_what_it_eats() 
     host.ip("link add br-clab address 02:00:00:00:0c:0c type bridge");
     host.ip("link set br-clab up");
     let name = format!("pwt-{}-kc", std::process::id());
-    let dir = std::env::temp_dir().join(&name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("lab.clab.yml");
+    let (dir, path) = lab_dir(&name, "lab.clab.yml");
     let file = |kind: &str| {
         format!(
             "name: {name}
@@ -852,7 +789,7 @@ topology:
                 it as through a cable; for a transparent segment write `kind: hub` for it (the \
                 links stay as they are)";
     for command in ["plan", "up"] {
-        let run = on_host(&host, &[command, path]);
+        let run = on_host(&host.name, &[command, path]);
         run.ok();
         // Notes go to stderr, as every command's do.
         assert_eq!(
@@ -869,7 +806,7 @@ topology:
         "{ports}"
     );
     // show --labs counts the bridge and the host as nodes, not as existing namespaces.
-    let labs = on_host(&host, &["-j", "show", "--labs"]);
+    let labs = on_host(&host.name, &["-j", "show", "--labs"]);
     labs.ok();
     let mine = labs
         .json()
@@ -888,24 +825,10 @@ topology:
         host.ip("-o link show dev r1-eth2").contains("mtu 1500"),
         "the host side has the link's mtu"
     );
-    assert!(
-        run(
-            "ip",
-            &[
-                "-n",
-                &format!("{name}-r1"),
-                "-o",
-                "link",
-                "show",
-                "dev",
-                "eth2"
-            ]
-        )
-        .contains("02:00:00:00:0a:02")
-    );
+    assert!(link_in(&format!("{name}-r1"), "eth2").contains("02:00:00:00:0a:02"));
     // One word changed: the same links through a hub; the bridge is left alone.
     std::fs::write(std::path::Path::new(path), file("hub")).unwrap();
-    let up = on_host(&host, &["up", path]);
+    let up = on_host(&host.name, &["up", path]);
     up.ok();
     assert!(!up.stdout.contains("Linux bridge"), "{}", up.stdout);
     assert!(
@@ -918,7 +841,7 @@ topology:
         "",
         "no port left on the bridge"
     );
-    let down = on_host(&host, &["down", path]);
+    let down = on_host(&host.name, &["down", path]);
     down.ok();
     assert!(
         down.stdout
@@ -926,15 +849,7 @@ topology:
         "{}",
         down.stdout
     );
-    let deadline = Instant::now() + patience(Duration::from_secs(5));
-    while host.ip("-o link show") != before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(
-        host.ip("-o link show"),
-        before,
-        "down leaves the host as it was"
-    );
+    links_return_to(&host, &before, "down leaves the host as it was");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -947,9 +862,7 @@ fn an_up_killed_anywhere_converges_with_bridge_host_and_macvlan_links() {
     host.ip("link add name up0 type veth peer name up1");
     let before = host.ip("-o link show");
     let name = format!("pwt-{}-kk", std::process::id());
-    let dir = std::env::temp_dir().join(&name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("lab.clab.yml");
+    let (dir, path) = lab_dir(&name, "lab.clab.yml");
     std::fs::write(
         &path,
         format!(
@@ -979,20 +892,9 @@ topology:
     let path = path.to_str().unwrap();
     let _down = DownOnDrop { host: &host, path };
     for point in ["1", "2", "10", "11", "12", "3", "6", "7"] {
-        let killed = std::process::Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", host.name))
-            .arg(env!("CARGO_BIN_EXE_patchwire"))
-            .args(["up", path])
-            .env("PATCHWIRE_LAB_KILL_AT", point)
-            .output()
-            .unwrap();
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&killed.status),
-            Some(libc::SIGKILL),
-            "killed at {point}"
-        );
-        on_host(&host, &["up", path]).ok();
-        let again = on_host(&host, &["up", path]);
+        up_killed_at(&host, path, point);
+        on_host(&host.name, &["up", path]).ok();
+        let again = on_host(&host.name, &["up", path]);
         again.ok();
         assert!(
             again.stdout.contains("up to date, nothing changed"),
@@ -1005,26 +907,11 @@ topology:
             ("r1", "e2", "02:00:00:00:0e:02"),
             ("r2", "m1", "02:00:00:00:0e:03"),
         ] {
-            let shown = run(
-                "ip",
-                &[
-                    "-n",
-                    &format!("{name}-{node}"),
-                    "-o",
-                    "link",
-                    "show",
-                    "dev",
-                    dev,
-                ],
-            );
+            let shown = link_in(&format!("{name}-{node}"), dev);
             assert!(shown.contains(mac), "after a kill at {point}: {shown}");
         }
-        on_host(&host, &["down", path]).ok();
-        let deadline = Instant::now() + patience(Duration::from_secs(5));
-        while host.ip("-o link show") != before && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(host.ip("-o link show"), before, "after a kill at {point}");
+        on_host(&host.name, &["down", path]).ok();
+        links_return_to(&host, &before, &format!("after a kill at {point}"));
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1032,11 +919,12 @@ topology:
 #[test]
 fn a_host_interface_that_is_not_the_labs_is_refused_by_up_and_does_not_stop_down() {
     let lab = Lab::new(PAIR, |f| {
-        let first = &mut f.links[0];
-        first.endpoints.truncate(1);
-        first.kind = LinkKind::Host {
-            host_interface: "h1".into(),
-        };
+        one_ended(
+            f,
+            LinkKind::Host {
+                host_interface: "h1".into(),
+            },
+        );
     });
     lab.host.ip("link add name h1 type veth peer name h1b");
     lab.host.ip("link add name d1 type bridge");
@@ -1085,9 +973,7 @@ fn an_up_killed_before_recording_its_ports_converges_with_a_netns_node() {
     let host = TestNs::new();
     let existing = TestNs::new();
     let name = format!("pwt-{}-kn", std::process::id());
-    let dir = std::env::temp_dir().join(&name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("lab.yaml");
+    let (dir, path) = lab_dir(&name, "lab.yaml");
     std::fs::write(
         &path,
         format!(
@@ -1105,22 +991,12 @@ topology:
     .unwrap();
     let path = path.to_str().unwrap();
     let _down = DownOnDrop { host: &host, path };
-    let killed = std::process::Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", host.name))
-        .arg(env!("CARGO_BIN_EXE_patchwire"))
-        .args(["up", path])
-        .env("PATCHWIRE_LAB_KILL_AT", "10")
-        .output()
-        .unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&killed.status),
-        Some(libc::SIGKILL)
-    );
+    up_killed_at(&host, path, "10");
     assert!(
         existing.ip("-o link show dev e1").contains("e1@"),
         "left half-made"
     );
-    let up = on_host(&host, &["up", path]);
+    let up = on_host(&host.name, &["up", path]);
     up.ok();
     assert!(
         up.stdout.contains("- port ext.e1 (was ext.e1)"),
@@ -1128,10 +1004,10 @@ topology:
         up.stdout
     );
     assert!(
-        on_host(&host, &["up", path])
+        on_host(&host.name, &["up", path])
             .stdout
             .contains("up to date, nothing changed")
     );
-    on_host(&host, &["down", path]).ok();
+    on_host(&host.name, &["down", path]).ok();
     let _ = std::fs::remove_dir_all(&dir);
 }

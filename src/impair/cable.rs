@@ -94,37 +94,50 @@ fn cut_alias(end: &Link, far: &str) -> String {
 
 /// Pulls the cable `port` is on: its ports down, marked as cut (idempotent).
 pub fn cut(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
-    let mut view = NsView::open(
-        netns
-            .try_clone()
-            .map_err(|e| WireError::io("opening a namespace", e))?,
-    )?;
-    let ends = cable(&mut view, port)?;
-    let names: Vec<String> = ends.iter().map(|l| l.name.clone()).collect();
-    let mut requests = Vec::new();
-    let mut changed = Vec::new();
-    for (i, end) in ends.iter().enumerate() {
-        if is_cut(end) && !end.up {
-            continue;
+    change_cable(netns, port, "cutting the cable of", |ends, names| {
+        let mut requests = Vec::new();
+        let mut changed = Vec::new();
+        for (i, end) in ends.iter().enumerate() {
+            if is_cut(end) && !end.up {
+                continue;
+            }
+            // The far end: the wire's other port; a hub member names itself (it is the cable).
+            let far = &names[if ends.len() == 2 { 1 - i } else { i }];
+            requests.push((
+                link::set_alias_and_up(end.index, &cut_alias(end, far), false),
+                0,
+            ));
+            changed.push(end.name.clone());
         }
-        // The far end: the wire's other port; a hub member names itself (it is the cable).
-        let far = &names[if ends.len() == 2 { 1 - i } else { i }];
-        requests.push((
-            link::set_alias_and_up(end.index, &cut_alias(end, far), false),
-            0,
-        ));
-        changed.push(end.name.clone());
-    }
-    run(&mut view, requests, "cutting the cable of", port)?;
-    Ok(CableChange {
-        ports: names,
-        changed,
+        (requests, changed)
     })
 }
 
 /// Puts the cable `port` is on back: every port of it marked as cut comes up with the
 /// user's alias back (idempotent; a port down for another reason stays as it is).
 pub fn mend(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
+    change_cable(netns, port, "mending the cable of", |ends, _| {
+        let mut requests = Vec::new();
+        let mut changed = Vec::new();
+        for end in ends.iter().filter(|l| is_cut(l)) {
+            let previous = crate::wire::unlink::alias_before_hold(end);
+            requests.push((link::set_alias_and_up(end.index, &previous, true), 0));
+            changed.push(end.name.clone());
+        }
+        (requests, changed)
+    })
+}
+
+type Requests = Vec<(netlink_packet_route::RouteNetlinkMessage, u16)>;
+
+/// Finds the cable `port` is on in `netns` and sends what `change` asks of its ends (given
+/// with their names): the requests and the ports they change; `what` says it in errors.
+fn change_cable(
+    netns: &Netns,
+    port: &str,
+    what: &str,
+    change: impl FnOnce(&[Link], &[String]) -> (Requests, Vec<String>),
+) -> Result<CableChange, ImpairError> {
     let mut view = NsView::open(
         netns
             .try_clone()
@@ -132,26 +145,15 @@ pub fn mend(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
     )?;
     let ends = cable(&mut view, port)?;
     let names: Vec<String> = ends.iter().map(|l| l.name.clone()).collect();
-    let mut requests = Vec::new();
-    let mut changed = Vec::new();
-    for end in ends.iter().filter(|l| is_cut(l)) {
-        let previous = crate::wire::unlink::alias_before_hold(end);
-        requests.push((link::set_alias_and_up(end.index, &previous, true), 0));
-        changed.push(end.name.clone());
-    }
-    run(&mut view, requests, "mending the cable of", port)?;
+    let (requests, changed) = change(&ends, &names);
+    run(&mut view, requests, what, port)?;
     Ok(CableChange {
         ports: names,
         changed,
     })
 }
 
-fn run(
-    view: &mut NsView,
-    requests: Vec<(netlink_packet_route::RouteNetlinkMessage, u16)>,
-    what: &str,
-    port: &str,
-) -> Result<(), ImpairError> {
+fn run(view: &mut NsView, requests: Requests, what: &str, port: &str) -> Result<(), ImpairError> {
     if requests.is_empty() {
         return Ok(());
     }

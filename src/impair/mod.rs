@@ -195,38 +195,25 @@ impl Impairment {
     /// removing the rate removes its burst.
     pub fn merged(&self, change: &Impairment) -> Impairment {
         let mut out = *self;
-        let zero = |v: f64| v == 0.0;
         if let Some(loss) = change.loss {
             out.loss = (!loss.is_off()).then_some(loss);
         }
-        if let Some(v) = change.corrupt {
-            out.corrupt = (!zero(v)).then_some(v);
+        out.corrupt = merge(out.corrupt, change.corrupt);
+        out.duplicate = merge(out.duplicate, change.duplicate);
+        out.delay_ns = merge(out.delay_ns, change.delay_ns);
+        if change.delay_ns == Some(0) {
+            out.jitter_ns = None;
+            out.reorder = None;
+            out.distribution = None;
         }
-        if let Some(v) = change.duplicate {
-            out.duplicate = (!zero(v)).then_some(v);
-        }
-        if let Some(v) = change.delay_ns {
-            out.delay_ns = (v != 0).then_some(v);
-            if v == 0 {
-                out.jitter_ns = None;
-                out.reorder = None;
-                out.distribution = None;
-            }
-        }
-        if let Some(v) = change.jitter_ns {
-            out.jitter_ns = (v != 0).then_some(v);
-        }
+        out.jitter_ns = merge(out.jitter_ns, change.jitter_ns);
         if change.distribution.is_some() {
             out.distribution = change.distribution;
         }
-        if let Some(v) = change.reorder {
-            out.reorder = (!zero(v)).then_some(v);
-        }
-        if let Some(v) = change.rate_bps {
-            out.rate_bps = (v != 0).then_some(v);
-            if v == 0 {
-                out.burst_bytes = None;
-            }
+        out.reorder = merge(out.reorder, change.reorder);
+        out.rate_bps = merge(out.rate_bps, change.rate_bps);
+        if change.rate_bps == Some(0) {
+            out.burst_bytes = None;
         }
         if change.burst_bytes.is_some() {
             out.burst_bytes = change.burst_bytes;
@@ -281,14 +268,14 @@ impl Impairment {
             }
             None => {}
         }
-        if let Some(v) = self.corrupt {
-            in_range("corrupt", v, false)?;
-        }
-        if let Some(v) = self.duplicate {
-            in_range("duplicate", v, false)?;
-        }
-        if let Some(v) = self.reorder {
-            in_range("reorder", v, false)?;
+        for (what, v) in [
+            ("corrupt", self.corrupt),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+        ] {
+            if let Some(v) = v {
+                in_range(what, v, false)?;
+            }
         }
         if self.delay_ns.is_none() {
             if self.jitter_ns.is_some() {
@@ -375,38 +362,37 @@ impl Impairment {
     /// One line, in the command line's words: `loss 10% delay 50ms rate 10mbit`.
     pub fn describe(&self) -> String {
         use units::{show_duration as d, show_percent as pc};
-        let mut words = Vec::new();
-        if let Some(loss) = &self.loss {
-            words.push(format!("loss {}", loss.describe()));
-        }
-        if let Some(v) = self.corrupt {
-            words.push(format!("corrupt {}", pc(v)));
-        }
-        if let Some(v) = self.duplicate {
-            words.push(format!("duplicate {}", pc(v)));
-        }
-        if let Some(v) = self.delay_ns {
-            words.push(format!("delay {}", d(v)));
-        }
-        if let Some(v) = self.jitter_ns {
-            words.push(format!("jitter {}", d(v)));
-        }
-        if let Some(v) = self.distribution {
-            words.push(format!("distribution {}", v.name()));
-        }
-        if let Some(v) = self.reorder {
-            words.push(format!("reorder {}", pc(v)));
-        }
-        if let Some(v) = self.rate_bps {
-            words.push(format!("rate {}", units::show_rate(v)));
-            if let Some(b) = self.burst() {
-                words.push(format!("burst {b}b"));
-            }
-        }
+        let words: Vec<String> = [
+            self.loss.map(|loss| format!("loss {}", loss.describe())),
+            self.corrupt.map(|v| format!("corrupt {}", pc(v))),
+            self.duplicate.map(|v| format!("duplicate {}", pc(v))),
+            self.delay_ns.map(|v| format!("delay {}", d(v))),
+            self.jitter_ns.map(|v| format!("jitter {}", d(v))),
+            self.distribution
+                .map(|v| format!("distribution {}", v.name())),
+            self.reorder.map(|v| format!("reorder {}", pc(v))),
+            self.rate_bps
+                .map(|v| format!("rate {}", units::show_rate(v))),
+            // burst() is `None` without a rate.
+            self.burst().map(|b| format!("burst {b}b")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         match words.is_empty() {
             true => "nothing (frames pass unchanged)".into(),
             false => words.join(" "),
         }
+    }
+}
+
+/// What a change ([`Impairment::merged`]) makes of one item: kept when the change does not
+/// name it, removed by a zero, else the change's value.
+fn merge<T: PartialEq + Default>(was: Option<T>, change: Option<T>) -> Option<T> {
+    match change {
+        Some(v) if v == T::default() => None,
+        Some(v) => Some(v),
+        None => was,
     }
 }
 

@@ -57,32 +57,10 @@ impl Runtime {
     /// The container called `name`, or `None` when there is none.
     pub fn inspect(&self, name: &str) -> Result<Option<Container>, RuntimeError> {
         let doing = format!("inspecting container {name}");
-        let out = self.run(
-            &doing,
-            &[
-                "container",
-                "inspect",
-                "--format",
-                self.inspect_format(),
-                name,
-            ],
-            CALL_TIMEOUT,
-        )?;
-        if out.status != 0 {
-            if says_missing(&out.stderr) {
-                return Ok(None);
-            }
-            return Err(RuntimeError::Failed {
-                runtime: self.kind,
-                doing,
-                status: out.status,
-                stderr: out.stderr.trim().to_string(),
-            });
-        }
-        Ok(self
-            .parse_containers(&doing, &out.stdout)?
-            .into_iter()
-            .next())
+        let Some(stdout) = self.inspect_object(&doing, "container", name)? else {
+            return Ok(None);
+        };
+        Ok(self.parse_containers(&doing, &stdout)?.into_iter().next())
     }
 
     /// Every container (running or not) carrying label `key=value`.
@@ -230,12 +208,7 @@ impl Runtime {
             0 => Ok(()),
             _ if one_by_one => names.iter().try_for_each(|name| self.remove(name)),
             _ if says_missing(&out.stderr) => Ok(()),
-            status => Err(RuntimeError::Failed {
-                runtime: self.kind,
-                doing,
-                status,
-                stderr: out.stderr.trim().to_string(),
-            }),
+            status => Err(self.failed(&doing, status, &out.stderr)),
         }
     }
 

@@ -280,12 +280,34 @@ impl Runtime {
         let out = self.run(doing, args, timeout)?;
         match out.status {
             0 => Ok(out.stdout),
-            status => Err(RuntimeError::Failed {
-                runtime: self.kind,
-                doing: doing.to_string(),
-                status,
-                stderr: out.stderr.trim().to_string(),
-            }),
+            status => Err(self.failed(doing, status, &out.stderr)),
+        }
+    }
+
+    /// `OBJECT inspect --format … NAME` (a container's, a network's): its stdout, or `None`
+    /// when the runtime says there is no such object.
+    fn inspect_object(
+        &self,
+        doing: &str,
+        object: &str,
+        name: &str,
+    ) -> Result<Option<String>, RuntimeError> {
+        let args = [object, "inspect", "--format", self.inspect_format(), name];
+        let out = self.run(doing, &args, CALL_TIMEOUT)?;
+        match out.status {
+            0 => Ok(Some(out.stdout)),
+            _ if says_missing(&out.stderr) => Ok(None),
+            status => Err(self.failed(doing, status, &out.stderr)),
+        }
+    }
+
+    /// A call that exited with `status`, the runtime's words on stderr in the error.
+    fn failed(&self, doing: &str, status: i32, stderr: &str) -> RuntimeError {
+        RuntimeError::Failed {
+            runtime: self.kind,
+            doing: doing.to_string(),
+            status,
+            stderr: stderr.trim().to_string(),
         }
     }
 

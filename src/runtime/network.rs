@@ -11,29 +11,10 @@ impl Runtime {
     /// The network called `name` as the runtime reports it, or `None`.
     fn network(&self, name: &str) -> Result<Option<Value>, RuntimeError> {
         let doing = format!("inspecting network {name}");
-        let out = self.run(
-            &doing,
-            &[
-                "network",
-                "inspect",
-                "--format",
-                self.inspect_format(),
-                name,
-            ],
-            CALL_TIMEOUT,
-        )?;
-        if out.status != 0 {
-            if says_missing(&out.stderr) {
-                return Ok(None);
-            }
-            return Err(RuntimeError::Failed {
-                runtime: self.kind,
-                doing,
-                status: out.status,
-                stderr: out.stderr.trim().to_string(),
-            });
-        }
-        let text = out.stdout.trim();
+        let Some(stdout) = self.inspect_object(&doing, "network", name)? else {
+            return Ok(None);
+        };
+        let text = stdout.trim();
         let value: Value = match text.starts_with('[') {
             true => serde_json::from_str::<Vec<Value>>(text)
                 .map_err(|e| self.answer_error(&doing, e.to_string()))?

@@ -11,6 +11,8 @@ use patchwire::netns::Netns;
 /// The OvS harness (shared with benches/watch.rs, so it lives in testkit/).
 #[allow(unused_imports)] // not every test file uses it
 pub use patchwire_testkit::ovs;
+pub mod frames;
+pub mod labfile;
 pub mod qemu;
 
 /// Privileged tests must run, never skip silently: in CI a non-root run is a failure.
@@ -247,6 +249,22 @@ pub fn patchwire(args: &[&str]) -> Run {
     to_run(output)
 }
 
+/// `nsenter --net=/run/netns/NETNS patchwire`, arguments still to add: patchwire run "on another
+/// host" (only the network namespace changes, so namespaces it registers stay visible to
+/// everyone).
+pub fn on_host_command(netns: &str) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net=/run/netns/{netns}"))
+        .arg(env!("CARGO_BIN_EXE_patchwire"));
+    command
+}
+
+/// `nsenter --net=/run/netns/NETNS patchwire ARGS` (see [`on_host_command`]).
+pub fn on_host(netns: &str, args: &[&str]) -> Run {
+    to_run(on_host_command(netns).args(args).output().unwrap())
+}
+
 fn to_run(output: Output) -> Run {
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -276,6 +294,11 @@ pub fn ip_in(netns: &str, args: &str) -> String {
     let mut all = vec!["-n", netns];
     all.extend(args.split_whitespace());
     run("ip", &all)
+}
+
+/// `ip -n NETNS -o link show dev DEV`.
+pub fn link_in(netns: &str, dev: &str) -> String {
+    ip_in(netns, &format!("-o link show dev {dev}"))
 }
 
 /// Waits (at most 20 s, polling every 10 ms) until `ip -o link show dev DEV` in `ns` satisfies
