@@ -119,9 +119,12 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                 Ok(events) if going_away(entry.netns.label()) => events
                     .iter()
                     .filter(|e| {
+                        // A repair inside reconcile can fail too as the panel's ports go.
                         !matches!(
                             e,
-                            Event::WireBroken { .. } | Event::LinkDownPropagated { .. }
+                            Event::WireBroken { .. }
+                                | Event::LinkDownPropagated { .. }
+                                | Event::RepairFailed { .. }
                         )
                     })
                     .for_each(&mut report),
