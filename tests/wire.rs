@@ -162,6 +162,13 @@ fn linking_twice_leaves_exactly_one_wire() {
         "wired: a <-> b\n"
     );
     let once = ns.snapshot();
+    // The snapshot sees the wire (so the equality below could fail): both ends' clsact and
+    // their redirects, each to the other end.
+    for dev in ["a", "b"] {
+        let clsact = format!("{{\"dev\":\"{dev}\",\"handle\":\"ffff:\",\"kind\":\"clsact\"");
+        assert!(once.contains(&clsact), "{once}");
+        assert!(once.contains(&format!("\"to_dev\":\"{dev}\"")), "{once}");
+    }
     assert_eq!(
         ns.patchwire(&["link", "a", "b"]).ok().stdout,
         "already wired: a <-> b\n"
