@@ -15,8 +15,6 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
@@ -40,7 +38,7 @@ fn run_cli(mut command: Command) -> Run {
 }
 
 fn patchwire_env(ns: &TestNs, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(common::bin());
     command
         .args(["-n", &ns.name])
         .args(args)
@@ -327,7 +325,7 @@ fn without_root_the_error_says_so_and_nothing_changes() {
         "--reuid=65534",
         "--regid=65534",
         "--clear-groups",
-        BIN,
+        common::bin(),
         "-n",
         &ns.name,
         "link",
@@ -539,7 +537,7 @@ fn run_bounded(
     stdout: Stdio,
     limit: Duration,
 ) -> (ExitStatus, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(common::bin())
         .args(args)
         .stdin(stdin)
         .stdout(stdout)
@@ -691,7 +689,7 @@ fn a_closed_pipe_ends_commands_quietly() {
     let _ = std::fs::remove_file(&pcap);
     // capture -w - keeps SIGPIPE ignored: its pcapng stream notices the reader going (here after
     // the file's first bytes) and closes with its statistics on stderr, exit 0.
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(common::bin())
         .args([
             "-n",
             &ns.name,

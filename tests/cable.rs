@@ -415,7 +415,7 @@ fn bridge_ports_are_refused_and_held_ends_are_explained() {
 fn paste(command: &str) -> Run {
     let words: Vec<&str> = command.split_whitespace().collect();
     let program = match words[0] {
-        "patchwire" => env!("CARGO_BIN_EXE_patchwire"),
+        "patchwire" => common::bin(),
         other => other,
     };
     let output = std::process::Command::new(program)

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use patchwire::probe::catalogue::{self, FrameKind};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
 const NONCE: [u8; 8] = *b"capture1";
 
 struct Lab {
@@ -76,7 +75,7 @@ impl Capture {
             false => vec!["-n", ns.name.as_str()],
         };
         let mut child = Command::new("timeout")
-            .args(["-s", "KILL", "60", BIN])
+            .args(["-s", "KILL", "60", common::bin()])
             .args(netns)
             .arg("capture")
             .args(args)
@@ -533,8 +532,9 @@ fn a_full_disk_stops_the_capture_and_keeps_the_file_valid() {
     let copy = lab.path("copy.pcapng");
     std::fs::create_dir_all(&mount).unwrap();
     let script = format!(
-        "mount -t tmpfs -o size=64k pwcap {m} && {BIN} -n {ns} capture wa -w {m}/x.pcapng; rc=$?; \
+        "mount -t tmpfs -o size=64k pwcap {m} && {bin} -n {ns} capture wa -w {m}/x.pcapng; rc=$?; \
          cp {m}/x.pcapng {copy}; exit $rc",
+        bin = common::bin(),
         m = mount.display(),
         ns = lab.wire.name,
         copy = copy.display()
@@ -810,7 +810,10 @@ fn a_whole_lab_or_every_wire_goes_into_one_file() {
     struct Down(PathBuf);
     impl Drop for Down {
         fn drop(&mut self) {
-            let _ = Command::new(BIN).arg("down").arg(&self.0).output();
+            let _ = Command::new(common::bin())
+                .arg("down")
+                .arg(&self.0)
+                .output();
             let _ = std::fs::remove_file(&self.0);
         }
     }
@@ -913,7 +916,8 @@ fn a_missing_libpcap_is_named_and_only_filters_need_it() {
         Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c"])
             .arg(format!(
-                "{hide}exec {BIN} -n {} capture wa -w {} -a duration:1 {filter}",
+                "{hide}exec {} -n {} capture wa -w {} -a duration:1 {filter}",
+                common::bin(),
                 lab.wire.name,
                 out.display()
             ))
@@ -1489,7 +1493,7 @@ fn as_non_root_the_capture_error_says_it_needs_root() {
             "--regid=65534",
             "--clear-groups",
             "--inh-caps=-all",
-            BIN,
+            common::bin(),
         ]);
         if json {
             command.arg("-j");

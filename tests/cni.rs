@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 
 use patchwire::probe::{self, Port};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
 const REFERENCE_PLUGINS: &str = "/usr/lib/cni";
 
 // ---------------------------------------------------------------------------------------------
@@ -35,7 +34,7 @@ impl Plugins {
         let dir = std::env::temp_dir().join(format!("{}-cni", host.name));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("ipam")).expect("create plugin dir");
-        std::os::unix::fs::symlink(BIN, dir.join("patchwire-cni")).expect("symlink");
+        std::os::unix::fs::symlink(common::bin(), dir.join("patchwire-cni")).expect("symlink");
         for plugin in ["bridge", "ptp", "host-local"] {
             let path = PathBuf::from(REFERENCE_PLUGINS).join(plugin);
             assert!(

@@ -664,7 +664,7 @@ fn up_killed_at_any_moment_converges_when_run_again() {
     let before = netns_list(&lab.name);
     // Every stop point of apply: the testing hook kills the process there with SIGKILL.
     for point in [1u32, 10, 11, 2, 3, 4, 5, 6, 7] {
-        let status = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        let status = Command::new(common::bin())
             .args(["up", lab.path()])
             .env("PATCHWIRE_LAB_KILL_AT", point.to_string())
             .stdout(std::process::Stdio::null())

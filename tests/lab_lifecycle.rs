@@ -185,7 +185,7 @@ struct Watch(std::process::Child);
 impl Watch {
     fn start(panel: &str) -> Watch {
         Watch(
-            Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            Command::new(common::bin())
                 .args(["-n", panel, "watch"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -567,7 +567,7 @@ fn without_cap_sys_admin_lab_commands_say_so_and_change_nothing() {
     for command in ["plan", "up", "down"] {
         let output = Command::new("setpriv")
             .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"])
-            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .arg(common::bin())
             .args([command, lab.path()])
             .output()
             .unwrap();
@@ -785,7 +785,7 @@ fn up_and_down_refuse_a_private_mount_namespace() {
     let underlay = lab.own_netns("u");
     for command in ["up", "down"] {
         let out = Command::new("ip")
-            .args(["netns", "exec", &underlay, env!("CARGO_BIN_EXE_patchwire")])
+            .args(["netns", "exec", &underlay, common::bin()])
             .args([command, lab.path()])
             .output()
             .unwrap();
@@ -810,7 +810,7 @@ fn up_and_down_refuse_a_private_mount_namespace() {
     // The way the refusal names works.
     let out = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{underlay}"))
-        .args([env!("CARGO_BIN_EXE_patchwire"), "up", lab.path()])
+        .args([common::bin(), "up", lab.path()])
         .output()
         .unwrap();
     assert!(
@@ -868,7 +868,7 @@ fn watch_reports_a_lab_down_as_the_panel_going_not_as_failures() {
          - endpoints: [\"r1:eth2\", \"vm1:tap1\"]\n    - endpoints: [\"r2:eth2\", \"ext:eth2\"]\n"
     ));
     lab.pw(&["up"]).ok();
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let mut watch = Command::new(common::bin())
         .args(["-n", &lab.panel(), "-j", "watch"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1032,7 +1032,7 @@ fn as_non_root_lab_commands_say_what_they_need_and_leave_no_lock_files() {
     for command in ["plan", "up", "down"] {
         let output = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .arg(common::bin())
             .args([command, lab.path()])
             .output()
             .unwrap();
@@ -1061,7 +1061,7 @@ fn as_non_root_lab_commands_say_what_they_need_and_leave_no_lock_files() {
     let children: Vec<std::process::Child> = (0..4)
         .map(|i| {
             let command = if i % 2 == 0 { "up" } else { "plan" };
-            Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            Command::new(common::bin())
                 .args([command, lab.path()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -1454,7 +1454,7 @@ fn show_labs_says_a_lab_came_from_standard_input() {
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
-    let mut up = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let mut up = Command::new(common::bin())
         .args(["up", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

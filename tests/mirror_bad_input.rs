@@ -231,7 +231,7 @@ fn a_failure_half_way_is_rolled_back() {
     let ns = lab(&["eth1", "eth2", "eth3", "mon0"]);
     let before = ns.snapshot();
     // 3 clsact qdiscs, then 6 filters (in and out per source): change 6 is eth2's out filter.
-    let output = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let output = Command::new(common::bin())
         .args([
             "-n",
             &ns.name,

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use patchwire::probe;
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
 const NETWORK: &str = "pwnet";
 
 /// The runtime's world: a network namespace, a workspace, and the process holding the private
@@ -70,7 +69,7 @@ impl Runtime {
             std::os::unix::fs::symlink(&path, work.join("plugins").join(path.file_name().unwrap()))
                 .unwrap();
         }
-        std::os::unix::fs::symlink(BIN, work.join("plugins/patchwire-cni")).unwrap();
+        std::os::unix::fs::symlink(common::bin(), work.join("plugins/patchwire-cni")).unwrap();
         let w = work.to_str().unwrap().to_string();
         std::fs::write(
             work.join(format!("net.d/{NETWORK}.conflist")),

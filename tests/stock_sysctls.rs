@@ -196,7 +196,7 @@ fn a_lab_of_120_links_comes_up_converges_and_goes_away_at_the_stock_rmem_max() {
     // An `up` killed after the ports were made but before they were recorded (where the panic
     // used to leave them): the next `up` converges.
     use std::os::unix::process::ExitStatusExt;
-    let killed = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let killed = std::process::Command::new(common::bin())
         .args(["up", lab.path.to_str().unwrap()])
         .env("PATCHWIRE_LAB_KILL_AT", "11")
         .output()

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use patchwire::probe::catalogue::FrameKind;
 use patchwire::probe::{self, Port, Verdict};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patchwire");
 const MAP_ENV: &str = "PATCHWIRE_TAP_MAP";
 const CONFIG_ENV: &str = "PATCHWIRE_TAP_CONFIG";
 
@@ -39,7 +38,7 @@ impl Scripts {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create scripts dir");
         for name in ["patchwire-ifup", "patchwire-ifdown"] {
-            std::os::unix::fs::symlink(BIN, dir.join(name)).expect("symlink script");
+            std::os::unix::fs::symlink(common::bin(), dir.join(name)).expect("symlink script");
         }
         Scripts { dir }
     }

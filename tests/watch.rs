@@ -20,7 +20,7 @@ struct Watcher {
 
 impl Watcher {
     fn start(ns: &TestNs) -> Watcher {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_patchwire"));
+        let mut command = Command::new(common::bin());
         command.args(["-n", &ns.name, "-j", "watch"]);
         let mut watcher = Self::spawn(command);
         watcher.wait_watching(ns);
@@ -512,7 +512,7 @@ fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!(
             "mkdir -p /run/netns && mount -t tmpfs pwt-netns /run/netns && exec {} -j watch",
-            env!("CARGO_BIN_EXE_patchwire")
+            common::bin()
         ));
     let mut watcher = Watcher::spawn(command);
     let mount = format!("--mount=/proc/{}/ns/mnt", watcher.child.id());
@@ -548,14 +548,7 @@ fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
         inside(&["ip", "-n", "late", "link", "set", "dev", dev, "up"]);
     }
     inside(&["ip", "-n", "late-r2", "link", "set", "dev", "x2", "up"]);
-    inside(&[
-        env!("CARGO_BIN_EXE_patchwire"),
-        "-n",
-        "late",
-        "link",
-        "e1",
-        "e2",
-    ]);
+    inside(&[common::bin(), "-n", "late", "link", "e1", "e2"]);
     // x1 is down, so e1 has no carrier: once the watcher finds "late" it holds e2 down.
     let event = watcher.wait_event("link-down-propagated", "e2");
     assert_eq!(
@@ -651,7 +644,7 @@ fn watch_of_a_namespace_that_is_deleted_lets_go_and_exits_0() {
 
     // The text form of the same.
     let other = Lab::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let mut child = Command::new(common::bin())
         .args(["-n", &other.lab.name, "watch"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -716,7 +709,7 @@ fn a_vm_restart_holds_the_partner_down_then_rewires_it() {
     let dir = std::env::temp_dir().join(format!("{}-qemu", lab.name));
     std::fs::create_dir_all(&dir).unwrap();
     let ifup = dir.join("patchwire-ifup");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_patchwire"), &ifup).unwrap();
+    std::os::unix::fs::symlink(common::bin(), &ifup).unwrap();
     // qemu with no guest and only a tap: script= wires it, downscript=no keeps the wire, so a
     // stop leaves a broken wire for watch to act on.
     let start_qemu = || {
@@ -793,7 +786,7 @@ fn a_vm_restart_holds_the_partner_down_then_rewires_it() {
 #[test]
 fn a_watch_whose_reader_goes_away_removes_its_lock_file() {
     let lab = Lab::new();
-    let child = Command::new(env!("CARGO_BIN_EXE_patchwire"))
+    let child = Command::new(common::bin())
         .args(["-n", &lab.lab.name, "watch"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

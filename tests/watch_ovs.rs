@@ -42,13 +42,7 @@ impl Watch {
     fn start(ns: &TestNs) -> Watch {
         let mut process = Guarded::spawn(
             "patchwire watch",
-            &[
-                env!("CARGO_BIN_EXE_patchwire"),
-                "-n",
-                &ns.name,
-                "-j",
-                "watch",
-            ],
+            &[common::bin(), "-n", &ns.name, "-j", "watch"],
             Stdio::piped(),
             &[],
             PROCESS_LIFETIME,

@@ -542,11 +542,7 @@ fn an_interrupted_demo_leaves_nothing_behind() {
     // non-interactive shell inherits SIGINT ignored, and so would the demo (which keeps the
     // disposition it was given, as every program should).
     let mut child = std::process::Command::new("env")
-        .args([
-            "--default-signal=INT",
-            env!("CARGO_BIN_EXE_patchwire"),
-            "demo",
-        ])
+        .args(["--default-signal=INT", common::bin(), "demo"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
