@@ -25,6 +25,7 @@
 //! `plan` to compare; [`cable::cut`] / [`cable::mend`] for `state: down`.
 
 pub mod cable;
+pub mod flap;
 pub mod program;
 pub mod qdisc;
 pub mod units;

@@ -16,6 +16,7 @@ use super::file::{Endpoint, LabFile, NodeKind};
 use super::names;
 use super::observe::Actual;
 use super::plan::Change;
+use crate::impair::flap::{FlapLink, Flapping};
 use crate::impair::{self, ImpairError, Impairment, cable};
 use crate::netns::Netns;
 
@@ -27,6 +28,8 @@ pub struct Wanted {
     /// Pulled cables: the ports of each (a wire's two, a hub member's one), with their
     /// endpoints' names (or the port's for a tunnel).
     pub cut: Vec<(Vec<String>, Vec<String>)>,
+    /// Flapping cables, run by `watch --lab` (its ports as for a pulled cable).
+    pub flaps: Vec<FlapLink>,
 }
 
 /// The file's impairments and pulled cables on the ports `desired` makes here.
@@ -44,7 +47,7 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
                 out.impairs.insert(port, (endpoint.clone(), *impairment));
             }
         }
-        if !link.down {
+        if !link.down && link.flap.is_none() {
             continue;
         }
         // A `kind: hub` node's link: its member's port; otherwise every port of the link here
@@ -60,6 +63,14 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
             false => parts.ports.clone(),
         };
         if ports.is_empty() {
+            continue;
+        }
+        if let Some(flap) = link.flap {
+            out.flaps.push(FlapLink {
+                link: parts.endpoints.join(" "),
+                ports,
+                flap,
+            });
             continue;
         }
         let labels = ports
@@ -110,12 +121,19 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
     let mut out = Vec::new();
     // Put back first: a cable the file no longer pulls (or never did).
     let pulled: BTreeSet<&String> = wanted.cut.iter().flat_map(|(p, _)| p).collect();
+    // A flapping cable is the watcher's while one runs: pulled or in, it is not a difference.
+    // With none running, a pull left behind (a watcher killed mid-flap) is put back.
+    let flapping: BTreeSet<&String> = match actual.watched {
+        true => wanted.flaps.iter().flat_map(|f| &f.ports).collect(),
+        false => BTreeSet::new(),
+    };
     let mut mended = BTreeSet::new();
     for parts in &desired.links {
         let mend: Vec<&String> = parts
             .ports
             .iter()
             .filter(|p| actual.cut.contains(*p) && !pulled.contains(p) && !created.contains(*p))
+            .filter(|p| !flapping.contains(p))
             .filter(|p| mended.insert(p.to_string()))
             .collect();
         if !mend.is_empty() {
@@ -165,6 +183,46 @@ fn label(desired: &Desired, port: &str) -> String {
         .ports
         .get(port)
         .map_or_else(|| port.to_string(), |p| p.label())
+}
+
+/// What `plan` and `up` say about the file's flaps: they run while a watcher runs.
+pub fn flap_note(desired: &Desired, actual: &Actual) -> Option<String> {
+    let flaps = &desired.impair.flaps;
+    if flaps.is_empty() {
+        return None;
+    }
+    let links: Vec<String> = flaps
+        .iter()
+        .map(|f| format!("{} ({})", f.link, f.flap.describe()))
+        .collect();
+    Some(match actual.watched {
+        true => format!(
+            "flapping: {} — run by the patchwire watch on {}",
+            links.join(", "),
+            desired.panel
+        ),
+        false => format!(
+            "flapping: {} — flaps run while `patchwire watch --lab {}` runs, and none runs now",
+            links.join(", "),
+            desired.path
+        ),
+    })
+}
+
+/// The file's flaps as `watch --lab` runs them on this host.
+pub fn flapping(file: &LabFile, host: Option<&str>) -> Result<Flapping, LabError> {
+    let desired = Desired::for_view(file, host)?;
+    Ok(Flapping {
+        netns: desired.panel.clone(),
+        file: file.path.clone(),
+        pulled: desired
+            .impair
+            .cut
+            .iter()
+            .flat_map(|(p, _)| p.clone())
+            .collect(),
+        links: desired.impair.flaps,
+    })
 }
 
 /// What `plan` says when the kernel's impairments or cables differ from the file's on ports

@@ -33,6 +33,9 @@ pub struct LinkView {
     /// or `redirect` (as `show -s`); empty for other links.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub paths: BTreeMap<String, String>,
+    /// A flapping link (`flap:`): its schedule, and whether a watch runs it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flap: Option<String>,
     /// The file line of the link.
     pub line: usize,
 }
@@ -144,6 +147,14 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             problems: Vec::new(),
             counters: BTreeMap::new(),
             paths: BTreeMap::new(),
+            flap: link.flap.map(|f| match watched {
+                true => format!("{} (run by patchwire watch)", f.describe()),
+                false => format!(
+                    "{} (not running: flaps run while `patchwire watch --lab {}` runs)",
+                    f.describe(),
+                    file.path
+                ),
+            }),
             line: link.line,
         };
         if let Some(endpoint) = &parts.device {
