@@ -558,3 +558,53 @@ fn ospf_sees_each_flap_and_stays_up_once_the_flap_is_removed() {
     }
     assert_eq!(watch.of("flap-down").len(), flaps);
 }
+
+/// The same seed gives the same schedule in every watch; a watch killed mid-pull leaves the
+/// cable out and the next one puts it back as it starts; a flap replaced by `state: down`
+/// mid-pull is left out (the file's pull, kept by `up` and by a stopping watch).
+#[test]
+fn a_seeded_flap_repeats_a_killed_watchs_pull_is_undone_and_state_down_takes_over() {
+    let flap = "      flap: {down: 20s-40s, up: 200ms-400ms, seed: 42}\n";
+    let lab = Lab::new("r", &two(flap));
+    patchwire(&["up", lab.path()]).ok();
+    let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
+    let monitor = Carrier::watch(&r1.name);
+    let mut first = Watch::start(&lab);
+    let schedule =
+        first.wait_for("flap-started", 1, Duration::from_secs(10))[0]["schedule"].clone();
+    assert_eq!(schedule.as_array().unwrap().len(), 5, "{schedule}");
+    for (i, cycle) in schedule.as_array().unwrap().iter().enumerate() {
+        let out = cycle["up_at_ms"].as_u64().unwrap() - cycle["down_at_ms"].as_u64().unwrap();
+        assert!(
+            (20_000..=40_000).contains(&out),
+            "pull {i} lasts {out} ms: {schedule}"
+        );
+    }
+    first.wait_for("flap-down", 1, Duration::from_secs(5));
+    assert_eq!(first.0.signal(libc::SIGKILL), Some(-1));
+    assert_eq!(carrier(&r1), "0");
+    // The next watch: the same schedule, and the cable back in before its first pull.
+    let mut second = Watch::start(&lab);
+    let again = second.wait_for("flap-started", 1, Duration::from_secs(10))[0]["schedule"].clone();
+    assert_eq!(again, schedule);
+    second.wait_for("flap-down", 1, Duration::from_secs(5));
+    let seen: Vec<bool> = monitor.transitions().iter().map(|(_, up)| *up).collect();
+    assert_eq!(seen, [false, true, false], "{:?}", monitor.transitions());
+    // The flap gives way to `state: down` mid-pull: the cable stays out.
+    lab.write(&two("      state: down\n"));
+    let stopped = second.wait_for("flap-stopped", 1, Duration::from_secs(5));
+    assert_eq!(
+        stopped[0]["why"],
+        format!("no flap in {} any more", lab.path())
+    );
+    assert_eq!(stopped[0]["mended"], false);
+    let plan = patchwire(&["-j", "plan", lab.path()]);
+    assert_eq!(plan.ok().json(), serde_json::json!([]), "{}", plan.stderr);
+    assert_eq!(second.0.signal(libc::SIGTERM), Some(0));
+    assert_eq!(second.of("flap-stopped").len(), 1);
+    assert_eq!((carrier(&r1), carrier(&r2)), ("0".into(), "0".into()));
+    // The file puts it back.
+    lab.write(&two(""));
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!((carrier(&r1), carrier(&r2)), ("1".into(), "1".into()));
+}

@@ -9,6 +9,7 @@ use super::LinkKind;
 use super::check::Check;
 use super::locate::{Seg, key};
 use super::raw::RawLink;
+use super::values::Text;
 
 impl Check<'_> {
     /// The link's flap, if it has one; errors pushed at the value (`ok` set false).
@@ -47,70 +48,60 @@ impl Check<'_> {
             );
             return None;
         }
-        let span = |k: &str, text: &Option<super::values::Text>| match text {
-            None => Err((
-                at(None),
-                true,
-                format!("flap: give both `down:` and `up:` (`{k}:` is missing)"),
-            )),
-            Some(text) => Span::parse(&text.0)
-                .map_err(|why| (at(Some(k)), false, format!("flap: {k}: {why}"))),
-        };
-        let number = |k: &str,
-                      text: &Option<super::values::Text>,
-                      max: u64|
-         -> Result<Option<u64>, (Vec<Seg>, bool, String)> {
-            let Some(text) = text else { return Ok(None) };
-            match text.0.trim().parse::<u64>() {
-                Ok(n) if n <= max && (k != "count" || n > 0) => Ok(Some(n)),
-                _ => Err((
-                    at(Some(k)),
-                    false,
-                    match k {
-                        "count" => format!(
-                            "flap: count {:?} is not a number of pulls from 1 to {max}",
-                            text.0
-                        ),
-                        _ => format!(
-                            "flap: seed {:?} is not a whole number from 0 to {max}",
-                            text.0
-                        ),
-                    },
-                )),
-            }
-        };
-        let parts = (
-            span("down", &raw.down),
-            span("up", &raw.up),
-            number("seed", &raw.seed, u64::MAX),
-            number("count", &raw.count, u64::from(u32::MAX)),
-        );
-        match parts {
-            (Ok(down), Ok(up), Ok(seed), Ok(count)) => Some(Flap {
-                down,
-                up,
-                seed: seed.unwrap_or(0),
-                count: count.map(|c| c as u32),
-            }),
-            (down, up, seed, count) => {
-                for (segs, at_key, why) in [down.err(), up.err(), seed.err(), count.err()]
-                    .into_iter()
-                    .flatten()
-                    // A missing phase is said once.
-                    .take_while({
-                        let mut said = false;
-                        move |(_, at_key, _)| {
-                            let first = !(said && *at_key);
-                            said |= *at_key;
-                            first
-                        }
-                    })
-                {
-                    fail(segs, at_key, why);
-                }
-                None
-            }
+        let missing: Vec<String> = [("down", &raw.down), ("up", &raw.up)]
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| format!("`{k}:`"))
+            .collect();
+        if !missing.is_empty() {
+            let why = format!(
+                "flap: give both `down:` and `up:` ({} missing)",
+                missing.join(" and ")
+            );
+            fail(at(None), true, why);
+            return None;
         }
+        let mut errors = Vec::new();
+        let mut span = |k: &str, text: &Option<Text>| {
+            let text = text.as_ref().map_or("", |t| t.0.as_str());
+            Span::parse(text)
+                .map_err(|why| errors.push((at(Some(k)), format!("flap: {k}: {why}"))))
+                .ok()
+        };
+        let (down, up) = (span("down", &raw.down), span("up", &raw.up));
+        let mut number = |k: &str, text: &Option<Text>, range: (u64, u64), what: &str| {
+            let text = text.as_ref()?;
+            match text.0.trim().parse::<u64>() {
+                Ok(n) if (range.0..=range.1).contains(&n) => Some(n),
+                _ => {
+                    let why = format!(
+                        "flap: {k} {:?} is not {what} from {} to {}",
+                        text.0, range.0, range.1
+                    );
+                    errors.push((at(Some(k)), why));
+                    None
+                }
+            }
+        };
+        let seed = number("seed", &raw.seed, (0, u64::MAX), "a whole number");
+        let count = number(
+            "count",
+            &raw.count,
+            (1, u64::from(u32::MAX)),
+            "a number of pulls",
+        );
+        if !errors.is_empty() {
+            for (segs, why) in errors {
+                fail(segs, false, why);
+            }
+            return None;
+        }
+        Some(Flap {
+            down: down?,
+            up: up?,
+            seed: seed.unwrap_or(0),
+            count: count.map(|c| c as u32),
+        })
     }
 }
 
@@ -155,6 +146,10 @@ mod tests {
     #[test]
     fn bad_flaps_are_refused_at_their_place() {
         assert_eq!(
+            err(&link_with("{seed: 1}")),
+            "t1.yaml:8:5: flap: give both `down:` and `up:` (`down:` and `up:` missing)"
+        );
+        assert_eq!(
             err(&link_with("{down: -1s, up: 10s}")),
             "t1.yaml:8:18: flap: down: \"-1s\" is negative: give a length like 500ms, 2s, 1.5s, \
              1m or a range like 1s-3s"
@@ -169,7 +164,7 @@ mod tests {
         );
         assert_eq!(
             err(&link_with("{down: 1s}")),
-            "t1.yaml:8:5: flap: give both `down:` and `up:` (`up:` is missing)"
+            "t1.yaml:8:5: flap: give both `down:` and `up:` (`up:` missing)"
         );
         assert_eq!(
             err(&link_with("{down: 1s, up: 2s, count: 0}")),
