@@ -111,8 +111,12 @@ struct Watch(Reader);
 
 impl Watch {
     fn start(lab: &Lab) -> Watch {
+        Watch::start_with(&["-j", "watch", "--lab", lab.path()])
+    }
+
+    fn start_with(args: &[&str]) -> Watch {
         let mut command = Command::new(env!("CARGO_BIN_EXE_patchwire"));
-        command.args(["-j", "watch", "--lab", lab.path()]);
+        command.args(args);
         let mut watch = Watch(Reader::spawn(command));
         let pid = watch.0.child.id().to_string();
         let held = eventually(Duration::from_secs(30), || {
@@ -259,7 +263,10 @@ fn a_flap_schedule_is_kept_as_configured_on_both_nodes() {
     let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
     assert_eq!(
         shown[0]["flap"],
-        "down 1s, up 2s, count 3 (run by patchwire watch)"
+        format!(
+            "down 1s, up 2s, count 3 (run by patchwire watch --lab {})",
+            lab.path()
+        )
     );
     let ups = watch.wait_for("flap-up", count, Duration::from_secs(30));
     assert_eq!(ups[count - 1]["next_down_at_ms"], serde_json::Value::Null);
@@ -336,8 +343,9 @@ fn stopping_or_changing_a_flap_puts_the_cable_back_and_a_killed_watch_is_mended_
     assert_eq!(plan.json(), serde_json::json!([]), "{}", plan.stderr);
     assert!(
         plan.stderr.contains(&format!(
-            "note: flapping: r1:eth1 r2:eth1 (down 1m, up 300ms) — run by the patchwire watch \
-             on {}.panel",
+            "note: flapping: r1:eth1 r2:eth1 (down 1m, up 300ms) — run by `patchwire watch --lab \
+             {}` on {}.panel",
+            lab.path(),
             lab.name
         )),
         "{}",
@@ -386,6 +394,21 @@ fn stopping_or_changing_a_flap_puts_the_cable_back_and_a_killed_watch_is_mended_
     );
     patchwire(&["up", lab.path()]).ok();
     assert_eq!((carrier(&r1), carrier(&r2)), ("1".into(), "1".into()));
+    // A watch of the panel without --lab runs no flaps, and plan says so.
+    let panel = format!("{}.panel", lab.name);
+    let plain = Watch::start_with(&["-n", &panel, "-j", "watch"]);
+    let plan = patchwire(&["plan", lab.path()]);
+    assert!(
+        plan.ok().stderr.contains(&format!(
+            "note: flapping: r1:eth1 r2:eth1 (down 1m, up 300ms) — flaps run while `patchwire \
+             watch --lab {}` runs, and none runs now (the watch on the panel was started \
+             without --lab)",
+            lab.path()
+        )),
+        "{}",
+        plan.stderr
+    );
+    drop(plain);
     // A watch refused for a lab that is not up says so.
     let other = Lab::new("n", &two("      flap: {down: 1s, up: 1s}\n"));
     let refused = patchwire(&["watch", "--lab", other.path()]);

@@ -96,7 +96,22 @@ pub fn observe(panel: &Netns, actual: &mut Actual) -> Result<(), LabError> {
             .insert(direction.port.clone(), direction.impairment);
     }
     actual.cut = cable::cut_ports(panel).map_err(what)?.into_iter().collect();
+    if actual.watched {
+        actual.flaps_run_by = flaps_run_by(panel);
+    }
     Ok(())
+}
+
+/// The file whose flaps a watch of the panel runs now, if one does: a `watch --lab FILE`
+/// writes `flaps FILE` into the lock file it holds (see watch/mod.rs).
+pub(super) fn flaps_run_by(panel: &Netns) -> Option<String> {
+    if !super::observe::watcher_running(panel) {
+        return None;
+    }
+    let key = panel.inode();
+    let lock = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
+    let text = std::fs::read_to_string(lock).ok()?;
+    Some(text.strip_prefix("flaps ")?.trim_end().to_string())
 }
 
 /// The changes: impairments set, changed or removed; cables pulled or put back. A port made
@@ -123,9 +138,9 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
     let pulled: BTreeSet<&String> = wanted.cut.iter().flat_map(|(p, _)| p).collect();
     // A flapping cable is the watcher's while one runs: pulled or in, it is not a difference.
     // With none running, a pull left behind (a watcher killed mid-flap) is put back.
-    let flapping: BTreeSet<&String> = match actual.watched {
-        true => wanted.flaps.iter().flat_map(|f| &f.ports).collect(),
-        false => BTreeSet::new(),
+    let flapping: BTreeSet<&String> = match actual.flaps_run_by {
+        Some(_) => wanted.flaps.iter().flat_map(|f| &f.ports).collect(),
+        None => BTreeSet::new(),
     };
     let mut mended = BTreeSet::new();
     for parts in &desired.links {
@@ -195,16 +210,20 @@ pub fn flap_note(desired: &Desired, actual: &Actual) -> Option<String> {
         .iter()
         .map(|f| format!("{} ({})", f.link, f.flap.describe()))
         .collect();
-    Some(match actual.watched {
-        true => format!(
-            "flapping: {} — run by the patchwire watch on {}",
+    Some(match (&actual.flaps_run_by, actual.watched) {
+        (Some(file), _) => format!(
+            "flapping: {} — run by `patchwire watch --lab {file}` on {}",
             links.join(", "),
             desired.panel
         ),
-        false => format!(
-            "flapping: {} — flaps run while `patchwire watch --lab {}` runs, and none runs now",
+        (None, watched) => format!(
+            "flapping: {} — flaps run while `patchwire watch --lab {}` runs, and none runs now{}",
             links.join(", "),
-            desired.path
+            desired.path,
+            match watched {
+                true => " (the watch on the panel was started without --lab)",
+                false => "",
+            }
         ),
     })
 }

@@ -135,6 +135,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     };
     // Whether a watch runs on the panel now: with none, a hold is plan's to release.
     let watched = panel.as_ref().is_some_and(super::observe::watcher_running);
+    let flaps_run_by = panel.as_ref().and_then(super::impairs::flaps_run_by);
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
     for (link, parts) in file.links.iter().zip(&desired.links) {
@@ -147,9 +148,9 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             problems: Vec::new(),
             counters: BTreeMap::new(),
             paths: BTreeMap::new(),
-            flap: link.flap.map(|f| match watched {
-                true => format!("{} (run by patchwire watch)", f.describe()),
-                false => format!(
+            flap: link.flap.map(|f| match &flaps_run_by {
+                Some(by) => format!("{} (run by patchwire watch --lab {by})", f.describe()),
+                None => format!(
                     "{} (not running: flaps run while `patchwire watch --lab {}` runs)",
                     f.describe(),
                     file.path

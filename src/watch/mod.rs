@@ -119,7 +119,13 @@ fn watch_loop(
             }
             // Flaps start once the panel is watched (its lock taken), and follow the file.
             match (flapper.as_mut(), flaps.take()) {
-                (None, Some(flaps)) => *flapper = Some(flap::Flapper::start(flaps, report)),
+                (None, Some(flaps)) => {
+                    // Said in the lock file, for `plan`: this watch runs the file's flaps.
+                    for entry in watched.values_mut() {
+                        entry.say(&format!("flaps {}\n", flaps.now.file));
+                    }
+                    *flapper = Some(flap::Flapper::start(flaps, report));
+                }
                 (Some(flapper), _) => flapper.reload(report),
                 (None, None) => {}
             }
@@ -311,6 +317,17 @@ impl Watched {
             .map_err(|e| WireError::io("duplicating a netns fd", e))?
             .with_label(netns.label());
         Ok(Watched { netns, stop, lock })
+    }
+}
+
+impl Watched {
+    /// Writes `text` into the lock file (read by a lab's `plan`; the lock is unaffected).
+    fn say(&mut self, text: &str) {
+        use std::io::Write;
+        let file = &mut self.lock.0;
+        let _ = file
+            .set_len(0)
+            .and_then(|_| file.write_all(text.as_bytes()));
     }
 }
 
