@@ -631,3 +631,57 @@ fn a_seeded_flap_repeats_a_killed_watchs_pull_is_undone_and_state_down_takes_ove
     patchwire(&["up", lab.path()]).ok();
     assert_eq!((carrier(&r1), carrier(&r2)), ("1".into(), "1".into()));
 }
+
+/// A random flap, measured: the schedule `watch` prints is the seed's (the library's
+/// generator, the same on every run), and both nodes' carrier follows it phase by phase.
+#[test]
+fn a_random_flap_follows_its_seeded_schedule_on_both_nodes() {
+    use patchwire::impair::flap::{Flap, Span};
+    let flap = Flap {
+        down: Span::parse("500ms-1500ms").unwrap(),
+        up: Span::parse("1s-2s").unwrap(),
+        seed: 7,
+        count: Some(3),
+    };
+    let lab = Lab::new(
+        "x",
+        &two("      flap: {down: 500ms-1500ms, up: 1s-2s, seed: 7, count: 3}\n"),
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
+    let (c1, c2) = (Carrier::watch(&r1.name), Carrier::watch(&r2.name));
+    let watch = Watch::start(&lab);
+    let started = watch.wait_for("flap-started", 1, Duration::from_secs(10));
+    let cycles: Vec<_> = flap.schedule().collect();
+    assert_eq!(
+        started[0]["schedule"],
+        serde_json::to_value(&cycles).unwrap()
+    );
+    assert_eq!(
+        started[0]["flap"],
+        "down 500ms-1.5s, up 1s-2s, seed 7, count 3"
+    );
+    watch.wait_for("flap-up", 3, Duration::from_secs(30));
+    // The phases the schedule says: out, in, out, in, out.
+    let mut wanted = Vec::new();
+    for (i, c) in cycles.iter().enumerate() {
+        if i > 0 {
+            wanted.push((c.down_at_ms - cycles[i - 1].up_at_ms) as f64);
+        }
+        wanted.push((c.up_at_ms - c.down_at_ms) as f64);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for (name, carrier) in [("r1", &c1), ("r2", &c2)] {
+        let t = carrier.transitions();
+        let states: Vec<bool> = t.iter().map(|(_, up)| *up).collect();
+        assert_eq!(states, [false, true].repeat(3), "{name}: {t:?}");
+        let measured: Vec<f64> = t.windows(2).map(|p| (p[1].0 - p[0].0) * 1e3).collect();
+        eprintln!("{name}: phases measured {measured:.0?} ms, scheduled {wanted:?} ms");
+        for (m, w) in measured.iter().zip(&wanted) {
+            assert!(
+                (m - w).abs() < 400.0,
+                "{name}: a phase lasted {m:.0} ms, the schedule says {w:.0} ms"
+            );
+        }
+    }
+}
