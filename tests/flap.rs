@@ -408,6 +408,18 @@ fn stopping_or_changing_a_flap_puts_the_cable_back_and_a_killed_watch_is_mended_
         "{}",
         plan.stderr
     );
+    let second = patchwire(&["watch", "--lab", lab.path()]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!(
+            "another patchwire watch is already watching netns {panel} (lock /run/patchwire/watch-"
+        )) && second.stderr.trim_end().ends_with(
+            ".lock): a lab's flaps run in the watch that holds its panel; stop that one and run \
+             patchwire watch --lab FILE, which also does its work on the panel"
+        ),
+        "{}",
+        second.stderr
+    );
     drop(plain);
     // A watch refused for a lab that is not up says so.
     let other = Lab::new("n", &two("      flap: {down: 1s, up: 1s}\n"));

@@ -98,7 +98,18 @@ fn watch_loop(
                 if watched.contains_key(&key) {
                     continue;
                 }
-                let entry = Watched::start(netns, changed.clone())?;
+                let entry = match Watched::start(netns, changed.clone()) {
+                    Ok(entry) => entry,
+                    // Flaps run in the watch that holds the panel: say how to get them run.
+                    Err(WireError::Invalid(why)) if flaps.is_some() => {
+                        return Err(WireError::Invalid(format!(
+                            "{why}: a lab's flaps run in the watch that holds its panel; stop \
+                             that one and run patchwire watch --lab FILE, which also does \
+                             its work on the panel"
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                };
                 for event in reconcile(&entry.netns, &mut memory)? {
                     report(&event);
                 }
