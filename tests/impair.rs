@@ -901,3 +901,57 @@ fn a_hub_member_takes_loss_but_no_rate_and_its_cut_survives_watch() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `patchwire -n W impair ARGS` with the program step made to fail in the kernel
+/// (`PATCHWIRE_IMPAIR_FAULT=program`: its last request goes to an interface that cannot exist).
+fn impair_failing_at_program(lab: &Lab, args: &[&str]) -> common::Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["-n", &lab.w.name, "impair"])
+        .args(args)
+        .env("PATCHWIRE_IMPAIR_FAULT", "program")
+        .output()
+        .expect("run patchwire");
+    common::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Applying an impairment is a qdisc step (tbf on the exit) then a program step (the program
+/// attached, or its map and record changed on the entry): when the program step fails, the
+/// qdisc step is undone and the kernel holds exactly what it held before — a first impairment
+/// (nothing left: no tbf, no filter) and a change of one (the old rate and loss back).
+#[test]
+fn a_failed_program_step_undoes_the_qdisc_step() {
+    let _shared = shared();
+    let lab = lab();
+    let before = lab.w.snapshot();
+    impair_failing_at_program(&lab, &["pa", "--rate", "10mbit", "--loss", "5%"])
+        .fails_with("attaching the impairment program to pa: No such device");
+    assert_eq!(
+        lab.w.snapshot(),
+        before,
+        "a first impairment left something behind"
+    );
+    assert_eq!(lab.listed("pa").0, None);
+
+    lab.impair(&["pa", "--rate", "10mbit", "--loss", "5%"]);
+    let before = lab.w.snapshot();
+    assert!(before.contains("\"kind\":\"tbf\""), "{before}");
+    impair_failing_at_program(&lab, &["pa", "--rate", "20mbit", "--loss", "10%"])
+        .fails_with("updating the record of pa's impairment: No such device");
+    assert_eq!(
+        lab.w.snapshot(),
+        before,
+        "a changed impairment was not put back"
+    );
+    let (listed, _) = lab.listed("pa");
+    assert_eq!(
+        listed.unwrap()["summary"],
+        "loss 5% rate 10mbit burst 16384b"
+    );
+    // Without the fault, the same change goes through.
+    lab.impair(&["pa", "--rate", "20mbit", "--loss", "10%"]);
+    assert_ne!(lab.w.snapshot(), before);
+}

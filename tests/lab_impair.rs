@@ -4,7 +4,8 @@
 //! again changes it in place (ports' and nodes' ifindexes and carrier counters kept); what
 //! `patchwire impair` sets outside the file is a difference `plan` lists and `up` removes;
 //! `state: down` takes carrier from both nodes and its removal gives it back; a delay is
-//! refused naming sch_netem where a real probe finds no netem.
+//! refused naming sch_netem where a real probe finds no netem; a change whose program step
+//! fails in the kernel leaves the panel's qdiscs and filters as they were.
 
 mod common;
 
@@ -346,4 +347,49 @@ fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
         "up twice changes nothing"
     );
     assert_eq!(shown(&lab), []);
+}
+
+/// A lab's `up` changing an impairment whose program step fails in the kernel
+/// (`PATCHWIRE_IMPAIR_FAULT=program`): the rate's qdisc step is undone, the panel's qdiscs and
+/// filters are exactly as before, and the next `up` without the fault sets it.
+#[test]
+fn a_failed_program_step_leaves_the_panel_as_it_was() {
+    let lab = Lab::new(
+        "r",
+        &format!("{TWO}      impair:\n        r1:eth1: {{loss: 5%, rate: 10mbit}}\n"),
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let panel = ManuallyDrop::new(TestNs { name: lab.panel() });
+    let before = panel.snapshot();
+    lab.write(&format!(
+        "{TWO}      impair:\n        r1:eth1: {{loss: 10%, rate: 20mbit}}\n"
+    ));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["up", lab.path()])
+        .env("PATCHWIRE_IMPAIR_FAULT", "program")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "impairing the frames r1:eth1 sends (r1.eth1): updating the record of r1.eth1's \
+             impairment: No such device"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        panel.snapshot(),
+        before,
+        "the failed change left something behind"
+    );
+    assert_eq!(
+        shown(&lab),
+        [("r1.eth1".into(), "loss 5% rate 10mbit burst 16384b".into())]
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(
+        shown(&lab),
+        [("r1.eth1".into(), "loss 10% rate 20mbit burst 25000b".into())]
+    );
 }

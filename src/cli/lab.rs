@@ -461,6 +461,9 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
                 );
             }
         }
+        if let Some(flap) = &view.flap {
+            println!("    ~ flapping: {flap}");
+        }
         for problem in &view.problems {
             println!("    ! {problem}");
         }

@@ -21,17 +21,43 @@ use super::{Cli, Exit};
 /// one JSON object per line with `time` (RFC 3339, UTC, milliseconds:
 /// "2026-12-06T23:05:01.123Z") and `event`. Limits: a tap end held down stops traffic but a
 /// VM guest does not see the carrier change.
+///
+/// With --lab FILE it watches that lab's panel and runs the file's flapping links (`flap:
+/// {down: 2s, up: 10s}`): each cable is pulled and put back on its schedule (flap-started,
+/// flap-down, flap-up events), the file is read again when it changes (within a second), and
+/// every cable a flap pulled is put back when watch stops.
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  patchwire watch -j\n  patchwire watch -n lab1.panel\n  \
+patchwire watch --lab lab.yaml            # the lab's panel, and its flaps\n  \
+patchwire watch --once"
+)]
 pub struct Args {
-    /// Repair what is wrong now, report it, and exit.
+    /// Repair what is wrong now, report it, and exit (flaps are not run).
     #[arg(long)]
     pub once: bool,
+    /// A running lab's file: watch its panel and run its flapping links (`flap:`).
+    #[arg(long, value_name = "FILE")]
+    pub lab: Option<String>,
+    /// Which of the file's hosts this is (labs over several hosts; with --lab).
+    #[arg(long, requires = "lab")]
+    pub host: Option<String>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
-    let scope = match &cli.netns {
-        Some(spec) => Scope::One(spec.clone()),
-        None => Scope::All,
+    let flaps = match &args.lab {
+        Some(path) => {
+            if cli.netns.is_some() {
+                anyhow::bail!("--lab names the lab's panel itself: leave out -n");
+            }
+            Some(lab_flaps(path, args.host.clone())?)
+        }
+        None => None,
+    };
+    let scope = match (&cli.netns, &flaps) {
+        (_, Some(flaps)) => Scope::One(flaps.now.netns.clone()),
+        (Some(spec), None) => Scope::One(spec.clone()),
+        (None, None) => Scope::All,
     };
     let json = cli.json;
     let print = move |event: &Event| {
@@ -61,9 +87,33 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
-        watch::watch(scope, print)?;
+        watch::watch_with(scope, flaps, print)?;
     }
     Ok(Exit::Ok)
+}
+
+/// The flaps of the lab brought up from `path`, and how to read them again when the file
+/// changes (its modification time, checked at each rescan).
+fn lab_flaps(path: &str, host: Option<String>) -> anyhow::Result<watch::flap::Flaps> {
+    let read = move |path: &str| -> Result<patchwire::impair::flap::Flapping, String> {
+        let file = patchwire::lab::file::load(path).map_err(|e| e.to_string())?;
+        patchwire::lab::flapping(&file, host.as_deref()).map_err(|e| e.to_string())
+    };
+    let now = read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The lab must be up: its panel is what is watched.
+    patchwire::lab::ports::panel_of(std::path::Path::new(path))?;
+    let modified = |path: &str| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = modified(path);
+    let path = path.to_string();
+    let reload = Box::new(move || {
+        let now = modified(&path);
+        if now == seen {
+            return None;
+        }
+        seen = now;
+        Some(read(&path))
+    });
+    Ok(watch::flap::Flaps { now, reload })
 }
 
 /// An event as `-j` prints it: when it happened, then the event's own fields.

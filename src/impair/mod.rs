@@ -25,6 +25,7 @@
 //! `plan` to compare; [`cable::cut`] / [`cable::mend`] for `state: down`.
 
 pub mod cable;
+pub mod flap;
 pub mod program;
 pub mod qdisc;
 pub mod units;
@@ -711,9 +712,21 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
             exit.name, foreign.kind
         )));
     }
+    // What the qdisc step is undone to when a later step fails: the record of the
+    // impairment set now (none: no qdisc of ours).
+    let filters = view.tc(link.index)?.filters.clone();
+    let before = match impair_filter(&filters) {
+        Some(filter) => direction_of(&mut view, &link, filter)?.impairment,
+        None => Impairment::default(),
+    };
     let mut changes = Vec::new();
-    let roots_changed = set_qdiscs(&mut view, &exit, want, &present, &mut changes)?;
-    let applied = set_program(&mut view, &link, &exit.name, want, &describe, changes)?;
+    let done = set_qdiscs(&mut view, &exit, want, &present, &mut changes).and_then(|roots| {
+        set_program(&mut view, &link, &exit.name, want, &describe, changes).map(|a| (roots, a))
+    });
+    let (roots_changed, applied) = match done {
+        Ok(done) => done,
+        Err(e) => return Err(undo_qdiscs(netns, &exit, &before, e)),
+    };
     if roots_changed {
         let copy = netns
             .try_clone()
@@ -721,6 +734,50 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
         crate::wire::settle_paths(copy, &[exit.name.as_str()])?;
     }
     Ok(applied)
+}
+
+/// A later step failed (`failure`): the exit's qdiscs are put back to those of `before` (the
+/// impairment set before), so the kernel is left as it was. The failure is returned, with
+/// the undo's own failure if it failed too.
+fn undo_qdiscs(
+    netns: &Netns,
+    exit: &Link,
+    before: &Impairment,
+    failure: ImpairError,
+) -> ImpairError {
+    let undo = || -> Result<(), ImpairError> {
+        let mut view = NsView::open(
+            netns
+                .try_clone()
+                .map_err(|e| io("opening a namespace".into(), e))?,
+        )?;
+        let present = qdiscs_on(&mut view, exit.index)?;
+        set_qdiscs(&mut view, exit, before, &present, &mut Vec::new())?;
+        Ok(())
+    };
+    match undo() {
+        Ok(()) => failure,
+        Err(undo) => ImpairError::Invalid(format!(
+            "{failure}; putting back the qdiscs of {} as they were failed too: {undo}",
+            exit.name
+        )),
+    }
+}
+
+/// Testing hook (`PATCHWIRE_IMPAIR_FAULT=program`): the program step's last kernel request
+/// (attaching the program, or updating its filter's record) is sent for an interface index
+/// that cannot exist, so the kernel refuses it (ENODEV) after the qdisc step succeeded — to
+/// prove [`set`] leaves the kernel as it was.
+fn fault_at_program() -> bool {
+    std::env::var("PATCHWIRE_IMPAIR_FAULT").is_ok_and(|v| v == "program")
+}
+
+/// The interface index a request of the program step is sent for (see [`fault_at_program`]).
+fn program_target(real: IfIndex) -> IfIndex {
+    match fault_at_program() {
+        true => IfIndex(0x7fff_fff0),
+        false => real,
+    }
 }
 
 /// The qdisc part on the exit; whether a root qdisc came, went or changed kind.
@@ -817,18 +874,19 @@ fn set_program(
     match impair_filter(&filters) {
         Some(filter) => {
             let map = filter_map(filter).map_err(|e| failed("finding the impairment map", e))?;
-            if read_params(&map).map_err(|e| failed("reading the impairment map", e))? != params {
+            let old = read_params(&map).map_err(|e| failed("reading the impairment map", e))?;
+            if old != params {
                 map.update_all_cpus(program::PARAMS_KEY, &params.encode())
                     .map_err(|e| failed("changing the impairment parameters", e))?;
                 changes.push(format!("parameters of {}'s impairment program", link.name));
             }
-            if filter.name.as_deref() != Some(name.as_str()) {
+            if filter.name.as_deref() != Some(name.as_str()) || fault_at_program() {
                 // Same priority and handle, same program: the kernel swaps the filter under
                 // RCU and every frame meets either the old or the new one.
                 let program = map::prog_fd_by_id(filter.prog_id.unwrap_or(0))
                     .map_err(|e| failed("finding the impairment program", e))?;
                 let (mut request, _) = bpf::cls_bpf_filter(
-                    link.index,
+                    program_target(link.index),
                     tc::INGRESS_PARENT,
                     IMPAIR_PRIO,
                     program.as_fd(),
@@ -837,12 +895,17 @@ fn set_program(
                 if let RouteNetlinkMessage::NewTrafficFilter(message) = &mut request {
                     message.header.handle = TcHandle::from(filter.handle);
                 }
-                view.socket.request(request, NLM_F_CREATE).map_err(|e| {
-                    WireError::kernel(
+                if let Err(e) = view.socket.request(request, NLM_F_CREATE) {
+                    // Undone: the parameters go back with the qdiscs ([`undo_qdiscs`]).
+                    if old != params {
+                        let _ = map.update_all_cpus(program::PARAMS_KEY, &old.encode());
+                    }
+                    return Err(WireError::kernel(
                         format!("updating the record of {}'s impairment", link.name),
                         e,
                     )
-                })?;
+                    .into());
+                }
             }
         }
         None => {
@@ -858,10 +921,11 @@ fn set_program(
                         hint: " (impairments need the bpf() syscall and CAP_BPF or root)",
                     })
                 })?;
+            let mut added_clsact = false;
             if view.tc(link.index)?.qdisc.is_none() {
                 let (request, flags) = tc::add_clsact(link.index);
                 match view.socket.request(request, flags) {
-                    Ok(_) => {}
+                    Ok(_) => added_clsact = true,
                     Err(e) if e.errno() == Some(libc::EEXIST) => {}
                     Err(e) => {
                         return Err(WireError::kernel(
@@ -872,20 +936,24 @@ fn set_program(
                     }
                 }
             }
-            bpf::attach_cls_bpf(
+            if let Err(e) = bpf::attach_cls_bpf(
                 &mut view.socket,
-                link.index,
+                program_target(link.index),
                 tc::INGRESS_PARENT,
                 IMPAIR_PRIO,
                 &program,
                 &name,
-            )
-            .map_err(|e| {
-                WireError::kernel(
+            ) {
+                // Undone: a clsact added for it goes again (the qdiscs: [`undo_qdiscs`]).
+                if added_clsact {
+                    let _ = view.socket.request(tc::delete_clsact(link.index), 0);
+                }
+                return Err(WireError::kernel(
                     format!("attaching the impairment program to {}", link.name),
                     e,
                 )
-            })?;
+                .into());
+            }
             changes.push(format!("impairment program on {}", link.name));
         }
     }

@@ -815,6 +815,7 @@ fn mirrors(
             macs: Default::default(),
             impair: Default::default(),
             down: false,
+            flap: None,
             line: mirror.line,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;

@@ -16,6 +16,7 @@ use super::file::{Endpoint, LabFile, NodeKind};
 use super::names;
 use super::observe::Actual;
 use super::plan::Change;
+use crate::impair::flap::{FlapLink, Flapping};
 use crate::impair::{self, ImpairError, Impairment, cable};
 use crate::netns::Netns;
 
@@ -27,6 +28,8 @@ pub struct Wanted {
     /// Pulled cables: the ports of each (a wire's two, a hub member's one), with their
     /// endpoints' names (or the port's for a tunnel).
     pub cut: Vec<(Vec<String>, Vec<String>)>,
+    /// Flapping cables, run by `watch --lab` (its ports as for a pulled cable).
+    pub flaps: Vec<FlapLink>,
 }
 
 /// The file's impairments and pulled cables on the ports `desired` makes here.
@@ -44,7 +47,7 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
                 out.impairs.insert(port, (endpoint.clone(), *impairment));
             }
         }
-        if !link.down {
+        if !link.down && link.flap.is_none() {
             continue;
         }
         // A `kind: hub` node's link: its member's port; otherwise every port of the link here
@@ -60,6 +63,14 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
             false => parts.ports.clone(),
         };
         if ports.is_empty() {
+            continue;
+        }
+        if let Some(flap) = link.flap {
+            out.flaps.push(FlapLink {
+                link: parts.endpoints.join(" "),
+                ports,
+                flap,
+            });
             continue;
         }
         let labels = ports
@@ -85,7 +96,22 @@ pub fn observe(panel: &Netns, actual: &mut Actual) -> Result<(), LabError> {
             .insert(direction.port.clone(), direction.impairment);
     }
     actual.cut = cable::cut_ports(panel).map_err(what)?.into_iter().collect();
+    if actual.watched {
+        actual.flaps_run_by = flaps_run_by(panel);
+    }
     Ok(())
+}
+
+/// The file whose flaps a watch of the panel runs now, if one does: a `watch --lab FILE`
+/// writes `flaps FILE` into the lock file it holds (see watch/mod.rs).
+pub(super) fn flaps_run_by(panel: &Netns) -> Option<String> {
+    if !super::observe::watcher_running(panel) {
+        return None;
+    }
+    let key = panel.inode();
+    let lock = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
+    let text = std::fs::read_to_string(lock).ok()?;
+    Some(text.strip_prefix("flaps ")?.trim_end().to_string())
 }
 
 /// The changes: impairments set, changed or removed; cables pulled or put back. A port made
@@ -110,12 +136,19 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
     let mut out = Vec::new();
     // Put back first: a cable the file no longer pulls (or never did).
     let pulled: BTreeSet<&String> = wanted.cut.iter().flat_map(|(p, _)| p).collect();
+    // A flapping cable is the watcher's while one runs: pulled or in, it is not a difference.
+    // With none running, a pull left behind (a watcher killed mid-flap) is put back.
+    let flapping: BTreeSet<&String> = match actual.flaps_run_by {
+        Some(_) => wanted.flaps.iter().flat_map(|f| &f.ports).collect(),
+        None => BTreeSet::new(),
+    };
     let mut mended = BTreeSet::new();
     for parts in &desired.links {
         let mend: Vec<&String> = parts
             .ports
             .iter()
             .filter(|p| actual.cut.contains(*p) && !pulled.contains(p) && !created.contains(*p))
+            .filter(|p| !flapping.contains(p))
             .filter(|p| mended.insert(p.to_string()))
             .collect();
         if !mend.is_empty() {
@@ -165,6 +198,50 @@ fn label(desired: &Desired, port: &str) -> String {
         .ports
         .get(port)
         .map_or_else(|| port.to_string(), |p| p.label())
+}
+
+/// What `plan` and `up` say about the file's flaps: they run while a watcher runs.
+pub fn flap_note(desired: &Desired, actual: &Actual) -> Option<String> {
+    let flaps = &desired.impair.flaps;
+    if flaps.is_empty() {
+        return None;
+    }
+    let links: Vec<String> = flaps
+        .iter()
+        .map(|f| format!("{} ({})", f.link, f.flap.describe()))
+        .collect();
+    Some(match (&actual.flaps_run_by, actual.watched) {
+        (Some(file), _) => format!(
+            "flapping: {} — run by `patchwire watch --lab {file}` on {}",
+            links.join(", "),
+            desired.panel
+        ),
+        (None, watched) => format!(
+            "flapping: {} — flaps run while `patchwire watch --lab {}` runs, and none runs now{}",
+            links.join(", "),
+            desired.path,
+            match watched {
+                true => " (the watch on the panel was started without --lab)",
+                false => "",
+            }
+        ),
+    })
+}
+
+/// The file's flaps as `watch --lab` runs them on this host.
+pub fn flapping(file: &LabFile, host: Option<&str>) -> Result<Flapping, LabError> {
+    let desired = Desired::for_view(file, host)?;
+    Ok(Flapping {
+        netns: desired.panel.clone(),
+        file: file.path.clone(),
+        pulled: desired
+            .impair
+            .cut
+            .iter()
+            .flat_map(|(p, _)| p.clone())
+            .collect(),
+        links: desired.impair.flaps,
+    })
 }
 
 /// What `plan` says when the kernel's impairments or cables differ from the file's on ports

@@ -32,6 +32,7 @@ mod view;
 
 pub use containers::{ContainerChange, ExecResult};
 pub use desired::Desired;
+pub use impairs::flapping;
 pub use list::{LabSummary, check_lab_name, list};
 pub use plan::{Change, Plan};
 pub use view::{GraphFormat, LinkView, capture_points, graph, show};

@@ -60,6 +60,8 @@ pub struct Actual {
     pub paths: Vec<PathDrift>,
     /// A `patchwire watch` is watching the panel now (it holds the panel's watch lock).
     pub watched: bool,
+    /// The file whose flaps that watch runs (`watch --lab FILE`), from its lock file.
+    pub flaps_run_by: Option<String>,
     /// Namespaces holding stubs (a VM node's, a `netns:` node's) a watch is watching now.
     pub watched_stub_namespaces: BTreeSet<String>,
     /// The far ends (node side) of existing ports with a `mac:` or a bridge to be a port of,

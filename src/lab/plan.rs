@@ -376,6 +376,7 @@ pub fn changes(desired: &Desired, actual: &Actual) -> Result<Plan, LabError> {
     let impairs = super::impairs::changes(desired, actual, &changes);
     changes.extend(impairs);
     notes.extend(super::impairs::note(&changes));
+    notes.extend(super::impairs::flap_note(desired, actual));
     notes.extend(desired.notes.iter().cloned());
     Ok(Plan { changes, notes })
 }

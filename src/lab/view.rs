@@ -33,6 +33,9 @@ pub struct LinkView {
     /// or `redirect` (as `show -s`); empty for other links.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub paths: BTreeMap<String, String>,
+    /// A flapping link (`flap:`): its schedule, and whether a watch runs it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flap: Option<String>,
     /// The file line of the link.
     pub line: usize,
 }
@@ -132,6 +135,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
     };
     // Whether a watch runs on the panel now: with none, a hold is plan's to release.
     let watched = panel.as_ref().is_some_and(super::observe::watcher_running);
+    let flaps_run_by = panel.as_ref().and_then(super::impairs::flaps_run_by);
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
     for (link, parts) in file.links.iter().zip(&desired.links) {
@@ -144,6 +148,14 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             problems: Vec::new(),
             counters: BTreeMap::new(),
             paths: BTreeMap::new(),
+            flap: link.flap.map(|f| match &flaps_run_by {
+                Some(by) => format!("{} (run by patchwire watch --lab {by})", f.describe()),
+                None => format!(
+                    "{} (not running: flaps run while `patchwire watch --lab {}` runs)",
+                    f.describe(),
+                    file.path
+                ),
+            }),
             line: link.line,
         };
         if let Some(endpoint) = &parts.device {

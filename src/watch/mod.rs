@@ -10,6 +10,7 @@
 //! lab taken down is the end of the watch, not a failure (a unit restarting on failure would
 //! loop). A namespace named with `-n` that does not exist when the watch starts is an error.
 
+pub mod flap;
 pub mod reconcile;
 
 use std::collections::HashMap;
@@ -44,8 +45,32 @@ pub enum Scope {
 }
 
 /// Runs until SIGINT/SIGTERM, handing every event to `report`.
-pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireError> {
+pub fn watch(scope: Scope, report: impl FnMut(&Event)) -> Result<(), WireError> {
+    watch_with(scope, None, report)
+}
+
+/// [`watch`], also running a lab's flapping links (`watch --lab`, [`flap`]) once the
+/// namespaces in scope are watched; every cable the flaps pulled is put back when it stops.
+pub fn watch_with(
+    scope: Scope,
+    flaps: Option<flap::Flaps>,
+    mut report: impl FnMut(&Event),
+) -> Result<(), WireError> {
     crate::signals::stop_on_signals();
+    let mut flapper = None;
+    let result = watch_loop(scope, flaps, &mut flapper, &mut report);
+    if let Some(flapper) = flapper.as_mut() {
+        flapper.stop(&mut report);
+    }
+    result
+}
+
+fn watch_loop(
+    scope: Scope,
+    mut flaps: Option<flap::Flaps>,
+    flapper: &mut Option<flap::Flapper>,
+    report: &mut dyn FnMut(&Event),
+) -> Result<(), WireError> {
     let (changed, changes) = mpsc::channel::<NsKey>();
     let mut watched: HashMap<NsKey, Watched> = HashMap::new();
     let mut memory = Memory::default();
@@ -54,6 +79,9 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
     notify_on_netns_changes(changed.clone());
     sweep_stale_locks();
     while !crate::signals::stopping() {
+        if let Some(flapper) = flapper.as_mut() {
+            flapper.run_due(report);
+        }
         if last_scan.elapsed() >= RESCAN {
             let found = match scope_namespaces(&scope) {
                 Ok(found) => found,
@@ -70,7 +98,18 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                 if watched.contains_key(&key) {
                     continue;
                 }
-                let entry = Watched::start(netns, changed.clone())?;
+                let entry = match Watched::start(netns, changed.clone()) {
+                    Ok(entry) => entry,
+                    // Flaps run in the watch that holds the panel: say how to get them run.
+                    Err(WireError::Invalid(why)) if flaps.is_some() => {
+                        return Err(WireError::Invalid(format!(
+                            "{why}: a lab's flaps run in the watch that holds its panel; stop \
+                             that one and run patchwire watch --lab FILE, which also does \
+                             its work on the panel"
+                        )));
+                    }
+                    Err(e) => return Err(e),
+                };
                 for event in reconcile(&entry.netns, &mut memory)? {
                     report(&event);
                 }
@@ -89,9 +128,28 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
             if found.is_empty() && matches!(scope, Scope::One(_)) {
                 return Ok(());
             }
+            // Flaps start once the panel is watched (its lock taken), and follow the file.
+            match (flapper.as_mut(), flaps.take()) {
+                (None, Some(flaps)) => {
+                    // Said in the lock file, for `plan`: this watch runs the file's flaps.
+                    for entry in watched.values_mut() {
+                        entry.say(&format!("flaps {}\n", flaps.now.file));
+                    }
+                    *flapper = Some(flap::Flapper::start(flaps, report));
+                }
+                (Some(flapper), _) => flapper.reload(report),
+                (None, None) => {}
+            }
             last_scan = Instant::now();
         }
-        let Ok(first) = changes.recv_timeout(TICK) else {
+        // Wake for the next flap transition too, not only for changes.
+        let wait = flapper
+            .as_ref()
+            .and_then(flap::Flapper::next_due)
+            .map_or(TICK, |due| {
+                due.saturating_duration_since(Instant::now()).min(TICK)
+            });
+        let Ok(first) = changes.recv_timeout(wait) else {
             continue;
         };
         if first == NETNS_DIR_CHANGED {
@@ -127,8 +185,8 @@ pub fn watch(scope: Scope, mut report: impl FnMut(&Event)) -> Result<(), WireErr
                                 | Event::RepairFailed { .. }
                         )
                     })
-                    .for_each(&mut report),
-                Ok(events) => events.iter().for_each(&mut report),
+                    .for_each(&mut *report),
+                Ok(events) => events.iter().for_each(&mut *report),
                 // The namespace may be vanishing; the next rescan settles it.
                 Err(_) if going_away(entry.netns.label()) => {}
                 Err(e) => report(&Event::RepairFailed {
@@ -270,6 +328,17 @@ impl Watched {
             .map_err(|e| WireError::io("duplicating a netns fd", e))?
             .with_label(netns.label());
         Ok(Watched { netns, stop, lock })
+    }
+}
+
+impl Watched {
+    /// Writes `text` into the lock file (read by a lab's `plan`; the lock is unaffected).
+    fn say(&mut self, text: &str) {
+        use std::io::Write;
+        let file = &mut self.lock.0;
+        let _ = file
+            .set_len(0)
+            .and_then(|_| file.write_all(text.as_bytes()));
     }
 }
 

@@ -21,6 +21,7 @@ use crate::netns::Netns;
 use crate::nl::link::{self, IfIndex, Link};
 use crate::wire::{self, LinkOptions, WireError, WireRequest, Wiring, World};
 
+use crate::impair::flap::show_ms;
 use crate::marks::ALIAS_WAS;
 pub use crate::marks::HOLD_MARK;
 use crate::wire::held_because;
@@ -105,6 +106,59 @@ pub enum Event {
         /// Why.
         because: String,
     },
+    /// `watch --lab` runs a flapping link's schedule (`flap:` in the lab file): its first
+    /// pulls, in milliseconds from now.
+    FlapStarted {
+        /// The panel namespace.
+        netns: String,
+        /// The link: its endpoints.
+        link: String,
+        /// The flap as the file says it (`down 2s, up 10s`).
+        flap: String,
+        /// The first pulls (up to 5), from the schedule's start.
+        schedule: Vec<crate::impair::flap::Cycle>,
+    },
+    /// A flapping link's cable was pulled (both nodes see NO-CARRIER).
+    FlapDown {
+        /// The panel namespace.
+        netns: String,
+        /// The link: its endpoints.
+        link: String,
+        /// Which pull (1-based).
+        cycle: u32,
+        /// When the schedule says, in ms from its start.
+        at_ms: u64,
+        /// How much later than that it was done, in ms.
+        late_ms: u64,
+        /// When it goes back in, in ms from the schedule's start.
+        up_at_ms: u64,
+    },
+    /// A flapping link's cable was put back.
+    FlapUp {
+        /// The panel namespace.
+        netns: String,
+        /// The link: its endpoints.
+        link: String,
+        /// Which pull ended (1-based).
+        cycle: u32,
+        /// When the schedule says, in ms from its start.
+        at_ms: u64,
+        /// How much later than that it was done, in ms.
+        late_ms: u64,
+        /// The next pull, in ms from the schedule's start (none: `count` pulls done).
+        next_down_at_ms: Option<u64>,
+    },
+    /// A link stopped flapping (the watcher stopping, or the file changed): its cable is in.
+    FlapStopped {
+        /// The panel namespace.
+        netns: String,
+        /// The link: its endpoints.
+        link: String,
+        /// Why: `watch stopping`, `flap changed in FILE`, `no flap in FILE any more`.
+        why: String,
+        /// Whether its cable was pulled and was put back now.
+        mended: bool,
+    },
     /// A repair failed (it is retried at the next change).
     RepairFailed {
         /// The namespace's label (as given with `-n`, or `(current)`).
@@ -164,6 +218,66 @@ impl std::fmt::Display for Event {
             } => write!(
                 f,
                 "{netns}: mirror {mirror} is broken: its destination {destination} is gone, every copy is dropped"
+            ),
+            Event::FlapStarted {
+                netns,
+                link,
+                flap,
+                schedule,
+            } => {
+                let pulls: Vec<String> = schedule
+                    .iter()
+                    .map(|c| format!("{}-{}", show_ms(c.down_at_ms), show_ms(c.up_at_ms)))
+                    .collect();
+                write!(
+                    f,
+                    "{netns}: {link} flaps ({flap}): cable out at {}{} from now",
+                    pulls.join(", "),
+                    if pulls.len() == 5 { ", …" } else { "" }
+                )
+            }
+            Event::FlapDown {
+                netns,
+                link,
+                cycle,
+                at_ms,
+                late_ms,
+                up_at_ms,
+            } => write!(
+                f,
+                "{netns}: {link}: pull {cycle} at {} (+{late_ms}ms): cable out until {}",
+                show_ms(*at_ms),
+                show_ms(*up_at_ms)
+            ),
+            Event::FlapUp {
+                netns,
+                link,
+                cycle,
+                at_ms,
+                late_ms,
+                next_down_at_ms,
+            } => write!(
+                f,
+                "{netns}: {link}: pull {cycle} over at {} (+{late_ms}ms): cable in{}",
+                show_ms(*at_ms),
+                match next_down_at_ms {
+                    Some(next) => format!(" until {}", show_ms(*next)),
+                    None => " for good (count reached)".into(),
+                }
+            ),
+            Event::FlapStopped {
+                netns,
+                link,
+                why,
+                mended,
+            } => write!(
+                f,
+                "{netns}: {link} stops flapping ({why}){}",
+                if *mended {
+                    ": cable put back in"
+                } else {
+                    ": cable in"
+                }
             ),
             Event::NamespaceGone { netns } => write!(
                 f,

@@ -689,12 +689,14 @@ impl Check<'_> {
             let plain: Vec<Endpoint> = endpoints.iter().map(|e| e.0.clone()).collect();
             let (impair, down) =
                 self.link_impairs(link, i, (&plain, &kind, nodes), default_impair, &mut ok);
+            let flap = self.link_flap(link, i, (&kind, down), &mut ok);
             if !ok {
                 continue;
             }
             links.push(LinkSpec {
                 impair,
                 down,
+                flap,
                 macs: endpoints
                     .iter()
                     .filter_map(|(e, mac, _)| Some((e.clone(), mac.clone()?)))

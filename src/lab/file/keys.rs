@@ -200,7 +200,10 @@ pub(super) const LINK: &[&str] = &[
     "ipv6",
     "impair",
     "state",
+    "flap",
 ];
+/// A link's `flap:`.
+pub(super) const FLAP: &[&str] = &["down", "up", "seed", "count"];
 /// One direction of a link's `impair:` (and `defaults.impair`): `patchwire impair`'s options.
 pub(super) const IMPAIR: &[&str] = &[
     "delay",

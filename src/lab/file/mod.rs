@@ -53,6 +53,7 @@ mod clab_tests;
 mod errors;
 mod examples;
 mod expand;
+mod flap;
 mod impairs;
 mod keys;
 mod locate;
@@ -363,6 +364,8 @@ pub struct LinkSpec {
     pub impair: Impairs,
     /// `state: down`: the cable is pulled (both ends see NO-CARRIER).
     pub down: bool,
+    /// `flap:`: the cable is pulled and put back on a schedule while `watch --lab` runs.
+    pub flap: Option<crate::impair::flap::Flap>,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
 }

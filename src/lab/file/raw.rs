@@ -60,6 +60,20 @@ pub(super) struct RawDefaults {
     pub(super) impair: Option<RawDirection>,
 }
 
+/// A link's `flap:` (`{down: 2s, up: 10s}`, `{down: 1s-3s, up: 5s-20s, seed: 42}`), read in
+/// `flap.rs`.
+#[derive(Deserialize, Default)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a flap: a mapping such as {down: 2s, up: 10s}"
+)]
+pub(super) struct RawFlap {
+    pub(super) down: Option<Text>,
+    pub(super) up: Option<Text>,
+    pub(super) seed: Option<Text>,
+    pub(super) count: Option<Text>,
+}
+
 /// One direction of an impairment (`impair:` of a link, per endpoint or `both`, and
 /// `defaults.impair`), as `patchwire impair` takes it; read into numbers in `impairs.rs`.
 #[derive(Deserialize, Default)]
@@ -164,6 +178,8 @@ pub(super) struct RawLink {
     pub(super) impair: BTreeMap<String, Option<RawDirection>>,
     /// `up` (default) or `down` (a pulled cable).
     pub(super) state: Option<Text>,
+    /// A flapping cable (`flap.rs`).
+    pub(super) flap: Option<RawFlap>,
     // containerlab's; accepted and named in a note (`scan.rs`).
     #[serde(rename = "src-port")]
     pub(super) _src_port: Option<IgnoredAny>,

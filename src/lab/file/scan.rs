@@ -340,6 +340,11 @@ impl Scan {
                 );
             }
         }
+        if let Some(flap) = get(link, "flap").and_then(Value::as_mapping) {
+            let mut at = segs.clone();
+            at.push(key("flap"));
+            self.keys(flap, &at, "in a flap", FLAP, &[], &String::new);
+        }
         if let Some(Err(why)) = str_of(link, "type").map(LinkType::parse) {
             let mut at = segs.clone();
             at.push(key("type"));

@@ -41,6 +41,7 @@ pub(super) fn link(
         macs: Default::default(),
         impair: Default::default(),
         down: false,
+        flap: None,
         line,
     }
 }
