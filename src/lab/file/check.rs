@@ -419,6 +419,14 @@ impl Check<'_> {
                         format!("node {name}: kind `{kind}` is refused: {why}"),
                     ));
                 }
+                Kind::Unknown => {
+                    let kind = chain.kind.unwrap_or_default();
+                    return Err(self.error(
+                        &at("kind"),
+                        false,
+                        super::scan::unknown_kind(name, kind),
+                    ));
+                }
                 Kind::Vendor => {
                     let kind = chain.kind.unwrap_or_default();
                     return Err(self.error(
@@ -966,7 +974,7 @@ fn kind_phrase(kind: Kind, image: bool) -> &'static str {
         Kind::Bridge => "a `bridge`",
         Kind::Host => "the `host`",
         Kind::Hub => "a `hub`",
-        Kind::Refused(_) | Kind::Vendor => "of a kind patchwire does not run",
+        Kind::Refused(_) | Kind::Vendor | Kind::Unknown => "of a kind patchwire does not run",
     }
 }
 

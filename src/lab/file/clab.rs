@@ -36,10 +36,90 @@ pub(super) enum Kind {
     Refused(&'static str),
     /// A vendor's kind: containerlab's trade.
     Vendor,
+    /// Neither patchwire's nor a vendor kind containerlab knows: a typo, most likely.
+    Unknown,
 }
 
 /// The kinds patchwire runs, for messages.
 pub(super) const KINDS: &str = "linux, ext-container, bridge, host, hub, namespace and vm";
+
+/// The kinds patchwire runs, for suggestions: an unknown kind is answered from these only (a
+/// typo of `linux` is not offered a vendor's kind).
+pub(super) const KIND_NAMES: &[&str] = &[
+    "linux",
+    "ext-container",
+    "bridge",
+    "host",
+    "hub",
+    "namespace",
+    "vm",
+];
+
+/// containerlab's vendor kinds (its nodes/*/ packages' kind names and their old aliases).
+/// A kind that is neither these nor patchwire's is unknown, not a vendor's: `kind: linxu`
+/// is a typo to point out, not containerlab's trade.
+const VENDOR_KINDS: &[&str] = &[
+    "srl",
+    "sros",
+    "ceos",
+    "crpd",
+    "csrx",
+    "xrd",
+    "c8000",
+    "cvx",
+    "iol",
+    "rare",
+    "openbsd",
+    "freebsd",
+    "generic_vm",
+    "k8s-kind",
+    "openwrt",
+    "ostinato",
+    "border0",
+    "mysocketio",
+    "checkpoint_cloudguard",
+    "ixia-c-one",
+    "light_olt",
+    "cvce",
+    "cvcg",
+    "cvsr",
+];
+
+/// Prefixes of containerlab's vendor kinds: `vr-*` (vrnetlab VMs) and the vendors' names.
+const VENDOR_PREFIXES: &[&str] = &[
+    "vr-",
+    "nokia_",
+    "juniper_",
+    "cisco_",
+    "arista_",
+    "dell_",
+    "sonic-",
+    "sonic_",
+    "fortinet_",
+    "paloalto_",
+    "huawei_",
+    "ipinfusion_",
+    "keysight_",
+    "checkpoint_",
+    "aruba_",
+    "mikrotik_",
+    "6wind_",
+    "vyosnetworks_",
+    "fdio_",
+    "ciena_",
+    "arrcus_",
+    "f5_",
+    "cumulus_",
+    "codelaboratory_",
+    "veesix_",
+    "nvidia_",
+    "extreme_",
+    "ericsson_",
+];
+
+fn is_vendor(kind: &str) -> bool {
+    VENDOR_KINDS.contains(&kind) || VENDOR_PREFIXES.iter().any(|p| kind.starts_with(p))
+}
 
 pub(super) fn classify(kind: &str) -> Kind {
     // containerlab lowercases kinds (core/config.go).
@@ -56,7 +136,8 @@ pub(super) fn classify(kind: &str) -> Kind {
              existing Linux bridge, or `kind: hub` for a segment that also passes LACP, STP and \
              LLDP",
         ),
-        _ => Kind::Vendor,
+        other if is_vendor(other) => Kind::Vendor,
+        _ => Kind::Unknown,
     }
 }
 

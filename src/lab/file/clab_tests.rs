@@ -622,3 +622,33 @@ fn refused_types_and_names_come_with_the_other_first_pass_errors() {
          `vxlan-stitch`; write `type: vxlan-stitch`"
     );
 }
+
+#[test]
+fn an_unknown_kind_is_a_typo_not_a_vendor_kind() {
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: linux}\n    r2:\n      kind: linxu\n"),
+        "t1.yaml:6:13: node r2: unknown kind `linxu` — did you mean `linux`?"
+    );
+    // From the defaults: the place is the node; suggestions only from patchwire's kinds.
+    assert_eq!(
+        err("name: k\ntopology:\n  defaults: {kind: brigde}\n  nodes:\n    r1: {}\n"),
+        "t1.yaml:5:5: node r1: unknown kind `brigde` — did you mean `bridge`?"
+    );
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: router}\n"),
+        "t1.yaml:4:16: node r1: unknown kind `router`: patchwire runs kinds linux, \
+         ext-container, bridge, host, hub, namespace and vm, and refuses containerlab's vendor \
+         kinds (nokia_srlinux, ceos, vr-*…)"
+    );
+    // An unknown kind and a vendor node: each said, in file order.
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: hbu}\n    r2: {kind: ceos}\n"),
+        "t1.yaml:4:16: node r1: unknown kind `hbu` — did you mean `hub`?\n\
+         t1.yaml:5:16: 1 node has a kind patchwire does not run: r2 (ceos, line 5). It is a \
+         vendor's kind, whose bootstrapping (images, startup configuration, licences, \
+         management) is containerlab's trade: deploy them with containerlab, and wire their \
+         containers into a patchwire lab as nodes of `kind: ext-container`, each named as its \
+         container (clab-LAB-NODE). patchwire runs kinds linux, ext-container, bridge, host, \
+         hub, namespace and vm"
+    );
+}

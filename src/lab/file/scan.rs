@@ -281,6 +281,11 @@ impl Scan {
             }
             match classify(kind) {
                 Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
+                Kind::Unknown => self.problems.push(Problem {
+                    segs,
+                    at_key: !own,
+                    message: unknown_kind(name, kind),
+                }),
                 Kind::Refused(why) => self.problems.push(Problem {
                     segs,
                     at_key: !own,
@@ -388,5 +393,17 @@ impl Scan {
             at.push(key("endpoint"));
             check(self, e, at);
         }
+    }
+}
+
+/// "node N: unknown kind `K` — did you mean `linux`?", suggesting only kinds patchwire runs.
+pub(super) fn unknown_kind(node: &str, kind: &str) -> String {
+    match crate::suggest::suggestion(kind, super::clab::KIND_NAMES) {
+        Some(s) => format!("node {node}: unknown kind `{kind}` — did you mean `{s}`?"),
+        None => format!(
+            "node {node}: unknown kind `{kind}`: patchwire runs kinds {}, and refuses \
+             containerlab's vendor kinds (nokia_srlinux, ceos, vr-*…)",
+            super::clab::KINDS
+        ),
     }
 }
