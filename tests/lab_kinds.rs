@@ -857,6 +857,60 @@ topology:
 }
 
 #[test]
+fn json_up_and_down_carry_the_files_notes() {
+    require_root();
+    let host = TestNs::new();
+    host.ip("link add br-note type bridge");
+    host.ip("link set br-note up");
+    let name = format!("pwt-{}-kn", std::process::id());
+    let (dir, path) = lab_dir(&name, "lab.clab.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{kind: linux}}
+    br-note: {{kind: bridge}}
+  links:
+    - endpoints: [\"r1:eth1\", \"br-note:eth1\"]
+      vars: {{speed: 10G}}
+"
+        ),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    let vars = "patchwire does not do `vars` (link on line 7): containerlab's template variables";
+    let bridge = "node br-note is a Linux bridge: a bridge does not pass LACP, LLDP, PAUSE or \
+                  802.1X frames (01:80:c2:00:00:0x) between its ports, and with its own STP on \
+                  it eats STP's too, so bonds, LLDP neighbours and spanning tree do not form \
+                  through it as through a cable; for a transparent segment write `kind: hub` for \
+                  it (the links stay as they are)";
+    // Text: notes on stderr; JSON: the same notes in `notes`, the file's first.
+    let up = on_host(&host.name, &["-j", "up", path]);
+    up.ok();
+    assert_eq!(
+        up.json()["notes"],
+        serde_json::json!([vars, bridge]),
+        "{}",
+        up.stdout
+    );
+    let down = on_host(&host.name, &["-j", "down", path]);
+    down.ok();
+    assert_eq!(
+        down.json()["notes"],
+        serde_json::json!([vars]),
+        "{}",
+        down.stdout
+    );
+    let down = on_host(&host.name, &["down", path]);
+    down.ok();
+    assert_eq!(down.stderr, format!("note: {vars}\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_up_killed_anywhere_converges_with_bridge_host_and_macvlan_links() {
     require_root();
     let host = TestNs::new();
