@@ -669,7 +669,13 @@ impl Check<'_> {
                 );
                 ok = false;
             }
-            let link_mtu = link.mtu.as_ref().map_or(mtu, |m| m.0);
+            // A macvlan cannot be larger than its parent: without `mtu:` of its own it takes
+            // the parent's (as containerlab does), read by `plan` and `up`; the file's default
+            // is for veths.
+            let link_mtu = match (&kind, &link.mtu) {
+                (LinkKind::Macvlan { .. }, None) => PARENT_MTU,
+                (_, given) => given.as_ref().map_or(mtu, |m| m.0),
+            };
             let on_vm = endpoints.iter().map(|e| &e.0).find(|e| {
                 nodes
                     .get(&e.node)

@@ -75,6 +75,9 @@ use read::too_deep;
 
 /// MTU of a link when neither the link nor `defaults:` sets one.
 pub const DEFAULT_MTU: u32 = 1500;
+/// [`LinkSpec::mtu`] of a `type: macvlan` link without `mtu:`: its host interface's, read
+/// from the running system by `plan` and `up` (a macvlan cannot exceed its parent).
+pub const PARENT_MTU: u32 = 0;
 /// The MTUs a file may set.
 pub const MTU_RANGE: RangeInclusive<u32> = 68..=65535;
 /// UDP port of cross-host links when `vxlan:` sets none (IANA's VXLAN port).
@@ -344,7 +347,7 @@ impl Serialize for Endpoint {
 pub struct LinkSpec {
     /// At least two, all different, each in no other link.
     pub endpoints: Vec<Endpoint>,
-    /// The link's `mtu:`, or the file's default.
+    /// The link's `mtu:`, or the file's default; [`PARENT_MTU`] for a macvlan without `mtu:`.
     pub mtu: u32,
     /// The link's `tx-checksum:`, or the file's default (`None`: leave as is).
     pub tx_checksum: Option<bool>,
