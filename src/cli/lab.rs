@@ -212,6 +212,12 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
     Ok(file::load(path)?)
 }
 
+/// [`load`] for `plan` and `up`: also each `binds:` source must exist, said with the file's
+/// other errors (`down`, `graph` and `show` read a file whatever became of its binds).
+fn load_to_run(path: &str) -> anyhow::Result<file::LabFile> {
+    Ok(file::load_to_run(path)?)
+}
+
 /// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
 /// None there, or several: a usage error (exit 2), like a missing argument.
 fn file_or_default(cli: &Cli, file: &Option<String>) -> anyhow::Result<String> {
@@ -241,7 +247,7 @@ fn usage(cli: &Cli, message: &str) -> ! {
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
     refuse_private_mounts("up")?;
-    let lab_file = load(&file_or_default(cli, &args.file)?)?;
+    let lab_file = load_to_run(&file_or_default(cli, &args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
     let mut outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
@@ -301,7 +307,7 @@ fn print_exec(results: &[lab::ExecResult]) {
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
     let path = file_or_default(cli, &args.file)?;
-    let lab_file = load(&path)?;
+    let lab_file = load_to_run(&path)?;
     print_notes(&lab_file.notes);
     let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     let changes = plan.changes;

@@ -403,7 +403,7 @@ fn single_ended_links_and_macs() {
                     mode: "bridge".into()
                 },
                 "r1:eth3".into(),
-                9500
+                PARENT_MTU
             ),
             (
                 &LinkKind::Macvlan {
@@ -411,7 +411,7 @@ fn single_ended_links_and_macs() {
                     mode: "vepa".into()
                 },
                 "r2:eth3".into(),
-                9500
+                PARENT_MTU
             ),
             (
                 &LinkKind::Vxlan {

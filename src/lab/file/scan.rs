@@ -33,6 +33,9 @@ struct Note {
 pub(super) struct Scan {
     pub(super) problems: Vec<Problem>,
     notes: Vec<Note>,
+    /// Nodes of a kind patchwire does not run (vendor, unknown, refused): their links'
+    /// endpoints follow the vendor's naming (`1/1/c1/1`), not Linux's, and are not checked.
+    pub(super) unrun: Vec<String>,
 }
 
 /// The brief-form node names containerlab reads as a link type (links/link_brief.go), unless
@@ -278,6 +281,12 @@ impl Scan {
             let mut segs = vec![key("topology"), key("nodes"), key(name)];
             if own {
                 segs.push(key("kind"));
+            }
+            if matches!(
+                classify(kind),
+                Kind::Vendor | Kind::Unknown | Kind::Refused(_)
+            ) {
+                self.unrun.push(name.to_string());
             }
             match classify(kind) {
                 Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
