@@ -179,6 +179,7 @@ impl Check<'_> {
             (mtu, tx_checksum, datapath),
             &impair,
         );
+        let mut subnets_ok = true;
         if let Some(m) = &raw.mgmt {
             for (k, subnet, v6) in [
                 ("ipv4-subnet", &m.ipv4_subnet, false),
@@ -188,28 +189,10 @@ impl Check<'_> {
                     && let Err(why) = check_subnet(&subnet.0, v6)
                 {
                     self.push(&[key("mgmt"), key(k)], false, why);
+                    subnets_ok = false;
                 }
             }
         }
-        let errors = self.errors.take();
-        if !errors.is_empty() {
-            return Err(LabFileError::several(errors));
-        }
-        // A mirror found wrong before (its errors are said): the mirrors' checks would only
-        // repeat them in other words.
-        let mirrors_said = self
-            .skip
-            .iter()
-            .any(|p| p.starts_with(&[key("topology"), key("mirrors")]));
-        let mirrors = match mirrors_said {
-            true => Vec::new(),
-            false => self.mirrors(
-                raw.topology.mirrors.unwrap_or_default(),
-                &nodes,
-                &links,
-                mtu,
-            )?,
-        };
         let needs_mgmt = nodes
             .values()
             .any(|n| matches!(n.kind, NodeKind::Container(_)))
@@ -232,9 +215,30 @@ impl Check<'_> {
                 mtu: m.mtu.map(|m| m.0),
             }
         });
-        if let Some(mgmt) = &mgmt {
-            self.mgmt_addresses(&nodes, mgmt)?;
+        if let Some(mgmt) = &mgmt
+            && subnets_ok
+        {
+            self.mgmt_addresses(&nodes, mgmt);
         }
+        let errors = self.errors.take();
+        if !errors.is_empty() {
+            return Err(LabFileError::several(errors));
+        }
+        // A mirror found wrong before (its errors are said): the mirrors' checks would only
+        // repeat them in other words.
+        let mirrors_said = self
+            .skip
+            .iter()
+            .any(|p| p.starts_with(&[key("topology"), key("mirrors")]));
+        let mirrors = match mirrors_said {
+            true => Vec::new(),
+            false => self.mirrors(
+                raw.topology.mirrors.unwrap_or_default(),
+                &nodes,
+                &links,
+                mtu,
+            )?,
+        };
         Ok(LabFile {
             name: lab_name,
             path: self.path.to_string(),
@@ -259,7 +263,7 @@ impl Check<'_> {
         &self,
         nodes: &BTreeMap<String, NodeSpec>,
         mgmt: &crate::runtime::NetworkSpec,
-    ) -> Result<(), LabFileError> {
+    ) {
         let mut used: HashMap<IpAddr, &str> = HashMap::new();
         for (name, node) in nodes {
             let NodeKind::Container(c) = &node.kind else {
@@ -299,10 +303,6 @@ impl Check<'_> {
                     );
                 }
             }
-        }
-        match self.errors.take() {
-            errors if errors.is_empty() => Ok(()),
-            errors => Err(LabFileError::several(errors)),
         }
     }
 

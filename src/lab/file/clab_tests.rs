@@ -652,3 +652,21 @@ fn an_unknown_kind_is_a_typo_not_a_vendor_kind() {
          hub, namespace and vm"
     );
 }
+
+#[test]
+fn the_checks_after_reading_gather_their_errors_too() {
+    // Each of these stopped the reading once; a link to a node found wrong is not checked.
+    assert_eq!(
+        err(
+            "name: g\ntopology:\n  nodes:\n    r1: {owner: bob}\n    r2: {host: a}\n    \
+             r3: {kind: vm, netns: x}\n    r4: {kind: linux, image: a, mgmt-ipv4: 10.0.0.1}\n  \
+             links:\n    - endpoints: [r1:e1, r2:e1]\n"
+        ),
+        "t1.yaml:4:10: `owner` is only for nodes of `kind: vm`; node r1 is a namespace\n\
+         t1.yaml:5:16: node r2 has `host: a`, but the file has no `hosts:`\n\
+         t1.yaml:6:20: node r3 has both `kind: vm` and `netns:`; a VM's taps are made in a \
+         namespace the lab creates, so remove one of them\n\
+         t1.yaml:7:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
+         172.20.20.0/24 (`mgmt:`)"
+    );
+}
