@@ -271,3 +271,81 @@ fn up_plan_and_down_without_a_file_name_the_clab_files_here() {
         )
     );
 }
+
+/// Every error of a file in one run, those of the values (serde's) and of the checks after
+/// them together, in file order, each at its place: `plan` and `up` also name a `binds:`
+/// source that is not there; `down` reads the file without them.
+#[test]
+fn plan_up_and_down_name_every_error_of_a_file_at_once() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-errors-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("cfg")).unwrap();
+    std::fs::write(dir.join("cfg/ok.conf"), "").unwrap();
+    let text = "name: errs
+topology:
+  nodes:
+    r1:
+      kind: linux
+      image: alpine:3
+      cpu: lots
+      memory: much
+      binds: [cfg/ok.conf:/etc/ok.conf, nothere/x:/x]
+      privileged: maybe
+    r2:
+      kind: linxu
+    r3: {kind: linux, image: alpine:3, memory: 1Gb, cpu: 0.5, queues: 0}
+  links:
+    - endpoints: [\"r1:eth1\", \"r3:eth1\"]
+      mtu: big
+    - endpoints: [\"r1:eth2\", \"r3:eth2\"]
+      mtu: 99999999
+    - endpoints: [\"r1:eth3\", \"r9:eth3\"]
+    - {endpoints: [\"r1:eth4\", \"r3:eth4\"], vni: x}
+";
+    let file = dir.join("errs.clab.yml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let at = |line: &str| format!("{path}:{line}");
+    let errors =
+        |binds: bool| {
+            let mut lines = vec![
+                at("7:12: node r1: cpu `lots` is not a number of CPUs (such as 2 or 0.5)"),
+                at("8:15: node r1: memory `much` is not a size (such as 512Mb or 2Gb)"),
+            ];
+            if binds {
+                lines.push(format!(
+                    "{path}:9:14: node r1: bind source {}/nothere/x does not exist (a relative \
+                 source is taken from the lab file's folder)",
+                    dir.display()
+                ));
+            }
+            lines.extend([
+            at("10:19: `topology.nodes.r1.privileged` must be a boolean, found string \"maybe\""),
+            at("12:13: node r2: unknown kind `linxu` — did you mean `linux`?"),
+            at("13:71: queues 0 is out of range (1..=256)"),
+            at("16:12: `topology.links[0].mtu` must be an integer in 68..=65535, found string \
+                \"big\""),
+            at("18:12: mtu 99999999 is out of range (68..=65535)"),
+            at("19:30: endpoint r9:eth3 names node r9, which is not defined (nodes: r1, r2, r3)"),
+            at("20:48: `topology.links[3].vni` must be an integer in 1..=16777215, found \
+                string \"x\""),
+        ]);
+            format!("patchwire: {}\n", lines.join("\n"))
+        };
+    let plan = run(&["plan", path]);
+    let up = run(&["up", path]);
+    let down = run(&["down", path]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(plan, (Some(1), errors(true)));
+    assert_eq!(up, (Some(1), errors(true)));
+    assert_eq!(down, (Some(1), errors(false)));
+}

@@ -857,6 +857,140 @@ topology:
 }
 
 #[test]
+fn a_macvlan_without_mtu_takes_its_parents_and_one_above_it_is_refused() {
+    require_root();
+    let host = TestNs::new();
+    let outside = TestNs::new();
+    veth(&host, "up0", &outside, "ext0");
+    host.ip("link set up0 mtu 1400");
+    let name = format!("pwt-{}-km", std::process::id());
+    let (dir, path) = lab_dir(&name, "lab.clab.yml");
+    let file = |macvlan: &str| {
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{kind: linux}}
+    r2: {{kind: linux}}
+  links:
+    - endpoints: [\"r1:eth1\", \"r2:eth1\"]
+{macvlan}"
+        )
+    };
+    let macvlan = "    - type: macvlan\n      endpoint: {node: r1, interface: m0}\n      \
+                   host-interface: up0\n";
+    std::fs::write(&path, file(macvlan)).unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    let before = host.ip("-o link show");
+    // containerlab's 9500 is for the veth; the macvlan takes up0's 1400.
+    let plan = on_host(&host.name, &["plan", path]);
+    plan.ok();
+    assert!(
+        plan.stdout.contains(&format!(
+            "+ macvlan of up0 (bridge) r1:m0 in netns {name}-r1 (mtu 1400)\n"
+        )) && plan.stdout.contains("(veth, eth1 in netns "),
+        "{}",
+        plan.stdout
+    );
+    on_host(&host.name, &["up", path]).ok();
+    assert!(link_in(&format!("{name}-r1"), "m0").contains(" mtu 1400 "));
+    assert!(link_in(&format!("{name}-r1"), "eth1").contains(" mtu 9500 "));
+    let again = on_host(&host.name, &["up", path]);
+    again.ok();
+    assert_eq!(
+        again.stdout,
+        format!("lab {name}: up to date, nothing changed\n")
+    );
+    // An mtu: above the parent's is refused by plan, naming the parent and its MTU.
+    std::fs::write(
+        std::path::Path::new(path),
+        file(&format!("{macvlan}      mtu: 9000\n")),
+    )
+    .unwrap();
+    let refused = on_host(&host.name, &["plan", path]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "patchwire: {path}:8: link of r1:m0 (type: macvlan): mtu 9000 is more than up0's \
+             mtu 1400: give the link mtu: 1400 or less (or raise up0's)\n"
+        )
+    );
+    // The link gone from the file: its macvlan goes too, the node stays.
+    std::fs::write(std::path::Path::new(path), file("")).unwrap();
+    let plan = on_host(&host.name, &["plan", path]);
+    plan.ok();
+    assert_eq!(
+        plan.stdout,
+        format!(
+            "- r1:m0 in netns {name}-r1 (not in the file)\n1 change(s) to make (patchwire up \
+             {path})\n"
+        )
+    );
+    on_host(&host.name, &["up", path]).ok();
+    let left = ip_in(&format!("{name}-r1"), "-o link show");
+    assert!(!left.contains(": m0@"), "m0 deleted: {left}");
+    on_host(&host.name, &["down", path]).ok();
+    links_return_to(&host, &before, "down leaves the host as it was");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn json_up_and_down_carry_the_files_notes() {
+    require_root();
+    let host = TestNs::new();
+    host.ip("link add br-note type bridge");
+    host.ip("link set br-note up");
+    let name = format!("pwt-{}-kn", std::process::id());
+    let (dir, path) = lab_dir(&name, "lab.clab.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}
+topology:
+  nodes:
+    r1: {{kind: linux}}
+    br-note: {{kind: bridge}}
+  links:
+    - endpoints: [\"r1:eth1\", \"br-note:eth1\"]
+      vars: {{speed: 10G}}
+"
+        ),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let _down = DownOnDrop { host: &host, path };
+    let vars = "patchwire does not do `vars` (link on line 7): containerlab's template variables";
+    let bridge = "node br-note is a Linux bridge: a bridge does not pass LACP, LLDP, PAUSE or \
+                  802.1X frames (01:80:c2:00:00:0x) between its ports, and with its own STP on \
+                  it eats STP's too, so bonds, LLDP neighbours and spanning tree do not form \
+                  through it as through a cable; for a transparent segment write `kind: hub` for \
+                  it (the links stay as they are)";
+    // Text: notes on stderr; JSON: the same notes in `notes`, the file's first.
+    let up = on_host(&host.name, &["-j", "up", path]);
+    up.ok();
+    assert_eq!(
+        up.json()["notes"],
+        serde_json::json!([vars, bridge]),
+        "{}",
+        up.stdout
+    );
+    let down = on_host(&host.name, &["-j", "down", path]);
+    down.ok();
+    assert_eq!(
+        down.json()["notes"],
+        serde_json::json!([vars]),
+        "{}",
+        down.stdout
+    );
+    let down = on_host(&host.name, &["down", path]);
+    down.ok();
+    assert_eq!(down.stderr, format!("note: {vars}\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_up_killed_anywhere_converges_with_bridge_host_and_macvlan_links() {
     require_root();
     let host = TestNs::new();

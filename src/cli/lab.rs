@@ -212,6 +212,12 @@ fn load(path: &str) -> anyhow::Result<file::LabFile> {
     Ok(file::load(path)?)
 }
 
+/// [`load`] for `plan` and `up`: also each `binds:` source must exist, said with the file's
+/// other errors (`down`, `graph` and `show` read a file whatever became of its binds).
+fn load_to_run(path: &str) -> anyhow::Result<file::LabFile> {
+    Ok(file::load_to_run(path)?)
+}
+
 /// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
 /// None there, or several: a usage error (exit 2), like a missing argument.
 fn file_or_default(cli: &Cli, file: &Option<String>) -> anyhow::Result<String> {
@@ -241,10 +247,10 @@ fn usage(cli: &Cli, message: &str) -> ! {
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
     refuse_private_mounts("up")?;
-    let lab_file = load(&file_or_default(cli, &args.file)?)?;
+    let lab_file = load_to_run(&file_or_default(cli, &args.file)?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
-    let outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
+    let mut outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     // A failed `exec:` fails `up`, after everything else is done and shown.
     let failures: Vec<String> = outcome.exec.iter().filter_map(|e| e.failure()).collect();
     let exit = match failures.is_empty() {
@@ -252,6 +258,8 @@ pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
         false => Exit::Failed,
     };
     if cli.json {
+        // The file's notes (keys accepted, not acted on) first, as stderr shows them.
+        outcome.notes.splice(0..0, lab_file.notes.iter().cloned());
         print_json(&outcome)?;
         for failure in &failures {
             eprintln!("patchwire: {failure}");
@@ -299,7 +307,7 @@ fn print_exec(results: &[lab::ExecResult]) {
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
     let path = file_or_default(cli, &args.file)?;
-    let lab_file = load(&path)?;
+    let lab_file = load_to_run(&path)?;
     print_notes(&lab_file.notes);
     let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
     let changes = plan.changes;
@@ -333,11 +341,11 @@ pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
 pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "down");
     refuse_private_mounts("down")?;
-    let (lab_name, outcome) = match (&args.file, &args.name) {
+    let (lab_name, mut outcome, file_notes) = match (&args.file, &args.name) {
         (Some(path), _) => {
             let lab_file = load(path)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
-            (lab_file.name, outcome)
+            (lab_file.name, outcome, lab_file.notes)
         }
         (None, Some(name)) => {
             if let Err(e) = lab::check_lab_name(name) {
@@ -346,14 +354,17 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             (
                 name.clone(),
                 lab::down_by_name_with(name, args.host.as_deref(), &args.runtime.options())?,
+                Vec::new(),
             )
         }
         (None, None) => {
             let lab_file = load(&file_or_default(cli, &None)?)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
-            (lab_file.name, outcome)
+            (lab_file.name, outcome, lab_file.notes)
         }
     };
+    // The file's notes, as `plan` and `up` give them: first, on stderr or in `notes`.
+    outcome.notes.splice(0..0, file_notes);
     if cli.json {
         // Named like `-j up`'s: which lab (and host) this was.
         let mut json = serde_json::to_value(&outcome)?;

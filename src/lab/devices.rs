@@ -24,13 +24,9 @@ pub fn observe(desired: &Desired, actual: &mut Actual) -> Result<(), LabError> {
             NodeHome::Owned { netns, .. } => actual.namespaces.get(netns) == Some(&NsState::Ours),
             NodeHome::Existing { .. } => true,
         };
-        // An owned namespace without devices wanted in it holds none worth listing: it goes
-        // whole when the node goes.
-        let wanted = desired
-            .devices
-            .keys()
-            .any(|e| desired.nodes.get(&e.node).map(NodeHome::spec) == Some(home.spec()));
-        if ready && (wanted || matches!(home, NodeHome::Existing { .. })) {
+        // Every ready namespace, also one where the file now wants no device: a macvlan or
+        // dummy whose link left the file is still there until `up` deletes it.
+        if ready {
             specs.insert(home.spec().to_string());
         }
     }
@@ -148,6 +144,39 @@ pub fn changes(
         }
     }
     (deletions, creations)
+}
+
+/// Gives each macvlan whose link sets no `mtu:` its parent's MTU, read in the host's namespace
+/// (containerlab's rule, links/link_macvlan.go: the macvlan's MTU is its parent's). A parent
+/// that is not there keeps the placeholder: [`preflight`] names it.
+pub fn inherit_parent_mtus(desired: &mut Desired) -> Result<(), LabError> {
+    let wanted = desired
+        .devices
+        .values()
+        .any(|d| d.mtu == crate::lab::file::PARENT_MTU);
+    if !wanted {
+        return Ok(());
+    }
+    let mut host = Netns::open(Some(&desired.host_netns))?.route()?;
+    for device in desired.devices.values_mut() {
+        let DeviceKind::Macvlan { lower, .. } = &device.kind else {
+            continue;
+        };
+        if device.mtu != crate::lab::file::PARENT_MTU {
+            continue;
+        }
+        match link::parse_one(host.request_raw(link::get_by_name(lower), 0)) {
+            Ok(found) => device.mtu = found.mtu,
+            Err(e) if e.errno() == Some(libc::ENODEV) => {}
+            Err(e) => {
+                return Err(LabError::system(
+                    format!("looking up {lower} in the host's namespace: {e}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What can still refuse before anything changes: a macvlan's host interface must exist in

@@ -29,6 +29,15 @@ pub(super) struct Check<'a> {
     pub(super) notes: Vec<String>,
     /// Container keys set on nodes that are not containers: key -> nodes, for one note each.
     pub(super) unused: RefCell<BTreeMap<&'static str, Vec<String>>>,
+    /// Nodes with an error of their own: links to them are not checked (an error about a
+    /// node that is "not defined" would be a consequence, not a mistake).
+    pub(super) failed: RefCell<std::collections::BTreeSet<String>>,
+    /// Places (a node, a link, a top-level key) the first pass or the deserialization found
+    /// wrong: the checks' errors there are consequences of those, and not said.
+    pub(super) skip: Vec<Vec<Seg>>,
+    /// Checking for `plan` and `up`: `binds:` sources must exist (reading anywhere else,
+    /// such as `graph` or `down`, does not need them).
+    pub(super) run: bool,
 }
 
 /// A link's endpoint with its `mac:` and where it is written.
@@ -107,10 +116,25 @@ impl Check<'_> {
         None
     }
 
-    /// Keeps an error and goes on.
+    /// [`Check::refuse`], the error at the key.
+    fn refuse_at_key<T>(&self, segs: &[Seg], message: String) -> Option<T> {
+        self.push(segs, true, message);
+        None
+    }
+
+    /// Keeps an error and goes on (not one under a place already found wrong).
     pub(super) fn push(&self, segs: &[Seg], at_key: bool, message: String) {
+        if self.skip.iter().any(|prefix| segs.starts_with(prefix)) {
+            return;
+        }
         let e = self.error(segs, at_key, message);
         self.errors.borrow_mut().push(e);
+    }
+
+    /// Keeps an error of node `name` (at `segs`) and marks the node failed.
+    fn node_error(&self, name: &str, segs: &[Seg], at_key: bool, message: String) {
+        self.push(segs, at_key, message);
+        self.failed.borrow_mut().insert(name.to_string());
     }
 
     pub(super) fn lab(&self, raw: RawFile) -> Result<LabFile, LabFileError> {
@@ -131,10 +155,10 @@ impl Check<'_> {
             })
             .collect();
         let containerlab = is_containerlab(self.path, &raw, &chains);
-        let hosts = self.hosts(raw.hosts.unwrap_or_default())?;
+        let hosts = self.hosts(raw.hosts.unwrap_or_default());
         let lab_name = raw.name.0.clone();
         let prefix = raw.prefix.as_ref().map(|p| p.0.as_str());
-        let nodes = self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix)?;
+        let nodes = self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix);
         let defaults = raw.defaults.unwrap_or_default();
         let default_mtu = match containerlab {
             true => clab::CLAB_LINK_MTU,
@@ -155,22 +179,7 @@ impl Check<'_> {
             (mtu, tx_checksum, datapath),
             &impair,
         );
-        let errors = self.errors.take();
-        if !errors.is_empty() {
-            return Err(LabFileError::several(errors));
-        }
-        let mirrors = self.mirrors(
-            raw.topology.mirrors.unwrap_or_default(),
-            &nodes,
-            &links,
-            mtu,
-        )?;
-        let needs_mgmt = nodes
-            .values()
-            .any(|n| matches!(n.kind, NodeKind::Container(_)))
-            || links
-                .iter()
-                .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
+        let mut subnets_ok = true;
         if let Some(m) = &raw.mgmt {
             for (k, subnet, v6) in [
                 ("ipv4-subnet", &m.ipv4_subnet, false),
@@ -179,10 +188,17 @@ impl Check<'_> {
                 if let Some(subnet) = subnet
                     && let Err(why) = check_subnet(&subnet.0, v6)
                 {
-                    return Err(self.error(&[key("mgmt"), key(k)], false, why));
+                    self.push(&[key("mgmt"), key(k)], false, why);
+                    subnets_ok = false;
                 }
             }
         }
+        let needs_mgmt = nodes
+            .values()
+            .any(|n| matches!(n.kind, NodeKind::Container(_)))
+            || links
+                .iter()
+                .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
         let mgmt = needs_mgmt.then(|| {
             let m = raw.mgmt.unwrap_or_default();
             crate::runtime::NetworkSpec {
@@ -199,9 +215,30 @@ impl Check<'_> {
                 mtu: m.mtu.map(|m| m.0),
             }
         });
-        if let Some(mgmt) = &mgmt {
-            self.mgmt_addresses(&nodes, mgmt)?;
+        if let Some(mgmt) = &mgmt
+            && subnets_ok
+        {
+            self.mgmt_addresses(&nodes, mgmt);
         }
+        let errors = self.errors.take();
+        if !errors.is_empty() {
+            return Err(LabFileError::several(errors));
+        }
+        // A mirror found wrong before (its errors are said): the mirrors' checks would only
+        // repeat them in other words.
+        let mirrors_said = self
+            .skip
+            .iter()
+            .any(|p| p.starts_with(&[key("topology"), key("mirrors")]));
+        let mirrors = match mirrors_said {
+            true => Vec::new(),
+            false => self.mirrors(
+                raw.topology.mirrors.unwrap_or_default(),
+                &nodes,
+                &links,
+                mtu,
+            )?,
+        };
         Ok(LabFile {
             name: lab_name,
             path: self.path.to_string(),
@@ -226,7 +263,7 @@ impl Check<'_> {
         &self,
         nodes: &BTreeMap<String, NodeSpec>,
         mgmt: &crate::runtime::NetworkSpec,
-    ) -> Result<(), LabFileError> {
+    ) {
         let mut used: HashMap<IpAddr, &str> = HashMap::new();
         for (name, node) in nodes {
             let NodeKind::Container(c) = &node.kind else {
@@ -250,43 +287,40 @@ impl Check<'_> {
                 if let Some(subnet) = subnet
                     && !in_subnet(address, subnet)
                 {
-                    return Err(self.error(
+                    self.push(
                         &at,
                         false,
                         format!(
                             "node {name}: {k} {address} is outside the management subnet \
                              {subnet} (`mgmt:`)"
                         ),
-                    ));
-                }
-                if let Some(other) = used.insert(address, name) {
-                    return Err(self.error(
+                    );
+                } else if let Some(other) = used.insert(address, name) {
+                    self.push(
                         &at,
                         false,
                         format!("node {name}: {k} {address} is node {other}'s too"),
-                    ));
+                    );
                 }
             }
         }
-        Ok(())
     }
 
-    fn hosts(&self, raw: Vec<(String, RawHost)>) -> Result<Vec<(String, HostSpec)>, LabFileError> {
+    fn hosts(&self, raw: Vec<(String, RawHost)>) -> Vec<(String, HostSpec)> {
         let mut by_address: HashMap<IpAddr, &str> = HashMap::new();
         for (name, host) in &raw {
             if let Some(first) = by_address.insert(host.address.0, name) {
-                return Err(self.error(
+                self.push(
                     &[key("hosts"), key(name), key("address")],
                     false,
                     format!(
                         "host {name} has the same address as host {first} ({})",
                         host.address.0
                     ),
-                ));
+                );
             }
         }
-        Ok(raw
-            .into_iter()
+        raw.into_iter()
             .map(|(name, host)| {
                 (
                     name,
@@ -295,7 +329,7 @@ impl Check<'_> {
                     },
                 )
             })
-            .collect())
+            .collect()
     }
 
     fn nodes(
@@ -305,7 +339,7 @@ impl Check<'_> {
         hosts: &[(String, HostSpec)],
         lab: &str,
         prefix: Option<&str>,
-    ) -> Result<BTreeMap<String, NodeSpec>, LabFileError> {
+    ) -> BTreeMap<String, NodeSpec> {
         let empty = RawNode::default();
         let mut nodes = BTreeMap::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
@@ -315,15 +349,18 @@ impl Check<'_> {
             let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
             let host = match (&node.host, hosts.first()) {
                 (Some(host), None) => {
-                    return Err(self.error(
+                    self.node_error(
+                        name,
                         &at("host"),
                         false,
                         format!("node {name} has `host: {host}`, but the file has no `hosts:`"),
-                    ));
+                    );
+                    continue;
                 }
                 (Some(host), Some(_)) if !hosts.iter().any(|(h, _)| h == host) => {
                     let defined: Vec<&str> = hosts.iter().map(|(h, _)| h.as_str()).collect();
-                    return Err(self.error(
+                    self.node_error(
+                        name,
                         &at("host"),
                         false,
                         format!(
@@ -331,7 +368,8 @@ impl Check<'_> {
                              (hosts: {})",
                             defined.join(", ")
                         ),
-                    ));
+                    );
+                    continue;
                 }
                 (Some(host), Some(_)) => Some(host.clone()),
                 (None, first) => first.map(|(h, _)| h.clone()),
@@ -350,20 +388,23 @@ impl Check<'_> {
                     ("queues", node.queues.is_some()),
                 ];
                 if let Some((k, _)) = vm_only.iter().find(|(_, set)| *set) {
-                    return Err(self.error(
+                    self.node_error(
+                        name,
                         &at(k),
                         true,
                         format!(
                             "`{k}` is only for nodes of `kind: vm`; node {name} is {}",
                             kind_phrase(kind, image.is_some())
                         ),
-                    ));
+                    );
+                    continue;
                 }
             }
             let own_netns =
                 matches!(kind, Kind::Namespace) || (kind == Kind::Linux && image.is_none());
             if netns.is_some() && !own_netns && kind != Kind::Vm {
-                return Err(self.error(
+                self.node_error(
+                    name,
                     &at("netns"),
                     true,
                     format!(
@@ -371,27 +412,33 @@ impl Check<'_> {
                          existing namespace, so remove one of them",
                         kind_phrase(kind, image.is_some())
                     ),
-                ));
+                );
+                continue;
             }
             let kind = match kind {
                 // An image the node inherits (from `topology.defaults`…) does not make an
                 // explicit namespace a container; one it sets itself is a mistake.
                 Kind::Namespace if node.image.is_some() => {
-                    return Err(self.error(
+                    self.node_error(
+                        name,
                         &at("image"),
                         true,
                         format!(
                             "node {name} is a `kind: namespace` with an `image:`; a container \
                              node is `kind: linux` (or has no `kind:`)"
                         ),
-                    ));
+                    );
+                    continue;
                 }
                 Kind::Namespace => NodeKind::Namespace,
                 Kind::Linux => match image {
                     None => NodeKind::Namespace,
                     Some(image) => match self.container(name, &chain, image, lab, prefix) {
                         Some(container) => NodeKind::Container(Box::new(container)),
-                        None => NodeKind::Namespace,
+                        None => {
+                            self.failed.borrow_mut().insert(name.clone());
+                            continue;
+                        }
                     },
                 },
                 Kind::ExtContainer => NodeKind::ExtContainer(ExtContainerNode {
@@ -401,31 +448,29 @@ impl Check<'_> {
                 Kind::Bridge => match crate::nl::link::validate_name(name) {
                     Ok(()) => NodeKind::Bridge,
                     Err(e) => {
-                        return Err(self.error(
+                        self.node_error(
+                            name,
                             &[key("topology"), key("nodes"), key(name)],
                             true,
                             format!("node {name} is a `bridge` named as the node: {e}"),
-                        ));
+                        );
+                        continue;
                     }
                 },
                 Kind::Host => NodeKind::Host,
                 Kind::Hub => NodeKind::Hub,
-                Kind::Vm => self.vm(name, node, netns.is_some())?,
-                Kind::Refused(why) => {
-                    let kind = chain.kind.unwrap_or_default();
-                    return Err(self.error(
-                        &at("kind"),
-                        false,
-                        format!("node {name}: kind `{kind}` is refused: {why}"),
-                    ));
-                }
-                Kind::Vendor => {
-                    let kind = chain.kind.unwrap_or_default();
-                    return Err(self.error(
-                        &at("kind"),
-                        false,
-                        format!("node {name}: kind `{kind}` is a vendor's kind, which patchwire does not run (patchwire runs kinds {})", clab::KINDS),
-                    ));
+                Kind::Vm => match self.vm(name, node, netns.is_some()) {
+                    Some(vm) => vm,
+                    None => {
+                        self.failed.borrow_mut().insert(name.clone());
+                        continue;
+                    }
+                },
+                // The first pass (`scan.rs`) names these, all vendor nodes in one message:
+                // here the node is only left out.
+                Kind::Refused(_) | Kind::Unknown | Kind::Vendor => {
+                    self.failed.borrow_mut().insert(name.clone());
+                    continue;
                 }
             };
             if !matches!(kind, NodeKind::Container(_)) {
@@ -443,14 +488,16 @@ impl Check<'_> {
             if let Some(netns) = &netns
                 && let Some(other) = namespaces.insert(netns.key(), name.clone())
             {
-                return Err(self.error(
+                self.node_error(
+                    name,
                     &at("netns"),
                     false,
                     format!(
                         "node {name} is in the same namespace as node {other} ({netns}); \
                          give each namespace one node"
                     ),
-                ));
+                );
+                continue;
             }
             // Where `netns:` is written: a namespace gone later is named with its place.
             if netns.is_some()
@@ -465,20 +512,20 @@ impl Check<'_> {
             }
             nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
-        Ok(nodes)
+        nodes
     }
 
-    fn vm(&self, name: &str, node: &RawNode, netns: bool) -> Result<NodeKind, LabFileError> {
+    /// A VM node; `None` when something in it is wrong (the error is kept).
+    fn vm(&self, name: &str, node: &RawNode, netns: bool) -> Option<NodeKind> {
         let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
         if netns {
-            return Err(self.error(
+            return self.refuse_at_key(
                 &at("netns"),
-                true,
                 format!(
                     "node {name} has both `kind: vm` and `netns:`; a VM's taps are made in \
                      a namespace the lab creates, so remove one of them"
                 ),
-            ));
+            );
         }
         // Checked here, with the line, rather than by the kernel half-way through `up`
         // (uid/gid -1 is "none": EINVAL). Names are looked up on this machine only for a lab
@@ -487,7 +534,7 @@ impl Check<'_> {
         for (k, id) in [("owner", &node.owner), ("group", &node.group)] {
             let Some(id) = id else { continue };
             if let Err(why) = check_id(k, &id.0) {
-                return Err(self.error(&at(k), false, why));
+                return self.refuse(&at(k), why);
             }
             if let LabFileError::At {
                 path, line, column, ..
@@ -499,7 +546,7 @@ impl Check<'_> {
                     .insert((name.to_string(), k), format!("{path}:{line}:{column}"));
             }
         }
-        Ok(NodeKind::Vm(VmSpec {
+        Some(NodeKind::Vm(VmSpec {
             owner: node.owner.as_ref().map(|o| o.0.clone()),
             group: node.group.as_ref().map(|g| g.0.clone()),
             vnet_hdr: node.vnet_hdr.unwrap_or(true),
@@ -536,6 +583,29 @@ impl Check<'_> {
         let binds = clab::binds(self.folder, &chain.appended(|n| n.binds.as_ref()))
             .map_err(|e| fail("binds", e))
             .unwrap_or_default();
+        if self.run {
+            for missing in clab::missing_sources(&binds) {
+                fail("binds", missing);
+            }
+        }
+        let cpu = chain.first(|n| n.cpu.as_deref());
+        if let Some(cpu) = cpu
+            && !clab::is_cpus(cpu)
+        {
+            fail(
+                "cpu",
+                format!("cpu `{cpu}` is not a number of CPUs (such as 2 or 0.5)"),
+            );
+        }
+        let memory = chain.first(|n| n.memory.as_deref());
+        if let Some(memory) = memory
+            && !clab::is_size(memory)
+        {
+            fail(
+                "memory",
+                format!("memory `{memory}` is not a size (such as 512Mb or 2Gb)"),
+            );
+        }
         let mgmt_ipv4 = chain.first(|n| n.mgmt_ipv4.as_deref()).and_then(|a| {
             a.parse()
                 .map_err(|_| {
@@ -574,8 +644,8 @@ impl Check<'_> {
             network_mode: owned(chain.first(|n| n.network_mode.as_deref())),
             mgmt_ipv4,
             mgmt_ipv6,
-            cpu: owned(chain.first(|n| n.cpu.as_deref())),
-            memory: owned(chain.first(|n| n.memory.as_deref())),
+            cpu: owned(cpu),
+            memory: owned(memory),
             sysctls: chain.merged(|n| n.sysctls.as_ref()),
             devices: chain.appended(|n| n.devices.as_ref()),
             cap_add: chain.appended(|n| n.cap_add.as_ref()),
@@ -609,6 +679,11 @@ impl Check<'_> {
             };
             let mut ok = true;
             for (j, (endpoint, mac, segs)) in endpoints.iter().enumerate() {
+                if self.failed.borrow().contains(&endpoint.node) {
+                    // The node's own error is said; this link is not checked further.
+                    ok = false;
+                    continue;
+                }
                 if !nodes.contains_key(&endpoint.node) {
                     self.push(segs, false, undefined_node(endpoint, nodes));
                     ok = false;
@@ -661,7 +736,13 @@ impl Check<'_> {
                 );
                 ok = false;
             }
-            let link_mtu = link.mtu.as_ref().map_or(mtu, |m| m.0);
+            // A macvlan cannot be larger than its parent: without `mtu:` of its own it takes
+            // the parent's (as containerlab does), read by `plan` and `up`; the file's default
+            // is for veths.
+            let link_mtu = match (&kind, &link.mtu) {
+                (LinkKind::Macvlan { .. }, None) => PARENT_MTU,
+                (_, given) => given.as_ref().map_or(mtu, |m| m.0),
+            };
             let on_vm = endpoints.iter().map(|e| &e.0).find(|e| {
                 nodes
                     .get(&e.node)
@@ -968,7 +1049,7 @@ fn kind_phrase(kind: Kind, image: bool) -> &'static str {
         Kind::Bridge => "a `bridge`",
         Kind::Host => "the `host`",
         Kind::Hub => "a `hub`",
-        Kind::Refused(_) | Kind::Vendor => "of a kind patchwire does not run",
+        Kind::Refused(_) | Kind::Vendor | Kind::Unknown => "of a kind patchwire does not run",
     }
 }
 

@@ -36,10 +36,90 @@ pub(super) enum Kind {
     Refused(&'static str),
     /// A vendor's kind: containerlab's trade.
     Vendor,
+    /// Neither patchwire's nor a vendor kind containerlab knows: a typo, most likely.
+    Unknown,
 }
 
 /// The kinds patchwire runs, for messages.
 pub(super) const KINDS: &str = "linux, ext-container, bridge, host, hub, namespace and vm";
+
+/// The kinds patchwire runs, for suggestions: an unknown kind is answered from these only (a
+/// typo of `linux` is not offered a vendor's kind).
+pub(super) const KIND_NAMES: &[&str] = &[
+    "linux",
+    "ext-container",
+    "bridge",
+    "host",
+    "hub",
+    "namespace",
+    "vm",
+];
+
+/// containerlab's vendor kinds (its nodes/*/ packages' kind names and their old aliases).
+/// A kind that is neither these nor patchwire's is unknown, not a vendor's: `kind: linxu`
+/// is a typo to point out, not containerlab's trade.
+const VENDOR_KINDS: &[&str] = &[
+    "srl",
+    "sros",
+    "ceos",
+    "crpd",
+    "csrx",
+    "xrd",
+    "c8000",
+    "cvx",
+    "iol",
+    "rare",
+    "openbsd",
+    "freebsd",
+    "generic_vm",
+    "k8s-kind",
+    "openwrt",
+    "ostinato",
+    "border0",
+    "mysocketio",
+    "checkpoint_cloudguard",
+    "ixia-c-one",
+    "light_olt",
+    "cvce",
+    "cvcg",
+    "cvsr",
+];
+
+/// Prefixes of containerlab's vendor kinds: `vr-*` (vrnetlab VMs) and the vendors' names.
+const VENDOR_PREFIXES: &[&str] = &[
+    "vr-",
+    "nokia_",
+    "juniper_",
+    "cisco_",
+    "arista_",
+    "dell_",
+    "sonic-",
+    "sonic_",
+    "fortinet_",
+    "paloalto_",
+    "huawei_",
+    "ipinfusion_",
+    "keysight_",
+    "checkpoint_",
+    "aruba_",
+    "mikrotik_",
+    "6wind_",
+    "vyosnetworks_",
+    "fdio_",
+    "ciena_",
+    "arrcus_",
+    "f5_",
+    "cumulus_",
+    "codelaboratory_",
+    "veesix_",
+    "nvidia_",
+    "extreme_",
+    "ericsson_",
+];
+
+fn is_vendor(kind: &str) -> bool {
+    VENDOR_KINDS.contains(&kind) || VENDOR_PREFIXES.iter().any(|p| kind.starts_with(p))
+}
 
 pub(super) fn classify(kind: &str) -> Kind {
     // containerlab lowercases kinds (core/config.go).
@@ -56,7 +136,8 @@ pub(super) fn classify(kind: &str) -> Kind {
              existing Linux bridge, or `kind: hub` for a segment that also passes LACP, STP and \
              LLDP",
         ),
-        _ => Kind::Vendor,
+        other if is_vendor(other) => Kind::Vendor,
+        _ => Kind::Unknown,
     }
 }
 
@@ -225,6 +306,48 @@ pub(super) fn binds(folder: &Path, binds: &[String]) -> Result<Vec<String>, Stri
     Ok(out)
 }
 
+/// The sources of resolved binds (`/abs/host:target[:options]`) that do not exist, each as a
+/// message: containerlab refuses them before deploying (and podman when creating), docker
+/// would make an empty folder in their place.
+pub(super) fn missing_sources(binds: &[String]) -> Vec<String> {
+    binds
+        .iter()
+        .filter_map(|bind| {
+            let host = bind.split(':').next().unwrap_or_default();
+            match std::fs::metadata(host) {
+                Ok(_) => None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
+                    "bind source {host} does not exist (a relative source is taken from the \
+                     lab file's folder)"
+                )),
+                Err(e) => Some(format!("bind source {host}: {e}")),
+            }
+        })
+        .collect()
+}
+
+/// containerlab's `cpu:` (docker's `--cpus`): a positive number, fractions allowed.
+pub(super) fn is_cpus(text: &str) -> bool {
+    text.trim()
+        .parse::<f64>()
+        .is_ok_and(|n| n.is_finite() && n > 0.0)
+}
+
+/// containerlab's `memory:` (docker's go-units RAMInBytes): a number, then optionally a space,
+/// a unit k, m, g, t or p, an `i` and a `b`, any case (`512Mb`, `1GiB`, `1g`, `1024`).
+pub(super) fn is_size(text: &str) -> bool {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = text[digits.len()..].to_ascii_lowercase();
+    let number = digits.strip_suffix(' ').unwrap_or(digits);
+    let number_ok = !number.is_empty()
+        && number
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    number_ok && (unit.is_empty() || (unit.len() == 1 && "kmgtp".contains(unit)))
+}
+
 /// The variables of `env-files:` (resolved against the file's folder) in order, a later
 /// file's winning; a file that cannot be read is named with its resolved path.
 pub(super) fn env_files(
@@ -291,6 +414,22 @@ mod tests {
         assert_eq!(container_name(Some(""), "lab", "r1"), "r1");
         assert_eq!(container_name(Some("__lab-name"), "lab", "r1"), "lab-r1");
         assert_eq!(container_name(Some("acme"), "lab", "r1"), "acme-lab-r1");
+    }
+
+    #[test]
+    fn cpus_and_sizes_as_docker_reads_them() {
+        for ok in ["1", "0.5", "2.25"] {
+            assert!(is_cpus(ok), "{ok}");
+        }
+        for bad in ["lots", "0", "-1", "NaN", "inf", ""] {
+            assert!(!is_cpus(bad), "{bad}");
+        }
+        for ok in ["1024", "512Mb", "1Gb", "1g", "1GiB", "2 GB", "1.5g", "100k"] {
+            assert!(is_size(ok), "{ok}");
+        }
+        for bad in ["much", "1x", "g", "1.g", "1Gbb", "-1g", ""] {
+            assert!(!is_size(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -403,7 +403,7 @@ fn single_ended_links_and_macs() {
                     mode: "bridge".into()
                 },
                 "r1:eth3".into(),
-                9500
+                PARENT_MTU
             ),
             (
                 &LinkKind::Macvlan {
@@ -411,7 +411,7 @@ fn single_ended_links_and_macs() {
                     mode: "vepa".into()
                 },
                 "r2:eth3".into(),
-                9500
+                PARENT_MTU
             ),
             (
                 &LinkKind::Vxlan {
@@ -620,5 +620,53 @@ fn refused_types_and_names_come_with_the_other_first_pass_errors() {
          t1.yaml:7:40: endpoint r2:e4 names node r2, which is not defined (nodes: br|r1, r1)\n\
          t1.yaml:8:14: link type `veth-stitch` is refused: it is containerlab's inner half of \
          `vxlan-stitch`; write `type: vxlan-stitch`"
+    );
+}
+
+#[test]
+fn an_unknown_kind_is_a_typo_not_a_vendor_kind() {
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: linux}\n    r2:\n      kind: linxu\n"),
+        "t1.yaml:6:13: node r2: unknown kind `linxu` — did you mean `linux`?"
+    );
+    // From the defaults: the place is the node; suggestions only from patchwire's kinds.
+    assert_eq!(
+        err("name: k\ntopology:\n  defaults: {kind: brigde}\n  nodes:\n    r1: {}\n"),
+        "t1.yaml:5:5: node r1: unknown kind `brigde` — did you mean `bridge`?"
+    );
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: router}\n"),
+        "t1.yaml:4:16: node r1: unknown kind `router`: patchwire runs kinds linux, \
+         ext-container, bridge, host, hub, namespace and vm, and refuses containerlab's vendor \
+         kinds (nokia_srlinux, ceos, vr-*…)"
+    );
+    // An unknown kind and a vendor node: each said, in file order.
+    assert_eq!(
+        err("name: k\ntopology:\n  nodes:\n    r1: {kind: hbu}\n    r2: {kind: ceos}\n"),
+        "t1.yaml:4:16: node r1: unknown kind `hbu` — did you mean `hub`?\n\
+         t1.yaml:5:16: 1 node has a kind patchwire does not run: r2 (ceos, line 5). It is a \
+         vendor's kind, whose bootstrapping (images, startup configuration, licences, \
+         management) is containerlab's trade: deploy them with containerlab, and wire their \
+         containers into a patchwire lab as nodes of `kind: ext-container`, each named as its \
+         container (clab-LAB-NODE). patchwire runs kinds linux, ext-container, bridge, host, \
+         hub, namespace and vm"
+    );
+}
+
+#[test]
+fn the_checks_after_reading_gather_their_errors_too() {
+    // Each of these stopped the reading once; a link to a node found wrong is not checked.
+    assert_eq!(
+        err(
+            "name: g\ntopology:\n  nodes:\n    r1: {owner: bob}\n    r2: {host: a}\n    \
+             r3: {kind: vm, netns: x}\n    r4: {kind: linux, image: a, mgmt-ipv4: 10.0.0.1}\n  \
+             links:\n    - endpoints: [r1:e1, r2:e1]\n"
+        ),
+        "t1.yaml:4:10: `owner` is only for nodes of `kind: vm`; node r1 is a namespace\n\
+         t1.yaml:5:16: node r2 has `host: a`, but the file has no `hosts:`\n\
+         t1.yaml:6:20: node r3 has both `kind: vm` and `netns:`; a VM's taps are made in a \
+         namespace the lab creates, so remove one of them\n\
+         t1.yaml:7:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
+         172.20.20.0/24 (`mgmt:`)"
     );
 }

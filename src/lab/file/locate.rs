@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use super::read::quote_may_open;
 
 /// One step of a walk into the document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Seg {
     /// The value of a key in a mapping; the number counts earlier keys of the same name (for a
     /// repeated key).

@@ -19,7 +19,8 @@
 //! (`expand.rs`). A first pass on the plain YAML tree (`scan.rs`) gathers what can be reported
 //! together — every unknown key, every vendor node, every endpoint naming an undefined node —
 //! and the notes (keys accepted, not acted on). Then serde_norway deserializes: syntax errors,
-//! types and ranges come with serde_norway's position. The checks (`check.rs`) run on the
+//! types and ranges come with serde_norway's position, every wrong value at once (each is set
+//! aside in place and the document read again, `recover.rs`). The checks (`check.rs`) run on the
 //! result, resolving each node through containerlab's precedence (`clab.rs`) and gathering the
 //! errors of nodes and links. To point at the offending text, `locate` walks the document again
 //! to that node and stops there with a marker error whose position serde_norway reports. The
@@ -28,7 +29,7 @@
 //!
 //! The module's files: the public types, [`load`] and [`parse`] here; reading within bounds and
 //! the default file (`read.rs`); expansion (`expand.rs`); the keys of each place (`keys.rs`);
-//! the first pass (`scan.rs`); the document as deserialized (`raw.rs`, a node in `node.rs`) and
+//! the first pass (`scan.rs`); reading on past wrong values (`recover.rs`); the document as deserialized (`raw.rs`, a node in `node.rs`) and
 //! its values (`values.rs`); serde_norway's errors in the file's words (`errors.rs`); line and
 //! column (`locate.rs`); containerlab's kinds, precedence, names and paths (`clab.rs`); the
 //! checks of hosts, nodes and links (`check.rs`) and of mirrors (`mirrors.rs`); the examples of
@@ -39,7 +40,6 @@ use std::fmt;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
-use serde::de::IgnoredAny;
 use serde::{Serialize, Serializer};
 
 #[cfg(doc)] // for the links in the docs of `MirrorFileSpec`
@@ -61,6 +61,7 @@ mod mirrors;
 mod node;
 mod raw;
 mod read;
+mod recover;
 mod scan;
 #[cfg(test)]
 mod testing;
@@ -70,12 +71,13 @@ pub use examples::{example, example_multi_host};
 pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, read_source};
 
 use check::{Check, check_name};
-use errors::from_serde;
-use raw::RawFile;
 use read::too_deep;
 
 /// MTU of a link when neither the link nor `defaults:` sets one.
 pub const DEFAULT_MTU: u32 = 1500;
+/// [`LinkSpec::mtu`] of a `type: macvlan` link without `mtu:`: its host interface's, read
+/// from the running system by `plan` and `up` (a macvlan cannot exceed its parent).
+pub const PARENT_MTU: u32 = 0;
 /// The MTUs a file may set.
 pub const MTU_RANGE: RangeInclusive<u32> = 68..=65535;
 /// UDP port of cross-host links when `vxlan:` sets none (IANA's VXLAN port).
@@ -345,7 +347,7 @@ impl Serialize for Endpoint {
 pub struct LinkSpec {
     /// At least two, all different, each in no other link.
     pub endpoints: Vec<Endpoint>,
-    /// The link's `mtu:`, or the file's default.
+    /// The link's `mtu:`, or the file's default; [`PARENT_MTU`] for a macvlan without `mtu:`.
     pub mtu: u32,
     /// The link's `tx-checksum:`, or the file's default (`None`: leave as is).
     pub tx_checksum: Option<bool>,
@@ -588,18 +590,41 @@ pub fn load(path: &str) -> Result<LabFile, LabFileError> {
     parse(&shown, &text)
 }
 
+/// [`load`] for `plan` and `up`, which make containers: also what only matters then (each
+/// `binds:` source exists), said with the file's other errors.
+pub fn load_to_run(path: &str) -> Result<LabFile, LabFileError> {
+    let (shown, text) = read_source(path)?;
+    parse_to_run(&shown, &text)
+}
+
+/// [`parse`] for `plan` and `up` (see [`load_to_run`]).
+pub fn parse_to_run(path: &str, text: &str) -> Result<LabFile, LabFileError> {
+    parse_with(path, text, &|name| std::env::var(name).ok(), true)
+}
+
 /// Checks a lab file's text; `path` names the file in messages, and its folder is where
 /// relative `binds:` and `env-files:` are (the current folder for stdin). `${VAR}` is expanded
 /// from the environment first, as containerlab does (`expand.rs`).
 pub fn parse(path: &str, text: &str) -> Result<LabFile, LabFileError> {
-    parse_with_env(path, text, &|name| std::env::var(name).ok())
+    parse_with(path, text, &|name| std::env::var(name).ok(), false)
 }
 
 /// [`parse`], with the environment given.
+#[cfg(test)]
 fn parse_with_env(
     path: &str,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<LabFile, LabFileError> {
+    parse_with(path, text, env, false)
+}
+
+/// [`parse`], with the environment given; `run`: checking for `plan` and `up`.
+fn parse_with(
+    path: &str,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    run: bool,
 ) -> Result<LabFile, LabFileError> {
     // serde_norway takes a byte-order mark for a second document; editors do not count it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -636,29 +661,55 @@ fn parse_with_env(
         ));
     }
     // The first pass: every unknown key, vendor node and undefined node at once.
+    let mut errors = Vec::new();
+    let mut skip: Vec<Vec<locate::Seg>> = Vec::new();
+    let mut unrun = Vec::new();
     if let Ok(doc) = serde_norway::from_str::<serde_norway::Value>(text) {
         let line = |segs: &[locate::Seg]| locate::locate(text, segs, false).map_or(0, |p| p.0);
         let scan = scan::scan(&doc, &line);
-        if !scan.problems.is_empty() {
-            let errors = scan
-                .problems
-                .iter()
-                .map(|p| {
-                    let position = locate::locate(text, &p.segs, p.at_key)
-                        .or_else(|| locate::locate(text, &p.segs, false));
-                    LabFileError::new(path, position, p.message.clone())
-                })
-                .collect();
-            return Err(LabFileError::several(errors));
+        for p in &scan.problems {
+            let position = locate::locate(text, &p.segs, p.at_key)
+                .or_else(|| locate::locate(text, &p.segs, false));
+            errors.push(LabFileError::new(path, position, p.message.clone()));
+            skip.push(recover::item_or_key(p.segs.clone()));
         }
         notes.extend(scan.notes());
+        unrun = scan.unrun;
     }
-    let raw: RawFile = serde_norway::from_str(text).map_err(|e| {
-        // serde_norway deserializes the events parsed before a syntax error first, so a
-        // truncated document can fail on its types instead: report the syntax error.
-        let syntax = serde_norway::from_str::<IgnoredAny>(text).err();
-        from_serde(path, text, syntax.as_ref().unwrap_or(&e))
-    })?;
+    // Then serde_norway, every wrong value at once (`recover.rs`), then the checks, which
+    // say nothing more about a place already found wrong.
+    let said: Vec<usize> = errors
+        .iter()
+        .filter_map(|e| match e {
+            LabFileError::At { line, .. } => Some(*line),
+            _ => None,
+        })
+        .collect();
+    let read = recover::read(path, text, &said);
+    let message = |e: &LabFileError| match e {
+        LabFileError::At { message, .. } | LabFileError::Invalid { message, .. } => message.clone(),
+        _ => String::new(),
+    };
+    // A node whose name is refused: its endpoints are not named again.
+    for e in &read.errors {
+        let m = message(e);
+        if let Some(rest) = m.strip_prefix("node \"").or(m.strip_prefix("node name \""))
+            && let Some((name, _)) = rest.split_once('"')
+        {
+            unrun.push(name.to_string());
+        }
+    }
+    // A vendor node's endpoints are named the vendor's way: its refusal says all there is.
+    errors.extend(read.errors.into_iter().filter(|e| {
+        let m = message(e);
+        !unrun
+            .iter()
+            .any(|node| m.starts_with(&format!("endpoint \"{node}:")))
+    }));
+    skip.extend(read.places);
+    let Some(raw) = read.raw else {
+        return Err(LabFileError::several(errors));
+    };
     let folder = match path {
         "-" | "<stdin>" => std::path::PathBuf::from("."),
         _ => std::path::Path::new(path)
@@ -671,7 +722,7 @@ fn parse_with_env(
         false => folder,
     };
     let folder = std::path::absolute(&folder).unwrap_or(folder);
-    Check {
+    let checked = Check {
         path,
         text,
         folder: &folder,
@@ -679,6 +730,20 @@ fn parse_with_env(
         errors: Default::default(),
         notes,
         unused: Default::default(),
+        failed: Default::default(),
+        skip,
+        run,
     }
-    .lab(raw)
+    .lab(raw);
+    match checked {
+        Ok(lab) if errors.is_empty() => Ok(lab),
+        Ok(_) => Err(LabFileError::several(errors)),
+        Err(e) => {
+            errors.extend(match e {
+                LabFileError::Several { errors } => errors,
+                e => vec![e],
+            });
+            Err(LabFileError::several(errors))
+        }
+    }
 }

@@ -120,14 +120,15 @@ impl<'de> Deserialize<'de> for RawNode {
                         return Err(de::Error::duplicate_field(key));
                     }
                     seen.push(key);
+                    // `key: ~` is the key unset, as containerlab reads it.
                     match key {
                         "kind" => n.kind = text(&mut map)?,
-                        "host" => n.host = Some(map.next_value()?),
-                        "netns" => n.netns = Some(map.next_value()?),
-                        "owner" => n.owner = Some(map.next_value()?),
-                        "group" => n.group = Some(map.next_value()?),
-                        "vnet-hdr" => n.vnet_hdr = Some(map.next_value()?),
-                        "queues" => n.queues = Some(map.next_value()?),
+                        "host" => n.host = map.next_value()?,
+                        "netns" => n.netns = map.next_value()?,
+                        "owner" => n.owner = map.next_value()?,
+                        "group" => n.group = map.next_value()?,
+                        "vnet-hdr" => n.vnet_hdr = map.next_value()?,
+                        "queues" => n.queues = map.next_value()?,
                         "image" => n.image = text(&mut map)?,
                         "cmd" => n.cmd = text(&mut map)?,
                         "entrypoint" => n.entrypoint = text(&mut map)?,
@@ -138,7 +139,7 @@ impl<'de> Deserialize<'de> for RawNode {
                         "memory" => n.memory = text(&mut map)?,
                         "mgmt-ipv4" => n.mgmt_ipv4 = text(&mut map)?,
                         "mgmt-ipv6" => n.mgmt_ipv6 = text(&mut map)?,
-                        "privileged" => n.privileged = Some(map.next_value()?),
+                        "privileged" => n.privileged = map.next_value()?,
                         "env" => n.env = dict(&mut map)?,
                         "labels" => n.labels = dict(&mut map)?,
                         "sysctls" => n.sysctls = dict(&mut map)?,

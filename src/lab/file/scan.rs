@@ -33,6 +33,9 @@ struct Note {
 pub(super) struct Scan {
     pub(super) problems: Vec<Problem>,
     notes: Vec<Note>,
+    /// Nodes of a kind patchwire does not run (vendor, unknown, refused): their links'
+    /// endpoints follow the vendor's naming (`1/1/c1/1`), not Linux's, and are not checked.
+    pub(super) unrun: Vec<String>,
 }
 
 /// The brief-form node names containerlab reads as a link type (links/link_brief.go), unless
@@ -279,8 +282,19 @@ impl Scan {
             if own {
                 segs.push(key("kind"));
             }
+            if matches!(
+                classify(kind),
+                Kind::Vendor | Kind::Unknown | Kind::Refused(_)
+            ) {
+                self.unrun.push(name.to_string());
+            }
             match classify(kind) {
                 Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
+                Kind::Unknown => self.problems.push(Problem {
+                    segs,
+                    at_key: !own,
+                    message: unknown_kind(name, kind),
+                }),
                 Kind::Refused(why) => self.problems.push(Problem {
                     segs,
                     at_key: !own,
@@ -393,5 +407,17 @@ impl Scan {
             at.push(key("endpoint"));
             check(self, e, at);
         }
+    }
+}
+
+/// "node N: unknown kind `K` — did you mean `linux`?", suggesting only kinds patchwire runs.
+pub(super) fn unknown_kind(node: &str, kind: &str) -> String {
+    match crate::suggest::suggestion(kind, super::clab::KIND_NAMES) {
+        Some(s) => format!("node {node}: unknown kind `{kind}` — did you mean `{s}`?"),
+        None => format!(
+            "node {node}: unknown kind `{kind}`: patchwire runs kinds {}, and refuses \
+             containerlab's vendor kinds (nokia_srlinux, ceos, vr-*…)",
+            super::clab::KINDS
+        ),
     }
 }

@@ -1,0 +1,268 @@
+//! Every error of the deserialization at once. serde_norway stops at the first wrong value;
+//! to go on, that value (or, for a key written on a line of its own, the whole entry) is set
+//! aside — replaced by `~` or by blanks of the same width, so that every other line and column
+//! stays where it was — and the document is read again. A value that cannot be set aside (a
+//! block scalar, a flow collection over several lines) ends the search there.
+
+use serde::de::IgnoredAny;
+
+use super::LabFileError;
+use super::errors::from_serde;
+use super::locate::{Seg, parse_ypath};
+use super::raw::{MARK, RawFile};
+
+/// At most this many wrong values are gathered (each costs a read of the whole document).
+const ERRORS_MAX: usize = 64;
+
+/// What reading gave: the document (when what was set aside left one that reads), the errors
+/// found on the way, in the order found, and the places (nodes, links, top-level keys) that
+/// held them.
+pub(super) struct Read {
+    pub(super) raw: Option<RawFile>,
+    pub(super) errors: Vec<LabFileError>,
+    pub(super) places: Vec<Vec<Seg>>,
+}
+
+/// Reads `text` into a [`RawFile`], gathering every error of a value. `said` holds the lines
+/// where the first pass found something (its unknown keys): serde's own word on those is not
+/// repeated. A syntax error comes alone.
+pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
+    let mut errors = Vec::new();
+    let mut places = Vec::new();
+    let mut current = text.to_string();
+    let mut tried: Vec<(usize, usize)> = Vec::new();
+    while errors.len() < ERRORS_MAX {
+        let e = match serde_norway::from_str::<RawFile>(&current) {
+            Ok(raw) => {
+                return Read {
+                    raw: Some(raw),
+                    errors,
+                    places,
+                };
+            }
+            Err(e) => e,
+        };
+        // serde_norway deserializes the events parsed before a syntax error first, so a
+        // truncated document can fail on its types instead: report the syntax error. (One
+        // that only something set aside made is not the file's: the search ends there.)
+        if let Err(syntax) = serde_norway::from_str::<IgnoredAny>(&current) {
+            if tried.is_empty() {
+                return Read {
+                    raw: None,
+                    errors: vec![from_serde(path, text, &syntax)],
+                    places,
+                };
+            }
+            break;
+        }
+        let position = e.location().map(|l| (l.line(), l.column()));
+        // The same place again: what was set aside there did not do; what it says now is
+        // about the `~`, not the file.
+        let Some(position) = position.filter(|p| !tried.contains(p)) else {
+            break;
+        };
+        let message = e.to_string();
+        let error = from_serde(path, &current, &e);
+        let missing =
+            message.contains("missing field `") || error.to_string().contains(": missing key `");
+        // A key missing once something was set aside may be the one set aside: not said.
+        if missing && !tried.is_empty() {
+            break;
+        }
+        let unknown = message.contains("unknown field `");
+        if !(unknown && said.contains(&position.0)) {
+            errors.push(error);
+        }
+        places.push(place(&message));
+        if missing {
+            break;
+        }
+        tried.push(position);
+        match set_aside(&current, position, unknown) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    Read {
+        raw: None,
+        errors,
+        places,
+    }
+}
+
+/// The node, link, mirror or top-level key an error of serde_norway's (`PATH: …`) is in.
+fn place(message: &str) -> Vec<Seg> {
+    let end = [
+        MARK.to_string().as_str(),
+        "invalid ",
+        "unknown ",
+        "missing ",
+        "duplicate ",
+    ]
+    .iter()
+    .filter_map(|m| message.find(m))
+    .min()
+    .unwrap_or(0);
+    let ypath = message[..end].trim_end().trim_end_matches(':');
+    if ypath.contains(' ') {
+        return Vec::new();
+    }
+    item_or_key(parse_ypath(ypath))
+}
+
+/// The keys that say what a node or a link is: one of them set aside changes what the rest of
+/// the node or link means, so the whole of it is a place found wrong.
+const NATURE: &[&str] = &["kind", "image", "group", "type", "endpoints", "endpoint"];
+
+/// The place of an error at `segs`: the key itself, or its whole node or link when the key
+/// says what that is.
+pub(super) fn item_or_key(segs: Vec<Seg>) -> Vec<Seg> {
+    let nature = segs
+        .iter()
+        .skip(3)
+        .any(|s| matches!(s, Seg::Key(k, _) if NATURE.contains(&k.as_str())));
+    match (segs.first(), nature) {
+        (Some(Seg::Key(k, _)), true) if k == "topology" => segs.into_iter().take(3).collect(),
+        _ => segs,
+    }
+}
+
+/// `text` with the value at `position` (1-based line and column in characters) set aside:
+/// the whole entry when its key starts its line (or, for an unknown key, the entry at the
+/// key), else the value replaced by `~`. `None` when it cannot be done in place.
+fn set_aside(text: &str, (line, column): (usize, usize), at_key: bool) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let here = *lines.get(line.checked_sub(1)?)?;
+    let start = here
+        .char_indices()
+        .nth(column.checked_sub(1)?)
+        .map_or(here.len(), |(i, _)| i);
+    let before = &here[..start];
+    let indent = here.len() - here.trim_start().len();
+    // An error at a key (a name refused, a key repeated): the entry is set aside.
+    let rest = &here[start..];
+    let at_key = at_key
+        || rest.split_once(':').is_some_and(|(k, v)| {
+            !k.contains([' ', '{', '[', ',']) && (v.is_empty() || v.starts_with(' '))
+        });
+    let entry_starts_line = if at_key {
+        before.trim().is_empty()
+    } else {
+        // `  key: VALUE`: the key first on its line, the value after its `: `.
+        let trimmed = before.trim_start();
+        trimmed.ends_with(": ")
+            && !trimmed.starts_with("- ")
+            && !trimmed.contains(['{', '[', '"', '\''])
+            && trimmed.matches(": ").count() == 1
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    if entry_starts_line {
+        // The entry and the lines under it (its value's continuation) become blank lines.
+        out[line - 1] = String::new();
+        for (i, l) in lines.iter().enumerate().skip(line) {
+            if !(l.trim().is_empty() || l.len() - l.trim_start().len() > indent) {
+                break;
+            }
+            out[i] = String::new();
+        }
+        return Some(out.join("\n"));
+    }
+    if at_key {
+        return None;
+    }
+    let end = start + value_len(&here[start..], in_flow(before))?;
+    let width = here[start..end].chars().count().max(1);
+    out[line - 1] = format!("{before}~{}{}", " ".repeat(width - 1), &here[end..]);
+    Some(out.join("\n"))
+}
+
+/// Whether `before` (a line up to a value) leaves a flow collection open.
+fn in_flow(before: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quote = None;
+    for c in before.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0
+}
+
+/// The length in bytes of the value that starts `rest` (the rest of its line), or `None`
+/// when it goes on past the line or is a block scalar.
+fn value_len(rest: &str, flow: bool) -> Option<usize> {
+    let first = rest.chars().next()?;
+    match first {
+        '"' | '\'' => {
+            let mut escaped = false;
+            for (i, c) in rest.char_indices().skip(1) {
+                match c {
+                    '\\' if first == '"' && !escaped => escaped = true,
+                    c if c == first && !escaped => return Some(i + 1),
+                    _ => escaped = false,
+                }
+            }
+            None
+        }
+        '[' | '{' => {
+            let mut depth = 0i32;
+            let mut quote = None;
+            for (i, c) in rest.char_indices() {
+                match (quote, c) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, '"' | '\'') => quote = Some(c),
+                    (None, '[' | '{') => depth += 1,
+                    (None, ']' | '}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            None
+        }
+        '|' | '>' | '-' if !flow => None,
+        _ => {
+            let end = match flow {
+                true => rest.find([',', ']', '}']).unwrap_or(rest.len()),
+                false => rest.find(" #").unwrap_or(rest.len()),
+            };
+            Some(rest[..end].trim_end().len())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_set_aside_in_place() {
+        assert_eq!(
+            set_aside("a:\n  mtu: big\n  b: 1\n", (2, 8), false).unwrap(),
+            "a:\n\n  b: 1\n"
+        );
+        assert_eq!(
+            set_aside("n: {mtu: big, b: 1}\n", (1, 10), false).unwrap(),
+            "n: {mtu: ~  , b: 1}\n"
+        );
+        assert_eq!(
+            set_aside("l:\n  - mtu: \"big\" # x\n", (2, 10), false).unwrap(),
+            "l:\n  - mtu: ~     # x\n"
+        );
+        assert_eq!(
+            set_aside("n:\n  bind:\n    - a\n  c: 1\n", (2, 3), true).unwrap(),
+            "n:\n\n\n  c: 1\n"
+        );
+        assert_eq!(set_aside("n: {bind: 1}\n", (1, 5), true), None);
+        assert_eq!(set_aside("n:\n  - x: |\n    text\n", (2, 8), false), None);
+    }
+}
