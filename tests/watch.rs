@@ -572,14 +572,23 @@ fn watching_all_namespaces_picks_up_new_ones_and_lets_go_of_deleted_ones() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let gone: Vec<serde_json::Value> = watcher
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "namespace-gone")
-        .collect();
+    // The event is printed after the namespace is let go, and read by another thread: wait
+    // for it, then stop the watcher and count (a second one would be a defect).
+    let gone = |watcher: &Watcher| -> Vec<serde_json::Value> {
+        watcher
+            .events()
+            .into_iter()
+            .filter(|e| e["event"] == "namespace-gone")
+            .collect()
+    };
+    while gone(&watcher).is_empty() {
+        assert!(Instant::now() < deadline, "no namespace-gone event");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(watcher.stop(), 0);
+    let gone = gone(&watcher);
     assert_eq!(gone.len(), 1, "{gone:?}");
     assert_eq!(gone[0]["netns"], "late");
-    assert_eq!(watcher.stop(), 0);
 }
 
 /// `2026-12-06T23:05:01.123Z`: RFC 3339, UTC, milliseconds.
