@@ -11,6 +11,7 @@ use patchwire::netns::Netns;
 /// The OvS harness (shared with benches/watch.rs, so it lives in testkit/).
 #[allow(unused_imports)] // not every test file uses it
 pub use patchwire_testkit::ovs;
+pub mod capture;
 pub mod frames;
 pub mod labfile;
 pub mod qemu;
