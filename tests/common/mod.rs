@@ -14,6 +14,7 @@ pub use patchwire_testkit::ovs;
 pub mod capture;
 pub mod frames;
 pub mod labfile;
+pub mod lifecycle;
 pub mod qemu;
 
 /// The CLI under test: the build cargo made beside this test binary, or `PATCHWIRE_TEST_BIN`
