@@ -69,7 +69,6 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 struct Rt {
     kind: Kind,
     /// The runtime's network namespace (its bridges live there); dropped after the runtime.
-    #[allow(dead_code)]
     ns: TestNs,
     work: PathBuf,
     wrapper: PathBuf,
@@ -167,6 +166,58 @@ impl Rt {
     /// `sh -c COMMAND` in a container, its stdout (must succeed).
     fn sh(&self, container: &str, command: &str) -> String {
         self.ok(&["exec", container, "sh", "-c", command])
+    }
+
+    /// Tags the test image, with a default command (`sleep 100000`), as the names a
+    /// containerlab file uses (`alpine:3`), as each runtime resolves them from local storage.
+    fn tag_as(&self, names: &[&str]) {
+        let tagged = "localhost/pw-busybox:cmd";
+        self.ok(&[
+            "import",
+            "--change",
+            r#"CMD ["sleep", "100000"]"#,
+            image_tar().to_str().unwrap(),
+            tagged,
+        ]);
+        for name in names {
+            match self.kind {
+                Kind::Podman => {
+                    self.ok(&["tag", tagged, &format!("localhost/{name}")]);
+                    self.ok(&["tag", tagged, &format!("docker.io/library/{name}")]);
+                }
+                Kind::Docker => {
+                    self.ok(&["tag", tagged, name]);
+                }
+            }
+        }
+    }
+
+    /// The CLI, in the runtime's namespace (which stands in for the host's: the management
+    /// network's bridge is there), with `-r RUNTIME` and this runtime's wrapper.
+    fn patchwire(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let program = match self.kind {
+            Kind::Podman => "PATCHWIRE_PODMAN",
+            Kind::Docker => "PATCHWIRE_DOCKER",
+        };
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns.name))
+            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .args(["-r", self.kind.name()])
+            .env(program, &self.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A lab named by a file the test did not name: taken down by the guard too.
+    fn adopt_lab(&self, lab: &str) {
+        self.labs.borrow_mut().push(lab.to_string());
     }
 
     fn lab_name(&self, what: &str) -> String {
@@ -973,4 +1024,117 @@ fn podman_cli_runs_a_containerlab_file() {
 #[test]
 fn docker_cli_runs_a_containerlab_file() {
     cli_runs_a_containerlab_file(&Rt::new(Kind::Docker));
+}
+
+/// containerlab's smoke files name labs of their own (`mgmtnetif`): their panels and
+/// registrations are the host's, so the podman and docker runs take turns.
+static SMOKE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const SMOKE_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/containerlab/tests/01-smoke"
+);
+
+/// containerlab's `16-mgmtnetinterface.clab.yml` as written (no `mgmt.bridge`; its image
+/// local): `plan` before the network exists says where the host side goes, `up` plugs it into
+/// the bridge the runtime made for the `clab` network (`ip -d link` shows it as its master),
+/// frames pass between the container's eth1 and that bridge, and `down` removes the host side
+/// and everything else.
+fn mgmt_net_link_joins_the_runtimes_bridge(rt: &Rt) {
+    let _turn = SMOKE.lock().unwrap_or_else(|e| e.into_inner());
+    rt.adopt_lab("mgmtnetif");
+    rt.tag_as(&["alpine:latest"]);
+    let path = rt.work.join("16-mgmtnetinterface.clab.yml");
+    std::fs::copy(format!("{SMOKE_DIR}/16-mgmtnetinterface.clab.yml"), &path).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for line in [
+        format!("+ network clab ({})\n", rt.kind),
+        "+ container clab-mgmtnetif-l1 (node l1, image alpine:latest)\n".to_string(),
+        "+ port host.l1eth1 for host:l1eth1 (veth, l1eth1 in the host's namespace, a port of \
+         management network clab's bridge (up makes the network first), mtu 9500)\n"
+            .to_string(),
+    ] {
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let bridge = rt
+        .runtime()
+        .network_bridge("clab")
+        .unwrap()
+        .expect("a bridge");
+    let link = rt.ns.ip("-d link show l1eth1");
+    assert!(link.contains(&format!(" master {bridge} ")), "{link}");
+    assert!(link.contains("bridge_slave"), "{link}");
+    // Frames: the container's eth1 reaches an address on the bridge, through the wire.
+    let n = rt.n;
+    rt.ns
+        .ip(&format!("addr add 198.18.{}.254/24 dev {bridge}", n + 1));
+    rt.sh(
+        "clab-mgmtnetif-l1",
+        &format!(
+            "ip addr add 198.18.{}.1/24 dev eth1 && ip link set eth1 up",
+            n + 1
+        ),
+    );
+    assert!(ping(
+        rt,
+        "clab-mgmtnetif-l1",
+        &format!("198.18.{}.254", n + 1)
+    ));
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (Some(0), "lab mgmtnetif: the kernel matches the file\n", "")
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("l1eth1"),
+        "down names the host side: {stdout}"
+    );
+    let gone = Command::new("ip")
+        .args(["-n", &rt.ns.name, "link", "show", "l1eth1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("does not exist"),
+        "the host side is gone"
+    );
+    assert_eq!(leftovers(rt, "mgmtnetif", "clab"), Vec::<String>::new());
+
+    // `01-linux-nodes.clab.yml` has a mgmt-net link too (and no mgmt.bridge): `plan` no longer
+    // refuses it for that; on a kernel without `dummy`, its dummy link is what it refuses.
+    let path = rt.work.join("01-linux-nodes.clab.yml");
+    std::fs::copy(format!("{SMOKE_DIR}/01-linux-nodes.clab.yml"), &path).unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path.to_str().unwrap()]);
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("patchwire:"))
+        .collect();
+    match code {
+        Some(0) => assert!(stdout.contains("l2eth5mgmt"), "{stdout}"),
+        _ => assert!(
+            refusals.len() == 1
+                && refusals[0].ends_with(
+                    "01-linux-nodes.clab.yml:84: link of l2:somedummy (type: dummy): this kernel \
+                     cannot make dummy interfaces (Operation not supported (Unknown device \
+                     type)): it needs the kernel module dummy (modprobe dummy, or a kernel with \
+                     CONFIG_DUMMY); patchwire doctor checks for it"
+                ),
+            "{stderr}"
+        ),
+    }
+}
+
+#[test]
+fn podman_mgmt_net_link_joins_the_runtimes_bridge() {
+    mgmt_net_link_joins_the_runtimes_bridge(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_mgmt_net_link_joins_the_runtimes_bridge() {
+    mgmt_net_link_joins_the_runtimes_bridge(&Rt::new(Kind::Docker));
 }

@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::LabError;
-use super::desired::NodeHome;
-use super::file::{LabFile, NodeKind};
+use super::desired::{MgmtBridge, NodeHome};
+use super::file::{LabFile, LinkKind, NodeKind};
 use super::names;
 use crate::marks::{
     CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
@@ -159,6 +159,8 @@ pub(super) struct ContainerPlan {
     creates: Vec<(String, ContainerSpec)>,
     /// (node, container, pid): running containers whose namespace to register.
     registers: Vec<(String, String, u32)>,
+    /// Where `mgmt-net` links' host sides go.
+    pub mgmt_bridge: MgmtBridge,
 }
 
 /// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
@@ -178,10 +180,13 @@ pub(super) fn runtime_for(
         };
         return Ok(Some(runtime::at(kind, program)?));
     }
+    // A `mgmt-net` link needs the runtime too when the file names no bridge: it joins the
+    // bridge the runtime made for the management network.
+    let unnamed = file.mgmt.as_ref().is_some_and(|m| m.bridge.is_none());
     let has_nodes = file.nodes.iter().any(|(_, n)| {
         here(n.host.as_deref(), host)
             && matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
-    });
+    }) || (unnamed && has_mgmt_links(file, host));
     let leftovers = netns::named()
         .iter()
         .any(|n| n.starts_with(&format!("clab-{}-", file.name)));
@@ -203,6 +208,86 @@ fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
     match (host, node_host) {
         (None, _) | (Some(_), None) => true,
         (Some(h), Some(n)) => h == n,
+    }
+}
+
+/// Whether the file has a `type: mgmt-net` link whose node is on this host.
+fn has_mgmt_links(file: &LabFile, host: Option<&str>) -> bool {
+    file.links.iter().any(|l| {
+        matches!(l.kind, LinkKind::MgmtNet { .. })
+            && l.endpoints.first().is_some_and(|e| {
+                file.nodes
+                    .get(&e.node)
+                    .is_some_and(|n| here(n.host.as_deref(), host))
+            })
+    })
+}
+
+/// The bridge `mgmt-net` links' host sides join: the one the runtime made for the management
+/// network (podman's `network_interface`, docker's `br-ID` or the name it was given), asked
+/// whenever the file has such a link, so a file need not name `mgmt.bridge` (containerlab's
+/// smoke tests do not). Before `up` made the network (or, with podman, before a container
+/// joined it and so made its bridge), the bridge is still to come: `plan` says so.
+pub(super) fn mgmt_bridge(
+    runtime: Option<&Runtime>,
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<MgmtBridge, LabError> {
+    let (Some(runtime), Some(mgmt)) = (runtime, &file.mgmt) else {
+        return Ok(MgmtBridge::FromFile);
+    };
+    // A file without container nodes here that names its bridge: that bridge, as it is.
+    let containers = file
+        .nodes
+        .values()
+        .any(|n| here(n.host.as_deref(), host) && matches!(n.kind, NodeKind::Container(_)));
+    if !has_mgmt_links(file, host) || (!containers && mgmt.bridge.is_some()) {
+        return Ok(MgmtBridge::FromFile);
+    }
+    let pending = MgmtBridge::Pending {
+        network: mgmt.name.clone(),
+        bridge: mgmt.bridge.clone(),
+    };
+    if !runtime.has_network(&mgmt.name)? {
+        return Ok(pending);
+    }
+    let Some(bridge) = runtime.network_bridge(&mgmt.name)? else {
+        return Err(LabError::Invalid(format!(
+            "{}: management network {} ({}) is not a bridge network: a mgmt-net link joins the \
+             management network's Linux bridge (remove the network, and up makes one)",
+            file.path, mgmt.name, runtime.kind
+        )));
+    };
+    if bridge_exists(&bridge)? {
+        return Ok(MgmtBridge::Known(bridge));
+    }
+    // podman makes the bridge when the first container joins the network.
+    let joins = file.nodes.values().any(|n| {
+        here(n.host.as_deref(), host)
+            && matches!(&n.kind, NodeKind::Container(c) if c.spec.network_mode.is_none())
+    });
+    match joins {
+        true => Ok(pending),
+        false => Err(LabError::Invalid(format!(
+            "{}: the bridge {bridge} of management network {} does not exist yet ({} makes it \
+             when a container joins the network, and no container node of this lab does): a \
+             mgmt-net link has nothing to join",
+            file.path, mgmt.name, runtime.kind
+        ))),
+    }
+}
+
+/// Whether an interface `name` exists in the host's namespace (the lab command's).
+fn bridge_exists(name: &str) -> Result<bool, LabError> {
+    let host = super::desired::host_netns();
+    let mut socket = Netns::open(Some(&host))?.route()?;
+    match crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name(name), 0)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
+        Err(e) => Err(LabError::system(
+            format!("looking up {name} in the host's namespace: {e}"),
+            e,
+        )),
     }
 }
 
@@ -311,7 +396,10 @@ pub(super) fn plan(
             plan.removes.push((node, container.name.clone()));
         }
     }
-    let needs_network = wanted.iter().any(|w| w.spec.network_mode.is_none());
+    // A `mgmt-net` link whose bridge the file does not name joins the network's.
+    let unnamed = file.mgmt.as_ref().is_some_and(|m| m.bridge.is_none());
+    let needs_network = wanted.iter().any(|w| w.spec.network_mode.is_none())
+        || (unnamed && has_mgmt_links(file, host));
     if needs_network && let Some(mgmt) = &file.mgmt {
         if !runtime.has_network(&mgmt.name)? {
             plan.changes.push(ContainerChange::CreateNetwork {
@@ -426,6 +514,7 @@ pub(super) fn plan(
                 .push((node.to_string(), name.to_string(), pid));
         }
     }
+    plan.mgmt_bridge = mgmt_bridge(Some(runtime), file, host)?;
     Ok(plan)
 }
 

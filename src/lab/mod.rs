@@ -231,7 +231,7 @@ pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Resul
     let runtime = containers::runtime_for(file, host, options)?;
     let _lock = lock(&Desired::key(file, host)?, "plan")?;
     let containers = containers::plan(runtime.as_ref(), file, host)?;
-    let desired = Desired::with_fresh(file, host, &containers.fresh)?;
+    let desired = Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
     let mut actual = observe::observe(&desired)?;
     containers::forget_fresh_ports(&mut actual, &containers.fresh);
     let plan = plan::changes(&desired, &actual)?;
@@ -277,14 +277,16 @@ pub fn up_with(
     let containers = containers::plan(runtime.as_ref(), file, host)?;
     if !containers.changes.is_empty() {
         // Whatever the plumbing would refuse, it refuses before a container changes.
-        let desired = Desired::with_fresh(file, host, &containers.fresh)?;
+        let desired = Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
         let mut actual = observe::observe(&desired)?;
         containers::forget_fresh_ports(&mut actual, &containers.fresh);
         let plan = plan::changes(&desired, &actual)?;
         apply::preflight(&desired, &plan.changes)?;
         containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel).map_err(partly)?;
     }
-    let desired = Desired::from_file(file, host)?;
+    // The management network exists now: `mgmt-net` links join the bridge the runtime made.
+    let mgmt = containers::mgmt_bridge(runtime.as_ref(), file, host)?;
+    let desired = Desired::with_mgmt(file, host, &mgmt)?;
     let actual = observe::observe(&desired)?;
     let Plan { changes, notes } = plan::changes(&desired, &actual)?;
     // Whatever can still refuse (an underlay too small, an unknown tap owner) does so before
