@@ -1138,3 +1138,64 @@ fn podman_mgmt_net_link_joins_the_runtimes_bridge() {
 fn docker_mgmt_net_link_joins_the_runtimes_bridge() {
     mgmt_net_link_joins_the_runtimes_bridge(&Rt::new(Kind::Docker));
 }
+
+/// `mgmt.bridge`: docker names the management network's bridge so, and the mgmt-net link's
+/// host side joins it; podman 4.3 (this machine's) cannot name a network's bridge, and `plan`
+/// and `up` refuse the file before anything changes, saying what works instead.
+fn mgmt_bridge_is_named_or_refused(rt: &Rt) {
+    let lab = rt.lab_name("b");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-3");
+    let bridge = format!("pwb{n}");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{}.0/24\n  bridge: \
+         {bridge}\ntopology:\n  nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep \
+         100000}}\n  links:\n    - endpoints: [\"a:eth1\", \"mgmt-net:a-eth1\"]\n",
+        n + 2
+    );
+    let path = rt.work.join("bridge.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    match rt.kind {
+        Kind::Podman => {
+            let version = rt.runtime().version;
+            let refusal = format!(
+                "patchwire: {path}: mgmt.bridge {bridge}: podman {version} cannot name the \
+                 bridge of the network it makes (its `network create` has no --interface-name; \
+                 newer podman has): remove mgmt.bridge (the management network {network} then \
+                 gets the bridge podman names, and mgmt-net links join that one), or run the lab \
+                 with --runtime docker, or with a podman that has --interface-name\n"
+            );
+            for command in ["plan", "up"] {
+                let (code, _, stderr) = rt.patchwire(&[command, path]);
+                assert_eq!(code, Some(1), "{command}: {stderr}");
+                assert!(stderr.ends_with(&refusal), "{command}: {stderr}");
+            }
+            assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+            assert!(!Path::new(&format!("/run/netns/{lab}.panel")).exists());
+        }
+        Kind::Docker => {
+            let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+            assert_eq!(code, Some(0), "{stdout}{stderr}");
+            assert_eq!(
+                rt.runtime().network_bridge(&network).unwrap().as_deref(),
+                Some(bridge.as_str())
+            );
+            let link = rt.ns.ip("-d link show a-eth1");
+            assert!(link.contains(&format!(" master {bridge} ")), "{link}");
+            let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+            assert_eq!(code, Some(0), "{stdout}{stderr}");
+            assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+        }
+    }
+}
+
+#[test]
+fn podman_mgmt_bridge_is_named_or_refused() {
+    mgmt_bridge_is_named_or_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_mgmt_bridge_is_named_or_refused() {
+    mgmt_bridge_is_named_or_refused(&Rt::new(Kind::Docker));
+}

@@ -277,6 +277,21 @@ pub(super) fn mgmt_bridge(
     }
 }
 
+/// The refusal of `mgmt.bridge` by a podman that cannot name a network's bridge. Decided:
+/// refused, not ignored — a file that names the bridge may have tools of its own that expect
+/// it — before anything changes, saying what works instead.
+fn cannot_name_bridge(file: &LabFile, runtime: &Runtime, bridge: &str) -> String {
+    let network = file.mgmt.as_ref().map_or("", |m| m.name.as_str());
+    format!(
+        "{}: mgmt.bridge {bridge}: {} {} cannot name the bridge of the network it makes (its \
+         `network create` has no --interface-name; newer podman has): remove mgmt.bridge (the \
+         management network {network} then gets the bridge podman names, and mgmt-net links \
+         join that one), or run the lab with --runtime docker, or with a podman that has \
+         --interface-name",
+        file.path, runtime.kind, runtime.version
+    )
+}
+
 /// Whether an interface `name` exists in the host's namespace (the lab command's).
 fn bridge_exists(name: &str) -> Result<bool, LabError> {
     let host = super::desired::host_netns();
@@ -402,6 +417,11 @@ pub(super) fn plan(
         || (unnamed && has_mgmt_links(file, host));
     if needs_network && let Some(mgmt) = &file.mgmt {
         if !runtime.has_network(&mgmt.name)? {
+            if let Some(bridge) = &mgmt.bridge
+                && !runtime.names_bridges()?
+            {
+                return Err(LabError::Invalid(cannot_name_bridge(file, runtime, bridge)));
+            }
             plan.changes.push(ContainerChange::CreateNetwork {
                 network: mgmt.name.clone(),
                 runtime: runtime.kind,
