@@ -1199,3 +1199,106 @@ fn podman_mgmt_bridge_is_named_or_refused() {
 fn docker_mgmt_bridge_is_named_or_refused() {
     mgmt_bridge_is_named_or_refused(&Rt::new(Kind::Docker));
 }
+
+/// The network namespace of a running container (its first process's), as (dev, inode).
+fn netns_of(rt: &Rt, name: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (pid, _) = rt.started(name);
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/net")).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// `network-mode: container:NODE` naming a node of the lab is that node's container (started
+/// first); `container:OTHER` that is no node of the lab is passed on as written. The node that
+/// shares a namespace is wired there; when the node it shares with is made again, so is it.
+fn network_mode_container_names_a_node(rt: &Rt) {
+    let lab = rt.lab_name("n");
+    let n = rt.n;
+    let other = format!("pwt-other{n}");
+    rt.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &other,
+        "--network",
+        "none",
+        IMAGE,
+        "sleep",
+        "100000",
+    ]);
+    let a = spec(&lab, "a");
+    let mut b = spec(&lab, "b");
+    b.network_mode = Some("container:a".into());
+    let mut c = spec(&lab, "c");
+    c.network_mode = Some(format!("container:{other}"));
+    let d = spec(&lab, "d");
+    let nodes = |a: &ContainerSpec| {
+        vec![
+            ("a", a.clone(), vec![]),
+            (
+                "b",
+                b.clone(),
+                vec![format!("ip addr add 198.18.{}.1/24 dev eth1", n + 1)],
+            ),
+            ("c", c.clone(), vec![]),
+            (
+                "d",
+                d.clone(),
+                vec![format!("ip addr add 198.18.{}.2/24 dev eth1", n + 1)],
+            ),
+        ]
+    };
+    let file = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a));
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert!(up.exec.iter().all(|e| e.exit == 0), "{:?}", up.exec);
+    assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
+    assert_eq!(netns_of(rt, &c.name), netns_of(rt, &other));
+    assert!(registered_as_running(rt, &b.name));
+    // b's eth1 is in a's namespace: a reaches d through it.
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+
+    // a changed: a and b are made again, b after a and in its new namespace.
+    let mut a2 = a.clone();
+    a2.env.insert("CHANGED".into(), "1".into());
+    let changed = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a2));
+    let plan = lab::plan_with(&changed, None, &rt.options()).unwrap();
+    let shown: Vec<serde_json::Value> = plan.changes[..2]
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            serde_json::json!({"change": "recreate-container", "node": "a", "container": a.name,
+                               "why": "its definition in the file changed"}),
+            serde_json::json!({"change": "recreate-container", "node": "b", "container": b.name,
+                               "why": format!("it shares the network namespace of {}, which is \
+                                               made again", a.name)}),
+        ]
+    );
+    lab::up_with(&changed, None, &rt.options()).unwrap();
+    assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+    assert_eq!(
+        change_names(
+            &lab::plan_with(&changed, None, &rt.options())
+                .unwrap()
+                .changes
+        ),
+        Vec::<String>::new()
+    );
+    lab::down_with(&changed, None, &rt.options()).unwrap();
+    let network = changed.mgmt.as_ref().unwrap().name.clone();
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    assert!(rt.started(&other).0 > 0, "the other container runs on");
+}
+
+#[test]
+fn podman_network_mode_container_names_a_node() {
+    network_mode_container_names_a_node(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_network_mode_container_names_a_node() {
+    network_mode_container_names_a_node(&Rt::new(Kind::Docker));
+}

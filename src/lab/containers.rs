@@ -320,6 +320,35 @@ pub(super) fn home(kind: &NodeKind) -> Option<NodeHome> {
     }
 }
 
+/// `network-mode: container:NODE` naming a node of the lab: the container of that node
+/// (`clab-LAB-NODE` under the prefix rules, or an ext-container's own name), as containerlab
+/// maps it. `container:OTHER` that is no node of the lab is the runtime's to resolve, as
+/// written.
+fn shared_network(file: &LabFile, spec: &ContainerSpec) -> ContainerSpec {
+    let Some(other) = spec
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("container:"))
+    else {
+        return spec.clone();
+    };
+    let name = match file.nodes.get(other).map(|n| &n.kind) {
+        Some(NodeKind::Container(c)) => c.spec.name.clone(),
+        Some(NodeKind::ExtContainer(e)) => e.container.clone(),
+        _ => return spec.clone(),
+    };
+    let mut spec = spec.clone();
+    spec.network_mode = Some(format!("container:{name}"));
+    spec
+}
+
+/// The container whose network namespace `spec`'s shares (`network-mode: container:NAME`).
+fn shares_with(spec: &ContainerSpec) -> Option<&str> {
+    spec.network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("container:"))
+}
+
 /// The labels the lab adds to a node's container: its record.
 fn record(lab: &str, node: &str, host: Option<&str>, spec: &ContainerSpec) -> ContainerSpec {
     let digest = runtime::spec_hash(spec);
@@ -376,7 +405,7 @@ pub(super) fn plan(
         match &spec.kind {
             NodeKind::Container(c) => wanted.push(Wanted {
                 node,
-                spec: record(&file.name, node, host, &c.spec),
+                spec: record(&file.name, node, host, &shared_network(file, &c.spec)),
             }),
             NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
             _ => {}
@@ -502,6 +531,29 @@ pub(super) fn plan(
         plan.removes.push((w.node.to_string(), w.spec.name.clone()));
         plan.creates.push((w.node.to_string(), w.spec.clone()));
     }
+    // A container that shares the namespace of one made (again) now is made again after it:
+    // the namespace it had is gone with the old container.
+    loop {
+        let remade: BTreeSet<String> = plan.creates.iter().map(|(_, s)| s.name.clone()).collect();
+        let next = wanted.iter().find(|w| {
+            !plan.creates.iter().any(|(n, _)| n == w.node)
+                && shares_with(&w.spec).is_some_and(|other| remade.contains(other))
+        });
+        let Some(w) = next else { break };
+        let other = shares_with(&w.spec).unwrap_or_default().to_string();
+        plan.changes.push(ContainerChange::RecreateContainer {
+            node: w.node.to_string(),
+            container: w.spec.name.clone(),
+            why: format!("it shares the network namespace of {other}, which is made again"),
+        });
+        plan.changes.retain(
+            |c| !matches!(c, ContainerChange::RegisterNetns { node, .. } if node == w.node),
+        );
+        plan.registers.retain(|(node, _, _)| node != w.node);
+        plan.fresh.insert(w.node.to_string());
+        plan.removes.push((w.node.to_string(), w.spec.name.clone()));
+        plan.creates.push((w.node.to_string(), w.spec.clone()));
+    }
     for (node, name) in ext {
         let container = runtime.inspect(name)?;
         let pid = match container {
@@ -566,23 +618,23 @@ pub(super) fn apply(
     let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
     runtime.remove_many(&doomed)?;
     let network = plan.network.as_ref().map(|n| n.name.as_str());
-    let queue = Mutex::new(plan.creates.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(plan.creates.len()) {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().expect("queue lock").pop_front();
-                    let Some((_, spec)) = next else {
-                        break;
-                    };
-                    let made = runtime.run_detached(spec, network);
-                    results.lock().expect("results lock").push(made);
-                    super::apply::stop_point(20);
-                }
-            });
+    // In waves: a container that shares another's network namespace (`network-mode:
+    // container:NAME`) starts once that one runs.
+    let mut waiting: Vec<&(String, ContainerSpec)> = plan.creates.iter().collect();
+    while !waiting.is_empty() {
+        let pending: BTreeSet<&str> = waiting.iter().map(|(_, s)| s.name.as_str()).collect();
+        let (ready, later): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(|(_, s)| shares_with(s).is_none_or(|o| !pending.contains(o)));
+        if ready.is_empty() {
+            // Containers that share each other's namespace: the runtime says what it thinks.
+            start_all(runtime, &later, network, &results);
+            break;
         }
-    });
+        start_all(runtime, &ready, network, &results);
+        waiting = later;
+    }
     let mut failures: Vec<String> = results
         .into_inner()
         .expect("results lock")
@@ -616,6 +668,31 @@ pub(super) fn apply(
         netns::register(container, *pid)?;
     }
     Ok(())
+}
+
+/// Creates and starts the containers of `creates`, a few at a time, each result in `results`.
+fn start_all(
+    runtime: &Runtime,
+    creates: &[&(String, ContainerSpec)],
+    network: Option<&str>,
+    results: &Mutex<Vec<Result<(), runtime::RuntimeError>>>,
+) {
+    let queue = Mutex::new(creates.iter().copied().collect::<VecDeque<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(creates.len()) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("queue lock").pop_front();
+                    let Some((_, spec)) = next else {
+                        break;
+                    };
+                    let made = runtime.run_detached(spec, network);
+                    results.lock().expect("results lock").push(made);
+                    super::apply::stop_point(20);
+                }
+            });
+        }
+    });
 }
 
 /// Deletes the panel ports of `nodes` (found by their records; their far ends go with them).
