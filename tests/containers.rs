@@ -1302,3 +1302,147 @@ fn podman_network_mode_container_names_a_node() {
 fn docker_network_mode_container_names_a_node() {
     network_mode_container_names_a_node(&Rt::new(Kind::Docker));
 }
+
+/// A runtime wrapper that, on `run`, first makes the container itself: as the `run` of an `up`
+/// killed a moment before would, finishing on its own after the next `up` listed the
+/// containers. With `racy-foreign` in the work folder, it makes a container of that name
+/// without the lab's labels instead (someone else's). The id it made goes to `racy.id`.
+fn racy_wrapper(rt: &Rt) -> PathBuf {
+    let w = rt.work.display();
+    let real = rt.wrapper.display();
+    let path = rt.work.join("racy");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = run ]; then\n  if [ -f {w}/racy-foreign ]; then\n    \
+             name=; prev=\n    for a in \"$@\"; do [ \"$prev\" = --name ] && name=\"$a\"; \
+             prev=\"$a\"; done\n    {real} create --name \"$name\" {IMAGE} sleep 100000 > \
+             {w}/racy.id\n  else\n    shift 2\n    {real} create \"$@\" > {w}/racy.id\n    set \
+             -- run --detach \"$@\"\n  fi\nfi\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The container of a node, as the runtime reports it (must exist).
+fn container(rt: &Rt, name: &str) -> runtime::Container {
+    rt.runtime().inspect(name).unwrap().expect(name)
+}
+
+/// A container under a node's name: someone else's (no lab labels) is refused, naming it and
+/// how to remove it, before anything changes — whether it was there when `up` began or
+/// appeared while it ran; the lab's own, as the file says, is adopted: a stopped one is
+/// started again (same container), one made by another `up`'s `run` meanwhile is kept.
+fn existing_containers_are_adopted_or_refused(rt: &Rt) {
+    let lab = rt.lab_name("o");
+    let n = rt.n;
+    let (a, b, c) = (spec(&lab, "a"), spec(&lab, "b"), spec(&lab, "c"));
+    let exec = |i: u32| vec![format!("ip addr add 198.18.{}.{i}/24 dev eth1", n + 1)];
+    let two = vec![("a", a.clone(), exec(1)), ("b", b.clone(), exec(2))];
+    let file = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], two.clone());
+    let network = file.mgmt.as_ref().unwrap().name.clone();
+    let rm = format!("{} rm -f {}", rt.kind, a.name);
+    let refusal = |node: &str, name: &str, rm: &str| {
+        format!(
+            "node {node}: container {name} exists and is not this lab's (it has no \
+             patchwire.lab={lab} and patchwire.node={node} labels): remove it ({rm}) if it is not \
+             needed, or make node {node} a kind: ext-container to wire it as it is"
+        )
+    };
+
+    // Someone else's container under a's name, there before `up`.
+    rt.ok(&["create", "--name", &a.name, IMAGE, "sleep", "100000"]);
+    let e = lab::up_with(&file, None, &rt.options()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("test.clab.yml: {}", refusal("a", &a.name, &rm))
+    );
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    assert!(!Path::new(&format!("/run/netns/{lab}.panel")).exists());
+    rt.ok(&["rm", "-f", &a.name]);
+
+    // The lab's own, stopped: started again, the same container, its links made anew.
+    lab::up_with(&file, None, &rt.options()).unwrap();
+    let id = container(rt, &a.name).id;
+    rt.ok(&["stop", "-t", "0", &a.name]);
+    let plan = lab::plan_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&plan.changes[0]).unwrap(),
+        serde_json::json!({"change": "start-container", "node": "a", "container": a.name})
+    );
+    assert_eq!(
+        lab::ContainerChange::StartContainer {
+            node: "a".into(),
+            container: a.name.clone()
+        }
+        .to_string(),
+        format!(
+            "~ container {} (node a): started again, it was not running",
+            a.name
+        )
+    );
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(container(rt, &a.name).id, id, "the same container");
+    assert!(registered_as_running(rt, &a.name));
+    assert_eq!(up.exec.len(), 1, "a's exec ran again in its new namespace");
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+
+    // c made by another `run` between the listing and ours (as the file says): adopted.
+    let racy = Options {
+        runtime: Choice::Only(rt.kind),
+        program: Some(racy_wrapper(rt)),
+    };
+    let mut three = two.clone();
+    three.push(("c", c.clone(), vec![]));
+    let with_c = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], three.clone());
+    lab::up_with(&with_c, None, &racy).unwrap();
+    let made = std::fs::read_to_string(rt.work.join("racy.id")).unwrap();
+    let found = container(rt, &c.name);
+    assert_eq!(found.id, made.trim(), "the container the other run made");
+    assert!(found.running && registered_as_running(rt, &c.name));
+    assert_eq!(
+        change_names(
+            &lab::plan_with(&with_c, None, &rt.options())
+                .unwrap()
+                .changes
+        ),
+        Vec::<String>::new()
+    );
+
+    // d: someone else's container appears under its name meanwhile: refused, naming it.
+    std::fs::write(rt.work.join("racy-foreign"), "").unwrap();
+    let d = spec(&lab, "d");
+    let mut four = three.clone();
+    four.push(("d", d.clone(), vec![]));
+    let with_d = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], four);
+    let e = lab::up_with(&with_d, None, &racy).unwrap_err();
+    let rm_d = format!("{} rm -f {}", rt.kind, d.name);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "test.clab.yml: {} (the lab is partly changed: run patchwire up again once that is \
+             fixed, or patchwire down)",
+            refusal("d", &d.name, &rm_d)
+        )
+    );
+    assert!(
+        container(rt, &d.name).labels.is_empty(),
+        "left to its owner"
+    );
+    rt.ok(&["rm", "-f", &d.name]);
+    lab::down_with(&with_d, None, &rt.options()).unwrap();
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_existing_containers_are_adopted_or_refused() {
+    existing_containers_are_adopted_or_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_existing_containers_are_adopted_or_refused() {
+    existing_containers_are_adopted_or_refused(&Rt::new(Kind::Docker));
+}

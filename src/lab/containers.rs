@@ -55,6 +55,18 @@ pub enum ContainerChange {
         container: String,
         /// Its image.
         image: String,
+        /// The image is not in the runtime's storage: `run` pulls it (the runtime's own pull
+        /// policy, `missing`, as containerlab's default `IfNotPresent`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        pull: bool,
+    },
+    /// A container of the lab, as the file says, that is not running (stopped, or created by
+    /// an `up` killed before it started it): started again, its links made anew.
+    StartContainer {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
     },
     /// A container removed and made again, with its links.
     RecreateContainer {
@@ -93,7 +105,19 @@ impl fmt::Display for ContainerChange {
                 node,
                 container,
                 image,
-            } => write!(f, "+ container {container} (node {node}, image {image})"),
+                pull,
+            } => match pull {
+                false => write!(f, "+ container {container} (node {node}, image {image})"),
+                true => write!(
+                    f,
+                    "+ container {container} (node {node}, image {image}: not here, up has the \
+                     runtime pull it)"
+                ),
+            },
+            ContainerChange::StartContainer { node, container } => write!(
+                f,
+                "~ container {container} (node {node}): started again, it was not running"
+            ),
             ContainerChange::RecreateContainer {
                 node,
                 container,
@@ -161,6 +185,22 @@ pub(super) struct ContainerPlan {
     registers: Vec<(String, String, u32)>,
     /// Where `mgmt-net` links' host sides go.
     pub mgmt_bridge: MgmtBridge,
+    /// Containers among `creates` that exist as the file says but do not run: started, not
+    /// made.
+    starts: BTreeSet<String>,
+    /// The lab's name, and where each container node is written (`FILE:LINE:COL`, or the
+    /// file's path), for the runtime's failures.
+    lab: String,
+    at: BTreeMap<String, String>,
+}
+
+/// Where node `node` is written: `FILE:LINE:COL` of its name, or the file's path.
+fn node_at(file: &LabFile, node: &str) -> String {
+    file.ids_at
+        .0
+        .get(&(node.to_string(), "node"))
+        .cloned()
+        .unwrap_or_else(|| file.path.clone())
 }
 
 /// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
@@ -320,6 +360,31 @@ pub(super) fn home(kind: &NodeKind) -> Option<NodeHome> {
     }
 }
 
+/// The refusal of a container name taken by a container that is not the lab's node's.
+fn not_ours(
+    runtime: &Runtime,
+    at: &str,
+    lab: &str,
+    node: &str,
+    name: &str,
+    host: Option<&str>,
+) -> String {
+    let rm = match runtime.kind {
+        runtime::Kind::Podman => format!("podman rm -f {name}"),
+        runtime::Kind::Docker => format!("docker rm -f {name}"),
+    };
+    format!(
+        "{at}: node {node}: container {name} exists and is not this lab's (it has no \
+         {CONTAINER_LAB_LABEL}={lab} and {CONTAINER_NODE_LABEL}={node} labels{}): remove it \
+         ({rm}) if it is not needed, or make node {node} a kind: ext-container to wire it as it \
+         is",
+        match host {
+            Some(h) => format!(" for host {h}"),
+            None => String::new(),
+        }
+    )
+}
+
 /// `network-mode: container:NODE` naming a node of the lab: the container of that node
 /// (`clab-LAB-NODE` under the prefix rules, or an ext-container's own name), as containerlab
 /// maps it. `container:OTHER` that is no node of the lab is the runtime's to resolve, as
@@ -392,10 +457,18 @@ pub(super) fn plan(
     file: &LabFile,
     host: Option<&str>,
 ) -> Result<ContainerPlan, LabError> {
-    let mut plan = ContainerPlan::default();
+    let mut plan = ContainerPlan {
+        lab: file.name.clone(),
+        ..ContainerPlan::default()
+    };
     let Some(runtime) = runtime else {
         return Ok(plan);
     };
+    plan.at = file
+        .nodes
+        .keys()
+        .map(|n| (n.clone(), node_at(file, n)))
+        .collect();
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut ext: Vec<(&str, &str)> = Vec::new();
     for (node, spec) in &file.nodes {
@@ -458,6 +531,8 @@ pub(super) fn plan(
         }
         plan.network = Some(mgmt.clone());
     }
+    // Whether each image is in the runtime's storage, asked once per image.
+    let mut images: BTreeMap<String, bool> = BTreeMap::new();
     for w in &wanted {
         let listed = by_node
             .get(w.node)
@@ -477,18 +552,13 @@ pub(super) fn plan(
         };
         let why = match mine.as_ref() {
             Some(other) if !ours(other) => {
-                return Err(LabError::Invalid(format!(
-                    "{}: node {}: container {} exists and is not this lab's (it has no \
-                         {CONTAINER_LAB_LABEL}={} label{}): remove it, or use it as kind: \
-                         ext-container",
-                    file.path,
+                return Err(LabError::Invalid(not_ours(
+                    runtime,
+                    &plan.at[w.node],
+                    &file.name,
                     w.node,
-                    other.name,
-                    file.name,
-                    match host {
-                        Some(h) => format!(" for host {h}"),
-                        None => String::new(),
-                    }
+                    &other.name,
+                    host,
                 )));
             }
             None => {
@@ -496,6 +566,14 @@ pub(super) fn plan(
                     node: w.node.to_string(),
                     container: w.spec.name.clone(),
                     image: w.spec.image.clone(),
+                    pull: !match images.get(&w.spec.image) {
+                        Some(here) => *here,
+                        None => {
+                            let here = runtime.has_image(&w.spec.image)?;
+                            images.insert(w.spec.image.clone(), here);
+                            here
+                        }
+                    },
                 });
                 plan.fresh.insert(w.node.to_string());
                 plan.creates.push((w.node.to_string(), w.spec.clone()));
@@ -507,7 +585,18 @@ pub(super) fn plan(
             {
                 "its definition in the file changed".to_string()
             }
-            Some(c) if !c.running || c.pid.is_none() => "it is not running".to_string(),
+            // Ours, as the file says, but stopped (or created by an `up` killed before it
+            // started it): started again, as `docker start` would.
+            Some(c) if !c.running || c.pid.is_none() => {
+                plan.changes.push(ContainerChange::StartContainer {
+                    node: w.node.to_string(),
+                    container: c.name.clone(),
+                });
+                plan.fresh.insert(w.node.to_string());
+                plan.starts.insert(c.name.clone());
+                plan.creates.push((w.node.to_string(), w.spec.clone()));
+                continue;
+            }
             Some(c) => {
                 let pid = c.pid.expect("checked above");
                 if !registered_as(&c.name, pid) {
@@ -562,7 +651,7 @@ pub(super) fn plan(
                     "{}: node {node}: ext-container {name}: {} has no container of that name \
                      (an ext-container is started by something else, then wired by patchwire, \
                      which never starts or stops it)",
-                    file.path, runtime.kind
+                    plan.at[node], runtime.kind
                 )));
             }
             Some(c) => match c.pid {
@@ -571,7 +660,7 @@ pub(super) fn plan(
                     return Err(LabError::Invalid(format!(
                         "{}: node {node}: ext-container {name} is not running (start it with {} \
                          start {name}; patchwire never starts or stops an ext-container)",
-                        file.path, runtime.kind
+                        plan.at[node], runtime.kind
                     )));
                 }
             },
@@ -619,6 +708,8 @@ pub(super) fn apply(
     runtime.remove_many(&doomed)?;
     let network = plan.network.as_ref().map(|n| n.name.as_str());
     let results = Mutex::new(Vec::new());
+    let start =
+        |creates: &[&(String, ContainerSpec)]| start_all(runtime, plan, creates, network, &results);
     // In waves: a container that shares another's network namespace (`network-mode:
     // container:NAME`) starts once that one runs.
     let mut waiting: Vec<&(String, ContainerSpec)> = plan.creates.iter().collect();
@@ -629,40 +720,64 @@ pub(super) fn apply(
             .partition(|(_, s)| shares_with(s).is_none_or(|o| !pending.contains(o)));
         if ready.is_empty() {
             // Containers that share each other's namespace: the runtime says what it thinks.
-            start_all(runtime, &later, network, &results);
+            start(&later);
             break;
         }
-        start_all(runtime, &ready, network, &results);
+        start(&ready);
         waiting = later;
     }
+    // Each node's failure on a line of its own, where the node is written, with the runtime's
+    // own words.
+    let line = |node: &str, why: &str| {
+        let at = plan.at.get(node).map_or("", String::as_str);
+        // The runtime's words may run over lines (podman's pull progress, then its error):
+        // they follow, indented, so each node's failure starts a line of its own.
+        let why = why
+            .trim()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n  ");
+        format!("{at}: node {node}: {why}")
+    };
+    let results = results.into_inner().expect("results lock");
+    let failed: BTreeSet<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(node, _)| node.as_str())
+        .collect();
     let mut failures: Vec<String> = results
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .iter()
+        .filter_map(|(node, r)| r.as_ref().err().map(|e| line(node, e)))
         .collect();
     // One inspection for all that started (a call per container would cost as much again
     // as the runtime's own work on a busy host), then their namespaces registered.
     let names: Vec<&str> = plan.creates.iter().map(|(_, s)| s.name.as_str()).collect();
     let running = runtime.inspect_many(&names)?;
-    for (_, spec) in &plan.creates {
+    for (node, spec) in &plan.creates {
         let Some(found) = running.iter().find(|c| c.name == spec.name) else {
             continue; // failed above
         };
+        if failed.contains(node.as_str()) {
+            continue; // said above (someone else's container under its name, say)
+        }
         match found.pid {
             Some(pid) => {
                 if let Err(e) = netns::register(&spec.name, pid) {
-                    failures.push(e.to_string());
+                    failures.push(line(node, &e.to_string()));
                 }
             }
-            None => failures.push(format!(
-                "{}: container {} exited right after it started (see {} logs {})",
-                runtime.kind, spec.name, runtime.kind, spec.name
+            None => failures.push(line(
+                node,
+                &format!(
+                    "{}: container {} exited right after it started (see {} logs {})",
+                    runtime.kind, spec.name, runtime.kind, spec.name
+                ),
             )),
         }
     }
     if !failures.is_empty() {
-        return Err(LabError::Invalid(failures.join("; ")));
+        return Err(LabError::Invalid(failures.join("\n")));
     }
     for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
@@ -670,12 +785,14 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// Creates and starts the containers of `creates`, a few at a time, each result in `results`.
+/// Creates and starts the containers of `creates` (or starts those of `plan.starts`), a few
+/// at a time, each node's result in `results`.
 fn start_all(
     runtime: &Runtime,
+    plan: &ContainerPlan,
     creates: &[&(String, ContainerSpec)],
     network: Option<&str>,
-    results: &Mutex<Vec<Result<(), runtime::RuntimeError>>>,
+    results: &Mutex<Vec<(String, Result<(), String>)>>,
 ) {
     let queue = Mutex::new(creates.iter().copied().collect::<VecDeque<_>>());
     std::thread::scope(|scope| {
@@ -683,16 +800,67 @@ fn start_all(
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().expect("queue lock").pop_front();
-                    let Some((_, spec)) = next else {
+                    let Some((node, spec)) = next else {
                         break;
                     };
-                    let made = runtime.run_detached(spec, network);
-                    results.lock().expect("results lock").push(made);
+                    let made = match plan.starts.contains(&spec.name) {
+                        true => runtime.start(&spec.name).map_err(|e| e.to_string()),
+                        false => run_or_adopt(runtime, plan, node, spec, network),
+                    };
+                    results
+                        .lock()
+                        .expect("results lock")
+                        .push((node.clone(), made));
                     super::apply::stop_point(20);
                 }
             });
         }
     });
+}
+
+/// `run` the node's container; when its name is taken meanwhile (after `plan` listed the
+/// containers: the `run` of an `up` killed a moment ago finished on its own), the container
+/// found is adopted if it is the lab's node's — as the file says: kept, started when it does
+/// not run; else removed and made again — and refused if it is anyone else's.
+fn run_or_adopt(
+    runtime: &Runtime,
+    plan: &ContainerPlan,
+    node: &str,
+    spec: &ContainerSpec,
+    network: Option<&str>,
+) -> Result<(), String> {
+    let taken = match runtime.run_detached(spec, network) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.to_string().contains("already in use") => e,
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(found) = runtime.inspect(&spec.name).map_err(|e| e.to_string())? else {
+        return Err(taken.to_string());
+    };
+    let label = |c: &ContainerSpec, key: &str| c.labels.get(key).cloned();
+    let ours = found.labels.get(CONTAINER_LAB_LABEL) == label(spec, CONTAINER_LAB_LABEL).as_ref()
+        && found.labels.get(CONTAINER_NODE_LABEL) == label(spec, CONTAINER_NODE_LABEL).as_ref()
+        && found.labels.get(CONTAINER_HOST_LABEL) == label(spec, CONTAINER_HOST_LABEL).as_ref();
+    if !ours {
+        let at = plan.at.get(node).map_or("", String::as_str);
+        let host = label(spec, CONTAINER_HOST_LABEL);
+        let refusal = not_ours(runtime, at, &plan.lab, node, &spec.name, host.as_deref());
+        // The caller puts the place and node first.
+        let why = refusal
+            .split_once(&format!("node {node}: "))
+            .map_or(refusal.clone(), |(_, rest)| rest.to_string());
+        return Err(why);
+    }
+    if found.labels.get(CONTAINER_SPEC_LABEL) == label(spec, CONTAINER_SPEC_LABEL).as_ref() {
+        return match found.running {
+            true => Ok(()),
+            false => runtime.start(&spec.name).map_err(|e| e.to_string()),
+        };
+    }
+    runtime.remove(&spec.name).map_err(|e| e.to_string())?;
+    runtime
+        .run_detached(spec, network)
+        .map_err(|e| e.to_string())
 }
 
 /// Deletes the panel ports of `nodes` (found by their records; their far ends go with them).

@@ -266,9 +266,14 @@ pub fn up_with(
     let key = Desired::key(file, host)?;
     let _lock = lock(&key, "up")?;
     let partly = |e: LabError| {
+        // Several lines (one per node the runtime failed): the advice on a line of its own.
+        let gap = match e.to_string().contains('\n') {
+            true => "\n",
+            false => " ",
+        };
         LabError::system(
             format!(
-                "{e} (the lab is partly changed: run patchwire up again once that is fixed, \
+                "{e}{gap}(the lab is partly changed: run patchwire up again once that is fixed, \
                  or patchwire down)"
             ),
             e,
