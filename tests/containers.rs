@@ -1446,3 +1446,77 @@ fn podman_existing_containers_are_adopted_or_refused() {
 fn docker_existing_containers_are_adopted_or_refused() {
     existing_containers_are_adopted_or_refused(&Rt::new(Kind::Docker));
 }
+
+/// Images and the runtime's failures: `plan` says which image is not here (`up` has the
+/// runtime pull it, as containerlab's default policy); `up` names each node the runtime failed
+/// on a line of its own, where the node is written, with the runtime's words after.
+fn runtime_failures_are_named_per_node(rt: &Rt) {
+    let lab = rt.lab_name("i");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\ntopology:\n  \
+         nodes:\n    e: {{kind: linux, image: localhost/pwt-missing-e:none, cmd: sleep 1}}\n    \
+         f: {{kind: linux, image: localhost/pwt-missing-f:none, cmd: sleep 1}}\n    g: {{kind: \
+         linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = rt.work.join("images.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for node in ["e", "f"] {
+        let line = format!(
+            "+ container clab-{lab}-{node} (node {node}, image localhost/pwt-missing-{node}:none: \
+             not here, up has the runtime pull it)\n"
+        );
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    let line = format!("+ container clab-{lab}-g (node g, image {IMAGE})\n");
+    assert!(stdout.contains(&line), "{line} in {stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("patchwire: "))
+        .expect("an error");
+    let failed: Vec<&str> = lines[first..]
+        .iter()
+        .map(|l| l.trim_start_matches("patchwire: "))
+        .filter(|l| l.starts_with(path))
+        .collect();
+    assert_eq!(failed.len(), 2, "{stderr}");
+    for (line, (node, at)) in failed.iter().zip([("e", "7:5"), ("f", "8:5")]) {
+        let start = format!(
+            "{path}:{at}: node {node}: {}: starting container clab-{lab}-{node}: ",
+            rt.kind
+        );
+        assert!(line.starts_with(&start), "{start} in {stderr}");
+        assert!(
+            line.len() > start.len(),
+            "the runtime's words follow: {line}"
+        );
+    }
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            "(the lab is partly changed: run patchwire up again once that is fixed, or patchwire \
+             down)"
+        )
+    );
+    assert!(container(rt, &format!("clab-{lab}-g")).running);
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_runtime_failures_are_named_per_node() {
+    runtime_failures_are_named_per_node(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_runtime_failures_are_named_per_node() {
+    runtime_failures_are_named_per_node(&Rt::new(Kind::Docker));
+}

@@ -732,15 +732,20 @@ pub(super) fn apply(
         let at = plan.at.get(node).map_or("", String::as_str);
         // The runtime's words may run over lines (podman's pull progress, then its error):
         // they follow, indented, so each node's failure starts a line of its own.
+        // Left out: docker's "See 'docker run --help'." and podman's retry warnings (its
+        // last line says the same).
         let why = why
             .trim()
             .lines()
             .filter(|l| !l.trim().is_empty())
+            .filter(|l| !(l.starts_with("See '") && l.ends_with(" --help'.")))
+            .filter(|l| !(l.contains("level=warning") && l.contains("retrying in")))
             .collect::<Vec<_>>()
             .join("\n  ");
         format!("{at}: node {node}: {why}")
     };
-    let results = results.into_inner().expect("results lock");
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by(|a, b| a.0.cmp(&b.0));
     let failed: BTreeSet<&str> = results
         .iter()
         .filter(|(_, r)| r.is_err())

@@ -469,7 +469,7 @@ impl Check<'_> {
                     path, line, column, ..
                 } = self.error(
                     &[key("topology"), key("nodes"), key(name)],
-                    false,
+                    true,
                     String::new(),
                 )
             {
