@@ -579,7 +579,8 @@ fn containers_converge_in_place(rt: &Rt) {
 }
 
 /// An ext-container (started by the runtime alone) wired to a container node: frames pass;
-/// `down` removes its registration and leaves it running. A missing one is refused up front.
+/// stopped or restarted by its owner, show says so and `up` wires it again; `down` removes
+/// its registration and leaves it running. A missing one is refused up front.
 fn ext_container_is_wired_and_left_running(rt: &Rt) {
     let lab = rt.lab_name("e");
     let ext = format!("pwt-ext{}", rt.n);
@@ -629,7 +630,6 @@ fn ext_container_is_wired_and_left_running(rt: &Rt) {
         "sleep",
         "100000",
     ]);
-    let ext_started = rt.started(&ext);
     let up = lab::up_with(&file, None, &rt.options()).unwrap();
     assert_eq!(
         change_names(&up.changes)[..3],
@@ -640,6 +640,44 @@ fn ext_container_is_wired_and_left_running(rt: &Rt) {
         ]
     );
     assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!((views[0].health.as_str(), stale), ("ok", vec![]));
+    // Stopped by its owner: show says so, and that patchwire does not start it; started
+    // again it runs in a new namespace, away from its links, until `up` wires them again.
+    rt.ok(&["stop", "-t", "0", &ext]);
+    let up_again = format!("patchwire up test.clab.yml -r {}", rt.kind);
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    let stopped = format!(
+        "node x: ext-container {ext} is stopped: start it ({} start {ext}), then {up_again}",
+        rt.kind
+    );
+    assert_eq!(
+        stale,
+        vec![lab::StaleNode {
+            node: "x".into(),
+            container: ext.clone(),
+            state: "stopped".into(),
+            problem: stopped.clone(),
+        }]
+    );
+    assert_eq!(
+        (views[0].health.as_str(), views[0].problems.clone()),
+        ("broken", vec![stopped])
+    );
+    rt.ok(&["start", &ext]);
+    let (_, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        stale.iter().map(|s| s.problem.as_str()).collect::<Vec<_>>(),
+        [format!(
+            "node x: ext-container {ext} was restarted, and its links are still in its old \
+             namespace: {up_again} wires them again"
+        )]
+    );
+    lab::up_with(&file, None, &rt.options()).unwrap();
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!((views[0].health.as_str(), stale), ("ok", vec![]));
+    assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
+    let ext_started = rt.started(&ext);
     let down = lab::down_with(&file, None, &rt.options()).unwrap();
     assert_eq!(down.containers_removed, vec![c.name.clone()]);
     assert!(down.registrations_removed.contains(&ext));
@@ -1024,6 +1062,186 @@ fn podman_cli_runs_a_containerlab_file() {
 #[test]
 fn docker_cli_runs_a_containerlab_file() {
     cli_runs_a_containerlab_file(&Rt::new(Kind::Docker));
+}
+
+/// `show --lab` and `show --labs` name a container node whose container was stopped, removed
+/// or restarted (the kernel still holds its links: the registration keeps the old namespace),
+/// show its links broken, and give the command that brings it back; `up` does, and show is
+/// clean again. A lab taken down has nothing stale.
+fn show_names_stale_containers(rt: &Rt) {
+    let lab = rt.lab_name("s");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-3");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{}.0/24\ntopology:\n  \
+         defaults:\n    kind: linux\n    image: {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    \
+         a: {{}}\n    b: {{}}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
+        n + 2
+    );
+    let path = rt.work.join("stale.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let program = match rt.kind {
+        Kind::Podman => "PATCHWIRE_PODMAN",
+        Kind::Docker => "PATCHWIRE_DOCKER",
+    };
+    // `-r RUNTIME` when `named`, else the runtime is found (show --labs: the one holding the
+    // lab's containers; PATCHWIRE_DOCKER/PODMAN point at the test's).
+    let cli = |args: &[&str], named: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchwire"));
+        cmd.args(args);
+        if named {
+            cmd.args(["-r", rt.kind.name()]);
+        }
+        let out = cmd
+            .env(program, &rt.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}{stderr}");
+        stdout
+    };
+    // Our lab's lines of `show --labs` (other labs may be up on the host).
+    let ours = |labs: String| -> String {
+        let mut lines = labs
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{lab} ")));
+        let mut block = format!("{}\n", lines.next().unwrap_or_else(|| panic!("{labs}")));
+        for line in lines.take_while(|l| l.starts_with("    ")) {
+            block.push_str(line);
+            block.push('\n');
+        }
+        block
+    };
+    let kind = rt.kind.name();
+    let row = |health: &str| format!("{:<44}  {:<16}  {health}\n", "a:eth1 b:eth1", "wire");
+    let clean = |why: &str| {
+        let shown = cli(&["show", "--lab", path], true);
+        assert_eq!(
+            shown,
+            format!("{:<44}  {:<16}  HEALTH\n{}", "LINK", "KIND", row("ok")),
+            "{why}"
+        );
+        let labs = ours(cli(&["show", "--labs"], true));
+        assert!(
+            !labs.contains('!') && labs.contains(" ok "),
+            "{why}: {labs}"
+        );
+    };
+    cli(&["up", path], true);
+    clean("after up");
+
+    let a = format!("clab-{lab}-a");
+    let b = format!("clab-{lab}-b");
+    let up = format!("patchwire up {path} -r {kind}");
+    // Stopped: the link ends are still in the kernel, in the namespace the registration holds.
+    rt.ok(&["stop", "-t", "0", &a]);
+    let stopped = format!("node a: container {a} is stopped: {up} starts it again");
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! {stopped}\n! {stopped}\n",
+            "LINK",
+            "KIND",
+            row("broken")
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&["-j", "show", "--lab", path], true)).unwrap();
+    assert_eq!(json[0]["health"], "broken", "{json}");
+    assert_eq!(json[0]["problems"], serde_json::json!([stopped]), "{json}");
+    assert_eq!(
+        json[0]["stale"],
+        serde_json::json!([{"node": "a", "container": a, "state": "stopped", "problem": stopped}]),
+        "{json}"
+    );
+    let labs = ours(cli(&["show", "--labs"], true));
+    assert!(labs.ends_with(&format!("    ! {stopped}\n")), "{labs}");
+    assert!(labs.lines().next().unwrap().contains(" broken "), "{labs}");
+    // Without -r, show --labs finds the runtime holding the lab's containers (docker first:
+    // when a docker answers that does not hold them, the command names podman).
+    let labs = ours(cli(&["show", "--labs"], false));
+    let found = [
+        format!("    ! node a: container {a} is stopped: patchwire up {path} starts it again\n"),
+        format!("    ! {stopped}\n"),
+    ];
+    assert!(
+        labs.contains(&found[0]) || (rt.kind == Kind::Podman && labs.contains(&found[1])),
+        "{labs}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&["-j", "show", "--labs"], true)).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.as_str())
+        .unwrap();
+    assert_eq!(entry["stale"][0]["state"], "stopped", "{json}");
+    assert_eq!(entry["health"], "broken", "{json}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &a));
+    clean("after up started a again");
+
+    // Removed: up makes it again.
+    rt.ok(&["rm", "-f", &b]);
+    let gone = format!("node b: container {b} is gone: {up} makes it again");
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! {gone}\n! {gone}\n",
+            "LINK",
+            "KIND",
+            row("broken")
+        )
+    );
+    let labs = ours(cli(&["show", "--labs"], true));
+    assert!(labs.ends_with(&format!("    ! {gone}\n")), "{labs}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &b));
+    clean("after up made b again");
+
+    // Restarted: a new namespace, the registration (and the links) in the old one.
+    rt.ok(&["restart", "-t", "0", &a]);
+    let restarted = format!(
+        "node a: container {a} was restarted, and its links are still in its old namespace: \
+         {up} wires them again"
+    );
+    let shown = cli(&["show", "--lab", path], true);
+    assert!(shown.contains(&format!("\n! {restarted}\n")), "{shown}");
+    assert!(shown.contains(&row("broken")), "{shown}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &a));
+    clean("after up wired a again");
+
+    // A lab that is down has nothing stale, and its nodes are not taken for `netns:` nodes
+    // whose namespace was deleted: its links are missing, up makes them.
+    cli(&["down", path], true);
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! not wired (run patchwire up {path})\n",
+            "LINK",
+            "KIND",
+            row("missing")
+        )
+    );
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_show_names_stale_containers() {
+    show_names_stale_containers(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_show_names_stale_containers() {
+    show_names_stale_containers(&Rt::new(Kind::Docker));
 }
 
 /// containerlab's smoke files name labs of their own (`mgmtnetif`): their panels and

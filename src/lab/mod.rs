@@ -30,11 +30,12 @@ pub mod ports;
 mod taps;
 mod view;
 
+pub use containers::StaleNode;
 pub use containers::{ContainerChange, ExecResult};
 pub use desired::Desired;
-pub use list::{LabSummary, check_lab_name, list};
+pub use list::{LabSummary, check_lab_name, list, list_with};
 pub use plan::{Change, Plan};
-pub use view::{GraphFormat, LinkView, capture_points, graph, show};
+pub use view::{GraphFormat, LinkView, capture_points, graph, show, show_with};
 
 use serde::Serialize;
 
