@@ -1172,6 +1172,9 @@ fn show_names_stale_containers(rt: &Rt) {
         labs.contains(&found[0]) || (rt.kind == Kind::Podman && labs.contains(&found[1])),
         "{labs}"
     );
+    // graph colours it as show does (the runtime holding the lab's containers is asked).
+    let graph = cli(&["graph", path], false);
+    assert!(graph.contains("color=red, fontcolor=red"), "{graph}");
     let json: serde_json::Value =
         serde_json::from_str(&cli(&["-j", "show", "--labs"], true)).unwrap();
     let entry = json
@@ -1185,6 +1188,8 @@ fn show_names_stale_containers(rt: &Rt) {
     cli(&["up", path], true);
     assert!(registered_as_running(rt, &a));
     clean("after up started a again");
+    let graph = cli(&["graph", path], false);
+    assert!(!graph.contains("color=red, fontcolor=red"), "{graph}");
 
     // Removed: up makes it again.
     rt.ok(&["rm", "-f", &b]);

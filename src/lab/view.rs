@@ -474,7 +474,9 @@ pub enum GraphFormat {
 /// in the kernel of this host (black ok, orange degraded, red broken, grey not up), and links
 /// wholly on another host are dashed grey: this host cannot see them. A legend says so.
 pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<String, LabError> {
-    let views = show(file, host)?;
+    // As `show --lab` sees it: links of a node whose container is stopped, gone or restarted
+    // are broken (the runtime holding the lab's containers is asked).
+    let (views, _) = show_with(file, host, &super::Options::default())?;
     let picture = Picture::new(file, &views);
     Ok(match format {
         GraphFormat::Dot => picture.dot(),
