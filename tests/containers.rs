@@ -69,7 +69,6 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 struct Rt {
     kind: Kind,
     /// The runtime's network namespace (its bridges live there); dropped after the runtime.
-    #[allow(dead_code)]
     ns: TestNs,
     work: PathBuf,
     wrapper: PathBuf,
@@ -167,6 +166,58 @@ impl Rt {
     /// `sh -c COMMAND` in a container, its stdout (must succeed).
     fn sh(&self, container: &str, command: &str) -> String {
         self.ok(&["exec", container, "sh", "-c", command])
+    }
+
+    /// Tags the test image, with a default command (`sleep 100000`), as the names a
+    /// containerlab file uses (`alpine:3`), as each runtime resolves them from local storage.
+    fn tag_as(&self, names: &[&str]) {
+        let tagged = "localhost/pw-busybox:cmd";
+        self.ok(&[
+            "import",
+            "--change",
+            r#"CMD ["sleep", "100000"]"#,
+            image_tar().to_str().unwrap(),
+            tagged,
+        ]);
+        for name in names {
+            match self.kind {
+                Kind::Podman => {
+                    self.ok(&["tag", tagged, &format!("localhost/{name}")]);
+                    self.ok(&["tag", tagged, &format!("docker.io/library/{name}")]);
+                }
+                Kind::Docker => {
+                    self.ok(&["tag", tagged, name]);
+                }
+            }
+        }
+    }
+
+    /// The CLI, in the runtime's namespace (which stands in for the host's: the management
+    /// network's bridge is there), with `-r RUNTIME` and this runtime's wrapper.
+    fn patchwire(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let program = match self.kind {
+            Kind::Podman => "PATCHWIRE_PODMAN",
+            Kind::Docker => "PATCHWIRE_DOCKER",
+        };
+        let out = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.ns.name))
+            .arg(env!("CARGO_BIN_EXE_patchwire"))
+            .args(args)
+            .args(["-r", self.kind.name()])
+            .env(program, &self.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A lab named by a file the test did not name: taken down by the guard too.
+    fn adopt_lab(&self, lab: &str) {
+        self.labs.borrow_mut().push(lab.to_string());
     }
 
     fn lab_name(&self, what: &str) -> String {
@@ -528,7 +579,8 @@ fn containers_converge_in_place(rt: &Rt) {
 }
 
 /// An ext-container (started by the runtime alone) wired to a container node: frames pass;
-/// `down` removes its registration and leaves it running. A missing one is refused up front.
+/// stopped or restarted by its owner, show says so and `up` wires it again; `down` removes
+/// its registration and leaves it running. A missing one is refused up front.
 fn ext_container_is_wired_and_left_running(rt: &Rt) {
     let lab = rt.lab_name("e");
     let ext = format!("pwt-ext{}", rt.n);
@@ -578,7 +630,6 @@ fn ext_container_is_wired_and_left_running(rt: &Rt) {
         "sleep",
         "100000",
     ]);
-    let ext_started = rt.started(&ext);
     let up = lab::up_with(&file, None, &rt.options()).unwrap();
     assert_eq!(
         change_names(&up.changes)[..3],
@@ -589,6 +640,44 @@ fn ext_container_is_wired_and_left_running(rt: &Rt) {
         ]
     );
     assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!((views[0].health.as_str(), stale), ("ok", vec![]));
+    // Stopped by its owner: show says so, and that patchwire does not start it; started
+    // again it runs in a new namespace, away from its links, until `up` wires them again.
+    rt.ok(&["stop", "-t", "0", &ext]);
+    let up_again = format!("patchwire up test.clab.yml -r {}", rt.kind);
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    let stopped = format!(
+        "node x: ext-container {ext} is stopped: start it ({} start {ext}), then {up_again}",
+        rt.kind
+    );
+    assert_eq!(
+        stale,
+        vec![lab::StaleNode {
+            node: "x".into(),
+            container: ext.clone(),
+            state: "stopped".into(),
+            problem: stopped.clone(),
+        }]
+    );
+    assert_eq!(
+        (views[0].health.as_str(), views[0].problems.clone()),
+        ("broken", vec![stopped])
+    );
+    rt.ok(&["start", &ext]);
+    let (_, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        stale.iter().map(|s| s.problem.as_str()).collect::<Vec<_>>(),
+        [format!(
+            "node x: ext-container {ext} was restarted, and its links are still in its old \
+             namespace: {up_again} wires them again"
+        )]
+    );
+    lab::up_with(&file, None, &rt.options()).unwrap();
+    let (views, stale) = lab::show_with(&file, None, &rt.options()).unwrap();
+    assert_eq!((views[0].health.as_str(), stale), ("ok", vec![]));
+    assert!(ping(rt, &c.name, &format!("198.18.{}.2", n + 2)));
+    let ext_started = rt.started(&ext);
     let down = lab::down_with(&file, None, &rt.options()).unwrap();
     assert_eq!(down.containers_removed, vec![c.name.clone()]);
     assert!(down.registrations_removed.contains(&ext));
@@ -973,4 +1062,684 @@ fn podman_cli_runs_a_containerlab_file() {
 #[test]
 fn docker_cli_runs_a_containerlab_file() {
     cli_runs_a_containerlab_file(&Rt::new(Kind::Docker));
+}
+
+/// `show --lab` and `show --labs` name a container node whose container was stopped, removed
+/// or restarted (the kernel still holds its links: the registration keeps the old namespace),
+/// show its links broken, and give the command that brings it back; `up` does, and show is
+/// clean again. A lab taken down has nothing stale.
+fn show_names_stale_containers(rt: &Rt) {
+    let lab = rt.lab_name("s");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-3");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{}.0/24\ntopology:\n  \
+         defaults:\n    kind: linux\n    image: {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    \
+         a: {{}}\n    b: {{}}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
+        n + 2
+    );
+    let path = rt.work.join("stale.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let program = match rt.kind {
+        Kind::Podman => "PATCHWIRE_PODMAN",
+        Kind::Docker => "PATCHWIRE_DOCKER",
+    };
+    // `-r RUNTIME` when `named`, else the runtime is found (show --labs: the one holding the
+    // lab's containers; PATCHWIRE_DOCKER/PODMAN point at the test's).
+    let cli = |args: &[&str], named: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchwire"));
+        cmd.args(args);
+        if named {
+            cmd.args(["-r", rt.kind.name()]);
+        }
+        let out = cmd
+            .env(program, &rt.wrapper)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}{stderr}");
+        stdout
+    };
+    // Our lab's lines of `show --labs` (other labs may be up on the host).
+    let ours = |labs: String| -> String {
+        let mut lines = labs
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{lab} ")));
+        let mut block = format!("{}\n", lines.next().unwrap_or_else(|| panic!("{labs}")));
+        for line in lines.take_while(|l| l.starts_with("    ")) {
+            block.push_str(line);
+            block.push('\n');
+        }
+        block
+    };
+    let kind = rt.kind.name();
+    let row = |health: &str| format!("{:<44}  {:<16}  {health}\n", "a:eth1 b:eth1", "wire");
+    let clean = |why: &str| {
+        let shown = cli(&["show", "--lab", path], true);
+        assert_eq!(
+            shown,
+            format!("{:<44}  {:<16}  HEALTH\n{}", "LINK", "KIND", row("ok")),
+            "{why}"
+        );
+        let labs = ours(cli(&["show", "--labs"], true));
+        assert!(
+            !labs.contains('!') && labs.contains(" ok "),
+            "{why}: {labs}"
+        );
+    };
+    cli(&["up", path], true);
+    clean("after up");
+
+    let a = format!("clab-{lab}-a");
+    let b = format!("clab-{lab}-b");
+    let up = format!("patchwire up {path} -r {kind}");
+    // Stopped: the link ends are still in the kernel, in the namespace the registration holds.
+    rt.ok(&["stop", "-t", "0", &a]);
+    let stopped = format!("node a: container {a} is stopped: {up} starts it again");
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! {stopped}\n! {stopped}\n",
+            "LINK",
+            "KIND",
+            row("broken")
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&["-j", "show", "--lab", path], true)).unwrap();
+    assert_eq!(json[0]["health"], "broken", "{json}");
+    assert_eq!(json[0]["problems"], serde_json::json!([stopped]), "{json}");
+    assert_eq!(
+        json[0]["stale"],
+        serde_json::json!([{"node": "a", "container": a, "state": "stopped", "problem": stopped}]),
+        "{json}"
+    );
+    let labs = ours(cli(&["show", "--labs"], true));
+    assert!(labs.ends_with(&format!("    ! {stopped}\n")), "{labs}");
+    assert!(labs.lines().next().unwrap().contains(" broken "), "{labs}");
+    // Without -r, show --labs finds the runtime holding the lab's containers (docker first:
+    // when a docker answers that does not hold them, the command names podman).
+    let labs = ours(cli(&["show", "--labs"], false));
+    let found = [
+        format!("    ! node a: container {a} is stopped: patchwire up {path} starts it again\n"),
+        format!("    ! {stopped}\n"),
+    ];
+    assert!(
+        labs.contains(&found[0]) || (rt.kind == Kind::Podman && labs.contains(&found[1])),
+        "{labs}"
+    );
+    // graph colours it as show does (the runtime holding the lab's containers is asked).
+    let graph = cli(&["graph", path], false);
+    assert!(graph.contains("color=red, fontcolor=red"), "{graph}");
+    let json: serde_json::Value =
+        serde_json::from_str(&cli(&["-j", "show", "--labs"], true)).unwrap();
+    let entry = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lab"] == lab.as_str())
+        .unwrap();
+    assert_eq!(entry["stale"][0]["state"], "stopped", "{json}");
+    assert_eq!(entry["health"], "broken", "{json}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &a));
+    clean("after up started a again");
+    let graph = cli(&["graph", path], false);
+    assert!(!graph.contains("color=red, fontcolor=red"), "{graph}");
+
+    // Removed: up makes it again.
+    rt.ok(&["rm", "-f", &b]);
+    let gone = format!("node b: container {b} is gone: {up} makes it again");
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! {gone}\n! {gone}\n",
+            "LINK",
+            "KIND",
+            row("broken")
+        )
+    );
+    let labs = ours(cli(&["show", "--labs"], true));
+    assert!(labs.ends_with(&format!("    ! {gone}\n")), "{labs}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &b));
+    clean("after up made b again");
+
+    // Restarted: a new namespace, the registration (and the links) in the old one.
+    rt.ok(&["restart", "-t", "0", &a]);
+    let restarted = format!(
+        "node a: container {a} was restarted, and its links are still in its old namespace: \
+         {up} wires them again"
+    );
+    let shown = cli(&["show", "--lab", path], true);
+    assert!(shown.contains(&format!("\n! {restarted}\n")), "{shown}");
+    assert!(shown.contains(&row("broken")), "{shown}");
+    cli(&["up", path], true);
+    assert!(registered_as_running(rt, &a));
+    clean("after up wired a again");
+
+    // A lab that is down has nothing stale, and its nodes are not taken for `netns:` nodes
+    // whose namespace was deleted: its links are missing, up makes them.
+    cli(&["down", path], true);
+    let shown = cli(&["show", "--lab", path], true);
+    assert_eq!(
+        shown,
+        format!(
+            "{:<44}  {:<16}  HEALTH\n{}    ! not wired (run patchwire up {path})\n",
+            "LINK",
+            "KIND",
+            row("missing")
+        )
+    );
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_show_names_stale_containers() {
+    show_names_stale_containers(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_show_names_stale_containers() {
+    show_names_stale_containers(&Rt::new(Kind::Docker));
+}
+
+/// containerlab's smoke files name labs of their own (`mgmtnetif`): their panels and
+/// registrations are the host's, so the podman and docker runs take turns.
+static SMOKE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const SMOKE_DIR: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/containerlab/tests/01-smoke"
+);
+
+/// containerlab's `16-mgmtnetinterface.clab.yml` as written (no `mgmt.bridge`; its image
+/// local): `plan` before the network exists says where the host side goes, `up` plugs it into
+/// the bridge the runtime made for the `clab` network (`ip -d link` shows it as its master),
+/// frames pass between the container's eth1 and that bridge, and `down` removes the host side
+/// and everything else.
+fn mgmt_net_link_joins_the_runtimes_bridge(rt: &Rt) {
+    let _turn = SMOKE.lock().unwrap_or_else(|e| e.into_inner());
+    rt.adopt_lab("mgmtnetif");
+    rt.tag_as(&["alpine:latest"]);
+    let path = rt.work.join("16-mgmtnetinterface.clab.yml");
+    std::fs::copy(format!("{SMOKE_DIR}/16-mgmtnetinterface.clab.yml"), &path).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for line in [
+        format!("+ network clab ({})\n", rt.kind),
+        "+ container clab-mgmtnetif-l1 (node l1, image alpine:latest)\n".to_string(),
+        "+ port host.l1eth1 for host:l1eth1 (veth, l1eth1 in the host's namespace, a port of \
+         management network clab's bridge (up makes the network first), mtu 9500)\n"
+            .to_string(),
+    ] {
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let bridge = rt
+        .runtime()
+        .network_bridge("clab")
+        .unwrap()
+        .expect("a bridge");
+    let link = rt.ns.ip("-d link show l1eth1");
+    assert!(link.contains(&format!(" master {bridge} ")), "{link}");
+    assert!(link.contains("bridge_slave"), "{link}");
+    // Frames: the container's eth1 reaches an address on the bridge, through the wire.
+    let n = rt.n;
+    rt.ns
+        .ip(&format!("addr add 198.18.{}.254/24 dev {bridge}", n + 1));
+    rt.sh(
+        "clab-mgmtnetif-l1",
+        &format!(
+            "ip addr add 198.18.{}.1/24 dev eth1 && ip link set eth1 up",
+            n + 1
+        ),
+    );
+    assert!(ping(
+        rt,
+        "clab-mgmtnetif-l1",
+        &format!("198.18.{}.254", n + 1)
+    ));
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (Some(0), "lab mgmtnetif: the kernel matches the file\n", "")
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("l1eth1"),
+        "down names the host side: {stdout}"
+    );
+    let gone = Command::new("ip")
+        .args(["-n", &rt.ns.name, "link", "show", "l1eth1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("does not exist"),
+        "the host side is gone"
+    );
+    assert_eq!(leftovers(rt, "mgmtnetif", "clab"), Vec::<String>::new());
+
+    // `01-linux-nodes.clab.yml` has a mgmt-net link too (and no mgmt.bridge): `plan` no longer
+    // refuses it for that; on a kernel without `dummy`, its dummy link is what it refuses.
+    let path = rt.work.join("01-linux-nodes.clab.yml");
+    std::fs::copy(format!("{SMOKE_DIR}/01-linux-nodes.clab.yml"), &path).unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path.to_str().unwrap()]);
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("patchwire:"))
+        .collect();
+    match code {
+        Some(0) => assert!(stdout.contains("l2eth5mgmt"), "{stdout}"),
+        _ => assert!(
+            refusals.len() == 1
+                && refusals[0].ends_with(
+                    "01-linux-nodes.clab.yml:84: link of l2:somedummy (type: dummy): this kernel \
+                     cannot make dummy interfaces (Operation not supported (Unknown device \
+                     type)): it needs the kernel module dummy (modprobe dummy, or a kernel with \
+                     CONFIG_DUMMY); patchwire doctor checks for it"
+                ),
+            "{stderr}"
+        ),
+    }
+}
+
+#[test]
+fn podman_mgmt_net_link_joins_the_runtimes_bridge() {
+    mgmt_net_link_joins_the_runtimes_bridge(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_mgmt_net_link_joins_the_runtimes_bridge() {
+    mgmt_net_link_joins_the_runtimes_bridge(&Rt::new(Kind::Docker));
+}
+
+/// `mgmt.bridge`: docker names the management network's bridge so, and the mgmt-net link's
+/// host side joins it; podman 4.3 (this machine's) cannot name a network's bridge, and `plan`
+/// and `up` refuse the file before anything changes, saying what works instead.
+fn mgmt_bridge_is_named_or_refused(rt: &Rt) {
+    let lab = rt.lab_name("b");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-3");
+    let bridge = format!("pwb{n}");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{}.0/24\n  bridge: \
+         {bridge}\ntopology:\n  nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep \
+         100000}}\n  links:\n    - endpoints: [\"a:eth1\", \"mgmt-net:a-eth1\"]\n",
+        n + 2
+    );
+    let path = rt.work.join("bridge.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    match rt.kind {
+        Kind::Podman => {
+            let version = rt.runtime().version;
+            let refusal = format!(
+                "patchwire: {path}: mgmt.bridge {bridge}: podman {version} cannot name the \
+                 bridge of the network it makes (its `network create` has no --interface-name; \
+                 newer podman has): remove mgmt.bridge (the management network {network} then \
+                 gets the bridge podman names, and mgmt-net links join that one), or run the lab \
+                 with --runtime docker, or with a podman that has --interface-name\n"
+            );
+            for command in ["plan", "up"] {
+                let (code, _, stderr) = rt.patchwire(&[command, path]);
+                assert_eq!(code, Some(1), "{command}: {stderr}");
+                assert!(stderr.ends_with(&refusal), "{command}: {stderr}");
+            }
+            assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+            assert!(!Path::new(&format!("/run/netns/{lab}.panel")).exists());
+        }
+        Kind::Docker => {
+            let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+            assert_eq!(code, Some(0), "{stdout}{stderr}");
+            assert_eq!(
+                rt.runtime().network_bridge(&network).unwrap().as_deref(),
+                Some(bridge.as_str())
+            );
+            let link = rt.ns.ip("-d link show a-eth1");
+            assert!(link.contains(&format!(" master {bridge} ")), "{link}");
+            let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+            assert_eq!(code, Some(0), "{stdout}{stderr}");
+            assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+        }
+    }
+}
+
+#[test]
+fn podman_mgmt_bridge_is_named_or_refused() {
+    mgmt_bridge_is_named_or_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_mgmt_bridge_is_named_or_refused() {
+    mgmt_bridge_is_named_or_refused(&Rt::new(Kind::Docker));
+}
+
+/// The network namespace of a running container (its first process's), as (dev, inode).
+fn netns_of(rt: &Rt, name: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (pid, _) = rt.started(name);
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/net")).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// `network-mode: container:NODE` naming a node of the lab is that node's container (started
+/// first); `container:OTHER` that is no node of the lab is passed on as written. The node that
+/// shares a namespace is wired there; when the node it shares with is made again, so is it.
+fn network_mode_container_names_a_node(rt: &Rt) {
+    let lab = rt.lab_name("n");
+    let n = rt.n;
+    let other = format!("pwt-other{n}");
+    rt.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &other,
+        "--network",
+        "none",
+        IMAGE,
+        "sleep",
+        "100000",
+    ]);
+    let a = spec(&lab, "a");
+    let mut b = spec(&lab, "b");
+    b.network_mode = Some("container:a".into());
+    let mut c = spec(&lab, "c");
+    c.network_mode = Some(format!("container:{other}"));
+    let d = spec(&lab, "d");
+    let nodes = |a: &ContainerSpec| {
+        vec![
+            ("a", a.clone(), vec![]),
+            (
+                "b",
+                b.clone(),
+                vec![format!("ip addr add 198.18.{}.1/24 dev eth1", n + 1)],
+            ),
+            ("c", c.clone(), vec![]),
+            (
+                "d",
+                d.clone(),
+                vec![format!("ip addr add 198.18.{}.2/24 dev eth1", n + 1)],
+            ),
+        ]
+    };
+    let file = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a));
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert!(up.exec.iter().all(|e| e.exit == 0), "{:?}", up.exec);
+    assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
+    assert_eq!(netns_of(rt, &c.name), netns_of(rt, &other));
+    assert!(registered_as_running(rt, &b.name));
+    // b's eth1 is in a's namespace: a reaches d through it.
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+
+    // a changed: a and b are made again, b after a and in its new namespace.
+    let mut a2 = a.clone();
+    a2.env.insert("CHANGED".into(), "1".into());
+    let changed = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a2));
+    let plan = lab::plan_with(&changed, None, &rt.options()).unwrap();
+    let shown: Vec<serde_json::Value> = plan.changes[..2]
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            serde_json::json!({"change": "recreate-container", "node": "a", "container": a.name,
+                               "why": "its definition in the file changed"}),
+            serde_json::json!({"change": "recreate-container", "node": "b", "container": b.name,
+                               "why": format!("it shares the network namespace of {}, which is \
+                                               made again", a.name)}),
+        ]
+    );
+    lab::up_with(&changed, None, &rt.options()).unwrap();
+    assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+    assert_eq!(
+        change_names(
+            &lab::plan_with(&changed, None, &rt.options())
+                .unwrap()
+                .changes
+        ),
+        Vec::<String>::new()
+    );
+    lab::down_with(&changed, None, &rt.options()).unwrap();
+    let network = changed.mgmt.as_ref().unwrap().name.clone();
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    assert!(rt.started(&other).0 > 0, "the other container runs on");
+}
+
+#[test]
+fn podman_network_mode_container_names_a_node() {
+    network_mode_container_names_a_node(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_network_mode_container_names_a_node() {
+    network_mode_container_names_a_node(&Rt::new(Kind::Docker));
+}
+
+/// A runtime wrapper that, on `run`, first makes the container itself: as the `run` of an `up`
+/// killed a moment before would, finishing on its own after the next `up` listed the
+/// containers. With `racy-foreign` in the work folder, it makes a container of that name
+/// without the lab's labels instead (someone else's). The id it made goes to `racy.id`.
+fn racy_wrapper(rt: &Rt) -> PathBuf {
+    let w = rt.work.display();
+    let real = rt.wrapper.display();
+    let path = rt.work.join("racy");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = run ]; then\n  if [ -f {w}/racy-foreign ]; then\n    \
+             name=; prev=\n    for a in \"$@\"; do [ \"$prev\" = --name ] && name=\"$a\"; \
+             prev=\"$a\"; done\n    {real} create --name \"$name\" {IMAGE} sleep 100000 > \
+             {w}/racy.id\n  else\n    shift 2\n    {real} create \"$@\" > {w}/racy.id\n    set \
+             -- run --detach \"$@\"\n  fi\nfi\nexec {real} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The container of a node, as the runtime reports it (must exist).
+fn container(rt: &Rt, name: &str) -> runtime::Container {
+    rt.runtime().inspect(name).unwrap().expect(name)
+}
+
+/// A container under a node's name: someone else's (no lab labels) is refused, naming it and
+/// how to remove it, before anything changes — whether it was there when `up` began or
+/// appeared while it ran; the lab's own, as the file says, is adopted: a stopped one is
+/// started again (same container), one made by another `up`'s `run` meanwhile is kept.
+fn existing_containers_are_adopted_or_refused(rt: &Rt) {
+    let lab = rt.lab_name("o");
+    let n = rt.n;
+    let (a, b, c) = (spec(&lab, "a"), spec(&lab, "b"), spec(&lab, "c"));
+    let exec = |i: u32| vec![format!("ip addr add 198.18.{}.{i}/24 dev eth1", n + 1)];
+    let two = vec![("a", a.clone(), exec(1)), ("b", b.clone(), exec(2))];
+    let file = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], two.clone());
+    let network = file.mgmt.as_ref().unwrap().name.clone();
+    let rm = format!("{} rm -f {}", rt.kind, a.name);
+    let refusal = |node: &str, name: &str, rm: &str| {
+        format!(
+            "node {node}: container {name} exists and is not this lab's (it has no \
+             patchwire.lab={lab} and patchwire.node={node} labels): remove it ({rm}) if it is not \
+             needed, or make node {node} a kind: ext-container to wire it as it is"
+        )
+    };
+
+    // Someone else's container under a's name, there before `up`.
+    rt.ok(&["create", "--name", &a.name, IMAGE, "sleep", "100000"]);
+    let e = lab::up_with(&file, None, &rt.options()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("test.clab.yml: {}", refusal("a", &a.name, &rm))
+    );
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    assert!(!Path::new(&format!("/run/netns/{lab}.panel")).exists());
+    rt.ok(&["rm", "-f", &a.name]);
+
+    // The lab's own, stopped: started again, the same container, its links made anew.
+    lab::up_with(&file, None, &rt.options()).unwrap();
+    let id = container(rt, &a.name).id;
+    rt.ok(&["stop", "-t", "0", &a.name]);
+    let plan = lab::plan_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&plan.changes[0]).unwrap(),
+        serde_json::json!({"change": "start-container", "node": "a", "container": a.name})
+    );
+    assert_eq!(
+        lab::ContainerChange::StartContainer {
+            node: "a".into(),
+            container: a.name.clone()
+        }
+        .to_string(),
+        format!(
+            "~ container {} (node a): started again, it was not running",
+            a.name
+        )
+    );
+    let up = lab::up_with(&file, None, &rt.options()).unwrap();
+    assert_eq!(container(rt, &a.name).id, id, "the same container");
+    assert!(registered_as_running(rt, &a.name));
+    assert_eq!(up.exec.len(), 1, "a's exec ran again in its new namespace");
+    assert!(ping(rt, &a.name, &format!("198.18.{}.2", n + 1)));
+
+    // c made by another `run` between the listing and ours (as the file says): adopted.
+    let racy = Options {
+        runtime: Choice::Only(rt.kind),
+        program: Some(racy_wrapper(rt)),
+    };
+    let mut three = two.clone();
+    three.push(("c", c.clone(), vec![]));
+    let with_c = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], three.clone());
+    lab::up_with(&with_c, None, &racy).unwrap();
+    let made = std::fs::read_to_string(rt.work.join("racy.id")).unwrap();
+    let found = container(rt, &c.name);
+    assert_eq!(found.id, made.trim(), "the container the other run made");
+    assert!(found.running && registered_as_running(rt, &c.name));
+    assert_eq!(
+        change_names(
+            &lab::plan_with(&with_c, None, &rt.options())
+                .unwrap()
+                .changes
+        ),
+        Vec::<String>::new()
+    );
+
+    // d: someone else's container appears under its name meanwhile: refused, naming it.
+    std::fs::write(rt.work.join("racy-foreign"), "").unwrap();
+    let d = spec(&lab, "d");
+    let mut four = three.clone();
+    four.push(("d", d.clone(), vec![]));
+    let with_d = lab_file(rt, &lab, &[("a:eth1", "b:eth1")], four);
+    let e = lab::up_with(&with_d, None, &racy).unwrap_err();
+    let rm_d = format!("{} rm -f {}", rt.kind, d.name);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "test.clab.yml: {} (the lab is partly changed: run patchwire up again once that is \
+             fixed, or patchwire down)",
+            refusal("d", &d.name, &rm_d)
+        )
+    );
+    assert!(
+        container(rt, &d.name).labels.is_empty(),
+        "left to its owner"
+    );
+    rt.ok(&["rm", "-f", &d.name]);
+    lab::down_with(&with_d, None, &rt.options()).unwrap();
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_existing_containers_are_adopted_or_refused() {
+    existing_containers_are_adopted_or_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_existing_containers_are_adopted_or_refused() {
+    existing_containers_are_adopted_or_refused(&Rt::new(Kind::Docker));
+}
+
+/// Images and the runtime's failures: `plan` says which image is not here (`up` has the
+/// runtime pull it, as containerlab's default policy); `up` names each node the runtime failed
+/// on a line of its own, where the node is written, with the runtime's words after.
+fn runtime_failures_are_named_per_node(rt: &Rt) {
+    let lab = rt.lab_name("i");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\ntopology:\n  \
+         nodes:\n    e: {{kind: linux, image: localhost/pwt-missing-e:none, cmd: sleep 1}}\n    \
+         f: {{kind: linux, image: localhost/pwt-missing-f:none, cmd: sleep 1}}\n    g: {{kind: \
+         linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = rt.work.join("images.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for node in ["e", "f"] {
+        let line = format!(
+            "+ container clab-{lab}-{node} (node {node}, image localhost/pwt-missing-{node}:none: \
+             not here, up has the runtime pull it)\n"
+        );
+        assert!(stdout.contains(&line), "{line} in {stdout}");
+    }
+    let line = format!("+ container clab-{lab}-g (node g, image {IMAGE})\n");
+    assert!(stdout.contains(&line), "{line} in {stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("patchwire: "))
+        .expect("an error");
+    let failed: Vec<&str> = lines[first..]
+        .iter()
+        .map(|l| l.trim_start_matches("patchwire: "))
+        .filter(|l| l.starts_with(path))
+        .collect();
+    assert_eq!(failed.len(), 2, "{stderr}");
+    for (line, (node, at)) in failed.iter().zip([("e", "7:5"), ("f", "8:5")]) {
+        let start = format!(
+            "{path}:{at}: node {node}: {}: starting container clab-{lab}-{node}: ",
+            rt.kind
+        );
+        assert!(line.starts_with(&start), "{start} in {stderr}");
+        assert!(
+            line.len() > start.len(),
+            "the runtime's words follow: {line}"
+        );
+    }
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            "(the lab is partly changed: run patchwire up again once that is fixed, or patchwire \
+             down)"
+        )
+    );
+    assert!(container(rt, &format!("clab-{lab}-g")).running);
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_runtime_failures_are_named_per_node() {
+    runtime_failures_are_named_per_node(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_runtime_failures_are_named_per_node() {
+    runtime_failures_are_named_per_node(&Rt::new(Kind::Docker));
 }

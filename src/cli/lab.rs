@@ -26,7 +26,8 @@ pub struct UpArgs {
     pub runtime: RuntimeArgs,
 }
 
-/// `--runtime`, shared by up, plan and down.
+/// `--runtime`, shared by up, plan and down (show --lab/--labs has its own, documented for
+/// what it asks).
 #[derive(clap::Args)]
 pub struct RuntimeArgs {
     /// The container runtime for container nodes (`kind: linux` with an image,
@@ -50,7 +51,7 @@ pub enum RuntimeName {
 }
 
 impl RuntimeArgs {
-    fn options(&self) -> lab::Options {
+    pub(super) fn options(&self) -> lab::Options {
         use patchwire::runtime::{Choice, Kind};
         lab::Options {
             runtime: match self.runtime {
@@ -438,7 +439,12 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
 }
 
 /// `show --lab FILE`.
-pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
+pub fn show(
+    cli: &Cli,
+    path: &str,
+    host: Option<&str>,
+    runtime: &RuntimeArgs,
+) -> anyhow::Result<Exit> {
     refuse_netns(cli, "show --lab");
     // `--lab` without a FILE: the one *.clab.yml here, as up/plan/down take it.
     let path = match path {
@@ -446,7 +452,9 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
         given => given.to_string(),
     };
     let lab_file = load(&path)?;
-    let views = lab::show(&lab_file, host)?;
+    // Container nodes whose container is stopped, gone or restarted: their links are broken
+    // and carry the node's problem (JSON: in `problems` and `stale`, the array's shape kept).
+    let (views, stale) = lab::show_with(&lab_file, host, &runtime.options())?;
     if cli.json {
         print_json(&views)?;
         return Ok(Exit::Ok);
@@ -479,11 +487,14 @@ pub fn show(cli: &Cli, path: &str, host: Option<&str>) -> anyhow::Result<Exit> {
             println!("    ! {problem}");
         }
     }
+    for node in &stale {
+        println!("! {}", node.problem);
+    }
     Ok(Exit::Ok)
 }
 
 /// `show --labs`: every lab on this host, found from its namespaces' marks.
-pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
+pub fn list(cli: &Cli, runtime: &RuntimeArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "show --labs");
     if cli.stats {
         use clap::CommandFactory;
@@ -494,7 +505,7 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
             )
             .exit();
     }
-    let labs = lab::list()?;
+    let labs = lab::list_with(&runtime.options())?;
     if cli.json {
         print_json(&labs)?;
         return Ok(Exit::Ok);
@@ -526,6 +537,9 @@ pub fn list(cli: &Cli) -> anyhow::Result<Exit> {
         );
         if let Some(why) = &lab.orphaned {
             println!("    ! orphaned: {why}; remove it with: {}", lab.remove);
+        }
+        for stale in &lab.stale {
+            println!("    ! {}", stale.problem);
         }
         if !lab.existing.is_empty() {
             println!(

@@ -19,7 +19,10 @@ pub struct Args {
     #[arg(conflicts_with = "lab")]
     pub end: Option<String>,
     /// Show a lab instead: every link of the file with its endpoints, kind, health and (-s)
-    /// counters, from the kernel. FILE default: the one *.clab.yml or *.clab.yaml here.
+    /// counters, from the kernel; then a `! node N: ...` line for each container node whose
+    /// container is stopped, gone or restarted (its links are shown broken: nothing runs
+    /// where their ends are), with the command that brings it back (-j: in each link's
+    /// `problems` and `stale`). FILE default: the one *.clab.yml or *.clab.yaml here.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub lab: Option<String>,
     /// With --lab: which of the file's hosts this is.
@@ -27,17 +30,34 @@ pub struct Args {
     pub host: Option<String>,
     /// List the labs on this host instead (found from their namespaces): name, nodes, links,
     /// health and file; a lab whose file is gone or renamed is shown as orphaned, with the
-    /// command that removes it.
+    /// command that removes it; container nodes whose container is stopped, gone or
+    /// restarted are named, as with --lab.
     #[arg(long, conflicts_with_all = ["end", "lab"])]
     pub labs: bool,
+    /// With --lab or --labs: the container runtime to ask about container nodes. Default: the
+    /// one holding the lab's containers (docker is asked first, then podman).
+    #[arg(long, short = 'r', value_enum, value_name = "RUNTIME")]
+    pub runtime: Option<super::lab::RuntimeName>,
 }
 
 pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
+    let runtime = super::lab::RuntimeArgs {
+        runtime: args.runtime,
+    };
     if args.labs {
-        return super::lab::list(cli);
+        return super::lab::list(cli, &runtime);
     }
     if let Some(path) = &args.lab {
-        return super::lab::show(cli, path, args.host.as_deref());
+        return super::lab::show(cli, path, args.host.as_deref(), &runtime);
+    }
+    if args.runtime.is_some() {
+        use clap::CommandFactory;
+        super::Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-r/--runtime: show asks a container runtime only with --lab or --labs",
+            )
+            .exit();
     }
     let netns = cli.netns()?;
     let mut wires = wire::show(netns.try_clone()?)?;

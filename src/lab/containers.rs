@@ -22,8 +22,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::LabError;
-use super::desired::NodeHome;
-use super::file::{LabFile, NodeKind};
+use super::desired::{MgmtBridge, NodeHome};
+use super::file::{LabFile, LinkKind, NodeKind};
 use super::names;
 use crate::marks::{
     CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
@@ -55,6 +55,18 @@ pub enum ContainerChange {
         container: String,
         /// Its image.
         image: String,
+        /// The image is not in the runtime's storage: `run` pulls it (the runtime's own pull
+        /// policy, `missing`, as containerlab's default `IfNotPresent`).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        pull: bool,
+    },
+    /// A container of the lab, as the file says, that is not running (stopped, or created by
+    /// an `up` killed before it started it): started again, its links made anew.
+    StartContainer {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
     },
     /// A container removed and made again, with its links.
     RecreateContainer {
@@ -93,7 +105,19 @@ impl fmt::Display for ContainerChange {
                 node,
                 container,
                 image,
-            } => write!(f, "+ container {container} (node {node}, image {image})"),
+                pull,
+            } => match pull {
+                false => write!(f, "+ container {container} (node {node}, image {image})"),
+                true => write!(
+                    f,
+                    "+ container {container} (node {node}, image {image}: not here, up has the \
+                     runtime pull it)"
+                ),
+            },
+            ContainerChange::StartContainer { node, container } => write!(
+                f,
+                "~ container {container} (node {node}): started again, it was not running"
+            ),
             ContainerChange::RecreateContainer {
                 node,
                 container,
@@ -159,6 +183,24 @@ pub(super) struct ContainerPlan {
     creates: Vec<(String, ContainerSpec)>,
     /// (node, container, pid): running containers whose namespace to register.
     registers: Vec<(String, String, u32)>,
+    /// Where `mgmt-net` links' host sides go.
+    pub mgmt_bridge: MgmtBridge,
+    /// Containers among `creates` that exist as the file says but do not run: started, not
+    /// made.
+    starts: BTreeSet<String>,
+    /// The lab's name, and where each container node is written (`FILE:LINE:COL`, or the
+    /// file's path), for the runtime's failures.
+    lab: String,
+    at: BTreeMap<String, String>,
+}
+
+/// Where node `node` is written: `FILE:LINE:COL` of its name, or the file's path.
+fn node_at(file: &LabFile, node: &str) -> String {
+    file.ids_at
+        .0
+        .get(&(node.to_string(), "node"))
+        .cloned()
+        .unwrap_or_else(|| file.path.clone())
 }
 
 /// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
@@ -178,10 +220,13 @@ pub(super) fn runtime_for(
         };
         return Ok(Some(runtime::at(kind, program)?));
     }
+    // A `mgmt-net` link needs the runtime too when the file names no bridge: it joins the
+    // bridge the runtime made for the management network.
+    let unnamed = file.mgmt.as_ref().is_some_and(|m| m.bridge.is_none());
     let has_nodes = file.nodes.iter().any(|(_, n)| {
         here(n.host.as_deref(), host)
             && matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
-    });
+    }) || (unnamed && has_mgmt_links(file, host));
     let leftovers = netns::named()
         .iter()
         .any(|n| n.starts_with(&format!("clab-{}-", file.name)));
@@ -206,6 +251,101 @@ fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
     }
 }
 
+/// Whether the file has a `type: mgmt-net` link whose node is on this host.
+fn has_mgmt_links(file: &LabFile, host: Option<&str>) -> bool {
+    file.links.iter().any(|l| {
+        matches!(l.kind, LinkKind::MgmtNet { .. })
+            && l.endpoints.first().is_some_and(|e| {
+                file.nodes
+                    .get(&e.node)
+                    .is_some_and(|n| here(n.host.as_deref(), host))
+            })
+    })
+}
+
+/// The bridge `mgmt-net` links' host sides join: the one the runtime made for the management
+/// network (podman's `network_interface`, docker's `br-ID` or the name it was given), asked
+/// whenever the file has such a link, so a file need not name `mgmt.bridge` (containerlab's
+/// smoke tests do not). Before `up` made the network (or, with podman, before a container
+/// joined it and so made its bridge), the bridge is still to come: `plan` says so.
+pub(super) fn mgmt_bridge(
+    runtime: Option<&Runtime>,
+    file: &LabFile,
+    host: Option<&str>,
+) -> Result<MgmtBridge, LabError> {
+    let (Some(runtime), Some(mgmt)) = (runtime, &file.mgmt) else {
+        return Ok(MgmtBridge::FromFile);
+    };
+    // A file without container nodes here that names its bridge: that bridge, as it is.
+    let containers = file
+        .nodes
+        .values()
+        .any(|n| here(n.host.as_deref(), host) && matches!(n.kind, NodeKind::Container(_)));
+    if !has_mgmt_links(file, host) || (!containers && mgmt.bridge.is_some()) {
+        return Ok(MgmtBridge::FromFile);
+    }
+    let pending = MgmtBridge::Pending {
+        network: mgmt.name.clone(),
+        bridge: mgmt.bridge.clone(),
+    };
+    if !runtime.has_network(&mgmt.name)? {
+        return Ok(pending);
+    }
+    let Some(bridge) = runtime.network_bridge(&mgmt.name)? else {
+        return Err(LabError::Invalid(format!(
+            "{}: management network {} ({}) is not a bridge network: a mgmt-net link joins the \
+             management network's Linux bridge (remove the network, and up makes one)",
+            file.path, mgmt.name, runtime.kind
+        )));
+    };
+    if bridge_exists(&bridge)? {
+        return Ok(MgmtBridge::Known(bridge));
+    }
+    // podman makes the bridge when the first container joins the network.
+    let joins = file.nodes.values().any(|n| {
+        here(n.host.as_deref(), host)
+            && matches!(&n.kind, NodeKind::Container(c) if c.spec.network_mode.is_none())
+    });
+    match joins {
+        true => Ok(pending),
+        false => Err(LabError::Invalid(format!(
+            "{}: the bridge {bridge} of management network {} does not exist yet ({} makes it \
+             when a container joins the network, and no container node of this lab does): a \
+             mgmt-net link has nothing to join",
+            file.path, mgmt.name, runtime.kind
+        ))),
+    }
+}
+
+/// The refusal of `mgmt.bridge` by a podman that cannot name a network's bridge. Decided:
+/// refused, not ignored — a file that names the bridge may have tools of its own that expect
+/// it — before anything changes, saying what works instead.
+fn cannot_name_bridge(file: &LabFile, runtime: &Runtime, bridge: &str) -> String {
+    let network = file.mgmt.as_ref().map_or("", |m| m.name.as_str());
+    format!(
+        "{}: mgmt.bridge {bridge}: {} {} cannot name the bridge of the network it makes (its \
+         `network create` has no --interface-name; newer podman has): remove mgmt.bridge (the \
+         management network {network} then gets the bridge podman names, and mgmt-net links \
+         join that one), or run the lab with --runtime docker, or with a podman that has \
+         --interface-name",
+        file.path, runtime.kind, runtime.version
+    )
+}
+
+/// Whether an interface `name` exists in the host's namespace (the lab command's).
+fn bridge_exists(name: &str) -> Result<bool, LabError> {
+    let host = super::desired::host_netns();
+    let mut socket = Netns::open(Some(&host))?.route()?;
+    match crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name(name), 0)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
+        Err(e) => Err(LabError::system(
+            format!("looking up {name} in the host's namespace: {e}"),
+            e,
+        )),
+    }
+}
+
 /// Where a container or ext-container node lives: the registration of its container's
 /// namespace, an existing namespace to the rest of the lab. `None` for other kinds.
 pub(super) fn home(kind: &NodeKind) -> Option<NodeHome> {
@@ -218,6 +358,60 @@ pub(super) fn home(kind: &NodeKind) -> Option<NodeHome> {
         }),
         _ => None,
     }
+}
+
+/// The refusal of a container name taken by a container that is not the lab's node's.
+fn not_ours(
+    runtime: &Runtime,
+    at: &str,
+    lab: &str,
+    node: &str,
+    name: &str,
+    host: Option<&str>,
+) -> String {
+    let rm = match runtime.kind {
+        runtime::Kind::Podman => format!("podman rm -f {name}"),
+        runtime::Kind::Docker => format!("docker rm -f {name}"),
+    };
+    format!(
+        "{at}: node {node}: container {name} exists and is not this lab's (it has no \
+         {CONTAINER_LAB_LABEL}={lab} and {CONTAINER_NODE_LABEL}={node} labels{}): remove it \
+         ({rm}) if it is not needed, or make node {node} a kind: ext-container to wire it as it \
+         is",
+        match host {
+            Some(h) => format!(" for host {h}"),
+            None => String::new(),
+        }
+    )
+}
+
+/// `network-mode: container:NODE` naming a node of the lab: the container of that node
+/// (`clab-LAB-NODE` under the prefix rules, or an ext-container's own name), as containerlab
+/// maps it. `container:OTHER` that is no node of the lab is the runtime's to resolve, as
+/// written.
+fn shared_network(file: &LabFile, spec: &ContainerSpec) -> ContainerSpec {
+    let Some(other) = spec
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("container:"))
+    else {
+        return spec.clone();
+    };
+    let name = match file.nodes.get(other).map(|n| &n.kind) {
+        Some(NodeKind::Container(c)) => c.spec.name.clone(),
+        Some(NodeKind::ExtContainer(e)) => e.container.clone(),
+        _ => return spec.clone(),
+    };
+    let mut spec = spec.clone();
+    spec.network_mode = Some(format!("container:{name}"));
+    spec
+}
+
+/// The container whose network namespace `spec`'s shares (`network-mode: container:NAME`).
+fn shares_with(spec: &ContainerSpec) -> Option<&str> {
+    spec.network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("container:"))
 }
 
 /// The labels the lab adds to a node's container: its record.
@@ -263,10 +457,18 @@ pub(super) fn plan(
     file: &LabFile,
     host: Option<&str>,
 ) -> Result<ContainerPlan, LabError> {
-    let mut plan = ContainerPlan::default();
+    let mut plan = ContainerPlan {
+        lab: file.name.clone(),
+        ..ContainerPlan::default()
+    };
     let Some(runtime) = runtime else {
         return Ok(plan);
     };
+    plan.at = file
+        .nodes
+        .keys()
+        .map(|n| (n.clone(), node_at(file, n)))
+        .collect();
     let mut wanted: Vec<Wanted> = Vec::new();
     let mut ext: Vec<(&str, &str)> = Vec::new();
     for (node, spec) in &file.nodes {
@@ -276,7 +478,7 @@ pub(super) fn plan(
         match &spec.kind {
             NodeKind::Container(c) => wanted.push(Wanted {
                 node,
-                spec: record(&file.name, node, host, &c.spec),
+                spec: record(&file.name, node, host, &shared_network(file, &c.spec)),
             }),
             NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
             _ => {}
@@ -311,9 +513,17 @@ pub(super) fn plan(
             plan.removes.push((node, container.name.clone()));
         }
     }
-    let needs_network = wanted.iter().any(|w| w.spec.network_mode.is_none());
+    // A `mgmt-net` link whose bridge the file does not name joins the network's.
+    let unnamed = file.mgmt.as_ref().is_some_and(|m| m.bridge.is_none());
+    let needs_network = wanted.iter().any(|w| w.spec.network_mode.is_none())
+        || (unnamed && has_mgmt_links(file, host));
     if needs_network && let Some(mgmt) = &file.mgmt {
         if !runtime.has_network(&mgmt.name)? {
+            if let Some(bridge) = &mgmt.bridge
+                && !runtime.names_bridges()?
+            {
+                return Err(LabError::Invalid(cannot_name_bridge(file, runtime, bridge)));
+            }
             plan.changes.push(ContainerChange::CreateNetwork {
                 network: mgmt.name.clone(),
                 runtime: runtime.kind,
@@ -321,6 +531,8 @@ pub(super) fn plan(
         }
         plan.network = Some(mgmt.clone());
     }
+    // Whether each image is in the runtime's storage, asked once per image.
+    let mut images: BTreeMap<String, bool> = BTreeMap::new();
     for w in &wanted {
         let listed = by_node
             .get(w.node)
@@ -340,18 +552,13 @@ pub(super) fn plan(
         };
         let why = match mine.as_ref() {
             Some(other) if !ours(other) => {
-                return Err(LabError::Invalid(format!(
-                    "{}: node {}: container {} exists and is not this lab's (it has no \
-                         {CONTAINER_LAB_LABEL}={} label{}): remove it, or use it as kind: \
-                         ext-container",
-                    file.path,
+                return Err(LabError::Invalid(not_ours(
+                    runtime,
+                    &plan.at[w.node],
+                    &file.name,
                     w.node,
-                    other.name,
-                    file.name,
-                    match host {
-                        Some(h) => format!(" for host {h}"),
-                        None => String::new(),
-                    }
+                    &other.name,
+                    host,
                 )));
             }
             None => {
@@ -359,6 +566,14 @@ pub(super) fn plan(
                     node: w.node.to_string(),
                     container: w.spec.name.clone(),
                     image: w.spec.image.clone(),
+                    pull: !match images.get(&w.spec.image) {
+                        Some(here) => *here,
+                        None => {
+                            let here = runtime.has_image(&w.spec.image)?;
+                            images.insert(w.spec.image.clone(), here);
+                            here
+                        }
+                    },
                 });
                 plan.fresh.insert(w.node.to_string());
                 plan.creates.push((w.node.to_string(), w.spec.clone()));
@@ -370,7 +585,18 @@ pub(super) fn plan(
             {
                 "its definition in the file changed".to_string()
             }
-            Some(c) if !c.running || c.pid.is_none() => "it is not running".to_string(),
+            // Ours, as the file says, but stopped (or created by an `up` killed before it
+            // started it): started again, as `docker start` would.
+            Some(c) if !c.running || c.pid.is_none() => {
+                plan.changes.push(ContainerChange::StartContainer {
+                    node: w.node.to_string(),
+                    container: c.name.clone(),
+                });
+                plan.fresh.insert(w.node.to_string());
+                plan.starts.insert(c.name.clone());
+                plan.creates.push((w.node.to_string(), w.spec.clone()));
+                continue;
+            }
             Some(c) => {
                 let pid = c.pid.expect("checked above");
                 if !registered_as(&c.name, pid) {
@@ -394,6 +620,29 @@ pub(super) fn plan(
         plan.removes.push((w.node.to_string(), w.spec.name.clone()));
         plan.creates.push((w.node.to_string(), w.spec.clone()));
     }
+    // A container that shares the namespace of one made (again) now is made again after it:
+    // the namespace it had is gone with the old container.
+    loop {
+        let remade: BTreeSet<String> = plan.creates.iter().map(|(_, s)| s.name.clone()).collect();
+        let next = wanted.iter().find(|w| {
+            !plan.creates.iter().any(|(n, _)| n == w.node)
+                && shares_with(&w.spec).is_some_and(|other| remade.contains(other))
+        });
+        let Some(w) = next else { break };
+        let other = shares_with(&w.spec).unwrap_or_default().to_string();
+        plan.changes.push(ContainerChange::RecreateContainer {
+            node: w.node.to_string(),
+            container: w.spec.name.clone(),
+            why: format!("it shares the network namespace of {other}, which is made again"),
+        });
+        plan.changes.retain(
+            |c| !matches!(c, ContainerChange::RegisterNetns { node, .. } if node == w.node),
+        );
+        plan.registers.retain(|(node, _, _)| node != w.node);
+        plan.fresh.insert(w.node.to_string());
+        plan.removes.push((w.node.to_string(), w.spec.name.clone()));
+        plan.creates.push((w.node.to_string(), w.spec.clone()));
+    }
     for (node, name) in ext {
         let container = runtime.inspect(name)?;
         let pid = match container {
@@ -402,7 +651,7 @@ pub(super) fn plan(
                     "{}: node {node}: ext-container {name}: {} has no container of that name \
                      (an ext-container is started by something else, then wired by patchwire, \
                      which never starts or stops it)",
-                    file.path, runtime.kind
+                    plan.at[node], runtime.kind
                 )));
             }
             Some(c) => match c.pid {
@@ -411,7 +660,7 @@ pub(super) fn plan(
                     return Err(LabError::Invalid(format!(
                         "{}: node {node}: ext-container {name} is not running (start it with {} \
                          start {name}; patchwire never starts or stops an ext-container)",
-                        file.path, runtime.kind
+                        plan.at[node], runtime.kind
                     )));
                 }
             },
@@ -426,6 +675,7 @@ pub(super) fn plan(
                 .push((node.to_string(), name.to_string(), pid));
         }
     }
+    plan.mgmt_bridge = mgmt_bridge(Some(runtime), file, host)?;
     Ok(plan)
 }
 
@@ -457,56 +707,165 @@ pub(super) fn apply(
     let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
     runtime.remove_many(&doomed)?;
     let network = plan.network.as_ref().map(|n| n.name.as_str());
-    let queue = Mutex::new(plan.creates.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(plan.creates.len()) {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().expect("queue lock").pop_front();
-                    let Some((_, spec)) = next else {
-                        break;
-                    };
-                    let made = runtime.run_detached(spec, network);
-                    results.lock().expect("results lock").push(made);
-                    super::apply::stop_point(20);
-                }
-            });
+    let start =
+        |creates: &[&(String, ContainerSpec)]| start_all(runtime, plan, creates, network, &results);
+    // In waves: a container that shares another's network namespace (`network-mode:
+    // container:NAME`) starts once that one runs.
+    let mut waiting: Vec<&(String, ContainerSpec)> = plan.creates.iter().collect();
+    while !waiting.is_empty() {
+        let pending: BTreeSet<&str> = waiting.iter().map(|(_, s)| s.name.as_str()).collect();
+        let (ready, later): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(|(_, s)| shares_with(s).is_none_or(|o| !pending.contains(o)));
+        if ready.is_empty() {
+            // Containers that share each other's namespace: the runtime says what it thinks.
+            start(&later);
+            break;
         }
-    });
+        start(&ready);
+        waiting = later;
+    }
+    // Each node's failure on a line of its own, where the node is written, with the runtime's
+    // own words.
+    let line = |node: &str, why: &str| {
+        let at = plan.at.get(node).map_or("", String::as_str);
+        // The runtime's words may run over lines (podman's pull progress, then its error):
+        // they follow, indented, so each node's failure starts a line of its own.
+        // Left out: docker's "See 'docker run --help'." and podman's retry warnings (its
+        // last line says the same).
+        let why = why
+            .trim()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter(|l| !(l.starts_with("See '") && l.ends_with(" --help'.")))
+            .filter(|l| !(l.contains("level=warning") && l.contains("retrying in")))
+            .collect::<Vec<_>>()
+            .join("\n  ");
+        format!("{at}: node {node}: {why}")
+    };
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let failed: BTreeSet<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(node, _)| node.as_str())
+        .collect();
     let mut failures: Vec<String> = results
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .iter()
+        .filter_map(|(node, r)| r.as_ref().err().map(|e| line(node, e)))
         .collect();
     // One inspection for all that started (a call per container would cost as much again
     // as the runtime's own work on a busy host), then their namespaces registered.
     let names: Vec<&str> = plan.creates.iter().map(|(_, s)| s.name.as_str()).collect();
     let running = runtime.inspect_many(&names)?;
-    for (_, spec) in &plan.creates {
+    for (node, spec) in &plan.creates {
         let Some(found) = running.iter().find(|c| c.name == spec.name) else {
             continue; // failed above
         };
+        if failed.contains(node.as_str()) {
+            continue; // said above (someone else's container under its name, say)
+        }
         match found.pid {
             Some(pid) => {
                 if let Err(e) = netns::register(&spec.name, pid) {
-                    failures.push(e.to_string());
+                    failures.push(line(node, &e.to_string()));
                 }
             }
-            None => failures.push(format!(
-                "{}: container {} exited right after it started (see {} logs {})",
-                runtime.kind, spec.name, runtime.kind, spec.name
+            None => failures.push(line(
+                node,
+                &format!(
+                    "{}: container {} exited right after it started (see {} logs {})",
+                    runtime.kind, spec.name, runtime.kind, spec.name
+                ),
             )),
         }
     }
     if !failures.is_empty() {
-        return Err(LabError::Invalid(failures.join("; ")));
+        return Err(LabError::Invalid(failures.join("\n")));
     }
     for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
     }
     Ok(())
+}
+
+/// Creates and starts the containers of `creates` (or starts those of `plan.starts`), a few
+/// at a time, each node's result in `results`.
+fn start_all(
+    runtime: &Runtime,
+    plan: &ContainerPlan,
+    creates: &[&(String, ContainerSpec)],
+    network: Option<&str>,
+    results: &Mutex<Vec<(String, Result<(), String>)>>,
+) {
+    let queue = Mutex::new(creates.iter().copied().collect::<VecDeque<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(creates.len()) {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().expect("queue lock").pop_front();
+                    let Some((node, spec)) = next else {
+                        break;
+                    };
+                    let made = match plan.starts.contains(&spec.name) {
+                        true => runtime.start(&spec.name).map_err(|e| e.to_string()),
+                        false => run_or_adopt(runtime, plan, node, spec, network),
+                    };
+                    results
+                        .lock()
+                        .expect("results lock")
+                        .push((node.clone(), made));
+                    super::apply::stop_point(20);
+                }
+            });
+        }
+    });
+}
+
+/// `run` the node's container; when its name is taken meanwhile (after `plan` listed the
+/// containers: the `run` of an `up` killed a moment ago finished on its own), the container
+/// found is adopted if it is the lab's node's — as the file says: kept, started when it does
+/// not run; else removed and made again — and refused if it is anyone else's.
+fn run_or_adopt(
+    runtime: &Runtime,
+    plan: &ContainerPlan,
+    node: &str,
+    spec: &ContainerSpec,
+    network: Option<&str>,
+) -> Result<(), String> {
+    let taken = match runtime.run_detached(spec, network) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.to_string().contains("already in use") => e,
+        Err(e) => return Err(e.to_string()),
+    };
+    let Some(found) = runtime.inspect(&spec.name).map_err(|e| e.to_string())? else {
+        return Err(taken.to_string());
+    };
+    let label = |c: &ContainerSpec, key: &str| c.labels.get(key).cloned();
+    let ours = found.labels.get(CONTAINER_LAB_LABEL) == label(spec, CONTAINER_LAB_LABEL).as_ref()
+        && found.labels.get(CONTAINER_NODE_LABEL) == label(spec, CONTAINER_NODE_LABEL).as_ref()
+        && found.labels.get(CONTAINER_HOST_LABEL) == label(spec, CONTAINER_HOST_LABEL).as_ref();
+    if !ours {
+        let at = plan.at.get(node).map_or("", String::as_str);
+        let host = label(spec, CONTAINER_HOST_LABEL);
+        let refusal = not_ours(runtime, at, &plan.lab, node, &spec.name, host.as_deref());
+        // The caller puts the place and node first.
+        let why = refusal
+            .split_once(&format!("node {node}: "))
+            .map_or(refusal.clone(), |(_, rest)| rest.to_string());
+        return Err(why);
+    }
+    if found.labels.get(CONTAINER_SPEC_LABEL) == label(spec, CONTAINER_SPEC_LABEL).as_ref() {
+        return match found.running {
+            true => Ok(()),
+            false => runtime.start(&spec.name).map_err(|e| e.to_string()),
+        };
+    }
+    runtime.remove(&spec.name).map_err(|e| e.to_string())?;
+    runtime
+        .run_detached(spec, network)
+        .map_err(|e| e.to_string())
 }
 
 /// Deletes the panel ports of `nodes` (found by their records; their far ends go with them).
@@ -614,6 +973,154 @@ fn mark_exec_done(name: &str) -> Result<(), LabError> {
         )
     })?;
     Ok(())
+}
+
+/// A container or ext-container node whose links cannot pass frames although the kernel
+/// holds them: its container stopped (its registration under /run/netns keeps the old
+/// namespace, with the link ends in it, alive), was removed, or was restarted (the
+/// registration names its old namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleNode {
+    /// The node.
+    pub node: String,
+    /// Its container.
+    pub container: String,
+    /// `stopped`, `gone` or `restarted`.
+    pub state: String,
+    /// What is wrong and what brings it back, in words.
+    pub problem: String,
+}
+
+/// The container and ext-container nodes here whose container does not run as registered
+/// (`show --lab`, `show --labs`). Only nodes the lab brought up count: a registration under
+/// /run/netns, or (container nodes) a container of the lab's; a lab that is not up has
+/// nothing stale (its links are `missing`). The runtime asked is `options`'s; by default the
+/// one holding the lab's containers (docker first, as `up` picks), so a podman lab on a host
+/// where docker answers too is not taken for gone. No runtime answering is nothing to say.
+pub(super) fn stale_nodes(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &super::Options,
+) -> Vec<StaleNode> {
+    let nodes: Vec<(&String, String, bool)> = file
+        .nodes
+        .iter()
+        .filter(|(_, spec)| here(spec.host.as_deref(), host))
+        .filter_map(|(node, spec)| match &spec.kind {
+            NodeKind::Container(c) => Some((node, c.spec.name.clone(), false)),
+            NodeKind::ExtContainer(e) => Some((node, e.container.clone(), true)),
+            _ => None,
+        })
+        .collect();
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let Some((runtime, found, named)) = lab_runtime(file, host, options) else {
+        return Vec::new();
+    };
+    // The command that brings the lab back, with what it needs to find the same runtime.
+    let up = format!(
+        "patchwire up {}{}{}",
+        file.path,
+        host.map(|h| format!(" --host {h}")).unwrap_or_default(),
+        match named {
+            true => format!(" -r {}", runtime.kind),
+            false => String::new(),
+        }
+    );
+    let mut stale = Vec::new();
+    for (node, name, ext) in nodes {
+        let registered = std::path::Path::new(NETNS_RUN_DIR).join(&name).exists();
+        let container = match ext {
+            true if !registered => continue,
+            true => match runtime.inspect(&name) {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+            false => found.iter().find(|f| f.name == name).cloned(),
+        };
+        let kind = runtime.kind;
+        let (state, problem) = match container {
+            None if !registered => continue,
+            None if ext => (
+                "gone",
+                format!(
+                    "node {node}: ext-container {name} is gone: make it again (patchwire never \
+                     starts an ext-container), then {up}"
+                ),
+            ),
+            None => (
+                "gone",
+                format!("node {node}: container {name} is gone: {up} makes it again"),
+            ),
+            Some(c) if !c.running || c.pid.is_none() => match ext {
+                true => (
+                    "stopped",
+                    format!(
+                        "node {node}: ext-container {name} is stopped: start it ({kind} start \
+                         {name}), then {up}"
+                    ),
+                ),
+                false => (
+                    "stopped",
+                    format!("node {node}: container {name} is stopped: {up} starts it again"),
+                ),
+            },
+            // Running but not registered: `up` did not get that far; its links are missing.
+            Some(_) if !registered => continue,
+            Some(c) => {
+                if c.pid.is_some_and(|pid| registered_as(&name, pid)) {
+                    continue;
+                }
+                let what = if ext { "ext-container" } else { "container" };
+                (
+                    "restarted",
+                    format!(
+                        "node {node}: {what} {name} was restarted, and its links are still in \
+                         its old namespace: {up} wires them again"
+                    ),
+                )
+            }
+        };
+        stale.push(StaleNode {
+            node: node.clone(),
+            container: name,
+            state: state.to_string(),
+            problem,
+        });
+    }
+    stale
+}
+
+/// The runtime to ask about a lab's containers, the lab's containers there, and whether
+/// `up` needs `-r` to find it again: the one `options` names, or by default the first of
+/// docker and podman holding containers of the lab (else the first that answers).
+fn lab_runtime(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &super::Options,
+) -> Option<(Runtime, Vec<Container>, bool)> {
+    if options.program.is_some() || options.runtime != Choice::Auto {
+        let runtime = runtime_for(file, host, options).ok().flatten()?;
+        let found = lab_containers(&runtime, &file.name, host).ok()?;
+        return Some((runtime, found, options.runtime != Choice::Auto));
+    }
+    let mut first = None;
+    for kind in [runtime::Kind::Docker, runtime::Kind::Podman] {
+        let Ok(runtime) = runtime::find(Choice::Only(kind)) else {
+            continue;
+        };
+        let Ok(found) = lab_containers(&runtime, &file.name, host) else {
+            continue;
+        };
+        if !found.is_empty() {
+            // Not the runtime `up` picks by itself: the command says which.
+            let named = first.is_some();
+            return Some((runtime, found, named));
+        }
+        first.get_or_insert((runtime, found, false));
+    }
+    first
 }
 
 /// The ext-container nodes of the file on this host: their registrations' names.

@@ -248,8 +248,12 @@ pub struct Desired {
     pub bridges: BTreeMap<String, String>,
     /// Interfaces made in nodes themselves (macvlan, dummy), by endpoint.
     pub devices: BTreeMap<Endpoint, Device>,
-    /// What `plan` refuses before anything changes (a `mgmt-net` link without `mgmt.bridge`).
+    /// What `plan` refuses before anything changes (a `mgmt-net` link whose bridge cannot be
+    /// known).
     pub refusals: Vec<String>,
+    /// Ports of `mgmt-net` links whose bridge `up` makes first (the management network does
+    /// not exist yet): port -> the network, for `plan`'s words.
+    pub mgmt_pending: BTreeMap<String, String>,
     /// Said once per run by `plan` and `up` (a Linux bridge eats LACP…).
     pub notes: Vec<String>,
     /// Each link of the file (same order) as it is made here.
@@ -274,7 +278,24 @@ impl Desired {
     /// Works out, from a checked lab file, what the lab should hold on `host` (`None`: the only
     /// one). Looks at the interfaces that existing namespaces (`netns:` nodes) already have.
     pub fn from_file(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, false, false, &BTreeSet::new())
+        Self::build(
+            file,
+            host,
+            false,
+            false,
+            &BTreeSet::new(),
+            &MgmtBridge::FromFile,
+        )
+    }
+
+    /// [`Desired::from_file`] for `up` once its containers (and the management network) are
+    /// made: `mgmt-net` links join the bridge the runtime made.
+    pub(super) fn with_mgmt(
+        file: &LabFile,
+        host: Option<&str>,
+        mgmt: &MgmtBridge,
+    ) -> Result<Desired, LabError> {
+        Self::build(file, host, false, false, &BTreeSet::new(), mgmt)
     }
 
     /// [`Desired::from_file`] for `plan` with container nodes: the namespaces of `fresh`
@@ -284,8 +305,9 @@ impl Desired {
         file: &LabFile,
         host: Option<&str>,
         fresh: &BTreeSet<String>,
+        mgmt: &MgmtBridge,
     ) -> Result<Desired, LabError> {
-        Self::build(file, host, false, false, fresh)
+        Self::build(file, host, false, false, fresh, mgmt)
     }
 
     /// Only the lab's name, host (checked against the file's) and panel: what the lab's lock
@@ -303,14 +325,28 @@ impl Desired {
     /// [`Desired::from_file`] for `show --lab` and `graph`: a `netns:` node whose namespace
     /// has gone is listed in `gone` (its links are shown broken) instead of being an error.
     pub fn for_view(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true, false, &BTreeSet::new())
+        Self::build(
+            file,
+            host,
+            true,
+            false,
+            &BTreeSet::new(),
+            &MgmtBridge::FromFile,
+        )
     }
 
     /// [`Desired::from_file`] for `down`: a `netns:` node whose namespace has gone (deleted,
     /// its process exited) is listed in `gone` instead of being an error, so that `down`
     /// still removes everything else the lab made.
     pub fn for_down(file: &LabFile, host: Option<&str>) -> Result<Desired, LabError> {
-        Self::build(file, host, true, true, &BTreeSet::new())
+        Self::build(
+            file,
+            host,
+            true,
+            true,
+            &BTreeSet::new(),
+            &MgmtBridge::FromFile,
+        )
     }
 
     fn build(
@@ -319,6 +355,7 @@ impl Desired {
         tolerate_gone: bool,
         for_down: bool,
         fresh: &BTreeSet<String>,
+        mgmt: &MgmtBridge,
     ) -> Result<Desired, LabError> {
         let host = check_host(file, host)?;
         let here = |node: &str| -> bool {
@@ -379,7 +416,7 @@ impl Desired {
         if !bridge_nodes.is_empty() {
             desired.notes.push(bridge_note(&bridge_nodes));
         }
-        let links = host_sides(file, &mut desired)?;
+        let links = host_sides(file, &mut desired, mgmt)?;
         let mut existing = existing_interfaces(file, &links, &mut desired, tolerate_gone, fresh)?;
         if for_down {
             // `down` finds what to remove from the kernel's records, not from how endpoints
@@ -447,7 +484,14 @@ impl Desired {
                 if let (LinkKind::MgmtNet { .. }, Some(side)) = (&link.kind, host_side)
                     && side == *endpoint
                 {
-                    port.master = mgmt_bridge(file);
+                    match mgmt {
+                        MgmtBridge::Pending { network, .. } => {
+                            desired
+                                .mgmt_pending
+                                .insert(port.name.clone(), network.clone());
+                        }
+                        _ => port.master = mgmt.bridge(file),
+                    }
                 }
                 members.push(port.name.clone());
                 insert_port(&mut desired.ports, port)?;
@@ -576,17 +620,48 @@ fn bridge_note(bridges: &[String]) -> String {
     )
 }
 
-/// The management network's bridge, where `type: mgmt-net` links' host sides are plugged:
-/// `mgmt.bridge` of the file. A hook for the container room: once the runtime can tell the
-/// bridge of the network it made (`Runtime::network_bridge`), ask it here when the file
-/// names none.
+/// The management network's bridge, where `type: mgmt-net` links' host sides are plugged, as
+/// the container room found it (`containers::mgmt_bridge`): the bridge the runtime made for
+/// the network (`Runtime::network_bridge`), whatever the file names; or, before `up` made the
+/// network, a bridge still to come.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MgmtBridge {
+    /// No runtime was asked (`show`, `graph`, `down`): `mgmt.bridge` of the file, if any.
+    #[default]
+    FromFile,
+    /// The Linux bridge behind the management network, in the host's namespace.
+    Known(String),
+    /// The network (or its bridge: podman makes it when the first container joins) does not
+    /// exist yet: `up` makes it before it wires the links. `bridge` is `mgmt.bridge`.
+    Pending {
+        network: String,
+        bridge: Option<String>,
+    },
+}
+
+impl MgmtBridge {
+    /// The bridge's name, when known.
+    pub fn bridge(&self, file: &LabFile) -> Option<String> {
+        match self {
+            MgmtBridge::FromFile => mgmt_bridge(file),
+            MgmtBridge::Known(bridge) => Some(bridge.clone()),
+            MgmtBridge::Pending { .. } => None,
+        }
+    }
+}
+
+/// `mgmt.bridge` of the file: the bridge `mgmt-net` links join when no runtime is asked.
 pub fn mgmt_bridge(file: &LabFile) -> Option<String> {
     file.mgmt.as_ref().and_then(|m| m.bridge.clone())
 }
 
 /// Each link's host side (`host:IF` of a `type: host` or `mgmt-net` link), in the file's
 /// order; the host node made when a link needs it, the bridges they need noted.
-fn host_sides(file: &LabFile, desired: &mut Desired) -> Result<Vec<Option<Endpoint>>, LabError> {
+fn host_sides(
+    file: &LabFile,
+    desired: &mut Desired,
+    mgmt: &MgmtBridge,
+) -> Result<Vec<Option<Endpoint>>, LabError> {
     let mut sides = Vec::new();
     for link in &file.links {
         let interface = match &link.kind {
@@ -617,7 +692,8 @@ fn host_sides(file: &LabFile, desired: &mut Desired) -> Result<Vec<Option<Endpoi
             }
         }
         if let LinkKind::MgmtNet { .. } = &link.kind {
-            match mgmt_bridge(file) {
+            match mgmt.bridge(file) {
+                None if matches!(mgmt, MgmtBridge::Pending { .. }) => {}
                 Some(bridge) => {
                     desired
                         .bridges

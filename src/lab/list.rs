@@ -42,10 +42,19 @@ pub struct LabSummary {
     pub from_stdin: bool,
     /// The command that removes it.
     pub remove: String,
+    /// Container nodes whose container does not run as registered (stopped, gone,
+    /// restarted), with what brings each back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<super::containers::StaleNode>,
 }
 
 /// The labs on this host, by name and host.
 pub fn list() -> Result<Vec<LabSummary>, LabError> {
+    list_with(&super::Options::default())
+}
+
+/// [`list`] with options: the container runtime asked about container nodes (`-r`).
+pub fn list_with(options: &super::Options) -> Result<Vec<LabSummary>, LabError> {
     let mut labs: BTreeMap<(String, Option<String>), LabSummary> = BTreeMap::new();
     for name in netns::named() {
         let Some(lo) = loopback(&name)? else {
@@ -68,6 +77,7 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
                 orphaned: None,
                 from_stdin: false,
                 remove: String::new(),
+                stale: Vec::new(),
             });
             match found.node {
                 Some(node) => entry.nodes.push(node),
@@ -100,7 +110,12 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
         {
             lab.existing
                 .retain(|n| match file.nodes.get(n).map(|spec| &spec.kind) {
-                    Some(super::file::NodeKind::Bridge | super::file::NodeKind::Host) => false,
+                    Some(
+                        super::file::NodeKind::Bridge
+                        | super::file::NodeKind::Host
+                        | super::file::NodeKind::Container(_)
+                        | super::file::NodeKind::ExtContainer(_),
+                    ) => false,
                     None => n != super::names::HOST_NODE,
                     Some(_) => true,
                 });
@@ -109,8 +124,9 @@ pub fn list() -> Result<Vec<LabSummary>, LabError> {
         // there (its second wire, in the node, says so), not in the panel alone.
         if let (None, Some(path), Some(_)) = (&lab.orphaned, &lab.file, &lab.panel)
             && let Ok(file) = super::file::load(path)
-            && let Ok(views) = super::show(&file, lab.host.as_deref())
+            && let Ok((views, stale)) = super::show_with(&file, lab.host.as_deref(), options)
         {
+            lab.stale = stale;
             let rank = |h: &str| match h {
                 "ok" => 1,
                 "degraded" => 2,

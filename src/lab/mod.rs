@@ -30,12 +30,13 @@ pub mod ports;
 mod taps;
 mod view;
 
+pub use containers::StaleNode;
 pub use containers::{ContainerChange, ExecResult};
 pub use desired::Desired;
 pub use impairs::flapping;
-pub use list::{LabSummary, check_lab_name, list};
+pub use list::{LabSummary, check_lab_name, list, list_with};
 pub use plan::{Change, Plan};
-pub use view::{GraphFormat, LinkView, capture_points, graph, show};
+pub use view::{GraphFormat, LinkView, capture_points, graph, show, show_with};
 
 use serde::Serialize;
 
@@ -232,7 +233,8 @@ pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Resul
     let runtime = containers::runtime_for(file, host, options)?;
     let _lock = lock(&Desired::key(file, host)?, "plan")?;
     let containers = containers::plan(runtime.as_ref(), file, host)?;
-    let mut desired = Desired::with_fresh(file, host, &containers.fresh)?;
+    let mut desired =
+        Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
     devices::inherit_parent_mtus(&mut desired)?;
     let mut actual = observe::observe(&desired)?;
     containers::forget_fresh_ports(&mut actual, &containers.fresh);
@@ -268,9 +270,14 @@ pub fn up_with(
     let key = Desired::key(file, host)?;
     let _lock = lock(&key, "up")?;
     let partly = |e: LabError| {
+        // Several lines (one per node the runtime failed): the advice on a line of its own.
+        let gap = match e.to_string().contains('\n') {
+            true => "\n",
+            false => " ",
+        };
         LabError::system(
             format!(
-                "{e} (the lab is partly changed: run patchwire up again once that is fixed, \
+                "{e}{gap}(the lab is partly changed: run patchwire up again once that is fixed, \
                  or patchwire down)"
             ),
             e,
@@ -279,7 +286,8 @@ pub fn up_with(
     let containers = containers::plan(runtime.as_ref(), file, host)?;
     if !containers.changes.is_empty() {
         // Whatever the plumbing would refuse, it refuses before a container changes.
-        let mut desired = Desired::with_fresh(file, host, &containers.fresh)?;
+        let mut desired =
+            Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
         devices::inherit_parent_mtus(&mut desired)?;
         let mut actual = observe::observe(&desired)?;
         containers::forget_fresh_ports(&mut actual, &containers.fresh);
@@ -287,7 +295,9 @@ pub fn up_with(
         apply::preflight(&desired, &plan.changes)?;
         containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel).map_err(partly)?;
     }
-    let mut desired = Desired::from_file(file, host)?;
+    // The management network exists now: `mgmt-net` links join the bridge the runtime made.
+    let mgmt = containers::mgmt_bridge(runtime.as_ref(), file, host)?;
+    let mut desired = Desired::with_mgmt(file, host, &mgmt)?;
     devices::inherit_parent_mtus(&mut desired)?;
     let actual = observe::observe(&desired)?;
     let Plan { changes, notes } = plan::changes(&desired, &actual)?;

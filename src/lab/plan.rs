@@ -1008,7 +1008,13 @@ fn via(desired: &Desired, port: &Port) -> String {
                 (true, Some(bridge)) => {
                     format!("veth, {interface} in the host's namespace, a port of bridge {bridge}")
                 }
-                (true, None) => format!("veth, {interface} in the host's namespace"),
+                (true, None) => match desired.mgmt_pending.get(&port.name) {
+                    Some(network) => format!(
+                        "veth, {interface} in the host's namespace, a port of management network \
+                         {network}'s bridge (up makes the network first)"
+                    ),
+                    None => format!("veth, {interface} in the host's namespace"),
+                },
                 (false, _) => format!("veth, {interface} in netns {home}"),
             }
         }

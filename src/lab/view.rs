@@ -38,6 +38,10 @@ pub struct LinkView {
     pub flap: Option<String>,
     /// The file line of the link.
     pub line: usize,
+    /// The link's container nodes whose container is stopped, gone or restarted (their
+    /// problems are in `problems` too): the link cannot pass frames whatever the kernel holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<super::containers::StaleNode>,
 }
 
 /// Where to capture each link of the file on this host: `(panel namespace, port, what it is)`.
@@ -124,6 +128,41 @@ fn unwatched_hold(problem: &str, panel: &str) -> Option<String> {
 /// Every link of the file as the kernel holds it on this host: what it is made of, its health and
 /// counters (`show --lab`). A lab that is not up shows its links as `missing`.
 pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
+    show_with(file, host, &super::Options::default()).map(|(views, _)| views)
+}
+
+/// [`show`] with options (the container runtime asked), and the container nodes whose
+/// container does not run as registered. Their links are `broken` (unless `missing`) with the
+/// node's problem first, whatever the kernel holds: a stopped container's registration keeps
+/// its old namespace, and the link ends in it, alive, but nothing runs there.
+pub fn show_with(
+    file: &LabFile,
+    host: Option<&str>,
+    options: &super::Options,
+) -> Result<(Vec<LinkView>, Vec<super::containers::StaleNode>), LabError> {
+    let mut views = show_links(file, host)?;
+    let stale = super::containers::stale_nodes(file, host, options);
+    for view in &mut views {
+        let on = |node: &str| {
+            view.endpoints
+                .iter()
+                .any(|e| e.split_once(':').is_some_and(|(n, _)| n == node))
+        };
+        view.stale = stale.iter().filter(|s| on(&s.node)).cloned().collect();
+        if view.stale.is_empty() {
+            continue;
+        }
+        if view.health != "missing" {
+            view.health = "broken".into();
+        }
+        let mut problems: Vec<String> = view.stale.iter().map(|s| s.problem.clone()).collect();
+        problems.append(&mut view.problems);
+        view.problems = problems;
+    }
+    Ok((views, stale))
+}
+
+fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabError> {
     let desired = Desired::for_view(file, host)?;
     let panel = Netns::open(Some(&desired.panel)).ok();
     let (wires, hubs) = match &panel {
@@ -157,6 +196,7 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
                 ),
             }),
             line: link.line,
+            stale: Vec::new(),
         };
         if let Some(endpoint) = &parts.device {
             view.kind = parts.kind.clone().unwrap_or_default();
@@ -195,8 +235,13 @@ pub fn show(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabErro
             }
         }
         // A `netns:` node whose namespace is gone (deleted while the lab is up): its links are
-        // broken, and `up` cannot make them again until the namespace exists.
+        // broken, and `up` cannot make them again until the namespace exists. A container
+        // node's registration is `up`'s to make (down removes it): its container's state is
+        // `show_with`'s to tell.
         for (node, netns) in &desired.gone {
+            if super::containers::is_container_node(file, node) {
+                continue;
+            }
             let on_it = |e: &String| e.split_once(':').is_some_and(|(n, _)| n == node);
             if view.endpoints.iter().any(on_it) {
                 view.health = "broken".into();
@@ -441,7 +486,9 @@ pub enum GraphFormat {
 /// in the kernel of this host (black ok, orange degraded, red broken, grey not up), and links
 /// wholly on another host are dashed grey: this host cannot see them. A legend says so.
 pub fn graph(file: &LabFile, host: Option<&str>, format: GraphFormat) -> Result<String, LabError> {
-    let views = show(file, host)?;
+    // As `show --lab` sees it: links of a node whose container is stopped, gone or restarted
+    // are broken (the runtime holding the lab's containers is asked).
+    let (views, _) = show_with(file, host, &super::Options::default())?;
     let picture = Picture::new(file, &views);
     Ok(match format {
         GraphFormat::Dot => picture.dot(),

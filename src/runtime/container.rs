@@ -156,6 +156,28 @@ impl Runtime {
         Ok(())
     }
 
+    /// Starts the existing container `name` (stopped, or created and never started).
+    pub fn start(&self, name: &str) -> Result<(), RuntimeError> {
+        let doing = format!("starting container {name}");
+        self.call(&doing, &["start", name], CALL_TIMEOUT)
+            .map(|_| ())
+    }
+
+    /// Whether the image `image` is in the runtime's storage (`run` would pull it otherwise).
+    pub fn has_image(&self, image: &str) -> Result<bool, RuntimeError> {
+        let doing = format!("looking for image {image}");
+        let out = self.run(
+            &doing,
+            &["image", "inspect", "--format", "{{.Id}}", image],
+            CALL_TIMEOUT,
+        )?;
+        match out.status {
+            0 => Ok(true),
+            _ if says_missing(&out.stderr) || out.stderr.contains("image not known") => Ok(false),
+            status => Err(self.failed(&doing, status, &out.stderr)),
+        }
+    }
+
     /// The containers among `names` that exist, in one call.
     pub fn inspect_many(&self, names: &[&str]) -> Result<Vec<Container>, RuntimeError> {
         if names.is_empty() {

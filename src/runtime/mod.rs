@@ -87,6 +87,8 @@ pub struct Runtime {
     /// `PATCHWIRE_PODMAN_ARGS` / `PATCHWIRE_DOCKER_ARGS`, split at whitespace: global options
     /// put before every subcommand (`--runtime runc` on a machine whose podman needs it).
     pub global_args: Vec<String>,
+    /// Its version, as it reported it (docker's daemon's, podman's client's), for messages.
+    pub version: String,
 }
 
 /// Why a runtime call failed. Every message names the runtime and what it was doing; the
@@ -178,13 +180,17 @@ pub fn find(choice: Choice) -> Result<Runtime, RuntimeError> {
             Err(why) => tried.push(format!("{kind}: {why}")),
             Ok(programs) => {
                 for program in programs {
-                    let runtime = Runtime {
+                    let mut runtime = Runtime {
                         kind: *kind,
                         program: program.clone(),
                         global_args: global_args(*kind),
+                        version: String::new(),
                     };
                     match runtime.answers() {
-                        Ok(()) => return Ok(runtime),
+                        Ok(version) => {
+                            runtime.version = version;
+                            return Ok(runtime);
+                        }
                         Err(e) => tried.push(format!("{}: {e}", program.display())),
                     }
                 }
@@ -206,12 +212,14 @@ pub fn find(choice: Choice) -> Result<Runtime, RuntimeError> {
 /// The runtime `kind` through the client program `program` (a wrapper script that sets the
 /// runtime's environment, say), if it answers.
 pub fn at(kind: Kind, program: &Path) -> Result<Runtime, RuntimeError> {
-    let runtime = Runtime {
+    let mut runtime = Runtime {
         kind,
         program: program.to_path_buf(),
         global_args: global_args(kind),
+        version: String::new(),
     };
-    runtime.answers().map(|()| runtime)
+    runtime.version = runtime.answers()?;
+    Ok(runtime)
 }
 
 /// The programs that could be `kind`'s client: `PATCHWIRE_PODMAN`/`PATCHWIRE_DOCKER` when set,
@@ -257,8 +265,8 @@ fn global_args(kind: Kind) -> Vec<String> {
 
 impl Runtime {
     /// Whether the runtime answers: docker's daemon (`docker version` asks the server too),
-    /// podman's client.
-    fn answers(&self) -> Result<(), RuntimeError> {
+    /// podman's client; its version.
+    fn answers(&self) -> Result<String, RuntimeError> {
         let format = match self.kind {
             Kind::Docker => "{{.Server.Version}}",
             Kind::Podman => "{{.Client.Version}}",
@@ -270,7 +278,7 @@ impl Runtime {
         )?;
         match out.trim() {
             "" => Err(self.answer_error("asking whether it answers", "no version reported")),
-            _ => Ok(()),
+            version => Ok(version.to_string()),
         }
     }
 

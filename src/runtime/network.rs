@@ -85,6 +85,25 @@ impl Runtime {
         Ok(true)
     }
 
+    /// Whether `network create` can name the network's Linux bridge: docker always
+    /// (`com.docker.network.bridge.name`); podman once its `network create` has
+    /// `--interface-name` (podman 4.3, Debian 12's, has not, and refuses every option that
+    /// would: `unsupported network option`). Asked of the client's own help, not of a
+    /// version number, so a distribution's backport counts.
+    pub fn names_bridges(&self) -> Result<bool, RuntimeError> {
+        match self.kind {
+            Kind::Docker => Ok(true),
+            Kind::Podman => {
+                let help = self.call(
+                    "asking whether network create names bridges",
+                    &["network", "create", "--help"],
+                    CALL_TIMEOUT,
+                )?;
+                Ok(help.contains("--interface-name"))
+            }
+        }
+    }
+
     /// The names of the networks labelled `patchwire.lab=LAB` (the ones that lab made).
     pub fn list_lab_networks(&self, lab: &str) -> Result<Vec<String>, RuntimeError> {
         let filter = format!("label={NETWORK_LAB_LABEL}={lab}");

@@ -510,6 +510,21 @@ impl Check<'_> {
                     .0
                     .insert((name.clone(), "netns"), format!("{path}:{line}:{column}"));
             }
+            // Where a container node is written: its runtime's failures are named with it.
+            if matches!(kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
+                && let LabFileError::At {
+                    path, line, column, ..
+                } = self.error(
+                    &[key("topology"), key("nodes"), key(name)],
+                    true,
+                    String::new(),
+                )
+            {
+                self.ids_at
+                    .borrow_mut()
+                    .0
+                    .insert((name.clone(), "node"), format!("{path}:{line}:{column}"));
+            }
             nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
         nodes

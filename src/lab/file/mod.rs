@@ -127,7 +127,8 @@ pub struct LabFile {
     pub ids_at: IdPositions,
 }
 
-/// `(node, "owner" | "group" | "netns")` -> `FILE:LINE:COL` of the value. Not part of what the file
+/// `(node, "owner" | "group" | "netns")` -> `FILE:LINE:COL` of the value; `(node, "node")` ->
+/// that of a container node's name. Not part of what the file
 /// asks for: two files asking for the same are equal wherever their keys are written.
 #[derive(Debug, Clone, Default, Eq)]
 pub struct IdPositions(pub BTreeMap<(String, &'static str), String>);
