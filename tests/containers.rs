@@ -1332,6 +1332,10 @@ fn mgmt_net_link_joins_the_runtimes_bridge(rt: &Rt) {
     // refuses it for that; on a kernel without `dummy`, its dummy link is what it refuses.
     let path = rt.work.join("01-linux-nodes.clab.yml");
     std::fs::copy(format!("{SMOKE_DIR}/01-linux-nodes.clab.yml"), &path).unwrap();
+    // Its binds' sources sit beside it in containerlab's tree (plan refuses missing ones).
+    for bind in ["01-test.json", "01-test.txt"] {
+        std::fs::write(rt.work.join(bind), "bind source\n").unwrap();
+    }
     let (code, stdout, stderr) = rt.patchwire(&["plan", path.to_str().unwrap()]);
     let refusals: Vec<&str> = stderr
         .lines()

@@ -233,8 +233,7 @@ pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Resul
     let runtime = containers::runtime_for(file, host, options)?;
     let _lock = lock(&Desired::key(file, host)?, "plan")?;
     let containers = containers::plan(runtime.as_ref(), file, host)?;
-    let mut desired =
-        Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
+    let mut desired = Desired::with_fresh(file, host, &containers.fresh, &containers.mgmt_bridge)?;
     devices::inherit_parent_mtus(&mut desired)?;
     let mut actual = observe::observe(&desired)?;
     containers::forget_fresh_ports(&mut actual, &containers.fresh);
