@@ -268,6 +268,11 @@ file is the truth).
 .B state
 up (the default), or down: the cable is pulled, both nodes see NO\-CARRIER until the file
 says otherwise.
+.TP
+.B flap
+A cable pulled and put back on a schedule while patchwire watch \-\-lab \fIFILE\fR runs:
+{{down: 2s, up: 10s}}, or ranges drawn with a seed {{down: 1s\-3s, up: 5s\-20s, seed: 42}}
+(the same seed, the same schedule); count: \fIN\fR pulls at most. Not with state: down.
 .SH IMPAIRMENT KEYS
 .TP
 .B loss
