@@ -26,14 +26,17 @@ fn main() {
         };
         std::process::exit(code);
     }
-    let cli = cli::Cli::parse_from(args);
+    let json = wants_json(&args);
+    let cli = match cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => usage_error(error, json),
+    };
     if matches!(&cli.command, cli::Command::Capture(args) if args.write == "-") {
         set_sigpipe(libc::SIG_IGN);
     }
     if let Err(message) = cli.check_stats() {
-        cli::Cli::command()
-            .error(clap::error::ErrorKind::ArgumentConflict, message)
-            .exit();
+        let error = cli::Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message);
+        usage_error(error, cli.json);
     }
     let code = match cli.run() {
         Ok(cli::Exit::Ok) => 0,
@@ -63,6 +66,45 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Whether `-j`/`--json` is among the arguments (before `--`), as the parser would read it:
+/// alone, or in a cluster of flags that take no value (`-js`). Read by hand because a usage
+/// error means the parser gave no answer.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy())
+        .take_while(|a| a != "--")
+        .any(|a| {
+            a == "--json"
+                || a.strip_prefix('-').is_some_and(|flags| {
+                    !flags.starts_with('-')
+                        && flags.contains('j')
+                        && flags.chars().all(|c| matches!(c, 'j' | 's'))
+                })
+        })
+}
+
+/// Ends on a usage error: clap's text on stderr, or with `-j` `{"error": "..."}` on stdout as
+/// every other error is printed — exit status 2 either way. Help and version print as usual.
+fn usage_error(error: clap::Error, json: bool) -> ! {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informational {
+        error.exit();
+    }
+    // The first paragraph, without clap's "error: " and its usage and --help lines.
+    let text = error.to_string();
+    let first = text.split("\n\n").next().unwrap_or(&text).trim();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    println!("{}", serde_json::json!({ "error": message }));
+    std::process::exit(error.exit_code());
 }
 
 /// Whether to add the "needs root" hint: some error of the chain is a missing privilege
@@ -133,6 +175,19 @@ mod tests {
 
     fn eperm() -> std::io::Error {
         std::io::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    #[test]
+    fn json_is_found_alone_or_in_a_cluster_of_flags() {
+        let args = |list: &[&str]| -> Vec<std::ffi::OsString> {
+            list.iter().map(std::ffi::OsString::from).collect()
+        };
+        assert!(super::wants_json(&args(&["patchwire", "-j", "impair"])));
+        assert!(super::wants_json(&args(&["patchwire", "impair", "--json"])));
+        assert!(super::wants_json(&args(&["patchwire", "-sj", "show"])));
+        // `-nj` is -n with the namespace "j"; after `--` it is a value.
+        assert!(!super::wants_json(&args(&["patchwire", "-nj", "show"])));
+        assert!(!super::wants_json(&args(&["patchwire", "x", "--", "-j"])));
     }
 
     #[test]

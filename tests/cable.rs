@@ -521,7 +521,7 @@ fn messages_say_what_is_wrong() {
     assert_eq!(run.code, 2, "-s where it means nothing is a usage error");
     assert!(
         run.stderr
-            .contains("-s/--stats applies to `show` and `mirror show` only")
+            .contains("-s/--stats applies to `show`, `mirror show` and `impair show` only")
     );
     let run = mid.patchwire(&["link"]);
     assert!(

@@ -1,5 +1,6 @@
 //! `patchwire impair ENDPOINT …`, `impair show`, `cut ENDPOINT`, `mend ENDPOINT`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use patchwire::impair::{self, Distribution, Impairment, Loss, units};
@@ -27,8 +28,12 @@ use super::{Cli, Exit, print_json};
 /// is missing. A GSO/TSO super-packet counts as one frame for the program (as for netem):
 /// turn segmentation offloads off on the node's interface to impair per wire frame.
 ///
-/// Units: times 50ms, 1.5ms, 200us, 1s; percentages 10%, 1.5%; rates 10mbit, 1gbit, 100kbit
-/// (bit/s; 1mbps is bytes/s); sizes 32kbit, 64kb, 1500b.
+/// Units: times 50ms, 1.5ms, 200us, 1s; percentages 10%, 1.5%, down to 0.0001% (one frame in
+/// a million; finer digits are rounded to it); rates 10mbit, 1gbit, 100kbit (bit/s; 1mbps is
+/// bytes/s); sizes 32kbit, 64kb, 1500b. A number may carry an exponent (1e9, 2.5e-3s), as in
+/// a lab file.
+///
+/// Calls on one namespace take turns (a lock under /run/patchwire): two at once both land.
 #[derive(clap::Args)]
 #[command(
     args_conflicts_with_subcommands = true,
@@ -56,7 +61,7 @@ pub struct Args {
     /// Vary the delay by up to this much (netem; needs --delay).
     #[arg(long, value_name = "TIME", value_parser = units::parse_duration)]
     pub jitter: Option<u64>,
-    /// The jitter's distribution: uniform (default), normal, pareto.
+    /// The jitter's distribution: uniform (default), normal, pareto (needs --jitter).
     #[arg(long, value_name = "DIST", value_parser = Distribution::parse)]
     pub distribution: Option<Distribution>,
     /// Lose this share of frames, independently (0 removes loss).
@@ -65,6 +70,7 @@ pub struct Args {
     /// Lose frames in bursts, netem's `loss gemodel`: P[/R[/1-H[/1-K]]] in percent — P good to
     /// bad, R bad to good (default 100%-P), 1-H loss in the bad state (default 100%), 1-K loss
     /// in the good state (default 0%). Mean burst length 1/R frames: 1%/20% loses bursts of 5.
+    /// Leave out trailing fields rather than leaving them empty (1%//50% is refused).
     #[arg(long, value_name = "P/R[/1-H[/1-K]]", value_parser = Loss::parse_gemodel)]
     pub loss_burst: Option<Loss>,
     /// Flip one random bit in this share of frames.
@@ -80,7 +86,7 @@ pub struct Args {
     #[arg(long, value_name = "RATE", value_parser = units::parse_rate_or_zero)]
     pub rate: Option<u64>,
     /// The rate's bucket: how much may leave at line speed (default 10 ms at the rate, at
-    /// least 16 KiB; at least one full frame).
+    /// least 16 KiB and at least one full frame of the port; one given must hold a full frame).
     #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
     pub burst: Option<u32>,
     /// Impair both directions of the cable the same way.
@@ -120,6 +126,21 @@ pub struct CableArgs {
     pub lab: Option<PathBuf>,
 }
 
+/// Put back the cable `cut` pulled: the nodes on it get carrier again.
+///
+/// The ports of the cable ENDPOINT is on that `cut` took down come up again with their own
+/// alias back (a port down for another reason stays as it is; a cable that is not cut is left
+/// alone). A lab's `up` pulls again a cable its file marks `state: down`.
+#[derive(clap::Args)]
+pub struct MendArgs {
+    /// The wire end (or NODE:IF with --lab).
+    #[arg(value_hint = clap::ValueHint::Other)]
+    pub endpoint: String,
+    /// A running lab's file: ENDPOINT is NODE:IF.
+    #[arg(long, value_name = "FILE")]
+    pub lab: Option<PathBuf>,
+}
+
 /// Where the command acts: the namespace and the port, and what to call it in messages.
 fn target(cli: &Cli, lab: Option<&PathBuf>, endpoint: &str) -> anyhow::Result<(Netns, String)> {
     match lab {
@@ -134,9 +155,83 @@ fn target(cli: &Cli, lab: Option<&PathBuf>, endpoint: &str) -> anyhow::Result<(N
     }
 }
 
+/// How ports are named to the user: a lab's panel ports as the endpoints they stand for
+/// (`r1:eth1`, from their `patchwire.port.NODE.IF` altname), a plain wire's by their names.
+#[derive(Default)]
+struct Names(BTreeMap<String, String>);
+
+impl Names {
+    /// The endpoints of a lab's panel ports (`lab`: the lab's file was given).
+    fn of(netns: &Netns, lab: bool) -> anyhow::Result<Names> {
+        if !lab {
+            return Ok(Names::default());
+        }
+        let mut socket = netns.route()?;
+        let links = patchwire::nl::link::list(&mut socket)
+            .map_err(|e| anyhow::anyhow!("listing the ports of {}: {e}", netns.describe()))?;
+        let mut names = BTreeMap::new();
+        for link in &links {
+            let endpoint = link.altnames.iter().find_map(|a| {
+                let rest = a.strip_prefix(patchwire::marks::PORT_RECORD)?;
+                let (node, interface) = rest.split_once('.')?;
+                Some(format!("{node}:{interface}"))
+            });
+            if let Some(endpoint) = endpoint {
+                names.insert(link.name.clone(), endpoint);
+            }
+        }
+        Ok(Names(names))
+    }
+
+    fn endpoint(&self, port: &str) -> Option<String> {
+        self.0.get(port).cloned()
+    }
+
+    /// The endpoint with --lab, else the port.
+    fn call(&self, port: &str) -> String {
+        self.endpoint(port).unwrap_or_else(|| port.to_string())
+    }
+}
+
+/// A direction as printed with -j: with --lab, the endpoints its ports stand for too.
 #[derive(Serialize)]
-struct Outcome {
-    directions: Vec<impair::Applied>,
+struct Named<'a> {
+    #[serde(flatten)]
+    direction: &'a impair::Direction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_endpoint: Option<String>,
+}
+
+impl<'a> Named<'a> {
+    fn new(direction: &'a impair::Direction, names: &Names) -> Named<'a> {
+        Named {
+            direction,
+            endpoint: names.endpoint(&direction.port),
+            to_endpoint: names.endpoint(&direction.to),
+        }
+    }
+
+    /// `r1:eth1 -> r2:eth1` (`pa -> pb`; a hub member's port alone).
+    fn heading(&self, names: &Names) -> String {
+        let d = self.direction;
+        match d.to.is_empty() {
+            true => format!("{} (hub member)", names.call(&d.port)),
+            false => format!("{} -> {}", names.call(&d.port), names.call(&d.to)),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AppliedNamed<'a> {
+    direction: Named<'a>,
+    changes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Outcome<'a> {
+    directions: Vec<AppliedNamed<'a>>,
     cleared: Vec<String>,
 }
 
@@ -146,6 +241,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     }
     let endpoint = args.endpoint.as_deref().expect("required by clap");
     let (netns, port) = target(cli, args.lab.as_ref(), endpoint)?;
+    // Read, merge, set: one call at a time per namespace, or two at once lose one's change.
+    let _lock = impair::lock(&netns)?;
     let mut ports = vec![port.clone()];
     if args.both {
         match impair::wire_partner(&netns, &port)? {
@@ -169,56 +266,114 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         rate_bps: args.rate,
         burst_bytes: args.burst,
     };
-    let mut outcome = Outcome {
-        directions: Vec::new(),
-        cleared: Vec::new(),
-    };
+    let mut applied = Vec::new();
+    let mut cleared = Vec::new();
     if args.clear {
         for port in &ports {
             if impair::clear(&netns, port)? {
-                outcome.cleared.push(port.clone());
+                cleared.push(port.clone());
             }
         }
     } else {
-        // Every direction planned (and checked) before any is changed.
+        // Every direction checked (values, and what only the kernel tells: the exit's MTU
+        // against the burst, a foreign qdisc) before any is changed; a kernel failure on a
+        // later one puts the earlier ones back. Exit 1 means nothing changed.
         let mut wanted = Vec::new();
         for port in &ports {
-            let current = impair::read(&netns, port)?
-                .map(|d| d.impairment)
-                .unwrap_or_default();
-            let want = current.merged(&change);
-            want.check()
-                .map_err(|e| anyhow::anyhow!("impairing {port}: {e}"))?;
-            wanted.push((port, want));
+            let current = impair::read(&netns, port)?.map(|d| d.impairment);
+            let want = current.unwrap_or_default().merged(&change);
+            impair::check_set(&netns, port, &want)?;
+            wanted.push((port, current, want));
         }
-        for (port, want) in wanted {
-            outcome.directions.push(impair::set(&netns, port, &want)?);
+        for (i, (port, _, want)) in wanted.iter().enumerate() {
+            match impair::set(&netns, port, want) {
+                Ok(done) => applied.push(done),
+                Err(e) => return Err(undo_directions(&netns, &wanted[..i], e.into())),
+            }
         }
     }
+    let names = Names::of(&netns, args.lab.is_some())?;
+    let outcome = Outcome {
+        directions: applied
+            .iter()
+            .map(|a| AppliedNamed {
+                direction: Named::new(&a.direction, &names),
+                changes: &a.changes,
+            })
+            .collect(),
+        cleared: cleared.clone(),
+    };
     if cli.json {
         print_json(&outcome)?;
         return Ok(Exit::Ok);
     }
     for port in &ports {
         if args.clear {
-            match outcome.cleared.contains(port) {
-                true => println!("{port}: impairments removed"),
-                false => println!("{port}: nothing was impaired"),
+            match cleared.contains(port) {
+                true => println!("{}: impairments removed", names.call(port)),
+                false => println!("{}: nothing was impaired", names.call(port)),
             }
         }
     }
-    for applied in &outcome.directions {
-        let d = &applied.direction;
-        let what = match applied.changes.is_empty() {
+    for (named, done) in outcome.directions.iter().zip(&applied) {
+        let what = match done.changes.is_empty() {
             true => " (unchanged)",
             false => "",
         };
-        match d.to.is_empty() {
-            true => println!("{} (hub member): {}{what}", d.port, d.summary),
-            false => println!("{} -> {}: {}{what}", d.port, d.to, d.summary),
-        }
+        println!(
+            "{}: {}{what}",
+            named.direction.heading(&names),
+            done.direction.summary
+        );
     }
     Ok(Exit::Ok)
+}
+
+/// A direction `run` sets: its port, what was set (`None`: nothing), what is wanted.
+type Wanted<'a> = (&'a String, Option<Impairment>, Impairment);
+
+/// `--both` failed on a later direction (`failure`): the directions set before it are put
+/// back as they were (`None`: none was impaired).
+fn undo_directions(netns: &Netns, done: &[Wanted<'_>], failure: anyhow::Error) -> anyhow::Error {
+    for (port, was, _) in done {
+        let undo = match was {
+            Some(was) => impair::set(netns, port, was).map(|_| ()),
+            None => impair::clear(netns, port).map(|_| ()),
+        };
+        if let Err(e) = undo {
+            return anyhow::anyhow!("{failure}; putting {port} back as it was failed too: {e}");
+        }
+    }
+    failure
+}
+
+/// A pulled cable as `impair show` reports it.
+#[derive(Serialize)]
+struct Cut {
+    /// The port that is down.
+    port: String,
+    /// With --lab, the endpoint it stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    /// The lab's file marks this cable `state: down` (`up` keeps it pulled).
+    from_file: bool,
+    /// The command that puts it back (none when the file pulls it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mend: Option<String>,
+}
+
+/// The endpoints of the links a lab's file marks `state: down` (none when it cannot be read:
+/// the suggestion to mend stands then).
+fn down_in_file(file: &std::path::Path) -> Vec<String> {
+    match patchwire::lab::file::load(&file.to_string_lossy()) {
+        Ok(lab) => lab
+            .links
+            .iter()
+            .filter(|l| l.down)
+            .flat_map(|l| l.endpoints.iter().map(|e| e.to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
@@ -232,28 +387,55 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
         None => cli.netns()?,
     };
     let directions = impair::show(&netns)?;
-    let cut = impair::cable::cut_ports(&netns)?;
+    let cut_ports = impair::cable::cut_ports(&netns)?;
+    let names = Names::of(&netns, args.lab.is_some())?;
+    let named: Vec<Named> = directions.iter().map(|d| Named::new(d, &names)).collect();
+    let file_down = args.lab.as_deref().map(down_in_file).unwrap_or_default();
+    let cuts: Vec<Cut> = cut_ports
+        .iter()
+        .map(|port| {
+            let endpoint = names.endpoint(port);
+            let from_file = endpoint.as_ref().is_some_and(|e| file_down.contains(e));
+            let mend = match (&args.lab, &cli.netns) {
+                _ if from_file => None,
+                (Some(file), _) => Some(format!(
+                    "patchwire mend --lab {} {}",
+                    file.display(),
+                    endpoint.clone().unwrap_or_else(|| port.clone())
+                )),
+                (None, Some(ns)) => Some(format!("patchwire -n {ns} mend {port}")),
+                (None, None) => Some(format!("patchwire mend {port}")),
+            };
+            Cut {
+                port: port.clone(),
+                endpoint,
+                from_file,
+                mend,
+            }
+        })
+        .collect();
     if cli.json {
         #[derive(Serialize)]
         struct Report<'a> {
-            directions: &'a [impair::Direction],
+            directions: &'a [Named<'a>],
+            /// The ports that are cut (names, as before).
             cut: &'a [String],
+            /// The same, with how to put each back.
+            cuts: &'a [Cut],
         }
         print_json(&Report {
-            directions: &directions,
-            cut: &cut,
+            directions: &named,
+            cut: &cut_ports,
+            cuts: &cuts,
         })?;
         return Ok(Exit::Ok);
     }
     if directions.is_empty() {
         println!("no impairments in {}", netns.describe());
     }
-    for d in &directions {
-        let to = match d.to.is_empty() {
-            true => " (hub member)".to_string(),
-            false => format!(" -> {}", d.to),
-        };
-        println!("{}{to}: {}", d.port, d.summary);
+    for n in &named {
+        let d = n.direction;
+        println!("{}: {}", n.heading(&names), d.summary);
         let c = &d.counters;
         println!(
             "  program: {} frames, {} dropped, {} corrupted, {} duplicated",
@@ -266,42 +448,69 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    for port in &cut {
-        println!("{port}: cable cut (patchwire mend {port} puts it back)");
+    for cut in &cuts {
+        let name = cut.endpoint.as_deref().unwrap_or(&cut.port);
+        match (&cut.mend, &args.lab) {
+            (Some(mend), _) => println!("{name}: cable cut ({mend} puts it back)"),
+            (None, Some(file)) => {
+                println!("{name}: cable cut (state: down in {})", file.display())
+            }
+            (None, None) => println!("{name}: cable cut"),
+        }
     }
     Ok(Exit::Ok)
 }
 
 pub fn cut(cli: &Cli, args: &CableArgs) -> anyhow::Result<Exit> {
     let (netns, port) = target(cli, args.lab.as_ref(), &args.endpoint)?;
+    let _lock = impair::lock(&netns)?;
     let change = impair::cable::cut(&netns, &port)?;
-    report_cable(
-        cli,
-        &change,
-        "cut: down, the nodes behind them see NO-CARRIER",
-        "already cut",
-    )
+    let names = Names::of(&netns, args.lab.is_some())?;
+    let done = match change.ports.len() {
+        1 => "cut: down, the node behind it sees NO-CARRIER",
+        _ => "cut: down, the nodes behind them see NO-CARRIER",
+    };
+    report_cable(cli, &change, &names, done, "already cut")
 }
 
-pub fn mend(cli: &Cli, args: &CableArgs) -> anyhow::Result<Exit> {
+pub fn mend(cli: &Cli, args: &MendArgs) -> anyhow::Result<Exit> {
     let (netns, port) = target(cli, args.lab.as_ref(), &args.endpoint)?;
+    let _lock = impair::lock(&netns)?;
     let change = impair::cable::mend(&netns, &port)?;
-    report_cable(cli, &change, "mended: up again", "not cut")
+    let names = Names::of(&netns, args.lab.is_some())?;
+    report_cable(cli, &change, &names, "mended: up again", "not cut")
 }
 
 fn report_cable(
     cli: &Cli,
     change: &impair::cable::CableChange,
+    names: &Names,
     done: &str,
     nothing: &str,
 ) -> anyhow::Result<Exit> {
+    let call = |ports: &[String]| -> Vec<String> { ports.iter().map(|p| names.call(p)).collect() };
     if cli.json {
-        print_json(change)?;
+        #[derive(Serialize)]
+        struct Report<'a> {
+            #[serde(flatten)]
+            change: &'a impair::cable::CableChange,
+            /// With --lab, the endpoints of `ports` and `changed`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            endpoints: Option<Vec<String>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            changed_endpoints: Option<Vec<String>>,
+        }
+        let lab = !names.0.is_empty();
+        print_json(&Report {
+            change,
+            endpoints: lab.then(|| call(&change.ports)),
+            changed_endpoints: lab.then(|| call(&change.changed)),
+        })?;
         return Ok(Exit::Ok);
     }
     match change.changed.is_empty() {
-        true => println!("{}: {nothing}", change.ports.join(", ")),
-        false => println!("{}: {done}", change.changed.join(", ")),
+        true => println!("{}: {nothing}", call(&change.ports).join(", ")),
+        false => println!("{}: {done}", call(&change.changed).join(", ")),
     }
     Ok(Exit::Ok)
 }

@@ -71,7 +71,8 @@ pub struct Cli {
     #[arg(short = 'j', long = "json", global = true)]
     pub json: bool,
     /// Statistics (show, mirror show): per end its state and offloads, per direction packets,
-    /// frame bytes and drops. Refused by commands that have none to print.
+    /// frame bytes and drops; `impair show` prints its counters with or without it. Refused
+    /// by commands that have none to print.
     #[arg(short = 's', long = "stats", global = true)]
     pub stats: bool,
     #[command(subcommand)]
@@ -84,7 +85,7 @@ pub enum Command {
     Mirror(mirror::Args),
     Impair(impair::Args),
     Cut(impair::CableArgs),
-    Mend(impair::CableArgs),
+    Mend(impair::MendArgs),
     Unlink(unlink::Args),
     Show(show::Args),
     Probe(probe::Args),
@@ -110,12 +111,14 @@ impl Cli {
         let prints_stats = match &self.command {
             Command::Show(_) => true,
             Command::Mirror(args) => matches!(args.command, mirror::MirrorCommand::Show(_)),
+            // Its counters are its statistics: printed always, so -s is taken and changes nothing.
+            Command::Impair(args) => matches!(args.command, Some(impair::ImpairCommand::Show(_))),
             _ => false,
         };
         match !self.stats || prints_stats {
             true => Ok(()),
             false => Err(
-                "-s/--stats applies to `show` and `mirror show` only; this command has no statistics to print"
+                "-s/--stats applies to `show`, `mirror show` and `impair show` only; this command has no statistics to print"
                     .into(),
             ),
         }

@@ -9,8 +9,8 @@ use super::{Cli, Exit, print_json};
 ///
 /// Removes only what patchwire installed; another tool's filters on the same interfaces stay.
 /// A clsact qdisc is removed when nothing else is left on it. Naming the surviving end of a
-/// broken wire removes its remains. An end that `watch` held down is brought back up with its
-/// own alias. A mirror of both ends of the wire copied each frame once, where it entered
+/// broken wire removes its remains. An end that `watch` held down, or that `cut` took down, is
+/// brought back up with its own alias. A mirror of both ends of the wire copied each frame once, where it entered
 /// (`in`); with the wire gone, the frames leaving those ends are copied again (`out`).
 /// Impairments of the wire's directions (`impair`) are removed with it.
 /// Naming an interface that is on no wire is not an error: nothing is done and a note says so
@@ -57,6 +57,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             impairments_removed.push(direction.port);
         }
     }
+    // Ends a `cut` holds down are released with the wire too: said so, not blamed on watch.
+    let cut = impair::cable::cut_ports(&copy)?;
     let outcome = wire::unlink(netns, &args.ends, args.all)?;
     // The wire is gone: mirrors that relied on it to see each frame once need their `out`
     // copies back (the wire is removed either way; a failure here is reported, not undone).
@@ -101,7 +103,10 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
             println!("unwired {} wires", outcome.removed.len());
         }
         for end in &outcome.released {
-            println!("released: {end} (watch had held it down) is up again");
+            match cut.contains(end) {
+                true => println!("released: {end} (its cable was cut) is up again"),
+                false => println!("released: {end} (watch had held it down) is up again"),
+            }
         }
         for port in &impairments_removed {
             println!("impairment removed: {port} (it belonged to the wire)");

@@ -48,8 +48,9 @@ pub fn cut_ports(netns: &Netns) -> Result<Vec<String>, ImpairError> {
     Ok(names)
 }
 
-/// The ports of the cable `port` is on: it and its wire partner, or it alone (hub member).
-fn cable(view: &mut NsView, port: &str) -> Result<Vec<Link>, ImpairError> {
+/// The ports of the cable `port` is on: it and its wire partner, or it alone (hub member);
+/// `verb` (cut, mend) says what there was nothing to do to.
+fn cable(view: &mut NsView, port: &str, verb: &str) -> Result<Vec<Link>, ImpairError> {
     link::validate_name(port).map_err(ImpairError::Invalid)?;
     let Some(found) = view.links_by_name(&[port])?.pop().flatten() else {
         return Err(ImpairError::Invalid(format!(
@@ -67,7 +68,7 @@ fn cable(view: &mut NsView, port: &str) -> Result<Vec<Link>, ImpairError> {
         return Ok(vec![found]);
     }
     Err(ImpairError::Invalid(format!(
-        "{port} is on no wire or hub in {}: there is no cable to cut",
+        "{port} is on no wire or hub in {}: there is no cable to {verb}",
         view.netns.describe()
     )))
 }
@@ -94,7 +95,7 @@ fn cut_alias(end: &Link, far: &str) -> String {
 
 /// Pulls the cable `port` is on: its ports down, marked as cut (idempotent).
 pub fn cut(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
-    change_cable(netns, port, "cutting the cable of", |ends, names| {
+    change_cable(netns, port, "cut", |ends, names| {
         let mut requests = Vec::new();
         let mut changed = Vec::new();
         for (i, end) in ends.iter().enumerate() {
@@ -116,7 +117,7 @@ pub fn cut(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
 /// Puts the cable `port` is on back: every port of it marked as cut comes up with the
 /// user's alias back (idempotent; a port down for another reason stays as it is).
 pub fn mend(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
-    change_cable(netns, port, "mending the cable of", |ends, _| {
+    change_cable(netns, port, "mend", |ends, _| {
         let mut requests = Vec::new();
         let mut changed = Vec::new();
         for end in ends.iter().filter(|l| is_cut(l)) {
@@ -131,11 +132,12 @@ pub fn mend(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
 type Requests = Vec<(netlink_packet_route::RouteNetlinkMessage, u16)>;
 
 /// Finds the cable `port` is on in `netns` and sends what `change` asks of its ends (given
-/// with their names): the requests and the ports they change; `what` says it in errors.
+/// with their names): the requests and the ports they change; `verb` (cut, mend) says it in
+/// errors.
 fn change_cable(
     netns: &Netns,
     port: &str,
-    what: &str,
+    verb: &str,
     change: impl FnOnce(&[Link], &[String]) -> (Requests, Vec<String>),
 ) -> Result<CableChange, ImpairError> {
     let mut view = NsView::open(
@@ -143,9 +145,13 @@ fn change_cable(
             .try_clone()
             .map_err(|e| WireError::io("opening a namespace", e))?,
     )?;
-    let ends = cable(&mut view, port)?;
+    let ends = cable(&mut view, port, verb)?;
     let names: Vec<String> = ends.iter().map(|l| l.name.clone()).collect();
     let (requests, changed) = change(&ends, &names);
+    let what = match verb {
+        "cut" => "cutting the cable of",
+        _ => "mending the cable of",
+    };
     run(&mut view, requests, what, port)?;
     Ok(CableChange {
         ports: names,

@@ -26,6 +26,7 @@
 
 pub mod cable;
 pub mod flap;
+pub mod lock;
 pub mod program;
 pub mod qdisc;
 pub mod units;
@@ -46,6 +47,7 @@ use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::{self, Filter};
 use crate::wire::{NsView, WireError};
 
+pub use lock::{ImpairLock, lock};
 pub use program::Counters;
 pub use qdisc::{Distribution, QdiscStats};
 
@@ -132,16 +134,21 @@ impl Loss {
     }
 
     /// `P[/R[/1-H[/1-K]]]` as `--loss-burst` takes it (netem's defaults: r = 100 % - p,
-    /// 1-h = 100 %, 1-k = 0 %).
+    /// 1-h = 100 %, 1-k = 0 %). Fields are separated by `/` (or `,`; spaces alone as netem
+    /// writes them); an empty field (`1%//50%`, `1%/20%/`) is refused, not skipped — skipping
+    /// it would move the next value into its place.
     pub fn parse_gemodel(text: &str) -> Result<Loss, String> {
-        let parts: Vec<&str> = text
-            .split(['/', ',', ' '])
-            .filter(|s| !s.is_empty())
-            .collect();
+        let form = "give P[/R[/1-H[/1-K]]] in percent, e.g. 1%/20%";
+        let trimmed = text.trim();
+        let parts: Vec<&str> = match trimmed.contains(['/', ',']) {
+            true => trimmed.split(['/', ',']).map(str::trim).collect(),
+            false => trimmed.split_whitespace().collect(),
+        };
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(format!("\"{text}\" has an empty field: {form}"));
+        }
         if parts.is_empty() || parts.len() > 4 {
-            return Err(format!(
-                "\"{text}\" is not a Gilbert–Elliott model: give P[/R[/1-H[/1-K]]] in percent, e.g. 1%/20%"
-            ));
+            return Err(format!("\"{text}\" is not a Gilbert–Elliott model: {form}"));
         }
         let values = parts
             .iter()
@@ -150,7 +157,10 @@ impl Loss {
         let p = values[0];
         Ok(Loss::GilbertElliott {
             p,
-            r: values.get(1).copied().unwrap_or(100.0 - p),
+            r: values
+                .get(1)
+                .copied()
+                .unwrap_or(units::round_percent(100.0 - p)),
             bad_loss: values.get(2).copied().unwrap_or(100.0),
             good_loss: values.get(3).copied().unwrap_or(0.0),
         })
@@ -207,6 +217,9 @@ impl Impairment {
             out.reorder = None;
             out.distribution = None;
         }
+        if change.jitter_ns == Some(0) {
+            out.distribution = None;
+        }
         out.jitter_ns = merge(out.jitter_ns, change.jitter_ns);
         if change.distribution.is_some() {
             out.distribution = change.distribution;
@@ -219,9 +232,8 @@ impl Impairment {
         if change.burst_bytes.is_some() {
             out.burst_bytes = change.burst_bytes;
         }
-        if out.jitter_ns.is_none() {
-            out.distribution = None;
-        }
+        // A distribution without a jitter is not dropped here: [`Impairment::check`] refuses
+        // it, rather than a `--distribution normal` alone changing nothing and saying so.
         out
     }
 
@@ -288,6 +300,9 @@ impl Impairment {
                 );
             }
         }
+        if self.distribution.is_some() && self.jitter_ns.is_none() {
+            return Err("a distribution shapes a jitter: give --jitter too".into());
+        }
         if let (Some(jitter), Some(delay)) = (self.jitter_ns, self.delay_ns)
             && jitter > delay
         {
@@ -303,14 +318,17 @@ impl Impairment {
         Ok(())
     }
 
-    /// The rate's bucket: as given, else 10 ms at the rate, at least 16 KiB.
+    /// The rate's bucket where the port is not known (a lab's plan compares with it): as
+    /// given, else [`default_burst`] for a standard frame.
     pub fn burst(&self) -> Option<u32> {
+        self.burst_for(0)
+    }
+
+    /// The rate's bucket on a port of `mtu`: as given, else [`default_burst`] (`None`
+    /// without a rate).
+    pub fn burst_for(&self, mtu: u32) -> Option<u32> {
         let rate = self.rate_bps?;
-        Some(
-            self.burst_bytes.unwrap_or_else(|| {
-                ((rate / 8 / 100).max(16 * 1024)).min(u64::from(u32::MAX)) as u32
-            }),
-        )
+        Some(self.burst_bytes.unwrap_or_else(|| default_burst(rate, mtu)))
     }
 
     fn params(&self) -> program::Params {
@@ -342,7 +360,9 @@ impl Impairment {
     /// The eBPF part back from the map's parameters, the qdisc part from the record.
     fn from_parts(params: &program::Params, record: &Record) -> Impairment {
         use program::percent as pc;
-        let some = |v: u64| (v != 0).then(|| round(pc(v)));
+        // Rounded first: a threshold that reads back as 0 is no setting (none can be set now:
+        // [`units::PERCENT_RESOLUTION`]), so it never comes back as a 0% that `check` refuses.
+        let some = |v: u64| Some(round(pc(v))).filter(|v| *v != 0.0);
         let loss = match params.gilbert_elliott {
             true => Some(Loss::GilbertElliott {
                 p: round(pc(params.ge_p)),
@@ -360,8 +380,14 @@ impl Impairment {
         }
     }
 
-    /// One line, in the command line's words: `loss 10% delay 50ms rate 10mbit`.
+    /// One line, in the command line's words: `loss 10% delay 50ms rate 10mbit` (the burst as
+    /// [`Impairment::burst`]).
     pub fn describe(&self) -> String {
+        self.describe_for(0)
+    }
+
+    /// [`Impairment::describe`] with the burst a port of `mtu` gets.
+    pub fn describe_for(&self, mtu: u32) -> String {
         use units::{show_duration as d, show_percent as pc};
         let words: Vec<String> = [
             self.loss.map(|loss| format!("loss {}", loss.describe())),
@@ -374,8 +400,8 @@ impl Impairment {
             self.reorder.map(|v| format!("reorder {}", pc(v))),
             self.rate_bps
                 .map(|v| format!("rate {}", units::show_rate(v))),
-            // burst() is `None` without a rate.
-            self.burst().map(|b| format!("burst {b}b")),
+            // burst_for() is `None` without a rate.
+            self.burst_for(mtu).map(|b| format!("burst {b}b")),
         ]
         .into_iter()
         .flatten()
@@ -385,6 +411,16 @@ impl Impairment {
             false => words.join(" "),
         }
     }
+}
+
+/// The bucket of a rate given without `--burst`: 10 ms at the rate, at least 16 KiB, and at
+/// least one full frame of the port the frames leave by (`mtu` + its 14-byte Ethernet header;
+/// 0 when the port is not known) — tbf drops every frame larger than its bucket.
+pub fn default_burst(rate_bps: u64, mtu: u32) -> u32 {
+    (rate_bps / 8 / 100)
+        .max(16 * 1024)
+        .max(u64::from(mtu) + 14)
+        .min(u64::from(u32::MAX)) as u32
 }
 
 /// What a change ([`Impairment::merged`]) makes of one item: kept when the change does not
@@ -397,9 +433,9 @@ fn merge<T: PartialEq + Default>(was: Option<T>, change: Option<T>) -> Option<T>
     }
 }
 
-/// Six significant decimals: thresholds out of 2^32 read back as 9.999999999%.
+/// To the percentages' resolution: thresholds out of 2^32 read back as 9.999999999%.
 fn round(v: f64) -> f64 {
-    (v * 1e6).round() / 1e6
+    units::round_percent(v)
 }
 
 /// The record in the program filter's name: the exit it was made for and the qdisc part.
@@ -490,8 +526,13 @@ pub struct Direction {
     pub port: String,
     /// The port they leave by (the wire's other end), where the qdiscs are.
     pub to: String,
-    /// What is set.
+    /// What is set (the burst only when given: a change merged over it recomputes a default).
+    #[serde(skip)]
     pub impairment: Impairment,
+    /// What is in effect, as JSON shows it: the same, with the burst the rate has whether it
+    /// was given or is the default ([`default_burst`] for the exit's MTU).
+    #[serde(rename = "impairment")]
+    pub in_effect: Impairment,
     /// The same in words.
     pub summary: String,
     /// The program's counters (from the kernel).
@@ -621,18 +662,24 @@ fn direction_of(view: &mut NsView, link: &Link, filter: &Filter) -> Result<Direc
     let map = filter_map(filter).map_err(what)?;
     let params = read_params(&map).map_err(what)?;
     let counters = Counters::from_sums(&map.sum_u64s(program::STATS_KEY).map_err(what)?);
-    let qdiscs = match view.links_by_name(&[record.to.as_str()])?.pop().flatten() {
+    let exit = view.links_by_name(&[record.to.as_str()])?.pop().flatten();
+    let qdiscs = match &exit {
         Some(exit) => qdiscs_on(view, exit.index)?
             .into_iter()
             .filter(qdisc::is_ours)
             .collect(),
         None => Vec::new(),
     };
+    let mtu = exit.map_or(0, |e| e.mtu);
     let impairment = Impairment::from_parts(&params, &record);
     Ok(Direction {
         port: link.name.clone(),
         to: record.to.clone(),
-        summary: impairment.describe(),
+        summary: impairment.describe_for(mtu),
+        in_effect: Impairment {
+            burst_bytes: impairment.burst_for(mtu),
+            ..impairment
+        },
         impairment,
         counters,
         qdiscs,
@@ -660,24 +707,22 @@ pub fn show(netns: &Netns) -> Result<Vec<Direction>, ImpairError> {
     Ok(out)
 }
 
-/// Sets the impairment of the frames arriving at `entry` to exactly `want` (an empty one
-/// leaves a program that passes everything: use [`clear`] to remove it). Idempotent: what is
-/// set already is not touched; loss, corruption and duplication change in the map (no
-/// re-attach), a rate or delay in place in its qdisc. Refusals (bad values, netem missing, a
-/// root qdisc of someone else's on the exit, a hub member asked for a rate or delay) come
-/// before any change.
-pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, ImpairError> {
+/// What [`refusals`] found: the entry, its exit (`None`: a hub member) and the exit's qdiscs.
+struct Checked {
+    link: Link,
+    exit: Option<Link>,
+    present: Vec<QdiscStats>,
+}
+
+/// Every refusal of setting `want` on `entry` (bad values, netem missing, a root qdisc of
+/// someone else's on the exit, a hub member asked for a rate or delay, a burst smaller than
+/// a frame), before any change.
+fn refusals(view: &mut NsView, entry: &str, want: &Impairment) -> Result<Checked, ImpairError> {
     want.check()
         .map_err(|e| ImpairError::Invalid(format!("impairing {entry}: {e}")))?;
-    let describe = netns.describe();
-    let mut view = NsView::open(
-        netns
-            .try_clone()
-            .map_err(|e| io("opening a namespace".into(), e))?,
-    )?;
-    let link = entry_link(&mut view, entry)?;
+    let link = entry_link(view, entry)?;
     view.load_tc(&[link.index])?;
-    let exit = exit_of(&mut view, &link)?;
+    let exit = exit_of(view, &link)?;
     let wants_qdisc = want.needs_netem() || want.rate_bps.is_some();
     if want.needs_netem() && !netem_available()? {
         return Err(netem_missing("a delay, jitter or reordering"));
@@ -689,9 +734,14 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
                  delay has no single port to live on; loss, corruption and duplication work"
             )));
         }
-        return set_program(&mut view, &link, "", want, &describe, Vec::new());
+        return Ok(Checked {
+            link,
+            exit: None,
+            present: Vec::new(),
+        });
     };
-    if let (Some(burst), true) = (want.burst(), want.rate_bps.is_some())
+    // Only an explicit burst can be too small: the default is at least one frame.
+    if let Some(burst) = want.burst_for(exit.mtu)
         && burst < exit.mtu + 14
     {
         return Err(ImpairError::Invalid(format!(
@@ -701,7 +751,7 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
             exit.mtu + 14
         )));
     }
-    let present = qdiscs_on(&mut view, exit.index)?;
+    let present = qdiscs_on(view, exit.index)?;
     let foreign = present
         .iter()
         .find(|q| q.root && !qdisc::is_ours(q) && q.handle != 0 && q.kind != "noqueue");
@@ -712,6 +762,45 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
             exit.name, foreign.kind
         )));
     }
+    Ok(Checked {
+        link,
+        exit: Some(exit),
+        present,
+    })
+}
+
+/// Whether [`set`] would refuse `want` on `entry`, changing nothing: `--both` checks both
+/// directions before it changes either.
+pub fn check_set(netns: &Netns, entry: &str, want: &Impairment) -> Result<(), ImpairError> {
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    refusals(&mut view, entry, want).map(|_| ())
+}
+
+/// Sets the impairment of the frames arriving at `entry` to exactly `want` (an empty one
+/// leaves a program that passes everything: use [`clear`] to remove it). Idempotent: what is
+/// set already is not touched (a qdisc whose parameters are those wanted is not sent again);
+/// loss, corruption and duplication change in the map (no re-attach), a rate or delay in
+/// place in its qdisc. Refusals ([`refusals`]) come before any change. Callers that read,
+/// merge and set hold [`lock`] around it.
+pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, ImpairError> {
+    let describe = netns.describe();
+    let mut view = NsView::open(
+        netns
+            .try_clone()
+            .map_err(|e| io("opening a namespace".into(), e))?,
+    )?;
+    let Checked {
+        link,
+        exit,
+        present,
+    } = refusals(&mut view, entry, want)?;
+    let Some(exit) = exit else {
+        return set_program(&mut view, &link, "", want, &describe, Vec::new());
+    };
     // What the qdisc step is undone to when a later step fails: the record of the
     // impairment set now (none: no qdisc of ours).
     let filters = view.tc(link.index)?.filters.clone();
@@ -720,7 +809,15 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
         None => Impairment::default(),
     };
     let mut changes = Vec::new();
-    let done = set_qdiscs(&mut view, &exit, want, &present, &mut changes).and_then(|roots| {
+    let done = set_qdiscs(
+        &mut view,
+        &exit,
+        want,
+        Some(&before),
+        &present,
+        &mut changes,
+    )
+    .and_then(|roots| {
         set_program(&mut view, &link, &exit.name, want, &describe, changes).map(|a| (roots, a))
     });
     let (roots_changed, applied) = match done {
@@ -752,7 +849,7 @@ fn undo_qdiscs(
                 .map_err(|e| io("opening a namespace".into(), e))?,
         )?;
         let present = qdiscs_on(&mut view, exit.index)?;
-        set_qdiscs(&mut view, exit, before, &present, &mut Vec::new())?;
+        set_qdiscs(&mut view, exit, before, None, &present, &mut Vec::new())?;
         Ok(())
     };
     match undo() {
@@ -780,54 +877,76 @@ fn program_target(real: IfIndex) -> IfIndex {
     }
 }
 
-/// The qdisc part on the exit; whether a root qdisc came, went or changed kind.
+/// The qdiscs `imp` asks for on a port of `mtu`: netem (delay, jitter, reordering), tbf (rate).
+fn qdiscs_for(imp: &Impairment, mtu: u32) -> (Option<qdisc::Netem>, Option<qdisc::Tbf>) {
+    let netem = imp.delay_ns.map(|delay| qdisc::Netem {
+        delay,
+        jitter: imp.jitter_ns.unwrap_or(0),
+        distribution: imp.distribution.unwrap_or_default(),
+        reorder: imp.reorder.unwrap_or(0.0),
+    });
+    let tbf = imp.rate_bps.map(|rate| qdisc::Tbf {
+        rate,
+        burst: imp.burst_for(mtu).unwrap_or(16 * 1024),
+    });
+    (netem, tbf)
+}
+
+/// The qdisc part on the exit; whether a root qdisc came, went or changed kind. `was` is the
+/// impairment recorded now (`None`: unknown, send everything): a qdisc whose parameters are
+/// those wanted and that is present is not sent again, so `changes` lists only what changed.
 fn set_qdiscs(
     view: &mut NsView,
     exit: &Link,
     want: &Impairment,
+    was: Option<&Impairment>,
     present: &[QdiscStats],
     changes: &mut Vec<String>,
 ) -> Result<bool, ImpairError> {
     let ours_root = present.iter().find(|q| q.root && qdisc::is_ours(q));
-    let tbf = want.rate_bps.map(|rate| qdisc::Tbf {
-        rate,
-        burst: want.burst().unwrap_or(16 * 1024),
-    });
-    let netem = want.delay_ns.map(|delay| qdisc::Netem {
-        delay,
-        jitter: want.jitter_ns.unwrap_or(0),
-        distribution: want.distribution.unwrap_or_default(),
-        reorder: want.reorder.unwrap_or(0.0),
-    });
-    let mut requests: Vec<((RouteNetlinkMessage, u16), String)> = Vec::new();
+    let (netem, tbf) = qdiscs_for(want, exit.mtu);
+    let (was_netem, was_tbf) = match was {
+        Some(was) => qdiscs_for(was, exit.mtu),
+        None => (None, None),
+    };
     let root_kind = ours_root.map(|q| q.kind.as_str());
+    let tbf_under = present.iter().any(|q| q.handle == qdisc::TBF_UNDER_NETEM);
+    let same_netem = netem.is_some() && netem == was_netem && root_kind == Some("netem");
+    let same_tbf_under = same_netem && tbf.is_some() && tbf == was_tbf && tbf_under;
+    let same_tbf_root =
+        netem.is_none() && tbf.is_some() && tbf == was_tbf && root_kind == Some("tbf");
+    let mut requests: Vec<((RouteNetlinkMessage, u16), String)> = Vec::new();
     let mut roots_changed = false;
     match (netem, tbf) {
         (Some(netem), tbf) => {
             roots_changed = root_kind != Some("netem");
-            requests.push((
-                qdisc::replace_netem_root(exit.index, &netem),
-                format!("netem on {}", exit.name),
-            ));
+            if !same_netem {
+                requests.push((
+                    qdisc::replace_netem_root(exit.index, &netem),
+                    format!("netem on {}", exit.name),
+                ));
+            }
             match tbf {
+                Some(_) if same_tbf_under => {}
                 Some(tbf) => requests.push((
                     qdisc::replace_tbf_under_netem(exit.index, &tbf),
                     format!("tbf under netem on {}", exit.name),
                 )),
-                None if present.iter().any(|q| q.handle == qdisc::TBF_UNDER_NETEM) => requests
-                    .push((
-                        (qdisc::delete_tbf_under_netem(exit.index), 0),
-                        format!("removing the tbf under netem on {}", exit.name),
-                    )),
+                None if tbf_under => requests.push((
+                    (qdisc::delete_tbf_under_netem(exit.index), 0),
+                    format!("removing the tbf under netem on {}", exit.name),
+                )),
                 None => {}
             }
         }
         (None, Some(tbf)) => {
             roots_changed = root_kind != Some("tbf");
-            requests.push((
-                qdisc::replace_tbf_root(exit.index, &tbf),
-                format!("tbf on {}", exit.name),
-            ));
+            if !same_tbf_root {
+                requests.push((
+                    qdisc::replace_tbf_root(exit.index, &tbf),
+                    format!("tbf on {}", exit.name),
+                ));
+            }
         }
         (None, None) => {
             if ours_root.is_some() {
@@ -1073,6 +1192,13 @@ mod tests {
             "jitter varies a delay: give --delay too"
         );
         assert_eq!(
+            bad(Impairment::default().merged(&Impairment {
+                distribution: Some(Distribution::Normal),
+                ..Default::default()
+            })),
+            "a distribution shapes a jitter: give --jitter too"
+        );
+        assert_eq!(
             bad(Impairment {
                 loss: Some(Loss::Random { percent: 0.0 }),
                 ..Default::default()
@@ -1094,6 +1220,38 @@ mod tests {
             }),
             "jitter 2ms is larger than the delay 1ms: frames cannot leave before they arrive"
         );
+    }
+
+    #[test]
+    fn the_default_burst_holds_a_full_frame() {
+        assert_eq!(default_burst(1_000_000, 1500), 16_384);
+        assert_eq!(default_burst(1_000_000, 20_000), 20_014);
+        assert_eq!(default_burst(100_000_000_000, 1500), 125_000_000);
+        let rate = Impairment {
+            rate_bps: Some(1_000_000),
+            ..Default::default()
+        };
+        assert_eq!(rate.burst_for(20_000), Some(20_014));
+        // A burst given stays as given (refused when too small: `set`).
+        let given = Impairment {
+            burst_bytes: Some(16_384),
+            ..rate
+        };
+        assert_eq!(given.burst_for(20_000), Some(16_384));
+    }
+
+    #[test]
+    fn a_share_below_the_resolution_never_reads_back_as_zero() {
+        // A threshold a tiny share made before it was refused reads back as no setting.
+        let params = program::Params {
+            loss: program::threshold(0.0000001),
+            corrupt: program::threshold(0.0001),
+            ..Default::default()
+        };
+        let read = Impairment::from_parts(&params, &Record::default());
+        assert_eq!(read.loss, None);
+        assert_eq!(read.corrupt, Some(0.0001));
+        assert_eq!(read.check(), Ok(()));
     }
 
     #[test]
@@ -1132,5 +1290,18 @@ mod tests {
             "gemodel 1% 20% 100% 0%"
         );
         assert!(Loss::parse_gemodel("1/2/3/4/5").is_err());
+        // An empty field is refused, not skipped (which gave `1%//50%` an r of 50%).
+        for text in ["1%//50%", "1%/20%/", "/20%", "1%,,2%"] {
+            assert_eq!(
+                Loss::parse_gemodel(text),
+                Err(format!(
+                    "\"{text}\" has an empty field: give P[/R[/1-H[/1-K]]] in percent, e.g. 1%/20%"
+                ))
+            );
+        }
+        assert_eq!(
+            Loss::parse_gemodel("1% 20%").unwrap().describe(),
+            "gemodel 1% 20% 100% 0%"
+        );
     }
 }

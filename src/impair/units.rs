@@ -2,14 +2,40 @@
 //! percentages (`10%`, `1.5%`, `0.01`), rates in bit/s (`10mbit`, `1gbit`, `100kbit`, or bytes
 //! per second `1mbps`) and sizes in bytes (`32kbit`, `64kb`, `1500b`, `1500`). Every error says
 //! what was read and what is accepted.
+//!
+//! A number may carry an exponent (`1e9`, `2.5e-3s`): a lab file's YAML reads `rate: 1e9` as a
+//! number, so the command line takes the same spelling rather than refusing what a file takes.
+//! Percentages are kept to [`PERCENT_RESOLUTION`] (one frame in a million): a non-zero share
+//! below it is refused (it would be stored as 0, and every later change would then fail), finer
+//! digits are rounded to it, so what is stored always reads back as what was set.
+
+/// The smallest non-zero percentage patchwire takes (and the step percentages are rounded to):
+/// 0.0001 %, one frame in a million — as fine as `show_percent` prints, far coarser than the
+/// program's 2^-32 thresholds and netem's u32 probabilities.
+pub const PERCENT_RESOLUTION: f64 = 0.0001;
 
 /// Splits `text` into its number and unit (`"1.5ms"` -> `(1.5, "ms")`), or `None` when it does
 /// not start with a non-negative decimal number.
 fn number_and_unit(text: &str) -> Option<(f64, String)> {
     let text = text.trim();
-    let end = text
+    let bytes = text.as_bytes();
+    let mut end = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
+    // An exponent (`1e9`, `2.5E-3`), as YAML reads numbers; no unit starts with an `e`.
+    if end > 0 && matches!(bytes.get(end), Some(b'e' | b'E')) {
+        let mut digits_at = end + 1;
+        if matches!(bytes.get(digits_at), Some(b'+' | b'-')) {
+            digits_at += 1;
+        }
+        let digits = bytes[digits_at.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits > 0 {
+            end = digits_at + digits;
+        }
+    }
     let (number, unit) = text.split_at(end);
     let value: f64 = number.parse().ok()?;
     value
@@ -38,7 +64,8 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(nanos.round() as u64)
 }
 
-/// A percentage from 0 to 100: `10%`, `1.5%`, `10` (a bare number is a percentage too).
+/// A percentage from 0 to 100: `10%`, `1.5%`, `10` (a bare number is a percentage too), rounded
+/// to [`PERCENT_RESOLUTION`]; a non-zero one below it is refused.
 pub fn parse_percent(text: &str) -> Result<f64, String> {
     let accepted = "a percentage from 0 to 100 like 10%, 1.5% or 0.01%";
     let (value, unit) =
@@ -49,7 +76,19 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     if value > 100.0 {
         return Err(format!("\"{text}\" is more than 100%: give {accepted}"));
     }
-    Ok(value)
+    if value > 0.0 && value < PERCENT_RESOLUTION {
+        return Err(format!(
+            "\"{text}\" is less than 0.0001%, the smallest share patchwire keeps (one frame in a \
+             million): give 0 or at least 0.0001%"
+        ));
+    }
+    Ok(round_percent(value))
+}
+
+/// A percentage rounded to [`PERCENT_RESOLUTION`] (what is stored, and what reads back).
+pub fn round_percent(value: f64) -> f64 {
+    // k / 10^4 with both exact: the same double as the decimal `0.0001·k` written out.
+    (value * 1e4).round() / 1e4
 }
 
 /// A rate in bit/s: `10mbit`, `1gbit`, `100kbit`, `9600bit`, or bytes per second `1mbps`
@@ -183,6 +222,19 @@ mod tests {
         assert!(parse_percent("-1%").is_err());
         assert!(parse_percent("ten").is_err());
         assert_eq!(show_percent(1.5), "1.5%");
+        // Below the resolution: refused, not stored as a 0 that no later change accepts.
+        assert_eq!(
+            parse_percent("0.0000001%"),
+            Err(
+                "\"0.0000001%\" is less than 0.0001%, the smallest share patchwire keeps (one \
+                 frame in a million): give 0 or at least 0.0001%"
+                    .into()
+            )
+        );
+        assert_eq!(parse_percent("0.0001%"), Ok(0.0001));
+        assert_eq!(parse_percent("0.00012%"), Ok(0.0001));
+        assert_eq!(parse_percent("0"), Ok(0.0));
+        assert_eq!(parse_percent("1e1%"), Ok(10.0));
         assert_eq!(show_percent(10.0), "10%");
     }
 
@@ -193,6 +245,12 @@ mod tests {
         assert_eq!(parse_rate("100kbit"), Ok(100_000));
         assert_eq!(parse_rate("1.5Gbit"), Ok(1_500_000_000));
         assert_eq!(parse_rate("1mbps"), Ok(8_000_000));
+        // As a lab file's YAML reads `rate: 1e9`.
+        assert_eq!(parse_rate("1e9"), Ok(1_000_000_000));
+        assert_eq!(parse_rate("2.5e3kbit"), Ok(2_500_000));
+        assert_eq!(parse_duration("5e-3s"), Ok(5_000_000));
+        assert!(parse_rate("1e").is_err());
+        assert!(parse_rate("1e999").is_err());
         assert_eq!(
             parse_rate("10mb"),
             Err("\"10mb\" is not a rate like 10mbit, 1gbit, 100kbit or 1mbps (bytes/s)".into())

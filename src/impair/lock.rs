@@ -1,0 +1,92 @@
+//! One change at a time per namespace: `impair` reads what is set, merges the change in and
+//! sets the result; `cut` and `mend` read a port's alias and write it. Two such commands at
+//! once on one namespace would each write over the other's change (`impair pa --loss 5%` and
+//! `impair pa --corrupt 1%` together kept only one). [`lock`] takes
+//! /run/patchwire/impair-DEV-INO.lock (the namespace's nsfs device and inode, as `watch`
+//! names its lock) with flock(2), waiting for a holder; the file is removed by its holder on
+//! release, as a lab's lock is (checked to still be the path's file after locking, so a waiter
+//! that locked a removed file tries again).
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::ImpairError;
+use crate::netns::{Netns, NsKey};
+use crate::wire::WireError;
+
+const LOCK_DIR: &str = "/run/patchwire";
+
+/// Held while an impairment or a cable of one namespace is read and changed.
+pub struct ImpairLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for ImpairLock {
+    fn drop(&mut self) {
+        // Still locked here: nobody can be between taking the lock and checking the inode.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Takes the impairment lock of `netns`, waiting while another patchwire holds it.
+pub fn lock(netns: &Netns) -> Result<ImpairLock, ImpairError> {
+    let NsKey { dev, inode } = netns.inode();
+    lock_at(Path::new(LOCK_DIR), &format!("impair-{dev}-{inode}.lock"))
+}
+
+fn lock_at(dir: &Path, name: &str) -> Result<ImpairLock, ImpairError> {
+    let path = dir.join(name);
+    let failed = |what: &str, e: std::io::Error| {
+        ImpairError::Wire(WireError::io(format!("{what} {}", path.display()), e))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| failed("creating the directory of", e))?;
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| failed("opening the lock file", e))?;
+        file.lock().map_err(|e| failed("locking", e))?;
+        let held = file.metadata().map_err(|e| failed("reading", e))?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                return Ok(ImpairLock { file, path });
+            }
+            // The holder we waited for removed it: try again on the new file.
+            _ => continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_and_the_file_goes_with_the_last() {
+        let dir = std::env::temp_dir().join(format!("pw-impair-lock-{}", std::process::id()));
+        let first = lock_at(&dir, "x.lock").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir2 = dir.clone();
+        let waiter = std::thread::spawn(move || {
+            let second = lock_at(&dir2, "x.lock").unwrap();
+            tx.send(()).unwrap();
+            drop(second);
+        });
+        // The waiter cannot have the lock while the first is held.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(200))
+                .is_err()
+        );
+        drop(first);
+        rx.recv().unwrap();
+        waiter.join().unwrap();
+        assert!(!dir.join("x.lock").exists());
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
