@@ -228,6 +228,7 @@ fn parse_length(text: &str) -> Result<u64, String> {
 /// `2s`, `1.5s`, `500ms`, `2m`.
 pub fn show_ms(ms: u64) -> String {
     match ms {
+        ms if ms % 3_600_000 == 0 && ms >= 3_600_000 => format!("{}h", ms / 3_600_000),
         ms if ms % 60_000 == 0 && ms >= 60_000 => format!("{}m", ms / 60_000),
         ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
         ms if ms >= 1000 => format!("{}s", ms as f64 / 1000.0),
@@ -363,6 +364,8 @@ mod tests {
             "down 1s-3s, up 5s-20s, seed 42, count 3"
         );
         assert_eq!(show_ms(1500), "1.5s");
+        assert_eq!(show_ms(86_400_000), "24h");
+        assert_eq!(show_ms(5_400_000), "90m");
         assert_eq!(show_ms(250), "250ms");
     }
 }
