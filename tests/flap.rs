@@ -425,13 +425,15 @@ fn stopping_or_changing_a_flap_puts_the_cable_back_and_a_killed_watch_is_mended_
     let other = Lab::new("n", &two("      flap: {down: 1s, up: 1s}\n"));
     let refused = patchwire(&["watch", "--lab", other.path()]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains(&format!(
-            "no lab brought up from {} runs on this host",
+    assert_eq!(
+        refused.stderr.trim_end(),
+        format!(
+            "patchwire: lab {} (from {}) does not run on this host (patchwire show --labs lists \
+             them; patchwire up {} starts it)",
+            other.name,
+            other.path(),
             other.path()
-        )),
-        "{}",
-        refused.stderr
+        )
     );
 }
 
@@ -696,4 +698,48 @@ fn a_random_flap_follows_its_seeded_schedule_on_both_nodes() {
             );
         }
     }
+}
+
+/// The watch lock files of /run/patchwire whose content says they run `lab`'s flaps.
+fn flap_locks(lab: &Lab) -> Vec<std::path::PathBuf> {
+    let want = format!("flaps {}", lab.path());
+    std::fs::read_dir("/run/patchwire")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.trim_end() == want))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Closing the terminal of a `watch --lab` (SIGHUP) stops it as SIGTERM does: the pulled
+/// cable goes back in and the lock goes. A watch killed for good (SIGKILL) leaves its lock
+/// file: `down` removes it, as no live process holds it.
+#[test]
+fn a_hung_up_watch_puts_the_cable_back_and_down_removes_a_dead_watchs_lock() {
+    let lab = Lab::new("h", &two("      flap: {down: 60s, up: 300ms}\n"));
+    patchwire(&["up", lab.path()]).ok();
+    let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
+    let mut watch = Watch::start(&lab);
+    watch.wait_for("flap-down", 1, Duration::from_secs(10));
+    assert!(
+        eventually(Duration::from_secs(3), || carrier(&r1) == "0"),
+        "no pull"
+    );
+    assert_eq!(watch.0.signal(libc::SIGHUP), Some(0));
+    let stopped = watch.of("flap-stopped");
+    assert_eq!(stopped.len(), 1, "{stopped:#?}");
+    assert_eq!(stopped[0]["why"], "watch stopping");
+    assert_eq!(stopped[0]["mended"], true);
+    assert_eq!((carrier(&r1), carrier(&r2)), ("1".into(), "1".into()));
+    assert_eq!(flap_locks(&lab), Vec::<std::path::PathBuf>::new());
+    // Killed for good: its lock file stays until `down`.
+    let mut watch = Watch::start(&lab);
+    watch.wait_for("flap-started", 1, Duration::from_secs(10));
+    watch.0.signal(libc::SIGKILL);
+    let left = flap_locks(&lab);
+    assert_eq!(left.len(), 1, "the killed watch's lock: {left:?}");
+    patchwire(&["down", lab.path()]).ok();
+    assert!(!left[0].exists(), "down left {}", left[0].display());
 }
