@@ -743,3 +743,43 @@ fn a_hung_up_watch_puts_the_cable_back_and_down_removes_a_dead_watchs_lock() {
     patchwire(&["down", lab.path()]).ok();
     assert!(!left[0].exists(), "down left {}", left[0].display());
 }
+
+/// A flap on a link added to the file while the watch runs, before `up` makes its ports:
+/// one `flap-waiting` event, nothing pulled, no failure and no pull reported; once `up` makes
+/// the ports its schedule starts and its one pull happens.
+#[test]
+fn a_flap_waits_for_its_ports_and_starts_once_up_makes_them() {
+    let first = "      flap: {down: 60s, up: 300s}\n";
+    let lab = Lab::new("w", &two(first));
+    patchwire(&["up", lab.path()]).ok();
+    let watch = Watch::start(&lab);
+    watch.wait_for("flap-started", 1, Duration::from_secs(10));
+    lab.write(&format!(
+        "{}    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n      flap: {{down: 500ms, up: 500ms, \
+         count: 1}}\n",
+        two(first)
+    ));
+    let waiting = watch.wait_for("flap-waiting", 1, Duration::from_secs(10));
+    assert_eq!(waiting[0]["link"], "r1:eth2 r2:eth2");
+    assert_eq!(
+        waiting[0]["missing"],
+        serde_json::json!(["r1.eth2", "r2.eth2"])
+    );
+    assert_eq!(waiting[0]["file"], lab.path());
+    // Longer than its first pull would take: nothing happens to it.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(watch.of("flap-down"), Vec::<serde_json::Value>::new());
+    assert_eq!(watch.of("repair-failed"), Vec::<serde_json::Value>::new());
+    assert_eq!(watch.of("flap-waiting").len(), 1, "said once");
+    patchwire(&["up", lab.path()]).ok();
+    let started = watch.wait_for("flap-started", 2, Duration::from_secs(10));
+    assert_eq!(started[1]["link"], "r1:eth2 r2:eth2");
+    let down = watch.wait_for("flap-down", 1, Duration::from_secs(10));
+    assert_eq!(
+        (&down[0]["link"], &down[0]["cycle"]),
+        (&"r1:eth2 r2:eth2".into(), &1.into())
+    );
+    let up = watch.wait_for("flap-up", 1, Duration::from_secs(10));
+    assert_eq!(up[0]["next_down_at_ms"], serde_json::Value::Null);
+    assert_eq!(watch.of("repair-failed"), Vec::<serde_json::Value>::new());
+}

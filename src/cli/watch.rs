@@ -24,8 +24,9 @@ use super::{Cli, Exit};
 ///
 /// With --lab FILE it watches that lab's panel and runs the file's flapping links (`flap:
 /// {down: 2s, up: 10s}`): each cable is pulled and put back on its schedule (flap-started,
-/// flap-down, flap-up events), the file is read again when it changes (within a second), and
-/// every cable a flap pulled is put back when watch stops.
+/// flap-down, flap-up events), the file is read again when it changes (within a second), a
+/// link whose ports `up` has not made yet waits for them (flap-waiting), and every cable a
+/// flap pulled is put back when watch stops.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  patchwire watch -j\n  patchwire watch -n lab1.panel\n  \
