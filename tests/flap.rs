@@ -240,11 +240,19 @@ fn a_flap_schedule_is_kept_as_configured_on_both_nodes() {
     let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
     assert_eq!(
         shown[0]["flap"],
-        format!(
-            "down 1s, up 2s, count 3 (not running: flaps run while `patchwire watch --lab {}` \
-             runs)",
-            lab.path()
-        )
+        serde_json::json!({
+            "summary": format!(
+                "down 1s, up 2s, count 3 (not running: flaps run while `patchwire watch --lab {}` \
+                 runs)",
+                lab.path()
+            ),
+            "down": {"min_ms": 1000, "max_ms": 1000},
+            "up": {"min_ms": 2000, "max_ms": 2000},
+            "seed": 0,
+            "count": 3,
+            "running": false,
+            "run_by": null,
+        })
     );
     let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
     let (c1, c2) = (Carrier::watch(&r1.name), Carrier::watch(&r2.name));
@@ -262,12 +270,14 @@ fn a_flap_schedule_is_kept_as_configured_on_both_nodes() {
     );
     let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
     assert_eq!(
-        shown[0]["flap"],
+        shown[0]["flap"]["summary"],
         format!(
             "down 1s, up 2s, count 3 (run by patchwire watch --lab {})",
             lab.path()
         )
     );
+    assert_eq!(shown[0]["flap"]["running"], true);
+    assert_eq!(shown[0]["flap"]["run_by"], lab.path());
     let ups = watch.wait_for("flap-up", count, Duration::from_secs(30));
     assert_eq!(ups[count - 1]["next_down_at_ms"], serde_json::Value::Null);
     // Nothing after the last pull: one more up phase and a half of quiet.
@@ -728,7 +738,8 @@ fn a_hung_up_watch_puts_the_cable_back_and_down_removes_a_dead_watchs_lock() {
         "no pull"
     );
     assert_eq!(watch.0.signal(libc::SIGHUP), Some(0));
-    let stopped = watch.of("flap-stopped");
+    // Its last lines may still be on their way through the reader thread.
+    let stopped = watch.wait_for("flap-stopped", 1, Duration::from_secs(5));
     assert_eq!(stopped.len(), 1, "{stopped:#?}");
     assert_eq!(stopped[0]["why"], "watch stopping");
     assert_eq!(stopped[0]["mended"], true);

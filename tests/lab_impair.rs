@@ -591,3 +591,74 @@ fn a_copy_of_the_file_finds_the_running_lab() {
     let _ = std::fs::remove_file(other);
     let _ = std::fs::remove_file(&copy.path);
 }
+
+/// `show --lab` and `show -n PANEL` say a pulled cable is cut, and by whom: `state: down` is
+/// what the file asks (health ok, `cut_by: file`), `patchwire cut` a difference (degraded, with
+/// the command that puts it back) — not a hold of a watch that no longer runs.
+#[test]
+fn show_says_a_cut_cable_is_cut_and_by_whom() {
+    let lab = Lab::new(
+        "s",
+        &format!("{TWO}      state: down\n    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n"),
+    );
+    patchwire(&["up", lab.path()]).ok();
+    patchwire(&["cut", "--lab", lab.path(), "r2:eth2"]).ok();
+    let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
+    let fields = |i: usize| {
+        (
+            shown[i]["health"].clone(),
+            shown[i]["cable"].clone(),
+            shown[i]["cut_by"].clone(),
+            shown[i]["problems"].clone(),
+        )
+    };
+    assert_eq!(
+        fields(0),
+        (
+            "ok".into(),
+            "cut".into(),
+            "file".into(),
+            serde_json::json!([])
+        )
+    );
+    let mend = format!(
+        "r1:eth2, r2:eth2 cut by patchwire cut: patchwire mend --lab {0} r1:eth2 puts it back \
+         (or patchwire up {0})",
+        lab.path()
+    );
+    assert_eq!(
+        fields(1),
+        (
+            "degraded".into(),
+            "cut".into(),
+            "command".into(),
+            serde_json::json!([mend])
+        )
+    );
+    let text = patchwire(&["show", "--lab", lab.path()])
+        .ok()
+        .stdout
+        .clone();
+    assert!(
+        text.contains("  ok\n    x cut (state: down in the file)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  degraded\n    ! {mend}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("held down"), "{text}");
+    let panel = lab.panel();
+    let plain = patchwire(&["-j", "-n", &panel, "show"]).ok().json();
+    assert_eq!(
+        plain[0]["problems"],
+        serde_json::json!([
+            format!(
+                "r1.eth1 is down: its cable is cut (patchwire -n {panel} mend r1.eth1 puts it back)"
+            ),
+            format!(
+                "r2.eth1 is down: its cable is cut (patchwire -n {panel} mend r2.eth1 puts it back)"
+            ),
+        ])
+    );
+}

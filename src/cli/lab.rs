@@ -481,7 +481,14 @@ pub fn show(
             }
         }
         if let Some(flap) = &view.flap {
-            println!("    ~ flapping: {flap}");
+            println!("    ~ flapping: {}", flap.summary);
+        }
+        match view.cut_by.as_deref() {
+            Some("file") => println!("    x cut (state: down in the file)"),
+            Some("flap") if view.flap.as_ref().is_some_and(|f| f.running) => {
+                println!("    x cut by its flap (the watch puts it back on schedule)")
+            }
+            _ => {}
         }
         for problem in &view.problems {
             println!("    ! {problem}");
