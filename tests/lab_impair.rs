@@ -356,6 +356,11 @@ fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
             {"change": "cut", "ports": ["r1.eth1"], "endpoints": ["r1:eth1"]},
         ])
     );
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("~ cut r1:eth1 (state: down): r1:eth1 sees NO-CARRIER\n"),
+        "{text}"
+    );
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1.name, false);
     assert!(!common::ip_in(&r2.name, "-o link show dev eth1").contains("NO-CARRIER"));
@@ -660,5 +665,29 @@ fn show_says_a_cut_cable_is_cut_and_by_whom() {
                 "r2.eth1 is down: its cable is cut (patchwire -n {panel} mend r2.eth1 puts it back)"
             ),
         ])
+    );
+}
+
+/// `plan` says who loses carrier when the file pulls a cable: both ends of a wire, every
+/// member of a hub segment.
+#[test]
+fn plan_says_who_a_pulled_cable_takes_carrier_from() {
+    let lab = Lab::new(
+        "p",
+        &format!(
+            "{TWO}      state: down\n    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r2:eth3\"]\n      \
+             state: down\n"
+        ),
+    );
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("~ cut r1:eth1 <-> r2:eth1 (state: down): both ends see NO-CARRIER\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "~ cut r1:eth2, r2:eth2, r2:eth3 (state: down): every member sees NO-CARRIER\n"
+        ),
+        "{text}"
     );
 }

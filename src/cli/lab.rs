@@ -670,10 +670,15 @@ fn print_changes(changes: &[Change]) {
                 endpoint,
                 was,
             } => format!("- impair what {endpoint} sends ({port}): {was} (not in the file)"),
-            Change::Cut { endpoints, .. } => format!(
-                "~ cut {} (state: down): both ends see NO-CARRIER",
-                endpoints.join(" <-> ")
-            ),
+            // A wire's two ends, a hub segment's members, a hub node's member alone.
+            Change::Cut { endpoints, .. } => match endpoints.as_slice() {
+                [one] => format!("~ cut {one} (state: down): {one} sees NO-CARRIER"),
+                [a, b] => format!("~ cut {a} <-> {b} (state: down): both ends see NO-CARRIER"),
+                many => format!(
+                    "~ cut {} (state: down): every member sees NO-CARRIER",
+                    many.join(", ")
+                ),
+            },
             Change::Mend { endpoints, .. } => format!(
                 "~ mend {}: the file does not pull this cable, so its carrier comes back",
                 endpoints.join(" <-> ")

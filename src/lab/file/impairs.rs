@@ -227,10 +227,11 @@ impl Check<'_> {
                         continue;
                     }
                     Some(_) => {}
-                    // PLACEHOLDER until src/impair gives the default burst for an MTU (the
-                    // lead unifies): the default bucket, 10 ms at the rate and at least 16 KiB,
+                    // Same rule as impair::default_burst (impfix's branch; the lead unifies
+                    // at merge): the default bucket, 10 ms at the rate and at least 16 KiB,
                     // holds at least one frame of the link — max(16384, mtu + 14) for the
-                    // rates where 10 ms is less.
+                    // rates where 10 ms is less. Set explicitly, so `plan` says it and the
+                    // record holds it.
                     None => {
                         if merged.burst().is_some_and(|b| b < frame) {
                             merged.burst_bytes = Some(frame);
