@@ -442,6 +442,7 @@ fn zeros_in_the_defaults_and_in_a_link_mean_nothing() {
         "delay: 0",
         "loss-burst: 0",
         "rate: 0, loss: 0, delay: 0, jitter: 0, corrupt: 0",
+        "loss: 0, loss-burst: 0",
     ] {
         lab.write(&format!("defaults: {{impair: {{{zero}}}}}\n{TWO}"));
         let (plan, notes) = lab.plan();

@@ -22,6 +22,11 @@ use super::{Endpoint, Impairs, LinkKind, NodeKind, NodeSpec};
 /// The key of `impair:` for every endpoint of the link.
 const BOTH: &str = "both";
 
+/// A Gilbert–Elliott model that loses nothing (`loss-burst: 0`).
+fn gemodel_off(m: &Loss) -> bool {
+    matches!(m, Loss::GilbertElliott { p, good_loss, .. } if *p == 0.0 && *good_loss == 0.0)
+}
+
 /// An Ethernet header: a frame of an MTU of payload is this much longer on the wire.
 const ETHERNET_HEADER: u32 = 14;
 
@@ -42,6 +47,27 @@ impl Check<'_> {
                 &mut ok,
             ),
             loss: match (&raw.loss, &raw.loss_burst) {
+                // A zero is "nothing": `loss: 0` beside a `loss-burst` (or the other way
+                // round) is no second loss model.
+                (Some(l), Some(b))
+                    if pc(&l.0).is_ok_and(|v| v == 0.0)
+                        || Loss::parse_gemodel(&b.0).is_ok_and(|m| gemodel_off(&m)) =>
+                {
+                    let random = self
+                        .value(segs, "loss", &raw.loss, pc, &mut ok)
+                        .map(|percent| Loss::Random { percent });
+                    let burst = self.value(
+                        segs,
+                        "loss-burst",
+                        &raw.loss_burst,
+                        Loss::parse_gemodel,
+                        &mut ok,
+                    );
+                    match burst {
+                        Some(m) if !gemodel_off(&m) => Some(m),
+                        _ => random,
+                    }
+                }
                 (Some(_), Some(_)) => {
                     let mut at = segs.to_vec();
                     at.push(key("loss-burst"));
