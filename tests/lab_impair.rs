@@ -692,3 +692,39 @@ fn plan_says_who_a_pulled_cable_takes_carrier_from() {
         "{text}"
     );
 }
+
+/// A hub node's member pulled by the file: that member's link is cut (health ok), the other
+/// members' links say nothing of it.
+#[test]
+fn show_says_a_hub_members_cut_on_its_own_link_only() {
+    let lab = Lab::new(
+        "u",
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      state: down\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
+    let fields = |i: usize| {
+        (
+            shown[i]["health"].clone(),
+            shown[i]["cable"].clone(),
+            shown[i]["cut_by"].clone(),
+            shown[i]["problems"].clone(),
+        )
+    };
+    let none = serde_json::Value::Null;
+    assert_eq!(
+        fields(0),
+        (
+            "ok".into(),
+            "cut".into(),
+            "file".into(),
+            serde_json::json!([])
+        )
+    );
+    assert_eq!(
+        fields(1),
+        ("ok".into(), none.clone(), none, serde_json::json!([]))
+    );
+}

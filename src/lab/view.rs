@@ -150,13 +150,8 @@ enum Cut {
 /// A pulled cable said as what it is, not as the holds `wire::show` sees on its ports: what
 /// the file asks for (`state: down`, a running flap) is no problem; a cut made outside the
 /// file is one, with the command that puts it back.
-fn cable_cut(view: &mut LinkView, ports: &[&String], labels: &[String], who: Cut, file: &LabFile) {
+fn cable_cut(view: &mut LinkView, labels: &[String], who: Cut, file: &LabFile) {
     view.cable = Some("cut".into());
-    view.problems.retain(|p| {
-        !ports
-            .iter()
-            .any(|port| p.starts_with(&format!("{port} is ")))
-    });
     let (by, problem) = match who {
         Cut::File => ("file", None),
         Cut::Flap => ("flap", None),
@@ -183,9 +178,6 @@ fn cable_cut(view: &mut LinkView, ports: &[&String], labels: &[String], who: Cut
         ),
     };
     view.cut_by = Some(by.into());
-    if view.health == "degraded" && view.problems.is_empty() {
-        view.health = "ok".into();
-    }
     if let Some(problem) = problem {
         view.problems.push(problem);
         if view.health == "ok" {
@@ -325,7 +317,32 @@ fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabEr
         if view.health != "missing" && view.health != "elsewhere" {
             inner_wires(&desired, &ports, &mut inner, &mut view)?;
         }
-        let cut_here: Vec<&String> = ports.iter().filter(|p| cut.contains(*p)).collect();
+        // This link's own cut ports: a hub node's link lists every member's port, and only
+        // its member's is its cable.
+        let label = |p: &String| {
+            desired
+                .ports
+                .get(p)
+                .map_or_else(|| p.to_string(), |p| p.label())
+        };
+        let cut_here: Vec<&String> = ports
+            .iter()
+            .filter(|p| cut.contains(*p))
+            .filter(|p| parts.hub.is_none() || view.endpoints.contains(&label(p)))
+            .collect();
+        // What the kernel's view says of any cut port of the link (a hub's members' too) is
+        // said by the cable's own link below, as a cut.
+        let cut_any: Vec<&String> = ports.iter().filter(|p| cut.contains(*p)).collect();
+        if !cut_any.is_empty() {
+            view.problems.retain(|p| {
+                !cut_any
+                    .iter()
+                    .any(|port| p.starts_with(&format!("{port} is ")))
+            });
+            if view.health == "degraded" && view.problems.is_empty() {
+                view.health = "ok".into();
+            }
+        }
         if !cut_here.is_empty() && view.health != "missing" {
             let who = match (link.down, link.flap.is_some(), flaps_run_by.is_some()) {
                 (true, _, _) => Cut::File,
@@ -333,16 +350,8 @@ fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabEr
                 (false, true, false) => Cut::FlapLeft,
                 (false, false, _) => Cut::Command,
             };
-            let labels: Vec<String> = cut_here
-                .iter()
-                .map(|p| {
-                    desired
-                        .ports
-                        .get(*p)
-                        .map_or_else(|| p.to_string(), |p| p.label())
-                })
-                .collect();
-            cable_cut(&mut view, &cut_here, &labels, who, file);
+            let labels: Vec<String> = cut_here.iter().map(|p| label(p)).collect();
+            cable_cut(&mut view, &labels, who, file);
         }
         for problem in &mut view.problems {
             *problem = lab_repair(problem, &file.path, host);
