@@ -240,11 +240,19 @@ fn a_flap_schedule_is_kept_as_configured_on_both_nodes() {
     let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
     assert_eq!(
         shown[0]["flap"],
-        format!(
-            "down 1s, up 2s, count 3 (not running: flaps run while `patchwire watch --lab {}` \
-             runs)",
-            lab.path()
-        )
+        serde_json::json!({
+            "summary": format!(
+                "down 1s, up 2s, count 3 (not running: flaps run while `patchwire watch --lab {}` \
+                 runs)",
+                lab.path()
+            ),
+            "down": {"min_ms": 1000, "max_ms": 1000},
+            "up": {"min_ms": 2000, "max_ms": 2000},
+            "seed": 0,
+            "count": 3,
+            "running": false,
+            "run_by": null,
+        })
     );
     let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
     let (c1, c2) = (Carrier::watch(&r1.name), Carrier::watch(&r2.name));
@@ -262,12 +270,14 @@ fn a_flap_schedule_is_kept_as_configured_on_both_nodes() {
     );
     let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
     assert_eq!(
-        shown[0]["flap"],
+        shown[0]["flap"]["summary"],
         format!(
             "down 1s, up 2s, count 3 (run by patchwire watch --lab {})",
             lab.path()
         )
     );
+    assert_eq!(shown[0]["flap"]["running"], true);
+    assert_eq!(shown[0]["flap"]["run_by"], lab.path());
     let ups = watch.wait_for("flap-up", count, Duration::from_secs(30));
     assert_eq!(ups[count - 1]["next_down_at_ms"], serde_json::Value::Null);
     // Nothing after the last pull: one more up phase and a half of quiet.
@@ -425,13 +435,15 @@ fn stopping_or_changing_a_flap_puts_the_cable_back_and_a_killed_watch_is_mended_
     let other = Lab::new("n", &two("      flap: {down: 1s, up: 1s}\n"));
     let refused = patchwire(&["watch", "--lab", other.path()]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains(&format!(
-            "no lab brought up from {} runs on this host",
+    assert_eq!(
+        refused.stderr.trim_end(),
+        format!(
+            "patchwire: lab {} (from {}) does not run on this host (patchwire show --labs lists \
+             them; patchwire up {} starts it)",
+            other.name,
+            other.path(),
             other.path()
-        )),
-        "{}",
-        refused.stderr
+        )
     );
 }
 
@@ -696,4 +708,89 @@ fn a_random_flap_follows_its_seeded_schedule_on_both_nodes() {
             );
         }
     }
+}
+
+/// The watch lock files of /run/patchwire whose content says they run `lab`'s flaps.
+fn flap_locks(lab: &Lab) -> Vec<std::path::PathBuf> {
+    let want = format!("flaps {}", lab.path());
+    std::fs::read_dir("/run/patchwire")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.trim_end() == want))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Closing the terminal of a `watch --lab` (SIGHUP) stops it as SIGTERM does: the pulled
+/// cable goes back in and the lock goes. A watch killed for good (SIGKILL) leaves its lock
+/// file: `down` removes it, as no live process holds it.
+#[test]
+fn a_hung_up_watch_puts_the_cable_back_and_down_removes_a_dead_watchs_lock() {
+    let lab = Lab::new("h", &two("      flap: {down: 60s, up: 300ms}\n"));
+    patchwire(&["up", lab.path()]).ok();
+    let (r1, r2) = (node(&lab, "r1"), node(&lab, "r2"));
+    let mut watch = Watch::start(&lab);
+    watch.wait_for("flap-down", 1, Duration::from_secs(10));
+    assert!(
+        eventually(Duration::from_secs(3), || carrier(&r1) == "0"),
+        "no pull"
+    );
+    assert_eq!(watch.0.signal(libc::SIGHUP), Some(0));
+    // Its last lines may still be on their way through the reader thread.
+    let stopped = watch.wait_for("flap-stopped", 1, Duration::from_secs(5));
+    assert_eq!(stopped.len(), 1, "{stopped:#?}");
+    assert_eq!(stopped[0]["why"], "watch stopping");
+    assert_eq!(stopped[0]["mended"], true);
+    assert_eq!((carrier(&r1), carrier(&r2)), ("1".into(), "1".into()));
+    assert_eq!(flap_locks(&lab), Vec::<std::path::PathBuf>::new());
+    // Killed for good: its lock file stays until `down`.
+    let mut watch = Watch::start(&lab);
+    watch.wait_for("flap-started", 1, Duration::from_secs(10));
+    watch.0.signal(libc::SIGKILL);
+    let left = flap_locks(&lab);
+    assert_eq!(left.len(), 1, "the killed watch's lock: {left:?}");
+    patchwire(&["down", lab.path()]).ok();
+    assert!(!left[0].exists(), "down left {}", left[0].display());
+}
+
+/// A flap on a link added to the file while the watch runs, before `up` makes its ports:
+/// one `flap-waiting` event, nothing pulled, no failure and no pull reported; once `up` makes
+/// the ports its schedule starts and its one pull happens.
+#[test]
+fn a_flap_waits_for_its_ports_and_starts_once_up_makes_them() {
+    let first = "      flap: {down: 60s, up: 300s}\n";
+    let lab = Lab::new("w", &two(first));
+    patchwire(&["up", lab.path()]).ok();
+    let watch = Watch::start(&lab);
+    watch.wait_for("flap-started", 1, Duration::from_secs(10));
+    lab.write(&format!(
+        "{}    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n      flap: {{down: 500ms, up: 500ms, \
+         count: 1}}\n",
+        two(first)
+    ));
+    let waiting = watch.wait_for("flap-waiting", 1, Duration::from_secs(10));
+    assert_eq!(waiting[0]["link"], "r1:eth2 r2:eth2");
+    assert_eq!(
+        waiting[0]["missing"],
+        serde_json::json!(["r1.eth2", "r2.eth2"])
+    );
+    assert_eq!(waiting[0]["file"], lab.path());
+    // Longer than its first pull would take: nothing happens to it.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(watch.of("flap-down"), Vec::<serde_json::Value>::new());
+    assert_eq!(watch.of("repair-failed"), Vec::<serde_json::Value>::new());
+    assert_eq!(watch.of("flap-waiting").len(), 1, "said once");
+    patchwire(&["up", lab.path()]).ok();
+    let started = watch.wait_for("flap-started", 2, Duration::from_secs(10));
+    assert_eq!(started[1]["link"], "r1:eth2 r2:eth2");
+    let down = watch.wait_for("flap-down", 1, Duration::from_secs(10));
+    assert_eq!(
+        (&down[0]["link"], &down[0]["cycle"]),
+        (&"r1:eth2 r2:eth2".into(), &1.into())
+    );
+    let up = watch.wait_for("flap-up", 1, Duration::from_secs(10));
+    assert_eq!(up[0]["next_down_at_ms"], serde_json::Value::Null);
+    assert_eq!(watch.of("repair-failed"), Vec::<serde_json::Value>::new());
 }

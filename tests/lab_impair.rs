@@ -288,15 +288,33 @@ fn a_delay_in_the_file_needs_netem_found_by_a_real_probe() {
         );
         return;
     }
+    let refusal = |at: &str, endpoints: &str| {
+        format!(
+            "{}:{at}: the delay, jitter or reordering of {endpoints} needs the netem qdisc, and \
+             this kernel has no sch_netem (load it with `modprobe sch_netem`, or use a kernel \
+             that builds it: every distribution kernel does); loss, corruption, duplication and \
+             rate work without it",
+            lab.path()
+        )
+    };
+    // At the link's `impair` key.
+    let message = refusal("8:7", "r1:eth1, r2:eth1");
+    patchwire(&["plan", lab.path()]).fails_with(&message);
+    patchwire(&["up", lab.path()]).fails_with(&message);
+    // One line per link; a delay from the defaults is refused at `defaults.impair`.
+    lab.write(&format!(
+        "defaults: {{impair: {{jitter: 0}}}}\n{TWO}      impair:\n        r1:eth1: {{delay: 50ms}}\n    \
+         - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n      impair: {{both: {{reorder: 1%, delay: 5ms}}}}\n"
+    ));
     let message = format!(
-        "{}: the delay, jitter or reordering of r1:eth1, r2:eth1 needs the netem qdisc, and \
-         this kernel has no sch_netem (load it with `modprobe sch_netem`, or use a kernel that \
-         builds it: every distribution kernel does); loss, corruption, duplication and rate \
-         work without it",
-        lab.path()
+        "{}\n{}",
+        refusal("9:7", "r1:eth1"),
+        refusal("12:7", "r1:eth2, r2:eth2")
     );
     patchwire(&["plan", lab.path()]).fails_with(&message);
     patchwire(&["up", lab.path()]).fails_with(&message);
+    lab.write(&format!("defaults: {{impair: {{delay: 1ms}}}}\n{TWO}"));
+    patchwire(&["plan", lab.path()]).fails_with(&refusal("1:12", "r1:eth1, r2:eth1"));
     // Nothing was made.
     assert!(
         !common::run("ip", &["netns", "list"]).contains(&lab.panel()),
@@ -337,6 +355,11 @@ fn a_hub_member_is_impaired_and_pulled_from_the_file_alone() {
             {"change": "unimpair", "port": "r1.eth1", "endpoint": "r1:eth1", "was": "loss 50%"},
             {"change": "cut", "ports": ["r1.eth1"], "endpoints": ["r1:eth1"]},
         ])
+    );
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("~ cut r1:eth1 (state: down): r1:eth1 sees NO-CARRIER\n"),
+        "{text}"
     );
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1.name, false);
@@ -391,5 +414,317 @@ fn a_failed_program_step_leaves_the_panel_as_it_was() {
     assert_eq!(
         shown(&lab),
         [("r1.eth1".into(), "loss 10% rate 20mbit burst 25000b".into())]
+    );
+}
+
+/// `plan -j`'s impairment changes (none when the file's zeros mean nothing).
+fn impair_changes(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    plan.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "impair" || c["change"] == "unimpair")
+        .cloned()
+        .collect()
+}
+
+/// A zero means "nothing" in `defaults.impair` as in a link's own `impair:`: nothing refused,
+/// nothing installed (no tbf of rate 0 on the exit, no gemodel of 0%).
+#[test]
+fn zeros_in_the_defaults_and_in_a_link_mean_nothing() {
+    let lab = Lab::new("z", TWO);
+    for zero in [
+        "rate: 0",
+        "loss: 0",
+        "corrupt: 0",
+        "reorder: 0",
+        "duplicate: 0",
+        "jitter: 0",
+        "delay: 0",
+        "loss-burst: 0",
+        "rate: 0, loss: 0, delay: 0, jitter: 0, corrupt: 0",
+        "loss: 0, loss-burst: 0",
+    ] {
+        lab.write(&format!("defaults: {{impair: {{{zero}}}}}\n{TWO}"));
+        let (plan, notes) = lab.plan();
+        assert_eq!(
+            impair_changes(&plan),
+            Vec::<serde_json::Value>::new(),
+            "{zero}: {notes}"
+        );
+        lab.write(&format!(
+            "{TWO}      impair:\n        r1:eth1: {{{zero}}}\n        both: {{{zero}}}\n"
+        ));
+        let (plan, notes) = lab.plan();
+        assert_eq!(
+            impair_changes(&plan),
+            Vec::<serde_json::Value>::new(),
+            "{zero}: {notes}"
+        );
+    }
+    // Over a default: the link's zero removes the default's rate, the defaults' zero nothing.
+    lab.write(&format!(
+        "defaults: {{impair: {{rate: 0, loss: 0}}}}\n{TWO}      impair:\n        r1:eth1: {{rate: 0}}\n    \
+         - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n"
+    ));
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(shown(&lab), []);
+    for dev in ["r1.eth1", "r2.eth1", "r1.eth2", "r2.eth2"] {
+        let qdiscs = common::run("tc", &["-n", &lab.panel(), "qdisc", "show", "dev", dev]);
+        assert!(!qdiscs.contains("tbf"), "{dev}: {qdiscs}");
+    }
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+}
+
+/// A rate's bucket holds at least one frame of the link: the default grows with the MTU, a
+/// burst given smaller is refused by `plan` and by `up` before anything is made, at its place.
+#[test]
+fn a_burst_smaller_than_a_frame_is_refused_and_the_default_holds_one() {
+    let lab = Lab::new(
+        "b",
+        &format!("{TWO}      impair:\n        r1:eth1: {{rate: 1mbit, burst: 1b}}\n"),
+    );
+    let message = format!(
+        "{}:9:39: impair: r1:eth1: a burst of 1 bytes is less than one frame of this link (1514 \
+         bytes: mtu 1500 with its Ethernet header): tbf would drop every full-size frame",
+        lab.path()
+    );
+    patchwire(&["plan", lab.path()]).fails_with(&message);
+    patchwire(&["up", lab.path()]).fails_with(&message);
+    assert!(
+        !common::run("ip", &["netns", "list"]).contains(&lab.panel()),
+        "up made the panel before refusing"
+    );
+    lab.write(&format!(
+        "{TWO}      mtu: 65535\n      impair:\n        r1:eth1: {{rate: 1mbit}}\n"
+    ));
+    let (plan, _) = lab.plan();
+    assert_eq!(
+        impair_changes(&plan),
+        [
+            serde_json::json!({"change": "impair", "port": "r1.eth1", "endpoint": "r1:eth1",
+            "impairment": "rate 1mbit burst 65549b"})
+        ]
+    );
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(
+        shown(&lab),
+        [("r1.eth1".into(), "rate 1mbit burst 65549b".into())]
+    );
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+}
+
+/// A file's mistakes in `impair:` and `flap:` are named at their place, in the file's words.
+#[test]
+fn mistakes_in_impair_and_flap_are_named_at_their_place() {
+    let lab = Lab::new("m", TWO);
+    let refused = |body: String, message: &str| {
+        lab.write(&body);
+        patchwire(&["plan", lab.path()]).fails_with(&format!("{}:{message}", lab.path()));
+    };
+    refused(
+        format!(
+            "{TWO}      impair:\n        r1:eth1: {{loss: 1%}}\n        r1:eth1: {{loss: 2%}}\n"
+        ),
+        "10:9: r1:eth1 appears twice in impair",
+    );
+    refused(
+        format!("{TWO}      impair:\n        r1:eth1: {{loss: 1%, loss: 2%}}\n"),
+        "9:29: key `loss` appears twice in r1:eth1's impairment",
+    );
+    refused(
+        format!("{TWO}      flap: {{down: 1s, up: 2s, seed: 99999999999999999999999}}\n"),
+        "8:38: flap: seed \"99999999999999999999999\" is not a whole number from 0 to \
+         18446744073709551615",
+    );
+    refused(
+        format!("{TWO}      flap: {{down: 1s-, up: 2s}}\n"),
+        "8:20: flap: down: \"1s-\" is a range without its upper bound: give both ends, like \
+         1s-3s",
+    );
+}
+
+/// Changing a link's `datapath:` hooks its ports again: an impairment equal to the file's is
+/// no change to list (nor a note of changes made outside the file), and it still holds after.
+#[test]
+fn a_datapath_change_keeps_an_equal_impairment_unlisted() {
+    let imp = "      impair:\n        r1:eth1: {loss: 10%, rate: 10mbit}\n";
+    let lab = Lab::new("d", &format!("{TWO}{imp}"));
+    patchwire(&["up", lab.path()]).ok();
+    lab.write(&format!("{TWO}      datapath: ebpf\n{imp}"));
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "wire", "a": "r1.eth1", "b": "r2.eth1",
+            "endpoints": ["r1:eth1", "r2:eth1"], "datapath": "ebpf"}])
+    );
+    assert!(!notes.contains(FILE_IS_TRUTH), "{notes}");
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(
+        shown(&lab),
+        [("r1.eth1".into(), "loss 10% rate 10mbit burst 16384b".into())]
+    );
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+}
+
+/// `impair`, `cut`, `mend` and `impair show` with `--lab` find the lab by the file's name, as
+/// `plan` and `up` do: a copy of the file brought up is the same lab.
+#[test]
+fn a_copy_of_the_file_finds_the_running_lab() {
+    let lab = Lab::new("c", TWO);
+    patchwire(&["up", lab.path()]).ok();
+    let copy = Lab {
+        name: lab.name.clone(),
+        path: lab.path.with_extension("copy.yaml"),
+    };
+    std::fs::copy(&lab.path, &copy.path).unwrap();
+    let copy = ManuallyDrop::new(copy);
+    patchwire(&["impair", "--lab", copy.path(), "r1:eth1", "--loss", "5%"]).ok();
+    assert_eq!(shown(&copy), [("r1.eth1".into(), "loss 5%".into())]);
+    patchwire(&["cut", "--lab", copy.path(), "r1:eth1"]).ok();
+    wait_carrier(&format!("{}-r2", lab.name), false);
+    patchwire(&["mend", "--lab", copy.path(), "r1:eth1"]).ok();
+    wait_carrier(&format!("{}-r2", lab.name), true);
+    // A file whose lab does not run: named with its file.
+    let other = copy.path.with_extension("other.yaml");
+    std::fs::write(&other, TWO.replace("LAB", &format!("{}x", lab.name))).unwrap();
+    patchwire(&["impair", "show", "--lab", other.to_str().unwrap()]).fails_with(&format!(
+        "lab {}x (from {}) does not run on this host (patchwire show --labs lists them; \
+         patchwire up {} starts it)",
+        lab.name,
+        other.display(),
+        other.display()
+    ));
+    let _ = std::fs::remove_file(other);
+    let _ = std::fs::remove_file(&copy.path);
+}
+
+/// `show --lab` and `show -n PANEL` say a pulled cable is cut, and by whom: `state: down` is
+/// what the file asks (health ok, `cut_by: file`), `patchwire cut` a difference (degraded, with
+/// the command that puts it back) — not a hold of a watch that no longer runs.
+#[test]
+fn show_says_a_cut_cable_is_cut_and_by_whom() {
+    let lab = Lab::new(
+        "s",
+        &format!("{TWO}      state: down\n    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n"),
+    );
+    patchwire(&["up", lab.path()]).ok();
+    patchwire(&["cut", "--lab", lab.path(), "r2:eth2"]).ok();
+    let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
+    let fields = |i: usize| {
+        (
+            shown[i]["health"].clone(),
+            shown[i]["cable"].clone(),
+            shown[i]["cut_by"].clone(),
+            shown[i]["problems"].clone(),
+        )
+    };
+    assert_eq!(
+        fields(0),
+        (
+            "ok".into(),
+            "cut".into(),
+            "file".into(),
+            serde_json::json!([])
+        )
+    );
+    let mend = format!(
+        "r1:eth2, r2:eth2 cut by patchwire cut: patchwire mend --lab {0} r1:eth2 puts it back \
+         (or patchwire up {0})",
+        lab.path()
+    );
+    assert_eq!(
+        fields(1),
+        (
+            "degraded".into(),
+            "cut".into(),
+            "command".into(),
+            serde_json::json!([mend])
+        )
+    );
+    let text = patchwire(&["show", "--lab", lab.path()])
+        .ok()
+        .stdout
+        .clone();
+    assert!(
+        text.contains("  ok\n    x cut (state: down in the file)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  degraded\n    ! {mend}\n")),
+        "{text}"
+    );
+    assert!(!text.contains("held down"), "{text}");
+    let panel = lab.panel();
+    let plain = patchwire(&["-j", "-n", &panel, "show"]).ok().json();
+    assert_eq!(
+        plain[0]["problems"],
+        serde_json::json!([
+            format!(
+                "r1.eth1 is down: its cable is cut (patchwire -n {panel} mend r1.eth1 puts it back)"
+            ),
+            format!(
+                "r2.eth1 is down: its cable is cut (patchwire -n {panel} mend r2.eth1 puts it back)"
+            ),
+        ])
+    );
+}
+
+/// `plan` says who loses carrier when the file pulls a cable: both ends of a wire, every
+/// member of a hub segment.
+#[test]
+fn plan_says_who_a_pulled_cable_takes_carrier_from() {
+    let lab = Lab::new(
+        "p",
+        &format!(
+            "{TWO}      state: down\n    - endpoints: [\"r1:eth2\", \"r2:eth2\", \"r2:eth3\"]\n      \
+             state: down\n"
+        ),
+    );
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("~ cut r1:eth1 <-> r2:eth1 (state: down): both ends see NO-CARRIER\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "~ cut r1:eth2, r2:eth2, r2:eth3 (state: down): every member sees NO-CARRIER\n"
+        ),
+        "{text}"
+    );
+}
+
+/// A hub node's member pulled by the file: that member's link is cut (health ok), the other
+/// members' links say nothing of it.
+#[test]
+fn show_says_a_hub_members_cut_on_its_own_link_only() {
+    let lab = Lab::new(
+        "u",
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"sw:p1\"]\n      state: down\n    \
+         - endpoints: [\"r2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let shown = patchwire(&["-j", "show", "--lab", lab.path()]).ok().json();
+    let fields = |i: usize| {
+        (
+            shown[i]["health"].clone(),
+            shown[i]["cable"].clone(),
+            shown[i]["cut_by"].clone(),
+            shown[i]["problems"].clone(),
+        )
+    };
+    let none = serde_json::Value::Null;
+    assert_eq!(
+        fields(0),
+        (
+            "ok".into(),
+            "cut".into(),
+            "file".into(),
+            serde_json::json!([])
+        )
+    );
+    assert_eq!(
+        fields(1),
+        ("ok".into(), none.clone(), none, serde_json::json!([]))
     );
 }

@@ -481,7 +481,14 @@ pub fn show(
             }
         }
         if let Some(flap) = &view.flap {
-            println!("    ~ flapping: {flap}");
+            println!("    ~ flapping: {}", flap.summary);
+        }
+        match view.cut_by.as_deref() {
+            Some("file") => println!("    x cut (state: down in the file)"),
+            Some("flap") if view.flap.as_ref().is_some_and(|f| f.running) => {
+                println!("    x cut by its flap (the watch puts it back on schedule)")
+            }
+            _ => {}
         }
         for problem in &view.problems {
             println!("    ! {problem}");
@@ -663,10 +670,15 @@ fn print_changes(changes: &[Change]) {
                 endpoint,
                 was,
             } => format!("- impair what {endpoint} sends ({port}): {was} (not in the file)"),
-            Change::Cut { endpoints, .. } => format!(
-                "~ cut {} (state: down): both ends see NO-CARRIER",
-                endpoints.join(" <-> ")
-            ),
+            // A wire's two ends, a hub segment's members, a hub node's member alone.
+            Change::Cut { endpoints, .. } => match endpoints.as_slice() {
+                [one] => format!("~ cut {one} (state: down): {one} sees NO-CARRIER"),
+                [a, b] => format!("~ cut {a} <-> {b} (state: down): both ends see NO-CARRIER"),
+                many => format!(
+                    "~ cut {} (state: down): every member sees NO-CARRIER",
+                    many.join(", ")
+                ),
+            },
             Change::Mend { endpoints, .. } => format!(
                 "~ mend {}: the file does not pull this cable, so its carrier comes back",
                 endpoints.join(" <-> ")

@@ -22,7 +22,9 @@ pub struct Args {
     /// counters, from the kernel; then a `! node N: ...` line for each container node whose
     /// container is stopped, gone or restarted (its links are shown broken: nothing runs
     /// where their ends are), with the command that brings it back (-j: in each link's
-    /// `problems` and `stale`). FILE default: the one *.clab.yml or *.clab.yaml here.
+    /// `problems` and `stale`). A pulled cable is said cut and by whom: `state: down` in the
+    /// file (health ok), its flap, or `patchwire cut` (-j: `cable`, `cut_by`; a flap's
+    /// schedule in `flap`). FILE default: the one *.clab.yml or *.clab.yaml here.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub lab: Option<String>,
     /// With --lab: which of the file's hosts this is.

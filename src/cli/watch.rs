@@ -14,7 +14,7 @@ use super::{Cli, Exit};
 /// the same name appears again (qemu recreating tapN), the wire is made again. Broken wires are
 /// reported once. An eBPF wire direction whose target gains a root qdisc (tbf, netem) moves off
 /// the peer path, which would skip it, and back once the qdisc is gone. Watches the namespace given with -n, or every namespace under /run/netns plus
-/// the current one (picking up new ones). Stops on SIGINT/SIGTERM, and when its output's
+/// the current one (picking up new ones). Stops on SIGINT/SIGTERM/SIGHUP, and when its output's
 /// reader goes away (exit 0, lock file removed). A namespace that is deleted
 /// (its lab taken down) is let go with a `namespace-gone` event; watching only that one (-n),
 /// watch then exits with status 0 — the end of the lab, not a failure. With -j every event is
@@ -24,8 +24,9 @@ use super::{Cli, Exit};
 ///
 /// With --lab FILE it watches that lab's panel and runs the file's flapping links (`flap:
 /// {down: 2s, up: 10s}`): each cable is pulled and put back on its schedule (flap-started,
-/// flap-down, flap-up events), the file is read again when it changes (within a second), and
-/// every cable a flap pulled is put back when watch stops.
+/// flap-down, flap-up events), the file is read again when it changes (within a second), a
+/// link whose ports `up` has not made yet waits for them (flap-waiting), and every cable a
+/// flap pulled is put back when watch stops.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  patchwire watch -j\n  patchwire watch -n lab1.panel\n  \

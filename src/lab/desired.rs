@@ -893,6 +893,7 @@ fn mirrors(
             down: false,
             flap: None,
             line: mirror.line,
+            netem_at: None,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
         let to = port.name.clone();

@@ -30,7 +30,13 @@ pub struct Wanted {
     pub cut: Vec<(Vec<String>, Vec<String>)>,
     /// Flapping cables, run by `watch --lab` (its ports as for a pulled cable).
     pub flaps: Vec<FlapLink>,
+    /// Per link that needs netem here: where the file asks for it (line, column) and the
+    /// endpoints whose sent frames are delayed, jittered or reordered.
+    pub netem: Vec<(Option<Place>, Vec<String>)>,
 }
+
+/// A line and a column in the lab file, 1-based.
+pub type Place = (usize, usize);
 
 /// The file's impairments and pulled cables on the ports `desired` makes here.
 pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
@@ -41,11 +47,18 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
             .is_some_and(|n| matches!(n.kind, NodeKind::Hub))
     };
     for (link, parts) in file.links.iter().zip(&desired.links) {
+        let mut netem = Vec::new();
         for (endpoint, impairment) in &link.impair.0 {
             let port = names::port(endpoint);
             if desired.ports.contains_key(&port) {
                 out.impairs.insert(port, (endpoint.clone(), *impairment));
+                if impairment.needs_netem() {
+                    netem.push(endpoint.to_string());
+                }
             }
+        }
+        if !netem.is_empty() {
+            out.netem.push((link.netem_at, netem));
         }
         if !link.down && link.flap.is_none() {
             continue;
@@ -118,14 +131,7 @@ pub(super) fn flaps_run_by(panel: &Netns) -> Option<String> {
 /// (again) in this run, or hooked again, is set whatever was read.
 pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Change> {
     let wanted = &desired.impair;
-    let port_of = |c: &Change| -> Vec<String> {
-        match c {
-            Change::CreatePort { port, .. } => vec![port.clone()],
-            Change::Wire { a, b, .. } => vec![a.clone(), b.clone()],
-            Change::Hub { members, .. } => members.clone(),
-            _ => vec![],
-        }
-    };
+    let port_of = hooked;
     // Made in this run: nothing on them yet. Hooked again: set once more to be sure.
     let created: BTreeSet<String> = earlier
         .iter()
@@ -170,7 +176,9 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
     }
     for (port, (endpoint, want)) in &wanted.impairs {
         let was = actual.impairs.get(port).filter(|_| !created.contains(port));
-        if was.map(Impairment::describe) != Some(want.describe()) || remade.contains(port) {
+        // By value: a port hooked again (its `datapath:` changed) keeps an equal impairment,
+        // which is no change to list (`apply` sets it once more all the same).
+        if was.map(Impairment::describe) != Some(want.describe()) {
             out.push(Change::Impair {
                 port: port.clone(),
                 endpoint: endpoint.to_string(),
@@ -271,15 +279,10 @@ pub fn note(changes: &[Change]) -> Option<String> {
 }
 
 /// Refusals before anything changes: a delay, jitter or reordering on a kernel without
-/// sch_netem (a real probe, [`impair::netem_available`]).
+/// sch_netem (a real probe, [`impair::netem_available`]), one line per link at the place the
+/// file asks for it.
 pub fn preflight(desired: &Desired) -> Result<(), LabError> {
-    let needing: Vec<String> = desired
-        .impair
-        .impairs
-        .values()
-        .filter(|(_, i)| i.needs_netem())
-        .map(|(e, _)| e.to_string())
-        .collect();
+    let needing = &desired.impair.netem;
     if needing.is_empty() {
         return Ok(());
     }
@@ -287,16 +290,62 @@ pub fn preflight(desired: &Desired) -> Result<(), LabError> {
     if available {
         return Ok(());
     }
-    let e = impair::netem_missing(&format!(
-        "{}: the delay, jitter or reordering of {}",
-        desired.path,
-        needing.join(", ")
-    ));
-    Err(LabError::Invalid(e.to_string()))
+    let lines: Vec<String> = needing
+        .iter()
+        .map(|(at, endpoints)| {
+            let place = match at {
+                Some((line, column)) => format!("{}:{line}:{column}", desired.path),
+                None => desired.path.clone(),
+            };
+            let what = format!(
+                "{place}: the delay, jitter or reordering of {}",
+                endpoints.join(", ")
+            );
+            impair::netem_missing(&what).to_string()
+        })
+        .collect();
+    Err(LabError::Invalid(lines.join("\n")))
+}
+
+/// The ports a change hooks again (a wire or hub made anew) or makes.
+fn hooked(c: &Change) -> Vec<String> {
+    match c {
+        Change::CreatePort { port, .. } => vec![port.clone()],
+        Change::Wire { a, b, .. } => vec![a.clone(), b.clone()],
+        Change::Hub { members, .. } => members.clone(),
+        _ => vec![],
+    }
 }
 
 /// The last step of `up`: cables put back, impairments removed and set, then cables pulled.
+/// A port hooked again whose impairment equals the file's (not listed as a change) is set
+/// once more, idempotently, to be sure it holds on the new hooks.
 pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(), LabError> {
+    let listed: BTreeSet<&String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Impair { port, .. } => Some(port),
+            _ => None,
+        })
+        .collect();
+    let again: Vec<Change> = changes
+        .iter()
+        .flat_map(hooked)
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .filter(|p| !listed.contains(p))
+        .filter_map(|port| {
+            let (endpoint, want) = desired.impair.impairs.get(&port)?;
+            Some(Change::Impair {
+                port,
+                endpoint: endpoint.to_string(),
+                impairment: want.describe(),
+                was: None,
+            })
+        })
+        .collect();
+    let changes: Vec<&Change> = changes.iter().chain(&again).collect();
+    let changes = changes.as_slice();
     for change in changes {
         if let Change::Mend { ports, endpoints } = change {
             for port in ports {

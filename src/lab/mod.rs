@@ -40,7 +40,7 @@ pub use view::{GraphFormat, LinkView, capture_points, graph, show, show_with};
 
 use serde::Serialize;
 
-use crate::netns::{self, NetnsError};
+use crate::netns::{self, Netns, NetnsError};
 use crate::wire::WireError;
 use file::LabFile;
 
@@ -449,6 +449,10 @@ fn remove(
     ext: &[String],
 ) -> Result<DownOutcome, LabError> {
     let _lock = lock(desired, "down")?;
+    // The panel's watch lock, named by the panel's inode: found before the panel goes.
+    let watch_lock = Netns::open(Some(&desired.panel))
+        .ok()
+        .map(|panel| observe::watch_lock_path(&panel));
     let actual = observe::observe_marks(desired)?;
     let mut outcome = DownOutcome::default();
     let mut failures = Vec::new();
@@ -543,6 +547,9 @@ fn remove(
             outcome.registrations_removed = removed.registrations;
         }
         Err(e) => failures.push(e.to_string()),
+    }
+    if let Some(path) = &watch_lock {
+        observe::remove_stale_watch_lock(path);
     }
     match failures.is_empty() {
         true => Ok(outcome),

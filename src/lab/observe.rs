@@ -172,13 +172,30 @@ fn observe_paths(
     Ok(())
 }
 
+/// The lock file a watch of `netns` holds (watch/mod.rs names it by the namespace's inode).
+pub(super) fn watch_lock_path(netns: &Netns) -> String {
+    let key = netns.inode();
+    format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode)
+}
+
+/// Removes a watch lock file no live process holds (a `watch --lab` killed, or stopped by a
+/// signal it did not handle, leaves its file behind): `down` tidies its panel's.
+pub(super) fn remove_stale_watch_lock(path: &str) {
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    // flock: fails while a watcher (alive) holds it; released when its holder dies.
+    if file.try_lock().is_ok() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Whether a `patchwire watch` holds the namespace's watch lock
 /// (/run/patchwire/watch-DEV-INO.lock, see watch/mod.rs) — read from /proc/locks rather than
 /// by trying the lock, which would turn away a watcher starting in that instant.
 pub(super) fn watcher_running(netns: &Netns) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let key = netns.inode();
-    let path = format!("/run/patchwire/watch-{}-{}.lock", key.dev, key.inode);
+    let path = watch_lock_path(netns);
     let Ok(meta) = std::fs::metadata(&path) else {
         return false;
     };

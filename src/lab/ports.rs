@@ -1,7 +1,8 @@
 //! Read-only: which panel port stands for a running lab's endpoint `NODE:IF`, for commands
-//! that act on one (`impair --lab`, `cut --lab`, `mend --lab`). The lab is found from the
-//! file's absolute path its panel's loopback records (`lab::list`), the port from its
-//! `patchwire.port.NODE.IF` altname — no parsing of the file, no state file.
+//! that act on one (`impair --lab`, `cut --lab`, `mend --lab`, `watch --lab`). The lab is
+//! found from the file's absolute path its panel's loopback records (`lab::list`), else by
+//! the file's name as `plan` and `up` find it; the port from its `patchwire.port.NODE.IF`
+//! altname — no state file.
 
 use std::path::Path;
 
@@ -29,20 +30,29 @@ pub fn panel_of(file: &Path) -> Result<Netns, LabError> {
     Ok(Netns::open(Some(&panel))?)
 }
 
-/// (lab, panel) of the lab brought up from `file`.
+/// (lab, panel) of the lab of `file`: the one brought up from that very path, else the one
+/// of the file's name (as `plan` and `up` find it: a copy of the file, or the file moved, is
+/// the same lab).
 fn running_lab(file: &Path) -> Result<(String, String), LabError> {
     let absolute = std::fs::canonicalize(file)
         .map_err(|e| LabError::Invalid(format!("reading lab file {}: {e}", file.display())))?;
     let absolute = absolute.to_string_lossy().into_owned();
     let labs = super::list()?;
-    match labs
+    let found = |lab: &super::LabSummary| Some((lab.lab.clone(), lab.panel.clone()?));
+    if let Some(found) = labs
         .iter()
-        .find(|l| l.file.as_deref() == Some(absolute.as_str()) && l.panel.is_some())
+        .filter(|l| l.file.as_deref() == Some(absolute.as_str()))
+        .find_map(found)
     {
-        Some(lab) => Ok((lab.lab.clone(), lab.panel.clone().expect("filtered above"))),
+        return Ok(found);
+    }
+    let name = super::file::load(&file.to_string_lossy())?.name;
+    match labs.iter().filter(|l| l.lab == name).find_map(found) {
+        Some(found) => Ok(found),
         None => Err(LabError::Invalid(format!(
-            "no lab brought up from {absolute} runs on this host (patchwire show --labs lists them; \
+            "lab {name} (from {}) does not run on this host (patchwire show --labs lists them; \
              patchwire up {} starts it)",
+            file.display(),
             file.display()
         ))),
     }

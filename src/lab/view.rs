@@ -2,7 +2,7 @@
 //! its health and counters (`show --lab`), and the same as a picture (`graph`: Graphviz DOT or
 //! Mermaid), hubs drawn as segments, links marked broken or degraded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -35,13 +35,35 @@ pub struct LinkView {
     pub paths: BTreeMap<String, String>,
     /// A flapping link (`flap:`): its schedule, and whether a watch runs it now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub flap: Option<String>,
+    pub flap: Option<FlapView>,
+    /// `cut` when the link's cable is pulled (its ports down, marked as cut).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cable: Option<String>,
+    /// Who pulled it: `file` (`state: down`, what the file asks: not a problem), `flap` (the
+    /// file's flap, run by a watch), `command` (`patchwire cut`, or a flap whose watch was
+    /// killed: a difference `up` puts back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_by: Option<String>,
     /// The file line of the link.
     pub line: usize,
     /// The link's container nodes whose container is stopped, gone or restarted (their
     /// problems are in `problems` too): the link cannot pass frames whatever the kernel holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stale: Vec<super::containers::StaleNode>,
+}
+
+/// A link's `flap:` as `show --lab` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlapView {
+    /// In words: the flap as the file says it and who runs it (the text output's line).
+    pub summary: String,
+    /// The file's flap: `down` and `up` as `{min_ms, max_ms}`, `seed`, `count` (null: endless).
+    #[serde(flatten)]
+    pub flap: crate::impair::flap::Flap,
+    /// Whether a `patchwire watch --lab` runs it now.
+    pub running: bool,
+    /// The file that watch was started with, when one runs.
+    pub run_by: Option<String>,
 }
 
 /// Where to capture each link of the file on this host: `(panel namespace, port, what it is)`.
@@ -112,6 +134,58 @@ pub fn capture_points(
     Ok(points)
 }
 
+/// Who pulled a link's cable.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// `state: down` in the file.
+    File,
+    /// The file's flap, run by a watch now.
+    Flap,
+    /// A flap's pull its killed watch left behind (no watch runs).
+    FlapLeft,
+    /// `patchwire cut`.
+    Command,
+}
+
+/// A pulled cable said as what it is, not as the holds `wire::show` sees on its ports: what
+/// the file asks for (`state: down`, a running flap) is no problem; a cut made outside the
+/// file is one, with the command that puts it back.
+fn cable_cut(view: &mut LinkView, labels: &[String], who: Cut, file: &LabFile) {
+    view.cable = Some("cut".into());
+    let (by, problem) = match who {
+        Cut::File => ("file", None),
+        Cut::Flap => ("flap", None),
+        Cut::FlapLeft => (
+            "flap",
+            Some(format!(
+                "{} left cut by a flap whose watch stopped without putting it back: patchwire up \
+                 {} (or patchwire watch --lab {}) puts it back",
+                labels.join(", "),
+                file.path,
+                file.path
+            )),
+        ),
+        Cut::Command => (
+            "command",
+            Some(format!(
+                "{} cut by patchwire cut: patchwire mend --lab {} {} puts it back (or \
+                 patchwire up {})",
+                labels.join(", "),
+                file.path,
+                labels[0],
+                file.path
+            )),
+        ),
+    };
+    view.cut_by = Some(by.into());
+    if let Some(problem) = problem {
+        view.problems.push(problem);
+        if view.health == "ok" {
+            view.health = "degraded".into();
+        }
+    }
+}
+
 /// A hold `wire::show` describes as watch's to end, said as `plan` says it when no watch runs
 /// (nothing but plan/up, or a new watch, brings the port back).
 fn unwatched_hold(problem: &str, panel: &str) -> Option<String> {
@@ -175,6 +249,14 @@ fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabEr
     // Whether a watch runs on the panel now: with none, a hold is plan's to release.
     let watched = panel.as_ref().is_some_and(super::observe::watcher_running);
     let flaps_run_by = panel.as_ref().and_then(super::impairs::flaps_run_by);
+    // Ports `patchwire cut`, `state: down` or a flap pulled (a hold marked as a cut).
+    let cut: BTreeSet<String> = match &panel {
+        Some(panel) => crate::impair::cable::cut_ports(panel)
+            .map_err(|e| LabError::Invalid(format!("reading the panel's cut cables: {e}")))?
+            .into_iter()
+            .collect(),
+        None => BTreeSet::new(),
+    };
     let mut views = Vec::new();
     let mut inner = BTreeMap::new();
     for (link, parts) in file.links.iter().zip(&desired.links) {
@@ -187,14 +269,21 @@ fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabEr
             problems: Vec::new(),
             counters: BTreeMap::new(),
             paths: BTreeMap::new(),
-            flap: link.flap.map(|f| match &flaps_run_by {
-                Some(by) => format!("{} (run by patchwire watch --lab {by})", f.describe()),
-                None => format!(
-                    "{} (not running: flaps run while `patchwire watch --lab {}` runs)",
-                    f.describe(),
-                    file.path
-                ),
+            flap: link.flap.map(|f| FlapView {
+                summary: match &flaps_run_by {
+                    Some(by) => format!("{} (run by patchwire watch --lab {by})", f.describe()),
+                    None => format!(
+                        "{} (not running: flaps run while `patchwire watch --lab {}` runs)",
+                        f.describe(),
+                        file.path
+                    ),
+                },
+                flap: f,
+                running: flaps_run_by.is_some(),
+                run_by: flaps_run_by.clone(),
             }),
+            cable: None,
+            cut_by: None,
             line: link.line,
             stale: Vec::new(),
         };
@@ -227,6 +316,42 @@ fn show_links(file: &LabFile, host: Option<&str>) -> Result<Vec<LinkView>, LabEr
         }
         if view.health != "missing" && view.health != "elsewhere" {
             inner_wires(&desired, &ports, &mut inner, &mut view)?;
+        }
+        // This link's own cut ports: a hub node's link lists every member's port, and only
+        // its member's is its cable.
+        let label = |p: &String| {
+            desired
+                .ports
+                .get(p)
+                .map_or_else(|| p.to_string(), |p| p.label())
+        };
+        let cut_here: Vec<&String> = ports
+            .iter()
+            .filter(|p| cut.contains(*p))
+            .filter(|p| parts.hub.is_none() || view.endpoints.contains(&label(p)))
+            .collect();
+        // What the kernel's view says of any cut port of the link (a hub's members' too) is
+        // said by the cable's own link below, as a cut.
+        let cut_any: Vec<&String> = ports.iter().filter(|p| cut.contains(*p)).collect();
+        if !cut_any.is_empty() {
+            view.problems.retain(|p| {
+                !cut_any
+                    .iter()
+                    .any(|port| p.starts_with(&format!("{port} is ")))
+            });
+            if view.health == "degraded" && view.problems.is_empty() {
+                view.health = "ok".into();
+            }
+        }
+        if !cut_here.is_empty() && view.health != "missing" {
+            let who = match (link.down, link.flap.is_some(), flaps_run_by.is_some()) {
+                (true, _, _) => Cut::File,
+                (false, true, true) => Cut::Flap,
+                (false, true, false) => Cut::FlapLeft,
+                (false, false, _) => Cut::Command,
+            };
+            let labels: Vec<String> = cut_here.iter().map(|p| label(p)).collect();
+            cable_cut(&mut view, &labels, who, file);
         }
         for problem in &mut view.problems {
             *problem = lab_repair(problem, &file.path, host);

@@ -62,6 +62,9 @@ pub struct Flapper {
     file: String,
     pulled: Vec<String>,
     running: Vec<Running>,
+    /// Links whose ports are not in the panel yet (added to the file, `up` not run): taken
+    /// on once they appear, looked for once a second.
+    waiting: Vec<FlapLink>,
     reload: Reload,
 }
 
@@ -74,6 +77,7 @@ impl Flapper {
             file: flaps.now.file.clone(),
             pulled: flaps.now.pulled.clone(),
             running: Vec::new(),
+            waiting: Vec::new(),
             reload: flaps.reload,
         };
         for link in flaps.now.links {
@@ -83,6 +87,21 @@ impl Flapper {
     }
 
     fn take_on(&mut self, link: FlapLink, report: &mut dyn FnMut(&Event)) {
+        let missing = self.missing_ports(&link);
+        if !missing.is_empty() {
+            // Said once per link: it waits, nothing is pulled, its count is not used up.
+            if !self.waiting.contains(&link) {
+                report(&Event::FlapWaiting {
+                    netns: self.netns.clone(),
+                    link: link.link.clone(),
+                    missing,
+                    file: self.file.clone(),
+                });
+                self.waiting.push(link);
+            }
+            return;
+        }
+        self.waiting.retain(|w| w.ports != link.ports);
         // A pull a SIGKILLed watcher left behind: the schedule starts with the cable in.
         self.set(&link, false, report);
         let mut schedule = link.flap.schedule();
@@ -114,7 +133,16 @@ impl Flapper {
             while let Some(due) = self.running[i].due().filter(|d| *d <= now) {
                 let late_ms = Instant::now().saturating_duration_since(due).as_millis() as u64;
                 let (out, link) = (!self.running[i].out, self.running[i].link.clone());
-                self.set(&link, out, report);
+                let (_, failed) = self.set(&link, out, report);
+                if out && failed {
+                    // Not pulled (a port gone: the link left the panel): no flap-down for it.
+                    // What was pulled goes back, and the link waits for its ports again
+                    // (its schedule starts over then).
+                    self.set(&link, false, report);
+                    let running = self.running.remove(i);
+                    self.take_on(running.link, report);
+                    return;
+                }
                 let running = &mut self.running[i];
                 running.out = out;
                 let cycle = running.next.expect("due only with a next pull");
@@ -143,8 +171,14 @@ impl Flapper {
     }
 
     /// Reads the file again if it changed: links whose flap changed start over, links with
-    /// no flap any more are put back (unless the file pulls them now).
+    /// no flap any more are put back (unless the file pulls them now). Links waiting for
+    /// their ports start once the ports are there.
     pub(super) fn reload(&mut self, report: &mut dyn FnMut(&Event)) {
+        for link in self.waiting.clone() {
+            if self.missing_ports(&link).is_empty() {
+                self.take_on(link, report);
+            }
+        }
         let Some(read) = (self.reload)() else {
             return;
         };
@@ -175,6 +209,8 @@ impl Flapper {
             }
         }
         self.running = kept;
+        // Waiting links the file no longer has (or has with another flap) wait no more.
+        self.waiting.retain(|w| now.links.contains(w));
         for link in now.links {
             if !self.running.iter().any(|r| r.link.ports == link.ports) {
                 self.take_on(link, report);
@@ -191,7 +227,7 @@ impl Flapper {
 
     fn stop_one(&self, running: &Running, why: &str, report: &mut dyn FnMut(&Event)) {
         let pulled_by_file = running.link.ports.iter().any(|p| self.pulled.contains(p));
-        let mended = running.out && !pulled_by_file && self.set(&running.link, false, report);
+        let mended = running.out && !pulled_by_file && self.set(&running.link, false, report).0;
         report(&Event::FlapStopped {
             netns: self.netns.clone(),
             link: running.link.link.clone(),
@@ -200,14 +236,31 @@ impl Flapper {
         });
     }
 
-    /// Pulls (`out`) or puts back the link's cable; whether something changed. The panel is
-    /// opened by name each time: a held descriptor would keep a lab taken down alive.
-    fn set(&self, link: &FlapLink, out: bool, report: &mut dyn FnMut(&Event)) -> bool {
+    /// The link's ports that are not in the panel (all of them when the panel is gone).
+    fn missing_ports(&self, link: &FlapLink) -> Vec<String> {
+        let names: Vec<String> = Netns::open(Some(&self.netns))
+            .ok()
+            .and_then(|netns| netns.route().ok())
+            .and_then(|mut socket| crate::nl::link::list(&mut socket).ok())
+            .map(|links| links.into_iter().map(|l| l.name).collect())
+            .unwrap_or_default();
+        link.ports
+            .iter()
+            .filter(|p| !names.contains(p))
+            .cloned()
+            .collect()
+    }
+
+    /// Pulls (`out`) or puts back the link's cable: (whether something changed, whether a port
+    /// failed). The panel is opened by name each time: a held descriptor would keep a lab
+    /// taken down alive.
+    fn set(&self, link: &FlapLink, out: bool, report: &mut dyn FnMut(&Event)) -> (bool, bool) {
         let Ok(netns) = Netns::open(Some(&self.netns)) else {
             // The lab was taken down: watch reports namespace-gone.
-            return false;
+            return (false, true);
         };
         let mut changed = false;
+        let mut failed = false;
         for port in &link.ports {
             let done = match out {
                 true => cable::cut(&netns, port),
@@ -215,17 +268,20 @@ impl Flapper {
             };
             match done {
                 Ok(change) => changed |= !change.changed.is_empty(),
-                Err(e) => report(&Event::RepairFailed {
-                    netns: self.netns.clone(),
-                    what: format!(
-                        "{} the cable of {} (flap)",
-                        if out { "pulling" } else { "putting back" },
-                        link.link
-                    ),
-                    error: e.to_string(),
-                }),
+                Err(e) => {
+                    failed = true;
+                    report(&Event::RepairFailed {
+                        netns: self.netns.clone(),
+                        what: format!(
+                            "{} the cable of {} (flap)",
+                            if out { "pulling" } else { "putting back" },
+                            link.link
+                        ),
+                        error: e.to_string(),
+                    })
+                }
             }
         }
-        changed
+        (changed, failed)
     }
 }

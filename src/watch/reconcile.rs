@@ -118,6 +118,18 @@ pub enum Event {
         /// The first pulls (up to 5), from the schedule's start.
         schedule: Vec<crate::impair::flap::Cycle>,
     },
+    /// A flapping link whose panel ports do not exist yet (the link was added to the file
+    /// and `up` has not run): its schedule starts once they appear, nothing is pulled before.
+    FlapWaiting {
+        /// The panel namespace.
+        netns: String,
+        /// The link: its endpoints.
+        link: String,
+        /// Its ports that are not in the panel.
+        missing: Vec<String>,
+        /// The file (`patchwire up FILE` makes them).
+        file: String,
+    },
     /// A flapping link's cable was pulled (both nodes see NO-CARRIER).
     FlapDown {
         /// The panel namespace.
@@ -236,6 +248,19 @@ impl std::fmt::Display for Event {
                     if pulls.len() == 5 { ", …" } else { "" }
                 )
             }
+            Event::FlapWaiting {
+                netns,
+                link,
+                missing,
+                file,
+            } => write!(
+                f,
+                "{netns}: {link} waits to flap: its port{} {} not in the panel yet (patchwire up \
+                 {file} makes {}); its schedule starts once they are",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ") + if missing.len() == 1 { " is" } else { " are" },
+                if missing.len() == 1 { "it" } else { "them" }
+            ),
             Event::FlapDown {
                 netns,
                 link,

@@ -9,6 +9,7 @@ use super::ebpf::{self, Path};
 use super::inventory::{TcState, Wiring, World};
 use super::problems::{FixCommands, Segment, addresses_problem, end_condition, mtu_problem};
 use super::{held_because, offload, silence};
+use crate::marks::{ALIAS_WAS, CUT_MARK, HOLD_MARK};
 use crate::netns::Netns;
 use crate::nl::link::{IfIndex, Link};
 use crate::nl::tc::Filter;
@@ -271,6 +272,11 @@ fn status(
         }
         for (end, other) in [(a, b), (b, a)] {
             match held_because(end) {
+                // `patchwire cut` (a hold marked as a cut): no watch put it there.
+                Some(_) if !end.up && is_cut(end) => degraded(format!(
+                    "{} is down: its cable is cut ({} mend {} puts it back)",
+                    end.name, context.fix.patchwire, end.name
+                )),
                 Some(far) if !end.up => degraded(format!(
                     "{} is held down by patchwire watch because its far end {far} is down or gone; \
                      watch brings it back up when {} is",
@@ -418,5 +424,13 @@ fn ebpf_counters(filter: &Filter) -> Option<Counters> {
         packets: *sums.get(first)?,
         bytes: *sums.get(first + 1)?,
         drops: 0,
+    })
+}
+
+/// Whether a port is down because of `patchwire cut`: a hold alias ending in the cut mark
+/// (as `impair::cable::is_cut`, which this floor cannot call).
+fn is_cut(end: &Link) -> bool {
+    end.alias.as_deref().is_some_and(|a| {
+        a.starts_with(HOLD_MARK) && a.split(ALIAS_WAS).next().unwrap_or(a).ends_with(CUT_MARK)
     })
 }

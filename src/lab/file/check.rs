@@ -96,6 +96,14 @@ impl Check<'_> {
         LabFileError::new(self.path, position, message)
     }
 
+    /// Where `segs` leads in the file (at the key with `at_key`), or the nearest place above it.
+    pub(super) fn position(&self, segs: &[Seg], at_key: bool) -> Option<(usize, usize)> {
+        match self.error(segs, at_key, String::new()) {
+            LabFileError::At { line, column, .. } => Some((line, column)),
+            _ => None,
+        }
+    }
+
     /// The notes: the first pass's, then one per container key set on nodes that run nothing.
     fn notes(&self) -> Vec<String> {
         let mut notes = self.notes.clone();
@@ -167,9 +175,13 @@ impl Check<'_> {
         let mtu = defaults.mtu.map_or(default_mtu, |m| m.0);
         let tx_checksum = defaults.tx_checksum.and_then(|t| t.0);
         let datapath = defaults.datapath.map(|d| d.0).unwrap_or_default();
+        // Merged over nothing, as a link's own `impair:` is merged over the defaults: a zero
+        // (`loss: 0`, `rate: 0`, `jitter: 0`, `loss-burst: 0`) means "nothing" here too, and
+        // is neither refused nor installed.
         let impair = match &defaults.impair {
             Some(d) => self
                 .direction(d, &[key("defaults"), key("impair")])
+                .map(|d| crate::impair::Impairment::default().merged(&d))
                 .unwrap_or_default(),
             None => Default::default(),
         };
@@ -783,8 +795,13 @@ impl Check<'_> {
                 ok = false;
             }
             let plain: Vec<Endpoint> = endpoints.iter().map(|e| e.0.clone()).collect();
-            let (impair, down) =
-                self.link_impairs(link, i, (&plain, &kind, nodes), default_impair, &mut ok);
+            let (impair, down, netem_at) = self.link_impairs(
+                link,
+                i,
+                (&plain, &kind, nodes),
+                (default_impair, link_mtu),
+                &mut ok,
+            );
             let flap = self.link_flap(link, i, (&kind, down), &mut ok);
             if !ok {
                 continue;
@@ -793,6 +810,7 @@ impl Check<'_> {
                 impair,
                 down,
                 flap,
+                netem_at,
                 macs: endpoints
                     .iter()
                     .filter_map(|(e, mac, _)| Some((e.clone(), mac.clone()?)))

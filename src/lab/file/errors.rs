@@ -26,6 +26,14 @@ fn context(ypath: &str) -> (String, &'static [&'static str]) {
                 (format!("in kind {kind}"), NODE)
             } else if let Some(group) = ypath.strip_prefix("topology.groups.") {
                 (format!("in group {group}"), NODE)
+            } else if let Some(rest) = ypath.strip_prefix("topology.links[")
+                && let Some((_, side)) = rest.split_once("].impair.")
+            {
+                (format!("in {side}'s impairment"), IMPAIR)
+            } else if ypath.starts_with("topology.links[") && ypath.ends_with("].flap") {
+                ("in a flap".into(), FLAP)
+            } else if ypath == "defaults.impair" {
+                ("in defaults.impair".into(), IMPAIR)
             } else if ypath.starts_with("topology.links[") {
                 ("in a link".into(), LINK)
             } else if ypath.starts_with("topology.mirrors[") {

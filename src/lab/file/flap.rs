@@ -64,6 +64,16 @@ impl Check<'_> {
         let mut errors = Vec::new();
         let mut span = |k: &str, text: &Option<Text>| {
             let text = text.as_ref().map_or("", |t| t.0.as_str());
+            // `1s-`: a range cut short (Span::parse would read the missing end as "").
+            let trimmed = text.trim();
+            if trimmed.len() > 1 && trimmed.ends_with('-') {
+                let why = format!(
+                    "flap: {k}: \"{trimmed}\" is a range without its upper bound: give both \
+                     ends, like 1s-3s"
+                );
+                errors.push((at(Some(k)), why));
+                return None;
+            }
             Span::parse(text)
                 .map_err(|why| errors.push((at(Some(k)), format!("flap: {k}: {why}"))))
                 .ok()

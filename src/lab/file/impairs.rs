@@ -22,6 +22,14 @@ use super::{Endpoint, Impairs, LinkKind, NodeKind, NodeSpec};
 /// The key of `impair:` for every endpoint of the link.
 const BOTH: &str = "both";
 
+/// A Gilbert–Elliott model that loses nothing (`loss-burst: 0`).
+fn gemodel_off(m: &Loss) -> bool {
+    matches!(m, Loss::GilbertElliott { p, good_loss, .. } if *p == 0.0 && *good_loss == 0.0)
+}
+
+/// An Ethernet header: a frame of an MTU of payload is this much longer on the wire.
+const ETHERNET_HEADER: u32 = 14;
+
 impl Check<'_> {
     /// One direction's keys as an impairment, each value read with its unit; errors pushed at
     /// the value (`None` when there was one).
@@ -39,6 +47,27 @@ impl Check<'_> {
                 &mut ok,
             ),
             loss: match (&raw.loss, &raw.loss_burst) {
+                // A zero is "nothing": `loss: 0` beside a `loss-burst` (or the other way
+                // round) is no second loss model.
+                (Some(l), Some(b))
+                    if pc(&l.0).is_ok_and(|v| v == 0.0)
+                        || Loss::parse_gemodel(&b.0).is_ok_and(|m| gemodel_off(&m)) =>
+                {
+                    let random = self
+                        .value(segs, "loss", &raw.loss, pc, &mut ok)
+                        .map(|percent| Loss::Random { percent });
+                    let burst = self.value(
+                        segs,
+                        "loss-burst",
+                        &raw.loss_burst,
+                        Loss::parse_gemodel,
+                        &mut ok,
+                    );
+                    match burst {
+                        Some(m) if !gemodel_off(&m) => Some(m),
+                        _ => random,
+                    }
+                }
                 (Some(_), Some(_)) => {
                     let mut at = segs.to_vec();
                     at.push(key("loss-burst"));
@@ -103,9 +132,9 @@ impl Check<'_> {
             &LinkKind,
             &std::collections::BTreeMap<String, NodeSpec>,
         ),
-        defaults: &Impairment,
+        (defaults, mtu): (&Impairment, u32),
         ok: &mut bool,
-    ) -> (Impairs, bool) {
+    ) -> (Impairs, bool, Option<(usize, usize)>) {
         let at = |k: &str| vec![key("topology"), key("links"), Seg::Index(i), key(k)];
         let between_nodes = matches!(kind, LinkKind::Veth);
         let down = match link.state.as_ref().map(|t| t.0.trim()) {
@@ -135,7 +164,7 @@ impl Check<'_> {
                     *ok = false;
                 }
             }
-            return (Impairs::default(), false);
+            return (Impairs::default(), false, None);
         }
         let is_hub_node = |e: &Endpoint| {
             nodes
@@ -183,6 +212,7 @@ impl Check<'_> {
         // `both` before the endpoints' own entries, whatever the file's order.
         layers.sort_by_key(|(sender, _, _)| sender.is_some());
         let mut out = Impairs::default();
+        let mut netem_at = None;
         for sender in &senders {
             let mut merged = *defaults;
             let mut place = vec![key("defaults"), key("impair")];
@@ -203,6 +233,47 @@ impl Check<'_> {
                 *ok = false;
                 continue;
             }
+            if let Some(frame) = merged.rate_bps.map(|_| mtu + ETHERNET_HEADER) {
+                match merged.burst_bytes {
+                    // Refused here rather than half-way through `up` (tbf would drop every
+                    // full-size frame).
+                    Some(burst) if burst < frame => {
+                        let mut at = place.clone();
+                        at.push(key("burst"));
+                        self.push(
+                            &at,
+                            false,
+                            format!(
+                                "impair: {sender}: a burst of {burst} bytes is less than one \
+                                 frame of this link ({frame} bytes: mtu {mtu} with its Ethernet \
+                                 header): tbf would drop every full-size frame"
+                            ),
+                        );
+                        *ok = false;
+                        continue;
+                    }
+                    Some(_) => {}
+                    // Same rule as impair::default_burst (impfix's branch; the lead unifies
+                    // at merge): the default bucket, 10 ms at the rate and at least 16 KiB,
+                    // holds at least one frame of the link — max(16384, mtu + 14) for the
+                    // rates where 10 ms is less. Set explicitly, so `plan` says it and the
+                    // record holds it.
+                    None => {
+                        if merged.burst().is_some_and(|b| b < frame) {
+                            merged.burst_bytes = Some(frame);
+                        }
+                    }
+                }
+            }
+            if merged.needs_netem() && netem_at.is_none() {
+                // One walk, for the rare link that needs netem: its `impair:` key, else
+                // `defaults.impair` (where the delay came from).
+                let segs = match link.impair.is_empty() {
+                    true => place.clone(),
+                    false => at("impair"),
+                };
+                netem_at = self.position(&segs, true);
+            }
             if hub && (merged.needs_netem() || merged.rate_bps.is_some()) {
                 self.push(
                     &place,
@@ -220,7 +291,7 @@ impl Check<'_> {
             }
             out.0.insert((*sender).clone(), merged);
         }
-        (out, down)
+        (out, down, netem_at)
     }
 }
 

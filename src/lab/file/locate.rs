@@ -159,6 +159,15 @@ impl<'de> Visitor<'de> for Walk<'_> {
         self.here()
     }
 
+    // Numbers beyond 64 bits are values too (`seed: 99999999999999999999999`).
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        self.here()
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        self.here()
+    }
+
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         self.here()
     }

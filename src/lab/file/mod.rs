@@ -371,6 +371,10 @@ pub struct LinkSpec {
     pub flap: Option<crate::impair::flap::Flap>,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
+    /// Where the file asks for this link's delay, jitter or reordering (its `impair` key, or
+    /// `defaults.impair`), as line and column: a kernel without netem is refused there.
+    #[serde(skip)]
+    pub netem_at: Option<(usize, usize)>,
 }
 
 /// A link's impairments by the endpoint whose sent frames they act on (as `patchwire impair

@@ -174,7 +174,7 @@ pub(super) struct RawLink {
     pub(super) parent_interface: Option<String>,
     pub(super) dev: Option<String>,
     /// Per endpoint whose sent frames are impaired (`NODE:IF`), or `both`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "impair_sides")]
     pub(super) impair: BTreeMap<String, Option<RawDirection>>,
     /// `up` (default) or `down` (a pulled cable).
     pub(super) state: Option<Text>,
@@ -216,6 +216,59 @@ fn hosts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<(String, RawHost)
 
 fn nodes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Option<RawNode>)>, D::Error> {
     d.deserialize_map(Entries::<Option<RawNode>>::new("node"))
+}
+
+/// A link's `impair:`, with an endpoint (or `both`) given twice refused at its second key
+/// (a map would keep the last one silently).
+fn impair_sides<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Option<RawDirection>>, D::Error> {
+    struct Sides;
+    impl<'de> Visitor<'de> for Sides {
+        type Value = BTreeMap<String, Option<RawDirection>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapping of endpoints (NODE:IF or `both`) to impairments")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(side) = map.next_key_seed(SideSeed { seen: &out })? {
+                let value = map.next_value()?;
+                out.insert(side, value);
+            }
+            Ok(out)
+        }
+    }
+    struct SideSeed<'a> {
+        seen: &'a BTreeMap<String, Option<RawDirection>>,
+    }
+    impl<'de> DeserializeSeed<'de> for SideSeed<'_> {
+        type Value = String;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl Visitor<'_> for SideSeed<'_> {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an endpoint NODE:IF or `both`")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            if self.seen.contains_key(v) {
+                return Err(verbatim(format!("{v} appears twice in impair")));
+            }
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_map(Sides)
 }
 
 /// A mapping from names to values, in file order, with each name checked (and refused twice)

@@ -363,6 +363,14 @@ impl<'de> Deserialize<'de> for Text {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
                 Ok(Text(v.to_string()))
             }
+            // Beyond 64 bits (`seed: 99999999999999999999999`): the value's own check names
+            // its range, rather than serde's "found integer".
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
                 Ok(Text(v.to_string()))
             }
