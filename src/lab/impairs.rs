@@ -346,6 +346,20 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
         .collect();
     let changes: Vec<&Change> = changes.iter().chain(&again).collect();
     let changes = changes.as_slice();
+    if !changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::Mend { .. }
+                | Change::Cut { .. }
+                | Change::Impair { .. }
+                | Change::Unimpair { .. }
+        )
+    }) {
+        return Ok(());
+    }
+    // The lock `patchwire impair`, `cut` and `mend` take on the panel: a call running beside
+    // this `up` changes the same ports' records, read, merged and written back.
+    let _lock = impair::lock(panel).map_err(|e| lab_error("locking the panel's impairments", e))?;
     for change in changes {
         if let Change::Mend { ports, endpoints } = change {
             for port in ports {

@@ -253,14 +253,12 @@ impl Check<'_> {
                         continue;
                     }
                     Some(_) => {}
-                    // Same rule as impair::default_burst (impfix's branch; the lead unifies
-                    // at merge): the default bucket, 10 ms at the rate and at least 16 KiB,
-                    // holds at least one frame of the link — max(16384, mtu + 14) for the
-                    // rates where 10 ms is less. Set explicitly, so `plan` says it and the
-                    // record holds it.
+                    // The default bucket holds a frame of the port it is set on
+                    // (impair::default_burst); where that exceeds the port-less default it
+                    // is written out, so `plan` says it and the record holds it.
                     None => {
                         if merged.burst().is_some_and(|b| b < frame) {
-                            merged.burst_bytes = Some(frame);
+                            merged.burst_bytes = merged.burst_for(mtu);
                         }
                     }
                 }
