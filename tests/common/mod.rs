@@ -13,6 +13,7 @@ use patchwire::netns::Netns;
 pub use patchwire_testkit::ovs;
 pub mod capture;
 pub mod frames;
+pub mod impair;
 pub mod labfile;
 pub mod lifecycle;
 pub mod qemu;
