@@ -509,6 +509,11 @@ fn delay_by_netem_or_a_refusal_naming_sch_netem() {
         "netem added {added:.2} ms to the median RTT, expected 50 ± 1 (delay one way)"
     );
     assert_eq!(lab.shown("pa")["qdiscs"][0]["kind"], "netem");
+    // The figures, for the docs (printed with --nocapture; scripts/kernels keeps the log).
+    eprintln!(
+        "delay 50ms: median RTT {added:+.2} ms over {} pings",
+        delayed.len()
+    );
     lab.impair(&["pa", "--jitter", "10ms", "--distribution", "normal"]);
     let jittered = ping_rtts(&lab, 100);
     // Normal with σ = 10 ms: an interquartile range of 1.349σ = 13.49 ms. The quartiles, not
@@ -522,6 +527,10 @@ fn delay_by_netem_or_a_refusal_naming_sch_netem() {
         v[((v.len() - 1) as f64 * q).round() as usize]
     };
     let iqr = quartile(&jittered, 0.75) - quartile(&jittered, 0.25);
+    eprintln!(
+        "jitter 10ms normal: interquartile range {iqr:.2} ms over {} pings",
+        jittered.len()
+    );
     assert!(
         (iqr - 13.49).abs() <= 4.5 * 2.7,
         "jitter: interquartile range {iqr:.2} ms, expected 13.49 ± 12.2"
