@@ -349,3 +349,93 @@ topology:
     assert_eq!(up, (Some(1), errors(true)));
     assert_eq!(down, (Some(1), errors(false)));
 }
+
+/// Every error of a file in one run, whatever phase finds it (issue 20's review): an unknown key
+/// (block or flow mapping, defaults, group, top level) is said once at its own place and the
+/// rest read without it; every bad endpoint name and `mac:`; the management address, the CPU,
+/// memory and bind source of a node with other errors; `remote:` on a veth; a missing `name:`
+/// with all the rest.
+#[test]
+fn every_phase_says_its_errors_in_one_run_each_once() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-phases-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"topology:
+  defaults:
+    labels: {a: b}
+    envv: {A: 1}
+  groups:
+    g:
+      kind: linux
+      image: x
+      cmd: sh
+      imagee: y
+  nodes:
+    r5:
+      kind: linux
+      image: alpine:3
+      cmd: sh
+      bogus: 1
+      cpu: lots
+      memory: much
+      binds:
+        - nothere.txt:/nothere
+      mgmt-ipv4: 10.0.0.5
+    r6: {kind: linux, image: x, bogus: 1}
+    n1: {}
+    n2: {}
+  links:
+    - endpoints: ["n1:eth/1", "n2:eth 2"]
+    - endpoints:
+        - node: n1
+          interface: eth3
+          mac: 02:00:00:00:00:0g
+        - node: n2
+          interface: eth3
+          mac: 03:00:00:00:00:01
+    - endpoints: ["r5:eth1", "r6:eth1"]
+      remote: 198.18.0.1
+kinds: {}
+"#;
+    let file = dir.join("all.clab.yml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["plan", path])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let lines = [
+        "1:1: missing key `name`: every lab has a name (1-32 characters from A-Z a-z 0-9 _ -)",
+        "4:5: unknown key `envv` in topology.defaults (did you mean `env`?)",
+        "10:7: unknown key `imagee` in group g (did you mean `image`?)",
+        "16:7: unknown key `bogus` in node r5 (docs/containerlab.md lists every key)",
+        "17:12: node r5: cpu `lots` is not a number of CPUs (such as 2 or 0.5)",
+        "18:15: node r5: memory `much` is not a size (such as 512Mb or 2Gb)",
+        &format!(
+            "20:9: node r5: bind source {}/nothere.txt does not exist (a relative source is \
+             taken from the lab file's folder)",
+            dir.display()
+        ),
+        "21:18: node r5: mgmt-ipv4 10.0.0.5 is outside the management subnet 172.20.20.0/24 \
+         (`mgmt:`)",
+        "22:33: unknown key `bogus` in node r6 (docs/containerlab.md lists every key)",
+        "26:19: endpoint \"n1:eth/1\": interface name \"eth/1\" contains '/', which Linux does \
+         not allow",
+        "26:31: endpoint \"n2:eth 2\": interface name \"eth 2\" contains ' ', which Linux does \
+         not allow",
+        "30:16: mac \"02:00:00:00:00:0g\" is not a MAC address (six hex octets: \
+         aa:bb:cc:dd:ee:ff)",
+        "33:16: mac 03:00:00:00:00:01 is a multicast address (the first octet is odd); an \
+         interface needs a unicast one, such as 02:00:00:00:00:01",
+        "35:15: `remote` is for links of type vxlan, vxlan-stitch; this link is veth",
+        "36:1: unknown key `kinds` at the top level (`kinds` belongs under `topology:`)",
+    ];
+    let expected: Vec<String> = lines.iter().map(|l| format!("{path}:{l}")).collect();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        ),
+        (Some(1), format!("patchwire: {}\n", expected.join("\n")))
+    );
+}

@@ -40,6 +40,9 @@ pub(super) struct Check<'a> {
     pub(super) run: bool,
 }
 
+/// Container nodes with errors of their own, with what could be read of them.
+type FailedContainers = Vec<(String, Box<ContainerNode>)>;
+
 /// A link's endpoint with its `mac:` and where it is written.
 type Placed = (Endpoint, Option<String>, Vec<Seg>);
 
@@ -158,7 +161,8 @@ impl Check<'_> {
         let hosts = self.hosts(raw.hosts.unwrap_or_default());
         let lab_name = raw.name.0.clone();
         let prefix = raw.prefix.as_ref().map(|p| p.0.as_str());
-        let nodes = self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix);
+        let (nodes, failed_containers) =
+            self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix);
         let defaults = raw.defaults.unwrap_or_default();
         let default_mtu = match containerlab {
             true => clab::CLAB_LINK_MTU,
@@ -193,9 +197,10 @@ impl Check<'_> {
                 }
             }
         }
-        let needs_mgmt = nodes
-            .values()
-            .any(|n| matches!(n.kind, NodeKind::Container(_)))
+        let needs_mgmt = !failed_containers.is_empty()
+            || nodes
+                .values()
+                .any(|n| matches!(n.kind, NodeKind::Container(_)))
             || links
                 .iter()
                 .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
@@ -218,7 +223,17 @@ impl Check<'_> {
         if let Some(mgmt) = &mgmt
             && subnets_ok
         {
-            self.mgmt_addresses(&nodes, mgmt);
+            // A container node with errors of its own still has its addresses checked.
+            let containers = nodes
+                .iter()
+                .filter_map(|(name, n)| match &n.kind {
+                    NodeKind::Container(c) => Some((name.as_str(), &c.spec)),
+                    _ => None,
+                })
+                .chain(failed_containers.iter().map(|(n, c)| (n.as_str(), &c.spec)));
+            let mut containers: Vec<_> = containers.collect();
+            containers.sort_by_key(|(name, _)| *name);
+            self.mgmt_addresses(&containers, mgmt);
         }
         let errors = self.errors.take();
         if !errors.is_empty() {
@@ -261,23 +276,20 @@ impl Check<'_> {
     /// Static management addresses: inside the management subnets, each used once.
     fn mgmt_addresses(
         &self,
-        nodes: &BTreeMap<String, NodeSpec>,
+        containers: &[(&str, &crate::runtime::ContainerSpec)],
         mgmt: &crate::runtime::NetworkSpec,
     ) {
         let mut used: HashMap<IpAddr, &str> = HashMap::new();
-        for (name, node) in nodes {
-            let NodeKind::Container(c) = &node.kind else {
-                continue;
-            };
+        for &(name, spec) in containers {
             let addresses = [
                 (
                     "mgmt-ipv4",
-                    c.spec.mgmt_ipv4.map(IpAddr::V4),
+                    spec.mgmt_ipv4.map(IpAddr::V4),
                     &mgmt.ipv4_subnet,
                 ),
                 (
                     "mgmt-ipv6",
-                    c.spec.mgmt_ipv6.map(IpAddr::V6),
+                    spec.mgmt_ipv6.map(IpAddr::V6),
                     &mgmt.ipv6_subnet,
                 ),
             ];
@@ -339,9 +351,11 @@ impl Check<'_> {
         hosts: &[(String, HostSpec)],
         lab: &str,
         prefix: Option<&str>,
-    ) -> BTreeMap<String, NodeSpec> {
+    ) -> (BTreeMap<String, NodeSpec>, FailedContainers) {
         let empty = RawNode::default();
         let mut nodes = BTreeMap::new();
+        // Container nodes with errors: their management addresses are checked all the same.
+        let mut failed_containers = Vec::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         for (name, node) in raw {
             let node = node.as_ref().unwrap_or(&empty);
@@ -434,9 +448,10 @@ impl Check<'_> {
                 Kind::Linux => match image {
                     None => NodeKind::Namespace,
                     Some(image) => match self.container(name, &chain, image, lab, prefix) {
-                        Some(container) => NodeKind::Container(Box::new(container)),
-                        None => {
+                        Ok(container) => NodeKind::Container(Box::new(container)),
+                        Err(container) => {
                             self.failed.borrow_mut().insert(name.clone());
+                            failed_containers.push((name.clone(), container));
                             continue;
                         }
                     },
@@ -527,7 +542,7 @@ impl Check<'_> {
             }
             nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
-        nodes
+        (nodes, failed_containers)
     }
 
     /// A VM node; `None` when something in it is wrong (the error is kept).
@@ -569,8 +584,9 @@ impl Check<'_> {
         }))
     }
 
-    /// A container node from its chain; `None` when something in it is wrong (the errors
-    /// are kept, each at the node's key, or the node when the key is inherited).
+    /// A container node from its chain; `Err` (with what could be read) when something in it
+    /// is wrong (the errors are kept, each at the node's key, or the node when the key is
+    /// inherited).
     fn container(
         &self,
         name: &str,
@@ -578,7 +594,7 @@ impl Check<'_> {
         image: &str,
         lab: &str,
         prefix: Option<&str>,
-    ) -> Option<ContainerNode> {
+    ) -> Result<ContainerNode, Box<ContainerNode>> {
         let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
         let mut ok = true;
         let mut fail = |k: &str, message: String| {
@@ -669,10 +685,14 @@ impl Check<'_> {
                 .copied()
                 .unwrap_or(true),
         };
-        ok.then(|| ContainerNode {
+        let container = ContainerNode {
             spec,
             exec: chain.appended(|n| n.exec.as_ref()),
-        })
+        };
+        match ok {
+            true => Ok(container),
+            false => Err(Box::new(container)),
+        }
     }
 
     fn links(
@@ -729,8 +749,10 @@ impl Check<'_> {
                 if let Some(mac) = mac
                     && let Some(other) = macs.insert(mac.clone(), endpoint.clone())
                 {
+                    let mut at_mac = segs.clone();
+                    at_mac.push(key("mac"));
                     self.push(
-                        segs,
+                        &at_mac,
                         false,
                         format!("mac {mac} is given to two endpoints ({other} and {endpoint})"),
                     );

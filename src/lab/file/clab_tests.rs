@@ -467,14 +467,14 @@ fn link_mistakes_are_named() {
         err(&two_nodes(
             "    - endpoints: [{node: r1, interface: e1, mac: 01:00:5e:00:00:01}, r2:e1]\n"
         )),
-        "t1.yaml:7:19: mac 01:00:5e:00:00:01 is a multicast address (the first octet is odd); an \
+        "t1.yaml:7:50: mac 01:00:5e:00:00:01 is a multicast address (the first octet is odd); an \
          interface needs a unicast one, such as 02:00:00:00:00:01"
     );
     assert_eq!(
         err(&two_nodes(
             "    - endpoints: [{node: r1, interface: e1, mac: '02:00:00:00:01'}, r2:e1]\n"
         )),
-        "t1.yaml:7:19: mac \"02:00:00:00:01\" is not a MAC address (six hex octets: \
+        "t1.yaml:7:50: mac \"02:00:00:00:01\" is not a MAC address (six hex octets: \
          aa:bb:cc:dd:ee:ff)"
     );
     assert_eq!(
@@ -482,7 +482,7 @@ fn link_mistakes_are_named() {
             "    - endpoints: [{node: r1, interface: e1, mac: '02:00:00:00:00:01'}, r2:e1]\n    \
              - endpoints: [{node: r1, interface: e2, mac: '02:00:00:00:00:01'}, r2:e2]\n"
         )),
-        "t1.yaml:8:19: mac 02:00:00:00:00:01 is given to two endpoints (r1:e1 and r1:e2)"
+        "t1.yaml:8:50: mac 02:00:00:00:00:01 is given to two endpoints (r1:e1 and r1:e2)"
     );
     assert_eq!(
         err(&two_nodes(
@@ -669,4 +669,31 @@ fn the_checks_after_reading_gather_their_errors_too() {
          t1.yaml:7:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
          172.20.20.0/24 (`mgmt:`)"
     );
+}
+
+#[test]
+fn string_maps_keep_each_scalar_as_written() {
+    // containerlab reads env, labels and sysctls with yaml.v2 into map[string]string: a
+    // scalar's text, not the number it reads as (`1.10` stays `1.10`, not `1.1`).
+    let lab = lab(
+        "name: t1\ntopology:\n  nodes:\n    r1:\n      image: alpine:3\n      \
+         env: {V: 1.10, H: 0x1F, E: 1e3, C: 1.50, B: yes, T: true, N: ~, Q: '007', 1.0: k}\n      \
+         labels: {v: 1.10}\n      sysctls: {net.ipv4.ip_forward: 01}\n      cpu: 1.50\n",
+    );
+    let NodeKind::Container(c) = &lab.nodes["r1"].kind else {
+        panic!("not a container: {:?}", lab.nodes["r1"]);
+    };
+    let pairs = |m: &BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        pairs(&c.spec.env),
+        "1.0=k B=yes C=1.50 E=1e3 H=0x1F N= Q=007 T=true V=1.10"
+    );
+    assert_eq!(pairs(&c.spec.labels), "v=1.10");
+    assert_eq!(pairs(&c.spec.sysctls), "net.ipv4.ip_forward=01");
+    assert_eq!(c.spec.cpu.as_deref(), Some("1.50"));
 }
