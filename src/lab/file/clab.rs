@@ -57,8 +57,14 @@ pub(super) const KIND_NAMES: &[&str] = &[
 
 /// containerlab's vendor kinds (its nodes/*/ packages' kind names and their old aliases).
 /// A kind that is neither these nor patchwire's is unknown, not a vendor's: `kind: linxu`
-/// is a typo to point out, not containerlab's trade.
+/// is a typo to point out, not containerlab's trade. With [`VENDOR_PREFIXES`] this covers
+/// every `kindNames` registered under srl-labs/containerlab's nodes/ (checked against commit
+/// 39ff2b7c of 2026-08-21, 110 names; the test `every_containerlab_vendor_kind_is_a_vendors`
+/// holds that list).
 const VENDOR_KINDS: &[&str] = &[
+    "cjunosevolved",
+    "plvision_sonic",
+    "spirent_stc",
     "srl",
     "sros",
     "ceos",
@@ -115,6 +121,8 @@ const VENDOR_PREFIXES: &[&str] = &[
     "nvidia_",
     "extreme_",
     "ericsson_",
+    "plvision_",
+    "spirent_",
 ];
 
 fn is_vendor(kind: &str) -> bool {

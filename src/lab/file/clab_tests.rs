@@ -697,3 +697,44 @@ fn string_maps_keep_each_scalar_as_written() {
     assert_eq!(pairs(&c.spec.sysctls), "net.ipv4.ip_forward=01");
     assert_eq!(c.spec.cpu.as_deref(), Some("1.50"));
 }
+
+#[test]
+fn every_containerlab_vendor_kind_is_a_vendors() {
+    // Every kind name registered under srl-labs/containerlab's nodes/ (`kindNames`, commit
+    // 39ff2b7c of 2026-08-21): each is patchwire's own, refused for a reason, or a vendor's —
+    // never "unknown".
+    const CLAB: &str = "6wind_vsr arista_ceos arista_veos arrcus_arcos aruba_aoscx bridge c8000 \
+        ceos checkpoint_cloudguard ciena_saos cisco_asav cisco_c8000 cisco_c8000v cisco_cat9kv \
+        cisco_csr1000v cisco_ftdv cisco_iol cisco_n9kv cisco_sdwan cisco_vios cisco_xrd \
+        cisco_xrd_vrouter cisco_xrv cisco_xrv9k cjunosevolved crpd cumulus_cvx cvx dell_ftosv \
+        dell_sonic ext-container f5_bigip-ve fdio_vpp fortinet_fortigate freebsd generic_vm host \
+        huawei_vrp ipinfusion_ocnos juniper_cjunosevolved juniper_crpd juniper_csrx \
+        juniper_vjunosevolved juniper_vjunosrouter juniper_vjunosswitch juniper_vmx juniper_vqfx \
+        juniper_vsrx k8s-kind keysight_ixia-c-one linux mikrotik_ros nokia_sros nokia_srsim \
+        nvidia_cumulusvx openbsd openwrt ovs-bridge paloalto_panos plvision_sonic rare sonic-vm \
+        sonic-vs spirent_stc veesix_osvbng vr-aoscx vr-arista_veos vr-aruba_aoscx vr-ciena_saos \
+        vr-cisco_csr1000v vr-cisco_n9kv vr-cisco_xrv vr-cisco_xrv9k vr-csr vr-dell_ftosv vr-ftosv \
+        vr-juniper_vmx vr-juniper_vqfx vr-juniper_vsrx vr-mikrotik_ros vr-n9kv vr-nokia_sros \
+        vr-paloalto_panos vr-pan vr-ros vr-sros vr-veos vr-vmx vr-vqfx vr-vsrx vr-xrv vr-xrv9k \
+        vyosnetworks_vyos xrd srl nokia_srlinux";
+    let unknown: Vec<&str> = CLAB
+        .split_whitespace()
+        .filter(|k| clab::classify(k) == clab::Kind::Unknown)
+        .collect();
+    assert_eq!(unknown, Vec::<&str>::new());
+    for kind in ["cjunosevolved", "plvision_sonic", "spirent_stc"] {
+        assert_eq!(
+            err(&format!(
+                "name: v\ntopology:\n  nodes:\n    r1: {{kind: {kind}}}\n"
+            )),
+            format!(
+                "t1.yaml:4:16: 1 node has a kind patchwire does not run: r1 ({kind}, line 4). It \
+                 is a vendor's kind, whose bootstrapping (images, startup configuration, \
+                 licences, management) is containerlab's trade: deploy them with containerlab, \
+                 and wire their containers into a patchwire lab as nodes of `kind: \
+                 ext-container`, each named as its container (clab-LAB-NODE). patchwire runs \
+                 kinds linux, ext-container, bridge, host, hub, namespace and vm"
+            )
+        );
+    }
+}
