@@ -323,7 +323,7 @@ topology:
             ];
             if binds {
                 lines.push(format!(
-                    "{path}:9:14: node r1: bind source {}/nothere/x does not exist (a relative \
+                    "{path}:9:41: node r1: bind source {}/nothere/x does not exist (a relative \
                  source is taken from the lab file's folder)",
                     dir.display()
                 ));
@@ -412,7 +412,7 @@ kinds: {}
         "17:12: node r5: cpu `lots` is not a number of CPUs (such as 2 or 0.5)",
         "18:15: node r5: memory `much` is not a size (such as 512Mb or 2Gb)",
         &format!(
-            "20:9: node r5: bind source {}/nothere.txt does not exist (a relative source is \
+            "20:11: node r5: bind source {}/nothere.txt does not exist (a relative source is \
              taken from the lab file's folder)",
             dir.display()
         ),
@@ -431,6 +431,58 @@ kinds: {}
         "36:1: unknown key `kinds` at the top level (`kinds` belongs under `topology:`)",
     ];
     let expected: Vec<String> = lines.iter().map(|l| format!("{path}:{l}")).collect();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        ),
+        (Some(1), format!("patchwire: {}\n", expected.join("\n")))
+    );
+}
+
+/// `plan` names each missing bind source at the list item that writes it, in file order: a
+/// node's own, and one it inherits from a group or the defaults where that is written, naming
+/// the node it applies to.
+#[test]
+fn each_missing_bind_source_is_named_where_it_is_written() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-binds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("here.txt"), "").unwrap();
+    let text = "name: g
+topology:
+  defaults:
+    binds:
+      - d.txt:/d
+  groups:
+    grp:
+      binds:
+        - g.txt:/g
+  nodes:
+    r1:
+      kind: linux
+      image: alpine:3
+      group: grp
+      binds:
+        - 01-test.txt:/t
+        - 01-test.json:/j
+        - here.txt:/h
+";
+    let file = dir.join("g.clab.yml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["plan", path])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = dir.display();
+    let why = "does not exist (a relative source is taken from the lab file's folder)";
+    let expected = [
+        format!("{path}:5:9: node r1 (from topology.defaults): bind source {d}/d.txt {why}"),
+        format!("{path}:9:11: node r1 (from group grp): bind source {d}/g.txt {why}"),
+        format!("{path}:16:11: node r1: bind source {d}/01-test.txt {why}"),
+        format!("{path}:17:11: node r1: bind source {d}/01-test.json {why}"),
+    ];
     assert_eq!(
         (
             out.status.code(),

@@ -614,9 +614,40 @@ impl Check<'_> {
         let binds = clab::binds(self.folder, &chain.appended(|n| n.binds.as_ref()))
             .map_err(|e| fail("binds", e))
             .unwrap_or_default();
+        let mut sources_ok = true;
         if self.run {
-            for missing in clab::missing_sources(&binds) {
-                fail("binds", missing);
+            // Each missing source at the list item that names it, in the node or in what it
+            // inherits from (a group, its kind, the defaults), once per node.
+            for (bind, level, i) in chain.appended_at(|n| n.binds.as_ref()) {
+                let Ok(resolved) = clab::binds(self.folder, &[bind.to_string()]) else {
+                    continue;
+                };
+                if !resolved.iter().all(|r| binds.contains(r)) {
+                    continue; // a more specific level's bind to the same path wins
+                }
+                for missing in clab::missing_sources(&resolved) {
+                    let (mut segs, whose) = match level {
+                        clab::Level::Node => (
+                            vec![key("topology"), key("nodes"), key(name)],
+                            format!("node {name}"),
+                        ),
+                        clab::Level::Group(g) => (
+                            vec![key("topology"), key("groups"), key(g)],
+                            format!("node {name} (from group {g})"),
+                        ),
+                        clab::Level::Kind(k) => (
+                            vec![key("topology"), key("kinds"), key(k)],
+                            format!("node {name} (from kind {k})"),
+                        ),
+                        clab::Level::Defaults => (
+                            vec![key("topology"), key("defaults")],
+                            format!("node {name} (from topology.defaults)"),
+                        ),
+                    };
+                    segs.extend([key("binds"), Seg::Index(i)]);
+                    self.push(&segs, false, format!("{whose}: {missing}"));
+                    sources_ok = false;
+                }
             }
         }
         let cpu = chain.first(|n| n.cpu.as_deref());
@@ -689,7 +720,7 @@ impl Check<'_> {
             spec,
             exec: chain.appended(|n| n.exec.as_ref()),
         };
-        match ok {
+        match ok && sources_ok {
             true => Ok(container),
             false => Err(Box::new(container)),
         }
