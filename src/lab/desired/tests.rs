@@ -35,6 +35,7 @@ fn a_device_is_made_again_when_its_kind_lower_or_mode_changes() {
         mtu: 1500,
         mac: None,
         line: 1,
+        column: 5,
     };
     let bridge = device(DeviceKind::Macvlan {
         lower: "eth0".into(),

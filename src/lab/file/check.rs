@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::clab::{self, Chain, Defs, Kind, classify};
-use super::locate::{Seg, item_lines, key, locate};
+use super::locate::{Seg, item_positions, key, locate};
 use super::node::RawNode;
 use super::raw::{RawFile, RawHost, RawLink};
 use super::scan::SPECIAL_NODES;
@@ -525,16 +525,18 @@ impl Check<'_> {
                     .0
                     .insert((name.clone(), "netns"), format!("{path}:{line}:{column}"));
             }
-            // Where a container node is written: its runtime's failures are named with it.
-            if matches!(kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
-                && let LabFileError::At {
-                    path, line, column, ..
-                } = self.error(
-                    &[key("topology"), key("nodes"), key(name)],
-                    true,
-                    String::new(),
-                )
-            {
+            // Where a container node is written: its runtime's failures are named with it (and
+            // a bridge node's missing bridge).
+            if matches!(
+                kind,
+                NodeKind::Container(_) | NodeKind::ExtContainer(_) | NodeKind::Bridge
+            ) && let LabFileError::At {
+                path, line, column, ..
+            } = self.error(
+                &[key("topology"), key("nodes"), key(name)],
+                true,
+                String::new(),
+            ) {
                 self.ids_at
                     .borrow_mut()
                     .0
@@ -733,7 +735,8 @@ impl Check<'_> {
         (mtu, tx_checksum, datapath): (u32, Option<bool>, crate::wire::Datapath),
         default_impair: &crate::impair::Impairment,
     ) -> Vec<LinkSpec> {
-        let lines = item_lines(self.text, "links", raw.len());
+        let positions = item_positions(self.text, "links", raw.len());
+        let lines: Vec<usize> = positions.iter().map(|p| p.0).collect();
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
         let mut link_of: HashMap<Endpoint, usize> = HashMap::new();
         let mut vnis: HashMap<u32, usize> = HashMap::new();
@@ -861,6 +864,7 @@ impl Check<'_> {
                 datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
                 kind,
                 line: lines[i],
+                column: positions[i].1,
             });
         }
         links

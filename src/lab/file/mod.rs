@@ -128,7 +128,7 @@ pub struct LabFile {
 }
 
 /// `(node, "owner" | "group" | "netns")` -> `FILE:LINE:COL` of the value; `(node, "node")` ->
-/// that of a container node's name. Not part of what the file
+/// that of a container or bridge node's name. Not part of what the file
 /// asks for: two files asking for the same are equal wherever their keys are written.
 #[derive(Debug, Clone, Default, Eq)]
 pub struct IdPositions(pub BTreeMap<(String, &'static str), String>);
@@ -371,6 +371,9 @@ pub struct LinkSpec {
     pub flap: Option<crate::impair::flap::Flap>,
     /// The 1-based line where the link starts in the file, for messages.
     pub line: usize,
+    /// The 1-based column (in characters) where the link starts on [`LinkSpec::line`]; 0 when
+    /// not known.
+    pub column: usize,
 }
 
 /// A link's impairments by the endpoint whose sent frames they act on (as `patchwire impair
@@ -425,6 +428,14 @@ impl LinkSpec {
     /// Three or more endpoints: a hub segment rather than a wire.
     pub fn is_hub(&self) -> bool {
         self.endpoints.len() > 2
+    }
+
+    /// `FILE:LINE:COL` of the link in the lab file at `path`, for messages.
+    pub fn at(&self, path: &str) -> String {
+        match self.column {
+            0 => format!("{path}:{}", self.line),
+            column => format!("{path}:{}:{column}", self.line),
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub(super) fn link(
         down: false,
         flap: None,
         line,
+        column: 5,
     }
 }
 
