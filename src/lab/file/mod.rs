@@ -68,7 +68,9 @@ mod testing;
 mod values;
 
 pub use examples::{example, example_multi_host};
-pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, read_source};
+pub use read::{
+    DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, find_default_file_for, read_source,
+};
 
 use check::{Check, check_name};
 use read::too_deep;
