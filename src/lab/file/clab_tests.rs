@@ -738,3 +738,29 @@ fn every_containerlab_vendor_kind_is_a_vendors() {
         );
     }
 }
+
+#[test]
+fn an_unknown_key_is_set_aside_and_the_rest_of_its_node_checked() {
+    // Said once, at the key (not at each key before it), in a block or a flow mapping; the
+    // node is read without it and its other errors said with it.
+    assert_eq!(
+        err(
+            "name: t1\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      image: a\n      \
+             bogus: 1\n      cpu: lots\n    r2: {kind: linux, bogus: 1, image: a, memory: x}\n"
+        ),
+        "t1.yaml:7:7: unknown key `bogus` in node r1 (docs/containerlab.md lists every key)\n\
+         t1.yaml:8:12: node r1: cpu `lots` is not a number of CPUs (such as 2 or 0.5)\n\
+         t1.yaml:9:23: unknown key `bogus` in node r2 (docs/containerlab.md lists every key)\n\
+         t1.yaml:9:51: node r2: memory `x` is not a size (such as 512Mb or 2Gb)"
+    );
+    // A typo of a key that says what the node is: the node without it would be another thing,
+    // so nothing more is said of it.
+    assert_eq!(
+        err(
+            "name: t1\ntopology:\n  nodes:\n    r1:\n      knd: vm\n      queues: 4\n    r2:\n      \
+             imgae: alpine\n      cpu: lots\n"
+        ),
+        "t1.yaml:5:7: unknown key `knd` in node r1 (did you mean `kind`?)\n\
+         t1.yaml:8:7: unknown key `imgae` in node r2 (did you mean `image`?)"
+    );
+}

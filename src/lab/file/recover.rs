@@ -119,9 +119,13 @@ pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
             }
             parents.push(at.clone());
         }
-        if unknown {
-            // An unknown key is set aside alone: the rest of its node is read and checked.
-            at.push(Seg::Key(unknown_field(&message).into(), 0));
+        // An unknown key is set aside alone: the rest of its node is read and checked. (Not
+        // when it is a typo of a key that says what the node is, `knd: vm`: read without it,
+        // the node would be another thing, and its checks say so wrongly.)
+        let field = unknown_field(&message);
+        let nature_typo = at.len() >= 3 && suggestion(field, NATURE).is_some();
+        if unknown && !nature_typo {
+            at.push(Seg::Key(field.into(), 0));
         }
         places.push(at);
         if missing {
