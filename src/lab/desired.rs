@@ -868,9 +868,10 @@ fn mirrors(
         });
         if let Some(end) = hub_node {
             return Err(LabError::Invalid(format!(
-                "{}:{}: mirror {}: {end} is an interface of a hub node, which has none (its \
+                "{}: mirror {}: {end} is an interface of a hub node, which has none (its \
                  names are labels): mirror the other end of that link",
-                file.path, mirror.line, mirror.name
+                mirror.at(&file.path),
+                mirror.name
             )));
         }
         let local_sources: Vec<&Endpoint> = mirror.from.iter().filter(|e| here(&e.node)).collect();
@@ -882,9 +883,11 @@ fn mirrors(
             (true, true) => {}
             _ => {
                 return Err(LabError::Invalid(format!(
-                    "{}:{}: mirror {}: its sources and its destination {} are on different hosts; a \
+                    "{}: mirror {}: its sources and its destination {} are on different hosts; a \
                      mirror's copies stay on one host (for now)",
-                    file.path, mirror.line, mirror.name, mirror.to
+                    mirror.at(&file.path),
+                    mirror.name,
+                    mirror.to
                 )));
             }
         }
@@ -900,7 +903,7 @@ fn mirrors(
             down: false,
             flap: None,
             line: mirror.line,
-            column: 0,
+            column: mirror.column,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
         let to = port.name.clone();

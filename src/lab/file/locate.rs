@@ -193,17 +193,9 @@ impl Visitor<'_> for KeyMatch<'_> {
     }
 }
 
-/// The 1-based line of each item of `topology.LIST` (`links`, `mirrors`): one walk to the
-/// list, then a scan of its items; a walk per item when the scan does not find as many items
-/// as serde_norway did.
-pub(super) fn item_lines(text: &str, list: &str, count: usize) -> Vec<usize> {
-    item_positions(text, list, count)
-        .into_iter()
-        .map(|(line, _)| line)
-        .collect()
-}
-
-/// [`item_lines`] with each item's column too (1-based, in characters; 0 when not found).
+/// The 1-based line and column (in characters; 0 and 0 when not found) of each item of
+/// `topology.LIST` (`links`, `mirrors`): one walk to the list, then a scan of its items; a
+/// walk per item when the scan does not find as many items as serde_norway did.
 pub(super) fn item_positions(text: &str, list: &str, count: usize) -> Vec<(usize, usize)> {
     if count == 0 {
         return Vec::new();

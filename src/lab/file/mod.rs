@@ -466,6 +466,18 @@ pub struct MirrorFileSpec {
     pub filter: Option<String>,
     /// The 1-based line where the mirror's entry starts in the file, for messages.
     pub line: usize,
+    /// The 1-based column (in characters) where it starts on that line; 0 when not known.
+    pub column: usize,
+}
+
+impl MirrorFileSpec {
+    /// `FILE:LINE:COL` of the mirror in the lab file at `path`, for messages.
+    pub fn at(&self, path: &str) -> String {
+        match self.column {
+            0 => format!("{path}:{}", self.line),
+            column => format!("{path}:{}:{column}", self.line),
+        }
+    }
 }
 
 /// Which frames of an endpoint a mirror copies, seen from the node that has the interface.
