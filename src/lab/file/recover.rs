@@ -1,7 +1,10 @@
 //! Every error of the deserialization at once. serde_norway stops at the first wrong value;
 //! to go on, that value (or, for a key written on a line of its own, the whole entry) is set
 //! aside — replaced by `~` or by blanks of the same width, so that every other line and column
-//! stays where it was — and the document is read again. A value that cannot be set aside (a
+//! stays where it was — and the document is read again. An unknown key is set aside at the key
+//! itself (serde_norway puts it where its mapping starts), in a block or a flow mapping; a list
+//! item is set aside whole (a `~` in its place would be refused in turn); a missing `name:` or
+//! `topology:` is said and a stand-in added at the end. A value that cannot be set aside (a
 //! block scalar, a flow collection over several lines) ends the search there.
 
 use serde::de::IgnoredAny;
