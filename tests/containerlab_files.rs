@@ -249,10 +249,15 @@ fn up_plan_and_down_without_a_file_name_the_clab_files_here() {
     let two = run(&["down"]);
     std::fs::remove_dir_all(&dir).unwrap();
     // A usage error (exit 2), like a missing argument.
-    let no_file = "error: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
-                   name the file (`patchwire up FILE`)";
-    assert_eq!((none.0, none.1.as_str()), (Some(2), no_file));
-    assert_eq!((none_graph.0, none_graph.1.as_str()), (Some(2), no_file));
+    // The advice names the command the user ran.
+    let no_file = |command: &str| {
+        format!(
+            "error: .: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
+             name the file (`patchwire {command} FILE`)"
+        )
+    };
+    assert_eq!((none.0, none.1), (Some(2), no_file("plan")));
+    assert_eq!((none_graph.0, none_graph.1), (Some(2), no_file("graph")));
     assert_eq!(graph.0, Some(0), "{}", graph.1);
     assert!(graph.2.starts_with("graph \"c\" {"), "{}", graph.2);
     assert_eq!(show.0, Some(0), "{}", show.1);
@@ -323,7 +328,7 @@ topology:
             ];
             if binds {
                 lines.push(format!(
-                    "{path}:9:14: node r1: bind source {}/nothere/x does not exist (a relative \
+                    "{path}:9:41: node r1: bind source {}/nothere/x does not exist (a relative \
                  source is taken from the lab file's folder)",
                     dir.display()
                 ));
@@ -348,4 +353,146 @@ topology:
     assert_eq!(plan, (Some(1), errors(true)));
     assert_eq!(up, (Some(1), errors(true)));
     assert_eq!(down, (Some(1), errors(false)));
+}
+
+/// Every error of a file in one run, whatever phase finds it (issue 20's review): an unknown key
+/// (block or flow mapping, defaults, group, top level) is said once at its own place and the
+/// rest read without it; every bad endpoint name and `mac:`; the management address, the CPU,
+/// memory and bind source of a node with other errors; `remote:` on a veth; a missing `name:`
+/// with all the rest.
+#[test]
+fn every_phase_says_its_errors_in_one_run_each_once() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-phases-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = r#"topology:
+  defaults:
+    labels: {a: b}
+    envv: {A: 1}
+  groups:
+    g:
+      kind: linux
+      image: x
+      cmd: sh
+      imagee: y
+  nodes:
+    r5:
+      kind: linux
+      image: alpine:3
+      cmd: sh
+      bogus: 1
+      cpu: lots
+      memory: much
+      binds:
+        - nothere.txt:/nothere
+      mgmt-ipv4: 10.0.0.5
+    r6: {kind: linux, image: x, bogus: 1}
+    n1: {}
+    n2: {}
+  links:
+    - endpoints: ["n1:eth/1", "n2:eth 2"]
+    - endpoints:
+        - node: n1
+          interface: eth3
+          mac: 02:00:00:00:00:0g
+        - node: n2
+          interface: eth3
+          mac: 03:00:00:00:00:01
+    - endpoints: ["r5:eth1", "r6:eth1"]
+      remote: 198.18.0.1
+kinds: {}
+"#;
+    let file = dir.join("all.clab.yml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["plan", path])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let lines = [
+        "1:1: missing key `name`: every lab has a name (1-32 characters from A-Z a-z 0-9 _ -)",
+        "4:5: unknown key `envv` in topology.defaults (did you mean `env`?)",
+        "10:7: unknown key `imagee` in group g (did you mean `image`?)",
+        "16:7: unknown key `bogus` in node r5 (docs/containerlab.md lists every key)",
+        "17:12: node r5: cpu `lots` is not a number of CPUs (such as 2 or 0.5)",
+        "18:15: node r5: memory `much` is not a size (such as 512Mb or 2Gb)",
+        &format!(
+            "20:11: node r5: bind source {}/nothere.txt does not exist (a relative source is \
+             taken from the lab file's folder)",
+            dir.display()
+        ),
+        "21:18: node r5: mgmt-ipv4 10.0.0.5 is outside the management subnet 172.20.20.0/24 \
+         (`mgmt:`)",
+        "22:33: unknown key `bogus` in node r6 (docs/containerlab.md lists every key)",
+        "26:19: endpoint \"n1:eth/1\": interface name \"eth/1\" contains '/', which Linux does \
+         not allow",
+        "26:31: endpoint \"n2:eth 2\": interface name \"eth 2\" contains ' ', which Linux does \
+         not allow",
+        "30:16: mac \"02:00:00:00:00:0g\" is not a MAC address (six hex octets: \
+         aa:bb:cc:dd:ee:ff)",
+        "33:16: mac 03:00:00:00:00:01 is a multicast address (the first octet is odd); an \
+         interface needs a unicast one, such as 02:00:00:00:00:01",
+        "35:15: `remote` is for links of type vxlan, vxlan-stitch; this link is veth",
+        "36:1: unknown key `kinds` at the top level (`kinds` belongs under `topology:`)",
+    ];
+    let expected: Vec<String> = lines.iter().map(|l| format!("{path}:{l}")).collect();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        ),
+        (Some(1), format!("patchwire: {}\n", expected.join("\n")))
+    );
+}
+
+/// `plan` names each missing bind source at the list item that writes it, in file order: a
+/// node's own, and one it inherits from a group or the defaults where that is written, naming
+/// the node it applies to.
+#[test]
+fn each_missing_bind_source_is_named_where_it_is_written() {
+    let dir = std::env::temp_dir().join(format!("pw-clab-binds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("here.txt"), "").unwrap();
+    let text = "name: g
+topology:
+  defaults:
+    binds:
+      - d.txt:/d
+  groups:
+    grp:
+      binds:
+        - g.txt:/g
+  nodes:
+    r1:
+      kind: linux
+      image: alpine:3
+      group: grp
+      binds:
+        - 01-test.txt:/t
+        - 01-test.json:/j
+        - here.txt:/h
+";
+    let file = dir.join("g.clab.yml");
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["plan", path])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = dir.display();
+    let why = "does not exist (a relative source is taken from the lab file's folder)";
+    let expected = [
+        format!("{path}:5:9: node r1 (from topology.defaults): bind source {d}/d.txt {why}"),
+        format!("{path}:9:11: node r1 (from group grp): bind source {d}/g.txt {why}"),
+        format!("{path}:16:11: node r1: bind source {d}/01-test.txt {why}"),
+        format!("{path}:17:11: node r1: bind source {d}/01-test.json {why}"),
+    ];
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        ),
+        (Some(1), format!("patchwire: {}\n", expected.join("\n")))
+    );
 }

@@ -1346,7 +1346,7 @@ fn mgmt_net_link_joins_the_runtimes_bridge(rt: &Rt) {
         _ => assert!(
             refusals.len() == 1
                 && refusals[0].ends_with(
-                    "01-linux-nodes.clab.yml:84: link of l2:somedummy (type: dummy): this kernel \
+                    "01-linux-nodes.clab.yml:84:5: link of l2:somedummy (type: dummy): this kernel \
                      cannot make dummy interfaces (Operation not supported (Unknown device \
                      type)): it needs the kernel module dummy (modprobe dummy, or a kernel with \
                      CONFIG_DUMMY); patchwire doctor checks for it"

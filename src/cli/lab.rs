@@ -221,10 +221,12 @@ fn load_to_run(path: &str) -> anyhow::Result<file::LabFile> {
 
 /// The file given, or the one `*.clab.yml`/`*.clab.yaml` in the current folder (issue 20).
 /// None there, or several: a usage error (exit 2), like a missing argument.
-fn file_or_default(cli: &Cli, file: &Option<String>) -> anyhow::Result<String> {
+/// FILE, or the one `*.clab.yml` here; without one, the advice names `command`, the command
+/// the user ran (`plan`, `down`, `show --lab`…).
+fn file_or_default(cli: &Cli, file: &Option<String>, command: &str) -> anyhow::Result<String> {
     match file {
         Some(file) => Ok(file.clone()),
-        None => match file::find_default_file(std::path::Path::new(".")) {
+        None => match file::find_default_file_for(std::path::Path::new("."), command) {
             Ok(found) => Ok(found.display().to_string()),
             Err(e @ file::LabFileError::Read { .. }) => Err(e.into()),
             Err(e) => usage(cli, &e.to_string()),
@@ -248,7 +250,7 @@ fn usage(cli: &Cli, message: &str) -> ! {
 pub fn up(cli: &Cli, args: &UpArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "up");
     refuse_private_mounts("up")?;
-    let lab_file = load_to_run(&file_or_default(cli, &args.file)?)?;
+    let lab_file = load_to_run(&file_or_default(cli, &args.file, "up")?)?;
     print_notes(&lab_file.notes);
     let started = std::time::Instant::now();
     let mut outcome = lab::up_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
@@ -307,7 +309,7 @@ fn print_exec(results: &[lab::ExecResult]) {
 
 pub fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<Exit> {
     refuse_netns(cli, "plan");
-    let path = file_or_default(cli, &args.file)?;
+    let path = file_or_default(cli, &args.file, "plan")?;
     let lab_file = load_to_run(&path)?;
     print_notes(&lab_file.notes);
     let plan = lab::plan_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
@@ -359,7 +361,7 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             )
         }
         (None, None) => {
-            let lab_file = load(&file_or_default(cli, &None)?)?;
+            let lab_file = load(&file_or_default(cli, &None, "down")?)?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome, lab_file.notes)
         }
@@ -430,7 +432,7 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
         println!("{}", serde_json::json!({ "error": message }));
         std::process::exit(2);
     }
-    let lab_file = load(&file_or_default(cli, &args.file)?)?;
+    let lab_file = load(&file_or_default(cli, &args.file, "graph")?)?;
     print!(
         "{}",
         lab::graph(&lab_file, args.host.as_deref(), args.format)?
@@ -448,7 +450,7 @@ pub fn show(
     refuse_netns(cli, "show --lab");
     // `--lab` without a FILE: the one *.clab.yml here, as up/plan/down take it.
     let path = match path {
-        "" => file_or_default(cli, &None)?,
+        "" => file_or_default(cli, &None, "show --lab")?,
         given => given.to_string(),
     };
     let lab_file = load(&path)?;

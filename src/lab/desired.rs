@@ -79,6 +79,8 @@ pub struct Device {
     pub mac: Option<[u8; 6]>,
     /// The file line of its link, for messages.
     pub line: usize,
+    /// The column where its link starts on that line (0: not known).
+    pub column: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,9 +387,12 @@ impl Desired {
                     continue;
                 }
                 (_, NodeKind::Bridge) => {
-                    desired
-                        .bridges
-                        .insert(name.clone(), format!("node {name} (kind: bridge)"));
+                    // Named with where the node is written (`FILE:LINE:COL: node …`).
+                    let at = file.ids_at.0.get(&(name.clone(), "node"));
+                    desired.bridges.insert(
+                        name.clone(),
+                        format!("{}: node {name} (kind: bridge)", at.unwrap_or(&file.path)),
+                    );
                     bridge_nodes.push(name.clone());
                     NodeHome::Existing {
                         spec: desired.host_netns.clone(),
@@ -457,9 +462,9 @@ impl Desired {
                     }
                     _ => {
                         return Err(LabError::Invalid(format!(
-                            "{}:{}: node {hub} (kind: hub) and {other} are on different hosts: \
+                            "{}: node {hub} (kind: hub) and {other} are on different hosts: \
                              a hub node's links stay on its host (for now)",
-                            file.path, link.line
+                            link.at(&file.path)
                         )));
                     }
                 }
@@ -595,7 +600,8 @@ fn host_names_unique(file: &LabFile, desired: &Desired) -> Result<(), LabError> 
             return Err(LabError::Invalid(format!(
                 "{}: endpoints {other} and {endpoint} would both be interface {} in the host's \
                  namespace (bridge and host nodes' interfaces all live there): rename one",
-                file.path, endpoint.interface
+                endpoint_at(file, endpoint),
+                endpoint.interface
             )));
         }
     }
@@ -682,10 +688,9 @@ fn host_sides(
             None | Some(NodeKind::Host) => {}
             Some(_) => {
                 return Err(LabError::Invalid(format!(
-                    "{}:{}: link of {endpoint}: its host side is named {}:{interface}, but node \
+                    "{}: link of {endpoint}: its host side is named {}:{interface}, but node \
                      {} is not the host (kind: host); rename that node",
-                    file.path,
-                    link.line,
+                    link.at(&file.path),
                     names::HOST_NODE,
                     names::HOST_NODE
                 )));
@@ -695,16 +700,15 @@ fn host_sides(
             match mgmt.bridge(file) {
                 None if matches!(mgmt, MgmtBridge::Pending { .. }) => {}
                 Some(bridge) => {
-                    desired
-                        .bridges
-                        .entry(bridge)
-                        .or_insert_with(|| format!("the mgmt-net link of {endpoint}"));
+                    desired.bridges.entry(bridge).or_insert_with(|| {
+                        format!("{}: the mgmt-net link of {endpoint}", link.at(&file.path))
+                    });
                 }
                 None => desired.refusals.push(format!(
-                    "{}:{}: link of {endpoint} (type: mgmt-net): the management network's bridge \
+                    "{}: link of {endpoint} (type: mgmt-net): the management network's bridge \
                      is not known: set mgmt.bridge to the name of the Linux bridge to plug \
                      {interface} into",
-                    file.path, link.line
+                    link.at(&file.path)
                 )),
             }
         }
@@ -764,6 +768,7 @@ fn device_of(link: &LinkSpec) -> Option<Device> {
         mtu: link.mtu,
         mac: link.macs.get(endpoint).and_then(|m| parse_mac(m)),
         line: link.line,
+        column: link.column,
     })
 }
 
@@ -774,7 +779,7 @@ fn check_device_home(
     link: &LinkSpec,
     endpoint: &Endpoint,
 ) -> Result<(), LabError> {
-    let at = format!("{}:{}: link of {endpoint}", file.path, link.line);
+    let at = format!("{}: link of {endpoint}", link.at(&file.path));
     if !desired.nodes.contains_key(&endpoint.node) {
         return Err(LabError::Invalid(format!(
             "{at}: node {} has no namespace of its own (kind: hub) to hold the interface",
@@ -807,9 +812,11 @@ fn hub_of(file: &LabFile, link: &LinkSpec) -> Result<Option<String>, LabError> {
     let plain = link.kind == LinkKind::Veth && link.endpoints.len() == 2 && hubs.len() == 1;
     if !plain {
         return Err(LabError::Invalid(format!(
-            "{}:{}: node {} (kind: hub) takes plain links with one other end (NODE:IF - {}:PORT); \
+            "{}: node {} (kind: hub) takes plain links with one other end (NODE:IF - {}:PORT); \
              this one is not",
-            file.path, link.line, first.node, first.node
+            link.at(&file.path),
+            first.node,
+            first.node
         )));
     }
     Ok(Some(first.node.clone()))
@@ -861,9 +868,10 @@ fn mirrors(
         });
         if let Some(end) = hub_node {
             return Err(LabError::Invalid(format!(
-                "{}:{}: mirror {}: {end} is an interface of a hub node, which has none (its \
+                "{}: mirror {}: {end} is an interface of a hub node, which has none (its \
                  names are labels): mirror the other end of that link",
-                file.path, mirror.line, mirror.name
+                mirror.at(&file.path),
+                mirror.name
             )));
         }
         let local_sources: Vec<&Endpoint> = mirror.from.iter().filter(|e| here(&e.node)).collect();
@@ -875,9 +883,11 @@ fn mirrors(
             (true, true) => {}
             _ => {
                 return Err(LabError::Invalid(format!(
-                    "{}:{}: mirror {}: its sources and its destination {} are on different hosts; a \
+                    "{}: mirror {}: its sources and its destination {} are on different hosts; a \
                      mirror's copies stay on one host (for now)",
-                    file.path, mirror.line, mirror.name, mirror.to
+                    mirror.at(&file.path),
+                    mirror.name,
+                    mirror.to
                 )));
             }
         }
@@ -894,6 +904,7 @@ fn mirrors(
             flap: None,
             line: mirror.line,
             netem_at: None,
+            column: mirror.column,
         };
         let port = endpoint_port(file, desired, existing, &link, &mirror.to)?;
         let to = port.name.clone();
@@ -1050,10 +1061,11 @@ fn endpoint_port(
             let reach = check_usable(file, desired, spec, endpoint, found)?;
             if reach != Reach::Veth && *spec == desired.host_netns {
                 return Err(LabError::Invalid(format!(
-                    "{}:{}: endpoint {endpoint}: the host's namespace has an interface {} already, \
+                    "{}: endpoint {endpoint}: the host's namespace has an interface {} already, \
                      and it is not the lab's: the lab makes that interface (a veth), so give the \
                      endpoint a name the host does not use",
-                    file.path, link.line, endpoint.interface
+                    link.at(&file.path),
+                    endpoint.interface
                 )));
             }
             reach
@@ -1080,6 +1092,21 @@ fn endpoint_port(
     })
 }
 
+/// `FILE:LINE:COL` of the link an endpoint is in, or whose host side it is (`host:IF`); the
+/// file alone when it is in none, such as a mirror's analyzer end.
+fn endpoint_at(file: &LabFile, endpoint: &Endpoint) -> String {
+    let host_side = |l: &LinkSpec| match &l.kind {
+        LinkKind::Host { host_interface } | LinkKind::MgmtNet { host_interface } => {
+            endpoint.node == names::HOST_NODE && *host_interface == endpoint.interface
+        }
+        _ => false,
+    };
+    file.links
+        .iter()
+        .find(|l| l.endpoints.contains(endpoint) || host_side(l))
+        .map_or_else(|| file.path.clone(), |l| l.at(&file.path))
+}
+
 /// An interface that exists in a `netns:` node: a veth made by this lab (its peer is a panel
 /// port) is the lab's own; another veth is already connected somewhere and is refused; any
 /// other Ethernet interface (tap, NIC, vxlan, macvlan) is used as it is, through a stub.
@@ -1090,9 +1117,10 @@ fn check_usable(
     endpoint: &Endpoint,
     found: &Link,
 ) -> Result<Reach, LabError> {
+    let place = endpoint_at(file, endpoint);
     let at = match spec == desired.host_netns {
-        true => format!("{}: endpoint {endpoint} (the host's namespace)", file.path),
-        false => format!("{}: endpoint {endpoint} (netns {spec})", file.path),
+        true => format!("{place}: endpoint {endpoint} (the host's namespace)"),
+        false => format!("{place}: endpoint {endpoint} (netns {spec})"),
     };
     if found.loopback || found.mac.is_none() {
         return Err(LabError::Invalid(format!(

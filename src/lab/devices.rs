@@ -196,7 +196,10 @@ pub fn preflight(desired: &Desired, changes: &[Change]) -> Result<(), LabError> 
         else {
             continue;
         };
-        let at = format!("{}:{}: link of {e}", desired.path, device.line);
+        let at = format!(
+            "{}:{}:{}: link of {e}",
+            desired.path, device.line, device.column
+        );
         match &device.kind {
             DeviceKind::Macvlan { lower, .. } => {
                 let mut host = Netns::open(Some(&desired.host_netns))?.route()?;

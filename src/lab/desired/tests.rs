@@ -35,6 +35,7 @@ fn a_device_is_made_again_when_its_kind_lower_or_mode_changes() {
         mtu: 1500,
         mac: None,
         line: 1,
+        column: 5,
     };
     let bridge = device(DeviceKind::Macvlan {
         lower: "eth0".into(),
@@ -47,4 +48,21 @@ fn a_device_is_made_again_when_its_kind_lower_or_mode_changes() {
     assert_ne!(bridge.parameters(), vepa.parameters());
     assert_ne!(bridge.parameters(), device(DeviceKind::Dummy).parameters());
     assert_eq!(bridge.describe(), "macvlan of eth0 (bridge)");
+}
+
+#[test]
+fn a_mirror_refused_by_plan_is_named_at_its_line_and_column() {
+    let file = crate::lab::file::parse(
+        "t1.yaml",
+        "name: t1\ntopology:\n  nodes:\n    r1: {}\n    h: {kind: hub}\n    mon: {}\n  links:\n    \
+         - endpoints: [r1:e1, h:p1]\n  mirrors:\n    - {name: m1, from: [h:p1], to: mon:e1}\n",
+    )
+    .unwrap();
+    let mut desired = Desired::key(&file, None).unwrap();
+    let refused = mirrors(&file, &mut desired, &BTreeMap::new(), &|_| true).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "t1.yaml:10:5: mirror m1: h:p1 is an interface of a hub node, which has none (its names \
+         are labels): mirror the other end of that link"
+    );
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::clab::{self, Chain, Defs, Kind, classify};
-use super::locate::{Seg, item_lines, key, locate};
+use super::locate::{Seg, item_positions, key, locate};
 use super::node::RawNode;
 use super::raw::{RawFile, RawHost, RawLink};
 use super::scan::SPECIAL_NODES;
@@ -39,6 +39,9 @@ pub(super) struct Check<'a> {
     /// such as `graph` or `down`, does not need them).
     pub(super) run: bool,
 }
+
+/// Container nodes with errors of their own, with what could be read of them.
+type FailedContainers = Vec<(String, Box<ContainerNode>)>;
 
 /// A link's endpoint with its `mac:` and where it is written.
 type Placed = (Endpoint, Option<String>, Vec<Seg>);
@@ -166,7 +169,8 @@ impl Check<'_> {
         let hosts = self.hosts(raw.hosts.unwrap_or_default());
         let lab_name = raw.name.0.clone();
         let prefix = raw.prefix.as_ref().map(|p| p.0.as_str());
-        let nodes = self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix);
+        let (nodes, failed_containers) =
+            self.nodes(&raw.topology.nodes, &defs, &hosts, &lab_name, prefix);
         let defaults = raw.defaults.unwrap_or_default();
         let default_mtu = match containerlab {
             true => clab::CLAB_LINK_MTU,
@@ -205,9 +209,10 @@ impl Check<'_> {
                 }
             }
         }
-        let needs_mgmt = nodes
-            .values()
-            .any(|n| matches!(n.kind, NodeKind::Container(_)))
+        let needs_mgmt = !failed_containers.is_empty()
+            || nodes
+                .values()
+                .any(|n| matches!(n.kind, NodeKind::Container(_)))
             || links
                 .iter()
                 .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
@@ -230,7 +235,17 @@ impl Check<'_> {
         if let Some(mgmt) = &mgmt
             && subnets_ok
         {
-            self.mgmt_addresses(&nodes, mgmt);
+            // A container node with errors of its own still has its addresses checked.
+            let containers = nodes
+                .iter()
+                .filter_map(|(name, n)| match &n.kind {
+                    NodeKind::Container(c) => Some((name.as_str(), &c.spec)),
+                    _ => None,
+                })
+                .chain(failed_containers.iter().map(|(n, c)| (n.as_str(), &c.spec)));
+            let mut containers: Vec<_> = containers.collect();
+            containers.sort_by_key(|(name, _)| *name);
+            self.mgmt_addresses(&containers, mgmt);
         }
         let errors = self.errors.take();
         if !errors.is_empty() {
@@ -273,23 +288,20 @@ impl Check<'_> {
     /// Static management addresses: inside the management subnets, each used once.
     fn mgmt_addresses(
         &self,
-        nodes: &BTreeMap<String, NodeSpec>,
+        containers: &[(&str, &crate::runtime::ContainerSpec)],
         mgmt: &crate::runtime::NetworkSpec,
     ) {
         let mut used: HashMap<IpAddr, &str> = HashMap::new();
-        for (name, node) in nodes {
-            let NodeKind::Container(c) = &node.kind else {
-                continue;
-            };
+        for &(name, spec) in containers {
             let addresses = [
                 (
                     "mgmt-ipv4",
-                    c.spec.mgmt_ipv4.map(IpAddr::V4),
+                    spec.mgmt_ipv4.map(IpAddr::V4),
                     &mgmt.ipv4_subnet,
                 ),
                 (
                     "mgmt-ipv6",
-                    c.spec.mgmt_ipv6.map(IpAddr::V6),
+                    spec.mgmt_ipv6.map(IpAddr::V6),
                     &mgmt.ipv6_subnet,
                 ),
             ];
@@ -351,9 +363,11 @@ impl Check<'_> {
         hosts: &[(String, HostSpec)],
         lab: &str,
         prefix: Option<&str>,
-    ) -> BTreeMap<String, NodeSpec> {
+    ) -> (BTreeMap<String, NodeSpec>, FailedContainers) {
         let empty = RawNode::default();
         let mut nodes = BTreeMap::new();
+        // Container nodes with errors: their management addresses are checked all the same.
+        let mut failed_containers = Vec::new();
         let mut namespaces: HashMap<String, String> = HashMap::new();
         for (name, node) in raw {
             let node = node.as_ref().unwrap_or(&empty);
@@ -446,9 +460,10 @@ impl Check<'_> {
                 Kind::Linux => match image {
                     None => NodeKind::Namespace,
                     Some(image) => match self.container(name, &chain, image, lab, prefix) {
-                        Some(container) => NodeKind::Container(Box::new(container)),
-                        None => {
+                        Ok(container) => NodeKind::Container(Box::new(container)),
+                        Err(container) => {
                             self.failed.borrow_mut().insert(name.clone());
+                            failed_containers.push((name.clone(), container));
                             continue;
                         }
                     },
@@ -522,16 +537,18 @@ impl Check<'_> {
                     .0
                     .insert((name.clone(), "netns"), format!("{path}:{line}:{column}"));
             }
-            // Where a container node is written: its runtime's failures are named with it.
-            if matches!(kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
-                && let LabFileError::At {
-                    path, line, column, ..
-                } = self.error(
-                    &[key("topology"), key("nodes"), key(name)],
-                    true,
-                    String::new(),
-                )
-            {
+            // Where a container node is written: its runtime's failures are named with it (and
+            // a bridge node's missing bridge).
+            if matches!(
+                kind,
+                NodeKind::Container(_) | NodeKind::ExtContainer(_) | NodeKind::Bridge
+            ) && let LabFileError::At {
+                path, line, column, ..
+            } = self.error(
+                &[key("topology"), key("nodes"), key(name)],
+                true,
+                String::new(),
+            ) {
                 self.ids_at
                     .borrow_mut()
                     .0
@@ -539,7 +556,7 @@ impl Check<'_> {
             }
             nodes.insert(name.clone(), NodeSpec { kind, host, netns });
         }
-        nodes
+        (nodes, failed_containers)
     }
 
     /// A VM node; `None` when something in it is wrong (the error is kept).
@@ -581,8 +598,9 @@ impl Check<'_> {
         }))
     }
 
-    /// A container node from its chain; `None` when something in it is wrong (the errors
-    /// are kept, each at the node's key, or the node when the key is inherited).
+    /// A container node from its chain; `Err` (with what could be read) when something in it
+    /// is wrong (the errors are kept, each at the node's key, or the node when the key is
+    /// inherited).
     fn container(
         &self,
         name: &str,
@@ -590,7 +608,7 @@ impl Check<'_> {
         image: &str,
         lab: &str,
         prefix: Option<&str>,
-    ) -> Option<ContainerNode> {
+    ) -> Result<ContainerNode, Box<ContainerNode>> {
         let at = |k: &str| [key("topology"), key("nodes"), key(name), key(k)];
         let mut ok = true;
         let mut fail = |k: &str, message: String| {
@@ -610,9 +628,40 @@ impl Check<'_> {
         let binds = clab::binds(self.folder, &chain.appended(|n| n.binds.as_ref()))
             .map_err(|e| fail("binds", e))
             .unwrap_or_default();
+        let mut sources_ok = true;
         if self.run {
-            for missing in clab::missing_sources(&binds) {
-                fail("binds", missing);
+            // Each missing source at the list item that names it, in the node or in what it
+            // inherits from (a group, its kind, the defaults), once per node.
+            for (bind, level, i) in chain.appended_at(|n| n.binds.as_ref()) {
+                let Ok(resolved) = clab::binds(self.folder, &[bind.to_string()]) else {
+                    continue;
+                };
+                if !resolved.iter().all(|r| binds.contains(r)) {
+                    continue; // a more specific level's bind to the same path wins
+                }
+                for missing in clab::missing_sources(&resolved) {
+                    let (mut segs, whose) = match level {
+                        clab::Level::Node => (
+                            vec![key("topology"), key("nodes"), key(name)],
+                            format!("node {name}"),
+                        ),
+                        clab::Level::Group(g) => (
+                            vec![key("topology"), key("groups"), key(g)],
+                            format!("node {name} (from group {g})"),
+                        ),
+                        clab::Level::Kind(k) => (
+                            vec![key("topology"), key("kinds"), key(k)],
+                            format!("node {name} (from kind {k})"),
+                        ),
+                        clab::Level::Defaults => (
+                            vec![key("topology"), key("defaults")],
+                            format!("node {name} (from topology.defaults)"),
+                        ),
+                    };
+                    segs.extend([key("binds"), Seg::Index(i)]);
+                    self.push(&segs, false, format!("{whose}: {missing}"));
+                    sources_ok = false;
+                }
             }
         }
         let cpu = chain.first(|n| n.cpu.as_deref());
@@ -681,10 +730,14 @@ impl Check<'_> {
                 .copied()
                 .unwrap_or(true),
         };
-        ok.then(|| ContainerNode {
+        let container = ContainerNode {
             spec,
             exec: chain.appended(|n| n.exec.as_ref()),
-        })
+        };
+        match ok && sources_ok {
+            true => Ok(container),
+            false => Err(Box::new(container)),
+        }
     }
 
     fn links(
@@ -694,7 +747,8 @@ impl Check<'_> {
         (mtu, tx_checksum, datapath): (u32, Option<bool>, crate::wire::Datapath),
         default_impair: &crate::impair::Impairment,
     ) -> Vec<LinkSpec> {
-        let lines = item_lines(self.text, "links", raw.len());
+        let positions = item_positions(self.text, "links", raw.len());
+        let lines: Vec<usize> = positions.iter().map(|p| p.0).collect();
         let mut links: Vec<LinkSpec> = Vec::with_capacity(raw.len());
         let mut link_of: HashMap<Endpoint, usize> = HashMap::new();
         let mut vnis: HashMap<u32, usize> = HashMap::new();
@@ -741,8 +795,10 @@ impl Check<'_> {
                 if let Some(mac) = mac
                     && let Some(other) = macs.insert(mac.clone(), endpoint.clone())
                 {
+                    let mut at_mac = segs.clone();
+                    at_mac.push(key("mac"));
                     self.push(
-                        segs,
+                        &at_mac,
                         false,
                         format!("mac {mac} is given to two endpoints ({other} and {endpoint})"),
                     );
@@ -826,6 +882,7 @@ impl Check<'_> {
                 datapath: link.datapath.as_ref().map_or(datapath, |d| d.0),
                 kind,
                 line: lines[i],
+                column: positions[i].1,
             });
         }
         links

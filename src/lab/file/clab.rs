@@ -57,8 +57,14 @@ pub(super) const KIND_NAMES: &[&str] = &[
 
 /// containerlab's vendor kinds (its nodes/*/ packages' kind names and their old aliases).
 /// A kind that is neither these nor patchwire's is unknown, not a vendor's: `kind: linxu`
-/// is a typo to point out, not containerlab's trade.
+/// is a typo to point out, not containerlab's trade. With [`VENDOR_PREFIXES`] this covers
+/// every `kindNames` registered under srl-labs/containerlab's nodes/ (checked against commit
+/// 39ff2b7c of 2026-08-21, 110 names; the test `every_containerlab_vendor_kind_is_a_vendors`
+/// holds that list).
 const VENDOR_KINDS: &[&str] = &[
+    "cjunosevolved",
+    "plvision_sonic",
+    "spirent_stc",
     "srl",
     "sros",
     "ceos",
@@ -115,6 +121,8 @@ const VENDOR_PREFIXES: &[&str] = &[
     "nvidia_",
     "extreme_",
     "ericsson_",
+    "plvision_",
+    "spirent_",
 ];
 
 fn is_vendor(kind: &str) -> bool {
@@ -148,9 +156,20 @@ pub(super) struct Defs<'a> {
     pub(super) groups: &'a BTreeMap<String, Option<RawNode>>,
 }
 
+/// Where a level of a [`Chain`] is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Level<'a> {
+    Node,
+    Group(&'a str),
+    Kind(&'a str),
+    Defaults,
+}
+
 /// A node's definitions, most specific first: the node, its group, its kind, the defaults.
 pub(super) struct Chain<'a> {
     pub(super) levels: Vec<&'a RawNode>,
+    /// Where each of `levels` is written.
+    pub(super) places: Vec<Level<'a>>,
     /// The kind as written (resolved), if any level sets one.
     pub(super) kind: Option<&'a str>,
 }
@@ -190,10 +209,24 @@ impl<'a> Defs<'a> {
             .or_else(|| kind_def.and_then(own_group))
             .or(defaults_group);
         let mut levels = vec![node];
-        levels.extend(self.group_def(group));
-        levels.extend(kind_def);
-        levels.extend(self.defaults);
-        Chain { levels, kind }
+        let mut places = vec![Level::Node];
+        if let (Some(def), Some(g)) = (self.group_def(group), group) {
+            levels.push(def);
+            places.push(Level::Group(g));
+        }
+        if let (Some(def), Some(k)) = (kind_def, kind) {
+            levels.push(def);
+            places.push(Level::Kind(k));
+        }
+        if let Some(def) = self.defaults {
+            levels.push(def);
+            places.push(Level::Defaults);
+        }
+        Chain {
+            levels,
+            places,
+            kind,
+        }
     }
 }
 
@@ -215,6 +248,23 @@ impl<'a> Chain<'a> {
         for level in self.levels.iter().rev() {
             if let Some(map) = get(level) {
                 out.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        out
+    }
+
+    /// A list's entries as [`Chain::appended`] gives them, each with the level it is written
+    /// at and its index there.
+    pub(super) fn appended_at(
+        &self,
+        get: impl Fn(&'a RawNode) -> Option<&'a Vec<String>>,
+    ) -> Vec<(&'a str, &Level<'a>, usize)> {
+        let mut out: Vec<(&'a str, &Level<'a>, usize)> = Vec::new();
+        for (level, place) in self.levels.iter().zip(&self.places).rev() {
+            for (i, item) in get(level).into_iter().flatten().enumerate() {
+                if !out.iter().any(|(seen, _, _)| *seen == item) {
+                    out.push((item.as_str(), place, i));
+                }
             }
         }
         out

@@ -467,14 +467,14 @@ fn link_mistakes_are_named() {
         err(&two_nodes(
             "    - endpoints: [{node: r1, interface: e1, mac: 01:00:5e:00:00:01}, r2:e1]\n"
         )),
-        "t1.yaml:7:19: mac 01:00:5e:00:00:01 is a multicast address (the first octet is odd); an \
+        "t1.yaml:7:50: mac 01:00:5e:00:00:01 is a multicast address (the first octet is odd); an \
          interface needs a unicast one, such as 02:00:00:00:00:01"
     );
     assert_eq!(
         err(&two_nodes(
             "    - endpoints: [{node: r1, interface: e1, mac: '02:00:00:00:01'}, r2:e1]\n"
         )),
-        "t1.yaml:7:19: mac \"02:00:00:00:01\" is not a MAC address (six hex octets: \
+        "t1.yaml:7:50: mac \"02:00:00:00:01\" is not a MAC address (six hex octets: \
          aa:bb:cc:dd:ee:ff)"
     );
     assert_eq!(
@@ -482,7 +482,7 @@ fn link_mistakes_are_named() {
             "    - endpoints: [{node: r1, interface: e1, mac: '02:00:00:00:00:01'}, r2:e1]\n    \
              - endpoints: [{node: r1, interface: e2, mac: '02:00:00:00:00:01'}, r2:e2]\n"
         )),
-        "t1.yaml:8:19: mac 02:00:00:00:00:01 is given to two endpoints (r1:e1 and r1:e2)"
+        "t1.yaml:8:50: mac 02:00:00:00:00:01 is given to two endpoints (r1:e1 and r1:e2)"
     );
     assert_eq!(
         err(&two_nodes(
@@ -668,5 +668,99 @@ fn the_checks_after_reading_gather_their_errors_too() {
          namespace the lab creates, so remove one of them\n\
          t1.yaml:7:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
          172.20.20.0/24 (`mgmt:`)"
+    );
+}
+
+#[test]
+fn string_maps_keep_each_scalar_as_written() {
+    // containerlab reads env, labels and sysctls with yaml.v2 into map[string]string: a
+    // scalar's text, not the number it reads as (`1.10` stays `1.10`, not `1.1`).
+    let lab = lab(
+        "name: t1\ntopology:\n  nodes:\n    r1:\n      image: alpine:3\n      \
+         env: {V: 1.10, H: 0x1F, E: 1e3, C: 1.50, B: yes, T: true, N: ~, Q: '007', 1.0: k}\n      \
+         labels: {v: 1.10}\n      sysctls: {net.ipv4.ip_forward: 01}\n      cpu: 1.50\n",
+    );
+    let NodeKind::Container(c) = &lab.nodes["r1"].kind else {
+        panic!("not a container: {:?}", lab.nodes["r1"]);
+    };
+    let pairs = |m: &BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        pairs(&c.spec.env),
+        "1.0=k B=yes C=1.50 E=1e3 H=0x1F N= Q=007 T=true V=1.10"
+    );
+    assert_eq!(pairs(&c.spec.labels), "v=1.10");
+    assert_eq!(pairs(&c.spec.sysctls), "net.ipv4.ip_forward=01");
+    assert_eq!(c.spec.cpu.as_deref(), Some("1.50"));
+}
+
+#[test]
+fn every_containerlab_vendor_kind_is_a_vendors() {
+    // Every kind name registered under srl-labs/containerlab's nodes/ (`kindNames`, commit
+    // 39ff2b7c of 2026-08-21): each is patchwire's own, refused for a reason, or a vendor's —
+    // never "unknown".
+    const CLAB: &str = "6wind_vsr arista_ceos arista_veos arrcus_arcos aruba_aoscx bridge c8000 \
+        ceos checkpoint_cloudguard ciena_saos cisco_asav cisco_c8000 cisco_c8000v cisco_cat9kv \
+        cisco_csr1000v cisco_ftdv cisco_iol cisco_n9kv cisco_sdwan cisco_vios cisco_xrd \
+        cisco_xrd_vrouter cisco_xrv cisco_xrv9k cjunosevolved crpd cumulus_cvx cvx dell_ftosv \
+        dell_sonic ext-container f5_bigip-ve fdio_vpp fortinet_fortigate freebsd generic_vm host \
+        huawei_vrp ipinfusion_ocnos juniper_cjunosevolved juniper_crpd juniper_csrx \
+        juniper_vjunosevolved juniper_vjunosrouter juniper_vjunosswitch juniper_vmx juniper_vqfx \
+        juniper_vsrx k8s-kind keysight_ixia-c-one linux mikrotik_ros nokia_sros nokia_srsim \
+        nvidia_cumulusvx openbsd openwrt ovs-bridge paloalto_panos plvision_sonic rare sonic-vm \
+        sonic-vs spirent_stc veesix_osvbng vr-aoscx vr-arista_veos vr-aruba_aoscx vr-ciena_saos \
+        vr-cisco_csr1000v vr-cisco_n9kv vr-cisco_xrv vr-cisco_xrv9k vr-csr vr-dell_ftosv vr-ftosv \
+        vr-juniper_vmx vr-juniper_vqfx vr-juniper_vsrx vr-mikrotik_ros vr-n9kv vr-nokia_sros \
+        vr-paloalto_panos vr-pan vr-ros vr-sros vr-veos vr-vmx vr-vqfx vr-vsrx vr-xrv vr-xrv9k \
+        vyosnetworks_vyos xrd srl nokia_srlinux";
+    let unknown: Vec<&str> = CLAB
+        .split_whitespace()
+        .filter(|k| clab::classify(k) == clab::Kind::Unknown)
+        .collect();
+    assert_eq!(unknown, Vec::<&str>::new());
+    for kind in ["cjunosevolved", "plvision_sonic", "spirent_stc"] {
+        assert_eq!(
+            err(&format!(
+                "name: v\ntopology:\n  nodes:\n    r1: {{kind: {kind}}}\n"
+            )),
+            format!(
+                "t1.yaml:4:16: 1 node has a kind patchwire does not run: r1 ({kind}, line 4). It \
+                 is a vendor's kind, whose bootstrapping (images, startup configuration, \
+                 licences, management) is containerlab's trade: deploy them with containerlab, \
+                 and wire their containers into a patchwire lab as nodes of `kind: \
+                 ext-container`, each named as its container (clab-LAB-NODE). patchwire runs \
+                 kinds linux, ext-container, bridge, host, hub, namespace and vm"
+            )
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_is_set_aside_and_the_rest_of_its_node_checked() {
+    // Said once, at the key (not at each key before it), in a block or a flow mapping; the
+    // node is read without it and its other errors said with it.
+    assert_eq!(
+        err(
+            "name: t1\ntopology:\n  nodes:\n    r1:\n      kind: linux\n      image: a\n      \
+             bogus: 1\n      cpu: lots\n    r2: {kind: linux, bogus: 1, image: a, memory: x}\n"
+        ),
+        "t1.yaml:7:7: unknown key `bogus` in node r1 (docs/containerlab.md lists every key)\n\
+         t1.yaml:8:12: node r1: cpu `lots` is not a number of CPUs (such as 2 or 0.5)\n\
+         t1.yaml:9:23: unknown key `bogus` in node r2 (docs/containerlab.md lists every key)\n\
+         t1.yaml:9:51: node r2: memory `x` is not a size (such as 512Mb or 2Gb)"
+    );
+    // A typo of a key that says what the node is: the node without it would be another thing,
+    // so nothing more is said of it.
+    assert_eq!(
+        err(
+            "name: t1\ntopology:\n  nodes:\n    r1:\n      knd: vm\n      queues: 4\n    r2:\n      \
+             imgae: alpine\n      cpu: lots\n"
+        ),
+        "t1.yaml:5:7: unknown key `knd` in node r1 (did you mean `kind`?)\n\
+         t1.yaml:8:7: unknown key `imgae` in node r2 (did you mean `image`?)"
     );
 }

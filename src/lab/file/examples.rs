@@ -144,6 +144,7 @@ mod tests {
                 output_vlan: None,
                 filter: None,
                 line: 38,
+                column: 5,
             }],
         };
         assert_eq!(lab, expected);

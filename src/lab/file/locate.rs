@@ -202,10 +202,10 @@ impl Visitor<'_> for KeyMatch<'_> {
     }
 }
 
-/// The 1-based line of each item of `topology.LIST` (`links`, `mirrors`): one walk to the
-/// list, then a scan of its items; a walk per item when the scan does not find as many items
-/// as serde_norway did.
-pub(super) fn item_lines(text: &str, list: &str, count: usize) -> Vec<usize> {
+/// The 1-based line and column (in characters; 0 and 0 when not found) of each item of
+/// `topology.LIST` (`links`, `mirrors`): one walk to the list, then a scan of its items; a
+/// walk per item when the scan does not find as many items as serde_norway did.
+pub(super) fn item_positions(text: &str, list: &str, count: usize) -> Vec<(usize, usize)> {
     if count == 0 {
         return Vec::new();
     }
@@ -223,14 +223,15 @@ pub(super) fn item_lines(text: &str, list: &str, count: usize) -> Vec<usize> {
                 .map(|at| {
                     line += text[from..at].matches('\n').count();
                     from = at;
-                    line
+                    let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+                    (line, text[start..at].chars().count() + 1)
                 })
                 .collect()
         }
         None => (0..count)
             .map(|i| {
                 let segs = [list[0].clone(), list[1].clone(), Seg::Index(i)];
-                locate(text, &segs, false).map_or(0, |(line, _)| line)
+                locate(text, &segs, false).unwrap_or((0, 0))
             })
             .collect(),
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::mirror::spec::{VlanSet, selections_overlap};
 
 use super::check::{Check, undefined_node};
-use super::locate::{Seg, item_lines, key};
+use super::locate::{Seg, item_positions, key};
 use super::raw::RawMirror;
 use super::values::{MirrorName, RawEndpoint, RawEndpoints};
 use super::*;
@@ -29,7 +29,7 @@ impl Check<'_> {
                 .flat_map(|l| l.endpoints.iter().map(move |e| (e, l)))
                 .collect(),
             mtu,
-            lines: item_lines(self.text, "mirrors", raw.len()),
+            positions: item_positions(self.text, "mirrors", raw.len()),
             named: HashMap::new(),
             copies: HashMap::new(),
             compiled: HashMap::new(),
@@ -52,7 +52,8 @@ struct MirrorChecks<'c, 'f> {
     /// The default MTU (`defaults.mtu`).
     mtu: u32,
     /// The line of each mirror's entry.
-    lines: Vec<usize>,
+    /// Where each mirror's entry starts: line and column.
+    positions: Vec<(usize, usize)>,
     /// The mirrors by name, for names used twice.
     named: HashMap<String, usize>,
     /// What each mirror copies to each destination, for frames that would arrive twice.
@@ -117,7 +118,8 @@ impl MirrorChecks<'_, '_> {
             vlans: vlans.as_ref().map(VlanSet::to_string),
             output_vlan: mirror.output_vlan.map(|v| v.0),
             filter: mirror.filter.clone(),
-            line: self.lines[i],
+            line: self.positions[i].0,
+            column: self.positions[i].1,
         })
     }
 
@@ -138,7 +140,7 @@ impl MirrorChecks<'_, '_> {
                 &value(i, "name"),
                 format!(
                     "mirror {name} is defined twice (lines {} and {})",
-                    self.lines[first], self.lines[i]
+                    self.positions[first].0, self.positions[i].0
                 ),
             ));
         }
@@ -431,6 +433,7 @@ mod tests {
             output_vlan: None,
             filter: None,
             line: 0,
+            column: 5,
         }
     }
 

@@ -68,7 +68,9 @@ mod testing;
 mod values;
 
 pub use examples::{example, example_multi_host};
-pub use read::{DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, read_source};
+pub use read::{
+    DEPTH_MAX, FILE_MAX, IDLE_MAX, find_default_file, find_default_file_for, read_source,
+};
 
 use check::{Check, check_name};
 use read::too_deep;
@@ -128,7 +130,7 @@ pub struct LabFile {
 }
 
 /// `(node, "owner" | "group" | "netns")` -> `FILE:LINE:COL` of the value; `(node, "node")` ->
-/// that of a container node's name. Not part of what the file
+/// that of a container or bridge node's name. Not part of what the file
 /// asks for: two files asking for the same are equal wherever their keys are written.
 #[derive(Debug, Clone, Default, Eq)]
 pub struct IdPositions(pub BTreeMap<(String, &'static str), String>);
@@ -375,6 +377,9 @@ pub struct LinkSpec {
     /// `defaults.impair`), as line and column: a kernel without netem is refused there.
     #[serde(skip)]
     pub netem_at: Option<(usize, usize)>,
+    /// The 1-based column (in characters) where the link starts on [`LinkSpec::line`]; 0 when
+    /// not known.
+    pub column: usize,
 }
 
 /// A link's impairments by the endpoint whose sent frames they act on (as `patchwire impair
@@ -430,6 +435,14 @@ impl LinkSpec {
     pub fn is_hub(&self) -> bool {
         self.endpoints.len() > 2
     }
+
+    /// `FILE:LINE:COL` of the link in the lab file at `path`, for messages.
+    pub fn at(&self, path: &str) -> String {
+        match self.column {
+            0 => format!("{path}:{}", self.line),
+            column => format!("{path}:{}:{column}", self.line),
+        }
+    }
 }
 
 /// One mirror (`topology.mirrors`): copies of the frames crossing some links' endpoints, sent
@@ -457,6 +470,18 @@ pub struct MirrorFileSpec {
     pub filter: Option<String>,
     /// The 1-based line where the mirror's entry starts in the file, for messages.
     pub line: usize,
+    /// The 1-based column (in characters) where it starts on that line; 0 when not known.
+    pub column: usize,
+}
+
+impl MirrorFileSpec {
+    /// `FILE:LINE:COL` of the mirror in the lab file at `path`, for messages.
+    pub fn at(&self, path: &str) -> String {
+        match self.column {
+            0 => format!("{path}:{}", self.line),
+            column => format!("{path}:{}:{column}", self.line),
+        }
+    }
 }
 
 /// Which frames of an endpoint a mirror copies, seen from the node that has the interface.

@@ -240,7 +240,17 @@ pub(super) fn quote_may_open(previous: char) -> bool {
 /// The lab file `up`, `plan` and `down` use when given none: the one `*.clab.yml` or
 /// `*.clab.yaml` in `dir` (containerlab's convention, which patchwire's own files may follow
 /// too). None, or several, is an error that names what was looked for and what was found.
+/// (Its advice names `patchwire up FILE`; [`find_default_file_for`] names the command run.)
 pub fn find_default_file(dir: &std::path::Path) -> Result<std::path::PathBuf, LabFileError> {
+    find_default_file_for(dir, "up")
+}
+
+/// [`find_default_file`] for `command` (`plan`, `down`, `graph`, `show --lab`…): with none
+/// there, the advice is the command the user ran, `name the file (`patchwire plan FILE`)`.
+pub fn find_default_file_for(
+    dir: &std::path::Path,
+    command: &str,
+) -> Result<std::path::PathBuf, LabFileError> {
     let shown = dir.display().to_string();
     let entries = std::fs::read_dir(dir).map_err(|source| LabFileError::Read {
         path: shown.clone(),
@@ -260,9 +270,10 @@ pub fn find_default_file(dir: &std::path::Path) -> Result<std::path::PathBuf, La
         0 => Err(LabFileError::new(
             &shown,
             None,
-            "no lab file given, and no *.clab.yml or *.clab.yaml here to use: name the file \
-             (`patchwire up FILE`)"
-                .into(),
+            format!(
+                "no lab file given, and no *.clab.yml or *.clab.yaml here to use: name the file \
+                 (`patchwire {command} FILE`)"
+            ),
         )),
         _ => {
             let names: Vec<String> = found
@@ -291,6 +302,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("notes.yaml"), "").unwrap();
         let none = super::find_default_file(&dir).unwrap_err().to_string();
+        let plan = super::find_default_file_for(&dir, "plan")
+            .unwrap_err()
+            .to_string();
+        let down = super::find_default_file_for(&dir, "down")
+            .unwrap_err()
+            .to_string();
         std::fs::write(dir.join("b.clab.yml"), "").unwrap();
         let one = super::find_default_file(&dir).unwrap();
         std::fs::write(dir.join("a.clab.yaml"), "").unwrap();
@@ -304,6 +321,15 @@ mod tests {
                  the file (`patchwire up FILE`)"
             )
         );
+        for (command, said) in [("plan", plan), ("down", down)] {
+            assert_eq!(
+                said,
+                format!(
+                    "{shown}: no lab file given, and no *.clab.yml or *.clab.yaml here to use: \
+                     name the file (`patchwire {command} FILE`)"
+                )
+            );
+        }
         assert_eq!(one, dir.join("b.clab.yml"));
         assert_eq!(
             two,

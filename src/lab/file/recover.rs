@@ -1,7 +1,10 @@
 //! Every error of the deserialization at once. serde_norway stops at the first wrong value;
 //! to go on, that value (or, for a key written on a line of its own, the whole entry) is set
 //! aside — replaced by `~` or by blanks of the same width, so that every other line and column
-//! stays where it was — and the document is read again. A value that cannot be set aside (a
+//! stays where it was — and the document is read again. An unknown key is set aside at the key
+//! itself (serde_norway puts it where its mapping starts), in a block or a flow mapping; a list
+//! item is set aside whole (a `~` in its place would be refused in turn); a missing `name:` or
+//! `topology:` is said and a stand-in added at the end. A value that cannot be set aside (a
 //! block scalar, a flow collection over several lines) ends the search there.
 
 use serde::de::IgnoredAny;
@@ -10,6 +13,7 @@ use super::LabFileError;
 use super::errors::from_serde;
 use super::locate::{Seg, parse_ypath};
 use super::raw::{MARK, RawFile};
+use crate::suggest::suggestion;
 
 /// At most this many wrong values are gathered (each costs a read of the whole document).
 const ERRORS_MAX: usize = 64;
@@ -31,7 +35,11 @@ pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
     let mut places = Vec::new();
     let mut current = text.to_string();
     let mut tried: Vec<(usize, usize)> = Vec::new();
-    while errors.len() < ERRORS_MAX {
+    // The mappings unknown keys were set aside from.
+    let mut parents: Vec<Vec<Seg>> = Vec::new();
+    // The unknown top-level keys set aside.
+    let mut typos: Vec<String> = Vec::new();
+    while errors.len() < ERRORS_MAX && tried.len() < 4 * ERRORS_MAX {
         let e = match serde_norway::from_str::<RawFile>(&current) {
             Ok(raw) => {
                 return Read {
@@ -55,25 +63,74 @@ pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
             }
             break;
         }
-        let position = e.location().map(|l| (l.line(), l.column()));
+        let message = e.to_string();
+        let unknown = message.contains("unknown field `");
+        // serde_norway puts an unknown key where its mapping starts (a block mapping's first
+        // key): the key's own place is found by a walk to it, so that it is said and set
+        // aside there, once.
+        let position = match unknown
+            .then(|| unknown_key_at(&current, &message))
+            .flatten()
+        {
+            Some(at) => Some(at),
+            None => e.location().map(|l| (l.line(), l.column())),
+        };
         // The same place again: what was set aside there did not do; what it says now is
         // about the `~`, not the file.
         let Some(position) = position.filter(|p| !tried.contains(p)) else {
             break;
         };
-        let message = e.to_string();
-        let error = from_serde(path, &current, &e);
+        let mut error = from_serde(path, &current, &e);
+        if let (true, LabFileError::At { line, column, .. }) = (unknown, &mut error) {
+            (*line, *column) = position;
+        }
         let missing =
             message.contains("missing field `") || error.to_string().contains(": missing key `");
+        // `name:` or `topology:` missing: said when the file has none (not when it was set
+        // aside), and read on with a stand-in at the end, so that the rest is checked too.
+        let top = ["name", "topology"]
+            .into_iter()
+            .find(|k| missing && message.starts_with(&format!("missing field `{k}`")));
+        if let Some(k) = top {
+            // (Nor when a key set aside is a typo of it: `topolgy:` says it all.)
+            let typo = typos.iter().any(|t| suggestion(t, &[k]).is_some());
+            if !typo && super::locate::locate(text, &[Seg::Key(k.into(), 0)], true).is_none() {
+                errors.push(error);
+            }
+            tried.push(position);
+            let stand_in = if k == "name" { "pw-stand-in" } else { "{}" };
+            let end = if current.ends_with('\n') { "" } else { "\n" };
+            current = format!("{current}{end}{k}: {stand_in}\n");
+            continue;
+        }
         // A key missing once something was set aside may be the one set aside: not said.
         if missing && !tried.is_empty() {
             break;
         }
-        let unknown = message.contains("unknown field `");
-        if !(unknown && said.contains(&position.0)) {
+        let mut at = place(&message);
+        // An error of the mapping an unknown key was set aside from (a key it needs) is that
+        // key's doing: said once, as the unknown key.
+        let unknown_key = unknown || error.to_string().contains(": unknown key `");
+        let said_before = unknown && said.contains(&position.0);
+        let consequence = !unknown_key && parents.contains(&at);
+        if !(said_before || consequence) {
             errors.push(error);
         }
-        places.push(place(&message));
+        if unknown_key {
+            if at.is_empty() {
+                typos.push(unknown_field(&message).to_string());
+            }
+            parents.push(at.clone());
+        }
+        // An unknown key is set aside alone: the rest of its node is read and checked. (Not
+        // when it is a typo of a key that says what the node is, `knd: vm`: read without it,
+        // the node would be another thing, and its checks say so wrongly.)
+        let field = unknown_field(&message);
+        let nature_typo = at.len() >= 3 && suggestion(field, NATURE).is_some();
+        if unknown && !nature_typo {
+            at.push(Seg::Key(field.into(), 0));
+        }
+        places.push(at);
         if missing {
             break;
         }
@@ -88,6 +145,27 @@ pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
         errors,
         places,
     }
+}
+
+/// The key of serde_norway's "PATH: unknown field `KEY`, expected …".
+fn unknown_field(message: &str) -> &str {
+    message
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .unwrap_or_default()
+}
+
+/// Where the key of serde_norway's "PATH: unknown field `KEY`, expected …" is written.
+fn unknown_key_at(text: &str, message: &str) -> Option<(usize, usize)> {
+    let at = message.find("unknown field `")?;
+    let field = message[at + "unknown field `".len()..].split('`').next()?;
+    let ypath = message[..at].trim_end().trim_end_matches(':');
+    if ypath.contains(' ') {
+        return None;
+    }
+    let mut segs = parse_ypath(ypath);
+    segs.push(Seg::Key(field.to_string(), 0));
+    super::locate::locate(text, &segs, true)
 }
 
 /// The node, link, mirror or top-level key an error of serde_norway's (`PATH: …`) is in.
@@ -145,8 +223,13 @@ fn set_aside(text: &str, (line, column): (usize, usize), at_key: bool) -> Option
         || rest.split_once(':').is_some_and(|(k, v)| {
             !k.contains([' ', '{', '[', ',']) && (v.is_empty() || v.starts_with(' '))
         });
+    // A block list's item (`- VALUE`) is set aside whole, as a flow list's is (below): a `~`
+    // there would be refused in its turn, at the same place.
+    let item_line = !at_key && before.trim() == "-";
     let entry_starts_line = if at_key {
         before.trim().is_empty()
+    } else if item_line {
+        true
     } else {
         // `  key: VALUE`: the key first on its line, the value after its `: `.
         let trimmed = before.trim_start();
@@ -168,12 +251,72 @@ fn set_aside(text: &str, (line, column): (usize, usize), at_key: bool) -> Option
         return Some(out.join("\n"));
     }
     if at_key {
-        return None;
+        return set_aside_flow_entry(&lines, line, start, before);
     }
     let end = start + value_len(&here[start..], in_flow(before))?;
+    if innermost_open(before) == Some('[') {
+        return Some(blank_with_comma(&lines, line, start, end, before));
+    }
     let width = here[start..end].chars().count().max(1);
     out[line - 1] = format!("{before}~{}{}", " ".repeat(width - 1), &here[end..]);
     Some(out.join("\n"))
+}
+
+/// `lines` with the flow mapping's entry `key: value` that starts at byte `start` of `line`
+/// (1-based) blanked, with the comma that parts it from the next entry (or, for the last, from
+/// the one before); `None` when the entry goes on past its line.
+fn set_aside_flow_entry(lines: &[&str], line: usize, start: usize, before: &str) -> Option<String> {
+    if !in_flow(before) {
+        return None;
+    }
+    let here = lines[line - 1];
+    let rest = &here[start..];
+    let (key, after) = rest.split_once(':')?;
+    let value_at = start + key.len() + 1 + (after.len() - after.trim_start().len());
+    let value = &here[value_at..];
+    let end = match value.chars().next() {
+        None => return None,
+        Some(',' | '}') => value_at,
+        Some(_) => value_at + value_len(value, true)?,
+    };
+    Some(blank_with_comma(lines, line, start, end, before))
+}
+
+/// `lines` with bytes `start..end` of `line` (1-based), an entry of a flow collection, blanked
+/// with the comma that parts it from the next entry (or, for the last, from the one before).
+fn blank_with_comma(lines: &[&str], line: usize, start: usize, end: usize, before: &str) -> String {
+    let here = lines[line - 1];
+    let (mut begin, mut end) = (start, end);
+    let tail = &here[end..];
+    let spaces = tail.len() - tail.trim_start().len();
+    if tail.trim_start().starts_with(',') {
+        end += spaces + 1;
+    } else if let Some(comma) = before.trim_end().strip_suffix(',') {
+        begin = comma.len();
+    }
+    let width = here[begin..end].chars().count();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out[line - 1] = format!("{}{}{}", &here[..begin], " ".repeat(width), &here[end..]);
+    out.join("\n")
+}
+
+/// The bracket of the innermost flow collection `before` (a line up to a value) leaves open.
+fn innermost_open(before: &str) -> Option<char> {
+    let mut open = Vec::new();
+    let mut quote = None;
+    for c in before.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => open.push(c),
+            (None, ']' | '}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 /// Whether `before` (a line up to a value) leaves a flow collection open.
@@ -262,7 +405,22 @@ mod tests {
             set_aside("n:\n  bind:\n    - a\n  c: 1\n", (2, 3), true).unwrap(),
             "n:\n\n\n  c: 1\n"
         );
-        assert_eq!(set_aside("n: {bind: 1}\n", (1, 5), true), None);
+        assert_eq!(
+            set_aside("n: {bind: 1}\n", (1, 5), true).unwrap(),
+            "n: {       }\n"
+        );
+        assert_eq!(
+            set_aside("n: {a: x, bind: [1, 2], b: y}\n", (1, 11), true).unwrap(),
+            "n: {a: x,               b: y}\n"
+        );
+        assert_eq!(
+            set_aside("n: {a: x, bind: 1}\n", (1, 11), true).unwrap(),
+            "n: {a: x         }\n"
+        );
+        assert_eq!(
+            set_aside("n: {a: x, bind: [1,\n  2]}\n", (1, 11), true),
+            None
+        );
         assert_eq!(set_aside("n:\n  - x: |\n    text\n", (2, 8), false), None);
     }
 }

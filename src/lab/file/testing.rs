@@ -44,6 +44,7 @@ pub(super) fn link(
         flap: None,
         line,
         netem_at: None,
+        column: 5,
     }
 }
 

@@ -339,14 +339,15 @@ impl<'de> Deserialize<'de> for LinkType {
 }
 
 /// A scalar read as text: containerlab's string keys take numbers and booleans too (`cpu: 1.5`,
-/// `env: {N: 1}`), as Go's YAML reads them into strings; nothing (`~`) is empty.
+/// `env: {N: 1}`), as Go's YAML (yaml.v2) reads them into strings: the text as written
+/// (`1.10`, `0x1F`, `1e3` stay so, not `1.1`, `31`, `1000`); nothing (`~`) is empty.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Text(pub(super) String);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = Text;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
@@ -377,8 +378,16 @@ impl<'de> Deserialize<'de> for Text {
             fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
                 Ok(Text(String::new()))
             }
+            fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(String::new()))
+            }
+            // Not null: the scalar's own text (serde_norway's `deserialize_str` gives a plain
+            // scalar as written, whatever it resolves to).
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+                d.deserialize_str(V)
+            }
         }
-        d.deserialize_any(V)
+        d.deserialize_option(V)
     }
 }
 
@@ -480,10 +489,7 @@ impl<'de> Deserialize<'de> for RawEndpoint {
                     match k {
                         "node" => node = Some(map.next_value::<String>()?),
                         "interface" => interface = Some(map.next_value::<String>()?),
-                        "mac" => {
-                            let text = map.next_value::<Text>()?.0;
-                            mac = Some(check_mac(&text).map_err(verbatim)?);
-                        }
+                        "mac" => mac = map.next_value::<Mac>()?.0,
                         _ => {
                             map.next_value::<de::IgnoredAny>()?;
                         }
@@ -498,6 +504,35 @@ impl<'de> Deserialize<'de> for RawEndpoint {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An endpoint's `mac:`, checked as it is read, so that an error points at the address (not
+/// at the endpoint). Nothing (`~`, also what a wrong address is set aside as) is no address.
+struct Mac(Option<String>);
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Mac;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a MAC address")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Mac, E> {
+                Ok(Mac(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Mac, E> {
+                Ok(Mac(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Mac, D::Error> {
+                d.deserialize_str(V)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Mac, E> {
+                check_mac(v).map(|m| Mac(Some(m))).map_err(verbatim)
+            }
+        }
+        d.deserialize_option(V)
     }
 }
 
