@@ -82,3 +82,52 @@ pub(crate) unsafe fn setsockopt<T>(
 pub(crate) fn with_context(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
+
+/// A lock file held with flock(2) and removed by its holder on release (labs' and
+/// impairments' locks). A waiter that had opened the file before it was removed gets the lock
+/// once the holder is done, sees that the path no longer names the file it locked and starts
+/// over on the path's new file — so two holders never hold "the" lock at once.
+pub(crate) struct HeldLock {
+    /// The locked file (a lab writes the command holding it there).
+    pub(crate) file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        // Still locked here: nobody can be between taking the lock and checking the inode.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Takes the lock at `path` (its directory made if missing), waiting while another process
+/// holds it. The error says which step failed (`creating the directory of`, `opening`,
+/// `locking`, `reading`), for the caller's message.
+pub(crate) fn hold_lock(path: &std::path::Path) -> Result<HeldLock, (&'static str, io::Error)> {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ("creating the directory of", e))?;
+    }
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| ("opening the lock file", e))?;
+        file.lock().map_err(|e| ("locking", e))?;
+        let held = file.metadata().map_err(|e| ("reading", e))?;
+        match std::fs::metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
+                return Ok(HeldLock {
+                    file,
+                    path: path.to_path_buf(),
+                });
+            }
+            // The holder we waited for removed it: try again on the new file.
+            _ => continue,
+        }
+    }
+}

@@ -7,28 +7,18 @@
 //! release, as a lab's lock is (checked to still be the path's file after locking, so a waiter
 //! that locked a removed file tries again).
 
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::ImpairError;
 use crate::netns::{Netns, NsKey};
+use crate::sys::{HeldLock, hold_lock};
 use crate::wire::WireError;
 
 const LOCK_DIR: &str = "/run/patchwire";
 
 /// Held while an impairment or a cable of one namespace is read and changed.
 pub struct ImpairLock {
-    file: File,
-    path: PathBuf,
-}
-
-impl Drop for ImpairLock {
-    fn drop(&mut self) {
-        // Still locked here: nobody can be between taking the lock and checking the inode.
-        let _ = std::fs::remove_file(&self.path);
-        let _ = self.file.unlock();
-    }
+    _held: HeldLock,
 }
 
 /// Takes the impairment lock of `netns`, waiting while another patchwire holds it.
@@ -39,28 +29,10 @@ pub fn lock(netns: &Netns) -> Result<ImpairLock, ImpairError> {
 
 fn lock_at(dir: &Path, name: &str) -> Result<ImpairLock, ImpairError> {
     let path = dir.join(name);
-    let failed = |what: &str, e: std::io::Error| {
+    let held = hold_lock(&path).map_err(|(what, e)| {
         ImpairError::Wire(WireError::io(format!("{what} {}", path.display()), e))
-    };
-    std::fs::create_dir_all(dir).map_err(|e| failed("creating the directory of", e))?;
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| failed("opening the lock file", e))?;
-        file.lock().map_err(|e| failed("locking", e))?;
-        let held = file.metadata().map_err(|e| failed("reading", e))?;
-        match std::fs::metadata(&path) {
-            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
-                return Ok(ImpairLock { file, path });
-            }
-            // The holder we waited for removed it: try again on the new file.
-            _ => continue,
-        }
-    }
+    })?;
+    Ok(ImpairLock { _held: held })
 }
 
 #[cfg(test)]

@@ -128,22 +128,12 @@ pub struct Options {
 /// done, sees that the path no longer names the file it locked (gone, or another inode) and
 /// starts over on the path's new file — so two commands never hold "the" lock at once.
 struct LabLock {
-    file: std::fs::File,
-    path: std::path::PathBuf,
-}
-
-impl Drop for LabLock {
-    fn drop(&mut self) {
-        // Still locked here: nobody can be between taking the lock and checking the inode.
-        let _ = std::fs::remove_file(&self.path);
-        let _ = self.file.unlock();
-    }
+    _held: crate::sys::HeldLock,
 }
 
 /// `command` is written into the file while it is held: `watch` reads `down` there to tell a
 /// lab being taken down from wires breaking (it reports the teardown as such, not as failures).
 fn lock(desired: &Desired, command: &str) -> Result<LabLock, LabError> {
-    use std::os::unix::fs::MetadataExt;
     let dir = std::path::Path::new(LOCK_DIR);
     let name = match &desired.host {
         Some(host) => format!("lab-{}.{host}.lock", desired.lab),
@@ -160,29 +150,14 @@ fn lock(desired: &Desired, command: &str) -> Result<LabLock, LabError> {
         };
         LabError::system(format!("{what} {}: {e}{needs}", path.display()), e)
     };
-    std::fs::create_dir_all(dir).map_err(|e| failed("creating the lock directory for", e))?;
-    loop {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| failed("opening the lock file", e))?;
-        file.lock().map_err(|e| failed("locking", e))?;
-        let held = file.metadata().map_err(|e| failed("reading", e))?;
-        match std::fs::metadata(&path) {
-            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => {
-                use std::io::Write;
-                let _ = file.set_len(0);
-                let _ = (&file).write_all(command.as_bytes());
-                sweep_stale_locks(&path);
-                return Ok(LabLock { file, path });
-            }
-            // The holder we waited for removed it: try again on the new file.
-            _ => continue,
-        }
+    let held = crate::sys::hold_lock(&path).map_err(|(what, e)| failed(what, e))?;
+    {
+        use std::io::Write;
+        let _ = held.file.set_len(0);
+        let _ = (&held.file).write_all(command.as_bytes());
     }
+    sweep_stale_locks(&path);
+    Ok(LabLock { _held: held })
 }
 
 /// Removes lock files nobody holds (left by earlier versions, which never removed theirs), by
