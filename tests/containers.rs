@@ -435,12 +435,12 @@ fn containers_converge_in_place(rt: &Rt) {
     a.mgmt_ipv4 = Some(format!("198.18.{n}.10").parse().unwrap());
     let a_exec = vec![
         format!("ip addr add 198.18.{}.1/24 dev eth1", n + 1),
-        "echo FOO=$FOO; cat /data/hello; tr '\\0' ' ' < /proc/1/cmdline".to_string(),
+        "sh -c \"echo FOO=$FOO; cat /data/hello; tr '\\0' ' ' < /proc/1/cmdline\"".to_string(),
     ];
     let b = spec(&lab, "b");
     let b_exec = vec![
         format!("ip addr add 198.18.{}.2/24 dev eth1", n + 1),
-        "echo about to fail; exit 3".to_string(),
+        "sh -c 'echo about to fail; exit 3'".to_string(),
     ];
     let links = [("a:eth1", "b:eth1")];
     let file = lab_file(
@@ -489,7 +489,7 @@ fn containers_converge_in_place(rt: &Rt) {
     let failures: Vec<String> = up.exec.iter().filter_map(|e| e.failure()).collect();
     assert_eq!(
         failures,
-        ["node b: exec `echo about to fail; exit 3` exited with status 3"]
+        ["node b: exec `sh -c 'echo about to fail; exit 3'` exited with status 3"]
     );
     // The management address, as the file set it, inside and as the runtime reports it.
     assert!(
@@ -981,7 +981,7 @@ fn cli_runs_a_containerlab_file(rt: &Rt) {
          ipv6-subnet: fd00:0:{n}::/64\ntopology:\n  defaults:\n    kind: linux\n    image: \
          {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    a:\n      exec:\n        - ip addr add \
          198.18.{}.1/24 dev eth1\n    b:\n      exec:\n        - ip addr add 198.18.{}.2/24 \
-         dev eth1\n        - echo about to fail; exit 3\n  links:\n    - endpoints: [\"a:eth1\", \
+         dev eth1\n        - sh -c 'echo about to fail; exit 3'\n  links:\n    - endpoints: [\"a:eth1\", \
          \"b:eth1\"]\n",
         n + 1,
         n + 1
@@ -1019,14 +1019,14 @@ fn cli_runs_a_containerlab_file(rt: &Rt) {
     assert!(
         stdout.ends_with(&format!(
             "exec a: ip addr add 198.18.{0}.1/24 dev eth1\nexec b: ip addr add 198.18.{0}.2/24 \
-             dev eth1\nexec b: echo about to fail; exit 3 (exit status 3)\n  b| about to fail\n",
+             dev eth1\nexec b: sh -c 'echo about to fail; exit 3' (exit status 3)\n  b| about to fail\n",
             n + 1
         )),
         "{stdout}"
     );
     assert!(
         stderr.ends_with(
-            "patchwire: node b: exec `echo about to fail; exit 3` exited with status 3\n"
+            "patchwire: node b: exec `sh -c 'echo about to fail; exit 3'` exited with status 3\n"
         ),
         "{stderr}"
     );
@@ -1746,4 +1746,161 @@ fn podman_runtime_failures_are_named_per_node() {
 #[test]
 fn docker_runtime_failures_are_named_per_node() {
     runtime_failures_are_named_per_node(&Rt::new(Kind::Docker));
+}
+
+/// An image whose default command is a shell (alpine, debian without `cmd:`) keeps running:
+/// containers get a terminal and open stdin, as containerlab makes them. Its `exec:` commands
+/// are split into words and run without a shell, as containerlab runs them; one that does not
+/// split is refused by `plan`, where the file writes the node.
+fn shell_images_stay_up_and_exec_runs_without_a_shell(rt: &Rt) {
+    let lab = rt.lab_name("s");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let image = "localhost/pw-busybox:sh";
+    rt.ok(&[
+        "import",
+        "--change",
+        r#"CMD ["/bin/sh"]"#,
+        image_tar().to_str().unwrap(),
+        image,
+    ]);
+    let text = |exec: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    s:\n      kind: linux\n      image: {image}\n      \
+             exec:\n        - {exec}\n"
+        )
+    };
+    let path = rt.work.join("shell.clab.yml");
+    std::fs::write(&path, text(r#""echo 'a""#)).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "patchwire: {path}:7:5: node s: exec `echo 'a`: cannot split it into words (an \
+             unbalanced quote, a trailing backslash, or nothing at all); exec commands are split \
+             as a shell would and run without one, as containerlab runs them\n"
+        )
+    );
+    std::fs::write(path, text(r#""echo a; echo \"$ZZZ\" > /tmp/z""#)).unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("exec s: echo a; echo \"$ZZZ\" > /tmp/z\n  s| a; echo $ZZZ > /tmp/z\n"),
+        "{stdout}"
+    );
+    let name = format!("clab-{lab}-s");
+    assert!(container(rt, &name).running);
+    assert!(registered_as_running(rt, &name));
+    // No shell ran the words: nothing was written.
+    assert!(
+        !rt.cli(&["exec", &name, "test", "-e", "/tmp/z"])
+            .status
+            .success()
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_shell_images_stay_up_and_exec_runs_without_a_shell() {
+    shell_images_stay_up_and_exec_runs_without_a_shell(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_shell_images_stay_up_and_exec_runs_without_a_shell() {
+    shell_images_stay_up_and_exec_runs_without_a_shell(&Rt::new(Kind::Docker));
+}
+
+/// The CLI in `rt`'s namespace with both runtimes answering (podman's and docker's wrappers)
+/// and no `-r`.
+fn patchwire_both(
+    rt: &Rt,
+    podman: &Rt,
+    docker: &Rt,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", rt.ns.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(args)
+        .env("PATCHWIRE_PODMAN", &podman.wrapper)
+        .env("PATCHWIRE_DOCKER", &docker.wrapper)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Without `-r`, with docker and podman both answering, `plan`, `up` and `down` use the
+/// runtime that holds the lab's containers (podman here, although docker answers first); a lab
+/// with containers in both is refused, naming both and `-r`.
+#[test]
+fn commands_follow_the_runtime_that_holds_the_lab() {
+    let podman = Rt::new(Kind::Podman);
+    let docker = Rt::new(Kind::Docker);
+    let lab = podman.lab_name("h");
+    docker.adopt_lab(&lab);
+    let n = podman.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\ntopology:\n  \
+         nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = podman.work.join("held.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = podman.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let both = |args: &[&str]| patchwire_both(&podman, &podman, &docker, args);
+    let (code, stdout, stderr) = both(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: the kernel matches the file\n"));
+    let (code, stdout, stderr) = both(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: up to date, nothing changed\n"));
+    let filter = format!("label=patchwire.lab={lab}");
+    assert_eq!(docker.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+    // A container of the lab's in docker too: which runtime is the lab's is the user's to say.
+    docker.ok(&[
+        "run",
+        "--detach",
+        "--name",
+        "pwt-other",
+        "--label",
+        &format!("patchwire.lab={lab}"),
+        "--label",
+        "patchwire.node=z",
+        IMAGE,
+        "sleep",
+        "100000",
+    ]);
+    let refusal = format!(
+        "patchwire: lab {lab} has containers in both docker (pwt-other) and podman \
+         (clab-{lab}-a): say which runtime is the lab's with -r docker or -r podman (patchwire \
+         down -r RUNTIME FILE removes the other's)\n"
+    );
+    for command in ["plan", "up", "down"] {
+        let (code, stdout, stderr) = both(&[command, path]);
+        assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
+        assert_eq!(stderr, refusal, "{command}");
+    }
+    let (code, stdout, stderr) = docker.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(docker.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+    // Only podman holds it again: a `down` without -r removes podman's.
+    let (code, stdout, stderr) = both(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("removed container clab-{lab}-a\n")),
+        "{stdout}"
+    );
+    assert_eq!(leftovers(&podman, &lab, &network), Vec::<String>::new());
 }

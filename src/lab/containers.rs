@@ -233,6 +233,16 @@ pub(super) fn runtime_for(
     if !has_nodes && choice == Choice::Auto && !leftovers {
         return Ok(None);
     }
+    if choice == Choice::Auto {
+        return match holder(&file.name, host)? {
+            Some((runtime, _, _)) => Ok(Some(runtime)),
+            None if !has_nodes => Ok(None),
+            None => Err(runtime::find(choice)
+                .err()
+                .map(LabError::from)
+                .unwrap_or_else(|| LabError::Invalid("no container runtime answered".into()))),
+        };
+    }
     match runtime::find(choice) {
         Ok(found) => Ok(Some(found)),
         Err(e) if !has_nodes && choice == Choice::Auto => {
@@ -457,6 +467,7 @@ pub(super) fn plan(
     file: &LabFile,
     host: Option<&str>,
 ) -> Result<ContainerPlan, LabError> {
+    check_exec(file, host)?;
     let mut plan = ContainerPlan {
         lab: file.name.clone(),
         ..ContainerPlan::default()
@@ -925,7 +936,9 @@ pub(super) fn run_exec(
             continue;
         }
         for command in exec {
-            let result = match runtime.exec(container, command) {
+            // Checked by `plan` already: a command that does not split is refused there.
+            let argv = exec_words(command).unwrap_or_default();
+            let result = match runtime.exec(container, &argv, command) {
                 Ok(out) => ExecResult {
                     node: node.clone(),
                     command: command.clone(),
@@ -948,6 +961,38 @@ pub(super) fn run_exec(
         }
     }
     Ok(results)
+}
+
+/// An `exec:` command split into the program and its arguments under a shell's quoting rules
+/// (`shlex`), run without a shell, as containerlab does (its `exec.NewExecCmdFromString`):
+/// `echo a; echo $X` echoes those words as written. A command that needs a shell says so
+/// (`sh -c '…'`). `None`: unbalanced quotes, a trailing backslash, or no words at all.
+fn exec_words(command: &str) -> Option<Vec<String>> {
+    shlex::split(command).filter(|words| !words.is_empty())
+}
+
+/// Refuses, before anything changes, an `exec:` command of a node here that does not split
+/// into words.
+fn check_exec(file: &LabFile, host: Option<&str>) -> Result<(), LabError> {
+    for (node, spec) in &file.nodes {
+        if !here(spec.host.as_deref(), host) {
+            continue;
+        }
+        let exec = match &spec.kind {
+            NodeKind::Container(c) => &c.exec,
+            NodeKind::ExtContainer(e) => &e.exec,
+            _ => continue,
+        };
+        if let Some(bad) = exec.iter().find(|c| exec_words(c).is_none()) {
+            return Err(LabError::Invalid(format!(
+                "{}: node {node}: exec `{bad}`: cannot split it into words (an unbalanced \
+                 quote, a trailing backslash, or nothing at all); exec commands are split as \
+                 a shell would and run without one, as containerlab runs them",
+                node_at(file, node)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The loopback of the namespace registered as `name`, with a socket there.
@@ -1092,9 +1137,9 @@ pub(super) fn stale_nodes(
     stale
 }
 
-/// The runtime to ask about a lab's containers, the lab's containers there, and whether
-/// `up` needs `-r` to find it again: the one `options` names, or by default the first of
-/// docker and podman holding containers of the lab (else the first that answers).
+/// The runtime to ask about a lab's containers, the lab's containers there, and whether a
+/// command needs `-r` to find it again: the one `options` names, or by default the one
+/// holding the lab's containers ([`holder`]; docker's when both do).
 fn lab_runtime(
     file: &LabFile,
     host: Option<&str>,
@@ -1105,22 +1150,61 @@ fn lab_runtime(
         let found = lab_containers(&runtime, &file.name, host).ok()?;
         return Some((runtime, found, options.runtime != Choice::Auto));
     }
-    let mut first = None;
-    for kind in [runtime::Kind::Docker, runtime::Kind::Podman] {
-        let Ok(runtime) = runtime::find(Choice::Only(kind)) else {
-            continue;
-        };
-        let Ok(found) = lab_containers(&runtime, &file.name, host) else {
-            continue;
-        };
-        if !found.is_empty() {
-            // Not the runtime `up` picks by itself: the command says which.
-            let named = first.is_some();
-            return Some((runtime, found, named));
-        }
-        first.get_or_insert((runtime, found, false));
+    match holder(&file.name, host) {
+        Ok(found) => found,
+        // Both hold some: docker's are shown, with `-r docker` in the advice.
+        Err(_) => answering(&file.name, host)
+            .into_iter()
+            .find(|(_, found)| !found.is_empty())
+            .map(|(runtime, found)| (runtime, found, true)),
     }
-    first
+}
+
+/// docker and podman, those that answer, each with the lab's containers on this host.
+fn answering(lab: &str, host: Option<&str>) -> Vec<(Runtime, Vec<Container>)> {
+    [runtime::Kind::Docker, runtime::Kind::Podman]
+        .into_iter()
+        .filter_map(|kind| runtime::find(Choice::Only(kind)).ok())
+        .filter_map(|runtime| {
+            let found = lab_containers(&runtime, lab, host).ok()?;
+            Some((runtime, found))
+        })
+        .collect()
+}
+
+/// The runtime a lab's commands use without `-r` (`plan`, `up`, `down`, `show`): the one
+/// holding containers labelled as the lab's, whichever answers first otherwise (docker, then
+/// podman, as containerlab's default is docker); with whether it is not that default (the
+/// advice then says `-r`). A lab with containers in both is refused, naming both: which one
+/// the file means is the user's to say. `None`: no runtime answers.
+fn holder(
+    lab: &str,
+    host: Option<&str>,
+) -> Result<Option<(Runtime, Vec<Container>, bool)>, LabError> {
+    let all = answering(lab, host);
+    let holding: Vec<usize> = (0..all.len()).filter(|i| !all[*i].1.is_empty()).collect();
+    let pick = match holding.as_slice() {
+        [] => 0,
+        [one] => *one,
+        _ => {
+            let list = |(runtime, found): &(Runtime, Vec<Container>)| {
+                let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+                format!("{} ({})", runtime.kind, names.join(", "))
+            };
+            return Err(LabError::Invalid(format!(
+                "lab {lab} has containers in both {} and {}: say which runtime is the lab's \
+                 with -r docker or -r podman (patchwire down -r RUNTIME FILE removes the other's)",
+                list(&all[0]),
+                list(&all[1])
+            )));
+        }
+    };
+    let mut all = all;
+    if pick >= all.len() {
+        return Ok(None);
+    }
+    let (runtime, found) = all.swap_remove(pick);
+    Ok(Some((runtime, found, pick > 0)))
 }
 
 /// The ext-container nodes of the file on this host: their registrations' names.
