@@ -1904,3 +1904,93 @@ fn commands_follow_the_runtime_that_holds_the_lab() {
     );
     assert_eq!(leftovers(&podman, &lab, &network), Vec::<String>::new());
 }
+
+/// A network namespace that is not the lab's under a container's name (`ip netns add`, with
+/// a veth in it): `plan` and `up` refuse before anything changes, naming it and what to do;
+/// `down` never deletes one (the registration swapped for someone else's after `up`).
+fn foreign_namespaces_are_never_taken(rt: &Rt) {
+    let lab = rt.lab_name("d");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    // Named like a test namespace, so a failed test's leftovers are found; the file's
+    // `prefix: ""` makes it the container's name.
+    let decoy = TestNs::new();
+    let name = decoy.name.clone();
+    run(
+        "ip",
+        &[
+            "-n", &name, "link", "add", "pwtd0", "type", "veth", "peer", "name", "pwtd1",
+        ],
+    );
+    let text = format!(
+        "name: {lab}\nprefix: \"\"\nmgmt:\n  network: {network}\n  ipv4-subnet: \
+         198.18.{n}.0/24\ntopology:\n  nodes:\n    {name}: {{kind: linux, image: {IMAGE}, cmd: \
+         sleep 100000}}\n"
+    );
+    let path = rt.work.join("decoy.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let refusal = format!(
+        "patchwire: {path}:8:5: node {name}: netns {name} exists (/run/netns/{name}) and is not \
+         lab {lab}'s registration of container {name} (not its namespace, no \
+         patchwire.ctr.{lab} mark on its loopback): up would put the container's namespace in \
+         its place; delete it (ip netns delete {name}) if it is not needed, or give the node \
+         another name (or the file a prefix:)\n"
+    );
+    let veths = |ns: &str| run("ip", &["-n", ns, "-o", "link", "show", "type", "veth"]);
+    for command in ["plan", "up"] {
+        let (code, stdout, stderr) = rt.patchwire(&[command, path]);
+        assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
+        assert_eq!(stderr, refusal, "{command}");
+        assert!(veths(&name).contains("pwtd0"), "{command}");
+        assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    }
+    // The namespace gone, up makes the container and registers its namespace.
+    run("ip", &["netns", "delete", &name]);
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(registered_as_running(rt, &name));
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    // Someone else's namespace in its place: refused again; down leaves it.
+    run("ip", &["netns", "delete", &name]);
+    run("ip", &["netns", "add", &name]);
+    run(
+        "ip",
+        &[
+            "-n", &name, "link", "add", "pwtd0", "type", "veth", "peer", "name", "pwtd1",
+        ],
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr, refusal);
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "removed netns {lab}.panel\nremoved container {name}\nremoved network {network} \
+             (the lab had made it)\n"
+        )
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "note: netns {name} is not lab {lab}'s registration of container {name} (not its \
+             namespace, no patchwire.ctr.{lab} mark): left as it is\n"
+        )
+    );
+    assert!(veths(&name).contains("pwtd0"));
+}
+
+#[test]
+fn podman_foreign_namespaces_are_never_taken() {
+    foreign_namespaces_are_never_taken(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_foreign_namespaces_are_never_taken() {
+    foreign_namespaces_are_never_taken(&Rt::new(Kind::Docker));
+}

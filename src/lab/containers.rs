@@ -26,8 +26,8 @@ use super::desired::{MgmtBridge, NodeHome};
 use super::file::{LabFile, LinkKind, NodeKind};
 use super::names;
 use crate::marks::{
-    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
-    CONTAINER_SPEC_LABEL,
+    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NETNS_RECORD,
+    CONTAINER_NODE_LABEL, CONTAINER_SPEC_LABEL,
 };
 use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
 use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
@@ -542,6 +542,15 @@ pub(super) fn plan(
         }
         plan.network = Some(mgmt.clone());
     }
+    // A namespace under the container's name that is not the lab's registration: refused
+    // before anything changes (up would replace it, down delete it).
+    for w in &wanted {
+        let pid = by_node
+            .get(w.node)
+            .filter(|c| c.name == w.spec.name)
+            .and_then(|c| c.pid);
+        check_registration(&w.spec.name, pid, &file.name, &plan.at[w.node], w.node)?;
+    }
     // Whether each image is in the runtime's storage, asked once per image.
     let mut images: BTreeMap<String, bool> = BTreeMap::new();
     for w in &wanted {
@@ -676,6 +685,7 @@ pub(super) fn plan(
                 }
             },
         };
+        check_registration(name, Some(pid), &file.name, &plan.at[node], node)?;
         if !registered_as(name, pid) {
             plan.changes.push(ContainerChange::RegisterNetns {
                 node: node.to_string(),
@@ -779,7 +789,10 @@ pub(super) fn apply(
         }
         match found.pid {
             Some(pid) => {
-                if let Err(e) = netns::register(&spec.name, pid) {
+                let registered = netns::register(&spec.name, pid)
+                    .map_err(LabError::from)
+                    .and_then(|_| mark_registered(&spec.name, lab));
+                if let Err(e) = registered {
                     failures.push(line(node, &e.to_string()));
                 }
             }
@@ -797,6 +810,7 @@ pub(super) fn apply(
     }
     for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
+        mark_registered(container, lab)?;
     }
     Ok(())
 }
@@ -1001,6 +1015,66 @@ fn loopback(name: &str) -> Result<(crate::nl::RouteSocket, crate::nl::link::Link
     let lo = crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name("lo"), 0))
         .map_err(|e| LabError::system(format!("reading the loopback of netns {name}: {e}"), e))?;
     Ok((socket, lo))
+}
+
+/// The altname that marks a registration as lab `lab`'s.
+fn registration_record(lab: &str) -> String {
+    format!("{CONTAINER_NETNS_RECORD}{lab}")
+}
+
+/// Marks the loopback of the namespace `up` registered as `name` as lab `lab`'s (once).
+fn mark_registered(name: &str, lab: &str) -> Result<(), LabError> {
+    let record = registration_record(lab);
+    let (mut socket, lo) = loopback(name)?;
+    if lo.altnames.contains(&record) {
+        return Ok(());
+    }
+    let (message, flags) = crate::nl::link::altname(lo.index, &record, true);
+    socket.request(message, flags).map_err(|e| {
+        LabError::system(
+            format!("marking netns {name}'s loopback ({record}): {e}"),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+/// Whether /run/netns/NAME is lab `lab`'s registration of its container `name`: the namespace
+/// of the container's process `pid`, or marked by the `up` that registered it (a container
+/// stopped or restarted since). A file there that is no namespace (left by a registration
+/// killed half-way) counts as the lab's: replacing it loses nothing.
+fn lab_registration(name: &str, pid: Option<u32>, lab: &str) -> bool {
+    if pid.is_some_and(|pid| registered_as(name, pid)) {
+        return true;
+    }
+    match loopback(name) {
+        Ok((_, lo)) => lo.altnames.contains(&registration_record(lab)),
+        Err(_) => true,
+    }
+}
+
+/// Refuses an existing /run/netns/NAME that is not the lab's registration of container
+/// `name` (someone's `ip netns add NAME`, another tool's): `up` would replace it with the
+/// container's and `down` delete it.
+fn check_registration(
+    name: &str,
+    pid: Option<u32>,
+    lab: &str,
+    at: &str,
+    node: &str,
+) -> Result<(), LabError> {
+    if !std::path::Path::new(NETNS_RUN_DIR).join(name).exists() || lab_registration(name, pid, lab)
+    {
+        return Ok(());
+    }
+    Err(LabError::Invalid(format!(
+        "{at}: node {node}: netns {name} exists (/run/netns/{name}) and is not lab {lab}'s \
+         registration of container {name} (not its namespace, no {}{lab} mark on its \
+         loopback): up would put the container's namespace in its place; delete it (ip netns \
+         delete {name}) if it is not needed, or give the node another name (or the file a \
+         prefix:)",
+        CONTAINER_NETNS_RECORD
+    )))
 }
 
 fn exec_done(name: &str) -> Result<bool, LabError> {
@@ -1244,6 +1318,15 @@ pub(super) struct Removed {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub registrations: Vec<String>,
+    /// Namespaces under a container's name left alone: not the lab's registration.
+    pub notes: Vec<String>,
+}
+
+fn not_registered(name: &str, lab: &str) -> String {
+    format!(
+        "netns {name} is not lab {lab}'s registration of container {name} (not its namespace, \
+         no {CONTAINER_NETNS_RECORD}{lab} mark): left as it is"
+    )
 }
 
 /// `down`'s part: the lab's containers (by label) with their registrations, ext-container
@@ -1259,6 +1342,13 @@ pub(super) fn remove_all(
     let mut failures = Vec::new();
     for name in ext {
         if std::path::Path::new(NETNS_RUN_DIR).join(name).exists() {
+            let pid = runtime
+                .and_then(|r| r.inspect(name).ok().flatten())
+                .and_then(|c| c.pid);
+            if !lab_registration(name, pid, lab) {
+                removed.notes.push(not_registered(name, lab));
+                continue;
+            }
             match netns::delete_named(name) {
                 Ok(()) => removed.registrations.push(name.clone()),
                 Err(e) => failures.push(e.to_string()),
@@ -1272,6 +1362,10 @@ pub(super) fn remove_all(
                 .join(&container.name)
                 .exists()
             {
+                if !lab_registration(&container.name, container.pid, lab) {
+                    removed.notes.push(not_registered(&container.name, lab));
+                    continue;
+                }
                 match netns::delete_named(&container.name) {
                     Ok(()) => removed.registrations.push(container.name.clone()),
                     Err(e) => failures.push(e.to_string()),

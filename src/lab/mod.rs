@@ -541,6 +541,7 @@ fn remove(
             outcome.containers_removed = removed.containers;
             outcome.networks_removed = removed.networks;
             outcome.registrations_removed = removed.registrations;
+            outcome.notes.extend(removed.notes);
         }
         Err(e) => failures.push(e.to_string()),
     }
