@@ -1994,3 +1994,85 @@ fn podman_foreign_namespaces_are_never_taken() {
 fn docker_foreign_namespaces_are_never_taken() {
     foreign_namespaces_are_never_taken(&Rt::new(Kind::Docker));
 }
+
+/// `exec:` is part of a node's definition: commands changed, the node is made again and runs
+/// the new ones. Commands a killed `up` did not get to run are listed by `plan` and run by
+/// `up` as a change (not "nothing changed").
+fn exec_changes_and_pending_exec_are_changes(rt: &Rt) {
+    let lab = rt.lab_name("x");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |word: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    a:\n      kind: linux\n      image: {IMAGE}\n      cmd: \
+             sleep 100000\n      exec:\n        - echo {word}\n"
+        )
+    };
+    let path = rt.work.join("exec.clab.yml");
+    std::fs::write(&path, text("one")).unwrap();
+    let path = path.to_str().unwrap();
+    let name = format!("clab-{lab}-a");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.ends_with("exec a: echo one\n  a| one\n"), "{stdout}");
+    // As an `up` killed after the wiring leaves it: the commands' mark not on the loopback.
+    run(
+        "ip",
+        &[
+            "-n",
+            &name,
+            "link",
+            "property",
+            "del",
+            "dev",
+            "lo",
+            "altname",
+            "patchwire.exec-done",
+        ],
+    );
+    let pending =
+        format!("~ exec: node a: commands not run yet in container {name} (up runs them)\n");
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&pending), "{stdout}");
+    let before = rt.started(&name);
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&pending), "{stdout}");
+    assert!(stdout.ends_with("exec a: echo one\n  a| one\n"), "{stdout}");
+    assert_eq!(rt.started(&name), before);
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    // The commands changed: the node is made again, and runs them.
+    std::fs::write(path, text("two")).unwrap();
+    let recreated = format!("~ container {name} (node a): recreated, its exec: commands changed\n");
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&recreated), "{stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&recreated), "{stdout}");
+    assert!(stdout.ends_with("exec a: echo two\n  a| two\n"), "{stdout}");
+    assert_ne!(rt.started(&name).0, before.0);
+    assert!(registered_as_running(rt, &name));
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_exec_changes_and_pending_exec_are_changes() {
+    exec_changes_and_pending_exec_are_changes(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_exec_changes_and_pending_exec_are_changes() {
+    exec_changes_and_pending_exec_are_changes(&Rt::new(Kind::Docker));
+}

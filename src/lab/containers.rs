@@ -26,8 +26,8 @@ use super::desired::{MgmtBridge, NodeHome};
 use super::file::{LabFile, LinkKind, NodeKind};
 use super::names;
 use crate::marks::{
-    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NETNS_RECORD,
-    CONTAINER_NODE_LABEL, CONTAINER_SPEC_LABEL,
+    CONTAINER_EXEC_LABEL, CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL,
+    CONTAINER_NETNS_RECORD, CONTAINER_NODE_LABEL, CONTAINER_SPEC_LABEL,
 };
 use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
 use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
@@ -84,6 +84,14 @@ pub enum ContainerChange {
         /// The container's name.
         container: String,
     },
+    /// A running container, as the file says, whose `exec:` commands have not run in its
+    /// namespace (an `up` was killed before it ran them): `up` runs them.
+    RunExec {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
+    },
     /// A running container's namespace registered (again) under /run/netns: it was not, or
     /// the registration named another namespace (the container restarted). Its links are
     /// made anew.
@@ -129,6 +137,11 @@ impl fmt::Display for ContainerChange {
                     "- container {container} (node {node} is no longer in the file)"
                 )
             }
+            ContainerChange::RunExec { node, container } => write!(
+                f,
+                "~ exec: node {node}: commands not run yet in container {container} (up runs \
+                 them)"
+            ),
             ContainerChange::RegisterNetns { node, container } => write!(
                 f,
                 "~ netns {container} (node {node}): registered as the running container's"
@@ -168,6 +181,8 @@ impl ExecResult {
 struct Wanted<'a> {
     node: &'a str,
     spec: ContainerSpec,
+    /// Its `exec:` commands.
+    exec: &'a [String],
 }
 
 /// What `up` does to the lab's containers, worked out from the file and the runtime.
@@ -425,9 +440,24 @@ fn shares_with(spec: &ContainerSpec) -> Option<&str> {
 }
 
 /// The labels the lab adds to a node's container: its record.
-fn record(lab: &str, node: &str, host: Option<&str>, spec: &ContainerSpec) -> ContainerSpec {
+/// `exec:` is part of the node's definition (decided: as containerlab's `apply` recreates a
+/// changed node, a node whose commands changed is made again and runs the new ones in a
+/// fresh namespace; running only the new commands in the old one would leave whatever the
+/// old ones did), in a label of its own so `plan` can say which changed.
+fn record(
+    lab: &str,
+    node: &str,
+    host: Option<&str>,
+    spec: &ContainerSpec,
+    exec: &[String],
+) -> ContainerSpec {
     let digest = runtime::spec_hash(spec);
     let mut spec = spec.clone();
+    if !exec.is_empty() {
+        let commands = serde_json::to_string(exec).unwrap_or_default();
+        spec.labels
+            .insert(CONTAINER_EXEC_LABEL.into(), runtime::digest(&commands));
+    }
     spec.labels.insert(CONTAINER_LAB_LABEL.into(), lab.into());
     spec.labels.insert(CONTAINER_NODE_LABEL.into(), node.into());
     spec.labels.insert(CONTAINER_SPEC_LABEL.into(), digest);
@@ -481,7 +511,7 @@ pub(super) fn plan(
         .map(|n| (n.clone(), node_at(file, n)))
         .collect();
     let mut wanted: Vec<Wanted> = Vec::new();
-    let mut ext: Vec<(&str, &str)> = Vec::new();
+    let mut ext: Vec<(&str, &str, &[String])> = Vec::new();
     for (node, spec) in &file.nodes {
         if !here(spec.host.as_deref(), host) {
             continue;
@@ -489,9 +519,16 @@ pub(super) fn plan(
         match &spec.kind {
             NodeKind::Container(c) => wanted.push(Wanted {
                 node,
-                spec: record(&file.name, node, host, &shared_network(file, &c.spec)),
+                spec: record(
+                    &file.name,
+                    node,
+                    host,
+                    &shared_network(file, &c.spec),
+                    &c.exec,
+                ),
+                exec: &c.exec,
             }),
-            NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
+            NodeKind::ExtContainer(e) => ext.push((node, &e.container, &e.exec)),
             _ => {}
         }
     }
@@ -605,6 +642,12 @@ pub(super) fn plan(
             {
                 "its definition in the file changed".to_string()
             }
+            Some(c)
+                if c.labels.get(CONTAINER_EXEC_LABEL)
+                    != w.spec.labels.get(CONTAINER_EXEC_LABEL) =>
+            {
+                "its exec: commands changed".to_string()
+            }
             // Ours, as the file says, but stopped (or created by an `up` killed before it
             // started it): started again, as `docker start` would.
             Some(c) if !c.running || c.pid.is_none() => {
@@ -627,6 +670,11 @@ pub(super) fn plan(
                     plan.fresh.insert(w.node.to_string());
                     plan.registers
                         .push((w.node.to_string(), c.name.clone(), pid));
+                } else if pending_exec(w.exec, &w.spec)? {
+                    plan.changes.push(ContainerChange::RunExec {
+                        node: w.node.to_string(),
+                        container: c.name.clone(),
+                    });
                 }
                 continue;
             }
@@ -663,7 +711,7 @@ pub(super) fn plan(
         plan.removes.push((w.node.to_string(), w.spec.name.clone()));
         plan.creates.push((w.node.to_string(), w.spec.clone()));
     }
-    for (node, name) in ext {
+    for (node, name, exec) in ext {
         let container = runtime.inspect(name)?;
         let pid = match container {
             None => {
@@ -694,6 +742,11 @@ pub(super) fn plan(
             plan.fresh.insert(node.to_string());
             plan.registers
                 .push((node.to_string(), name.to_string(), pid));
+        } else if !exec.is_empty() && !exec_done(name)? {
+            plan.changes.push(ContainerChange::RunExec {
+                node: node.to_string(),
+                container: name.to_string(),
+            });
         }
     }
     plan.mgmt_bridge = mgmt_bridge(Some(runtime), file, host)?;
@@ -881,7 +934,8 @@ fn run_or_adopt(
             .map_or(refusal.clone(), |(_, rest)| rest.to_string());
         return Err(why);
     }
-    if found.labels.get(CONTAINER_SPEC_LABEL) == label(spec, CONTAINER_SPEC_LABEL).as_ref() {
+    let same = |key: &str| found.labels.get(key) == label(spec, key).as_ref();
+    if same(CONTAINER_SPEC_LABEL) && same(CONTAINER_EXEC_LABEL) {
         return match found.running {
             true => Ok(()),
             false => runtime.start(&spec.name).map_err(|e| e.to_string()),
@@ -1075,6 +1129,15 @@ fn check_registration(
          prefix:)",
         CONTAINER_NETNS_RECORD
     )))
+}
+
+/// Whether a running, registered container node's `exec:` commands are still to run in its
+/// namespace. A container on the host's network runs them on every `up`: not listed.
+fn pending_exec(exec: &[String], spec: &ContainerSpec) -> Result<bool, LabError> {
+    if exec.is_empty() || spec.network_mode.as_deref() == Some("host") {
+        return Ok(false);
+    }
+    Ok(!exec_done(&spec.name)?)
 }
 
 fn exec_done(name: &str) -> Result<bool, LabError> {

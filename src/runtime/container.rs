@@ -44,7 +44,11 @@ pub struct ExecOutput {
 /// whose maps are ordered): written into the `patchwire.spec` label, so `up` tells a node whose
 /// definition changed (recreated) from one that did not (left running) without a state file.
 pub fn spec_hash(spec: &ContainerSpec) -> String {
-    let text = serde_json::to_string(spec).unwrap_or_default();
+    digest(&serde_json::to_string(spec).unwrap_or_default())
+}
+
+/// FNV-1a 64 of `text`, as 16 hex digits: a short, stable digest for a label.
+pub fn digest(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
