@@ -2076,3 +2076,75 @@ fn podman_exec_changes_and_pending_exec_are_changes() {
 fn docker_exec_changes_and_pending_exec_are_changes() {
     exec_changes_and_pending_exec_are_changes(&Rt::new(Kind::Docker));
 }
+
+/// A static `mgmt-ipv4` outside the management network's subnets (an existing network's, as
+/// the runtime reports them, or the ones `up` would make it with): `plan` and `up` refuse at
+/// the node, before anything changes.
+fn static_addresses_outside_the_network_are_refused(rt: &Rt) {
+    let lab = rt.lab_name("a");
+    let n = rt.n;
+    let existing = format!("pwt-net{n}-3");
+    rt.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("198.18.{}.0/24", n + 1),
+        &existing,
+    ]);
+    let text = |network: &str, subnet: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n{subnet}topology:\n  nodes:\n    a:\n      \
+             kind: linux\n      image: {IMAGE}\n      cmd: sleep 100000\n      mgmt-ipv4: \
+             198.18.{}.5\n",
+            n + 2
+        )
+    };
+    let path = rt.work.join("static.clab.yml");
+    let path_text = path.to_str().unwrap().to_string();
+    // The file's own subnet holds the address (the reader checks that); the existing
+    // network's does not.
+    let file = text(
+        &existing,
+        &format!("  ipv4-subnet: 198.18.{}.0/24\n", n + 2),
+    );
+    let cases = [(
+        file,
+        "7:5",
+        format!("{existing} ({}'s subnets: 198.18.{}.0/24)", rt.kind, n + 1),
+    )];
+    for (file, at, network) in cases {
+        std::fs::write(&path, file).unwrap();
+        for command in ["plan", "up"] {
+            let (code, stdout, stderr) = rt.patchwire(&[command, &path_text]);
+            assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "patchwire: {path_text}:{at}: node a: mgmt-ipv4 198.18.{}.5 is not in a \
+                     subnet of management network {network}: give the node an address in one, \
+                     or remove mgmt-ipv4 (the runtime then picks one)\n",
+                    n + 2
+                ),
+                "{command}"
+            );
+            let filter = format!("label=patchwire.lab={lab}");
+            assert_eq!(rt.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+            assert!(
+                !rt.cli(&["network", "inspect", &format!("pwt-net{n}-2")])
+                    .status
+                    .success()
+            );
+        }
+    }
+    rt.ok(&["network", "rm", &existing]);
+}
+
+#[test]
+fn podman_static_addresses_outside_the_network_are_refused() {
+    static_addresses_outside_the_network_are_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_static_addresses_outside_the_network_are_refused() {
+    static_addresses_outside_the_network_are_refused(&Rt::new(Kind::Docker));
+}

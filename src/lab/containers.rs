@@ -467,6 +467,73 @@ fn record(
     spec
 }
 
+/// Refuses a node's `mgmt-ipv4`/`mgmt-ipv6` outside every subnet of its family in
+/// `subnets` (the existing network's, or those `up` makes it with: `made`). Subnets that
+/// cannot be read are no reason to refuse: the runtime decides.
+fn check_static(
+    w: &Wanted,
+    subnets: &[String],
+    mgmt: &NetworkSpec,
+    made: bool,
+    runtime: &Runtime,
+    at: &str,
+) -> Result<(), LabError> {
+    let wanted = [
+        ("mgmt-ipv4", w.spec.mgmt_ipv4.map(std::net::IpAddr::V4)),
+        ("mgmt-ipv6", w.spec.mgmt_ipv6.map(std::net::IpAddr::V6)),
+    ];
+    for (key, address) in wanted {
+        let Some(address) = address else { continue };
+        let parsed: Vec<(std::net::IpAddr, u8)> =
+            subnets.iter().filter_map(|s| parse_cidr(s)).collect();
+        if parsed.len() < subnets.len() {
+            continue;
+        }
+        if parsed
+            .iter()
+            .any(|(net, len)| in_subnet(address, *net, *len))
+        {
+            continue;
+        }
+        let listed = match subnets.is_empty() {
+            true => "none".to_string(),
+            false => subnets.join(", "),
+        };
+        let whose = match made {
+            true => "the subnets up makes it with".to_string(),
+            false => format!("{}'s subnets", runtime.kind),
+        };
+        return Err(LabError::Invalid(format!(
+            "{at}: node {}: {key} {address} is not in a subnet of management network {} \
+             ({whose}: {listed}): give the node an address in one, or remove {key} (the \
+             runtime then picks one)",
+            w.node, mgmt.name
+        )));
+    }
+    Ok(())
+}
+
+/// `A.B.C.D/N` or `X::/N`.
+fn parse_cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (address, len) = text.split_once('/')?;
+    Some((address.parse().ok()?, len.parse().ok()?))
+}
+
+fn in_subnet(address: std::net::IpAddr, net: std::net::IpAddr, len: u8) -> bool {
+    use std::net::IpAddr;
+    match (address, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) if len <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) if len <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
 /// Whether /run/netns/NAME is the namespace of process `pid`.
 fn registered_as(name: &str, pid: u32) -> bool {
     let registered = std::fs::metadata(std::path::Path::new(NETNS_RUN_DIR).join(name));
@@ -578,6 +645,22 @@ pub(super) fn plan(
             });
         }
         plan.network = Some(mgmt.clone());
+        // Static addresses outside the network's subnets: the runtime would refuse them
+        // half-way through `up`; refused here, before anything changes.
+        let (subnets, made) = match runtime.network_subnets(&mgmt.name)? {
+            Some(found) => (found, false),
+            None => (
+                [&mgmt.ipv4_subnet, &mgmt.ipv6_subnet]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                true,
+            ),
+        };
+        for w in wanted.iter().filter(|w| w.spec.network_mode.is_none()) {
+            check_static(w, &subnets, mgmt, made, runtime, &plan.at[w.node])?;
+        }
     }
     // A namespace under the container's name that is not the lab's registration: refused
     // before anything changes (up would replace it, down delete it).
@@ -1455,5 +1538,25 @@ pub(super) fn remove_all(
     match failures.is_empty() {
         true => Ok(removed),
         false => Err(LabError::Invalid(failures.join("; "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_matched_against_subnets_of_their_family() {
+        let cidr = |s: &str| parse_cidr(s).unwrap();
+        let (net, len) = cidr("198.18.43.0/24");
+        assert!(in_subnet("198.18.43.5".parse().unwrap(), net, len));
+        assert!(!in_subnet("198.18.52.5".parse().unwrap(), net, len));
+        assert!(!in_subnet("fd00::5".parse().unwrap(), net, len));
+        let (net, len) = cidr("fd00:43::/64");
+        assert!(in_subnet("fd00:43::5".parse().unwrap(), net, len));
+        assert!(!in_subnet("fd00:44::5".parse().unwrap(), net, len));
+        let (net, len) = cidr("0.0.0.0/0");
+        assert!(in_subnet("203.0.113.1".parse().unwrap(), net, len));
+        assert_eq!(parse_cidr("198.18.43.0"), None);
     }
 }

@@ -163,6 +163,15 @@ impl Runtime {
         }
     }
 
+    /// The subnets of network `name` as the runtime reports them (`A.B.C.D/N`, `X::/N`):
+    /// podman's `subnets[].subnet`, docker's `IPAM.Config[].Subnet`. `None`: no such network.
+    pub fn network_subnets(&self, name: &str) -> Result<Option<Vec<String>>, RuntimeError> {
+        let Some(network) = self.network(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(subnets_of(&network)))
+    }
+
     /// The Linux bridge behind network `name` (podman's `network_interface`; docker's
     /// `com.docker.network.bridge.name` option, else `br-` and the id's first 12 digits), or
     /// `None` when there is no such network or it is not a bridge.
@@ -172,6 +181,23 @@ impl Runtime {
         };
         Ok(bridge_of(self.kind, &network))
     }
+}
+
+fn subnets_of(network: &Value) -> Vec<String> {
+    let list = |pointer: &str, key: &str| -> Vec<String> {
+        network
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.get(key).and_then(Value::as_str).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut subnets = list("/subnets", "subnet");
+    subnets.extend(list("/IPAM/Config", "Subnet"));
+    subnets
 }
 
 fn bridge_of(kind: Kind, network: &Value) -> Option<String> {
@@ -201,6 +227,20 @@ fn bridge_of(kind: Kind, network: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subnets_of_a_network_are_read_from_either_runtime() {
+        let podman: Value = serde_json::from_str(
+            r#"{"subnets":[{"subnet":"198.18.43.0/24","gateway":"198.18.43.1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(subnets_of(&podman), ["198.18.43.0/24"]);
+        let docker: Value = serde_json::from_str(
+            r#"{"IPAM":{"Config":[{"Subnet":"198.18.43.0/24"},{"Subnet":"fd00:43::/64"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(subnets_of(&docker), ["198.18.43.0/24", "fd00:43::/64"]);
+    }
 
     #[test]
     fn the_bridge_behind_a_network_is_read_from_either_runtime() {
