@@ -2148,3 +2148,82 @@ fn podman_static_addresses_outside_the_network_are_refused() {
 fn docker_static_addresses_outside_the_network_are_refused() {
     static_addresses_outside_the_network_are_refused(&Rt::new(Kind::Docker));
 }
+
+/// A management network a lab made does not outlive every lab: the last lab on it removes it
+/// on `down` (another lab made it), and `up` removes it once the lab's last container node
+/// left the file.
+fn management_networks_go_with_the_last_lab(rt: &Rt) {
+    let (a, b) = (rt.lab_name("m"), rt.lab_name("n"));
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |lab: &str, image: bool| {
+        let node = match image {
+            true => format!("{{kind: linux, image: {IMAGE}, cmd: sleep 100000}}"),
+            false => "{kind: linux}".to_string(),
+        };
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    x: {node}\n"
+        )
+    };
+    let path = |lab: &str| {
+        rt.work
+            .join(format!("{lab}.clab.yml"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for lab in [&a, &b] {
+        std::fs::write(path(lab), text(lab, true)).unwrap();
+        let (code, stdout, stderr) = rt.patchwire(&["up", &path(lab)]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+    }
+    let exists = || rt.cli(&["network", "inspect", &network]).status.success();
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(exists(), "b's container is on it: {stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&b)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "removed network {network} (the lab had made it)\n"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "note: network {network} was made by lab {a}: removed with the last container on it\n"
+        )
+    );
+    assert!(!exists());
+    // The lab's last container node gone from the file: up removes the network too.
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    std::fs::write(path(&a), text(&a, false)).unwrap();
+    let gone = format!(
+        "- container clab-{a}-x (node x is no longer in the file)\n- network {network} ({}): a \
+         lab made it, and no container uses it any more\n",
+        rt.kind
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["plan", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&gone), "{stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&gone), "{stdout}");
+    assert!(!exists());
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &a, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_management_networks_go_with_the_last_lab() {
+    management_networks_go_with_the_last_lab(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_management_networks_go_with_the_last_lab() {
+    management_networks_go_with_the_last_lab(&Rt::new(Kind::Docker));
+}

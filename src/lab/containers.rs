@@ -47,6 +47,15 @@ pub enum ContainerChange {
         /// podman or docker.
         runtime: runtime::Kind,
     },
+    /// A management network a patchwire lab made that no container uses once the lab's
+    /// removals are done (the last container node left the file, or the lab moved to another
+    /// network): removed.
+    RemoveNetwork {
+        /// Its name.
+        network: String,
+        /// podman or docker.
+        runtime: runtime::Kind,
+    },
     /// A container node's container: created and started.
     CreateContainer {
         /// The node.
@@ -109,6 +118,11 @@ impl fmt::Display for ContainerChange {
             ContainerChange::CreateNetwork { network, runtime } => {
                 write!(f, "+ network {network} ({runtime})")
             }
+            ContainerChange::RemoveNetwork { network, runtime } => write!(
+                f,
+                "- network {network} ({runtime}): a lab made it, and no container uses it any \
+                 more"
+            ),
             ContainerChange::CreateContainer {
                 node,
                 container,
@@ -196,6 +210,8 @@ pub(super) struct ContainerPlan {
     removes: Vec<(String, String)>,
     /// (node, spec with the lab's labels).
     creates: Vec<(String, ContainerSpec)>,
+    /// Networks made by a patchwire lab that nothing uses once `removes` are done.
+    drop_networks: Vec<String>,
     /// (node, container, pid): running containers whose namespace to register.
     registers: Vec<(String, String, u32)>,
     /// Where `mgmt-net` links' host sides go.
@@ -671,6 +687,30 @@ pub(super) fn plan(
             .and_then(|c| c.pid);
         check_registration(&w.spec.name, pid, &file.name, &plan.at[w.node], w.node)?;
     }
+    // Networks a patchwire lab made (this one, or another whose network this lab used) that
+    // no container is on once the lab's removals are done: removed, as `down` would.
+    let removing: BTreeSet<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
+    let mut networks: BTreeSet<String> =
+        runtime.list_lab_networks(&file.name)?.into_iter().collect();
+    for c in found.iter().filter(|c| removing.contains(c.name.as_str())) {
+        networks.extend(c.addresses.keys().cloned());
+    }
+    if let Some(kept) = &plan.network {
+        networks.remove(&kept.name);
+    }
+    for network in networks {
+        if runtime.network_lab(&network)?.is_none() {
+            continue;
+        }
+        let users = runtime.network_users(&network)?;
+        if users.iter().all(|u| removing.contains(u.as_str())) {
+            plan.changes.push(ContainerChange::RemoveNetwork {
+                network: network.clone(),
+                runtime: runtime.kind,
+            });
+            plan.drop_networks.push(network);
+        }
+    }
     // Whether each image is in the runtime's storage, asked once per image.
     let mut images: BTreeMap<String, bool> = BTreeMap::new();
     for w in &wanted {
@@ -863,6 +903,9 @@ pub(super) fn apply(
     }
     let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
     runtime.remove_many(&doomed)?;
+    for network in &plan.drop_networks {
+        runtime.remove_lab_network_if_unused(network)?;
+    }
     let network = plan.network.as_ref().map(|n| n.name.as_str());
     let results = Mutex::new(Vec::new());
     let start =
@@ -1525,9 +1568,32 @@ pub(super) fn remove_all(
                 .extend(names.iter().map(|n| n.to_string())),
             Err(e) => failures.push(e.to_string()),
         }
-        for network in runtime.list_lab_networks(lab)? {
-            match runtime.remove_network_if_ours_and_unused(&network, lab) {
-                Ok(true) => removed.networks.push(network),
+        // The networks the lab made, and those its containers were on that another patchwire
+        // lab made: removed once nothing is on them (decided: the last lab using a network a
+        // lab made removes it, so it does not outlive every lab with no lab listing it).
+        let mut networks: BTreeSet<String> = runtime.list_lab_networks(lab)?.into_iter().collect();
+        for container in &containers {
+            networks.extend(container.addresses.keys().cloned());
+        }
+        for network in networks {
+            let maker = match runtime.network_lab(&network) {
+                Ok(Some(maker)) => maker,
+                Ok(None) => continue,
+                Err(e) => {
+                    failures.push(e.to_string());
+                    continue;
+                }
+            };
+            match runtime.remove_lab_network_if_unused(&network) {
+                Ok(true) => {
+                    if maker != lab {
+                        removed.notes.push(format!(
+                            "network {network} was made by lab {maker}: removed with the last \
+                             container on it"
+                        ));
+                    }
+                    removed.networks.push(network);
+                }
                 Ok(false) => {}
                 Err(e) => failures.push(e.to_string()),
             }

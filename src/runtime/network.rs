@@ -122,6 +122,31 @@ impl Runtime {
         Ok(out.split_whitespace().map(String::from).collect())
     }
 
+    /// The lab that made network `name` (its `patchwire.lab` label), or `None`: no such
+    /// network, or not made by a patchwire lab.
+    pub fn network_lab(&self, name: &str) -> Result<Option<String>, RuntimeError> {
+        let Some(network) = self.network(name)? else {
+            return Ok(None);
+        };
+        Ok(["/Labels", "/labels"]
+            .iter()
+            .find_map(|p| network.pointer(&format!("{p}/{NETWORK_LAB_LABEL}")))
+            .and_then(Value::as_str)
+            .map(String::from))
+    }
+
+    /// The names of the containers (running or not) on network `name`.
+    pub fn network_users(&self, name: &str) -> Result<Vec<String>, RuntimeError> {
+        let doing = format!("listing the containers on network {name}");
+        let filter = format!("network={name}");
+        let users = self.call(
+            &doing,
+            &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+            CALL_TIMEOUT,
+        )?;
+        Ok(users.split_whitespace().map(String::from).collect())
+    }
+
     /// Removes network `name` if it carries `patchwire.lab=LAB` and no container (of any lab
     /// or tool) is on it. Returns whether it was removed.
     pub fn remove_network_if_ours_and_unused(
@@ -129,24 +154,24 @@ impl Runtime {
         name: &str,
         lab: &str,
     ) -> Result<bool, RuntimeError> {
-        let Some(network) = self.network(name)? else {
-            return Ok(false);
-        };
-        let label = ["/Labels", "/labels"]
-            .iter()
-            .find_map(|p| network.pointer(&format!("{p}/{NETWORK_LAB_LABEL}")))
-            .and_then(Value::as_str);
-        if label != Some(lab) {
+        if self.network_lab(name)?.as_deref() != Some(lab) {
             return Ok(false);
         }
-        let doing = format!("listing the containers on network {name}");
-        let filter = format!("network={name}");
-        let users = self.call(
-            &doing,
-            &["ps", "-a", "-q", "--filter", &filter],
-            CALL_TIMEOUT,
-        )?;
-        if !users.trim().is_empty() {
+        self.remove_network_if_unused(name)
+    }
+
+    /// Removes network `name` if it was made by a patchwire lab (any: the last lab using a
+    /// network another lab made removes it) and no container is on it. Returns whether it was
+    /// removed.
+    pub fn remove_lab_network_if_unused(&self, name: &str) -> Result<bool, RuntimeError> {
+        if self.network_lab(name)?.is_none() {
+            return Ok(false);
+        }
+        self.remove_network_if_unused(name)
+    }
+
+    fn remove_network_if_unused(&self, name: &str) -> Result<bool, RuntimeError> {
+        if !self.network_users(name)?.is_empty() {
             return Ok(false);
         }
         let doing = format!("removing network {name}");
