@@ -2227,3 +2227,43 @@ fn podman_management_networks_go_with_the_last_lab() {
 fn docker_management_networks_go_with_the_last_lab() {
     management_networks_go_with_the_last_lab(&Rt::new(Kind::Docker));
 }
+
+/// `show --lab` asking a runtime that holds none of the lab's containers (only podman
+/// answers; the lab is docker's, at a socket of its own) while a process runs in each node's
+/// registered namespace: it says it cannot tell, and names `-r docker`, instead of calling
+/// the containers gone and advising an `up` that would make them twice.
+#[test]
+fn show_cannot_tell_a_container_of_another_runtime_from_a_gone_one() {
+    let podman = Rt::new(Kind::Podman);
+    let docker = Rt::new(Kind::Docker);
+    let lab = docker.lab_name("o");
+    let n = docker.n;
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: pwt-net{n}-2\n  ipv4-subnet: 198.18.{n}.0/24\n\
+         topology:\n  nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = docker.work.join("other.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = docker.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", docker.ns.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["show", "--lab", path])
+        .env("PATCHWIRE_PODMAN", &podman.wrapper)
+        .env("PATCHWIRE_DOCKER", "/nonexistent/docker")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let unknown = format!(
+        "! node a: container clab-{lab}-a: not found in podman; its namespace is registered and a \
+         process runs in it — is it in another runtime? patchwire show --lab {path} -r docker\n"
+    );
+    assert!(stdout.ends_with(&unknown), "{stdout}");
+    assert!(!stdout.contains("is gone"), "{stdout}");
+    let (code, stdout, stderr) = docker.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}

@@ -1293,7 +1293,8 @@ pub struct StaleNode {
     pub node: String,
     /// Its container.
     pub container: String,
-    /// `stopped`, `gone` or `restarted`.
+    /// `stopped`, `gone`, `restarted`, or `unknown` (the runtime asked has none of the lab's
+    /// containers, but a process runs in the node's registered namespace: another runtime's?).
     pub state: String,
     /// What is wrong and what brings it back, in words.
     pub problem: String,
@@ -1357,6 +1358,25 @@ pub(super) fn stale_nodes(
                      starts an ext-container), then {up}"
                 ),
             ),
+            // The runtime asked holds none of the lab's containers, yet a process runs in the
+            // registered namespace: the container may well run in another runtime (docker at
+            // a socket of its own, say). `up` would make a second one: not advised.
+            None if found.is_empty() && netns_in_use(&name) => {
+                let other = match kind {
+                    runtime::Kind::Podman => runtime::Kind::Docker,
+                    runtime::Kind::Docker => runtime::Kind::Podman,
+                };
+                (
+                    "unknown",
+                    format!(
+                        "node {node}: container {name}: not found in {kind}; its namespace is \
+                         registered and a process runs in it — is it in another runtime? \
+                         patchwire show --lab {}{} -r {other}",
+                        file.path,
+                        host.map(|h| format!(" --host {h}")).unwrap_or_default(),
+                    ),
+                )
+            }
             None => (
                 "gone",
                 format!("node {node}: container {name} is gone: {up} makes it again"),
@@ -1398,6 +1418,22 @@ pub(super) fn stale_nodes(
         });
     }
     stale
+}
+
+/// Whether some process runs in the namespace registered as `name` (its `/proc/PID/ns/net`).
+fn netns_in_use(name: &str) -> bool {
+    let Ok(registered) = std::fs::metadata(std::path::Path::new(NETNS_RUN_DIR).join(name)) else {
+        return false;
+    };
+    let key = NsKey::of(&registered);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let pid = entry.file_name();
+        pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit())
+            && std::fs::metadata(entry.path().join("ns/net")).is_ok_and(|m| NsKey::of(&m) == key)
+    })
 }
 
 /// The runtime to ask about a lab's containers, the lab's containers there, and whether a
