@@ -2267,3 +2267,38 @@ fn show_cannot_tell_a_container_of_another_runtime_from_a_gone_one() {
     let (code, stdout, stderr) = docker.patchwire(&["down", path]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
+
+/// A `network-mode: host` container is registered as the host's namespace: `up` never marks
+/// the host's loopback as the lab's registration, and `down` leaves the host's namespace.
+fn host_network_containers_leave_the_hosts_loopback_alone(rt: &Rt) {
+    let lab = rt.lab_name("k");
+    let n = rt.n;
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: pwt-net{n}-2\n  ipv4-subnet: 198.18.{n}.0/24\n\
+         topology:\n  nodes:\n    h: {{kind: linux, image: {IMAGE}, cmd: sleep 100000, \
+         network-mode: host}}\n"
+    );
+    let path = rt.work.join("hostnet.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lo = run("ip", &["-n", &rt.ns.name, "-d", "link", "show", "lo"]);
+    assert!(!lo.contains("patchwire.ctr"), "{lo}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: up to date, nothing changed\n"));
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(Path::new(&format!("/run/netns/{}", rt.ns.name)).exists());
+}
+
+#[test]
+fn podman_host_network_containers_leave_the_hosts_loopback_alone() {
+    host_network_containers_leave_the_hosts_loopback_alone(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_host_network_containers_leave_the_hosts_loopback_alone() {
+    host_network_containers_leave_the_hosts_loopback_alone(&Rt::new(Kind::Docker));
+}

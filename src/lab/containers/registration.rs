@@ -14,6 +14,17 @@ pub(super) fn registered_as(name: &str, pid: u32) -> bool {
     }
 }
 
+/// Whether /run/netns/NAME is the namespace this command runs in (the host's, to a lab): a
+/// `network-mode: host` container's registration.
+fn is_own_netns(name: &str) -> bool {
+    let registered = std::fs::metadata(std::path::Path::new(NETNS_RUN_DIR).join(name));
+    let own = std::fs::metadata("/proc/self/ns/net");
+    match (registered, own) {
+        (Ok(r), Ok(o)) => NsKey::of(&r) == NsKey::of(&o),
+        _ => false,
+    }
+}
+
 /// The loopback of the namespace registered as `name`, with a socket there.
 pub(super) fn loopback(
     name: &str,
@@ -31,6 +42,11 @@ pub(super) fn registration_record(lab: &str) -> String {
 
 /// Marks the loopback of the namespace `up` registered as `name` as lab `lab`'s (once).
 pub(super) fn mark_registered(name: &str, lab: &str) -> Result<(), LabError> {
+    // A container on the host's network (`network-mode: host`) is registered as the host's
+    // namespace, whose loopback is not the lab's to touch.
+    if is_own_netns(name) {
+        return Ok(());
+    }
     let record = registration_record(lab);
     let (mut socket, lo) = loopback(name)?;
     if lo.altnames.contains(&record) {
@@ -51,7 +67,7 @@ pub(super) fn mark_registered(name: &str, lab: &str) -> Result<(), LabError> {
 /// stopped or restarted since). A file there that is no namespace (left by a registration
 /// killed half-way) counts as the lab's: replacing it loses nothing.
 pub(super) fn lab_registration(name: &str, pid: Option<u32>, lab: &str) -> bool {
-    if pid.is_some_and(|pid| registered_as(name, pid)) {
+    if pid.is_some_and(|pid| registered_as(name, pid)) || is_own_netns(name) {
         return true;
     }
     match loopback(name) {
