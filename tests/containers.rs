@@ -1887,16 +1887,21 @@ fn commands_follow_the_runtime_that_holds_the_lab() {
          (clab-{lab}-a): say which runtime is the lab's with -r docker or -r podman (patchwire \
          down -r RUNTIME FILE removes the other's)\n"
     );
-    for command in ["plan", "up", "down"] {
-        let (code, stdout, stderr) = both(&[command, path]);
-        assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
-        assert_eq!(stderr, refusal, "{command}");
+    for command in [
+        &["plan", path][..],
+        &["up", path],
+        &["down", path],
+        &["down", "--name", &lab],
+    ] {
+        let (code, stdout, stderr) = both(command);
+        assert_eq!(code, Some(1), "{command:?}: {stdout}{stderr}");
+        assert_eq!(stderr, refusal, "{command:?}");
     }
     let (code, stdout, stderr) = docker.patchwire(&["down", path]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(docker.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
-    // Only podman holds it again: a `down` without -r removes podman's.
-    let (code, stdout, stderr) = both(&["down", path]);
+    // Only podman holds it again: a `down` without -r removes podman's (by name: no file).
+    let (code, stdout, stderr) = both(&["down", "--name", &lab]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
         stdout.contains(&format!("removed container clab-{lab}-a\n")),

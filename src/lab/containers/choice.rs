@@ -100,3 +100,11 @@ pub(super) fn holder(
     let (runtime, found) = all.swap_remove(pick);
     Ok(Some((runtime, found, pick > 0)))
 }
+
+/// [`holder`]'s runtime, for `down --name` (no file).
+pub(in crate::lab) fn holding_runtime(
+    lab: &str,
+    host: Option<&str>,
+) -> Result<Option<Runtime>, LabError> {
+    Ok(holder(lab, host)?.map(|(runtime, _, _)| runtime))
+}
