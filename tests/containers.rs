@@ -1461,7 +1461,7 @@ fn network_mode_container_names_a_node(rt: &Rt) {
     let d = spec(&lab, "d");
     let nodes = |a: &ContainerSpec| {
         vec![
-            ("a", a.clone(), vec![]),
+            ("a", a.clone(), vec!["echo a ran".to_string()]),
             (
                 "b",
                 b.clone(),
@@ -1478,6 +1478,17 @@ fn network_mode_container_names_a_node(rt: &Rt) {
     let file = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a));
     let up = lab::up_with(&file, None, &rt.options()).unwrap();
     assert!(up.exec.iter().all(|e| e.exit == 0), "{:?}", up.exec);
+    // a and b share a namespace: each node's commands ran, each once.
+    assert_eq!(
+        up.exec.iter().map(|e| e.node.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "d"]
+    );
+    assert!(
+        lab::up_with(&file, None, &rt.options())
+            .unwrap()
+            .exec
+            .is_empty()
+    );
     assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
     assert_eq!(netns_of(rt, &c.name), netns_of(rt, &other));
     assert!(registered_as_running(rt, &b.name));

@@ -656,7 +656,7 @@ pub(super) fn plan(
                     plan.fresh.insert(w.node.to_string());
                     plan.registers
                         .push((w.node.to_string(), c.name.clone(), pid));
-                } else if pending_exec(w.exec, &w.spec)? {
+                } else if pending_exec(w.exec, &w.spec, w.node)? {
                     plan.changes.push(ContainerChange::RunExec {
                         node: w.node.to_string(),
                         container: c.name.clone(),
@@ -728,7 +728,7 @@ pub(super) fn plan(
             plan.fresh.insert(node.to_string());
             plan.registers
                 .push((node.to_string(), name.to_string(), pid));
-        } else if !exec.is_empty() && !exec_done(name)? {
+        } else if !exec.is_empty() && !exec_done(name, &exec_record(None, node))? {
             plan.changes.push(ContainerChange::RunExec {
                 node: node.to_string(),
                 container: name.to_string(),

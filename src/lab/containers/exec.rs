@@ -48,18 +48,19 @@ pub(in crate::lab) fn run_exec(
         if !here(spec.host.as_deref(), host) {
             continue;
         }
-        let (container, exec, shares_host) = match &spec.kind {
+        let (container, exec, shares_host, record) = match &spec.kind {
             NodeKind::Container(c) => (
                 &c.spec.name,
                 &c.exec,
                 c.spec.network_mode.as_deref() == Some("host"),
+                exec_record(c.spec.network_mode.as_deref(), node),
             ),
-            NodeKind::ExtContainer(e) => (&e.container, &e.exec, false),
+            NodeKind::ExtContainer(e) => (&e.container, &e.exec, false, exec_record(None, node)),
             _ => continue,
         };
         // A container on the host's network has no namespace of its own to mark (the host's
         // loopback is not the lab's to touch): its commands run on every `up`.
-        if exec.is_empty() || (!shares_host && exec_done(container)?) {
+        if exec.is_empty() || (!shares_host && exec_done(container, &record)?) {
             continue;
         }
         for command in exec {
@@ -84,7 +85,7 @@ pub(in crate::lab) fn run_exec(
             results.push(result);
         }
         if !shares_host {
-            mark_exec_done(container)?;
+            mark_exec_done(container, &record)?;
         }
     }
     Ok(results)
@@ -124,24 +125,40 @@ pub(super) fn check_exec(file: &LabFile, host: Option<&str>) -> Result<(), LabEr
 
 /// Whether a running, registered container node's `exec:` commands are still to run in its
 /// namespace. A container on the host's network runs them on every `up`: not listed.
-pub(super) fn pending_exec(exec: &[String], spec: &ContainerSpec) -> Result<bool, LabError> {
+pub(super) fn pending_exec(
+    exec: &[String],
+    spec: &ContainerSpec,
+    node: &str,
+) -> Result<bool, LabError> {
     if exec.is_empty() || spec.network_mode.as_deref() == Some("host") {
         return Ok(false);
     }
-    Ok(!exec_done(&spec.name)?)
+    let record = exec_record(spec.network_mode.as_deref(), node);
+    Ok(!exec_done(&spec.name, &record)?)
 }
 
-pub(super) fn exec_done(name: &str) -> Result<bool, LabError> {
+/// The loopback altname that says a node's commands ran in its namespace: the namespace's
+/// own (`marks::CONTAINER_EXEC_RECORD`), or, for a node sharing another container's
+/// namespace (`network-mode: container:…`), one with the node's name after it — else the
+/// first of them to run would mark the others' as run too.
+pub(super) fn exec_record(network_mode: Option<&str>, node: &str) -> String {
+    match network_mode.is_some_and(|m| m.starts_with("container:")) {
+        true => format!("{CONTAINER_EXEC_RECORD}.{node}"),
+        false => CONTAINER_EXEC_RECORD.to_string(),
+    }
+}
+
+pub(super) fn exec_done(name: &str, record: &str) -> Result<bool, LabError> {
     let (_, lo) = loopback(name)?;
-    Ok(lo.altnames.iter().any(|a| a == CONTAINER_EXEC_RECORD))
+    Ok(lo.altnames.iter().any(|a| a == record))
 }
 
-pub(super) fn mark_exec_done(name: &str) -> Result<(), LabError> {
+pub(super) fn mark_exec_done(name: &str, record: &str) -> Result<(), LabError> {
     let (mut socket, lo) = loopback(name)?;
-    let (message, flags) = crate::nl::link::altname(lo.index, CONTAINER_EXEC_RECORD, true);
+    let (message, flags) = crate::nl::link::altname(lo.index, record, true);
     socket.request(message, flags).map_err(|e| {
         LabError::system(
-            format!("marking netns {name}'s loopback ({CONTAINER_EXEC_RECORD}): {e}"),
+            format!("marking netns {name}'s loopback ({record}): {e}"),
             e,
         )
     })?;
