@@ -173,6 +173,15 @@ pub const CONTAINER_HOST_LABEL: &str = "patchwire.host";
 /// namespace: a container made anew has a new namespace without it and runs them again.
 pub const CONTAINER_EXEC_RECORD: &str = "patchwire.exec-done";
 
+/// Label on a lab's container whose node has `exec:` commands: `patchwire.exec=DIGEST` of
+/// them, so `up` recreates a node whose commands changed (as a changed definition).
+pub const CONTAINER_EXEC_LABEL: &str = "patchwire.exec";
+
+/// Altname prefix on a container (or ext-container) node's loopback once `up` registered its
+/// namespace under /run/netns, followed by the lab's name: what tells the lab's registration
+/// from a namespace of the same name someone else made (`ip netns add`).
+pub const CONTAINER_NETNS_RECORD: &str = "patchwire.ctr.";
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -435,12 +435,12 @@ fn containers_converge_in_place(rt: &Rt) {
     a.mgmt_ipv4 = Some(format!("198.18.{n}.10").parse().unwrap());
     let a_exec = vec![
         format!("ip addr add 198.18.{}.1/24 dev eth1", n + 1),
-        "echo FOO=$FOO; cat /data/hello; tr '\\0' ' ' < /proc/1/cmdline".to_string(),
+        "sh -c \"echo FOO=$FOO; cat /data/hello; tr '\\0' ' ' < /proc/1/cmdline\"".to_string(),
     ];
     let b = spec(&lab, "b");
     let b_exec = vec![
         format!("ip addr add 198.18.{}.2/24 dev eth1", n + 1),
-        "echo about to fail; exit 3".to_string(),
+        "sh -c 'echo about to fail; exit 3'".to_string(),
     ];
     let links = [("a:eth1", "b:eth1")];
     let file = lab_file(
@@ -489,7 +489,7 @@ fn containers_converge_in_place(rt: &Rt) {
     let failures: Vec<String> = up.exec.iter().filter_map(|e| e.failure()).collect();
     assert_eq!(
         failures,
-        ["node b: exec `echo about to fail; exit 3` exited with status 3"]
+        ["node b: exec `sh -c 'echo about to fail; exit 3'` exited with status 3"]
     );
     // The management address, as the file set it, inside and as the runtime reports it.
     assert!(
@@ -981,7 +981,7 @@ fn cli_runs_a_containerlab_file(rt: &Rt) {
          ipv6-subnet: fd00:0:{n}::/64\ntopology:\n  defaults:\n    kind: linux\n    image: \
          {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    a:\n      exec:\n        - ip addr add \
          198.18.{}.1/24 dev eth1\n    b:\n      exec:\n        - ip addr add 198.18.{}.2/24 \
-         dev eth1\n        - echo about to fail; exit 3\n  links:\n    - endpoints: [\"a:eth1\", \
+         dev eth1\n        - sh -c 'echo about to fail; exit 3'\n  links:\n    - endpoints: [\"a:eth1\", \
          \"b:eth1\"]\n",
         n + 1,
         n + 1
@@ -1019,14 +1019,14 @@ fn cli_runs_a_containerlab_file(rt: &Rt) {
     assert!(
         stdout.ends_with(&format!(
             "exec a: ip addr add 198.18.{0}.1/24 dev eth1\nexec b: ip addr add 198.18.{0}.2/24 \
-             dev eth1\nexec b: echo about to fail; exit 3 (exit status 3)\n  b| about to fail\n",
+             dev eth1\nexec b: sh -c 'echo about to fail; exit 3' (exit status 3)\n  b| about to fail\n",
             n + 1
         )),
         "{stdout}"
     );
     assert!(
         stderr.ends_with(
-            "patchwire: node b: exec `echo about to fail; exit 3` exited with status 3\n"
+            "patchwire: node b: exec `sh -c 'echo about to fail; exit 3'` exited with status 3\n"
         ),
         "{stderr}"
     );
@@ -1461,7 +1461,7 @@ fn network_mode_container_names_a_node(rt: &Rt) {
     let d = spec(&lab, "d");
     let nodes = |a: &ContainerSpec| {
         vec![
-            ("a", a.clone(), vec![]),
+            ("a", a.clone(), vec!["echo a ran".to_string()]),
             (
                 "b",
                 b.clone(),
@@ -1478,6 +1478,17 @@ fn network_mode_container_names_a_node(rt: &Rt) {
     let file = lab_file(rt, &lab, &[("b:eth1", "d:eth1")], nodes(&a));
     let up = lab::up_with(&file, None, &rt.options()).unwrap();
     assert!(up.exec.iter().all(|e| e.exit == 0), "{:?}", up.exec);
+    // a and b share a namespace: each node's commands ran, each once.
+    assert_eq!(
+        up.exec.iter().map(|e| e.node.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "d"]
+    );
+    assert!(
+        lab::up_with(&file, None, &rt.options())
+            .unwrap()
+            .exec
+            .is_empty()
+    );
     assert_eq!(netns_of(rt, &b.name), netns_of(rt, &a.name));
     assert_eq!(netns_of(rt, &c.name), netns_of(rt, &other));
     assert!(registered_as_running(rt, &b.name));
@@ -1746,4 +1757,564 @@ fn podman_runtime_failures_are_named_per_node() {
 #[test]
 fn docker_runtime_failures_are_named_per_node() {
     runtime_failures_are_named_per_node(&Rt::new(Kind::Docker));
+}
+
+/// An image whose default command is a shell (alpine, debian without `cmd:`) keeps running:
+/// containers get a terminal and open stdin, as containerlab makes them. Its `exec:` commands
+/// are split into words and run without a shell, as containerlab runs them; one that does not
+/// split is refused by `plan`, where the file writes the node.
+fn shell_images_stay_up_and_exec_runs_without_a_shell(rt: &Rt) {
+    let lab = rt.lab_name("s");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let image = "localhost/pw-busybox:sh";
+    rt.ok(&[
+        "import",
+        "--change",
+        r#"CMD ["/bin/sh"]"#,
+        image_tar().to_str().unwrap(),
+        image,
+    ]);
+    let text = |exec: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    s:\n      kind: linux\n      image: {image}\n      \
+             exec:\n        - {exec}\n"
+        )
+    };
+    let path = rt.work.join("shell.clab.yml");
+    std::fs::write(&path, text(r#""echo 'a""#)).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "patchwire: {path}:7:5: node s: exec `echo 'a`: cannot split it into words (an \
+             unbalanced quote, a trailing backslash, or nothing at all); exec commands are split \
+             as a shell would and run without one, as containerlab runs them\n"
+        )
+    );
+    std::fs::write(path, text(r#""echo a; echo \"$ZZZ\" > /tmp/z""#)).unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("exec s: echo a; echo \"$ZZZ\" > /tmp/z\n  s| a; echo $ZZZ > /tmp/z\n"),
+        "{stdout}"
+    );
+    let name = format!("clab-{lab}-s");
+    assert!(container(rt, &name).running);
+    assert!(registered_as_running(rt, &name));
+    // No shell ran the words: nothing was written.
+    assert!(
+        !rt.cli(&["exec", &name, "test", "-e", "/tmp/z"])
+            .status
+            .success()
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_shell_images_stay_up_and_exec_runs_without_a_shell() {
+    shell_images_stay_up_and_exec_runs_without_a_shell(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_shell_images_stay_up_and_exec_runs_without_a_shell() {
+    shell_images_stay_up_and_exec_runs_without_a_shell(&Rt::new(Kind::Docker));
+}
+
+/// The CLI in `rt`'s namespace with both runtimes answering (podman's and docker's wrappers)
+/// and no `-r`.
+fn patchwire_both(
+    rt: &Rt,
+    podman: &Rt,
+    docker: &Rt,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", rt.ns.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(args)
+        .env("PATCHWIRE_PODMAN", &podman.wrapper)
+        .env("PATCHWIRE_DOCKER", &docker.wrapper)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Without `-r`, with docker and podman both answering, `plan`, `up` and `down` use the
+/// runtime that holds the lab's containers (podman here, although docker answers first); a lab
+/// with containers in both is refused, naming both and `-r`.
+#[test]
+fn commands_follow_the_runtime_that_holds_the_lab() {
+    let podman = Rt::new(Kind::Podman);
+    let docker = Rt::new(Kind::Docker);
+    let lab = podman.lab_name("h");
+    docker.adopt_lab(&lab);
+    let n = podman.n;
+    let network = format!("pwt-net{n}-2");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\ntopology:\n  \
+         nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = podman.work.join("held.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = podman.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let both = |args: &[&str]| patchwire_both(&podman, &podman, &docker, args);
+    let (code, stdout, stderr) = both(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: the kernel matches the file\n"));
+    let (code, stdout, stderr) = both(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: up to date, nothing changed\n"));
+    let filter = format!("label=patchwire.lab={lab}");
+    assert_eq!(docker.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+    // A container of the lab's in docker too: which runtime is the lab's is the user's to say.
+    docker.ok(&[
+        "run",
+        "--detach",
+        "--name",
+        "pwt-other",
+        "--label",
+        &format!("patchwire.lab={lab}"),
+        "--label",
+        "patchwire.node=z",
+        IMAGE,
+        "sleep",
+        "100000",
+    ]);
+    let refusal = format!(
+        "patchwire: lab {lab} has containers in both docker (pwt-other) and podman \
+         (clab-{lab}-a): say which runtime is the lab's with -r docker or -r podman (patchwire \
+         down -r RUNTIME FILE removes the other's)\n"
+    );
+    for command in [
+        &["plan", path][..],
+        &["up", path],
+        &["down", path],
+        &["down", "--name", &lab],
+    ] {
+        let (code, stdout, stderr) = both(command);
+        assert_eq!(code, Some(1), "{command:?}: {stdout}{stderr}");
+        assert_eq!(stderr, refusal, "{command:?}");
+    }
+    let (code, stdout, stderr) = docker.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(docker.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+    // Only podman holds it again: a `down` without -r removes podman's (by name: no file).
+    let (code, stdout, stderr) = both(&["down", "--name", &lab]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("removed container clab-{lab}-a\n")),
+        "{stdout}"
+    );
+    assert_eq!(leftovers(&podman, &lab, &network), Vec::<String>::new());
+}
+
+/// A network namespace that is not the lab's under a container's name (`ip netns add`, with
+/// a veth in it): `plan` and `up` refuse before anything changes, naming it and what to do;
+/// `down` never deletes one (the registration swapped for someone else's after `up`).
+fn foreign_namespaces_are_never_taken(rt: &Rt) {
+    let lab = rt.lab_name("d");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    // Named like a test namespace, so a failed test's leftovers are found; the file's
+    // `prefix: ""` makes it the container's name.
+    let decoy = TestNs::new();
+    let name = decoy.name.clone();
+    run(
+        "ip",
+        &[
+            "-n", &name, "link", "add", "pwtd0", "type", "veth", "peer", "name", "pwtd1",
+        ],
+    );
+    let text = format!(
+        "name: {lab}\nprefix: \"\"\nmgmt:\n  network: {network}\n  ipv4-subnet: \
+         198.18.{n}.0/24\ntopology:\n  nodes:\n    {name}: {{kind: linux, image: {IMAGE}, cmd: \
+         sleep 100000}}\n"
+    );
+    let path = rt.work.join("decoy.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let refusal = format!(
+        "patchwire: {path}:8:5: node {name}: netns {name} exists (/run/netns/{name}) and is not \
+         lab {lab}'s registration of container {name} (not its namespace, no \
+         patchwire.ctr.{lab} mark on its loopback): up would put the container's namespace in \
+         its place; delete it (ip netns delete {name}) if it is not needed, or give the node \
+         another name (or the file a prefix:)\n"
+    );
+    let veths = |ns: &str| run("ip", &["-n", ns, "-o", "link", "show", "type", "veth"]);
+    for command in ["plan", "up"] {
+        let (code, stdout, stderr) = rt.patchwire(&[command, path]);
+        assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
+        assert_eq!(stderr, refusal, "{command}");
+        assert!(veths(&name).contains("pwtd0"), "{command}");
+        assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+    }
+    // The namespace gone, up makes the container and registers its namespace.
+    run("ip", &["netns", "delete", &name]);
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(registered_as_running(rt, &name));
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    // Someone else's namespace in its place: refused again; down leaves it.
+    run("ip", &["netns", "delete", &name]);
+    run("ip", &["netns", "add", &name]);
+    run(
+        "ip",
+        &[
+            "-n", &name, "link", "add", "pwtd0", "type", "veth", "peer", "name", "pwtd1",
+        ],
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr, refusal);
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "removed netns {lab}.panel\nremoved container {name}\nremoved network {network} \
+             (the lab had made it)\n"
+        )
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "note: netns {name} is not lab {lab}'s registration of container {name} (not its \
+             namespace, no patchwire.ctr.{lab} mark): left as it is\n"
+        )
+    );
+    assert!(veths(&name).contains("pwtd0"));
+}
+
+#[test]
+fn podman_foreign_namespaces_are_never_taken() {
+    foreign_namespaces_are_never_taken(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_foreign_namespaces_are_never_taken() {
+    foreign_namespaces_are_never_taken(&Rt::new(Kind::Docker));
+}
+
+/// `exec:` is part of a node's definition: commands changed, the node is made again and runs
+/// the new ones. Commands a killed `up` did not get to run are listed by `plan` and run by
+/// `up` as a change (not "nothing changed").
+fn exec_changes_and_pending_exec_are_changes(rt: &Rt) {
+    let lab = rt.lab_name("x");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |word: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    a:\n      kind: linux\n      image: {IMAGE}\n      cmd: \
+             sleep 100000\n      exec:\n        - echo {word}\n"
+        )
+    };
+    let path = rt.work.join("exec.clab.yml");
+    std::fs::write(&path, text("one")).unwrap();
+    let path = path.to_str().unwrap();
+    let name = format!("clab-{lab}-a");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.ends_with("exec a: echo one\n  a| one\n"), "{stdout}");
+    // As an `up` killed after the wiring leaves it: the commands' mark not on the loopback.
+    run(
+        "ip",
+        &[
+            "-n",
+            &name,
+            "link",
+            "property",
+            "del",
+            "dev",
+            "lo",
+            "altname",
+            "patchwire.exec-done",
+        ],
+    );
+    let pending =
+        format!("~ exec: node a: commands not run yet in container {name} (up runs them)\n");
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&pending), "{stdout}");
+    let before = rt.started(&name);
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&pending), "{stdout}");
+    assert!(stdout.ends_with("exec a: echo one\n  a| one\n"), "{stdout}");
+    assert_eq!(rt.started(&name), before);
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    // The commands changed: the node is made again, and runs them.
+    std::fs::write(path, text("two")).unwrap();
+    let recreated = format!("~ container {name} (node a): recreated, its exec: commands changed\n");
+    let (code, stdout, stderr) = rt.patchwire(&["plan", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&recreated), "{stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&recreated), "{stdout}");
+    assert!(stdout.ends_with("exec a: echo two\n  a| two\n"), "{stdout}");
+    assert_ne!(rt.started(&name).0, before.0);
+    assert!(registered_as_running(rt, &name));
+    assert_eq!(
+        rt.patchwire(&["plan", path]).1,
+        format!("lab {lab}: the kernel matches the file\n")
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_exec_changes_and_pending_exec_are_changes() {
+    exec_changes_and_pending_exec_are_changes(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_exec_changes_and_pending_exec_are_changes() {
+    exec_changes_and_pending_exec_are_changes(&Rt::new(Kind::Docker));
+}
+
+/// A static `mgmt-ipv4` outside the management network's subnets (an existing network's, as
+/// the runtime reports them, or the ones `up` would make it with): `plan` and `up` refuse at
+/// the node, before anything changes.
+fn static_addresses_outside_the_network_are_refused(rt: &Rt) {
+    let lab = rt.lab_name("a");
+    let n = rt.n;
+    let existing = format!("pwt-net{n}-3");
+    rt.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("198.18.{}.0/24", n + 1),
+        &existing,
+    ]);
+    let text = |network: &str, subnet: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n{subnet}topology:\n  nodes:\n    a:\n      \
+             kind: linux\n      image: {IMAGE}\n      cmd: sleep 100000\n      mgmt-ipv4: \
+             198.18.{}.5\n",
+            n + 2
+        )
+    };
+    let path = rt.work.join("static.clab.yml");
+    let path_text = path.to_str().unwrap().to_string();
+    // The file's own subnet holds the address (the reader checks that); the existing
+    // network's does not.
+    let file = text(
+        &existing,
+        &format!("  ipv4-subnet: 198.18.{}.0/24\n", n + 2),
+    );
+    let cases = [(
+        file,
+        "7:5",
+        format!("{existing} ({}'s subnets: 198.18.{}.0/24)", rt.kind, n + 1),
+    )];
+    for (file, at, network) in cases {
+        std::fs::write(&path, file).unwrap();
+        for command in ["plan", "up"] {
+            let (code, stdout, stderr) = rt.patchwire(&[command, &path_text]);
+            assert_eq!(code, Some(1), "{command}: {stdout}{stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "patchwire: {path_text}:{at}: node a: mgmt-ipv4 198.18.{}.5 is not in a \
+                     subnet of management network {network}: give the node an address in one, \
+                     or remove mgmt-ipv4 (the runtime then picks one)\n",
+                    n + 2
+                ),
+                "{command}"
+            );
+            let filter = format!("label=patchwire.lab={lab}");
+            assert_eq!(rt.ok(&["ps", "-a", "-q", "--filter", &filter]), "");
+            assert!(
+                !rt.cli(&["network", "inspect", &format!("pwt-net{n}-2")])
+                    .status
+                    .success()
+            );
+        }
+    }
+    rt.ok(&["network", "rm", &existing]);
+}
+
+#[test]
+fn podman_static_addresses_outside_the_network_are_refused() {
+    static_addresses_outside_the_network_are_refused(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_static_addresses_outside_the_network_are_refused() {
+    static_addresses_outside_the_network_are_refused(&Rt::new(Kind::Docker));
+}
+
+/// A management network a lab made does not outlive every lab: the last lab on it removes it
+/// on `down` (another lab made it), and `up` removes it once the lab's last container node
+/// left the file.
+fn management_networks_go_with_the_last_lab(rt: &Rt) {
+    let (a, b) = (rt.lab_name("m"), rt.lab_name("n"));
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |lab: &str, image: bool| {
+        let node = match image {
+            true => format!("{{kind: linux, image: {IMAGE}, cmd: sleep 100000}}"),
+            false => "{kind: linux}".to_string(),
+        };
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  nodes:\n    x: {node}\n"
+        )
+    };
+    let path = |lab: &str| {
+        rt.work
+            .join(format!("{lab}.clab.yml"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    for lab in [&a, &b] {
+        std::fs::write(path(lab), text(lab, true)).unwrap();
+        let (code, stdout, stderr) = rt.patchwire(&["up", &path(lab)]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+    }
+    let exists = || rt.cli(&["network", "inspect", &network]).status.success();
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(exists(), "b's container is on it: {stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&b)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "removed network {network} (the lab had made it)\n"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "note: network {network} was made by lab {a}: removed with the last container on it\n"
+        )
+    );
+    assert!(!exists());
+    // The lab's last container node gone from the file: up removes the network too.
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    std::fs::write(path(&a), text(&a, false)).unwrap();
+    let gone = format!(
+        "- container clab-{a}-x (node x is no longer in the file)\n- network {network} ({}): a \
+         lab made it, and no container uses it any more\n",
+        rt.kind
+    );
+    let (code, stdout, stderr) = rt.patchwire(&["plan", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&gone), "{stdout}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with(&gone), "{stdout}");
+    assert!(!exists());
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path(&a)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &a, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_management_networks_go_with_the_last_lab() {
+    management_networks_go_with_the_last_lab(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_management_networks_go_with_the_last_lab() {
+    management_networks_go_with_the_last_lab(&Rt::new(Kind::Docker));
+}
+
+/// `show --lab` asking a runtime that holds none of the lab's containers (only podman
+/// answers; the lab is docker's, at a socket of its own) while a process runs in each node's
+/// registered namespace: it says it cannot tell, and names `-r docker`, instead of calling
+/// the containers gone and advising an `up` that would make them twice.
+#[test]
+fn show_cannot_tell_a_container_of_another_runtime_from_a_gone_one() {
+    let podman = Rt::new(Kind::Podman);
+    let docker = Rt::new(Kind::Docker);
+    let lab = docker.lab_name("o");
+    let n = docker.n;
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: pwt-net{n}-2\n  ipv4-subnet: 198.18.{n}.0/24\n\
+         topology:\n  nodes:\n    a: {{kind: linux, image: {IMAGE}, cmd: sleep 100000}}\n"
+    );
+    let path = docker.work.join("other.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = docker.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", docker.ns.name))
+        .arg(env!("CARGO_BIN_EXE_patchwire"))
+        .args(["show", "--lab", path])
+        .env("PATCHWIRE_PODMAN", &podman.wrapper)
+        .env("PATCHWIRE_DOCKER", "/nonexistent/docker")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let unknown = format!(
+        "! node a: container clab-{lab}-a: not found in podman; its namespace is registered and a \
+         process runs in it — is it in another runtime? patchwire show --lab {path} -r docker\n"
+    );
+    assert!(stdout.ends_with(&unknown), "{stdout}");
+    assert!(!stdout.contains("is gone"), "{stdout}");
+    let (code, stdout, stderr) = docker.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+/// A `network-mode: host` container is registered as the host's namespace: `up` never marks
+/// the host's loopback as the lab's registration, and `down` leaves the host's namespace.
+fn host_network_containers_leave_the_hosts_loopback_alone(rt: &Rt) {
+    let lab = rt.lab_name("k");
+    let n = rt.n;
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: pwt-net{n}-2\n  ipv4-subnet: 198.18.{n}.0/24\n\
+         topology:\n  nodes:\n    h: {{kind: linux, image: {IMAGE}, cmd: sleep 100000, \
+         network-mode: host}}\n"
+    );
+    let path = rt.work.join("hostnet.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lo = run("ip", &["-n", &rt.ns.name, "-d", "link", "show", "lo"]);
+    assert!(!lo.contains("patchwire.ctr"), "{lo}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: up to date, nothing changed\n"));
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(Path::new(&format!("/run/netns/{}", rt.ns.name)).exists());
+}
+
+#[test]
+fn podman_host_network_containers_leave_the_hosts_loopback_alone() {
+    host_network_containers_leave_the_hosts_loopback_alone(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_host_network_containers_leave_the_hosts_loopback_alone() {
+    host_network_containers_leave_the_hosts_loopback_alone(&Rt::new(Kind::Docker));
 }

@@ -31,8 +31,9 @@ pub struct UpArgs {
 #[derive(clap::Args)]
 pub struct RuntimeArgs {
     /// The container runtime for container nodes (`kind: linux` with an image,
-    /// `ext-container`), driven through its own CLI (as containerlab's -r). Default: docker
-    /// if its daemon answers (DOCKER_HOST honoured), else podman. What a runtime needs on
+    /// `ext-container`), driven through its own CLI (as containerlab's -r). Default: the one
+    /// holding the lab's containers; for a lab none holds, docker if its daemon answers
+    /// (DOCKER_HOST honoured), else podman. What a runtime needs on
     /// your machine (OCI runtime, ulimits, storage) comes from its own configuration
     /// (containers.conf, CONTAINERS_CONF, DOCKER_HOST); PATCHWIRE_PODMAN / PATCHWIRE_DOCKER
     /// name the client program, PATCHWIRE_PODMAN_ARGS / PATCHWIRE_DOCKER_ARGS add global

@@ -14,6 +14,24 @@
 //! is removed and made again, and its panel ports go first (their far ends were in the old
 //! namespace) so the plumbing makes them anew; a registration naming another namespace (the
 //! container restarted) is replaced, with the same effect on the ports.
+//!
+//! Files: the plan and its making here; which runtime (`choice.rs`); `exec:` (`exec.rs`);
+//! registrations under /run/netns and their mark (`registration.rs`); static management
+//! addresses (`addresses.rs`); what `show` says of stale nodes (`stale.rs`).
+
+mod addresses;
+mod choice;
+mod exec;
+mod registration;
+mod stale;
+
+use addresses::*;
+pub(super) use choice::*;
+pub use exec::ExecResult;
+pub(super) use exec::*;
+use registration::*;
+pub use stale::StaleNode;
+pub(super) use stale::*;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -26,8 +44,8 @@ use super::desired::{MgmtBridge, NodeHome};
 use super::file::{LabFile, LinkKind, NodeKind};
 use super::names;
 use crate::marks::{
-    CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL, CONTAINER_NODE_LABEL,
-    CONTAINER_SPEC_LABEL,
+    CONTAINER_EXEC_LABEL, CONTAINER_EXEC_RECORD, CONTAINER_HOST_LABEL, CONTAINER_LAB_LABEL,
+    CONTAINER_NETNS_RECORD, CONTAINER_NODE_LABEL, CONTAINER_SPEC_LABEL,
 };
 use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
 use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
@@ -43,6 +61,15 @@ pub enum ContainerChange {
     /// The management network, made by the runtime and labelled as this lab's.
     CreateNetwork {
         /// Its name (`mgmt.network`).
+        network: String,
+        /// podman or docker.
+        runtime: runtime::Kind,
+    },
+    /// A management network a patchwire lab made that no container uses once the lab's
+    /// removals are done (the last container node left the file, or the lab moved to another
+    /// network): removed.
+    RemoveNetwork {
+        /// Its name.
         network: String,
         /// podman or docker.
         runtime: runtime::Kind,
@@ -84,6 +111,14 @@ pub enum ContainerChange {
         /// The container's name.
         container: String,
     },
+    /// A running container, as the file says, whose `exec:` commands have not run in its
+    /// namespace (an `up` was killed before it ran them): `up` runs them.
+    RunExec {
+        /// The node.
+        node: String,
+        /// The container's name.
+        container: String,
+    },
     /// A running container's namespace registered (again) under /run/netns: it was not, or
     /// the registration named another namespace (the container restarted). Its links are
     /// made anew.
@@ -101,6 +136,11 @@ impl fmt::Display for ContainerChange {
             ContainerChange::CreateNetwork { network, runtime } => {
                 write!(f, "+ network {network} ({runtime})")
             }
+            ContainerChange::RemoveNetwork { network, runtime } => write!(
+                f,
+                "- network {network} ({runtime}): a lab made it, and no container uses it any \
+                 more"
+            ),
             ContainerChange::CreateContainer {
                 node,
                 container,
@@ -129,6 +169,11 @@ impl fmt::Display for ContainerChange {
                     "- container {container} (node {node} is no longer in the file)"
                 )
             }
+            ContainerChange::RunExec { node, container } => write!(
+                f,
+                "~ exec: node {node}: commands not run yet in container {container} (up runs \
+                 them)"
+            ),
             ContainerChange::RegisterNetns { node, container } => write!(
                 f,
                 "~ netns {container} (node {node}): registered as the running container's"
@@ -137,37 +182,12 @@ impl fmt::Display for ContainerChange {
     }
 }
 
-/// The output of one `exec:` command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExecResult {
-    /// The node it ran in.
-    pub node: String,
-    /// The command as written.
-    pub command: String,
-    /// Its exit status.
-    pub exit: i32,
-    /// What it wrote to stdout.
-    pub stdout: String,
-    /// What it wrote to stderr.
-    pub stderr: String,
-}
-
-impl ExecResult {
-    /// The failure in words, for a command that did not exit 0.
-    pub fn failure(&self) -> Option<String> {
-        (self.exit != 0).then(|| {
-            format!(
-                "node {}: exec `{}` exited with status {}",
-                self.node, self.command, self.exit
-            )
-        })
-    }
-}
-
 /// A container node on this host.
 struct Wanted<'a> {
     node: &'a str,
     spec: ContainerSpec,
+    /// Its `exec:` commands.
+    exec: &'a [String],
 }
 
 /// What `up` does to the lab's containers, worked out from the file and the runtime.
@@ -181,6 +201,8 @@ pub(super) struct ContainerPlan {
     removes: Vec<(String, String)>,
     /// (node, spec with the lab's labels).
     creates: Vec<(String, ContainerSpec)>,
+    /// Networks made by a patchwire lab that nothing uses once `removes` are done.
+    drop_networks: Vec<String>,
     /// (node, container, pid): running containers whose namespace to register.
     registers: Vec<(String, String, u32)>,
     /// Where `mgmt-net` links' host sides go.
@@ -201,47 +223,6 @@ fn node_at(file: &LabFile, node: &str) -> String {
         .get(&(node.to_string(), "node"))
         .cloned()
         .unwrap_or_else(|| file.path.clone())
-}
-
-/// The runtime a lab needs: when the file has container nodes here, or `--runtime` names one,
-/// or this lab left container registrations (`clab-LAB-…`) under /run/netns (a file whose
-/// last container node was removed). Otherwise `None`: a lab without containers never asks a
-/// runtime anything.
-pub(super) fn runtime_for(
-    file: &LabFile,
-    host: Option<&str>,
-    options: &super::Options,
-) -> Result<Option<Runtime>, LabError> {
-    let choice = options.runtime;
-    if let Some(program) = &options.program {
-        let kind = match choice {
-            Choice::Only(kind) => kind,
-            Choice::Auto => runtime::Kind::Docker,
-        };
-        return Ok(Some(runtime::at(kind, program)?));
-    }
-    // A `mgmt-net` link needs the runtime too when the file names no bridge: it joins the
-    // bridge the runtime made for the management network.
-    let unnamed = file.mgmt.as_ref().is_some_and(|m| m.bridge.is_none());
-    let has_nodes = file.nodes.iter().any(|(_, n)| {
-        here(n.host.as_deref(), host)
-            && matches!(n.kind, NodeKind::Container(_) | NodeKind::ExtContainer(_))
-    }) || (unnamed && has_mgmt_links(file, host));
-    let leftovers = netns::named()
-        .iter()
-        .any(|n| n.starts_with(&format!("clab-{}-", file.name)));
-    if !has_nodes && choice == Choice::Auto && !leftovers {
-        return Ok(None);
-    }
-    match runtime::find(choice) {
-        Ok(found) => Ok(Some(found)),
-        Err(e) if !has_nodes && choice == Choice::Auto => {
-            // Leftover registrations without a runtime to ask: nothing to do here.
-            let _ = e;
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
@@ -415,9 +396,24 @@ fn shares_with(spec: &ContainerSpec) -> Option<&str> {
 }
 
 /// The labels the lab adds to a node's container: its record.
-fn record(lab: &str, node: &str, host: Option<&str>, spec: &ContainerSpec) -> ContainerSpec {
+/// `exec:` is part of the node's definition (decided: as containerlab's `apply` recreates a
+/// changed node, a node whose commands changed is made again and runs the new ones in a
+/// fresh namespace; running only the new commands in the old one would leave whatever the
+/// old ones did), in a label of its own so `plan` can say which changed.
+fn record(
+    lab: &str,
+    node: &str,
+    host: Option<&str>,
+    spec: &ContainerSpec,
+    exec: &[String],
+) -> ContainerSpec {
     let digest = runtime::spec_hash(spec);
     let mut spec = spec.clone();
+    if !exec.is_empty() {
+        let commands = serde_json::to_string(exec).unwrap_or_default();
+        spec.labels
+            .insert(CONTAINER_EXEC_LABEL.into(), runtime::digest(&commands));
+    }
     spec.labels.insert(CONTAINER_LAB_LABEL.into(), lab.into());
     spec.labels.insert(CONTAINER_NODE_LABEL.into(), node.into());
     spec.labels.insert(CONTAINER_SPEC_LABEL.into(), digest);
@@ -425,16 +421,6 @@ fn record(lab: &str, node: &str, host: Option<&str>, spec: &ContainerSpec) -> Co
         spec.labels.insert(CONTAINER_HOST_LABEL.into(), host.into());
     }
     spec
-}
-
-/// Whether /run/netns/NAME is the namespace of process `pid`.
-fn registered_as(name: &str, pid: u32) -> bool {
-    let registered = std::fs::metadata(std::path::Path::new(NETNS_RUN_DIR).join(name));
-    let actual = std::fs::metadata(format!("/proc/{pid}/ns/net"));
-    match (registered, actual) {
-        (Ok(r), Ok(a)) => NsKey::of(&r) == NsKey::of(&a),
-        _ => false,
-    }
 }
 
 /// The lab's containers on this host, by the runtime's labels.
@@ -457,6 +443,7 @@ pub(super) fn plan(
     file: &LabFile,
     host: Option<&str>,
 ) -> Result<ContainerPlan, LabError> {
+    check_exec(file, host)?;
     let mut plan = ContainerPlan {
         lab: file.name.clone(),
         ..ContainerPlan::default()
@@ -470,7 +457,7 @@ pub(super) fn plan(
         .map(|n| (n.clone(), node_at(file, n)))
         .collect();
     let mut wanted: Vec<Wanted> = Vec::new();
-    let mut ext: Vec<(&str, &str)> = Vec::new();
+    let mut ext: Vec<(&str, &str, &[String])> = Vec::new();
     for (node, spec) in &file.nodes {
         if !here(spec.host.as_deref(), host) {
             continue;
@@ -478,9 +465,16 @@ pub(super) fn plan(
         match &spec.kind {
             NodeKind::Container(c) => wanted.push(Wanted {
                 node,
-                spec: record(&file.name, node, host, &shared_network(file, &c.spec)),
+                spec: record(
+                    &file.name,
+                    node,
+                    host,
+                    &shared_network(file, &c.spec),
+                    &c.exec,
+                ),
+                exec: &c.exec,
             }),
-            NodeKind::ExtContainer(e) => ext.push((node, &e.container)),
+            NodeKind::ExtContainer(e) => ext.push((node, &e.container, &e.exec)),
             _ => {}
         }
     }
@@ -530,6 +524,55 @@ pub(super) fn plan(
             });
         }
         plan.network = Some(mgmt.clone());
+        // Static addresses outside the network's subnets: the runtime would refuse them
+        // half-way through `up`; refused here, before anything changes.
+        let (subnets, made) = match runtime.network_subnets(&mgmt.name)? {
+            Some(found) => (found, false),
+            None => (
+                [&mgmt.ipv4_subnet, &mgmt.ipv6_subnet]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+                true,
+            ),
+        };
+        for w in wanted.iter().filter(|w| w.spec.network_mode.is_none()) {
+            check_static(w, &subnets, mgmt, made, runtime, &plan.at[w.node])?;
+        }
+    }
+    // A namespace under the container's name that is not the lab's registration: refused
+    // before anything changes (up would replace it, down delete it).
+    for w in &wanted {
+        let pid = by_node
+            .get(w.node)
+            .filter(|c| c.name == w.spec.name)
+            .and_then(|c| c.pid);
+        check_registration(&w.spec.name, pid, &file.name, &plan.at[w.node], w.node)?;
+    }
+    // Networks a patchwire lab made (this one, or another whose network this lab used) that
+    // no container is on once the lab's removals are done: removed, as `down` would.
+    let removing: BTreeSet<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
+    let mut networks: BTreeSet<String> =
+        runtime.list_lab_networks(&file.name)?.into_iter().collect();
+    for c in found.iter().filter(|c| removing.contains(c.name.as_str())) {
+        networks.extend(c.addresses.keys().cloned());
+    }
+    if let Some(kept) = &plan.network {
+        networks.remove(&kept.name);
+    }
+    for network in networks {
+        if runtime.network_lab(&network)?.is_none() {
+            continue;
+        }
+        let users = runtime.network_users(&network)?;
+        if users.iter().all(|u| removing.contains(u.as_str())) {
+            plan.changes.push(ContainerChange::RemoveNetwork {
+                network: network.clone(),
+                runtime: runtime.kind,
+            });
+            plan.drop_networks.push(network);
+        }
     }
     // Whether each image is in the runtime's storage, asked once per image.
     let mut images: BTreeMap<String, bool> = BTreeMap::new();
@@ -585,6 +628,12 @@ pub(super) fn plan(
             {
                 "its definition in the file changed".to_string()
             }
+            Some(c)
+                if c.labels.get(CONTAINER_EXEC_LABEL)
+                    != w.spec.labels.get(CONTAINER_EXEC_LABEL) =>
+            {
+                "its exec: commands changed".to_string()
+            }
             // Ours, as the file says, but stopped (or created by an `up` killed before it
             // started it): started again, as `docker start` would.
             Some(c) if !c.running || c.pid.is_none() => {
@@ -607,6 +656,11 @@ pub(super) fn plan(
                     plan.fresh.insert(w.node.to_string());
                     plan.registers
                         .push((w.node.to_string(), c.name.clone(), pid));
+                } else if pending_exec(w.exec, &w.spec, w.node)? {
+                    plan.changes.push(ContainerChange::RunExec {
+                        node: w.node.to_string(),
+                        container: c.name.clone(),
+                    });
                 }
                 continue;
             }
@@ -643,7 +697,7 @@ pub(super) fn plan(
         plan.removes.push((w.node.to_string(), w.spec.name.clone()));
         plan.creates.push((w.node.to_string(), w.spec.clone()));
     }
-    for (node, name) in ext {
+    for (node, name, exec) in ext {
         let container = runtime.inspect(name)?;
         let pid = match container {
             None => {
@@ -665,6 +719,7 @@ pub(super) fn plan(
                 }
             },
         };
+        check_registration(name, Some(pid), &file.name, &plan.at[node], node)?;
         if !registered_as(name, pid) {
             plan.changes.push(ContainerChange::RegisterNetns {
                 node: node.to_string(),
@@ -673,6 +728,11 @@ pub(super) fn plan(
             plan.fresh.insert(node.to_string());
             plan.registers
                 .push((node.to_string(), name.to_string(), pid));
+        } else if !exec.is_empty() && !exec_done(name, &exec_record(None, node))? {
+            plan.changes.push(ContainerChange::RunExec {
+                node: node.to_string(),
+                container: name.to_string(),
+            });
         }
     }
     plan.mgmt_bridge = mgmt_bridge(Some(runtime), file, host)?;
@@ -706,6 +766,9 @@ pub(super) fn apply(
     }
     let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
     runtime.remove_many(&doomed)?;
+    for network in &plan.drop_networks {
+        runtime.remove_lab_network_if_unused(network)?;
+    }
     let network = plan.network.as_ref().map(|n| n.name.as_str());
     let results = Mutex::new(Vec::new());
     let start =
@@ -768,7 +831,10 @@ pub(super) fn apply(
         }
         match found.pid {
             Some(pid) => {
-                if let Err(e) = netns::register(&spec.name, pid) {
+                let registered = netns::register(&spec.name, pid)
+                    .map_err(LabError::from)
+                    .and_then(|_| mark_registered(&spec.name, lab));
+                if let Err(e) = registered {
                     failures.push(line(node, &e.to_string()));
                 }
             }
@@ -786,6 +852,7 @@ pub(super) fn apply(
     }
     for (_, container, pid) in &plan.registers {
         netns::register(container, *pid)?;
+        mark_registered(container, lab)?;
     }
     Ok(())
 }
@@ -856,7 +923,8 @@ fn run_or_adopt(
             .map_or(refusal.clone(), |(_, rest)| rest.to_string());
         return Err(why);
     }
-    if found.labels.get(CONTAINER_SPEC_LABEL) == label(spec, CONTAINER_SPEC_LABEL).as_ref() {
+    let same = |key: &str| found.labels.get(key) == label(spec, key).as_ref();
+    if same(CONTAINER_SPEC_LABEL) && same(CONTAINER_EXEC_LABEL) {
         return match found.running {
             true => Ok(()),
             false => runtime.start(&spec.name).map_err(|e| e.to_string()),
@@ -890,237 +958,6 @@ fn delete_node_ports(panel: &str, nodes: &BTreeSet<String>) -> Result<(), LabErr
         }
     }
     Ok(())
-}
-
-/// Runs the `exec:` commands of every container and ext-container node here whose namespace
-/// has not run them yet, node after node, each command in order, and then marks that
-/// namespace's loopback (`marks::CONTAINER_EXEC_RECORD`): a container made anew (a new
-/// namespace) runs them again, one left running does not, and a container an `up` killed
-/// half-way started gets them on the next `up`. A failing command does not stop the rest.
-pub(super) fn run_exec(
-    runtime: Option<&Runtime>,
-    file: &LabFile,
-    host: Option<&str>,
-) -> Result<Vec<ExecResult>, LabError> {
-    let Some(runtime) = runtime else {
-        return Ok(Vec::new());
-    };
-    let mut results = Vec::new();
-    for (node, spec) in &file.nodes {
-        if !here(spec.host.as_deref(), host) {
-            continue;
-        }
-        let (container, exec, shares_host) = match &spec.kind {
-            NodeKind::Container(c) => (
-                &c.spec.name,
-                &c.exec,
-                c.spec.network_mode.as_deref() == Some("host"),
-            ),
-            NodeKind::ExtContainer(e) => (&e.container, &e.exec, false),
-            _ => continue,
-        };
-        // A container on the host's network has no namespace of its own to mark (the host's
-        // loopback is not the lab's to touch): its commands run on every `up`.
-        if exec.is_empty() || (!shares_host && exec_done(container)?) {
-            continue;
-        }
-        for command in exec {
-            let result = match runtime.exec(container, command) {
-                Ok(out) => ExecResult {
-                    node: node.clone(),
-                    command: command.clone(),
-                    exit: out.exit,
-                    stdout: out.stdout,
-                    stderr: out.stderr,
-                },
-                Err(e) => ExecResult {
-                    node: node.clone(),
-                    command: command.clone(),
-                    exit: -1,
-                    stdout: String::new(),
-                    stderr: e.to_string(),
-                },
-            };
-            results.push(result);
-        }
-        if !shares_host {
-            mark_exec_done(container)?;
-        }
-    }
-    Ok(results)
-}
-
-/// The loopback of the namespace registered as `name`, with a socket there.
-fn loopback(name: &str) -> Result<(crate::nl::RouteSocket, crate::nl::link::Link), LabError> {
-    let mut socket = Netns::open(Some(name))?.route()?;
-    let lo = crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name("lo"), 0))
-        .map_err(|e| LabError::system(format!("reading the loopback of netns {name}: {e}"), e))?;
-    Ok((socket, lo))
-}
-
-fn exec_done(name: &str) -> Result<bool, LabError> {
-    let (_, lo) = loopback(name)?;
-    Ok(lo.altnames.iter().any(|a| a == CONTAINER_EXEC_RECORD))
-}
-
-fn mark_exec_done(name: &str) -> Result<(), LabError> {
-    let (mut socket, lo) = loopback(name)?;
-    let (message, flags) = crate::nl::link::altname(lo.index, CONTAINER_EXEC_RECORD, true);
-    socket.request(message, flags).map_err(|e| {
-        LabError::system(
-            format!("marking netns {name}'s loopback ({CONTAINER_EXEC_RECORD}): {e}"),
-            e,
-        )
-    })?;
-    Ok(())
-}
-
-/// A container or ext-container node whose links cannot pass frames although the kernel
-/// holds them: its container stopped (its registration under /run/netns keeps the old
-/// namespace, with the link ends in it, alive), was removed, or was restarted (the
-/// registration names its old namespace).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StaleNode {
-    /// The node.
-    pub node: String,
-    /// Its container.
-    pub container: String,
-    /// `stopped`, `gone` or `restarted`.
-    pub state: String,
-    /// What is wrong and what brings it back, in words.
-    pub problem: String,
-}
-
-/// The container and ext-container nodes here whose container does not run as registered
-/// (`show --lab`, `show --labs`). Only nodes the lab brought up count: a registration under
-/// /run/netns, or (container nodes) a container of the lab's; a lab that is not up has
-/// nothing stale (its links are `missing`). The runtime asked is `options`'s; by default the
-/// one holding the lab's containers (docker first, as `up` picks), so a podman lab on a host
-/// where docker answers too is not taken for gone. No runtime answering is nothing to say.
-pub(super) fn stale_nodes(
-    file: &LabFile,
-    host: Option<&str>,
-    options: &super::Options,
-) -> Vec<StaleNode> {
-    let nodes: Vec<(&String, String, bool)> = file
-        .nodes
-        .iter()
-        .filter(|(_, spec)| here(spec.host.as_deref(), host))
-        .filter_map(|(node, spec)| match &spec.kind {
-            NodeKind::Container(c) => Some((node, c.spec.name.clone(), false)),
-            NodeKind::ExtContainer(e) => Some((node, e.container.clone(), true)),
-            _ => None,
-        })
-        .collect();
-    if nodes.is_empty() {
-        return Vec::new();
-    }
-    let Some((runtime, found, named)) = lab_runtime(file, host, options) else {
-        return Vec::new();
-    };
-    // The command that brings the lab back, with what it needs to find the same runtime.
-    let up = format!(
-        "patchwire up {}{}{}",
-        file.path,
-        host.map(|h| format!(" --host {h}")).unwrap_or_default(),
-        match named {
-            true => format!(" -r {}", runtime.kind),
-            false => String::new(),
-        }
-    );
-    let mut stale = Vec::new();
-    for (node, name, ext) in nodes {
-        let registered = std::path::Path::new(NETNS_RUN_DIR).join(&name).exists();
-        let container = match ext {
-            true if !registered => continue,
-            true => match runtime.inspect(&name) {
-                Ok(c) => c,
-                Err(_) => continue,
-            },
-            false => found.iter().find(|f| f.name == name).cloned(),
-        };
-        let kind = runtime.kind;
-        let (state, problem) = match container {
-            None if !registered => continue,
-            None if ext => (
-                "gone",
-                format!(
-                    "node {node}: ext-container {name} is gone: make it again (patchwire never \
-                     starts an ext-container), then {up}"
-                ),
-            ),
-            None => (
-                "gone",
-                format!("node {node}: container {name} is gone: {up} makes it again"),
-            ),
-            Some(c) if !c.running || c.pid.is_none() => match ext {
-                true => (
-                    "stopped",
-                    format!(
-                        "node {node}: ext-container {name} is stopped: start it ({kind} start \
-                         {name}), then {up}"
-                    ),
-                ),
-                false => (
-                    "stopped",
-                    format!("node {node}: container {name} is stopped: {up} starts it again"),
-                ),
-            },
-            // Running but not registered: `up` did not get that far; its links are missing.
-            Some(_) if !registered => continue,
-            Some(c) => {
-                if c.pid.is_some_and(|pid| registered_as(&name, pid)) {
-                    continue;
-                }
-                let what = if ext { "ext-container" } else { "container" };
-                (
-                    "restarted",
-                    format!(
-                        "node {node}: {what} {name} was restarted, and its links are still in \
-                         its old namespace: {up} wires them again"
-                    ),
-                )
-            }
-        };
-        stale.push(StaleNode {
-            node: node.clone(),
-            container: name,
-            state: state.to_string(),
-            problem,
-        });
-    }
-    stale
-}
-
-/// The runtime to ask about a lab's containers, the lab's containers there, and whether
-/// `up` needs `-r` to find it again: the one `options` names, or by default the first of
-/// docker and podman holding containers of the lab (else the first that answers).
-fn lab_runtime(
-    file: &LabFile,
-    host: Option<&str>,
-    options: &super::Options,
-) -> Option<(Runtime, Vec<Container>, bool)> {
-    if options.program.is_some() || options.runtime != Choice::Auto {
-        let runtime = runtime_for(file, host, options).ok().flatten()?;
-        let found = lab_containers(&runtime, &file.name, host).ok()?;
-        return Some((runtime, found, options.runtime != Choice::Auto));
-    }
-    let mut first = None;
-    for kind in [runtime::Kind::Docker, runtime::Kind::Podman] {
-        let Ok(runtime) = runtime::find(Choice::Only(kind)) else {
-            continue;
-        };
-        let Ok(found) = lab_containers(&runtime, &file.name, host) else {
-            continue;
-        };
-        if !found.is_empty() {
-            // Not the runtime `up` picks by itself: the command says which.
-            let named = first.is_some();
-            return Some((runtime, found, named));
-        }
-        first.get_or_insert((runtime, found, false));
-    }
-    first
 }
 
 /// The ext-container nodes of the file on this host: their registrations' names.
@@ -1160,6 +997,8 @@ pub(super) struct Removed {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub registrations: Vec<String>,
+    /// Namespaces under a container's name left alone: not the lab's registration.
+    pub notes: Vec<String>,
 }
 
 /// `down`'s part: the lab's containers (by label) with their registrations, ext-container
@@ -1175,6 +1014,13 @@ pub(super) fn remove_all(
     let mut failures = Vec::new();
     for name in ext {
         if std::path::Path::new(NETNS_RUN_DIR).join(name).exists() {
+            let pid = runtime
+                .and_then(|r| r.inspect(name).ok().flatten())
+                .and_then(|c| c.pid);
+            if !lab_registration(name, pid, lab) {
+                removed.notes.push(not_registered(name, lab));
+                continue;
+            }
             match netns::delete_named(name) {
                 Ok(()) => removed.registrations.push(name.clone()),
                 Err(e) => failures.push(e.to_string()),
@@ -1188,6 +1034,10 @@ pub(super) fn remove_all(
                 .join(&container.name)
                 .exists()
             {
+                if !lab_registration(&container.name, container.pid, lab) {
+                    removed.notes.push(not_registered(&container.name, lab));
+                    continue;
+                }
                 match netns::delete_named(&container.name) {
                     Ok(()) => removed.registrations.push(container.name.clone()),
                     Err(e) => failures.push(e.to_string()),
@@ -1201,9 +1051,32 @@ pub(super) fn remove_all(
                 .extend(names.iter().map(|n| n.to_string())),
             Err(e) => failures.push(e.to_string()),
         }
-        for network in runtime.list_lab_networks(lab)? {
-            match runtime.remove_network_if_ours_and_unused(&network, lab) {
-                Ok(true) => removed.networks.push(network),
+        // The networks the lab made, and those its containers were on that another patchwire
+        // lab made: removed once nothing is on them (decided: the last lab using a network a
+        // lab made removes it, so it does not outlive every lab with no lab listing it).
+        let mut networks: BTreeSet<String> = runtime.list_lab_networks(lab)?.into_iter().collect();
+        for container in &containers {
+            networks.extend(container.addresses.keys().cloned());
+        }
+        for network in networks {
+            let maker = match runtime.network_lab(&network) {
+                Ok(Some(maker)) => maker,
+                Ok(None) => continue,
+                Err(e) => {
+                    failures.push(e.to_string());
+                    continue;
+                }
+            };
+            match runtime.remove_lab_network_if_unused(&network) {
+                Ok(true) => {
+                    if maker != lab {
+                        removed.notes.push(format!(
+                            "network {network} was made by lab {maker}: removed with the last \
+                             container on it"
+                        ));
+                    }
+                    removed.networks.push(network);
+                }
                 Ok(false) => {}
                 Err(e) => failures.push(e.to_string()),
             }
@@ -1214,5 +1087,25 @@ pub(super) fn remove_all(
     match failures.is_empty() {
         true => Ok(removed),
         false => Err(LabError::Invalid(failures.join("; "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_matched_against_subnets_of_their_family() {
+        let cidr = |s: &str| parse_cidr(s).unwrap();
+        let (net, len) = cidr("198.18.43.0/24");
+        assert!(in_subnet("198.18.43.5".parse().unwrap(), net, len));
+        assert!(!in_subnet("198.18.52.5".parse().unwrap(), net, len));
+        assert!(!in_subnet("fd00::5".parse().unwrap(), net, len));
+        let (net, len) = cidr("fd00:43::/64");
+        assert!(in_subnet("fd00:43::5".parse().unwrap(), net, len));
+        assert!(!in_subnet("fd00:44::5".parse().unwrap(), net, len));
+        let (net, len) = cidr("0.0.0.0/0");
+        assert!(in_subnet("203.0.113.1".parse().unwrap(), net, len));
+        assert_eq!(parse_cidr("198.18.43.0"), None);
     }
 }

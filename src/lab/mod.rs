@@ -407,11 +407,12 @@ pub fn down_by_name_with(
             Some(crate::runtime::at(kind, program)?)
         }
         // Asked only when the lab left container registrations (`clab-LAB-…`): a lab without
-        // containers never asks a runtime anything.
+        // containers never asks a runtime anything. The one holding the lab's containers.
         (None, crate::runtime::Choice::Auto) => netns::named()
             .iter()
             .any(|n| n.starts_with(&format!("clab-{lab}-")))
-            .then(|| crate::runtime::find(options.runtime).ok())
+            .then(|| containers::holding_runtime(lab, host))
+            .transpose()?
             .flatten(),
         (None, _) => Some(crate::runtime::find(options.runtime)?),
     };
@@ -520,6 +521,7 @@ fn remove(
             outcome.containers_removed = removed.containers;
             outcome.networks_removed = removed.networks;
             outcome.registrations_removed = removed.registrations;
+            outcome.notes.extend(removed.notes);
         }
         Err(e) => failures.push(e.to_string()),
     }

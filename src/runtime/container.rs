@@ -44,7 +44,11 @@ pub struct ExecOutput {
 /// whose maps are ordered): written into the `patchwire.spec` label, so `up` tells a node whose
 /// definition changed (recreated) from one that did not (left running) without a state file.
 pub fn spec_hash(spec: &ContainerSpec) -> String {
-    let text = serde_json::to_string(spec).unwrap_or_default();
+    digest(&serde_json::to_string(spec).unwrap_or_default())
+}
+
+/// FNV-1a 64 of `text`, as 16 hex digits: a short, stable digest for a label.
+pub fn digest(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
@@ -234,11 +238,19 @@ impl Runtime {
         }
     }
 
-    /// Runs `command` in container `name` through `sh -c`, as containerlab runs `exec:`
-    /// commands; the exit status is the command's.
-    pub fn exec(&self, name: &str, command: &str) -> Result<ExecOutput, RuntimeError> {
-        let doing = format!("running `{command}` in container {name}");
-        let out = self.run(&doing, &["exec", name, "sh", "-c", command], EXEC_TIMEOUT)?;
+    /// Runs the program and arguments `argv` in container `name`, without a shell (as
+    /// containerlab runs `exec:` commands: split into words, then executed); `shown` is the
+    /// command as written, for messages. The exit status is the command's.
+    pub fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        shown: &str,
+    ) -> Result<ExecOutput, RuntimeError> {
+        let doing = format!("running `{shown}` in container {name}");
+        let mut args = vec!["exec", name];
+        args.extend(argv.iter().map(String::as_str));
+        let out = self.run(&doing, &args, EXEC_TIMEOUT)?;
         Ok(ExecOutput {
             exit: out.status,
             stdout: out.stdout,
@@ -249,9 +261,14 @@ impl Runtime {
 
 /// `create` with everything the spec says, in the options both CLIs share.
 fn create_args(spec: &ContainerSpec, network: Option<&str>) -> Vec<String> {
+    // A terminal and open stdin, as containerlab makes its containers (docker's Tty and
+    // OpenStdin, podman's Terminal): an image whose command is a shell (alpine, debian)
+    // waits on them instead of exiting at once.
     let mut args: Vec<String> = vec![
         "run".into(),
         "--detach".into(),
+        "--tty".into(),
+        "--interactive".into(),
         "--name".into(),
         spec.name.clone(),
     ];
@@ -506,7 +523,7 @@ mod tests {
         let args = create_args(&spec(), Some("clab")).join(" ");
         assert_eq!(
             args,
-            "run --detach --name clab-t-a --hostname a --network clab --ip 198.18.100.5 --label \
+            "run --detach --tty --interactive --name clab-t-a --hostname a --network clab --ip 198.18.100.5 --label \
              patchwire.lab=t --env FOO=bar baz --volume /tmp/x:/x:ro --memory 64m --cap-add \
              NET_ADMIN --entrypoint /bin/env PRIVILEGE busybox:pw -i sleep 1000"
                 .replace("PRIVILEGE", &privilege_args(bounding_set()).join(" "))

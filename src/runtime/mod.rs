@@ -23,7 +23,7 @@ mod container;
 mod network;
 pub mod spec;
 
-pub use container::{Container, ExecOutput, spec_hash};
+pub use container::{Container, ExecOutput, digest, spec_hash};
 pub use spec::{ContainerSpec, NetworkSpec};
 
 use std::path::{Path, PathBuf};

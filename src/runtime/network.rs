@@ -122,6 +122,31 @@ impl Runtime {
         Ok(out.split_whitespace().map(String::from).collect())
     }
 
+    /// The lab that made network `name` (its `patchwire.lab` label), or `None`: no such
+    /// network, or not made by a patchwire lab.
+    pub fn network_lab(&self, name: &str) -> Result<Option<String>, RuntimeError> {
+        let Some(network) = self.network(name)? else {
+            return Ok(None);
+        };
+        Ok(["/Labels", "/labels"]
+            .iter()
+            .find_map(|p| network.pointer(&format!("{p}/{NETWORK_LAB_LABEL}")))
+            .and_then(Value::as_str)
+            .map(String::from))
+    }
+
+    /// The names of the containers (running or not) on network `name`.
+    pub fn network_users(&self, name: &str) -> Result<Vec<String>, RuntimeError> {
+        let doing = format!("listing the containers on network {name}");
+        let filter = format!("network={name}");
+        let users = self.call(
+            &doing,
+            &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+            CALL_TIMEOUT,
+        )?;
+        Ok(users.split_whitespace().map(String::from).collect())
+    }
+
     /// Removes network `name` if it carries `patchwire.lab=LAB` and no container (of any lab
     /// or tool) is on it. Returns whether it was removed.
     pub fn remove_network_if_ours_and_unused(
@@ -129,24 +154,24 @@ impl Runtime {
         name: &str,
         lab: &str,
     ) -> Result<bool, RuntimeError> {
-        let Some(network) = self.network(name)? else {
-            return Ok(false);
-        };
-        let label = ["/Labels", "/labels"]
-            .iter()
-            .find_map(|p| network.pointer(&format!("{p}/{NETWORK_LAB_LABEL}")))
-            .and_then(Value::as_str);
-        if label != Some(lab) {
+        if self.network_lab(name)?.as_deref() != Some(lab) {
             return Ok(false);
         }
-        let doing = format!("listing the containers on network {name}");
-        let filter = format!("network={name}");
-        let users = self.call(
-            &doing,
-            &["ps", "-a", "-q", "--filter", &filter],
-            CALL_TIMEOUT,
-        )?;
-        if !users.trim().is_empty() {
+        self.remove_network_if_unused(name)
+    }
+
+    /// Removes network `name` if it was made by a patchwire lab (any: the last lab using a
+    /// network another lab made removes it) and no container is on it. Returns whether it was
+    /// removed.
+    pub fn remove_lab_network_if_unused(&self, name: &str) -> Result<bool, RuntimeError> {
+        if self.network_lab(name)?.is_none() {
+            return Ok(false);
+        }
+        self.remove_network_if_unused(name)
+    }
+
+    fn remove_network_if_unused(&self, name: &str) -> Result<bool, RuntimeError> {
+        if !self.network_users(name)?.is_empty() {
             return Ok(false);
         }
         let doing = format!("removing network {name}");
@@ -163,6 +188,15 @@ impl Runtime {
         }
     }
 
+    /// The subnets of network `name` as the runtime reports them (`A.B.C.D/N`, `X::/N`):
+    /// podman's `subnets[].subnet`, docker's `IPAM.Config[].Subnet`. `None`: no such network.
+    pub fn network_subnets(&self, name: &str) -> Result<Option<Vec<String>>, RuntimeError> {
+        let Some(network) = self.network(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(subnets_of(&network)))
+    }
+
     /// The Linux bridge behind network `name` (podman's `network_interface`; docker's
     /// `com.docker.network.bridge.name` option, else `br-` and the id's first 12 digits), or
     /// `None` when there is no such network or it is not a bridge.
@@ -172,6 +206,23 @@ impl Runtime {
         };
         Ok(bridge_of(self.kind, &network))
     }
+}
+
+fn subnets_of(network: &Value) -> Vec<String> {
+    let list = |pointer: &str, key: &str| -> Vec<String> {
+        network
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.get(key).and_then(Value::as_str).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut subnets = list("/subnets", "subnet");
+    subnets.extend(list("/IPAM/Config", "Subnet"));
+    subnets
 }
 
 fn bridge_of(kind: Kind, network: &Value) -> Option<String> {
@@ -201,6 +252,20 @@ fn bridge_of(kind: Kind, network: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subnets_of_a_network_are_read_from_either_runtime() {
+        let podman: Value = serde_json::from_str(
+            r#"{"subnets":[{"subnet":"198.18.43.0/24","gateway":"198.18.43.1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(subnets_of(&podman), ["198.18.43.0/24"]);
+        let docker: Value = serde_json::from_str(
+            r#"{"IPAM":{"Config":[{"Subnet":"198.18.43.0/24"},{"Subnet":"fd00:43::/64"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(subnets_of(&docker), ["198.18.43.0/24", "fd00:43::/64"]);
+    }
 
     #[test]
     fn the_bridge_behind_a_network_is_read_from_either_runtime() {
