@@ -400,6 +400,7 @@ fn every_phase_says_its_errors_in_one_run_each_once() {
     - endpoints: ["r5:eth1", "r6:eth1"]
       remote: 198.18.0.1
 kinds: {}
+mgmt: {ipv4-subnet: 172.20.20.0/24}
 "#;
     let file = dir.join("all.clab.yml");
     std::fs::write(&file, text).unwrap();

@@ -216,6 +216,11 @@ impl Check<'_> {
             || links
                 .iter()
                 .any(|l| matches!(l.kind, LinkKind::MgmtNet { .. }));
+        // Only subnets the file names are checked here: without one, the network may exist
+        // already with subnets of its own, which `plan` asks the runtime for.
+        let named_subnets = raw.mgmt.as_ref().map_or((false, false), |m| {
+            (m.ipv4_subnet.is_some(), m.ipv6_subnet.is_some())
+        });
         let mgmt = needs_mgmt.then(|| {
             let m = raw.mgmt.unwrap_or_default();
             crate::runtime::NetworkSpec {
@@ -245,7 +250,12 @@ impl Check<'_> {
                 .chain(failed_containers.iter().map(|(n, c)| (n.as_str(), &c.spec)));
             let mut containers: Vec<_> = containers.collect();
             containers.sort_by_key(|(name, _)| *name);
-            self.mgmt_addresses(&containers, mgmt);
+            let named = crate::runtime::NetworkSpec {
+                ipv4_subnet: mgmt.ipv4_subnet.clone().filter(|_| named_subnets.0),
+                ipv6_subnet: mgmt.ipv6_subnet.clone().filter(|_| named_subnets.1),
+                ..mgmt.clone()
+            };
+            self.mgmt_addresses(&containers, &named);
         }
         let errors = self.errors.take();
         if !errors.is_empty() {

@@ -580,16 +580,26 @@ fn management_subnets_and_bridge_names_are_checked() {
 
 #[test]
 fn static_management_addresses_are_in_the_subnet_and_once() {
+    // Against the subnets the file names; without them the network may exist with its own,
+    // which `plan` asks the runtime for (tests/containers.rs).
+    let named =
+        "name: m\nmgmt: {ipv4-subnet: 172.20.20.0/24, ipv6-subnet: '3fff:172:20:20::/64'}\n";
     assert_eq!(
-        err("name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv4: 172.20.21.5}\n"),
-        "t1.yaml:4:30: node a: mgmt-ipv4 172.20.21.5 is outside the management subnet \
+        err(&format!(
+            "{named}topology:\n  nodes:\n    a: {{image: x, mgmt-ipv4: 172.20.21.5}}\n"
+        )),
+        "t1.yaml:5:30: node a: mgmt-ipv4 172.20.21.5 is outside the management subnet \
          172.20.20.0/24 (`mgmt:`)"
     );
     assert_eq!(
-        err("name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv6: 'fd00::1'}\n"),
-        "t1.yaml:4:30: node a: mgmt-ipv6 fd00::1 is outside the management subnet \
+        err(&format!(
+            "{named}topology:\n  nodes:\n    a: {{image: x, mgmt-ipv6: 'fd00::1'}}\n"
+        )),
+        "t1.yaml:5:30: node a: mgmt-ipv6 fd00::1 is outside the management subnet \
          3fff:172:20:20::/64 (`mgmt:`)"
     );
+    let unnamed = lab("name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv4: 172.20.21.5}\n");
+    assert!(unnamed.nodes.contains_key("a"));
     assert_eq!(
         err(
             "name: m\ntopology:\n  nodes:\n    a: {image: x, mgmt-ipv4: 172.20.20.5}\n    \
@@ -658,15 +668,16 @@ fn the_checks_after_reading_gather_their_errors_too() {
     // Each of these stopped the reading once; a link to a node found wrong is not checked.
     assert_eq!(
         err(
-            "name: g\ntopology:\n  nodes:\n    r1: {owner: bob}\n    r2: {host: a}\n    \
+            "name: g\nmgmt: {ipv4-subnet: 172.20.20.0/24}\ntopology:\n  nodes:\n    \
+             r1: {owner: bob}\n    r2: {host: a}\n    \
              r3: {kind: vm, netns: x}\n    r4: {kind: linux, image: a, mgmt-ipv4: 10.0.0.1}\n  \
              links:\n    - endpoints: [r1:e1, r2:e1]\n"
         ),
-        "t1.yaml:4:10: `owner` is only for nodes of `kind: vm`; node r1 is a namespace\n\
-         t1.yaml:5:16: node r2 has `host: a`, but the file has no `hosts:`\n\
-         t1.yaml:6:20: node r3 has both `kind: vm` and `netns:`; a VM's taps are made in a \
+        "t1.yaml:5:10: `owner` is only for nodes of `kind: vm`; node r1 is a namespace\n\
+         t1.yaml:6:16: node r2 has `host: a`, but the file has no `hosts:`\n\
+         t1.yaml:7:20: node r3 has both `kind: vm` and `netns:`; a VM's taps are made in a \
          namespace the lab creates, so remove one of them\n\
-         t1.yaml:7:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
+         t1.yaml:8:44: node r4: mgmt-ipv4 10.0.0.1 is outside the management subnet \
          172.20.20.0/24 (`mgmt:`)"
     );
 }
