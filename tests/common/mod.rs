@@ -12,6 +12,7 @@ use patchwire::netns::Netns;
 #[allow(unused_imports)] // not every test file uses it
 pub use patchwire_testkit::ovs;
 pub mod capture;
+pub mod containers;
 pub mod frames;
 pub mod impair;
 pub mod labfile;
