@@ -858,3 +858,62 @@ fn podman_show_names_stale_containers() {
 fn docker_show_names_stale_containers() {
     show_names_stale_containers(&Rt::new(Kind::Docker));
 }
+
+/// A lab of containers and no links: `show --labs` counts its nodes by their registrations
+/// (there are no ports to find them by), and a stopped one makes the lab degraded (no link
+/// shows it broken).
+fn show_labs_counts_container_nodes_without_links(rt: &Rt) {
+    let lab = rt.lab_name("n");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-1");
+    let text = format!(
+        "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{}.0/24\ntopology:\n  \
+         defaults:\n    kind: linux\n    image: {IMAGE}\n    cmd: sleep 100000\n  nodes:\n    \
+         a: {{}}\n    b: {{}}\n",
+        n + 1
+    );
+    let path = rt.work.join("nolinks.clab.yml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap();
+    let ours = || -> serde_json::Value {
+        let (code, stdout, stderr) = rt.patchwire(&["-j", "show", "--labs"]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        let labs: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        labs.as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lab"] == lab.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{lab} not in {labs}"))
+    };
+    let (code, stdout, stderr) = rt.patchwire(&["up", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let entry = ours();
+    assert_eq!(
+        (&entry["nodes"], &entry["links"], &entry["health"]),
+        (
+            &serde_json::json!(["a", "b"]),
+            &serde_json::json!(0),
+            &serde_json::json!("empty")
+        ),
+        "{entry}"
+    );
+    let a = format!("clab-{lab}-a");
+    rt.ok(&["stop", "-t", "0", &a]);
+    let entry = ours();
+    assert_eq!(entry["health"], "degraded", "{entry}");
+    assert_eq!(entry["stale"][0]["node"], "a", "{entry}");
+    let (code, stdout, stderr) = rt.patchwire(&["down", path]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_show_labs_counts_container_nodes_without_links() {
+    show_labs_counts_container_nodes_without_links(&Rt::new(Kind::Podman));
+}
+
+#[test]
+fn docker_show_labs_counts_container_nodes_without_links() {
+    show_labs_counts_container_nodes_without_links(&Rt::new(Kind::Docker));
+}

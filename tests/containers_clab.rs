@@ -153,7 +153,7 @@ fn mgmt_bridge_is_named_or_refused(rt: &Rt) {
         Kind::Podman => {
             let version = rt.runtime().version;
             let refusal = format!(
-                "patchwire: {path}: mgmt.bridge {bridge}: podman {version} cannot name the \
+                "patchwire: {path}:5:11: mgmt.bridge {bridge}: podman {version} cannot name the \
                  bridge of the network it makes (its `network create` has no --interface-name; \
                  newer podman has): remove mgmt.bridge (the management network {network} then \
                  gets the bridge podman names, and mgmt-net links join that one), or run the lab \

@@ -71,8 +71,8 @@ pub struct Cli {
     #[arg(short = 'j', long = "json", global = true)]
     pub json: bool,
     /// Statistics (show, mirror show): per end its state and offloads, per direction packets,
-    /// frame bytes and drops; `impair show` prints its counters with or without it. Refused
-    /// by commands that have none to print.
+    /// frame bytes and drops; JSON (-j) carries them always, and `impair show` prints its
+    /// counters with or without it. Refused by commands that have none to print.
     #[arg(short = 's', long = "stats", global = true)]
     pub stats: bool,
     #[command(subcommand)]

@@ -225,7 +225,7 @@ fn node_at(file: &LabFile, node: &str) -> String {
         .unwrap_or_else(|| file.path.clone())
 }
 
-fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
+pub(super) fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
     match (host, node_host) {
         (None, _) | (Some(_), None) => true,
         (Some(h), Some(n)) => h == n,
@@ -298,6 +298,15 @@ pub(super) fn mgmt_bridge(
     }
 }
 
+/// Where `mgmt.bridge` is written (`FILE:LINE:COL`), or the file's path.
+fn mgmt_bridge_at(file: &LabFile) -> String {
+    file.ids_at
+        .0
+        .get(&("bridge".to_string(), "mgmt"))
+        .cloned()
+        .unwrap_or_else(|| file.path.clone())
+}
+
 /// The refusal of `mgmt.bridge` by a podman that cannot name a network's bridge. Decided:
 /// refused, not ignored — a file that names the bridge may have tools of its own that expect
 /// it — before anything changes, saying what works instead.
@@ -309,7 +318,9 @@ fn cannot_name_bridge(file: &LabFile, runtime: &Runtime, bridge: &str) -> String
          management network {network} then gets the bridge podman names, and mgmt-net links \
          join that one), or run the lab with --runtime docker, or with a podman that has \
          --interface-name",
-        file.path, runtime.kind, runtime.version
+        mgmt_bridge_at(file),
+        runtime.kind,
+        runtime.version
     )
 }
 

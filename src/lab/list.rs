@@ -119,6 +119,23 @@ pub fn list_with(options: &super::Options) -> Result<Vec<LabSummary>, LabError> 
                     None => n != super::names::HOST_NODE,
                     Some(_) => true,
                 });
+            // Container nodes are counted by their registrations (a lab of containers and no
+            // links has no ports to find them by).
+            let registered = netns::named();
+            for (node, spec) in &file.nodes {
+                let container = match &spec.kind {
+                    super::file::NodeKind::Container(c) => &c.spec.name,
+                    super::file::NodeKind::ExtContainer(e) => &e.container,
+                    _ => continue,
+                };
+                if super::containers::here(spec.host.as_deref(), lab.host.as_deref())
+                    && registered.contains(container)
+                    && !lab.nodes.contains(node)
+                {
+                    lab.nodes.push(node.clone());
+                }
+            }
+            lab.nodes.sort();
         }
         // With its file, the lab's health is `show --lab`'s: a VM link with no VM is degraded
         // there (its second wire, in the node, says so), not in the panel alone.
@@ -126,6 +143,11 @@ pub fn list_with(options: &super::Options) -> Result<Vec<LabSummary>, LabError> 
             && let Ok(file) = super::file::load(path)
             && let Ok((views, stale)) = super::show_with(&file, lab.host.as_deref(), options)
         {
+            // A node whose container is stopped, gone or restarted: the lab is not whole,
+            // links or not.
+            if !stale.is_empty() && matches!(lab.health.as_str(), "ok" | "empty") {
+                lab.health = "degraded".into();
+            }
             lab.stale = stale;
             let rank = |h: &str| match h {
                 "ok" => 1,

@@ -200,6 +200,17 @@ impl Check<'_> {
         );
         let mut subnets_ok = true;
         if let Some(m) = &raw.mgmt {
+            // Where `mgmt.bridge` is written: the runtime's refusals of it are named there.
+            if m.bridge.is_some()
+                && let LabFileError::At {
+                    path, line, column, ..
+                } = self.error(&[key("mgmt"), key("bridge")], false, String::new())
+            {
+                self.ids_at.borrow_mut().0.insert(
+                    ("bridge".to_string(), "mgmt"),
+                    format!("{path}:{line}:{column}"),
+                );
+            }
             for (k, subnet, v6) in [
                 ("ipv4-subnet", &m.ipv4_subnet, false),
                 ("ipv6-subnet", &m.ipv6_subnet, true),
