@@ -2,7 +2,8 @@
 //! loads, manual pages (one per command and subcommand) that `man` renders without a warning,
 //! and `doctor`, which must pass on this host and, without CAP_NET_ADMIN, name it and its fix.
 //!
-//! The command list is read from `--help`, so a command added later is checked too.
+//! The command list is read from `--help`, so a command added later is checked too. And the
+//! house as drawn: docs/design.md's floors agree with every import in src/.
 
 mod common;
 use common::*;
@@ -602,4 +603,211 @@ fn top_level_help_has_lab_capture_and_cni_examples() {
         let run = output(Command::new("sh").args(["-c", &format!("{BIN} {example} --help")]));
         assert_eq!(run.code, 0, "patchwire {example}: {}", run.stderr);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The house: docs/design.md's floors and the imports in src/ agree
+// ---------------------------------------------------------------------------------------------
+
+/// The ```floors block of docs/design.md: room name -> floor.
+fn floors_of_the_design() -> std::collections::BTreeMap<String, u32> {
+    let design =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md"))
+            .expect("reading docs/design.md");
+    let block = design
+        .split("```floors\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/design.md has a ```floors block");
+    let mut floors = std::collections::BTreeMap::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let mut words = line.split_whitespace();
+        let floor: u32 = words.next().unwrap().parse().expect("a floor number first");
+        for room in words {
+            assert!(
+                floors.insert(room.to_string(), floor).is_none(),
+                "{room} is on two floors"
+            );
+        }
+    }
+    floors
+}
+
+/// The room a source file belongs to: its first path component under src/ (`main.rs` and
+/// `cli/` are the binary, `cli`).
+fn room_of(relative: &Path) -> String {
+    let first = relative
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
+    let room = first.trim_end_matches(".rs").to_string();
+    if room == "main" { "cli".into() } else { room }
+}
+
+/// The rooms a line of code names: `crate::ROOM`, and in the binary `patchwire::ROOM` and
+/// `patchwire::{A, B::…}`. Comments (whole-line and trailing) are not code.
+fn rooms_named(line: &str, binary: bool) -> Vec<String> {
+    let code = line.trim_start();
+    if code.starts_with("//") {
+        return Vec::new();
+    }
+    let code = code.split(" // ").next().unwrap();
+    let mut rooms = Vec::new();
+    let prefixes: &[&str] = if binary {
+        &["crate::", "patchwire::"]
+    } else {
+        &["crate::"]
+    };
+    for prefix in prefixes {
+        for (at, _) in code.match_indices(prefix) {
+            let before = code[..at].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // part of a longer path or name
+            }
+            let rest = &code[at + prefix.len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // top-level names of a use group: split at depth-0 commas
+                let (mut depth, mut start) = (0, 0);
+                let mut names = Vec::new();
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => {
+                            names.push(&group[start..i]);
+                            break;
+                        }
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            names.push(&group[start..i]);
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                for name in names {
+                    let head: String = name
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    if !head.is_empty() && head != "self" {
+                        rooms.push(head);
+                    }
+                }
+            } else {
+                let head: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !head.is_empty() {
+                    rooms.push(head);
+                }
+            }
+        }
+    }
+    rooms
+}
+
+#[test]
+fn the_floors_rule_reads_paths_as_rust_writes_them() {
+    assert_eq!(rooms_named("use crate::wire::{self, Op};", false), ["wire"]);
+    assert_eq!(
+        rooms_named(
+            "    let x = crate::netns::Netns::open(n)?; // see crate::lab",
+            false
+        ),
+        ["netns"]
+    );
+    assert_eq!(
+        rooms_named("/// see [`crate::hub`]", false),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rooms_named("use patchwire::{impair, mirror::Spec, wire};", true),
+        ["impair", "mirror", "wire"]
+    );
+    assert_eq!(
+        rooms_named("use patchwire::lab;", false),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rooms_named("my_crate::lab::x()", false),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn no_room_imports_up_or_sideways_as_docs_design_md_draws_the_floors() {
+    let floors = floors_of_the_design();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut wrong = Vec::new();
+    let mut rooms_seen = BTreeSet::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        if relative == Path::new("lib.rs") {
+            continue;
+        }
+        let room = room_of(relative);
+        rooms_seen.insert(room.clone());
+        let Some(&floor) = floors.get(&room) else {
+            wrong.push(format!(
+                "src/{}: room `{room}` is on no floor of docs/design.md",
+                relative.display()
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            for used in rooms_named(line, room == "cli") {
+                if used == room {
+                    continue;
+                }
+                match floors.get(&used) {
+                    Some(&to) if to < floor => {}
+                    Some(&to) => wrong.push(format!(
+                        "src/{}:{}: `{room}` (floor {floor}) uses `{used}` (floor {to})",
+                        relative.display(),
+                        number + 1
+                    )),
+                    None => wrong.push(format!(
+                        "src/{}:{}: `{used}` is on no floor of docs/design.md",
+                        relative.display(),
+                        number + 1
+                    )),
+                }
+            }
+        }
+    }
+    for room in floors.keys().filter(|r| !rooms_seen.contains(*r)) {
+        wrong.push(format!(
+            "docs/design.md places `{room}`, which src/ does not have"
+        ));
+    }
+    assert!(
+        wrong.is_empty(),
+        "the house and its drawing disagree:\n{}",
+        wrong.join("\n")
+    );
+    // The rule saw the house: every floor but the ground one holds a room that uses another.
+    assert!(
+        rooms_seen.len() >= 20,
+        "read only {} rooms",
+        rooms_seen.len()
+    );
 }
