@@ -15,27 +15,31 @@
 //! namespace) so the plumbing makes them anew; a registration naming another namespace (the
 //! container restarted) is replaced, with the same effect on the ports.
 //!
-//! Files: the plan and its making here; which runtime (`choice.rs`); `exec:` (`exec.rs`);
-//! registrations under /run/netns and their mark (`registration.rs`); static management
-//! addresses (`addresses.rs`); what `show` says of stale nodes (`stale.rs`).
+//! Files: the plan here, its making (`make.rs`); the management network's bridge
+//! (`bridge.rs`); which runtime (`choice.rs`); `exec:` (`exec.rs`); registrations under
+//! /run/netns and their mark (`registration.rs`); static management addresses
+//! (`addresses.rs`); what `show` says of stale nodes (`stale.rs`).
 
 mod addresses;
+mod bridge;
 mod choice;
 mod exec;
+mod make;
 mod registration;
 mod stale;
 
 use addresses::*;
+pub(super) use bridge::*;
 pub(super) use choice::*;
 pub use exec::ExecResult;
 pub(super) use exec::*;
+pub(super) use make::*;
 use registration::*;
 pub use stale::StaleNode;
 pub(super) use stale::*;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -49,10 +53,6 @@ use crate::marks::{
 };
 use crate::netns::{self, NETNS_RUN_DIR, Netns, NsKey};
 use crate::runtime::{self, Choice, Container, ContainerSpec, NetworkSpec, Runtime};
-
-/// How many containers are created and started at once: runtimes serialise much of their work
-/// on locks of their own, and a few at a time already overlaps the rest.
-const PARALLEL: usize = 4;
 
 /// One change to a lab's containers (listed by `plan`, made by `up`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,112 +229,6 @@ pub(super) fn here(node_host: Option<&str>, host: Option<&str>) -> bool {
     match (host, node_host) {
         (None, _) | (Some(_), None) => true,
         (Some(h), Some(n)) => h == n,
-    }
-}
-
-/// Whether the file has a `type: mgmt-net` link whose node is on this host.
-fn has_mgmt_links(file: &LabFile, host: Option<&str>) -> bool {
-    file.links.iter().any(|l| {
-        matches!(l.kind, LinkKind::MgmtNet { .. })
-            && l.endpoints.first().is_some_and(|e| {
-                file.nodes
-                    .get(&e.node)
-                    .is_some_and(|n| here(n.host.as_deref(), host))
-            })
-    })
-}
-
-/// The bridge `mgmt-net` links' host sides join: the one the runtime made for the management
-/// network (podman's `network_interface`, docker's `br-ID` or the name it was given), asked
-/// whenever the file has such a link, so a file need not name `mgmt.bridge` (containerlab's
-/// smoke tests do not). Before `up` made the network (or, with podman, before a container
-/// joined it and so made its bridge), the bridge is still to come: `plan` says so.
-pub(super) fn mgmt_bridge(
-    runtime: Option<&Runtime>,
-    file: &LabFile,
-    host: Option<&str>,
-) -> Result<MgmtBridge, LabError> {
-    let (Some(runtime), Some(mgmt)) = (runtime, &file.mgmt) else {
-        return Ok(MgmtBridge::FromFile);
-    };
-    // A file without container nodes here that names its bridge: that bridge, as it is.
-    let containers = file
-        .nodes
-        .values()
-        .any(|n| here(n.host.as_deref(), host) && matches!(n.kind, NodeKind::Container(_)));
-    if !has_mgmt_links(file, host) || (!containers && mgmt.bridge.is_some()) {
-        return Ok(MgmtBridge::FromFile);
-    }
-    let pending = MgmtBridge::Pending {
-        network: mgmt.name.clone(),
-        bridge: mgmt.bridge.clone(),
-    };
-    if !runtime.has_network(&mgmt.name)? {
-        return Ok(pending);
-    }
-    let Some(bridge) = runtime.network_bridge(&mgmt.name)? else {
-        return Err(LabError::Invalid(format!(
-            "{}: management network {} ({}) is not a bridge network: a mgmt-net link joins the \
-             management network's Linux bridge (remove the network, and up makes one)",
-            file.path, mgmt.name, runtime.kind
-        )));
-    };
-    if bridge_exists(&bridge)? {
-        return Ok(MgmtBridge::Known(bridge));
-    }
-    // podman makes the bridge when the first container joins the network.
-    let joins = file.nodes.values().any(|n| {
-        here(n.host.as_deref(), host)
-            && matches!(&n.kind, NodeKind::Container(c) if c.spec.network_mode.is_none())
-    });
-    match joins {
-        true => Ok(pending),
-        false => Err(LabError::Invalid(format!(
-            "{}: the bridge {bridge} of management network {} does not exist yet ({} makes it \
-             when a container joins the network, and no container node of this lab does): a \
-             mgmt-net link has nothing to join",
-            file.path, mgmt.name, runtime.kind
-        ))),
-    }
-}
-
-/// Where `mgmt.bridge` is written (`FILE:LINE:COL`), or the file's path.
-fn mgmt_bridge_at(file: &LabFile) -> String {
-    file.ids_at
-        .0
-        .get(&("bridge".to_string(), "mgmt"))
-        .cloned()
-        .unwrap_or_else(|| file.path.clone())
-}
-
-/// The refusal of `mgmt.bridge` by a podman that cannot name a network's bridge. Decided:
-/// refused, not ignored — a file that names the bridge may have tools of its own that expect
-/// it — before anything changes, saying what works instead.
-fn cannot_name_bridge(file: &LabFile, runtime: &Runtime, bridge: &str) -> String {
-    let network = file.mgmt.as_ref().map_or("", |m| m.name.as_str());
-    format!(
-        "{}: mgmt.bridge {bridge}: {} {} cannot name the bridge of the network it makes (its \
-         `network create` has no --interface-name; newer podman has): remove mgmt.bridge (the \
-         management network {network} then gets the bridge podman names, and mgmt-net links \
-         join that one), or run the lab with --runtime docker, or with a podman that has \
-         --interface-name",
-        mgmt_bridge_at(file),
-        runtime.kind,
-        runtime.version
-    )
-}
-
-/// Whether an interface `name` exists in the host's namespace (the lab command's).
-fn bridge_exists(name: &str) -> Result<bool, LabError> {
-    let host = super::desired::host_netns();
-    let mut socket = Netns::open(Some(&host))?.route()?;
-    match crate::nl::link::parse_one(socket.request_raw(crate::nl::link::get_by_name(name), 0)) {
-        Ok(_) => Ok(true),
-        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
-        Err(e) => Err(LabError::system(
-            format!("looking up {name} in the host's namespace: {e}"),
-            e,
-        )),
     }
 }
 
@@ -748,227 +642,6 @@ pub(super) fn plan(
     }
     plan.mgmt_bridge = mgmt_bridge(Some(runtime), file, host)?;
     Ok(plan)
-}
-
-/// Makes the containers' part of the plan: the management network, removals (ports of the
-/// node first, then the registration, then the container), creations (a few at once), and
-/// registrations. Testing hook: `PATCHWIRE_LAB_KILL_AT=20` kills the process once the first
-/// container is made (the others may be half-made), as `apply`'s stop points do.
-pub(super) fn apply(
-    runtime: Option<&Runtime>,
-    plan: &ContainerPlan,
-    lab: &str,
-    panel: &str,
-) -> Result<(), LabError> {
-    let Some(runtime) = runtime else {
-        return Ok(());
-    };
-    if let Some(network) = &plan.network {
-        runtime.ensure_network(network, lab)?;
-    }
-    // Ports whose far ends are in a namespace about to go or be replaced: deleted now, so the
-    // plumbing makes them anew (the kernel would delete them only once it destroys the old
-    // namespace, on its own time).
-    delete_node_ports(panel, &plan.fresh)?;
-    let removed: BTreeSet<String> = plan.removes.iter().map(|(n, _)| n.clone()).collect();
-    delete_node_ports(panel, &removed)?;
-    for (_, container) in &plan.removes {
-        netns::delete_named(container)?;
-    }
-    let doomed: Vec<&str> = plan.removes.iter().map(|(_, c)| c.as_str()).collect();
-    runtime.remove_many(&doomed)?;
-    for network in &plan.drop_networks {
-        runtime.remove_lab_network_if_unused(network)?;
-    }
-    let network = plan.network.as_ref().map(|n| n.name.as_str());
-    let results = Mutex::new(Vec::new());
-    let start =
-        |creates: &[&(String, ContainerSpec)]| start_all(runtime, plan, creates, network, &results);
-    // In waves: a container that shares another's network namespace (`network-mode:
-    // container:NAME`) starts once that one runs.
-    let mut waiting: Vec<&(String, ContainerSpec)> = plan.creates.iter().collect();
-    while !waiting.is_empty() {
-        let pending: BTreeSet<&str> = waiting.iter().map(|(_, s)| s.name.as_str()).collect();
-        let (ready, later): (Vec<_>, Vec<_>) = waiting
-            .into_iter()
-            .partition(|(_, s)| shares_with(s).is_none_or(|o| !pending.contains(o)));
-        if ready.is_empty() {
-            // Containers that share each other's namespace: the runtime says what it thinks.
-            start(&later);
-            break;
-        }
-        start(&ready);
-        waiting = later;
-    }
-    // Each node's failure on a line of its own, where the node is written, with the runtime's
-    // own words.
-    let line = |node: &str, why: &str| {
-        let at = plan.at.get(node).map_or("", String::as_str);
-        // The runtime's words may run over lines (podman's pull progress, then its error):
-        // they follow, indented, so each node's failure starts a line of its own.
-        // Left out: docker's "See 'docker run --help'." and podman's retry warnings (its
-        // last line says the same).
-        let why = why
-            .trim()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter(|l| !(l.starts_with("See '") && l.ends_with(" --help'.")))
-            .filter(|l| !(l.contains("level=warning") && l.contains("retrying in")))
-            .collect::<Vec<_>>()
-            .join("\n  ");
-        format!("{at}: node {node}: {why}")
-    };
-    let mut results = results.into_inner().expect("results lock");
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let failed: BTreeSet<&str> = results
-        .iter()
-        .filter(|(_, r)| r.is_err())
-        .map(|(node, _)| node.as_str())
-        .collect();
-    let mut failures: Vec<String> = results
-        .iter()
-        .filter_map(|(node, r)| r.as_ref().err().map(|e| line(node, e)))
-        .collect();
-    // One inspection for all that started (a call per container would cost as much again
-    // as the runtime's own work on a busy host), then their namespaces registered.
-    let names: Vec<&str> = plan.creates.iter().map(|(_, s)| s.name.as_str()).collect();
-    let running = runtime.inspect_many(&names)?;
-    for (node, spec) in &plan.creates {
-        let Some(found) = running.iter().find(|c| c.name == spec.name) else {
-            continue; // failed above
-        };
-        if failed.contains(node.as_str()) {
-            continue; // said above (someone else's container under its name, say)
-        }
-        match found.pid {
-            Some(pid) => {
-                let registered = netns::register(&spec.name, pid)
-                    .map_err(LabError::from)
-                    .and_then(|_| mark_registered(&spec.name, lab));
-                if let Err(e) = registered {
-                    failures.push(line(node, &e.to_string()));
-                }
-            }
-            None => failures.push(line(
-                node,
-                &format!(
-                    "{}: container {} exited right after it started (see {} logs {})",
-                    runtime.kind, spec.name, runtime.kind, spec.name
-                ),
-            )),
-        }
-    }
-    if !failures.is_empty() {
-        return Err(LabError::Invalid(failures.join("\n")));
-    }
-    for (_, container, pid) in &plan.registers {
-        netns::register(container, *pid)?;
-        mark_registered(container, lab)?;
-    }
-    Ok(())
-}
-
-/// Creates and starts the containers of `creates` (or starts those of `plan.starts`), a few
-/// at a time, each node's result in `results`.
-fn start_all(
-    runtime: &Runtime,
-    plan: &ContainerPlan,
-    creates: &[&(String, ContainerSpec)],
-    network: Option<&str>,
-    results: &Mutex<Vec<(String, Result<(), String>)>>,
-) {
-    let queue = Mutex::new(creates.iter().copied().collect::<VecDeque<_>>());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(creates.len()) {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().expect("queue lock").pop_front();
-                    let Some((node, spec)) = next else {
-                        break;
-                    };
-                    let made = match plan.starts.contains(&spec.name) {
-                        true => runtime.start(&spec.name).map_err(|e| e.to_string()),
-                        false => run_or_adopt(runtime, plan, node, spec, network),
-                    };
-                    results
-                        .lock()
-                        .expect("results lock")
-                        .push((node.clone(), made));
-                    super::apply::stop_point(20);
-                }
-            });
-        }
-    });
-}
-
-/// `run` the node's container; when its name is taken meanwhile (after `plan` listed the
-/// containers: the `run` of an `up` killed a moment ago finished on its own), the container
-/// found is adopted if it is the lab's node's — as the file says: kept, started when it does
-/// not run; else removed and made again — and refused if it is anyone else's.
-fn run_or_adopt(
-    runtime: &Runtime,
-    plan: &ContainerPlan,
-    node: &str,
-    spec: &ContainerSpec,
-    network: Option<&str>,
-) -> Result<(), String> {
-    let taken = match runtime.run_detached(spec, network) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.to_string().contains("already in use") => e,
-        Err(e) => return Err(e.to_string()),
-    };
-    let Some(found) = runtime.inspect(&spec.name).map_err(|e| e.to_string())? else {
-        return Err(taken.to_string());
-    };
-    let label = |c: &ContainerSpec, key: &str| c.labels.get(key).cloned();
-    let ours = found.labels.get(CONTAINER_LAB_LABEL) == label(spec, CONTAINER_LAB_LABEL).as_ref()
-        && found.labels.get(CONTAINER_NODE_LABEL) == label(spec, CONTAINER_NODE_LABEL).as_ref()
-        && found.labels.get(CONTAINER_HOST_LABEL) == label(spec, CONTAINER_HOST_LABEL).as_ref();
-    if !ours {
-        let at = plan.at.get(node).map_or("", String::as_str);
-        let host = label(spec, CONTAINER_HOST_LABEL);
-        let refusal = not_ours(runtime, at, &plan.lab, node, &spec.name, host.as_deref());
-        // The caller puts the place and node first.
-        let why = refusal
-            .split_once(&format!("node {node}: "))
-            .map_or(refusal.clone(), |(_, rest)| rest.to_string());
-        return Err(why);
-    }
-    let same = |key: &str| found.labels.get(key) == label(spec, key).as_ref();
-    if same(CONTAINER_SPEC_LABEL) && same(CONTAINER_EXEC_LABEL) {
-        return match found.running {
-            true => Ok(()),
-            false => runtime.start(&spec.name).map_err(|e| e.to_string()),
-        };
-    }
-    runtime.remove(&spec.name).map_err(|e| e.to_string())?;
-    runtime
-        .run_detached(spec, network)
-        .map_err(|e| e.to_string())
-}
-
-/// Deletes the panel ports of `nodes` (found by their records; their far ends go with them).
-fn delete_node_ports(panel: &str, nodes: &BTreeSet<String>) -> Result<(), LabError> {
-    if nodes.is_empty() {
-        return Ok(());
-    }
-    let Ok(netns) = Netns::open(Some(panel)) else {
-        return Ok(());
-    };
-    let mut socket = netns.route()?;
-    let links = crate::nl::link::list(&mut socket)
-        .map_err(|e| LabError::system(format!("listing the links of netns {panel}: {e}"), e))?;
-    for found in links {
-        let node = found
-            .altnames
-            .iter()
-            .find_map(|a| names::parse_port_record(a))
-            .map(|e| e.node);
-        if node.is_some_and(|n| nodes.contains(&n)) {
-            super::apply::delete_link(panel, &found.name)?;
-        }
-    }
-    Ok(())
 }
 
 /// The ext-container nodes of the file on this host: their registrations' names.
