@@ -107,6 +107,10 @@ pub fn is_impair_filter(kind: &str, prio: u16, name: Option<&str>) -> bool {
 /// `mend` releases — `watch` never releases it (its far end is cut too, or it is a hub member).
 pub const CUT_MARK: &str = " (cable cut: patchwire mend puts it back)";
 
+/// Written just before [`CUT_MARK`] when a lab file pulled the cable (`state: down`, a flap of
+/// `watch --lab`), not `patchwire cut`: a lab's `plan` says which pulls a command made.
+pub const CUT_BY_FILE: &str = ", pulled by its lab file";
+
 // ---- Labs (written by `lab::apply` through `lab::names`, read by `lab::observe`, `lab::list`)
 
 /// The start of the altname on a namespace's loopback that says a lab made the namespace:

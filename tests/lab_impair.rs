@@ -78,6 +78,24 @@ fn states(lab: &Lab) -> Vec<(String, String)> {
     ]
 }
 
+/// Who set each impaired direction, as `impair show -j` says (`file` or `command`).
+fn set_by(lab: &Lab) -> Vec<(String, String)> {
+    let shown = patchwire(&["-j", "impair", "show", "--lab", lab.path()])
+        .ok()
+        .json();
+    shown["directions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["port"].as_str().unwrap().into(),
+                d["set_by"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
 fn shown(lab: &Lab) -> Vec<(String, String)> {
     let shown = patchwire(&["-j", "impair", "show", "--lab", lab.path()])
         .ok()
@@ -135,12 +153,14 @@ fn file_loss_acts_on_one_direction_changes_in_place_and_the_file_is_the_truth() 
     lab.write(&format!(
         "{TWO}      impair:\n        r1:eth1: {{loss: 1%}}\n"
     ));
-    let (plan, _) = lab.plan();
+    let (plan, notes) = lab.plan();
     assert_eq!(
         plan,
         serde_json::json!([{"change": "impair", "port": "r1.eth1", "endpoint": "r1:eth1",
             "impairment": "loss 1%", "was": "loss 10%"}])
     );
+    // The file itself changed it (the port's record says up set it): nothing done outside.
+    assert!(!notes.contains(FILE_IS_TRUTH), "{notes}");
     patchwire(&["up", lab.path()]).ok();
     assert_eq!(
         before,
@@ -157,23 +177,35 @@ fn file_loss_acts_on_one_direction_changes_in_place_and_the_file_is_the_truth() 
     // Set outside the file: a difference, and up puts the file's back.
     patchwire(&["impair", "--lab", lab.path(), "r2:eth1", "--loss", "50%"]).ok();
     patchwire(&["impair", "--lab", lab.path(), "r1:eth1", "--corrupt", "5%"]).ok();
+    assert_eq!(
+        set_by(&lab),
+        [
+            ("r1.eth1".into(), "command".into()),
+            ("r2.eth1".into(), "command".into())
+        ]
+    );
     let (plan, notes) = lab.plan();
     assert_eq!(
         plan,
         serde_json::json!([
-            {"change": "unimpair", "port": "r2.eth1", "endpoint": "r2:eth1", "was": "loss 50%"},
+            {"change": "unimpair", "port": "r2.eth1", "endpoint": "r2:eth1", "was": "loss 50%",
+                "by_command": true},
             {"change": "impair", "port": "r1.eth1", "endpoint": "r1:eth1",
-                "impairment": "loss 1%", "was": "loss 1% corrupt 5%"},
+                "impairment": "loss 1%", "was": "loss 1% corrupt 5%", "by_command": true},
         ])
     );
     assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
     let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
-    assert!(
-        text.contains("- impair what r2:eth1 sends (r2.eth1): loss 50% (not in the file)"),
-        "{text}"
-    );
+    for line in [
+        "- impair what r2:eth1 sends (r2.eth1): loss 50% (set by patchwire impair, not in the file)",
+        "~ impair what r1:eth1 sends (r1.eth1): loss 1% corrupt 5% (set by patchwire impair) -> \
+         loss 1%",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
     patchwire(&["up", lab.path()]).ok();
     assert_eq!(shown(&lab), [("r1.eth1".into(), "loss 1%".into())]);
+    assert_eq!(set_by(&lab), [("r1.eth1".into(), "file".into())]);
     assert_eq!(
         before,
         states(&lab),
@@ -181,8 +213,20 @@ fn file_loss_acts_on_one_direction_changes_in_place_and_the_file_is_the_truth() 
     );
     assert_eq!(exchange(&r2, &r1, 2_000), 2_000, "r2 -> r1 untouched again");
 
-    // Removed from the file: removed from the port.
+    // Removed from the file: removed from the port, said as the file's own change.
     lab.write(TWO);
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "unimpair", "port": "r1.eth1", "endpoint": "r1:eth1",
+            "was": "loss 1%"}])
+    );
+    assert!(!notes.contains(FILE_IS_TRUTH), "{notes}");
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains("- impair what r1:eth1 sends (r1.eth1): loss 1% (no longer in the file)"),
+        "{text}"
+    );
     patchwire(&["up", lab.path()]).ok();
     assert_eq!(shown(&lab), []);
     assert!(
@@ -246,7 +290,8 @@ fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1, false);
     wait_carrier(&r2, false);
-    // Removed from the file: carrier back, the ports kept.
+    // Removed from the file: carrier back, the ports kept; the file's own change (its pull
+    // is recorded as the file's), so nothing to say about commands.
     let ifindex = state(&lab.panel(), "r1.eth1").0;
     lab.write(TWO);
     let (plan, notes) = lab.plan();
@@ -255,16 +300,30 @@ fn state_down_pulls_the_cable_until_the_file_puts_it_back() {
         serde_json::json!([{"change": "mend", "ports": ["r1.eth1", "r2.eth1"],
             "endpoints": ["r1:eth1", "r2:eth1"]}])
     );
-    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
+    assert!(!notes.contains(FILE_IS_TRUTH), "{notes}");
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1, true);
     wait_carrier(&r2, true);
     assert_eq!(ifindex, state(&lab.panel(), "r1.eth1").0);
     assert_eq!(lab.plan().0, serde_json::json!([]));
-    // Cut outside the file: plan lists the mend.
+    // Cut outside the file: plan lists the mend, said to be patchwire cut's.
     patchwire(&["cut", "--lab", lab.path(), "r2:eth1"]).ok();
     wait_carrier(&r1, false);
-    assert_eq!(lab.plan().0[0]["change"], "mend");
+    let (plan, notes) = lab.plan();
+    assert_eq!(
+        plan,
+        serde_json::json!([{"change": "mend", "ports": ["r1.eth1", "r2.eth1"],
+            "endpoints": ["r1:eth1", "r2:eth1"], "by_command": true}])
+    );
+    assert!(notes.contains(FILE_IS_TRUTH), "{notes}");
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(
+        text.contains(
+            "~ mend r1:eth1 <-> r2:eth1: cut by patchwire cut; the file does not pull this \
+             cable, so its carrier comes back"
+        ),
+        "{text}"
+    );
     patchwire(&["up", lab.path()]).ok();
     wait_carrier(&r1, true);
     wait_carrier(&r2, true);

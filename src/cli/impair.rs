@@ -280,8 +280,8 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         // later one puts the earlier ones back. Exit 1 means nothing changed.
         let mut wanted = Vec::new();
         for port in &ports {
-            let current = impair::read(&netns, port)?.map(|d| d.impairment);
-            let want = current.unwrap_or_default().merged(&change);
+            let current = impair::read(&netns, port)?.map(|d| (d.impairment, d.set_by));
+            let want = current.unwrap_or_default().0.merged(&change);
             impair::check_set(&netns, port, &want)?;
             wanted.push((port, current, want));
         }
@@ -329,15 +329,15 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// A direction `run` sets: its port, what was set (`None`: nothing), what is wanted.
-type Wanted<'a> = (&'a String, Option<Impairment>, Impairment);
+/// A direction `run` sets: its port, what was set and by whom (`None`: nothing), what is wanted.
+type Wanted<'a> = (&'a String, Option<(Impairment, impair::SetBy)>, Impairment);
 
 /// `--both` failed on a later direction (`failure`): the directions set before it are put
 /// back as they were (`None`: none was impaired).
 fn undo_directions(netns: &Netns, done: &[Wanted<'_>], failure: anyhow::Error) -> anyhow::Error {
     for (port, was, _) in done {
         let undo = match was {
-            Some(was) => impair::set(netns, port, was).map(|_| ()),
+            Some((was, by)) => impair::set_as(netns, port, was, *by).map(|_| ()),
             None => impair::clear(netns, port).map(|_| ()),
         };
         if let Err(e) = undo {

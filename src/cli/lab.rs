@@ -662,17 +662,31 @@ fn print_changes(changes: &[Change]) {
                 endpoint,
                 impairment,
                 was,
-            } => match was {
-                Some(was) => {
+                by_command,
+            } => match (was, by_command) {
+                (Some(was), true) => format!(
+                    "~ impair what {endpoint} sends ({port}): {was} (set by patchwire impair) -> \
+                     {impairment}"
+                ),
+                (Some(was), false) => {
                     format!("~ impair what {endpoint} sends ({port}): {was} -> {impairment}")
                 }
-                None => format!("+ impair what {endpoint} sends ({port}): {impairment}"),
+                (None, _) => format!("+ impair what {endpoint} sends ({port}): {impairment}"),
             },
             Change::Unimpair {
                 port,
                 endpoint,
                 was,
-            } => format!("- impair what {endpoint} sends ({port}): {was} (not in the file)"),
+                by_command,
+            } => match by_command {
+                true => format!(
+                    "- impair what {endpoint} sends ({port}): {was} (set by patchwire impair, \
+                     not in the file)"
+                ),
+                false => format!(
+                    "- impair what {endpoint} sends ({port}): {was} (no longer in the file)"
+                ),
+            },
             // A wire's two ends, a hub segment's members, a hub node's member alone.
             Change::Cut { endpoints, .. } => match endpoints.as_slice() {
                 [one] => format!("~ cut {one} (state: down): {one} sees NO-CARRIER"),
@@ -682,9 +696,17 @@ fn print_changes(changes: &[Change]) {
                     many.join(", ")
                 ),
             },
-            Change::Mend { endpoints, .. } => format!(
-                "~ mend {}: the file does not pull this cable, so its carrier comes back",
-                endpoints.join(" <-> ")
+            Change::Mend {
+                endpoints,
+                by_command,
+                ..
+            } => format!(
+                "~ mend {}: {}the file does not pull this cable, so its carrier comes back",
+                endpoints.join(" <-> "),
+                match by_command {
+                    true => "cut by patchwire cut; ",
+                    false => "",
+                }
             ),
             Change::SettlePath {
                 endpoints,

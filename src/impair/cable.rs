@@ -7,12 +7,13 @@
 //! a lab's `up` already respect — `watch` never releases an end whose far end is itself held
 //! (both ends of a cut wire are) — so a cut stays cut until [`mend`], which only releases ports
 //! carrying the cut mark (a lab's `up` mends a cut its file does not make: `lab::impairs`). A
-//! user's own alias is kept after [`ALIAS_WAS`] and put back by `mend`.
+//! user's own alias is kept after [`ALIAS_WAS`] and put back by `mend`. A lab file's pull
+//! says so ([`CUT_BY_FILE`] before the cut mark), so its `plan` can tell a command's pulls.
 
 use serde::Serialize;
 
-use super::ImpairError;
-use crate::marks::{ALIAS_WAS, CUT_MARK, HOLD_MARK};
+use super::{ImpairError, SetBy};
+use crate::marks::{ALIAS_WAS, CUT_BY_FILE, CUT_MARK, HOLD_MARK};
 use crate::netns::Netns;
 use crate::nl::link::{self, Link};
 use crate::nl::tc::Filter;
@@ -34,18 +35,33 @@ pub fn is_cut(link: &Link) -> bool {
     })
 }
 
+/// Who pulled a cut port's cable (`None`: it is not cut).
+pub fn cut_by(link: &Link) -> Option<SetBy> {
+    if !is_cut(link) {
+        return None;
+    }
+    let alias = link.alias.as_deref().unwrap_or_default();
+    let words = alias.split(ALIAS_WAS).next().unwrap_or(alias);
+    match words.strip_suffix(CUT_MARK)?.ends_with(CUT_BY_FILE) {
+        true => Some(SetBy::File),
+        false => Some(SetBy::Command),
+    }
+}
+
 /// The ports of `netns` that `cut` took down, sorted.
 pub fn cut_ports(netns: &Netns) -> Result<Vec<String>, ImpairError> {
+    Ok(cuts(netns)?.into_keys().collect())
+}
+
+/// The ports of `netns` that are cut, with who pulled each.
+pub fn cuts(netns: &Netns) -> Result<std::collections::BTreeMap<String, SetBy>, ImpairError> {
     let mut socket = netns.route()?;
     let links = link::list(&mut socket)
         .map_err(|e| WireError::kernel(format!("listing the links of {}", netns.describe()), e))?;
-    let mut names: Vec<String> = links
+    Ok(links
         .iter()
-        .filter(|l| is_cut(l))
-        .map(|l| l.name.clone())
-        .collect();
-    names.sort();
-    Ok(names)
+        .filter_map(|l| Some((l.name.clone(), cut_by(l)?)))
+        .collect())
 }
 
 /// The ports of the cable `port` is on: it and its wire partner, or it alone (hub member);
@@ -73,14 +89,19 @@ fn cable(view: &mut NsView, port: &str, verb: &str) -> Result<Vec<Link>, ImpairE
     )))
 }
 
-/// The alias of a cut port: a hold naming `far`, the cut mark, the user's alias kept.
-fn cut_alias(end: &Link, far: &str) -> String {
+/// The alias of a cut port: a hold naming `far`, who pulled it if a file did, the cut mark,
+/// the user's alias kept.
+fn cut_alias(end: &Link, far: &str, by: SetBy) -> String {
     let previous = match end.alias.as_deref() {
         Some(a) if a.starts_with(HOLD_MARK) => crate::wire::unlink::alias_before_hold(end),
         Some(a) => a.to_string(),
         None => String::new(),
     };
-    let mut alias = format!("{HOLD_MARK}far end {far} is down or gone{CUT_MARK}");
+    let by = match by {
+        SetBy::File => CUT_BY_FILE,
+        SetBy::Command => "",
+    };
+    let mut alias = format!("{HOLD_MARK}far end {far} is down or gone{by}{CUT_MARK}");
     if !previous.is_empty() {
         alias.push_str(ALIAS_WAS);
         alias.push_str(&previous);
@@ -95,6 +116,11 @@ fn cut_alias(end: &Link, far: &str) -> String {
 
 /// Pulls the cable `port` is on: its ports down, marked as cut (idempotent).
 pub fn cut(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
+    cut_as(netns, port, SetBy::Command)
+}
+
+/// [`cut`], recording who pulls it (a lab file's `state: down` or flap: [`SetBy::File`]).
+pub fn cut_as(netns: &Netns, port: &str, by: SetBy) -> Result<CableChange, ImpairError> {
     change_cable(netns, port, "cut", |ends, names| {
         let mut requests = Vec::new();
         let mut changed = Vec::new();
@@ -105,7 +131,7 @@ pub fn cut(netns: &Netns, port: &str) -> Result<CableChange, ImpairError> {
             // The far end: the wire's other port; a hub member names itself (it is the cable).
             let far = &names[if ends.len() == 2 { 1 - i } else { i }];
             requests.push((
-                link::set_alias_and_up(end.index, &cut_alias(end, far), false),
+                link::set_alias_and_up(end.index, &cut_alias(end, far, by), false),
                 0,
             ));
             changed.push(end.name.clone());
@@ -182,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_cut_is_a_hold_that_names_the_far_end_and_keeps_the_users_alias() {
-        let alias = cut_alias(&with_alias(Some("uplink")), "p2");
+        let alias = cut_alias(&with_alias(Some("uplink")), "p2", SetBy::Command);
         assert_eq!(
             alias,
             "patchwire held down: far end p2 is down or gone (cable cut: patchwire mend puts it back) | alias was: uplink"
@@ -196,9 +222,25 @@ mod tests {
             "patchwire held down: far end p2 is down or gone | alias was: u",
         ));
         assert!(!is_cut(&held));
-        assert!(cut_alias(&held, "p2").ends_with(" | alias was: u"));
+        assert!(cut_alias(&held, "p2", SetBy::Command).ends_with(" | alias was: u"));
         assert!(!is_cut(&with_alias(Some(
             "my alias (cable cut: patchwire mend puts it back)"
         ))));
+        assert_eq!(cut_by(&cut_end), Some(SetBy::Command));
+        assert_eq!(cut_by(&held), None);
+    }
+
+    #[test]
+    fn a_lab_files_pull_says_so_and_is_a_cut_like_any_other() {
+        let alias = cut_alias(&with_alias(Some("uplink")), "p2", SetBy::File);
+        assert_eq!(
+            alias,
+            "patchwire held down: far end p2 is down or gone, pulled by its lab file (cable cut: patchwire mend puts it back) | alias was: uplink"
+        );
+        let pulled = with_alias(Some(&alias));
+        assert!(is_cut(&pulled));
+        assert_eq!(cut_by(&pulled), Some(SetBy::File));
+        assert_eq!(crate::wire::held_because(&pulled).as_deref(), Some("p2"));
+        assert_eq!(crate::wire::unlink::alias_before_hold(&pulled), "uplink");
     }
 }

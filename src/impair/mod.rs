@@ -50,7 +50,7 @@ use crate::wire::{NsView, WireError};
 
 pub use lock::{ImpairLock, lock};
 use model::Record;
-pub use model::{Impairment, Loss, default_burst};
+pub use model::{Impairment, Loss, SetBy, default_burst};
 pub use program::Counters;
 pub use qdisc::{Distribution, QdiscStats};
 
@@ -131,6 +131,8 @@ pub struct Direction {
     pub counters: Counters,
     /// patchwire's qdiscs on `to`, with their counters.
     pub qdiscs: Vec<QdiscStats>,
+    /// Who set it: `file` (a lab's `up`) or `command` (`patchwire impair`).
+    pub set_by: SetBy,
 }
 
 /// What [`set`] did.
@@ -275,6 +277,7 @@ fn direction_of(view: &mut NsView, link: &Link, filter: &Filter) -> Result<Direc
         impairment,
         counters,
         qdiscs,
+        set_by: record.by,
     })
 }
 
@@ -379,6 +382,17 @@ pub fn check_set(netns: &Netns, entry: &str, want: &Impairment) -> Result<(), Im
 /// place in its qdisc. Refusals ([`refusals`]) come before any change. Callers that read,
 /// merge and set hold [`lock`] around it.
 pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, ImpairError> {
+    set_as(netns, entry, want, SetBy::Command)
+}
+
+/// [`set`], recording who sets it (a lab's `up` says [`SetBy::File`]), so that a lab's `plan`
+/// can tell what a command changed outside the file.
+pub fn set_as(
+    netns: &Netns,
+    entry: &str,
+    want: &Impairment,
+    by: SetBy,
+) -> Result<Applied, ImpairError> {
     let describe = netns.describe();
     let mut view = NsView::open(
         netns
@@ -391,7 +405,7 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
         present,
     } = refusals(&mut view, entry, want)?;
     let Some(exit) = exit else {
-        return set_program(&mut view, &link, "", want, &describe, Vec::new());
+        return set_program(&mut view, &link, "", want, by, &describe, Vec::new());
     };
     // What the qdisc step is undone to when a later step fails: the record of the
     // impairment set now (none: no qdisc of ours).
@@ -410,7 +424,7 @@ pub fn set(netns: &Netns, entry: &str, want: &Impairment) -> Result<Applied, Imp
         &mut changes,
     )
     .and_then(|roots| {
-        set_program(&mut view, &link, &exit.name, want, &describe, changes).map(|a| (roots, a))
+        set_program(&mut view, &link, &exit.name, want, by, &describe, changes).map(|a| (roots, a))
     });
     let (roots_changed, applied) = match done {
         Ok(done) => done,
@@ -565,6 +579,7 @@ fn set_program(
     link: &Link,
     exit: &str,
     want: &Impairment,
+    by: SetBy,
     describe: &str,
     mut changes: Vec<String>,
 ) -> Result<Applied, ImpairError> {
@@ -576,6 +591,7 @@ fn set_program(
             duplicate: None,
             ..*want
         },
+        by,
     };
     let name = record.write();
     let params = want.params();

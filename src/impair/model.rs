@@ -367,11 +367,26 @@ pub(super) fn round(v: f64) -> f64 {
     units::round_percent(v)
 }
 
-/// The record in the program filter's name: the exit it was made for and the qdisc part.
+/// Who set an impairment or pulled a cable: a lab's `up` or `watch --lab` doing what its file
+/// says, or a command (`patchwire impair`, `cut`, `mend`) outside any file. A lab's `plan`
+/// says which of its differences a command made (the file is the truth either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetBy {
+    /// `patchwire impair`/`cut` (and what records older than this field say).
+    #[default]
+    Command,
+    /// A lab file, through `up` or a flap of `watch --lab`.
+    File,
+}
+
+/// The record in the program filter's name: the exit it was made for, the qdisc part, and
+/// who set it (` by=file` when a lab file did).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Record {
     pub(super) to: String,
     pub(super) qdisc_part: Impairment,
+    pub(super) by: SetBy,
 }
 
 impl Record {
@@ -396,6 +411,9 @@ impl Record {
         if let Some(v) = imp.burst_bytes {
             text.push_str(&format!(" burst={v}"));
         }
+        if self.by == SetBy::File {
+            text.push_str(" by=file");
+        }
         text
     }
 
@@ -413,6 +431,7 @@ impl Record {
                 "reorder" => imp.reorder = value.parse().ok(),
                 "rate" => imp.rate_bps = value.parse().ok(),
                 "burst" => imp.burst_bytes = value.parse().ok(),
+                "by" if value == "file" => record.by = SetBy::File,
                 _ => {}
             }
         }

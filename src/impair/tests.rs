@@ -112,10 +112,18 @@ fn records_read_back() {
             burst_bytes: Some(4096),
             ..Default::default()
         },
+        by: SetBy::File,
     };
     let text = record.write();
     assert!(text.len() < 255);
-    assert_eq!(Record::parse(&text), Some(record));
+    assert_eq!(Record::parse(&text), Some(record.clone()));
+    // Set by a command: no `by=` (as records older than it), read back as a command's.
+    let by_hand = Record {
+        by: SetBy::Command,
+        ..record
+    };
+    assert!(!by_hand.write().contains("by="));
+    assert_eq!(Record::parse(&by_hand.write()), Some(by_hand));
     assert_eq!(Record::parse("pw-wire to=x index=3"), None);
 }
 

@@ -17,7 +17,7 @@ use super::names;
 use super::observe::Actual;
 use super::plan::Change;
 use crate::impair::flap::{FlapLink, Flapping};
-use crate::impair::{self, ImpairError, Impairment, cable};
+use crate::impair::{self, ImpairError, Impairment, SetBy, cable};
 use crate::netns::Netns;
 
 /// What `desired` holds of the file's impairments and cable states on this host.
@@ -104,11 +104,19 @@ pub fn wanted(file: &LabFile, desired: &Desired) -> Wanted {
 pub fn observe(panel: &Netns, actual: &mut Actual) -> Result<(), LabError> {
     let what = |e: ImpairError| lab_error("reading the panel's impairments", e);
     for direction in impair::show(panel).map_err(what)? {
+        if direction.set_by == SetBy::Command {
+            actual.by_command.insert(direction.port.clone());
+        }
         actual
             .impairs
             .insert(direction.port.clone(), direction.impairment);
     }
-    actual.cut = cable::cut_ports(panel).map_err(what)?.into_iter().collect();
+    for (port, by) in cable::cuts(panel).map_err(what)? {
+        if by == SetBy::Command {
+            actual.by_command.insert(port.clone());
+        }
+        actual.cut.insert(port);
+    }
     if actual.watched {
         actual.flaps_run_by = flaps_run_by(panel);
     }
@@ -159,6 +167,7 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
             .collect();
         if !mend.is_empty() {
             out.push(Change::Mend {
+                by_command: mend.iter().any(|p| actual.by_command.contains(*p)),
                 ports: mend.iter().map(|p| p.to_string()).collect(),
                 endpoints: mend.iter().map(|p| label(desired, p)).collect(),
             });
@@ -171,6 +180,7 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
                 port: port.clone(),
                 endpoint: label(desired, port),
                 was: was.describe(),
+                by_command: actual.by_command.contains(port),
             });
         }
     }
@@ -184,6 +194,7 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
                 endpoint: endpoint.to_string(),
                 impairment: want.describe(),
                 was: was.map(Impairment::describe),
+                by_command: was.is_some() && actual.by_command.contains(port),
             });
         }
     }
@@ -252,8 +263,10 @@ pub fn flapping(file: &LabFile, host: Option<&str>) -> Result<Flapping, LabError
     })
 }
 
-/// What `plan` says when the kernel's impairments or cables differ from the file's on ports
-/// that exist (not merely ports about to be made): the file is the truth.
+/// What `plan` says when a command changed impairments or cables outside the file (their
+/// records say who set them), or a cable the file pulls is in on a port that exists (a `mend`
+/// leaves no record: that, or the file's new `state: down`): the file is the truth. A change
+/// the file alone made (its impairment edited, its `state: down` dropped) needs no note.
 pub fn note(changes: &[Change]) -> Option<String> {
     let created: BTreeSet<&String> = changes
         .iter()
@@ -265,8 +278,9 @@ pub fn note(changes: &[Change]) -> Option<String> {
     changes
         .iter()
         .any(|c| match c {
-            Change::Impair { was, .. } => was.is_some(),
-            Change::Unimpair { .. } | Change::Mend { .. } => true,
+            Change::Impair { by_command, .. }
+            | Change::Unimpair { by_command, .. }
+            | Change::Mend { by_command, .. } => *by_command,
             Change::Cut { ports, .. } => ports.iter().all(|p| !created.contains(p)),
             _ => false,
         })
@@ -341,6 +355,7 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
                 endpoint: endpoint.to_string(),
                 impairment: want.describe(),
                 was: None,
+                by_command: false,
             })
         })
         .collect();
@@ -361,7 +376,10 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
     // this `up` changes the same ports' records, read, merged and written back.
     let _lock = impair::lock(panel).map_err(|e| lab_error("locking the panel's impairments", e))?;
     for change in changes {
-        if let Change::Mend { ports, endpoints } = change {
+        if let Change::Mend {
+            ports, endpoints, ..
+        } = change
+        {
             for port in ports {
                 cable::mend(panel, port).map_err(|e| {
                     let doing = format!("putting back the cable of {}", endpoints.join(", "));
@@ -384,7 +402,7 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
                 let Some((_, want)) = desired.impair.impairs.get(port) else {
                     continue;
                 };
-                impair::set(panel, port, want).map_err(|e| {
+                impair::set_as(panel, port, want, SetBy::File).map_err(|e| {
                     lab_error(
                         &format!("impairing the frames {endpoint} sends ({port})"),
                         e,
@@ -397,7 +415,7 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
     for change in changes {
         if let Change::Cut { ports, endpoints } = change {
             for port in ports {
-                cable::cut(panel, port).map_err(|e| {
+                cable::cut_as(panel, port, SetBy::File).map_err(|e| {
                     lab_error(&format!("pulling the cable of {}", endpoints.join(", ")), e)
                 })?;
             }

@@ -76,6 +76,9 @@ pub struct Actual {
     pub impairs: BTreeMap<String, crate::impair::Impairment>,
     /// The panel ports `cut` took down.
     pub cut: BTreeSet<String>,
+    /// The panel ports whose impairment or cut a command set (`patchwire impair`, `cut`), not
+    /// this lab's file: what `plan` calls changed outside the file.
+    pub by_command: BTreeSet<String>,
 }
 
 /// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.

@@ -263,7 +263,7 @@ impl Flapper {
         let mut failed = false;
         for port in &link.ports {
             let done = match out {
-                true => cable::cut(&netns, port),
+                true => cable::cut_as(&netns, port, crate::impair::SetBy::File),
                 false => cable::mend(&netns, port),
             };
             match done {

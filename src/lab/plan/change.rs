@@ -245,6 +245,9 @@ pub enum Change {
         /// What the port has now, in words; `None` when nothing.
         #[serde(skip_serializing_if = "Option::is_none")]
         was: Option<String>,
+        /// What the port has was set by `patchwire impair`, not by this file's `up`.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        by_command: bool,
     },
     /// An impairment the file does not ask for (set by `patchwire impair`, or removed from the
     /// file): removed.
@@ -255,6 +258,9 @@ pub enum Change {
         endpoint: String,
         /// What it was, in words.
         was: String,
+        /// Set by `patchwire impair` (else the file asked for it before and no longer does).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        by_command: bool,
     },
     /// A cable the file pulls (`state: down`): its ports taken down and marked cut, so both
     /// nodes see NO-CARRIER.
@@ -271,6 +277,9 @@ pub enum Change {
         ports: Vec<String>,
         /// What they stand for.
         endpoints: Vec<String>,
+        /// `patchwire cut` pulled it (else the file pulled it before and no longer does).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        by_command: bool,
     },
     /// A container node's change (`lab::containers`), made before the plumbing: its own
     /// `change` names (`create-container`, `recreate-container`, …).
