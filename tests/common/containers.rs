@@ -1,5 +1,5 @@
-//! The container tests' runtimes (tests/containers.rs, tests/containers_clab.rs): a podman
-//! or a dockerd of the test's own, each in a test namespace, the busybox image imported once
+//! The container tests' runtimes (tests/containers.rs, tests/containers_clab.rs,
+//! tests/containers_mgmt.rs): a podman or a dockerd of the test's own, each in a test namespace, the busybox image imported once
 //! per run, and observers of what a lab left. See tests/containers.rs for the whole picture.
 
 use super::*;

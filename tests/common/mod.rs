@@ -12,10 +12,12 @@ use patchwire::netns::Netns;
 #[allow(unused_imports)] // not every test file uses it
 pub use patchwire_testkit::ovs;
 pub mod capture;
+pub mod cni;
 pub mod containers;
 pub mod frames;
 pub mod impair;
 pub mod labfile;
+pub mod labframes;
 pub mod lifecycle;
 pub mod qemu;
 
@@ -482,6 +484,19 @@ pub fn without_carrier(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Asserts that `host`'s links come back to `before`, carrier words aside: a bridge's carrier
+/// is the kernel's (6.1 reports a bridge that never had a port UNKNOWN and one whose last port
+/// went NO-CARRIER, for good), and deletions settle asynchronously; `what` says when, if not.
+pub fn links_return_to(host: &TestNs, before: &str, what: &str) {
+    let before = without_carrier(before);
+    let now = || without_carrier(&host.ip("-o link show"));
+    let deadline = Instant::now() + patience(Duration::from_secs(5));
+    while now() != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(now(), before, "{what}");
 }
 
 /// True in a scripts/kernels guest (a distribution kernel under qemu TCG, the host's root
