@@ -178,6 +178,43 @@ pub fn list_with(options: &super::Options) -> Result<Vec<LabSummary>, LabError> 
     Ok(labs)
 }
 
+/// A running lab's panel as its loopback records it: what a command acting on one lab looks
+/// for (`impair`/`cut`/`mend`/`watch --lab`), without [`list`]'s health and files.
+pub(super) struct PanelRecord {
+    /// The lab's name.
+    pub lab: String,
+    /// The panel namespace's name.
+    pub panel: String,
+    /// The file last brought up (absolute), when recorded.
+    pub file: Option<String>,
+}
+
+/// The labs' panels on this host. Only namespaces named as panels are entered
+/// (`names::panel`: `LAB.panel[.HOST]`), so the cost follows the labs, not every namespace.
+pub(super) fn panels() -> Result<Vec<PanelRecord>, LabError> {
+    let mut found = Vec::new();
+    for name in netns::named().into_iter().filter(|n| n.contains(".panel")) {
+        let Some(lo) = loopback(&name)? else {
+            continue;
+        };
+        for mark in &lo.altnames {
+            if let Some(Mark {
+                lab, node: None, ..
+            }) = parse_mark(mark)
+            {
+                found.push(PanelRecord {
+                    lab,
+                    panel: name.clone(),
+                    file: lo.alias.clone().filter(|a| a.starts_with('/')),
+                });
+            }
+        }
+    }
+    // As `list` orders them: a lab's panel without a host before its hosts' panels.
+    found.sort_by(|a, b| (&a.lab, &a.panel).cmp(&(&b.lab, &b.panel)));
+    Ok(found)
+}
+
 /// What the panel's loopback records for a lab brought up from standard input (`up -`).
 const STDIN_RECORD: &str = "<stdin>";
 

@@ -1,6 +1,6 @@
 //! Read-only: which panel port stands for a running lab's endpoint `NODE:IF`, for commands
 //! that act on one (`impair --lab`, `cut --lab`, `mend --lab`, `watch --lab`). The lab is
-//! found from the file's absolute path its panel's loopback records (`lab::list`), else by
+//! found from the file's absolute path its panel's loopback records (`lab::list::panels`), else by
 //! the file's name as `plan` and `up` find it; the port from its `patchwire.port.NODE.IF`
 //! altname — no state file.
 
@@ -37,17 +37,17 @@ fn running_lab(file: &Path) -> Result<(String, String), LabError> {
     let absolute = std::fs::canonicalize(file)
         .map_err(|e| LabError::Invalid(format!("reading lab file {}: {e}", file.display())))?;
     let absolute = absolute.to_string_lossy().into_owned();
-    let labs = super::list()?;
-    let found = |lab: &super::LabSummary| Some((lab.lab.clone(), lab.panel.clone()?));
+    let labs = super::list::panels()?;
+    let found = |lab: &super::list::PanelRecord| (lab.lab.clone(), lab.panel.clone());
     if let Some(found) = labs
         .iter()
-        .filter(|l| l.file.as_deref() == Some(absolute.as_str()))
-        .find_map(found)
+        .find(|l| l.file.as_deref() == Some(absolute.as_str()))
+        .map(found)
     {
         return Ok(found);
     }
     let name = super::file::load(&file.to_string_lossy())?.name;
-    match labs.iter().filter(|l| l.lab == name).find_map(found) {
+    match labs.iter().find(|l| l.lab == name).map(found) {
         Some(found) => Ok(found),
         None => Err(LabError::Invalid(format!(
             "lab {name} (from {}) does not run on this host (patchwire show --labs lists them; \
