@@ -1,6 +1,7 @@
-//! Benchmark of impairments: what an impaired port costs per frame.
+//! Benchmark of impairments: what an impaired port costs per frame, and how soon a pulled
+//! cable is seen by both nodes (`impair/cable.rs`).
 //!
-//! Run as root: `cargo bench --bench impair [-- --quick]`. Sender namespace `s` (s0,
+//! Run as root: `cargo bench --bench impair [-- --quick] [--only cost|cable]`. Sender namespace `s` (s0,
 //! 198.18.0.1/24) → veth → port `ls` in `m` — patchwire wire — port `lr` → veth → receiver
 //! `r` (r0, 198.18.0.2/24); everything in namespaces `pwb-<pid>-*` removed on exit, traffic
 //! bounded in time. iperf3 sends 60-byte frames (UDP, 18-byte payload, `-b 0`: as fast as the
@@ -26,6 +27,9 @@
 //! (1 / its frames per second), whose ratio is the program's share of the per-frame budget.
 
 mod support;
+
+#[path = "impair/cable.rs"]
+mod cable;
 
 use std::process::Command;
 
@@ -144,9 +148,30 @@ fn main() -> Result<()> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     ensure!(euid == 0, "the impairment benchmark needs root");
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    ensure!(
+        matches!(only, None | Some("cost" | "cable")),
+        "--only takes cost or cable"
+    );
     let (rounds, seconds) = if quick { (2, 3) } else { (5, 5) };
     let mut scratch = Scratch::new("impair")?;
+    if only != Some("cable") {
+        cost(&mut scratch, rounds, seconds)?;
+    }
+    if only != Some("cost") {
+        cable::run(&scratch, if quick { 5 } else { 20 })?;
+    }
+    Ok(())
+}
+
+/// What an impaired port costs per frame (see the top of this file).
+fn cost(scratch: &mut Scratch, rounds: usize, seconds: u64) -> Result<()> {
     let s = scratch.netns("s")?;
     let m = scratch.netns("m")?;
     let r = scratch.netns("r")?;
