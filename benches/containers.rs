@@ -138,25 +138,8 @@ impl Drop for Runtime {
 /// A busybox container `name` with hostname `hostname`, privileged as containerlab's are.
 fn spec(name: String, hostname: &str) -> ContainerSpec {
     ContainerSpec {
-        name,
-        hostname: hostname.into(),
-        image: IMAGE.into(),
         cmd: Some(vec!["sleep".into(), "100000".into()]),
-        entrypoint: None,
-        env: Default::default(),
-        binds: vec![],
-        ports: vec![],
-        user: None,
-        labels: Default::default(),
-        network_mode: None,
-        mgmt_ipv4: None,
-        mgmt_ipv6: None,
-        cpu: None,
-        memory: None,
-        sysctls: Default::default(),
-        devices: vec![],
-        cap_add: vec![],
-        privileged: true,
+        ..ContainerSpec::new(&name, hostname, IMAGE)
     }
 }
 

@@ -52,6 +52,34 @@ pub struct ContainerSpec {
     pub privileged: bool,
 }
 
+impl ContainerSpec {
+    /// A node with only an `image:`, as containerlab runs `kind: linux`: the image's own
+    /// command, privileged, nothing else set (the fields are public to set the rest).
+    pub fn new(name: &str, hostname: &str, image: &str) -> ContainerSpec {
+        ContainerSpec {
+            name: name.into(),
+            hostname: hostname.into(),
+            image: image.into(),
+            cmd: None,
+            entrypoint: None,
+            env: BTreeMap::new(),
+            binds: Vec::new(),
+            ports: Vec::new(),
+            user: None,
+            labels: BTreeMap::new(),
+            network_mode: None,
+            mgmt_ipv4: None,
+            mgmt_ipv6: None,
+            cpu: None,
+            memory: None,
+            sysctls: BTreeMap::new(),
+            devices: Vec::new(),
+            cap_add: Vec::new(),
+            privileged: true,
+        }
+    }
+}
+
 /// The management network the lab's containers' eth0 join (containerlab's `mgmt:`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkSpec {

@@ -282,25 +282,8 @@ pub fn mentioning(marker: &str) -> bool {
 /// A container spec as the file reader makes it for `kind: linux` with an image.
 pub fn spec(lab: &str, node: &str) -> ContainerSpec {
     ContainerSpec {
-        name: format!("clab-{lab}-{node}"),
-        hostname: node.into(),
-        image: IMAGE.into(),
         cmd: Some(vec!["sleep".into(), "100000".into()]),
-        entrypoint: None,
-        env: Default::default(),
-        binds: vec![],
-        ports: vec![],
-        user: None,
-        labels: Default::default(),
-        network_mode: None,
-        mgmt_ipv4: None,
-        mgmt_ipv6: None,
-        cpu: None,
-        memory: None,
-        sysctls: Default::default(),
-        devices: vec![],
-        cap_add: vec![],
-        privileged: true,
+        ..ContainerSpec::new(&format!("clab-{lab}-{node}"), node, IMAGE)
     }
 }
 
