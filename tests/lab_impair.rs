@@ -78,8 +78,8 @@ fn states(lab: &Lab) -> Vec<(String, String)> {
     ]
 }
 
-/// Who set each impaired direction, as `impair show -j` says (`file` or `command`).
-fn set_by(lab: &Lab) -> Vec<(String, String)> {
+/// One field of each impaired direction `impair show -j --lab` lists, by port.
+fn directions(lab: &Lab, field: &str) -> Vec<(String, String)> {
     let shown = patchwire(&["-j", "impair", "show", "--lab", lab.path()])
         .ok()
         .json();
@@ -90,27 +90,20 @@ fn set_by(lab: &Lab) -> Vec<(String, String)> {
         .map(|d| {
             (
                 d["port"].as_str().unwrap().into(),
-                d["set_by"].as_str().unwrap().into(),
+                d[field].as_str().unwrap().into(),
             )
         })
         .collect()
 }
 
+/// What is set on each impaired direction, in words.
 fn shown(lab: &Lab) -> Vec<(String, String)> {
-    let shown = patchwire(&["-j", "impair", "show", "--lab", lab.path()])
-        .ok()
-        .json();
-    shown["directions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["port"].as_str().unwrap().to_string(),
-                d["summary"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    directions(lab, "summary")
+}
+
+/// Who set each (`file` or `command`).
+fn set_by(lab: &Lab) -> Vec<(String, String)> {
+    directions(lab, "set_by")
 }
 
 const FILE_IS_TRUTH: &str = "note: impairments and pulled cables are the file's: what patchwire \
