@@ -14,9 +14,9 @@ use common::*;
 
 #[test]
 fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
-    let lab = LabFile::new(BASIC);
+    let lab = LabFile::new("l", BASIC);
     let before = netns_list(&lab.name);
-    let up = lab.patchwire(&["up"]);
+    let up = lab.pw(&["up"]);
     up.ok();
     for node in ["r1", "r2", "r3"] {
         assert!(
@@ -39,8 +39,8 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
     fans_out(&lab, ("r1", "eth2"), &[("r2", "eth2"), ("r3", "eth2")], 2);
 
     // Converged: nothing to do.
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
-    let again = lab.patchwire(&["up"]);
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    let again = lab.pw(&["up"]);
     assert!(
         again.ok().stdout.contains("up to date, nothing changed"),
         "{}",
@@ -54,7 +54,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         .map(|p| ifindex_in(&lab.panel(), p))
         .collect();
     lab.write(&BASIC.replace("[\"r1:eth1\", \"r2:eth1\"]", "[\"r1:eth1\", \"r3:eth1\"]"));
-    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let plan = lab.pw(&["-j", "plan"]).json();
     let kinds: Vec<&str> = plan
         .as_array()
         .unwrap()
@@ -72,7 +72,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         hub_edit = Some(frames_during(
             (&lab.ns("r1"), "eth2"),
             (&lab.ns("r3"), "eth2"),
-            || edit = Some(lab.patchwire(&["up"])),
+            || edit = Some(lab.pw(&["up"])),
         ))
     });
     edit.unwrap().ok();
@@ -98,7 +98,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         &frames(3),
     );
     assert_eq!(got, vec![KINDS]);
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 
     // A hub filter deleted behind the lab's back: plan says so and up repairs it.
     run(
@@ -115,11 +115,11 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
             "20567",
         ],
     );
-    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let plan = lab.pw(&["-j", "plan"]).json();
     assert_eq!(plan.as_array().unwrap().len(), 1, "{plan}");
     assert_eq!(plan[0]["change"], "hub", "{plan}");
-    lab.patchwire(&["up"]).ok();
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 
     // A new member that sorts first: the hub is re-patched in place, not removed and re-made.
     let edited = BASIC
@@ -129,7 +129,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
             "[\"r1:eth0\", \"r1:eth2\", \"r2:eth2\", \"r3:eth2\"]",
         );
     lab.write(&edited);
-    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let plan = lab.pw(&["-j", "plan"]).json();
     let kinds: Vec<&str> = plan
         .as_array()
         .unwrap()
@@ -137,7 +137,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         .map(|c| c["change"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["create-port", "hub"], "{plan}");
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     let got = cross(
         &lab.ns("r1"),
         "eth0",
@@ -150,13 +150,13 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
     );
     assert_eq!(got, vec![KINDS, KINDS, KINDS]);
     lab.write(&BASIC.replace("[\"r1:eth1\", \"r2:eth1\"]", "[\"r1:eth1\", \"r3:eth1\"]"));
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
 
-    let show = lab.patchwire(&["-j", "show", "--lab"]).json();
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
     assert_eq!(show[0]["kind"], "wire");
     assert_eq!(show[0]["health"], "ok", "{show}");
     assert_eq!(show[1]["kind"], "hub");
-    let graph = lab.patchwire(&["graph"]);
+    let graph = lab.pw(&["graph"]);
     let dot = &graph.ok().stdout;
     assert!(
         dot.starts_with(&format!("graph \"{}\" {{", lab.name)),
@@ -172,7 +172,7 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         dot.contains("\"r3\" -- \"hub.2\" [label=\"r3:eth2\""),
         "{dot}"
     );
-    let mermaid = lab.patchwire(&["graph", "--format", "mermaid"]);
+    let mermaid = lab.pw(&["graph", "--format", "mermaid"]);
     let mermaid = &mermaid.ok().stdout;
     assert!(mermaid.starts_with("graph LR\n"), "{mermaid}");
     assert!(
@@ -180,13 +180,13 @@ fn a_lab_comes_up_passes_frames_converges_and_goes_away_without_a_trace() {
         "{mermaid}"
     );
 
-    lab.patchwire(&["down"]).ok();
+    lab.pw(&["down"]).ok();
     assert_eq!(
         netns_list(&lab.name),
         before,
         "down leaves /run/netns as it was"
     );
-    let twice = lab.patchwire(&["down"]);
+    let twice = lab.pw(&["down"]);
     assert!(twice.ok().stdout.contains("nothing to remove"));
 }
 
@@ -198,6 +198,7 @@ fn a_lab_over_two_hosts_joins_them_with_vxlan() {
     host_a.ip("addr add 198.18.1.1/24 dev u0");
     host_b.ip("addr add 198.18.1.2/24 dev u0");
     let mut lab = LabFile::new(
+        "l",
         "\
 name: LAB
 hosts:
@@ -285,7 +286,7 @@ topology:
     assert_eq!(host_a.snapshot(), a_before);
     assert_eq!(host_b.snapshot(), b_before);
     assert_eq!(netns_list(&lab.name), Vec::<String>::new());
-    let no_host = lab.patchwire(&["up"]);
+    let no_host = lab.pw(&["up"]);
     no_host.fails_with(&format!(
         "{}: the lab spans hosts (a, b): say which one this is with --host NAME",
         lab.path()
@@ -295,6 +296,7 @@ topology:
 #[test]
 fn bad_input_is_refused_and_the_kernel_left_as_it_was() {
     let lab = LabFile::new(
+        "l",
         "\
 name: LAB
 topology:
@@ -306,7 +308,7 @@ topology:
 ",
     );
     let before = netns_list(&lab.name);
-    let run = lab.patchwire(&["up"]);
+    let run = lab.pw(&["up"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
@@ -324,7 +326,7 @@ topology:
     - endpoints: [\"r1:eth1\", \"r9:eth1\"]
 ",
     );
-    let run = lab.patchwire(&["up"]);
+    let run = lab.pw(&["up"]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr.trim(),
@@ -334,7 +336,7 @@ topology:
         )
     );
     lab.write(BASIC);
-    let run = lab.patchwire(&["up", "--host", "x"]);
+    let run = lab.pw(&["up", "--host", "x"]);
     run.fails_with(&format!(
         "--host x: {} defines no hosts (a lab over several hosts lists them under hosts:)",
         lab.path()
@@ -347,8 +349,10 @@ fn an_existing_namespace_lends_its_tap_as_an_endpoint() {
     let sw = TestNs::new();
     sw.ip("tuntap add dev tap9 mode tap");
     sw.ip("link set dev tap9 up");
-    let lab = LabFile::new(&format!(
-        "\
+    let lab = LabFile::new(
+        "l",
+        &format!(
+            "\
 name: LAB
 topology:
   nodes:
@@ -357,13 +361,14 @@ topology:
   links:
     - endpoints: [\"r1:eth1\", \"sw:tap9\"]
 ",
-        sw.name
-    ));
+            sw.name
+        ),
+    );
     // Compared without carrier: tap9's carrier is the kernel's view of who holds it (this test
     // attaches and detaches it), worded differently by 6.1 and later kernels; what patchwire
     // owns (admin state, MTU, master, qdiscs, filters) must come back exactly.
     let before = sw.snapshot_without_carrier();
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     // Frames written by "the VM" into tap9 reach r1's eth1.
     let tap = sw
         .netns()
@@ -402,14 +407,14 @@ topology:
 ",
         sw.name
     ));
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     assert_eq!(
         sw.snapshot_without_carrier(),
         before,
         "removing the link gives tap9 back"
     );
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
-    lab.patchwire(&["down"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+    lab.pw(&["down"]).ok();
     assert_eq!(
         sw.snapshot_without_carrier(),
         before,
@@ -420,7 +425,7 @@ topology:
 #[test]
 fn up_killed_at_any_moment_converges_when_run_again() {
     use std::os::unix::process::ExitStatusExt;
-    let lab = LabFile::new(BASIC);
+    let lab = LabFile::new("l", BASIC);
     let before = netns_list(&lab.name);
     // Every stop point of apply: the testing hook kills the process there with SIGKILL.
     for point in [1u32, 10, 11, 2, 3, 4, 5, 6, 7] {
@@ -436,9 +441,9 @@ fn up_killed_at_any_moment_converges_when_run_again() {
             Some(libc::SIGKILL),
             "killed at point {point}"
         );
-        lab.patchwire(&["up"]).ok();
+        lab.pw(&["up"]).ok();
         assert_eq!(
-            lab.patchwire(&["-j", "plan"]).json(),
+            lab.pw(&["-j", "plan"]).json(),
             serde_json::json!([]),
             "converged after a kill at point {point}"
         );
@@ -449,7 +454,7 @@ fn up_killed_at_any_moment_converges_when_run_again() {
             &frames(7),
         );
         assert_eq!(got, vec![KINDS], "after a kill at point {point}");
-        lab.patchwire(&["down"]).ok();
+        lab.pw(&["down"]).ok();
         assert_eq!(
             netns_list(&lab.name),
             before,
@@ -464,6 +469,7 @@ fn a_vm_node_gets_taps_that_a_real_qemu_plugs_into() {
     const QEMU_PORT: u16 = 47_311;
     const TEST_PORT: u16 = 47_312;
     let lab = LabFile::new(
+        "l",
         "\
 name: LAB
 topology:
@@ -474,7 +480,7 @@ topology:
     - endpoints: [\"r1:eth1\", \"vm1:tap1\"]
 ",
     );
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     let tap = ip_in(&lab.ns("vm1"), "-d link show dev tap1");
     assert!(
         tap.contains("tun type tap") && tap.contains("vnet_hdr on"),
@@ -535,7 +541,7 @@ topology:
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(200));
-    let show = lab.patchwire(&["-j", "show", "--lab"]).json();
+    let show = lab.pw(&["-j", "show", "--lab"]).json();
     assert_eq!(show[0]["health"], "ok", "{show}");
 
     // From the VM to r1, byte for byte.
@@ -586,7 +592,7 @@ topology:
 
 #[test]
 fn bad_files_are_refused_with_file_line_and_column_and_nothing_is_made() {
-    let lab = LabFile::new(BASIC);
+    let lab = LabFile::new("l", BASIC);
     let cases: [(&str, &str); 5] = [
         (
             "name: LAB\ntopology:\n  nodes: {r1: {}, r2: {}}\n  links:\n    - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n      mut: 9000\n",
@@ -611,7 +617,7 @@ fn bad_files_are_refused_with_file_line_and_column_and_nothing_is_made() {
     ];
     for (body, says) in cases {
         lab.write(body);
-        let run = lab.patchwire(&["up"]);
+        let run = lab.pw(&["up"]);
         assert_eq!(run.code, 1, "{body}");
         assert!(
             run.stderr
@@ -645,9 +651,9 @@ topology:
       to: \"mon:eth1\"
       direction: DIRECTION
 ";
-    let lab = LabFile::new(&body.replace("DIRECTION", "both"));
-    lab.patchwire(&["up"]).ok();
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    let lab = LabFile::new("l", &body.replace("DIRECTION", "both"));
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
     // What r1 sends and what it receives both reach the analyzer, once each.
     let got = cross(
         &lab.ns("r1"),
@@ -665,7 +671,7 @@ topology:
     assert_eq!(got, vec![KINDS, KINDS]);
     // Only what r1 sends: the mirror is made again, the wire untouched.
     lab.write(&body.replace("DIRECTION", "tx"));
-    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let plan = lab.pw(&["-j", "plan"]).json();
     let kinds: Vec<&str> = plan
         .as_array()
         .unwrap()
@@ -673,7 +679,7 @@ topology:
         .map(|c| c["change"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["unmirror", "mirror"], "{plan}");
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     let got = cross(
         &lab.ns("r2"),
         "eth1",
@@ -681,7 +687,7 @@ topology:
         &frames(14),
     );
     assert_eq!(got, vec![KINDS, 0], "rx is no longer copied");
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }
 
 // Issue 18: a mirror of two ends of a wire (`both`) copies each frame once, where it enters;
@@ -712,8 +718,8 @@ topology:
         "    - endpoints: [\"c:e1\", \"d:e1\"]\n",
     );
     let apart = body.replace("X", "c").replace("Y", "d");
-    let lab = LabFile::new(&together);
-    lab.patchwire(&["up"]).ok();
+    let lab = LabFile::new("l", &together);
+    lab.pw(&["up"]).ok();
     let (ns, mon) = (|n: &str| lab.ns(n), lab.ns("mon"));
     let each_way_once = |x: &str, y: &str, tag: u8| {
         let (x_ns, y_ns) = (ns(x), ns(y));
@@ -730,7 +736,7 @@ topology:
     // The file moves both cables: a:e1 and b:e1 lose their partner source, so the frames
     // leaving them (from c and d) need an `out` copy each: plan says the mirror is made again.
     lab.write(&apart);
-    let plan = lab.patchwire(&["plan"]).ok().stdout.clone();
+    let plan = lab.pw(&["plan"]).ok().stdout.clone();
     assert!(
         plan.ends_with(&format!(
             "+ wire a:e1 <-> c:e1 (tc)\n\
@@ -742,8 +748,8 @@ topology:
         )),
         "{plan}"
     );
-    lab.patchwire(&["up"]).ok();
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
     each_way_once("a", "c", 0x42);
     each_way_once("b", "d", 0x44);
 
@@ -765,7 +771,7 @@ topology:
             "-n", &panel, "filter", "del", "dev", "a.e1", "egress", "pref", &pref,
         ],
     );
-    let plan = lab.patchwire(&["plan"]).ok().stdout.clone();
+    let plan = lab.pw(&["plan"]).ok().stdout.clone();
     assert!(
         plan == format!(
             "- mirror m\n+ mirror m: a:e1, b:e1 -> mon:e1\n2 change(s) to make (patchwire up {})\n",
@@ -773,14 +779,14 @@ topology:
         ),
         "{plan}"
     );
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     each_way_once("a", "c", 0x46);
 
     // Back together: the `out` copies are redundant again (a frame from a would be copied
     // entering a.e1 and leaving b.e1).
     lab.write(&together);
-    lab.patchwire(&["up"]).ok();
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    lab.pw(&["up"]).ok();
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
     each_way_once("a", "b", 0x48);
 
     // By hand on the panel: unlink, then link the same ports again.
@@ -798,7 +804,7 @@ topology:
          mirror m: b.e1 out is no longer copied: every frame leaving it entered a.e1 first (wire \
          a.e1 -> b.e1), copied there already\n"
     );
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
     each_way_once("a", "b", 0x4a);
 }
 
@@ -817,6 +823,7 @@ fn a_segment_over_three_hosts_reaches_every_member_once() {
         host.ip(&format!("addr add 198.18.2.{}/24 dev u0", i + 1));
     }
     let mut lab = LabFile::new(
+        "l",
         "\
 name: LAB
 hosts:
@@ -878,8 +885,8 @@ topology:
     - endpoints: [\"r1:eth1\", \"r2:eth1\"]
       DATAPATH
 ";
-    let lab = LabFile::new(&body.replace("DATAPATH", ""));
-    lab.patchwire(&["up"]).ok();
+    let lab = LabFile::new("l", &body.replace("DATAPATH", ""));
+    lab.pw(&["up"]).ok();
     let panel = patchwire(&["-n", &lab.panel(), "-j", "show"]).json();
     assert_eq!(panel[0]["datapath"], "ebpf", "the file's default");
     let got = cross(
@@ -890,14 +897,14 @@ topology:
     );
     assert_eq!(got, vec![KINDS]);
     lab.write(&body.replace("DATAPATH", "datapath: tc"));
-    let plan = lab.patchwire(&["-j", "plan"]).json();
+    let plan = lab.pw(&["-j", "plan"]).json();
     assert_eq!(plan.as_array().unwrap().len(), 1, "{plan}");
     assert_eq!(plan[0]["change"], "wire");
     assert_eq!(plan[0]["datapath"], "tc");
-    lab.patchwire(&["up"]).ok();
+    lab.pw(&["up"]).ok();
     let panel = patchwire(&["-n", &lab.panel(), "-j", "show"]).json();
     assert_eq!(panel[0]["datapath"], "tc", "converted in place");
-    assert_eq!(lab.patchwire(&["-j", "plan"]).json(), serde_json::json!([]));
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
     let got = cross(
         &lab.ns("r2"),
         "eth1",

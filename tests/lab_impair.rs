@@ -33,10 +33,6 @@ fn exchange(from: &TestNs, to: &TestNs, n: u32) -> u64 {
 
 /// Lab files of this test file: `pwt-PID-fN` (see [`LabFile`]).
 impl Lab {
-    fn panel(&self) -> String {
-        format!("{}.panel", self.name)
-    }
-
     /// `plan -j`: the changes.
     fn plan(&self) -> (serde_json::Value, String) {
         let run = patchwire(&["-j", "plan", self.path()]);
@@ -627,6 +623,8 @@ fn a_copy_of_the_file_finds_the_running_lab() {
     let copy = Lab {
         name: lab.name.clone(),
         path: lab.path.with_extension("copy.yaml"),
+        hosts: Vec::new(),
+        extra: Vec::new(),
     };
     std::fs::copy(&lab.path, &copy.path).unwrap();
     let copy = ManuallyDrop::new(copy);

@@ -17,7 +17,7 @@ use common::*;
 
 #[test]
 fn down_then_up_and_down_twice_work_every_time() {
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("e");
     lab.write(&format!(
         "name: LAB\ntopology:\n  nodes:\n    a: {{}}\n    ext: {{netns: {ext}}}\n  links:\n    \
@@ -53,6 +53,7 @@ fn down_then_up_and_down_twice_work_every_time() {
 #[test]
 fn plan_and_up_leave_alone_a_port_watch_holds_down() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -112,7 +113,7 @@ fn plan_and_up_leave_alone_a_port_watch_holds_down() {
 
 #[test]
 fn no_lab_interface_has_its_peers_ifindex() {
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("e");
     lab.write(&format!(
         "name: LAB\ntopology:\n  nodes:\n    a: {{}}\n    b: {{}}\n    c: {{}}\n    \
@@ -268,6 +269,7 @@ impl Drop for Zebra {
 #[test]
 fn a_moved_cable_bounces_the_port_that_stays() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
     );
@@ -355,6 +357,7 @@ fn qemu_on(netns: &str, netdev: &str) -> (Option<i32>, String) {
 #[test]
 fn a_changed_vm_node_remakes_its_tap() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
          - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
     );
@@ -407,6 +410,7 @@ fn a_changed_vm_node_remakes_its_tap() {
 #[test]
 fn without_cap_sys_admin_lab_commands_say_so_and_change_nothing() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -442,7 +446,7 @@ fn without_cap_sys_admin_lab_commands_say_so_and_change_nothing() {
 /// refuses naming the node's `netns:` by line and column.
 #[test]
 fn show_and_graph_show_a_gone_netns_nodes_links_broken() {
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("v");
     lab.write(&format!(
         "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    ext: {{netns: {ext}}}\n  \
@@ -487,7 +491,7 @@ fn show_and_graph_show_a_gone_netns_nodes_links_broken() {
 
 #[test]
 fn down_removes_the_rest_when_a_netns_node_is_gone() {
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("g");
     // A namespace known only by a PID: a process of the test's own in a fresh one.
     let mut holder = Command::new("unshare")
@@ -558,6 +562,7 @@ fn down_removes_the_rest_when_a_netns_node_is_gone() {
 #[test]
 fn a_root_qdisc_on_an_ebpf_lab_port_is_planned_and_settled() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ndefaults: {datapath: ebpf}\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  \
          links:\n    - endpoints: [\"r1:e1\", \"r2:e1\"]\n",
     );
@@ -638,6 +643,7 @@ fn a_root_qdisc_on_an_ebpf_lab_port_is_planned_and_settled() {
 #[test]
 fn down_deletes_a_tap_qemu_holds_and_names_the_process() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
          - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
     );
@@ -734,10 +740,13 @@ fn plan_and_up_refuse_vm_owners_the_kernel_or_this_machine_refuse() {
             "5:28: group: no group named \"pwt-nosuchgrp\" (looked in /etc/group)",
         ),
     ] {
-        let lab = Lab::new(&format!(
-            "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    vm1: {{kind: vm, {value}}}\n  \
+        let lab = Lab::new(
+            "c",
+            &format!(
+                "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    vm1: {{kind: vm, {value}}}\n  \
              links:\n    - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n"
-        ));
+            ),
+        );
         for command in ["plan", "up"] {
             let run = lab.pw(&[command]);
             assert_eq!(run.code, 1, "{command} {value}: {}", run.stdout);
@@ -762,6 +771,7 @@ fn plan_and_up_refuse_vm_owners_the_kernel_or_this_machine_refuse() {
 #[test]
 fn plan_and_up_release_a_hold_no_watch_runs_for() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -815,6 +825,7 @@ fn plan_and_up_release_a_hold_no_watch_runs_for() {
 #[test]
 fn a_held_port_whose_cable_moves_comes_up_without_a_contrary_note() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    d: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"d:e1\"]\n",
     );
@@ -888,6 +899,7 @@ fn hold_tap_like_qemu(netns: &str, tap: &str) -> std::fs::File {
 #[test]
 fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    vm1: {kind: vm}\n  links:\n    \
          - endpoints: [\"r1:eth1\", \"vm1:tap1\"]\n",
     );

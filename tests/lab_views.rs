@@ -16,6 +16,7 @@ use common::*;
 #[test]
 fn show_lab_agrees_with_show_and_names_up_as_the_repair() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n    vm1: {kind: vm}\n  \
          links:\n    - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"c:e1\", \"vm1:tap1\"]\n",
     );
@@ -77,6 +78,7 @@ fn show_lab_agrees_with_show_and_names_up_as_the_repair() {
 #[test]
 fn plan_writes_removed_and_new_wires_with_endpoint_names() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    c: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"a:e2\", \"b:e2\", \"c:e2\"]\n",
     );
@@ -113,6 +115,7 @@ fn plan_writes_removed_and_new_wires_with_endpoint_names() {
 #[test]
 fn show_labs_lists_the_labs_and_the_orphans() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n    vm1: {kind: vm}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n    - endpoints: [\"a:e2\", \"vm1:tap1\"]\n",
     );
@@ -203,6 +206,7 @@ fn show_labs_lists_the_labs_and_the_orphans() {
 #[test]
 fn up_and_down_refuse_a_private_mount_namespace() {
     let mut lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -263,6 +267,7 @@ fn down_names_its_lab_in_json_and_refuses_a_bad_name_as_usage() {
             from A-Z a-z 0-9 _ -)"})
     );
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -284,7 +289,7 @@ fn down_names_its_lab_in_json_and_refuses_a_bad_name_as_usage() {
 fn watch_reports_a_lab_down_as_the_panel_going_not_as_failures() {
     // `down` deletes what it made in a `netns:` node and a VM's taps first, while the panel is
     // still there: the wires to them break under the watch's eyes.
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("w");
     lab.write(&format!(
         "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    vm1: {{kind: vm}}\n    \
@@ -448,6 +453,7 @@ fn lab_commands_refuse_netns() {
 #[test]
 fn as_non_root_lab_commands_say_what_they_need_and_leave_no_lock_files() {
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -591,6 +597,7 @@ fn graph_tells_node_kinds_hosts_and_mirrors_apart() {
 fn show_labs_says_a_lab_came_from_standard_input() {
     use std::io::Write;
     let lab = Lab::new(
+        "c",
         "name: LAB\ntopology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
          - endpoints: [\"a:e1\", \"b:e1\"]\n",
     );
@@ -660,7 +667,7 @@ fn show_labs_says_a_lab_came_from_standard_input() {
 
 #[test]
 fn show_labs_counts_netns_nodes_as_existing_namespaces() {
-    let mut lab = Lab::new("");
+    let mut lab = Lab::new("c", "");
     let ext = lab.own_netns("n");
     lab.write(&format!(
         "name: LAB\ntopology:\n  nodes:\n    r1: {{}}\n    r2: {{}}\n    r3: {{}}\n    ext: \

@@ -1,79 +1,13 @@
-//! The lab tests' (tests/lab.rs) lab file, `down` on drop (on each host it was brought up on),
-//! and frames across a lab: the probe catalogue sent and counted where it arrives, a segment's
+//! The lab tests' (tests/lab.rs) frames across a lab (their lab file is `labfile.rs`'s): the probe catalogue sent and counted where it arrives, a segment's
 //! fan-out, a stream of numbered frames while something changes, a mirror's copies.
 
 use super::*;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A lab file in a temp dir with a unique lab name (`pwt-PID-N`, so scripts/test's cleanup of
-/// `pwt-*` namespaces also covers labs left by a killed run); `down` on drop.
-pub struct LabFile {
-    pub name: String,
-    pub path: std::path::PathBuf,
-    pub hosts: Vec<(String, String)>,
-}
-
-impl LabFile {
-    pub fn new(body: &str) -> LabFile {
-        require_root();
-        let name = format!(
-            "pwt-{}-l{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(format!("{name}.yaml"));
-        let file = LabFile {
-            name,
-            path,
-            hosts: Vec::new(),
-        };
-        file.write(body);
-        file
-    }
-
-    /// Rewrites the file (`LAB` stands for the lab's name).
-    pub fn write(&self, body: &str) {
-        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
-    }
-
-    pub fn path(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
-    pub fn ns(&self, node: &str) -> String {
-        format!("{}-{node}", self.name)
-    }
-
-    pub fn panel(&self) -> String {
-        format!("{}.panel", self.name)
-    }
-
-    pub fn patchwire(&self, args: &[&str]) -> Run {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push(self.path());
-        patchwire(&all)
-    }
-}
-
-impl Drop for LabFile {
-    fn drop(&mut self) {
-        match self.hosts.is_empty() {
-            true => {
-                let _ = patchwire(&["down", self.path()]);
-            }
-            false => {
-                for (host, netns) in &self.hosts {
-                    let _ = on_host(netns, &["down", self.path(), "--host", host]);
-                }
-            }
-        }
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+#[allow(unused_imports)] // not every test file uses it
+pub use super::labfile::LabFile;
 
 /// The namespaces under /run/netns whose names start with `prefix` (tests run in parallel:
 /// each looks only at its own lab's).

@@ -5,79 +5,10 @@
 use super::*;
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A lab file with a unique lab name (`pwt-PID-cN`; `LAB` in the text stands for it); `down`
-/// on drop, and namespaces it was given (`netns:` nodes) deleted too.
-pub struct Lab {
-    pub name: String,
-    pub path: std::path::PathBuf,
-    pub extra: Vec<String>,
-}
-
-impl Lab {
-    pub fn new(body: &str) -> Lab {
-        require_root();
-        let name = format!(
-            "pwt-{}-c{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let path = std::env::temp_dir().join(format!("{name}.yaml"));
-        let lab = Lab {
-            name,
-            path,
-            extra: Vec::new(),
-        };
-        lab.write(body);
-        lab
-    }
-
-    /// A namespace of the test's own (for `netns:` nodes): `LAB-x` + suffix, removed on drop.
-    pub fn own_netns(&mut self, suffix: &str) -> String {
-        let name = format!("{}x{suffix}", self.name);
-        run("ip", &["netns", "add", &name]);
-        self.extra.push(name.clone());
-        name
-    }
-
-    pub fn write(&self, body: &str) {
-        std::fs::write(&self.path, body.replace("LAB", &self.name)).unwrap();
-    }
-
-    pub fn path(&self) -> &str {
-        self.path.to_str().unwrap()
-    }
-
-    pub fn ns(&self, node: &str) -> String {
-        format!("{}-{node}", self.name)
-    }
-
-    pub fn panel(&self) -> String {
-        format!("{}.panel", self.name)
-    }
-
-    /// `patchwire ARGS FILE`.
-    pub fn pw(&self, args: &[&str]) -> Run {
-        let mut all: Vec<&str> = args.to_vec();
-        all.push(self.path());
-        patchwire(&all)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = patchwire(&["down", self.path()]);
-        let _ = patchwire(&["down", "--name", &self.name]);
-        for ns in &self.extra {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+#[allow(unused_imports)] // not every test file uses it
+pub use super::labfile::LabFile as Lab;
 
 pub fn exists(netns: &str, dev: &str) -> bool {
     Command::new("ip")
