@@ -115,23 +115,10 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let _ = self.remove_all();
-        if let Some(mut dockerd) = self.dockerd.take() {
-            // SAFETY: kill(2) on the dockerd this benchmark started.
-            unsafe { libc::kill(dockerd.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline && matches!(dockerd.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = dockerd.kill();
-            let _ = dockerd.wait();
+        match self.dockerd.take() {
+            Some(dockerd) => containers::stop_dockerd(dockerd, &self.dir),
+            None => containers::unmount_under(&self.dir),
         }
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "grep -o ' {}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
-                self.dir.display()
-            ))
-            .status();
     }
 }
 

@@ -75,6 +75,32 @@ pub fn dockerd(work: &Path, netns: &str, wrapper: &Path) -> std::io::Result<Chil
     Ok(child)
 }
 
+/// Stops a dockerd [`dockerd`] started (SIGTERM, up to 15 s, then SIGKILL) and unmounts what
+/// it left mounted under `work` (its data and exec roots).
+pub fn stop_dockerd(mut dockerd: Child, work: &Path) {
+    // SAFETY: kill(2) on the dockerd this test or benchmark started (nsenter exec'd into it),
+    // not yet waited for, so its pid is not reused.
+    unsafe { libc::kill(dockerd.id() as i32, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline && matches!(dockerd.try_wait(), Ok(None)) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = dockerd.kill();
+    let _ = dockerd.wait();
+    unmount_under(work);
+}
+
+/// Unmounts, deepest first, whatever is mounted under `work` (a runtime's storage).
+pub fn unmount_under(work: &Path) {
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "grep -o ' {}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+            work.display()
+        ))
+        .status();
+}
+
 fn write_wrapper(wrapper: &Path, script: &str) -> std::io::Result<()> {
     std::fs::write(wrapper, script)?;
     std::fs::set_permissions(wrapper, std::fs::Permissions::from_mode(0o755))

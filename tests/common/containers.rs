@@ -230,23 +230,8 @@ impl Drop for Rt {
                 Kind::Docker => self.cli(&["rm", "-f", id]),
             };
         }
-        if let Some(mut dockerd) = self.dockerd.take() {
-            // SAFETY: kill(2) on the dockerd this test started (its nsenter exec'd into it).
-            unsafe { libc::kill(dockerd.id() as i32, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline && matches!(dockerd.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = dockerd.kill();
-            let _ = dockerd.wait();
-            // Whatever dockerd left mounted under its data root.
-            let _ = Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "grep -o ' {}/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
-                    self.work.display()
-                ))
-                .status();
+        if let Some(dockerd) = self.dockerd.take() {
+            containers::stop_dockerd(dockerd, &self.work);
         }
         // conmon and podman's cleanup may linger a moment after the containers are gone (their
         // command lines name the test's directory).
