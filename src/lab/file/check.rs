@@ -444,10 +444,16 @@ impl Check<'_> {
                         }
                     },
                 },
-                Kind::ExtContainer => NodeKind::ExtContainer(ExtContainerNode {
-                    container: name.clone(),
-                    exec: chain.appended(|n| n.exec.as_ref()),
-                }),
+                Kind::ExtContainer => {
+                    if !self.exec_splits(name, &chain) {
+                        self.failed.borrow_mut().insert(name.clone());
+                        continue;
+                    }
+                    NodeKind::ExtContainer(ExtContainerNode {
+                        container: name.clone(),
+                        exec: chain.appended(|n| n.exec.as_ref()),
+                    })
+                }
                 Kind::Bridge => match crate::nl::link::validate_name(name) {
                     Ok(()) => NodeKind::Bridge,
                     Err(e) => {
@@ -616,30 +622,14 @@ impl Check<'_> {
                     continue; // a more specific level's bind to the same path wins
                 }
                 for missing in clab::missing_sources(&resolved) {
-                    let (mut segs, whose) = match level {
-                        clab::Level::Node => (
-                            vec![key("topology"), key("nodes"), key(name)],
-                            format!("node {name}"),
-                        ),
-                        clab::Level::Group(g) => (
-                            vec![key("topology"), key("groups"), key(g)],
-                            format!("node {name} (from group {g})"),
-                        ),
-                        clab::Level::Kind(k) => (
-                            vec![key("topology"), key("kinds"), key(k)],
-                            format!("node {name} (from kind {k})"),
-                        ),
-                        clab::Level::Defaults => (
-                            vec![key("topology"), key("defaults")],
-                            format!("node {name} (from topology.defaults)"),
-                        ),
-                    };
+                    let (mut segs, whose) = level_place(name, level);
                     segs.extend([key("binds"), Seg::Index(i)]);
                     self.push(&segs, false, format!("{whose}: {missing}"));
                     sources_ok = false;
                 }
             }
         }
+        let exec_ok = self.exec_splits(name, chain);
         let cpu = chain.first(|n| n.cpu.as_deref());
         if let Some(cpu) = cpu
             && !clab::is_cpus(cpu)
@@ -710,10 +700,59 @@ impl Check<'_> {
             spec,
             exec: chain.appended(|n| n.exec.as_ref()),
         };
-        match ok && sources_ok {
+        match ok && sources_ok && exec_ok {
             true => Ok(container),
             false => Err(Box::new(container)),
         }
+    }
+}
+
+impl Check<'_> {
+    /// Whether each `exec:` command of the node splits into words as a shell would (they run
+    /// without one, as containerlab runs them); each that does not is said at the list item
+    /// that holds it, in the node or in what it inherits from.
+    fn exec_splits(&self, name: &str, chain: &Chain) -> bool {
+        let mut ok = true;
+        for (command, level, i) in chain.appended_at(|n| n.exec.as_ref()) {
+            if shlex::split(command).is_some_and(|words| !words.is_empty()) {
+                continue;
+            }
+            let (mut segs, whose) = level_place(name, level);
+            segs.extend([key("exec"), Seg::Index(i)]);
+            self.push(
+                &segs,
+                false,
+                format!(
+                    "{whose}: exec `{command}`: cannot split it into words (an unbalanced quote, \
+                     a trailing backslash, or nothing at all); exec commands are split as a \
+                     shell would and run without one, as containerlab runs them"
+                ),
+            );
+            ok = false;
+        }
+        ok
+    }
+}
+
+/// Where a level of a node's chain is written, and "node N (from group G)" for messages.
+fn level_place(name: &str, level: &clab::Level) -> (Vec<Seg>, String) {
+    match level {
+        clab::Level::Node => (
+            vec![key("topology"), key("nodes"), key(name)],
+            format!("node {name}"),
+        ),
+        clab::Level::Group(g) => (
+            vec![key("topology"), key("groups"), key(g)],
+            format!("node {name} (from group {g})"),
+        ),
+        clab::Level::Kind(k) => (
+            vec![key("topology"), key("kinds"), key(k)],
+            format!("node {name} (from kind {k})"),
+        ),
+        clab::Level::Defaults => (
+            vec![key("topology"), key("defaults")],
+            format!("node {name} (from topology.defaults)"),
+        ),
     }
 }
 

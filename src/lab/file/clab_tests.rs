@@ -775,3 +775,134 @@ fn an_unknown_key_is_set_aside_and_the_rest_of_its_node_checked() {
          t1.yaml:8:7: unknown key `imgae` in node r2 (did you mean `image`?)"
     );
 }
+
+#[test]
+fn an_endpoint_in_two_links_is_said_whatever_else_stops_the_checks() {
+    // A value that cannot be set aside (a block scalar) ends the reading of values, so no
+    // check after it runs: the first pass still names the endpoint used twice.
+    let text = "name: t1
+topology:
+  nodes: {r1: {}, r2: {}, r3: {}}
+  links:
+    - endpoints: [r1:eth1, r2:eth1]
+      mtu: |
+        big
+    - endpoints: [r1:eth1, r3:eth1]
+    - endpoints: [{node: r3, interface: eth2}, r3:eth2]
+";
+    assert_eq!(
+        err(text),
+        "t1.yaml:6:12: `topology.links[0].mtu` must be an integer in 68..=65535, found string \
+         \"big\\n\"\n\
+         t1.yaml:8:19: endpoint r1:eth1 is in two links (lines 5 and 8)\n\
+         t1.yaml:9:48: endpoint r3:eth2 appears twice in this link"
+    );
+    // The brief form's `host:IF` is the host's interface, not an endpoint of a node; a node
+    // patchwire does not run has its endpoints named its vendor's way, and its refusal says
+    // all there is.
+    let text = "name: t1
+topology:
+  nodes: {r1: {}, s1: {kind: ceos}}
+  links:
+    - endpoints: [r1:eth1, host:v1]
+    - endpoints: [r1:eth2, host:v1]
+    - endpoints: [s1:e1-1, r1:eth3]
+    - endpoints: [s1:e1-1, r1:eth4]
+";
+    let e = err(text);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.starts_with("t1.yaml:3:30: 1 node has a kind patchwire does not run"),
+        "{e}"
+    );
+}
+
+#[test]
+fn groups_and_kinds_entries_must_be_defined_and_known() {
+    let text = "name: t1
+topology:
+  defaults: {group: cor}
+  kinds:
+    linux: {group: nope}
+    ceos: {image: ceos:4.32}
+    vm: {group: kvm}
+  groups:
+    core: {kind: linux}
+  nodes:
+    r1: {group: core}
+    v1: {kind: vm, group: kvm}
+";
+    assert_eq!(
+        err(text),
+        "t1.yaml:3:21: topology.defaults: group `cor` is not defined in `groups:` — did you \
+         mean `core`?\n\
+         t1.yaml:5:20: kind linux: group `nope` is not defined in `groups:` (groups: core)"
+    );
+    assert_eq!(
+        err("name: t1\ntopology:\n  nodes:\n    r1: {group: core}\n"),
+        "t1.yaml:4:17: node r1: group `core` is not defined: the file has no `groups:`"
+    );
+    assert_eq!(
+        err("name: t1\ntopology:\n  kinds: {bogus: {}}\n  nodes: {r1: {}}\n"),
+        "t1.yaml:3:11: `kinds:` names kind `bogus`, which is unknown: patchwire runs kinds \
+         linux, ext-container, bridge, host, hub, namespace and vm, and containerlab's vendor \
+         kinds (nokia_srlinux, ceos, vr-*…) are accepted there"
+    );
+    // A vendor's kind no node uses, a VM's Unix group: read without a word.
+    let text = "name: t1
+topology:
+  kinds: {nokia_srlinux: {image: srl}, ceos: {}}
+  nodes: {v1: {kind: vm, group: kvm}, r1: {}}
+";
+    assert!(lab(text).nodes.contains_key("v1"));
+}
+
+#[test]
+fn other_tools_names_for_keys_and_endpoint_keys_elsewhere_say_what_was_meant() {
+    let node = |k: &str| {
+        err(&format!(
+            "name: t1\ntopology:\n  nodes:\n    r1: {{{k}: x}}\n"
+        ))
+    };
+    assert_eq!(
+        node("environment"),
+        "t1.yaml:4:10: unknown key `environment` in node r1 (did you mean `env`?)"
+    );
+    assert_eq!(
+        node("enviroment"),
+        "t1.yaml:4:10: unknown key `enviroment` in node r1 (did you mean `env`?)"
+    );
+    assert_eq!(
+        node("host_name"),
+        "t1.yaml:4:10: unknown key `host_name` in node r1 (did you mean `hostname`?)"
+    );
+    assert_eq!(
+        node("publish"),
+        "t1.yaml:4:10: unknown key `publish` in node r1 (did you mean `ports`?)"
+    );
+    assert_eq!(
+        node("mem_limit"),
+        "t1.yaml:4:10: unknown key `mem_limit` in node r1 (did you mean `memory`?)"
+    );
+    assert_eq!(
+        node("mac"),
+        "t1.yaml:4:10: unknown key `mac` in node r1 (`mac` belongs to an endpoint, written in \
+         the extended form: `endpoints: [{node: NODE, interface: INTERFACE, mac: …}, …]`)"
+    );
+    // Only where the key it stands for is valid: a link has no `env`.
+    assert_eq!(
+        err(&two_nodes(
+            "    - {endpoints: [r1:a, r2:a], environment: x}\n"
+        )),
+        "t1.yaml:7:33: unknown key `environment` in a link (docs/containerlab.md lists every \
+         key)"
+    );
+    assert_eq!(
+        err(&two_nodes(
+            "    - {endpoints: [r1:a, r2:a], interface: x}\n"
+        )),
+        "t1.yaml:7:33: unknown key `interface` in a link (`interface` belongs to an endpoint, \
+         written in the extended form: `endpoints: [{node: NODE, interface: INTERFACE, \
+         interface: …}, …]`)"
+    );
+}

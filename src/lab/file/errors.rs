@@ -55,7 +55,13 @@ pub(super) fn unknown_key(key: &str, context: &str, known: &[&str]) -> String {
     if let Some(place) = super::keys::elsewhere(key, known) {
         return format!("unknown key `{key}` {context} (`{key}` belongs {place})");
     }
-    match suggestion(key, known) {
+    if super::keys::endpoint_key(key, known) {
+        return format!(
+            "unknown key `{key}` {context} (`{key}` belongs to an endpoint, written in the \
+             extended form: `endpoints: [{{node: NODE, interface: INTERFACE, {key}: …}}, …]`)"
+        );
+    }
+    match suggestion(key, known).or_else(|| super::keys::synonym(key, known)) {
         Some(s) => format!("unknown key `{key}` {context} (did you mean `{s}`?)"),
         None if known.is_empty() => format!("unknown key `{key}` {context}"),
         // A place with many keys (a node has 60): the list would drown the message.

@@ -30,6 +30,8 @@ impl Check<'_> {
             self.push(&segs, at_key, why);
             *ok = false;
         };
+        // What is wrong with the flap as a whole, then each of its values: all said at once.
+        let mut whole = true;
         if !matches!(kind, LinkKind::Veth) {
             fail(
                 at(None),
@@ -38,15 +40,14 @@ impl Check<'_> {
                  single-ended link of containerlab's `type:`"
                     .into(),
             );
-            return None;
-        }
-        if down {
+            whole = false;
+        } else if down {
             fail(
                 at(None),
                 true,
                 "a link is either pulled (`state: down`) or flapping (`flap:`), not both".into(),
             );
-            return None;
+            whole = false;
         }
         let missing: Vec<String> = [("down", &raw.down), ("up", &raw.up)]
             .iter()
@@ -59,7 +60,7 @@ impl Check<'_> {
                 missing.join(" and ")
             );
             fail(at(None), true, why);
-            return None;
+            whole = false;
         }
         let mut errors = Vec::new();
         let mut span = |k: &str, text: &Option<Text>| {
@@ -77,6 +78,11 @@ impl Check<'_> {
             Span::parse(text)
                 .map_err(|why| errors.push((at(Some(k)), format!("flap: {k}: {why}"))))
                 .ok()
+        };
+        // A missing phase is said above: only those given are read.
+        let mut span = |k: &str, text: &Option<Text>| match text {
+            Some(_) => span(k, text),
+            None => None,
         };
         let (down, up) = (span("down", &raw.down), span("up", &raw.up));
         let mut number = |k: &str, text: &Option<Text>, range: (u64, u64), what: &str| {
@@ -104,6 +110,9 @@ impl Check<'_> {
             for (segs, why) in errors {
                 fail(segs, false, why);
             }
+            return None;
+        }
+        if !whole {
             return None;
         }
         Some(Flap {
@@ -194,6 +203,16 @@ mod tests {
                 "  - endpoints: [r1:eth1, r2:eth1]\n    state: down\n    flap: {down: 1s, up: 2s}\n"
             )),
             "t1.yaml:9:5: a link is either pulled (`state: down`) or flapping (`flap:`), not both"
+        );
+        // What is wrong with the flap as a whole and in its values, at once.
+        assert_eq!(
+            err(&two_nodes(
+                "  - endpoints: [r1:eth1, r2:eth1]\n    state: down\n    flap: {down: 0s}\n"
+            )),
+            "t1.yaml:9:5: a link is either pulled (`state: down`) or flapping (`flap:`), not \
+             both\n\
+             t1.yaml:9:5: flap: give both `down:` and `up:` (`up:` missing)\n\
+             t1.yaml:9:18: flap: down: \"0s\" is zero: a phase of a flap lasts at least 10ms"
         );
     }
 }

@@ -269,6 +269,40 @@ pub(super) fn elsewhere(key: &str, here: &[&str]) -> Option<&'static str> {
         .map(|(place, _)| *place)
 }
 
+/// Other tools' names for a key (docker, compose, Kubernetes): `environment:` is `env:`.
+/// A word is matched as the keys are, a near miss of it too (`enviroment`); it is offered only
+/// where its key is valid. Host-name typos (`host-name`, `host_name`, `hostnmae`) are near
+/// misses of `hostname` itself and need no entry.
+pub(super) const SYNONYMS: &[(&str, &str)] = &[
+    ("environment", "env"),
+    ("command", "cmd"),
+    ("mounts", "binds"),
+    ("capabilities", "cap-add"),
+    ("publish", "ports"),
+    ("mem-limit", "memory"),
+];
+
+/// The key `key` (unknown where it stands) means under another tool's name, when that key
+/// is one of `here`.
+pub(super) fn synonym(key: &str, here: &[&str]) -> Option<&'static str> {
+    let words: Vec<&str> = SYNONYMS.iter().map(|(w, _)| *w).collect();
+    let word = crate::suggest::suggestion(key, &words)?;
+    SYNONYMS
+        .iter()
+        .find(|(w, k)| *w == word && here.contains(k))
+        .map(|(_, k)| *k)
+}
+
+/// An endpoint's own key written on a link (or a node): `mac`, `interface`, `node`.
+pub(super) fn endpoint_key(key: &str, here: &[&str]) -> bool {
+    let own: &[&str] = match here {
+        h if h == LINK => &["mac", "interface", "node"],
+        h if h == NODE => &["mac", "interface"],
+        _ => &[],
+    };
+    own.contains(&key)
+}
+
 /// Why a noted key is not acted on.
 pub(super) fn noted(table: &[(&str, &'static str)], key: &str) -> Option<&'static str> {
     table.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)

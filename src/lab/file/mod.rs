@@ -17,7 +17,8 @@
 //!
 //! Reading goes in steps. `${VAR}` is expanded over the whole text, as containerlab does
 //! (`expand.rs`). A first pass on the plain YAML tree (`scan.rs`) gathers what can be reported
-//! together — every unknown key, every vendor node, every endpoint naming an undefined node —
+//! together — every unknown key, every vendor node, every endpoint naming an undefined node
+//! or used twice, every undefined group —
 //! and the notes (keys accepted, not acted on). Then serde_norway deserializes: syntax errors,
 //! types and ranges come with serde_norway's position, every wrong value at once (each is set
 //! aside in place and the document read again, `recover.rs`). The checks (`check.rs`) run on the
@@ -701,7 +702,9 @@ fn parse_with(
             let position = locate::locate(text, &p.segs, p.at_key)
                 .or_else(|| locate::locate(text, &p.segs, false));
             errors.push(LabFileError::new(path, position, p.message.clone()));
-            skip.push(recover::item_or_key(p.segs.clone()));
+            if p.sets_aside {
+                skip.push(recover::item_or_key(p.segs.clone()));
+            }
         }
         notes.extend(scan.notes());
         unrun = scan.unrun;

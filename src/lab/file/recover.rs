@@ -126,7 +126,13 @@ pub(super) fn read(path: &str, text: &str, said: &[usize]) -> Read {
         // when it is a typo of a key that says what the node is, `knd: vm`: read without it,
         // the node would be another thing, and its checks say so wrongly.)
         let field = unknown_field(&message);
-        let nature_typo = at.len() >= 3 && suggestion(field, NATURE).is_some();
+        // (A typo is of the key of its place it is nearest to: `bind` is `binds`, not `kind`.)
+        let place_keys = match at.get(1) {
+            Some(Seg::Key(k, _)) if k == "links" => super::keys::LINK,
+            _ => super::keys::NODE,
+        };
+        let nature_typo =
+            at.len() >= 3 && suggestion(field, place_keys).is_some_and(|k| NATURE.contains(&k));
         if unknown && !nature_typo {
             at.push(Seg::Key(field.into(), 0));
         }

@@ -1,13 +1,15 @@
 //! The first pass over a lab file, on its plain YAML tree, so that a file's mistakes come all
 //! at once rather than one per run: every unknown key (with a suggestion from the keys of its
 //! own place), every node of a vendor's kind (in one message), every endpoint naming an
-//! undefined node. It also gathers the notes: each key accepted but not acted on, named once
+//! undefined node or used twice, every `group:` that `groups:` does not define and every
+//! `kinds:` entry of no known kind. It also gathers the notes: each key accepted but not acted on, named once
 //! with where it is used. Positions are found afterwards by `locate`, one walk per problem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_norway::{Mapping, Value};
 
+use super::Endpoint;
 use super::check::undefined_node_named;
 use super::clab::{KINDS, Kind, classify};
 use super::errors::unknown_key;
@@ -20,6 +22,10 @@ pub(super) struct Problem {
     pub(super) segs: Vec<Seg>,
     pub(super) at_key: bool,
     pub(super) message: String,
+    /// The place is wrong (what is under it is not checked again, its errors would be
+    /// consequences); false for a mistake that leaves the place's other checks to run (an
+    /// endpoint given twice).
+    pub(super) sets_aside: bool,
 }
 
 /// A key accepted but not acted on, and where it is used.
@@ -89,6 +95,7 @@ impl Scan {
                 let mut at = segs.to_vec();
                 at.push(key(k));
                 self.problems.push(Problem {
+                    sets_aside: true,
                     segs: at,
                     at_key: true,
                     message: unknown_key(k, context, known),
@@ -201,6 +208,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
     for (name, _) in &nodes {
         if let Some(why) = super::raw::bridge_in_node(name) {
             s.problems.push(Problem {
+                sets_aside: true,
                 segs: vec![key("topology"), key("nodes"), key(name)],
                 at_key: true,
                 message: why,
@@ -220,6 +228,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
         }
     }
     s.kinds(topology, &nodes, line);
+    s.groups(topology, &nodes);
     let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
     let defined: BTreeSet<&str> = names.iter().copied().collect();
     if let Some(links) = get(topology, "links").and_then(Value::as_sequence) {
@@ -228,6 +237,7 @@ pub(super) fn scan(doc: &Value, line: &dyn Fn(&[Seg]) -> usize) -> Scan {
                 s.link(link, i, (&names, &defined), line);
             }
         }
+        s.duplicates(links, &defined, line);
     }
     if let Some(mirrors) = get(topology, "mirrors").and_then(Value::as_sequence) {
         for (i, mirror) in mirrors.iter().enumerate() {
@@ -291,11 +301,13 @@ impl Scan {
             match classify(kind) {
                 Kind::Vendor => vendor.push((name.to_string(), kind.to_string(), segs, !own)),
                 Kind::Unknown => self.problems.push(Problem {
+                    sets_aside: true,
                     segs,
                     at_key: !own,
                     message: unknown_kind(name, kind),
                 }),
                 Kind::Refused(why) => self.problems.push(Problem {
+                    sets_aside: true,
                     segs,
                     at_key: !own,
                     message: format!("node {name}: kind `{kind}` is refused: {why}"),
@@ -315,6 +327,7 @@ impl Scan {
             n => (format!("{n} nodes have kinds"), "They are vendors' kinds"),
         };
         self.problems.push(Problem {
+            sets_aside: true,
             segs: first.clone(),
             at_key: *at_key,
             message: format!(
@@ -363,6 +376,7 @@ impl Scan {
             let mut at = segs.clone();
             at.push(key("type"));
             self.problems.push(Problem {
+                sets_aside: true,
                 segs: at,
                 at_key: false,
                 message: why,
@@ -389,6 +403,7 @@ impl Scan {
             let special = veth && SPECIAL_NODES.contains(&node.as_str());
             if !defined.contains(node.as_str()) && !special {
                 s.problems.push(Problem {
+                    sets_aside: true,
                     segs: at,
                     at_key: false,
                     message: undefined_node_named(&shown, &node, names),
@@ -407,6 +422,180 @@ impl Scan {
             at.push(key("endpoint"));
             check(self, e, at);
         }
+    }
+}
+
+impl Scan {
+    /// Every endpoint used twice, in one link or in two, at its second use. Here, on the plain
+    /// tree, rather than with the links' other checks: those wait for the file's values to
+    /// read, and for the endpoint's node to be right, and an endpoint given twice is a mistake
+    /// whatever else is wrong. (Endpoints of nodes patchwire does not run are named their
+    /// vendor's way: their node's refusal says all there is.)
+    fn duplicates(
+        &mut self,
+        links: &[Value],
+        defined: &BTreeSet<&str>,
+        line: &dyn Fn(&[Seg]) -> usize,
+    ) {
+        let link_at = |i: usize| vec![key("topology"), key("links"), Seg::Index(i)];
+        let mut first: HashMap<Endpoint, usize> = HashMap::new();
+        for (i, link) in links.iter().enumerate() {
+            let Some(link) = link.as_mapping() else {
+                continue;
+            };
+            let typ = str_of(link, "type").map(|t| t.trim().to_ascii_lowercase());
+            let veth = matches!(typ.as_deref(), None | Some("veth"));
+            let mut placed: Vec<(&Value, Vec<Seg>)> = Vec::new();
+            if let Some(endpoints) = get(link, "endpoints").and_then(Value::as_sequence) {
+                for (j, e) in endpoints.iter().enumerate() {
+                    let mut at = link_at(i);
+                    at.extend([key("endpoints"), Seg::Index(j)]);
+                    placed.push((e, at));
+                }
+            }
+            if let Some(e) = get(link, "endpoint") {
+                let mut at = link_at(i);
+                at.push(key("endpoint"));
+                placed.push((e, at));
+            }
+            let mut here: Vec<Endpoint> = Vec::new();
+            for (value, at) in placed {
+                let endpoint = match value {
+                    Value::String(text) => Endpoint::parse(text).ok(),
+                    Value::Mapping(m) => match (str_of(m, "node"), str_of(m, "interface")) {
+                        (Some(node), Some(interface)) => Endpoint::new(node, interface).ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(endpoint) = endpoint else { continue };
+                let node = endpoint.node.as_str();
+                // `host:IF`, `mgmt-net:IF`, `macvlan:IF` of the brief form: a host's interface.
+                let special = veth && SPECIAL_NODES.contains(&node) && !defined.contains(node);
+                if special || self.unrun.iter().any(|n| n == node) {
+                    continue;
+                }
+                if here.contains(&endpoint) {
+                    self.problems.push(Problem {
+                        sets_aside: false,
+                        segs: at,
+                        at_key: false,
+                        message: format!("endpoint {endpoint} appears twice in this link"),
+                    });
+                    continue;
+                }
+                here.push(endpoint.clone());
+                match first.get(&endpoint) {
+                    Some(&f) => self.problems.push(Problem {
+                        sets_aside: false,
+                        message: format!(
+                            "endpoint {endpoint} is in two links (lines {} and {})",
+                            line(&link_at(f)),
+                            line(&link_at(i))
+                        ),
+                        segs: at,
+                        at_key: false,
+                    }),
+                    None => {
+                        first.insert(endpoint, i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `group:` that `groups:` does not define (a node's, a kind's, the defaults'), at its
+    /// value; and a `kinds:` entry naming no kind patchwire or containerlab knows, at its key.
+    /// (A `group:` of a `kind: vm` node is its taps' Unix group, not containerlab's.) A vendor
+    /// or refused kind in `kinds:` is read and left alone: the nodes of that kind are refused,
+    /// and a file may keep settings for kinds it does not use.
+    fn groups(&mut self, topology: &Mapping, nodes: &[(&str, Option<&Mapping>)]) {
+        let mut defined: Vec<&str> = entries(get(topology, "groups"))
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+        defined.sort_unstable();
+        let defaults = get(topology, "defaults").and_then(Value::as_mapping);
+        let kinds = entries(get(topology, "kinds"));
+        let kind_of = |n: &Mapping| -> Option<String> {
+            let kind = str_of(n, "kind").or_else(|| defaults.and_then(|d| str_of(d, "kind")));
+            kind.map(str::to_ascii_lowercase)
+        };
+        let mut places: Vec<(Vec<Seg>, String, &str)> = Vec::new();
+        let t = |k: &str, name: Option<&str>| {
+            let mut segs = vec![key("topology"), key(k)];
+            segs.extend(name.map(key));
+            segs.push(key("group"));
+            segs
+        };
+        if let Some(d) = defaults
+            && str_of(d, "kind").map(str::to_ascii_lowercase).as_deref() != Some("vm")
+            && let Some(g) = str_of(d, "group")
+        {
+            places.push((t("defaults", None), "topology.defaults".into(), g));
+        }
+        for (kind, def) in &kinds {
+            if classify(kind) == Kind::Unknown {
+                self.problems.push(Problem {
+                    sets_aside: true,
+                    segs: vec![key("topology"), key("kinds"), key(kind)],
+                    at_key: true,
+                    message: unknown_kinds_entry(kind),
+                });
+                continue;
+            }
+            if classify(kind) != Kind::Vm
+                && let Some(g) = def.and_then(|d| str_of(d, "group"))
+            {
+                places.push((t("kinds", Some(kind)), format!("kind {kind}"), g));
+            }
+        }
+        for (name, node) in nodes {
+            let Some(node) = node else { continue };
+            if kind_of(node).as_deref() != Some("vm")
+                && let Some(g) = str_of(node, "group")
+            {
+                let mut segs = t("nodes", Some(name));
+                segs.pop();
+                segs.push(key("group"));
+                places.push((segs, format!("node {name}"), g));
+            }
+        }
+        for (segs, whose, group) in places {
+            if defined.contains(&group) {
+                continue;
+            }
+            let message = match crate::suggest::suggestion(group, &defined) {
+                Some(s) => format!(
+                    "{whose}: group `{group}` is not defined in `groups:` — did you mean `{s}`?"
+                ),
+                None if defined.is_empty() => {
+                    format!("{whose}: group `{group}` is not defined: the file has no `groups:`")
+                }
+                None => format!(
+                    "{whose}: group `{group}` is not defined in `groups:` (groups: {})",
+                    defined.join(", ")
+                ),
+            };
+            self.problems.push(Problem {
+                sets_aside: true,
+                segs,
+                at_key: false,
+                message,
+            });
+        }
+    }
+}
+
+/// "kind `linxu` in `kinds:` is unknown — did you mean `linux`?".
+fn unknown_kinds_entry(kind: &str) -> String {
+    match crate::suggest::suggestion(kind, super::clab::KIND_NAMES) {
+        Some(s) => format!("`kinds:` names kind `{kind}`, which is unknown — did you mean `{s}`?"),
+        None => format!(
+            "`kinds:` names kind `{kind}`, which is unknown: patchwire runs kinds {}, and \
+             containerlab's vendor kinds (nokia_srlinux, ceos, vr-*…) are accepted there",
+            super::clab::KINDS
+        ),
     }
 }
 
