@@ -866,3 +866,41 @@ fn impair_in_a_lab_removes_what_is_left_with_nothing_and_speaks_in_endpoints() {
         ]
     );
 }
+
+/// A `kind: hub` node's side of a link is in the file but has no panel port: `cut`, `mend`
+/// and `impair` with it name the member endpoint to use instead; a hub member's refusal names
+/// it as an endpoint.
+#[test]
+fn a_hub_nodes_side_names_the_member_to_use() {
+    let lab = Lab::new(
+        "h",
+        "name: LAB\ntopology:\n  nodes:\n    h1: {}\n    h2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"h1:eth1\", \"sw:p1\"]\n    \
+         - endpoints: [\"h2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let file = lab.path();
+    let hub_side = format!(
+        "sw:p2 is the hub node's side of its link in {file} (sw is kind: hub, with no port of \
+         its own in lab {}): name the member endpoint of that link instead: h2:eth1",
+        lab.name
+    );
+    for command in ["cut", "mend"] {
+        patchwire(&[command, "--lab", file, "sw:p2"]).fails_with(&hub_side);
+    }
+    patchwire(&["impair", "--lab", file, "sw:p2", "--loss", "1%"]).fails_with(&hub_side);
+    // Not in the file at all: the endpoints there are.
+    patchwire(&["cut", "--lab", file, "sw:p9"]).fails_with(&format!(
+        "sw:p9 is no endpoint of lab {} on this host (its endpoints: h1:eth1, h2:eth1)",
+        lab.name
+    ));
+    patchwire(&["impair", "--lab", file, "h1:eth1", "--rate", "1mbit"]).fails_with(
+        "h1:eth1 is a hub member: its frames leave by every other member, so a rate or delay \
+         has no single port to live on; loss, corruption and duplication work",
+    );
+    // The member named works.
+    patchwire(&["cut", "--lab", file, "h2:eth1"]).ok();
+    wait_carrier(&lab.ns("h2"), false);
+    patchwire(&["mend", "--lab", file, "h2:eth1"]).ok();
+    wait_carrier(&lab.ns("h2"), true);
+}
