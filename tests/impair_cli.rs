@@ -255,7 +255,11 @@ fn impair_show_suggests_commands_that_work() {
     assert_eq!(
         lines,
         [
-            "r1:eth1 -> r2:eth1: loss 1%".to_string(),
+            // Set by a command, not the file: marked, with what puts the file's back.
+            format!(
+                "r1:eth1 -> r2:eth1: loss 1% (set by patchwire impair: patchwire up {file} puts \
+                 the file's back)"
+            ),
             format!("r1:eth1: cable cut (patchwire mend --lab {file} r1:eth1 puts it back)"),
             format!("r2:eth1: cable cut (patchwire mend --lab {file} r2:eth1 puts it back)"),
             format!("r3:eth1: cable cut (state: down in {file})"),
@@ -408,4 +412,79 @@ fn cli_and_file_take_the_same_numbers_and_messages_say_what_happened() {
             && out.contains("released: pb (its cable was cut) is up again"),
         "{out}"
     );
+}
+
+/// `impair PORT` naming no impairment (and no --clear) would change nothing: a usage error
+/// naming the options and `impair show`, as JSON with -j, the kernel untouched. A change that
+/// leaves nothing set (`--loss 5%`, then `--loss 0`) removes the impairment as `--clear` does —
+/// no empty program left behind — per direction with `--both`.
+#[test]
+fn naming_nothing_is_a_usage_error_and_a_change_to_nothing_removes_the_impairment() {
+    let _timing = shared();
+    let lab = lab();
+    let w = lab.w.name.as_str();
+    let unimpaired = lab.w.snapshot();
+    let message = format!(
+        "impair pa: no impairment given: name what to set (--loss, --loss-burst, --corrupt, \
+         --duplicate, --delay, --jitter, --distribution, --reorder, --rate, --burst; 0 removes \
+         one) or --clear to remove them all; patchwire -n {w} impair show lists what is set"
+    );
+    for extra in [&[][..], &["--both"][..]] {
+        let mut args = vec!["-n", w, "impair", "pa"];
+        args.extend_from_slice(extra);
+        usage_error(&patchwire(&args), &format!("error: {message}\n"));
+        args.insert(0, "-j");
+        let run = patchwire(&args);
+        assert_eq!((run.code, run.stderr.as_str()), (2, ""), "{}", run.stdout);
+        assert_eq!(run.json(), serde_json::json!({ "error": message }));
+    }
+    assert_eq!(
+        lab.w.snapshot(),
+        unimpaired,
+        "a usage error changed the kernel"
+    );
+
+    // One direction: set, then zeroed — nothing left, removed.
+    lab.impair(&["pa", "--loss", "5%"]);
+    let text = patchwire(&["-n", w, "impair", "pa", "--loss", "0"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(
+        text,
+        "pa: nothing left set, impairments removed (as --clear does)\n"
+    );
+    assert_eq!(lab.listed("pa").0, None);
+    assert_eq!(
+        lab.w.snapshot(),
+        unimpaired,
+        "a change to nothing left something behind"
+    );
+    let text = patchwire(&["-n", w, "impair", "pa", "--loss", "0"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(text, "pa: nothing was impaired (unchanged)\n");
+
+    // Both directions: each one that is left with nothing is removed, the other kept.
+    lab.impair(&["pa", "--both", "--loss", "5%", "--rate", "10mbit"]);
+    lab.impair(&["pb", "--corrupt", "1%"]);
+    let done = lab.impair(&["pa", "--both", "--loss", "0", "--rate", "0"]);
+    assert_eq!(done["cleared"], serde_json::json!(["pa"]));
+    assert_eq!(
+        done["directions"][0]["direction"]["summary"], "corrupt 1%",
+        "{done}"
+    );
+    assert_eq!(lab.listed("pa").0, None);
+    assert_eq!(lab.shown("pb")["summary"], "corrupt 1%");
+    let text = patchwire(&["-n", w, "impair", "pa", "--both", "--corrupt", "0"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(
+        text,
+        "pa: nothing was impaired (unchanged)\n\
+         pb: nothing left set, impairments removed (as --clear does)\n"
+    );
+    assert_eq!(lab.w.snapshot(), unimpaired);
 }

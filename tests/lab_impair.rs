@@ -778,3 +778,129 @@ fn show_says_a_hub_members_cut_on_its_own_link_only() {
         ("ok".into(), none.clone(), none, serde_json::json!([]))
     );
 }
+
+/// `impair --lab FILE NODE:IF` naming nothing is a usage error; a change that leaves nothing
+/// set removes the impairment, so `plan` has no empty one to list as a difference forever;
+/// refusals name endpoints, not panel ports; `impair show` marks what a command set outside
+/// the file (its `set_by` in -j), and leaves the file's unmarked.
+#[test]
+fn impair_in_a_lab_removes_what_is_left_with_nothing_and_speaks_in_endpoints() {
+    let lab = Lab::new(
+        "n",
+        &format!("{TWO}      impair:\n        r2:eth1: {{loss: 1%}}\n"),
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let file = lab.path();
+    let run = patchwire(&["impair", "--lab", file, "r1:eth1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: impair r1:eth1: no impairment given: name what to set (--loss, --loss-burst, \
+             --corrupt, --duplicate, --delay, --jitter, --distribution, --reorder, --rate, \
+             --burst; 0 removes one) or --clear to remove them all; patchwire impair show --lab \
+             {file} lists what is set\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    let run = patchwire(&["-j", "impair", "--lab", file, "r1:eth1", "--both"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.json()["error"].is_string(), "{}", run.stdout);
+    assert_eq!(shown(&lab), [("r2.eth1".into(), "loss 1%".into())]);
+
+    // Set, then zeroed: removed, and the lab is as its file says again.
+    patchwire(&["impair", "--lab", file, "r1:eth1", "--loss", "5%"]).ok();
+    let text = patchwire(&["impair", "--lab", file, "r1:eth1", "--loss", "0"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(
+        text,
+        "r1:eth1: nothing left set, impairments removed (as --clear does)\n"
+    );
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+    // With --both, the file's direction left with nothing is removed too (a difference now).
+    let text = patchwire(&["impair", "--lab", file, "r1:eth1", "--both", "--loss", "0"])
+        .ok()
+        .stdout
+        .clone();
+    assert_eq!(
+        text,
+        "r1:eth1: nothing was impaired (unchanged)\n\
+         r2:eth1: nothing left set, impairments removed (as --clear does)\n"
+    );
+    assert_eq!(shown(&lab), []);
+    patchwire(&["up", lab.path()]).ok();
+
+    // A refusal names the endpoints, as the rest of the output does.
+    patchwire(&[
+        "impair", "--lab", file, "r1:eth1", "--rate", "1mbit", "--burst", "100b",
+    ])
+    .fails_with(
+        "impairing r1:eth1: a burst of 100 bytes is less than one frame of r2:eth1 (1514 \
+             bytes with its Ethernet header): tbf would drop every full-size frame",
+    );
+
+    // `impair show`: the command's direction marked, the file's not.
+    patchwire(&["impair", "--lab", file, "r1:eth1", "--corrupt", "2%"]).ok();
+    let text = patchwire(&["impair", "show", "--lab", file])
+        .ok()
+        .stdout
+        .clone();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "r1:eth1 -> r2:eth1: corrupt 2% (set by patchwire impair: patchwire up {file} \
+                 puts the file's back)"
+            ),
+            "r2:eth1 -> r1:eth1: loss 1%".to_string(),
+        ]
+    );
+    assert_eq!(
+        set_by(&lab),
+        [
+            ("r1.eth1".into(), "command".into()),
+            ("r2.eth1".into(), "file".into())
+        ]
+    );
+}
+
+/// A `kind: hub` node's side of a link is in the file but has no panel port: `cut`, `mend`
+/// and `impair` with it name the member endpoint to use instead; a hub member's refusal names
+/// it as an endpoint.
+#[test]
+fn a_hub_nodes_side_names_the_member_to_use() {
+    let lab = Lab::new(
+        "h",
+        "name: LAB\ntopology:\n  nodes:\n    h1: {}\n    h2: {}\n    sw: {kind: hub}\n  links:\n    \
+         - endpoints: [\"h1:eth1\", \"sw:p1\"]\n    \
+         - endpoints: [\"h2:eth1\", \"sw:p2\"]\n",
+    );
+    patchwire(&["up", lab.path()]).ok();
+    let file = lab.path();
+    let hub_side = format!(
+        "sw:p2 is the hub node's side of its link in {file} (sw is kind: hub, with no port of \
+         its own in lab {}): name the member endpoint of that link instead: h2:eth1",
+        lab.name
+    );
+    for command in ["cut", "mend"] {
+        patchwire(&[command, "--lab", file, "sw:p2"]).fails_with(&hub_side);
+    }
+    patchwire(&["impair", "--lab", file, "sw:p2", "--loss", "1%"]).fails_with(&hub_side);
+    // Not in the file at all: the endpoints there are.
+    patchwire(&["cut", "--lab", file, "sw:p9"]).fails_with(&format!(
+        "sw:p9 is no endpoint of lab {} on this host (its endpoints: h1:eth1, h2:eth1)",
+        lab.name
+    ));
+    patchwire(&["impair", "--lab", file, "h1:eth1", "--rate", "1mbit"]).fails_with(
+        "h1:eth1 is a hub member: its frames leave by every other member, so a rate or delay \
+         has no single port to live on; loss, corruption and duplication work",
+    );
+    // The member named works.
+    patchwire(&["cut", "--lab", file, "h2:eth1"]).ok();
+    wait_carrier(&lab.ns("h2"), false);
+    patchwire(&["mend", "--lab", file, "h2:eth1"]).ok();
+    wait_carrier(&lab.ns("h2"), true);
+}

@@ -18,9 +18,9 @@ use super::{Cli, Exit, print_json};
 /// the lab's panel port for it — invisible to the node, whatever its kind.
 ///
 /// Each call sets what it names and keeps the rest (`--loss 5%` leaves a delay as it was; a
-/// zero removes one item: `--loss 0`, `--rate 0`); `--clear` removes everything. Changes are
-/// made in place: no port is recreated, no carrier blips, no frame is lost that the
-/// impairment did not drop.
+/// zero removes one item: `--loss 0`, `--rate 0`); `--clear` removes everything, as does a
+/// change that leaves nothing set. Naming nothing is a usage error. Changes are made in place:
+/// no port is recreated, no carrier blips, no frame is lost that the impairment did not drop.
 ///
 /// Loss, corruption and duplication run in an eBPF program on the port (any kernel); the
 /// rate is a tbf on the port the frames leave by; delay, jitter and reordering need netem
@@ -191,6 +191,72 @@ impl Names {
     fn call(&self, port: &str) -> String {
         self.endpoint(port).unwrap_or_else(|| port.to_string())
     }
+
+    /// `text` with every panel port named by its endpoint (`impairing r1.eth1: …` →
+    /// `impairing r1:eth1: …`): a port's name counts where it stands whole, not inside a
+    /// longer name (`r1.eth1` is not replaced in `r1.eth10`). The text as it is without --lab.
+    fn translate(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            return text.to_string();
+        }
+        // Longest first: `r1.eth10` before `r1.eth1`.
+        let mut ports: Vec<(&String, &String)> = self.0.iter().collect();
+        ports.sort_by_key(|(port, _)| std::cmp::Reverse(port.len()));
+        let in_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+        // Whether a name ends before `after`: at the end, before a character that cannot be in
+        // it, or before a full stop that ends a sentence (`… of r2.eth1.`).
+        let ends_before = |after: &str| {
+            let mut next = after.chars();
+            match next.next() {
+                None => true,
+                Some('.') => !next.next().is_some_and(|c| c.is_ascii_alphanumeric()),
+                Some(c) => !in_name(c),
+            }
+        };
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut at_start = true;
+        'scan: while let Some(c) = rest.chars().next() {
+            if at_start {
+                for (port, endpoint) in &ports {
+                    if let Some(after) = rest.strip_prefix(port.as_str())
+                        && ends_before(after)
+                    {
+                        out.push_str(endpoint);
+                        rest = after;
+                        at_start = false;
+                        continue 'scan;
+                    }
+                }
+            }
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            at_start = !in_name(c);
+        }
+        out
+    }
+
+    /// An error of a command with --lab, its panel ports named by their endpoints as the rest
+    /// of the output is ([`Names::translate`]). A missing privilege stays as it is: main reads
+    /// its cause to add the "needs root" hint.
+    fn error(&self, error: anyhow::Error) -> anyhow::Error {
+        if self.0.is_empty() || error.chain().any(patchwire::wire::is_permission_error) {
+            return error;
+        }
+        // The message and its causes as main prints them.
+        let mut message = error.to_string();
+        for cause in error.chain().skip(1) {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+        }
+        let translated = self.translate(&message);
+        match translated == message {
+            true => error,
+            false => anyhow::anyhow!(translated),
+        }
+    }
 }
 
 /// A direction as printed with -j: with --lab, the endpoints its ports stand for too.
@@ -240,18 +306,6 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         return show(cli, show_args);
     }
     let endpoint = args.endpoint.as_deref().expect("required by clap");
-    let (netns, port) = target(cli, args.lab.as_ref(), endpoint)?;
-    // Read, merge, set: one call at a time per namespace, or two at once lose one's change.
-    let _lock = impair::lock(&netns)?;
-    let mut ports = vec![port.clone()];
-    if args.both {
-        match impair::wire_partner(&netns, &port)? {
-            Some(partner) => ports.push(partner),
-            None => anyhow::bail!(
-                "--both: {port} is a hub member, whose frames go to several ports; impair each member"
-            ),
-        }
-    }
     let change = Impairment {
         loss: args
             .loss
@@ -266,38 +320,115 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         rate_bps: args.rate,
         burst_bytes: args.burst,
     };
-    let mut applied = Vec::new();
-    let mut cleared = Vec::new();
-    if args.clear {
-        for port in &ports {
-            if impair::clear(&netns, port)? {
-                cleared.push(port.clone());
-            }
-        }
-    } else {
-        // Every direction checked (values, and what only the kernel tells: the exit's MTU
-        // against the burst, a foreign qdisc) before any is changed; a kernel failure on a
-        // later one puts the earlier ones back. Exit 1 means nothing changed.
-        let mut wanted = Vec::new();
-        for port in &ports {
-            let current = impair::read(&netns, port)?.map(|d| (d.impairment, d.set_by));
-            let want = current.unwrap_or_default().0.merged(&change);
-            impair::check_set(&netns, port, &want)?;
-            wanted.push((port, current, want));
-        }
-        for (i, (port, _, want)) in wanted.iter().enumerate() {
-            match impair::set(&netns, port, want) {
-                Ok(done) => applied.push(done),
-                Err(e) => return Err(undo_directions(&netns, &wanted[..i], e.into())),
-            }
+    // Every option fills its own field: an empty change is a call that names none.
+    if change.is_empty() && !args.clear {
+        usage(cli, &nothing_named(cli, args, endpoint));
+    }
+    let (netns, port) = target(cli, args.lab.as_ref(), endpoint)?;
+    let names = Names::of(&netns, args.lab.is_some())?;
+    apply(cli, args, &netns, &port, &change, &names).map_err(|e| names.error(e))
+}
+
+/// The usage error of `impair ENDPOINT` with no impairment and no --clear: it would change
+/// nothing, and naming nothing is no way to remove what is set.
+fn nothing_named(cli: &Cli, args: &Args, endpoint: &str) -> String {
+    let show = match (&args.lab, &cli.netns) {
+        (Some(file), _) => format!("patchwire impair show --lab {}", file.display()),
+        (None, Some(ns)) => format!("patchwire -n {ns} impair show"),
+        (None, None) => "patchwire impair show".to_string(),
+    };
+    format!(
+        "impair {endpoint}: no impairment given: name what to set (--loss, --loss-burst, \
+         --corrupt, --duplicate, --delay, --jitter, --distribution, --reorder, --rate, --burst; \
+         0 removes one) or --clear to remove them all; {show} lists what is set"
+    )
+}
+
+/// A mistake in what was typed: exit 2 as clap's own usage errors, in clap's form with
+/// impair's usage, or as `{"error": …}` with -j.
+fn usage(cli: &Cli, message: &str) -> ! {
+    use clap::CommandFactory;
+    if cli.json {
+        println!("{}", serde_json::json!({ "error": message }));
+        std::process::exit(2);
+    }
+    let mut command = Cli::command();
+    let mut impair = command
+        .find_subcommand_mut("impair")
+        .expect("impair is a subcommand")
+        .clone()
+        .bin_name("patchwire impair");
+    impair
+        .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        .exit()
+}
+
+/// What `run` does to each direction: set to this impairment, or (`None`) remove it as
+/// `--clear` does — a change that leaves nothing set is a removal, not an empty program.
+type Step = Option<Impairment>;
+
+/// Sets (or removes) the direction(s) of `port` under the namespace's lock and reports it.
+fn apply(
+    cli: &Cli,
+    args: &Args,
+    netns: &Netns,
+    port: &str,
+    change: &Impairment,
+    names: &Names,
+) -> anyhow::Result<Exit> {
+    // Read, merge, set: one call at a time per namespace, or two at once lose one's change.
+    let _lock = impair::lock(netns)?;
+    let mut ports = vec![port.to_string()];
+    if args.both {
+        match impair::wire_partner(netns, port)? {
+            Some(partner) => ports.push(partner),
+            None => anyhow::bail!(
+                "--both: {} is a hub member, whose frames go to several ports; impair each member",
+                names.call(port)
+            ),
         }
     }
-    let names = Names::of(&netns, args.lab.is_some())?;
+    // Every direction checked (values, and what only the kernel tells: the exit's MTU
+    // against the burst, a foreign qdisc) before any is changed; a kernel failure on a
+    // later one puts the earlier ones back. Exit 1 means nothing changed.
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for port in &ports {
+        let current = impair::read(netns, port)?.map(|d| (d.impairment, d.set_by));
+        let step: Step = match args.clear {
+            true => None,
+            false => {
+                let want = current.unwrap_or_default().0.merged(change);
+                match want.is_empty() {
+                    true => None,
+                    false => {
+                        impair::check_set(netns, port, &want)?;
+                        Some(want)
+                    }
+                }
+            }
+        };
+        wanted.push((port, current, step));
+    }
+    let mut applied = Vec::new();
+    let mut cleared = Vec::new();
+    for (i, (port, _, step)) in wanted.iter().enumerate() {
+        let done = match step {
+            Some(want) => impair::set(netns, port, want).map(|done| applied.push(done)),
+            None => impair::clear(netns, port).map(|removed| {
+                if removed {
+                    cleared.push(port.to_string());
+                }
+            }),
+        };
+        if let Err(e) = done {
+            return Err(undo_directions(netns, &wanted[..i], e.into()));
+        }
+    }
     let outcome = Outcome {
         directions: applied
             .iter()
             .map(|a| AppliedNamed {
-                direction: Named::new(&a.direction, &names),
+                direction: Named::new(&a.direction, names),
                 changes: &a.changes,
             })
             .collect(),
@@ -307,30 +438,39 @@ pub fn run(cli: &Cli, args: &Args) -> anyhow::Result<Exit> {
         print_json(&outcome)?;
         return Ok(Exit::Ok);
     }
-    for port in &ports {
-        if args.clear {
-            match cleared.contains(port) {
-                true => println!("{}: impairments removed", names.call(port)),
-                false => println!("{}: nothing was impaired", names.call(port)),
+    let mut set = outcome.directions.iter().zip(&applied);
+    for (port, _, step) in &wanted {
+        let name = names.call(port);
+        let removed = cleared.contains(port);
+        match (step, args.clear, removed) {
+            (None, true, true) => println!("{name}: impairments removed"),
+            (None, true, false) => println!("{name}: nothing was impaired"),
+            (None, false, true) => {
+                println!("{name}: nothing left set, impairments removed (as --clear does)")
+            }
+            (None, false, false) => println!("{name}: nothing was impaired (unchanged)"),
+            (Some(_), _, _) => {
+                let Some((named, done)) = set.next() else {
+                    continue;
+                };
+                let what = match done.changes.is_empty() {
+                    true => " (unchanged)",
+                    false => "",
+                };
+                println!(
+                    "{}: {}{what}",
+                    named.direction.heading(names),
+                    done.direction.summary
+                );
             }
         }
-    }
-    for (named, done) in outcome.directions.iter().zip(&applied) {
-        let what = match done.changes.is_empty() {
-            true => " (unchanged)",
-            false => "",
-        };
-        println!(
-            "{}: {}{what}",
-            named.direction.heading(&names),
-            done.direction.summary
-        );
     }
     Ok(Exit::Ok)
 }
 
-/// A direction `run` sets: its port, what was set and by whom (`None`: nothing), what is wanted.
-type Wanted<'a> = (&'a String, Option<(Impairment, impair::SetBy)>, Impairment);
+/// A direction `run` changes: its port, what was set and by whom (`None`: nothing), what is
+/// wanted.
+type Wanted<'a> = (&'a String, Option<(Impairment, impair::SetBy)>, Step);
 
 /// `--both` failed on a later direction (`failure`): the directions set before it are put
 /// back as they were (`None`: none was impaired).
@@ -433,9 +573,22 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
     if directions.is_empty() {
         println!("no impairments in {}", netns.describe());
     }
+    // In a lab, what a command set outside the file is marked (`-j`: `set_by`): `up` puts the
+    // file's back. On a plain wire every impairment is a command's.
+    let by_command = match &args.lab {
+        Some(file) => format!(
+            " (set by patchwire impair: patchwire up {} puts the file's back)",
+            file.display()
+        ),
+        None => String::new(),
+    };
     for n in &named {
         let d = n.direction;
-        println!("{}: {}", n.heading(&names), d.summary);
+        let by = match d.set_by {
+            impair::SetBy::Command => by_command.as_str(),
+            impair::SetBy::File => "",
+        };
+        println!("{}: {}{by}", n.heading(&names), d.summary);
         let c = &d.counters;
         println!(
             "  program: {} frames, {} dropped, {} corrupted, {} duplicated",
@@ -463,9 +616,9 @@ fn show(cli: &Cli, args: &ShowArgs) -> anyhow::Result<Exit> {
 
 pub fn cut(cli: &Cli, args: &CableArgs) -> anyhow::Result<Exit> {
     let (netns, port) = target(cli, args.lab.as_ref(), &args.endpoint)?;
-    let _lock = impair::lock(&netns)?;
-    let change = impair::cable::cut(&netns, &port)?;
     let names = Names::of(&netns, args.lab.is_some())?;
+    let _lock = impair::lock(&netns)?;
+    let change = impair::cable::cut(&netns, &port).map_err(|e| names.error(e.into()))?;
     let done = match change.ports.len() {
         1 => "cut: down, the node behind it sees NO-CARRIER",
         _ => "cut: down, the nodes behind them see NO-CARRIER",
@@ -475,9 +628,9 @@ pub fn cut(cli: &Cli, args: &CableArgs) -> anyhow::Result<Exit> {
 
 pub fn mend(cli: &Cli, args: &MendArgs) -> anyhow::Result<Exit> {
     let (netns, port) = target(cli, args.lab.as_ref(), &args.endpoint)?;
-    let _lock = impair::lock(&netns)?;
-    let change = impair::cable::mend(&netns, &port)?;
     let names = Names::of(&netns, args.lab.is_some())?;
+    let _lock = impair::lock(&netns)?;
+    let change = impair::cable::mend(&netns, &port).map_err(|e| names.error(e.into()))?;
     report_cable(cli, &change, &names, "mended: up again", "not cut")
 }
 
@@ -513,4 +666,32 @@ fn report_cable(
         false => println!("{}: {done}", call(&change.changed).join(", ")),
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    #[test]
+    fn translate_names_whole_ports_only() {
+        let names = Names(
+            [
+                ("r1.eth1", "r1:eth1"),
+                ("r1.eth10", "r1:eth10"),
+                ("r2.eth1", "r2:eth1"),
+            ]
+            .into_iter()
+            .map(|(p, e)| (p.to_string(), e.to_string()))
+            .collect(),
+        );
+        assert_eq!(
+            names.translate("impairing r1.eth1: a burst is less than one frame of r2.eth1."),
+            "impairing r1:eth1: a burst is less than one frame of r2:eth1."
+        );
+        assert_eq!(
+            names.translate("r1.eth10's wire, xr1.eth1, r1.eth1x, r1.eth1.5, (r2.eth1)"),
+            "r1:eth10's wire, xr1.eth1, r1.eth1x, r1.eth1.5, (r2:eth1)"
+        );
+        assert_eq!(Names::default().translate("r1.eth1"), "r1.eth1");
+    }
 }

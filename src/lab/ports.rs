@@ -90,6 +90,16 @@ pub fn panel_port(file: &Path, endpoint: &str) -> Result<PanelPort, LabError> {
                 .map(|e| format!("{}:{}", e.node, e.interface))
                 .collect();
             known.sort();
+            if let Some(members) = hub_side_members(file, &wanted) {
+                return Err(LabError::Invalid(format!(
+                    "{endpoint} is the hub node's side of its link in {} ({} is kind: hub, with \
+                     no port of its own in lab {lab_name}): name the member endpoint of that link \
+                     instead: {}",
+                    file.display(),
+                    wanted.node,
+                    members.join(", ")
+                )));
+            }
             Err(LabError::Invalid(format!(
                 "{endpoint} is no endpoint of lab {} on this host (its endpoints: {})",
                 lab_name,
@@ -97,4 +107,27 @@ pub fn panel_port(file: &Path, endpoint: &str) -> Result<PanelPort, LabError> {
             )))
         }
     }
+}
+
+/// When `endpoint` is a `kind: hub` node's side of a link in the lab file: the link's other
+/// endpoints (the members, each with a panel port of its own). `None` when it is not, or the
+/// file does not read (the plain "no endpoint" message stands then).
+fn hub_side_members(file: &Path, endpoint: &Endpoint) -> Option<Vec<String>> {
+    let lab = super::file::load(&file.to_string_lossy()).ok()?;
+    let is_hub = |e: &Endpoint| {
+        lab.nodes
+            .get(&e.node)
+            .is_some_and(|n| matches!(n.kind, super::file::NodeKind::Hub))
+    };
+    if !is_hub(endpoint) {
+        return None;
+    }
+    let link = lab.links.iter().find(|l| l.endpoints.contains(endpoint))?;
+    let members: Vec<String> = link
+        .endpoints
+        .iter()
+        .filter(|e| !is_hub(e))
+        .map(ToString::to_string)
+        .collect();
+    (!members.is_empty()).then_some(members)
 }
