@@ -11,9 +11,10 @@
 //! Three configurations of the same wire, alternating (the order rotating each round), `--quick` 2 rounds of 3 s, else 5 of
 //! 5 s, medians reported:
 //! - **unimpaired**: the wire alone;
-//! - **impaired, all zero**: the impairment program on `ls` with every probability 0 (what a
-//!   lab link with an `impair:` whose values are all zero, or one whose loss was set back to 0,
-//!   costs) — the target is at most 3 % fewer frames/s than unimpaired;
+//! - **impaired, all zero**: the impairment program on `ls` with every probability 0, set
+//!   through the library (the CLI and lab files remove a program left with nothing to do):
+//!   the mechanism's own cost per frame, before any draw drops one — the target is at
+//!   most 3 % fewer frames/s than unimpaired;
 //! - **loss 10 %**: the same program dropping one frame in ten (frames received are then ~90 %
 //!   of frames sent; the sent rate shows the program's cost, the drop saves the wire's work).
 //!
