@@ -917,3 +917,106 @@ fn podman_show_labs_counts_container_nodes_without_links() {
 fn docker_show_labs_counts_container_nodes_without_links() {
     show_labs_counts_container_nodes_without_links(&Rt::new(Kind::Docker));
 }
+
+/// A container node removed with its links, another made again with one of its links gone:
+/// `plan -j` lists what `up -j` then reports, change for change, every wire named by its
+/// endpoints (`NODE:IF`), none by a panel port's name. A kept node with `exec:` that gains
+/// an interface is noted: its commands ran when it started and do not run again for it.
+fn plan_is_what_up_does_when_nodes_go(rt: &Rt) {
+    let lab = rt.lab_name("p");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |nodes: &str, links: &[(&str, &str)]| {
+        let mut text = format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{n}.0/24\n\
+             topology:\n  defaults:\n    kind: linux\n    image: {IMAGE}\n    cmd: sleep \
+             100000\n  nodes:\n    r1:\n      exec:\n        - ip link set lo up\n{nodes}  \
+             links:\n"
+        );
+        for (a, b) in links {
+            text.push_str(&format!("    - endpoints: [\"{a}\", \"{b}\"]\n"));
+        }
+        text
+    };
+    let path = rt.work.join("gone.clab.yml");
+    let path_text = path.to_str().unwrap().to_string();
+    std::fs::write(
+        &path,
+        text(
+            "    r2: {}\n    r3: {}\n",
+            &[
+                ("r1:eth1", "r2:eth1"),
+                ("r1:eth2", "r3:eth1"),
+                ("r2:eth2", "r3:eth2"),
+            ],
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    // r3 goes with its links; r2 is made again (its env changed) and loses its link to r1;
+    // r1 keeps running and gains eth3.
+    std::fs::write(
+        &path,
+        text(
+            "    r2: {env: {X: \"1\"}}\n",
+            &[("r1:eth3", "r2:eth3"), ("r2:eth4", "r1:eth4")],
+        ),
+    )
+    .unwrap();
+    let (code, plan, plan_notes) = rt.patchwire(&["-j", "plan", &path_text]);
+    assert_eq!(code, Some(0), "{plan}{plan_notes}");
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let (code, up, up_notes) = rt.patchwire(&["-j", "up", &path_text]);
+    assert_eq!(code, Some(0), "{up}{up_notes}");
+    let up: serde_json::Value = serde_json::from_str(&up).unwrap();
+    assert_eq!(plan, up["changes"], "plan -j, then up -j");
+    let unwires: Vec<&serde_json::Value> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"] == "unwire")
+        .collect();
+    let mut ends: Vec<String> = unwires
+        .iter()
+        .map(|c| format!("{} {}", c["endpoints"][0], c["endpoints"][1]))
+        .collect();
+    ends.sort();
+    assert_eq!(
+        ends,
+        [
+            "\"r1:eth1\" \"r2:eth1\"",
+            "\"r1:eth2\" \"r3:eth1\"",
+            "\"r2:eth2\" \"r3:eth2\""
+        ],
+        "{plan}"
+    );
+    let note = format!(
+        "node r1 keeps running: its exec: commands ran when its container started and are not \
+         run again for eth3, eth4 (to run them with every interface there: {} stop \
+         clab-{lab}-r1, then patchwire up {path_text} starts it again and runs them)",
+        rt.kind
+    );
+    assert!(
+        up["notes"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::Value::String(note.clone())),
+        "{up}"
+    );
+    assert!(
+        plan_notes.contains(&format!("note: {note}\n")),
+        "{plan_notes}"
+    );
+    let (code, again, stderr) = rt.patchwire(&["plan", &path_text]);
+    assert_eq!(code, Some(0), "{again}{stderr}");
+    assert_eq!(again, format!("lab {lab}: the kernel matches the file\n"));
+    assert!(!stderr.contains("keeps running"), "{stderr}");
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+#[test]
+fn podman_plan_is_what_up_does_when_nodes_go() {
+    plan_is_what_up_does_when_nodes_go(&Rt::new(Kind::Podman));
+}

@@ -233,10 +233,15 @@ fn static_addresses_outside_the_network_are_refused(rt: &Rt) {
             assert_eq!(
                 stderr,
                 format!(
-                    "patchwire: {path_text}:{at}: node a: mgmt-ipv4 198.18.{}.5 is not in a \
-                     subnet of management network {network}: give the node an address in one, \
-                     or remove mgmt-ipv4 (the runtime then picks one)\n",
-                    n + 2
+                    "patchwire: {path_text}:{at}: node a: mgmt-ipv4 198.18.{0}.5 is not in a \
+                     subnet of management network {network}; it is in the file's subnet \
+                     198.18.{0}.0/24, but the network exists with other subnets and is not \
+                     changed in place (the lab did not make it: once nothing is on it, {1} \
+                     network rm {existing}, then patchwire up {path_text} makes it with the \
+                     file's): give the node an address in one, or remove mgmt-ipv4 (the runtime \
+                     then picks one)\n",
+                    n + 2,
+                    rt.kind
                 ),
                 "{command}"
             );
@@ -339,4 +344,85 @@ fn podman_management_networks_go_with_the_last_lab() {
 #[test]
 fn docker_management_networks_go_with_the_last_lab() {
     management_networks_go_with_the_last_lab(&Rt::new(Kind::Docker));
+}
+
+/// The file gives the management network the lab made other subnets than it has: `plan` and
+/// `up` say so, naming both and what makes it again (down, then up), and a static address in
+/// the file's new subnet is refused saying the same; down then up makes it with the file's.
+fn changed_subnets_of_the_labs_network_are_said(rt: &Rt) {
+    let lab = rt.lab_name("s");
+    let n = rt.n;
+    let network = format!("pwt-net{n}-2");
+    let text = |subnet: u32, address: &str| {
+        format!(
+            "name: {lab}\nmgmt:\n  network: {network}\n  ipv4-subnet: 198.18.{subnet}.0/24\n\
+             topology:\n  nodes:\n    a:\n      kind: linux\n      image: {IMAGE}\n      cmd: \
+             sleep 100000\n{address}"
+        )
+    };
+    let path = rt.work.join("subnets.clab.yml");
+    let path_text = path.to_str().unwrap().to_string();
+    std::fs::write(&path, text(n, "")).unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    std::fs::write(&path, text(n + 1, "")).unwrap();
+    let advice = format!(
+        "the lab made it: patchwire down {path_text} then patchwire up {path_text} makes it \
+         again with the file's"
+    );
+    for command in ["plan", "up"] {
+        let (code, stdout, stderr) = rt.patchwire(&[command, &path_text]);
+        assert_eq!(code, Some(0), "{command}: {stdout}{stderr}");
+        let note = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("note: management network {network} has subnets")))
+            .unwrap_or_else(|| panic!("{command}: no note about the subnets: {stderr}"));
+        assert!(note.contains(&format!("198.18.{n}.0/24")), "{note}");
+        assert!(
+            note.contains(&format!(
+                ", the file gives it 198.18.{}.0/24, 3fff:172:20:20::/64: up uses it as it is \
+                 (a network is not changed in place; {advice})",
+                n + 1
+            )),
+            "{note}"
+        );
+    }
+    // A static address in the file's new subnet: refused, saying why.
+    std::fs::write(
+        &path,
+        text(n + 1, &format!("      mgmt-ipv4: 198.18.{}.5\n", n + 1)),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = rt.patchwire(&["plan", &path_text]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "node a: mgmt-ipv4 198.18.{0}.5 is not in a subnet of management network \
+             {network} ({1}'s subnets: ",
+            n + 1,
+            rt.kind
+        )) && stderr.contains(&format!(
+            "; it is in the file's subnet 198.18.{}.0/24, but the network exists with other \
+             subnets and is not changed in place ({advice}): give the node an address in one",
+            n + 1
+        )),
+        "{stderr}"
+    );
+    // Down, then up: the network made again with the file's subnets; nothing more to say.
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = rt.patchwire(&["up", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = rt.patchwire(&["plan", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("lab {lab}: the kernel matches the file\n"));
+    assert!(!stderr.contains("has subnets"), "{stderr}");
+    let (code, stdout, stderr) = rt.patchwire(&["down", &path_text]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(leftovers(rt, &lab, &network), Vec::<String>::new());
+}
+
+#[test]
+fn podman_changed_subnets_of_the_labs_network_are_said() {
+    changed_subnets_of_the_labs_network_are_said(&Rt::new(Kind::Podman));
 }

@@ -904,3 +904,31 @@ fn a_hub_nodes_side_names_the_member_to_use() {
     patchwire(&["mend", "--lab", file, "h2:eth1"]).ok();
     wait_carrier(&lab.ns("h2"), true);
 }
+
+/// A cable the file pulls whose ports existed before and whose cable is in: `mend` leaves no
+/// record, so `plan` says both reasons under the cut; a lab made from nothing says neither.
+#[test]
+fn plan_says_why_a_cable_the_file_pulls_is_in() {
+    let pulled = format!("{TWO}    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n      state: down\n");
+    let lab = Lab::new("w", &pulled);
+    let why = "    its cable is in: mended outside the file (patchwire mend), or state: down is \
+               new in the file\n";
+    let cut = "~ cut r1:eth2 <-> r2:eth2 (state: down): both ends see NO-CARRIER\n";
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(text.contains(cut) && !text.contains(why), "{text}");
+    patchwire(&["up", lab.path()]).ok();
+    // Put back by mend: the cut again, with both reasons.
+    patchwire(&["mend", "--lab", lab.path(), "r1:eth2"]).ok();
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(text.contains(&format!("{cut}{why}")), "{text}");
+    patchwire(&["up", lab.path()]).ok();
+    assert_eq!(lab.plan().0, serde_json::json!([]));
+    // state: down new in the file on a cable that is in: the same words.
+    lab.write(&format!(
+        "{TWO}    - endpoints: [\"r1:eth2\", \"r2:eth2\"]\n"
+    ));
+    patchwire(&["up", lab.path()]).ok();
+    lab.write(&pulled);
+    let text = patchwire(&["plan", lab.path()]).ok().stdout.clone();
+    assert!(text.contains(&format!("{cut}{why}")), "{text}");
+}

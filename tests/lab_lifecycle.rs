@@ -960,3 +960,116 @@ fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
     assert!(!ip_in(&vm, "link show").contains("patchwire held down"));
     assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
 }
+
+// ------------------------------------------------------------------------------------------
+// A file that no longer reads: down names the command that takes its lab down.
+
+/// `patchwire down FILE` with FILE's env, as a Run.
+fn down_with_env(path: &str, env: &[(&str, &str)]) -> Run {
+    let output = Command::new(bin())
+        .args(["down", path])
+        .envs(env.iter().copied())
+        .env_remove("PWT_UNSET_MTU")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// An unset `${VAR}` making a value invalid, or a typo key added after `up`: `down FILE` says
+/// the file does not read and names `patchwire down --name LAB` (the name read from `name:`
+/// alone, its own `${VAR}` expanded), which takes the lab down; the lab stays up until then.
+#[test]
+fn down_of_a_file_that_does_not_read_names_down_by_name() {
+    const TWO: &str = "topology:\n  nodes:\n    a: {}\n    b: {}\n  links:\n    \
+                       - endpoints: [\"a:e1\", \"b:e1\"]\n";
+    for broken in ["      mtu: ${PWT_UNSET_MTU}\n", "      mut: 1500\n"] {
+        let lab = Lab::new("d", &format!("name: LAB\n{TWO}"));
+        lab.pw(&["up"]).ok();
+        // The name through a variable that is set: still found.
+        lab.write(&format!("name: ${{PWT_THE_NAME}}\n{TWO}{broken}"));
+        let env = [("PWT_THE_NAME", lab.name.as_str())];
+        let down = down_with_env(lab.path(), &env);
+        assert_eq!(down.code, 1, "{broken}: {}{}", down.stdout, down.stderr);
+        let hint = format!(
+            "({} does not read, so down cannot use it; patchwire down --name {1} takes lab {1} \
+             down from the kernel's records and the runtime's labels (without the file it misses \
+             stubs in namespaces the file names by a path and ext-containers' registrations), or \
+             fix the file and run patchwire down {0} again)\n",
+            lab.path(),
+            lab.name
+        );
+        assert!(down.stderr.ends_with(&hint), "{broken}: {}", down.stderr);
+        assert!(
+            down.stderr
+                .starts_with(&format!("patchwire: {}:8:", lab.path())),
+            "{broken}: the file's own error first: {}",
+            down.stderr
+        );
+        assert!(exists(&lab.ns("a"), "e1"), "{broken}: the lab stays up");
+        let by_name = patchwire(&["down", "--name", &lab.name]);
+        by_name.ok();
+        assert!(
+            !exists(&lab.ns("a"), "e1"),
+            "{broken}: down --name took it down"
+        );
+        assert!(
+            patchwire::netns::named()
+                .iter()
+                .all(|n| !n.starts_with(&lab.name))
+        );
+        // Nothing of the lab left here: said so, no command to run.
+        let again = down_with_env(lab.path(), &env);
+        assert_eq!(again.code, 1);
+        assert!(
+            again.stderr.ends_with(&format!(
+                "({} does not read; its lab {} has no namespaces on this host: nothing of it \
+                 to take down here)\n",
+                lab.path(),
+                lab.name
+            )),
+            "{}",
+            again.stderr
+        );
+        lab.write(&format!("name: LAB\n{TWO}"));
+    }
+}
+
+/// A node removed with its links (three namespaces in a triangle, one taken out): `plan -j`
+/// lists what `up -j` then reports, change for change, every wire by its endpoints.
+#[test]
+fn plan_is_what_up_reports_when_a_node_goes_with_its_links() {
+    let lab = Lab::new(
+        "t",
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n    r3: {}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n    - endpoints: [\"r1:eth2\", \"r3:eth1\"]\n    \
+         - endpoints: [\"r2:eth2\", \"r3:eth2\"]\n",
+    );
+    lab.pw(&["up"]).ok();
+    lab.write(
+        "name: LAB\ntopology:\n  nodes:\n    r1: {}\n    r2: {}\n  links:\n    \
+         - endpoints: [\"r1:eth1\", \"r2:eth1\"]\n",
+    );
+    let plan = lab.pw(&["-j", "plan"]).json();
+    let up = lab.pw(&["-j", "up"]).json();
+    assert_eq!(plan, up["changes"], "plan -j, then up -j");
+    assert_eq!(
+        plan,
+        serde_json::json!([
+            {"change": "delete-namespace", "netns": lab.ns("r3")},
+            {"change": "unwire", "a": "r1.eth2", "b": "r3.eth1",
+             "endpoints": ["r1:eth2", "r3:eth1"]},
+            {"change": "unwire", "a": "r2.eth2", "b": "r3.eth2",
+             "endpoints": ["r2:eth2", "r3:eth2"]},
+            {"change": "delete-port", "port": "r1.eth2", "was": "r1:eth2"},
+            {"change": "delete-port", "port": "r2.eth2", "was": "r2:eth2"},
+            {"change": "delete-port", "port": "r3.eth1", "was": "r3:eth1"},
+            {"change": "delete-port", "port": "r3.eth2", "was": "r3:eth2"},
+        ])
+    );
+    assert_eq!(lab.pw(&["-j", "plan"]).json(), serde_json::json!([]));
+}

@@ -347,7 +347,7 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
     refuse_private_mounts("down")?;
     let (lab_name, mut outcome, file_notes) = match (&args.file, &args.name) {
         (Some(path), _) => {
-            let lab_file = load(path)?;
+            let lab_file = load(path).map_err(|e| unreadable_for_down(e, path, args))?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome, lab_file.notes)
         }
@@ -362,7 +362,8 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
             )
         }
         (None, None) => {
-            let lab_file = load(&file_or_default(cli, &None, "down")?)?;
+            let path = file_or_default(cli, &None, "down")?;
+            let lab_file = load(&path).map_err(|e| unreadable_for_down(e, &path, args))?;
             let outcome = lab::down_with(&lab_file, args.host.as_deref(), &args.runtime.options())?;
             (lab_file.name, outcome, lab_file.notes)
         }
@@ -418,6 +419,41 @@ pub fn down(cli: &Cli, args: &DownArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// `down FILE` with a file that does not read: the file's error, and, when its `name:` still
+/// reads, the command that takes that lab down from the kernel's records (decided: `down`
+/// does not do it itself: without the file it cannot find stubs in namespaces named by a
+/// path or ext-containers' registrations, and a half-edited file is a reason to stop).
+fn unreadable_for_down(error: anyhow::Error, path: &str, args: &DownArgs) -> anyhow::Error {
+    let Some(found) = lab::unreadable_lab(path) else {
+        return error;
+    };
+    let name = &found.name;
+    let quoted = shell_quoted(path);
+    if !found.up_here {
+        return anyhow::anyhow!(
+            "{error}\n({path} does not read; its lab {name} has no namespaces on this host: \
+             nothing of it to take down here)"
+        );
+    }
+    let host = match (&args.host, found.multi_host) {
+        (Some(host), _) => format!(" --host {}", shell_quoted(host)),
+        (None, true) => " --host HOST".to_string(),
+        (None, false) => String::new(),
+    };
+    let runtime = match args.runtime.runtime {
+        Some(RuntimeName::Podman) => " -r podman",
+        Some(RuntimeName::Docker) => " -r docker",
+        None => "",
+    };
+    anyhow::anyhow!(
+        "{error}\n({path} does not read, so down cannot use it; patchwire down --name \
+         {name}{host}{runtime} takes lab {name} down from the kernel's records and the \
+         runtime's labels (without the file it misses stubs in namespaces the file names by a \
+         path and ext-containers' registrations), or fix the file and run patchwire down \
+         {quoted} again)"
+    )
 }
 
 pub fn graph(cli: &Cli, args: &GraphArgs) -> anyhow::Result<Exit> {
@@ -688,14 +724,29 @@ fn print_changes(changes: &[Change]) {
                 ),
             },
             // A wire's two ends, a hub segment's members, a hub node's member alone.
-            Change::Cut { endpoints, .. } => match endpoints.as_slice() {
-                [one] => format!("~ cut {one} (state: down): {one} sees NO-CARRIER"),
-                [a, b] => format!("~ cut {a} <-> {b} (state: down): both ends see NO-CARRIER"),
-                many => format!(
-                    "~ cut {} (state: down): every member sees NO-CARRIER",
-                    many.join(", ")
-                ),
-            },
+            Change::Cut {
+                endpoints, was_in, ..
+            } => {
+                // `mend` leaves no record: either may be why the cable is in (said on a line
+                // of its own under the change, which stays as it was).
+                let why = match was_in {
+                    true => {
+                        "\n    its cable is in: mended outside the file (patchwire mend), or \
+                             state: down is new in the file"
+                    }
+                    false => "",
+                };
+                match endpoints.as_slice() {
+                    [one] => format!("~ cut {one} (state: down): {one} sees NO-CARRIER{why}"),
+                    [a, b] => {
+                        format!("~ cut {a} <-> {b} (state: down): both ends see NO-CARRIER{why}")
+                    }
+                    many => format!(
+                        "~ cut {} (state: down): every member sees NO-CARRIER{why}",
+                        many.join(", ")
+                    ),
+                }
+            }
             Change::Mend {
                 endpoints,
                 by_command,

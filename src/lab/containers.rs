@@ -214,6 +214,9 @@ pub(super) struct ContainerPlan {
     /// file's path), for the runtime's failures.
     lab: String,
     at: BTreeMap<String, String>,
+    /// What `plan` and `up` say about the containers (a management network the file now
+    /// describes otherwise than the one that exists).
+    pub notes: Vec<String>,
 }
 
 /// Where node `node` is written: `FILE:LINE:COL` of its name, or the file's path.
@@ -431,8 +434,18 @@ pub(super) fn plan(
         plan.network = Some(mgmt.clone());
         // Static addresses outside the network's subnets: the runtime would refuse them
         // half-way through `up`; refused here, before anything changes.
+        let mut remake = String::new();
         let (subnets, made) = match runtime.network_subnets(&mgmt.name)? {
-            Some(found) => (found, false),
+            Some(found) => {
+                // The lab made it with the file's subnets of then: the file changed since.
+                // A network is not changed in place (its containers hold addresses in it).
+                let ours = runtime.network_lab(&mgmt.name)?.as_deref() == Some(file.name.as_str());
+                remake = addresses::remake_advice(runtime, &mgmt.name, ours, &file.path);
+                if ours && let Some(note) = addresses::subnets_differ(&found, mgmt, &remake) {
+                    plan.notes.push(note);
+                }
+                (found, false)
+            }
             None => (
                 [&mgmt.ipv4_subnet, &mgmt.ipv6_subnet]
                     .into_iter()
@@ -443,7 +456,7 @@ pub(super) fn plan(
             ),
         };
         for w in wanted.iter().filter(|w| w.spec.network_mode.is_none()) {
-            check_static(w, &subnets, mgmt, made, runtime, &plan.at[w.node])?;
+            check_static(w, &subnets, mgmt, made, runtime, &plan.at[w.node], &remake)?;
         }
     }
     // A namespace under the container's name that is not the lab's registration: refused
@@ -666,13 +679,21 @@ pub(super) fn is_container_node(file: &LabFile, node: &str) -> bool {
 /// Drops from what `plan` observed the panel ports of nodes whose namespace `up` makes anew:
 /// `up` deletes them before the plumbing looks (see [`apply`]), so the plan shows them made.
 pub(super) fn forget_fresh_ports(actual: &mut super::observe::Actual, fresh: &BTreeSet<String>) {
-    actual.ports.retain(|_, found| {
-        !found
+    let mut forgotten = BTreeMap::new();
+    actual.ports.retain(|name, found| {
+        let endpoint = found
             .altnames
             .iter()
-            .find_map(|a| names::parse_port_record(a))
-            .is_some_and(|e| fresh.contains(&e.node))
+            .find_map(|a| names::parse_port_record(a));
+        match endpoint {
+            Some(e) if fresh.contains(&e.node) => {
+                forgotten.insert(name.clone(), e.to_string());
+                false
+            }
+            _ => true,
+        }
     });
+    actual.forgotten.extend(forgotten);
 }
 
 /// What `down` removed of the containers.
@@ -791,5 +812,33 @@ mod tests {
         let (net, len) = cidr("0.0.0.0/0");
         assert!(in_subnet("203.0.113.1".parse().unwrap(), net, len));
         assert_eq!(parse_cidr("198.18.43.0"), None);
+    }
+
+    #[test]
+    fn subnets_that_differ_from_the_networks_are_said() {
+        let mgmt = NetworkSpec {
+            name: "clab".into(),
+            ipv4_subnet: Some("198.18.44.0/24".into()),
+            ipv6_subnet: Some("fd00:44::/64".into()),
+            bridge: None,
+            mtu: None,
+        };
+        let found = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // The same subnets, written otherwise (host bits, order): nothing to say.
+        assert_eq!(
+            addresses::subnets_differ(&found(&["fd00:44::1/64", "198.18.44.0/24"]), &mgmt, "R"),
+            None
+        );
+        assert_eq!(
+            addresses::subnets_differ(&found(&["198.18.43.0/24"]), &mgmt, "R").unwrap(),
+            "management network clab has subnets 198.18.43.0/24, the file gives it \
+             198.18.44.0/24, fd00:44::/64: up uses it as it is (a network is not changed in \
+             place; R)"
+        );
+        // What does not parse is the runtime's business.
+        assert_eq!(
+            addresses::subnets_differ(&found(&["nonsense"]), &mgmt, "R"),
+            None
+        );
     }
 }

@@ -206,6 +206,10 @@ pub fn changes(desired: &Desired, actual: &Actual, earlier: &[Change]) -> Vec<Ch
             out.push(Change::Cut {
                 ports: ports.clone(),
                 endpoints: endpoints.clone(),
+                // Made or hooked again in this run: cut because it is new, not put back.
+                was_in: ports.iter().all(|p| {
+                    actual.ports.contains_key(p) && !remade.contains(p) && !actual.cut.contains(p)
+                }),
             });
         }
     }
@@ -413,7 +417,10 @@ pub fn apply(desired: &Desired, changes: &[Change], panel: &Netns) -> Result<(),
         }
     }
     for change in changes {
-        if let Change::Cut { ports, endpoints } = change {
+        if let Change::Cut {
+            ports, endpoints, ..
+        } = change
+        {
             for port in ports {
                 cable::cut_as(panel, port, SetBy::File).map_err(|e| {
                     lab_error(&format!("pulling the cable of {}", endpoints.join(", ")), e)

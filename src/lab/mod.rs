@@ -214,6 +214,15 @@ pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Resul
     containers::forget_fresh_ports(&mut actual, &containers.fresh);
     let plan = plan::changes(&desired, &actual)?;
     apply::preflight(&desired, &plan.changes)?;
+    let mut notes = containers.notes;
+    notes.extend(exec_not_run_again(
+        file,
+        &desired,
+        &containers.fresh,
+        &plan.changes,
+        runtime.as_ref(),
+    ));
+    notes.extend(plan.notes);
     Ok(Plan {
         changes: containers
             .changes
@@ -221,8 +230,136 @@ pub fn plan_with(file: &LabFile, host: Option<&str>, options: &Options) -> Resul
             .map(Change::Container)
             .chain(plan.changes)
             .collect(),
-        notes: plan.notes,
+        notes,
     })
+}
+
+/// A lab file that does not read, as far as `down` needs it: the lab's name (its `name:`,
+/// `${VAR}` and `$VAR` expanded from the environment), whether it names `hosts:`, and the
+/// hosts of that lab that have a panel on this machine (`None`: a lab on one machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableLab {
+    /// The lab's name, a valid one.
+    pub name: String,
+    /// The file has `hosts:`: `down --name` needs `--host`.
+    pub multi_host: bool,
+    /// The lab has namespaces on this machine.
+    pub up_here: bool,
+}
+
+/// The name of the lab in a file that fails to read (an unset variable making a value
+/// invalid, a key added after `up`): read from its `name:` alone. `None` when even that does
+/// not read, or names no valid lab.
+pub fn unreadable_lab(path: &str) -> Option<UnreadableLab> {
+    let (_, text) = file::read_source(path).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let (name, multi_host) = match serde_norway::from_str::<serde_norway::Value>(text) {
+        Ok(doc) => (
+            doc.get("name")?.as_str()?.to_string(),
+            doc.get("hosts").is_some(),
+        ),
+        // Not even YAML: the first top-level `name:` line.
+        Err(_) => {
+            let name = text.lines().find_map(|l| {
+                let value = l.strip_prefix("name:")?.split(" #").next()?.trim();
+                Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
+            })?;
+            (name, text.lines().any(|l| l.starts_with("hosts:")))
+        }
+    };
+    let name = expand_name(&name)?;
+    list::check_lab_name(&name).ok()?;
+    let up_here = netns::named().iter().any(|n| {
+        n == &names::panel(&name, None)
+            || n.starts_with(&format!("{name}.panel."))
+            || n.starts_with(&format!("{name}-"))
+    });
+    Some(UnreadableLab {
+        name,
+        multi_host,
+        up_here,
+    })
+}
+
+/// `$VAR`, `${VAR}` and `${VAR:-DEFAULT}` in a lab's name, from the environment; `None` when
+/// one is unset (the name is then not known).
+fn expand_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (inner, next) = match after.strip_prefix('{') {
+            Some(braced) => {
+                let end = braced.find('}')?;
+                (&braced[..end], &braced[end + 1..])
+            }
+            None => {
+                let len = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..len], &after[len..])
+            }
+        };
+        let (var, default) = match inner.split_once(":-") {
+            Some((var, default)) => (var, Some(default)),
+            None => (inner, None),
+        };
+        let value = std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| default.map(String::from))?;
+        out.push_str(&value);
+        rest = next;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Kept container nodes with `exec:` that gain interfaces: their commands ran once, when the
+/// container started, and are not run again for the new ones (docs/containers.md#exec).
+fn exec_not_run_again(
+    file: &LabFile,
+    desired: &Desired,
+    fresh: &std::collections::BTreeSet<String>,
+    changes: &[Change],
+    runtime: Option<&crate::runtime::Runtime>,
+) -> Vec<String> {
+    let mut gained: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for change in changes {
+        let Change::CreatePort { port, .. } = change else {
+            continue;
+        };
+        let Some(endpoint) = desired.ports.get(port).and_then(|p| p.endpoint.as_ref()) else {
+            continue;
+        };
+        gained
+            .entry(endpoint.node.as_str())
+            .or_default()
+            .push(endpoint.interface.as_str());
+    }
+    let mut notes = Vec::new();
+    for (node, interfaces) in gained {
+        if fresh.contains(node) {
+            continue;
+        }
+        let Some(file::NodeKind::Container(c)) = file.nodes.get(node).map(|n| &n.kind) else {
+            continue;
+        };
+        if c.exec.is_empty() {
+            continue;
+        }
+        let client = runtime.map_or_else(|| "RUNTIME".to_string(), |r| r.kind.to_string());
+        notes.push(format!(
+            "node {node} keeps running: its exec: commands ran when its container started and \
+             are not run again for {} (to run them with every interface there: {client} stop \
+             {}, then patchwire up {} starts it again and runs them)",
+            interfaces.join(", "),
+            c.spec.name,
+            file.path
+        ));
+    }
+    notes
 }
 
 /// Makes the kernel match the file on this host: adds, removes and re-patches only what
@@ -258,6 +395,10 @@ pub fn up_with(
         )
     };
     let containers = containers::plan(runtime.as_ref(), file, host)?;
+    // With containers to change, what `plan` lists: the plumbing's changes as the kernel is
+    // before the containers change (removing a node's container deletes its ports first, so
+    // the plan made after it no longer sees them), which is what `up` reports.
+    let mut planned = None;
     if !containers.changes.is_empty() {
         // Whatever the plumbing would refuse, it refuses before a container changes.
         let mut desired =
@@ -268,6 +409,7 @@ pub fn up_with(
         let plan = plan::changes(&desired, &actual)?;
         apply::preflight(&desired, &plan.changes)?;
         containers::apply(runtime.as_ref(), &containers, &key.lab, &key.panel).map_err(partly)?;
+        planned = Some(plan.changes);
     }
     // The management network exists now: `mgmt-net` links join the bridge the runtime made.
     let mgmt = containers::mgmt_bridge(runtime.as_ref(), file, host)?;
@@ -283,6 +425,16 @@ pub fn up_with(
     }
     list::record_file(&desired, &file.path);
     let exec = containers::run_exec(runtime.as_ref(), file, host).map_err(partly)?;
+    let reported = planned.unwrap_or(changes);
+    let mut all_notes = containers.notes;
+    all_notes.extend(exec_not_run_again(
+        file,
+        &desired,
+        &containers.fresh,
+        &reported,
+        runtime.as_ref(),
+    ));
+    all_notes.extend(notes);
     Ok(UpOutcome {
         lab: desired.lab,
         host: desired.host,
@@ -290,9 +442,9 @@ pub fn up_with(
             .changes
             .into_iter()
             .map(Change::Container)
-            .chain(changes)
+            .chain(reported)
             .collect(),
-        notes,
+        notes: all_notes,
         exec,
     })
 }
@@ -531,5 +683,28 @@ fn remove(
     match failures.is_empty() {
         true => Ok(outcome),
         false => Err(LabError::Invalid(failures.join("; "))),
+    }
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::expand_name;
+
+    #[test]
+    fn a_lab_name_expands_its_variables_or_is_not_known() {
+        // SAFETY: tests of this module set only this variable, and nothing reads it elsewhere.
+        unsafe { std::env::set_var("PWT_UNIT_NAME_PART", "x1") };
+        assert_eq!(expand_name("lab").as_deref(), Some("lab"));
+        assert_eq!(
+            expand_name("a-${PWT_UNIT_NAME_PART}").as_deref(),
+            Some("a-x1")
+        );
+        assert_eq!(
+            expand_name("$PWT_UNIT_NAME_PART-b").as_deref(),
+            Some("x1-b")
+        );
+        assert_eq!(expand_name("${PWT_UNIT_UNSET:-d}").as_deref(), Some("d"));
+        assert_eq!(expand_name("${PWT_UNIT_UNSET}"), None);
+        assert_eq!(expand_name("${PWT_UNIT_NAME_PART"), None);
     }
 }

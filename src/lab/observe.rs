@@ -79,6 +79,10 @@ pub struct Actual {
     /// The panel ports whose impairment or cut a command set (`patchwire impair`, `cut`), not
     /// this lab's file: what `plan` calls changed outside the file.
     pub by_command: BTreeSet<String>,
+    /// Ports left out of `ports` because `up` makes them anew (a container node recreated or
+    /// started again), by name: the endpoint each stands for, so that what is removed with
+    /// them is still named by endpoint.
+    pub forgotten: BTreeMap<String, String>,
 }
 
 /// One eBPF wire direction on the wrong path: frames arriving on port `from` go to `to`.

@@ -471,7 +471,9 @@ fn actual_label(desired: &Desired, actual: &Actual, port: &str) -> String {
                 .iter()
                 .find_map(|a| names::parse_port_record(a))
         })
-        .map_or_else(|| port.to_string(), |e| e.to_string())
+        .map(|e| e.to_string())
+        .or_else(|| actual.forgotten.get(port).cloned())
+        .unwrap_or_else(|| port.to_string())
 }
 
 /// What a port is joined to: the other end of its wire, or its hub.

@@ -269,6 +269,11 @@ pub enum Change {
         ports: Vec<String>,
         /// What they stand for.
         endpoints: Vec<String>,
+        /// Its ports existed before this run and its cable is in: `patchwire mend` put it
+        /// back (it leaves no record), or `state: down` is new in the file. Said in the text
+        /// only: `-j` keeps the shape it had.
+        #[serde(skip)]
+        was_in: bool,
     },
     /// A pulled cable the file does not pull (`patchwire cut`, or `state: down` removed): put
     /// back.
