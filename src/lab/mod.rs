@@ -253,20 +253,14 @@ pub struct UnreadableLab {
 pub fn unreadable_lab(path: &str) -> Option<UnreadableLab> {
     let (_, text) = file::read_source(path).ok()?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let (name, multi_host) = match serde_norway::from_str::<serde_norway::Value>(text) {
-        Ok(doc) => (
-            doc.get("name")?.as_str()?.to_string(),
-            doc.get("hosts").is_some(),
-        ),
-        // Not even YAML: the first top-level `name:` line.
-        Err(_) => {
-            let name = text.lines().find_map(|l| {
-                let value = l.strip_prefix("name:")?.split(" #").next()?.trim();
-                Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
-            })?;
-            (name, text.lines().any(|l| l.starts_with("hosts:")))
-        }
-    };
+    // The top-level `name:` and `hosts:` lines, read as lines: the file did not read, so it is
+    // not parsed again (a YAML parser unbounded in depth or aliases could hang on it: the
+    // reader's bounds are what refused it).
+    let name = text.lines().find_map(|l| {
+        let value = l.strip_prefix("name:")?.split(" #").next()?.trim();
+        Some(value.trim_matches(|c| c == '"' || c == '\'').to_string())
+    })?;
+    let multi_host = text.lines().any(|l| l.starts_with("hosts:"));
     let name = expand_name(&name)?;
     list::check_lab_name(&name).ok()?;
     let up_here = netns::named().iter().any(|n| {
