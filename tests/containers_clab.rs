@@ -350,7 +350,7 @@ fn docker_runtime_failures_are_named_per_node() {
 /// An image whose default command is a shell (alpine, debian without `cmd:`) keeps running:
 /// containers get a terminal and open stdin, as containerlab makes them. Its `exec:` commands
 /// are split into words and run without a shell, as containerlab runs them; one that does not
-/// split is refused by `plan`, where the file writes the node.
+/// split is refused when the file is read, at the list item that writes it.
 fn shell_images_stay_up_and_exec_runs_without_a_shell(rt: &Rt) {
     let lab = rt.lab_name("s");
     let n = rt.n;
@@ -378,7 +378,7 @@ fn shell_images_stay_up_and_exec_runs_without_a_shell(rt: &Rt) {
     assert_eq!(
         stderr,
         format!(
-            "patchwire: {path}:7:5: node s: exec `echo 'a`: cannot split it into words (an \
+            "patchwire: {path}:11:11: node s: exec `echo 'a`: cannot split it into words (an \
              unbalanced quote, a trailing backslash, or nothing at all); exec commands are split \
              as a shell would and run without one, as containerlab runs them\n"
         )
