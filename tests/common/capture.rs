@@ -120,7 +120,11 @@ impl Capture {
 impl Drop for Capture {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            // `timeout` (without --foreground) leads a process group of its own: killing the
+            // group ends the capture too, where a SIGKILL to `timeout` alone would leave it.
+            // SAFETY: kill(2) has no memory effects; the group is our child's, not yet waited
+            // for, so its id is not reused.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
         }
     }
