@@ -1,6 +1,7 @@
 //! The lab tests' own lab file (tests/lab_lifecycle.rs, tests/lab_views.rs): a unique name,
-//! `down` on drop, namespaces of the test's own for `netns:` nodes; a watch on a panel; and
-//! observers of what the kernel holds.
+//! `down` on drop, namespaces of the test's own for `netns:` nodes; a watch on a panel;
+//! observers of what the kernel holds; and the peers lab_lifecycle.rs runs: FRR's zebra, a
+//! qemu on a tap, a VMM's hold of a tap.
 
 use super::*;
 
@@ -89,4 +90,123 @@ impl Drop for Watch {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// FRR's zebra in a namespace (the real peer of issue 18's finding: a router kept its OSPF
+/// neighbour on an interface whose cable had moved); stopped on drop.
+pub struct Zebra {
+    dir: std::path::PathBuf,
+}
+
+impl Zebra {
+    pub fn start(netns: &str) -> Zebra {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("{netns}.zebra"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // zebra runs as user frr.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let config = dir.join("zebra.conf");
+        std::fs::write(&config, "hostname lab\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+        run(
+            "timeout",
+            &[
+                "20",
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                "/usr/lib/frr/zebra",
+                "-d",
+                "-u",
+                "frr",
+                "-g",
+                "frr",
+                "-f",
+                &path("zebra.conf"),
+                "-i",
+                &path("zebra.pid"),
+                "-z",
+                &path("zserv.api"),
+                "--vty_socket",
+                &path(""),
+                "--log",
+                &format!("file:{}", path("zebra.log")),
+            ],
+        );
+        Zebra { dir }
+    }
+
+    /// `linkDowns` of an interface, as zebra counted them (None until zebra answers).
+    pub fn link_downs(&self, dev: &str) -> Option<u64> {
+        let output = Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir)
+            .args(["-c", &format!("show interface {dev} json")])
+            .output()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        json[dev]["linkDowns"].as_u64()
+    }
+}
+
+impl Drop for Zebra {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("zebra.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// qemu with only a tap (`netdev`) in `netns`, SIGKILLed after 2 s: its exit code and stderr.
+pub fn qemu_on(netns: &str, netdev: &str) -> (Option<i32>, String) {
+    let output = Command::new("timeout")
+        .args(["-s", "KILL", "2"])
+        .args(["ip", "netns", "exec", netns, "qemu-system-x86_64"])
+        .args([
+            "-M",
+            "none",
+            "-nodefaults",
+            "-nographic",
+            "-display",
+            "none",
+        ])
+        .args(["-monitor", "none", "-serial", "none", "-netdev", netdev])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `netns`): the tap has
+/// carrier while the returned file is open, like a qemu holding it.
+pub fn hold_tap_like_qemu(netns: &str, tap: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let tap = tap.to_string();
+    patchwire::netns::Netns::open(Some(netns))
+        .unwrap()
+        .run(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .unwrap();
+            // struct ifreq: the name, then the flags (a short), padded to 40 bytes.
+            let mut req = [0u8; 40];
+            req[..tap.len()].copy_from_slice(tap.as_bytes());
+            let flags = (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16;
+            req[16..18].copy_from_slice(&flags.to_ne_bytes());
+            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes); `req` is live
+            // and that size, and the fd is an open /dev/net/tun.
+            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req.as_mut_ptr()) };
+            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+            file
+        })
+        .unwrap()
 }
