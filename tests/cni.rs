@@ -756,38 +756,6 @@ fn oversized_stdin_is_refused() {
     );
 }
 
-/// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `ns`) and set its
-/// offloads to the guest driver's (TUNSETOFFLOAD, here TUN_F_CSUM: the guest takes frames with
-/// partial checksums, so the kernel turns the tap's TX checksum offload on). The tap stays held
-/// while the returned file is open.
-fn hold_tap_like_qemu(ns: &TestNs, tap: &str) -> std::fs::File {
-    use std::os::fd::AsRawFd;
-    const TUN_F_CSUM: libc::c_ulong = 0x01;
-    let tap = tap.to_string();
-    ns.netns()
-        .run(move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/net/tun")
-                .unwrap();
-            // struct ifreq: the name, then the flags (a short), padded to 40 bytes.
-            let mut req = [0u8; 40];
-            req[..tap.len()].copy_from_slice(tap.as_bytes());
-            let flags = (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16;
-            req[16..18].copy_from_slice(&flags.to_ne_bytes());
-            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes); `req` is live
-            // and that size, and the fd is an open /dev/net/tun.
-            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req.as_mut_ptr()) };
-            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
-            // SAFETY: TUNSETOFFLOAD takes its flags by value; the fd is attached to the tap.
-            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, TUN_F_CSUM) };
-            assert_eq!(rc, 0, "TUNSETOFFLOAD: {}", std::io::Error::last_os_error());
-            file
-        })
-        .unwrap()
-}
-
 /// `txChecksum: false`: the plugin turns TX checksum offload off on both ends, then a VM takes
 /// the tap and its driver turns the tap's back on (qemu's TUNSETOFFLOAD). CHECK and `show`
 /// leave the held tap's offload to the VM, and still report a mismatch on the other end.
@@ -826,7 +794,7 @@ fn a_vm_owns_its_taps_tx_checksum_and_check_leaves_it_alone() {
     );
     net.check(&a, &result).expect("CHECK before the VM starts");
 
-    let holder = hold_tap_like_qemu(&pod, "tapeth0");
+    let holder = hold_tap_like_qemu(&pod.name, "tapeth0", true);
     let (tap, eth0, health) = ends(&pod);
     assert_eq!(tap["attached"], true, "{tap}");
     assert_eq!(tap["tx_checksum"], true, "the VM turned it on: {tap}");

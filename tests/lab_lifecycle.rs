@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::lifecycle::*;
+use common::qemu::hold_tap_like_qemu;
 use common::*;
 
 // ------------------------------------------------------------------------------------------
@@ -787,7 +788,7 @@ fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
     );
     lab.pw(&["up"]).ok();
     let vm = lab.ns("vm1");
-    let qemu = hold_tap_like_qemu(&vm, "tap1");
+    let qemu = hold_tap_like_qemu(&vm, "tap1", false);
     assert!(eventually(Duration::from_secs(10), || {
         !ip_in(&lab.ns("r1"), "link show dev eth1").contains("NO-CARRIER")
     }));
@@ -822,7 +823,7 @@ fn plan_and_up_release_a_vm_stubs_hold_once_a_vm_holds_the_tap_again() {
         )
     );
     // qemu starts again: plan/up release the stub, then r1's port.
-    let _qemu = hold_tap_like_qemu(&vm, "tap1");
+    let _qemu = hold_tap_like_qemu(&vm, "tap1", false);
     assert_eq!(
         lab.pw(&["plan"]).ok().stdout,
         format!(

@@ -252,3 +252,38 @@ impl Port for UdpPort {
         let _ = self.socket.set_nonblocking(false);
     }
 }
+
+/// What a VMM does with a tap: attach to it (TUNSETIFF on its name, in `netns`) — the tap has
+/// carrier while the returned file is open, like a qemu holding it — and, with `csum`, set its
+/// offloads to a guest driver's (TUNSETOFFLOAD TUN_F_CSUM: the guest takes frames with partial
+/// checksums, so the kernel turns the tap's TX checksum offload on).
+pub fn hold_tap_like_qemu(netns: &str, tap: &str, csum: bool) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    const TUN_F_CSUM: libc::c_ulong = 0x01;
+    let tap = tap.to_string();
+    patchwire::netns::Netns::open(Some(netns))
+        .unwrap()
+        .run(move || {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/net/tun")
+                .unwrap();
+            // struct ifreq: the name, then the flags (a short), padded to 40 bytes.
+            let mut req = [0u8; 40];
+            req[..tap.len()].copy_from_slice(tap.as_bytes());
+            let flags = (libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16;
+            req[16..18].copy_from_slice(&flags.to_ne_bytes());
+            // SAFETY: TUNSETIFF reads and writes one struct ifreq (40 bytes); `req` is live
+            // and that size, and the fd is an open /dev/net/tun.
+            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, req.as_mut_ptr()) };
+            assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+            if csum {
+                // SAFETY: TUNSETOFFLOAD takes its flags by value; the fd is attached to the tap.
+                let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, TUN_F_CSUM) };
+                assert_eq!(rc, 0, "TUNSETOFFLOAD: {}", std::io::Error::last_os_error());
+            }
+            file
+        })
+        .unwrap()
+}
